@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (imports only go down): C modules → thin wrappers → core services → domains → edges.
+// See ../shared/DESIGN.md and README.md.
+
+// corosync's .pc files add -pthread, which SwiftPM rejects with a warning; their module maps name the
+// libraries to link instead, so those targets pass no pkg-config name.
+func system(_ name: String, pkg: String?, apt: String) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkg, providers: [.apt([apt])])
+}
+
+let package = Package(
+    name: "Corral",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "corrald", targets: ["corrald"]),
+        .executable(name: "corral", targets: ["corral"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // 1. C modules
+        system("CLibvirt", pkg: "libvirt", apt: "libvirt-dev"),
+        system("CLXC", pkg: "lxc", apt: "lxc-dev"),
+        system("CSQLite", pkg: "sqlite3", apt: "libsqlite3-dev"),
+        system("CFUSE", pkg: "fuse3", apt: "libfuse3-dev"),
+        system("CCPG", pkg: nil, apt: "libcpg-dev"),
+        system("CQuorum", pkg: nil, apt: "libquorum-dev"),
+        system("CCmap", pkg: nil, apt: "libcmap-dev"),
+        system("COpenSSL", pkg: "openssl", apt: "libssl-dev"),
+        system("CZlib", pkg: "zlib", apt: "zlib1g-dev"),
+        .target(name: "CCorralShim", dependencies: ["COpenSSL", "CLXC"], path: "Sources/CCorralShim"),
+
+        // 2. Thin wrappers, the only importers of their C module
+        .target(name: "TLS", dependencies: ["COpenSSL", "CCorralShim"]),
+        .target(name: "Zlib", dependencies: ["CZlib"]),
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
+        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        .target(name: "LXC", dependencies: ["CLXC", "CCorralShim"]),
+        .target(name: "FUSE", dependencies: ["CFUSE"]),
+        .target(name: "Corosync", dependencies: ["CCPG", "CQuorum", "CCmap"]),
+
+        // 3. Core services
+        .target(name: "Schema"),
+        .target(name: "Tasks", dependencies: ["Schema"]),
+
+        // 4. Domains
+        .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
+
+        // 5. Edges
+        .target(name: "HTTPServer", dependencies: ["TLS", "Zlib"]),
+        .target(name: "API", dependencies: ["Schema", "Tasks"]),
+        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes"]),
+        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", .product(name: "Yams", package: "Yams")]),
+        .executableTarget(
+            name: "corrald",
+            dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "corral", dependencies: ["CLI"]),
+
+        .testTarget(name: "SchemaTests", dependencies: ["Schema"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "Zlib"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
+        .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+#include <corosync/cmap.h>

@@ -1,0 +1,3 @@
+#include <errno.h>
+#include <lxc/lxccontainer.h>
+#include <lxc/attach_options.h>

@@ -1,0 +1,108 @@
+// Thin wrapper around fetch() for the PVE-style REST API at /api2/json.
+//
+// Success responses are `{"data": …}`; failures carry an HTTP status and
+// `{"data": null, "message": "…"}` or `{"data": null, "errors": {param: why}}`.
+// Every call resolves to the envelope's `data` or rejects with an ApiError,
+// so callers only need a single try/catch.
+
+export const API_BASE = '/api2/json';
+
+// CSRF token for state-changing requests. It stays null until the
+// access-control work lands; the login flow will call setCsrfToken().
+let csrfToken = null;
+
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+export class ApiError extends Error {
+  constructor(status, message, errors = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // 0 = network failure / no HTTP response
+    this.errors = errors; // {param: reason} for parameter validation errors
+  }
+}
+
+/** Build an API URL: path segments are already encoded by the caller (see `seg`). */
+export function apiUrl(path, params) {
+  let url = API_BASE + path;
+  if (params) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) {
+      if (v !== undefined && v !== null) qs.set(k, String(v));
+    }
+    const s = qs.toString();
+    if (s) url += '?' + s;
+  }
+  return url;
+}
+
+/** Encode one path segment (node names, UPIDs, …). */
+export const seg = (s) => encodeURIComponent(String(s));
+
+function messageFrom(status, statusText, body) {
+  if (body && typeof body === 'object') {
+    if (body.errors && typeof body.errors === 'object') {
+      const parts = Object.entries(body.errors).map(([k, v]) => `${k}: ${v}`);
+      if (parts.length) return (body.message ? body.message.trim() + ' — ' : '') + parts.join('; ');
+    }
+    if (body.message) return String(body.message).trim();
+  }
+  return `HTTP ${status}${statusText ? ' ' + statusText : ''}`;
+}
+
+/**
+ * Call the API and return the envelope's `data`.
+ * @param {string} path     e.g. `/nodes/${seg(node)}/status`
+ * @param {object} [opts]   {method, params (query), body (object, sent form-encoded), signal, raw}
+ *                          raw: resolve to the whole envelope (e.g. for `total`).
+ */
+export async function api(path, { method = 'GET', params, body, signal, raw = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  const init = { method, headers, signal, credentials: 'same-origin', cache: 'no-store' };
+  if (method !== 'GET' && method !== 'HEAD') {
+    if (csrfToken) headers.CSRFPreventionToken = csrfToken;
+    if (body) {
+      // Same encoding as the PVE web UI; the server also accepts JSON.
+      init.body = new URLSearchParams(
+        Object.entries(body).filter(([, v]) => v !== undefined && v !== null)
+          .map(([k, v]) => [k, String(v)]),
+      );
+    }
+  }
+
+  let res;
+  try {
+    res = await fetch(apiUrl(path, params), init);
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'Cannot reach the server — check that corrald is running.');
+  }
+
+  let json = null;
+  try {
+    json = await res.json();
+  } catch {
+    // Non-JSON body (proxy error page, empty reply, …): handled below.
+  }
+
+  if (res.status === 401) {
+    window.dispatchEvent(new CustomEvent('corral:unauthorized', { detail: { path } }));
+    throw new ApiError(401, 'Authentication required — please log in again.');
+  }
+  if (!res.ok) {
+    throw new ApiError(res.status, messageFrom(res.status, res.statusText, json),
+      json && json.errors ? json.errors : null);
+  }
+  if (!json || typeof json !== 'object' || !('data' in json)) {
+    throw new ApiError(res.status, 'Unexpected response from the server (no JSON data).');
+  }
+  return raw ? json : json.data;
+}
+
+/** A human-readable message for any error thrown by api(). */
+export function errorText(err) {
+  if (err instanceof ApiError) return err.status ? `${err.message} (${err.status})` : err.message;
+  return (err && err.message) || String(err);
+}

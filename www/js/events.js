@@ -1,0 +1,105 @@
+// Live task notifications from GET /api2/json/events (server-sent events).
+//
+// Subscribers receive (kind, data):
+//   'task-started' / 'task-finished'  data = {upid, node, type, id, user, status?}
+//   'resync'  the stream (re)connected or a polling tick fired: refresh everything.
+// If the stream fails, we fall back to a 'resync' every 5 s and try the
+// stream again every 30 s.
+
+import { API_BASE } from './api.js';
+
+const POLL_MS = 5000;
+const RETRY_MS = 30000;
+const TASK_EVENTS = ['task-started', 'task-finished'];
+
+const listeners = new Set();
+const modeListeners = new Set();
+let source = null;
+let pollTimer = null;
+let retryTimer = null;
+let mode = 'connecting'; // 'connecting' | 'live' | 'polling'
+
+export function onTaskEvent(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** fn(mode) now and whenever the connection mode changes. */
+export function onEventMode(fn) {
+  modeListeners.add(fn);
+  fn(mode);
+  return () => modeListeners.delete(fn);
+}
+
+function emit(kind, data) {
+  for (const fn of listeners) {
+    try { fn(kind, data); } catch (err) { console.debug('task event listener failed', err); }
+  }
+}
+
+function setMode(m) {
+  if (m === mode) return;
+  mode = m;
+  for (const fn of modeListeners) {
+    try { fn(m); } catch (err) { console.debug('mode listener failed', err); }
+  }
+}
+
+function startPolling() {
+  setMode('polling');
+  if (!pollTimer) pollTimer = setInterval(() => { if (!document.hidden) emit('resync'); }, POLL_MS);
+}
+
+function stopPolling() {
+  if (pollTimer) clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+function connect() {
+  retryTimer = null;
+  if (typeof EventSource === 'undefined') { startPolling(); return; }
+  let es;
+  try {
+    es = new EventSource(`${API_BASE}/events`, { withCredentials: true });
+  } catch {
+    startPolling();
+    scheduleRetry();
+    return;
+  }
+  source = es;
+
+  es.addEventListener('open', () => {
+    stopPolling();
+    setMode('live');
+    emit('resync'); // catch up on anything missed while disconnected
+  });
+
+  for (const name of TASK_EVENTS) {
+    es.addEventListener(name, (ev) => {
+      let data = null;
+      try { data = JSON.parse(ev.data); } catch { return; }
+      if (data && typeof data === 'object') emit(name, data);
+    });
+  }
+
+  es.addEventListener('error', () => {
+    // CONNECTING: the browser retries by itself; poll meanwhile.
+    // CLOSED: fatal (HTTP error, wrong content type) — retry later ourselves.
+    startPolling();
+    if (es.readyState === EventSource.CLOSED) {
+      es.close();
+      if (source === es) source = null;
+      scheduleRetry();
+    }
+  });
+}
+
+function scheduleRetry() {
+  if (!retryTimer) retryTimer = setTimeout(connect, RETRY_MS);
+}
+
+/** Open the stream once at start-up. */
+export function startEvents() {
+  if (source || retryTimer || pollTimer) return;
+  connect();
+}
