@@ -12,7 +12,7 @@ func system(_ name: String, pkg: String?, apt: String) -> Target {
 
 let package = Package(
     name: "Corral",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "corrald", targets: ["corrald"]),
         .executable(name: "corral", targets: ["corral"]),

@@ -104,3 +104,13 @@ export function taskStatusKind(status) {
   if (/^WARNINGS?:/i.test(String(status))) return 'warning';
   return 'error';
 }
+
+/** "UPID:node:pid:pstart:starttime:type:id:user:" → fields (hex numbers decoded). */
+export function parseUpid(upid) {
+  const m = /^UPID:([^:]+):([0-9A-Fa-f]+):([0-9A-Fa-f]+):([0-9A-Fa-f]+):([^:]*):([^:]*):([^:]*):/.exec(String(upid || ''));
+  if (!m) return null;
+  return {
+    node: m[1], pid: parseInt(m[2], 16), pstart: parseInt(m[3], 16),
+    starttime: parseInt(m[4], 16), type: m[5], id: m[6], user: m[7],
+  };
+}

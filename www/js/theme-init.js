@@ -1,6 +1,11 @@
-// Classic (non-module) script loaded synchronously in <head>: apply a stored
-// theme before first paint. The toggle logic lives in theme.js.
-try {
-  var t = localStorage.getItem('corral.theme');
-  if (t === 'light' || t === 'dark') document.documentElement.dataset.theme = t;
-} catch (e) { /* storage disabled: follow prefers-color-scheme */ }
+// Classic (non-module) script loaded synchronously in <head>: set
+// <html data-theme> before first paint (stored choice, else the system
+// preference). theme.js keeps it up to date afterwards.
+(function () {
+  var t = null;
+  try { t = localStorage.getItem('corral.theme'); } catch (e) { /* storage disabled */ }
+  if (t !== 'light' && t !== 'dark') {
+    t = window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+  }
+  document.documentElement.dataset.theme = t;
+})();

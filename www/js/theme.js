@@ -1,6 +1,6 @@
-// Light/dark theme. With no stored choice we follow prefers-color-scheme
-// (pure CSS); an explicit choice is stored in localStorage and applied as
-// <html data-theme="…"> (early, by theme-init.js, to avoid a flash).
+// Light/dark theme, applied as <html data-theme="light|dark"> (first by
+// theme-init.js before paint). Until the user picks one with the toggle we
+// follow prefers-color-scheme, live; the choice is kept in localStorage.
 
 const KEY = 'corral.theme';
 const media = window.matchMedia('(prefers-color-scheme: dark)');
@@ -23,8 +23,7 @@ export function currentTheme() {
 }
 
 function apply(button) {
-  if (choice) document.documentElement.dataset.theme = choice;
-  else delete document.documentElement.dataset.theme;
+  document.documentElement.dataset.theme = currentTheme();
   const next = currentTheme() === 'dark' ? 'light' : 'dark';
   button.setAttribute('aria-label', `Switch to ${next} theme`);
   button.title = `Switch to ${next} theme`;

@@ -1,0 +1,92 @@
+/// The checks behind the named formats, callable on their own (CLI completion, config parsers).
+public enum Checks {
+    public static func node(_ s: String) -> String? {
+        PatternCache.matches("[a-zA-Z0-9]([a-zA-Z0-9\\-]*[a-zA-Z0-9])?", s) && s.count <= 63
+            ? nil : "value '\(s)' does not look like a valid node name"
+    }
+
+    public static func vmid(_ s: String) -> String? {
+        guard let n = Int64(s), s.first != "0" || s == "0" else { return "value '\(s)' does not look like a valid VM ID" }
+        return (100...999_999_999).contains(n) ? nil : "value '\(s)' does not look like a valid VM ID"
+    }
+
+    public static func userid(_ s: String) -> String? {
+        guard s.utf8.count <= 64, let at = s.lastIndex(of: "@") else { return "value '\(s)' does not look like a valid user name" }
+        let name = s[..<at], realm = s[s.index(after: at)...]
+        guard !name.isEmpty, !name.contains(where: { $0 == ":" || $0 == "/" || $0.isNewline || $0 == "!" }),
+            PatternCache.matches("[A-Za-z][A-Za-z0-9\\.\\-_]+", String(realm))
+        else { return "value '\(s)' does not look like a valid user name" }
+        return nil
+    }
+
+    public static func tokenid(_ s: String) -> String? {
+        guard let bang = s.lastIndex(of: "!"), userid(String(s[..<bang])) == nil,
+            PatternCache.matches("[A-Za-z][A-Za-z0-9\\.\\-_]+", String(s[s.index(after: bang)...]))
+        else { return "value '\(s)' does not look like a valid token ID" }
+        return nil
+    }
+
+    public static func diskSize(_ s: String) -> String? {
+        parseSize(s) == nil ? "value '\(s)' is not a valid disk size" : nil
+    }
+
+    /// Parses PVE's sizes: a number with an optional K/M/G/T unit (binary), into bytes.
+    public static func parseSize(_ s: String) -> UInt64? {
+        guard let match = s.firstMatch(of: /^(\d+(?:\.\d+)?)([KMGT])?$/) else { return nil }
+        guard let value = Double(match.1) else { return nil }
+        let shift: Double = switch match.2 {
+        case "K": 1024
+        case "M": 1024 * 1024
+        case "G": 1024 * 1024 * 1024
+        case "T": 1024 * 1024 * 1024 * 1024
+        default: 1
+        }
+        let bytes = value * shift
+        return bytes < 1.8e19 ? UInt64(bytes) : nil
+    }
+
+    public static func urlencoded(_ s: String) -> String? {
+        var bytes = Array(s.utf8)[...]
+        while let b = bytes.first {
+            bytes = bytes.dropFirst()
+            if b == UInt8(ascii: "%") {
+                guard bytes.count >= 2, bytes.prefix(2).allSatisfy({ isHex($0) }) else { return "value is not URL encoded" }
+                bytes = bytes.dropFirst(2)
+            } else if !(isAlnum(b) || "-_.~+".utf8.contains(b)) {
+                return "value is not URL encoded (unescaped character)"
+            }
+        }
+        return nil
+    }
+
+    public static func address(_ s: String) -> String? {
+        IPAddress.isIP(s) || dnsName(s) == nil ? nil : "value '\(s)' is not a valid address"
+    }
+
+    public static func dnsName(_ s: String) -> String? {
+        PatternCache.matches("(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9\\-]*[a-zA-Z0-9])?)\\.)*(?:[A-Za-z0-9](?:[A-Za-z0-9\\-]*[A-Za-z0-9])?)", s)
+            && s.utf8.count <= 253 ? nil : "value '\(s)' is not a valid DNS name"
+    }
+
+    public static func email(_ s: String) -> String? {
+        Formats.lookup("email")!.check(s)
+    }
+
+    public static func volumeID(_ s: String) -> String? {
+        guard let colon = s.firstIndex(of: ":"), colon != s.startIndex,
+            PatternCache.matches("[a-z][a-z0-9\\-_.]*[a-z0-9]", String(s[..<colon])),
+            s.index(after: colon) < s.endIndex
+        else { return "unable to parse volume ID '\(s)'" }
+        return nil
+    }
+
+    /// A light check of systemd-style calendar events as PVE accepts them; the scheduler issue parses them fully.
+    public static func calendarEvent(_ s: String) -> String? {
+        let keywords = ["minutely", "hourly", "daily", "weekly", "monthly", "yearly", "annually", "quarterly", "semiannually"]
+        if keywords.contains(s) { return nil }
+        return PatternCache.matches("[A-Za-z0-9 ,.:/*~\\-]+", s) ? nil : "value '\(s)' is not a valid calendar event"
+    }
+
+    static func isHex(_ b: UInt8) -> Bool { (48...57).contains(b) || (65...70).contains(b) || (97...102).contains(b) }
+    static func isAlnum(_ b: UInt8) -> Bool { (48...57).contains(b) || (65...90).contains(b) || (97...122).contains(b) }
+}

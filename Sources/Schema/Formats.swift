@@ -1,0 +1,109 @@
+/// A named string format (PVE's `register_format`): a check that returns why a value is invalid, or nil.
+public struct NamedFormat: Sendable {
+    public let name: String
+    public let check: @Sendable (String) -> String?
+}
+
+/// The registry of named formats. Domains register formats of their own (property-string formats such
+/// as `pve-qm-ide`) as their issues land; a test checks that every format an endpoint declares exists.
+public enum Formats {
+    public static func lookup(_ name: String) -> NamedFormat? { builtin[name] }
+    public static var names: [String] { builtin.keys.sorted() }
+
+    /// A `-list` format accepts values separated by commas, semicolons or whitespace (PVE's split_list).
+    static func list(_ name: String, of element: @escaping @Sendable (String) -> String?) -> NamedFormat {
+        NamedFormat(name: name) { text in
+            for item in Formats.splitList(text) {
+                if let why = element(item) { return why }
+            }
+            return nil
+        }
+    }
+
+    public static func splitList(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\0" })
+            .map(String.init)
+    }
+
+    static func regex(_ name: String, _ pattern: String, _ what: String) -> NamedFormat {
+        NamedFormat(name: name) { PatternCache.matches(pattern, $0) ? nil : "value '\($0)' does not look like a valid \(what)" }
+    }
+
+    private static let entries: [NamedFormat] = {
+        let id = "[a-z][a-z0-9\\-_.]*[a-z0-9]"
+        let configid = "[a-z][a-z0-9_]{1,40}"
+        var all: [NamedFormat] = [
+            NamedFormat(name: "pve-node") { Checks.node($0) },
+            list("pve-node-list", of: Checks.node),
+            NamedFormat(name: "pve-vmid") { Checks.vmid($0) },
+            list("pve-vmid-list", of: Checks.vmid),
+            regex("pve-configid", configid, "configuration ID"),
+            list("pve-configid-list") { PatternCache.matches(configid, $0) ? nil : "invalid configuration ID '\($0)'" },
+            regex("pve-storage-id", "[a-z][a-z0-9\\-_.]*[a-z0-9]", "storage ID"),
+            list("pve-storage-id-list") { PatternCache.matches(id, $0) ? nil : "invalid storage ID '\($0)'" },
+            regex("pve-poolid", "[A-Za-z0-9_\\-]+", "pool ID"),
+            regex("pve-groupid", "[A-Za-z0-9\\.\\-_]+", "group ID"),
+            list("pve-groupid-list") { PatternCache.matches("[A-Za-z0-9\\.\\-_]+", $0) ? nil : "invalid group ID '\($0)'" },
+            regex("pve-roleid", "[A-Za-z0-9\\.\\-_]+", "role ID"),
+            list("pve-roleid-list") { PatternCache.matches("[A-Za-z0-9\\.\\-_]+", $0) ? nil : "invalid role ID '\($0)'" },
+            regex("pve-realm", "[A-Za-z][A-Za-z0-9\\.\\-_]+", "realm name"),
+            NamedFormat(name: "pve-userid") { Checks.userid($0) },
+            list("pve-userid-list", of: Checks.userid),
+            NamedFormat(name: "pve-tokenid") { Checks.tokenid($0) },
+            list("pve-tokenid-list", of: Checks.tokenid),
+            regex("pve-priv", "[A-Za-z]+(\\.[A-Za-z]+)*", "privilege name"),
+            list("pve-priv-list") { PatternCache.matches("[A-Za-z]+(\\.[A-Za-z]+)*", $0) ? nil : "invalid privilege '\($0)'" },
+            regex("pve-iface", "[a-zA-Z][a-zA-Z0-9_]{1,20}([:\\.]\\d+)?", "interface name"),
+            list("pve-iface-list") { PatternCache.matches("[a-zA-Z][a-zA-Z0-9_]{1,20}([:\\.]\\d+)?", $0) ? nil : "invalid interface name '\($0)'" },
+            regex("pve-bridge-id", "[-_.\\w\\d]+", "bridge name"),
+            list("pve-bridge-id-list") { PatternCache.matches("[-_.\\w\\d]+", $0) ? nil : "invalid bridge name '\($0)'" },
+            NamedFormat(name: "disk-size") { Checks.diskSize($0) },
+            NamedFormat(name: "urlencoded") { Checks.urlencoded($0) },
+            NamedFormat(name: "ipv4") { IPAddress.isIPv4($0) ? nil : "value '\($0)' is not a valid IPv4 address" },
+            NamedFormat(name: "ipv6") { IPAddress.isIPv6($0) ? nil : "value '\($0)' is not a valid IPv6 address" },
+            NamedFormat(name: "ip") { IPAddress.isIP($0) ? nil : "value '\($0)' is not a valid IP address" },
+            list("ip-list") { IPAddress.isIP($0) ? nil : "value '\($0)' is not a valid IP address" },
+            NamedFormat(name: "address") { Checks.address($0) },
+            list("address-list", of: Checks.address),
+            NamedFormat(name: "CIDR") { IPAddress.isCIDR($0, v4: true, v6: true) ? nil : "value '\($0)' is not a valid CIDR" },
+            NamedFormat(name: "CIDRv4") { IPAddress.isCIDR($0, v4: true, v6: false) ? nil : "value '\($0)' is not a valid IPv4 CIDR" },
+            NamedFormat(name: "CIDRv6") { IPAddress.isCIDR($0, v4: false, v6: true) ? nil : "value '\($0)' is not a valid IPv6 CIDR" },
+            NamedFormat(name: "IPorCIDR") { IPAddress.isIP($0) || IPAddress.isCIDR($0, v4: true, v6: true) ? nil : "value '\($0)' is not an IP address or CIDR" },
+            NamedFormat(name: "ipv4mask") { IPAddress.isIPv4Mask($0) ? nil : "value '\($0)' is not a valid IPv4 netmask" },
+            regex("mac-addr", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){5})", "MAC address"),
+            regex("mac-prefix", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){0,2}:?)", "MAC address prefix"),
+            NamedFormat(name: "dns-name") { Checks.dnsName($0) },
+            list("dns-name-list", of: Checks.dnsName),
+            regex("email", "[\\w\\+\\-\\~]+(\\.[\\w\\+\\-\\~]+)*@[a-zA-Z0-9\\-]+(\\.[a-zA-Z0-9\\-]+)*", "email address"),
+            NamedFormat(name: "email-opt") { $0.isEmpty ? nil : Checks.email($0) },
+            list("email-list", of: Checks.email),
+            NamedFormat(name: "email-or-username") { Checks.email($0) == nil || Checks.userid($0) == nil ? nil : "value '\($0)' is neither an email address nor a user" },
+            list("email-or-username-list") { Checks.email($0) == nil || Checks.userid($0) == nil ? nil : "value '\($0)' is neither an email address nor a user" },
+            list("string-list") { _ in nil },
+            list("pve-tag-list") { PatternCache.matches("[a-z0-9_][a-z0-9_\\-\\+\\.]*", $0.lowercased()) ? nil : "invalid tag '\($0)'" },
+            NamedFormat(name: "pve-volume-id") { Checks.volumeID($0) },
+            NamedFormat(name: "pve-volume-id-or-qm-path") { Checks.volumeID($0) == nil || $0.hasPrefix("/") || $0 == "none" || $0 == "cdrom" ? nil : "value '\($0)' is not a volume ID or path" },
+            NamedFormat(name: "pve-volume-id-or-absolute-path") { Checks.volumeID($0) == nil || $0.hasPrefix("/") ? nil : "value '\($0)' is not a volume ID or absolute path" },
+            NamedFormat(name: "pve-storage-path") { $0.hasPrefix("/") && !$0.contains("\0") ? nil : "value '\($0)' is not an absolute path" },
+            regex("pve-replication-job-id", "[1-9][0-9]{2,8}-\\d{1,9}", "replication job ID"),
+            regex("pve-ha-resource-or-vm-id", "(?:(?:vm|ct):)?[1-9][0-9]{2,8}", "HA resource ID"),
+            list("pve-ha-resource-id-list") { PatternCache.matches("(?:vm|ct):[1-9][0-9]{2,8}", $0) ? nil : "invalid HA resource ID '\($0)'" },
+            NamedFormat(name: "pve-task-status-type-list") { text in
+                Formats.splitList(text).first { !["ok", "error", "warning", "unknown"].contains($0) }.map { "unknown task status type '\($0)'" }
+            },
+            list("pve-day-of-week-list") { ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].contains($0) ? nil : "invalid day '\($0)'" },
+            NamedFormat(name: "pve-cpuset") { PatternCache.matches("\\d+(-\\d+)?(,\\d+(-\\d+)?)*", $0) ? nil : "value '\($0)' is not a valid CPU set" },
+            NamedFormat(name: "pem-string") { $0.contains("-----BEGIN ") ? nil : "value is not PEM encoded" },
+            NamedFormat(name: "pem-certificate-chain") { $0.contains("-----BEGIN CERTIFICATE-----") ? nil : "value is not a PEM certificate chain" },
+            NamedFormat(name: "pve-command-batch") { (try? JSONParser.parse($0))?.arrayValue != nil ? nil : "value is not a JSON array of commands" },
+            NamedFormat(name: "pve-calendar-event") { Checks.calendarEvent($0) },
+        ]
+        for kind in ["zone", "vnet", "subnet", "controller", "ipam", "dns", "fabric"] {
+            all.append(regex("pve-sdn-\(kind)-id", "[a-zA-Z][a-zA-Z0-9_\\-./:]*", "SDN \(kind) ID"))
+        }
+        return all
+    }()
+
+    private static let builtin: [String: NamedFormat] = Dictionary(
+        entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+}

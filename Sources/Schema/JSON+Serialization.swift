@@ -1,0 +1,73 @@
+import Foundation
+
+extension JSON {
+    /// Compact UTF-8 JSON. Object keys are sorted so output is deterministic (golden tests, ETags).
+    public func serialized(pretty: Bool = false) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(into: &out, pretty: pretty, indent: 0)
+        return out
+    }
+
+    public var jsonString: String { String(decoding: serialized(), as: UTF8.self) }
+
+    public func write(into out: inout [UInt8], pretty: Bool = false, indent: Int = 0) {
+        switch self {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .number(let d): out.append(contentsOf: JSON.formatNumber(d).utf8)
+        case .string(let s): JSON.writeString(s, into: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { newline(&out, indent + 1) }
+                item.write(into: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty && !items.isEmpty { newline(&out, indent) }
+            out.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            out.append(UInt8(ascii: "{"))
+            for (index, key) in fields.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { newline(&out, indent + 1) }
+                JSON.writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                if pretty { out.append(UInt8(ascii: " ")) }
+                fields[key]!.write(into: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty && !fields.isEmpty { newline(&out, indent) }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private func newline(_ out: inout [UInt8], _ indent: Int) {
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * 3))
+    }
+
+    static func formatNumber(_ d: Double) -> String {
+        guard d.isFinite else { return "null" }  // JSON has no NaN or infinity
+        if d.rounded() == d && abs(d) < 1e15 { return String(Int64(d)) }
+        return String(d)
+    }
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,102 @@
+// The content area: a heading plus a tab strip for the selected object
+// (see router.js for routes). Each tab is a view module with
+// mount(panel, route) → cleanup(). New object types (qemu, lxc, storage, …)
+// register in VIEWS.
+
+import { h, icon, replaceChildren } from './dom.js';
+import { navigate } from './router.js';
+import { mountDatacenterSummary } from './views/datacenter.js';
+import { mountNodeSummary } from './views/node-summary.js';
+import { mountNodeTasks } from './views/node-tasks.js';
+
+const VIEWS = {
+  dc: {
+    icon: 'datacenter',
+    title: () => 'Datacenter',
+    tabs: [{ id: 'summary', label: 'Summary', icon: 'summary', mount: mountDatacenterSummary }],
+  },
+  node: {
+    icon: 'server',
+    title: (r) => `Node ${r.node}`,
+    tabs: [
+      { id: 'summary', label: 'Summary', icon: 'summary', mount: mountNodeSummary },
+      { id: 'tasks', label: 'Tasks', icon: 'tasks', mount: mountNodeTasks },
+    ],
+  },
+};
+
+export function createContent(main) {
+  let current = null;   // {key, tabButtons, panel}
+  let cleanup = null;
+
+  function unmount() {
+    if (cleanup) {
+      try { cleanup(); } catch (err) { console.debug('view cleanup failed', err); }
+    }
+    cleanup = null;
+  }
+
+  function mountTab(route) {
+    unmount();
+    const view = VIEWS[route.type];
+    const tab = view.tabs.find((t) => t.id === route.tab);
+    for (const [id, btn] of current.tabButtons) {
+      const on = id === route.tab;
+      btn.setAttribute('aria-selected', String(on));
+      btn.tabIndex = on ? 0 : -1;
+    }
+    current.panel.setAttribute('aria-labelledby', `tab-${route.tab}`);
+    current.panel.replaceChildren();
+    try {
+      cleanup = tab.mount(current.panel, route) || null;
+    } catch (err) {
+      console.error(err);
+      current.panel.append(h('p', { class: 'notice notice-error', role: 'alert' }, `This view failed to load: ${err.message}`));
+    }
+  }
+
+  function buildObject(route) {
+    const view = VIEWS[route.type];
+    const tabButtons = new Map();
+    const tablist = h('div', { class: 'tabs', role: 'tablist', 'aria-label': `${view.title(route)} views` });
+    for (const t of view.tabs) {
+      const btn = h('button', {
+        type: 'button', role: 'tab', id: `tab-${t.id}`, 'aria-controls': 'tabpanel', class: 'tab',
+        onclick: () => navigate(route.key, t.id),
+      }, icon(t.icon), t.label);
+      tabButtons.set(t.id, btn);
+      tablist.append(btn);
+    }
+    // Arrow keys move between tabs (automatic activation).
+    tablist.addEventListener('keydown', (ev) => {
+      const ids = [...tabButtons.keys()];
+      const i = ids.indexOf(document.activeElement?.id?.replace(/^tab-/, ''));
+      let j = null;
+      if (ev.key === 'ArrowRight') j = (i + 1) % ids.length;
+      else if (ev.key === 'ArrowLeft') j = (i - 1 + ids.length) % ids.length;
+      else if (ev.key === 'Home') j = 0;
+      else if (ev.key === 'End') j = ids.length - 1;
+      if (j === null || i < 0) return;
+      ev.preventDefault();
+      tabButtons.get(ids[j]).focus();
+      navigate(route.key, ids[j]);
+    });
+    const panel = h('section', { class: 'tabpanel', id: 'tabpanel', role: 'tabpanel', tabindex: -1 });
+    replaceChildren(main,
+      h('div', { class: 'content-head' },
+        h('h1', { id: 'content-title' }, icon(view.icon), view.title(route)),
+        tablist),
+      panel);
+    document.title = `${view.title(route)} – Corral`;
+    current = { key: route.key, tabButtons, panel };
+  }
+
+  return {
+    show(route) {
+      const view = VIEWS[route.type] || VIEWS.dc;
+      if (!view.tabs.some((t) => t.id === route.tab)) route = { ...route, tab: view.tabs[0].id };
+      if (!current || current.key !== route.key) buildObject(route);
+      mountTab(route);
+    },
+  };
+}

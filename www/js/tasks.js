@@ -1,0 +1,78 @@
+// Task helpers: fetching and sorting task lists, and the task table used by
+// both the node "Tasks" tab and the bottom task panel.
+
+import { api, seg } from './api.js';
+import { h } from './dom.js';
+import { taskStatusBadge } from './ui.js';
+import { formatTimestamp, formatTimestampLong, taskDescription } from './format.js';
+import { openTaskLog } from './tasklog.js';
+
+/** Running tasks first, then newest first. */
+export function sortTasks(tasks) {
+  return tasks.slice().sort((a, b) => {
+    const ra = a.status === undefined || a.status === null;
+    const rb = b.status === undefined || b.status === null;
+    if (ra !== rb) return ra ? -1 : 1;
+    return (b.starttime || 0) - (a.starttime || 0);
+  });
+}
+
+export async function fetchNodeTasks(node, { limit = 50, signal } = {}) {
+  const list = await api(`/nodes/${seg(node)}/tasks`, { params: { limit }, signal });
+  return (Array.isArray(list) ? list : []).filter((t) => t && t.upid)
+    .map((t) => ({ ...t, node: t.node || node }));
+}
+
+/**
+ * A table of tasks. Returns {el, update(tasks)}. Rows open the log viewer on
+ * click; the description cell holds a real <button> for keyboard users.
+ * Re-rendering keeps keyboard focus on the same task.
+ */
+export function taskTable({ caption, showNode = true, emptyText = 'No tasks.' } = {}) {
+  const cols = ['Start time', 'End time', showNode && 'Node', 'User', 'Description', 'Status']
+    .filter(Boolean);
+  const tbody = h('tbody');
+  const table = h('table', { class: 'grid tasks' },
+    h('caption', { class: 'sr-only' }, caption || 'Tasks'),
+    h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))),
+    tbody);
+  const el = h('div', { class: 'table-wrap' }, table);
+
+  tbody.addEventListener('click', (ev) => {
+    const row = ev.target.closest('tr[data-upid]');
+    if (row && row._task) openTaskLog(row._task, row.querySelector('button'));
+  });
+
+  function row(t) {
+    const desc = taskDescription(t.type, t.id);
+    const running = t.status === undefined || t.status === null;
+    const tr = h('tr', { dataset: { upid: t.upid }, class: running ? 'is-running' : null },
+      h('td', { class: 'nowrap', title: formatTimestampLong(t.starttime) }, formatTimestamp(t.starttime)),
+      h('td', { class: 'nowrap', title: formatTimestampLong(t.endtime) }, running ? '' : formatTimestamp(t.endtime)),
+      showNode && h('td', null, t.node || ''),
+      h('td', null, t.user || ''),
+      h('td', { class: 'desc' }, h('button', {
+        type: 'button', class: 'link', 'aria-label': `${desc} — show log`,
+      }, desc)),
+      h('td', { class: 'status-cell' }, taskStatusBadge(t.status)));
+    tr._task = t;
+    return tr;
+  }
+
+  return {
+    el,
+    update(tasks) {
+      const focused = tbody.contains(document.activeElement)
+        ? document.activeElement.closest('tr')?.dataset.upid : null;
+      if (!tasks.length) {
+        tbody.replaceChildren(h('tr', null, h('td', { colspan: cols.length, class: 'empty' }, emptyText)));
+        return;
+      }
+      tbody.replaceChildren(...tasks.map(row));
+      if (focused) {
+        const again = [...tbody.rows].find((r) => r.dataset.upid === focused);
+        again?.querySelector('button')?.focus({ preventScroll: true });
+      }
+    },
+  };
+}
