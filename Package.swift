@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
 
         // 5. Edges
-        .target(name: "HTTPServer", dependencies: ["TLS", "Zlib"]),
+        .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
         .target(name: "API", dependencies: ["Schema", "Tasks"]),
         .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes"]),
         .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", .product(name: "Yams", package: "Yams")]),

@@ -22,6 +22,7 @@ BENCH_PORT=${BENCH_PORT:-18006}
 BENCH_KEEP=${BENCH_KEEP:-0}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PATH=$PATH:/usr/sbin:/sbin
+export LC_ALL=C  # '.' as decimal separator for awk and $EPOCHREALTIME
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -126,10 +127,10 @@ wait_http_200() { # URL PID NAME SECONDS
     done
 }
 
-rss_kb() { # PID: VmRSS of PID plus all its descendants, in kB
-    local total=0 p v
+rss_kb() { # PID [FIELD]: VmRSS (or FIELD, e.g. VmHWM) of PID plus all its descendants, in kB
+    local total=0 p v field=${2:-VmRSS}
     for p in "$1" $(descendants "$1"); do
-        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null || true)
         total=$((total + ${v:-0}))
     done
     echo "$total"
@@ -197,6 +198,51 @@ wrk_pct_ms() { # FILE PERCENT -> latency in ms from wrk's --latency distribution
     echo "$v"
 }
 
+# tls_probe NAME PORT: sets PROBE_TLS (e.g. "TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384")
+# and PROBE_RESUMES (yes/no/unknown): does the server resume a TLS session
+# (ticket or session id) that openssl s_client offers on a second connection?
+tls_probe() {
+    local name=$1 port=$2 sess="$TMP/probe-$1.sess" f1="$TMP/probe-$1-1.txt" f2="$TMP/probe-$1-2.txt"
+    local req=$'GET /api2/json/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+    PROBE_TLS=unknown PROBE_RESUMES=unknown
+    printf '%s' "$req" | timeout -k 2 15 openssl s_client -connect "127.0.0.1:$port" \
+        -sess_out "$sess" -ign_eof >"$f1" 2>&1 || true
+    PROBE_TLS=$(sed -n '/^New, /{s/^New, //p;q;}' "$f1")
+    [[ -n $PROBE_TLS ]] || PROBE_TLS=unknown
+    [[ -s $sess ]] || return 0
+    printf '%s' "$req" | timeout -k 2 15 openssl s_client -connect "127.0.0.1:$port" \
+        -sess_in "$sess" -ign_eof >"$f2" 2>&1 || true
+    if grep -q '^Reused,' "$f2"; then
+        PROBE_RESUMES=yes
+    elif grep -q '^New,' "$f2"; then
+        PROBE_RESUMES=no
+    fi
+}
+
+# run_stime NAME PORT: full TLS handshakes/s measured by 8 parallel
+# `openssl s_time -new` (a fresh session for every connection); sets STIME_HS.
+run_stime() {
+    local name=$1 port=$2 procs=8 i t0 t1 n total=0 pids=()
+    log "openssl s_time -new x$procs: $name, ${BENCH_SECONDS}s"
+    t0=$EPOCHREALTIME
+    for ((i = 0; i < procs; i++)); do
+        timeout -k 5 $((BENCH_SECONDS + 30)) openssl s_time -new -connect "127.0.0.1:$port" \
+            -time "$BENCH_SECONDS" >"$TMP/stime-$name-$i.txt" 2>&1 &
+        pids+=("$!")
+        PIDS+=("$!")
+    done
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    t1=$EPOCHREALTIME
+    for ((i = 0; i < procs; i++)); do
+        n=$(awk '$2 == "connections" && $3 == "in" && $4 ~ /s;$/ {print $1; exit}' "$TMP/stime-$name-$i.txt")
+        [[ -n $n ]] || { tail -n 5 "$TMP/stime-$name-$i.txt" >&2; die "openssl s_time against $name failed"; }
+        total=$((total + n))
+    done
+    ((total > 0)) || die "openssl s_time against $name made no connection"
+    STIME_HS=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", n / (b - a) }')
+    sleep 1
+}
+
 # idle_test NAME PID PORT: sets IDLE_HELD, IDLE_BASE_KB, IDLE_RSS_KB, IDLE_FDS
 idle_test() {
     local name=$1 pid=$2 port=$3
@@ -228,7 +274,7 @@ idle_test() {
     b=$(rss_kb "$pid")
     IDLE_RSS_KB=$((a > b ? a : b))
     IDLE_FDS=$(fd_count "$pid")
-    log "idle $name: $(cat "$err" | head -n1)"
+    log "idle $name: $(head -n1 "$err")"
     log "idle $name: holding $IDLE_HELD connections, RSS $(kb_to_mb "$IDLE_RSS_KB") MB, $IDLE_FDS fds open"
     ((IDLE_HELD == BENCH_IDLE)) || NOTES+=("idle $name: only $IDLE_HELD of $BENCH_IDLE connections could be established ($(head -n1 "$err"))")
     # Release: close idle_conns.py's stdin, give it 30 s to close everything.
@@ -314,6 +360,10 @@ http {
         ssl_certificate $CERT;
         ssl_certificate_key $KEY;
         ssl_protocols TLSv1.2 TLSv1.3;
+        # No session resumption: wrk reuses TLS sessions when it reconnects,
+        # so this keeps every "Connection: close" request a full handshake.
+        ssl_session_cache off;
+        ssl_session_tickets off;
         location = /api2/json/version {
             types { }
             default_type "application/json;charset=UTF-8";
@@ -337,6 +387,13 @@ curl -sk --max-time 5 -o "$TMP/version.nginx" "$NGINX_URL" || die "GET $NGINX_UR
 cmp -s "$TMP/version.json" "$TMP/version.nginx" || die "nginx does not serve the same body as corrald"
 
 # ---------------------------------------------------------------- measurements
+tls_probe corrald "$CORRALD_PORT"
+C_TLS=$PROBE_TLS C_RESUMES=$PROBE_RESUMES
+tls_probe nginx "$NGINX_PORT"
+N_TLS=$PROBE_TLS N_RESUMES=$PROBE_RESUMES
+log "TLS corrald: $C_TLS, resumes sessions: $C_RESUMES; nginx: $N_TLS, resumes sessions: $N_RESUMES"
+[[ $N_RESUMES != yes ]] || NOTES+=("nginx unexpectedly resumed a TLS session: its handshakes/s may not be full handshakes")
+[[ $C_TLS == "$N_TLS" ]] || NOTES+=("corrald and nginx negotiate different TLS parameters: corrald '$C_TLS', nginx '$N_TLS'")
 run_wrk corrald-keepalive "$CORRALD_URL"
 run_wrk nginx-keepalive "$NGINX_URL"
 run_wrk corrald-handshake "$CORRALD_URL" -H 'Connection: close'
@@ -350,11 +407,26 @@ C_P99=$(wrk_pct_ms "$TMP/wrk-corrald-keepalive.txt" 99)
 N_P99=$(wrk_pct_ms "$TMP/wrk-nginx-keepalive.txt" 99)
 C_HS=$(wrk_rps "$TMP/wrk-corrald-handshake.txt")
 N_HS=$(wrk_rps "$TMP/wrk-nginx-handshake.txt")
+HS_TOOL=wrk
+if [[ $C_RESUMES == yes ]]; then
+    # wrk offers the previous TLS session when it reconnects; corrald accepts
+    # it, so wrk's corrald figure counts abbreviated handshakes.  Measure full
+    # handshakes for both servers with openssl s_time -new instead.
+    WRK_C_HS=$C_HS WRK_N_HS=$N_HS
+    NOTES+=("corrald resumes TLS sessions and wrk reuses them on reconnect, so 'full handshakes/s' comes from 'openssl s_time -new' (8 processes, handshake only, no HTTP request); wrk's Connection: close figures (resumed for corrald) are shown separately")
+    run_stime corrald "$CORRALD_PORT"
+    C_HS=$STIME_HS
+    run_stime nginx "$NGINX_PORT"
+    N_HS=$STIME_HS
+    HS_TOOL="openssl s_time -new"
+elif [[ $C_RESUMES == unknown ]]; then
+    NOTES+=("could not tell whether corrald resumes TLS sessions (see probe-corrald-*.txt); if it does, its wrk handshakes/s counts resumed handshakes")
+fi
 
 idle_test corrald "$CORRALD_PID" "$CORRALD_PORT"
 C_HELD=$IDLE_HELD C_BASE_KB=$IDLE_BASE_KB C_IDLE_KB=$IDLE_RSS_KB C_FDS=$IDLE_FDS
 kill -0 "$CORRALD_PID" 2>/dev/null || die "corrald died during the idle-connection test"
-C_HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$CORRALD_PID/status" 2>/dev/null || echo 0)
+C_HWM_KB=$(rss_kb "$CORRALD_PID" VmHWM)
 idle_test nginx "$NGINX_PID" "$NGINX_PORT"
 N_HELD=$IDLE_HELD N_BASE_KB=$IDLE_BASE_KB N_IDLE_KB=$IDLE_RSS_KB
 
@@ -375,19 +447,24 @@ echo
 echo "Corral HTTP benchmark: corrald vs nginx, 127.0.0.1, wrk -t2 -c50 -d${BENCH_SECONDS}s"
 echo "host: $(nproc) CPUs, $(uname -r); load generator and servers share the CPUs"
 echo "corrald: $CORRALD; nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'); certificate key: ${CERT_KEY:-unknown}"
+echo "TLS: corrald $C_TLS (resumes sessions: $C_RESUMES); nginx $N_TLS (resumption disabled)"
+echo "handshakes measured with: $HS_TOOL"
 echo
 row metric corrald nginx ratio target
 row "https keep-alive req/s" "$C_RPS" "$N_RPS" "$RPS_RATIO" ">= 0.50"
 row "p50 latency ms" "$C_P50" "$N_P50" "" ""
 row "p99 latency ms" "$C_P99" "$N_P99" "" "< 5"
 row "full handshakes/s" "$C_HS" "$N_HS" "$HS_RATIO" ">= 0.70"
+if [[ $HS_TOOL != wrk ]]; then
+    row "  wrk Connection: close conns/s" "$WRK_C_HS" "$WRK_N_HS" "$(ratio "$WRK_C_HS" "$WRK_N_HS")" "(corrald resumed)"
+fi
 row "RSS after start MB" "$(kb_to_mb "$START_RSS_KB")" "" "" ""
 row "RSS idle MB (baseline)" "$(kb_to_mb "$C_BASE_KB")" "$(kb_to_mb "$N_BASE_KB")" "" ""
 row "RSS with $BENCH_IDLE idle conns MB" "$C_IDLE_MB" "$(kb_to_mb "$N_IDLE_KB")" "" "< 200"
 row "  idle conns actually held" "$C_HELD" "$N_HELD" "" ""
 row "  KB per idle conn" "$PER_CONN_KB" "$N_PER_CONN_KB" "" ""
 row "  corrald open fds while held" "$C_FDS" "" "" ""
-row "peak RSS (VmHWM) MB" "$(kb_to_mb "$C_HWM_KB")" "" "" ""
+row "peak RSS (VmHWM, whole run) MB" "$(kb_to_mb "$C_HWM_KB")" "" "" ""
 echo
 echo "targets (informational):"
 echo "  $(pf ge "$RPS_RATIO" 0.50)  keep-alive req/s ratio $RPS_RATIO >= 0.50"

@@ -26,8 +26,9 @@ export function initTaskPanel({ panel, toggle, body, summary, modeEl }) {
       try { localStorage.setItem(KEY, open ? 'open' : 'collapsed'); } catch { /* ignore */ }
     }
   }
-  let initial = 'open';
-  try { initial = localStorage.getItem(KEY) || 'open'; } catch { /* ignore */ }
+  // Default: open, except on phones where screen space is scarce.
+  let initial = window.matchMedia('(max-width: 760px)').matches ? 'collapsed' : 'open';
+  try { initial = localStorage.getItem(KEY) || initial; } catch { /* ignore */ }
   setOpen(initial !== 'collapsed', false);
   toggle.addEventListener('click', () => setOpen(toggle.getAttribute('aria-expanded') !== 'true', true));
 

@@ -29,12 +29,13 @@ export async function fetchNodeTasks(node, { limit = 50, signal } = {}) {
  * Re-rendering keeps keyboard focus on the same task.
  */
 export function taskTable({ caption, showNode = true, emptyText = 'No tasks.' } = {}) {
-  const cols = ['Start time', 'End time', showNode && 'Node', 'User', 'Description', 'Status']
-    .filter(Boolean);
+  // Columns marked `optional` are hidden at phone width (see corral.css).
+  const cols = [['Start time'], ['End time', 'optional'], showNode && ['Node', 'optional'],
+    ['User', 'optional'], ['Description'], ['Status']].filter(Boolean);
   const tbody = h('tbody');
   const table = h('table', { class: 'grid tasks' },
     h('caption', { class: 'sr-only' }, caption || 'Tasks'),
-    h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', null, h('tr', null, cols.map(([c, cls]) => h('th', { scope: 'col', class: cls }, c)))),
     tbody);
   const el = h('div', { class: 'table-wrap' }, table);
 
@@ -48,9 +49,9 @@ export function taskTable({ caption, showNode = true, emptyText = 'No tasks.' } 
     const running = t.status === undefined || t.status === null;
     const tr = h('tr', { dataset: { upid: t.upid }, class: running ? 'is-running' : null },
       h('td', { class: 'nowrap', title: formatTimestampLong(t.starttime) }, formatTimestamp(t.starttime)),
-      h('td', { class: 'nowrap', title: formatTimestampLong(t.endtime) }, running ? '' : formatTimestamp(t.endtime)),
-      showNode && h('td', null, t.node || ''),
-      h('td', null, t.user || ''),
+      h('td', { class: 'nowrap optional', title: formatTimestampLong(t.endtime) }, running ? '' : formatTimestamp(t.endtime)),
+      showNode && h('td', { class: 'optional' }, t.node || ''),
+      h('td', { class: 'user optional' }, t.user || ''),
       h('td', { class: 'desc' }, h('button', {
         type: 'button', class: 'link', 'aria-label': `${desc} — show log`,
       }, desc)),

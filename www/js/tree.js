@@ -60,6 +60,8 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
 
   function render() {
     const hadFocus = root.contains(document.activeElement);
+    // While the tree is not focused, Tab should land on the selected item.
+    if (!hadFocus) focusKey = selectedKey;
     rowsByKey = new Map();
     visible = [];
     replaceChildren(root, data.map((item) => buildItem(item, 1, null)));
@@ -176,8 +178,6 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     select(key) {
       selectedKey = key;
       if (key.startsWith('node/')) expanded.add('dc');
-      if (!rowsByKey.has(key)) focusKey = rowsByKey.has(focusKey) ? focusKey : 'dc';
-      else if (!root.contains(document.activeElement)) focusKey = key;
       render();
     },
     focus() { rowsByKey.get(focusKey)?.focus(); },

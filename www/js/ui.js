@@ -84,10 +84,11 @@ export function errorSlot(prefix = '') {
 export function taskStatusBadge(status) {
   const kind = taskStatusKind(status);
   if (kind === 'running') {
-    return h('span', { class: 'status status-running' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'running');
+    return h('span', { class: 'status status-running' },
+      h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, 'running'));
   }
   return h('span', { class: `status status-${kind}`, title: String(status) },
-    icon(kind === 'ok' ? 'check' : 'alert'), kind === 'ok' ? 'OK' : String(status));
+    icon(kind === 'ok' ? 'check' : 'alert'), h('span', { class: 'status-text' }, kind === 'ok' ? 'OK' : String(status)));
 }
 
 /** Placeholder row/area text. */

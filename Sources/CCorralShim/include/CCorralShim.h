@@ -8,6 +8,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <lxc/lxccontainer.h>
 #include <lxc/attach_options.h>
 
@@ -28,5 +31,12 @@ int corral_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
 
 // LXC_ATTACH_OPTIONS_DEFAULT is a compound-literal macro.
 lxc_attach_options_t corral_lxc_attach_options_default(void);
+
+// accept4 is declared only under _GNU_SOURCE, which the Glibc module is built without.
+int corral_accept4_nonblocking(int fd, struct sockaddr *addr, socklen_t *len);
+
+// epoll_data is a union Swift imports awkwardly; these keep the fd in and out of an event.
+struct epoll_event corral_epoll_event(uint32_t events, int fd);
+int corral_epoll_event_fd(const struct epoll_event *event);
 
 #endif

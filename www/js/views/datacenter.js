@@ -24,15 +24,24 @@ export function mountDatacenterSummary(panel) {
   const health = h('p', { class: 'health' }, '–');
   const healthCard = statCard('Health', health);
 
-  const cpuText = h('p', { class: 'value' }, '–');
-  const cpuCard = statCard('CPU usage');
-  const cpuMeter = meter(cpuCard.id);
-  cpuCard.el.append(cpuMeter.el, cpuText);
-
-  const memText = h('p', { class: 'value' }, '–');
-  const memCard = statCard('Memory usage');
-  const memMeter = meter(memCard.id);
-  memCard.el.append(memMeter.el, memText);
+  const usageCard = (title) => {
+    const big = h('p', { class: 'big-number' }, '–');
+    const detail = h('p', { class: 'muted' }, '\u00a0');
+    const card = statCard(title, big);
+    const bar = meter(card.id);
+    card.el.append(bar.el, detail);
+    return {
+      el: card.el,
+      set(frac, more) {
+        const pct = formatPercent(frac, 1);
+        bar.update(frac, `${pct}, ${more}`);
+        setText(big, pct);
+        setText(detail, more);
+      },
+    };
+  };
+  const cpuCard = usageCard('CPU usage');
+  const memCard = usageCard('Memory usage');
 
   const tbody = h('tbody');
   const tableId = nextId('nodes');
@@ -62,14 +71,11 @@ export function mountDatacenterSummary(panel) {
     const maxcpu = online.reduce((s, n) => s + (Number(n.maxcpu) || 0), 0);
     const usedcpu = online.reduce((s, n) => s + (Number(n.cpu) || 0) * (Number(n.maxcpu) || 0), 0);
     const cpuFrac = maxcpu ? usedcpu / maxcpu : 0;
-    const cpuLabel = maxcpu ? `${formatPercent(cpuFrac)} of ${maxcpu} CPU${maxcpu === 1 ? '' : 's'}` : '–';
-    cpuMeter.update(cpuFrac, cpuLabel);
-    setText(cpuText, cpuLabel);
+    cpuCard.set(cpuFrac, maxcpu ? `of ${maxcpu} CPU${maxcpu === 1 ? '' : 's'} in ${online.length} online node${online.length === 1 ? '' : 's'}` : 'no online nodes');
 
     const maxmem = online.reduce((s, n) => s + (Number(n.maxmem) || 0), 0);
     const mem = online.reduce((s, n) => s + (Number(n.mem) || 0), 0);
-    memMeter.update(ratio(mem, maxmem), formatUsage(mem, maxmem));
-    setText(memText, formatUsage(mem, maxmem));
+    memCard.set(ratio(mem, maxmem), maxmem ? `${formatBytes(mem)} of ${formatBytes(maxmem)}` : 'no online nodes');
 
     tbody.replaceChildren(...(nodes.length ? nodes.map((n) => {
       const on = isOnline(n);

@@ -5,25 +5,28 @@
 import { api, seg } from '../api.js';
 import { h, setText } from '../dom.js';
 import { errorSlot, meter, nextId, sparkline } from '../ui.js';
-import { formatDuration, formatPercent, formatTimestamp, formatUsage, ratio } from '../format.js';
+import { formatBytes, formatDuration, formatPercent, formatTimestamp, ratio } from '../format.js';
 import { poll } from '../poll.js';
 
 const REFRESH_MS = 3000;
 
-/** Labelled usage gauge: title + value text + bar (+ optional sparkline). */
+/** Labelled usage gauge: title + percentage, bar, detail line (+ optional sparkline). */
 function gauge(title, withSpark = false) {
   const id = nextId('g');
   const value = h('span', { class: 'gauge-value' }, '–');
+  const detail = h('p', { class: 'gauge-detail' }, '\u00a0');
   const bar = meter(id);
   const spark = withSpark ? sparkline(60) : null;
   const el = h('div', { class: 'gauge' },
     h('div', { class: 'gauge-head' }, h('span', { id, class: 'gauge-title' }, title), value),
-    bar.el, spark ? spark.el : null);
+    bar.el, detail, spark ? spark.el : null);
   return {
     el,
-    set(frac, text) {
-      bar.update(frac, text);
+    /** frac 0..1; text = headline (e.g. "39.04%"); more = detail line. */
+    set(frac, text, more = '') {
+      bar.update(frac, more ? `${text}, ${more}` : text);
       setText(value, text);
+      setText(detail, more || '\u00a0');
       spark?.push(frac);
     },
   };
@@ -75,7 +78,7 @@ export function mountNodeSummary(panel, route) {
   panel.append(
     h('div', { class: 'panel-toolbar' }, updated),
     err.el,
-    h('div', { class: 'cards' },
+    h('div', { class: 'cards cards-fit' },
       card('Processor', cpu.el, h('dl', { class: 'facts' }, ioRow, loadRow)),
       card('Memory', mem.el, swap.el),
       card('Storage', rootfs.el),
@@ -90,15 +93,16 @@ export function mountNodeSummary(panel, route) {
       if (!s || typeof s !== 'object') throw new Error('Empty status response');
       const ci = s.cpuinfo || {};
       const cpus = Number(ci.cpus) || 0;
-      cpu.set(Number(s.cpu), `${formatPercent(s.cpu)}${cpus ? ` of ${cpus} CPU${cpus === 1 ? '' : 's'}` : ''}`);
+      cpu.set(Number(s.cpu), formatPercent(s.cpu), cpus ? `of ${cpus} CPU${cpus === 1 ? '' : 's'}` : '');
       setText(ioDd, formatPercent(s.wait));
       setText(loadDd, Array.isArray(s.loadavg) ? s.loadavg.join(', ') : '–');
       const m = s.memory || {};
-      mem.set(ratio(m.used, m.total), formatUsage(m.used, m.total));
       const sw = s.swap || {};
-      swap.set(ratio(sw.used, sw.total), sw.total ? formatUsage(sw.used, sw.total) : 'no swap');
       const fs = s.rootfs || {};
-      rootfs.set(ratio(fs.used, fs.total), formatUsage(fs.used, fs.total));
+      for (const [g, u] of [[mem, m], [swap, sw], [rootfs, fs]]) {
+        if (Number(u.total) > 0) g.set(ratio(u.used, u.total), formatPercent(ratio(u.used, u.total)), `${formatBytes(u.used)} of ${formatBytes(u.total)}`);
+        else g.set(0, g === swap ? 'none' : '–', g === swap ? 'no swap configured' : '');
+      }
       setText(upDd, formatDuration(s.uptime));
       setText(modelDd, cpuModelText(s.cpuinfo));
       setText(kernDd, kernelText(s));
@@ -109,6 +113,7 @@ export function mountNodeSummary(panel, route) {
     } catch (e) {
       if (e.name === 'AbortError') return;
       err.set(e);
+      if (updated.textContent === 'Loading…') setText(updated, 'No data yet · retrying every 3 s');
       panel.classList.add('is-stale');
     }
   }

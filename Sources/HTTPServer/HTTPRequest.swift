@@ -1,0 +1,39 @@
+/// One parsed request. The body is complete (chunked bodies are already decoded).
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request target as sent (`/api2/json/nodes?x=1`).
+    public var target: String
+    public var version: (major: Int, minor: Int)
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    public var remoteAddress: String = ""
+
+    public init(method: String, target: String, version: (Int, Int) = (1, 1), headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.method = method
+        self.target = target
+        self.version = (version.0, version.1)
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The path part of the target, still percent-encoded.
+    public var path: String {
+        if let q = target.firstIndex(of: "?") { return String(target[..<q]) }
+        return target
+    }
+
+    /// The query part without '?', still encoded; empty when absent.
+    public var query: String {
+        if let q = target.firstIndex(of: "?") { return String(target[target.index(after: q)...]) }
+        return ""
+    }
+
+    /// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes unless told to keep it.
+    public var keepAlive: Bool {
+        if headers.hasToken("Connection", "close") { return false }
+        if version.minor == 0 { return headers.hasToken("Connection", "keep-alive") }
+        return true
+    }
+
+    public var acceptsGzip: Bool { headers.hasToken("Accept-Encoding", "gzip") }
+}

@@ -1,0 +1,291 @@
+/// Why a request could not be parsed; the connection answers `status` and closes, since its framing
+/// can no longer be trusted.
+public struct HTTPParseError: Error, Equatable, Sendable {
+    public let status: Int
+    public let message: String
+}
+
+public struct HTTPParserLimits: Sendable {
+    /// Request line plus headers (PVE's clients never come near it).
+    public var maxHeaderBytes: Int = 64 * 1024
+    public var maxBodyBytes: Int = 16 * 1024 * 1024
+    public init(maxHeaderBytes: Int = 64 * 1024, maxBodyBytes: Int = 16 * 1024 * 1024) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+public enum HTTPParseResult: Sendable {
+    case needMore
+    /// The head asked for `Expect: 100-continue` and the body has not arrived: answer 100 first.
+    case expectContinue
+    case request(HTTPRequest)
+    case error(HTTPParseError)
+}
+
+/// An incremental HTTP/1.x request parser over a byte buffer. It consumes bytes from `buffer[start...]`,
+/// advancing `start`, and keeps its state between calls so a request may arrive in any number of pieces.
+/// Pure Swift with no I/O, so the fuzz target runs it alone.
+public struct HTTPRequestParser: Sendable {
+    private enum State: Sendable {
+        case head(scanFrom: Int)
+        case body(HTTPRequest, remaining: Int)
+        case chunkSize(HTTPRequest)
+        case chunkData(HTTPRequest, remaining: Int)
+        case chunkDataEnd(HTTPRequest)
+        case trailers(HTTPRequest)
+    }
+
+    public let limits: HTTPParserLimits
+    private var state: State = .head(scanFrom: 0)
+    private var announcedContinue = false
+
+    public init(limits: HTTPParserLimits = HTTPParserLimits()) { self.limits = limits }
+
+    /// Whether part of a request has been consumed or is pending (for timeouts and shutdown).
+    public var isMidRequest: Bool {
+        if case .head(let scan) = state { return scan > 0 }
+        return true
+    }
+
+    public mutating func parse(_ buffer: [UInt8], start: inout Int) -> HTTPParseResult {
+        while true {
+            switch state {
+            case .head(let scanFrom):
+                let available = buffer.count - start
+                // tolerate empty lines before a request line (RFC 9112 §2.2)
+                if scanFrom == 0 {
+                    while start + 1 < buffer.count, buffer[start] == 13, buffer[start + 1] == 10 { start += 2 }
+                }
+                guard let end = findHeadEnd(buffer, from: start, scanFrom: scanFrom) else {
+                    if available > limits.maxHeaderBytes {
+                        return .error(HTTPParseError(status: 431, message: "request line and headers exceed \(limits.maxHeaderBytes) bytes"))
+                    }
+                    state = .head(scanFrom: max(0, available - 3))
+                    return .needMore
+                }
+                if end - start > limits.maxHeaderBytes {
+                    return .error(HTTPParseError(status: 431, message: "request line and headers exceed \(limits.maxHeaderBytes) bytes"))
+                }
+                let headBytes = buffer[start..<end]
+                start = end + 4
+                announcedContinue = false
+                switch parseHead(headBytes) {
+                case .failure(let error): return .error(error)
+                case .success(let (request, framing)):
+                    switch framing {
+                    case .none:
+                        state = .head(scanFrom: 0)
+                        return .request(request)
+                    case .length(let n):
+                        state = .body(request, remaining: n)
+                    case .chunked:
+                        state = .chunkSize(request)
+                    }
+                }
+            case .body(var request, let remaining):
+                let take = min(remaining, buffer.count - start)
+                if take > 0 {
+                    request.body.append(contentsOf: buffer[start..<start + take])
+                    start += take
+                }
+                if remaining - take == 0 {
+                    state = .head(scanFrom: 0)
+                    return .request(request)
+                }
+                state = .body(request, remaining: remaining - take)
+                return continueOrMore(request)
+            case .chunkSize(let request):
+                guard let lineEnd = findCRLF(buffer, from: start) else {
+                    if buffer.count - start > 1024 { return .error(HTTPParseError(status: 400, message: "chunk size line too long")) }
+                    return continueOrMore(request)
+                }
+                guard let size = parseChunkSize(buffer[start..<lineEnd]) else {
+                    return .error(HTTPParseError(status: 400, message: "invalid chunk size"))
+                }
+                start = lineEnd + 2
+                if size == 0 {
+                    state = .trailers(request)
+                } else {
+                    guard request.body.count + size <= limits.maxBodyBytes else {
+                        return .error(HTTPParseError(status: 413, message: "request body exceeds \(limits.maxBodyBytes) bytes"))
+                    }
+                    state = .chunkData(request, remaining: size)
+                }
+            case .chunkData(var request, let remaining):
+                let take = min(remaining, buffer.count - start)
+                if take > 0 {
+                    request.body.append(contentsOf: buffer[start..<start + take])
+                    start += take
+                }
+                if remaining - take == 0 {
+                    state = .chunkDataEnd(request)
+                } else {
+                    state = .chunkData(request, remaining: remaining - take)
+                    return .needMore
+                }
+            case .chunkDataEnd(let request):
+                guard buffer.count - start >= 2 else { return .needMore }
+                guard buffer[start] == 13, buffer[start + 1] == 10 else {
+                    return .error(HTTPParseError(status: 400, message: "chunk data not followed by CRLF"))
+                }
+                start += 2
+                state = .chunkSize(request)
+            case .trailers(let request):
+                guard let lineEnd = findCRLF(buffer, from: start) else {
+                    if buffer.count - start > limits.maxHeaderBytes {
+                        return .error(HTTPParseError(status: 431, message: "trailers too large"))
+                    }
+                    return .needMore
+                }
+                let empty = lineEnd == start
+                start = lineEnd + 2  // trailer fields are read and dropped
+                if empty {
+                    state = .head(scanFrom: 0)
+                    return .request(request)
+                }
+            }
+        }
+    }
+
+    private mutating func continueOrMore(_ request: HTTPRequest) -> HTTPParseResult {
+        if !announcedContinue, request.body.isEmpty, request.headers["Expect"]?.caseInsensitiveEquals("100-continue") == true {
+            announcedContinue = true
+            return .expectContinue
+        }
+        return .needMore
+    }
+
+    private enum Framing { case none, length(Int), chunked }
+
+    private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, Framing), HTTPParseError> {
+        var lines: [ArraySlice<UInt8>] = []
+        var lineStart = bytes.startIndex
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            if bytes[i] == 13 {
+                guard i + 1 < bytes.endIndex, bytes[i + 1] == 10 else { return .failure(bad("bare CR in request head")) }
+                lines.append(bytes[lineStart..<i])
+                i += 2
+                lineStart = i
+                continue
+            }
+            if bytes[i] == 10 { return .failure(bad("bare LF in request head")) }
+            if bytes[i] == 0 { return .failure(bad("NUL byte in request head")) }
+            i += 1
+        }
+        lines.append(bytes[lineStart..<bytes.endIndex])
+        guard let requestLine = lines.first else { return .failure(bad("empty request")) }
+
+        let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return .failure(bad("malformed request line")) }
+        let method = parts[0], target = parts[1], version = parts[2]
+        guard !method.isEmpty, method.allSatisfy(isTokenByte) else { return .failure(bad("invalid method")) }
+        guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            return .failure(bad("invalid request target"))
+        }
+        guard target.first == UInt8(ascii: "/") || Array(target) == [UInt8(ascii: "*")] || target.starts(with: Array("http".utf8)) else {
+            return .failure(bad("invalid request target"))
+        }
+        let versionText = String(decoding: version, as: UTF8.self)
+        let minor: Int
+        switch versionText {
+        case "HTTP/1.1": minor = 1
+        case "HTTP/1.0": minor = 0
+        default:
+            if versionText.hasPrefix("HTTP/") { return .failure(HTTPParseError(status: 505, message: "HTTP version not supported")) }
+            return .failure(bad("malformed HTTP version"))
+        }
+
+        var headers = HTTPHeaders()
+        for line in lines.dropFirst() {
+            guard let first = line.first else { continue }
+            if first == 0x20 || first == 0x09 { return .failure(bad("obsolete header line folding")) }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return .failure(bad("header line without ':'")) }
+            let name = line[line.startIndex..<colon]
+            guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return .failure(bad("invalid header name")) }
+            var value = line[(colon + 1)...]
+            while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
+            while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
+            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                return .failure(bad("invalid character in header value"))
+            }
+            headers.add(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        }
+
+        let request = HTTPRequest(
+            method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
+            version: (1, minor), headers: headers)
+
+        let transferEncodings = headers.all("Transfer-Encoding")
+        let lengths = headers.all("Content-Length")
+        if !transferEncodings.isEmpty {
+            guard lengths.isEmpty else { return .failure(bad("both Content-Length and Transfer-Encoding")) }
+            let codings = transferEncodings.flatMap { $0.split(separator: ",").map { $0.trimmingSpaces().lowercased() } }
+            guard codings == ["chunked"] else {
+                return .failure(HTTPParseError(status: 501, message: "unsupported transfer coding"))
+            }
+            return .success((request, .chunked))
+        }
+        if !lengths.isEmpty {
+            let values = Set(lengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces() } })
+            guard values.count == 1, let text = values.first, !text.isEmpty, text.count <= 18,
+                text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let length = Int(text)
+            else { return .failure(bad("invalid Content-Length")) }
+            guard length <= limits.maxBodyBytes else {
+                return .failure(HTTPParseError(status: 413, message: "request body exceeds \(limits.maxBodyBytes) bytes"))
+            }
+            return .success((request, length == 0 ? .none : .length(length)))
+        }
+        return .success((request, .none))
+    }
+
+    private func bad(_ message: String) -> HTTPParseError { HTTPParseError(status: 400, message: message) }
+
+    private func isTokenByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
+    }
+
+    private func findHeadEnd(_ buffer: [UInt8], from start: Int, scanFrom: Int) -> Int? {
+        var i = start + scanFrom
+        while i + 3 < buffer.count {
+            if buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    private func findCRLF(_ buffer: [UInt8], from start: Int) -> Int? {
+        var i = start
+        while i + 1 < buffer.count {
+            if buffer[i] == 13 && buffer[i + 1] == 10 { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Hex digits, optional `;extensions`; at most 15 digits so the size cannot overflow.
+    private func parseChunkSize(_ line: ArraySlice<UInt8>) -> Int? {
+        var digits = line
+        if let semi = line.firstIndex(of: UInt8(ascii: ";")) { digits = line[line.startIndex..<semi] }
+        while let l = digits.last, l == 0x20 || l == 0x09 { digits = digits.dropLast() }
+        guard !digits.isEmpty, digits.count <= 15 else { return nil }
+        var value = 0
+        for b in digits {
+            let d: Int
+            switch b {
+            case 0x30...0x39: d = Int(b - 0x30)
+            case 0x41...0x46: d = Int(b - 0x41 + 10)
+            case 0x61...0x66: d = Int(b - 0x61 + 10)
+            default: return nil
+            }
+            value = value * 16 + d
+        }
+        return value
+    }
+}
