@@ -5,6 +5,10 @@ import COpenSSL
 public struct PEMPair: Sendable {
     public let certificate: String
     public let privateKey: String
+    public init(certificate: String, privateKey: String) {
+        self.certificate = certificate
+        self.privateKey = privateKey
+    }
 }
 
 /// Builds the cluster CA and node certificates (ECDSA P-256, SHA-256 signatures) the way a PVE cluster

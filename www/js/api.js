@@ -83,7 +83,8 @@ export async function api(path, { method = 'GET', params, body, signal, raw = fa
   let json = null;
   try {
     json = await res.json();
-  } catch {
+  } catch (err) {
+    if (signal && signal.aborted) throw err;
     // Non-JSON body (proxy error page, empty reply, …): handled below.
   }
 

@@ -15,7 +15,11 @@ export function h(tag, attrs, ...children) {
       if (v === undefined || v === null || v === false) continue;
       if (k === 'class') el.className = v;
       else if (k === 'dataset') Object.assign(el.dataset, v);
-      else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+      else if (k === 'style' && typeof v === 'object') {
+        for (const [p, val] of Object.entries(v)) {
+          if (p.startsWith('--')) el.style.setProperty(p, String(val)); else el.style[p] = val;
+        }
+      }
       else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
       else if (k === 'value' || k === 'checked') el[k] = v;
       else el.setAttribute(k, v === true ? '' : String(v));

@@ -69,9 +69,10 @@ function connect() {
   source = es;
 
   es.addEventListener('open', () => {
+    const reconnected = mode !== 'connecting';
     stopPolling();
     setMode('live');
-    emit('resync'); // catch up on anything missed while disconnected
+    if (reconnected) emit('resync'); // catch up on anything missed meanwhile
   });
 
   for (const name of TASK_EVENTS) {

@@ -30,6 +30,12 @@ async function showVersion() {
   }
 }
 
+// The skip link must not change the hash (that is the router's).
+$('.skip-link').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  $('#content').focus();
+});
+
 // --- global notices (e.g. HTTP 401) ----------------------------------------
 const notice = $('#global-notice');
 window.addEventListener('corral:unauthorized', () => {

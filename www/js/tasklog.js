@@ -10,7 +10,10 @@ import { onTaskEvent } from './events.js';
 const PAGE = 500;
 const FOLLOW_MS = 1000;
 
-/** Open the viewer for `task` ({upid, node?, type?, id?, user?, starttime?, status?}). */
+/**
+ * Open the viewer for `task` ({upid, node?, type?, id?, user?, starttime?, status?}).
+ * `opener`: element (or function returning one) to focus again on close.
+ */
 export function openTaskLog(task, opener = document.activeElement) {
   const info = { ...parseUpid(task.upid), ...task };
   const base = `/nodes/${seg(info.node)}/tasks/${seg(info.upid)}`;
@@ -44,6 +47,7 @@ export function openTaskLog(task, opener = document.activeElement) {
 
   let lastN = 0;          // highest line number shown
   let finished = false;
+  let sawRunning = false; // observed running → we can estimate the end time
   let timer = null;
   let closed = false;
   const ctrl = new AbortController();
@@ -58,9 +62,8 @@ export function openTaskLog(task, opener = document.activeElement) {
     const fresh = lines.filter((l) => l && Number(l.n) > lastN);
     if (!fresh.length) return;
     lastN = Math.max(...fresh.map((l) => Number(l.n)));
-    const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 8;
     pre.append(fresh.map((l) => String(l.t ?? '')).join('\n') + '\n');
-    if (follow.checked || atBottom) pre.scrollTop = pre.scrollHeight;
+    if (follow.checked) pre.scrollTop = pre.scrollHeight;
   }
 
   async function loadLog() {
@@ -80,11 +83,12 @@ export function openTaskLog(task, opener = document.activeElement) {
     try {
       // Status first: if it says "stopped", the log read after it is complete.
       const st = await api(`${base}/status`, { signal: ctrl.signal });
+      if (st && st.status === 'running') sawRunning = true;
       await loadLog();
       if (st && st.status === 'stopped') {
         finished = true;
         info.status = st.exitstatus ?? info.status ?? 'unknown';
-        if (!info.endtime) info.endtime = Number(st.endtime) || null;
+        if (!info.endtime) info.endtime = Number(st.endtime) || (sawRunning ? Date.now() / 1000 : null);
         replaceChildren(statusBox, taskStatusBadge(info.status));
       }
       err.set(null);
@@ -110,7 +114,8 @@ export function openTaskLog(task, opener = document.activeElement) {
     if (timer) clearTimeout(timer);
     unsubscribe();
     dlg.remove();
-    if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+    const back = typeof opener === 'function' ? opener() : opener;
+    if (back && back.isConnected && typeof back.focus === 'function') back.focus();
   });
   // Click on the backdrop closes the dialog.
   dlg.addEventListener('click', (ev) => { if (ev.target === dlg) dlg.close(); });

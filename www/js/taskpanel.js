@@ -1,7 +1,7 @@
 // Bottom task panel: recent tasks of all online nodes, kept live by the
 // event stream (or 5 s polling). Collapsible; the state is remembered.
 
-import { h, setText } from './dom.js';
+import { setText } from './dom.js';
 import { errorText } from './api.js';
 import { errorSlot } from './ui.js';
 import { loadNodes, isOnline } from './nodes.js';

@@ -41,15 +41,25 @@ export function taskTable({ caption, showNode = true, emptyText = 'No tasks.' } 
 
   tbody.addEventListener('click', (ev) => {
     const row = ev.target.closest('tr[data-upid]');
-    if (row && row._task) openTaskLog(row._task, row.querySelector('button'));
+    if (!row || !row._task) return;
+    const { upid } = row.dataset;
+    // Rows are re-rendered while the dialog is open: find the button again on close.
+    openTaskLog(row._task, () => [...tbody.rows].find((r) => r.dataset.upid === upid)?.querySelector('button'));
   });
+
+  // Date and time wrap as units on narrow screens.
+  const stamp = (epoch) => {
+    const s = formatTimestamp(epoch);
+    const i = s.indexOf(' ');
+    return i < 0 ? s : [h('span', { class: 'nowrap' }, s.slice(0, i)), ' ', h('span', { class: 'nowrap' }, s.slice(i + 1))];
+  };
 
   function row(t) {
     const desc = taskDescription(t.type, t.id);
     const running = t.status === undefined || t.status === null;
     const tr = h('tr', { dataset: { upid: t.upid }, class: running ? 'is-running' : null },
-      h('td', { class: 'nowrap', title: formatTimestampLong(t.starttime) }, formatTimestamp(t.starttime)),
-      h('td', { class: 'nowrap optional', title: formatTimestampLong(t.endtime) }, running ? '' : formatTimestamp(t.endtime)),
+      h('td', { class: 'nowrap', title: formatTimestampLong(t.starttime) }, stamp(t.starttime)),
+      h('td', { class: 'nowrap optional', title: formatTimestampLong(t.endtime) }, running ? '' : stamp(t.endtime)),
       showNode && h('td', { class: 'optional' }, t.node || ''),
       h('td', { class: 'user optional' }, t.user || ''),
       h('td', { class: 'desc' }, h('button', {

@@ -1,7 +1,8 @@
 // Resource tree (Datacenter → nodes; later: guests, storage, pools).
 // Implements the WAI-ARIA tree pattern with a roving tabindex:
 //   ↑/↓ move, → expands / goes to first child, ← collapses / goes to parent,
-//   Home/End jump, Enter/Space open the focused object, typing filters via the search box.
+//   Home/End jump, Enter/Space (or a click) open the focused object.
+// The search box above the tree filters it by name.
 
 import { h, icon, replaceChildren } from './dom.js';
 import { errorText } from './api.js';
@@ -15,6 +16,7 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
   const expanded = new Set(['dc']);
   let rowsByKey = new Map();     // key → <li>
   let visible = [];              // visible items in display order: {item, parentKey}
+  let labelSeq = 0;
 
   function nodeItems(nodes) {
     return nodes.map((n) => {
@@ -37,7 +39,7 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     const kids = (item.children || []).filter(matches);
     const hasKids = !!(item.children && item.children.length);
     const isOpen = hasKids && (expanded.has(item.key) || !!filter);
-    const labelId = `tree-${item.key.replace(/[^\w-]/g, '_')}`;
+    const labelId = `tree-label-${++labelSeq}`;
     visible.push({ item, parentKey });
 
     const li = h('li', {
@@ -64,6 +66,7 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     if (!hadFocus) focusKey = selectedKey;
     rowsByKey = new Map();
     visible = [];
+    labelSeq = 0;
     replaceChildren(root, data.map((item) => buildItem(item, 1, null)));
     // Keep the roving tabindex on something visible.
     if (!rowsByKey.has(focusKey)) {
@@ -161,8 +164,16 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     /** New node list (or null + error when /nodes failed). */
     setNodes(nodes, error) {
       if (nodes) {
-        data = [{ key: 'dc', label: 'Datacenter', icon: 'datacenter', children: nodeItems(nodes) }];
-        render();
+        const items = nodeItems(nodes);
+        const sig = (list) => list.map((i) => `${i.key}\u0000${i.status}`).join('\u0001');
+        const same = data.length && sig(data[0].children) === sig(items);
+        data = [{ key: 'dc', label: 'Datacenter', icon: 'datacenter', children: items }];
+        if (same) {
+          // Only the numbers changed: update tooltips in place (no rebuild under the pointer).
+          for (const i of items) rowsByKey.get(i.key)?.querySelector('.tree-row')?.setAttribute('title', i.title);
+        } else {
+          render();
+        }
       } else if (!data.length) {
         data = [{ key: 'dc', label: 'Datacenter', icon: 'datacenter', children: [] }];
         render();

@@ -90,8 +90,3 @@ export function taskStatusBadge(status) {
   return h('span', { class: `status status-${kind}`, title: String(status) },
     icon(kind === 'ok' ? 'check' : 'alert'), h('span', { class: 'status-text' }, kind === 'ok' ? 'OK' : String(status)));
 }
-
-/** Placeholder row/area text. */
-export function placeholder(text, cls = '') {
-  return h('p', { class: `placeholder ${cls}`.trim() }, text);
-}

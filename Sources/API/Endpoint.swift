@@ -1,0 +1,63 @@
+import Schema
+
+public enum HTTPMethodName: String, Sendable, CaseIterable {
+    case GET, POST, PUT, DELETE
+}
+
+/// How an endpoint produces its result.
+public enum EndpointHandler: Sendable {
+    /// Quick, non-blocking work: runs inline on the server's loop thread (no task hop).
+    case sync(@Sendable (RequestContext) throws -> JSON)
+    /// Anything that may wait: runs as a Swift task.
+    case async(@Sendable (RequestContext) async throws -> JSON)
+    /// A long-lived event stream (server-sent events or WebSocket); HTTP only.
+    case stream(@Sendable (RequestContext, any EventSink) -> Void)
+}
+
+/// One API method, declared once. Validation, permission checks, routing, `pvesh`, the schema dump
+/// and the OpenAPI document all read this declaration.
+public struct Endpoint: Sendable {
+    public let method: HTTPMethodName
+    public let path: String
+    /// PVE's handler name (`index`, `node_tasks`, …), kept for the schema dump and comparison.
+    public let name: String
+    public let description: String
+    public let parameters: Schema
+    public let returns: Schema
+    public let permission: Permission
+    /// Changes state on the node: runs in the privileged context (PVE's `protected`).
+    public let protected: Bool
+    /// The parameter naming the node that must run the call (PVE's `proxyto`).
+    public let proxyTo: String?
+    public let allowToken: Bool
+    /// For directory-like GETs: the item key that names each child (PVE's `links` href).
+    public let childKey: String?
+    public let handler: EndpointHandler
+
+    public init(
+        _ method: HTTPMethodName, _ path: String, name: String, description: String,
+        parameters: [String: Schema] = [:], returns: Schema = .null, permission: Permission,
+        protected: Bool = false, proxyTo: String? = nil, allowToken: Bool = true, childKey: String? = nil,
+        handler: EndpointHandler
+    ) {
+        self.method = method
+        self.path = path
+        self.name = name
+        self.description = description
+        self.parameters = .object(parameters)
+        self.returns = returns
+        self.permission = permission
+        self.protected = protected
+        self.proxyTo = proxyTo
+        self.allowToken = allowToken
+        self.childKey = childKey
+        self.handler = handler
+    }
+}
+
+/// Pushes events to a streaming client.
+public protocol EventSink: Sendable {
+    func send(event: String, data: JSON)
+    /// Runs `handler` once the client has gone away.
+    func onClose(_ handler: @escaping @Sendable () -> Void)
+}

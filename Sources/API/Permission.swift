@@ -1,0 +1,41 @@
+import Schema
+
+/// An endpoint's declared access check, in the shapes PVE declares: evaluated before the handler runs,
+/// and published in the schema dump and OpenAPI document.
+public indirect enum Permission: Sendable, Equatable {
+    /// No authentication at all (login, realm list).
+    case world
+    /// Any authenticated user; the handler filters what it returns.
+    case anyUser
+    /// Privileges on an ACL path; `{param}` in the path is filled from the request. `any` means one suffices.
+    case privileges(path: String, [String], any: Bool = false)
+    /// The `userid` parameter must be the caller (PVE's `userid-param self`).
+    case selfUser
+    /// Only root@pam.
+    case rootOnly
+    case and([Permission])
+    case or([Permission])
+
+    /// The check in PVE's `permissions` JSON shape (as in methods.json).
+    public var pveShape: JSON {
+        switch self {
+        case .world: return ["user": "world"]
+        case .anyUser: return ["user": "all"]
+        case .rootOnly: return ["user": "root"]
+        case .selfUser, .privileges, .and, .or: return ["check": checkShape]
+        }
+    }
+
+    private var checkShape: JSON {
+        switch self {
+        case .privileges(let path, let privileges, let any):
+            var items: [JSON] = ["perm", .string(path), .array(privileges.map { .string($0) })]
+            if any { items += ["any", 1] }
+            return .array(items)
+        case .selfUser: return ["userid-param", "self"]
+        case .and(let parts): return .array(["and"] + parts.map(\.checkShape))
+        case .or(let parts): return .array(["or"] + parts.map(\.checkShape))
+        case .world, .anyUser, .rootOnly: return .null
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Schema
+import Synchronization
+import Tasks
+
+/// What a handler gets: validated, typed parameters (declared defaults applied on read), the caller,
+/// and the node's services. Handlers may attach extra top-level result attributes (PVE's `total`).
+public final class RequestContext: Sendable {
+    public let endpoint: Endpoint
+    public let parameters: [String: JSON]
+    public let user: String
+    public let services: Services
+    private let attributes = Mutex<[String: JSON]>([:])
+
+    public init(endpoint: Endpoint, parameters: [String: JSON], user: String, services: Services) {
+        self.endpoint = endpoint
+        self.parameters = parameters
+        self.user = user
+        self.services = services
+    }
+
+    /// A parameter's value, or its declared default.
+    public func value(_ name: String) -> JSON? {
+        parameters[name] ?? endpoint.parameters.properties[name]?.defaultValue
+    }
+
+    public func string(_ name: String) -> String? { value(name)?.plainText }
+    public func int(_ name: String) -> Int64? { value(name)?.intValue }
+    public func bool(_ name: String) -> Bool? { value(name)?.boolValue }
+
+    /// A required parameter (validation guarantees it; a missing one is a declaration bug).
+    public func require(_ name: String) throws -> String {
+        guard let text = string(name) else { throw APIError(500, "handler needs parameter '\(name)' the schema does not require") }
+        return text
+    }
+
+    public func setAttribute(_ name: String, _ value: JSON) { attributes.withLock { $0[name] = value } }
+    public var resultAttributes: [String: JSON] { attributes.withLock { $0 } }
+}
+
+/// The node's services, shared by every handler. Domains that land later add theirs here.
+public final class Services: Sendable {
+    public let nodeName: String
+    public let tasks: TaskManager
+    public let productVersion: String
+    public let repoID: String
+    /// Set once after the registry is built (handlers that list endpoints read it).
+    public let registryBox = Mutex<Registry?>(nil)
+
+    public init(nodeName: String, tasks: TaskManager, productVersion: String, repoID: String) {
+        self.nodeName = nodeName
+        self.tasks = tasks
+        self.productVersion = productVersion
+        self.repoID = repoID
+    }
+
+    public var registry: Registry? { registryBox.withLock { $0 } }
+}

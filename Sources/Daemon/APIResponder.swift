@@ -1,0 +1,103 @@
+import API
+import Foundation
+import HTTPServer
+import Schema
+
+/// The HTTP edge of the API: maps requests under `/api2/json` and `/api2/extjs` to dispatcher calls
+/// and outcomes back to responses; serves the OpenAPI document and the web console's files.
+struct APIResponder: HTTPResponder {
+    let dispatcher: Dispatcher
+    let staticFiles: StaticFiles?
+    let openAPI: [UInt8]
+
+    func respond(to request: HTTPRequest, writer: ResponseWriter) {
+        let path = request.path
+        if path == "/api2/openapi.json" {
+            writer.send(HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json;charset=UTF-8")]), body: openAPI))
+            return
+        }
+        for format in [ResponseFormat.json, .extjs] {
+            let prefix = "/api2/\(format.rawValue)"
+            if path == prefix || path.hasPrefix(prefix + "/") {
+                api(request, Substring(path.dropFirst(prefix.count)), format, writer)
+                return
+            }
+        }
+        if request.method == "GET" || request.method == "HEAD", let files = staticFiles,
+            let decoded = RequestDecoding.percentDecode(Substring(path), plusIsSpace: false),
+            let response = files.response(for: decoded == "/" ? "/index.html" : decoded, request: request)
+        {
+            writer.send(response)
+            return
+        }
+        let outcome = APIOutcome(.failure(APIError(404, "Not Found: \(path.prefix(200))")))
+        writer.send(render(outcome, .json))
+    }
+
+    private func api(_ request: HTTPRequest, _ subpath: Substring, _ format: ResponseFormat, _ writer: ResponseWriter) {
+        let call: APICall
+        do {
+            call = try makeCall(request, subpath)
+        } catch {
+            writer.send(render(APIOutcome(.failure(error)), format))
+            return
+        }
+        switch dispatcher.dispatch(call) {
+        case .done(let outcome):
+            writer.send(render(outcome, format))
+        case .pending(let run):
+            Task { writer.send(render(await run(), format)) }
+        case .stream(let context, let body):
+            if writer.isWebSocketRequest {
+                let sink = WebSocketEventSink()
+                writer.upgradeToWebSocket(sink)
+                body(context, sink)
+            } else {
+                let sink = ServerSentEventSink()
+                var head = HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/event-stream;charset=UTF-8")]))
+                head.logUser = context.user
+                sink.attach(writer.startStream(head) { sink.closed() })
+                body(context, sink)
+            }
+        }
+    }
+
+    private func makeCall(_ request: HTTPRequest, _ subpath: Substring) throws(APIError) -> APICall {
+        let method = request.method == "HEAD" ? "GET" : request.method
+        guard ["GET", "POST", "PUT", "DELETE"].contains(method) else {
+            throw APIError.notImplemented(request.method, String(subpath))
+        }
+        var parameters: [String: RawParameter] = [:]
+        try RequestDecoding.form(request.query, into: &parameters)
+        if !request.body.isEmpty {
+            let type = request.headers["Content-Type"]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            switch type {
+            case "application/json": try RequestDecoding.json(request.body, into: &parameters)
+            case "application/x-www-form-urlencoded", "":
+                guard let text = String(validating: request.body, as: UTF8.self) else {
+                    throw APIError(400, "request body is not valid UTF-8")
+                }
+                try RequestDecoding.form(text, into: &parameters)
+            default:
+                throw APIError(415, "unsupported content type '\(type)'")
+            }
+        }
+        let cookie = request.headers.all("Cookie").flatMap { $0.split(separator: ";") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { $0.hasPrefix("PVEAuthCookie=") }
+            .map { String($0.dropFirst("PVEAuthCookie=".count)) }
+        let credentials = Credentials(
+            ticketCookie: cookie, authorization: request.headers["Authorization"],
+            csrfToken: request.headers["CSRFPreventionToken"], remoteAddress: request.remoteAddress)
+        return APICall(method: method, segments: try RequestDecoding.pathSegments(subpath), parameters: parameters, credentials: credentials)
+    }
+
+    private func render(_ outcome: APIOutcome, _ format: ResponseFormat) -> HTTPResponse {
+        let (status, reason, body) = format.render(outcome)
+        var response = HTTPResponse(
+            status: status, reason: reason, headers: HTTPHeaders([("Content-Type", "application/json;charset=UTF-8"), ("Cache-Control", "max-age=0")]),
+            body: body)
+        response.logUser = outcome.user
+        return response
+    }
+}

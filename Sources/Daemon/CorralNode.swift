@@ -1,0 +1,76 @@
+import API
+import Foundation
+import HTTPServer
+import Nodes
+import Schema
+import TLS
+import Tasks
+
+/// A whole node: its settings, services, API registry and HTTPS server. corrald runs one; tests run
+/// several side by side, each under its own data directory.
+public final class CorralNode: Sendable {
+    public let settings: Settings
+    public let services: Services
+    public let dispatcher: Dispatcher
+    public let certificates: NodeCertificates
+    private let server: HTTPServer
+
+    /// Every endpoint this build serves. The CLIs build the same list, so they and the API never differ.
+    public static func endpoints(sampler: CPUSampler, fingerprint: String?) -> [Endpoint] {
+        CoreEndpoints.all() + NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all()
+    }
+
+    /// Builds the services and the dispatcher for a node without a server (the CLIs use this).
+    public static func makeDispatcher(settings: Settings, echoTaskLog: (@Sendable (String) -> Void)? = nil) throws -> Dispatcher {
+        let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName, echo: echoTaskLog)
+        let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
+        let fingerprint = try? CertificateAuthority.fingerprint(
+            pemCertificate: String(contentsOfFile: NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName).certificatePath, encoding: .utf8))
+        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint))
+        services.registryBox.withLock { $0 = registry }
+        return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
+    }
+
+    public init(settings: Settings, log: @escaping (String) -> Void) throws {
+        guard settings.listensOnLoopbackOnly else {
+            throw SettingsError(
+                "refusing to listen on \(settings.listen.joined(separator: ", ")): until access control lands, corrald answers every caller as root@pam and so listens on loopback only (e.g. --listen 127.0.0.1:8006)")
+        }
+        guard Checks.node(settings.nodeName) == nil else { throw SettingsError("invalid node name '\(settings.nodeName)'") }
+        self.settings = settings
+        let fm = FileManager.default
+        for directory in [settings.dataDirectory, settings.tasksDirectory, settings.effectiveMountpoint] {
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        certificates = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName)
+        let fingerprint = try certificates.ensure(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName, log: log)
+
+        let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)
+        let recovered = tasks.recoverOrphans()
+        if recovered > 0 { log("marked \(recovered) interrupted task(s) as stopped") }
+        services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
+        let registry = try Registry(Self.endpoints(sampler: CPUSampler(), fingerprint: fingerprint))
+        services.registryBox.withLock { $0 = registry }
+        dispatcher = Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
+
+        var configuration = HTTPServerConfiguration(
+            listenAddresses: settings.listen,
+            tls: try TLSContext(certificateChainFile: certificates.certificatePath, privateKeyFile: certificates.keyPath))
+        configuration.limits = HTTPParserLimits(maxHeaderBytes: 64 * 1024, maxBodyBytes: settings.maxBody)
+        configuration.keepAliveTimeout = settings.keepAliveTimeout
+        configuration.requestTimeout = settings.requestTimeout
+        configuration.workers = settings.workers
+        configuration.accessLogPath = settings.effectiveAccessLog
+        configuration.serverName = "corrald/\(BuildInfo.version)"
+        let www = fm.fileExists(atPath: settings.wwwDirectory) ? StaticFiles(root: settings.wwwDirectory) : nil
+        if www == nil { log("no web console at \(settings.wwwDirectory); serving the API only") }
+        let openAPI = OpenAPIDocument.generate(registry, version: BuildInfo.version).serialized()
+        server = try HTTPServer(configuration: configuration, responder: APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI))
+    }
+
+    public func start() throws { try server.start() }
+
+    public var boundPorts: [UInt16] { server.boundPorts }
+
+    public func shutdown(grace: Double = 10) async { await server.shutdown(grace: grace) }
+}

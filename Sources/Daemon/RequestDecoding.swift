@@ -1,0 +1,73 @@
+import API
+import Schema
+
+/// Turns URL paths, query strings and bodies into API parameters; every malformed input becomes an
+/// APIError in PVE's shape, never a crash.
+enum RequestDecoding {
+    /// Percent-decodes (and, for forms, turns '+' into space); nil for bad escapes or invalid UTF-8.
+    static func percentDecode(_ text: Substring, plusIsSpace: Bool) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let b = iterator.next() {
+            if b == UInt8(ascii: "%") {
+                guard let h = iterator.next(), let l = iterator.next(), let hi = hexValue(h), let lo = hexValue(l) else { return nil }
+                bytes.append(hi << 4 | lo)
+            } else if b == UInt8(ascii: "+") && plusIsSpace {
+                bytes.append(0x20)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: b - 0x30
+        case 0x41...0x46: b - 0x41 + 10
+        case 0x61...0x66: b - 0x61 + 10
+        default: nil
+        }
+    }
+
+    static func pathSegments(_ path: Substring) throws(APIError) -> [String] {
+        try path.split(separator: "/").map { segment throws(APIError) in
+            guard let s = percentDecode(segment, plusIsSpace: false), !s.contains("\0") else {
+                throw APIError(400, "invalid percent-encoding in the request path")
+            }
+            return s
+        }
+    }
+
+    /// `a=1&b=2` into parameters; a name given twice becomes `.repeated`.
+    static func form(_ text: String, into parameters: inout [String: RawParameter]) throws(APIError) {
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = percentDecode(parts[0], plusIsSpace: true),
+                let value = percentDecode(parts.count > 1 ? parts[1] : "", plusIsSpace: true)
+            else { throw APIError(400, "invalid percent-encoding or UTF-8 in parameters") }
+            guard !name.isEmpty else { continue }
+            add(name, .text(value), to: &parameters)
+        }
+    }
+
+    static func json(_ body: [UInt8], into parameters: inout [String: RawParameter]) throws(APIError) {
+        let value: JSON
+        do { value = try JSONParser.parse(body) } catch { throw APIError(400, "invalid JSON body: \(error.description)") }
+        guard case .object(let fields) = value else { throw APIError(400, "the JSON body must be an object of parameters") }
+        for (name, field) in fields {
+            if case .null = field { continue }
+            add(name, .json(field), to: &parameters)
+        }
+    }
+
+    static func add(_ name: String, _ value: RawParameter, to parameters: inout [String: RawParameter]) {
+        switch parameters[name] {
+        case nil: parameters[name] = value
+        case .repeated(let values)?: parameters[name] = .repeated(values + [value])
+        case let existing?: parameters[name] = .repeated([existing, value])
+        }
+    }
+}
+

@@ -1,0 +1,87 @@
+import Foundation
+
+/// The daemon's settings: defaults for a real install, then the settings file, then flags.
+public struct Settings: Sendable, Equatable {
+    public var local = false
+    public var dataDirectory = "/var/lib/corral"
+    public var listen = ["[::]:8006"]
+    public var nodeName = Settings.shortHostname()
+    public var mountpoint: String? = nil
+    public var wwwDirectory = "/usr/share/corral/www"
+    public var maxBody = 16 * 1024 * 1024
+    public var keepAliveTimeout = 60
+    public var requestTimeout = 30
+    public var workers = 0
+    public var accessLog: String? = nil
+
+    public init() {}
+
+    /// The cluster filesystem's mount point: `--mountpoint`, else `/etc/pve` for the default data
+    /// directory and `DATA/pve` for any other, so test nodes never touch /etc/pve.
+    public var effectiveMountpoint: String {
+        if let mountpoint { return mountpoint }
+        return dataDirectory == "/var/lib/corral" ? "/etc/pve" : dataDirectory + "/pve"
+    }
+
+    public var tasksDirectory: String { dataDirectory + "/tasks" }
+    public var effectiveAccessLog: String { accessLog ?? dataDirectory + "/access.log" }
+
+    /// Applies a settings file of `key: value` lines (`#` comments), the same keys as the flags.
+    public mutating func apply(file path: String) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SettingsError("cannot read settings file \(path)")
+        }
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let colon = line.firstIndex(of: ":") else {
+                throw SettingsError("\(path):\(number + 1): expected 'key: value'")
+            }
+            let key = line[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            try set(key, value, origin: "\(path):\(number + 1)")
+        }
+    }
+
+    public mutating func set(_ key: String, _ value: String, origin: String) throws {
+        func integer() throws -> Int {
+            guard let n = Int(value), n >= 0 else { throw SettingsError("\(origin): \(key) needs a non-negative integer, got '\(value)'") }
+            return n
+        }
+        switch key {
+        case "local": local = ["1", "yes", "true", "on"].contains(value.lowercased())
+        case "data-dir": dataDirectory = value
+        case "listen": listen = value.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+        case "nodename": nodeName = value
+        case "mountpoint": mountpoint = value
+        case "www": wwwDirectory = value
+        case "max-body": maxBody = try integer()
+        case "keepalive-timeout": keepAliveTimeout = try integer()
+        case "request-timeout": requestTimeout = try integer()
+        case "workers": workers = try integer()
+        case "access-log": accessLog = value
+        default: throw SettingsError("\(origin): unknown setting '\(key)'")
+        }
+    }
+
+    public static func shortHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let full = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(full.split(separator: ".").first ?? "localhost")
+    }
+
+    /// Whether every listen address is a loopback one; required until access control lands.
+    public var listensOnLoopbackOnly: Bool {
+        listen.allSatisfy { address in
+            let host = address.lastIndex(of: ":").map { String(address[..<$0]) } ?? address
+            return host == "127.0.0.1" || host == "[::1]" || host == "localhost" || host.hasPrefix("127.")
+        }
+    }
+}
+
+public struct SettingsError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Daemon
+import Dispatch
+import Foundation
+
+@main
+struct Corrald: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "corrald",
+        abstract: "The Corral node daemon: PVE-compatible REST API, tasks, guests, storage and cluster filesystem.",
+        discussion: "Settings come from the settings file (default /etc/corral/corrald.conf, if present), then from these flags.")
+
+    @Flag(help: "Run a single node without corosync (always quorate).")
+    var local = false
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the database, certificates' private state and task logs (default /var/lib/corral).")
+    var dataDirectory: String?
+
+    @Option(help: "Address to listen on, HOST:PORT, [IPv6]:PORT or *:PORT; repeatable (default [::]:8006).")
+    var listen: [String] = []
+
+    @Option(help: "This node's name (default: the short host name).")
+    var nodename: String?
+
+    @Option(help: "Where the cluster filesystem is mounted (default /etc/pve, or DATA-DIR/pve with --data-dir).")
+    var mountpoint: String?
+
+    @Option(help: "Directory of the web console's files (default /usr/share/corral/www).")
+    var www: String?
+
+    @Option(help: "Settings file (key: value lines).")
+    var config: String?
+
+    func run() async throws {
+        var settings = Settings()
+        let configPath = config ?? "/etc/corral/corrald.conf"
+        if config != nil || FileManager.default.fileExists(atPath: configPath) {
+            try settings.apply(file: configPath)
+        }
+        if local { settings.local = true }
+        if let dataDirectory { settings.dataDirectory = dataDirectory }
+        if !listen.isEmpty { settings.listen = listen }
+        if let nodename { settings.nodeName = nodename }
+        if let mountpoint { settings.mountpoint = mountpoint }
+        if let www { settings.wwwDirectory = www }
+        guard settings.local else {
+            throw ValidationError("cluster mode (corosync CPG/quorum) arrives with the cluster-filesystem work; start with --local (or 'local: 1' in the settings file)")
+        }
+
+        let node = try CorralNode(settings: settings, log: Self.log)
+        try node.start()
+        let ports = node.boundPorts.map(String.init).joined(separator: ",")
+        Self.log("node '\(settings.nodeName)' listening on \(settings.listen.joined(separator: ", ")) (ports \(ports)); data in \(settings.dataDirectory), config at \(settings.effectiveMountpoint)")
+        await ShutdownSignal.wait()
+        Self.log("shutting down: finishing in-flight requests")
+        await node.shutdown(grace: 10)
+        Self.log("stopped")
+    }
+
+    static func log(_ message: String) {
+        FileHandle.standardError.write(Data("corrald: \(message)\n".utf8))
+    }
+}
