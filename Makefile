@@ -1,0 +1,88 @@
+# Corral — the two commands a newcomer needs: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+SWIFT ?= swift
+PREFIX ?= /usr
+APT := apt-get -o DPkg::Lock::Timeout=600 install -y -q
+PORT ?= 8006
+
+BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev \
+	libquorum-dev libcmap-dev libssl-dev zlib1g-dev pkg-config
+TEST_DEPS := curl openssl python3 python3-pip
+BENCH_DEPS := nginx-light wrk curl openssl python3
+
+.PHONY: all build release deps test-deps run stop install deb test bench fuzz clean
+
+all: build
+
+# Installs only what is missing, so repeated runs cost nothing.
+define ensure_packages
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  (apt-get update -q >/dev/null || true) && DEBIAN_FRONTEND=noninteractive $(APT) $$missing; fi
+endef
+
+deps:
+	$(call ensure_packages,$(BUILD_DEPS))
+	@command -v $(SWIFT) >/dev/null || { echo "Swift 6 toolchain not found (expected at /opt/swift/usr/bin)"; exit 1; }
+
+test-deps: deps
+	$(call ensure_packages,$(TEST_DEPS))
+	@python3 -c 'import openapi_spec_validator' 2>/dev/null || pip install -q openapi-spec-validator || true
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/corral/www $(DESTDIR)/etc/corral $(DESTDIR)/var/lib/corral $(DESTDIR)/var/log/corral
+	install -m 0755 .build/release/corrald .build/release/corral $(DESTDIR)$(PREFIX)/bin/
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesh
+	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
+	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf
+	install -D -m 0644 etc/corrald.service $(DESTDIR)/lib/systemd/system/corrald.service
+
+# Installs, builds and starts a single-node Corral on port 8006 (systemd when it runs as PID 1,
+# otherwise a background daemon), then says how to reach it.
+run: install
+	@if [ "$$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then \
+	  systemctl daemon-reload && systemctl enable corrald >/dev/null 2>&1; systemctl restart corrald; \
+	else \
+	  if [ -f /run/corrald.pid ] && kill -0 $$(cat /run/corrald.pid) 2>/dev/null; then \
+	    kill $$(cat /run/corrald.pid); for i in $$(seq 50); do kill -0 $$(cat /run/corrald.pid) 2>/dev/null || break; sleep 0.2; done; fi; \
+	  setsid $(PREFIX)/bin/corrald --config /etc/corral/corrald.conf </dev/null >>/var/log/corral/corrald.log 2>&1 & echo $$! > /run/corrald.pid; \
+	fi
+	@for i in $$(seq 100); do curl -sk -o /dev/null https://127.0.0.1:$(PORT)/api2/json/version && break; sleep 0.2; done
+	@curl -skf https://127.0.0.1:$(PORT)/api2/json/version >/dev/null || { echo "corrald did not come up; see /var/log/corral/corrald.log"; tail -20 /var/log/corral/corrald.log; exit 1; }
+	@echo
+	@echo "Corral is running: web console and API at https://127.0.0.1:$(PORT)/  (API: /api2/json, OpenAPI: /api2/openapi.json)"
+	@echo "Log in: none needed yet. Until the access-control work lands, corrald listens on loopback only and"
+	@echo "  treats every caller as root@pam. From another machine: ssh -L $(PORT):127.0.0.1:$(PORT) root@THIS-HOST,"
+	@echo "  then open https://127.0.0.1:$(PORT)/ there. CA certificate: /etc/pve/pve-root-ca.pem"
+	@echo "Try: pvesh get /nodes   |   curl -k https://127.0.0.1:$(PORT)/api2/json/nodes   |   make stop"
+
+stop:
+	@if [ "$$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl stop corrald; \
+	elif [ -f /run/corrald.pid ]; then kill $$(cat /run/corrald.pid) 2>/dev/null || true; rm -f /run/corrald.pid; fi
+
+test: test-deps
+	$(SWIFT) build
+	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+
+bench: deps
+	$(call ensure_packages,$(BENCH_DEPS))
+	$(SWIFT) build -c release --product corrald
+	bash Tests/Bench/bench.sh .build/release/corrald
+
+# libFuzzer over the HTTP request parser, property strings and JSON (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+deb: deps
+	$(call ensure_packages,build-essential debhelper)
+	dpkg-buildpackage -us -uc -b
+
+clean:
+	rm -rf .build
