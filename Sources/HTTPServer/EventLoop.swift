@@ -22,6 +22,7 @@ final class EventLoop: @unchecked Sendable {
     private var dateHeaderSecond: Int64 = 0
     private(set) var dateHeader = ""
     var draining = false
+    private var reportedDrained = false
 
     init(server: HTTPServer, index: Int) throws(HTTPServerError) {
         self.server = server
@@ -165,7 +166,14 @@ final class EventLoop: @unchecked Sendable {
     func remove(_ connection: Connection) {
         epoll_ctl(epfd, EPOLL_CTL_DEL, connection.fd, nil)
         connections[connection.fd] = nil
-        if draining && connections.isEmpty { server.loopDrained(self) }
+        if draining && connections.isEmpty { reportDrained() }
+    }
+
+    /// Tells the server once that this loop has no connections left.
+    private func reportDrained() {
+        guard !reportedDrained else { return }
+        reportedDrained = true
+        server.loopDrained(self)
     }
 
     /// The connection with `fd`, if it is still the one with `id` (fds are reused after close).
@@ -184,7 +192,7 @@ final class EventLoop: @unchecked Sendable {
         draining = true
         removeListeners()
         for connection in Array(connections.values) { connection.drain() }
-        if connections.isEmpty { server.loopDrained(self) }
+        if connections.isEmpty { reportDrained() }
     }
 }
 
