@@ -28,9 +28,9 @@ public struct Settings: Sendable, Equatable {
 
     /// Applies a settings file of `key: value` lines (`#` comments), the same keys as the flags.
     public mutating func apply(file path: String) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SettingsError("cannot read settings file \(path)")
-        }
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data(),
+            let text = String(data: data, encoding: .utf8)
+        else { throw SettingsError("cannot read settings file \(path)") }
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }

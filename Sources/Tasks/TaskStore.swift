@@ -8,6 +8,11 @@ struct TaskStore {
 
     init(directory: String) throws(TaskError) {
         self.directory = directory
+        var prefix = ""
+        for part in directory.split(separator: "/").dropLast() {
+            prefix += "/" + part
+            mkdir(prefix, 0o755)
+        }
         for sub in [""] + (0..<16).map({ String($0, radix: 16, uppercase: true) }) {
             let path = sub.isEmpty ? directory : "\(directory)/\(sub)"
             if mkdir(path, 0o755) != 0 && errno != EEXIST {

@@ -1,0 +1,87 @@
+import Daemon
+import Foundation
+import Testing
+
+@testable import API
+@testable import Schema
+
+/// Every endpoint we declare that PVE also has must match PVE's interface facts: parameter names and
+/// types, protected, proxyto and the permission check. Our additions beyond PVE are listed explicitly.
+@Suite struct DeclarationsMatchPVETests {
+    static let beyondPVE: Set<String> = ["GET /", "GET /events"]
+
+    static func methods() throws -> [String: JSON]? {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        guard let data = FileManager.default.contents(atPath: url.path + "/shared/pve-api/methods.json") else { return nil }
+        var out: [String: JSON] = [:]
+        for m in try JSONParser.parse(Array(data)).arrayValue ?? [] {
+            out["\(m["method"]!.plainText) \(m["path"]!.plainText)"] = m
+        }
+        return out
+    }
+
+    @Test func declarationsAgreeWithPVE() throws {
+        guard let pve = try Self.methods() else {
+            print("skipped: ../shared/pve-api/methods.json not found")
+            return
+        }
+        let registry = try makeDispatcher().registry
+        var compared = 0
+        for endpoint in registry.endpoints {
+            let key = "\(endpoint.method.rawValue) \(endpoint.path)"
+            guard let theirs = pve[key] else {
+                #expect(Self.beyondPVE.contains(key), "\(key) is not a PVE method and not listed as beyond PVE")
+                continue
+            }
+            compared += 1
+            let theirParams = theirs["parameters"]?["properties"]?.objectValue ?? [:]
+            let ours = endpoint.parameters.properties
+            #expect(Set(ours.keys) == Set(theirParams.keys), "\(key) parameters: ours \(ours.keys.sorted()) PVE \(theirParams.keys.sorted())")
+            for (name, schema) in ours {
+                guard let t = theirParams[name] else { continue }
+                #expect(schema.type?.rawValue == t["type"]?.stringValue, "\(key) \(name) type")
+                #expect(schema.optional == (t["optional"]?.intValue == 1), "\(key) \(name) optional")
+                if let f = t["format"]?.stringValue { #expect(schema.formatName == f, "\(key) \(name) format") }
+                if let e = t["enum"]?.arrayValue { #expect(schema.enumValues == e.compactMap(\.stringValue), "\(key) \(name) enum") }
+            }
+            #expect(endpoint.protected == (theirs["protected"]?.intValue == 1), "\(key) protected")
+            #expect(endpoint.proxyTo == theirs["proxyto"]?.stringValue, "\(key) proxyto")
+            #expect(endpoint.permission.pveShape == theirs["permissions"], "\(key) permissions: \(endpoint.permission.pveShape.jsonString) vs \(theirs["permissions"]?.jsonString ?? "-")")
+            #expect(endpoint.name == theirs["name"]?.stringValue, "\(key) handler name")
+        }
+        #expect(compared >= 12)
+        print("endpoints implemented: \(compared) of \(pve.count) PVE methods")
+    }
+
+    @Test func everyDeclaredFormatIsRegistered() throws {
+        for endpoint in try makeDispatcher().registry.endpoints {
+            for (name, schema) in endpoint.parameters.properties {
+                if let f = schema.formatName { #expect(Formats.lookup(f) != nil, "\(endpoint.path) \(name): format \(f)") }
+            }
+        }
+    }
+
+    @Test func openAPIDocumentIsValid() throws {
+        let registry = try makeDispatcher().registry
+        let document = OpenAPIDocument.generate(registry, version: "test")
+        #expect(document["openapi"] == "3.1.0")
+        #expect(document["paths"]?["/api2/json/nodes/{node}/tasks"]?["get"]?["parameters"]?.arrayValue?.count == 11)
+        let path = NSTemporaryDirectory() + "corral-openapi-\(UUID().uuidString).json"
+        try Data(document.serialized()).write(to: URL(fileURLWithPath: path))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import json,sys\ntry:\n from openapi_spec_validator import validate\nexcept ImportError:\n print('skip'); sys.exit(3)\nvalidate(json.load(open(sys.argv[1])))", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus == 3 {
+            print("skipped the validator: python3 module openapi_spec_validator is not installed (make test installs it)")
+            return
+        }
+        #expect(process.terminationStatus == 0, "openapi-spec-validator: \(output)")
+    }
+}
