@@ -3,12 +3,15 @@ import Glibc
 /// Address checks through the C library's own parser (inet_pton), so we accept exactly what the
 /// system's network stack will.
 public enum IPAddress {
+    // inet_pton reads a C string: a NUL inside would cut the text short and pass a prefix.
     public static func isIPv4(_ s: String) -> Bool {
+        guard !s.utf8.contains(0) else { return false }
         var addr = in_addr()
         return inet_pton(AF_INET, s, &addr) == 1
     }
 
     public static func isIPv6(_ s: String) -> Bool {
+        guard !s.utf8.contains(0) else { return false }
         var addr = in6_addr()
         return inet_pton(AF_INET6, s, &addr) == 1
     }
@@ -25,6 +28,7 @@ public enum IPAddress {
     }
 
     public static func isIPv4Mask(_ s: String) -> Bool {
+        guard !s.utf8.contains(0) else { return false }
         var addr = in_addr()
         guard inet_pton(AF_INET, s, &addr) == 1 else { return false }
         let value = UInt32(bigEndian: addr.s_addr)

@@ -150,6 +150,7 @@ public enum Validator {
 
     private static func checkNamedFormat(_ text: String, _ schema: Schema) -> ValidationFailure? {
         guard let name = schema.formatName else { return nil }
+        if text.utf8.contains(0) { return ValidationFailure("invalid format - value contains a NUL character") }
         guard let format = Formats.lookup(name) else {
             return ValidationFailure("unable to verify format '\(name)': no such format is registered")
         }

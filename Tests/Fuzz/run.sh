@@ -8,7 +8,7 @@ out=.build/fuzz
 mkdir -p "$out"
 sources=(Sources/Schema/*.swift Sources/HTTPServer/HTTPRequestParser.swift Sources/HTTPServer/HTTPRequest.swift \
   Sources/HTTPServer/HTTPHeaders.swift Tests/Fuzz/FuzzMain.swift)
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name CorralFuzz "${sources[@]}" -o "$out/corral-fuzz"
+swiftc -swift-version 6 -O -sanitize=fuzzer,address -parse-as-library -module-name CorralFuzz "${sources[@]}" -o "$out/corral-fuzz"
 
 seed() { mkdir -p "$out/corpus-$1"; printf '%b' "$2" > "$out/corpus-$1/seed-$3"; }
 seed http '\x07GET /api2/json/version HTTP/1.1\r\nHost: x\r\n\r\n' 1

@@ -34,3 +34,12 @@ import Testing
         #expect(Checks.parseSize("0.5K") == 512)
     }
 }
+
+@Suite struct FuzzFindingTests {
+    /// Found by `make fuzz`: inet_pton stops at NUL, so "10.0.0.1\0junk" passed as an address.
+    @Test func nulInsideAFormattedValueIsRejected() {
+        #expect(!IPAddress.isIPv4("10.0.0.1\u{0}junk"))
+        let schema = Schema.string(format: "ip")
+        if case .success = Validator.check(.string("10.0.0.1\u{0}x"), schema, path: "") { Issue.record("accepted NUL") }
+    }
+}
