@@ -104,9 +104,9 @@ public struct Pvesh {
             default:
                 let property = schema?.properties[name]
                 if property?.type == .boolean, inlineValue == nil, index >= arguments.count || arguments[index].hasPrefix("--") {
-                    RequestDecodingCLI.add(name, .text("1"), to: &options.parameters)
+                    options.parameters.appendParameter(name, .text("1"))
                 } else {
-                    RequestDecodingCLI.add(name, .text(try nextValue()), to: &options.parameters)
+                    options.parameters.appendParameter(name, .text(try nextValue()))
                 }
             }
         }
@@ -189,15 +189,5 @@ public struct Pvesh {
             }
         }
         write(out)
-    }
-}
-
-enum RequestDecodingCLI {
-    static func add(_ name: String, _ value: RawParameter, to parameters: inout [String: RawParameter]) {
-        switch parameters[name] {
-        case nil: parameters[name] = value
-        case .repeated(let values)?: parameters[name] = .repeated(values + [value])
-        case let existing?: parameters[name] = .repeated([existing, value])
-        }
     }
 }

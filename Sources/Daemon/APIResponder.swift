@@ -56,7 +56,7 @@ struct APIResponder: HTTPResponder {
                 let sink = ServerSentEventSink()
                 var head = HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/event-stream;charset=UTF-8")]))
                 head.logUser = context.user
-                sink.attach(writer.startStream(head) { sink.closed() })
+                sink.attach(writer.startStream(head) { sink.closeSignal.fire() })
                 body(context, sink)
             }
         }

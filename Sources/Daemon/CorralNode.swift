@@ -23,11 +23,16 @@ public final class CorralNode: Sendable {
     /// Builds the services and the dispatcher for a node without a server (the CLIs use this).
     public static func makeDispatcher(settings: Settings, echoTaskLog: (@Sendable (String) -> Void)? = nil) throws -> Dispatcher {
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName, echo: echoTaskLog)
+        let certificate = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName).certificatePath
+        let fingerprint = try? CertificateAuthority.fingerprint(pemCertificate: String(contentsOfFile: certificate, encoding: .utf8))
+        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint)
+    }
+
+    private static func makeDispatcher(settings: Settings, tasks: TaskManager, fingerprint: String?) throws -> Dispatcher {
         let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
-        let fingerprint = try? CertificateAuthority.fingerprint(
-            pemCertificate: String(contentsOfFile: NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName).certificatePath, encoding: .utf8))
         let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint))
         services.registryBox.withLock { $0 = registry }
+        // until access control lands: loopback only, every caller is root@pam (see LocalRootAuthenticator)
         return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
     }
 
@@ -48,10 +53,9 @@ public final class CorralNode: Sendable {
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)
         let recovered = tasks.recoverOrphans()
         if recovered > 0 { log("marked \(recovered) interrupted task(s) as stopped") }
-        services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
-        let registry = try Registry(Self.endpoints(sampler: CPUSampler(), fingerprint: fingerprint))
-        services.registryBox.withLock { $0 = registry }
-        dispatcher = Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
+        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint)
+        services = dispatcher.services
+        let registry = dispatcher.registry
 
         var configuration = HTTPServerConfiguration(
             listenAddresses: settings.listen,

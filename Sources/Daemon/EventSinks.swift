@@ -3,21 +3,11 @@ import HTTPServer
 import Schema
 import Synchronization
 
-/// Delivers API events as server-sent events (`event: NAME` / `data: JSON`).
-final class ServerSentEventSink: EventSink {
-    private let state = Mutex<(stream: ResponseStream?, handlers: [@Sendable () -> Void], closed: Bool)>((nil, [], false))
+/// Handlers to run once when a client goes away; one registered after that runs at once.
+final class CloseSignal: Sendable {
+    private let state = Mutex<(handlers: [@Sendable () -> Void], closed: Bool)>(([], false))
 
-    func attach(_ stream: ResponseStream) {
-        state.withLock { $0.stream = stream }
-        stream.write(Array(": connected\n\n".utf8))
-    }
-
-    func send(event: String, data: JSON) {
-        let text = "event: \(event)\ndata: \(data.jsonString)\n\n"
-        state.withLock { $0.stream }?.write(Array(text.utf8))
-    }
-
-    func onClose(_ handler: @escaping @Sendable () -> Void) {
+    func add(_ handler: @escaping @Sendable () -> Void) {
         let already = state.withLock { s -> Bool in
             if !s.closed { s.handlers.append(handler) }
             return s.closed
@@ -25,42 +15,51 @@ final class ServerSentEventSink: EventSink {
         if already { handler() }
     }
 
-    func closed() {
+    func fire() {
         let handlers = state.withLock { s -> [@Sendable () -> Void] in
             s.closed = true
-            let h = s.handlers
-            s.handlers = []
-            return h
+            defer { s.handlers = [] }
+            return s.handlers
         }
         for h in handlers { h() }
     }
 }
 
-/// Delivers API events over a WebSocket as text messages `{"event": NAME, "data": …}`.
+/// Delivers API events as server-sent events (`event: NAME` / `data: JSON`).
+final class ServerSentEventSink: EventSink {
+    private let stream = Mutex<ResponseStream?>(nil)
+    let closeSignal = CloseSignal()
+
+    func attach(_ stream: ResponseStream) {
+        self.stream.withLock { $0 = stream }
+        stream.write(Array(": connected\n\n".utf8))
+    }
+
+    func send(event: String, data: JSON) {
+        stream.withLock { $0 }?.write(Array("event: \(event)\ndata: \(data.jsonString)\n\n".utf8))
+    }
+
+    func onClose(_ handler: @escaping @Sendable () -> Void) { closeSignal.add(handler) }
+}
+
+/// Delivers API events over a WebSocket as text messages `{"event": NAME, "data": …}`; events sent
+/// before the upgrade completes wait for it.
 final class WebSocketEventSink: EventSink, WebSocketHandler {
-    private let state = Mutex<(socket: WebSocket?, pending: [String], handlers: [@Sendable () -> Void], closed: Bool)>((nil, [], [], false))
+    private let state = Mutex<(socket: WebSocket?, pending: [String])>((nil, []))
+    private let closeSignal = CloseSignal()
 
     func didOpen(_ socket: WebSocket) {
         let pending = state.withLock { s -> [String] in
             s.socket = socket
-            let p = s.pending
-            s.pending = []
-            return p
+            defer { s.pending = [] }
+            return s.pending
         }
         for text in pending { socket.send(text: text) }
     }
 
     func didReceive(_ socket: WebSocket, text: String) {}
 
-    func didClose(_ socket: WebSocket) {
-        let handlers = state.withLock { s -> [@Sendable () -> Void] in
-            s.closed = true
-            let h = s.handlers
-            s.handlers = []
-            return h
-        }
-        for h in handlers { h() }
-    }
+    func didClose(_ socket: WebSocket) { closeSignal.fire() }
 
     func send(event: String, data: JSON) {
         let text = JSON.object(["event": .string(event), "data": data]).jsonString
@@ -71,11 +70,5 @@ final class WebSocketEventSink: EventSink, WebSocketHandler {
         socket?.send(text: text)
     }
 
-    func onClose(_ handler: @escaping @Sendable () -> Void) {
-        let already = state.withLock { s -> Bool in
-            if !s.closed { s.handlers.append(handler) }
-            return s.closed
-        }
-        if already { handler() }
-    }
+    func onClose(_ handler: @escaping @Sendable () -> Void) { closeSignal.add(handler) }
 }

@@ -48,7 +48,7 @@ enum RequestDecoding {
                 let value = percentDecode(parts.count > 1 ? parts[1] : "", plusIsSpace: true)
             else { throw APIError(400, "invalid percent-encoding or UTF-8 in parameters") }
             guard !name.isEmpty else { continue }
-            add(name, .text(value), to: &parameters)
+            parameters.appendParameter(name, .text(value))
         }
     }
 
@@ -58,15 +58,7 @@ enum RequestDecoding {
         guard case .object(let fields) = value else { throw APIError(400, "the JSON body must be an object of parameters") }
         for (name, field) in fields {
             if case .null = field { continue }
-            add(name, .json(field), to: &parameters)
-        }
-    }
-
-    static func add(_ name: String, _ value: RawParameter, to parameters: inout [String: RawParameter]) {
-        switch parameters[name] {
-        case nil: parameters[name] = value
-        case .repeated(let values)?: parameters[name] = .repeated(values + [value])
-        case let existing?: parameters[name] = .repeated([existing, value])
+            parameters.appendParameter(name, .json(field))
         }
     }
 }

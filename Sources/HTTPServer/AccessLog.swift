@@ -6,7 +6,7 @@ import Synchronization
 /// Lines are buffered and written once a second (or when 32 KiB collect), not per request.
 final class AccessLog: Sendable {
     private let fd: Int32
-    private let buffer = Mutex<[UInt8]>([])
+    private let buffer = Mutex<(bytes: [UInt8], second: Int, stamp: String)>(([], -1, ""))
 
     init(path: String) throws(HTTPServerError) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
@@ -16,26 +16,40 @@ final class AccessLog: Sendable {
     deinit { close(fd) }
 
     func record(remote: String, user: String?, method: String, target: String, version: String, status: Int, bytes: Int) {
-        let line = "\(remote) - \(user ?? "-") [\(Self.timestamp())] \"\(method) \(target.prefix(2048)) \(version)\" \(status) \(bytes)\n"
-        let full = buffer.withLock { buffer -> Bool in
-            buffer.append(contentsOf: line.utf8)
-            return buffer.count > 32 * 1024
+        let now = time(nil)
+        let full = buffer.withLock { b -> Bool in
+            if b.second != now {
+                b.second = now
+                b.stamp = Self.timestamp(now)
+            }
+            b.bytes.append(contentsOf: remote.utf8)
+            b.bytes.append(contentsOf: " - ".utf8)
+            b.bytes.append(contentsOf: (user ?? "-").utf8)
+            b.bytes.append(contentsOf: " [".utf8)
+            b.bytes.append(contentsOf: b.stamp.utf8)
+            b.bytes.append(contentsOf: "] \"".utf8)
+            b.bytes.append(contentsOf: method.utf8)
+            b.bytes.append(0x20)
+            b.bytes.append(contentsOf: target.utf8.prefix(2048))
+            b.bytes.append(0x20)
+            b.bytes.append(contentsOf: version.utf8)
+            b.bytes.append(contentsOf: "\" \(status) \(bytes)\n".utf8)
+            return b.bytes.count > 32 * 1024
         }
         if full { flush() }
     }
 
     func flush() {
-        let bytes = buffer.withLock { buffer -> [UInt8] in
-            let out = buffer
-            buffer.removeAll(keepingCapacity: true)
-            return out
+        let bytes = buffer.withLock { b -> [UInt8] in
+            defer { b.bytes.removeAll(keepingCapacity: true) }
+            return b.bytes
         }
         guard !bytes.isEmpty else { return }
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
-    private static func timestamp() -> String {
-        var seconds = time(nil)
+    private static func timestamp(_ now: time_t) -> String {
+        var seconds = now
         var parts = tm()
         gmtime_r(&seconds, &parts)
         var out = [CChar](repeating: 0, count: 40)

@@ -111,6 +111,8 @@ final class Connection {
                 input.append(contentsOf: loop.scratch[0..<n])
                 budget -= n
                 lastActivity = loop.now
+                // a short read drained the socket: another read would only say EAGAIN
+                if n < loop.scratch.count && !transport.hasPendingBytes { budget = 0 }
             case .wantRead:
                 budget = 0
             case .wantWrite:
@@ -196,7 +198,7 @@ final class Connection {
         currentVersion = "HTTP/1.\(request.version.minor)"
         currentAcceptsGzip = request.acceptsGzip
         currentKeepAlive = request.keepAlive
-        let writer = ResponseWriter(loop: loop, fd: fd, connectionID: id, request: request)
+        let writer = ResponseWriter(handle: ConnectionHandle(loop: loop, fd: fd, id: id), request: request)
         loop.server.responder.respond(to: request, writer: writer)
     }
 
@@ -231,15 +233,25 @@ final class Connection {
     }
 
     private func writeHead(_ status: Int, _ reason: String, _ headers: HTTPHeaders, keepAlive: Bool) {
-        var head = "HTTP/1.1 \(status) \(reason)\r\n"
-        head += "Date: \(loop.dateHeader)\r\nServer: \(loop.server.configuration.serverName)\r\n"
-        if !keepAlive { head += "Connection: close\r\n" }
-        for (name, value) in headers where !name.caseInsensitiveEquals("Connection") || value != "close" {
-            // values reach the wire only without CR/LF: no handler can split a response
-            head += "\(name): \(value.filter { $0 != "\r" && $0 != "\n" })\r\n"
+        if outputStart == output.count {
+            output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+            outputStart = 0
         }
-        head += "\r\n"
-        append(Array(head.utf8))
+        output.append(contentsOf: "HTTP/1.1 \(status) ".utf8)
+        output.append(contentsOf: reason.utf8)
+        output.append(contentsOf: "\r\nDate: ".utf8)
+        output.append(contentsOf: loop.dateHeader.utf8)
+        output.append(contentsOf: "\r\nServer: ".utf8)
+        output.append(contentsOf: loop.server.configuration.serverName.utf8)
+        output.append(contentsOf: keepAlive ? "\r\n".utf8 : "\r\nConnection: close\r\n".utf8)
+        for (name, value) in headers where !name.caseInsensitiveEquals("Connection") || value != "close" {
+            output.append(contentsOf: name.utf8)
+            output.append(contentsOf: ": ".utf8)
+            // values reach the wire only without CR/LF: no handler can split a response
+            for byte in value.utf8 where byte != 13 && byte != 10 { output.append(byte) }
+            output.append(contentsOf: "\r\n".utf8)
+        }
+        output.append(contentsOf: "\r\n".utf8)
     }
 
     /// Starts a chunked response that stays open (server-sent events).
@@ -289,7 +301,7 @@ final class Connection {
         loop.server.accessLog?.record(
             remote: remote, user: nil, method: currentMethod, target: currentTarget, version: currentVersion, status: 101, bytes: 0)
         state = .websocket
-        let session = WebSocketSession(handle: WebSocket(loop: loop, fd: fd, connectionID: id), handler: handler)
+        let session = WebSocketSession(handle: WebSocket(handle: ConnectionHandle(loop: loop, fd: fd, id: id)), handler: handler)
         webSocket = session
         flush()
         handler.didOpen(session.handle)

@@ -4,16 +4,12 @@ import Synchronization
 /// open (server-sent events), or an upgrade to WebSocket. Called on the loop thread it writes at once;
 /// from elsewhere the loop picks it up on its next turn.
 public final class ResponseWriter: Sendable {
-    private let loop: EventLoop
-    private let fd: Int32
-    private let connectionID: UInt64
+    private let handle: ConnectionHandle
     private let request: HTTPRequest
     private let answered = Atomic<Bool>(false)
 
-    init(loop: EventLoop, fd: Int32, connectionID: UInt64, request: HTTPRequest) {
-        self.loop = loop
-        self.fd = fd
-        self.connectionID = connectionID
+    init(handle: ConnectionHandle, request: HTTPRequest) {
+        self.handle = handle
         self.request = request
     }
 
@@ -23,16 +19,15 @@ public final class ResponseWriter: Sendable {
 
     public func send(_ response: HTTPResponse) {
         guard claim() else { return }
-        let (loop, fd, id) = (loop, fd, connectionID)
-        loop.execute { loop.connection(fd, id)?.complete(response) }
+        handle.run { $0.complete(response) }
     }
 
     /// Sends the head of a chunked response and returns a handle to push more; `onClose` runs when
     /// the client goes away (or the stream is finished).
     public func startStream(_ head: HTTPResponse, onClose: @escaping @Sendable () -> Void) -> ResponseStream {
-        let stream = ResponseStream(loop: loop, fd: fd, connectionID: connectionID)
+        let stream = ResponseStream(handle: handle)
         guard claim() else { return stream }
-        let (loop, fd, id) = (loop, fd, connectionID)
+        let (loop, fd, id) = (handle.loop, handle.fd, handle.id)
         loop.execute {
             guard let connection = loop.connection(fd, id), connection.beginStream(head) else {
                 onClose()
@@ -58,32 +53,20 @@ public final class ResponseWriter: Sendable {
             return
         }
         guard claim() else { return }
-        let (loop, fd, id, request) = (loop, fd, connectionID, request)
-        loop.execute { _ = loop.connection(fd, id)?.beginWebSocket(request, handler: handler) }
+        let request = request
+        handle.run { _ = $0.beginWebSocket(request, handler: handler) }
     }
 }
 
 /// The open end of a streamed (chunked) response.
 public final class ResponseStream: Sendable {
-    private let loop: EventLoop
-    private let fd: Int32
-    private let connectionID: UInt64
+    private let handle: ConnectionHandle
 
-    init(loop: EventLoop, fd: Int32, connectionID: UInt64) {
-        self.loop = loop
-        self.fd = fd
-        self.connectionID = connectionID
-    }
+    init(handle: ConnectionHandle) { self.handle = handle }
 
-    public func write(_ bytes: [UInt8]) {
-        let (loop, fd, id) = (loop, fd, connectionID)
-        loop.execute { loop.connection(fd, id)?.streamWrite(bytes) }
-    }
+    public func write(_ bytes: [UInt8]) { handle.run { $0.streamWrite(bytes) } }
 
-    public func finish() {
-        let (loop, fd, id) = (loop, fd, connectionID)
-        loop.execute { loop.connection(fd, id)?.streamFinish() }
-    }
+    public func finish() { handle.run { $0.streamFinish() } }
 }
 
 /// What the server calls for each request. Implementations must not block the calling (loop) thread

@@ -14,27 +14,19 @@ extension WebSocketHandler {
 
 /// The sending side of an open WebSocket; usable from any thread.
 public final class WebSocket: Sendable {
-    private let loop: EventLoop
-    private let fd: Int32
-    private let connectionID: UInt64
+    private let handle: ConnectionHandle
 
-    init(loop: EventLoop, fd: Int32, connectionID: UInt64) {
-        self.loop = loop
-        self.fd = fd
-        self.connectionID = connectionID
-    }
+    init(handle: ConnectionHandle) { self.handle = handle }
 
     public func send(text: String) { send(opcode: WebSocketFrame.text, Array(text.utf8)) }
     public func send(binary: [UInt8]) { send(opcode: WebSocketFrame.binary, binary) }
 
     public func close(code: UInt16 = 1000, reason: String = "") {
-        let (loop, fd, id) = (loop, fd, connectionID)
-        loop.execute { loop.connection(fd, id)?.sendWebSocketClose(code: code, reason: reason) }
+        handle.run { $0.sendWebSocketClose(code: code, reason: reason) }
     }
 
     private func send(opcode: UInt8, _ payload: [UInt8]) {
-        let (loop, fd, id) = (loop, fd, connectionID)
-        loop.execute { loop.connection(fd, id)?.sendWebSocket(opcode: opcode, payload: payload) }
+        handle.run { $0.sendWebSocket(opcode: opcode, payload: payload) }
     }
 }
 

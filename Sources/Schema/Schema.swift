@@ -61,29 +61,20 @@ public final class Schema: Sendable {
     }
 
     /// The same schema made optional, as PVE's `optional => 1`.
-    public func optional(_ flag: Bool = true) -> Schema {
-        Schema(
-            type: type, description: description, optional: flag, default: defaultValue, format: format,
-            enum: enumValues, minimum: minimum, maximum: maximum, minLength: minLength, maxLength: maxLength,
-            pattern: pattern, typetext: typetext, items: items, properties: properties,
-            additionalProperties: additionalProperties, alias: alias, renderer: renderer)
-    }
+    public func optional(_ flag: Bool = true) -> Schema { copy(optional: flag) }
 
     /// The same schema with a default (which also makes it optional, as in PVE).
-    public func defaulting(to value: JSON) -> Schema {
-        Schema(
-            type: type, description: description, optional: true, default: value, format: format,
-            enum: enumValues, minimum: minimum, maximum: maximum, minLength: minLength, maxLength: maxLength,
-            pattern: pattern, typetext: typetext, items: items, properties: properties,
-            additionalProperties: additionalProperties, alias: alias, renderer: renderer)
-    }
+    public func defaulting(to value: JSON) -> Schema { copy(optional: true, defaultValue: value) }
 
-    public func described(_ text: String) -> Schema {
+    public func described(_ text: String) -> Schema { copy(description: text) }
+
+    private func copy(optional: Bool? = nil, defaultValue: JSON? = nil, description: String? = nil) -> Schema {
         Schema(
-            type: type, description: text, optional: optional, default: defaultValue, format: format,
-            enum: enumValues, minimum: minimum, maximum: maximum, minLength: minLength, maxLength: maxLength,
-            pattern: pattern, typetext: typetext, items: items, properties: properties,
-            additionalProperties: additionalProperties, alias: alias, renderer: renderer)
+            type: type, description: description ?? self.description, optional: optional ?? self.optional,
+            default: defaultValue ?? self.defaultValue, format: format, enum: enumValues, minimum: minimum,
+            maximum: maximum, minLength: minLength, maxLength: maxLength, pattern: pattern, typetext: typetext,
+            items: items, properties: properties, additionalProperties: additionalProperties, alias: alias,
+            renderer: renderer)
     }
 
     /// The name of the named format, if any.

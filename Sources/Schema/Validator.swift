@@ -20,6 +20,17 @@ public enum RawParameter: Sendable, Equatable {
     case repeated([RawParameter])
 }
 
+extension Dictionary where Key == String, Value == RawParameter {
+    /// Adds a parameter; a name given again becomes `.repeated` (only arrays accept that).
+    public mutating func appendParameter(_ name: String, _ value: RawParameter) {
+        switch self[name] {
+        case nil: self[name] = value
+        case .repeated(let values)?: self[name] = .repeated(values + [value])
+        case let existing?: self[name] = .repeated([existing, value])
+        }
+    }
+}
+
 /// Checks values against schemas and converts them to typed JSON (strings from forms become integers,
 /// booleans, numbers). Never throws past its result: every bad value becomes a message.
 public enum Validator {

@@ -18,7 +18,7 @@ export function sortTasks(tasks) {
 }
 
 export async function fetchNodeTasks(node, { limit = 50, signal } = {}) {
-  const list = await api(`/nodes/${seg(node)}/tasks`, { params: { limit }, signal });
+  const list = await api(`/nodes/${seg(node)}/tasks`, { params: { limit, source: 'all' }, signal });
   return (Array.isArray(list) ? list : []).filter((t) => t && t.upid)
     .map((t) => ({ ...t, node: t.node || node }));
 }

@@ -1,0 +1,102 @@
+import Daemon
+import Foundation
+import Testing
+
+@testable import API
+
+/// A whole node in-process (real HTTPS server, real task manager) driven over loopback by curl.
+@Suite(.serialized) struct NodeHTTPTests {
+    static func startNode() throws -> (CorralNode, Int) {
+        var settings = Settings()
+        settings.local = true
+        settings.dataDirectory = NSTemporaryDirectory() + "corral-node-\(UUID().uuidString)"
+        settings.nodeName = "h1"
+        settings.listen = ["127.0.0.1:0"]
+        settings.wwwDirectory = "/nonexistent"
+        let node = try CorralNode(settings: settings) { _ in }
+        try node.start()
+        return (node, Int(node.boundPorts[0]))
+    }
+
+    /// Reads a pipe to its end on a plain thread: blocking the cooperative pool (2 threads on these
+    /// machines) would starve the very tasks a test waits for.
+    static func readAll(_ pipe: Pipe) async -> String {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            }
+        }
+    }
+
+    static func curl(_ arguments: [String]) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "-k"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        return (process, pipe)
+    }
+
+    @Test func eventStreamDeliversTaskStartAndFinish() async throws {
+        let (node, port) = try Self.startNode()
+        let (process, pipe) = try Self.curl(["-N", "--max-time", "4", "https://127.0.0.1:\(port)/api2/json/events"])
+        try await Task.sleep(for: .milliseconds(500))
+        let upid = try node.services.tasks.start(type: "demo", id: "7", user: "root@pam") { log in
+            log.log("doing it")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let text = await Self.readAll(pipe)
+        process.waitUntilExit()
+        #expect(text.contains("event: ready"))
+        #expect(text.contains("event: task-started\ndata: {") && text.contains(upid.description))
+        #expect(text.contains("event: task-finished") && text.contains(#""status":"OK""#))
+        await node.shutdown(grace: 1)
+    }
+
+    @Test func badBodiesAndPathsAreCleanErrors() async throws {
+        let (node, port) = try Self.startNode()
+        let base = "https://127.0.0.1:\(port)/api2/json"
+        for (args, expected) in [
+            (["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"a\":", "\(base)/version"], "400"),
+            (["-X", "POST", "--data-binary", "a=%ZZ", "\(base)/version"], "400"),
+            (["-X", "POST", "--data-binary", "a=%FF%FE", "\(base)/version"], "400"),
+            (["-X", "PUT", "-H", "Content-Type: text/xml", "--data", "<a/>", "\(base)/version"], "415"),
+            (["\(base)/nodes/h1/tasks?limit=1&limit=2"], "400"),
+            (["\(base)/nodes/%FF/status"], "400"),
+            (["-X", "PATCH", "\(base)/version"], "501"),
+        ] {
+            let (process, pipe) = try Self.curl(["-o", "/dev/null", "-w", "%{http_code}"] + args)
+            let code = await Self.readAll(pipe)
+            process.waitUntilExit()
+            #expect(code == expected, "\(args): \(code)")
+        }
+        let (process, pipe) = try Self.curl(["-i", "\(base)/nodes/h1/tasks?limit=1&limit=2"])
+        let text = await Self.readAll(pipe)
+        process.waitUntilExit()
+        #expect(text.contains(#""limit":"duplicate parameter (the schema allows a single value)""#))
+        await node.shutdown(grace: 1)
+    }
+
+    @Test func runningTasksAreListedAndStoppedOverHTTP() async throws {
+        let (node, port) = try Self.startNode()
+        let upid = try node.services.tasks.start(type: "wait", id: "", user: "root@pam") { _ in try await Task.sleep(for: .seconds(30)) }
+        let encoded = upid.description.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: "@", with: "%40")
+        let base = "https://127.0.0.1:\(port)/api2/json/nodes/h1/tasks"
+        var (process, pipe) = try Self.curl(["\(base)?source=active"])
+        var text = await Self.readAll(pipe)
+        process.waitUntilExit()
+        #expect(text.contains(upid.description) && text.contains(#""total":1"#))
+        (process, pipe) = try Self.curl(["-X", "DELETE", "\(base)/\(encoded)"])
+        text = await Self.readAll(pipe)
+        process.waitUntilExit()
+        #expect(text == #"{"data":null}"#)
+        let record = await node.services.tasks.wait(upid)
+        #expect(record.exit == .error("received interrupt"))
+        (process, pipe) = try Self.curl(["\(base)/\(encoded)/status"])
+        text = await Self.readAll(pipe)
+        process.waitUntilExit()
+        #expect(text.contains(#""status":"stopped""#) && text.contains(#""exitstatus":"received interrupt""#))
+        await node.shutdown(grace: 1)
+    }
+}
