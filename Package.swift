@@ -46,6 +46,7 @@ let package = Package(
         // 3. Core services
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema"]),
+        .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
@@ -53,7 +54,7 @@ let package = Package(
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
         .target(name: "API", dependencies: ["Schema", "Tasks"]),
-        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes"]),
+        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE"]),
         .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "corrald",
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "Zlib"]),
         .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
+        .testTarget(name: "ClusterFSTests", dependencies: ["ClusterFS", "SQLite", "FUSE"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
     ],

@@ -1,5 +1,8 @@
 import API
+import ClusterFS
+import FUSE
 import Foundation
+import Glibc
 import HTTPServer
 import Nodes
 import Schema
@@ -13,6 +16,8 @@ public final class CorralNode: Sendable {
     public let services: Services
     public let dispatcher: Dispatcher
     public let certificates: NodeCertificates
+    public let clusterFS: ClusterFS
+    private let fuseMount: FUSEMount
     private let server: HTTPServer
 
     /// Every endpoint this build serves. The CLIs build the same list, so they and the API never differ.
@@ -47,8 +52,10 @@ public final class CorralNode: Sendable {
         for directory in [settings.dataDirectory, settings.tasksDirectory, settings.effectiveMountpoint] {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        clusterFS = try ClusterFS(databasePath: settings.dataDirectory + "/config.db", nodeName: settings.nodeName)
+        fuseMount = try Self.mount(clusterFS, at: settings.effectiveMountpoint, log: log)
         certificates = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName)
-        let fingerprint = try certificates.ensure(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName, log: log)
+        let fingerprint = try certificates.ensure(in: clusterFS, log: log)
 
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)
         let recovered = tasks.recoverOrphans()
@@ -72,9 +79,27 @@ public final class CorralNode: Sendable {
         server = try HTTPServer(configuration: configuration, responder: APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI))
     }
 
+    /// Mounts the cluster filesystem, first clearing a mount a crashed daemon left behind.
+    private static func mount(_ fs: ClusterFS, at mountpoint: String, log: (String) -> Void) throws -> FUSEMount {
+        if access(mountpoint, F_OK) != 0 && errno == ENOTCONN {
+            log("clearing a stale mount at \(mountpoint)")
+            umount2(mountpoint, Int32(MNT_DETACH))
+        }
+        do {
+            let mount = try FUSEMount(fileSystem: ClusterFSFuse(fs), mountpoint: mountpoint, options: ["allow_other", "default_permissions", "fsname=corral", "subtype=clusterfs"])
+            mount.start()
+            return mount
+        } catch let error as FUSEErrno {
+            throw SettingsError("cannot mount the cluster filesystem at \(mountpoint): \(String(cString: strerror(error.code))) (needs /dev/fuse and root)")
+        }
+    }
+
     public func start() throws { try server.start() }
 
     public var boundPorts: [UInt16] { server.boundPorts }
 
-    public func shutdown(grace: Double = 10) async { await server.shutdown(grace: grace) }
+    public func shutdown(grace: Double = 10) async {
+        await server.shutdown(grace: grace)
+        fuseMount.unmount()
+    }
 }

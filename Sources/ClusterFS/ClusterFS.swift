@@ -1,0 +1,405 @@
+import Glibc
+
+/// What a stat of a path returns.
+public struct FileInfo: Equatable, Sendable {
+    public enum Kind: Sendable { case file, directory, symlink }
+    public var name: String
+    public var kind: Kind
+    public var size: Int
+    public var mtime: UInt32
+    public var inode: UInt64
+    public var version: UInt64
+    public var mode: UInt32
+}
+
+/// A change applied to the tree, as observers see it.
+public struct ClusterFSChange: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable { case written, created, deleted, renamed(from: String) }
+    public let path: String
+    public let kind: Kind
+    public let version: UInt64
+}
+
+/// The cluster configuration filesystem: the replicated tree (PVE's pmxcfs, done again). This type is
+/// the in-process API the daemon uses; the FUSE front at /etc/pve is a second view of the same tree
+/// with the same semantics. Thread-safe.
+public final class ClusterFS: @unchecked Sendable {
+    public struct Limits: Sendable {
+        public var maxFileSize = 1024 * 1024
+        public var maxNameLength = 255
+        public var lockTimeout: UInt32 = 120
+        public init() {}
+    }
+
+    public let nodeName: String
+    public let nodeID: UInt32
+    public let limits: Limits
+    public let startTime = UInt32(time(nil))
+    private let memdb: MemDB
+    private var mutex = pthread_mutex_t()
+    private var observers: [Int: @Sendable ([ClusterFSChange]) -> Void] = [:]
+    private var nextObserver = 0
+    /// Whether writes are allowed (quorum); local mode is always quorate.
+    public var isQuorate: @Sendable () -> Bool = { true }
+
+    public init(databasePath: String, nodeName: String, nodeID: UInt32 = 1, limits: Limits = Limits()) throws {
+        self.nodeName = nodeName
+        self.nodeID = nodeID
+        self.limits = limits
+        pthread_mutex_init(&mutex, nil)
+        memdb = try MemDB(path: databasePath)
+        try ensureBaseLayout()
+    }
+
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+
+    /// The directories every node expects (`nodes/<self>/{qemu-server,lxc,priv}`, `priv/lock`).
+    private func ensureBaseLayout() throws {
+        for dir in ["nodes", "nodes/\(nodeName)", "nodes/\(nodeName)/qemu-server", "nodes/\(nodeName)/lxc",
+                    "nodes/\(nodeName)/openvz", "nodes/\(nodeName)/priv", "priv", "priv/lock"] where (try? stat(dir)) == nil {
+            try mkdir(dir)
+        }
+    }
+
+    // MARK: paths
+
+    static func components(_ path: String) throws -> [String] {
+        let parts = path.split(separator: "/").map(String.init)
+        guard !parts.contains(where: { $0 == "." || $0 == ".." || $0.contains("\0") }) else {
+            throw ClusterFSError(EINVAL, "invalid path '\(path)'")
+        }
+        return parts
+    }
+
+    static func join(_ parts: [String]) -> String { parts.joined(separator: "/") }
+
+    private func mode(for components: [String], kind: TreeEntry.Kind) -> UInt32 {
+        let isPrivate = components.first == "priv" || (components.count > 2 && components[0] == "nodes" && components[2] == "priv")
+        switch kind {
+        case .directory: return isPrivate ? 0o40700 : 0o40755
+        case .file: return isPrivate ? 0o100600 : 0o100640
+        }
+    }
+
+    private func info(_ entry: TreeEntry, _ components: [String]) -> FileInfo {
+        FileInfo(
+            name: entry.name, kind: entry.kind == .directory ? .directory : .file, size: entry.data.count, mtime: entry.mtime,
+            inode: entry.inode, version: entry.version, mode: mode(for: components, kind: entry.kind))
+    }
+
+    // MARK: reads
+
+    public func stat(_ path: String) throws -> FileInfo {
+        let parts = try Self.components(path)
+        if parts.count == 1, let virtual = virtualFile(parts[0]) {
+            return FileInfo(name: parts[0], kind: .file, size: virtual.count, mtime: startTime, inode: virtualInode(parts[0]), version: version, mode: 0o100440)
+        }
+        if parts.count == 1, symlinkTarget(parts[0]) != nil {
+            return FileInfo(name: parts[0], kind: .symlink, size: symlinkTarget(parts[0])!.utf8.count, mtime: startTime, inode: virtualInode(parts[0]), version: 0, mode: 0o120777)
+        }
+        return try locked {
+            guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
+            var result = info(entry, parts)
+            if parts.isEmpty { result.mtime = startTime }
+            return result
+        }
+    }
+
+    public func read(_ path: String) throws -> [UInt8] {
+        let parts = try Self.components(path)
+        if parts.count == 1, let virtual = virtualFile(parts[0]) { return virtual }
+        return try locked {
+            guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
+            guard entry.kind == .file else { throw ClusterFSError.isDirectory(path) }
+            return entry.data
+        }
+    }
+
+    public func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
+
+    /// The entries of a directory (the root also lists the virtual files and the node symlinks).
+    public func list(_ path: String) throws -> [FileInfo] {
+        let parts = try Self.components(path)
+        var out: [FileInfo] = try locked {
+            guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
+            guard entry.kind == .directory else { throw ClusterFSError.notDirectory(path) }
+            return memdb.list(entry.inode).map { info($0, parts + [$0.name]) }
+        }
+        if parts.isEmpty {
+            for name in Self.virtualNames + Self.symlinkNames { out.append(try stat(name)) }
+        }
+        return out
+    }
+
+    public func symlinkTarget(_ name: String) -> String? {
+        switch name {
+        case "local": "nodes/\(nodeName)"
+        case "qemu-server", "lxc", "openvz": "nodes/\(nodeName)/\(name)"
+        default: nil
+        }
+    }
+
+    static let symlinkNames = ["local", "qemu-server", "lxc", "openvz"]
+
+    /// The global version: it grows with every change.
+    public var version: UInt64 { locked { memdb.version } }
+
+    public func checksum() throws -> String { try locked { try memdb.checksum() } }
+
+    // MARK: writes
+
+    private func checkWritable(_ parts: [String]) throws {
+        guard isQuorate() else { throw ClusterFSError.noQuorum }
+        guard let name = parts.last else { throw ClusterFSError(EPERM, "the root cannot be changed") }
+        guard name.utf8.count <= limits.maxNameLength else { throw ClusterFSError(ENAMETOOLONG, "name longer than \(limits.maxNameLength) bytes") }
+        if parts.count == 1, virtualFile(name) != nil || symlinkTarget(name) != nil {
+            throw ClusterFSError(EACCES, "'\(name)' is maintained by the filesystem")
+        }
+    }
+
+    /// Creates or replaces a file; the parent directory must exist.
+    public func write(_ path: String, _ data: [UInt8], mtime: UInt32? = nil) throws { try put(path, data, exclusive: false, mtime: mtime) }
+
+    /// Creates a file that must not exist yet.
+    public func create(_ path: String, _ data: [UInt8] = []) throws { try put(path, data, exclusive: true, mtime: nil) }
+
+    private func put(_ path: String, _ data: [UInt8], exclusive: Bool, mtime: UInt32?) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        guard data.count <= limits.maxFileSize else { throw ClusterFSError(EFBIG, "'\(path)' would exceed \(limits.maxFileSize) bytes") }
+        let change = try locked { () -> ClusterFSChange in
+            guard let parent = memdb.lookup(Array(parts.dropLast())) else { throw ClusterFSError.notFound(Self.join(parts.dropLast())) }
+            guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(parts.dropLast())) }
+            let newVersion = memdb.version + 1
+            let now = mtime ?? UInt32(time(nil))
+            if let inode = memdb.childInode(parent.inode, parts.last!), var existing = memdb.entries[inode] {
+                if exclusive { throw ClusterFSError.exists(path) }
+                guard existing.kind == .file else { throw ClusterFSError.isDirectory(path) }
+                existing.data = data
+                existing.version = newVersion
+                existing.writer = nodeID
+                existing.mtime = now
+                try memdb.commit(upserts: [existing], deletes: [], newVersion: newVersion)
+                return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
+            }
+            try checkUniqueGuestID(parts, movingFrom: nil)
+            let entry = TreeEntry(
+                inode: newVersion, parent: parent.inode, version: newVersion, writer: nodeID, mtime: now, kind: .file,
+                name: parts.last!, data: data)
+            try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
+            return ClusterFSChange(path: Self.join(parts), kind: .created, version: newVersion)
+        }
+        notify([change])
+    }
+
+    /// Whether a file could be created at `path` now (parent, name, quorum, unique VMID), without
+    /// creating it: the FUSE front answers `create` with this and commits the data on close.
+    public func checkCreate(_ path: String) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        try locked {
+            guard let parent = memdb.lookup(Array(parts.dropLast())) else { throw ClusterFSError.notFound(Self.join(parts.dropLast())) }
+            guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(parts.dropLast())) }
+            if memdb.childInode(parent.inode, parts.last!) != nil { throw ClusterFSError.exists(path) }
+            try checkUniqueGuestID(parts, movingFrom: nil)
+        }
+    }
+
+    /// Total bytes and entries stored (statfs).
+    public var usage: (bytes: Int, entries: Int) {
+        locked { (memdb.entries.values.reduce(0) { $0 + $1.data.count }, memdb.entries.count) }
+    }
+
+    public func mkdir(_ path: String) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        let change = try locked { () -> ClusterFSChange in
+            guard let parent = memdb.lookup(Array(parts.dropLast())) else { throw ClusterFSError.notFound(Self.join(parts.dropLast())) }
+            guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(parts.dropLast())) }
+            let newVersion = memdb.version + 1
+            let now = UInt32(time(nil))
+            if let inode = memdb.childInode(parent.inode, parts.last!), var existing = memdb.entries[inode] {
+                // an expired cluster lock (priv/lock/<name>) may be taken over
+                guard isLockPath(parts), existing.kind == .directory, now &- existing.mtime > limits.lockTimeout else {
+                    throw ClusterFSError.exists(path)
+                }
+                existing.mtime = now
+                existing.version = newVersion
+                existing.writer = nodeID
+                try memdb.commit(upserts: [existing], deletes: [], newVersion: newVersion)
+                return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
+            }
+            let entry = TreeEntry(
+                inode: newVersion, parent: parent.inode, version: newVersion, writer: nodeID, mtime: now, kind: .directory,
+                name: parts.last!, data: [])
+            try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
+            return ClusterFSChange(path: Self.join(parts), kind: .created, version: newVersion)
+        }
+        notify([change])
+    }
+
+    /// Removes a file or an empty directory.
+    public func delete(_ path: String) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        let change = try locked { () -> ClusterFSChange in
+            guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
+            if entry.kind == .directory, !memdb.list(entry.inode).isEmpty { throw ClusterFSError(ENOTEMPTY, "'\(path)' is not empty") }
+            let newVersion = memdb.version + 1
+            try memdb.commit(upserts: [], deletes: [entry.inode], newVersion: newVersion)
+            return ClusterFSChange(path: Self.join(parts), kind: .deleted, version: newVersion)
+        }
+        notify([change])
+    }
+
+    /// Atomically renames; an existing target file is replaced (write-temp-then-rename works).
+    public func rename(_ from: String, to: String) throws {
+        let source = try Self.components(from), target = try Self.components(to)
+        try checkWritable(source)
+        try checkWritable(target)
+        let change = try locked { () -> ClusterFSChange in
+            guard var entry = memdb.lookup(source) else { throw ClusterFSError.notFound(from) }
+            guard let parent = memdb.lookup(Array(target.dropLast())) else { throw ClusterFSError.notFound(Self.join(target.dropLast())) }
+            guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(target.dropLast())) }
+            if entry.kind == .directory, target.starts(with: source) { throw ClusterFSError(EINVAL, "cannot move '\(from)' into itself") }
+            var deletes: [UInt64] = []
+            if let existingInode = memdb.childInode(parent.inode, target.last!), existingInode != entry.inode, let existing = memdb.entries[existingInode] {
+                if existing.kind == .directory && (entry.kind != .directory || !memdb.list(existingInode).isEmpty) {
+                    throw ClusterFSError(existing.kind == .directory && entry.kind == .directory ? ENOTEMPTY : EISDIR, "cannot replace '\(to)'")
+                }
+                if existing.kind == .file && entry.kind == .directory { throw ClusterFSError.notDirectory(to) }
+                deletes.append(existingInode)
+            }
+            try checkUniqueGuestID(target, movingFrom: source)
+            let newVersion = memdb.version + 1
+            entry.parent = parent.inode
+            entry.name = target.last!
+            entry.version = newVersion
+            entry.writer = nodeID
+            try memdb.commit(upserts: [entry], deletes: deletes, newVersion: newVersion)
+            return ClusterFSChange(path: Self.join(target), kind: .renamed(from: Self.join(source)), version: newVersion)
+        }
+        notify([change])
+    }
+
+    /// Sets a file's or directory's modification time (refreshes a cluster lock).
+    public func setMtime(_ path: String, _ mtime: UInt32) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        let change = try locked { () -> ClusterFSChange in
+            guard var entry = memdb.lookup(parts), !parts.isEmpty else { throw ClusterFSError.notFound(path) }
+            let newVersion = memdb.version + 1
+            entry.mtime = mtime
+            entry.version = newVersion
+            try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
+            return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
+        }
+        notify([change])
+    }
+
+    // MARK: guest IDs and locks
+
+    /// `nodes/<node>/qemu-server/<vmid>.conf` or `…/lxc/<vmid>.conf` → the VMID.
+    static func guestID(_ parts: [String]) -> (vmid: UInt32, type: String)? {
+        guard parts.count == 4, parts[0] == "nodes", parts[2] == "qemu-server" || parts[2] == "lxc", parts[3].hasSuffix(".conf"),
+            let vmid = UInt32(parts[3].dropLast(5)), vmid >= 100
+        else { return nil }
+        return (vmid, parts[2] == "qemu-server" ? "qemu" : "lxc")
+    }
+
+    /// VMIDs are unique cluster-wide: a guest config may only be created where no other node has it
+    /// (moving the same config between nodes is allowed). Called with the lock held.
+    private func checkUniqueGuestID(_ target: [String], movingFrom source: [String]?) throws {
+        guard let (vmid, _) = Self.guestID(target) else { return }
+        for (existing, path) in guestConfigs() where existing.vmid == vmid {
+            if let source, Self.guestID(source)?.vmid == vmid, path == Self.join(source) { continue }
+            throw ClusterFSError(EEXIST, "VM \(vmid) already exists at '\(path)'")
+        }
+    }
+
+    private func guestConfigs() -> [((vmid: UInt32, type: String, node: String, version: UInt64), String)] {
+        guard let nodes = memdb.lookup(["nodes"]) else { return [] }
+        var out: [((UInt32, String, String, UInt64), String)] = []
+        for node in memdb.list(nodes.inode) where node.kind == .directory {
+            for kind in ["qemu-server", "lxc"] {
+                guard let dir = memdb.childInode(node.inode, kind) else { continue }
+                for file in memdb.list(dir) where file.kind == .file {
+                    let parts = ["nodes", node.name, kind, file.name]
+                    if let id = Self.guestID(parts) { out.append(((id.vmid, id.type, node.name, file.version), Self.join(parts))) }
+                }
+            }
+        }
+        return out
+    }
+
+    func isLockPath(_ parts: [String]) -> Bool { parts.count == 3 && parts[0] == "priv" && parts[1] == "lock" }
+
+    /// Takes the cluster lock `name` (mkdir of `priv/lock/<name>`, atomic; expires after `lockTimeout`
+    /// seconds unless refreshed). Throws EEXIST while someone else holds it.
+    public func acquireLock(_ name: String) throws { try mkdir("priv/lock/\(name)") }
+    public func refreshLock(_ name: String) throws { try setMtime("priv/lock/\(name)", UInt32(time(nil))) }
+    public func releaseLock(_ name: String) throws { try delete("priv/lock/\(name)") }
+
+    // MARK: observers
+
+    public func addObserver(_ observer: @escaping @Sendable ([ClusterFSChange]) -> Void) -> Int {
+        locked {
+            nextObserver += 1
+            observers[nextObserver] = observer
+            return nextObserver
+        }
+    }
+
+    public func removeObserver(_ token: Int) { locked { _ = observers.removeValue(forKey: token) } }
+
+    private func notify(_ changes: [ClusterFSChange]) {
+        for observer in locked({ Array(observers.values) }) { observer(changes) }
+    }
+
+    // MARK: virtual files
+
+    static let virtualNames = [".version", ".members", ".vmlist", ".clusterlog", ".debug"]
+
+    private func virtualInode(_ name: String) -> UInt64 { UInt64.max - UInt64(name.utf8.hashValueStable % 1_000_000) }
+
+    /// Generated files in PVE's JSON shapes; nil for any other name.
+    public func virtualFile(_ name: String) -> [UInt8]? {
+        switch name {
+        case ".version": return Array(versionJSON().utf8)
+        case ".members": return Array(membersJSON().utf8)
+        case ".vmlist": return Array(vmlistJSON().utf8)
+        case ".clusterlog": return Array("{\"data\": []}\n".utf8)
+        case ".debug": return Array("0\n".utf8)
+        default: return nil
+        }
+    }
+
+    private func versionJSON() -> String {
+        locked {
+            var fields = ["\"starttime\": \(startTime)", "\"clinfo\": 1", "\"vmlist\": \(memdb.version)"]
+            for name in ["corosync.conf", "storage.cfg", "user.cfg", "domains.cfg", "datacenter.cfg", "priv/shadow.cfg", "priv/token.cfg", "priv/tfa.cfg"] {
+                if let entry = memdb.lookup(name.split(separator: "/").map(String.init)) { fields.append("\"\(name)\": \(entry.version)") }
+            }
+            return "{\n" + fields.joined(separator: ",\n") + "\n}\n"
+        }
+    }
+
+    private func membersJSON() -> String {
+        "{\n\"nodename\": \"\(nodeName)\",\n\"version\": 1,\n\"cluster\": { \"name\": \"local\", \"version\": 1, \"nodes\": 1, \"quorate\": \(isQuorate() ? 1 : 0) },\n\"nodelist\": {\n  \"\(nodeName)\": { \"id\": \(nodeID), \"online\": 1, \"ip\": \"127.0.0.1\"}\n  }\n}\n"
+    }
+
+    private func vmlistJSON() -> String {
+        locked {
+            let items = guestConfigs().sorted { $0.0.vmid < $1.0.vmid }.map { g, _ in
+                "\"\(g.vmid)\": { \"node\": \"\(g.node)\", \"type\": \"\(g.type)\", \"version\": \(g.version) }"
+            }
+            return "{\n\"version\": \(memdb.version),\n\"ids\": {\n" + items.joined(separator: ",\n") + "}\n\n}\n"
+        }
+    }
+}

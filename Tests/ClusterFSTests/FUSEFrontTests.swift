@@ -1,0 +1,88 @@
+import FUSE
+import Foundation
+import Glibc
+import Testing
+
+@testable import ClusterFS
+
+/// The FUSE front on a real mount, driven through the kernel with plain POSIX calls.
+@Suite(.serialized) struct FUSEFrontTests {
+    let dir = temporaryDirectory()
+
+    func mounted(_ body: (ClusterFS, String) throws -> Void) throws {
+        guard access("/dev/fuse", R_OK | W_OK) == 0, getuid() == 0 else {
+            print("skipped: the FUSE tests need /dev/fuse and root")
+            return
+        }
+        let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "n1")
+        let mountpoint = dir + "/pve"
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let mount = try FUSEMount(fileSystem: ClusterFSFuse(fs), mountpoint: mountpoint, options: ["default_permissions"])
+        mount.start()
+        defer { mount.unmount() }
+        try body(fs, mountpoint)
+    }
+
+    func write(_ path: String, _ text: String) -> Int32 {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o640)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count ? 0 : errno
+    }
+
+    @Test func writesReadsRenamesAndListsThroughTheKernel() throws {
+        try mounted { fs, root throws in
+            #expect(write(root + "/storage.cfg.tmp", "dir: local\n") == 0)
+            #expect(rename(root + "/storage.cfg.tmp", root + "/storage.cfg") == 0)
+            #expect(try fs.readString("storage.cfg") == "dir: local\n")
+            #expect(try String(contentsOfFile: root + "/storage.cfg", encoding: .utf8) == "dir: local\n")
+            try fs.write("user.cfg", Array("user:root@pam:1:0:::::\n".utf8))
+            #expect(try String(contentsOfFile: root + "/user.cfg", encoding: .utf8) == "user:root@pam:1:0:::::\n")
+            let names = try FileManager.default.contentsOfDirectory(atPath: root)
+            #expect(Set(names).isSuperset(of: ["nodes", "priv", "storage.cfg", "user.cfg", ".vmlist", ".members", "local", "qemu-server"]))
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: root + "/qemu-server") == "nodes/n1/qemu-server")
+            #expect(write(root + "/qemu-server/100.conf", "memory: 512\n") == 0)
+            #expect(try String(contentsOfFile: root + "/nodes/n1/qemu-server/100.conf", encoding: .utf8) == "memory: 512\n")
+            var info = stat()
+            #expect(lstat(root + "/priv", &info) == 0 && info.st_mode & 0o777 == 0o700)
+            #expect(lstat(root + "/user.cfg", &info) == 0 && info.st_mode & 0o777 == 0o640)
+            #expect(mkdir(root + "/priv/lock/job", 0o755) == 0)
+            #expect(mkdir(root + "/priv/lock/job", 0o755) == -1 && errno == EEXIST)
+            #expect(unlink(root + "/user.cfg") == 0)
+            #expect(access(root + "/user.cfg", F_OK) == -1 && errno == ENOENT)
+        }
+    }
+
+    @Test func aFileWrittenInSmallChunksIsOneChange() throws {
+        try mounted { fs, root throws in
+            let before = fs.version
+            let fd = Glibc.open(root + "/chunks.cfg", O_WRONLY | O_CREAT | O_TRUNC, 0o640)
+            #expect(fd >= 0)
+            let chunk = [UInt8](repeating: 0x61, count: 512)
+            for _ in 0..<1024 { _ = chunk.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, 512) } }
+            close(fd)
+            #expect(fs.version == before + 1)
+            #expect(try fs.read("chunks.cfg").count == 512 * 1024)
+        }
+    }
+
+    @Test func failedWritesLeaveNothingBehind() throws {
+        try mounted { fs, root throws in
+            let fd = Glibc.open(root + "/big.cfg", O_WRONLY | O_CREAT | O_TRUNC, 0o640)
+            let chunk = [UInt8](repeating: 0, count: 256 * 1024)
+            var failed = false
+            for _ in 0..<8 where !failed {
+                failed = chunk.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } < 0 && errno == EFBIG
+            }
+            close(fd)
+            #expect(failed)
+            #expect(throws: ClusterFSError.self) { try fs.stat("big.cfg") }
+            // another node's guest ID is refused at create time
+            try fs.mkdir("nodes/n2")
+            try fs.mkdir("nodes/n2/lxc")
+            try fs.create("nodes/n2/lxc/200.conf")
+            #expect(Glibc.open(root + "/nodes/n1/qemu-server/200.conf", O_WRONLY | O_CREAT | O_EXCL, 0o640) == -1 && errno == EEXIST)
+        }
+    }
+}
