@@ -74,6 +74,7 @@ bench: deps
 	$(call ensure_packages,$(BENCH_DEPS))
 	$(SWIFT) build -c release --product corrald
 	bash Tests/Bench/bench.sh .build/release/corrald
+	python3 Tests/Bench/clusterfs_bench.py --corrald .build/release/corrald
 
 # libFuzzer over the HTTP request parser, property strings and JSON (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 60

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""ClusterFS through FUSE against a floor measured in the same run (tmpfs in /dev/shm).
+
+Starts its own corrald (--local, temp data dir, loopback port 0), then times, through the mount and
+through tmpfs: 1 KiB config create-write-close, reads of a 1 KiB file, write-temp-then-rename updates, and
+one 512 KiB file written in 512 B chunks. Prints a table with ratios. Only local files; no network.
+"""
+import argparse, os, re, shutil, signal, subprocess, sys, tempfile, time
+
+
+def bench_ops(directory, seconds):
+    results = {}
+    payload = b"x" * 1024
+    # create-write-close of new 1 KiB files
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        with open(os.path.join(directory, f"c{n}.cfg"), "wb") as f:
+            f.write(payload)
+        n += 1
+    results["create-write-close 1 KiB /s"] = n / (time.perf_counter() - start)
+    # write-temp-then-rename updates of one file (how PVE tools replace configs)
+    target = os.path.join(directory, "update.cfg")
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        tmp = target + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(payload)
+        os.rename(tmp, target)
+        n += 1
+    results["write+rename 1 KiB /s"] = n / (time.perf_counter() - start)
+    # reads
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        with open(target, "rb") as f:
+            f.read()
+        n += 1
+    results["read 1 KiB /s"] = n / (time.perf_counter() - start)
+    # one 512 KiB file in 512 B chunks
+    start = time.perf_counter()
+    with open(os.path.join(directory, "chunks.cfg"), "wb", buffering=0) as f:
+        for _ in range(1024):
+            f.write(b"y" * 512)
+    results["512 KiB in 512 B chunks (ms)"] = (time.perf_counter() - start) * 1000
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--corrald", default=".build/release/corrald")
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5")))
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="corral-cfs-bench.")
+    floor = tempfile.mkdtemp(prefix="corral-cfs-floor.", dir="/dev/shm")
+    proc = subprocess.Popen([args.corrald, "--local", "--data-dir", work + "/node", "--listen", "127.0.0.1:0",
+                             "--nodename", "bench", "--config", "/dev/null"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            if re.search(r"\(ports \d+\)", line):
+                break
+        mount = work + "/node/pve"
+        if not os.path.ismount(mount):
+            print("clusterfs bench: corrald did not mount", mount, file=sys.stderr)
+            return 1
+        fuse = bench_ops(mount, args.seconds)
+        tmp = bench_ops(floor, args.seconds)
+        versions = open(mount + "/.version").read()
+        print()
+        print(f"{'ClusterFS metric':34} {'FUSE':>12} {'tmpfs':>12} {'ratio':>7}   target")
+        for key in fuse:
+            lower_is_better = key.endswith("(ms)")
+            ratio = (tmp[key] / fuse[key]) if lower_is_better else (fuse[key] / tmp[key])
+            target = ">= 0.50 (writes)" if "create" in key or "rename" in key else ""
+            print(f"{key:34} {fuse[key]:12.1f} {tmp[key]:12.1f} {ratio:7.3f}   {target}")
+        print("(ratio: FUSE relative to tmpfs; for the ms row, tmpfs time / FUSE time)")
+        print("global version after the run:", re.search(r'"vmlist": (\d+)', versions).group(1))
+        return 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        subprocess.run(["umount", "-l", work + "/node/pve"], stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(floor, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
