@@ -318,7 +318,7 @@ fi
 
 log "starting corrald ($CORRALD) on 127.0.0.1:$CORRALD_PORT, data in $TMP/node"
 mkdir -p "$TMP/node"
-"$CORRALD" --local --data-dir "$TMP/node" --listen "127.0.0.1:$CORRALD_PORT" --nodename bench \
+"$CORRALD" --local --config /dev/null --data-dir "$TMP/node" --listen "127.0.0.1:$CORRALD_PORT" --nodename bench \
     >"$TMP/corrald.log" 2>&1 &
 CORRALD_PID=$!
 PIDS+=("$CORRALD_PID")
