@@ -22,8 +22,9 @@ async function showVersion() {
   const el = $('#version');
   try {
     const v = await api('/version');
-    setText(el, v && v.version ? `v${v.version}${v.release ? `-${v.release}` : ''}` : '');
-    el.title = v && v.repoid ? `Corral ${v.version}, build ${v.repoid}` : '';
+    // `version`/`release` name the PVE API level served; `corral` is the product's own version
+    setText(el, v && v.corral ? `v${v.corral}` : v && v.version ? `API ${v.version}` : '');
+    el.title = v ? `Corral ${v.corral ?? '?'}, PVE API ${v.release ?? v.version ?? '?'}, build ${v.repoid ?? '?'}` : '';
   } catch (err) {
     setText(el, 'version unknown');
     el.title = errorText(err);
