@@ -46,7 +46,7 @@ let package = Package(
         // 3. Core services
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema"]),
-        .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE"]),
+        .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE"], exclude: ["README.md"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),

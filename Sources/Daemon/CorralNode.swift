@@ -49,6 +49,7 @@ public final class CorralNode: Sendable {
         guard Checks.node(settings.nodeName) == nil else { throw SettingsError("invalid node name '\(settings.nodeName)'") }
         self.settings = settings
         let fm = FileManager.default
+        Self.clearStaleMount(settings.effectiveMountpoint, log: log)
         for directory in [settings.dataDirectory, settings.tasksDirectory, settings.effectiveMountpoint] {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
@@ -79,12 +80,16 @@ public final class CorralNode: Sendable {
         server = try HTTPServer(configuration: configuration, responder: APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI))
     }
 
-    /// Mounts the cluster filesystem, first clearing a mount a crashed daemon left behind.
-    private static func mount(_ fs: ClusterFS, at mountpoint: String, log: (String) -> Void) throws -> FUSEMount {
+    /// A daemon killed while mounted leaves "Transport endpoint is not connected" behind; detach it.
+    private static func clearStaleMount(_ mountpoint: String, log: (String) -> Void) {
         if access(mountpoint, F_OK) != 0 && errno == ENOTCONN {
             log("clearing a stale mount at \(mountpoint)")
             umount2(mountpoint, Int32(MNT_DETACH))
         }
+    }
+
+    /// Mounts the cluster filesystem.
+    private static func mount(_ fs: ClusterFS, at mountpoint: String, log: (String) -> Void) throws -> FUSEMount {
         do {
             let mount = try FUSEMount(fileSystem: ClusterFSFuse(fs), mountpoint: mountpoint, options: ["allow_other", "default_permissions", "fsname=corral", "subtype=clusterfs"])
             mount.start()
