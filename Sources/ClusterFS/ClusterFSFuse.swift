@@ -13,6 +13,8 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         var pendingCreate: Bool
         /// A write through this handle failed: nothing of it is committed (no half-written file).
         var failed: FUSEErrno? = nil
+        /// Whose writes these are (the kernel's lock owner, one per process file table).
+        var writer: UInt64? = nil
     }
 
     private let fs: ClusterFS
@@ -154,11 +156,13 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         return .success(Array(data[offset..<min(data.count, offset + size)]))
     }
 
-    public func write(_ path: String, fh: UInt64, data: UnsafeRawBufferPointer, offset: Int) -> Result<Int, FUSEErrno> {
+    public func write(_ path: String, fh: UInt64, data: UnsafeRawBufferPointer, offset: Int, lockOwner: UInt64) -> Result<Int, FUSEErrno> {
         return locked {
             guard var file = openFiles[fh] else { return .failure(FUSEErrno(EBADF)) }
+            if lockOwner != 0 { file.writer = lockOwner }
             guard offset + data.count <= fs.limits.maxFileSize else {
                 openFiles[fh]?.failed = FUSEErrno(EFBIG)
+                if lockOwner != 0 { openFiles[fh]?.writer = lockOwner }
                 return .failure(FUSEErrno(EFBIG))
             }
             if file.data.count < offset + data.count {
@@ -171,9 +175,16 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         }
     }
 
-    /// Commits a handle's buffer: one change for the whole file.
-    public func flush(_ path: String, fh: UInt64) -> FUSEErrno? {
+    /// Commits a handle's buffer: one change for the whole file. Every close of a descriptor flushes,
+    /// including the close of a copy a forked child inherited; only the writer's own close commits,
+    /// so a fork in the middle of writing does not publish half a file (release commits what is left).
+    public func flush(_ path: String, fh: UInt64, lockOwner: UInt64) -> FUSEErrno? {
         guard let file = locked({ openFiles[fh] }) else { return nil }
+        if let writer = file.writer, lockOwner != 0, writer != lockOwner { return nil }
+        return commit(fh, file)
+    }
+
+    private func commit(_ fh: UInt64, _ file: OpenFile) -> FUSEErrno? {
         if let failed = file.failed { return failed }
         guard file.dirty else { return nil }
         let result = run {
@@ -189,7 +200,7 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
     }
 
     public func release(_ path: String, fh: UInt64) -> FUSEErrno? {
-        let result = flush(path, fh: fh)
+        let result = locked({ openFiles[fh] }).flatMap { commit(fh, $0) }
         locked { _ = openFiles.removeValue(forKey: fh) }
         return result
     }

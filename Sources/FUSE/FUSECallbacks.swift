@@ -137,7 +137,7 @@ func corral_fuse_write(
     _ p: UnsafePointer<CChar>?, _ buf: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?
 ) -> Int32 {
     guard let fi, let buf else { return -EINVAL }
-    switch fuseFileSystem().write(path(p), fh: fi.pointee.fh, data: UnsafeRawBufferPointer(start: buf, count: size), offset: Int(offset)) {
+    switch fuseFileSystem().write(path(p), fh: fi.pointee.fh, data: UnsafeRawBufferPointer(start: buf, count: size), offset: Int(offset), lockOwner: fi.pointee.lock_owner) {
     case .failure(let e): return -e.code
     case .success(let n): return Int32(n)
     }
@@ -145,7 +145,7 @@ func corral_fuse_write(
 
 func corral_fuse_flush(_ p: UnsafePointer<CChar>?, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Int32 {
     guard let fi else { return 0 }
-    return status(fuseFileSystem().flush(path(p), fh: fi.pointee.fh))
+    return status(fuseFileSystem().flush(path(p), fh: fi.pointee.fh, lockOwner: fi.pointee.lock_owner))
 }
 
 func corral_fuse_release(_ p: UnsafePointer<CChar>?, _ fi: UnsafeMutablePointer<fuse_file_info>?) -> Int32 {

@@ -57,8 +57,10 @@ public protocol FUSEFileSystem: AnyObject, Sendable {
     func open(_ path: String, flags: Int32) -> Result<UInt64, FUSEErrno>
     func create(_ path: String, flags: Int32) -> Result<UInt64, FUSEErrno>
     func read(_ path: String, fh: UInt64, size: Int, offset: Int) -> Result<[UInt8], FUSEErrno>
-    func write(_ path: String, fh: UInt64, data: UnsafeRawBufferPointer, offset: Int) -> Result<Int, FUSEErrno>
-    func flush(_ path: String, fh: UInt64) -> FUSEErrno?
+    /// `lockOwner` identifies the writing process's file table (the kernel sends it with direct I/O).
+    func write(_ path: String, fh: UInt64, data: UnsafeRawBufferPointer, offset: Int, lockOwner: UInt64) -> Result<Int, FUSEErrno>
+    /// Called on every close of a descriptor (including a forked child's copy); `lockOwner` says whose.
+    func flush(_ path: String, fh: UInt64, lockOwner: UInt64) -> FUSEErrno?
     func release(_ path: String, fh: UInt64) -> FUSEErrno?
     func utimens(_ path: String, mtime: Int) -> FUSEErrno?
     func statfs() -> FUSEStatfs

@@ -5,7 +5,9 @@ import Testing
 
 @testable import ClusterFS
 
-/// The FUSE front on a real mount, driven through the kernel with plain POSIX calls.
+/// The FUSE front on a real mount, driven through the kernel with plain POSIX calls. Files are opened
+/// O_CLOEXEC: a descriptor inherited by a child another test spawns would be closed there, and every
+/// close is a flush (a commit of what was written so far).
 @Suite(.serialized) struct FUSEFrontTests {
     let dir = temporaryDirectory()
 
@@ -24,7 +26,7 @@ import Testing
     }
 
     func write(_ path: String, _ text: String) -> Int32 {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o640)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { return errno }
         defer { close(fd) }
         let bytes = Array(text.utf8)
@@ -57,7 +59,7 @@ import Testing
     @Test func aFileWrittenInSmallChunksIsOneChange() throws {
         try mounted { fs, root throws in
             let before = fs.version
-            let fd = Glibc.open(root + "/chunks.cfg", O_WRONLY | O_CREAT | O_TRUNC, 0o640)
+            let fd = Glibc.open(root + "/chunks.cfg", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
             #expect(fd >= 0)
             let chunk = [UInt8](repeating: 0x61, count: 512)
             for _ in 0..<1024 { _ = chunk.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, 512) } }
@@ -67,9 +69,28 @@ import Testing
         }
     }
 
+    @Test func aForkInTheMiddleOfWritingPublishesNoHalfFile() throws {
+        try mounted { fs, root throws in
+            let before = fs.version
+            // no O_CLOEXEC: the child inherits the descriptor and closes it, which flushes
+            let fd = Glibc.open(root + "/forked.cfg", O_WRONLY | O_CREAT | O_TRUNC, 0o640)
+            #expect(fd >= 0)
+            _ = Array("first half\n".utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/bin/true")
+            try child.run()
+            child.waitUntilExit()
+            #expect(throws: ClusterFSError.self) { try fs.stat("forked.cfg") }
+            _ = Array("second half\n".utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            #expect(try fs.readString("forked.cfg") == "first half\nsecond half\n")
+            #expect(fs.version == before + 1)
+        }
+    }
+
     @Test func failedWritesLeaveNothingBehind() throws {
         try mounted { fs, root throws in
-            let fd = Glibc.open(root + "/big.cfg", O_WRONLY | O_CREAT | O_TRUNC, 0o640)
+            let fd = Glibc.open(root + "/big.cfg", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
             let chunk = [UInt8](repeating: 0, count: 256 * 1024)
             var failed = false
             for _ in 0..<8 where !failed {
