@@ -81,8 +81,10 @@ public final class CorralNode: Sendable {
     }
 
     /// A daemon killed while mounted leaves "Transport endpoint is not connected" behind; detach it.
+    /// Several can be stacked on one mount point, and each detach removes only the top one.
     private static func clearStaleMount(_ mountpoint: String, log: (String) -> Void) {
-        if access(mountpoint, F_OK) != 0 && errno == ENOTCONN {
+        for _ in 0..<16 {
+            guard access(mountpoint, F_OK) != 0 && errno == ENOTCONN else { return }
             log("clearing a stale mount at \(mountpoint)")
             umount2(mountpoint, Int32(MNT_DETACH))
         }
@@ -91,9 +93,7 @@ public final class CorralNode: Sendable {
     /// Mounts the cluster filesystem.
     private static func mount(_ fs: ClusterFS, at mountpoint: String, log: (String) -> Void) throws -> FUSEMount {
         do {
-            let mount = try FUSEMount(fileSystem: ClusterFSFuse(fs), mountpoint: mountpoint, options: ["allow_other", "default_permissions", "fsname=corral", "subtype=clusterfs"])
-            mount.start()
-            return mount
+            return try fs.mount(at: mountpoint, options: ["allow_other", "default_permissions", "fsname=corral", "subtype=clusterfs"])
         } catch let error as FUSEErrno {
             throw SettingsError("cannot mount the cluster filesystem at \(mountpoint): \(String(cString: strerror(error.code))) (needs /dev/fuse and root)")
         }

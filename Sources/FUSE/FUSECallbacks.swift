@@ -11,7 +11,11 @@ func fuseFileSystem() -> any FUSEFileSystem {
 
 final class FUSEBox {
     let fileSystem: any FUSEFileSystem
-    init(_ fs: any FUSEFileSystem) { fileSystem = fs }
+    let attributeTimeout: Double
+    init(_ fs: any FUSEFileSystem, attributeTimeout: Double) {
+        fileSystem = fs
+        self.attributeTimeout = attributeTimeout
+    }
 }
 
 private func path(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "/" }
@@ -22,9 +26,11 @@ private func handle(_ fi: UnsafeMutablePointer<fuse_file_info>?) -> UInt64? { fi
 
 func corral_fuse_init(_ conn: UnsafeMutablePointer<fuse_conn_info>?, _ cfg: UnsafeMutablePointer<fuse_config>?) -> UnsafeMutableRawPointer? {
     if let cfg {
-        // every read and write reaches us: the tree changes under the kernel (replication), so no caching
+        // every read and write reaches us, and names are looked up each time: the tree changes under
+        // the kernel. Attributes may be cached; the owner invalidates them on changes made elsewhere.
+        let box = Unmanaged<FUSEBox>.fromOpaque(fuse_get_context()!.pointee.private_data).takeUnretainedValue()
         cfg.pointee.direct_io = 1
-        cfg.pointee.attr_timeout = 0
+        cfg.pointee.attr_timeout = box.attributeTimeout
         cfg.pointee.entry_timeout = 0
         cfg.pointee.negative_timeout = 0
         cfg.pointee.use_ino = 1

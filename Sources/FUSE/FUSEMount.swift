@@ -1,6 +1,7 @@
 import CFUSE
 import Foundation
 import Glibc
+import Synchronization
 
 /// A filesystem mounted through libfuse3, served by one thread of its own running `fuse_loop`.
 public final class FUSEMount: @unchecked Sendable {
@@ -10,12 +11,14 @@ public final class FUSEMount: @unchecked Sendable {
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
     private var mounted = false
+    private let loopThread = ThreadIdentity()
 
     /// Creates the FUSE instance and mounts it. Stands for `fuse_new` + `fuse_mount`. `options` are
-    /// mount options such as `allow_other`, `default_permissions`.
-    public init(fileSystem: any FUSEFileSystem, mountpoint: String, options: [String] = []) throws {
+    /// mount options such as `allow_other`, `default_permissions`. With `attributeTimeout` > 0 the kernel
+    /// caches attributes that long, and whoever changes the tree outside FUSE calls `invalidate`.
+    public init(fileSystem: any FUSEFileSystem, mountpoint: String, options: [String] = [], attributeTimeout: Double = 0) throws {
         self.mountpoint = mountpoint
-        let box = Unmanaged.passRetained(FUSEBox(fileSystem))
+        let box = Unmanaged.passRetained(FUSEBox(fileSystem, attributeTimeout: attributeTimeout))
         self.box = box
         var operations = fuse_operations()
         operations.`init` = corral_fuse_init
@@ -63,13 +66,23 @@ public final class FUSEMount: @unchecked Sendable {
     public func start() {
         let fuse = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(self.fuse)))
         let done = self.done
+        let loopThread = self.loopThread
         let thread = Thread {
+            loopThread.value.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .releasing)
             _ = fuse_loop(OpaquePointer(bitPattern: fuse))
             done.signal()
         }
         thread.name = "fuse"
         self.thread = thread
         thread.start()
+    }
+
+    /// Drops the kernel's cached attributes of `path` (absolute in the mount). A no-op on the loop
+    /// thread itself: a change made through FUSE is known to the kernel, and notifying from inside a
+    /// request can deadlock. Stands for `fuse_invalidate_path`.
+    public func invalidate(_ path: String) {
+        guard mounted, loopThread.value.load(ordering: .acquiring) != UInt(bitPattern: Int(bitPattern: pthread_self())) else { return }
+        _ = fuse_invalidate_path(fuse, path)
     }
 
     /// Unmounts and waits for the loop to end. Stands for `fuse_exit` + `fuse_unmount` + `fuse_destroy`.
@@ -84,4 +97,9 @@ public final class FUSEMount: @unchecked Sendable {
     }
 
     deinit { unmount() }
+}
+
+/// The FUSE loop's thread, shared with the closure that runs it.
+final class ThreadIdentity: Sendable {
+    let value = Atomic<UInt>(0)
 }

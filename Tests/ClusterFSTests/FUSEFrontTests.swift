@@ -19,8 +19,7 @@ import Testing
         let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "n1")
         let mountpoint = dir + "/pve"
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        let mount = try FUSEMount(fileSystem: ClusterFSFuse(fs), mountpoint: mountpoint, options: ["default_permissions"])
-        mount.start()
+        let mount = try fs.mount(at: mountpoint, options: ["default_permissions"])
         defer { mount.unmount() }
         try body(fs, mountpoint)
     }
@@ -105,5 +104,36 @@ import Testing
             try fs.create("nodes/n2/lxc/200.conf")
             #expect(Glibc.open(root + "/nodes/n1/qemu-server/200.conf", O_WRONLY | O_CREAT | O_EXCL, 0o640) == -1 && errno == EEXIST)
         }
+    }
+}
+
+@Suite(.serialized) struct FUSECacheTests {
+    let dir = temporaryDirectory()
+
+    /// Attributes are cached by the kernel; a change made through the in-process API must still be seen
+    /// at once through the mount (the observer invalidates the cache).
+    @Test func apiWritesAreVisibleThroughTheMountAtOnce() throws {
+        guard access("/dev/fuse", R_OK | W_OK) == 0, getuid() == 0 else {
+            print("skipped: needs /dev/fuse and root")
+            return
+        }
+        let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "n1")
+        let root = dir + "/pve"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let mount = try fs.mount(at: root, options: ["default_permissions"])
+        defer { mount.unmount() }
+        var info = stat()
+        for round in 1...50 {
+            let text = String(repeating: "v", count: round * 10) + "\n"
+            try fs.write("datacenter.cfg", Array(text.utf8))
+            #expect(lstat(root + "/datacenter.cfg", &info) == 0 && info.st_size == text.utf8.count, "round \(round)")
+            #expect(try String(contentsOfFile: root + "/datacenter.cfg", encoding: .utf8) == text)
+        }
+        try fs.delete("datacenter.cfg")
+        #expect(access(root + "/datacenter.cfg", F_OK) == -1)
+        try fs.write("a.cfg", [1, 2, 3])
+        try fs.rename("a.cfg", to: "b.cfg")
+        #expect(access(root + "/a.cfg", F_OK) == -1)
+        #expect(lstat(root + "/b.cfg", &info) == 0 && info.st_size == 3)
     }
 }
