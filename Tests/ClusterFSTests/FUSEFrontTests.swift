@@ -11,18 +11,7 @@ import Testing
 @Suite(.serialized) struct FUSEFrontTests {
     let dir = temporaryDirectory()
 
-    func mounted(_ body: (ClusterFS, String) throws -> Void) throws {
-        guard access("/dev/fuse", R_OK | W_OK) == 0, getuid() == 0 else {
-            print("skipped: the FUSE tests need /dev/fuse and root")
-            return
-        }
-        let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "n1")
-        let mountpoint = dir + "/pve"
-        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        let mount = try fs.mount(at: mountpoint, options: ["default_permissions"])
-        defer { mount.unmount() }
-        try body(fs, mountpoint)
-    }
+    func mounted(_ body: (ClusterFS, String) throws -> Void) throws { try withMountedTree(in: dir, body) }
 
     func write(_ path: String, _ text: String) -> Int32 {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
@@ -113,15 +102,10 @@ import Testing
     /// Attributes are cached by the kernel; a change made through the in-process API must still be seen
     /// at once through the mount (the observer invalidates the cache).
     @Test func apiWritesAreVisibleThroughTheMountAtOnce() throws {
-        guard access("/dev/fuse", R_OK | W_OK) == 0, getuid() == 0 else {
-            print("skipped: needs /dev/fuse and root")
-            return
-        }
-        let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "n1")
-        let root = dir + "/pve"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let mount = try fs.mount(at: root, options: ["default_permissions"])
-        defer { mount.unmount() }
+        try withMountedTree(in: dir) { fs, root throws in try checkAPIWritesVisible(fs, root) }
+    }
+
+    func checkAPIWritesVisible(_ fs: ClusterFS, _ root: String) throws {
         var info = stat()
         for round in 1...50 {
             let text = String(repeating: "v", count: round * 10) + "\n"
@@ -136,4 +120,19 @@ import Testing
         #expect(access(root + "/a.cfg", F_OK) == -1)
         #expect(lstat(root + "/b.cfg", &info) == 0 && info.st_size == 3)
     }
+}
+
+/// A fresh tree in `dir`, mounted at `dir/pve` for the duration of `body`; skipped with a printed reason
+/// where the host has no /dev/fuse or we are not root.
+func withMountedTree(in dir: String, _ body: (ClusterFS, String) throws -> Void) throws {
+    guard access("/dev/fuse", R_OK | W_OK) == 0, getuid() == 0 else {
+        print("skipped: the FUSE tests need /dev/fuse and root")
+        return
+    }
+    let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "n1")
+    let mountpoint = dir + "/pve"
+    try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+    let mount = try fs.mount(at: mountpoint, options: ["default_permissions"])
+    defer { mount.unmount() }
+    try body(fs, mountpoint)
 }

@@ -57,3 +57,19 @@ export function debounce(fn, ms) {
     t = setTimeout(() => { t = null; fn(...args); }, ms);
   };
 }
+
+/** Wrap an async function so runs never overlap: a call during a run asks for exactly one more run after it. */
+export function serialized(fn) {
+  let running = false;
+  let again = false;
+  return async function run() {
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      await fn();
+    } finally {
+      running = false;
+    }
+    if (again) { again = false; run(); }
+  };
+}

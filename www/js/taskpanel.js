@@ -7,7 +7,7 @@ import { errorSlot } from './ui.js';
 import { loadNodes, isOnline } from './nodes.js';
 import { fetchNodeTasks, sortTasks, taskTable } from './tasks.js';
 import { onTaskEvent, onEventMode } from './events.js';
-import { debounce } from './poll.js';
+import { debounce, serialized } from './poll.js';
 
 const KEY = 'corral.taskpanel';
 const SHOW = 50;
@@ -46,12 +46,7 @@ export function initTaskPanel({ panel, toggle, body, summary, modeEl }) {
   });
 
   // --- data ---------------------------------------------------------------
-  let busy = false;
-  let again = false;
-
-  async function refresh() {
-    if (busy) { again = true; return; }
-    busy = true;
+  const refresh = serialized(async () => {
     try {
       const nodes = (await loadNodes({ maxAge: 10000 })).filter(isOnline);
       const results = await Promise.allSettled(nodes.map((n) => fetchNodeTasks(n.node, { limit: SHOW })));
@@ -68,11 +63,8 @@ export function initTaskPanel({ panel, toggle, body, summary, modeEl }) {
       err.set(failures.length ? new Error(failures.join('; ')) : null);
     } catch (e) {
       err.set(e);
-    } finally {
-      busy = false;
     }
-    if (again) { again = false; refresh(); }
-  }
+  });
 
   onTaskEvent(debounce(refresh, 250));
   refresh();

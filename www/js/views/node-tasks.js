@@ -5,7 +5,7 @@ import { h, icon, setText } from '../dom.js';
 import { errorSlot } from '../ui.js';
 import { fetchNodeTasks, sortTasks, taskTable } from '../tasks.js';
 import { onTaskEvent } from '../events.js';
-import { debounce } from '../poll.js';
+import { debounce, serialized } from '../poll.js';
 
 const LIMIT = 50;
 
@@ -19,12 +19,8 @@ export function mountNodeTasks(panel, route) {
   panel.append(h('div', { class: 'panel-toolbar' }, count, refreshBtn), err.el, h('div', { class: 'card card-flush' }, table.el));
 
   const ctrl = new AbortController();
-  let busy = false;
-  let again = false;
-
-  async function refresh() {
-    if (busy) { again = true; return; }
-    busy = true;
+  const refresh = serialized(async () => {
+    if (ctrl.signal.aborted) return;
     try {
       const tasks = sortTasks(await fetchNodeTasks(node, { limit: LIMIT, signal: ctrl.signal }));
       table.update(tasks);
@@ -33,11 +29,8 @@ export function mountNodeTasks(panel, route) {
       err.set(null);
     } catch (e) {
       if (e.name !== 'AbortError') err.set(e);
-    } finally {
-      busy = false;
     }
-    if (again && !ctrl.signal.aborted) { again = false; refresh(); }
-  }
+  });
 
   const soon = debounce(refresh, 250);
   refreshBtn.addEventListener('click', refresh);
