@@ -46,7 +46,7 @@ let package = Package(
         // 3. Core services
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema"]),
-        .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE"], exclude: ["README.md"]),
+        .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE", "Corosync"], exclude: ["README.md"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "Zlib"]),
         .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
-        .testTarget(name: "ClusterFSTests", dependencies: ["ClusterFS", "SQLite", "FUSE"]),
+        .testTarget(name: "ClusterFSTests", dependencies: ["ClusterFS", "SQLite", "FUSE", "Corosync"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
     ],

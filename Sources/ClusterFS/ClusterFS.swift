@@ -35,35 +35,42 @@ public final class ClusterFS: @unchecked Sendable {
     public let nodeID: UInt32
     public let limits: Limits
     public let startTime = UInt32(time(nil))
-    private let memdb: MemDB
+    let memdb: MemDB
     private var mutex = pthread_mutex_t()
     private var observers: [Int: @Sendable ([ClusterFSChange]) -> Void] = [:]
     private var nextObserver = 0
     /// Whether writes are allowed (quorum); local mode is always quorate.
     public var isQuorate: @Sendable () -> Bool = { true }
+    /// Set in cluster mode: changes go through it instead of being applied here directly.
+    var replicator: Replicator?
+    /// Set in cluster mode: the `.members` file from the cluster's view.
+    var membersProvider: (@Sendable () -> String?)?
 
-    public init(databasePath: String, nodeName: String, nodeID: UInt32 = 1, limits: Limits = Limits()) throws {
+    /// Opens the tree in `databasePath`. In local mode (no `cluster`) this node's directories are
+    /// made at once; in cluster mode once the node has joined a quorate group and synchronised.
+    public init(databasePath: String, nodeName: String, nodeID: UInt32 = 1, limits: Limits = Limits(), local: Bool = true) throws {
         self.nodeName = nodeName
         self.nodeID = nodeID
         self.limits = limits
         pthread_mutex_init(&mutex, nil)
         memdb = try MemDB(path: databasePath)
-        try ensureBaseLayout()
+        if local { try ensureBaseLayout() }
     }
 
     deinit { pthread_mutex_destroy(&mutex) }
 
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return try body()
     }
 
     /// The directories every node expects (`nodes/<self>/{qemu-server,lxc,priv}`, `priv/lock`).
-    private func ensureBaseLayout() throws {
+    func ensureBaseLayout() throws {
         for dir in ["nodes", "nodes/\(nodeName)", "nodes/\(nodeName)/qemu-server", "nodes/\(nodeName)/lxc",
                     "nodes/\(nodeName)/openvz", "nodes/\(nodeName)/priv", "priv", "priv/lock"] where (try? stat(dir)) == nil {
-            try mkdir(dir)
+            // in a cluster another node may make the shared ones first
+            do { try mkdir(dir) } catch let error as ClusterFSError where error.errno == EEXIST {}
         }
     }
 
@@ -150,9 +157,15 @@ public final class ClusterFS: @unchecked Sendable {
     /// The global version: it grows with every change.
     public var version: UInt64 { locked { memdb.version } }
 
-    public func checksum() throws -> String { try locked { try memdb.checksum() } }
+    /// What nodes compare to detect divergence (global version and every entry), in hex.
+    public func checksum() -> String { locked { String(memdb.checksum, radix: 16) } }
 
     // MARK: writes
+    //
+    // Every change is an Operation: checked where it is made (names, sizes, quorum), then applied,
+    // directly in local mode or, in cluster mode, by every node in the order corosync delivers it.
+    // Applying depends only on the tree and the operation (its time included), so all nodes reach
+    // the same result, errors included.
 
     private func checkWritable(_ parts: [String]) throws {
         guard isQuorate() else { throw ClusterFSError.noQuorum }
@@ -173,29 +186,35 @@ public final class ClusterFS: @unchecked Sendable {
         let parts = try Self.components(path)
         try checkWritable(parts)
         guard data.count <= limits.maxFileSize else { throw ClusterFSError(EFBIG, "'\(path)' would exceed \(limits.maxFileSize) bytes") }
-        let change = try locked { () -> ClusterFSChange in
-            guard let parent = memdb.lookup(Array(parts.dropLast())) else { throw ClusterFSError.notFound(Self.join(parts.dropLast())) }
-            guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(parts.dropLast())) }
-            let newVersion = memdb.version + 1
-            let now = mtime ?? UInt32(time(nil))
-            if let inode = memdb.childInode(parent.inode, parts.last!), var existing = memdb.entries[inode] {
-                if exclusive { throw ClusterFSError.exists(path) }
-                guard existing.kind == .file else { throw ClusterFSError.isDirectory(path) }
-                existing.data = data
-                existing.version = newVersion
-                existing.writer = nodeID
-                existing.mtime = now
-                try memdb.commit(upserts: [existing], deletes: [], newVersion: newVersion)
-                return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
-            }
-            try checkUniqueGuestID(parts, movingFrom: nil)
-            let entry = TreeEntry(
-                inode: newVersion, parent: parent.inode, version: newVersion, writer: nodeID, mtime: now, kind: .file,
-                name: parts.last!, data: data)
-            try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
-            return ClusterFSChange(path: Self.join(parts), kind: .created, version: newVersion)
-        }
-        notify([change])
+        try perform(.put(path: parts, data: data, exclusive: exclusive, time: mtime ?? UInt32(time(nil))))
+    }
+
+    public func mkdir(_ path: String) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        try perform(.mkdir(path: parts, time: UInt32(time(nil))))
+    }
+
+    /// Removes a file or an empty directory.
+    public func delete(_ path: String) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        try perform(.delete(path: parts))
+    }
+
+    /// Atomically renames; an existing target file is replaced (write-temp-then-rename works).
+    public func rename(_ from: String, to: String) throws {
+        let source = try Self.components(from), target = try Self.components(to)
+        try checkWritable(source)
+        try checkWritable(target)
+        try perform(.rename(from: source, to: target))
+    }
+
+    /// Sets a file's or directory's modification time (refreshes a cluster lock).
+    public func setMtime(_ path: String, _ mtime: UInt32) throws {
+        let parts = try Self.components(path)
+        try checkWritable(parts)
+        try perform(.setMtime(path: parts, time: mtime))
     }
 
     /// Whether a file could be created at `path` now (parent, name, quorum, unique VMID), without
@@ -206,7 +225,7 @@ public final class ClusterFS: @unchecked Sendable {
         try locked {
             guard let parent = memdb.lookup(Array(parts.dropLast())) else { throw ClusterFSError.notFound(Self.join(parts.dropLast())) }
             guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(parts.dropLast())) }
-            if memdb.childInode(parent.inode, parts.last!) != nil { throw ClusterFSError.exists(path) }
+            if memdb.childInode(parent.inode, parts.last!) != nil { throw ClusterFSError.exists(Self.join(parts)) }
             try checkUniqueGuestID(parts, movingFrom: nil)
         }
     }
@@ -216,91 +235,99 @@ public final class ClusterFS: @unchecked Sendable {
         locked { (memdb.entries.values.reduce(0) { $0 + $1.data.count }, memdb.entries.count) }
     }
 
-    public func mkdir(_ path: String) throws {
-        let parts = try Self.components(path)
-        try checkWritable(parts)
-        let change = try locked { () -> ClusterFSChange in
-            guard let parent = memdb.lookup(Array(parts.dropLast())) else { throw ClusterFSError.notFound(Self.join(parts.dropLast())) }
-            guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(parts.dropLast())) }
+    private func perform(_ operation: ClusterFSOperation) throws {
+        if let replicator = locked({ self.replicator }) {
+            try replicator.submit(operation)
+            return
+        }
+        let change = try apply(operation, writer: nodeID)
+        notify([change])
+    }
+
+    /// Applies one operation to the tree (one SQLite transaction). The caller notifies observers.
+    func apply(_ operation: ClusterFSOperation, writer: UInt32) throws -> ClusterFSChange {
+        try locked {
             let newVersion = memdb.version + 1
-            let now = UInt32(time(nil))
-            if let inode = memdb.childInode(parent.inode, parts.last!), var existing = memdb.entries[inode] {
-                // an expired cluster lock (priv/lock/<name>) may be taken over
-                guard isLockPath(parts), existing.kind == .directory, now &- existing.mtime > limits.lockTimeout else {
-                    throw ClusterFSError.exists(path)
+            switch operation {
+            case .put(let parts, let data, let exclusive, let now):
+                let parent = try parentEntry(parts)
+                if let inode = memdb.childInode(parent.inode, parts.last!), var existing = memdb.entries[inode] {
+                    if exclusive { throw ClusterFSError.exists(Self.join(parts)) }
+                    guard existing.kind == .file else { throw ClusterFSError.isDirectory(Self.join(parts)) }
+                    existing.data = data
+                    existing.version = newVersion
+                    existing.writer = writer
+                    existing.mtime = now
+                    try memdb.commit(upserts: [existing], deletes: [], newVersion: newVersion)
+                    return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
                 }
-                existing.mtime = now
-                existing.version = newVersion
-                existing.writer = nodeID
-                try memdb.commit(upserts: [existing], deletes: [], newVersion: newVersion)
+                try checkUniqueGuestID(parts, movingFrom: nil)
+                let entry = TreeEntry(
+                    inode: newVersion, parent: parent.inode, version: newVersion, writer: writer, mtime: now, kind: .file,
+                    name: parts.last!, data: data)
+                try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
+                return ClusterFSChange(path: Self.join(parts), kind: .created, version: newVersion)
+
+            case .mkdir(let parts, let now):
+                let parent = try parentEntry(parts)
+                if let inode = memdb.childInode(parent.inode, parts.last!), var existing = memdb.entries[inode] {
+                    // an expired cluster lock (priv/lock/<name>) may be taken over
+                    guard isLockPath(parts), existing.kind == .directory, now &- existing.mtime > limits.lockTimeout, now >= existing.mtime else {
+                        throw ClusterFSError.exists(Self.join(parts))
+                    }
+                    existing.mtime = now
+                    existing.version = newVersion
+                    existing.writer = writer
+                    try memdb.commit(upserts: [existing], deletes: [], newVersion: newVersion)
+                    return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
+                }
+                let entry = TreeEntry(
+                    inode: newVersion, parent: parent.inode, version: newVersion, writer: writer, mtime: now, kind: .directory,
+                    name: parts.last!, data: [])
+                try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
+                return ClusterFSChange(path: Self.join(parts), kind: .created, version: newVersion)
+
+            case .delete(let parts):
+                guard let entry = memdb.lookup(parts), !parts.isEmpty else { throw ClusterFSError.notFound(Self.join(parts)) }
+                if entry.kind == .directory, !memdb.list(entry.inode).isEmpty { throw ClusterFSError(ENOTEMPTY, "'\(Self.join(parts))' is not empty") }
+                try memdb.commit(upserts: [], deletes: [entry.inode], newVersion: newVersion)
+                return ClusterFSChange(path: Self.join(parts), kind: .deleted, version: newVersion)
+
+            case .rename(let source, let target):
+                let from = Self.join(source), to = Self.join(target)
+                guard var entry = memdb.lookup(source), !source.isEmpty else { throw ClusterFSError.notFound(from) }
+                let parent = try parentEntry(target)
+                if entry.kind == .directory, target.starts(with: source) { throw ClusterFSError(EINVAL, "cannot move '\(from)' into itself") }
+                var deletes: [UInt64] = []
+                if let existingInode = memdb.childInode(parent.inode, target.last!), existingInode != entry.inode, let existing = memdb.entries[existingInode] {
+                    if existing.kind == .directory && (entry.kind != .directory || !memdb.list(existingInode).isEmpty) {
+                        throw ClusterFSError(existing.kind == .directory && entry.kind == .directory ? ENOTEMPTY : EISDIR, "cannot replace '\(to)'")
+                    }
+                    if existing.kind == .file && entry.kind == .directory { throw ClusterFSError.notDirectory(to) }
+                    deletes.append(existingInode)
+                }
+                try checkUniqueGuestID(target, movingFrom: source)
+                entry.parent = parent.inode
+                entry.name = target.last!
+                entry.version = newVersion
+                entry.writer = writer
+                try memdb.commit(upserts: [entry], deletes: deletes, newVersion: newVersion)
+                return ClusterFSChange(path: to, kind: .renamed(from: from), version: newVersion)
+
+            case .setMtime(let parts, let mtime):
+                guard var entry = memdb.lookup(parts), !parts.isEmpty else { throw ClusterFSError.notFound(Self.join(parts)) }
+                entry.mtime = mtime
+                entry.version = newVersion
+                try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
                 return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
             }
-            let entry = TreeEntry(
-                inode: newVersion, parent: parent.inode, version: newVersion, writer: nodeID, mtime: now, kind: .directory,
-                name: parts.last!, data: [])
-            try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
-            return ClusterFSChange(path: Self.join(parts), kind: .created, version: newVersion)
         }
-        notify([change])
     }
 
-    /// Removes a file or an empty directory.
-    public func delete(_ path: String) throws {
-        let parts = try Self.components(path)
-        try checkWritable(parts)
-        let change = try locked { () -> ClusterFSChange in
-            guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
-            if entry.kind == .directory, !memdb.list(entry.inode).isEmpty { throw ClusterFSError(ENOTEMPTY, "'\(path)' is not empty") }
-            let newVersion = memdb.version + 1
-            try memdb.commit(upserts: [], deletes: [entry.inode], newVersion: newVersion)
-            return ClusterFSChange(path: Self.join(parts), kind: .deleted, version: newVersion)
-        }
-        notify([change])
-    }
-
-    /// Atomically renames; an existing target file is replaced (write-temp-then-rename works).
-    public func rename(_ from: String, to: String) throws {
-        let source = try Self.components(from), target = try Self.components(to)
-        try checkWritable(source)
-        try checkWritable(target)
-        let change = try locked { () -> ClusterFSChange in
-            guard var entry = memdb.lookup(source) else { throw ClusterFSError.notFound(from) }
-            guard let parent = memdb.lookup(Array(target.dropLast())) else { throw ClusterFSError.notFound(Self.join(target.dropLast())) }
-            guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(target.dropLast())) }
-            if entry.kind == .directory, target.starts(with: source) { throw ClusterFSError(EINVAL, "cannot move '\(from)' into itself") }
-            var deletes: [UInt64] = []
-            if let existingInode = memdb.childInode(parent.inode, target.last!), existingInode != entry.inode, let existing = memdb.entries[existingInode] {
-                if existing.kind == .directory && (entry.kind != .directory || !memdb.list(existingInode).isEmpty) {
-                    throw ClusterFSError(existing.kind == .directory && entry.kind == .directory ? ENOTEMPTY : EISDIR, "cannot replace '\(to)'")
-                }
-                if existing.kind == .file && entry.kind == .directory { throw ClusterFSError.notDirectory(to) }
-                deletes.append(existingInode)
-            }
-            try checkUniqueGuestID(target, movingFrom: source)
-            let newVersion = memdb.version + 1
-            entry.parent = parent.inode
-            entry.name = target.last!
-            entry.version = newVersion
-            entry.writer = nodeID
-            try memdb.commit(upserts: [entry], deletes: deletes, newVersion: newVersion)
-            return ClusterFSChange(path: Self.join(target), kind: .renamed(from: Self.join(source)), version: newVersion)
-        }
-        notify([change])
-    }
-
-    /// Sets a file's or directory's modification time (refreshes a cluster lock).
-    public func setMtime(_ path: String, _ mtime: UInt32) throws {
-        let parts = try Self.components(path)
-        try checkWritable(parts)
-        let change = try locked { () -> ClusterFSChange in
-            guard var entry = memdb.lookup(parts), !parts.isEmpty else { throw ClusterFSError.notFound(path) }
-            let newVersion = memdb.version + 1
-            entry.mtime = mtime
-            entry.version = newVersion
-            try memdb.commit(upserts: [entry], deletes: [], newVersion: newVersion)
-            return ClusterFSChange(path: Self.join(parts), kind: .written, version: newVersion)
-        }
-        notify([change])
+    private func parentEntry(_ parts: [String]) throws -> TreeEntry {
+        guard let parent = memdb.lookup(Array(parts.dropLast())) else { throw ClusterFSError.notFound(Self.join(parts.dropLast())) }
+        guard parent.kind == .directory else { throw ClusterFSError.notDirectory(Self.join(parts.dropLast())) }
+        return parent
     }
 
     // MARK: guest IDs and locks
@@ -358,7 +385,7 @@ public final class ClusterFS: @unchecked Sendable {
 
     public func removeObserver(_ token: Int) { locked { _ = observers.removeValue(forKey: token) } }
 
-    private func notify(_ changes: [ClusterFSChange]) {
+    func notify(_ changes: [ClusterFSChange]) {
         for observer in locked({ Array(observers.values) }) { observer(changes) }
     }
 
@@ -391,7 +418,8 @@ public final class ClusterFS: @unchecked Sendable {
     }
 
     private func membersJSON() -> String {
-        "{\n\"nodename\": \"\(nodeName)\",\n\"version\": 1,\n\"cluster\": { \"name\": \"local\", \"version\": 1, \"nodes\": 1, \"quorate\": \(isQuorate() ? 1 : 0) },\n\"nodelist\": {\n  \"\(nodeName)\": { \"id\": \(nodeID), \"online\": 1, \"ip\": \"127.0.0.1\"}\n  }\n}\n"
+        if let provider = locked({ membersProvider }), let json = provider() { return json }
+        return "{\n\"nodename\": \"\(nodeName)\",\n\"version\": 1,\n\"cluster\": { \"name\": \"local\", \"version\": 1, \"nodes\": 1, \"quorate\": \(isQuorate() ? 1 : 0) },\n\"nodelist\": {\n  \"\(nodeName)\": { \"id\": \(nodeID), \"online\": 1, \"ip\": \"127.0.0.1\"}\n  }\n}\n"
     }
 
     private func vmlistJSON() -> String {

@@ -13,6 +13,26 @@ public struct TreeEntry: Equatable, Sendable {
     public var kind: Kind
     public var name: String
     public var data: [UInt8]
+
+    /// A hash over every field (FNV-1a): what nodes compare entry by entry when they synchronise.
+    var digest: UInt64 {
+        var hash = FNV()
+        hash.add(inode); hash.add(parent); hash.add(version); hash.add(UInt64(writer)); hash.add(UInt64(mtime))
+        hash.add(UInt64(kind.rawValue)); hash.add(name.utf8); hash.add(UInt64(name.utf8.count)); hash.add(data)
+        return hash.value
+    }
+}
+
+/// FNV-1a, 64 bit: stable across processes and machines (Swift's hashValue is seeded per process).
+struct FNV {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value = value &* 0x100_0000_01b3
+        }
+    }
+    mutating func add(_ number: UInt64) { withUnsafeBytes(of: number.littleEndian) { add($0) } }
 }
 
 /// The whole tree in memory, persisted in SQLite in pmxcfs's table shape
@@ -26,6 +46,9 @@ final class MemDB {
     private(set) var entries: [UInt64: TreeEntry] = [:]
     private var children: [UInt64: [String: UInt64]] = [:]
     private(set) var version: UInt64 = 0
+    /// XOR of every entry's digest, kept current on each commit, so comparing trees costs nothing.
+    private(set) var treeDigest: UInt64 = 0
+    private var digests: [UInt64: UInt64] = [:]
 
     init(path: String) throws {
         db = try SQLiteDatabase(path: path)
@@ -66,6 +89,9 @@ final class MemDB {
         }
         for entry in pending {
             entries[entry.inode] = entry
+            let digest = entry.digest
+            digests[entry.inode] = digest
+            treeDigest ^= digest
             if entry.kind == .directory, children[entry.inode] == nil { children[entry.inode] = [:] }
         }
         for entry in pending {
@@ -117,16 +143,25 @@ final class MemDB {
             try? db.execute("ROLLBACK")
             throw ClusterFSError(EIO, "config database write failed: \(error)")
         }
+        // a name is only unlinked if it still points at this inode: a sync may move one entry away
+        // from a name and give the name to another in the same batch, in any order
         for inode in deletes {
             if let old = entries.removeValue(forKey: inode) {
-                children[old.parent]?[old.name] = nil
+                treeDigest ^= digests.removeValue(forKey: inode) ?? old.digest
+                if children[old.parent]?[old.name] == inode { children[old.parent]?[old.name] = nil }
                 children[inode] = nil
             }
         }
         for e in upserts {
-            if let old = entries[e.inode], old.parent != e.parent || old.name != e.name {
-                children[old.parent]?[old.name] = nil
+            if let old = entries[e.inode] {
+                treeDigest ^= digests[e.inode] ?? old.digest
+                if old.parent != e.parent || old.name != e.name, children[old.parent]?[old.name] == e.inode {
+                    children[old.parent]?[old.name] = nil
+                }
             }
+            let digest = e.digest
+            digests[e.inode] = digest
+            treeDigest ^= digest
             entries[e.inode] = e
             children[e.parent, default: [:]][e.name] = e.inode
             if e.kind == .directory, children[e.inode] == nil { children[e.inode] = [:] }
@@ -134,28 +169,23 @@ final class MemDB {
         version = newVersion
     }
 
-    /// A checksum over every entry (what nodes compare to detect divergence).
-    func checksum() throws -> String {
-        var text = ""
-        for entry in entries.values.sorted(by: { $0.inode < $1.inode }) {
-            text += "\(entry.inode) \(entry.parent) \(entry.version) \(entry.kind.rawValue) \(entry.name) \(entry.data.count) \(entry.data.hashValueStable)\n"
-        }
-        return String(text.hashValueStable, radix: 16)
+    /// What two nodes compare to detect divergence: the global version and every entry.
+    var checksum: UInt64 {
+        var hash = FNV()
+        hash.add(version)
+        hash.add(treeDigest)
+        hash.add(UInt64(entries.count))
+        return hash.value
     }
+
+    /// (inode, digest) of every entry: the index nodes exchange to find what differs.
+    var index: [UInt64: UInt64] { digests }
 }
 
 extension Sequence where Element == UInt8 {
-    /// FNV-1a: stable across processes (Swift's hashValue is seeded per process).
     var hashValueStable: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in self {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
+        var hash = FNV()
+        hash.add(self)
+        return hash.value
     }
-}
-
-extension String {
-    var hashValueStable: UInt64 { utf8.hashValueStable }
 }

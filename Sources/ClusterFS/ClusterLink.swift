@@ -1,0 +1,91 @@
+import Corosync
+import Dispatch
+import Glibc
+
+/// Cluster mode: ties a ClusterFS and its status channel to the local corosync. Two CPG groups:
+/// one for the tree (replicated, persisted), one for the status channel (neither).
+public final class ClusterLink: CorosyncListener, @unchecked Sendable {
+    public static let treeGroup = "corral_dcdb_v1"
+    public static let statusGroup = "corral_kvstore_v1"
+
+    public let fs: ClusterFS
+    public let status: StatusChannel
+    let replicator: Replicator
+    private var connection: CorosyncConnection!
+    private let verifyTimer: DispatchSourceTimer
+
+    /// Joins; the connection thread starts at once and keeps reconnecting. `verifyInterval` is how
+    /// often the lowest member asks for a checksum comparison.
+    public init(fs: ClusterFS, verifyInterval: Double = 60, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.fs = fs
+        status = StatusChannel(nodeName: fs.nodeName)
+        replicator = Replicator(fs: fs, log: log)
+        verifyTimer = DispatchSource.makeTimerSource(queue: .global())
+        let connection = CorosyncConnection(groups: [Self.treeGroup, Self.statusGroup], listener: self)
+        self.connection = connection
+        let replicator = replicator
+        replicator.setTransmit { bytes in try connection.send(group: Self.treeGroup, bytes) }
+        status.transmit = { bytes in try connection.send(group: Self.statusGroup, bytes) }
+        fs.locked { fs.replicator = replicator }
+        fs.isQuorate = { replicator.canWrite }
+        fs.membersProvider = { [weak self] in self?.membersJSON() }
+        verifyTimer.schedule(deadline: .now() + verifyInterval, repeating: verifyInterval)
+        verifyTimer.setEventHandler { replicator.verifyIfLeader() }
+        verifyTimer.resume()
+        connection.start()
+    }
+
+    /// Leaves the groups; writes fail from now on.
+    public func stop() {
+        verifyTimer.cancel()
+        connection.stop()
+        replicator.disconnected()
+    }
+
+    /// Whether this node has joined and agrees with the group.
+    public var isSynchronised: Bool { replicator.mode == .normal }
+
+    public func waitUntilSynchronised(timeout: Double) -> Bool {
+        let deadline = DispatchTime.now() + timeout
+        while DispatchTime.now() < deadline {
+            if isSynchronised { return true }
+            usleep(20_000)
+        }
+        return isSynchronised
+    }
+
+    // MARK: CorosyncListener
+
+    public func corosyncConnected(localNodeID: UInt32, localPID: UInt32, nodes: [ClusterNode], clusterName: String) {
+        let me = CPGMember(nodeID: localNodeID, pid: localPID)
+        replicator.connected(local: me, nodes: nodes, clusterName: clusterName)
+        status.connected(local: me)
+    }
+
+    public func corosyncDisconnected() {
+        replicator.disconnected()
+        status.disconnected()
+    }
+
+    public func corosyncQuorumChanged(_ quorate: Bool) { replicator.quorumChanged(quorate) }
+
+    public func corosyncDelivered(group: String, from: CPGMember, message: [UInt8]) {
+        if group == Self.treeGroup { replicator.delivered(from: from, message) } else { status.delivered(from: from, message) }
+    }
+
+    public func corosyncMembershipChanged(group: String, members: [CPGMember], left: [CPGMember], joined: [CPGMember]) {
+        if group == Self.treeGroup { replicator.membershipChanged(members) } else { status.membershipChanged(members, joined: joined) }
+    }
+
+    // MARK: .members
+
+    func membersJSON() -> String {
+        let s = replicator.status
+        let online = Set(s.members.map(\.nodeID))
+        var lines: [String] = []
+        for node in s.nodes.sorted(by: { $0.nodeID < $1.nodeID }) {
+            lines.append("  \"\(node.name)\": { \"id\": \(node.nodeID), \"online\": \(online.contains(node.nodeID) ? 1 : 0), \"ip\": \"\(node.address)\"}")
+        }
+        return "{\n\"nodename\": \"\(fs.nodeName)\",\n\"version\": \(s.syncs),\n\"cluster\": { \"name\": \"\(s.clusterName)\", \"version\": 1, \"nodes\": \(s.nodes.count), \"quorate\": \(s.quorate ? 1 : 0) },\n\"nodelist\": {\n" + lines.joined(separator: ",\n") + "\n  }\n}\n"
+    }
+}
