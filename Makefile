@@ -7,7 +7,7 @@ PORT ?= 8006
 
 BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev \
 	libquorum-dev libcmap-dev libssl-dev zlib1g-dev pkg-config
-TEST_DEPS := curl openssl python3 python3-pip
+TEST_DEPS := curl openssl python3 python3-pip corosync iproute2
 BENCH_DEPS := nginx-light wrk curl openssl python3
 
 .PHONY: all build release deps test-deps run stop install deb test bench fuzz clean

@@ -45,6 +45,8 @@ public final class ClusterFS: @unchecked Sendable {
     var replicator: Replicator?
     /// Set in cluster mode: the `.members` file from the cluster's view.
     var membersProvider: (@Sendable () -> String?)?
+    /// Set in cluster mode: replication fields for `.clusterfs-status`.
+    var replicationStatusProvider: (@Sendable () -> String)?
 
     /// Opens the tree in `databasePath`. In local mode (no `cluster`) this node's directories are
     /// made at once; in cluster mode once the node has joined a quorate group and synchronised.
@@ -391,7 +393,7 @@ public final class ClusterFS: @unchecked Sendable {
 
     // MARK: virtual files
 
-    static let virtualNames = [".version", ".members", ".vmlist", ".clusterlog", ".debug"]
+    static let virtualNames = [".version", ".members", ".vmlist", ".clusterlog", ".debug", ".clusterfs-status"]
 
     private func virtualInode(_ name: String) -> UInt64 { UInt64.max - UInt64(name.utf8.hashValueStable % 1_000_000) }
 
@@ -403,6 +405,7 @@ public final class ClusterFS: @unchecked Sendable {
         case ".vmlist": return Array(vmlistJSON().utf8)
         case ".clusterlog": return Array("{\"data\": []}\n".utf8)
         case ".debug": return Array("0\n".utf8)
+        case ".clusterfs-status": return Array(statusJSON().utf8)
         default: return nil
         }
     }
@@ -420,6 +423,13 @@ public final class ClusterFS: @unchecked Sendable {
     private func membersJSON() -> String {
         if let provider = locked({ membersProvider }), let json = provider() { return json }
         return "{\n\"nodename\": \"\(nodeName)\",\n\"version\": 1,\n\"cluster\": { \"name\": \"local\", \"version\": 1, \"nodes\": 1, \"quorate\": \(isQuorate() ? 1 : 0) },\n\"nodelist\": {\n  \"\(nodeName)\": { \"id\": \(nodeID), \"online\": 1, \"ip\": \"127.0.0.1\"}\n  }\n}\n"
+    }
+
+    /// Corral's own: how this node's copy of the tree stands (what operators and tests compare).
+    private func statusJSON() -> String {
+        let (version, checksum, entries) = locked { (memdb.version, memdb.checksum, memdb.entries.count) }
+        let replication = locked { replicationStatusProvider }?() ?? "\"mode\": \"local\""
+        return "{\n\"nodename\": \"\(nodeName)\",\n\"version\": \(version),\n\"checksum\": \"\(String(checksum, radix: 16))\",\n\"entries\": \(entries),\n\(replication)\n}\n"
     }
 
     private func vmlistJSON() -> String {

@@ -29,6 +29,7 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
         fs.locked { fs.replicator = replicator }
         fs.isQuorate = { replicator.canWrite }
         fs.membersProvider = { [weak self] in self?.membersJSON() }
+        fs.replicationStatusProvider = { [weak replicator] in replicator?.statusFields ?? "\"mode\": \"stopped\"" }
         verifyTimer.schedule(deadline: .now() + verifyInterval, repeating: verifyInterval)
         verifyTimer.setEventHandler { replicator.verifyIfLeader() }
         verifyTimer.resume()
@@ -45,13 +46,15 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
     /// Whether this node has joined and agrees with the group.
     public var isSynchronised: Bool { replicator.mode == .normal }
 
-    public func waitUntilSynchronised(timeout: Double) -> Bool {
+    /// Waits until this node is synchronised and writes are allowed (its own directories exist).
+    public func waitUntilWritable(timeout: Double) -> Bool {
         let deadline = DispatchTime.now() + timeout
+        func ready() -> Bool { isSynchronised && replicator.canWrite && (try? fs.stat("nodes/\(fs.nodeName)/priv")) != nil }
         while DispatchTime.now() < deadline {
-            if isSynchronised { return true }
+            if ready() { return true }
             usleep(20_000)
         }
-        return isSynchronised
+        return ready()
     }
 
     // MARK: CorosyncListener

@@ -95,6 +95,19 @@ final class Replicator: @unchecked Sendable {
         }
     }
 
+    /// The replication fields of `.clusterfs-status`.
+    var statusFields: String {
+        let s = status
+        let mode = switch s.mode {
+        case .disconnected: "disconnected"
+        case .syncing: "syncing"
+        case .awaitingUpdate: "syncing"
+        case .normal: "synced"
+        }
+        let members = s.members.map { "\"\($0)\"" }.joined(separator: ", ")
+        return "\"mode\": \"\(mode)\",\n\"quorate\": \(s.quorate ? 1 : 0),\n\"members\": [\(members)],\n\"syncs\": \(s.syncs),\n\"resyncs\": \(s.resyncs),\n\"last_sync_entries\": \(s.lastSyncTransfer)"
+    }
+
     /// Multicasts `operation` and waits until it was applied here, in its place in the cluster's order.
     func submit(_ operation: ClusterFSOperation) throws {
         let waiter = Waiter()

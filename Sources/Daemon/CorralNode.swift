@@ -17,6 +17,8 @@ public final class CorralNode: Sendable {
     public let dispatcher: Dispatcher
     public let certificates: NodeCertificates
     public let clusterFS: ClusterFS
+    /// Cluster mode only: the corosync connection that replicates the tree.
+    public let clusterLink: ClusterLink?
     private let fuseMount: FUSEMount
     private let server: HTTPServer
 
@@ -41,7 +43,7 @@ public final class CorralNode: Sendable {
         return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
     }
 
-    public init(settings: Settings, log: @escaping (String) -> Void) throws {
+    public init(settings: Settings, log: @escaping @Sendable (String) -> Void) throws {
         guard settings.listensOnLoopbackOnly else {
             throw SettingsError(
                 "refusing to listen on \(settings.listen.joined(separator: ", ")): until access control lands, corrald answers every caller as root@pam and so listens on loopback only (e.g. --listen 127.0.0.1:8006)")
@@ -53,10 +55,30 @@ public final class CorralNode: Sendable {
         for directory in [settings.dataDirectory, settings.tasksDirectory, settings.effectiveMountpoint] {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        clusterFS = try ClusterFS(databasePath: settings.dataDirectory + "/config.db", nodeName: settings.nodeName)
+        clusterFS = try ClusterFS(databasePath: settings.dataDirectory + "/config.db", nodeName: settings.nodeName, local: settings.local)
+        if settings.local {
+            clusterLink = nil
+        } else {
+            let link = ClusterLink(fs: clusterFS, verifyInterval: Double(settings.verifyInterval), log: log)
+            clusterLink = link
+            log("joining the cluster of the local corosync")
+            // a node that has been part of the cluster starts with its copy of the tree (it catches up
+            // once a quorate group forms); only a node's very first start must wait to store its certificate
+            let known = (try? clusterFS.stat("nodes/\(settings.nodeName)/pve-ssl.pem")) != nil
+            if !link.waitUntilWritable(timeout: known ? 5 : Double(settings.joinTimeout)) {
+                log("not yet part of a quorate cluster; the configuration is read-only until quorum returns")
+            }
+        }
         fuseMount = try Self.mount(clusterFS, at: settings.effectiveMountpoint, log: log)
         certificates = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName)
-        let fingerprint = try certificates.ensure(in: clusterFS, log: log)
+        let fingerprint: String
+        do {
+            fingerprint = try certificates.ensure(in: clusterFS, log: log)
+        } catch let error as ClusterFSError where error.errno == EACCES {
+            fuseMount.unmount()
+            clusterLink?.stop()
+            throw SettingsError("this node has no certificate yet and the cluster has no quorum to store one: start the other nodes (or corosync) and try again")
+        }
 
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)
         let recovered = tasks.recoverOrphans()
@@ -106,5 +128,6 @@ public final class CorralNode: Sendable {
     public func shutdown(grace: Double = 10) async {
         await server.shutdown(grace: grace)
         fuseMount.unmount()
+        clusterLink?.stop()
     }
 }

@@ -24,15 +24,24 @@ public struct NodeCertificates: Sendable {
     public func ensure(in fs: ClusterFS, log: (String) -> Void) throws -> String {
         let caKey = "priv/pve-root-ca.key", caCert = "pve-root-ca.pem"
         let nodeCert = "nodes/\(nodeName)/pve-ssl.pem", nodeKey = "nodes/\(nodeName)/pve-ssl.key"
-        let ca: PEMPair
-        if let cert = try? fs.readString(caCert), let key = try? fs.readString(caKey) {
-            ca = PEMPair(certificate: cert, privateKey: key)
-        } else {
-            log("generating cluster CA \(caPath)")
-            ca = try CertificateAuthority.makeRoot(commonName: "Corral Cluster Manager CA")
-            try fs.write(caKey, Array(ca.privateKey.utf8))
-            try fs.write(caCert, Array(ca.certificate.utf8))
+        func existingCA() -> PEMPair? {
+            guard let cert = try? fs.readString(caCert), let key = try? fs.readString(caKey) else { return nil }
+            return PEMPair(certificate: cert, privateKey: key)
         }
+        var found = existingCA()
+        if found == nil {
+            // nodes of a new cluster start together: one cluster lock, so exactly one CA is made
+            try withClusterLock("corral-ca-setup", in: fs) {
+                found = existingCA()
+                if found != nil { return }
+                log("generating cluster CA \(caPath)")
+                let made = try CertificateAuthority.makeRoot(commonName: "Corral Cluster Manager CA")
+                try fs.write(caKey, Array(made.privateKey.utf8))
+                try fs.write(caCert, Array(made.certificate.utf8))
+                found = made
+            }
+        }
+        guard let ca = found else { throw SettingsError("the cluster CA could not be read or made") }
         if (try? fs.stat(nodeCert)) == nil || (try? fs.stat(nodeKey)) == nil {
             log("generating node certificate \(certificatePath)")
             let node = try CertificateAuthority.makeNode(
@@ -42,5 +51,18 @@ public struct NodeCertificates: Sendable {
             try fs.write(nodeCert, Array((node.certificate + ca.certificate).utf8))
         }
         return try CertificateAuthority.fingerprint(pemCertificate: try fs.readString(nodeCert))
+    }
+
+    private func withClusterLock(_ name: String, in fs: ClusterFS, _ body: () throws -> Void) throws {
+        for attempt in 0... {
+            do {
+                try fs.acquireLock(name)
+                break
+            } catch let error as ClusterFSError where error.errno == EEXIST && attempt < 300 {
+                usleep(100_000)
+            }
+        }
+        defer { try? fs.releaseLock(name) }
+        try body()
     }
 }

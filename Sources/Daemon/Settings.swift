@@ -13,6 +13,10 @@ public struct Settings: Sendable, Equatable {
     public var requestTimeout = 30
     public var workers = 0
     public var accessLog: String? = nil
+    /// Cluster mode: seconds between checksum comparisons of the cluster filesystem.
+    public var verifyInterval = 60
+    /// Cluster mode: how long start waits to join a quorate group before giving up on writes it needs.
+    public var joinTimeout = 60
 
     public init() {}
 
@@ -55,6 +59,8 @@ public struct Settings: Sendable, Equatable {
         case "nodename": nodeName = value
         case "mountpoint": mountpoint = value
         case "www": wwwDirectory = value
+        case "verify-interval": verifyInterval = max(1, try integer())
+        case "join-timeout": joinTimeout = try integer()
         case "max-body": maxBody = try integer()
         case "keepalive-timeout": keepAliveTimeout = try integer()
         case "request-timeout": requestTimeout = try integer()

@@ -10,8 +10,11 @@ struct Corrald: AsyncParsableCommand {
         abstract: "The Corral node daemon: PVE-compatible REST API, tasks, guests, storage and cluster filesystem.",
         discussion: "Settings come from the settings file (default /etc/corral/corrald.conf, if present), then from these flags.")
 
-    @Flag(help: "Run a single node without corosync (always quorate).")
+    @Flag(help: "Run a single node without corosync (always quorate). Without it the node joins the cluster of the local corosync.")
     var local = false
+
+    @Option(name: .customLong("verify-interval"), help: "Cluster mode: seconds between checksum comparisons of the cluster filesystem (default 60).")
+    var verifyInterval: Int?
 
     @Option(name: .customLong("data-dir"), help: "Directory for the database, certificates' private state and task logs (default /var/lib/corral).")
     var dataDirectory: String?
@@ -43,9 +46,7 @@ struct Corrald: AsyncParsableCommand {
         if let nodename { settings.nodeName = nodename }
         if let mountpoint { settings.mountpoint = mountpoint }
         if let www { settings.wwwDirectory = www }
-        guard settings.local else {
-            throw ValidationError("cluster mode (corosync CPG/quorum) arrives with the cluster-filesystem work; start with --local (or 'local: 1' in the settings file)")
-        }
+        if let verifyInterval { settings.verifyInterval = max(1, verifyInterval) }
 
         let node = try CorralNode(settings: settings, log: Self.log)
         try node.start()

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 
 /// A real corrald process on a loopback port, with its own data directory.
-final class NodeProcess {
+final class NodeProcess: @unchecked Sendable {
     let process = Process()
     let dataDirectory: String
     let nodeName: String
@@ -21,26 +21,56 @@ final class NodeProcess {
         return url.path
     }
 
-    init(name: String = "it1", dataDirectory: String? = nil) throws {
+    /// `networkNamespace`: cluster mode, joined to the corosync of that namespace (started through
+    /// nsenter, which execs, so the process is corrald itself); its log goes to DATA.log.
+    init(name: String = "it1", dataDirectory: String? = nil, networkNamespace: String? = nil, extraArguments: [String] = []) throws {
         self.nodeName = name
         self.dataDirectory = dataDirectory ?? NSTemporaryDirectory() + "corral-it-\(UUID().uuidString)"
-        process.executableURL = URL(fileURLWithPath: Self.buildDirectory + "/corrald")
-        process.arguments = ["--local", "--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0", "--nodename", name, "--www", Self.repository + "/www", "--config", "/dev/null"]
-        process.standardError = errorPipe
+        var arguments = ["--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0", "--nodename", name, "--www", Self.repository + "/www", "--config", "/dev/null"] + extraArguments
+        let corrald = Self.buildDirectory + "/corrald"
+        if let networkNamespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            process.arguments = ["--net=/run/netns/\(networkNamespace)", corrald] + arguments
+            // a file, not a pipe: a pipe nobody drains would block the daemon's logging
+            let logPath = self.dataDirectory + ".log"
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: logPath)
+            logFile = logPath
+        } else {
+            arguments.insert("--local", at: 0)
+            process.executableURL = URL(fileURLWithPath: corrald)
+            process.arguments = arguments
+            process.standardError = errorPipe
+        }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // corrald says "… (ports N)" once it listens
         var seen = ""
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(networkNamespace == nil ? 20 : 90)
         while port == 0 && Date() < deadline {
-            let data = errorPipe.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            seen += String(decoding: data, as: UTF8.self)
+            if let logFile {
+                seen = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                if !process.isRunning { break }
+                usleep(20_000)
+            } else {
+                let data = errorPipe.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                seen += String(decoding: data, as: UTF8.self)
+            }
             if let range = seen.range(of: "(ports "), let end = seen[range.upperBound...].firstIndex(of: ")") {
                 port = UInt16(seen[range.upperBound..<end]) ?? 0
             }
         }
         guard port != 0 else { throw NSError(domain: "corrald did not start: \(seen)", code: 1) }
+    }
+
+    private(set) var logFile: String?
+    var log: String { logFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
+    var mountpoint: String { dataDirectory + "/pve" }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     var url: String { "https://127.0.0.1:\(port)" }
