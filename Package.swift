@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
         .target(name: "API", dependencies: ["Schema", "Tasks"]),
         .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE"]),
-        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", .product(name: "Yams", package: "Yams")]),
+        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "corrald",
             dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

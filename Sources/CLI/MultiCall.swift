@@ -12,6 +12,7 @@ public enum MultiCall {
         let invoked = (argv.first ?? "corral").split(separator: "/").last.map(String.init) ?? "corral"
         var tool = invoked
         var arguments = Array(argv.dropFirst())
+        if tool == "corral", arguments.first == "clusterfs-bench" { return ClusterFSBench.run(Array(arguments.dropFirst())) }
         if !tools.contains(tool) {
             guard let first = arguments.first, tools.contains(first) else {
                 let text = "USAGE: corral <tool> [ARGS]   (tools: \(tools.joined(separator: ", ")); or call a tool by its own name)\n"

@@ -11,6 +11,9 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         var dirty: Bool
         /// Created through this handle and not yet committed.
         var pendingCreate: Bool
+        /// Opened with O_EXCL: committing must still find no file there. Without it, a file another
+        /// node made meanwhile is simply overwritten, as open(O_CREAT|O_TRUNC) promises.
+        var exclusive = false
         /// A write through this handle failed: nothing of it is committed (no half-written file).
         var failed: FUSEErrno? = nil
         /// Whose writes these are (the kernel's lock owner, one per process file table).
@@ -132,7 +135,7 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         guard callerIsRoot else { return .failure(FUSEErrno(EACCES)) }
         do {
             try fs.checkCreate(path)
-            return .success(register(OpenFile(path: path, data: [], dirty: true, pendingCreate: true)))
+            return .success(register(OpenFile(path: path, data: [], dirty: true, pendingCreate: true, exclusive: flags & O_EXCL != 0)))
         } catch { return .failure(errno(error)) }
     }
 
@@ -188,7 +191,7 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         if let failed = file.failed { return failed }
         guard file.dirty else { return nil }
         let result = run {
-            if file.pendingCreate { try fs.create(file.path, file.data) } else { try fs.write(file.path, file.data) }
+            if file.pendingCreate && file.exclusive { try fs.create(file.path, file.data) } else { try fs.write(file.path, file.data) }
         }
         locked {
             if result == nil {

@@ -23,24 +23,33 @@ final class FakeGroup: @unchecked Sendable {
     }
 
     /// `nodes` join (leaving whatever group they were in); every member sees the new membership.
+    /// As with corosync's virtual synchrony, a node leaving gets everything sent to its old group
+    /// before it left, and nothing after.
     func join(_ nodes: [FakeNode]) {
-        for node in nodes { node.group?.leave(node) }
-        lock.withLock { members += nodes }
-        for node in nodes { node.group = self }
-        announce()
+        for node in nodes {
+            if let old = node.group {
+                old.leave(node)
+                old.drain()
+            }
+            node.group = self
+        }
+        queue.async { [self] in
+            lock.withLock { members += nodes }
+            announceNow()
+        }
     }
 
     func leave(_ node: FakeNode) {
-        lock.withLock { members.removeAll { $0 === node } }
-        announce()
+        queue.async { [self] in
+            lock.withLock { members.removeAll { $0 === node } }
+            announceNow()
+        }
     }
 
-    private func announce() {
-        queue.async { [self] in
-            let current = lock.withLock { members }
-            let list = current.map(\.member)
-            for member in current { member.replicator.membershipChanged(list) }
-        }
+    private func announceNow() {
+        let current = lock.withLock { members }
+        let list = current.map(\.member)
+        for member in current { member.replicator.membershipChanged(list) }
     }
 
     /// Waits until everything queued so far was delivered.

@@ -15,7 +15,13 @@ import Testing
         let nodes = try (1...n).map { try FakeNode(id: UInt32($0), dir: dir, configuredNodes: configured ?? n) }
         group.join(nodes)
         #expect(eventually { nodes.allSatisfy { $0.replicator.mode == .normal } })
+        for node in nodes { #expect(hasLayout(node, of: nodes)) }
         return (group, nodes)
+    }
+
+    /// Each node makes its own directories once it may write; the tests start after that.
+    func hasLayout(_ node: FakeNode, of nodes: [FakeNode]) -> Bool {
+        eventually { nodes.allSatisfy { (try? node.fs.stat("nodes/\($0.fs.nodeName)/priv")) != nil } && (try? node.fs.stat("priv/lock")) != nil }
     }
 
     func settled(_ nodes: [FakeNode]) -> Bool {
@@ -94,8 +100,7 @@ import Testing
         let b = try FakeNode(id: 2, dir: dir, configuredNodes: 1)
         FakeGroup("a").join([a])
         FakeGroup("b").join([b])
-        #expect(eventually { a.replicator.mode == .normal && b.replicator.mode == .normal })
-        #expect(eventually { (try? a.fs.stat("nodes/n1/lxc")) != nil && (try? b.fs.stat("nodes/n2/lxc")) != nil })
+        #expect(hasLayout(a, of: [a]) && hasLayout(b, of: [b]))
         try b.fs.write("b-only", Array("b".utf8))
         try b.fs.write("b-only", Array("b2".utf8))
         let bVersion = b.fs.version
@@ -111,7 +116,7 @@ import Testing
         let d = try FakeNode(id: 4, dir: dir, configuredNodes: 1)
         FakeGroup("c").join([c])
         FakeGroup("d").join([d])
-        #expect(eventually { (try? c.fs.stat("nodes/n3/lxc")) != nil && (try? d.fs.stat("nodes/n4/lxc")) != nil })
+        #expect(hasLayout(c, of: [c]) && hasLayout(d, of: [d]))
         while c.fs.version < d.fs.version { try c.fs.write("pad", []) }
         while d.fs.version < c.fs.version { try d.fs.write("pad", []) }
         try c.fs.write("tie", Array("c".utf8))
