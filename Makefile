@@ -8,7 +8,7 @@ PORT ?= 8006
 BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev \
 	libquorum-dev libcmap-dev libssl-dev zlib1g-dev pkg-config
 TEST_DEPS := curl openssl python3 python3-pip corosync iproute2
-BENCH_DEPS := nginx-light wrk curl openssl python3
+BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2
 
 .PHONY: all build release deps test-deps run stop install deb test bench fuzz clean
 
@@ -73,9 +73,10 @@ test: test-deps
 
 bench: deps
 	$(call ensure_packages,$(BENCH_DEPS))
-	$(SWIFT) build -c release --product corrald
+	$(SWIFT) build -c release
 	bash Tests/Bench/bench.sh .build/release/corrald
 	python3 Tests/Bench/clusterfs_bench.py --corrald .build/release/corrald
+	bash Tests/Bench/replication_bench.sh .build/release
 
 # libFuzzer over the HTTP request parser, property strings and JSON (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 60

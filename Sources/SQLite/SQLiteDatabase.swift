@@ -19,6 +19,9 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// cluster filesystem owns one connection on one queue).
 public final class SQLiteDatabase {
     private var handle: OpaquePointer?
+    /// Prepared statements by SQL text, reused: preparing costs more than running the small
+    /// statements the cluster filesystem issues on every change.
+    private var statements: [String: OpaquePointer] = [:]
 
     /// Opens or creates `path`. Stands for `sqlite3_open_v2`.
     public init(path: String) throws {
@@ -31,7 +34,10 @@ public final class SQLiteDatabase {
         }
     }
 
-    deinit { sqlite3_close(handle) }
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close(handle)
+    }
 
     /// Runs one or more statements without results. Stands for `sqlite3_exec`.
     public func execute(_ sql: String) throws {
@@ -44,13 +50,20 @@ public final class SQLiteDatabase {
         }
     }
 
-    /// Prepares, binds, steps and collects rows. Stands for `sqlite3_prepare_v2`/`sqlite3_step`.
+    /// Prepares (once per SQL text), binds, steps and collects rows. Stands for `sqlite3_prepare_v2`/`sqlite3_step`.
     @discardableResult
     public func query(_ sql: String, _ arguments: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
-        var statement: OpaquePointer?
-        var rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
-        guard rc == SQLITE_OK else { throw lastError(rc) }
-        defer { sqlite3_finalize(statement) }
+        var statement = statements[sql]
+        var rc = SQLITE_OK
+        if statement == nil {
+            rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+            guard rc == SQLITE_OK, let statement else { throw lastError(rc) }
+            statements[sql] = statement
+        }
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
         for (index, value) in arguments.enumerated() {
             let position = Int32(index + 1)
             switch value {
