@@ -35,6 +35,8 @@ public final class ClusterFS: @unchecked Sendable {
     public let nodeID: UInt32
     public let limits: Limits
     public let startTime = UInt32(time(nil))
+    /// Per-node values shared with the other nodes and never stored (see StatusChannel).
+    public let status: StatusChannel
     let memdb: MemDB
     private var mutex = pthread_mutex_t()
     private var observers: [Int: @Sendable ([ClusterFSChange]) -> Void] = [:]
@@ -54,6 +56,7 @@ public final class ClusterFS: @unchecked Sendable {
         self.nodeName = nodeName
         self.nodeID = nodeID
         self.limits = limits
+        status = StatusChannel(nodeName: nodeName)
         pthread_mutex_init(&mutex, nil)
         memdb = try MemDB(path: databasePath)
         if local { try ensureBaseLayout() }
@@ -403,7 +406,7 @@ public final class ClusterFS: @unchecked Sendable {
         case ".version": return Array(versionJSON().utf8)
         case ".members": return Array(membersJSON().utf8)
         case ".vmlist": return Array(vmlistJSON().utf8)
-        case ".clusterlog": return Array("{\"data\": []}\n".utf8)
+        case ".clusterlog": return Array(clusterLogJSON().utf8)
         case ".debug": return Array("0\n".utf8)
         case ".clusterfs-status": return Array(statusJSON().utf8)
         default: return nil

@@ -18,7 +18,7 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
     /// often the lowest member asks for a checksum comparison.
     public init(fs: ClusterFS, verifyInterval: Double = 60, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.fs = fs
-        status = StatusChannel(nodeName: fs.nodeName)
+        status = fs.status
         replicator = Replicator(fs: fs, log: log)
         verifyTimer = DispatchSource.makeTimerSource(queue: .global())
         let connection = CorosyncConnection(groups: [Self.treeGroup, Self.statusGroup], listener: self)

@@ -128,7 +128,7 @@ final class MemDB {
 
     /// Applies a set of row changes atomically: `upserts` are written whole, `deletes` removed.
     func commit(upserts: [TreeEntry], deletes: [UInt64], newVersion: UInt64) throws {
-        try db.execute("BEGIN IMMEDIATE")
+        try db.query("BEGIN IMMEDIATE")
         do {
             for inode in deletes { try db.query("DELETE FROM tree WHERE inode = ?", [.integer(Int64(inode))]) }
             for e in upserts {
@@ -138,7 +138,7 @@ final class MemDB {
                      .integer(Int64(e.mtime)), .integer(e.kind.rawValue), .text(e.name), e.kind == .file ? .blob(e.data) : .null])
             }
             try db.query("UPDATE tree SET version = ?, mtime = ? WHERE inode = 0", [.integer(Int64(newVersion)), .integer(Int64(time(nil)))])
-            try db.execute("COMMIT")
+            try db.query("COMMIT")
         } catch {
             try? db.execute("ROLLBACK")
             throw ClusterFSError(EIO, "config database write failed: \(error)")

@@ -71,6 +71,7 @@ public final class CorralNode: Sendable {
         }
         fuseMount = try Self.mount(clusterFS, at: settings.effectiveMountpoint, log: log)
         certificates = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName)
+        clusterFS.clusterLog("starting corrald \(BuildInfo.version) on node \(settings.nodeName)", tag: "corrald")
         let fingerprint: String
         do {
             fingerprint = try certificates.ensure(in: clusterFS, log: log)

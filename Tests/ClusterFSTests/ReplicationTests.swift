@@ -210,4 +210,21 @@ import Testing
         bus.sync {}
         #expect(b.values(key: "nodestatus") == ["n1": Array("online".utf8)])
     }
+
+    @Test func theClusterLogMergesEveryNodesEntriesNewestFirst() throws {
+        let (_, nodes) = try cluster(2)
+        nodes[0].fs.clusterLog("first \"quoted\"\n", tag: "test")
+        nodes[1].fs.clusterLog("second", tag: "test", user: "alice@pve", priority: 4)
+        // in this fake the status channel is not wired between nodes: each sees its own entries
+        let json = try #require(nodes[0].fs.virtualFile(".clusterlog"))
+        let parsed = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any]
+        let data = try #require(parsed?["data"] as? [[String: Any]])
+        #expect(data.count == 1)
+        #expect(data.first?["msg"] as? String == "first \"quoted\"\n")
+        #expect(data.first?["node"] as? String == "n1")
+        for i in 0..<150 { nodes[1].fs.clusterLog("entry \(i)", tag: "test") }
+        let entries = nodes[1].fs.clusterLogEntries()
+        #expect(entries.count == ClusterFS.clusterLogKeep)
+        #expect(entries.first?.message == "entry 149")
+    }
 }

@@ -18,6 +18,11 @@ import Testing
         for i in 1...3 { #expect(members.contains("\"n\(i)\": { \"id\": \(i), \"online\": 1")) }
         let ca = Set((1...3).map { readThroughFUSE(cluster.path($0, "pve-root-ca.pem")) })
         #expect(ca.count == 1 && ca.first! != nil)
+        // the status channel: every node's start is in every node's cluster log
+        #expect(cluster.waitUntil {
+            let log = readThroughFUSE(cluster.path(1, ".clusterlog")) ?? ""
+            return (1...3).allSatisfy { log.contains("\"node\": \"n\($0)\"") && log.contains("on node n\($0)") }
+        })
         // VMIDs are unique across nodes
         #expect(writeThroughFUSE(cluster.path(1, "nodes/n1/qemu-server/100.conf"), "memory: 512\n") == 0)
         #expect(writeThroughFUSE(cluster.path(3, "nodes/n3/qemu-server/100.conf"), "memory: 512\n") == EEXIST)
