@@ -5,7 +5,7 @@ PREFIX ?= /usr
 APT := apt-get -o DPkg::Lock::Timeout=600 install -y -q
 PORT ?= 8006
 
-BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev \
+BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev libpam0g-dev libcrypt-dev \
 	libquorum-dev libcmap-dev libssl-dev zlib1g-dev pkg-config
 TEST_DEPS := curl openssl python3 python3-pip corosync iproute2
 BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2

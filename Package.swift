@@ -32,6 +32,8 @@ let package = Package(
         system("CCmap", pkg: nil, apt: "libcmap-dev"),
         system("COpenSSL", pkg: "openssl", apt: "libssl-dev"),
         system("CZlib", pkg: "zlib", apt: "zlib1g-dev"),
+        system("CPAM", pkg: nil, apt: "libpam0g-dev"),
+        system("CCrypt", pkg: "libxcrypt", apt: "libcrypt-dev"),
         .target(name: "CCorralShim", dependencies: ["COpenSSL", "CLXC"], path: "Sources/CCorralShim"),
 
         // 2. Thin wrappers, the only importers of their C module
@@ -42,6 +44,8 @@ let package = Package(
         .target(name: "LXC", dependencies: ["CLXC", "CCorralShim"]),
         .target(name: "FUSE", dependencies: ["CFUSE"]),
         .target(name: "Corosync", dependencies: ["CCPG", "CQuorum", "CCmap"]),
+        .target(name: "PAM", dependencies: ["CPAM"]),
+        .target(name: "Crypt", dependencies: ["CCrypt"]),
 
         // 3. Core services
         .target(name: "Schema"),

@@ -117,7 +117,7 @@ public enum CertificateAuthority {
         try withMemoryBIO { PEM_write_bio_PrivateKey($0, key, nil, nil, 0, nil, nil) == 1 }
     }
 
-    private static func withMemoryBIO(_ write: (OpaquePointer) -> Bool) throws -> String {
+    static func withMemoryBIO(_ write: (OpaquePointer) -> Bool) throws -> String {
         guard let bio = BIO_new(BIO_s_mem()) else { throw TLSError.drain("BIO_new") }
         defer { BIO_free(bio) }
         guard write(bio) else { throw TLSError.drain("PEM_write_bio") }
@@ -131,7 +131,7 @@ public enum CertificateAuthority {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func readKey(_ pem: String) throws -> OpaquePointer {
+    static func readKey(_ pem: String) throws -> OpaquePointer {
         let bytes = Array(pem.utf8)
         guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else { throw TLSError.drain("BIO_new_mem_buf") }
         defer { BIO_free(bio) }

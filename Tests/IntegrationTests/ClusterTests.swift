@@ -12,7 +12,10 @@ import Testing
         #expect(cluster.waitAgreed())
         let content = "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n" + String(repeating: "#", count: 3000) + "\n"
         #expect(writeThroughFUSE(cluster.path(1, "storage.cfg"), content) == 0)
-        for i in 2...3 { #expect(readThroughFUSE(cluster.path(i, "storage.cfg")) == content) }
+        // the writer's call returns once the change is ordered and applied on its own node; the
+        // others apply it at the same place in the order, a moment later
+        #expect(readThroughFUSE(cluster.path(1, "storage.cfg")) == content)
+        for i in 2...3 { #expect(cluster.waitUntil(timeout: 5) { readThroughFUSE(cluster.path(i, "storage.cfg")) == content }) }
         // the membership file names every node online, and one CA serves the whole cluster
         let members = try #require(readThroughFUSE(cluster.path(2, ".members")))
         for i in 1...3 { #expect(members.contains("\"n\(i)\": { \"id\": \(i), \"online\": 1")) }
