@@ -51,14 +51,16 @@ let package = Package(
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema"]),
         .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE", "Corosync"], exclude: ["README.md"]),
+        .target(name: "Access", dependencies: ["TLS", "Crypt", "PAM", "ClusterFS"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
+        .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access"]),
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
         .target(name: "API", dependencies: ["Schema", "Tasks"]),
-        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE"]),
+        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI"]),
         .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "corrald",
@@ -67,9 +69,10 @@ let package = Package(
 
         .testTarget(name: "SchemaTests", dependencies: ["Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "Zlib"]),
-        .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon", "Access", "ClusterFS"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "ClusterFSTests", dependencies: ["ClusterFS", "SQLite", "FUSE", "Corosync"]),
+        .testTarget(name: "AccessTests", dependencies: ["Access", "TLS", "Crypt", "PAM", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
     ],

@@ -2,8 +2,11 @@ import Schema
 
 /// Who is calling, as the authenticate step determined.
 public struct Caller: Sendable, Equatable {
+    /// `user@realm`, or `user@realm!token` for an API token; empty when nobody authenticated
+    /// (only `world` endpoints run then).
     public let user: String
     public init(user: String) { self.user = user }
+    public static let anonymous = Caller(user: "")
 }
 
 /// What a request brought to prove who sent it.
@@ -50,7 +53,7 @@ public struct RootOnlyAuthorizer: Authorizer {
         case .selfUser: return parameters["userid"]?.stringValue == caller.user
         case .and(let parts): return parts.allSatisfy { authorize(caller, $0, parameters: parameters) }
         case .or(let parts): return parts.contains { authorize(caller, $0, parameters: parameters) }
-        case .privileges, .rootOnly: return false
+        case .privileges, .rootOnly, .useridRealm, .useridGroup, .permModify: return false
         }
     }
 }

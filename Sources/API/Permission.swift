@@ -13,6 +13,13 @@ public indirect enum Permission: Sendable, Equatable {
     case selfUser
     /// Only root@pam.
     case rootOnly
+    /// A privilege on the realm of the `userid` parameter (`/access/realm/<realm>`): PVE's `userid-param <priv>`.
+    case useridRealm(String)
+    /// Any of the privileges on `/access/groups`, or on a group of the target user (and of the
+    /// requested `groups` when `groupsParam` is `create` or `update`): PVE's `userid-group`.
+    case useridGroup([String], groupsParam: String? = nil)
+    /// Permissions.Modify on the path, or the allocate privilege of its kind: PVE's `perm-modify`.
+    case permModify(String)
     case and([Permission])
     case or([Permission])
 
@@ -22,7 +29,7 @@ public indirect enum Permission: Sendable, Equatable {
         case .world: return ["user": "world"]
         case .anyUser: return ["user": "all"]
         case .rootOnly: return ["user": "root"]
-        case .selfUser, .privileges, .and, .or: return ["check": checkShape]
+        case .selfUser, .privileges, .and, .or, .useridRealm, .useridGroup, .permModify: return ["check": checkShape]
         }
     }
 
@@ -33,6 +40,12 @@ public indirect enum Permission: Sendable, Equatable {
             if any { items += ["any", 1] }
             return .array(items)
         case .selfUser: return ["userid-param", "self"]
+        case .useridRealm(let privilege): return ["userid-param", .string(privilege)]
+        case .useridGroup(let privileges, let groupsParam):
+            var items: [JSON] = ["userid-group", .array(privileges.map { .string($0) })]
+            if let groupsParam { items += ["groups_param", .string(groupsParam)] }
+            return .array(items)
+        case .permModify(let path): return ["perm-modify", .string(path)]
         case .and(let parts): return .array(["and"] + parts.map(\.checkShape))
         case .or(let parts): return .array(["or"] + parts.map(\.checkShape))
         case .world, .anyUser, .rootOnly: return .null

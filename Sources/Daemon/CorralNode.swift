@@ -1,4 +1,6 @@
 import API
+import Access
+import AccessAPI
 import ClusterFS
 import FUSE
 import Foundation
@@ -19,12 +21,15 @@ public final class CorralNode: Sendable {
     public let clusterFS: ClusterFS
     /// Cluster mode only: the corosync connection that replicates the tree.
     public let clusterLink: ClusterLink?
+    /// Users, realms, tickets and ACLs (in the cluster filesystem).
+    public let access: AccessControl
     private let fuseMount: FUSEMount
     private let server: HTTPServer
 
     /// Every endpoint this build serves. The CLIs build the same list, so they and the API never differ.
-    public static func endpoints(sampler: CPUSampler, fingerprint: String?) -> [Endpoint] {
+    public static func endpoints(sampler: CPUSampler, fingerprint: String?, access: AccessControl? = nil) -> [Endpoint] {
         CoreEndpoints.all() + NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all()
+            + (access.map { AccessEndpoints.all(access: $0) } ?? [])
     }
 
     /// Builds the services and the dispatcher for a node without a server (the CLIs use this).
@@ -35,12 +40,19 @@ public final class CorralNode: Sendable {
         return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint)
     }
 
-    private static func makeDispatcher(settings: Settings, tasks: TaskManager, fingerprint: String?) throws -> Dispatcher {
+    /// With `access` (the daemon): credentials are checked and every endpoint's check runs on the
+    /// ACLs; a caller without credentials over loopback is root@pam. Without it (the CLIs, which run
+    /// as root on the node): root@pam.
+    static func makeDispatcher(settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil) throws -> Dispatcher {
         let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
-        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint))
+        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access))
         services.registryBox.withLock { $0 = registry }
-        // until access control lands: loopback only, every caller is root@pam (see LocalRootAuthenticator)
-        return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
+        guard let access else {
+            return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
+        }
+        return Dispatcher(
+            registry: registry, services: services, authenticator: AccessAuthenticator(access: access, trustLoopback: true),
+            authorizer: AccessAuthorizer(access: access))
     }
 
     public init(settings: Settings, log: @escaping @Sendable (String) -> Void) throws {
@@ -71,10 +83,12 @@ public final class CorralNode: Sendable {
         }
         fuseMount = try Self.mount(clusterFS, at: settings.effectiveMountpoint, log: log)
         certificates = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName)
+        access = AccessControl(fs: clusterFS)
         clusterFS.clusterLog("starting corrald \(BuildInfo.version) on node \(settings.nodeName)", tag: "corrald")
         let fingerprint: String
         do {
             fingerprint = try certificates.ensure(in: clusterFS, log: log)
+            try access.ensureKeys()
         } catch let error as ClusterFSError where error.errno == EACCES {
             fuseMount.unmount()
             clusterLink?.stop()
@@ -84,7 +98,7 @@ public final class CorralNode: Sendable {
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)
         let recovered = tasks.recoverOrphans()
         if recovered > 0 { log("marked \(recovered) interrupted task(s) as stopped") }
-        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint)
+        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access)
         services = dispatcher.services
         let registry = dispatcher.registry
 
@@ -107,7 +121,7 @@ public final class CorralNode: Sendable {
     /// Several can be stacked on one mount point, and each detach removes only the top one.
     private static func clearStaleMount(_ mountpoint: String, log: (String) -> Void) {
         for _ in 0..<16 {
-            guard access(mountpoint, F_OK) != 0 && errno == ENOTCONN else { return }
+            guard Glibc.access(mountpoint, F_OK) != 0 && errno == ENOTCONN else { return }
             log("clearing a stale mount at \(mountpoint)")
             umount2(mountpoint, Int32(MNT_DETACH))
         }

@@ -24,11 +24,11 @@ public struct PAMAuthenticator: Sendable {
         var conversation = pam_conv(conv: corralPAMConversation, appdata_ptr: UnsafeMutableRawPointer(secret))
         var handle: OpaquePointer?
         var rc = pam_start(service, user, &conversation, &handle)
-        guard rc == PAM_SUCCESS else { throw Failure(code: rc, description: "pam_start failed: \(Self.message(nil, rc))") }
+        guard rc == PAM_SUCCESS, let handle else { throw Failure(code: rc, description: "pam_start failed: \(Self.message(nil, rc))") }
         defer { pam_end(handle, rc) }
-        rc = pam_authenticate(handle, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK)
+        rc = pam_authenticate(handle, Int32(PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK))
         guard rc == PAM_SUCCESS else { throw Failure(code: rc, description: Self.message(handle, rc)) }
-        rc = pam_acct_mgmt(handle, PAM_SILENT)
+        rc = pam_acct_mgmt(handle, Int32(PAM_SILENT))
         guard rc == PAM_SUCCESS else { throw Failure(code: rc, description: Self.message(handle, rc)) }
     }
 

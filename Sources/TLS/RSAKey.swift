@@ -1,7 +1,9 @@
 import COpenSSL
 
-/// An RSA key pair for signatures (the ticket key): PKCS#1 v1.5 over SHA-256.
+/// An RSA key pair for signatures (the ticket key): PKCS#1 v1.5 over SHA-1 or SHA-256.
 public struct RSAKey: Sendable {
+    public enum DigestName: Sendable { case sha1, sha256 }
+
     public let privatePEM: String
     public let publicPEM: String
 
@@ -24,13 +26,13 @@ public struct RSAKey: Sendable {
         return try RSAKey(privatePEM: pem)
     }
 
-    /// Signs `data`. Stands for `EVP_DigestSignInit` + `EVP_DigestSign` (SHA-256).
-    public func sign(_ data: [UInt8]) throws -> [UInt8] {
+    /// Signs `data`. Stands for `EVP_DigestSignInit` + `EVP_DigestSign`.
+    public func sign(_ data: [UInt8], digest: DigestName = .sha256) throws -> [UInt8] {
         let key = try CertificateAuthority.readKey(privatePEM)
         defer { EVP_PKEY_free(key) }
         guard let ctx = EVP_MD_CTX_new() else { throw TLSError.drain("EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(ctx) }
-        guard EVP_DigestSignInit(ctx, nil, EVP_sha256(), nil, key) == 1 else { throw TLSError.drain("EVP_DigestSignInit") }
+        guard EVP_DigestSignInit(ctx, nil, digest == .sha1 ? EVP_sha1() : EVP_sha256(), nil, key) == 1 else { throw TLSError.drain("EVP_DigestSignInit") }
         var length = 0
         guard EVP_DigestSign(ctx, nil, &length, data, data.count) == 1 else { throw TLSError.drain("EVP_DigestSign") }
         var signature = [UInt8](repeating: 0, count: length)
@@ -40,7 +42,7 @@ public struct RSAKey: Sendable {
 
     /// Whether `signature` is a valid signature of `data` by the key of `publicPEM`. Stands for
     /// `EVP_DigestVerifyInit` + `EVP_DigestVerify`.
-    public static func verify(publicPEM: String, data: [UInt8], signature: [UInt8]) -> Bool {
+    public static func verify(publicPEM: String, data: [UInt8], signature: [UInt8], digest: DigestName = .sha256) -> Bool {
         let bytes = Array(publicPEM.utf8)
         guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else { return false }
         defer { BIO_free(bio) }
@@ -51,7 +53,7 @@ public struct RSAKey: Sendable {
         defer { EVP_PKEY_free(key) }
         guard let ctx = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(ctx) }
-        guard EVP_DigestVerifyInit(ctx, nil, EVP_sha256(), nil, key) == 1 else { return false }
+        guard EVP_DigestVerifyInit(ctx, nil, digest == .sha1 ? EVP_sha1() : EVP_sha256(), nil, key) == 1 else { return false }
         let ok = EVP_DigestVerify(ctx, signature, signature.count, data, data.count) == 1
         ERR_clear_error()
         return ok

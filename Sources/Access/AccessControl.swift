@@ -1,0 +1,291 @@
+import ClusterFS
+import Crypt
+import Foundation
+import PAM
+import Synchronization
+import TLS
+
+/// Users, realms, keys, logins and credentials, kept in the cluster filesystem in PVE's files:
+/// `user.cfg`, `domains.cfg`, `priv/shadow.cfg`, `priv/token.cfg`, `authkey.pub` (+ `.old`),
+/// `priv/authkey.key`, `pve-www.key`. Parsed configuration is cached by file version.
+public final class AccessControl: @unchecked Sendable {
+    public let fs: ClusterFS
+    let pam: PAMAuthenticator
+    /// Seconds since the epoch; injectable so tests can move time.
+    let clock: @Sendable () -> Int
+    private let cache = Mutex<(version: UInt64, evaluator: PermissionEvaluator)?>(nil)
+
+    public init(fs: ClusterFS, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) {
+        self.fs = fs
+        pam = PAMAuthenticator(service: pamService)
+        self.clock = clock
+    }
+
+    public var now: Int { clock() }
+
+    // MARK: configuration
+
+    private func version(_ path: String) -> UInt64 { (try? fs.stat(path).version) ?? 0 }
+
+    /// The parsed user.cfg and its evaluator, re-read only when the file changed.
+    public var evaluator: PermissionEvaluator {
+        let v = version("user.cfg")
+        if let cached = cache.withLock({ $0 }), cached.version == v, v != 0 { return cached.evaluator }
+        let evaluator = PermissionEvaluator(UserConfig.parse((try? fs.readString("user.cfg")) ?? ""))
+        cache.withLock { $0 = (v, evaluator) }
+        return evaluator
+    }
+
+    public var userConfig: UserConfig { evaluator.config }
+
+    /// Changes user.cfg under the cluster lock `user_cfg`, so concurrent changes on any node serialise.
+    public func updateUserConfig<T>(_ body: (inout UserConfig) throws -> T) throws -> T {
+        try withLock("user_cfg") {
+            var config = UserConfig.parse((try? fs.readString("user.cfg")) ?? "")
+            let result = try body(&config)
+            try fs.write("user.cfg", Array(config.serialized().utf8))
+            return result
+        }
+    }
+
+    public var realms: [Realm] { Realm.parse((try? fs.readString("domains.cfg")) ?? "") }
+
+    func withLock<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        for attempt in 0... {
+            do {
+                try fs.acquireLock(name)
+                break
+            } catch let error as ClusterFSError where error.errno == EEXIST && attempt < 100 {
+                usleep(50_000)
+            }
+        }
+        defer { try? fs.releaseLock(name) }
+        return try body()
+    }
+
+    // MARK: keys
+
+    /// Makes the ticket key and the CSRF secret if they are missing (needs quorum in a cluster).
+    public func ensureKeys() throws {
+        if (try? fs.stat("authkey.pub")) == nil || (try? fs.stat("priv/authkey.key")) == nil {
+            try withLock("authkey") {
+                guard (try? fs.stat("authkey.pub")) == nil || (try? fs.stat("priv/authkey.key")) == nil else { return }
+                let key = try RSAKey.generate()
+                try fs.write("priv/authkey.key", Array(key.privatePEM.utf8))
+                try fs.write("authkey.pub", Array(key.publicPEM.utf8), mtime: UInt32(now))
+            }
+        }
+        if (try? fs.stat("pve-www.key")) == nil {
+            try withLock("authkey") {
+                guard (try? fs.stat("pve-www.key")) == nil else { return }
+                try fs.write("pve-www.key", Array(try RSAKey.generate().privatePEM.utf8))
+            }
+        }
+    }
+
+    /// The current key (its creation time is authkey.pub's mtime) and the previous public key.
+    public func ticketKeys() throws -> TicketKeys {
+        let key = try RSAKey(privatePEM: fs.readString("priv/authkey.key"))
+        let created = Int(try fs.stat("authkey.pub").mtime)
+        let old = try? fs.readString("authkey.pub.old")
+        return TicketKeys(current: key, currentCreated: created, previousPublicPEM: old, previousCreated: old == nil ? nil : Int((try? fs.stat("authkey.pub.old").mtime) ?? 0))
+    }
+
+    /// Rotates the ticket key once it is a day old (or its time is implausibly far ahead), keeping
+    /// the old public key so tickets issued under it stay valid for their lifetime. Needs quorum;
+    /// without it the current key goes on serving.
+    func rotateKeyIfDue() {
+        guard let created = try? Int(fs.stat("authkey.pub").mtime) else { return }
+        let age = now - created
+        guard age >= Ticket.keyLifetime || age < -Ticket.skew else { return }
+        try? withLock("authkey") {
+            guard let again = try? Int(fs.stat("authkey.pub").mtime), now - again >= Ticket.keyLifetime || now - again < -Ticket.skew else { return }
+            let oldPublic = try fs.read("authkey.pub")
+            let key = try RSAKey.generate()
+            try fs.write("authkey.pub.old", oldPublic, mtime: UInt32(now))
+            try fs.write("priv/authkey.key", Array(key.privatePEM.utf8))
+            try fs.write("authkey.pub", Array(key.publicPEM.utf8), mtime: UInt32(now))
+        }
+    }
+
+    public func csrfKeyFile() throws -> [UInt8] { try fs.read("pve-www.key") }
+
+    // MARK: users and passwords
+
+    /// Whether `user` may log in at all: listed (root@pam always is), enabled, not expired.
+    func checkUsable(_ user: String, _ config: UserConfig) throws(AccessError) {
+        guard let entry = config.users[user] else { throw AccessError(401, "no such user ('\(user)')") }
+        guard entry.enable else { throw AccessError(401, "user '\(user)' is disabled") }
+        guard entry.expire == 0 || entry.expire > now else { throw AccessError(401, "account '\(user)' expired") }
+    }
+
+    static func split(_ userid: String) -> (name: String, realm: String)? {
+        guard let at = userid.lastIndex(of: "@") else { return nil }
+        return (String(userid[..<at]), String(userid[userid.index(after: at)...]))
+    }
+
+    /// Checks a password in the user's realm: PAM for `pam`, priv/shadow.cfg for `pve`.
+    public func checkPassword(user: String, password: String) throws(AccessError) {
+        try checkUsable(user, userConfig)
+        guard let (name, realm) = Self.split(user), let type = realms.first(where: { $0.id == realm })?.type else {
+            throw AccessError(401, "no such realm")
+        }
+        switch type {
+        case "pam":
+            do { try pam.authenticate(user: name, password: password) } catch {
+                throw AccessError(401, "PAM: \(error.description)")
+            }
+        case "pve":
+            guard let hash = shadow()[name], PasswordHash.verify(password, against: hash) else {
+                throw AccessError(401, "invalid credentials")
+            }
+        default:
+            throw AccessError(401, "realm type '\(type)' is not supported yet")
+        }
+    }
+
+    func shadow() -> [String: String] {
+        var out: [String: String] = [:]
+        for line in ((try? fs.readString("priv/shadow.cfg")) ?? "").split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 2, !fields[0].isEmpty { out[String(fields[0])] = String(fields[1]) }
+        }
+        return out
+    }
+
+    /// Sets a password: pve-realm users in priv/shadow.cfg (yescrypt); pam users through `chpasswd`
+    /// is left to the system administrator.
+    public func setPassword(user: String, password: String) throws(AccessError) {
+        guard password.count >= 8, password.count <= 64 else {
+            throw AccessError(400, "Parameter verification failed.", errors: ["password": "the password must be 8 to 64 characters long"])
+        }
+        guard let (name, realm) = Self.split(user), realms.first(where: { $0.id == realm })?.type == "pve" else {
+            throw AccessError(400, "only users of a pve realm have their password here; change a PAM user's password on the system")
+        }
+        do {
+            let hash = try PasswordHash.make(password)
+            try withLock("user_cfg") {
+                var entries = shadow()
+                entries[name] = hash
+                let text = entries.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value):\n" }.joined()
+                try fs.write("priv/shadow.cfg", Array(text.utf8))
+            }
+        } catch let error as AccessError {
+            throw error
+        } catch {
+            throw AccessError(500, "cannot store the password: \(error)")
+        }
+    }
+
+    // MARK: tickets
+
+    /// A new ticket and CSRF token for `user`.
+    public func issueTicket(for user: String) throws -> (ticket: String, csrf: String) {
+        rotateKeyIfDue()
+        let time = now
+        let ticket = try Ticket.assemble(data: user, time: time, key: ticketKeys().current)
+        return (ticket, CSRFToken.make(keyFile: try csrfKeyFile(), user: user, time: time))
+    }
+
+    /// The user a ticket was issued to, if it is valid now and the user may still log in.
+    public func verifyTicket(_ ticket: String) -> String? {
+        guard let keys = try? ticketKeys(), let (user, _) = Ticket.verify(ticket, keys: keys, now: now),
+            !user.hasPrefix("!"), UserConfig.isUserID(user), (try? checkUsable(user, userConfig)) != nil
+        else { return nil }
+        return user
+    }
+
+    public func verifyCSRF(_ token: String, user: String) -> Bool {
+        guard let key = try? csrfKeyFile() else { return false }
+        return CSRFToken.verify(token, keyFile: key, user: user, now: now)
+    }
+
+    // MARK: API tokens
+
+    /// priv/token.cfg: `user@realm!id value` lines; the value is `sha256:<hex>` of the secret
+    /// (PVE's plain secrets are still accepted).
+    func tokenSecrets() -> [String: String] {
+        var out: [String: String] = [:]
+        for line in ((try? fs.readString("priv/token.cfg")) ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            if parts.count == 2 { out[String(parts[0])] = String(parts[1]) }
+        }
+        return out
+    }
+
+    func writeTokenSecrets(_ secrets: [String: String]) throws {
+        try fs.write("priv/token.cfg", Array(secrets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8))
+    }
+
+    static func hashSecret(_ secret: String) -> String { "sha256:" + Digest.hex(Digest.sha256(Array(secret.utf8))) }
+
+    /// Verifies `PVEAPIToken=user@realm!id=secret` (or with a space after the name).
+    public func verifyAPIToken(_ header: String) -> Identity? {
+        guard let start = header.range(of: "PVEAPIToken") else { return nil }
+        var value = header[start.upperBound...].drop { $0 == "=" || $0 == " " }
+        if let semicolon = value.firstIndex(of: ";") { value = value[..<semicolon] }
+        guard let equals = value.lastIndex(of: "=") else { return nil }
+        let id = String(value[..<equals]), secret = String(value[value.index(after: equals)...])
+        guard let bang = id.firstIndex(of: "!") else { return nil }
+        let user = String(id[..<bang])
+        let config = userConfig
+        guard (try? checkUsable(user, config)) != nil, let token = config.tokens[id], token.expire == 0 || token.expire > now,
+            let stored = tokenSecrets()[id]
+        else { return nil }
+        let expected = Array((stored.hasPrefix("sha256:") ? Self.hashSecret(secret) : secret).utf8), given = Array(stored.utf8)
+        guard expected.count == given.count, zip(expected, given).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
+        return .token(user: user, id: id)
+    }
+
+    /// Creates a token and returns its secret (shown once; only its hash is stored).
+    public func createToken(_ token: UserConfig.Token) throws -> String {
+        let secret = UUID().uuidString.lowercased()
+        try updateUserConfig { config in
+            guard config.users[token.user] != nil else { throw AccessError(400, "no such user ('\(token.user)')") }
+            guard config.tokens[token.id] == nil else { throw AccessError(400, "Token already exists.") }
+            config.tokens[token.id] = token
+            var secrets = tokenSecrets()
+            secrets[token.id] = Self.hashSecret(secret)
+            try writeTokenSecrets(secrets)
+        }
+        return secret
+    }
+
+    public func removeTokenSecret(_ id: String) throws {
+        var secrets = tokenSecrets()
+        guard secrets.removeValue(forKey: id) != nil else { return }
+        try writeTokenSecrets(secrets)
+    }
+
+    // MARK: capabilities (the login answer's `cap`)
+
+    public func capabilities(_ identity: Identity) -> [String: [String: Int]] {
+        let e = evaluator
+        var paths = Set(["/", "/nodes", "/access/groups", "/vms", "/storage", "/sdn", "/mapping"])
+        paths.formUnion(e.config.acl.map(\.path))
+        let buckets: [String: (String) -> Bool] = [
+            "vms": { $0.hasPrefix("VM.") || $0 == "Permissions.Modify" },
+            "storage": { $0.hasPrefix("Datastore.") || $0 == "Permissions.Modify" },
+            "access": { $0.hasPrefix("User.") || $0.hasPrefix("Group.") || $0 == "Permissions.Modify" },
+            "nodes": { $0.hasPrefix("Sys.") || $0 == "Permissions.Modify" },
+            "sdn": { $0.hasPrefix("SDN.") || $0 == "Permissions.Modify" },
+            "dc": { $0 == "Sys.Audit" || $0 == "Sys.Modify" || $0.hasPrefix("SDN.") },
+            "mapping": { $0.hasPrefix("Mapping.") || $0 == "Permissions.Modify" },
+        ]
+        var cap: [String: [String: Int]] = Dictionary(uniqueKeysWithValues: buckets.keys.map { ($0, [:]) })
+        for path in paths {
+            let first = UserConfig.pathComponents(path).first
+            let privileges = e.privileges(identity, on: path)
+            let targets: [String] = switch first {
+            case nil: ["dc"]
+            case "pool": ["vms", "storage"]
+            default: [first!]
+            }
+            for bucket in targets {
+                guard let keep = buckets[bucket] else { continue }
+                for p in privileges where keep(p) { cap[bucket]![p] = 1 }
+            }
+        }
+        return cap
+    }
+}

@@ -1,0 +1,119 @@
+/// Who is asking: a user, or one of a user's API tokens.
+public enum Identity: Equatable, Hashable, Sendable {
+    case user(String)
+    case token(user: String, id: String)  // id is the full `user@realm!name`
+
+    public var user: String {
+        switch self {
+        case .user(let u): u
+        case .token(let u, _): u
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .user(let u): u
+        case .token(_, let id): id
+        }
+    }
+
+    public init?(_ text: String) {
+        if let bang = text.firstIndex(of: "!") {
+            self = .token(user: String(text[..<bang]), id: text)
+        } else {
+            self = .user(text)
+        }
+    }
+}
+
+/// PVE's ACL rules over a UserConfig:
+/// - the path is walked from `/` down; at each node an identity's own entries (propagating ones,
+///   or any at the target) replace everything inherited; for a user, its user entries win over
+///   its groups' entries at the same node, which are unioned;
+/// - NoAccess anywhere in the result means no privileges;
+/// - a pool's roles also apply to the exact `/vms/<id>` and `/storage/<id>` of its members;
+/// - root@pam has every privilege; a privilege-separated token gets the intersection of its own
+///   privileges and its user's.
+public struct PermissionEvaluator: Sendable {
+    public let config: UserConfig
+    private let entriesByPath: [String: [UserConfig.ACLEntry]]
+    private let roleTable: [String: Set<String>]
+
+    public init(_ config: UserConfig) {
+        self.config = config
+        entriesByPath = Dictionary(grouping: config.acl, by: \.path)
+        roleTable = config.roles
+    }
+
+    /// The roles `ugidSet` has on `path` by the ACL tree alone (no pools), with their propagate flags.
+    private func aclRoles(_ identity: Identity, _ path: String) -> [String: Bool] {
+        let parts = UserConfig.pathComponents(path)
+        var result: [String: Bool] = [:]
+        let groups = Set(config.groups(of: identity.user).map { "@" + $0 })
+        for depth in 0...parts.count {
+            let node = "/" + parts.prefix(depth).joined(separator: "/")
+            let isTarget = depth == parts.count
+            let entries = (entriesByPath[node] ?? []).filter { $0.propagate || isTarget }
+            func roles(_ match: (String) -> Bool) -> [String: Bool] {
+                var out: [String: Bool] = [:]
+                for e in entries where match(e.ugid) { out[e.role] = (out[e.role] ?? false) || e.propagate }
+                return out
+            }
+            switch identity {
+            case .token(_, let id):
+                let own = roles { $0 == id }
+                if !own.isEmpty { result = own }
+            case .user(let user):
+                let own = roles { $0 == user }
+                if !own.isEmpty {
+                    result = own
+                    continue
+                }
+                let fromGroups = roles { groups.contains($0) }
+                if !fromGroups.isEmpty { result = fromGroups }
+            }
+        }
+        if result["NoAccess"] != nil { return ["NoAccess": result["NoAccess"]!] }
+        return result
+    }
+
+    /// Roles on `path`, pools included.
+    public func roles(_ identity: Identity, on path: String) -> [String: Bool] {
+        var result = aclRoles(identity, path)
+        let parts = UserConfig.pathComponents(path)
+        guard parts.count == 2, result["NoAccess"] == nil else { return result }
+        for pool in config.pools.values {
+            let member = (parts[0] == "vms" && pool.vms.contains { String($0) == parts[1] }) || (parts[0] == "storage" && pool.storage.contains(parts[1]))
+            guard member else { continue }
+            let poolRoles = aclRoles(identity, "/pool/" + pool.id)
+            if poolRoles["NoAccess"] != nil { return ["NoAccess": false] }
+            for role in poolRoles.keys where result[role] == nil { result[role] = false }
+        }
+        return result
+    }
+
+    private func privilegesByACL(_ identity: Identity, on path: String) -> Set<String> {
+        var out = Set<String>()
+        for role in roles(identity, on: path).keys { out.formUnion(roleTable[role] ?? []) }
+        return out
+    }
+
+    /// The effective privileges of `identity` on `path`.
+    public func privileges(_ identity: Identity, on path: String) -> Set<String> {
+        switch identity {
+        case .user(let user):
+            return user == "root@pam" ? Privileges.allSet : privilegesByACL(identity, on: path)
+        case .token(let user, let id):
+            let privsep = config.tokens[id]?.privsep ?? true
+            if !privsep { return user == "root@pam" ? Privileges.allSet : privilegesByACL(.user(user), on: path) }
+            let own = privilegesByACL(identity, on: path)
+            // root@pam's separated tokens have exactly their own ACLs
+            return user == "root@pam" ? own : own.intersection(privilegesByACL(.user(user), on: path))
+        }
+    }
+
+    public func has(_ identity: Identity, _ privileges: [String], on path: String, any: Bool = false) -> Bool {
+        let granted = self.privileges(identity, on: path)
+        return any ? privileges.contains { granted.contains($0) } : privileges.allSatisfy { granted.contains($0) }
+    }
+}

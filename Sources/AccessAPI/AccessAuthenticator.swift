@@ -1,0 +1,121 @@
+import API
+import Access
+import Foundation
+import Schema
+
+/// The authenticate step for HTTP callers: a ticket (the `PVEAuthCookie` cookie, or the same in the
+/// Authorization header) with a CSRF token on every non-GET call, or an API token
+/// (`Authorization: PVEAPIToken=user@realm!id=secret`, no CSRF). `world` endpoints also run for
+/// callers without valid credentials.
+///
+/// `trustLoopback`: a caller that brings no credentials at all over loopback acts as root@pam, as
+/// `pvesh` does on the node itself (the daemon then listens on loopback only). Credentials that are
+/// brought are always checked.
+public struct AccessAuthenticator: Authenticator {
+    let access: AccessControl
+    let trustLoopback: Bool
+
+    public init(access: AccessControl, trustLoopback: Bool = false) {
+        self.access = access
+        self.trustLoopback = trustLoopback
+    }
+
+    static func isLoopback(_ address: String) -> Bool {
+        address.isEmpty || address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+    }
+
+    public func authenticate(_ credentials: Credentials, endpoint: Endpoint, method: HTTPMethodName) throws(APIError) -> Caller {
+        let open = endpoint.permission == .world
+        var ticket = credentials.ticketCookie
+        if ticket == nil, let header = credentials.authorization, let range = header.range(of: "PVEAuthCookie=") {
+            ticket = String(header[range.upperBound...].prefix { $0 != ";" && $0 != " " })
+        }
+        if let ticket {
+            guard let user = access.verifyTicket(ticket.removingPercentEncoding ?? ticket) else {
+                if open { return .anonymous }
+                throw APIError(401, "authentication failure")
+            }
+            if method != .GET && !open {
+                guard let token = credentials.csrfToken, access.verifyCSRF(token, user: user) else {
+                    throw APIError(401, "Permission denied - invalid csrf token")
+                }
+            }
+            return Caller(user: user)
+        }
+        if let header = credentials.authorization, header.contains("PVEAPIToken") {
+            guard let identity = access.verifyAPIToken(header) else {
+                if open { return .anonymous }
+                throw APIError(401, "authentication failure")
+            }
+            guard endpoint.allowToken else {
+                throw APIError(403, "Permission check failed (URI '\(endpoint.path)' not available with API token, need proper ticket.)")
+            }
+            return Caller(user: identity.name)
+        }
+        if trustLoopback && Self.isLoopback(credentials.remoteAddress) { return Caller(user: "root@pam") }
+        if open { return .anonymous }
+        throw APIError(401, "No ticket")
+    }
+}
+
+/// The authorize step: each endpoint's declared check, evaluated on the ACLs (PVE's rules, see
+/// PermissionEvaluator). root@pam passes everything.
+public struct AccessAuthorizer: Authorizer {
+    let access: AccessControl
+
+    public init(access: AccessControl) { self.access = access }
+
+    public func authorize(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> Bool {
+        if permission == .world { return true }
+        guard !caller.user.isEmpty, let identity = Identity(caller.user) else { return false }
+        if caller.user == "root@pam" { return true }
+        return check(identity, permission, parameters, access.evaluator)
+    }
+
+    /// `{name}` in a path is replaced by that parameter, `-` when it is absent (as PVE does).
+    static func expand(_ template: String, _ parameters: [String: JSON]) -> String {
+        var out = "", name: String?
+        for ch in template {
+            if ch == "{" { name = "" } else if ch == "}", let n = name {
+                let value = parameters[n]?.plainText ?? ""
+                out += value.isEmpty || value == "0" ? "-" : value
+                name = nil
+            } else if name != nil { name!.append(ch) } else { out.append(ch) }
+        }
+        return UserConfig.normalizePath(out) ?? out
+    }
+
+    func check(_ identity: Identity, _ permission: Permission, _ parameters: [String: JSON], _ e: PermissionEvaluator) -> Bool {
+        switch permission {
+        case .world, .anyUser: return true
+        case .rootOnly: return false
+        case .privileges(let path, let privileges, let any):
+            return e.has(identity, privileges, on: Self.expand(path, parameters), any: any)
+        case .selfUser:
+            guard case .user(let user) = identity, let target = parameters["userid"]?.plainText else { return false }
+            return target == user && e.config.users[target] != nil
+        case .useridRealm(let privilege):
+            guard let target = parameters["userid"]?.plainText, let at = target.lastIndex(of: "@") else { return false }
+            return e.has(identity, [privilege], on: "/access/realm/" + target[target.index(after: at)...])
+        case .useridGroup(let privileges, let groupsParam):
+            let target = parameters["userid"]?.plainText ?? ""
+            if groupsParam != "create", e.config.users[target] == nil { return false }
+            if e.has(identity, privileges, on: "/access/groups", any: true) { return true }
+            let allowed = Set(e.config.groups.keys.filter { e.has(identity, privileges, on: "/access/groups/" + $0, any: true) })
+            if groupsParam != nil {
+                let requested = (parameters["groups"]?.plainText ?? "").split(whereSeparator: { ",; ".contains($0) }).map(String.init)
+                guard !requested.isEmpty, Set(requested).isSubset(of: allowed) else { return false }
+            }
+            return groupsParam == "create" || !Set(e.config.groups(of: target)).isDisjoint(with: allowed)
+        case .permModify(let template):
+            let path = Self.expand(template, parameters)
+            var privileges = ["Permissions.Modify"]
+            if path.hasPrefix("/storage/") { privileges.append("Datastore.Allocate") }
+            if path.hasPrefix("/vms/") { privileges.append("VM.Allocate") }
+            if path.hasPrefix("/pool/") { privileges.append("Pool.Allocate") }
+            return e.has(identity, privileges, on: path, any: true)
+        case .and(let parts): return parts.allSatisfy { check(identity, $0, parameters, e) }
+        case .or(let parts): return parts.contains { check(identity, $0, parameters, e) }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import API
+import Access
+import Foundation
+import Schema
+
+/// `/access…`: login, realms, users, API tokens, groups, roles, ACLs, passwords and permissions.
+/// Parameters and checks are PVE's (compared with ../shared/pve-api by the declaration test).
+public enum AccessEndpoints {
+    static let userid = Schema.userid
+    static let groupid = Schema.string(format: "pve-groupid")
+    static let roleid = Schema.string(format: "pve-roleid")
+    static let tokenid = Schema.string(pattern: "[A-Za-z][A-Za-z0-9.\\-_]+", description: "The token's ID (the part after '!').")
+    static let comment = Schema.string(maxLength: 2048).optional()
+    static let tokenSelfOrAdmin: Permission = .or([.selfUser, .useridGroup(["User.Modify"])])
+
+    static func fail(_ error: AccessError) -> APIError { APIError(error.status, error.message, errors: error.errors) }
+
+    public static func all(access: AccessControl) -> [Endpoint] {
+        [
+            .directory("/access", description: "Access control index."),
+            Endpoint(.GET, "/access/ticket", name: "get_ticket", description: "Dummy: lets the console check the server is reachable.",
+                     returns: .null, permission: .world, handler: .sync { _ in .null }),
+            login(access),
+            Endpoint(
+                .GET, "/access/domains", name: "index", description: "The realms one can log in to.",
+                returns: .array(of: .object(["realm": .string(), "type": .string(), "comment": .string().optional()], additionalProperties: true)),
+                permission: .world, childKey: "realm",
+                handler: .sync { _ in
+                    .array(access.realms.map { realm in
+                        var item: [String: JSON] = ["realm": .string(realm.id), "type": .string(realm.type)]
+                        if let comment = realm.comment { item["comment"] = .string(comment) }
+                        if realm.isDefault { item["default"] = 1 }
+                        if let tfa = realm.options["tfa"] { item["tfa"] = .string(tfa) }
+                        return .object(item)
+                    })
+                }),
+            Endpoint(
+                .GET, "/access/permissions", name: "permissions",
+                description: "Privileges of the caller, or of a user or token the caller may inspect, by path.",
+                parameters: ["userid": Schema.string().optional(), "path": Schema.string().optional()],
+                returns: .object([:], additionalProperties: true), permission: .anyUser,
+                handler: .sync { context in try permissions(access, context) }),
+        ] + users(access) + tokens(access) + groups(access) + roles(access) + acl(access)
+    }
+
+    // MARK: login
+
+    static func login(_ access: AccessControl) -> Endpoint {
+        Endpoint(
+            .POST, "/access/ticket", name: "create_ticket",
+            description: "Log in: checks the password (or renews a valid ticket given as the password) and returns a ticket and a CSRF token.",
+            parameters: [
+                "username": Schema.string(maxLength: 64),
+                "password": Schema.string(),
+                "realm": Schema.string(format: "pve-realm").optional(),
+                "otp": Schema.string().optional(),
+                "tfa-challenge": Schema.string().optional(),
+                "path": Schema.string(maxLength: 64).optional(),
+                "privs": Schema.string(format: "pve-priv-list", maxLength: 64).optional(),
+                "new-format": Schema.boolean().defaulting(to: true),
+            ],
+            returns: .object(["username": .string(), "ticket": .string().optional(), "CSRFPreventionToken": .string().optional(),
+                              "cap": .object([:], additionalProperties: true).optional()], additionalProperties: true),
+            permission: .world, protected: true, allowToken: false,
+            handler: .async { context in
+                let started = Date()
+                do {
+                    return try await Task.detached { try loginNow(access, context) }.value
+                } catch {
+                    // a failed login is answered after 3 s, without holding up anyone else
+                    let wait = 3 - Date().timeIntervalSince(started)
+                    if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+                    throw APIError(401, "authentication failure")
+                }
+            })
+    }
+
+    static func loginNow(_ access: AccessControl, _ context: RequestContext) throws -> JSON {
+        var user = try context.require("username")
+        if let realm = context.string("realm"), !user.hasSuffix("@" + realm) { user += "@" + realm }
+        guard UserConfig.isUserID(user) else { throw AccessError.authenticationFailure }
+        let password = try context.require("password")
+        if context.string("otp") != nil || context.string("tfa-challenge") != nil {
+            throw AccessError(401, "two-factor authentication is not available yet")
+        }
+        if password.hasPrefix("PVE:") {
+            // renewal: a valid ticket of this user (root's tickets may renew anyone's)
+            guard let owner = access.verifyTicket(password), owner == user || owner == "root@pam" else { throw AccessError.authenticationFailure }
+        } else {
+            try access.checkPassword(user: user, password: password)
+        }
+        if let path = context.string("path"), let privs = context.string("privs") {
+            // verify-only mode: does the user hold these privileges there?
+            let wanted = privs.split(whereSeparator: { ",; ".contains($0) }).map(String.init)
+            guard let identity = Identity(user), access.evaluator.has(identity, wanted, on: path) else { throw AccessError.authenticationFailure }
+            return ["username": .string(user)]
+        }
+        let (ticket, csrf) = try access.issueTicket(for: user)
+        let cap = access.capabilities(.user(user)).mapValues { JSON.object($0.mapValues { JSON($0) }) }
+        return ["username": .string(user), "ticket": .string(ticket), "CSRFPreventionToken": .string(csrf), "cap": .object(cap)]
+    }
+
+    static func permissions(_ access: AccessControl, _ context: RequestContext) throws -> JSON {
+        let e = access.evaluator
+        let target = context.string("userid") ?? context.user
+        if target != context.user {
+            // inspecting someone else needs Sys.Audit on /access, or the target is one of the caller's tokens
+            let own = target.hasPrefix(context.user + "!")
+            guard own || context.user == "root@pam" || (Identity(context.user).map { e.has($0, ["Sys.Audit"], on: "/access") } ?? false) else {
+                throw APIError(403, "Permission check failed (/access, Sys.Audit)")
+            }
+        }
+        guard let identity = Identity(target) else { throw APIError.parameters(["userid": "invalid user or token id"]) }
+        let paths = context.string("path").map { [$0] } ?? Array(Set(["/", "/access", "/access/groups", "/nodes", "/storage", "/vms", "/sdn", "/mapping"] + e.config.acl.map(\.path)))
+        var out: [String: JSON] = [:]
+        for path in paths.sorted() {
+            let privileges = e.privileges(identity, on: path)
+            if !privileges.isEmpty { out[path] = .object(Dictionary(uniqueKeysWithValues: privileges.map { ($0, JSON(1)) })) }
+        }
+        return .object(out)
+    }
+}
