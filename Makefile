@@ -41,6 +41,7 @@ install: release
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesh
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
 	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf
+	install -D -m 0644 etc/pam.d/corral-auth $(DESTDIR)/etc/pam.d/corral-auth
 	install -D -m 0644 etc/corrald.service $(DESTDIR)/lib/systemd/system/corrald.service
 
 # Installs, builds and starts a single-node Corral on port 8006 (systemd when it runs as PID 1,
@@ -53,14 +54,15 @@ run: install
 	    kill $$(cat /run/corrald.pid); for i in $$(seq 50); do kill -0 $$(cat /run/corrald.pid) 2>/dev/null || break; sleep 0.2; done; fi; \
 	  setsid $(PREFIX)/bin/corrald --config /etc/corral/corrald.conf </dev/null >>/var/log/corral/corrald.log 2>&1 & echo $$! > /run/corrald.pid; \
 	fi
-	@for i in $$(seq 100); do curl -sk -o /dev/null https://127.0.0.1:$(PORT)/api2/json/version && break; sleep 0.2; done
-	@curl -skf https://127.0.0.1:$(PORT)/api2/json/version >/dev/null || { echo "corrald did not come up; see /var/log/corral/corrald.log"; tail -20 /var/log/corral/corrald.log; exit 1; }
+	@for i in $$(seq 100); do curl -sk -o /dev/null https://127.0.0.1:$(PORT)/api2/json/access/domains && break; sleep 0.2; done
+	@curl -skf https://127.0.0.1:$(PORT)/api2/json/access/domains >/dev/null || { echo "corrald did not come up; see /var/log/corral/corrald.log"; tail -20 /var/log/corral/corrald.log; exit 1; }
 	@echo
-	@echo "Corral is running: web console and API at https://127.0.0.1:$(PORT)/  (API: /api2/json, OpenAPI: /api2/openapi.json)"
-	@echo "Log in: none needed yet. Until the access-control work lands, corrald listens on loopback only and"
-	@echo "  treats every caller as root@pam. From another machine: ssh -L $(PORT):127.0.0.1:$(PORT) root@THIS-HOST,"
-	@echo "  then open https://127.0.0.1:$(PORT)/ there. CA certificate: /etc/pve/pve-root-ca.pem"
-	@echo "Try: pvesh get /nodes   |   curl -k https://127.0.0.1:$(PORT)/api2/json/nodes   |   make stop"
+	@echo "Corral is running: web console and API at https://$$(hostname -f 2>/dev/null || hostname):$(PORT)/ (and https://127.0.0.1:$(PORT)/)"
+	@echo "  API: /api2/json, OpenAPI: /api2/openapi.json, CA certificate: /etc/pve/pve-root-ca.pem"
+	@echo "Log in as root@pam (realm 'Linux PAM') with this machine's root password."
+	@if passwd -S root 2>/dev/null | awk '{exit !($$2 != "P")}'; then \
+	  echo "  root has no usable password yet: set one with 'passwd root', then log in."; fi
+	@echo "Try: pvesh get /nodes   |   curl -k -d username=root@pam --data-urlencode password=... https://127.0.0.1:$(PORT)/api2/json/access/ticket   |   make stop"
 
 stop:
 	@if [ "$$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl stop corrald; \

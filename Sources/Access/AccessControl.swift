@@ -14,6 +14,9 @@ public final class AccessControl: @unchecked Sendable {
     /// Seconds since the epoch; injectable so tests can move time.
     let clock: @Sendable () -> Int
     private let cache = Mutex<(version: UInt64, evaluator: PermissionEvaluator)?>(nil)
+    /// Tickets whose signature was checked, with their issue time: an RSA verification per request
+    /// would cost more than the request. Expiry and the user's state are still checked every time.
+    private let verified = Mutex<[String: (user: String, time: Int)]>([:])
 
     public init(fs: ClusterFS, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) {
         self.fs = fs
@@ -189,9 +192,19 @@ public final class AccessControl: @unchecked Sendable {
 
     /// The user a ticket was issued to, if it is valid now and the user may still log in.
     public func verifyTicket(_ ticket: String) -> String? {
-        guard let keys = try? ticketKeys(), let (user, _) = Ticket.verify(ticket, keys: keys, now: now),
+        let now = self.now
+        if let hit = verified.withLock({ $0[ticket] }) {
+            let age = now - hit.time
+            guard age > -Ticket.skew, age < Ticket.lifetime, (try? checkUsable(hit.user, userConfig)) != nil else { return nil }
+            return hit.user
+        }
+        guard let keys = try? ticketKeys(), let (user, time) = Ticket.verify(ticket, keys: keys, now: now),
             !user.hasPrefix("!"), UserConfig.isUserID(user), (try? checkUsable(user, userConfig)) != nil
         else { return nil }
+        verified.withLock { cache in
+            if cache.count >= 10_000 { cache.removeAll(keepingCapacity: true) }
+            cache[ticket] = (user, time)
+        }
         return user
     }
 

@@ -7,22 +7,10 @@ import Schema
 /// Authorization header) with a CSRF token on every non-GET call, or an API token
 /// (`Authorization: PVEAPIToken=user@realm!id=secret`, no CSRF). `world` endpoints also run for
 /// callers without valid credentials.
-///
-/// `trustLoopback`: a caller that brings no credentials at all over loopback acts as root@pam, as
-/// `pvesh` does on the node itself (the daemon then listens on loopback only). Credentials that are
-/// brought are always checked.
 public struct AccessAuthenticator: Authenticator {
     let access: AccessControl
-    let trustLoopback: Bool
 
-    public init(access: AccessControl, trustLoopback: Bool = false) {
-        self.access = access
-        self.trustLoopback = trustLoopback
-    }
-
-    static func isLoopback(_ address: String) -> Bool {
-        address.isEmpty || address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
-    }
+    public init(access: AccessControl) { self.access = access }
 
     public func authenticate(_ credentials: Credentials, endpoint: Endpoint, method: HTTPMethodName) throws(APIError) -> Caller {
         let open = endpoint.permission == .world
@@ -52,7 +40,6 @@ public struct AccessAuthenticator: Authenticator {
             }
             return Caller(user: identity.name)
         }
-        if trustLoopback && Self.isLoopback(credentials.remoteAddress) { return Caller(user: "root@pam") }
         if open { return .anonymous }
         throw APIError(401, "No ticket")
     }

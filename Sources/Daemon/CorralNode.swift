@@ -40,9 +40,9 @@ public final class CorralNode: Sendable {
         return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint)
     }
 
-    /// With `access` (the daemon): credentials are checked and every endpoint's check runs on the
-    /// ACLs; a caller without credentials over loopback is root@pam. Without it (the CLIs, which run
-    /// as root on the node): root@pam.
+    /// With `access` (the daemon): every caller authenticates (ticket or API token; only login and
+    /// the realm list are open) and every endpoint's check runs on the ACLs. Without it (the CLIs,
+    /// which run as root on the node, like PVE's pvesh): root@pam.
     static func makeDispatcher(settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil) throws -> Dispatcher {
         let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
         let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access))
@@ -51,15 +51,11 @@ public final class CorralNode: Sendable {
             return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
         }
         return Dispatcher(
-            registry: registry, services: services, authenticator: AccessAuthenticator(access: access, trustLoopback: true),
+            registry: registry, services: services, authenticator: AccessAuthenticator(access: access),
             authorizer: AccessAuthorizer(access: access))
     }
 
     public init(settings: Settings, log: @escaping @Sendable (String) -> Void) throws {
-        guard settings.listensOnLoopbackOnly else {
-            throw SettingsError(
-                "refusing to listen on \(settings.listen.joined(separator: ", ")): until access control lands, corrald answers every caller as root@pam and so listens on loopback only (e.g. --listen 127.0.0.1:8006)")
-        }
         guard Checks.node(settings.nodeName) == nil else { throw SettingsError("invalid node name '\(settings.nodeName)'") }
         self.settings = settings
         let fm = FileManager.default

@@ -76,14 +76,6 @@ public struct Settings: Sendable, Equatable {
         let full = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return String(full.split(separator: ".").first ?? "localhost")
     }
-
-    /// Whether every listen address is a loopback one; required until access control lands.
-    public var listensOnLoopbackOnly: Bool {
-        listen.allSatisfy { address in
-            let host = address.lastIndex(of: ":").map { String(address[..<$0]) } ?? address
-            return host == "127.0.0.1" || host == "[::1]" || host == "localhost" || host.hasPrefix("127.")
-        }
-    }
 }
 
 public struct SettingsError: Error, CustomStringConvertible {

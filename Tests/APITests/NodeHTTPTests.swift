@@ -15,8 +15,13 @@ import Testing
         settings.wwwDirectory = "/nonexistent"
         let node = try CorralNode(settings: settings) { _ in }
         try node.start()
+        // in-process, the test can mint root@pam's ticket itself (suites here run one at a time)
+        let (ticket, csrf) = try node.access.issueTicket(for: "root@pam")
+        session = ["-b", "PVEAuthCookie=" + (ticket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ticket), "-H", "CSRFPreventionToken: \(csrf)"]
         return (node, Int(node.boundPorts[0]))
     }
+
+    nonisolated(unsafe) static var session: [String] = []
 
     /// Reads a pipe to its end on a plain thread: blocking the cooperative pool (2 threads on these
     /// machines) would starve the very tasks a test waits for.
@@ -31,7 +36,7 @@ import Testing
     static func curl(_ arguments: [String]) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "-k"] + arguments
+        process.arguments = ["-s", "-k"] + session + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -323,7 +323,15 @@ mkdir -p "$TMP/node"
 CORRALD_PID=$!
 PIDS+=("$CORRALD_PID")
 CORRALD_URL="https://127.0.0.1:$CORRALD_PORT/api2/json/version"
-wait_http_200 "$CORRALD_URL" "$CORRALD_PID" corrald 30
+wait_http_200 "https://127.0.0.1:$CORRALD_PORT/api2/json/access/domains" "$CORRALD_PID" corrald 30
+# every API call needs a login: an administrator written into the mounted tree (as root does on a
+# node), logged in once; wrk sends its ticket cookie, so each request pays for ticket checking
+printf 'user:bench@pve:1:0::::::\nacl:1:/:bench@pve:Administrator:\n' >"$TMP/node/pve/user.cfg"
+printf 'bench:%s:\n' "$(openssl passwd -6 bench-password)" >"$TMP/node/pve/priv/shadow.cfg"
+TICKET=$(curl -sk -d username=bench@pve -d password=bench-password "https://127.0.0.1:$CORRALD_PORT/api2/json/access/ticket" |
+    "$PY" -c 'import json, sys, urllib.parse; print(urllib.parse.quote(json.load(sys.stdin)["data"]["ticket"], safe=""))') ||
+    die "could not log in to corrald"
+COOKIE="PVEAuthCookie=$TICKET"
 START_RSS_KB=$(rss_kb "$CORRALD_PID")
 
 CERT="$TMP/node/pve/nodes/bench/pve-ssl.pem"
@@ -333,7 +341,7 @@ KEY="$TMP/node/pve/nodes/bench/pve-ssl.key"
 CERT_KEY=$(openssl x509 -in "$CERT" -noout -text 2>/dev/null |
     awk '/Public Key Algorithm:/ {sub(/.*: /, ""); alg = $0} /NIST CURVE:|ASN1 OID:/ && !c {sub(/.*: /, ""); c = $0} END {print alg (c ? " " c : "")}')
 
-code=$(curl -sk --max-time 5 -D "$TMP/version.headers" -o "$TMP/version.json" -w '%{http_code}' "$CORRALD_URL" || true)
+code=$(curl -sk --max-time 5 -b "$COOKIE" -D "$TMP/version.headers" -o "$TMP/version.json" -w '%{http_code}' "$CORRALD_URL" || true)
 [[ $code == 200 ]] || die "GET $CORRALD_URL answered $code"
 [[ -s $TMP/version.json ]] || die "GET $CORRALD_URL returned an empty body"
 log "version body: $(head -c 200 "$TMP/version.json")"
@@ -408,10 +416,10 @@ log "TLS corrald: $C_TLS, resumes sessions: $C_RESUMES; nginx: $N_TLS, resumes s
 [[ $C_CLOSES == yes ]] || NOTES+=("corrald kept the connection open after answering a 'Connection: close' request: wrk then keeps it alive, so the wrk handshake figure is NOT a handshake rate")
 [[ $N_RESUMES != yes ]] || NOTES+=("nginx unexpectedly resumed a TLS session: its handshakes/s may not be full handshakes")
 [[ $C_TLS == "$N_TLS" ]] || NOTES+=("corrald and nginx negotiate different TLS parameters: corrald '$C_TLS', nginx '$N_TLS'")
-run_wrk corrald-keepalive "$CORRALD_URL"
-run_wrk nginx-keepalive "$NGINX_URL"
-run_wrk corrald-handshake "$CORRALD_URL" -H 'Connection: close'
-run_wrk nginx-handshake "$NGINX_URL" -H 'Connection: close'
+run_wrk corrald-keepalive "$CORRALD_URL" -H "Cookie: $COOKIE"
+run_wrk nginx-keepalive "$NGINX_URL" -H "Cookie: $COOKIE"
+run_wrk corrald-handshake "$CORRALD_URL" -H 'Connection: close' -H "Cookie: $COOKIE"
+run_wrk nginx-handshake "$NGINX_URL" -H 'Connection: close' -H "Cookie: $COOKIE"
 
 C_RPS=$(wrk_rps "$TMP/wrk-corrald-keepalive.txt")
 N_RPS=$(wrk_rps "$TMP/wrk-nginx-keepalive.txt")

@@ -110,7 +110,7 @@ down() {
     # corosync runs as the child of the `ip netns exec sh` whose pid was recorded, or replaced it (exec)
     for pid in $(cat "$dir/n$i/corosync.pid" 2>/dev/null) $(pgrep -f "corosync -f -c $dir/n$i/corosync.conf" || true); do
       kill -9 "$pid" 2>/dev/null || true
-      rm -f /dev/shm/qb-*"$pid"* 2>/dev/null || true
+      rm -f /dev/shm/qb-*-"$pid"-* /dev/shm/qb-"$pid"-* 2>/dev/null || true
     done
     ip netns del "$(ns "$i")" 2>/dev/null || true
   done

@@ -11,7 +11,10 @@ import Testing
     @Test func loginTicketCSRFAndACLsOverHTTPS() throws {
         let node = try NodeProcess(name: "acc1")
         defer { _ = node.terminate() }
-        // as root on the node itself (loopback, no credentials): an operator who may manage groups only
+        // nothing but login and the realm list without credentials, even from loopback
+        #expect(try curl(node, "/api2/json/version", anonymous: true).status == 401)
+        #expect(try curl(node, "/api2/json/access/domains", anonymous: true).status == 200)
+        // as the administrator: an operator who may manage groups only
         #expect(try curl(node, "/api2/json/access/users", ["-X", "POST", "-d", "userid=op@pve", "-d", "password=op-secret-99"]).status == 200)
         #expect(try curl(node, "/api2/json/access/acl", ["-X", "PUT", "-d", "path=/access/groups", "-d", "users=op@pve", "-d", "roles=PVEUserAdmin"]).status == 200)
         #expect(try String(contentsOfFile: node.dataDirectory + "/pve/user.cfg", encoding: .utf8).contains("user:op@pve:1:0:"))
@@ -24,15 +27,15 @@ import Testing
         let cookie = "PVEAuthCookie=" + (ticket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ticket)
 
         // a write with the cookie needs the CSRF header
-        let withoutCSRF = try curl(node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-d", "groupid=team"])
+        let withoutCSRF = try curl(node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-d", "groupid=team"], anonymous: true)
         #expect(withoutCSRF.status == 401)
-        let created = try curl(node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "groupid=team"])
+        let created = try curl(node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "groupid=team"], anonymous: true)
         #expect(created.status == 200)
         // what PVEUserAdmin does not include
-        let role = try curl(node, "/api2/json/access/roles", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "roleid=Mine"])
+        let role = try curl(node, "/api2/json/access/roles", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "roleid=Mine"], anonymous: true)
         #expect(role.status == 403)
         // a ticket that does not verify is refused, even from loopback
-        let forged = try curl(node, "/api2/json/access/users", ["-b", "PVEAuthCookie=PVE:root@pam:6B49D200::Zm9v"])
+        let forged = try curl(node, "/api2/json/access/users", ["-b", "PVEAuthCookie=PVE:root@pam:6B49D200::Zm9v"], anonymous: true)
         #expect(forged.status == 401)
         // a wrong password: 401 in PVE's words
         let wrong = try runCommand("/usr/bin/curl", ["-s", "-i", "--cacert", node.caFile, "-d", "username=op@pve", "-d", "password=nope-nope", "\(node.url)/api2/json/access/ticket"])

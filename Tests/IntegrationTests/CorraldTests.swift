@@ -14,7 +14,7 @@ import Testing
         let nodes = try curl(node, "/api2/json/nodes")
         #expect(nodes.body.contains(#""node":"it1""#) && nodes.body.contains(#""status":"online""#))
         let bad = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}", "--cacert", node.caFile, "-H", "Accept-Encoding: gzip",
-            "\(node.url)/api2/json/nodes/it1/tasks?limit=abc"])
+            "-b", node.cookie ?? "", "\(node.url)/api2/json/nodes/it1/tasks?limit=abc"])
         #expect(bad.stdout == "400 0")
         let notImplemented = try runCommand("/usr/bin/curl", ["-s", "-i", "--cacert", node.caFile, "\(node.url)/api2/json/nodes/it1/nothing"])
         #expect(notImplemented.stdout.hasPrefix("HTTP/1.1 501 Method 'GET /nodes/it1/nothing' not implemented"))

@@ -62,6 +62,35 @@ final class NodeProcess: @unchecked Sendable {
             }
         }
         guard port != 0 else { throw NSError(domain: "corrald did not start: \(seen)", code: 1) }
+        if networkNamespace == nil { try bootstrapAdmin() }
+    }
+
+    static let adminUser = "corral-test@pve"
+    static let adminPassword = "corral-test-password"
+    /// The admin's login: `PVEAuthCookie=…` and the CSRF token, used by `curl(node, …)`.
+    private(set) var cookie: String?
+    private(set) var csrf: String?
+
+    /// Every API call needs a login now. As root on the node, the test does what an administrator
+    /// does before the first login: writes a pve-realm administrator into user.cfg and
+    /// priv/shadow.cfg through the mounted cluster filesystem. Then it logs in over HTTPS.
+    func bootstrapAdmin() throws {
+        let userCfg = mountpoint + "/user.cfg"
+        let existing = (try? String(contentsOfFile: userCfg, encoding: .utf8)) ?? ""
+        if !existing.contains("user:\(Self.adminUser):") {
+            let hash = try runCommand("/usr/bin/openssl", ["passwd", "-6", Self.adminPassword]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try (existing + "user:\(Self.adminUser):1:0::::::\nacl:1:/:\(Self.adminUser):Administrator:\n").write(toFile: userCfg, atomically: false, encoding: .utf8)
+            let shadow = mountpoint + "/priv/shadow.cfg"
+            let old = (try? String(contentsOfFile: shadow, encoding: .utf8)) ?? ""
+            try (old + "\(Self.adminUser.split(separator: "@")[0]):\(hash):\n").write(toFile: shadow, atomically: false, encoding: .utf8)
+        }
+        let login = try runCommand("/usr/bin/curl", ["-s", "--cacert", caFile, "-d", "username=\(Self.adminUser)", "-d", "password=\(Self.adminPassword)", url + "/api2/json/access/ticket"])
+        let data = (try? JSONSerialization.jsonObject(with: Data(login.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any]
+        guard let ticket = data?["ticket"] as? String, let token = data?["CSRFPreventionToken"] as? String else {
+            throw NSError(domain: "admin login failed: \(login.stdout) \(login.stderr)", code: 1)
+        }
+        cookie = "PVEAuthCookie=" + (ticket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ticket)
+        csrf = token
     }
 
     private(set) var logFile: String?
@@ -110,9 +139,12 @@ func runCommand(_ path: String, _ arguments: [String], environment: [String: Str
     return CommandResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
-/// curl against the node, verifying its certificate with the cluster CA.
-func curl(_ node: NodeProcess, _ path: String, _ extra: [String] = []) throws -> (status: Int, body: String) {
-    let r = try runCommand("/usr/bin/curl", ["-s", "--cacert", node.caFile, "-w", "\n%{http_code}"] + extra + [node.url + path])
+/// curl against the node as its administrator, verifying its certificate with the cluster CA.
+/// `anonymous` leaves the login out.
+func curl(_ node: NodeProcess, _ path: String, _ extra: [String] = [], anonymous: Bool = false) throws -> (status: Int, body: String) {
+    var auth: [String] = []
+    if !anonymous, let cookie = node.cookie, let csrf = node.csrf { auth = ["-b", cookie, "-H", "CSRFPreventionToken: \(csrf)"] }
+    let r = try runCommand("/usr/bin/curl", ["-s", "--cacert", node.caFile, "-w", "\n%{http_code}"] + auth + extra + [node.url + path])
     let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
 }

@@ -16,11 +16,25 @@ final class TestCluster: @unchecked Sendable {
         getuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0 && access("/usr/sbin/corosync", X_OK) == 0
     }
 
+    /// Brings the cluster up; a start that fails (corosync on a loaded 2-core machine now and then
+    /// loses a node while corralds join) is retried once from scratch, its logs kept for a look.
     init(nodes: Int, verifyInterval: Int = 60) throws {
         size = nodes
         dir = NSTemporaryDirectory() + "corral-cluster-\(UUID().uuidString.prefix(8))"
+        do {
+            try start(verifyInterval: verifyInterval)
+        } catch {
+            let kept = dir + "-failed-start"
+            try? FileManager.default.copyItem(atPath: dir, toPath: kept)
+            print("cluster start failed (\(error)); logs kept in \(kept); retrying")
+            down(removeFiles: false)
+            try start(verifyInterval: verifyInterval)
+        }
+    }
+
+    private func start(verifyInterval: Int) throws {
         _ = try? script(["down", dir])  // a cluster of an earlier, killed run
-        let up = try script(["up", "\(nodes)", dir])
+        let up = try script(["up", "\(size)", dir])
         guard up.status == 0 else {
             _ = try? script(["down", dir])
             throw NSError(domain: "cluster did not come up: \(up.stdout)\(up.stderr)", code: 1)
@@ -29,7 +43,7 @@ final class TestCluster: @unchecked Sendable {
             // together, as systemd starts them after a cluster-wide boot: a first start waits for a quorate group
             let started = Mutex<[Int: Result<NodeProcess, any Error>]>([:])
             let dir = dir
-            DispatchQueue.concurrentPerform(iterations: nodes) { index in
+            DispatchQueue.concurrentPerform(iterations: size) { index in
                 let result = Result { try Self.daemon(index + 1, dir: dir, verifyInterval: verifyInterval) }
                 started.withLock { $0[index + 1] = result }
             }
@@ -38,7 +52,7 @@ final class TestCluster: @unchecked Sendable {
             }
             for (_, result) in started.withLock({ $0 }) { _ = try result.get() }
         } catch {
-            down()
+            down(removeFiles: false)
             throw error
         }
     }
@@ -119,9 +133,10 @@ final class TestCluster: @unchecked Sendable {
         return false
     }
 
-    func down() {
+    func down(removeFiles: Bool = true) {
         for i in daemons.keys { stopDaemon(i) }
         _ = try? script(["down", dir])
+        guard removeFiles else { return }
         try? FileManager.default.removeItem(atPath: dir)
         try? FileManager.default.removeItem(atPath: dir + ".script.log")
     }
