@@ -142,7 +142,8 @@ public final class Dispatcher: Sendable {
         guard authorizer.authorize(caller, endpoint.permission, parameters: parameters) else {
             return .done(APIOutcome(.failure(APIError(403, "Permission check failed")), user: caller.user))
         }
-        let context = RequestContext(endpoint: endpoint, parameters: parameters, user: caller.user, services: services)
+        let context = RequestContext(
+            endpoint: endpoint, parameters: parameters, user: caller.user, services: services, remoteAddress: call.credentials.remoteAddress)
         switch endpoint.handler {
         case .sync(let body):
             return .done(Self.run(context) { try body(context) })

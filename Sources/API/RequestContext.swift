@@ -9,13 +9,16 @@ public final class RequestContext: Sendable {
     public let parameters: [String: JSON]
     public let user: String
     public let services: Services
+    /// The client's address ("" for the CLIs).
+    public let remoteAddress: String
     private let attributes = Mutex<[String: JSON]>([:])
 
-    public init(endpoint: Endpoint, parameters: [String: JSON], user: String, services: Services) {
+    public init(endpoint: Endpoint, parameters: [String: JSON], user: String, services: Services, remoteAddress: String = "") {
         self.endpoint = endpoint
         self.parameters = parameters
         self.user = user
         self.services = services
+        self.remoteAddress = remoteAddress
     }
 
     /// A parameter's value, or its declared default.

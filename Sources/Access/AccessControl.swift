@@ -25,6 +25,7 @@ public final class AccessControl: @unchecked Sendable {
     }
 
     public var now: Int { clock() }
+    public let throttle = LoginThrottle()
 
     // MARK: configuration
 

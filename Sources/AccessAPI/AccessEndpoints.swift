@@ -87,7 +87,17 @@ public enum AccessEndpoints {
             // renewal: a valid ticket of this user (root's tickets may renew anyone's)
             guard let owner = access.verifyTicket(password), owner == user || owner == "root@pam" else { throw AccessError.authenticationFailure }
         } else {
-            try access.checkPassword(user: user, password: password)
+            let address = context.remoteAddress
+            guard access.throttle.allows(user: user, address: address, now: access.now) else {
+                throw AccessError(401, "too many failed logins for \(user) or from \(address); try again later")
+            }
+            do {
+                try access.checkPassword(user: user, password: password)
+                access.throttle.succeeded(user: user)
+            } catch {
+                access.throttle.failed(user: user, address: address, now: access.now)
+                throw error
+            }
         }
         if let path = context.string("path"), let privs = context.string("privs") {
             // verify-only mode: does the user hold these privileges there?

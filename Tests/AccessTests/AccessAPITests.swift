@@ -118,6 +118,17 @@ func status(_ outcome: APIOutcome) -> Int {
         #expect(status(await h.login("nobody@pve", "whatever-123").0) == 401)
     }
 
+    @Test func repeatedFailuresLockTheUserOutForAWhile() async throws {
+        _ = try await setUpUsers()
+        let throttle = h.access.throttle
+        for _ in 0..<5 { throttle.failed(user: "alice@pve", address: "192.0.2.9", now: h.access.now) }
+        // even the right password is refused while locked out (and still costs the caller 3 s)
+        #expect(status(await h.login("alice@pve", "alice-secret-1").0) == 401)
+        #expect(status(await h.login("bob@pve", "bob-secret-22").0) == 200)  // others are not affected
+        h.advance(301)
+        #expect(status(await h.login("alice@pve", "alice-secret-1").0) == 200)
+    }
+
     @Test func privilegesDecideWhatEachUserMayDo() async throws {
         _ = try await setUpUsers()
         let (_, alice) = await h.login("alice@pve", "alice-secret-1")
