@@ -40,7 +40,7 @@ public enum AccessEndpoints {
                 parameters: ["userid": Schema.string().optional(), "path": Schema.string().optional()],
                 returns: .object([:], additionalProperties: true), permission: .anyUser,
                 handler: .sync { context in try permissions(access, context) }),
-        ] + users(access) + tokens(access) + groups(access) + roles(access) + acl(access)
+        ] + users(access) + tokens(access) + groups(access) + roles(access) + acl(access) + PoolEndpoints.all(access: access)
     }
 
     // MARK: login

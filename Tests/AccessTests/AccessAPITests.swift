@@ -228,6 +228,27 @@ func status(_ outcome: APIOutcome) -> Int {
         #expect((try? h.fs.stat("priv/lock/user_cfg")) == nil)  // no lock left behind
     }
 
+    @Test func poolsGrantTheirMembersAndNothingElse() async throws {
+        let root = try await setUpUsers()
+        #expect(status(await h.call("POST", "/pools", ["poolid": "blue", "comment": "team blue"], as: root)) == 200)
+        #expect(status(await h.call("PUT", "/pools", ["poolid": "blue", "vms": "300,301", "storage": "local"], as: root)) == 200)
+        #expect(status(await h.call("POST", "/pools", ["poolid": "red"], as: root)) == 200)
+        // a VM is in one pool at a time unless moved explicitly
+        #expect(status(await h.call("PUT", "/pools", ["poolid": "red", "vms": "301"], as: root)) == 400)
+        #expect(status(await h.call("PUT", "/pools", ["poolid": "red", "vms": "301", "allow-move": "1"], as: root)) == 200)
+        #expect(status(await h.call("PUT", "/access/acl", ["path": "/pool/blue", "users": "bob@pve", "roles": "PVEVMUser"], as: root)) == 200)
+        let (_, bob) = await h.login("bob@pve", "bob-secret-22")
+        #expect(status(await h.call("POST", "/test/300/power", as: bob)) == 200)
+        #expect(status(await h.call("POST", "/test/301/power", as: bob)) == 403)  // moved to red
+        let pool = try await h.call("GET", "/pools/blue", as: root).result.get()
+        #expect(pool["members"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["qemu/300", "storage/local"])
+        #expect(status(await h.call("DELETE", "/pools", ["poolid": "blue"], as: root)) == 400)  // not empty
+        #expect(status(await h.call("PUT", "/pools", ["poolid": "blue", "vms": "300", "storage": "local", "delete": "1"], as: root)) == 200)
+        #expect(status(await h.call("DELETE", "/pools", ["poolid": "blue"], as: root)) == 200)
+        #expect(status(await h.call("POST", "/test/300/power", as: bob)) == 403)
+        #expect(status(await h.call("POST", "/pools", ["poolid": "x/y"], as: root)) == 400)  // no parent
+    }
+
     @Test func rolesAndGroupsRoundTrip() async throws {
         let root = try await setUpUsers()
         #expect(status(await h.call("POST", "/access/roles", ["roleid": "Restarter", "privs": "VM.Audit,VM.PowerMgmt"], as: root)) == 200)
