@@ -271,6 +271,59 @@ public final class AccessControl: @unchecked Sendable {
         try writeTokenSecrets(secrets)
     }
 
+    // MARK: second factors
+
+    public var tfa: TFAConfig { TFAConfig.parse((try? fs.read("priv/tfa.cfg")) ?? []) }
+
+    public func updateTFA<T>(_ body: (inout TFAConfig) throws -> T) throws -> T {
+        try withLock("tfa_cfg") {
+            var config = tfa
+            let result = try body(&config)
+            try fs.write("priv/tfa.cfg", config.serialized())
+            return result
+        }
+    }
+
+    /// The partial ticket of the first login step: it names which factors the user has and is
+    /// bound to the user, but opens nothing.
+    public func tfaChallenge(for user: String) throws -> String? {
+        guard let entry = tfa.users[user], entry.hasSecondFactor else { return nil }
+        var parts: [String] = []
+        if entry.totp.contains(where: \.enable) { parts.append("\"totp\":true") }
+        if let remaining = entry.recovery?.remaining, !remaining.isEmpty { parts.append("\"recovery\":[\(remaining.map(String.init).joined(separator: ","))]") }
+        return try Ticket.assemble(data: "!tfa!{" + parts.joined(separator: ",") + "}", time: now, key: ticketKeys().current, aad: user)
+    }
+
+    /// The second step: a valid partial ticket of `user` and a `totp:CODE` or `recovery:CODE` answer.
+    public func completeTFA(user: String, challenge: String, response: String) throws(AccessError) {
+        guard let keys = try? ticketKeys(), let (data, _) = Ticket.verify(challenge, keys: keys, now: now, aad: user), data.hasPrefix("!tfa!") else {
+            throw AccessError(401, "invalid or expired second-factor challenge")
+        }
+        guard let colon = response.firstIndex(of: ":") else { throw AccessError(401, "expected totp:CODE or recovery:CODE") }
+        let kind = response[..<colon], code = String(response[response.index(after: colon)...])
+        let time = now
+        let ok: Bool
+        do {
+            ok = try updateTFA { config -> Bool in
+                guard var entry = config.users[user] else { return false }
+                switch kind {
+                case "totp":
+                    return entry.totp.contains { $0.enable && (TOTP(uri: $0.uri)?.verify(code, at: time) ?? false) }
+                case "recovery":
+                    guard var recovery = entry.recovery, recovery.consume(code) else { return false }
+                    entry.recovery = recovery
+                    config.users[user] = entry
+                    return true
+                default:
+                    return false
+                }
+            }
+        } catch {
+            throw AccessError(500, "cannot read the second-factor configuration: \(error)")
+        }
+        guard ok else { throw AccessError(401, "second factor rejected") }
+    }
+
     // MARK: capabilities (the login answer's `cap`)
 
     public func capabilities(_ identity: Identity) -> [String: [String: Int]] {

@@ -41,6 +41,7 @@ public enum AccessEndpoints {
                 returns: .object([:], additionalProperties: true), permission: .anyUser,
                 handler: .sync { context in try permissions(access, context) }),
         ] + users(access) + tokens(access) + groups(access) + roles(access) + acl(access) + PoolEndpoints.all(access: access)
+            + TFAEndpoints.all(access: access)
     }
 
     // MARK: login
@@ -80,23 +81,32 @@ public enum AccessEndpoints {
         if let realm = context.string("realm"), !user.hasSuffix("@" + realm) { user += "@" + realm }
         guard UserConfig.isUserID(user) else { throw AccessError.authenticationFailure }
         let password = try context.require("password")
-        if context.string("otp") != nil || context.string("tfa-challenge") != nil {
-            throw AccessError(401, "two-factor authentication is not available yet")
-        }
-        if password.hasPrefix("PVE:") {
-            // renewal: a valid ticket of this user (root's tickets may renew anyone's)
-            guard let owner = access.verifyTicket(password), owner == user || owner == "root@pam" else { throw AccessError.authenticationFailure }
-        } else {
-            let address = context.remoteAddress
+        let address = context.remoteAddress
+        func throttled(_ body: () throws -> Void) throws {
             guard access.throttle.allows(user: user, address: address, now: access.now) else {
                 throw AccessError(401, "too many failed logins for \(user) or from \(address); try again later")
             }
             do {
-                try access.checkPassword(user: user, password: password)
+                try body()
                 access.throttle.succeeded(user: user)
             } catch {
                 access.throttle.failed(user: user, address: address, now: access.now)
                 throw error
+            }
+        }
+        if let challenge = context.string("tfa-challenge") {
+            // the second step: the password field carries the second factor's answer
+            try throttled { try access.completeTFA(user: user, challenge: challenge, response: password) }
+        } else if password.hasPrefix("PVE:") {
+            // renewal: a valid ticket of this user (root's tickets may renew anyone's)
+            guard let owner = access.verifyTicket(password), owner == user || owner == "root@pam" else { throw AccessError.authenticationFailure }
+        } else {
+            try throttled { try access.checkPassword(user: user, password: password) }
+            if let partial = try access.tfaChallenge(for: user) {
+                guard let otp = context.string("otp") else {
+                    return ["username": .string(user), "ticket": .string(partial), "NeedTFA": 1]
+                }
+                try throttled { try access.completeTFA(user: user, challenge: partial, response: otp.contains(":") ? otp : "totp:" + otp) }
             }
         }
         if let path = context.string("path"), let privs = context.string("privs") {

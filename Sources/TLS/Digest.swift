@@ -17,6 +17,14 @@ public enum Digest {
     }
 
     /// HMAC-SHA256. Stands for `HMAC(EVP_sha256(), …)`.
+    /// HMAC-SHA1 (TOTP's default). Stands for `HMAC` with `EVP_sha1`.
+    public static func hmacSHA1(key: [UInt8], data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        _ = HMAC(EVP_sha1(), key, Int32(key.count), data, data.count, &out, &length)
+        return Array(out[0..<Int(length)])
+    }
+
     public static func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0

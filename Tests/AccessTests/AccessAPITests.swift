@@ -228,6 +228,53 @@ func status(_ outcome: APIOutcome) -> Int {
         #expect((try? h.fs.stat("priv/lock/user_cfg")) == nil)  // no lock left behind
     }
 
+    @Test func totpAndRecoveryCodesAreASecondStep() async throws {
+        _ = try await setUpUsers()
+        let (_, alice) = await h.login("alice@pve", "alice-secret-1")
+        let totp = TOTP(secret: Array("12345678901234567890".utf8))
+        let uri = totp.uri(label: "corral:alice@pve")
+        // adding a key needs her password and a current code
+        #expect(status(await h.call("POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": totp.code(at: h.access.now)], as: alice)) == 400)
+        #expect(status(await h.call("POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": "000000", "password": "alice-secret-1"], as: alice)) == 400)
+        #expect(status(await h.call("POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": totp.code(at: h.access.now), "password": "alice-secret-1"], as: alice)) == 200)
+        let recovery = try await h.call("POST", "/access/tfa/alice@pve", ["type": "recovery", "password": "alice-secret-1"], as: alice).result.get()
+        let codes = recovery["recovery"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(codes.count == 10)
+        #expect(!(try h.fs.readString("priv/tfa.cfg")).contains(codes[0]))  // only their HMACs are kept
+
+        // the password alone now gives a partial ticket that opens nothing
+        let (first, partial) = await h.login("alice@pve", "alice-secret-1")
+        #expect(try first.result.get()["NeedTFA"] == 1)
+        #expect(partial.csrf == nil)
+        #expect(status(await h.call("GET", "/access/users", as: .init(ticket: partial.ticket))) == 401)
+        // the second step
+        let wrong = await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "totp:000000"])
+        #expect(status(wrong) == 401)
+        let done = await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "totp:\(totp.code(at: h.access.now))"])
+        #expect(try done.result.get()["CSRFPreventionToken"]?.stringValue != nil)
+        // the challenge belongs to alice only
+        #expect(status(await h.call("POST", "/access/ticket", ["username": "bob@pve", "tfa-challenge": partial.ticket!, "password": "totp:\(totp.code(at: h.access.now))"])) == 401)
+        // a recovery code works once
+        let viaRecovery = await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "recovery:\(codes[3])"])
+        #expect(status(viaRecovery) == 200)
+        #expect(status(await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "recovery:\(codes[3])"])) == 401)
+        // or all in one request with otp
+        #expect(status(await h.call("POST", "/access/ticket", ["username": "alice@pve", "password": "alice-secret-1", "otp": totp.code(at: h.access.now)])) == 200)
+        let listed = try await h.call("GET", "/access/tfa/alice@pve", as: alice).result.get()
+        #expect(listed.arrayValue?.count == 2)
+    }
+
+    @Test func totpCodesFollowRFC6238() {
+        // RFC 6238 appendix B, SHA-1, 8 digits
+        let totp = TOTP(secret: Array("12345678901234567890".utf8), digits: 8)
+        #expect(totp.code(at: 59) == "94287082")
+        #expect(totp.code(at: 1_111_111_109) == "07081804")
+        #expect(totp.code(at: 2_000_000_000) == "69279037")
+        #expect(TOTP(uri: totp.uri(label: "x")) == totp)
+        #expect(Base32.decode(Base32.encode([1, 2, 3, 250])) == [1, 2, 3, 250])
+        #expect(TOTP(uri: "otpauth://totp/x?secret=AAAA") == nil)  // too short a secret
+    }
+
     @Test func poolsGrantTheirMembersAndNothingElse() async throws {
         let root = try await setUpUsers()
         #expect(status(await h.call("POST", "/pools", ["poolid": "blue", "comment": "team blue"], as: root)) == 200)

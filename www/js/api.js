@@ -7,8 +7,8 @@
 
 export const API_BASE = '/api2/json';
 
-// CSRF token for state-changing requests. It stays null until the
-// access-control work lands; the login flow will call setCsrfToken().
+// CSRF token for state-changing requests, set by the login flow (login.js)
+// and cleared on logout.
 let csrfToken = null;
 
 export function setCsrfToken(token) {
@@ -55,10 +55,12 @@ function messageFrom(status, statusText, body) {
 /**
  * Call the API and return the envelope's `data`.
  * @param {string} path     e.g. `/nodes/${seg(node)}/status`
- * @param {object} [opts]   {method, params (query), body (object, sent form-encoded), signal, raw}
+ * @param {object} [opts]   {method, params (query), body (object, sent form-encoded), signal, raw, quiet401}
  *                          raw: resolve to the whole envelope (e.g. for `total`).
+ *                          quiet401: a 401 is an ordinary error with the server's message, not
+ *                          "session gone" (the login request answers 401 for a wrong password).
  */
-export async function api(path, { method = 'GET', params, body, signal, raw = false } = {}) {
+export async function api(path, { method = 'GET', params, body, signal, raw = false, quiet401 = false } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, signal, credentials: 'same-origin', cache: 'no-store' };
   if (method !== 'GET' && method !== 'HEAD') {
@@ -73,6 +75,8 @@ export async function api(path, { method = 'GET', params, body, signal, raw = fa
   }
 
   let res;
+  // When the request left: a 401 for a request sent before the latest login is stale news.
+  const sent = performance.now();
   try {
     res = await fetch(apiUrl(path, params), init);
   } catch (err) {
@@ -88,8 +92,8 @@ export async function api(path, { method = 'GET', params, body, signal, raw = fa
     // Non-JSON body (proxy error page, empty reply, …): handled below.
   }
 
-  if (res.status === 401) {
-    window.dispatchEvent(new CustomEvent('corral:unauthorized', { detail: { path } }));
+  if (res.status === 401 && !quiet401) {
+    window.dispatchEvent(new CustomEvent('corral:unauthorized', { detail: { path, sent } }));
     throw new ApiError(401, 'Authentication required — please log in again.');
   }
   if (!res.ok) {

@@ -18,6 +18,7 @@ let source = null;
 let pollTimer = null;
 let retryTimer = null;
 let mode = 'connecting'; // 'connecting' | 'live' | 'polling'
+let missed = false;       // stopped meanwhile (logged out): resync when the stream opens again
 
 export function onTaskEvent(fn) {
   listeners.add(fn);
@@ -69,7 +70,8 @@ function connect() {
   source = es;
 
   es.addEventListener('open', () => {
-    const reconnected = mode !== 'connecting';
+    const reconnected = mode !== 'connecting' || missed;
+    missed = false;
     stopPolling();
     setMode('live');
     if (reconnected) emit('resync'); // catch up on anything missed meanwhile
@@ -99,8 +101,23 @@ function scheduleRetry() {
   if (!retryTimer) retryTimer = setTimeout(connect, RETRY_MS);
 }
 
-/** Open the stream once at start-up. */
+/** Open the stream at start-up (again after stopEvents()); a no-op while it is open. */
 export function startEvents() {
   if (source || retryTimer || pollTimer) return;
   connect();
+}
+
+/**
+ * Close the stream and stop the polling fallback — the session ended. The
+ * server authenticated the stream when it opened, so it would otherwise go on
+ * delivering the previous user's task events.
+ */
+export function stopEvents() {
+  if (source) source.close();
+  source = null;
+  if (retryTimer) clearTimeout(retryTimer);
+  retryTimer = null;
+  stopPolling();
+  missed = true;
+  setMode('connecting');
 }

@@ -1,5 +1,6 @@
 // Corral web console — entry point. Wires the header, resource tree,
 // content area and task panel together; every piece lives in its own module.
+// Nothing here talks to the API before login.js reports a valid session.
 
 import { api, errorText } from './api.js';
 import { $, setText } from './dom.js';
@@ -9,8 +10,9 @@ import { createContent } from './content.js';
 import { parseRoute, navigate } from './router.js';
 import { loadNodes, subscribeNodes } from './nodes.js';
 import { initTaskPanel } from './taskpanel.js';
-import { startEvents } from './events.js';
-import { poll } from './poll.js';
+import { startEvents, stopEvents } from './events.js';
+import { poll, setPollingPaused } from './poll.js';
+import { initAuth } from './login.js';
 
 const NODE_REFRESH_MS = 10000;
 const narrow = window.matchMedia('(max-width: 760px)');
@@ -37,12 +39,9 @@ $('.skip-link').addEventListener('click', (ev) => {
   $('#content').focus();
 });
 
-// --- global notices (e.g. HTTP 401) ----------------------------------------
+// --- global notices ------------------------------------------------------------
+// (HTTP 401 is handled by login.js, which brings up the login dialog.)
 const notice = $('#global-notice');
-window.addEventListener('corral:unauthorized', () => {
-  setText($('#global-notice-text'), 'Your session is not authenticated (HTTP 401). Please log in again to continue.');
-  notice.hidden = false;
-});
 $('#global-notice-close').addEventListener('click', () => { notice.hidden = true; });
 
 // --- sidebar drawer (phone width) -------------------------------------------
@@ -82,22 +81,52 @@ const tree = createTree({
 });
 subscribeNodes((nodes, error) => tree.setNodes(nodes, error));
 
+let active = false; // logged in: views may load data
+
 function route() {
+  if (!active) return; // the view mounts (and loads) after login
   const r = parseRoute(location.hash);
   tree.select(r.key);
   content.show(r);
 }
 window.addEventListener('hashchange', route);
 
-// --- start -------------------------------------------------------------------
-showVersion();
-route();
-poll(() => loadNodes({ maxAge: 1000 }).catch(() => { /* shown in the tree */ }), NODE_REFRESH_MS);
-initTaskPanel({
-  panel: $('#taskpanel'),
-  toggle: $('#taskpanel-toggle'),
-  body: $('#taskpanel-body'),
-  summary: $('#taskpanel-summary'),
-  modeEl: $('#event-mode'),
+// --- start (after login) -------------------------------------------------------
+let started = false;
+
+/** Runs after every login: the first one starts everything, later ones resume it. */
+function start() {
+  active = true;
+  showVersion();
+  route(); // (re)mounts the current view, so nothing of a previous session stays on screen
+  setPollingPaused(false); // resumed loops refresh at once
+  if (!started) {
+    started = true;
+    poll(() => loadNodes({ maxAge: 1000 }).catch(() => { /* shown in the tree */ }), NODE_REFRESH_MS);
+    initTaskPanel({
+      panel: $('#taskpanel'),
+      toggle: $('#taskpanel-toggle'),
+      body: $('#taskpanel-body'),
+      summary: $('#taskpanel-summary'),
+      modeEl: $('#event-mode'),
+    });
+  }
+  startEvents(); // on a later login the reopened stream triggers a resync of the task panel
+}
+
+/** The session ended (logout or expiry): stop loading until the next login. */
+function stop() {
+  active = false;
+  setPollingPaused(true);
+  stopEvents();
+  notice.hidden = true;
+}
+
+initAuth({
+  dialog: $('#login-dialog'),
+  sessionBox: $('#session'),
+  userEl: $('#session-user'),
+  logoutBtn: $('#logout'),
+  onLogin: start,
+  onLogout: stop,
 });
-startEvents();

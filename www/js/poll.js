@@ -1,6 +1,17 @@
 // Repeating refresh loop: runs `fn`, waits for it to settle, then waits
 // `interval` ms before the next run (so slow responses never pile up).
-// Pauses while the page is hidden and refreshes right away when it is shown again.
+// Pauses while the page is hidden and refreshes right away when it is shown again;
+// likewise while nobody is logged in (setPollingPaused), so the loops do not
+// keep asking the server for data it would answer with 401.
+
+let paused = false;
+const resumers = new Set(); // one per live loop: refresh it now
+
+/** Pause (true) or resume (false) every refresh loop; resuming refreshes right away. */
+export function setPollingPaused(p) {
+  paused = !!p;
+  if (!paused) for (const resume of resumers) resume();
+}
 
 export function poll(fn, interval) {
   let timer = null;
@@ -12,7 +23,7 @@ export function poll(fn, interval) {
     timer = null;
     if (stopped) return;
     if (running) { again = true; return; }
-    if (document.hidden) return; // resumed by visibilitychange
+    if (document.hidden || paused) return; // resumed by visibilitychange / setPollingPaused
     running = true;
     try {
       await fn();
@@ -22,7 +33,7 @@ export function poll(fn, interval) {
     } finally {
       running = false;
     }
-    if (stopped || document.hidden) return;
+    if (stopped || document.hidden || paused) return;
     if (again) { again = false; tick(); } else timer = setTimeout(tick, interval);
   }
 
@@ -30,7 +41,16 @@ export function poll(fn, interval) {
     if (!document.hidden && !timer && !running && !stopped) tick();
   }
 
+  // After a pause the data may belong to a previous session: refresh now, not at the next tick.
+  function onResume() {
+    if (stopped || running) return;
+    if (timer) clearTimeout(timer);
+    timer = null;
+    tick();
+  }
+
   document.addEventListener('visibilitychange', onVisibility);
+  resumers.add(onResume);
   tick();
 
   return {
@@ -45,6 +65,7 @@ export function poll(fn, interval) {
       stopped = true;
       if (timer) clearTimeout(timer);
       document.removeEventListener('visibilitychange', onVisibility);
+      resumers.delete(onResume);
     },
   };
 }

@@ -1,0 +1,365 @@
+// Login, session renewal and logout.
+//
+// The daemon authenticates every API call by the ticket in the PVEAuthCookie
+// cookie (the browser sends it with each request, the event stream included)
+// and every write additionally by the CSRFPreventionToken header (api.js).
+// Tickets live 2 hours, so we trade the ticket for a fresh one every 15 min.
+//
+// The ticket itself lives only in the cookie; sessionStorage keeps the user
+// name and CSRF token so that a reload of this tab keeps the session while the
+// ticket is valid. While nobody is logged in, the modal login dialog covers the
+// (hidden) console and cannot be dismissed.
+
+import { api, ApiError, errorText, setCsrfToken } from './api.js';
+import { h, setText, replaceChildren } from './dom.js';
+
+const COOKIE = 'PVEAuthCookie';
+const STORE_KEY = 'corral.session';
+const RENEW_MS = 15 * 60 * 1000;
+const RETRY_MS = 60 * 1000; // renewal failed without an answer (network): try again soon
+const EXPIRED = 'Your session has expired — please log in again';
+// Used when GET /access/domains fails; the login request will then report the real problem.
+const FALLBACK_REALMS = [
+  { realm: 'pam', comment: 'Linux PAM standard authentication' },
+  { realm: 'pve', comment: 'Corral authentication server' },
+];
+
+let ui = null;          // elements + callbacks from initAuth()
+let session = null;     // {username, csrf} while logged in
+let generation = 0;     // bumped on every login/logout, so late renewal replies are dropped
+let loginAt = -Infinity; // performance.now() of the latest login: older requests' 401s are stale
+let renewTimer = null;
+let busy = false;
+let realmsLoaded = false;
+let wantedRealm = null;  // realm to preselect once the list is there
+let opener = null;       // focused before the dialog opened
+
+// --- cookie and storage ------------------------------------------------------
+
+function readTicket() {
+  for (const part of document.cookie.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === COOKIE) {
+      try { return decodeURIComponent(part.slice(i + 1).trim()) || null; } catch { return null; }
+    }
+  }
+  return null;
+}
+
+// Secure only over HTTPS: a browser drops a Secure cookie set by a plain-HTTP page.
+const cookieAttrs = () => `; path=/; SameSite=Strict${location.protocol === 'https:' ? '; Secure' : ''}`;
+
+function writeTicket(ticket) {
+  // A session cookie, as PVE's own console sets it; the ticket expires on the server anyway.
+  document.cookie = `${COOKIE}=${encodeURIComponent(ticket)}${cookieAttrs()}`;
+}
+
+function clearTicket() {
+  document.cookie = `${COOKIE}=${cookieAttrs()}; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+}
+
+function loadStored() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(STORE_KEY));
+    return s && typeof s.username === 'string' && typeof s.csrf === 'string' ? s : null;
+  } catch {
+    return null; // storage disabled or garbage
+  }
+}
+
+function store(s) {
+  try {
+    if (s) sessionStorage.setItem(STORE_KEY, JSON.stringify({ username: s.username, csrf: s.csrf }));
+    else sessionStorage.removeItem(STORE_KEY);
+  } catch {
+    // storage disabled: the session lasts for this page view only
+  }
+}
+
+/** "PVE:alice@pve:6553F100::…" → {user, age ms} (age null when unreadable). */
+function ticketInfo(ticket) {
+  const parts = String(ticket || '').split(':');
+  const issued = parseInt(parts[2], 16);
+  return { user: parts[1] || '', age: Number.isFinite(issued) ? Date.now() - issued * 1000 : null };
+}
+
+// --- session -------------------------------------------------------------------
+
+/** Adopt a fresh ticket + CSRF token (login or renewal). */
+function adopt(data) {
+  writeTicket(data.ticket);
+  setCsrfToken(data.CSRFPreventionToken);
+  session = { username: data.username || session?.username, csrf: data.CSRFPreventionToken };
+  store(session);
+}
+
+function scheduleRenewal(delay) {
+  if (renewTimer) clearTimeout(renewTimer);
+  renewTimer = setTimeout(renew, Math.min(RENEW_MS, Math.max(0, delay)));
+}
+
+/** POST /access/ticket with the current ticket as password → a new ticket, valid 2 h from now. */
+async function requestRenewal(username, ticket) {
+  const data = await api('/access/ticket', {
+    method: 'POST', body: { username, password: ticket }, quiet401: true,
+  });
+  if (!data || !data.ticket || !data.CSRFPreventionToken) throw new ApiError(0, 'The server sent no ticket.');
+  return data;
+}
+
+async function renew() {
+  renewTimer = null;
+  const gen = generation;
+  const ticket = readTicket();
+  if (!session) return;
+  if (!ticket) { expire(); return; } // cookie gone: logged out in another tab
+  try {
+    const data = await requestRenewal(session.username, ticket);
+    if (gen !== generation) return;
+    adopt(data);
+    scheduleRenewal(RENEW_MS);
+  } catch (err) {
+    if (gen !== generation) return;
+    if (err instanceof ApiError && err.status === 401) {
+      expire();
+    } else {
+      console.debug('ticket renewal failed, retrying soon:', errorText(err));
+      scheduleRenewal(RETRY_MS);
+    }
+  }
+}
+
+/** The session is valid: show the console. */
+function enter() {
+  generation++;
+  loginAt = performance.now();
+  const age = ticketInfo(readTicket()).age;
+  scheduleRenewal(age === null ? RENEW_MS : RENEW_MS - age);
+  showUser();
+  if (ui.dialog.open) ui.dialog.close(); // session is set, so the close guard lets it go
+  document.body.classList.remove('auth-locked');
+  if (opener && opener !== document.body && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+  opener = null;
+  ui.onLogin(session.username);
+}
+
+/** Forget everything about the session (cookie, storage, CSRF token) and lock the console. */
+function endSession() {
+  const was = session;
+  generation++;
+  if (renewTimer) clearTimeout(renewTimer);
+  renewTimer = null;
+  session = null;
+  clearTicket();
+  setCsrfToken(null);
+  store(null);
+  showUser();
+  document.body.classList.add('auth-locked');
+  // Other dialogs (a task log) show the previous session's data.
+  for (const d of document.querySelectorAll('dialog[open]')) if (d !== ui.dialog) d.close();
+  if (was) ui.onLogout();
+  return was;
+}
+
+function expire() {
+  const was = endSession();
+  showLogin({ message: EXPIRED, username: was?.username });
+}
+
+/** The header's Log out button. Tickets are stateless: forgetting ours is all a logout takes. */
+export function logout() {
+  endSession();
+  showLogin();
+}
+
+function showUser() {
+  ui.sessionBox.hidden = !session;
+  setText(ui.userEl, session ? session.username : '');
+  ui.userEl.title = session ? session.username : ''; // may be cut off at phone width
+  ui.logoutBtn.title = session ? `Log out ${session.username}` : '';
+}
+
+// --- dialog ------------------------------------------------------------------------
+
+function setError(text) {
+  setText(ui.errorText, text || '');
+  ui.error.hidden = !text;
+}
+
+function setNotice(text) {
+  setText(ui.noticeText, text || '');
+  ui.notice.hidden = !text;
+}
+
+function setBusy(on) {
+  busy = on;
+  ui.submit.disabled = on;
+  ui.form.setAttribute('aria-busy', String(on));
+  // readOnly rather than disabled: disabling would throw focus out of the field.
+  ui.username.readOnly = on;
+  ui.password.readOnly = on;
+  ui.realm.disabled = on;
+  replaceChildren(ui.submit, on
+    ? [h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Logging in…']
+    : 'Log in');
+}
+
+function fillRealms(list) {
+  const realms = list.filter((r) => r && typeof r.realm === 'string');
+  const usable = realms.length ? realms : FALLBACK_REALMS;
+  const preferred = usable.find((r) => r.realm === wantedRealm)
+    || usable.find((r) => r.default) || usable.find((r) => r.realm === 'pam') || usable[0];
+  replaceChildren(ui.realm, usable.map((r) => h('option', {
+    value: r.realm, selected: r === preferred,
+  }, r.comment ? `${r.realm} — ${r.comment}` : r.realm))); // realm first: long comments get cut off
+  ui.realm.value = preferred.realm;
+}
+
+async function loadRealms() {
+  if (realmsLoaded) {
+    if (wantedRealm && [...ui.realm.options].some((o) => o.value === wantedRealm)) ui.realm.value = wantedRealm;
+    return;
+  }
+  try {
+    const list = await api('/access/domains', { quiet401: true });
+    realmsLoaded = true;
+    fillRealms(Array.isArray(list) ? list : []);
+  } catch (err) {
+    console.debug('could not load realms:', errorText(err));
+    if (!ui.realm.options.length) fillRealms([]);
+  }
+}
+
+/**
+ * Open the login dialog (a no-op apart from the message while it is open).
+ * username: prefill after an expiry ("alice@pve" → "alice" + realm pve).
+ */
+function showLogin({ message = null, username = null } = {}) {
+  document.body.classList.add('auth-locked');
+  setNotice(message);
+  setError(null);
+  setBusy(false);
+  ui.password.value = '';
+  // Expiry: the same user will most likely log in again. Otherwise (logout) start empty.
+  const at = username ? username.lastIndexOf('@') : -1;
+  ui.username.value = at > 0 ? username.slice(0, at) : (username || '');
+  wantedRealm = at > 0 ? username.slice(at + 1) : null;
+  loadRealms();
+  if (!ui.dialog.open) {
+    if (!opener) opener = document.activeElement;
+    ui.dialog.showModal();
+  }
+  (ui.username.value ? ui.password : ui.username).focus();
+}
+
+async function submit(ev) {
+  ev.preventDefault();
+  if (busy) return;
+  const username = ui.username.value.trim();
+  const password = ui.password.value;
+  if (!username) { setError('Enter your user name.'); ui.username.focus(); return; }
+  if (!password) { setError('Enter your password.'); ui.password.focus(); return; }
+  const body = { username, password };
+  // "alice@pve" names its realm already (the server would append the selected one).
+  if (!username.includes('@')) body.realm = ui.realm.value;
+
+  setError(null);
+  setBusy(true);
+  try {
+    // Failures are answered after ~3 s (brute-force brake) — hence the busy state.
+    const data = await api('/access/ticket', { method: 'POST', body, quiet401: true });
+    if (!data || !data.ticket || !data.CSRFPreventionToken) throw new ApiError(0, 'The server sent no ticket.');
+    adopt(data);
+    setBusy(false);
+    setNotice(null);
+    ui.password.value = '';
+    enter();
+  } catch (err) {
+    setBusy(false);
+    setError(`Login failed: ${err instanceof ApiError && err.status ? err.message : errorText(err)}`);
+    ui.password.value = '';
+    ui.password.focus();
+  }
+}
+
+// --- start-up ------------------------------------------------------------------------
+
+/**
+ * Wire the dialog and header, then either resume a stored session or ask for a login.
+ * opts: {dialog, sessionBox, userEl, logoutBtn, onLogin(username), onLogout()}
+ *   onLogin runs after every successful login (and once for a resumed session);
+ *   onLogout when a session ends (logout or expiry).
+ */
+export async function initAuth(opts) {
+  const d = opts.dialog;
+  const q = (sel) => d.querySelector(sel);
+  ui = {
+    ...opts,
+    form: q('form'),
+    username: q('[name="username"]'),
+    password: q('[name="password"]'),
+    realm: q('[name="realm"]'),
+    submit: q('[type="submit"]'),
+    notice: q('.login-notice'),
+    noticeText: q('.login-notice span'),
+    error: q('.login-error'),
+    errorText: q('.login-error span'),
+  };
+  ui.form.addEventListener('submit', submit);
+  ui.logoutBtn.addEventListener('click', logout);
+
+  // No session → the dialog must stay: Esc neither cancels nor closes it. (Chromium may
+  // force-close a modal on a repeated Esc despite preventDefault, hence the close guard.)
+  d.addEventListener('cancel', (ev) => { if (!session) ev.preventDefault(); });
+  d.addEventListener('keydown', (ev) => { if (ev.key === 'Escape' && !session) ev.preventDefault(); });
+  d.addEventListener('close', () => { if (!session && !d.open) d.showModal(); });
+
+  // Any 401 means the ticket is gone (expired, server key rotated, logged out elsewhere).
+  window.addEventListener('corral:unauthorized', (ev) => {
+    if (!session) return; // the dialog is up already
+    const sent = ev.detail && Number.isFinite(ev.detail.sent) ? ev.detail.sent : Infinity;
+    if (sent < loginAt) return; // answer to a request made with the previous ticket
+    expire();
+  });
+
+  document.body.classList.add('auth-locked');
+  showUser();
+
+  const ticket = readTicket();
+  const stored = loadStored();
+  if (!ticket) {
+    store(null);
+    showLogin();
+    return;
+  }
+  if (stored) setCsrfToken(stored.csrf);
+  try {
+    await api('/version', { quiet401: true }); // GET: needs the cookie only
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      endSession();
+      showLogin(stored ? { message: EXPIRED, username: stored.username } : {});
+      return;
+    }
+    if (!stored) { showLogin(); return; }
+    // Server unreachable: assume the session holds; the views show the error, and
+    // the first 401 brings the dialog up.
+    console.debug('session check failed:', errorText(err));
+  }
+  if (stored) {
+    session = stored;
+    enter();
+    return;
+  }
+  // A valid cookie but nothing in this tab's storage (e.g. a new tab): the ticket
+  // names its user, and renewing it yields the CSRF token this tab lacks.
+  try {
+    const data = await requestRenewal(ticketInfo(ticket).user, ticket);
+    adopt(data);
+    enter();
+  } catch (err) {
+    console.debug('could not adopt the existing ticket:', errorText(err));
+    endSession();
+    showLogin();
+  }
+}
