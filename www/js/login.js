@@ -33,6 +33,7 @@ let busy = false;
 let realmsLoaded = false;
 let wantedRealm = null;  // realm to preselect once the list is there
 let opener = null;       // focused before the dialog opened
+let challenge = null;    // {username, ticket}: the password was right, a second factor is due
 
 // --- cookie and storage ------------------------------------------------------
 
@@ -236,6 +237,7 @@ async function loadRealms() {
  */
 function showLogin({ message = null, username = null } = {}) {
   document.body.classList.add('auth-locked');
+  forgetSecondFactor();
   setNotice(message);
   setError(null);
   setBusy(false);
@@ -252,9 +254,52 @@ function showLogin({ message = null, username = null } = {}) {
   (ui.username.value ? ui.password : ui.username).focus();
 }
 
+/** Ask for the second factor after a right password (the server answered NeedTFA). */
+function askSecondFactor(username, ticket) {
+  challenge = { username, ticket };
+  const field = document.getElementById('login-otp-field');
+  field.hidden = false;
+  const input = document.getElementById('login-otp');
+  input.value = '';
+  input.focus();
+}
+
+function forgetSecondFactor() {
+  challenge = null;
+  const field = document.getElementById('login-otp-field');
+  if (field) field.hidden = true;
+}
+
+async function submitSecondFactor() {
+  const code = document.getElementById('login-otp').value.trim();
+  if (!code) { setError('Enter the code.'); return; }
+  // recovery keys look like xxxx-xxxx-xxxx-xxxx; app codes are digits
+  const answer = code.includes('-') ? `recovery:${code}` : `totp:${code}`;
+  setError(null);
+  setBusy(true);
+  try {
+    const data = await api('/access/ticket', {
+      method: 'POST', quiet401: true,
+      body: { username: challenge.username, 'tfa-challenge': challenge.ticket, password: answer },
+    });
+    if (!data || !data.ticket || !data.CSRFPreventionToken) throw new ApiError(0, 'The server sent no ticket.');
+    forgetSecondFactor();
+    adopt(data);
+    setBusy(false);
+    setNotice(null);
+    ui.password.value = '';
+    enter();
+  } catch (err) {
+    setBusy(false);
+    setError(`Second factor rejected: ${err instanceof ApiError && err.status ? err.message : errorText(err)}`);
+    document.getElementById('login-otp').focus();
+  }
+}
+
 async function submit(ev) {
   ev.preventDefault();
   if (busy) return;
+  if (challenge) { await submitSecondFactor(); return; }
   const username = ui.username.value.trim();
   const password = ui.password.value;
   if (!username) { setError('Enter your user name.'); ui.username.focus(); return; }
@@ -268,6 +313,11 @@ async function submit(ev) {
   try {
     // Failures are answered after ~3 s (brute-force brake) — hence the busy state.
     const data = await api('/access/ticket', { method: 'POST', body, quiet401: true });
+    if (data && data.NeedTFA && data.ticket) {
+      setBusy(false);
+      askSecondFactor(data.username || username, data.ticket);
+      return;
+    }
     if (!data || !data.ticket || !data.CSRFPreventionToken) throw new ApiError(0, 'The server sent no ticket.');
     adopt(data);
     setBusy(false);
