@@ -143,7 +143,8 @@ public final class Dispatcher: Sendable {
             return .done(APIOutcome(.failure(APIError(403, "Permission check failed")), user: caller.user))
         }
         let context = RequestContext(
-            endpoint: endpoint, parameters: parameters, user: caller.user, services: services, remoteAddress: call.credentials.remoteAddress)
+            endpoint: endpoint, parameters: parameters, user: caller.user, services: services, remoteAddress: call.credentials.remoteAddress,
+            authorizer: authorizer)
         switch endpoint.handler {
         case .sync(let body):
             return .done(Self.run(context) { try body(context) })

@@ -11,14 +11,26 @@ public final class RequestContext: Sendable {
     public let services: Services
     /// The client's address ("" for the CLIs).
     public let remoteAddress: String
+    private let authorizer: (any Authorizer)?
     private let attributes = Mutex<[String: JSON]>([:])
 
-    public init(endpoint: Endpoint, parameters: [String: JSON], user: String, services: Services, remoteAddress: String = "") {
+    public init(
+        endpoint: Endpoint, parameters: [String: JSON], user: String, services: Services, remoteAddress: String = "",
+        authorizer: (any Authorizer)? = nil
+    ) {
         self.endpoint = endpoint
         self.parameters = parameters
         self.user = user
         self.services = services
         self.remoteAddress = remoteAddress
+        self.authorizer = authorizer
+    }
+
+    /// Whether the caller holds `privileges` (all, or `any` one) on `path`: for handlers that
+    /// show each caller only what it may see. Without an authorizer only root@pam passes.
+    public func has(_ privileges: [String], on path: String, any: Bool = false) -> Bool {
+        guard let authorizer else { return user == "root@pam" }
+        return authorizer.authorize(Caller(user: user), .privileges(path: path, privileges, any: any), parameters: [:])
     }
 
     /// A parameter's value, or its declared default.

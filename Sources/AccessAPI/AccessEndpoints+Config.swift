@@ -53,7 +53,7 @@ extension AccessEndpoints {
         let userFields: [String: Schema] = [
             "userid": userid, "comment": comment, "email": Schema.string(format: "email-opt", maxLength: 254).optional(),
             "enable": Schema.boolean().defaulting(to: true), "expire": Schema.integer(minimum: 0).optional(),
-            "firstname": Schema.string().optional(), "lastname": Schema.string().optional(),
+            "firstname": Schema.string(maxLength: 1024).optional(), "lastname": Schema.string(maxLength: 1024).optional(),
             "groups": Schema.string(format: "pve-groupid-list").optional(), "keys": Schema.string(pattern: "[0-9a-zA-Z!=]{0,4096}").optional(),
         ]
         return [

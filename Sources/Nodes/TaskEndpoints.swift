@@ -33,6 +33,7 @@ public enum TaskEndpoints {
                 protected: true, proxyTo: "node",
                 handler: .sync { context in
                     let upid = try parse(context)
+                    try checkVisible(context, upid)
                     let record = try context.services.tasks.status(upid)
                     var out = fields(of: upid)
                     out["status"] = record.isRunning ? "running" : "stopped"
@@ -51,6 +52,7 @@ public enum TaskEndpoints {
                 proxyTo: "node",
                 handler: .sync { context in
                     let upid = try parse(context)
+                    try checkVisible(context, upid)
                     let download = context.bool("download") ?? false
                     let (lines, total) = try context.services.tasks.readLog(
                         upid, start: download ? 0 : Int(context.int("start") ?? 0), limit: download ? 0 : Int(context.int("limit") ?? 50))
@@ -63,8 +65,8 @@ public enum TaskEndpoints {
                 parameters: nodeAndUPID, returns: .null, permission: .anyUser, protected: true, proxyTo: "node",
                 handler: .sync { context in
                     let upid = try parse(context)
-                    guard context.user == "root@pam" || context.user == upid.user else {
-                        throw APIError(403, "Permission check failed: only the task's owner or root may stop it")
+                    guard owns(context.user, upid.user) || context.has(["Sys.Modify"], on: "/nodes/\(upid.node)") else {
+                        throw APIError(403, "Permission check failed (/nodes/\(upid.node), Sys.Modify)")
                     }
                     try context.services.tasks.stop(upid)
                     return .null
@@ -75,7 +77,8 @@ public enum TaskEndpoints {
                 returns: .array(of: taskItemSchema), permission: .anyUser,
                 handler: .sync { context in
                     let (active, archive) = context.services.tasks.list()
-                    return .array((active + archive.prefix(200)).map(item))
+                    let seeAll = context.has(["Sys.Audit"], on: "/nodes/\(context.services.nodeName)")
+                    return .array((active + archive.prefix(200)).filter { seeAll || owns(context.user, $0.upid.user) }.map(item))
                 }),
         ]
     }
@@ -111,6 +114,18 @@ public enum TaskEndpoints {
         return .object(out)
     }
 
+    /// A task belongs to its user, and to that user's API tokens' tasks.
+    static func owns(_ caller: String, _ taskUser: String) -> Bool {
+        caller == taskUser || taskUser.hasPrefix(caller + "!")
+    }
+
+    /// Status and log of someone else's task need Sys.Audit on the node.
+    static func checkVisible(_ context: RequestContext, _ upid: UPID) throws {
+        guard owns(context.user, upid.user) || context.has(["Sys.Audit"], on: "/nodes/\(upid.node)") else {
+            throw APIError(403, "Permission check failed (/nodes/\(upid.node), Sys.Audit)")
+        }
+    }
+
     static func list(_ context: RequestContext) throws -> JSON {
         let (active, archive) = context.services.tasks.list()
         let records: [TaskRecord]
@@ -125,7 +140,10 @@ public enum TaskEndpoints {
         let since = context.int("since"), until = context.int("until")
         let onlyErrors = context.bool("errors") ?? false
         let statuses = context.string("statusfilter").map { Set(Formats.splitList($0)) }
+        // as on PVE: everyone sees their own tasks; Sys.Audit on the node shows everyone's
+        let seeAll = context.has(["Sys.Audit"], on: "/nodes/\(context.services.nodeName)")
         let filtered = records.filter { record in
+            if !seeAll, !Self.owns(context.user, record.upid.user) { return false }
             if let vmid, record.upid.id != vmid { return false }
             if let typeFilter, !record.upid.type.contains(typeFilter) { return false }
             if let userFilter, !record.upid.user.contains(userFilter) { return false }

@@ -13,7 +13,10 @@ public enum Checks {
     public static func userid(_ s: String) -> String? {
         guard s.utf8.count <= 64, let at = s.lastIndex(of: "@") else { return "value '\(s)' does not look like a valid user name" }
         let name = s[..<at], realm = s[s.index(after: at)...]
-        guard !name.isEmpty, !name.contains(where: { $0 == ":" || $0 == "/" || $0.isNewline || $0 == "!" }),
+        // stricter than PVE's [^\s:/]+: no list separators or control characters either, which
+        // would corrupt user.cfg's colon- and comma-separated lines
+        guard !name.isEmpty,
+            !name.contains(where: { ":/!,;".contains($0) || $0.isWhitespace || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } }),
             PatternCache.matches("[A-Za-z][A-Za-z0-9\\.\\-_]+", String(realm))
         else { return "value '\(s)' does not look like a valid user name" }
         return nil

@@ -232,7 +232,8 @@ enum PatternCache {
         lock.lock()
         var regex = compiled[pattern]
         if regex == nil {
-            regex = try? NSRegularExpression(pattern: "^(?:\(pattern))$", options: [])
+            // \A…\z, not ^…$: `$` also matches before a final newline, so "name\n" would pass
+            regex = try? NSRegularExpression(pattern: "\\A(?:\(pattern))\\z", options: [])
             compiled[pattern] = regex
         }
         lock.unlock()

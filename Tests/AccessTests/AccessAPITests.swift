@@ -115,7 +115,12 @@ func status(_ outcome: APIOutcome) -> Int {
         #expect(status(outcome) == 401)
         if case .failure(let error) = outcome.result { #expect(error.message == "authentication failure") }
         #expect(Date().timeIntervalSince(start) >= 2.9)
-        #expect(status(await h.login("nobody@pve", "whatever-123").0) == 401)
+        // an unknown user is answered exactly like a wrong password: same status, words and delay
+        let unknownStart = Date()
+        let unknown = await h.login("nobody@pve", "whatever-123").0
+        #expect(status(unknown) == 401)
+        if case .failure(let error) = unknown.result { #expect(error.message == "authentication failure") }
+        #expect(Date().timeIntervalSince(unknownStart) >= 2.9)
     }
 
     @Test func repeatedFailuresLockTheUserOutForAWhile() async throws {
@@ -224,8 +229,20 @@ func status(_ outcome: APIOutcome) -> Int {
         #expect(status(await h.call("PUT", "/access/acl", ["path": "/vms/100", "users": "bob@pve", "roles": "NoSuchRole"], as: root)) == 400)
         #expect(status(await h.call("POST", "/access/roles", ["roleid": "R", "privs": "VM.Audit,Not.A.Priv"], as: root)) == 400)
         #expect(status(await h.call("DELETE", "/access/roles/Administrator", as: root)) == 400)
-        #expect(try h.fs.readString("user.cfg") == before)
+        // separators and control characters in names are refused, naming the parameter
+        for bad in ["a:b@pve", "a,b@pve", "a\nb@pve", "a b@pve", String(repeating: "x", count: 70) + "@pve"] {
+            let outcome = await h.call("POST", "/access/users", ["userid": bad], as: root)
+            #expect(status(outcome) == 400, "\(bad)")
+            if case .failure(let e) = outcome.result { #expect(e.errors?["userid"] != nil, "\(bad)") }
+        }
+        for bad in ["g:1", "g,1", "g\n1", ""] { #expect(status(await h.call("POST", "/access/groups", ["groupid": bad], as: root)) == 400, "\(bad)") }
+        for bad in ["r:1", "r,1", "r\n"] { #expect(status(await h.call("POST", "/access/roles", ["roleid": bad], as: root)) == 400, "\(bad)") }
+        #expect(status(await h.call("POST", "/access/users", ["userid": "eve@pve", "firstname": String(repeating: "e", count: 5000)], as: root)) == 400)
+        // a comment may hold anything: it is escaped in the file and reads back the same
+        #expect(status(await h.call("POST", "/access/groups", ["groupid": "odd", "comment": "a:b,c\nd%e"], as: root)) == 200)
+        #expect(try await h.call("GET", "/access/groups/odd", as: root).result.get()["comment"] == "a:b,c\nd%e")
         #expect((try? h.fs.stat("priv/lock/user_cfg")) == nil)  // no lock left behind
+        #expect(UserConfig.parse(try h.fs.readString("user.cfg")).users == UserConfig.parse(before).users)
     }
 
     @Test func totpAndRecoveryCodesAreASecondStep() async throws {

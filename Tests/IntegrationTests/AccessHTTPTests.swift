@@ -40,5 +40,11 @@ import Testing
         // a wrong password: 401 in PVE's words
         let wrong = try runCommand("/usr/bin/curl", ["-s", "-i", "--cacert", node.caFile, "-d", "username=op@pve", "-d", "password=nope-nope", "\(node.url)/api2/json/access/ticket"])
         #expect(wrong.stdout.hasPrefix("HTTP/1.1 401 authentication failure"))
+        // secrets stay out of the access log and out of API answers
+        let log = try String(contentsOfFile: node.dataDirectory + "/access.log", encoding: .utf8)
+        #expect(!log.contains("op-secret-99") && !log.contains(NodeProcess.adminPassword) && !log.contains("nope-nope"))
+        #expect(log.contains("POST /api2/json/access/ticket"))
+        let users = try curl(node, "/api2/json/access/users?full=1")
+        #expect(!users.body.contains("$6$") && !users.body.contains("$y$") && !users.body.contains("op-secret-99"))
     }
 }
