@@ -39,6 +39,7 @@ install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/corral/www $(DESTDIR)/etc/corral $(DESTDIR)/var/lib/corral $(DESTDIR)/var/log/corral
 	install -m 0755 .build/release/corrald .build/release/corral $(DESTDIR)$(PREFIX)/bin/
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesh
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveum
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
 	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf
 	install -D -m 0644 etc/pam.d/corral-auth $(DESTDIR)/etc/pam.d/corral-auth

@@ -9,7 +9,7 @@ import TLS
 /// `user.cfg`, `domains.cfg`, `priv/shadow.cfg`, `priv/token.cfg`, `authkey.pub` (+ `.old`),
 /// `priv/authkey.key`, `pve-www.key`. Parsed configuration is cached by file version.
 public final class AccessControl: @unchecked Sendable {
-    public let fs: ClusterFS
+    public let fs: any ConfigTree
     let pam: PAMAuthenticator
     /// Seconds since the epoch; injectable so tests can move time.
     let clock: @Sendable () -> Int
@@ -18,7 +18,7 @@ public final class AccessControl: @unchecked Sendable {
     /// would cost more than the request. Expiry and the user's state are still checked every time.
     private let verified = Mutex<[String: (user: String, time: Int)]>([:])
 
-    public init(fs: ClusterFS, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) {
+    public init(fs: any ConfigTree, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) {
         self.fs = fs
         pam = PAMAuthenticator(service: pamService)
         self.clock = clock
@@ -29,7 +29,7 @@ public final class AccessControl: @unchecked Sendable {
 
     // MARK: configuration
 
-    private func version(_ path: String) -> UInt64 { (try? fs.stat(path).version) ?? 0 }
+    private func version(_ path: String) -> UInt64 { (try? fs.stamp(path).version) ?? 0 }
 
     /// The parsed user.cfg and its evaluator, re-read only when the file changed.
     public var evaluator: PermissionEvaluator {
@@ -56,14 +56,11 @@ public final class AccessControl: @unchecked Sendable {
 
     func withLock<T>(_ name: String, _ body: () throws -> T) throws -> T {
         for attempt in 0... {
-            do {
-                try fs.acquireLock(name)
-                break
-            } catch let error as ClusterFSError where error.errno == EEXIST && attempt < 100 {
-                usleep(50_000)
-            }
+            if try fs.tryLock(name) { break }
+            guard attempt < 100 else { throw AccessError(503, "the cluster lock '\(name)' stays taken; try again later") }
+            usleep(50_000)
         }
-        defer { try? fs.releaseLock(name) }
+        defer { fs.unlock(name) }
         return try body()
     }
 
@@ -71,17 +68,17 @@ public final class AccessControl: @unchecked Sendable {
 
     /// Makes the ticket key and the CSRF secret if they are missing (needs quorum in a cluster).
     public func ensureKeys() throws {
-        if (try? fs.stat("authkey.pub")) == nil || (try? fs.stat("priv/authkey.key")) == nil {
+        if !fs.exists("authkey.pub") || !fs.exists("priv/authkey.key") {
             try withLock("authkey") {
-                guard (try? fs.stat("authkey.pub")) == nil || (try? fs.stat("priv/authkey.key")) == nil else { return }
+                guard !fs.exists("authkey.pub") || !fs.exists("priv/authkey.key") else { return }
                 let key = try RSAKey.generate()
                 try fs.write("priv/authkey.key", Array(key.privatePEM.utf8))
                 try fs.write("authkey.pub", Array(key.publicPEM.utf8), mtime: UInt32(now))
             }
         }
-        if (try? fs.stat("pve-www.key")) == nil {
+        if !fs.exists("pve-www.key") {
             try withLock("authkey") {
-                guard (try? fs.stat("pve-www.key")) == nil else { return }
+                guard !fs.exists("pve-www.key") else { return }
                 try fs.write("pve-www.key", Array(try RSAKey.generate().privatePEM.utf8))
             }
         }
@@ -90,20 +87,20 @@ public final class AccessControl: @unchecked Sendable {
     /// The current key (its creation time is authkey.pub's mtime) and the previous public key.
     public func ticketKeys() throws -> TicketKeys {
         let key = try RSAKey(privatePEM: fs.readString("priv/authkey.key"))
-        let created = Int(try fs.stat("authkey.pub").mtime)
+        let created = Int(try fs.stamp("authkey.pub").mtime)
         let old = try? fs.readString("authkey.pub.old")
-        return TicketKeys(current: key, currentCreated: created, previousPublicPEM: old, previousCreated: old == nil ? nil : Int((try? fs.stat("authkey.pub.old").mtime) ?? 0))
+        return TicketKeys(current: key, currentCreated: created, previousPublicPEM: old, previousCreated: old == nil ? nil : Int((try? fs.stamp("authkey.pub.old").mtime) ?? 0))
     }
 
     /// Rotates the ticket key once it is a day old (or its time is implausibly far ahead), keeping
     /// the old public key so tickets issued under it stay valid for their lifetime. Needs quorum;
     /// without it the current key goes on serving.
     func rotateKeyIfDue() {
-        guard let created = try? Int(fs.stat("authkey.pub").mtime) else { return }
+        guard let created = try? Int(fs.stamp("authkey.pub").mtime) else { return }
         let age = now - created
         guard age >= Ticket.keyLifetime || age < -Ticket.skew else { return }
         try? withLock("authkey") {
-            guard let again = try? Int(fs.stat("authkey.pub").mtime), now - again >= Ticket.keyLifetime || now - again < -Ticket.skew else { return }
+            guard let again = try? Int(fs.stamp("authkey.pub").mtime), now - again >= Ticket.keyLifetime || now - again < -Ticket.skew else { return }
             let oldPublic = try fs.read("authkey.pub")
             let key = try RSAKey.generate()
             try fs.write("authkey.pub.old", oldPublic, mtime: UInt32(now))

@@ -6,7 +6,7 @@ import Tasks
 /// The one CLI executable, dispatching on the name it was called by (`pvesh`, and the other PVE tool
 /// names as their parts land), or on its first argument when called as `corral`.
 public enum MultiCall {
-    public static let tools = ["pvesh"]
+    public static let tools = ["pvesh", "pveum"]
 
     public static func main(_ argv: [String]) async -> Int32 {
         let invoked = (argv.first ?? "corral").split(separator: "/").last.map(String.init) ?? "corral"
@@ -37,6 +37,7 @@ public enum MultiCall {
             return 1
         }
         switch tool {
+        case "pveum": return await Pveum(pvesh: Pvesh(dispatcher: dispatcher)).run(arguments)
         default: return await Pvesh(dispatcher: dispatcher).run(arguments)
         }
     }

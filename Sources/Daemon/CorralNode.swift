@@ -37,17 +37,22 @@ public final class CorralNode: Sendable {
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName, echo: echoTaskLog)
         let certificate = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName).certificatePath
         let fingerprint = try? CertificateAuthority.fingerprint(pemCertificate: String(contentsOfFile: certificate, encoding: .utf8))
-        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint)
+        // access control works on the mounted tree, as PVE's tools write /etc/pve; the CLIs stay root@pam
+        let mount = settings.effectiveMountpoint
+        let access = FileManager.default.fileExists(atPath: mount + "/.version") ? AccessControl(fs: MountedTree(root: mount)) : nil
+        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, rootCaller: true)
     }
 
     /// With `access` (the daemon): every caller authenticates (ticket or API token; only login and
     /// the realm list are open) and every endpoint's check runs on the ACLs. Without it (the CLIs,
     /// which run as root on the node, like PVE's pvesh): root@pam.
-    static func makeDispatcher(settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil) throws -> Dispatcher {
+    static func makeDispatcher(
+        settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil, rootCaller: Bool = false
+    ) throws -> Dispatcher {
         let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
         let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access))
         services.registryBox.withLock { $0 = registry }
-        guard let access else {
+        guard let access, !rootCaller else {
             return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
         }
         return Dispatcher(

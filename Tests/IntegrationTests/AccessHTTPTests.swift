@@ -47,4 +47,31 @@ import Testing
         let users = try curl(node, "/api2/json/access/users?full=1")
         #expect(!users.body.contains("$6$") && !users.body.contains("$y$") && !users.body.contains("op-secret-99"))
     }
+
+    @Test func pveumManagesUsersThroughTheMountedTree() throws {
+        let node = try NodeProcess(name: "acc2")
+        defer { _ = node.terminate() }
+        let env = ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": "acc2", "CORRAL_CONFIG": "/dev/null"]
+        let corral = NodeProcess.buildDirectory + "/corral"
+        func pveum(_ args: [String]) throws -> CommandResult { try runCommand(corral, ["pveum"] + args, environment: env) }
+        #expect(try pveum(["group", "add", "ops", "--comment", "operators"]).status == 0)
+        #expect(try pveum(["user", "add", "carol@pve", "--password", "carol-secret-7", "--groups", "ops", "--email", "carol@example.com"]).status == 0)
+        #expect(try pveum(["acl", "modify", "/vms/100", "--groups", "ops", "--roles", "PVEVMUser"]).status == 0)
+        #expect(try pveum(["role", "add", "Viewer", "--privs", "VM.Audit,Sys.Audit"]).status == 0)
+        let list = try pveum(["user", "list", "--output-format", "json"])
+        #expect(list.status == 0 && list.stdout.contains("carol@pve") && list.stdout.contains("carol@example.com"))
+        // what pveum wrote is what the daemon serves: carol logs in over HTTPS
+        let login = try curl(node, "/api2/json/access/ticket", ["-d", "username=carol@pve", "-d", "password=carol-secret-7"], anonymous: true)
+        #expect(login.status == 200)
+        let perms = try pveum(["user", "permissions", "carol@pve", "--output-format", "json"])
+        #expect(perms.stdout.contains("/vms/100") && perms.stdout.contains("VM.PowerMgmt"))
+        // the schema checks pveum's input like the API's
+        let bad = try pveum(["user", "add", "bad:name@pve"])
+        #expect(bad.status == 2 && bad.stderr.contains("userid"))
+        let token = try pveum(["user", "token", "add", "carol@pve", "ci", "--output-format", "json"])
+        #expect(token.status == 0 && token.stdout.contains("\"full-tokenid\":\"carol@pve!ci\""))
+        #expect(try pveum(["user", "delete", "carol@pve"]).status == 0)
+        #expect(!(try String(contentsOfFile: node.mountpoint + "/user.cfg", encoding: .utf8)).contains("carol@pve"))
+        #expect(try pveum(["nonsense"]).status == 2)
+    }
 }

@@ -1,0 +1,97 @@
+import ClusterFS
+import Foundation
+import Glibc
+
+/// Where access control keeps its files: the cluster filesystem in-process (the daemon), or its
+/// mount at /etc/pve (the CLIs, which like PVE's tools write through the mount).
+public protocol ConfigTree: Sendable {
+    func read(_ path: String) throws -> [UInt8]
+    func write(_ path: String, _ data: [UInt8], mtime: UInt32?) throws
+    /// A number that changes whenever the file does (for caches), and its mtime.
+    func stamp(_ path: String) throws -> (version: UInt64, mtime: UInt32)
+    func setMtime(_ path: String, _ mtime: UInt32) throws
+    /// Takes the cluster lock `name` (mkdir of priv/lock/NAME); false while someone holds it.
+    func tryLock(_ name: String) throws -> Bool
+    func unlock(_ name: String)
+}
+
+extension ConfigTree {
+    func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
+    func write(_ path: String, _ data: [UInt8]) throws { try write(path, data, mtime: nil) }
+    func exists(_ path: String) -> Bool { (try? stamp(path)) != nil }
+}
+
+extension ClusterFS: ConfigTree {
+    public func stamp(_ path: String) throws -> (version: UInt64, mtime: UInt32) {
+        let info = try stat(path)
+        return (info.version, info.mtime)
+    }
+
+    public func tryLock(_ name: String) throws -> Bool {
+        do {
+            try acquireLock(name)
+            return true
+        } catch let error as ClusterFSError where error.errno == EEXIST {
+            return false
+        }
+    }
+
+    public func unlock(_ name: String) { try? releaseLock(name) }
+}
+
+/// The cluster filesystem through its mount point.
+public struct MountedTree: ConfigTree {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    private func full(_ path: String) -> String { root + "/" + path }
+
+    private static func failure(_ what: String, _ path: String) -> AccessError {
+        AccessError(500, "\(what) \(path): \(String(cString: strerror(errno)))")
+    }
+
+    public func read(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: full(path)) else { throw Self.failure("cannot read", full(path)) }
+        return Array(data)
+    }
+
+    /// Written to a temporary name and renamed over the file: readers see the old or the new file.
+    public func write(_ path: String, _ data: [UInt8], mtime: UInt32?) throws {
+        let target = full(path), temp = target + ".tmp.\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Self.failure("cannot create", temp) }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let closed = close(fd)
+        guard written == data.count, closed == 0 else {
+            unlink(temp)
+            throw Self.failure("cannot write", target)
+        }
+        guard rename(temp, target) == 0 else {
+            unlink(temp)
+            throw Self.failure("cannot replace", target)
+        }
+        if let mtime { try setMtime(path, mtime) }
+    }
+
+    public func stamp(_ path: String) throws -> (version: UInt64, mtime: UInt32) {
+        var st = Glibc.stat()
+        guard lstat(full(path), &st) == 0 else { throw Self.failure("cannot stat", full(path)) }
+        var hash = UInt64(st.st_mtim.tv_sec) &* 1_000_000_007 ^ UInt64(st.st_mtim.tv_nsec) ^ UInt64(st.st_size) << 32 ^ UInt64(st.st_ino)
+        if hash == 0 { hash = 1 }
+        return (hash, UInt32(truncatingIfNeeded: st.st_mtim.tv_sec))
+    }
+
+    public func setMtime(_ path: String, _ mtime: UInt32) throws {
+        var times = [timespec(tv_sec: Int(mtime), tv_nsec: 0), timespec(tv_sec: Int(mtime), tv_nsec: 0)]
+        guard utimensat(AT_FDCWD, full(path), &times, 0) == 0 else { throw Self.failure("cannot set the time of", full(path)) }
+    }
+
+    public func tryLock(_ name: String) throws -> Bool {
+        if mkdir(full("priv/lock/" + name), 0o700) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw Self.failure("cannot take the lock", full("priv/lock/" + name))
+    }
+
+    public func unlock(_ name: String) { rmdir(full("priv/lock/" + name)) }
+}
