@@ -374,7 +374,17 @@ public final class ClusterFS: @unchecked Sendable {
 
     /// Takes the cluster lock `name` (mkdir of `priv/lock/<name>`, atomic; expires after `lockTimeout`
     /// seconds unless refreshed). Throws EEXIST while someone else holds it.
-    public func acquireLock(_ name: String) throws { try mkdir("priv/lock/\(name)") }
+    public func acquireLock(_ name: String) throws {
+        do {
+            try mkdir("priv/lock/\(name)")
+        } catch let error as ClusterFSError where error.errno == ENOENT {
+            // a tree whose layout another node has not finished yet: make the lock directory first
+            for dir in ["priv", "priv/lock"] {
+                do { try mkdir(dir) } catch let e as ClusterFSError where e.errno == EEXIST {}
+            }
+            try mkdir("priv/lock/\(name)")
+        }
+    }
     public func refreshLock(_ name: String) throws { try setMtime("priv/lock/\(name)", UInt32(time(nil))) }
     public func releaseLock(_ name: String) throws { try delete("priv/lock/\(name)") }
 

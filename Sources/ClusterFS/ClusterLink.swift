@@ -49,7 +49,10 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
     /// Waits until this node is synchronised and writes are allowed (its own directories exist).
     public func waitUntilWritable(timeout: Double) -> Bool {
         let deadline = DispatchTime.now() + timeout
-        func ready() -> Bool { isSynchronised && replicator.canWrite && (try? fs.stat("nodes/\(fs.nodeName)/priv")) != nil }
+        // the node's directories and the lock directory exist (cluster locks are mkdirs in priv/lock)
+        func ready() -> Bool {
+            isSynchronised && replicator.canWrite && (try? fs.stat("nodes/\(fs.nodeName)/priv")) != nil && (try? fs.stat("priv/lock")) != nil
+        }
         while DispatchTime.now() < deadline {
             if ready() { return true }
             usleep(20_000)

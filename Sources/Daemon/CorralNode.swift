@@ -90,10 +90,14 @@ public final class CorralNode: Sendable {
         do {
             fingerprint = try certificates.ensure(in: clusterFS, log: log)
             try access.ensureKeys()
-        } catch let error as ClusterFSError where error.errno == EACCES {
+        } catch {
+            // nothing half-started is left behind: no mount, no group membership
             fuseMount.unmount()
             clusterLink?.stop()
-            throw SettingsError("this node has no certificate yet and the cluster has no quorum to store one: start the other nodes (or corosync) and try again")
+            if let error = error as? ClusterFSError, error.errno == EACCES {
+                throw SettingsError("this node has no certificate yet and the cluster has no quorum to store one: start the other nodes (or corosync) and try again")
+            }
+            throw error
         }
 
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)

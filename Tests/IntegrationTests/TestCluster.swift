@@ -28,6 +28,8 @@ final class TestCluster: @unchecked Sendable {
             try? FileManager.default.copyItem(atPath: dir, toPath: kept)
             print("cluster start failed (\(error)); logs kept in \(kept); retrying")
             down(removeFiles: false)
+            // from scratch: a half-made first start (a lock taken, no certificate) must not carry over
+            for i in 1...nodes { try? FileManager.default.removeItem(atPath: "\(dir)/d\(i)") }
             try start(verifyInterval: verifyInterval)
         }
     }
