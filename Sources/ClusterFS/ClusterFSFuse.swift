@@ -136,6 +136,10 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         do {
             try fs.checkCreate(path)
             return .success(register(OpenFile(path: path, data: [], dirty: true, pendingCreate: true, exclusive: flags & O_EXCL != 0)))
+        } catch let error as ClusterFSError where error.errno == EEXIST && flags & O_EXCL == 0 && (try? fs.stat(path))?.kind == .file {
+            // another node made the file between the kernel's lookup and this create: without O_EXCL,
+            // open(O_CREAT) opens what is there (a VMID taken under another node stays EEXIST)
+            return open(path, flags: flags)
         } catch { return .failure(errno(error)) }
     }
 
