@@ -131,19 +131,29 @@ public enum CertificateAuthority {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Runs `body` on a read-only memory BIO over `text`. The BIO borrows the bytes rather than
+    /// copying them, so it must not outlive this call (a pointer to a Swift array is only valid
+    /// inside the closure that receives it).
+    static func withReadBIO<T>(_ text: String, _ body: (OpaquePointer) throws -> T) throws -> T {
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBytes { buffer in
+            guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { throw TLSError.drain("BIO_new_mem_buf") }
+            defer { BIO_free(bio) }
+            return try body(bio)
+        }
+    }
+
     static func readKey(_ pem: String) throws -> OpaquePointer {
-        let bytes = Array(pem.utf8)
-        guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else { throw TLSError.drain("BIO_new_mem_buf") }
-        defer { BIO_free(bio) }
-        guard let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else { throw TLSError.drain("PEM_read_bio_PrivateKey") }
-        return key
+        try withReadBIO(pem) { bio in
+            guard let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else { throw TLSError.drain("PEM_read_bio_PrivateKey") }
+            return key
+        }
     }
 
     private static func readCertificate(_ pem: String) throws -> OpaquePointer {
-        let bytes = Array(pem.utf8)
-        guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else { throw TLSError.drain("BIO_new_mem_buf") }
-        defer { BIO_free(bio) }
-        guard let cert = PEM_read_bio_X509(bio, nil, nil, nil) else { throw TLSError.drain("PEM_read_bio_X509") }
-        return cert
+        try withReadBIO(pem) { bio in
+            guard let cert = PEM_read_bio_X509(bio, nil, nil, nil) else { throw TLSError.drain("PEM_read_bio_X509") }
+            return cert
+        }
     }
 }

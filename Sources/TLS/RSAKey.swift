@@ -43,10 +43,7 @@ public struct RSAKey: Sendable {
     /// Whether `signature` is a valid signature of `data` by the key of `publicPEM`. Stands for
     /// `EVP_DigestVerifyInit` + `EVP_DigestVerify`.
     public static func verify(publicPEM: String, data: [UInt8], signature: [UInt8], digest: DigestName = .sha256) -> Bool {
-        let bytes = Array(publicPEM.utf8)
-        guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else { return false }
-        defer { BIO_free(bio) }
-        guard let key = PEM_read_bio_PUBKEY(bio, nil, nil, nil) else {
+        guard let key = try? CertificateAuthority.withReadBIO(publicPEM, { PEM_read_bio_PUBKEY($0, nil, nil, nil) }) else {
             ERR_clear_error()
             return false
         }
