@@ -72,7 +72,10 @@ stop:
 test: test-deps
 	$(SWIFT) build
 	# one test at a time: integration tests block threads of the shared pool while daemons start and die
-	$(SWIFT) test --no-parallel 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+	$(SWIFT) test --no-parallel 2>&1 | tee .build/test.log; test $${PIPESTATUS[0]} -eq 0
+	# the release build is what `make run` installs: build it and smoke-test it too
+	$(SWIFT) build -c release
+	bash Tests/smoke.sh .build/release
 
 bench: deps
 	$(call ensure_packages,$(BENCH_DEPS))
