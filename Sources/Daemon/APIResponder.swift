@@ -82,10 +82,11 @@ struct APIResponder: HTTPResponder {
                 throw APIError(415, "unsupported content type '\(type)'")
             }
         }
-        let cookie = request.headers.all("Cookie").flatMap { $0.split(separator: ";") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-            .first { $0.hasPrefix("PVEAuthCookie=") }
-            .map { String($0.dropFirst("PVEAuthCookie=".count)) }
+        // on every request, so on UTF-8 bytes: Foundation's trimming bridges through UTF-16
+        let cookie = request.headers.all("Cookie").lazy.flatMap { $0.utf8.split(separator: UInt8(ascii: ";")) }
+            .map { $0.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") } }
+            .first { $0.starts(with: "PVEAuthCookie=".utf8) }
+            .map { String(decoding: $0.dropFirst("PVEAuthCookie=".utf8.count), as: UTF8.self) }
         let credentials = Credentials(
             ticketCookie: cookie, authorization: request.headers["Authorization"],
             csrfToken: request.headers["CSRFPreventionToken"], remoteAddress: request.remoteAddress)
