@@ -134,11 +134,19 @@ public final class CorralNode: Sendable {
 
     /// Mounts the cluster filesystem.
     private static func mount(_ fs: ClusterFS, at mountpoint: String, log: (String) -> Void) throws -> FUSEMount {
-        do {
-            return try fs.mount(at: mountpoint, options: ["allow_other", "default_permissions", "fsname=corral", "subtype=clusterfs"])
-        } catch let error as FUSEErrno {
-            throw SettingsError("cannot mount the cluster filesystem at \(mountpoint): \(String(cString: strerror(error.code))) (needs /dev/fuse and root)")
+        for attempt in 0... {
+            do {
+                return try fs.mount(at: mountpoint, options: ["allow_other", "default_permissions", "fsname=corral", "subtype=clusterfs"])
+            } catch let error as FUSEErrno where error.code == ENOTCONN && attempt < 20 {
+                // a dead mount of a killed daemon can surface again while its lazy detach completes
+                // (stacked mounts): detach what is there and try again
+                clearStaleMount(mountpoint, log: log)
+                usleep(100_000)
+            } catch let error as FUSEErrno {
+                throw SettingsError("cannot mount the cluster filesystem at \(mountpoint): \(String(cString: strerror(error.code))) (needs /dev/fuse and root)")
+            }
         }
+        fatalError("unreachable")
     }
 
     public func start() throws { try server.start() }
