@@ -138,6 +138,12 @@ final class TestCluster: @unchecked Sendable {
     func down(removeFiles: Bool = true) {
         for i in daemons.keys { stopDaemon(i) }
         _ = try? script(["down", dir])
+        // a daemon that died mid-test leaves a dead mount: detach whatever is still mounted here
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 1, fields[1].hasPrefix(dir + "/") { umount2(String(fields[1]), Int32(MNT_DETACH)) }
+        }
         guard removeFiles else { return }
         try? FileManager.default.removeItem(atPath: dir)
         try? FileManager.default.removeItem(atPath: dir + ".script.log")
