@@ -54,15 +54,7 @@ public final class AccessControl: @unchecked Sendable {
 
     public var realms: [Realm] { Realm.parse((try? fs.readString("domains.cfg")) ?? "") }
 
-    func withLock<T>(_ name: String, _ body: () throws -> T) throws -> T {
-        for attempt in 0... {
-            if try fs.tryLock(name) { break }
-            guard attempt < 100 else { throw AccessError(503, "the cluster lock '\(name)' stays taken; try again later") }
-            usleep(50_000)
-        }
-        defer { fs.unlock(name) }
-        return try body()
-    }
+    func withLock<T>(_ name: String, _ body: () throws -> T) throws -> T { try fs.withLock(name, body) }
 
     // MARK: keys
 

@@ -19,6 +19,17 @@ extension ConfigTree {
     func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
     func write(_ path: String, _ data: [UInt8]) throws { try write(path, data, mtime: nil) }
     func exists(_ path: String) -> Bool { (try? stamp(path)) != nil }
+
+    /// Runs `body` holding the cluster lock `name`, waiting up to `timeout` seconds for it.
+    public func withLock<T>(_ name: String, timeout: Double = 5, _ body: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(timeout)
+        while try !tryLock(name) {
+            guard Date() < deadline else { throw AccessError(503, "the cluster lock '\(name)' stays taken; try again later") }
+            usleep(50_000)
+        }
+        defer { unlock(name) }
+        return try body()
+    }
 }
 
 extension ClusterFS: ConfigTree {

@@ -208,15 +208,29 @@ public struct UserConfig: Equatable, Sendable {
         return out
     }
 
-    static func decodeText(_ s: String) -> String {
+    /// Percent-decoding on UTF-8 bytes: also on every request's ticket cookie, where Foundation's
+    /// decoding (through UTF-16) would cost more than the rest of authentication.
+    public static func decodeText(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        let source = Array(text.utf8)
         var bytes: [UInt8] = []
-        var iterator = Array(s.utf8)[...]
-        while let byte = iterator.popFirst() {
-            if byte == 0x25, iterator.count >= 2, let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
+        bytes.reserveCapacity(source.count)
+        var i = 0
+        while i < source.count {
+            if source[i] == UInt8(ascii: "%"), i + 2 < source.count, let high = nibble(source[i + 1]), let low = nibble(source[i + 2]) {
+                bytes.append(high << 4 | low)
+                i += 3
             } else {
-                bytes.append(byte)
+                bytes.append(source[i])
+                i += 1
             }
         }
         return String(decoding: bytes, as: UTF8.self)

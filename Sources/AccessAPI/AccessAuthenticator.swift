@@ -12,33 +12,6 @@ public struct AccessAuthenticator: Authenticator {
 
     public init(access: AccessControl) { self.access = access }
 
-    /// The cookie's ticket, percent-decoded on its UTF-8 bytes (Foundation's decoding goes through
-    /// UTF-16 and costs more than the rest of authentication).
-    static func percentDecoded(_ text: String) -> String {
-        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        let source = Array(text.utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(source.count)
-        var i = 0
-        while i < source.count {
-            if source[i] == UInt8(ascii: "%"), i + 2 < source.count, let high = nibble(source[i + 1]), let low = nibble(source[i + 2]) {
-                bytes.append(high << 4 | low)
-                i += 3
-            } else {
-                bytes.append(source[i])
-                i += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 
     public func authenticate(_ credentials: Credentials, endpoint: Endpoint, method: HTTPMethodName) throws(APIError) -> Caller {
         let open = endpoint.permission == .world
@@ -47,7 +20,7 @@ public struct AccessAuthenticator: Authenticator {
             ticket = String(header[range.upperBound...].prefix { $0 != ";" && $0 != " " })
         }
         if let ticket {
-            guard let user = access.verifyTicket(Self.percentDecoded(ticket)) else {
+            guard let user = access.verifyTicket(UserConfig.decodeText(ticket)) else {
                 if open { return .anonymous }
                 throw APIError(401, "authentication failure")
             }
@@ -136,7 +109,7 @@ public struct AccessAuthorizer: Authorizer {
             if e.has(identity, privileges, on: "/access/groups", any: true) { return true }
             let allowed = Set(e.config.groups.keys.filter { e.has(identity, privileges, on: "/access/groups/" + $0, any: true) })
             if groupsParam != nil {
-                let requested = (parameters["groups"]?.plainText ?? "").split(whereSeparator: { ",; ".contains($0) }).map(String.init)
+                let requested = Formats.splitList(parameters["groups"]?.plainText ?? "")
                 guard !requested.isEmpty, Set(requested).isSubset(of: allowed) else { return false }
             }
             return groupsParam == "create" || !Set(e.config.groups(of: target)).isDisjoint(with: allowed)

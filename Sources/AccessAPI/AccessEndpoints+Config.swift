@@ -10,7 +10,7 @@ extension AccessEndpoints {
         do { return try access.updateUserConfig(body) } catch let error as AccessError { throw fail(error) }
     }
 
-    static func list(_ text: String?) -> [String] { (text ?? "").split(whereSeparator: { ",; ".contains($0) }).map(String.init) }
+    static func list(_ text: String?) -> [String] { Formats.splitList(text ?? "") }
 
     static func userJSON(_ u: UserConfig.User, _ config: UserConfig, tokens: Bool) -> [String: JSON] {
         var item: [String: JSON] = ["userid": .string(u.id), "enable": JSON(u.enable ? 1 : 0), "expire": JSON(u.expire)]
@@ -63,14 +63,14 @@ extension AccessEndpoints {
                 returns: .array(of: .object(["userid": .string()], additionalProperties: true)), permission: .anyUser, protected: true,
                 childKey: "userid",
                 handler: .sync { context in
-                    let e = access.evaluator
-                    let me = Identity(context.user)
-                    let seeAll = context.user == "root@pam" || (me.map { e.has($0, ["User.Modify", "Sys.Audit"], on: "/access/groups", any: true) } ?? false)
-                    let visibleGroups = Set(e.config.groups.keys.filter { g in me.map { e.has($0, ["User.Modify", "Sys.Audit"], on: "/access/groups/" + g, any: true) } ?? false })
-                    return .array(e.config.users.values.sorted { $0.id < $1.id }.filter { u in
+                    let config = access.userConfig
+                    let seeAll = context.has(["User.Modify", "Sys.Audit"], on: "/access/groups", any: true)
+                    let visibleGroups = Set(config.groups.keys.filter { context.has(["User.Modify", "Sys.Audit"], on: "/access/groups/" + $0, any: true) })
+                    let me = Identity(context.user)?.user
+                    return .array(config.users.values.sorted { $0.id < $1.id }.filter { u in
                         if let enabled = context.bool("enabled"), u.enable != enabled { return false }
-                        return seeAll || u.id == me?.user || !Set(e.config.groups(of: u.id)).isDisjoint(with: visibleGroups)
-                    }.map { .object(userJSON($0, e.config, tokens: context.bool("full") ?? false)) })
+                        return seeAll || u.id == me || !Set(config.groups(of: u.id)).isDisjoint(with: visibleGroups)
+                    }.map { .object(userJSON($0, config, tokens: context.bool("full") ?? false)) })
                 }),
             Endpoint(
                 .POST, "/access/users", name: "create_user", description: "Create a user.",
@@ -248,10 +248,8 @@ extension AccessEndpoints {
                 .GET, "/access/groups", name: "index", description: "Groups the caller may see.",
                 returns: .array(of: .object(["groupid": .string()], additionalProperties: true)), permission: .anyUser, childKey: "groupid",
                 handler: .sync { context in
-                    let e = access.evaluator
-                    let me = Identity(context.user)
-                    return .array(e.config.groups.values.sorted { $0.id < $1.id }.filter { g in
-                        context.user == "root@pam" || (me.map { e.has($0, ["Sys.Audit", "Group.Allocate"], on: "/access/groups/" + g.id, any: true) } ?? false)
+                    .array(access.userConfig.groups.values.sorted { $0.id < $1.id }.filter { g in
+                        context.has(["Sys.Audit", "Group.Allocate"], on: "/access/groups/" + g.id, any: true)
                     }.map { g in
                         ["groupid": .string(g.id), "comment": .string(g.comment), "users": .string(g.members.sorted().joined(separator: ","))]
                     })
@@ -381,10 +379,8 @@ extension AccessEndpoints {
                 .GET, "/access/acl", name: "read_acl", description: "ACL entries on paths where the caller may audit or change permissions.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
                 handler: .sync { context in
-                    let e = access.evaluator
-                    let me = Identity(context.user)
-                    return .array(e.config.acl.filter { entry in
-                        context.user == "root@pam" || (me.map { e.has($0, ["Sys.Audit", "Permissions.Modify"], on: entry.path, any: true) } ?? false)
+                    .array(access.userConfig.acl.filter { entry in
+                        context.has(["Sys.Audit", "Permissions.Modify"], on: entry.path, any: true)
                     }.sorted { ($0.path, $0.ugid, $0.role) < ($1.path, $1.ugid, $1.role) }.map { entry in
                         let type = entry.ugid.hasPrefix("@") ? "group" : entry.ugid.contains("!") ? "token" : "user"
                         return ["path": .string(entry.path), "type": .string(type), "ugid": .string(entry.ugid.hasPrefix("@") ? String(entry.ugid.dropFirst()) : entry.ugid),

@@ -57,15 +57,12 @@ public enum PoolEndpoints {
             let remove = context.bool("delete") ?? false, move = context.bool("allow-move") ?? false
             let vms = AccessEndpoints.list(context.string("vms")).compactMap { Int($0) }
             let storage = AccessEndpoints.list(context.string("storage"))
-            if let identity = Identity(context.user), context.user != "root@pam" {
-                // adding or removing members needs the right to allocate them
-                let e = access.evaluator
-                for vmid in vms where !e.has(identity, ["VM.Allocate"], on: "/vms/\(vmid)") {
-                    throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Allocate)")
-                }
-                for s in storage where !e.has(identity, ["Datastore.Allocate"], on: "/storage/\(s)") {
-                    throw APIError(403, "Permission check failed (/storage/\(s), Datastore.Allocate)")
-                }
+            // adding or removing members needs the right to allocate them
+            for vmid in vms where !context.has(["VM.Allocate"], on: "/vms/\(vmid)") {
+                throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Allocate)")
+            }
+            for s in storage where !context.has(["Datastore.Allocate"], on: "/storage/\(s)") {
+                throw APIError(403, "Permission check failed (/storage/\(s), Datastore.Allocate)")
             }
             try AccessEndpoints.update(access) { config in
                 guard var pool = config.pools[id] else { throw APIError(404, "pool '\(id)' does not exist") }
@@ -105,11 +102,9 @@ public enum PoolEndpoints {
                 parameters: ["poolid": poolid.optional(), "type": typeFilter],
                 returns: .array(of: .object(["poolid": .string()], additionalProperties: true)), permission: .anyUser, childKey: "poolid",
                 handler: .sync { context in
-                    let e = access.evaluator
-                    let me = Identity(context.user)
-                    return .array(e.config.pools.values.sorted { $0.id < $1.id }.filter { pool in
+                    .array(access.userConfig.pools.values.sorted { $0.id < $1.id }.filter { pool in
                         guard context.string("poolid") == nil || context.string("poolid") == pool.id else { return false }
-                        return context.user == "root@pam" || (me.map { e.has($0, ["Pool.Audit"], on: "/pool/" + pool.id) } ?? false)
+                        return context.has(["Pool.Audit"], on: "/pool/" + pool.id)
                     }.map { pool in
                         var item: [String: JSON] = ["poolid": .string(pool.id)]
                         if !pool.comment.isEmpty { item["comment"] = .string(pool.comment) }

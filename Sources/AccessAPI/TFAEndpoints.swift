@@ -40,10 +40,9 @@ public enum TFAEndpoints {
                 returns: .array(of: .object(["userid": .string()], additionalProperties: true)), permission: .anyUser, protected: true,
                 childKey: "userid",
                 handler: .sync { context in
-                    let e = access.evaluator
-                    let me = Identity(context.user)
-                    let seeAll = context.user == "root@pam" || (me.map { e.has($0, ["User.Modify", "Sys.Audit"], on: "/access/groups", any: true) } ?? false)
-                    return .array(access.tfa.users.sorted { $0.key < $1.key }.filter { seeAll || $0.key == me?.user }.map { user, entry in
+                    let seeAll = context.has(["User.Modify", "Sys.Audit"], on: "/access/groups", any: true)
+                    let me = Identity(context.user)?.user
+                    return .array(access.tfa.users.sorted { $0.key < $1.key }.filter { seeAll || $0.key == me }.map { user, entry in
                         ["userid": .string(user), "entries": .array(entries(entry))]
                     })
                 }),

@@ -35,13 +35,16 @@ public struct Pvesh {
         do {
             try await execute(arguments)
             return 0
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data((error.description.hasSuffix("\n") ? error.description : error.description + "\n").utf8))
-            return error.exitCode
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            return 1
+            return Self.report(error)
         }
+    }
+
+    /// Prints a failure to stderr and returns its exit status (2 for usage, as the CLIError says).
+    static func report(_ error: any Error) -> Int32 {
+        let text = "\(error)"
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        return (error as? CLIError)?.exitCode ?? 1
     }
 
     func execute(_ arguments: [String]) async throws {

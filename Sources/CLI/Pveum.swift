@@ -95,12 +95,8 @@ public struct Pveum {
         }
         do {
             return await pvesh.run(try translate(arguments))
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data((error.description.hasSuffix("\n") ? error.description : error.description + "\n").utf8))
-            return error.exitCode
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            return 1
+            return Pvesh.report(error)
         }
     }
 }

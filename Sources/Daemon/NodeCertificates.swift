@@ -1,3 +1,4 @@
+import Access
 import ClusterFS
 import Foundation
 import TLS
@@ -31,7 +32,7 @@ public struct NodeCertificates: Sendable {
         var found = existingCA()
         if found == nil {
             // nodes of a new cluster start together: one cluster lock, so exactly one CA is made
-            try withClusterLock("corral-ca-setup", in: fs) {
+            try fs.withLock("corral-ca-setup", timeout: 30) {
                 found = existingCA()
                 if found != nil { return }
                 log("generating cluster CA \(caPath)")
@@ -51,18 +52,5 @@ public struct NodeCertificates: Sendable {
             try fs.write(nodeCert, Array((node.certificate + ca.certificate).utf8))
         }
         return try CertificateAuthority.fingerprint(pemCertificate: try fs.readString(nodeCert))
-    }
-
-    private func withClusterLock(_ name: String, in fs: ClusterFS, _ body: () throws -> Void) throws {
-        for attempt in 0... {
-            do {
-                try fs.acquireLock(name)
-                break
-            } catch let error as ClusterFSError where error.errno == EEXIST && attempt < 300 {
-                usleep(100_000)
-            }
-        }
-        defer { try? fs.releaseLock(name) }
-        try body()
     }
 }

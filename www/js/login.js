@@ -254,6 +254,17 @@ function showLogin({ message = null, username = null } = {}) {
   (ui.username.value ? ui.password : ui.username).focus();
 }
 
+/** A full ticket came back: take it and open the console (throws when there is none). */
+function finishLogin(data) {
+  if (!data || !data.ticket || !data.CSRFPreventionToken) throw new ApiError(0, 'The server sent no ticket.');
+  forgetSecondFactor();
+  adopt(data);
+  setBusy(false);
+  setNotice(null);
+  ui.password.value = '';
+  enter();
+}
+
 /** Ask for the second factor after a right password (the server answered NeedTFA). */
 function askSecondFactor(username, ticket) {
   challenge = { username, ticket };
@@ -282,13 +293,7 @@ async function submitSecondFactor() {
       method: 'POST', quiet401: true,
       body: { username: challenge.username, 'tfa-challenge': challenge.ticket, password: answer },
     });
-    if (!data || !data.ticket || !data.CSRFPreventionToken) throw new ApiError(0, 'The server sent no ticket.');
-    forgetSecondFactor();
-    adopt(data);
-    setBusy(false);
-    setNotice(null);
-    ui.password.value = '';
-    enter();
+    finishLogin(data);
   } catch (err) {
     setBusy(false);
     setError(`Second factor rejected: ${err instanceof ApiError && err.status ? err.message : errorText(err)}`);
@@ -318,12 +323,7 @@ async function submit(ev) {
       askSecondFactor(data.username || username, data.ticket);
       return;
     }
-    if (!data || !data.ticket || !data.CSRFPreventionToken) throw new ApiError(0, 'The server sent no ticket.');
-    adopt(data);
-    setBusy(false);
-    setNotice(null);
-    ui.password.value = '';
-    enter();
+    finishLogin(data);
   } catch (err) {
     setBusy(false);
     setError(`Login failed: ${err instanceof ApiError && err.status ? err.message : errorText(err)}`);
