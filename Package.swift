@@ -56,11 +56,14 @@ let package = Package(
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
         .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access"]),
+        .target(name: "Guests", dependencies: ["Schema", "TLS", "Access", "API"]),
+        .target(name: "Storage", dependencies: ["Schema", "Access", "API"]),
+        .target(name: "QEMU", dependencies: ["API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
         .target(name: "API", dependencies: ["Schema", "Tasks"]),
-        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI"]),
+        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU"]),
         .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "corrald",

@@ -31,6 +31,7 @@ public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let e as APIError: return e
+        case let e as any HTTPStatusError: return APIError(e.httpStatus, e.message, errors: e.parameterErrors)
         case let e as ParameterErrors: return .parameters(e.errors)
         case let e as TaskError:
             switch e.code {
@@ -42,4 +43,15 @@ public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
         default: return APIError(500, "\(error)")
         }
     }
+}
+
+/// An error of a domain module that knows its HTTP status (and, for bad input, which parameter).
+public protocol HTTPStatusError: Error {
+    var httpStatus: Int { get }
+    var message: String { get }
+    var parameterErrors: [String: String]? { get }
+}
+
+extension HTTPStatusError {
+    public var parameterErrors: [String: String]? { nil }
 }

@@ -53,7 +53,7 @@ public struct RootOnlyAuthorizer: Authorizer {
         case .selfUser: return parameters["userid"]?.stringValue == caller.user
         case .and(let parts): return parts.allSatisfy { authorize(caller, $0, parameters: parameters) }
         case .or(let parts): return parts.contains { authorize(caller, $0, parameters: parameters) }
-        case .privileges, .rootOnly, .useridRealm, .useridGroup, .permModify: return false
+        case .privileges, .rootOnly, .useridRealm, .useridGroup, .permModify, .privilegesIfParameter: return false
         }
     }
 }

@@ -5,11 +5,11 @@ extension Endpoint {
     /// methods). The list comes from the registry, so it never falls out of date.
     public static func directory(
         _ path: String, name: String = "index", key: String = "name", description: String,
-        parameters: [String: Schema] = [:], permission: Permission = .anyUser
+        parameters: [String: Schema] = [:], permission: Permission = .anyUser, proxyTo: String? = nil
     ) -> Endpoint {
         Endpoint(
             .GET, path, name: name, description: description, parameters: parameters,
-            returns: .array(of: .object([:], additionalProperties: true)), permission: permission, childKey: key,
+            returns: .array(of: .object([:], additionalProperties: true)), permission: permission, proxyTo: proxyTo, childKey: key,
             handler: .sync { context in
                 guard let registry = context.services.registry else { return .array([]) }
                 let children = registry.children(of: Registry.segments(path))

@@ -20,6 +20,9 @@ public indirect enum Permission: Sendable, Equatable {
     case useridGroup([String], groupsParam: String? = nil)
     /// Permissions.Modify on the path, or the allocate privilege of its kind: PVE's `perm-modify`.
     case permModify(String)
+    /// Privileges on a path built from a parameter, checked only when that parameter is given
+    /// (PVE's `require_param`, as in clone's "or the target pool").
+    case privilegesIfParameter(path: String, [String], parameter: String)
     case and([Permission])
     case or([Permission])
 
@@ -29,7 +32,7 @@ public indirect enum Permission: Sendable, Equatable {
         case .world: return ["user": "world"]
         case .anyUser: return ["user": "all"]
         case .rootOnly: return ["user": "root"]
-        case .selfUser, .privileges, .and, .or, .useridRealm, .useridGroup, .permModify: return ["check": checkShape]
+        case .selfUser, .privileges, .and, .or, .useridRealm, .useridGroup, .permModify, .privilegesIfParameter: return ["check": checkShape]
         }
     }
 
@@ -39,6 +42,8 @@ public indirect enum Permission: Sendable, Equatable {
             var items: [JSON] = ["perm", .string(path), .array(privileges.map { .string($0) })]
             if any { items += ["any", 1] }
             return .array(items)
+        case .privilegesIfParameter(let path, let privileges, let parameter):
+            return ["perm", .string(path), .array(privileges.map { .string($0) }), "require_param", .string(parameter)]
         case .selfUser: return ["userid-param", "self"]
         case .useridRealm(let privilege): return ["userid-param", .string(privilege)]
         case .useridGroup(let privileges, let groupsParam):

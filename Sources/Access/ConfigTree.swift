@@ -13,6 +13,9 @@ public protocol ConfigTree: Sendable {
     /// Takes the cluster lock `name` (mkdir of priv/lock/NAME); false while someone holds it.
     func tryLock(_ name: String) throws -> Bool
     func unlock(_ name: String)
+    /// Creates a file that must not exist yet (a guest's config is how its VMID is reserved).
+    func create(_ path: String, _ data: [UInt8]) throws
+    func delete(_ path: String) throws
 }
 
 extension ConfigTree {
@@ -105,4 +108,21 @@ public struct MountedTree: ConfigTree {
     }
 
     public func unlock(_ name: String) { rmdir(full("priv/lock/" + name)) }
+
+    public func create(_ path: String, _ data: [UInt8]) throws {
+        let fd = open(full(path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw ClusterFSError(EEXIST, "\(path) already exists") }
+            throw Self.failure("cannot create", full(path))
+        }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard close(fd) == 0, written == data.count else {
+            unlink(full(path))
+            throw Self.failure("cannot write", full(path))
+        }
+    }
+
+    public func delete(_ path: String) throws {
+        guard unlink(full(path)) == 0 || errno == ENOENT else { throw Self.failure("cannot remove", full(path)) }
+    }
 }

@@ -97,6 +97,9 @@ public struct AccessAuthorizer: Authorizer {
         case .rootOnly: return false
         case .privileges(let path, let privileges, let any):
             return e.has(identity, privileges, on: Self.expand(path, parameters), any: any)
+        case .privilegesIfParameter(let path, let privileges, let parameter):
+            guard let value = parameters[parameter]?.plainText, !value.isEmpty else { return false }
+            return e.has(identity, privileges, on: Self.expand(path, parameters))
         case .selfUser:
             guard case .user(let user) = identity, let target = parameters["userid"]?.plainText else { return false }
             return target == user && e.config.users[target] != nil

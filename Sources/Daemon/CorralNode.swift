@@ -7,6 +7,8 @@ import Foundation
 import Glibc
 import HTTPServer
 import Nodes
+import QEMU
+import Storage
 import Schema
 import TLS
 import Tasks
@@ -23,13 +25,29 @@ public final class CorralNode: Sendable {
     public let clusterLink: ClusterLink?
     /// Users, realms, tickets and ACLs (in the cluster filesystem).
     public let access: AccessControl
+    /// This node's virtual machines.
+    public let vms: VMManager
     private let fuseMount: FUSEMount
     private let server: HTTPServer
 
     /// Every endpoint this build serves. The CLIs build the same list, so they and the API never differ.
-    public static func endpoints(sampler: CPUSampler, fingerprint: String?, access: AccessControl? = nil) -> [Endpoint] {
-        CoreEndpoints.all() + NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all()
+    public static func endpoints(
+        sampler: CPUSampler, fingerprint: String?, access: AccessControl? = nil, vms: VMManager? = nil
+    ) -> [Endpoint] {
+        var all = CoreEndpoints.all() + NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all()
             + (access.map { AccessEndpoints.all(access: $0) } ?? [])
+        if let vms {
+            all += QemuEndpoints.all(manager: vms) + StorageEndpoints.all(storage: vms.storage)
+                + ClusterEndpoints.all(vms: vms, storage: vms.storage, sampler: sampler)
+        }
+        return all
+    }
+
+    /// The VM manager of a node: configs through `tree`, guests through libvirt.
+    public static func makeVMManager(settings: Settings, tree: any ConfigTree, events: Bool) -> VMManager {
+        VMManager(
+            fs: tree, node: settings.nodeName, hypervisor: Hypervisor(uri: settings.libvirtURI, events: events),
+            runDirectory: settings.runDirectory, logDirectory: settings.guestLogDirectory, domainPrefix: settings.domainPrefix)
     }
 
     /// Builds the services and the dispatcher for a node without a server (the CLIs use this).
@@ -39,18 +57,21 @@ public final class CorralNode: Sendable {
         let fingerprint = try? CertificateAuthority.fingerprint(pemCertificate: String(contentsOfFile: certificate, encoding: .utf8))
         // access control works on the mounted tree, as PVE's tools write /etc/pve; the CLIs stay root@pam
         let mount = settings.effectiveMountpoint
-        let access = FileManager.default.fileExists(atPath: mount + "/.version") ? AccessControl(fs: MountedTree(root: mount)) : nil
-        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, rootCaller: true)
+        let mounted = FileManager.default.fileExists(atPath: mount + "/.version")
+        let access = mounted ? AccessControl(fs: MountedTree(root: mount)) : nil
+        let vms = mounted ? makeVMManager(settings: settings, tree: MountedTree(root: mount), events: false) : nil
+        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms, rootCaller: true)
     }
 
     /// With `access` (the daemon): every caller authenticates (ticket or API token; only login and
     /// the realm list are open) and every endpoint's check runs on the ACLs. Without it (the CLIs,
     /// which run as root on the node, like PVE's pvesh): root@pam.
     static func makeDispatcher(
-        settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil, rootCaller: Bool = false
+        settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil, vms: VMManager? = nil,
+        rootCaller: Bool = false
     ) throws -> Dispatcher {
         let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
-        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access))
+        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access, vms: vms))
         services.registryBox.withLock { $0 = registry }
         guard let access, !rootCaller else {
             return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
@@ -103,7 +124,12 @@ public final class CorralNode: Sendable {
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)
         let recovered = tasks.recoverOrphans()
         if recovered > 0 { log("marked \(recovered) interrupted task(s) as stopped") }
-        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access)
+        let vms = Self.makeVMManager(settings: settings, tree: clusterFS, events: true)
+        do { try vms.storage.ensureInitial(path: settings.effectiveStorageDirectory) } catch {
+            log("cannot write the initial storage.cfg: \(error)")
+        }
+        self.vms = vms
+        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms)
         services = dispatcher.services
         let registry = dispatcher.registry
 

@@ -17,8 +17,23 @@ public struct Settings: Sendable, Equatable {
     public var verifyInterval = 60
     /// Cluster mode: how long start waits to join a quorate group before giving up on writes it needs.
     public var joinTimeout = 60
+    /// Where the default `local` storage lives (only used when a new cluster writes storage.cfg).
+    public var storageDirectory: String? = nil
+    public var libvirtURI = "qemu:///system"
+    /// Prepended to VMIDs to name libvirt domains (test nodes sharing one libvirtd use their own).
+    public var domainPrefix = ""
 
     public init() {}
+
+    /// `/var/lib/vz` for a real install, `DATA/vz` for any other data directory.
+    public var effectiveStorageDirectory: String {
+        if let storageDirectory { return storageDirectory }
+        return dataDirectory == "/var/lib/corral" ? "/var/lib/vz" : dataDirectory + "/vz"
+    }
+
+    /// Sockets, locks and serial logs of running guests.
+    public var runDirectory: String { dataDirectory == "/var/lib/corral" ? "/run/corral" : dataDirectory + "/run" }
+    public var guestLogDirectory: String { dataDirectory == "/var/lib/corral" ? "/var/log/corral/qemu" : dataDirectory + "/log" }
 
     /// The cluster filesystem's mount point: `--mountpoint`, else `/etc/pve` for the default data
     /// directory and `DATA/pve` for any other, so test nodes never touch /etc/pve.
@@ -66,6 +81,9 @@ public struct Settings: Sendable, Equatable {
         case "request-timeout": requestTimeout = try integer()
         case "workers": workers = try integer()
         case "access-log": accessLog = value
+        case "storage-dir": storageDirectory = value
+        case "libvirt-uri": libvirtURI = value
+        case "domain-prefix": domainPrefix = value
         default: throw SettingsError("\(origin): unknown setting '\(key)'")
         }
     }

@@ -1,66 +1,112 @@
 import CLibvirt
 import Glibc
+import Synchronization
 
-/// An error reported by libvirt, read from its thread-local last-error right after the failing call.
-public struct LibvirtError: Error, CustomStringConvertible {
-    public let code: Int32
-    public let message: String
-    public let function: String
-    public var description: String { "\(function): \(message) (libvirt error \(code))" }
-
-    static func last(_ function: String) -> LibvirtError {
-        if let error = virGetLastError() {
-            return LibvirtError(
-                code: error.pointee.code, message: error.pointee.message.map { String(cString: $0) } ?? "unknown error",
-                function: function)
-        }
-        return LibvirtError(code: -1, message: "unknown error", function: function)
-    }
-}
-
-// libvirt prints every error to stderr unless a handler is installed; a plain C function swallows them,
-// since each error is read back with virGetLastError and thrown.
-private func silenceLibvirtErrors(_ userData: UnsafeMutableRawPointer?, _ error: virErrorPtr?) {}
-
-/// A connection to a hypervisor driver (`qemu:///system`, or `test:///default` for tests).
-/// Full guest management arrives with the virtual-machine issue.
+/// A connection to a hypervisor driver (`qemu:///system`, or `test:///default` for tests). With
+/// `events`, lifecycle events arrive on libvirt's event-loop thread and a broken connection (libvirtd
+/// restarted) is reported through `onClose`, so the owner can reconnect.
 public final class LibvirtConnection: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
+    private let handlers = Mutex<(event: (@Sendable (LibvirtEvent) -> Void)?, close: (@Sendable (Int32) -> Void)?)>((nil, nil))
+    private var callbackID: Int32 = -1
+    private var retained: Unmanaged<LibvirtConnection>?
 
     /// Opens a connection. Stands for `virConnectOpen`.
-    public init(uri: String) throws {
+    public init(uri: String, events: Bool = false) throws(LibvirtError) {
         virSetErrorFunc(nil, silenceLibvirtErrors)
+        if events { Self.startEventLoop() }
         guard let handle = virConnectOpen(uri) else { throw LibvirtError.last("virConnectOpen") }
         self.handle = handle
+        if events {
+            // a keepalive lets a dead libvirtd be noticed within seconds, not at the next call
+            virConnectSetKeepAlive(handle, 5, 3)
+            let me = Unmanaged.passRetained(self)
+            retained = me
+            let callback = unsafeBitCast(
+                libvirtLifecycleCallback as @convention(c) (virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32,
+                to: virConnectDomainEventGenericCallback.self)
+            callbackID = virConnectDomainEventRegisterAny(handle, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue), callback, me.toOpaque(), nil)
+            virConnectRegisterCloseCallback(handle, libvirtCloseCallback, me.toOpaque(), nil)
+        }
     }
 
     deinit { virConnectClose(handle) }
 
+    /// Stops event delivery and drops the connection. Needed before release when events were on,
+    /// because the registered callbacks keep the connection alive.
+    public func close() {
+        if callbackID >= 0 { virConnectDomainEventDeregisterAny(handle, callbackID) }
+        virConnectUnregisterCloseCallback(handle, libvirtCloseCallback)
+        callbackID = -1
+        retained?.release()
+        retained = nil
+    }
+
+    public func onEvent(_ handler: @escaping @Sendable (LibvirtEvent) -> Void) { handlers.withLock { $0.event = handler } }
+    public func onClose(_ handler: @escaping @Sendable (Int32) -> Void) { handlers.withLock { $0.close = handler } }
+
+    func deliver(_ event: LibvirtEvent) { handlers.withLock { $0.event }?(event) }
+    func connectionClosed(reason: Int32) { handlers.withLock { $0.close }?(reason) }
+
+    /// Whether the connection still works. Stands for `virConnectIsAlive`.
+    public var isAlive: Bool { virConnectIsAlive(handle) == 1 }
+
+    private static let eventLoop: Bool = {
+        virEventRegisterDefaultImpl()
+        var thread = pthread_t()
+        pthread_create(&thread, nil, libvirtEventThreadMain, nil)
+        pthread_detach(thread)
+        return true
+    }()
+
+    /// Registers libvirt's default event loop and runs it on its own thread (once per process).
+    public static func startEventLoop() { _ = eventLoop }
+
     /// The hypervisor's version as major.minor.release. Stands for `virConnectGetVersion`.
-    public func hypervisorVersion() throws -> String {
+    public func hypervisorVersion() throws(LibvirtError) -> String {
         var version: UInt = 0
         guard virConnectGetVersion(handle, &version) == 0 else { throw LibvirtError.last("virConnectGetVersion") }
         return Self.format(version)
     }
 
-    /// Names of the running domains. Stands for `virConnectListAllDomains`.
-    public func activeDomainNames() throws -> [String] {
-        var domains: UnsafeMutablePointer<virDomainPtr?>?
-        let count = virConnectListAllDomains(handle, &domains, UInt32(VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue))
-        guard count >= 0, let domains else { throw LibvirtError.last("virConnectListAllDomains") }
-        defer { free(domains) }
-        var names: [String] = []
-        for index in 0..<Int(count) {
-            guard let domain = domains[index] else { continue }
-            // virDomainGetName returns memory owned by the domain object: copy, never free.
-            if let name = virDomainGetName(domain) { names.append(String(cString: name)) }
-            virDomainFree(domain)
-        }
-        return names
+    /// Starts a transient domain from XML. Stands for `virDomainCreateXML`.
+    public func createDomain(xml: String, paused: Bool = false) throws(LibvirtError) -> LibvirtDomain {
+        let flags = paused ? UInt32(VIR_DOMAIN_START_PAUSED.rawValue) : 0
+        guard let domain = virDomainCreateXML(handle, xml, flags) else { throw LibvirtError.last("virDomainCreateXML") }
+        return LibvirtDomain(domain)
     }
 
+    /// Starts a domain from a saved memory image. Stands for `virDomainRestoreFlags`.
+    public func restoreDomain(from path: String, xml: String?, paused: Bool = false) throws(LibvirtError) {
+        let flags = UInt32(paused ? VIR_DOMAIN_SAVE_PAUSED.rawValue : VIR_DOMAIN_SAVE_RUNNING.rawValue)
+        guard virDomainRestoreFlags(handle, path, xml, flags) == 0 else { throw LibvirtError.last("virDomainRestoreFlags") }
+    }
+
+    /// The domain of that name, or nil if there is none. Stands for `virDomainLookupByName`.
+    public func domain(named name: String) throws(LibvirtError) -> LibvirtDomain? {
+        guard let domain = virDomainLookupByName(handle, name) else {
+            let error = LibvirtError.last("virDomainLookupByName")
+            if error.isNoDomain { return nil }
+            throw error
+        }
+        return LibvirtDomain(domain)
+    }
+
+    /// All domains, or only running ones. Stands for `virConnectListAllDomains`.
+    public func domains(activeOnly: Bool = false) throws(LibvirtError) -> [LibvirtDomain] {
+        var list: UnsafeMutablePointer<virDomainPtr?>?
+        let flags = activeOnly ? UInt32(VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue) : 0
+        let count = virConnectListAllDomains(handle, &list, flags)
+        guard count >= 0, let list else { throw LibvirtError.last("virConnectListAllDomains") }
+        defer { free(list) }
+        return (0..<Int(count)).compactMap { list[$0].map(LibvirtDomain.init) }
+    }
+
+    /// Names of the running domains.
+    public func activeDomainNames() throws(LibvirtError) -> [String] { try domains(activeOnly: true).map(\.name) }
+
     /// The libvirt library version. Stands for `virGetVersion`.
-    public static func libraryVersion() throws -> String {
+    public static func libraryVersion() throws(LibvirtError) -> String {
         var version: UInt = 0
         guard virGetVersion(&version, nil, nil) == 0 else { throw LibvirtError.last("virGetVersion") }
         return format(version)

@@ -98,6 +98,7 @@ public enum Formats {
             NamedFormat(name: "pve-command-batch") { (try? JSONParser.parse($0))?.arrayValue != nil ? nil : "value is not a JSON array of commands" },
             NamedFormat(name: "pve-calendar-event") { Checks.calendarEvent($0) },
         ]
+        all += guestEntries
         for kind in ["zone", "vnet", "subnet", "controller", "ipam", "dns", "fabric"] {
             all.append(regex("pve-sdn-\(kind)-id", "[a-zA-Z][a-zA-Z0-9_\\-./:]*", "SDN \(kind) ID"))
         }

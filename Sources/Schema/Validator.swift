@@ -39,7 +39,7 @@ public enum Validator {
         var errors: [String: String] = [:]
         var typed: [String: JSON] = [:]
         for (name, value) in raw {
-            guard let property = schema.properties[name] else {
+            guard let property = schema.property(named: name) else {
                 if schema.additionalProperties {
                     if case .text(let text) = value { typed[name] = .string(text) } else if case .json(let j) = value { typed[name] = j }
                     continue

@@ -31,6 +31,9 @@ struct Corrald: AsyncParsableCommand {
     @Option(help: "Directory of the web console's files (default /usr/share/corral/www).")
     var www: String?
 
+    @Option(name: .customLong("set"), help: "A setting as KEY=VALUE, as in the settings file (repeatable; after the file).")
+    var overrides: [String] = []
+
     @Option(help: "Settings file (key: value lines).")
     var config: String?
 
@@ -39,6 +42,10 @@ struct Corrald: AsyncParsableCommand {
         let configPath = config ?? "/etc/corral/corrald.conf"
         if config != nil || FileManager.default.fileExists(atPath: configPath) {
             try settings.apply(file: configPath)
+        }
+        for item in overrides {
+            guard let eq = item.firstIndex(of: "=") else { throw SettingsError("--set needs KEY=VALUE, got '\(item)'") }
+            try settings.set(String(item[..<eq]), String(item[item.index(after: eq)...]), origin: "--set")
         }
         if local { settings.local = true }
         if let dataDirectory { settings.dataDirectory = dataDirectory }

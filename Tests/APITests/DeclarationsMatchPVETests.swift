@@ -62,7 +62,11 @@ import Testing
         let dir = NSTemporaryDirectory() + "corral-decl-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "t1")
-        return try Registry(CorralNode.endpoints(sampler: CPUSampler(), fingerprint: nil, access: AccessControl(fs: fs)))
+        var settings = Settings()
+        settings.nodeName = "t1"
+        settings.dataDirectory = dir
+        let vms = CorralNode.makeVMManager(settings: settings, tree: fs, events: false)
+        return try Registry(CorralNode.endpoints(sampler: CPUSampler(), fingerprint: nil, access: AccessControl(fs: fs), vms: vms))
     }
 
     @Test func everyDeclaredFormatIsRegistered() throws {

@@ -1,0 +1,37 @@
+import Schema
+
+/// Interface facts of PVE methods, generated from PVE's API description (`Tests/Tools/gen_pve_facts.py`):
+/// endpoints whose parameter lists are long (VM options, storage content) take their parameters,
+/// handler name, `protected` and `proxyto` from here, so they match PVE exactly. Description,
+/// permission, returns and handler stay ours.
+public enum PVEFacts {
+    static let all: [String: JSON] = {
+        let text = data.replacingOccurrences(of: "\n", with: "")
+        return (try? JSONParser.parse(text))?.objectValue ?? [:]
+    }()
+
+    /// The parameters of `METHOD /path`; empty for a method not in the generated list.
+    public static func parameters(_ method: String) -> [String: Schema] {
+        (all[method]?["parameters"]?.objectValue ?? [:]).mapValues { Schema(pveJSON: $0) }
+    }
+
+    static func meta(_ method: String) -> (name: String, protected: Bool, proxyTo: String?) {
+        let entry = all[method]
+        return (entry?["name"]?.stringValue ?? "index", entry?["protected"]?.intValue == 1, entry?["proxyto"]?.stringValue)
+    }
+}
+
+extension Endpoint {
+    /// An endpoint declared from PVE's facts for `"METHOD /path"`; `extra` adds parameters beyond PVE's.
+    public init(
+        pve key: String, description: String, returns: Schema = .null, permission: Permission,
+        allowToken: Bool = true, childKey: String? = nil, handler: EndpointHandler
+    ) {
+        let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+        let meta = PVEFacts.meta(key)
+        self.init(
+            HTTPMethodName(rawValue: parts[0])!, parts[1], name: meta.name, description: description,
+            parameters: PVEFacts.parameters(key), returns: returns, permission: permission, protected: meta.protected,
+            proxyTo: meta.proxyTo, allowToken: allowToken, childKey: childKey, handler: handler)
+    }
+}

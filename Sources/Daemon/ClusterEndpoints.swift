@@ -1,0 +1,70 @@
+import API
+import Foundation
+import Nodes
+import QEMU
+import Schema
+import Storage
+
+/// `/cluster/resources` and `/cluster/nextid`: the cluster-wide views that every domain contributes to.
+enum ClusterEndpoints {
+    static func all(vms: VMManager, storage: Storage, sampler: CPUSampler) -> [Endpoint] {
+        [
+            Endpoint(
+                pve: "GET /cluster/resources", description: "Nodes, guests and storages in one list (what consoles poll).",
+                returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
+                handler: .sync { context in
+                    let type = context.string("type")
+                    var out: [JSON] = []
+                    let node = context.services.nodeName
+                    if type == nil || type == "node", context.has(["Sys.Audit"], on: "/nodes/\(node)") {
+                        let memory = NodeStatus.memory(), disk = NodeStatus.filesystem("/")
+                        out.append([
+                            "id": .string("node/\(node)"), "type": "node", "node": .string(node), "status": "online", "level": "",
+                            "cpu": .number(sampler.fractions().cpu), "maxcpu": JSON(NodeStatus.cpuCount), "mem": JSON(memory.used),
+                            "maxmem": JSON(memory.total), "disk": JSON(disk.used), "maxdisk": JSON(disk.total), "uptime": JSON(NodeStatus.uptime()),
+                        ])
+                    }
+                    if type == nil || type == "vm" {
+                        for vmid in vms.vmids() where context.has(["VM.Audit"], on: "/vms/\(vmid)") {
+                            guard var status = try? vms.status(vmid) else { continue }
+                            status["id"] = .string("qemu/\(vmid)")
+                            status["type"] = "qemu"
+                            status["node"] = .string(node)
+                            status["maxcpu"] = status["cpus"]
+                            status["template"] = status["template"] ?? 0
+                            for key in ["cpus", "qmpstatus", "ha", "running-machine", "pid", "agent", "freemem", "balloon"] { status[key] = nil }
+                            out.append(.object(status))
+                        }
+                    }
+                    if type == nil || type == "storage", let entries = try? storage.config().entries {
+                        for entry in entries where entry.isAvailable(on: node) && context.has(["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(entry.id)", any: true) {
+                            var item: [String: JSON] = [
+                                "id": .string("storage/\(node)/\(entry.id)"), "type": "storage", "storage": .string(entry.id), "node": .string(node),
+                                "plugintype": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
+                                "shared": entry["shared"] == "1" ? 1 : 0, "status": "unknown",
+                            ]
+                            if let plugin = try? Storage.plugin(for: entry), let s = try? plugin.status() {
+                                item["status"] = "available"
+                                item["disk"] = .int(s.used)
+                                item["maxdisk"] = .int(s.total)
+                            }
+                            out.append(.object(item))
+                        }
+                    }
+                    return .array(out)
+                }),
+            Endpoint(
+                pve: "GET /cluster/nextid", description: "A free VMID: the lowest from 100, or checks the one given.",
+                returns: .integer(), permission: .anyUser,
+                handler: .sync { context in
+                    if let wanted = context.int("vmid") {
+                        if vms.owner(of: Int(wanted)) != nil { throw APIError(400, "VM \(wanted) already exists") }
+                        return .string("\(wanted)")
+                    }
+                    var vmid = 100
+                    while vms.owner(of: vmid) != nil { vmid += 1 }
+                    return .string("\(vmid)")
+                }),
+        ]
+    }
+}

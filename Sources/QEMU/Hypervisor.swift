@@ -1,0 +1,83 @@
+import Foundation
+import Libvirt
+import Synchronization
+
+/// The node's libvirt connection: opened on first use, opened again when libvirtd went away (a
+/// restarted libvirtd never takes corrald down, and running guests are found again by name).
+/// Lifecycle events keep `lastState` current for the resource list without asking libvirt.
+public final class Hypervisor: Sendable {
+    public let uri: String
+    let events: Bool
+    private let current = Mutex<LibvirtConnection?>(nil)
+    private let states = Mutex<[String: LibvirtEvent.Kind]>([:])
+    private let listeners = Mutex<[@Sendable (LibvirtEvent) -> Void]>([])
+
+    public init(uri: String, events: Bool) {
+        self.uri = uri
+        self.events = events
+    }
+
+    public func connection() throws -> LibvirtConnection {
+        if let open = current.withLock({ $0 }), open.isAlive { return open }
+        return try current.withLock { slot in
+            if let open = slot, open.isAlive { return open }
+            slot?.close()
+            let fresh: LibvirtConnection
+            do { fresh = try LibvirtConnection(uri: uri, events: events) } catch let error as LibvirtError {
+                throw QEMUError(500, "cannot connect to libvirt at \(uri): \(error.message) (is libvirtd running?)")
+            }
+            fresh.onEvent { [weak self] event in self?.received(event) }
+            fresh.onClose { [weak self] _ in self?.dropConnection() }
+            slot = fresh
+            return fresh
+        }
+    }
+
+    private func dropConnection() {
+        // the next call reconnects; closing here would deadlock inside libvirt's own callback
+        _ = current.withLock { $0 }
+    }
+
+    private func received(_ event: LibvirtEvent) {
+        states.withLock { $0[event.domain] = event.kind }
+        for listener in listeners.withLock({ $0 }) { listener(event) }
+    }
+
+    public func addListener(_ listener: @escaping @Sendable (LibvirtEvent) -> Void) { listeners.withLock { $0.append(listener) } }
+
+    public func lastEvent(_ domain: String) -> LibvirtEvent.Kind? { states.withLock { $0[domain] } }
+
+    /// Runs a libvirt call, reconnecting once if the connection turned out to be dead.
+    public func with<T>(_ body: (LibvirtConnection) throws -> T) throws -> T {
+        do { return try body(try connection()) } catch let error as LibvirtError where error.isConnectionLost {
+            current.withLock { $0?.close(); $0 = nil }
+            return try body(try connection())
+        }
+    }
+}
+
+/// A VM operation's failure with the HTTP status the API answers with.
+public struct QEMUError: Error, CustomStringConvertible, Sendable {
+    public let status: Int
+    public let message: String
+    public let errors: [String: String]
+    public var description: String { message }
+
+    public init(_ status: Int, _ message: String, errors: [String: String] = [:]) {
+        self.status = status
+        self.message = message
+        self.errors = errors
+    }
+
+    /// A 400 naming one parameter, as PVE's per-parameter `errors`.
+    public static func parameter(_ name: String, _ message: String) -> QEMUError {
+        QEMUError(400, "Parameter verification failed.", errors: [name: message])
+    }
+}
+
+import API
+
+extension QEMUError: HTTPStatusError {
+    public var httpStatus: Int { status }
+    public var parameterErrors: [String: String]? { errors.isEmpty ? nil : errors }
+}

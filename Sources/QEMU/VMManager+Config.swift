@@ -1,0 +1,124 @@
+import Foundation
+import Guests
+import Schema
+import Storage
+
+extension VMManager {
+    /// Options that take effect at once even on a running VM (they change nothing in the domain).
+    static let liveOptions: Set<String> = [
+        "name", "description", "onboot", "startup", "protection", "tags", "lock", "template", "hookscript",
+        "migrate_downtime", "migrate_speed", "autostart", "vmstatestorage", "hotplug", "agent",
+    ]
+
+    /// PUT/POST …/config: sets and deletes options. On a running VM, changes that need a restart go to
+    /// `[PENDING]` and apply at the next start, as on PVE. `digest` guards against concurrent edits.
+    public func update(
+        vmid: Int, parameters: [String: JSON], delete: [String], revert: [String], digest: String?, skiplock: Bool,
+        log: @escaping @Sendable (String) -> Void
+    ) async throws {
+        try await locks.with(vmid, timeout: 10, what: "update VM \(vmid) config") {
+            var (config, current) = try load(vmid)
+            if let digest, digest != current {
+                throw QEMUError(400, "detected modified configuration - file changed by other user? Try again.", errors: ["digest": "the config changed meanwhile"])
+            }
+            try checkLock(config, vmid, skiplock: skiplock)
+            var options = Self.options(from: parameters)
+            for key in delete where options[key] != nil {
+                throw QEMUError.parameter("delete", "cannot set and delete '\(key)' at the same time")
+            }
+            for key in delete + revert where VMOptionSchema.option(key) == nil && !key.hasPrefix("unused") {
+                throw QEMUError.parameter("delete", "unknown option '\(key)'")
+            }
+            try precheck(options)
+            let reverter = Reverter()
+            do {
+                options = try materialize(options, vmid: vmid, reverter: reverter, log: log)
+                let running = isRunning(vmid)
+                for key in revert {
+                    config.pending[key] = nil
+                    config.pendingDelete.removeAll { $0.key == key }
+                }
+                for (key, value) in options.sorted(by: { $0.key < $1.key }) {
+                    if key == "description" {
+                        config.current.description = value.isEmpty ? nil : value
+                        continue
+                    }
+                    if running && !Self.liveOptions.contains(key) {
+                        config.pending[key] = value
+                        config.pendingDelete.removeAll { $0.key == key }
+                    } else {
+                        if let old = config.current[key] { moveToUnused(key: key, old: old, new: value, in: &config) }
+                        config.current[key] = value
+                    }
+                }
+                for key in delete {
+                    if key == "description" {
+                        config.current.description = nil
+                        continue
+                    }
+                    if running && !Self.liveOptions.contains(key) && config.current[key] != nil {
+                        config.pending[key] = nil
+                        if !config.pendingDelete.contains(where: { $0.key == key }) { config.pendingDelete.append((key, false)) }
+                        continue
+                    }
+                    config.pending[key] = nil
+                    guard let old = config.current.values.removeValue(forKey: key) else { continue }
+                    if key.hasPrefix("unused") {
+                        // deleting an unused entry frees the volume, as PVE does
+                        if let volid = VMConfig(GuestConfig.Section(values: [key: old])).properties(key)["file"]?.plainText {
+                            try? storage.free(volid)
+                            log("freed \(volid)")
+                        }
+                    } else {
+                        moveToUnused(key: key, old: old, new: nil, in: &config)
+                    }
+                }
+                try save(vmid, config)
+                reverter.succeed()
+            } catch {
+                reverter.revert(log: log)
+                throw error
+            }
+        }
+    }
+
+    /// A disk volume that a change detaches is kept as `unusedN`, never lost.
+    func moveToUnused(key: String, old: String, new: String?, in config: inout GuestConfig) {
+        guard VMOptionSchema.isDrive(key), let format = VMOptionSchema.format(key),
+            let props = try? PropertyString.parse(old, format: format), let file = props["file"]?.plainText,
+            props["media"]?.plainText != "cdrom", let volid = VolumeID(file), VolumeID(file)?.ownerVMID != nil
+        else { return }
+        if let new, let newProps = try? PropertyString.parse(new, format: format), newProps["file"]?.plainText == file { return }
+        let referenced = config.current.values.values.contains { $0.hasPrefix(volid.description + ",") || $0 == volid.description }
+        if referenced && config.current[key] != old { return }
+        var n = 0
+        while config.current["unused\(n)"] != nil { n += 1 }
+        config.current["unused\(n)"] = volid.description
+    }
+
+    /// Applies `[PENDING]` to the current config (at start, or when the VM is stopped).
+    func applyPending(_ config: inout GuestConfig) {
+        for (key, value) in config.pending.values.sorted(by: { $0.key < $1.key }) {
+            if let old = config.current[key] { moveToUnused(key: key, old: old, new: value, in: &config) }
+            config.current[key] = value
+        }
+        for (key, _) in config.pendingDelete {
+            if let old = config.current.values.removeValue(forKey: key) { moveToUnused(key: key, old: old, new: nil, in: &config) }
+        }
+        config.pending = GuestConfig.Section()
+        config.pendingDelete = []
+    }
+
+    /// GET …/pending: every key with its current value, pending value and pending deletion.
+    public func pendingList(_ vmid: Int) throws -> [JSON] {
+        let (config, _) = try load(vmid)
+        let keys = Set(config.current.values.keys).union(config.pending.values.keys).union(config.pendingDelete.map(\.key))
+        return keys.sorted().map { key in
+            var item: [String: JSON] = ["key": .string(key)]
+            if let value = config.current[key] { item["value"] = .string(value) }
+            if let value = config.pending[key] { item["pending"] = .string(value) }
+            if let delete = config.pendingDelete.first(where: { $0.key == key }) { item["delete"] = delete.force ? 2 : 1 }
+            return .object(item)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Guests
+import Schema
+import Storage
+
+extension VMManager {
+    /// A disk given as `storage:size` (`local:8`) asks for a new volume of that many GiB.
+    static func newDiskRequest(_ file: String) -> (storage: String, gib: Double)? {
+        guard let id = VolumeID(file), !id.name.contains("/"), let gib = Double(id.name), gib > 0, gib.isFinite else { return nil }
+        return (id.storage, gib)
+    }
+
+    /// The text a config line holds for a validated value (booleans as 1/0, as PVE writes them).
+    static func configText(_ value: JSON) -> String {
+        if case .bool(let b) = value { return b ? "1" : "0" }
+        return value.plainText
+    }
+
+    /// Checks what can be checked before anything is made: storages exist and hold images, ISO
+    /// volumes exist, no option refers to what this build cannot do at create. Errors name the parameter.
+    func precheck(_ options: [String: String]) throws {
+        var errors: [String: String] = [:]
+        for (key, value) in options where VMOptionSchema.isDrive(key) {
+            let props = (try? PropertyString.parse(value, format: VMOptionSchema.format(key)!)) ?? [:]
+            guard let file = props["file"]?.plainText else { continue }
+            if props["import-from"] != nil { errors[key] = "import-from is not supported yet"; continue }
+            if let request = Self.newDiskRequest(file) {
+                do {
+                    let plugin = try storage.plugin(request.storage)
+                    if !plugin.entry.content.contains("images") { errors[key] = "storage '\(request.storage)' does not hold disk images" }
+                    if let format = props["format"]?.plainText, !plugin.formats.contains(format) {
+                        errors[key] = "storage '\(request.storage)' does not support format '\(format)'"
+                    }
+                } catch { errors[key] = "\(error)" }
+            } else if let volid = VolumeID(file) {
+                do {
+                    let path = try storage.path(volid.description)
+                    if !FileManager.default.fileExists(atPath: path) { errors[key] = "volume '\(file)' does not exist" }
+                } catch { errors[key] = "\(error)" }
+            }
+        }
+        if !errors.isEmpty { throw QEMUError(400, "Parameter verification failed.", errors: errors) }
+    }
+
+    /// Allocates the disks asked for as `storage:size` and fills in generated values (MAC addresses);
+    /// every allocation registers its undo with `reverter`.
+    func materialize(_ options: [String: String], vmid: Int, reverter: Reverter, log: @Sendable (String) -> Void) throws -> [String: String] {
+        var out = options
+        for key in options.keys.sorted() {
+            let value = options[key]!
+            if VMOptionSchema.isDrive(key), let format = VMOptionSchema.format(key) {
+                var props = try PropertyString.parse(value, format: format)
+                guard let file = props["file"]?.plainText, let request = Self.newDiskRequest(file) else { continue }
+                let plugin = try storage.plugin(request.storage)
+                let fmt = props["format"]?.plainText ?? plugin.defaultFormat
+                let bytes = Int64(request.gib * 1_073_741_824)
+                let name = try plugin.allocate(vmid: vmid, format: fmt, size: bytes, name: nil)
+                let volid = "\(request.storage):\(name)"
+                log("allocated \(volid) (\(DiskSize.text(bytes)), \(fmt))")
+                let storage = storage
+                reverter.add("free \(volid)") { try storage.free(volid) }
+                props["file"] = .string(volid)
+                props["size"] = .string(DiskSize.text(bytes))
+                props["format"] = nil
+                if key == "efidisk0" { props["efitype"] = props["efitype"] ?? "4m" }
+                out[key] = Self.printDrive(props, format: format)
+            } else if Schema.indexedFamily(key) == "net", let format = VMOptionSchema.format(key) {
+                var props = try PropertyString.parse(value, format: format)
+                if props["macaddr"] == nil { props["macaddr"] = .string(Self.randomMAC(prefix: macPrefix())) }
+                out[key] = Self.printNIC(props, format: format)
+            }
+        }
+        return out
+    }
+
+    /// `datacenter.cfg`'s `mac_prefix`, if set.
+    func macPrefix() -> String? {
+        guard let text = try? fs.read("datacenter.cfg") else { return nil }
+        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where line.hasPrefix("mac_prefix:") {
+            return line.dropFirst("mac_prefix:".count).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
+    /// A unicast MAC: under `prefix`, or locally administered (never a vendor's range).
+    static func randomMAC(prefix: String?) -> String {
+        var bytes = (0..<6).map { _ in UInt8.random(in: 0...255) }
+        bytes[0] = (bytes[0] & 0xFC) | 0x02
+        if let prefix {
+            let given = prefix.split(separator: ":").compactMap { UInt8($0, radix: 16) }
+            for (i, b) in given.prefix(6).enumerated() { bytes[i] = b }
+        }
+        return bytes.map { String(format: "%02X", $0) }.joined(separator: ":")
+    }
+
+    /// A drive as PVE prints it: the volume first, then the options sorted.
+    static func printDrive(_ props: [String: JSON], format: PropertyStringFormat) -> String {
+        var parts = [props["file"]?.plainText ?? "none"]
+        for key in props.keys.sorted() where key != "file" { parts.append("\(key)=\(configText(props[key]!))") }
+        return parts.joined(separator: ",")
+    }
+
+    /// A NIC as PVE prints it: `model=MAC` first.
+    static func printNIC(_ props: [String: JSON], format: PropertyStringFormat) -> String {
+        var parts: [String] = []
+        let model = props["model"]?.plainText ?? "virtio"
+        if let mac = props["macaddr"]?.plainText { parts.append("\(model)=\(mac)") } else { parts.append(model) }
+        for key in props.keys.sorted() where key != "model" && key != "macaddr" { parts.append("\(key)=\(configText(props[key]!))") }
+        return parts.joined(separator: ",")
+    }
+
+    /// The config options among validated API parameters, as config text.
+    static func options(from parameters: [String: JSON]) -> [String: String] {
+        var out: [String: String] = [:]
+        for (key, value) in parameters where VMOptionSchema.option(key) != nil { out[key] = configText(value) }
+        return out
+    }
+
+    /// Creates a VM: reserves the VMID by creating its config (`lock: create`), allocates the disks,
+    /// then writes the final config. Any failure removes everything made so far.
+    public func create(vmid: Int, parameters: [String: JSON], log: @escaping @Sendable (String) -> Void) async throws {
+        var options = Self.options(from: parameters)
+        try await locks.with(vmid, what: "create VM \(vmid)") {
+            let reverter = Reverter()
+            do {
+                var reserve = GuestConfig()
+                reserve.current["lock"] = "create"
+                do { try fs.create(configPath(vmid), Array(reserve.serialized().utf8)) } catch {
+                    throw QEMUError.parameter("vmid", "VM \(vmid) already exists")
+                }
+                let path = configPath(vmid), fs = fs
+                reverter.add("remove \(path)") { try fs.delete(path) }
+                options = try materialize(options, vmid: vmid, reverter: reverter, log: log)
+                if options["smbios1"] == nil { options["smbios1"] = "uuid=\(UUID().uuidString.lowercased())" }
+                if options["vmgenid"] == nil || options["vmgenid"] == "1" { options["vmgenid"] = UUID().uuidString.lowercased() }
+                if let description = options.removeValue(forKey: "description") { reserve.current.description = description }
+                var config = GuestConfig()
+                config.current = GuestConfig.Section(values: options, description: reserve.current.description)
+                config.current["meta"] = "creation-qemu=corral,ctime=\(Int(Date().timeIntervalSince1970))"
+                try save(vmid, config)
+                reverter.succeed()
+                log("created VM \(vmid)")
+            } catch {
+                reverter.revert(log: log)
+                throw error
+            }
+        }
+    }
+}

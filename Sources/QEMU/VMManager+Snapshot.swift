@@ -1,0 +1,163 @@
+import Foundation
+import Guests
+import Libvirt
+import Schema
+import Storage
+
+extension VMManager {
+    /// Disks that snapshots cover (CD-ROMs and host paths excluded).
+    func snapshotDisks(_ section: GuestConfig.Section) throws -> [(drive: VMConfig.Drive, plugin: any StoragePlugin, name: String)] {
+        try VMConfig(section).drives.filter { !$0.isCDROM && $0.volid != nil }.map { drive in
+            let id = VolumeID(drive.volid!)!
+            return (drive, try storage.plugin(id.storage), id.name)
+        }
+    }
+
+    /// Takes a snapshot. A running VM on qcow2 disks is snapshotted by QEMU itself (`savevm`: disks
+    /// and, with `vmstate`, memory in one consistent point); a stopped VM by the storage.
+    public func snapshot(_ vmid: Int, name: String, description: String?, vmstate: Bool, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "snapshot VM \(vmid)") {
+            var (config, _) = try load(vmid)
+            try checkLock(config, vmid)
+            guard GuestConfig.isValidSnapshotName(name), name != "current", name != "PENDING" else {
+                throw QEMUError.parameter("snapname", "invalid snapshot name '\(name)'")
+            }
+            if config.snapshots[name] != nil { throw QEMUError(500, "snapshot name '\(name)' already used") }
+            if VMConfig(config.current).isTemplate { throw QEMUError(500, "you can't take a snapshot of a template") }
+            let disks = try snapshotDisks(config.current)
+            for disk in disks where !disk.plugin.canSnapshot(disk.name) {
+                throw QEMUError(500, "snapshot feature is not available for \(disk.drive.key) (\(disk.drive.volid!))")
+            }
+            let running = isRunning(vmid)
+            if running, disks.contains(where: { !$0.name.hasSuffix(".qcow2") }) {
+                if vmstate { throw QEMUError(500, "a snapshot with RAM state needs qcow2 disks; take it with vmstate=0") }
+            }
+            try modify(vmid) { $0.current["lock"] = "snapshot" }
+            do {
+                if running, disks.allSatisfy({ $0.name.hasSuffix(".qcow2") }) {
+                    let domain = try runningDomain(vmid)
+                    log("saving VM state and disks (QEMU savevm)")
+                    let reply = try domain.monitorCommand(hmp: "savevm \(name)")
+                    if reply.lowercased().contains("error") { throw QEMUError(500, "savevm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))") }
+                } else if running {
+                    // storage snapshots of a running VM: pause writes for the moment they take
+                    let domain = try runningDomain(vmid)
+                    try domain.suspend()
+                    defer { try? domain.resume() }
+                    for disk in disks { try disk.plugin.snapshot(disk.name, snapshot: name) }
+                } else {
+                    for disk in disks {
+                        try disk.plugin.snapshot(disk.name, snapshot: name)
+                        log("snapshot of \(disk.drive.volid!)")
+                    }
+                }
+            } catch {
+                _ = try? modify(vmid) { $0.current["lock"] = nil }
+                throw error
+            }
+            try modify(vmid) { c in
+                var section = c.current
+                section["lock"] = nil
+                section["parent"] = c.current["parent"]
+                section["snaptime"] = "\(Int(Date().timeIntervalSince1970))"
+                section.description = description
+                if running && vmstate && disks.allSatisfy({ $0.name.hasSuffix(".qcow2") }) { section["vmstate"] = "1" } else { section["vmstate"] = nil }
+                section["runningmachine"] = nil
+                c.snapshots[name] = section
+                c.current["parent"] = name
+                c.current["lock"] = nil
+            }
+            config = try load(vmid).config
+            log("snapshot '\(name)' of VM \(vmid) taken")
+        }
+    }
+
+    /// Rolls back: stops the VM, rolls every disk back, restores the snapshot's config; a snapshot with
+    /// memory state resumes the VM where it was.
+    public func rollback(_ vmid: Int, name: String, start: Bool, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "rollback VM \(vmid)") {
+            let (config, _) = try load(vmid)
+            try checkLock(config, vmid)
+            guard let snapshot = config.snapshots[name] else { throw QEMUError(500, "snapshot '\(name)' does not exist") }
+            if let domain = try domain(vmid), isRunning(vmid) {
+                try domain.destroy()
+                try await waitGone(vmid, timeout: 30)
+                log("stopped VM \(vmid)")
+            }
+            try modify(vmid) { $0.current["lock"] = "rollback" }
+            for disk in try snapshotDisks(snapshot) {
+                try disk.plugin.rollback(disk.name, snapshot: name)
+                log("rolled back \(disk.drive.volid!)")
+            }
+            try modify(vmid) { c in
+                var section = snapshot
+                section["snaptime"] = nil
+                section["vmstate"] = nil
+                section.description = c.current.description
+                section["parent"] = name
+                c.current = section
+                c.pending = GuestConfig.Section()
+                c.pendingDelete = []
+            }
+            if snapshot["vmstate"] == "1" {
+                try startLocked(vmid, paused: true, log: log)
+                let domain = try runningDomain(vmid)
+                let reply = try domain.monitorCommand(hmp: "loadvm \(name)")
+                if reply.lowercased().contains("error") { throw QEMUError(500, "loadvm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))") }
+                try domain.resume()
+                log("restored the VM state of '\(name)'")
+            } else if start {
+                try startLocked(vmid, log: log)
+            }
+        }
+    }
+
+    /// Deletes a snapshot from every disk and from the config; its children get its parent.
+    public func deleteSnapshot(_ vmid: Int, name: String, force: Bool, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "delete snapshot of VM \(vmid)") {
+            let (config, _) = try load(vmid)
+            if !force { try checkLock(config, vmid) }
+            guard let snapshot = config.snapshots[name] else { throw QEMUError(500, "snapshot '\(name)' does not exist") }
+            let running = isRunning(vmid)
+            let disks = try snapshotDisks(snapshot)
+            if running, disks.contains(where: { $0.name.hasSuffix(".qcow2") }) {
+                // QEMU holds the qcow2 images open: it deletes the internal snapshot on all of them
+                let reply = try runningDomain(vmid).monitorCommand(hmp: "delvm \(name)")
+                if reply.lowercased().contains("error"), !force { throw QEMUError(500, "delvm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))") }
+            }
+            for disk in disks where !(running && disk.name.hasSuffix(".qcow2")) {
+                do { try disk.plugin.deleteSnapshot(disk.name, snapshot: name) } catch {
+                    guard force else { throw error }
+                    log("warning: \(error)")
+                }
+            }
+            try modify(vmid) { c in
+                let parent = c.snapshots[name]?["parent"]
+                c.snapshots[name] = nil
+                for (other, var section) in c.snapshots where section["parent"] == name {
+                    section["parent"] = parent
+                    c.snapshots[other] = section
+                }
+                if c.current["parent"] == name { c.current["parent"] = parent }
+            }
+            log("deleted snapshot '\(name)'")
+        }
+    }
+
+    /// The snapshot tree as PVE lists it: each snapshot, then `current` ("You are here!").
+    public func snapshotList(_ vmid: Int) throws -> [JSON] {
+        let (config, digest) = try load(vmid)
+        var out: [JSON] = config.snapshots.keys.sorted().map { name in
+            let s = config.snapshots[name]!
+            var item: [String: JSON] = ["name": .string(name), "description": .string(s.description ?? "")]
+            if let t = s["snaptime"].flatMap({ Int64($0) }) { item["snaptime"] = .int(t) }
+            if s["vmstate"] != nil { item["vmstate"] = 1 }
+            if let parent = s["parent"] { item["parent"] = .string(parent) }
+            return .object(item)
+        }
+        var current: [String: JSON] = ["name": "current", "description": "You are here!", "digest": .string(digest), "running": isRunning(vmid) ? 1 : 0]
+        if let parent = config.current["parent"] { current["parent"] = .string(parent) }
+        out.append(.object(current))
+        return out
+    }
+}

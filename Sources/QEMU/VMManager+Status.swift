@@ -1,0 +1,90 @@
+import Foundation
+import Guests
+import Libvirt
+import Schema
+import Synchronization
+
+/// Counter samples per VM, so `cpu` is a rate between two reads rather than an average since start.
+final class CPUSamples: Sendable {
+    let samples = Mutex<[Int: (cpu: UInt64, at: Double)]>([:])
+    static let shared = CPUSamples()
+}
+
+extension VMManager {
+    /// `status/current` and the list entries: the config's view plus real counters from libvirt.
+    public func status(_ vmid: Int, config: GuestConfig? = nil) throws -> [String: JSON] {
+        let config = try config ?? load(vmid).config
+        let vm = VMConfig(config.current)
+        var out: [String: JSON] = [
+            "vmid": JSON(vmid), "name": .string(vm.name ?? "VM \(vmid)"), "status": "stopped", "qmpstatus": "stopped",
+            "cpus": JSON(vm.vcpus), "maxmem": JSON(Int64(vm.memoryMiB) * 1_048_576), "mem": 0, "cpu": 0, "uptime": 0,
+            "disk": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0, "ha": ["managed": 0],
+        ]
+        let bootDisk = vm.bootOrder.compactMap { key in vm.drives.first { $0.key == key && !$0.isCDROM } }.first ?? vm.drives.first { !$0.isCDROM }
+        out["maxdisk"] = JSON(bootDisk?.sizeText.flatMap(DiskSize.bytes) ?? 0)
+        if vm.isTemplate { out["template"] = 1 }
+        if let lock = vm.lock { out["lock"] = .string(lock) }
+        if let tags = config.current["tags"] { out["tags"] = .string(tags) }
+        if vm.properties("agent")["enabled"]?.boolValue == true { out["agent"] = 1 }
+        guard let domain = try? domain(vmid), let (state, _) = try? domain.state(), state != .shutoff else {
+            if config.current["lock"] == "suspended" { out["qmpstatus"] = "suspended" }
+            return out
+        }
+        out["status"] = "running"
+        out["qmpstatus"] = .string(state == .paused ? "paused" : state == .running ? "running" : "\(state)")
+        if let info = try? domain.info() {
+            let now = Date().timeIntervalSince1970
+            let previous = CPUSamples.shared.samples.withLock { s in
+                defer { s[vmid] = (info.cpuTime, now) }
+                return s[vmid]
+            }
+            let pid = qemuPID(vmid)
+            let uptime = pid.flatMap(Self.processUptime) ?? 0
+            out["uptime"] = JSON(Int64(uptime))
+            if let previous, now > previous.at, info.cpuTime >= previous.cpu {
+                out["cpu"] = .number(Double(info.cpuTime - previous.cpu) / 1e9 / (now - previous.at) / Double(max(1, vm.vcpus)))
+            } else if uptime > 0 {
+                out["cpu"] = .number(Double(info.cpuTime) / 1e9 / uptime / Double(max(1, vm.vcpus)))
+            }
+            let stats = domain.memoryStats()
+            if let available = stats[LibvirtDomain.memoryStatAvailable], let unused = stats[LibvirtDomain.memoryStatUnused], available > unused {
+                out["mem"] = JSON(Int64((available - unused) * 1024))
+                out["freemem"] = JSON(Int64(unused * 1024))
+                out["balloon"] = JSON(Int64(info.memoryKiB * 1024))
+            } else if let rss = stats[LibvirtDomain.memoryStatRSS] {
+                out["mem"] = JSON(Int64(min(rss * 1024, UInt64(vm.memoryMiB) * 1_048_576)))
+            }
+            if let pid { out["pid"] = JSON(Int64(pid)) }
+        }
+        var read: Int64 = 0, written: Int64 = 0
+        for drive in vm.drives { if let s = domain.blockStats(DomainXML.target(drive)) { read += s.read; written += s.written } }
+        out["diskread"] = JSON(read)
+        out["diskwrite"] = JSON(written)
+        var netin: Int64 = 0, netout: Int64 = 0
+        for nic in vm.nics where nic.bridge != nil {
+            // the tap's receive is the guest's send
+            if let s = domain.interfaceStats("tap\(vmid)i\(nic.index)") { netin += s.sent; netout += s.received }
+        }
+        out["netin"] = JSON(netin)
+        out["netout"] = JSON(netout)
+        out["running-machine"] = .string(vm.properties("machine")["type"]?.plainText ?? "pc")
+        return out
+    }
+
+    /// libvirt writes the QEMU pid to `/run/libvirt/qemu/<name>.pid`.
+    func qemuPID(_ vmid: Int) -> Int32? {
+        guard let text = try? String(contentsOfFile: "/run/libvirt/qemu/\(domainName(vmid)).pid", encoding: .utf8) else { return nil }
+        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func processUptime(_ pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")"),
+            let uptimeText = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+            let systemUptime = Double(uptimeText.split(separator: " ").first ?? "")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
+        return max(0, systemUptime - ticks / Double(sysconf(Int32(_SC_CLK_TCK))))
+    }
+}

@@ -1,0 +1,80 @@
+/// Named formats of guest options. The property-string ones check sub-keys and values; the ones for
+/// features Corral does not run yet (PCI passthrough, SEV, cloud-init files) check only the syntax,
+/// so such configs are accepted and stored, and refused with a message when the guest starts.
+extension Formats {
+    static func propertyFormat(_ name: String, _ format: PropertyStringFormat) -> NamedFormat {
+        NamedFormat(name: name) { text in
+            do {
+                _ = try PropertyString.parse(text, format: format)
+                return nil
+            } catch let error as PropertyString.Error { return error.message } catch { return "\(error)" }
+        }
+    }
+
+    static func syntaxOnly(_ name: String) -> NamedFormat {
+        NamedFormat(name: name) { text in
+            do {
+                _ = try PropertyString.split(text)
+                return nil
+            } catch let error as PropertyString.Error { return error.message } catch { return "\(error)" }
+        }
+    }
+
+    static let storageContents: Set<String> = ["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]
+
+    static let bootDevice = "(ide|sata|scsi|virtio)\\d+|net\\d+|hostpci\\d+|usb\\d+|efidisk0|tpmstate0"
+
+    static let guestEntries: [NamedFormat] = [
+        NamedFormat(name: "pve-qm-boot") { text in
+            if PatternCache.matches("[acdn]{1,4}", text) { return nil }
+            do {
+                let values = try PropertyString.parse(text, format: PropertyStringFormat(
+                    ["legacy": Schema.string(pattern: "[acdn]{1,4}").optional(), "order": Schema.string().optional()],
+                    defaultKey: "legacy"))
+                for device in (values["order"]?.plainText ?? "").split(separator: ";") {
+                    if !PatternCache.matches(bootDevice, String(device)) { return "invalid boot device '\(device)'" }
+                }
+                return nil
+            } catch let error as PropertyString.Error { return error.message } catch { return "\(error)" }
+        },
+        regex("pve-qm-bootdisk", "(ide|sata|scsi|virtio)\\d+", "boot disk"),
+        propertyFormat("pve-startup-order", PropertyStringFormat(
+            ["order": Schema.integer(minimum: 0), "up": Schema.integer(minimum: 0).optional(), "down": Schema.integer(minimum: 0).optional()].mapValues { $0.optional() },
+            defaultKey: "order")),
+        NamedFormat(name: "pve-hotplug-features") { text in
+            if text == "0" || text == "1" { return nil }
+            let known: Set<String> = ["network", "disk", "cpu", "memory", "usb", "cloudinit"]
+            return text.split(separator: ",").first { !known.contains(String($0)) }.map { "invalid hotplug feature '\($0)'" }
+        },
+        propertyFormat("pve-qm-smbios1", PropertyStringFormat(
+            ["uuid", "version", "serial", "manufacturer", "product", "sku", "family"].reduce(into: [String: Schema]()) {
+                $0[$1] = Schema.string().optional()
+            }.merging(["base64": Schema.boolean().optional()]) { a, _ in a })),
+        propertyFormat("pve-vm-cpu-conf", PropertyStringFormat(
+            [
+                "cputype": Schema.string(pattern: "[A-Za-z0-9_.+\\-]+").optional(),
+                "flags": Schema.string(pattern: "[+-][A-Za-z0-9_.\\-]+(;[+-][A-Za-z0-9_.\\-]+)*").optional(),
+                "hidden": Schema.boolean().optional(), "hv-vendor-id": Schema.string(pattern: "[a-zA-Z0-9]{1,12}").optional(),
+                "phys-bits": Schema.string(pattern: "host|\\d+").optional(), "guest-phys-bits": Schema.integer(minimum: 32, maximum: 64).optional(),
+                "reported-model": Schema.string().optional(),
+            ], defaultKey: "cputype")),
+        propertyFormat("pve-qm-watchdog", PropertyStringFormat(
+            ["model": Schema.string(enum: ["i6300esb", "ib700"]).optional(),
+             "action": Schema.string(enum: ["reset", "shutdown", "poweroff", "pause", "debug", "none"]).optional()],
+            defaultKey: "model")),
+        NamedFormat(name: "pve-qm-ide") { text in
+            guard let first = try? PropertyString.split(text).first else { return "invalid drive specification" }
+            let file = first.key == nil || first.key == "file" || first.key == "volume" ? first.value : ""
+            if file == "none" || file == "cdrom" || file.hasPrefix("/") || Checks.volumeID(file) == nil { return nil }
+            return "invalid volume '\(file)'"
+        },
+        list("pve-storage-content-list") { storageContents.contains($0) ? nil : "invalid content type '\($0)'" },
+        NamedFormat(name: "pve-storage-content") { storageContents.contains($0) ? nil : "invalid content type '\($0)'" },
+        list("storage-pair-list") { pair in
+            let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
+            return parts.count <= 2 && parts.allSatisfy({ !$0.isEmpty }) ? nil : "invalid storage mapping '\(pair)'"
+        },
+        syntaxOnly("pve-qm-rng"), syntaxOnly("pve-qm-hostpci"), syntaxOnly("pve-qm-cicustom"), syntaxOnly("pve-qm-ipconfig"),
+        syntaxOnly("pve-qemu-sev-fmt"), syntaxOnly("pve-qemu-tdx-fmt"),
+    ]
+}

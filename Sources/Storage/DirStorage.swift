@@ -1,0 +1,176 @@
+import Foundation
+import Glibc
+
+/// A directory storage: disk images under `images/<vmid>/`, ISO images under `template/iso/`,
+/// container templates under `template/cache/`, backups under `dump/`, snippets under `snippets/`.
+public struct DirStorage: StoragePlugin {
+    public let entry: StorageConfig.Entry
+    public var defaultFormat: String { entry["format"] ?? "qcow2" }
+    public var formats: Set<String> { ["qcow2", "raw", "vmdk"] }
+    let root: String
+
+    public init(entry: StorageConfig.Entry) throws(StorageError) {
+        guard let path = entry["path"], path.hasPrefix("/") else { throw StorageError(500, "storage '\(entry.id)' has no absolute 'path'") }
+        self.entry = entry
+        self.root = path
+    }
+
+    static let contentDirectories = ["iso": "template/iso", "vztmpl": "template/cache", "backup": "dump", "snippets": "snippets"]
+
+    public func path(_ name: String) throws(StorageError) -> String {
+        guard !name.contains(".."), !name.hasPrefix("/") else { throw StorageError(400, "invalid volume name '\(name)'") }
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 2, let dir = Self.contentDirectories[parts[0]] { return "\(root)/\(dir)/\(parts[1])" }
+        // images: VMID/FILE, or BASEVMID/BASEFILE/VMID/FILE for a linked clone
+        if parts.count == 2, Int(parts[0]) != nil { return "\(root)/images/\(parts[0])/\(parts[1])" }
+        if parts.count == 4, Int(parts[0]) != nil, Int(parts[2]) != nil { return "\(root)/images/\(parts[2])/\(parts[3])" }
+        throw StorageError(400, "unable to parse volume name '\(name)' of storage '\(entry.id)'")
+    }
+
+    func imageDirectory(_ vmid: Int) -> String { "\(root)/images/\(vmid)" }
+
+    public func allocate(vmid: Int, format: String, size: Int64, name: String?) throws(StorageError) -> String {
+        guard formats.contains(format) else { throw StorageError(400, "storage '\(entry.id)' does not support format '\(format)'") }
+        let dir = imageDirectory(vmid)
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw StorageError(500, "cannot create \(dir): \(error)")
+        }
+        let existing = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map { ($0 as NSString).deletingPathExtension })
+        let file = name ?? nextDiskName(vmid: vmid, existing: existing) + ".\(format)"
+        let full = dir + "/" + file
+        guard !FileManager.default.fileExists(atPath: full) else { throw StorageError(400, "disk image '\(full)' already exists") }
+        try run(["qemu-img", "create", "-f", format] + (format == "qcow2" ? ["-o", "preallocation=metadata,lazy_refcounts=on"] : []) + [full, "\(size / 1024)K"])
+        return "\(vmid)/\(file)"
+    }
+
+    public func free(_ name: String) throws(StorageError) {
+        let file = try path(name)
+        guard unlink(file) == 0 || errno == ENOENT else { throw StorageError(500, "cannot remove \(file): \(String(cString: strerror(errno)))") }
+        // the per-VM directory goes once empty, so a destroyed guest leaves nothing behind
+        let dir = (file as NSString).deletingLastPathComponent
+        if dir.hasPrefix(root + "/images/") { rmdir(dir) }
+    }
+
+    public func list(content: String?, vmid: Int?) throws(StorageError) -> [VolumeInfo] {
+        let fm = FileManager.default
+        var out: [VolumeInfo] = []
+        let types = content.map { [$0] } ?? Array(entry.content)
+        for type in types where entry.content.contains(type) {
+            if type == "images" {
+                let vmids = ((try? fm.contentsOfDirectory(atPath: root + "/images")) ?? []).compactMap(Int.init).filter { vmid == nil || $0 == vmid }
+                for owner in vmids.sorted() {
+                    for file in ((try? fm.contentsOfDirectory(atPath: imageDirectory(owner))) ?? []).sorted() {
+                        let ext = (file as NSString).pathExtension
+                        guard formats.contains(ext) else { continue }
+                        let full = imageDirectory(owner) + "/" + file
+                        let info = try? imageInfo(full)
+                        var name = "\(owner)/\(file)"
+                        if let backing = info?.backing, let baseVMID = Int((backing as NSString).deletingLastPathComponent.split(separator: "/").last ?? "") {
+                            name = "\(baseVMID)/\((backing as NSString).lastPathComponent)/\(owner)/\(file)"
+                        }
+                        out.append(VolumeInfo(
+                            volid: "\(entry.id):\(name)", content: "images", format: ext, size: info?.size ?? fileSize(full),
+                            used: info?.used ?? fileSize(full), vmid: owner, ctime: mtime(full),
+                            parent: info?.backing.map { "\(entry.id):\(Int((($0 as NSString).deletingLastPathComponent as NSString).lastPathComponent) ?? 0)/\(($0 as NSString).lastPathComponent)" }))
+                    }
+                }
+            } else if let dir = Self.contentDirectories[type], vmid == nil || type == "backup" {
+                for file in ((try? fm.contentsOfDirectory(atPath: root + "/" + dir)) ?? []).sorted() where !file.hasPrefix(".") {
+                    let full = root + "/" + dir + "/" + file
+                    var isDir: ObjCBool = false
+                    guard fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
+                    let format = type == "iso" ? "iso" : type == "vztmpl" ? "tgz" : (file as NSString).pathExtension
+                    out.append(VolumeInfo(volid: "\(entry.id):\(type)/\(file)", content: type, format: format, size: fileSize(full), used: nil, vmid: nil, ctime: mtime(full), parent: nil))
+                }
+            }
+        }
+        return out
+    }
+
+    public func status() throws(StorageError) -> (total: Int64, used: Int64, available: Int64) {
+        var st = statvfs()
+        guard statvfs(root, &st) == 0 else { throw StorageError(500, "cannot read the status of \(root): \(String(cString: strerror(errno)))") }
+        let block = Int64(st.f_frsize)
+        let total = Int64(st.f_blocks) * block, free = Int64(st.f_bfree) * block, available = Int64(st.f_bavail) * block
+        return (total, total - free, available)
+    }
+
+    public func size(_ name: String) throws(StorageError) -> Int64 { try imageInfo(try path(name)).size }
+
+    public func resize(_ name: String, to bytes: Int64) throws(StorageError) {
+        try run(["qemu-img", "resize", try path(name), "\(bytes)"])
+    }
+
+    public func canSnapshot(_ name: String) -> Bool { name.hasSuffix(".qcow2") }
+
+    public func snapshot(_ name: String, snapshot: String) throws(StorageError) {
+        guard canSnapshot(name) else { throw StorageError(400, "volume '\(entry.id):\(name)' cannot take snapshots (only qcow2 can on a dir storage)") }
+        try run(["qemu-img", "snapshot", "-c", snapshot, try path(name)])
+    }
+
+    public func rollback(_ name: String, snapshot: String) throws(StorageError) {
+        try run(["qemu-img", "snapshot", "-a", snapshot, try path(name)])
+    }
+
+    public func deleteSnapshot(_ name: String, snapshot: String) throws(StorageError) {
+        try run(["qemu-img", "snapshot", "-d", snapshot, try path(name)])
+    }
+
+    public func makeBase(_ name: String) throws(StorageError) -> String {
+        let parts = name.split(separator: "/").map(String.init)
+        guard parts.count == 2, parts[1].hasPrefix("vm-") else { throw StorageError(400, "volume '\(name)' cannot become a base volume") }
+        let baseName = "\(parts[0])/base-" + parts[1].dropFirst(3)
+        let from = try path(name), to = try path(baseName)
+        guard rename(from, to) == 0 else { throw StorageError(500, "cannot rename \(from): \(String(cString: strerror(errno)))") }
+        chmod(to, 0o444)
+        return baseName
+    }
+
+    public func canLinkClone(_ name: String) -> Bool { name.hasSuffix(".qcow2") && VolumeID(storage: entry.id, name: name).isBase }
+
+    public func linkedClone(_ base: String, vmid: Int, name: String?) throws(StorageError) -> String {
+        guard canLinkClone(base) else { throw StorageError(400, "linked clones need a qcow2 base volume; '\(base)' is not one") }
+        let basePath = try path(base)
+        let dir = imageDirectory(vmid)
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw StorageError(500, "cannot create \(dir): \(error)")
+        }
+        let existing = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map { ($0 as NSString).deletingPathExtension })
+        let file = name ?? nextDiskName(vmid: vmid, existing: existing) + ".qcow2"
+        let baseParts = base.split(separator: "/")
+        // the backing file is named relative to the clone, as PVE writes it, so a moved storage still works
+        try run(["qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", "../\(baseParts[0])/\(baseParts.last!)", dir + "/" + file], directory: dir, basePath: basePath)
+        return "\(baseParts[0])/\(baseParts.last!)/\(vmid)/\(file)"
+    }
+
+    struct ImageInfo { var size: Int64; var used: Int64?; var backing: String? }
+
+    func imageInfo(_ path: String) throws(StorageError) -> ImageInfo {
+        let out = try run(["qemu-img", "info", "--output=json", "-U", path])
+        let json = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any] ?? [:]
+        let size = (json["virtual-size"] as? NSNumber)?.int64Value ?? fileSize(path)
+        let used = (json["actual-size"] as? NSNumber)?.int64Value
+        return ImageInfo(size: size, used: used, backing: json["backing-filename"] as? String)
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], directory: String? = nil, basePath: String? = nil) throws(StorageError) -> String {
+        do {
+            if let directory {
+                // qemu-img resolves a relative backing file against the new image's directory
+                return try Command.run(["sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + arguments)
+            }
+            return try Command.run(arguments)
+        } catch { throw StorageError(500, "\(error)") }
+    }
+
+    func fileSize(_ path: String) -> Int64 {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int64(st.st_size) : 0
+    }
+
+    func mtime(_ path: String) -> Int64? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int64(st.st_mtim.tv_sec) : nil
+    }
+}

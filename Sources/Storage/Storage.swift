@@ -1,0 +1,53 @@
+import Access
+import Foundation
+
+/// The node's view of `storage.cfg`: parses it from the cluster filesystem and hands out the backend
+/// of each storage. Reads the file anew each time, since any node may change it.
+public struct Storage: Sendable {
+    public let fs: any ConfigTree
+    public let node: String
+
+    public init(fs: any ConfigTree, node: String) {
+        self.fs = fs
+        self.node = node
+    }
+
+    public func config() throws(StorageError) -> StorageConfig {
+        guard let data = try? fs.read("storage.cfg") else { return StorageConfig() }
+        return try StorageConfig.parse(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Writes the initial `storage.cfg` if there is none (a new cluster's first node does this).
+    public func ensureInitial(path: String) throws {
+        guard (try? fs.read("storage.cfg")) == nil else { return }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try fs.write("storage.cfg", Array(StorageConfig.initial(path: path).serialized().utf8), mtime: nil)
+    }
+
+    public func plugin(_ id: String) throws(StorageError) -> any StoragePlugin {
+        guard let entry = try config()[id] else { throw StorageError(400, "storage '\(id)' does not exist") }
+        guard entry.isAvailable(on: node) else { throw StorageError(400, "storage '\(id)' is not available on node '\(node)'") }
+        return try Self.plugin(for: entry)
+    }
+
+    public static func plugin(for entry: StorageConfig.Entry) throws(StorageError) -> any StoragePlugin {
+        switch entry.type {
+        case "dir": return try DirStorage(entry: entry)
+        case "lvmthin": return try LVMThinStorage(entry: entry)
+        default: throw StorageError(501, "storage type '\(entry.type)' of '\(entry.id)' is not supported yet")
+        }
+    }
+
+    /// The local path of a volume ID, or of an absolute path given as is.
+    public func path(_ volid: String) throws(StorageError) -> String {
+        if volid.hasPrefix("/") { return volid }
+        guard let id = VolumeID(volid) else { throw StorageError(400, "unable to parse volume ID '\(volid)'") }
+        return try plugin(id.storage).path(id.name)
+    }
+
+    /// Frees a volume; used by undo steps and destroy, which must not stop at the first failure.
+    public func free(_ volid: String) throws(StorageError) {
+        guard let id = VolumeID(volid) else { throw StorageError(400, "unable to parse volume ID '\(volid)'") }
+        try plugin(id.storage).free(id.name)
+    }
+}

@@ -1,0 +1,170 @@
+import API
+import Foundation
+import Schema
+
+/// `/storage` (the configuration) and `/nodes/{node}/storage…` (status and content on this node).
+public enum StorageEndpoints {
+    static func audit(_ context: RequestContext, _ id: String) -> Bool {
+        context.has(["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(id)", any: true)
+    }
+
+    static func statusJSON(_ entry: StorageConfig.Entry, node: String) -> [String: JSON] {
+        var out: [String: JSON] = [
+            "storage": .string(entry.id), "type": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
+            "enabled": entry.disabled ? 0 : 1, "shared": entry["shared"] == "1" ? 1 : 0, "active": 0,
+        ]
+        if let plugin = try? Storage.plugin(for: entry), entry.isAvailable(on: node), let status = try? plugin.status() {
+            out["active"] = 1
+            out["total"] = .int(status.total)
+            out["used"] = .int(status.used)
+            out["avail"] = .int(status.available)
+            out["used_fraction"] = .number(status.total > 0 ? Double(status.used) / Double(status.total) : 0)
+        }
+        return out
+    }
+
+    static func volumeJSON(_ v: VolumeInfo) -> JSON {
+        var item: [String: JSON] = ["volid": .string(v.volid), "content": .string(v.content), "format": .string(v.format), "size": .int(v.size)]
+        if let used = v.used { item["used"] = .int(used) }
+        if let vmid = v.vmid { item["vmid"] = .int(Int64(vmid)) }
+        if let ctime = v.ctime { item["ctime"] = .int(ctime) }
+        if let parent = v.parent { item["parent"] = .string(parent) }
+        return .object(item)
+    }
+
+    public static func all(storage: Storage) -> [Endpoint] {
+        [
+            Endpoint(
+                pve: "GET /storage", description: "The configured storages.",
+                returns: .array(of: .object(["storage": .string()], additionalProperties: true)), permission: .anyUser, childKey: "storage",
+                handler: .sync { context in
+                    let type = context.string("type")
+                    return .array(try storage.config().entries.filter { (type == nil || $0.type == type) && audit(context, $0.id) }.map { entry in
+                        var item: [String: JSON] = ["storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage))]
+                        for (key, value) in entry.options { item[key] = .string(value) }
+                        return .object(item)
+                    })
+                }),
+            Endpoint(
+                pve: "GET /storage/{storage}", description: "One storage's configuration.",
+                returns: .object([:], additionalProperties: true), permission: .privileges(path: "/storage/{storage}", ["Datastore.Allocate"]),
+                handler: .sync { context in
+                    let id = try context.require("storage")
+                    guard let entry = try storage.config()[id] else { throw APIError(500, "storage '\(id)' does not exist") }
+                    var item: [String: JSON] = ["storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage))]
+                    for (key, value) in entry.options { item[key] = .string(value) }
+                    return .object(item)
+                }),
+            Endpoint(
+                pve: "GET /nodes/{node}/storage", description: "Storages of this node with their status.",
+                returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser, childKey: "storage",
+                handler: .sync { context in
+                    let content = context.string("content").map { Set(Formats.splitList($0)) }
+                    let only = context.string("storage")
+                    let enabled = context.bool("enabled") ?? false
+                    return .array(try storage.config().entries.filter { entry in
+                        audit(context, entry.id) && entry.isAvailable(on: storage.node) || (!enabled && entry.nodes.isEmpty && audit(context, entry.id))
+                    }.filter { entry in
+                        (only == nil || entry.id == only) && (content == nil || !entry.content.isDisjoint(with: content!)) && (!enabled || !entry.disabled)
+                    }.map { .object(statusJSON($0, node: storage.node)) })
+                }),
+            .directory("/nodes/{node}/storage/{storage}", name: "diridx", key: "subdir", description: "Storage index.",
+                       parameters: ["node": .node, "storage": .storageID],
+                       permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true)),
+            Endpoint(
+                pve: "GET /nodes/{node}/storage/{storage}/status", description: "A storage's status on this node.",
+                returns: .object([:], additionalProperties: true),
+                permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
+                handler: .sync { context in
+                    let id = try context.require("storage")
+                    guard let entry = try storage.config()[id] else { throw APIError(500, "storage '\(id)' does not exist") }
+                    return .object(statusJSON(entry, node: storage.node))
+                }),
+            Endpoint(
+                pve: "GET /nodes/{node}/storage/{storage}/content", description: "Volumes on a storage.",
+                returns: .array(of: .object([:], additionalProperties: true)),
+                permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
+                childKey: "volid",
+                handler: .sync { context in
+                    let plugin = try storage.plugin(try context.require("storage"))
+                    let vmid = context.int("vmid").map(Int.init)
+                    // disk images are listed only for guests the caller may see
+                    return .array(try plugin.list(content: context.string("content"), vmid: vmid).filter { v in
+                        v.vmid.map { context.has(["VM.Audit"], on: "/vms/\($0)") || context.has(["Datastore.Allocate"], on: "/storage/\(plugin.entry.id)") } ?? true
+                    }.map(volumeJSON))
+                }),
+            Endpoint(
+                pve: "POST /nodes/{node}/storage/{storage}/content", description: "Allocate a disk image for a guest.",
+                returns: .string(), permission: .privileges(path: "/storage/{storage}", ["Datastore.AllocateSpace"]),
+                handler: .sync { context in
+                    let id = try context.require("storage")
+                    let plugin = try storage.plugin(id)
+                    let vmid = Int(context.int("vmid") ?? 0)
+                    guard context.has(["VM.Config.Disk"], on: "/vms/\(vmid)") else { throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Config.Disk)") }
+                    let filename = try context.require("filename")
+                    guard let bytes = sizeBytes(try context.require("size")) else { throw APIError.parameters(["size": "unable to parse size"]) }
+                    let format = context.string("format") ?? (filename.hasSuffix(".qcow2") ? "qcow2" : filename.hasSuffix(".raw") ? "raw" : plugin.defaultFormat)
+                    guard filename.hasPrefix("vm-\(vmid)-") || filename.hasPrefix("base-\(vmid)-") else {
+                        throw APIError.parameters(["filename": "name must start with 'vm-\(vmid)-' or 'base-\(vmid)-'"])
+                    }
+                    let name = plugin is DirStorage && !filename.contains(".") ? filename + ".\(format)" : filename
+                    return .string("\(id):\(try plugin.allocate(vmid: vmid, format: format, size: bytes, name: name))")
+                }),
+            Endpoint(
+                pve: "GET /nodes/{node}/storage/{storage}/content/{volume}", description: "One volume's attributes.",
+                returns: .object([:], additionalProperties: true), permission: .anyUser,
+                handler: .sync { context in
+                    let (plugin, name) = try volume(storage, context)
+                    guard audit(context, plugin.entry.id) else { throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id), Datastore.Audit)") }
+                    let path = try plugin.path(name)
+                    guard FileManager.default.fileExists(atPath: path) else { throw APIError(500, "volume '\(plugin.entry.id):\(name)' does not exist") }
+                    return ["path": .string(path), "size": .int((try? plugin.size(name)) ?? 0), "format": .string((name as NSString).pathExtension.isEmpty ? "raw" : (name as NSString).pathExtension)]
+                }),
+            Endpoint(
+                pve: "DELETE /nodes/{node}/storage/{storage}/content/{volume}", description: "Delete a volume no guest uses.",
+                returns: .null, permission: .anyUser,
+                handler: .sync { context in
+                    let (plugin, name) = try volume(storage, context)
+                    let owner = VolumeID(storage: plugin.entry.id, name: name).ownerVMID
+                    let allowed = owner.map { context.has(["VM.Config.Disk"], on: "/vms/\($0)") && context.has(["Datastore.AllocateSpace"], on: "/storage/\(plugin.entry.id)") }
+                        ?? context.has(["Datastore.Allocate"], on: "/storage/\(plugin.entry.id)")
+                    guard allowed else { throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id))") }
+                    if let owner, let used = usedBy(storage, volid: "\(plugin.entry.id):\(name)", vmid: owner) {
+                        throw APIError(400, "volume '\(plugin.entry.id):\(name)' is still used by VM \(owner) (\(used))")
+                    }
+                    try plugin.free(name)
+                    return .null
+                }),
+        ]
+    }
+
+    /// The config key of a VM that still references the volume, if any.
+    static func usedBy(_ storage: Storage, volid: String, vmid: Int) -> String? {
+        guard let data = try? storage.fs.read("nodes/\(storage.node)/qemu-server/\(vmid).conf") else { return nil }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if value == volid || value.hasPrefix(volid + ",") || value.hasPrefix("file=\(volid)") { return String(line[..<colon]) }
+        }
+        return nil
+    }
+
+    static func volume(_ storage: Storage, _ context: RequestContext) throws -> (any StoragePlugin, String) {
+        let id = try context.require("storage")
+        var volume = try context.require("volume")
+        if volume.hasPrefix(id + ":") { volume = String(volume.dropFirst(id.count + 1)) }
+        return (try storage.plugin(id), volume)
+    }
+
+    static func sizeBytes(_ text: String) -> Int64? {
+        guard let last = text.last else { return nil }
+        let factors: [Character: Int64] = ["K": 1024, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        if let f = factors[last] { return Int64(text.dropLast()).map { $0 * f } }
+        return Int64(text).map { $0 * 1024 }
+    }
+
+    static func digest(_ storage: Storage) -> String {
+        guard let data = try? storage.fs.read("storage.cfg") else { return "" }
+        return Array(data).reduce(into: UInt64(14_695_981_039_346_656_037)) { $0 = ($0 ^ UInt64($1)) &* 1_099_511_628_211 }.description
+    }
+}

@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""The web console in a real browser (headless Chromium through Selenium).
+
+Starts a corrald of its own (as Tests/smoke.sh does: --local, a throw-away data
+directory, a free port, a pve-realm administrator written into the mount), logs
+in through the login form, checks the node in the resource tree, opens the
+node's Tasks view, opens and closes the Create-VM wizard, switches the theme and
+logs out, at desktop (1280×720) and phone (390×844) size, saving a screenshot of
+each stop. With --guests it also creates a VM through the wizard (KVM off, so it
+runs anywhere), starts it, checks that the noVNC console connects, stops and
+deletes it: that needs the guest API (/cluster/resources, /nodes/{node}/qemu,
+…) and noVNC served at /novnc/.
+
+Fails on any SEVERE entry of the browser console and on any uncaught exception
+or unhandled rejection. The one exception: answers "501 not implemented" from
+endpoints the daemon does not have yet (listed in NOT_YET), which the console
+is built to meet; with --guests the guest endpoints are no longer excused.
+
+    python3 Tests/Browser/console_test.py --bin .build/release [--guests] [--artifacts DIR]
+
+Needs: chromium, chromium-driver (Debian) and selenium (pip). Runs as root (FUSE mount).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:
+    print("console_test: selenium is missing (pip install selenium)", file=sys.stderr)
+    sys.exit(2)
+
+REPO = Path(__file__).resolve().parents[2]
+NODE = "browsertest"
+USER, REALM, PASSWORD = "tester", "pve", "browser-test-password"
+DESKTOP = (1280, 720)
+PHONE = (390, 844)
+
+# Endpoints the console already uses that the daemon may not serve yet: their 501 is expected.
+GUEST_API = [r"/api2/json/cluster/resources\b", r"/api2/json/cluster/nextid\b", r"/api2/json/nodes/[^/]+/storage\b",
+             r"/api2/json/nodes/[^/]+/qemu\b", r"/api2/json/storage\b"]
+ALWAYS_OPTIONAL = [r"/api2/json/nodes/[^/]+/network\b"]  # bridge suggestions only
+
+# Recorded in the page from its first script on: uncaught errors and unhandled rejections.
+ERROR_HOOK = """
+window.__corralErrors = [];
+addEventListener('error', (e) => {
+  if (e.defaultPrevented) return;
+  window.__corralErrors.push('error: ' + (e.message || e.type) + ' at ' + (e.filename || '?') + ':' + (e.lineno || 0));
+});
+addEventListener('unhandledrejection', (e) => {
+  const r = e.reason;
+  window.__corralErrors.push('unhandled rejection: ' + (r && (r.stack || r.message) || String(r)));
+});
+"""
+
+
+class Failure(Exception):
+    pass
+
+
+def fail(message):
+    """Raise from inside a wait condition (a lambda cannot hold a raise statement)."""
+    raise Failure(message)
+
+
+class Daemon:
+    """A corrald of our own in a temporary directory."""
+
+    def __init__(self, bin_dir, www):
+        self.tmp = Path(tempfile.mkdtemp(prefix="corral-browser."))
+        self.data = self.tmp / "node"
+        self.log_path = self.tmp / "log"
+        exe = Path(bin_dir) / "corrald"
+        if not exe.exists():
+            raise Failure(f"no corrald at {exe}")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(exe), "--local", "--config", "/dev/null", "--data-dir", str(self.data),
+             "--listen", "127.0.0.1:0", "--nodename", NODE, "--www", str(www)],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.port = None
+        for _ in range(300):
+            text = self.log_path.read_text(errors="replace")
+            m = re.search(r"\(ports (\d+)", text)
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not self.port:
+            raise Failure("corrald did not start:\n" + self.log_path.read_text(errors="replace"))
+        self.add_admin()
+
+    def add_admin(self):
+        """As root on the node may: write user.cfg and the password hash through the mount."""
+        pve = self.data / "pve"
+        hashed = subprocess.run(["openssl", "passwd", "-6", PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
+        for attempt in range(50):
+            try:
+                (pve / "user.cfg").write_text(f"user:{USER}@{REALM}:1:0::::::\nacl:1:/:{USER}@{REALM}:Administrator:\n")
+                (pve / "priv" / "shadow.cfg").write_text(f"{USER}:{hashed}:\n")
+                return
+            except OSError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.2)
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.port}/"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        subprocess.run(["umount", "-l", str(self.data / "pve")], capture_output=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Console:
+    """The browser, with helpers for the console's elements."""
+
+    def __init__(self, artifacts, allowed_501):
+        opts = webdriver.ChromeOptions()
+        for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+            if os.path.exists(path):
+                opts.binary_location = path
+                break
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
+                    f"--window-size={DESKTOP[0]},{DESKTOP[1]}", "--lang=en-US", "--disable-gpu"):
+            opts.add_argument(arg)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+        self.d = webdriver.Chrome(service=Service(driver_path), options=opts)
+        self.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ERROR_HOOK})
+        self.artifacts = Path(artifacts)
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        self.allowed_501 = [re.compile(p) for p in allowed_501]
+        self.problems = []   # SEVERE console entries and page errors
+        self.excused = []    # expected 501s
+        self.shots = []
+        self.size(*DESKTOP)
+
+    # --- viewport, screenshots, logs -------------------------------------------------
+    def size(self, w, h):
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 600})
+        self.viewport = (w, h)
+
+    def shot(self, name):
+        path = self.artifacts / f"{len(self.shots) + 1:02d}-{name}-{self.viewport[0]}x{self.viewport[1]}.png"
+        self.d.save_screenshot(str(path))
+        self.shots.append(path)
+        return path
+
+    def collect_logs(self):
+        for e in self.d.get_log("browser"):
+            if e.get("level") != "SEVERE":
+                continue
+            msg = e.get("message", "")
+            if "status of 501" in msg and any(p.search(msg) for p in self.allowed_501):
+                self.excused.append(msg)
+                continue
+            self.problems.append(f"console: {msg}")
+        try:
+            errs = self.d.execute_script("const e = window.__corralErrors || []; window.__corralErrors = []; return e;")
+        except WebDriverException:
+            errs = []
+        self.problems.extend(f"page: {m}" for m in errs or [])
+
+    # --- waiting and finding -------------------------------------------------------------
+    def wait(self, cond, what, timeout=15):
+        try:
+            return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(lambda d: cond())
+        except TimeoutException:
+            raise Failure(f"timed out after {timeout}s waiting for {what}") from None
+
+    def q(self, css):
+        found = self.d.find_elements(By.CSS_SELECTOR, css)
+        return found[0] if found else None
+
+    def visible(self, css):
+        el = self.q(css)
+        return el if el is not None and el.is_displayed() else None
+
+    def wait_visible(self, css, timeout=15):
+        return self.wait(lambda: self.visible(css), css, timeout)
+
+    def click(self, css, timeout=15):
+        el = self.wait(lambda: (lambda e: e if e is not None and e.is_enabled() else None)(self.visible(css)), f"clickable {css}", timeout)
+        self.d.execute_script("arguments[0].scrollIntoView({block: 'nearest'})", el)
+        el.click()
+        return el
+
+    def js(self, script, *args):
+        return self.d.execute_script(script, *args)
+
+    def quit(self):
+        try:
+            self.d.quit()
+        except WebDriverException:
+            pass
+
+
+# --- the steps ---------------------------------------------------------------------------
+
+def log_in(c):
+    c.wait(lambda: c.js("return !!document.querySelector('#login-dialog[open]')"), "the login dialog")
+    c.wait(lambda: c.js("return document.querySelector('#login-realm').options.length > 0"), "the realm list")
+    c.shot("login")
+    c.q("#login-username").send_keys(USER)
+    c.q("#login-password").send_keys(PASSWORD)
+    Select(c.q("#login-realm")).select_by_value(REALM)
+    c.click(".login-submit")
+    c.wait(lambda: not c.js("return document.body.classList.contains('auth-locked')"), "the console after login", 20)
+    user = c.wait(lambda: c.q("#session-user").text, "the user name in the header")
+    if user != f"{USER}@{REALM}":
+        raise Failure(f"header shows user {user!r}")
+
+
+def tree_has_node(c):
+    c.wait(lambda: c.q(f'#tree li[data-key="node/{NODE}"]'), f"node {NODE} in the resource tree")
+    c.wait(lambda: c.q("#content .cards"), "the datacenter summary")
+    c.shot("datacenter")
+
+
+def open_node_tasks(c, phone=False):
+    if phone:
+        c.click("#menu-toggle")
+        c.wait(lambda: c.js("return document.body.classList.contains('drawer-open')"), "the tree drawer")
+        c.wait(lambda: c.visible(f'#tree li[data-key="node/{NODE}"] .tree-row'), "the node in the drawer")
+        time.sleep(0.3)  # the drawer slides in
+        c.shot("drawer")
+    c.click(f'#tree li[data-key="node/{NODE}"] .tree-row')
+    c.wait(lambda: c.js("return location.hash") == f"#node/{NODE}", "the node route")
+    c.wait(lambda: c.q("#content .gauge"), "the node summary")
+    c.click("#tab-tasks")
+    c.wait(lambda: c.js("return location.hash") == f"#node/{NODE}/tasks", "the tasks route")
+    c.wait(lambda: c.q("#tabpanel table.tasks tbody tr"), "the task table")
+    c.wait(lambda: "Loading" not in c.q("#tabpanel .panel-toolbar").text, "the task count")
+    c.shot("node-tasks")
+
+
+def wizard_layout(c):
+    """Open the Create-VM wizard, walk its step list, close it again (no VM is made)."""
+    c.click("#create-vm")
+    c.wait_visible("dialog.wizard[open]")
+    c.wait(lambda: c.q("dialog.wizard select[name=node]").get_attribute("value") == NODE, "the node in the wizard")
+    c.wait(lambda: c.q("dialog.wizard input[name=vmid]").get_attribute("value"), "a VM ID in the wizard")
+    c.shot("wizard-general")
+    # Every input has a label.
+    unlabelled = c.js("""return [...document.querySelectorAll('dialog.wizard input, dialog.wizard select, dialog.wizard textarea')]
+        .filter((el) => !el.labels || !el.labels.length).map((el) => el.name || el.id)""")
+    if unlabelled:
+        raise Failure(f"wizard inputs without a label: {unlabelled}")
+    # Walk to the end with "Next"; without storages (daemon without the guest API) there is no disk.
+    for _ in range(7):
+        pane = c.wait(lambda: c.visible("dialog.wizard .wizard-pane:not([hidden])"), "a wizard step")
+        if pane.get_attribute("data-step") == "disks" and not c.js(
+                "return document.querySelector('dialog.wizard [data-field=storage]').options.length"):
+            c.shot("wizard-disks")
+            c.d.execute_script("arguments[0].click()", c.q("dialog.wizard [data-field=noDisk]"))
+        wizard_next(c)
+        c.wait(lambda: c.visible("dialog.wizard .wizard-pane:not([hidden])") != pane, "the next wizard step")
+    c.wait(lambda: c.visible('dialog.wizard .wizard-pane[data-step="confirm"]'), "the confirm step")
+    c.shot("wizard-confirm")
+    c.q("dialog.wizard").send_keys(Keys.ESCAPE)
+    c.wait(lambda: not c.q("dialog.wizard"), "the wizard to close")
+
+
+def theme_toggle(c):
+    before = c.js("return document.documentElement.dataset.theme")
+    c.click("#theme-toggle")
+    c.wait(lambda: c.js("return document.documentElement.dataset.theme") != before, "the theme to change")
+    time.sleep(0.2)
+    c.shot(f"theme-{c.js('return document.documentElement.dataset.theme')}")
+    c.click("#theme-toggle")
+    c.wait(lambda: c.js("return document.documentElement.dataset.theme") == before, "the theme to change back")
+
+
+def log_out(c):
+    c.click("#logout")
+    c.wait(lambda: c.js("return !!document.querySelector('#login-dialog[open]')"), "the login dialog after logout")
+    if c.js("return document.cookie.includes('PVEAuthCookie=P')"):
+        raise Failure("the ticket cookie survived the logout")
+    c.shot("logged-out")
+
+
+# --- guests (--guests) ----------------------------------------------------------------------
+
+def wizard_field(c, key):
+    """A wizard field by its own name (data-field), not the API parameter it feeds."""
+    return c.wait(lambda: c.visible(f"dialog.wizard [data-field='{key}']"), f"wizard field {key}")
+
+
+def wizard_next(c):
+    c.click("dialog.wizard button[data-role=next]")
+
+
+def create_vm(c):
+    c.click("#create-vm")
+    c.wait_visible("dialog.wizard[open]")
+    vmid = c.wait(lambda: c.q("dialog.wizard input[name=vmid]").get_attribute("value"), "the next free VM ID", 20)
+    name = wizard_field(c, "name")
+    name.send_keys("browser-test")
+    wizard_next(c)
+    Select(wizard_field(c, "media")).select_by_value("none")     # OS: no media
+    wizard_next(c)
+    kvm = wizard_field(c, "kvm")
+    if kvm.is_selected():
+        c.d.execute_script("arguments[0].click()", kvm)          # KVM off: runs on any host
+    wizard_next(c)
+    c.wait(lambda: c.js("return document.querySelector('dialog.wizard [data-field=storage]').options.length > 0"), "a disk storage", 20)
+    size = wizard_field(c, "size")
+    size.clear()
+    size.send_keys("1")
+    wizard_next(c)
+    wizard_next(c)                                               # CPU: defaults
+    mem = wizard_field(c, "memory")
+    mem.clear()
+    mem.send_keys("256")
+    wizard_next(c)
+    nonet = wizard_field(c, "noNet")                             # no bridge assumed on the test host
+    if not nonet.is_selected():
+        c.d.execute_script("arguments[0].click()", nonet)
+    wizard_next(c)
+    start = wizard_field(c, "start")
+    if not start.is_selected():
+        c.d.execute_script("arguments[0].click()", start)
+    c.shot("wizard-filled")
+    summary = c.q("dialog.wizard .confirm-list").text
+    if "kvm" not in summary:
+        raise Failure(f"the confirm step does not show kvm=0:\n{summary}")
+    wizard_next(c)                                               # Create
+    c.wait(lambda: c.js("return location.hash") in (f"#qemu/{vmid}", f"#qemu/{vmid}/summary") or
+           (c.q("dialog.wizard .dialog-status[data-kind=error]") and
+            fail("creating the VM failed: " + c.q("dialog.wizard .dialog-status").text)),
+           f"VM {vmid} to be created and opened", 240)
+    return vmid
+
+
+def vm_running(c, vmid):
+    c.wait(lambda: c.q(f'#tree li[data-key="qemu/{vmid}"]'), f"VM {vmid} in the tree", 30)
+    c.wait(lambda: (c.q(".status-pill") or None) and c.q(".status-pill").text == "running", "the VM to run", 120)
+    c.shot("vm-summary")
+
+
+def vm_console(c, vmid):
+    c.click("#tab-console")
+    c.wait(lambda: c.q('.vnc-screen[data-state="connected"]') or
+           (c.q('.vnc-screen[data-state="error"]') and fail("console: " + c.q("#tabpanel").text)),
+           "the noVNC console to connect", 60)
+    c.wait(lambda: c.js("const cv = document.querySelector('.vnc-screen canvas'); return !!cv && cv.width > 0 && cv.height > 0"),
+           "the noVNC canvas", 30)
+    time.sleep(2)  # a frame or two
+    c.shot("vm-console")
+
+
+def vm_tabs(c, vmid):
+    for tab, ready in (("hardware", "#tabpanel .kv-grid tbody tr"), ("options", "#tabpanel .kv-grid tbody tr"),
+                       ("snapshots", "#tabpanel table.snapshots tbody tr"), ("permissions", "#tabpanel table tbody tr")):
+        c.click(f"#tab-{tab}")
+        c.wait(lambda: c.q(ready), f"the {tab} tab", 20)
+        c.shot(f"vm-{tab}")
+
+
+def vm_stop_delete(c, vmid):
+    c.click("#tab-summary")
+    c.click('.actions button[data-action="stop"]')
+    c.click("dialog.confirm-dialog button[type=submit]")
+    c.wait(lambda: c.q(".status-pill") and c.q(".status-pill").text == "stopped", "the VM to stop", 120)
+    c.click('.actions button[data-action="delete"]')
+    typed = c.wait_visible("dialog.confirm-dialog input[type=text]")
+    typed.send_keys(str(vmid))
+    c.click("dialog.confirm-dialog button[type=submit]")
+    c.wait(lambda: c.js("return location.hash").startswith(f"#node/{NODE}"), "the node view after the delete", 120)
+    c.wait(lambda: not c.q(f'#tree li[data-key="qemu/{vmid}"]'), f"VM {vmid} to leave the tree", 30)
+    c.shot("vm-deleted")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", default=".build/release", help="directory with corrald (default .build/release)")
+    ap.add_argument("--guests", action="store_true", help="also create, start, view, stop and delete a VM")
+    ap.add_argument("--artifacts", default=".build/browser-artifacts", help="where the screenshots go")
+    ap.add_argument("--www", default=str(REPO / "www"), help="the console's files (default: the repository's www/)")
+    args = ap.parse_args()
+
+    artifacts = Path(args.artifacts)
+    if artifacts.exists():
+        for old in artifacts.glob("*.png"):
+            old.unlink()
+    allowed = ALWAYS_OPTIONAL + ([] if args.guests else GUEST_API)
+
+    passed, failed = [], []
+    daemon = console = None
+    try:
+        daemon = Daemon(args.bin, args.www)
+        console = Console(artifacts, allowed)
+        console.d.get(daemon.url)
+
+        def step(name, fn, *a, **kw):
+            try:
+                fn(console, *a, **kw)
+                console.collect_logs()
+                passed.append(name)
+                print(f"  ok    {name}")
+                return True
+            except Exception as e:  # noqa: BLE001 — any failure of a step is reported the same way
+                console.collect_logs()
+                failed.append(name)
+                print(f"  FAIL  {name}: {e}")
+                if not isinstance(e, Failure):
+                    traceback.print_exc()
+                try:
+                    console.shot(f"FAIL-{name.replace(' ', '-')}")
+                except WebDriverException:
+                    pass
+                return False
+
+        ok = step("log in", log_in) and step("node in tree", tree_has_node)
+        ok = ok and step("node tasks", open_node_tasks)
+        ok = ok and step("create wizard layout", wizard_layout)
+        ok = ok and step("theme toggle", theme_toggle)
+        if ok and args.guests:
+            holder = {}
+
+            def create(c):
+                holder["vmid"] = create_vm(c)
+            ok = step("create VM", create)
+            ok = ok and step("VM running", lambda c: vm_running(c, holder["vmid"]))
+            ok = ok and step("VM console", lambda c: vm_console(c, holder["vmid"]))
+            ok = ok and step("VM tabs", lambda c: vm_tabs(c, holder["vmid"]))
+            ok = ok and step("VM stop and delete", lambda c: vm_stop_delete(c, holder["vmid"]))
+        if ok:
+            console.size(*PHONE)
+            console.d.get(daemon.url + "#dc")
+            ok = step("phone: node in tree", tree_has_node)
+            ok = ok and step("phone: node tasks", open_node_tasks, phone=True)
+            ok = ok and step("phone: create wizard layout", wizard_layout)
+            console.size(*DESKTOP)
+        if ok:
+            step("log out", log_out)
+        console.collect_logs()
+    except Failure as e:
+        failed.append(f"setup: {e}")
+        print(f"  FAIL  setup: {e}")
+    finally:
+        if console:
+            console.quit()
+        if daemon:
+            daemon.stop()
+
+    problems = console.problems if console else []
+    if problems:
+        failed.append("browser console clean")
+        print("  FAIL  browser console clean:")
+        for p in problems:
+            print(f"          {p}")
+    elif console:
+        passed.append("browser console clean")
+        print("  ok    browser console clean"
+              + (f" ({len(console.excused)} expected 501s from endpoints not implemented yet)" if console.excused else ""))
+    if console:
+        print(f"console_test: screenshots in {artifacts}/ ({len(console.shots)} files)")
+    print(f"console_test: {len(passed)} passed, {len(failed)} failed")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""A stand-in for the guest API in front of a real corrald, for the console's browser test.
+
+Until corrald serves virtual machines, this lets the console's guest views run
+against something: an HTTPS proxy that answers PVE's guest endpoints
+(/cluster/resources, /cluster/nextid, /nodes/{node}/qemu…, …/storage…) from
+memory and passes everything else (login, ACLs, tasks, events, the console's
+files) through to corrald. Guests "run" instantly; their tasks end after a
+moment with status OK and a one-line log. There is no VNC behind vncproxy.
+
+It checks what a real server checks where the console relies on it: the
+`digest` on config writes, taken VMIDs, and a few parameter formats, answering
+PVE's 400 {"errors": {param: why}}, so the console's per-field errors show.
+
+    python3 Tests/Browser/mock_guest_api.py --upstream https://127.0.0.1:PORT --node NAME [--port 0]
+
+Used by console_test.py --mock-guests; prints "mock: listening on PORT".
+"""
+
+import argparse
+import hashlib
+import http.client
+import http.server
+import json
+import re
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+
+LOCK = threading.Lock()
+STATE = {"guests": {}, "tasks": {}, "pid": 4000}
+ISO = "local:iso/debian-12.8.0-amd64-netinst.iso"
+NET_RE = re.compile(r"^(virtio|e1000|e1000e|rtl8139|vmxnet3)(=[0-9A-Fa-f:]{17})?(,(bridge|tag|firewall|link_down|macaddr)=[^,]+)*$")
+DISK_RE = re.compile(r"^([a-z][a-z0-9\-_.]*:[^,]+|none|cdrom)(,[a-z_]+=[^,]+)*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*$")
+
+
+def digest(cfg):
+    return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+
+
+def new_task(node, kind, vmid, user, log, status="OK", after=0.8):
+    STATE["pid"] += 1
+    now = int(time.time())
+    upid = f"UPID:{node}:{STATE['pid']:08X}:{STATE['pid'] * 7:08X}:{now:08X}:{kind}:{vmid}:{user}:"
+    STATE["tasks"][upid] = {"end": time.time() + after, "status": status, "log": log, "start": now}
+    return upid
+
+
+def check_config(params, errors):
+    for k, v in params.items():
+        if re.fullmatch(r"net\d+", k) and not NET_RE.match(v):
+            errors[k] = f"invalid format - bridge or model in '{v}'"
+        if re.fullmatch(r"(scsi|virtio|sata|ide)\d+|efidisk0", k) and not DISK_RE.match(v):
+            errors[k] = f"invalid format - volume '{v}'"
+        if k == "name" and not NAME_RE.match(v):
+            errors[k] = "value does not look like a valid DNS name"
+        if k == "memory" and (not str(v).isdigit() or int(v) < 16):
+            errors[k] = "value must have a minimum value of 16"
+        if k in ("cores", "sockets") and (not str(v).isdigit() or int(v) < 1):
+            errors[k] = "value must have a minimum value of 1"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream = None
+    node = None
+
+    def log_message(self, *args):
+        pass
+
+    # --- plumbing ----------------------------------------------------------------
+    def reply(self, status, body, reason=None):
+        data = json.dumps(body).encode()
+        self.send_response(status, reason)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def ok(self, data):
+        self.reply(200, {"data": data})
+
+    def bad(self, errors):
+        self.reply(400, {"data": None, "errors": errors}, "Parameter verification failed.")
+
+    def fail(self, status, message):
+        self.reply(status, {"data": None, "message": message + "\n"}, message)
+
+    def params(self):
+        qs = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        n = int(self.headers.get("Content-Length") or 0)
+        self._body = self.rfile.read(n) if n else b""
+        if self._body:
+            if "json" in (self.headers.get("Content-Type") or ""):
+                qs.update({k: str(v) for k, v in json.loads(self._body).items()})
+            else:
+                qs.update(dict(urllib.parse.parse_qsl(self._body.decode())))
+        return qs
+
+    def user(self):
+        cookie = self.headers.get("Cookie") or ""
+        m = re.search(r"PVEAuthCookie=PVE%3A([^%]+)%40([^%]+)%3A", cookie) or re.search(r"PVEAuthCookie=PVE:([^@]+)@([^:]+):", cookie)
+        return f"{m.group(1)}@{m.group(2)}" if m else "root@pam"
+
+    def proxy(self):
+        body = getattr(self, "_body", None)
+        if body is None:
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else None
+        u = urllib.parse.urlsplit(self.upstream)
+        conn = http.client.HTTPSConnection(u.hostname, u.port, context=ssl._create_unverified_context(), timeout=3600)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "accept-encoding")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        res = conn.getresponse()
+        self.send_response(res.status, res.reason)
+        streaming = (res.getheader("Content-Type") or "").startswith("text/event-stream")
+        for k, v in res.getheaders():
+            if k.lower() in ("connection", "transfer-encoding", "content-length", "keep-alive"):
+                continue
+            self.send_header(k, v)
+        if streaming:
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                while True:
+                    chunk = res.read1(65536)
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
+        else:
+            data = res.read()
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        conn.close()
+
+    def do_GET(self):
+        self.route()
+
+    def do_POST(self):
+        self.route()
+
+    def do_PUT(self):
+        self.route()
+
+    def do_DELETE(self):
+        self.route()
+
+    # --- the guest API -------------------------------------------------------------------
+    def route(self):
+        path = urllib.parse.urlsplit(self.path).path
+        m = re.fullmatch(r"/api2/json(/.*)", path)
+        if not m or not self.headers.get("Cookie", "").count("PVEAuthCookie"):
+            return self.proxy()
+        p, verb = m.group(1), self.command
+        with LOCK:
+            handled = self.guest_api(p, verb)
+        if not handled:
+            self.proxy()
+
+    def guest_api(self, p, verb):
+        node, G, T = self.node, STATE["guests"], STATE["tasks"]
+        if p == "/cluster/resources" and verb == "GET":
+            res = [{"id": f"node/{node}", "type": "node", "node": node, "status": "online", "cpu": 0.05, "maxcpu": 2,
+                    "mem": 2 << 30, "maxmem": 8 << 30}]
+            res.append({"id": f"storage/{node}/local", "type": "storage", "node": node, "storage": "local", "status": "available",
+                        "content": "iso,images,rootdir", "disk": 10 << 30, "maxdisk": 100 << 30, "plugintype": "dir", "shared": 0})
+            for g in G.values():
+                res.append(self.resource(g))
+            return self.ok(res) or True
+        if p == "/cluster/nextid" and verb == "GET":
+            i = 100
+            while i in G:
+                i += 1
+            return self.ok(str(i)) or True
+        m = re.fullmatch(r"/nodes/([^/]+)/tasks/([^/]+)/(status|log)", p)
+        if m and urllib.parse.unquote(m.group(2)) in T:
+            upid = urllib.parse.unquote(m.group(2))
+            t = T[upid]
+            done = time.time() >= t["end"]
+            if m.group(3) == "status":
+                st = {"upid": upid, "node": node, "status": "stopped" if done else "running", "starttime": t["start"]}
+                if done:
+                    st["exitstatus"] = t["status"]
+                return self.ok(st) or True
+            lines = [{"n": 1, "t": t["log"]}] + ([{"n": 2, "t": f"TASK {t['status'] if t['status'] == 'OK' else 'ERROR: ' + t['status']}"}] if done else [])
+            return self.reply(200, {"data": lines, "total": len(lines)}) or True
+        m = re.fullmatch(r"/nodes/([^/]+)/storage", p)
+        if m and verb == "GET":
+            self.params()
+            return self.ok([{"storage": "local", "type": "dir", "content": "iso,images,rootdir", "active": 1, "enabled": 1,
+                             "avail": 90 << 30, "total": 100 << 30, "used": 10 << 30, "shared": 0}]) or True
+        m = re.fullmatch(r"/nodes/([^/]+)/storage/local/content", p)
+        if m and verb == "GET":
+            q = self.params()
+            isos = [{"volid": ISO, "format": "iso", "size": 631242752, "content": "iso"}]
+            return self.ok(isos if q.get("content") in (None, "iso") else []) or True
+        m = re.fullmatch(r"/nodes/([^/]+)/(qemu|lxc)", p)
+        if m and verb == "GET":
+            return self.ok([self.resource(g) for g in G.values() if g["type"] == m.group(2)]) or True
+        if m and verb == "POST" and m.group(2) == "qemu":
+            q = self.params()
+            errors = {}
+            vmid = q.get("vmid", "")
+            if not vmid.isdigit() or int(vmid) < 100:
+                errors["vmid"] = "value must have a minimum value of 100"
+            elif int(vmid) in G:
+                errors["vmid"] = f"VM {vmid} already exists"
+            check_config({k: v for k, v in q.items() if k not in ("vmid", "start", "node")}, errors)
+            if errors:
+                return self.bad(errors) or True
+            cfg = {k: v for k, v in q.items() if k not in ("vmid", "start", "node")}
+            for k, v in list(cfg.items()):  # storage:SIZE allocates a volume
+                dm = re.fullmatch(r"(scsi|virtio|sata|ide)(\d+)|efidisk(0)", k)
+                vm = re.match(r"([a-z]+):(\d+)(,.*)?$", v)
+                if dm and vm:
+                    cfg[k] = f"{vm.group(1)}:{vmid}/vm-{vmid}-disk-{len([x for x in cfg if 'disk' in cfg[x]])}.qcow2{vm.group(3) or ''},size={vm.group(2)}G"
+            cfg.setdefault("name", f"VM{vmid}")
+            G[int(vmid)] = {"type": "qemu", "vmid": int(vmid), "config": cfg, "status": "stopped", "qmp": "stopped",
+                            "started": 0, "snapshots": {}}
+            if q.get("start") == "1":
+                G[int(vmid)].update(status="running", qmp="running", started=time.time())
+            return self.ok(new_task(node, "qmcreate", vmid, self.user(), f"creating VM {vmid}")) or True
+        m = re.fullmatch(r"/nodes/([^/]+)/(qemu|lxc)/(\d+)(/.*)?", p)
+        if not m:
+            return False
+        g = G.get(int(m.group(3)))
+        rest = m.group(4) or ""
+        if not g or g["type"] != m.group(2):
+            self.fail(500, f"Configuration file 'nodes/{node}/{m.group(2)}-server/{m.group(3)}.conf' does not exist")
+            return True
+        vmid = g["vmid"]
+        kind = "qm" if g["type"] == "qemu" else "vz"
+        if rest == "" and verb == "DELETE":
+            self.params()
+            if g["status"] != "stopped":
+                self.fail(500, f"VM {vmid} is running - destroy failed")
+                return True
+            del G[vmid]
+            return self.ok(new_task(node, f"{kind}destroy", vmid, self.user(), f"destroying {vmid}")) or True
+        if rest == "/config" and verb == "GET":
+            return self.ok({**g["config"], "digest": digest(g["config"])}) or True
+        if rest == "/config" and verb in ("PUT", "POST"):
+            q = self.params()
+            if q.get("digest") and q["digest"] != digest(g["config"]):
+                self.fail(500, "detected modified configuration - file changed by other user? Try again.")
+                return True
+            errors = {}
+            sets = {k: v for k, v in q.items() if k not in ("digest", "delete", "node", "vmid")}
+            check_config(sets, errors)
+            if errors:
+                return self.bad(errors) or True
+            for k in [x for x in (q.get("delete") or "").split(",") if x]:
+                old = g["config"].pop(k, None)
+                if old and re.fullmatch(r"(scsi|virtio|sata|ide)\d+", k) and "media=cdrom" not in old:
+                    i = 0
+                    while f"unused{i}" in g["config"]:
+                        i += 1
+                    g["config"][f"unused{i}"] = old.split(",")[0]
+            for k, v in sets.items():
+                vm = re.match(r"([a-z]+):(\d+)(,.*)?$", v)
+                if re.fullmatch(r"(scsi|virtio|sata|ide)\d+", k) and vm:
+                    v = f"{vm.group(1)}:{vmid}/vm-{vmid}-disk-{len(g['config'])}.qcow2{vm.group(3) or ''},size={vm.group(2)}G"
+                g["config"][k] = v
+            if verb == "POST":
+                return self.ok(new_task(node, f"{kind}config", vmid, self.user(), "update config")) or True
+            return self.ok(None) or True
+        if rest == "/pending" and verb == "GET":
+            return self.ok([{"key": k, "value": v} for k, v in g["config"].items()]) or True
+        if rest == "/status/current" and verb == "GET":
+            return self.ok(self.status(g)) or True
+        sm = re.fullmatch(r"/status/(start|stop|shutdown|reboot|reset|suspend|resume)", rest)
+        if sm and verb == "POST":
+            self.params()
+            a = sm.group(1)
+            if a == "start":
+                g.update(status="running", qmp="running", started=time.time())
+            elif a in ("stop", "shutdown"):
+                g.update(status="stopped", qmp="stopped", started=0)
+            elif a == "suspend":
+                g.update(qmp="paused")
+            elif a == "resume":
+                g.update(qmp="running")
+            names = {"suspend": "suspend" if kind == "vz" else "pause"}
+            return self.ok(new_task(node, f"{kind}{names.get(a, a)}", vmid, self.user(), f"{a} {vmid}")) or True
+        if rest == "/snapshot" and verb == "GET":
+            snaps = list(g["snapshots"].values())
+            cur = {"name": "current", "description": "You are here!", "running": 1 if g["status"] == "running" else 0}
+            if g.get("parent"):
+                cur["parent"] = g["parent"]
+            return self.ok(snaps + [cur]) or True
+        if rest == "/snapshot" and verb == "POST":
+            q = self.params()
+            name = q.get("snapname", "")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,39}", name):
+                return self.bad({"snapname": "invalid format - invalid configuration ID"}) or True
+            if name in g["snapshots"] or name == "current":
+                return self.bad({"snapname": f"snapshot name '{name}' already used"}) or True
+            s = {"name": name, "snaptime": int(time.time()), "description": q.get("description", ""), "vmstate": int(q.get("vmstate", 0))}
+            if g.get("parent"):
+                s["parent"] = g["parent"]
+            g["snapshots"][name] = s
+            g["parent"] = name
+            return self.ok(new_task(node, f"{kind}snapshot", vmid, self.user(), f"snapshot {name}")) or True
+        sm = re.fullmatch(r"/snapshot/([^/]+)(/rollback)?", rest)
+        if sm:
+            name = urllib.parse.unquote(sm.group(1))
+            if name not in g["snapshots"]:
+                self.fail(500, f"snapshot '{name}' does not exist")
+                return True
+            self.params()
+            if sm.group(2) and verb == "POST":
+                g["parent"] = name
+                return self.ok(new_task(node, f"{kind}rollback", vmid, self.user(), f"rollback {name}")) or True
+            if not sm.group(2) and verb == "DELETE":
+                parent = g["snapshots"][name].get("parent")
+                for s in g["snapshots"].values():
+                    if s.get("parent") == name:
+                        s["parent"] = parent
+                del g["snapshots"][name]
+                if g.get("parent") == name:
+                    g["parent"] = parent
+                return self.ok(new_task(node, f"{kind}delsnapshot", vmid, self.user(), f"delete {name}")) or True
+        if rest in ("/vncproxy", "/termproxy") and verb == "POST":
+            self.params()
+            self.fail(500, "the mock guest API has no console")
+            return True
+        return False
+
+    def resource(self, g):
+        cfg = g["config"]
+        st = self.status(g)
+        return {"id": f"{g['type']}/{g['vmid']}", "type": g["type"], "vmid": g["vmid"], "node": self.node, "name": cfg.get("name"),
+                "status": st["status"], "tags": cfg.get("tags", ""), "template": 0, "cpu": st["cpu"], "maxcpu": st["cpus"],
+                "mem": st["mem"], "maxmem": st["maxmem"], "uptime": st["uptime"], "maxdisk": st["maxdisk"]}
+
+    def status(self, g):
+        cfg = g["config"]
+        running = g["status"] == "running"
+        maxmem = int(re.sub(r"\D.*", "", str(cfg.get("memory", "512"))) or 512) << 20
+        cpus = int(cfg.get("sockets", 1)) * int(cfg.get("cores", 1))
+        return {"vmid": g["vmid"], "name": cfg.get("name"), "status": g["status"], "qmpstatus": g["qmp"], "cpus": cpus,
+                "cpu": 0.031 if running else 0, "maxmem": maxmem, "mem": maxmem // 3 if running else 0,
+                "maxdisk": 32 << 30, "uptime": int(time.time() - g["started"]) if running else 0,
+                "netin": 123456 if running else 0, "netout": 65432 if running else 0, "diskread": 7 << 20, "diskwrite": 3 << 20,
+                "tags": cfg.get("tags", "")}
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--node", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--cert", required=True, help="PEM certificate for HTTPS")
+    ap.add_argument("--key", required=True, help="PEM key for HTTPS")
+    ap.add_argument("--seed", action="store_true", help="start with a running container 200 and VM 101 with snapshots")
+    args = ap.parse_args()
+    Handler.upstream = args.upstream
+    Handler.node = args.node
+    if args.seed:
+        STATE["guests"][200] = {"type": "lxc", "vmid": 200, "config": {"hostname": "ct-web", "memory": "512", "cores": "1", "tags": "web;prod"},
+                                "status": "running", "qmp": "running", "started": time.time() - 3600, "snapshots": {}}
+    srv = Server(("127.0.0.1", args.port), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.cert, args.key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print(f"mock: listening on {srv.server_address[1]}", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+#!/bin/bash
+# Tests that drive real QEMU guests through libvirt need something that boots, shows its disks
+# and obeys an ACPI shutdown, in a few seconds under software emulation, without fetching
+# anything but Debian packages. A full distro image is too slow and too big to keep around, so
+# we assemble one from Debian's cloud kernel and busybox-static each time we need it, and keep
+# only this script in the repository (never the kernel or the ISO).
+#
+# Usage: tiny-guest.sh OUTDIR
+# Leaves OUTDIR/tiny.iso (isolinux, boots as a cdrom), OUTDIR/vmlinuz, OUTDIR/initrd.img and
+# OUTDIR/cmdline (for direct-kernel boots). Skips the work if tiny.iso is newer than this script.
+#
+# Guest contract (serial console ttyS0):
+#   "CORRAL-TINY-GUEST-READY"  once modules are loaded, disks are probed and the power button
+#                              is armed; exactly once per boot
+#   "CORRAL-DISKS: vda sda"    the next line: block devices in /sys/block (loop/ram left out)
+#   ACPI power button          -> poweroff -f (a press before the marker is lost: wait for it)
+# Serial lines end in CR LF. Only virtio-scsi targets 0..7 are scanned (each costs ~27 ms under
+# TCG); put corral.scsi_targets=N on the kernel command line of a direct boot for more.
+# Env: TINY_GUEST_KERNEL_PKG=linux-image-...-cloud-amd64 to pin the kernel package.
+set -euo pipefail
+
+die() { echo "tiny-guest: $*" >&2; exit 1; }
+
+[ $# -eq 1 ] || die "usage: $0 OUTDIR"
+SELF=$(readlink -f "$0")
+mkdir -p "$1"
+OUT=$(cd "$1" && pwd)
+
+up_to_date() {
+    [ -s "$OUT/tiny.iso" ] && [ "$OUT/tiny.iso" -nt "$SELF" ] &&
+        [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ]
+}
+report() {
+    echo "tiny-guest: $1 $OUT/tiny.iso ($(stat -c %s "$OUT/tiny.iso") bytes)"
+}
+
+up_to_date && { report "up to date:"; exit 0; }
+
+# Two test runs may share OUTDIR: build once, the other waits and then finds it up to date.
+exec 9>"$OUT/.tiny-guest.lock"
+flock 9
+up_to_date && { report "up to date:"; exit 0; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (installs packages, creates device nodes)"
+
+APTLOG=$(mktemp /tmp/tiny-guest-apt.XXXXXX)
+WORK=$(mktemp -d "$OUT/.build.XXXXXX")
+trap 'rm -rf "$WORK" "$APTLOG"' EXIT
+
+apt_install() {
+    local opts=(-o DPkg::Lock::Timeout=600 -y --no-install-recommends)
+    if ! DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" install "$@" >>"$APTLOG" 2>&1; then
+        apt-get -o DPkg::Lock::Timeout=600 update >>"$APTLOG" 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" install "$@" >>"$APTLOG" 2>&1 ||
+            { tail -n 30 "$APTLOG" >&2; die "apt-get install $* failed"; }
+    fi
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+need=()
+for p in busybox-static cpio gzip isolinux syslinux-common; do
+    installed "$p" || need+=("$p")
+done
+if ! command -v genisoimage >/dev/null && ! command -v xorriso >/dev/null; then
+    need+=(genisoimage)
+fi
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+
+BUSYBOX=$(dpkg -L busybox-static | grep -E '/bin/busybox$' | head -n 1)
+ISOLINUX_BIN=/usr/lib/ISOLINUX/isolinux.bin
+LDLINUX_C32=/usr/lib/syslinux/modules/bios/ldlinux.c32
+for f in "$BUSYBOX" "$ISOLINUX_BIN" "$LDLINUX_C32"; do
+    [ -f "$f" ] || die "missing $f after installing packages"
+done
+
+# --- kernel: the current cloud ABI package, unpacked, never installed ------------------------
+kernel_pkg() {
+    apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[^ ]*-cloud-amd64\)$/\1/p' | head -n 1
+}
+KPKG=${TINY_GUEST_KERNEL_PKG:-$(kernel_pkg)}
+if [ -z "$KPKG" ]; then
+    apt-get -o DPkg::Lock::Timeout=600 update >>"$APTLOG" 2>&1 || true
+    KPKG=$(kernel_pkg)
+fi
+[ -n "$KPKG" ] || die "cannot find the ABI package behind linux-image-cloud-amd64 (apt-cache depends)"
+
+( cd "$WORK" && apt-get -o APT::Sandbox::User=root download "$KPKG" >>"$APTLOG" 2>&1 ) ||
+    { tail -n 20 "$APTLOG" >&2; die "apt-get download $KPKG failed"; }
+dpkg-deb -x "$WORK"/"$KPKG"_*.deb "$WORK/k"
+
+KVER=$(ls "$WORK/k/lib/modules" | head -n 1)
+MODDIR=$WORK/k/lib/modules/$KVER
+VMLINUZ=$WORK/k/boot/vmlinuz-$KVER
+[ -f "$VMLINUZ" ] || die "no kernel image in $KPKG"
+
+# Module names in depends= and on disk mix '-' and '_': index both by the '_' form.
+norm() { tr '-' '_'; }
+( cd "$MODDIR" && find kernel -name '*.ko*' ) |
+    while read -r p; do b=${p##*/}; echo "$(echo "${b%%.ko*}" | norm) $p"; done >"$WORK/mod.index"
+sed 's|.*/||; s|\.ko.*||' "$MODDIR/modules.builtin" | norm >"$WORK/builtin.index"
+
+# The modules we want, in the order /init loads them (with insmod parameters). Dependencies
+# found in each module's own depends= are put in front of it automatically.
+WANTED=(
+    virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
+    "scsi_mod scan=manual" # /init scans only a few targets itself (see there); insmod, unlike
+    sd_mod virtio_scsi     # modprobe, ignores scsi_mod.* on the kernel command line
+    button evdev           # ACPI power button -> /dev/input/eventN
+)
+
+mkdir -p "$WORK/initrd/lib/modules" "$WORK/initrd/etc"
+: >"$WORK/seen"
+: >"$WORK/initrd/etc/tiny-modules"
+BUILTIN=() MISSING=()
+
+add_module() { # name [insmod args...]
+    local name dep path f
+    name=$(echo "$1" | norm); shift
+    grep -qx "$name" "$WORK/seen" && return 0
+    echo "$name" >>"$WORK/seen"
+    if grep -qx "$name" "$WORK/builtin.index"; then BUILTIN+=("$name"); return 0; fi
+    path=$(awk -v n="$name" '$1 == n { print $2; exit }' "$WORK/mod.index")
+    if [ -z "$path" ]; then MISSING+=("$name"); return 0; fi
+    f=$MODDIR/$path
+    for dep in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | head -n 1 | tr ',' ' '); do
+        add_module "$dep"
+    done
+    case "$f" in
+        *.ko) cp "$f" "$WORK/initrd/lib/modules/$name.ko" ;;
+        *.ko.xz) xz -dc "$f" >"$WORK/initrd/lib/modules/$name.ko" ;;
+        *.ko.gz) gzip -dc "$f" >"$WORK/initrd/lib/modules/$name.ko" ;;
+        *.ko.zst) zstd -qdc "$f" >"$WORK/initrd/lib/modules/$name.ko" ;;
+        *) die "unknown module format $f" ;;
+    esac
+    echo "$name${1:+ $*}" >>"$WORK/initrd/etc/tiny-modules"
+}
+for m in "${WANTED[@]}"; do
+    # shellcheck disable=SC2086
+    add_module $m
+done
+printf %s "${BUILTIN[*]:-}" >"$WORK/initrd/etc/tiny-builtin"
+printf %s "${MISSING[*]:-}" >"$WORK/initrd/etc/tiny-missing"
+
+# --- initramfs -------------------------------------------------------------------------------
+R=$WORK/initrd
+mkdir -p "$R/bin" "$R/sbin" "$R/usr/bin" "$R/usr/sbin" "$R/dev" "$R/proc" "$R/sys" "$R/tmp"
+cp "$BUSYBOX" "$R/bin/busybox"
+ln -s busybox "$R/bin/sh"
+mknod -m 600 "$R/dev/console" c 5 1   # the kernel opens it before /init can mount devtmpfs
+mknod -m 666 "$R/dev/null" c 1 3
+
+cat >"$R/init" <<'INIT'
+#!/bin/sh
+# PID 1 of the tiny test guest. Contract: see tiny-guest.sh.
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+say() { echo "corral-tiny: $*"; }
+say "kernel $(uname -r)"
+
+loaded="" failed=""
+while read -r name args; do
+    [ -n "$name" ] || continue
+    if [ -f "/lib/modules/$name.ko" ] && insmod "/lib/modules/$name.ko" $args; then
+        loaded="$loaded $name"
+    else
+        failed="$failed $name"
+    fi
+done </etc/tiny-modules
+say "modules loaded:$loaded"
+[ -s /etc/tiny-builtin ] && say "modules built in: $(cat /etc/tiny-builtin)"
+[ -s /etc/tiny-missing ] && say "modules missing in this kernel: $(cat /etc/tiny-missing)"
+[ -n "$failed" ] && say "modules FAILED:$failed"
+
+# Scanning all 256 virtio-scsi targets costs ~27 ms each under TCG (~7 s), so the bus is scanned
+# by hand: targets 0..N-1 (all LUNs), N from corral.scsi_targets= on the kernel command line,
+# default 8. libvirt puts virtio-scsi disks on target 0 unless told otherwise.
+ntargets=8
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in corral.scsi_targets=*) ntargets=${arg#*=} ;; esac
+done
+for h in /sys/class/scsi_host/host*; do
+    [ -w "$h/scan" ] || continue
+    t=0
+    while [ "$t" -lt "$ntargets" ]; do
+        echo "0 $t -" >"$h/scan" 2>/dev/null
+        t=$((t + 1))
+    done
+done
+
+# sd probing can still be asynchronous: wait (<= 5 s) until every SCSI disk has its block device.
+i=0
+while [ $i -lt 50 ]; do
+    pending=0
+    for d in /sys/bus/scsi/devices/*:*:*:*; do
+        [ -e "$d/type" ] || continue
+        [ "$(cat "$d/type")" = 0 ] || continue
+        ls "$d"/block/* >/dev/null 2>&1 || pending=1
+    done
+    [ $pending = 0 ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+
+# Arm the power button before saying READY: a caller may shut down right after the marker.
+armed=0
+for ev in /sys/class/input/event*; do
+    [ -e "$ev/device/name" ] || continue
+    if [ "$(cat "$ev/device/name")" = "Power Button" ]; then
+        dev=/dev/input/${ev##*/}
+        # One read() of an evdev node returns only when an event (the key press) arrives.
+        ( dd if="$dev" of=/dev/null bs=24 count=1 2>/dev/null &&
+            { say "power button pressed, powering off"; sync; poweroff -f; } ) &
+        armed=$((armed + 1))
+    fi
+done
+[ $armed -gt 0 ] || say "WARNING: no ACPI power button input device; ACPI shutdown will not work"
+
+dmesg -n 1   # keep kernel messages from splitting the marker lines
+say "ready at uptime $(cut -d' ' -f1 /proc/uptime) s"
+disks=""
+for b in /sys/block/*; do
+    [ -e "$b" ] || continue
+    b=${b##*/}
+    case "$b" in loop*|ram*|zram*) continue ;; esac
+    disks="$disks $b"
+done
+echo "CORRAL-TINY-GUEST-READY"
+echo "CORRAL-DISKS:$disks"
+
+while :; do sleep 3600; done
+INIT
+chmod 755 "$R/init"
+
+( cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet ) | gzip -9 -n >"$WORK/initrd.img"
+
+# --- ISO (isolinux, El Torito no-emulation) --------------------------------------------------
+CMDLINE="console=tty0 console=ttyS0,115200 quiet"
+ISO=$WORK/iso
+mkdir -p "$ISO/isolinux"
+cp "$ISOLINUX_BIN" "$LDLINUX_C32" "$ISO/isolinux/"
+cp "$VMLINUZ" "$ISO/vmlinuz"
+cp "$WORK/initrd.img" "$ISO/initrd.img"
+cat >"$ISO/isolinux/isolinux.cfg" <<EOF
+SERIAL 0 115200
+PROMPT 0
+TIMEOUT 0
+DEFAULT tiny
+LABEL tiny
+  KERNEL /vmlinuz
+  APPEND initrd=/initrd.img $CMDLINE
+EOF
+
+MKISO=(genisoimage)
+command -v genisoimage >/dev/null || MKISO=(xorriso -as mkisofs)
+"${MKISO[@]}" -quiet -o "$WORK/tiny.iso" -V CORRAL_TINY -R -J \
+    -b isolinux/isolinux.bin -c isolinux/boot.cat \
+    -no-emul-boot -boot-load-size 4 -boot-info-table "$ISO" >>"$APTLOG" 2>&1 ||
+    { tail -n 20 "$APTLOG" >&2; die "${MKISO[*]} failed"; }
+
+# tiny.iso goes last: its presence (and age) is what says the whole set is complete.
+cp "$VMLINUZ" "$OUT/vmlinuz.tmp" && mv -f "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
+mv -f "$WORK/initrd.img" "$OUT/initrd.img"
+echo "$CMDLINE" >"$OUT/cmdline"
+mv -f "$WORK/tiny.iso" "$OUT/tiny.iso"
+report "built from $KPKG:"
