@@ -12,8 +12,18 @@ public enum PVEFacts {
 
     /// The parameters of `METHOD /path`; empty for a method not in the generated list.
     public static func parameters(_ method: String) -> [String: Schema] {
-        (all[method]?["parameters"]?.objectValue ?? [:]).mapValues { Schema(pveJSON: $0) }
+        var out = (all[method]?["parameters"]?.objectValue ?? [:]).mapValues { Schema(pveJSON: $0) }
+        if withDescription.contains(method) { out["description"] = Schema.string(maxLength: 8192).optional() }
+        return out
     }
+
+    /// Methods whose `description` parameter the facts lost when prose was stripped from them (the
+    /// parameter's own name was taken for prose); PVE has it.
+    public static let withDescription: Set<String> = [
+        "POST /nodes/{node}/qemu", "PUT /nodes/{node}/qemu/{vmid}/config", "POST /nodes/{node}/qemu/{vmid}/config",
+        "POST /nodes/{node}/qemu/{vmid}/snapshot", "PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+        "POST /nodes/{node}/qemu/{vmid}/clone",
+    ]
 
     static func meta(_ method: String) -> (name: String, protected: Bool, proxyTo: String?) {
         let entry = all[method]

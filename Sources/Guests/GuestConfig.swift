@@ -158,7 +158,7 @@ public struct GuestConfig: Equatable, Sendable {
         var out = ""
         for byte in text.utf8 {
             if byte < 0x20 || byte >= 0x7f || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "%") {
-                out += "%" + String(format: "%02x", byte)
+                out += "%" + String(format: "%02X", byte)
             } else {
                 out.unicodeScalars.append(UnicodeScalar(byte))
             }

@@ -116,14 +116,15 @@ public enum DomainXML {
                 x.leaf("nvram", try context.resolve(efi).path)
             }
         }
-        if config["smbios1"] != nil { x.empty("smbios", ["mode": "sysinfo"]) }
+        // the domain's <uuid> already is the SMBIOS UUID; sysinfo only for the other fields
+        let smbios = config.properties("smbios1").filter { $0.key != "uuid" && $0.key != "base64" }
+        if !smbios.isEmpty { x.empty("smbios", ["mode": "sysinfo"]) }
         x.close("os")
-        let smbios = config.properties("smbios1")
         if !smbios.isEmpty {
             x.open("sysinfo", ["type": "smbios"])
             x.open("system")
-            let base64 = smbios["base64"]?.boolValue == true
-            for key in ["manufacturer", "product", "version", "serial", "uuid", "sku", "family"] {
+            let base64 = config.properties("smbios1")["base64"]?.boolValue == true
+            for key in ["manufacturer", "product", "version", "serial", "sku", "family"] {
                 guard var value = smbios[key]?.plainText else { continue }
                 if base64, key != "uuid", let decoded = Base64Text.decode(value) { value = decoded }
                 x.leaf("entry", value, ["name": key])

@@ -21,8 +21,10 @@ extension VMManager {
             if let digest, digest != current {
                 throw QEMUError(400, "detected modified configuration - file changed by other user? Try again.", errors: ["digest": "the config changed meanwhile"])
             }
-            try checkLock(config, vmid, skiplock: skiplock)
             var options = Self.options(from: parameters)
+            // removing the lock itself is how a stuck lock is cleared (`qm unlock`)
+            let onlyUnlock = options.isEmpty && revert.isEmpty && delete == ["lock"]
+            try checkLock(config, vmid, skiplock: skiplock || onlyUnlock)
             for key in delete where options[key] != nil {
                 throw QEMUError.parameter("delete", "cannot set and delete '\(key)' at the same time")
             }

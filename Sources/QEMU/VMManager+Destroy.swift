@@ -27,6 +27,19 @@ extension VMManager {
         return volids.filter { seen.insert($0).inserted }
     }
 
+    /// VMs whose disks are linked clones of this VM's base volumes.
+    func linkedClones(of vmid: Int, _ config: GuestConfig) -> [Int] {
+        let bases = VMConfig(config.current).drives.compactMap { $0.volid.flatMap(VolumeID.init) }.filter(\.isBase)
+        guard !bases.isEmpty else { return [] }
+        return vmids().filter { other in
+            other != vmid && ((try? load(other).config).map { c in
+                VMConfig(c.current).drives.compactMap(\.volid).contains { volid in
+                    bases.contains { base in volid.hasPrefix("\(base.storage):\(base.name)/") }
+                }
+            } ?? false)
+        }
+    }
+
     /// Removes a stopped VM: its volumes, its config and its runtime files. `protection` refuses.
     public func destroy(_ vmid: Int, purge: Bool, unreferenced: Bool, skiplock: Bool, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "destroy VM \(vmid)") {
@@ -34,18 +47,14 @@ extension VMManager {
             try checkLock(config, vmid, skiplock: skiplock)
             if VMConfig(config.current).protection { throw QEMUError(400, "can't remove VM \(vmid) - protection mode enabled") }
             if isRunning(vmid) { throw QEMUError(400, "VM \(vmid) is running - destroy failed") }
-            // a base volume that linked clones still use must stay
-            let clonesOfBase = Set(vmids().filter { $0 != vmid }.flatMap { other in
-                ((try? load(other).config).map { c in VMConfig(c.current).drives.compactMap(\.volid) } ?? [])
-            })
+            // a template whose base volumes linked clones still use cannot go: PVE refuses too
+            let clones = linkedClones(of: vmid, config)
+            if !clones.isEmpty {
+                throw QEMUError(400, "VM \(vmid) is the base of linked clone(s) \(clones.map(String.init).joined(separator: ", ")): destroy those first or make them full clones")
+            }
             try modify(vmid) { $0.current["lock"] = "destroyed" }
             var failures: [String] = []
             for volid in ownedVolumes(vmid, config, unreferenced: unreferenced) {
-                let id = VolumeID(volid)!
-                if id.isBase, clonesOfBase.contains(where: { $0.hasPrefix("\(id.storage):\(id.name)/") || $0.contains("/\(id.name.split(separator: "/").last!)/") }) {
-                    failures.append("\(volid) is the base of a linked clone")
-                    continue
-                }
                 do {
                     try storage.free(volid)
                     log("removed volume \(volid)")

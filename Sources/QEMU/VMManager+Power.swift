@@ -23,7 +23,7 @@ extension VMManager {
             try save(vmid, config)
             log("applied pending changes")
         }
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        try prepareRunDirectory()
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let xml = try DomainXML.generate(VMConfig(config.current), context: domainContext(vmid))
         for volid in VMConfig(config.current).drives.compactMap(\.volid) {
@@ -167,6 +167,16 @@ extension VMManager {
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         throw QEMUError(500, "VM \(vmid) did not stop within \(Int(timeout)) s")
+    }
+
+    /// QEMU runs as libvirt's unprivileged user (Debian: libvirt-qemu, group kvm) and binds its VNC,
+    /// serial and agent sockets here, so the directory belongs to group kvm.
+    func prepareRunDirectory() throws {
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        if let group = getgrnam("kvm") {
+            chown(runDirectory, uid_t.max, group.pointee.gr_gid)
+            chmod(runDirectory, 0o770)
+        }
     }
 
     /// Sockets of a stopped VM (libvirt leaves unix sockets behind).

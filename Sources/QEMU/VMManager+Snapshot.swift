@@ -38,6 +38,7 @@ extension VMManager {
                     let domain = try runningDomain(vmid)
                     log("saving VM state and disks (QEMU savevm)")
                     let reply = try domain.monitorCommand(hmp: "savevm \(name)")
+                    if !reply.isEmpty { log("savevm: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))") }
                     if reply.lowercased().contains("error") { throw QEMUError(500, "savevm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))") }
                 } else if running {
                     // storage snapshots of a running VM: pause writes for the moment they take

@@ -156,7 +156,8 @@ class Console:
         self.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ERROR_HOOK})
         self.artifacts = Path(artifacts)
         self.artifacts.mkdir(parents=True, exist_ok=True)
-        self.allowed_501 = [re.compile(p) for p in allowed_501]
+        # (status, URL pattern) pairs whose failed requests are expected, not problems
+        self.expected = [(501, re.compile(p)) for p in allowed_501]
         self.problems = []   # SEVERE console entries and page errors
         self.excused = []    # expected 501s
         self.shots = []
@@ -179,7 +180,7 @@ class Console:
             if e.get("level") != "SEVERE":
                 continue
             msg = e.get("message", "")
-            if "status of 501" in msg and any(p.search(msg) for p in self.allowed_501):
+            if any(f"status of {code} " in msg and p.search(msg) for code, p in self.expected):
                 self.excused.append(msg)
                 continue
             self.problems.append(f"console: {msg}")
@@ -377,6 +378,53 @@ def vm_console(c, vmid):
     c.shot("vm-console")
 
 
+def vm_console_unavailable(c, vmid):
+    """Against the mock there is no VNC: the console must say so and offer a retry, not break."""
+    c.click("#tab-console")
+    c.wait(lambda: c.q('.vnc-screen[data-state="error"]'), "the console to report that it cannot connect", 30)
+    c.wait(lambda: c.visible("#tabpanel .notice-error"), "the console's error message")
+    c.wait(lambda: c.visible("#tabpanel .actions button:not([hidden])"), "the reconnect button")
+    c.shot("vm-console-unavailable")
+
+
+def vm_field_error(c, vmid):
+    """A 400 with per-parameter errors lands beside the field: a bridge name the server refuses."""
+    c.click("#tab-hardware")
+    c.wait(lambda: c.q("#tabpanel .kv-grid tbody tr"), "the hardware rows", 20)
+    c.click("#tabpanel .actions button:nth-child(3)")   # Add network device
+    dlg = "dialog.form-dialog[open]"
+    bridge = c.wait(lambda: c.visible(f"{dlg} input[list]"), "the bridge field")
+    bridge.clear()
+    bridge.send_keys("no such bridge!")
+    allowance = (400, re.compile(rf"/qemu/{vmid}/config\b"))  # the refusal this step provokes
+    c.expected.append(allowance)
+    c.click(f"{dlg} button[type=submit]")
+    err = c.wait(lambda: c.visible(f"{dlg} .field-error:not([hidden])"), "a field error from the server", 20)
+    c.collect_logs()
+    c.expected.remove(allowance)
+    owner = c.js("return arguments[0].closest('.field').querySelector('label').textContent", err)
+    if owner != "Bridge":
+        raise Failure(f"the server's error went beside {owner!r}, not Bridge: {err.text}")
+    c.shot("vm-field-error")
+    c.q(dlg).send_keys(Keys.ESCAPE)
+    c.wait(lambda: not c.q(dlg), "the dialog to close")
+
+
+def vm_snapshot(c, vmid):
+    c.click("#tab-snapshots")
+    c.wait(lambda: c.q('#tabpanel tr[data-snap="current"]'), "the snapshot list", 20)
+    c.click("#tabpanel .actions .btn-primary")
+    dlg = "dialog.form-dialog[open]"
+    c.wait_visible(f"{dlg} input[name=snapname]").send_keys("first")
+    c.q(f"{dlg} textarea").send_keys("made by the browser test")
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: c.q('#tabpanel tr[data-snap="first"]'), "the new snapshot in the list", 120)
+    order = c.js("return [...document.querySelectorAll('#tabpanel tr[data-snap]')].map((r) => r.dataset.snap)")
+    if order[-1] != "current":
+        raise Failure(f"snapshot order does not end with current: {order}")
+    c.shot("vm-snapshots")
+
+
 def vm_tabs(c, vmid):
     for tab, ready in (("hardware", "#tabpanel .kv-grid tbody tr"), ("options", "#tabpanel .kv-grid tbody tr"),
                        ("snapshots", "#tabpanel table.snapshots tbody tr"), ("permissions", "#tabpanel table tbody tr")):
@@ -399,6 +447,30 @@ def vm_stop_delete(c, vmid):
     c.shot("vm-deleted")
 
 
+def vm_phone(c, vmid):
+    c.click("#tab-summary")
+    c.wait(lambda: c.q(".status-pill") and c.q(".status-pill").text == "running", "the VM summary", 30)
+    c.shot("vm-summary")
+    c.click("#tab-hardware")
+    c.wait(lambda: c.q("#tabpanel .kv-grid tbody tr"), "the hardware rows", 20)
+    c.shot("vm-hardware")
+
+
+def start_mock(daemon):
+    """The mock guest API in front of the daemon, with the node's own certificate."""
+    pve = daemon.data / "pve"
+    cert, key = pve / "nodes" / NODE / "pve-ssl.pem", pve / "nodes" / NODE / "pve-ssl.key"
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("mock_guest_api.py")), "--upstream", daemon.url,
+                             "--node", NODE, "--cert", str(cert), "--key", str(key)]
+                            + (["--verbose"] if os.environ.get("MOCK_VERBOSE") else []), stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"listening on (\d+)", line)
+    if not m:
+        proc.kill()
+        raise Failure(f"the mock guest API did not start: {line!r}")
+    return proc, f"https://127.0.0.1:{m.group(1)}/"
+
+
 # --- main ------------------------------------------------------------------------------------
 
 def main():
@@ -407,20 +479,29 @@ def main():
     ap.add_argument("--guests", action="store_true", help="also create, start, view, stop and delete a VM")
     ap.add_argument("--artifacts", default=".build/browser-artifacts", help="where the screenshots go")
     ap.add_argument("--www", default=str(REPO / "www"), help="the console's files (default: the repository's www/)")
+    ap.add_argument("--mock-guests", action="store_true",
+                    help="run the guest steps against Tests/Browser/mock_guest_api.py in front of corrald "
+                         "(until corrald has the guest API; no VNC there)")
     args = ap.parse_args()
 
     artifacts = Path(args.artifacts)
     if artifacts.exists():
         for old in artifacts.glob("*.png"):
             old.unlink()
-    allowed = ALWAYS_OPTIONAL + ([] if args.guests else GUEST_API)
+    guests = args.guests or args.mock_guests
+    allowed = ALWAYS_OPTIONAL + ([] if guests else GUEST_API)
 
     passed, failed = [], []
-    daemon = console = None
+    daemon = console = mock = None
     try:
         daemon = Daemon(args.bin, args.www)
+        url = daemon.url
+        if args.mock_guests:
+            mock, url = start_mock(daemon)
         console = Console(artifacts, allowed)
-        console.d.get(daemon.url)
+        if args.mock_guests:  # the mock has no consoles to offer
+            console.expected.append((500, re.compile(r"/(vncproxy|termproxy)\b")))
+        console.d.get(url)
 
         def step(name, fn, *a, **kw):
             try:
@@ -445,19 +526,28 @@ def main():
         ok = ok and step("node tasks", open_node_tasks)
         ok = ok and step("create wizard layout", wizard_layout)
         ok = ok and step("theme toggle", theme_toggle)
-        if ok and args.guests:
+        if ok and guests:
             holder = {}
 
             def create(c):
                 holder["vmid"] = create_vm(c)
             ok = step("create VM", create)
             ok = ok and step("VM running", lambda c: vm_running(c, holder["vmid"]))
-            ok = ok and step("VM console", lambda c: vm_console(c, holder["vmid"]))
+            if args.mock_guests:
+                ok = ok and step("VM console without VNC", lambda c: vm_console_unavailable(c, holder["vmid"]))
+            else:
+                ok = ok and step("VM console", lambda c: vm_console(c, holder["vmid"]))
             ok = ok and step("VM tabs", lambda c: vm_tabs(c, holder["vmid"]))
+            ok = ok and step("VM field error", lambda c: vm_field_error(c, holder["vmid"]))
+            ok = ok and step("VM snapshot", lambda c: vm_snapshot(c, holder["vmid"]))
+            if ok:
+                console.size(*PHONE)
+                ok = step("phone: VM views", lambda c: vm_phone(c, holder["vmid"]))
+                console.size(*DESKTOP)
             ok = ok and step("VM stop and delete", lambda c: vm_stop_delete(c, holder["vmid"]))
         if ok:
             console.size(*PHONE)
-            console.d.get(daemon.url + "#dc")
+            console.d.get(url + "#dc")
             ok = step("phone: node in tree", tree_has_node)
             ok = ok and step("phone: node tasks", open_node_tasks, phone=True)
             ok = ok and step("phone: create wizard layout", wizard_layout)
@@ -471,6 +561,9 @@ def main():
     finally:
         if console:
             console.quit()
+        if mock:
+            mock.terminate()
+            mock.wait()
         if daemon:
             daemon.stop()
 

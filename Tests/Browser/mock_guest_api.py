@@ -31,9 +31,10 @@ import time
 import urllib.parse
 
 LOCK = threading.Lock()
+NOVNC_DIR = "/usr/share/novnc"  # served at /novnc/ as corrald is meant to
 STATE = {"guests": {}, "tasks": {}, "pid": 4000}
 ISO = "local:iso/debian-12.8.0-amd64-netinst.iso"
-NET_RE = re.compile(r"^(virtio|e1000|e1000e|rtl8139|vmxnet3)(=[0-9A-Fa-f:]{17})?(,(bridge|tag|firewall|link_down|macaddr)=[^,]+)*$")
+NET_RE = re.compile(r"^(virtio|e1000|e1000e|rtl8139|vmxnet3)(=[0-9A-Fa-f:]{17})?(,(bridge=[-_.\w]+|(tag|firewall|link_down|macaddr)=[^,]+))*$")
 DISK_RE = re.compile(r"^([a-z][a-z0-9\-_.]*:[^,]+|none|cdrom)(,[a-z_]+=[^,]+)*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*$")
 
@@ -68,9 +69,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = None
     node = None
+    verbose = False
 
-    def log_message(self, *args):
-        pass
+    def log_message(self, fmt, *args):
+        if self.verbose:
+            sys.stderr.write("mock: " + (fmt % args) + "\n")
 
     # --- plumbing ----------------------------------------------------------------
     def reply(self, status, body, reason=None):
@@ -106,6 +109,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         cookie = self.headers.get("Cookie") or ""
         m = re.search(r"PVEAuthCookie=PVE%3A([^%]+)%40([^%]+)%3A", cookie) or re.search(r"PVEAuthCookie=PVE:([^@]+)@([^:]+):", cookie)
         return f"{m.group(1)}@{m.group(2)}" if m else "root@pam"
+
+    def static(self, root, rel):
+        import mimetypes
+        import os
+        full = os.path.realpath(os.path.join(root, rel))
+        if not full.startswith(os.path.realpath(root) + os.sep) or not os.path.isfile(full):
+            return self.fail(404, f"Not Found: /novnc/{rel}")
+        data = open(full, "rb").read()
+        self.send_response(200)
+        ctype = "text/javascript" if full.endswith(".js") else (mimetypes.guess_type(full)[0] or "application/octet-stream")
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def proxy(self):
         body = getattr(self, "_body", None)
@@ -157,7 +174,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # --- the guest API -------------------------------------------------------------------
     def route(self):
+        self._body = None  # one handler serves every request of a keep-alive connection
         path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/novnc/") and self.command == "GET":
+            return self.static(NOVNC_DIR, path[len("/novnc/"):])
         m = re.fullmatch(r"/api2/json(/.*)", path)
         if not m or not self.headers.get("Cookie", "").count("PVEAuthCookie"):
             return self.proxy()
@@ -339,7 +359,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def resource(self, g):
         cfg = g["config"]
         st = self.status(g)
-        return {"id": f"{g['type']}/{g['vmid']}", "type": g["type"], "vmid": g["vmid"], "node": self.node, "name": cfg.get("name"),
+        return {"id": f"{g['type']}/{g['vmid']}", "type": g["type"], "vmid": g["vmid"], "node": self.node, "name": cfg.get("name") or cfg.get("hostname"),
                 "status": st["status"], "tags": cfg.get("tags", ""), "template": 0, "cpu": st["cpu"], "maxcpu": st["cpus"],
                 "mem": st["mem"], "maxmem": st["maxmem"], "uptime": st["uptime"], "maxdisk": st["maxdisk"]}
 
@@ -367,10 +387,12 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--cert", required=True, help="PEM certificate for HTTPS")
     ap.add_argument("--key", required=True, help="PEM key for HTTPS")
+    ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     ap.add_argument("--seed", action="store_true", help="start with a running container 200 and VM 101 with snapshots")
     args = ap.parse_args()
     Handler.upstream = args.upstream
     Handler.node = args.node
+    Handler.verbose = args.verbose
     if args.seed:
         STATE["guests"][200] = {"type": "lxc", "vmid": 200, "config": {"hostname": "ct-web", "memory": "512", "cores": "1", "tags": "web;prod"},
                                 "status": "running", "qmp": "running", "started": time.time() - 3600, "snapshots": {}}
