@@ -77,6 +77,7 @@ let package = Package(
         .testTarget(name: "ClusterFSTests", dependencies: ["ClusterFS", "SQLite", "FUSE", "Corosync"]),
         .testTarget(name: "AccessTests", dependencies: ["Access", "TLS", "Crypt", "PAM", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
+        .testTarget(name: "QEMUTests", dependencies: ["QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
     ],
     swiftLanguageModes: [.v6]

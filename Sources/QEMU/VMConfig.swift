@@ -90,8 +90,7 @@ public struct VMConfig: Sendable {
 
     /// The boot order as device keys (`order=scsi0;ide2;net0`; legacy `cdn` letters mapped as PVE does).
     public var bootOrder: [String] {
-        // `boot` is a named format (legacy letters or order=…), not a schema property string
-        let boot = (section.values["boot"].flatMap { try? PropertyString.parse($0, format: Self.bootFormat) }) ?? [:]
+        let boot = properties("boot")
         if let order = boot["order"]?.plainText { return order.split(separator: ";").map(String.init) }
         let legacy = boot["legacy"]?.plainText ?? (section.values["boot"].flatMap { $0.contains("=") ? nil : $0 } ?? "cdn")
         var out: [String] = []
@@ -107,8 +106,6 @@ public struct VMConfig: Sendable {
         }
         return out
     }
-
-    static let bootFormat = PropertyStringFormat(["legacy": Schema.string().optional(), "order": Schema.string().optional()], defaultKey: "legacy")
 
     /// The SMBIOS UUID (PVE generates one at create and keeps it).
     public var uuid: String? { properties("smbios1")["uuid"]?.plainText }

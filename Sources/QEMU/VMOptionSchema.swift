@@ -25,8 +25,11 @@ public enum VMOptionSchema {
     /// The property-string format of an option (`net0`, `scsi0`, `boot`, …), if it has one.
     public static func format(_ key: String) -> PropertyStringFormat? {
         guard let schema = option(key) else { return nil }
-        if case .propertyString(let format) = schema.format { return format }
-        return nil
+        switch schema.format {
+        case .propertyString(let format): return format
+        case .named(let name): return Formats.guestPropertyFormats[name]
+        case nil: return nil
+        }
     }
 
     /// Disk buses and their index limits.

@@ -24,6 +24,35 @@ extension Formats {
 
     static let bootDevice = "(ide|sata|scsi|virtio)\\d+|net\\d+|hostpci\\d+|usb\\d+|efidisk0|tpmstate0"
 
+    /// The property-string formats behind named guest formats, for readers of config values.
+    public static let guestPropertyFormats: [String: PropertyStringFormat] = [
+        "pve-qm-boot": PropertyStringFormat(
+            ["legacy": Schema.string(pattern: "[acdn]{1,4}").optional(), "order": Schema.string().optional()], defaultKey: "legacy"),
+        "pve-startup-order": PropertyStringFormat(
+            ["order": Schema.integer(minimum: 0).optional(), "up": Schema.integer(minimum: 0).optional(), "down": Schema.integer(minimum: 0).optional()],
+            defaultKey: "order"),
+        "pve-qm-smbios1": PropertyStringFormat(
+            ["uuid", "version", "serial", "manufacturer", "product", "sku", "family"].reduce(into: [String: Schema]()) {
+                $0[$1] = Schema.string().optional()
+            }.merging(["base64": Schema.boolean().optional()]) { a, _ in a }),
+        "pve-vm-cpu-conf": PropertyStringFormat(
+            [
+                "cputype": Schema.string(pattern: "[A-Za-z0-9_.+\\-]+").optional(),
+                "flags": Schema.string(pattern: "[+-][A-Za-z0-9_.\\-]+(;[+-][A-Za-z0-9_.\\-]+)*").optional(),
+                "hidden": Schema.boolean().optional(), "hv-vendor-id": Schema.string(pattern: "[a-zA-Z0-9]{1,12}").optional(),
+                "phys-bits": Schema.string(pattern: "host|\\d+").optional(), "guest-phys-bits": Schema.integer(minimum: 32, maximum: 64).optional(),
+                "reported-model": Schema.string().optional(),
+            ], defaultKey: "cputype"),
+        "pve-qm-watchdog": PropertyStringFormat(
+            ["model": Schema.string(enum: ["i6300esb", "ib700"]).optional(),
+             "action": Schema.string(enum: ["reset", "shutdown", "poweroff", "pause", "debug", "none"]).optional()],
+            defaultKey: "model"),
+        "pve-qm-rng": PropertyStringFormat(
+            ["source": Schema.string(enum: ["/dev/urandom", "/dev/random", "/dev/hwrng"]),
+             "max_bytes": Schema.integer(minimum: 0).optional(), "period": Schema.integer(minimum: 0).optional()],
+            defaultKey: "source"),
+    ]
+
     static let guestEntries: [NamedFormat] = [
         NamedFormat(name: "pve-qm-boot") { text in
             if PatternCache.matches("[acdn]{1,4}", text) { return nil }
@@ -38,30 +67,16 @@ extension Formats {
             } catch let error as PropertyString.Error { return error.message } catch { return "\(error)" }
         },
         regex("pve-qm-bootdisk", "(ide|sata|scsi|virtio)\\d+", "boot disk"),
-        propertyFormat("pve-startup-order", PropertyStringFormat(
-            ["order": Schema.integer(minimum: 0), "up": Schema.integer(minimum: 0).optional(), "down": Schema.integer(minimum: 0).optional()].mapValues { $0.optional() },
-            defaultKey: "order")),
+        propertyFormat("pve-startup-order", guestPropertyFormats["pve-startup-order"]!),
         NamedFormat(name: "pve-hotplug-features") { text in
             if text == "0" || text == "1" { return nil }
             let known: Set<String> = ["network", "disk", "cpu", "memory", "usb", "cloudinit"]
             return text.split(separator: ",").first { !known.contains(String($0)) }.map { "invalid hotplug feature '\($0)'" }
         },
-        propertyFormat("pve-qm-smbios1", PropertyStringFormat(
-            ["uuid", "version", "serial", "manufacturer", "product", "sku", "family"].reduce(into: [String: Schema]()) {
-                $0[$1] = Schema.string().optional()
-            }.merging(["base64": Schema.boolean().optional()]) { a, _ in a })),
-        propertyFormat("pve-vm-cpu-conf", PropertyStringFormat(
-            [
-                "cputype": Schema.string(pattern: "[A-Za-z0-9_.+\\-]+").optional(),
-                "flags": Schema.string(pattern: "[+-][A-Za-z0-9_.\\-]+(;[+-][A-Za-z0-9_.\\-]+)*").optional(),
-                "hidden": Schema.boolean().optional(), "hv-vendor-id": Schema.string(pattern: "[a-zA-Z0-9]{1,12}").optional(),
-                "phys-bits": Schema.string(pattern: "host|\\d+").optional(), "guest-phys-bits": Schema.integer(minimum: 32, maximum: 64).optional(),
-                "reported-model": Schema.string().optional(),
-            ], defaultKey: "cputype")),
-        propertyFormat("pve-qm-watchdog", PropertyStringFormat(
-            ["model": Schema.string(enum: ["i6300esb", "ib700"]).optional(),
-             "action": Schema.string(enum: ["reset", "shutdown", "poweroff", "pause", "debug", "none"]).optional()],
-            defaultKey: "model")),
+        propertyFormat("pve-qm-smbios1", guestPropertyFormats["pve-qm-smbios1"]!),
+        propertyFormat("pve-vm-cpu-conf", guestPropertyFormats["pve-vm-cpu-conf"]!),
+        propertyFormat("pve-qm-watchdog", guestPropertyFormats["pve-qm-watchdog"]!),
+        propertyFormat("pve-qm-rng", guestPropertyFormats["pve-qm-rng"]!),
         NamedFormat(name: "pve-qm-ide") { text in
             guard let first = try? PropertyString.split(text).first else { return "invalid drive specification" }
             let file = first.key == nil || first.key == "file" || first.key == "volume" ? first.value : ""
@@ -74,7 +89,7 @@ extension Formats {
             let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
             return parts.count <= 2 && parts.allSatisfy({ !$0.isEmpty }) ? nil : "invalid storage mapping '\(pair)'"
         },
-        syntaxOnly("pve-qm-rng"), syntaxOnly("pve-qm-hostpci"), syntaxOnly("pve-qm-cicustom"), syntaxOnly("pve-qm-ipconfig"),
+        syntaxOnly("pve-qm-hostpci"), syntaxOnly("pve-qm-cicustom"), syntaxOnly("pve-qm-ipconfig"),
         syntaxOnly("pve-qemu-sev-fmt"), syntaxOnly("pve-qemu-tdx-fmt"),
     ]
 }
