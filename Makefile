@@ -7,7 +7,9 @@ PORT ?= 8006
 
 BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev libpam0g-dev libcrypt-dev \
 	libquorum-dev libcmap-dev libssl-dev zlib1g-dev pkg-config
-TEST_DEPS := curl openssl python3 python3-pip corosync iproute2
+# what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages)
+RUN_DEPS := libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools novnc
+TEST_DEPS := curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage
 BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2
 
 .PHONY: all build release deps test-deps run stop install deb test bench fuzz clean
@@ -40,6 +42,7 @@ install: release
 	install -m 0755 .build/release/corrald .build/release/corral $(DESTDIR)$(PREFIX)/bin/
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesh
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveum
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/qm
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
 	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf
 	install -D -m 0644 etc/pam.d/corral-auth $(DESTDIR)/etc/pam.d/corral-auth
@@ -48,6 +51,8 @@ install: release
 # Installs, builds and starts a single-node Corral on port 8006 (systemd when it runs as PID 1,
 # otherwise a background daemon), then says how to reach it.
 run: install
+	$(call ensure_packages,$(RUN_DEPS))
+	@bash Tests/Guest/libvirt-up.sh
 	@if [ "$$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then \
 	  systemctl daemon-reload && systemctl enable corrald >/dev/null 2>&1; systemctl restart corrald; \
 	else \

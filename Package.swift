@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
         .target(name: "API", dependencies: ["Schema", "Tasks"]),
         .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU"]),
-        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", .product(name: "Yams", package: "Yams")]),
+        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", "QEMU", "Access", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "corrald",
             dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -2,11 +2,12 @@ import API
 import Daemon
 import Foundation
 import Tasks
+import Access
 
 /// The one CLI executable, dispatching on the name it was called by (`pvesh`, and the other PVE tool
 /// names as their parts land), or on its first argument when called as `corral`.
 public enum MultiCall {
-    public static let tools = ["pvesh", "pveum"]
+    public static let tools = ["pvesh", "pveum", "qm"]
 
     public static func main(_ argv: [String]) async -> Int32 {
         let invoked = (argv.first ?? "corral").split(separator: "/").last.map(String.init) ?? "corral"
@@ -38,6 +39,7 @@ public enum MultiCall {
         }
         switch tool {
         case "pveum": return await Pveum(pvesh: Pvesh(dispatcher: dispatcher)).run(arguments)
+        case "qm": return await Qm(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         default: return await Pvesh(dispatcher: dispatcher).run(arguments)
         }
     }
@@ -52,6 +54,12 @@ public enum MultiCall {
         if let dir = environment["CORRAL_DATA_DIR"] { settings.dataDirectory = dir }
         if let node = environment["CORRAL_NODENAME"] { settings.nodeName = node }
         if let mount = environment["CORRAL_MOUNTPOINT"] { settings.mountpoint = mount }
+        if let prefix = environment["CORRAL_DOMAIN_PREFIX"] { settings.domainPrefix = prefix }
         return settings
     }
+}
+
+/// The cluster filesystem as the CLIs see it: through its mount.
+enum MountedTreeProvider {
+    static func tree(_ settings: Settings) -> MountedTree { MountedTree(root: settings.effectiveMountpoint) }
 }

@@ -5,20 +5,14 @@ import Foundation
 /// parameters, and every other option is that endpoint's own parameter (validated by its schema,
 /// like pvesh, which runs it).
 public struct Pveum {
-    struct Command {
-        let words: [String]
-        let verb: String  // pvesh verb: get, create, set, delete
-        let path: String  // with {param} placeholders, filled from positionals in order
-        let positionals: [String]
-        var fixed: [String] = []
-    }
+    typealias Command = WordCommand
 
     static let commands: [Command] = [
         Command(words: ["user", "add"], verb: "create", path: "/access/users", positionals: ["userid"]),
         Command(words: ["user", "modify"], verb: "set", path: "/access/users/{userid}", positionals: ["userid"]),
         Command(words: ["user", "delete"], verb: "delete", path: "/access/users/{userid}", positionals: ["userid"]),
         Command(words: ["user", "list"], verb: "get", path: "/access/users", positionals: []),
-        Command(words: ["user", "permissions"], verb: "get", path: "/access/permissions", positionals: ["userid"]),
+        Command(words: ["user", "permissions"], verb: "get", path: "/access/permissions", positionals: ["userid"], optional: ["userid"]),
         Command(words: ["user", "token", "add"], verb: "create", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
         Command(words: ["user", "token", "modify"], verb: "set", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
         Command(words: ["user", "token", "remove"], verb: "delete", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
@@ -49,43 +43,18 @@ public struct Pveum {
 
     public init(pvesh: Pvesh) { self.pvesh = pvesh }
 
-    static var usageText: String {
-        "USAGE: pveum <command> [ARGS] [OPTIONS]\n\n" + commands.map { c in
-            "  pveum " + (c.words + c.positionals.map { "<\($0)>" }).joined(separator: " ") + " [OPTIONS]"
-        }.joined(separator: "\n") + "\n\nOptions are the API parameters of the command's endpoint (see `pvesh usage PATH -v`).\n"
-    }
+    static let table = WordCommands(tool: "pveum", commands: commands, node: "")
+    static var usageText: String { table.usageText }
 
     /// The pvesh command line for a pveum one, or a usage error.
     func translate(_ arguments: [String]) throws -> [String] {
-        guard let command = Self.commands.filter({ arguments.starts(with: $0.words) }).max(by: { $0.words.count < $1.words.count }) else {
-            throw CLIError.usage(Self.usageText)
-        }
-        var rest = Array(arguments.dropFirst(command.words.count))
-        var values: [String: String] = [:]
-        for name in command.positionals {
-            guard let value = rest.first, !value.hasPrefix("--") else {
-                if command.words == ["user", "permissions"] { break }  // the user is optional there
-                throw CLIError.usage("missing <\(name)>\n\n" + Self.usageText)
-            }
-            values[name] = value
-            rest.removeFirst()
-        }
-        var path = command.path
-        var extra: [String] = []
-        for name in command.positionals {
-            guard let value = values[name] else { continue }
-            if path.contains("{\(name)}") {
-                path = path.replacingOccurrences(of: "{\(name)}", with: value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? value)
-            } else {
-                extra += ["--\(name)", value]
-            }
-        }
-        if command.words == ["passwd"], !rest.contains("--password") {
+        var line = try Self.table.translate(arguments)
+        if Self.table.match(arguments)?.words == ["passwd"], !arguments.contains("--password") {
             guard let first = readLine(), let second = readLine() else { throw CLIError.usage("enter the new password twice, one line each") }
             guard first == second else { throw CLIError.failed("the passwords differ", code: 1) }
-            extra += ["--password", first]
+            line += ["--password", first]
         }
-        return [command.verb, path] + extra + command.fixed + rest
+        return line
     }
 
     public func run(_ arguments: [String]) async -> Int32 {

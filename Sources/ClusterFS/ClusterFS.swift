@@ -351,6 +351,8 @@ public final class ClusterFS: @unchecked Sendable {
         guard let (vmid, _) = Self.guestID(target) else { return }
         for (existing, path) in guestConfigs() where existing.vmid == vmid {
             if let source, Self.guestID(source)?.vmid == vmid, path == Self.join(source) { continue }
+            // a rename over the guest's own config replaces it (write-temp-then-rename)
+            if source != nil, path == Self.join(target) { continue }
             throw ClusterFSError(EEXIST, "VM \(vmid) already exists at '\(path)'")
         }
     }

@@ -22,7 +22,11 @@ Needs: chromium, chromium-driver (Debian) and selenium (pip). Runs as root (FUSE
 """
 
 import argparse
+import json
 import os
+import ssl
+import urllib.parse
+import urllib.request
 import re
 import shutil
 import signal
@@ -83,6 +87,8 @@ class Daemon:
 
     def __init__(self, bin_dir, www):
         self.tmp = Path(tempfile.mkdtemp(prefix="corral-browser."))
+        # QEMU runs as libvirt's own user and must reach the disk images under the data directory.
+        self.tmp.chmod(0o755)
         self.data = self.tmp / "node"
         self.log_path = self.tmp / "log"
         exe = Path(bin_dir) / "corrald"
@@ -124,6 +130,40 @@ class Daemon:
     @property
     def url(self):
         return f"https://127.0.0.1:{self.port}/"
+
+    def call(self, method, path, ticket=None, csrf=None, **params):
+        data = urllib.parse.urlencode(params).encode() if params and method != "GET" else None
+        req = urllib.request.Request(f"{self.url}api2/json{path}", data=data, method=method)
+        if ticket:
+            req.add_header("Cookie", "PVEAuthCookie=" + urllib.parse.quote(ticket, safe=""))
+        if csrf:
+            req.add_header("CSRFPreventionToken", csrf)
+        with urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30) as res:
+            return json.load(res)["data"]
+
+    def remove_guests(self, vmids):
+        """After a failed run: stop and destroy the VMs it made, so they do not outlive the daemon."""
+        if not vmids:
+            return
+        try:
+            t = self.call("POST", "/access/ticket", username=f"{USER}@{REALM}", password=PASSWORD)
+            auth = {"ticket": t["ticket"], "csrf": t["CSRFPreventionToken"]}
+        except Exception as e:  # noqa: BLE001 — best effort
+            print(f"  note  could not log in to clean up VMs {vmids}: {e}")
+            return
+        for vmid in vmids:
+            base = f"/nodes/{NODE}/qemu/{vmid}"
+            try:
+                if self.call("GET", f"{base}/status/current", **auth).get("status") == "running":
+                    self.call("POST", f"{base}/status/stop", **auth)
+                    for _ in range(60):
+                        if self.call("GET", f"{base}/status/current", **auth).get("status") == "stopped":
+                            break
+                        time.sleep(0.5)
+                self.call("DELETE", f"{base}?purge=1&destroy-unreferenced-disks=1", **auth)
+                time.sleep(2)
+            except Exception as e:  # noqa: BLE001 — the VM may be gone already
+                print(f"  note  cleaning up VM {vmid}: {e}")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -319,7 +359,7 @@ def wizard_next(c):
     c.click("dialog.wizard button[data-role=next]")
 
 
-def create_vm(c):
+def create_vm(c, made):
     c.click("#create-vm")
     c.wait_visible("dialog.wizard[open]")
     vmid = c.wait(lambda: c.q("dialog.wizard input[name=vmid]").get_attribute("value"), "the next free VM ID", 20)
@@ -354,6 +394,7 @@ def create_vm(c):
     if "kvm" not in summary:
         raise Failure(f"the confirm step does not show kvm=0:\n{summary}")
     wizard_next(c)                                               # Create
+    made.append(int(vmid))
     c.wait(lambda: c.js("return location.hash") in (f"#qemu/{vmid}", f"#qemu/{vmid}/summary") or
            (c.q("dialog.wizard .dialog-status[data-kind=error]") and
             fail("creating the VM failed: " + c.q("dialog.wizard .dialog-status").text)),
@@ -479,6 +520,9 @@ def main():
     ap.add_argument("--guests", action="store_true", help="also create, start, view, stop and delete a VM")
     ap.add_argument("--artifacts", default=".build/browser-artifacts", help="where the screenshots go")
     ap.add_argument("--www", default=str(REPO / "www"), help="the console's files (default: the repository's www/)")
+    ap.add_argument("--stage-novnc", action="store_true",
+                    help="serve the console from a copy of --www with /usr/share/novnc inside it at novnc/, "
+                         "for a corrald that does not serve /novnc/ itself yet")
     ap.add_argument("--mock-guests", action="store_true",
                     help="run the guest steps against Tests/Browser/mock_guest_api.py in front of corrald "
                          "(until corrald has the guest API; no VNC there)")
@@ -492,9 +536,18 @@ def main():
     allowed = ALWAYS_OPTIONAL + ([] if guests else GUEST_API)
 
     passed, failed = [], []
+    leftover = []  # VMs made by this run and not deleted by it (yet)
     daemon = console = mock = None
+    staged = None
     try:
-        daemon = Daemon(args.bin, args.www)
+        www = args.www
+        if args.stage_novnc:
+            staged = Path(tempfile.mkdtemp(prefix="corral-www."))
+            shutil.copytree(args.www, staged / "www")
+            shutil.copytree("/usr/share/novnc", staged / "www" / "novnc")
+            staged.chmod(0o755)
+            www = staged / "www"
+        daemon = Daemon(args.bin, www)
         url = daemon.url
         if args.mock_guests:
             mock, url = start_mock(daemon)
@@ -530,21 +583,23 @@ def main():
             holder = {}
 
             def create(c):
-                holder["vmid"] = create_vm(c)
+                holder["vmid"] = create_vm(c, leftover)
             ok = step("create VM", create)
             ok = ok and step("VM running", lambda c: vm_running(c, holder["vmid"]))
+            ok = ok and step("VM tabs", lambda c: vm_tabs(c, holder["vmid"]))
+            ok = ok and step("VM field error", lambda c: vm_field_error(c, holder["vmid"]))
+            ok = ok and step("VM snapshot", lambda c: vm_snapshot(c, holder["vmid"]))
             if args.mock_guests:
                 ok = ok and step("VM console without VNC", lambda c: vm_console_unavailable(c, holder["vmid"]))
             else:
                 ok = ok and step("VM console", lambda c: vm_console(c, holder["vmid"]))
-            ok = ok and step("VM tabs", lambda c: vm_tabs(c, holder["vmid"]))
-            ok = ok and step("VM field error", lambda c: vm_field_error(c, holder["vmid"]))
-            ok = ok and step("VM snapshot", lambda c: vm_snapshot(c, holder["vmid"]))
             if ok:
                 console.size(*PHONE)
                 ok = step("phone: VM views", lambda c: vm_phone(c, holder["vmid"]))
                 console.size(*DESKTOP)
             ok = ok and step("VM stop and delete", lambda c: vm_stop_delete(c, holder["vmid"]))
+            if ok:
+                leftover.remove(int(holder["vmid"]))
         if ok:
             console.size(*PHONE)
             console.d.get(url + "#dc")
@@ -565,7 +620,10 @@ def main():
             mock.terminate()
             mock.wait()
         if daemon:
+            daemon.remove_guests(leftover)
             daemon.stop()
+        if staged:
+            shutil.rmtree(staged, ignore_errors=True)
 
     problems = console.problems if console else []
     if problems:

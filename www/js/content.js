@@ -1,6 +1,6 @@
 // The content area: a heading plus a tab strip for the selected object
 // (see router.js for routes). Each tab is a view module with
-// mount(panel, route) → cleanup(). New object types (qemu, lxc, storage, …)
+// mount(panel, route) → cleanup(). New object types (storage, pools, …)
 // register in VIEWS.
 
 import { h, icon, replaceChildren } from './dom.js';
@@ -8,6 +8,14 @@ import { navigate } from './router.js';
 import { mountDatacenterSummary } from './views/datacenter.js';
 import { mountNodeSummary } from './views/node-summary.js';
 import { mountNodeTasks } from './views/node-tasks.js';
+import { mountGuestSummary } from './views/guest-summary.js';
+import { mountQemuHardware } from './views/qemu-hardware.js';
+import { mountQemuOptions } from './views/qemu-options.js';
+import { mountGuestSnapshots } from './views/guest-snapshots.js';
+import { mountQemuConsole } from './views/qemu-console.js';
+import { mountLxcConsole } from './views/lxc-console.js';
+import { mountGuestPermissions } from './views/guest-permissions.js';
+import { guestTitle } from './guests.js';
 
 const VIEWS = {
   dc: {
@@ -23,10 +31,32 @@ const VIEWS = {
       { id: 'tasks', label: 'Tasks', icon: 'tasks', mount: mountNodeTasks },
     ],
   },
+  qemu: {
+    icon: 'vm',
+    title: guestTitle,
+    tabs: [
+      { id: 'summary', label: 'Summary', icon: 'summary', mount: mountGuestSummary },
+      { id: 'console', label: 'Console', icon: 'terminal', mount: mountQemuConsole },
+      { id: 'hardware', label: 'Hardware', icon: 'hardware', mount: mountQemuHardware },
+      { id: 'options', label: 'Options', icon: 'options', mount: mountQemuOptions },
+      { id: 'snapshots', label: 'Snapshots', icon: 'camera', mount: mountGuestSnapshots },
+      { id: 'permissions', label: 'Permissions', icon: 'lock', mount: mountGuestPermissions },
+    ],
+  },
+  lxc: {
+    icon: 'container',
+    title: guestTitle,
+    tabs: [
+      { id: 'summary', label: 'Summary', icon: 'summary', mount: mountGuestSummary },
+      { id: 'console', label: 'Console', icon: 'terminal', mount: mountLxcConsole },
+      { id: 'snapshots', label: 'Snapshots', icon: 'camera', mount: mountGuestSnapshots },
+      { id: 'permissions', label: 'Permissions', icon: 'lock', mount: mountGuestPermissions },
+    ],
+  },
 };
 
 export function createContent(main) {
-  let current = null;   // {key, tabButtons, panel}
+  let current = null;   // {key, route, tabButtons, panel, heading}
   let cleanup = null;
 
   function unmount() {
@@ -44,6 +74,8 @@ export function createContent(main) {
       const on = id === route.tab;
       btn.setAttribute('aria-selected', String(on));
       btn.tabIndex = on ? 0 : -1;
+      // At phone width the strip scrolls sideways: keep the open tab in sight.
+      if (on) btn.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     }
     current.panel.setAttribute('aria-labelledby', `tab-${route.tab}`);
     current.panel.replaceChildren();
@@ -82,16 +114,26 @@ export function createContent(main) {
       navigate(route.key, ids[j]);
     });
     const panel = h('section', { class: 'tabpanel', id: 'tabpanel', role: 'tabpanel', tabindex: -1 });
+    const titleText = h('span', null, view.title(route));
     replaceChildren(main,
       h('div', { class: 'content-head' },
-        h('h1', { id: 'content-title' }, icon(view.icon), view.title(route)),
+        h('h1', { id: 'content-title' }, icon(view.icon), titleText),
         tablist),
       panel);
     document.title = `${view.title(route)} – Corral`;
-    current = { key: route.key, tabButtons, panel };
+    current = { key: route.key, route, tabButtons, panel, titleText };
   }
 
   return {
+    /** Names can arrive after the view (a guest's name comes with /cluster/resources). */
+    refreshTitle() {
+      if (!current) return;
+      const t = VIEWS[current.route.type].title(current.route);
+      if (current.titleText.textContent !== t) {
+        current.titleText.textContent = t;
+        document.title = `${t} – Corral`;
+      }
+    },
     show(route) {
       const view = VIEWS[route.type] || VIEWS.dc;
       if (!view.tabs.some((t) => t.id === route.tab)) route = { ...route, tab: view.tabs[0].id };

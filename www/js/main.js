@@ -13,6 +13,8 @@ import { initTaskPanel } from './taskpanel.js';
 import { startEvents, stopEvents } from './events.js';
 import { poll, setPollingPaused } from './poll.js';
 import { initAuth } from './login.js';
+import { loadResources, subscribeResources } from './resources.js';
+import { openCreateVm } from './create-vm.js';
 
 const NODE_REFRESH_MS = 10000;
 const narrow = window.matchMedia('(max-width: 760px)');
@@ -80,6 +82,12 @@ const tree = createTree({
   },
 });
 subscribeNodes((nodes, error) => tree.setNodes(nodes, error));
+subscribeResources((list) => {
+  if (list) tree.setResources(list);
+  content.refreshTitle();
+});
+
+$('#create-vm').addEventListener('click', () => openCreateVm());
 
 let active = false; // logged in: views may load data
 
@@ -103,6 +111,7 @@ function start() {
   if (!started) {
     started = true;
     poll(() => loadNodes({ maxAge: 1000 }).catch(() => { /* shown in the tree */ }), NODE_REFRESH_MS);
+    poll(() => loadResources({ maxAge: 1000 }).catch((err) => console.debug('resources:', err)), NODE_REFRESH_MS);
     initTaskPanel({
       panel: $('#taskpanel'),
       toggle: $('#taskpanel-toggle'),

@@ -1,8 +1,14 @@
 // Routes live in the URL hash so reload, back/forward and bookmarks work:
 //   #dc[/tab]            Datacenter
 //   #node/<name>[/tab]   a node
-// A route's `key` is also the resource tree key of the selected object.
+//   #qemu/<vmid>[/tab]   a virtual machine
+//   #lxc/<vmid>[/tab]    a container
+// A route's `key` is also the resource tree key of the selected object (and,
+// for guests, the `id` that /cluster/resources gives them). Guests are named by
+// VMID alone because they move between nodes; views look the node up.
 // Unknown or missing tabs are resolved to the object's first tab by content.js.
+
+const GUEST_TYPES = new Set(['qemu', 'lxc']);
 
 /** "#node/pve1/tasks" → {type:'node', node:'pve1', tab:'tasks', key:'node/pve1'} */
 export function parseRoute(hash) {
@@ -11,6 +17,9 @@ export function parseRoute(hash) {
   });
   if (parts[0] === 'node' && parts[1]) {
     return { type: 'node', node: parts[1], key: `node/${parts[1]}`, tab: parts[2] };
+  }
+  if (GUEST_TYPES.has(parts[0]) && /^\d+$/.test(parts[1] || '')) {
+    return { type: parts[0], vmid: Number(parts[1]), key: `${parts[0]}/${Number(parts[1])}`, tab: parts[2] };
   }
   return { type: 'dc', key: 'dc', tab: parts[0] === 'dc' ? parts[1] : undefined };
 }

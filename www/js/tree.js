@@ -1,38 +1,71 @@
-// Resource tree (Datacenter → nodes; later: guests, storage, pools).
+// Resource tree: Datacenter → nodes → guests (VMs and containers, from
+// /cluster/resources; nodes alone while the server lacks that endpoint).
 // Implements the WAI-ARIA tree pattern with a roving tabindex:
 //   ↑/↓ move, → expands / goes to first child, ← collapses / goes to parent,
 //   Home/End jump, Enter/Space (or a click) open the focused object.
-// The search box above the tree filters it by name.
+// The search box above the tree filters it by name, VMID or tag.
 
 import { h, icon, replaceChildren } from './dom.js';
 import { errorText } from './api.js';
 import { formatPercent, ratio } from './format.js';
+import { guestStatus, splitTags } from './guests.js';
 
 export function createTree({ root, filterInput, messageEl, onSelect }) {
-  let data = [];                 // [{key, label, icon, status?, title?, children?}]
+  let data = [];                 // [{key, label, icon, status?, title?, tags?, search?, children?}]
+  let nodes = null;              // last node list
+  let guests = [];               // qemu/lxc entries of /cluster/resources
   let selectedKey = 'dc';
   let focusKey = 'dc';
   let filter = '';
   const expanded = new Set(['dc']);
+  const seen = new Set();        // node keys met before (see rebuild)
   let rowsByKey = new Map();     // key → <li>
   let visible = [];              // visible items in display order: {item, parentKey}
   let labelSeq = 0;
 
+  function guestItem(g) {
+    const type = g.type === 'lxc' ? 'CT' : 'VM';
+    const st = guestStatus(g);
+    const label = g.name ? `${g.vmid} (${g.name})` : String(g.vmid);
+    const tags = splitTags(g.tags);
+    const parts = [st.text];
+    if (st.kind === 'running' && Number.isFinite(Number(g.cpu))) parts.push(`CPU ${formatPercent(g.cpu, 1)}`);
+    if (g.lock) parts.push(`locked (${g.lock})`);
+    return {
+      key: `${g.type}/${g.vmid}`, label, tags,
+      icon: g.type === 'lxc' ? 'container' : Number(g.template) ? 'vm-template' : 'vm',
+      status: Number(g.template) ? null : st.kind,
+      statusText: Number(g.template) ? 'template' : st.text,
+      search: `${label} ${tags.join(' ')}`.toLowerCase(),
+      title: `${type} ${label}: ${parts.join(', ')}${tags.length ? ` · tags: ${tags.join(', ')}` : ''}`,
+    };
+  }
+
   function nodeItems(nodes) {
+    const byNode = new Map();
+    for (const g of guests) {
+      if (!byNode.has(g.node)) byNode.set(g.node, []);
+      byNode.get(g.node).push(g);
+    }
     return nodes.map((n) => {
       const online = n.status === 'online';
       const parts = [online ? 'online' : (n.status || 'unknown')];
       if (online && Number.isFinite(n.cpu)) parts.push(`CPU ${formatPercent(n.cpu, 1)}`);
       if (online && n.maxmem) parts.push(`memory ${formatPercent(ratio(n.mem, n.maxmem), 1)}`);
+      const kids = (byNode.get(n.node) || []).sort((a, b) => Number(a.vmid) - Number(b.vmid)).map(guestItem);
       return {
         key: `node/${n.node}`, label: n.node, icon: 'server',
         status: online ? 'online' : 'offline', title: `${n.node}: ${parts.join(', ')}`,
+        children: kids.length ? kids : undefined,
       };
     });
   }
 
+  // An item matches by itself or through a descendant (so a matching guest keeps its node).
   function matches(item) {
-    return !filter || item.label.toLowerCase().includes(filter);
+    if (!filter) return true;
+    if ((item.search || item.label.toLowerCase()).includes(filter)) return true;
+    return !!(item.children && item.children.some(matches));
   }
 
   function buildItem(item, level, parentKey) {
@@ -51,7 +84,9 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
       h('span', { class: 'twisty', 'aria-hidden': 'true' }, hasKids ? icon(isOpen ? 'chevron-down' : 'chevron-right') : null),
       icon(item.icon, { cls: 'tree-icon' }),
       h('span', { id: labelId, class: 'tree-label' }, item.label,
-        item.status ? h('span', { class: 'sr-only' }, ` (${item.status})`) : null),
+        item.statusText || item.status ? h('span', { class: 'sr-only' }, ` (${item.statusText || item.status})`) : null),
+      item.tags && item.tags.length ? h('span', { class: 'tags', 'aria-hidden': 'true' },
+        item.tags.slice(0, 3).map((t) => h('span', { class: 'tag', style: { '--tag-hue': tagHue(t) } }, t))) : null,
       item.status ? h('span', { class: `dot dot-${item.status}`, 'aria-hidden': 'true' }) : null));
     rowsByKey.set(item.key, li);
     if (isOpen && kids.length) {
@@ -74,6 +109,17 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
       rowsByKey.get(focusKey)?.setAttribute('tabindex', '0');
     }
     if (hadFocus) rowsByKey.get(focusKey)?.focus({ preventScroll: true });
+  }
+
+  // Open the ancestors of the selected item so it can be seen.
+  function revealSelected() {
+    if (selectedKey === 'dc') return;
+    expanded.add('dc');
+    const g = guests.find((x) => `${x.type}/${x.vmid}` === selectedKey);
+    if (g && !expanded.has(`node/${g.node}`)) {
+      expanded.add(`node/${g.node}`);
+      render();
+    }
   }
 
   function focusItem(key) {
@@ -149,7 +195,7 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     render();
     const anyMatch = visible.length > 1 || !filter;
     messageEl.hidden = anyMatch;
-    if (!anyMatch) messageEl.textContent = 'No matching nodes.';
+    if (!anyMatch) messageEl.textContent = 'Nothing matches.';
   });
   filterInput.addEventListener('keydown', (ev) => {
     if (ev.key === 'ArrowDown') { ev.preventDefault(); focusItem(visible[1]?.item.key ?? visible[0]?.item.key); }
@@ -160,20 +206,36 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     }
   });
 
+  // What the rows show, apart from tooltips (those change with every refresh).
+  const sig = (list) => (list || []).map((i) =>
+    `${i.key}\u0000${i.label}\u0000${i.status}\u0000${i.icon}\u0000${(i.tags || []).join(';')}\u0002${sig(i.children)}`).join('\u0001');
+
+  function rebuild() {
+    const items = nodeItems(nodes);
+    // Nodes start expanded, so guests are in sight; a node the user collapsed stays so.
+    for (const i of items) {
+      if (!seen.has(i.key)) { seen.add(i.key); expanded.add(i.key); }
+    }
+    const same = data.length && sig(data[0].children) === sig(items);
+    data = [{ key: 'dc', label: 'Datacenter', icon: 'datacenter', children: items }];
+    if (same) {
+      // Only the numbers changed: update tooltips in place (no rebuild under the pointer).
+      const walk = (list) => list.forEach((i) => {
+        rowsByKey.get(i.key)?.querySelector('.tree-row')?.setAttribute('title', i.title);
+        if (i.children) walk(i.children);
+      });
+      walk(items);
+    } else {
+      render();
+    }
+  }
+
   return {
     /** New node list (or null + error when /nodes failed). */
-    setNodes(nodes, error) {
-      if (nodes) {
-        const items = nodeItems(nodes);
-        const sig = (list) => list.map((i) => `${i.key}\u0000${i.status}`).join('\u0001');
-        const same = data.length && sig(data[0].children) === sig(items);
-        data = [{ key: 'dc', label: 'Datacenter', icon: 'datacenter', children: items }];
-        if (same) {
-          // Only the numbers changed: update tooltips in place (no rebuild under the pointer).
-          for (const i of items) rowsByKey.get(i.key)?.querySelector('.tree-row')?.setAttribute('title', i.title);
-        } else {
-          render();
-        }
+    setNodes(list, error) {
+      if (list) {
+        nodes = list;
+        rebuild();
       } else if (!data.length) {
         data = [{ key: 'dc', label: 'Datacenter', icon: 'datacenter', children: [] }];
         render();
@@ -185,12 +247,31 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
         messageEl.hidden = true;
       }
     },
+    /** New /cluster/resources list: the guests hang under their nodes. */
+    setResources(list) {
+      guests = (list || []).filter((r) => (r.type === 'qemu' || r.type === 'lxc') && r.vmid !== undefined && r.node);
+      // A guest on a node that /nodes does not list yet still shows.
+      if (!nodes) return;
+      const known = new Set(nodes.map((n) => n.node));
+      const extra = [...new Set(guests.map((g) => g.node))].filter((n) => !known.has(n))
+        .map((node) => ({ node, status: 'unknown' }));
+      if (extra.length) nodes = [...nodes, ...extra];
+      rebuild();
+      if (selectedKey !== 'dc' && !selectedKey.startsWith('node/')) revealSelected();
+    },
     /** Reflect the current route in the tree without triggering onSelect. */
     select(key) {
       selectedKey = key;
-      if (key.startsWith('node/')) expanded.add('dc');
+      revealSelected();
       render();
     },
     focus() { rowsByKey.get(focusKey)?.focus(); },
   };
+}
+
+/** A stable hue per tag name, so one tag has one colour everywhere. */
+export function tagHue(tag) {
+  let hsh = 0;
+  for (const c of String(tag)) hsh = (hsh * 31 + c.codePointAt(0)) >>> 0;
+  return hsh % 360;
 }

@@ -1,0 +1,53 @@
+import Foundation
+import Glibc
+
+/// Attaches the terminal to a guest's serial socket (`qm terminal`): raw mode, both directions,
+/// until Ctrl+O or the guest closes it.
+enum SerialTerminal {
+    static let escape: UInt8 = 0x0F
+
+    static func attach(path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw CLIError.failed("cannot create a socket", code: 1) }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw CLIError.failed("socket path too long: \(path)", code: 1) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            throw CLIError.failed("unable to find a serial interface at \(path) (is the VM running with 'serial0: socket'?)", code: 1)
+        }
+        var saved = termios()
+        let interactive = isatty(0) == 1
+        if interactive {
+            tcgetattr(0, &saved)
+            var raw = saved
+            cfmakeraw(&raw)
+            tcsetattr(0, TCSANOW, &raw)
+            FileHandle.standardError.write(Data("starting serial terminal on \(path) (press Ctrl+O to exit)\r\n".utf8))
+        }
+        defer { if interactive { tcsetattr(0, TCSANOW, &saved) } }
+        var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return 1 }
+            if fds[1].revents != 0 {
+                let n = read(fd, &buffer, buffer.count)
+                if n <= 0 { return 0 }
+                _ = write(1, buffer, n)
+            }
+            if fds[0].revents != 0 {
+                let n = read(0, &buffer, buffer.count)
+                if n <= 0 { fds[0].fd = -1; continue }
+                if interactive, buffer[0..<n].contains(escape) { return 0 }
+                _ = write(fd, buffer, n)
+            }
+        }
+    }
+}
