@@ -9,7 +9,7 @@ BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-
 	libquorum-dev libcmap-dev libssl-dev zlib1g-dev pkg-config
 # what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages)
 RUN_DEPS := libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools novnc
-TEST_DEPS := curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage
+TEST_DEPS := curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
 BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2
 
 .PHONY: all build release deps test-deps run stop install deb test bench fuzz clean
@@ -30,6 +30,7 @@ deps:
 test-deps: deps
 	$(call ensure_packages,$(TEST_DEPS))
 	@python3 -c 'import openapi_spec_validator' 2>/dev/null || pip install -q openapi-spec-validator || true
+	@python3 -c 'import selenium' 2>/dev/null || pip install -q selenium
 
 build: deps
 	$(SWIFT) build
@@ -81,6 +82,9 @@ test: test-deps
 	# the release build is what `make run` installs: build it and smoke-test it too
 	$(SWIFT) build -c release
 	bash Tests/smoke.sh .build/release
+	# the web console in a real Chromium, VM wizard and noVNC console included (screenshots in .build/browser-artifacts)
+	bash Tests/Guest/libvirt-up.sh
+	python3 Tests/Browser/console_test.py --bin .build/release --guests --artifacts .build/browser-artifacts
 
 bench: deps
 	$(call ensure_packages,$(BENCH_DEPS))

@@ -94,6 +94,7 @@ public enum Dispatch: Sendable {
     case done(APIOutcome)
     case pending(@Sendable () async -> APIOutcome)
     case stream(RequestContext, @Sendable (RequestContext, any EventSink) -> Void)
+    case tunnel(RequestContext, @Sendable (RequestContext) throws -> any ByteTunnel)
 }
 
 /// parse → validate → authenticate → authorize → run, for every endpoint alike.
@@ -159,6 +160,8 @@ public final class Dispatcher: Sendable {
             }
         case .stream(let body):
             return .stream(context, body)
+        case .tunnel(let open):
+            return .tunnel(context, open)
         }
     }
 
@@ -177,6 +180,7 @@ public final class Dispatcher: Sendable {
         case .done(let outcome): return outcome
         case .pending(let run): return await run()
         case .stream: return APIOutcome(.failure(APIError(400, "\(call.displayPath) is an event stream; read it over HTTP")))
+        case .tunnel: return APIOutcome(.failure(APIError(400, "\(call.displayPath) is a WebSocket; open it over HTTP")))
         }
     }
 }

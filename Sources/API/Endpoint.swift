@@ -12,6 +12,9 @@ public enum EndpointHandler: Sendable {
     case async(@Sendable (RequestContext) async throws -> JSON)
     /// A long-lived event stream (server-sent events or WebSocket); HTTP only.
     case stream(@Sendable (RequestContext, any EventSink) -> Void)
+    /// A WebSocket carrying bytes both ways (consoles): the closure checks the request and returns
+    /// the far end; a thrown error is answered as HTTP before any upgrade.
+    case tunnel(@Sendable (RequestContext) throws -> any ByteTunnel)
 }
 
 /// One API method, declared once. Validation, permission checks, routing, `pvesh`, the schema dump
@@ -60,4 +63,19 @@ public protocol EventSink: Sendable {
     func send(event: String, data: JSON)
     /// Runs `handler` once the client has gone away.
     func onClose(_ handler: @escaping @Sendable () -> Void)
+}
+
+/// The far end of a byte tunnel (a VNC server, a serial console). Called on the connection's thread:
+/// hand slow work elsewhere.
+public protocol ByteTunnel: Sendable {
+    func opened(_ client: any TunnelClient)
+    func received(_ bytes: [UInt8])
+    func closed()
+}
+
+/// The browser's end of a tunnel; usable from any thread.
+public protocol TunnelClient: Sendable {
+    func send(_ bytes: [UInt8])
+    func sendText(_ text: String)
+    func close()
 }

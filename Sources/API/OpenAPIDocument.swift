@@ -72,6 +72,9 @@ public enum OpenAPIDocument {
         if case .stream = endpoint.handler {
             return ["200": ["description": "event stream", "content": ["text/event-stream": ["schema": ["type": "string"]]]], "default": error]
         }
+        if case .tunnel = endpoint.handler {
+            return ["101": ["description": "WebSocket carrying the console's bytes"], "default": error]
+        }
         return [
             "200": [
                 "description": "success",

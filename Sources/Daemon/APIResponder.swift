@@ -9,6 +9,8 @@ struct APIResponder: HTTPResponder {
     let dispatcher: Dispatcher
     let staticFiles: StaticFiles?
     let openAPI: [UInt8]
+    /// Debian's packaged browser libraries the console uses, by URL prefix (`/novnc/` → /usr/share/novnc).
+    var libraries: [(prefix: String, files: StaticFiles)] = []
 
     func respond(to request: HTTPRequest, writer: ResponseWriter) {
         let path = request.path
@@ -22,6 +24,14 @@ struct APIResponder: HTTPResponder {
                 api(request, Substring(path.dropFirst(prefix.count)), format, writer)
                 return
             }
+        }
+        if request.method == "GET" || request.method == "HEAD",
+            let library = libraries.first(where: { path.hasPrefix($0.prefix) }),
+            let decoded = RequestDecoding.percentDecode(Substring(path.dropFirst(library.prefix.count - 1)), plusIsSpace: false),
+            let response = library.files.response(for: decoded, request: request)
+        {
+            writer.send(response)
+            return
         }
         if request.method == "GET" || request.method == "HEAD", let files = staticFiles,
             let decoded = RequestDecoding.percentDecode(Substring(path), plusIsSpace: false),
@@ -47,6 +57,16 @@ struct APIResponder: HTTPResponder {
             writer.send(render(outcome, format))
         case .pending(let run):
             Task { writer.send(render(await run(), format)) }
+        case .tunnel(let context, let open):
+            guard writer.isWebSocketRequest else {
+                writer.send(render(APIOutcome(.failure(APIError(400, "this endpoint needs a WebSocket upgrade")), user: context.user), format))
+                return
+            }
+            do {
+                writer.upgradeToWebSocket(TunnelBridge(far: try open(context)))
+            } catch {
+                writer.send(render(APIOutcome(.failure(APIError.from(error)), user: context.user), format))
+            }
         case .stream(let context, let body):
             if writer.isWebSocketRequest {
                 let sink = WebSocketEventSink()

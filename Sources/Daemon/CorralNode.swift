@@ -145,7 +145,11 @@ public final class CorralNode: Sendable {
         let www = fm.fileExists(atPath: settings.wwwDirectory) ? StaticFiles(root: settings.wwwDirectory) : nil
         if www == nil { log("no web console at \(settings.wwwDirectory); serving the API only") }
         let openAPI = OpenAPIDocument.generate(registry, version: BuildInfo.version).serialized()
-        server = try HTTPServer(configuration: configuration, responder: APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI))
+        var responder = APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI)
+        for (prefix, root) in [("/novnc/", "/usr/share/novnc")] where fm.fileExists(atPath: root) {
+            responder.libraries.append((prefix, StaticFiles(root: root)))
+        }
+        server = try HTTPServer(configuration: configuration, responder: responder)
     }
 
     /// A daemon killed while mounted leaves "Transport endpoint is not connected" behind; detach it.

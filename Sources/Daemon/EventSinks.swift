@@ -72,3 +72,23 @@ final class WebSocketEventSink: EventSink, WebSocketHandler {
 
     func onClose(_ handler: @escaping @Sendable () -> Void) { closeSignal.add(handler) }
 }
+
+/// Joins a WebSocket to a byte tunnel: binary and text messages go to the far end as bytes; what the
+/// far end sends goes back as binary messages.
+final class TunnelBridge: WebSocketHandler {
+    let far: any ByteTunnel
+
+    init(far: any ByteTunnel) { self.far = far }
+
+    struct Client: TunnelClient {
+        let socket: WebSocket
+        func send(_ bytes: [UInt8]) { socket.send(binary: bytes) }
+        func sendText(_ text: String) { socket.send(text: text) }
+        func close() { socket.close() }
+    }
+
+    func didOpen(_ socket: WebSocket) { far.opened(Client(socket: socket)) }
+    func didReceive(_ socket: WebSocket, text: String) { far.received(Array(text.utf8)) }
+    func didReceive(_ socket: WebSocket, binary: [UInt8]) { far.received(binary) }
+    func didClose(_ socket: WebSocket) { far.closed() }
+}

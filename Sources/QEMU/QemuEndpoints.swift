@@ -63,6 +63,7 @@ public enum QemuEndpoints {
 
     public static func all(manager: VMManager) -> [Endpoint] {
         lifecycle(manager) + configEndpoints(manager) + SnapshotEndpoints.all(manager: manager) + CloneEndpoints.all(manager: manager)
+            + ConsoleEndpoints.all(manager: manager, sessions: manager.consoles)
     }
 
     static func lifecycle(_ m: VMManager) -> [Endpoint] {

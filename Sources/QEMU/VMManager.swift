@@ -17,6 +17,8 @@ public final class VMManager: Sendable {
     public let logDirectory: String
     /// Prepended to the VMID to name domains (lets several test nodes share one libvirtd).
     public let domainPrefix: String
+    /// Console tickets and tunnels of this node.
+    public let consoles = ConsoleSessions()
 
     public init(
         fs: any ConfigTree, node: String, hypervisor: Hypervisor, runDirectory: String, logDirectory: String,

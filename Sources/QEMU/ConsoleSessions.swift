@@ -1,0 +1,166 @@
+import API
+import Foundation
+import Glibc
+import Synchronization
+
+/// One-time console tickets (`vncproxy`, `termproxy`) and the tunnels they open (`vncwebsocket`).
+/// A ticket is bound to its user, VM, session port and socket; it is good once, for 40 s, as PVE's.
+public final class ConsoleSessions: Sendable {
+    public enum Kind: Sendable { case vnc, terminal }
+
+    struct Ticket {
+        var user: String
+        var vmid: Int
+        var port: Int
+        var path: String
+        var kind: Kind
+        var expires: Date
+    }
+
+    private let tickets = Mutex<[String: Ticket]>([:])
+    private let ports = Mutex<Set<Int>>([])
+
+    public init() {}
+
+    /// Issues a ticket for a socket; returns it with its session port (5900–5999).
+    public func issue(user: String, vmid: Int, path: String, kind: Kind) throws -> (ticket: String, port: Int) {
+        let now = Date()
+        tickets.withLock { $0 = $0.filter { $0.value.expires > now } }
+        let port = try ports.withLock { used -> Int in
+            let live = Set(tickets.withLock { $0.values.map(\.port) })
+            used.formIntersection(live)
+            guard let free = (5900...5999).first(where: { !used.contains($0) }) else { throw APIError(503, "all 100 console sessions are in use") }
+            used.insert(free)
+            return free
+        }
+        var bytes = [UInt8](repeating: 0, count: 24)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        let ticket = "CORRALVNC:" + bytes.map { String(format: "%02x", $0) }.joined()
+        tickets.withLock { $0[ticket] = Ticket(user: user, vmid: vmid, port: port, path: path, kind: kind, expires: now.addingTimeInterval(40)) }
+        return (ticket, port)
+    }
+
+    /// Redeems a ticket (once) and opens the tunnel to its socket.
+    public func open(ticket: String, user: String, vmid: Int, port: Int) throws -> any ByteTunnel {
+        guard let entry = tickets.withLock({ $0.removeValue(forKey: ticket) }), entry.expires > Date() else {
+            throw APIError(401, "permission denied - invalid vncticket")
+        }
+        defer { _ = ports.withLock { $0.remove(entry.port) } }
+        guard entry.user == user, entry.vmid == vmid, entry.port == port else { throw APIError(401, "permission denied - invalid vncticket") }
+        let fd = try Self.connect(entry.path)
+        return entry.kind == .vnc ? SocketTunnel(fd: fd, framing: false) : SocketTunnel(fd: fd, framing: true, expectedLogin: "\(user):\(ticket)")
+    }
+
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw APIError(500, "cannot create a socket") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw APIError(500, "console socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw APIError(500, "the VM's console is not available (is it running?)")
+        }
+        return fd
+    }
+}
+
+/// Joins a client to a unix socket. A reader thread copies the socket to the client; client bytes
+/// are written to the socket. With `framing`, the client speaks PVE's terminal protocol: first
+/// `user:ticket\n` (answered `OK`), then `0:LEN:DATA` input, `1:COLS:ROWS:` resize, `2` keep-alive.
+final class SocketTunnel: ByteTunnel, @unchecked Sendable {
+    private let fd: Int32
+    private let framing: Bool
+    private let expectedLogin: String?
+    private let state = Mutex<(client: (any TunnelClient)?, loggedIn: Bool, buffer: [UInt8], closed: Bool)>((nil, false, [], false))
+
+    init(fd: Int32, framing: Bool, expectedLogin: String? = nil) {
+        self.fd = fd
+        self.framing = framing
+        self.expectedLogin = expectedLogin
+    }
+
+    func opened(_ client: any TunnelClient) {
+        state.withLock { $0.client = client; $0.loggedIn = !framing }
+        let thread = Thread { [self] in pump(client) }
+        thread.name = "console-\(fd)"
+        thread.start()
+    }
+
+    private func pump(_ client: any TunnelClient) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            client.send(Array(buffer[0..<n]))
+        }
+        client.close()
+        closed()
+    }
+
+    func received(_ bytes: [UInt8]) {
+        guard framing else { return writeAll(bytes) }
+        var input: [UInt8] = []
+        var reply: String?
+        var reject = false
+        state.withLock { s in
+            s.buffer += bytes
+            if !s.loggedIn {
+                guard let newline = s.buffer.firstIndex(of: 10) else { return }
+                let login = String(decoding: s.buffer[..<newline], as: UTF8.self)
+                s.buffer.removeSubrange(...newline)
+                if login == expectedLogin { s.loggedIn = true; reply = "OK" } else { reject = true; return }
+            }
+            // 0:LEN:DATA — several may arrive in one message, or one across messages
+            while let first = s.buffer.first {
+                if first == UInt8(ascii: "2") { s.buffer.removeFirst(); continue }
+                if first == UInt8(ascii: "1") {
+                    guard let end = s.buffer.lastIndex(of: UInt8(ascii: ":")), end > 1 else { break }
+                    s.buffer.removeSubrange(...end)
+                    continue
+                }
+                guard first == UInt8(ascii: "0"), s.buffer.count > 2, let colon = s.buffer[2...].firstIndex(of: UInt8(ascii: ":")),
+                    let length = Int(String(decoding: s.buffer[2..<colon], as: UTF8.self))
+                else { break }
+                let start = colon + 1
+                guard s.buffer.count >= start + length else { break }
+                input += s.buffer[start..<(start + length)]
+                s.buffer.removeSubrange(..<(start + length))
+            }
+        }
+        if reject { return state.withLock { $0.client }?.close() ?? () }
+        if let reply { state.withLock { $0.client }?.sendText(reply) }
+        if !input.isEmpty { writeAll(input) }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    func closed() {
+        let first = state.withLock { s -> Bool in
+            defer { s.closed = true }
+            return !s.closed
+        }
+        // shutdown wakes the reader; the descriptor is closed once, by whoever gets here first
+        if first {
+            shutdown(fd, Int32(SHUT_RDWR))
+            close(fd)
+        }
+    }
+}
