@@ -10,7 +10,7 @@ BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-
 # what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages)
 RUN_DEPS := libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools novnc
 TEST_DEPS := curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
-BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2
+BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage
 
 .PHONY: all build release deps test-deps run stop install deb test bench fuzz clean
 
@@ -92,6 +92,7 @@ bench: deps
 	bash Tests/Bench/bench.sh .build/release/corrald
 	python3 Tests/Bench/clusterfs_bench.py --corrald .build/release/corrald
 	bash Tests/Bench/replication_bench.sh .build/release
+	python3 Tests/Bench/vm_bench.py --bin .build/release
 
 # libFuzzer over the HTTP request parser, property strings and JSON (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 60

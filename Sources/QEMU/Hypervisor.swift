@@ -47,6 +47,16 @@ public final class Hypervisor: Sendable {
 
     public func lastEvent(_ domain: String) -> LibvirtEvent.Kind? { states.withLock { $0[domain] } }
 
+    /// Runs a long libvirt call (a domain start) on a connection of its own: libvirtd serves at most
+    /// a few requests of one client at a time, so parallel starts would queue on the shared one.
+    public func withOwnConnection<T>(_ body: (LibvirtConnection) throws -> T) throws -> T {
+        let own: LibvirtConnection
+        do { own = try LibvirtConnection(uri: uri, events: false) } catch let error as LibvirtError {
+            throw QEMUError(500, "cannot connect to libvirt at \(uri): \(error.message) (is libvirtd running?)")
+        }
+        return try body(own)
+    }
+
     /// Runs a libvirt call, reconnecting once if the connection turned out to be dead.
     public func with<T>(_ body: (LibvirtConnection) throws -> T) throws -> T {
         do { return try body(try connection()) } catch let error as LibvirtError where error.isConnectionLost {

@@ -32,7 +32,7 @@ extension VMManager {
         if resuming, let state = config.current["vmstate"] {
             let path = try storage.path(state)
             log("resuming VM \(vmid) from \(state)")
-            try hypervisor.with { try $0.restoreDomain(from: path, xml: xml, paused: paused) }
+            try hypervisor.withOwnConnection { try $0.restoreDomain(from: path, xml: xml, paused: paused) }
             try modify(vmid) { c in
                 c.current["vmstate"] = nil
                 c.current["lock"] = nil
@@ -41,7 +41,7 @@ extension VMManager {
             return
         }
         do {
-            _ = try hypervisor.with { try $0.createDomain(xml: xml, paused: paused || config.current["freeze"] == "1") }
+            _ = try hypervisor.withOwnConnection { try $0.createDomain(xml: xml, paused: paused || config.current["freeze"] == "1") }
         } catch let error as LibvirtError {
             throw QEMUError(500, "start failed: \(error.message)")
         }

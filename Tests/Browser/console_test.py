@@ -9,7 +9,10 @@ logs out, at desktop (1280×720) and phone (390×844) size, saving a screenshot 
 each stop. With --guests it also creates a VM through the wizard (KVM off, so it
 runs anywhere), starts it, checks that the noVNC console connects, stops and
 deletes it: that needs the guest API (/cluster/resources, /nodes/{node}/qemu,
-…) and noVNC served at /novnc/.
+…), noVNC served at /novnc/ and libvirtd (Tests/Guest/libvirt-up.sh). Then,
+through the API alone, it boots the tiny test guest (Tests/Guest/tiny-guest.sh)
+in a second VM with serial0=socket and reads its serial console through
+termproxy and vncwebsocket with a WebSocket client of its own.
 
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
@@ -22,9 +25,13 @@ Needs: chromium, chromium-driver (Debian) and selenium (pip). Runs as root (FUSE
 """
 
 import argparse
+import base64
+import hashlib
 import json
 import os
+import socket
 import ssl
+import struct
 import urllib.parse
 import urllib.request
 import re
@@ -97,7 +104,9 @@ class Daemon:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(exe), "--local", "--config", "/dev/null", "--data-dir", str(self.data),
-             "--listen", "127.0.0.1:0", "--nodename", NODE, "--www", str(www)],
+             "--listen", "127.0.0.1:0", "--nodename", NODE, "--www", str(www),
+             # libvirt is shared with other test nodes: our domains get names of their own
+             "--set", f"domain-prefix={NODE}-"],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.port = None
         for _ in range(300):
@@ -141,13 +150,28 @@ class Daemon:
         with urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30) as res:
             return json.load(res)["data"]
 
+    def login(self):
+        """The test administrator's session: {ticket, csrf}, as call() takes them."""
+        t = self.call("POST", "/access/ticket", username=f"{USER}@{REALM}", password=PASSWORD)
+        return {"ticket": t["ticket"], "csrf": t["CSRFPreventionToken"]}
+
+    def wait_task(self, upid, auth, timeout=120):
+        """Follow a task to its end; its exit status (OK, WARNINGS: n, or the error)."""
+        path = f"/nodes/{NODE}/tasks/{urllib.parse.quote(upid, safe='')}/status"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.call("GET", path, **auth)
+            if st.get("status") == "stopped":
+                return st.get("exitstatus", "")
+            time.sleep(0.2)
+        raise Failure(f"task {upid} did not end within {timeout}s")
+
     def remove_guests(self, vmids):
         """After a failed run: stop and destroy the VMs it made, so they do not outlive the daemon."""
         if not vmids:
             return
         try:
-            t = self.call("POST", "/access/ticket", username=f"{USER}@{REALM}", password=PASSWORD)
-            auth = {"ticket": t["ticket"], "csrf": t["CSRFPreventionToken"]}
+            auth = self.login()
         except Exception as e:  # noqa: BLE001 — best effort
             print(f"  note  could not log in to clean up VMs {vmids}: {e}")
             return
@@ -497,6 +521,265 @@ def vm_phone(c, vmid):
     c.shot("vm-hardware")
 
 
+# --- the serial console over the API (--guests, no browser) -----------------------------------
+
+TINY_GUEST_DIR = REPO / ".build" / "tiny-guest"
+READY_MARKER = b"CORRAL-TINY-GUEST-READY"
+DISKS_MARKER = b"CORRAL-DISKS:"     # the guest's next line: seeing it without READY means READY went by
+
+
+class WebSocketRefused(Exception):
+    """The server answered the upgrade with something other than 101."""
+
+    def __init__(self, status, reason):
+        super().__init__(f"HTTP {status} {reason}")
+        self.status = status
+
+
+class WebSocket:
+    """A minimal RFC 6455 client on ssl + socket: the handshake, masked client frames, and reading
+    text and binary messages. Pings and pongs are skipped (not answered); a close frame ends it."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, host, port, target, headers, timeout=10):
+        raw = socket.create_connection((host, port), timeout=timeout)
+        self.sock = ssl._create_unverified_context().wrap_socket(raw, server_hostname=host)
+        self.buf = b""
+        key = base64.b64encode(os.urandom(16)).decode()
+        head = [f"GET {target} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
+                f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: binary"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            self._fill(deadline)
+        response, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = response.decode("iso-8859-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        if status != 101:
+            self.close(send_close=False)
+            raise WebSocketRefused(status, parts[2] if len(parts) > 2 else "")
+        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
+        if fields.get("sec-websocket-accept") != accept:
+            self.close(send_close=False)
+            raise Failure(f"bad Sec-WebSocket-Accept {fields.get('sec-websocket-accept')!r} (expected {accept!r})")
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError from None
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buf += chunk
+
+    def _take(self, n, deadline):
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def send(self, data, opcode=0x1):
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        n = len(payload)
+        if n < 126:
+            head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 1 << 16:
+            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        mask = os.urandom(4)
+        self.sock.sendall(head + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload)))
+
+    def receive(self, deadline):
+        """The next message as ("text" | "binary", bytes), or ("close", b"") at a close frame.
+        Raises TimeoutError when the deadline (time.monotonic()) passes first."""
+        kind, parts = None, []
+        while True:
+            b0, b1 = self._take(2, deadline)
+            opcode, n = b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._take(2, deadline))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._take(8, deadline))[0]
+            mask = self._take(4, deadline) if b1 & 0x80 else None
+            payload = self._take(n, deadline)
+            if mask:
+                payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+            if opcode == 0x8:
+                return "close", b""
+            if opcode in (0x9, 0xA):
+                continue
+            if opcode in (0x1, 0x2):
+                kind, parts = ("text" if opcode == 0x1 else "binary"), [payload]
+            elif opcode == 0x0 and kind:
+                parts.append(payload)
+            else:
+                raise Failure(f"unexpected WebSocket frame (opcode {opcode})")
+            if b0 & 0x80:
+                return kind, b"".join(parts)
+
+    def close(self, send_close=True):
+        try:
+            if send_close:
+                self.send(struct.pack("!H", 1000), opcode=0x8)
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def tiny_guest_iso():
+    """The tiny test guest's ISO, built (idempotently, as root: apt packages) when missing."""
+    iso = TINY_GUEST_DIR / "tiny.iso"
+    if not iso.exists():
+        r = subprocess.run(["bash", str(REPO / "Tests" / "Guest" / "tiny-guest.sh"), str(TINY_GUEST_DIR)],
+                           capture_output=True, text=True)
+        if r.returncode != 0 or not iso.exists():
+            raise Failure(f"Tests/Guest/tiny-guest.sh failed:\n{r.stdout}{r.stderr}")
+    return iso
+
+
+def open_terminal(daemon, auth, base, proxy):
+    """The termproxy's WebSocket, as a browser opens it (the session cookie authenticates it)."""
+    query = urllib.parse.urlencode({"port": proxy["port"], "vncticket": proxy["ticket"]})
+    return WebSocket("127.0.0.1", daemon.port, f"/api2/json{base}/vncwebsocket?{query}",
+                     {"Cookie": "PVEAuthCookie=" + urllib.parse.quote(auth["ticket"], safe="")})
+
+
+def serial_console(daemon, made):
+    """A VM with serial0=socket booting the tiny guest; its serial console through termproxy and
+    vncwebsocket must deliver the guest's READY marker, and the termproxy ticket must be good once.
+
+    The guest prints READY exactly once per boot, and QEMU drops serial output while nobody is
+    attached, so the marker only counts from a boot this WebSocket watched: the WebSocket is opened
+    right after the start task ends (the BIOS, isolinux and the kernel take seconds under TCG), and
+    if READY still went by before it (its next line, CORRAL-DISKS, arrives without it, or READY has
+    not come 30 s after attaching) the VM is reset while attached and that boot's READY is awaited
+    (60 s). There is no shell on the guest's serial line to prompt; input is checked through the
+    tty's echo instead."""
+    auth = daemon.login()
+    iso = tiny_guest_iso()
+    iso_dir = daemon.data / "vz" / "template" / "iso"
+    iso_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(iso, iso_dir / "tiny.iso")
+    vmid = int(daemon.call("GET", "/cluster/nextid", **auth))
+    base = f"/nodes/{NODE}/qemu/{vmid}"
+    made.append(vmid)
+    ws = None
+    passed = False
+    try:
+        upid = daemon.call("POST", f"/nodes/{NODE}/qemu", **auth, vmid=vmid, name="serial-test", kvm=0, memory=256,
+                           serial0="socket", ide2="local:iso/tiny.iso,media=cdrom", boot="order=ide2")
+        status = daemon.wait_task(upid, auth)
+        if status != "OK":
+            raise Failure(f"creating VM {vmid} failed: {status}")
+        status = daemon.wait_task(daemon.call("POST", f"{base}/status/start", **auth), auth)
+        if status != "OK":
+            raise Failure(f"starting VM {vmid} failed: {status}")
+        started = time.monotonic()
+
+        proxy = daemon.call("POST", f"{base}/termproxy", **auth)
+        for k in ("user", "ticket", "port", "upid"):
+            if k not in proxy:
+                raise Failure(f"termproxy answer without {k}: {proxy}")
+        if proxy["user"] != f"{USER}@{REALM}":
+            raise Failure(f"termproxy names user {proxy['user']!r}")
+        ws = open_terminal(daemon, auth, base, proxy)
+        connected = time.monotonic()
+        output = bytearray()       # serial output as it came, from the moment the tunnel opened
+        early = 0                  # bytes of it that came before the login was answered
+        ws.send(f"{proxy['user']}:{proxy['ticket']}\n")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                kind, data = ws.receive(deadline)
+            except TimeoutError:
+                raise Failure("no OK from the terminal proxy within 10 s after the login line") from None
+            if kind == "close":
+                raise Failure("the terminal proxy closed the connection after the login line")
+            if kind == "text":
+                if not data.startswith(b"OK"):
+                    raise Failure(f"the terminal proxy answered the login with {data[:200]!r}, not OK")
+                output += data[2:]
+                break
+            output += data
+            early += len(data)
+        ws.send("1:80:24:")        # a resize and a keep-alive: the proxy must take them in stride
+        ws.send("2")
+
+        # The ticket is spent: a second upgrade with it is refused.
+        try:
+            again = open_terminal(daemon, auth, base, proxy)
+            again.close()
+            raise Failure("a second WebSocket with the same termproxy ticket was accepted")
+        except WebSocketRefused as e:
+            if e.status != 401:
+                raise Failure(f"a second use of the termproxy ticket got {e}, not HTTP 401") from None
+
+        reset = False
+        deadline = connected + 30
+        while READY_MARKER not in output:
+            if not reset and (DISKS_MARKER in output or time.monotonic() > deadline):
+                # READY went by before we were attached: watch a boot from its start.
+                status = daemon.wait_task(daemon.call("POST", f"{base}/status/reset", **auth), auth)
+                if status != "OK":
+                    raise Failure(f"resetting VM {vmid} failed: {status}")
+                reset, output, deadline = True, bytearray(), time.monotonic() + 60
+            try:
+                kind, data = ws.receive(min(deadline, time.monotonic() + 1))
+            except TimeoutError:
+                if reset and time.monotonic() > deadline:
+                    tail = bytes(output[-600:]).decode("utf-8", "replace")
+                    raise Failure(f"no {READY_MARKER.decode()} on the serial console within 60 s of a reset; "
+                                  f"last output:\n{tail}") from None
+                continue
+            if kind == "close":
+                raise Failure("the serial console closed before the guest was ready")
+            output += data
+        seen = time.monotonic()
+
+        # Input goes the other way: the guest's tty echoes what it is sent.
+        token = f"corral-echo-{os.getpid()}"
+        ws.send(f"0:{len(token.encode())}:{token}")
+        deadline = time.monotonic() + 15
+        while token.encode() not in output:
+            try:
+                kind, data = ws.receive(deadline)
+            except TimeoutError:
+                raise Failure(f"the guest did not echo {token!r} sent as terminal input") from None
+            if kind == "close":
+                raise Failure("the serial console closed after input")
+            output += data
+        print(f"        serial: attached {connected - started:.1f} s after start, READY "
+              f"{seen - connected:.1f} s later{' (after a reset)' if reset else ''}; input echoed; "
+              f"ticket refused on reuse"
+              + (f"; note: {early} bytes of output came before the login was answered" if early else ""))
+        passed = True
+    finally:
+        if ws:
+            ws.close()
+        try:
+            if daemon.call("GET", f"{base}/status/current", **auth).get("status") == "running":
+                status = daemon.wait_task(daemon.call("POST", f"{base}/status/stop", **auth), auth)
+                if status != "OK":
+                    raise Failure(f"stopping VM {vmid} failed: {status}")
+            status = daemon.wait_task(daemon.call("DELETE", f"{base}?purge=1&destroy-unreferenced-disks=1", **auth), auth)
+            if status != "OK":
+                raise Failure(f"deleting VM {vmid} failed: {status}")
+            made.remove(vmid)
+        except Exception as e:  # noqa: BLE001 — remove_guests tries again at the end
+            if passed:
+                raise Failure(f"cleaning up VM {vmid}: {e}") from None
+            print(f"  note  cleaning up VM {vmid}: {e}")
+
+
 def start_mock(daemon):
     """The mock guest API in front of the daemon, with the node's own certificate."""
     pve = daemon.data / "pve"
@@ -521,8 +804,7 @@ def main():
     ap.add_argument("--artifacts", default=".build/browser-artifacts", help="where the screenshots go")
     ap.add_argument("--www", default=str(REPO / "www"), help="the console's files (default: the repository's www/)")
     ap.add_argument("--stage-novnc", action="store_true",
-                    help="serve the console from a copy of --www with /usr/share/novnc inside it at novnc/, "
-                         "for a corrald that does not serve /novnc/ itself yet")
+                    help="ignored (corrald serves Debian's noVNC at /novnc/ itself); kept so old command lines work")
     ap.add_argument("--mock-guests", action="store_true",
                     help="run the guest steps against Tests/Browser/mock_guest_api.py in front of corrald "
                          "(until corrald has the guest API; no VNC there)")
@@ -538,16 +820,8 @@ def main():
     passed, failed = [], []
     leftover = []  # VMs made by this run and not deleted by it (yet)
     daemon = console = mock = None
-    staged = None
     try:
-        www = args.www
-        if args.stage_novnc:
-            staged = Path(tempfile.mkdtemp(prefix="corral-www."))
-            shutil.copytree(args.www, staged / "www")
-            shutil.copytree("/usr/share/novnc", staged / "www" / "novnc")
-            staged.chmod(0o755)
-            www = staged / "www"
-        daemon = Daemon(args.bin, www)
+        daemon = Daemon(args.bin, args.www)
         url = daemon.url
         if args.mock_guests:
             mock, url = start_mock(daemon)
@@ -600,6 +874,9 @@ def main():
             ok = ok and step("VM stop and delete", lambda c: vm_stop_delete(c, holder["vmid"]))
             if ok:
                 leftover.remove(int(holder["vmid"]))
+        if guests and not args.mock_guests:
+            # API only: runs whatever the browser steps did, and does not hold up the ones after it.
+            step("VM serial console (termproxy)", lambda c: serial_console(daemon, leftover))
         if ok:
             console.size(*PHONE)
             console.d.get(url + "#dc")
@@ -622,8 +899,6 @@ def main():
         if daemon:
             daemon.remove_guests(leftover)
             daemon.stop()
-        if staged:
-            shutil.rmtree(staged, ignore_errors=True)
 
     problems = console.problems if console else []
     if problems:
