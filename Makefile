@@ -77,13 +77,13 @@ stop:
 
 test: test-deps
 	$(SWIFT) build
+	bash Tests/Guest/libvirt-up.sh
 	# one test at a time: integration tests block threads of the shared pool while daemons start and die
 	$(SWIFT) test --no-parallel 2>&1 | tee .build/test.log; test $${PIPESTATUS[0]} -eq 0
 	# the release build is what `make run` installs: build it and smoke-test it too
 	$(SWIFT) build -c release
 	bash Tests/smoke.sh .build/release
 	# the web console in a real Chromium, VM wizard and noVNC console included (screenshots in .build/browser-artifacts)
-	bash Tests/Guest/libvirt-up.sh
 	python3 Tests/Browser/console_test.py --bin .build/release --guests --artifacts .build/browser-artifacts
 
 bench: deps

@@ -90,6 +90,11 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
 
     func opened(_ client: any TunnelClient) {
         state.withLock { $0.client = client; $0.loggedIn = !framing }
+        // a terminal client gets output only after its login line was answered `OK`
+        if !framing { startPump(client) }
+    }
+
+    private func startPump(_ client: any TunnelClient) {
         let thread = Thread { [self] in pump(client) }
         thread.name = "console-\(fd)"
         thread.start()
@@ -138,7 +143,10 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
             }
         }
         if reject { return state.withLock { $0.client }?.close() ?? () }
-        if let reply { state.withLock { $0.client }?.sendText(reply) }
+        if let reply, let client = state.withLock({ $0.client }) {
+            client.sendText(reply)
+            startPump(client)
+        }
         if !input.isEmpty { writeAll(input) }
     }
 

@@ -831,16 +831,17 @@ def main():
         console.d.get(url)
 
         def step(name, fn, *a, **kw):
+            began = time.monotonic()
             try:
                 fn(console, *a, **kw)
                 console.collect_logs()
                 passed.append(name)
-                print(f"  ok    {name}")
+                print(f"  ok    {name} ({time.monotonic() - began:.1f} s)")
                 return True
             except Exception as e:  # noqa: BLE001 — any failure of a step is reported the same way
                 console.collect_logs()
                 failed.append(name)
-                print(f"  FAIL  {name}: {e}")
+                print(f"  FAIL  {name} ({time.monotonic() - began:.1f} s): {e}")
                 if not isinstance(e, Failure):
                     traceback.print_exc()
                 try:

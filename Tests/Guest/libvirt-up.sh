@@ -6,6 +6,12 @@
 # Success prints exactly one line; failure prints why (and the daemons' own output) to stderr.
 set -u
 
+# The daemons started here outlive us: they must not inherit the caller's descriptors (a test
+# runner's output pipe held open by libvirtd makes the runner wait forever).
+for fd in $(ls /proc/$$/fd); do
+    [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+done
+
 URI=${LIBVIRT_UP_URI:-qemu:///system}
 TIMEOUT=${LIBVIRT_UP_TIMEOUT:-60}
 

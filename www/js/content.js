@@ -17,42 +17,33 @@ import { mountLxcConsole } from './views/lxc-console.js';
 import { mountGuestPermissions } from './views/guest-permissions.js';
 import { guestTitle } from './guests.js';
 
+const tab = (id, label, iconName, mount) => ({ id, label, icon: iconName, mount });
+
+/** A guest's tabs: Summary and Console, the type's own, then Snapshots and Permissions. */
+const guestTabs = (mountConsole, own = []) => [
+  tab('summary', 'Summary', 'summary', mountGuestSummary),
+  tab('console', 'Console', 'terminal', mountConsole),
+  ...own,
+  tab('snapshots', 'Snapshots', 'camera', mountGuestSnapshots),
+  tab('permissions', 'Permissions', 'lock', mountGuestPermissions),
+];
+
 const VIEWS = {
-  dc: {
-    icon: 'datacenter',
-    title: () => 'Datacenter',
-    tabs: [{ id: 'summary', label: 'Summary', icon: 'summary', mount: mountDatacenterSummary }],
-  },
+  dc: { icon: 'datacenter', title: () => 'Datacenter', tabs: [tab('summary', 'Summary', 'summary', mountDatacenterSummary)] },
   node: {
     icon: 'server',
     title: (r) => `Node ${r.node}`,
-    tabs: [
-      { id: 'summary', label: 'Summary', icon: 'summary', mount: mountNodeSummary },
-      { id: 'tasks', label: 'Tasks', icon: 'tasks', mount: mountNodeTasks },
-    ],
+    tabs: [tab('summary', 'Summary', 'summary', mountNodeSummary), tab('tasks', 'Tasks', 'tasks', mountNodeTasks)],
   },
   qemu: {
     icon: 'vm',
     title: guestTitle,
-    tabs: [
-      { id: 'summary', label: 'Summary', icon: 'summary', mount: mountGuestSummary },
-      { id: 'console', label: 'Console', icon: 'terminal', mount: mountQemuConsole },
-      { id: 'hardware', label: 'Hardware', icon: 'hardware', mount: mountQemuHardware },
-      { id: 'options', label: 'Options', icon: 'options', mount: mountQemuOptions },
-      { id: 'snapshots', label: 'Snapshots', icon: 'camera', mount: mountGuestSnapshots },
-      { id: 'permissions', label: 'Permissions', icon: 'lock', mount: mountGuestPermissions },
-    ],
+    tabs: guestTabs(mountQemuConsole, [
+      tab('hardware', 'Hardware', 'hardware', mountQemuHardware),
+      tab('options', 'Options', 'options', mountQemuOptions),
+    ]),
   },
-  lxc: {
-    icon: 'container',
-    title: guestTitle,
-    tabs: [
-      { id: 'summary', label: 'Summary', icon: 'summary', mount: mountGuestSummary },
-      { id: 'console', label: 'Console', icon: 'terminal', mount: mountLxcConsole },
-      { id: 'snapshots', label: 'Snapshots', icon: 'camera', mount: mountGuestSnapshots },
-      { id: 'permissions', label: 'Permissions', icon: 'lock', mount: mountGuestPermissions },
-    ],
-  },
+  lxc: { icon: 'container', title: guestTitle, tabs: guestTabs(mountLxcConsole) },
 };
 
 export function createContent(main) {

@@ -4,8 +4,8 @@
 
 import { api } from '../api.js';
 import { h, icon, setText, replaceChildren } from '../dom.js';
-import { errorSlot, meter, nextId } from '../ui.js';
-import { formatBytes, formatDuration, formatPercent, formatTimestamp, ratio } from '../format.js';
+import { errorSlot } from '../ui.js';
+import { formatBytes, formatDuration, formatPercent, ratio } from '../format.js';
 import { poll } from '../poll.js';
 import { navigate } from '../router.js';
 import { confirmDialog } from '../dialog.js';
@@ -13,6 +13,7 @@ import { taskFeedback } from '../taskrun.js';
 import { loadResources } from '../resources.js';
 import { guestBase, guestNoun, guestStatus, guestView, splitTags } from '../guests.js';
 import { tagHue } from '../tree.js';
+import { card, fact, gauge, freshness } from './summary-parts.js';
 
 const REFRESH_MS = 3000;
 
@@ -33,31 +34,6 @@ const CONFIRM_TEXT = {
   stop: 'The guest is stopped at once, like pulling the power plug. Unsaved data in the guest is lost.',
   reset: 'The guest is reset at once, like pressing the reset button. Unsaved data in the guest is lost.',
 };
-
-function card(title, ...body) {
-  const id = nextId('card');
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
-}
-
-function fact(label) {
-  const dd = h('dd', null, '–');
-  return [h('div', { class: 'fact' }, h('dt', null, label), dd), dd];
-}
-
-function gauge(title) {
-  const id = nextId('g');
-  const value = h('span', { class: 'gauge-value' }, '–');
-  const detail = h('p', { class: 'gauge-detail' }, '\u00a0');
-  const bar = meter(id);
-  return {
-    el: h('div', { class: 'gauge' }, h('div', { class: 'gauge-head' }, h('span', { id, class: 'gauge-title' }, title), value), bar.el, detail),
-    set(frac, text, more = '') {
-      bar.update(frac, more ? `${text}, ${more}` : text);
-      setText(value, text);
-      setText(detail, more || '\u00a0');
-    },
-  };
-}
 
 export const mountGuestSummary = guestView((panel, guest, signal) => {
   const base = guestBase(guest);
@@ -94,6 +70,7 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
   const [netRow, netDd] = fact('Network in / out');
   const [ioRow, ioDd] = fact('Disk read / write');
   const updated = h('p', { class: 'muted small' }, 'Loading…');
+  const live = freshness(panel, err, updated, REFRESH_MS);
 
   panel.append(
     h('div', { class: 'panel-toolbar panel-toolbar-wrap' }, pill, actionBar),
@@ -139,13 +116,9 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
       setText(diskDd, s.maxdisk ? formatBytes(s.maxdisk) : '–');
       setText(netDd, `${formatBytes(s.netin)} / ${formatBytes(s.netout)}`);
       setText(ioDd, `${formatBytes(s.diskread)} / ${formatBytes(s.diskwrite)}`);
-      setText(updated, `Updated ${formatTimestamp(Date.now() / 1000).slice(11)} · refreshes every ${REFRESH_MS / 1000} s`);
-      err.set(null);
-      panel.classList.remove('is-stale');
+      live.fresh();
     } catch (e) {
-      if (e.name === 'AbortError') return;
-      err.set(e);
-      panel.classList.add('is-stale');
+      if (!live.stale(e)) return;
     }
     updateButtons();
   }

@@ -10,11 +10,9 @@
 // only the calls every version has are used, and the window is fitted here.
 
 import { api } from '../api.js';
-import { h, icon, setText } from '../dom.js';
-import { errorSlot } from '../ui.js';
-import { taskFeedback } from '../taskrun.js';
+import { h } from '../dom.js';
 import { guestBase, guestView } from '../guests.js';
-import { websocketUrl } from './qemu-console.js';
+import { consoleFrame, websocketUrl } from './console-frame.js';
 
 export const XTERM_JS = '/xtermjs/xterm.js';
 export const XTERM_CSS = '/xtermjs/xterm.css';
@@ -62,26 +60,13 @@ const utf8Length = (s) => new TextEncoder().encode(s).length;
 
 export const mountLxcConsole = guestView((panel, guest, signal) => {
   const base = guestBase(guest);
-  const err = errorSlot('Console');
-  const feedback = taskFeedback({ signal });
-  const status = h('span', { class: 'console-status', role: 'status' }, 'Connecting…');
   const screen = h('div', { class: 'term-screen', dataset: { state: 'idle' }, 'aria-label': `Terminal of CT ${guest.vmid}` });
-  const startBtn = h('button', { type: 'button', class: 'btn btn-primary', hidden: true, onclick: start }, icon('play'), 'Start container');
-  const reconnectBtn = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => connect() }, icon('refresh'), 'Reconnect');
   let ws = null;
   let term = null;
   let ping = null;
   let size = { cols: 80, rows: 24 };
 
-  panel.append(
-    h('div', { class: 'panel-toolbar panel-toolbar-wrap' }, status, h('div', { class: 'actions' }, startBtn, reconnectBtn)),
-    feedback.el, err.el, screen);
-
-  function setState(state, text) {
-    screen.dataset.state = state;
-    setText(status, text);
-    reconnectBtn.hidden = state !== 'disconnected' && state !== 'error';
-  }
+  const { err, setState, connect } = consoleFrame(panel, guest, signal, { screen, what: 'container', drop, attach });
 
   function drop() {
     if (ping) clearInterval(ping);
@@ -103,72 +88,44 @@ export const mountLxcConsole = guestView((panel, guest, signal) => {
   const ro = new ResizeObserver(() => fit());
   ro.observe(screen);
 
-  async function connect() {
-    drop();
-    err.set(null);
-    startBtn.hidden = true;
-    setState('connecting', 'Checking the container…');
-    try {
-      const st = await api(`${base}/status/current`, { signal });
-      if (st.status !== 'running') {
-        setState('stopped', `CT ${guest.vmid} is not running.`);
-        startBtn.hidden = false;
+  async function attach() {
+    const Terminal = await loadXterm();
+    const proxy = await api(`${base}/termproxy`, { method: 'POST', signal });
+    if (signal.aborted) return;
+    screen.replaceChildren();
+    const t = new Terminal({ cursorBlink: true, fontSize: FONT.size, fontFamily: FONT.family, cols: size.cols, rows: size.rows });
+    term = t;
+    t.open(screen);
+    size = { cols: 0, rows: 0 };
+    fit();
+    const w = new WebSocket(websocketUrl(`${base}/vncwebsocket`, { port: proxy.port, vncticket: proxy.ticket }), ['binary']);
+    w.binaryType = 'arraybuffer';
+    ws = w;
+    const decoder = new TextDecoder();
+    let authed = false;
+    const send = (data) => { if (authed && w.readyState === WebSocket.OPEN) w.send(`0:${utf8Length(data)}:${data}`); };
+    if (typeof t.onData === 'function') t.onData(send); else t.on('data', send);
+    w.addEventListener('open', () => w.send(`${proxy.user}:${proxy.ticket}\n`));
+    w.addEventListener('message', (ev) => {
+      const text = typeof ev.data === 'string' ? ev.data : decoder.decode(ev.data, { stream: true });
+      if (!authed) {
+        if (!text.startsWith('OK')) { err.set(new Error(`The terminal proxy refused the ticket: ${text.slice(0, 200)}`)); w.close(); return; }
+        authed = true;
+        setState('connected', 'Connected');
+        w.send(`1:${size.cols}:${size.rows}:`);
+        ping = setInterval(() => { if (w.readyState === WebSocket.OPEN) w.send('2'); }, PING_MS);
+        t.focus();
+        if (text.length > 2) t.write(text.slice(2));
         return;
       }
-      const Terminal = await loadXterm();
-      const proxy = await api(`${base}/termproxy`, { method: 'POST', signal });
-      if (signal.aborted) return;
-      screen.replaceChildren();
-      const t = new Terminal({ cursorBlink: true, fontSize: FONT.size, fontFamily: FONT.family, cols: size.cols, rows: size.rows });
-      term = t;
-      t.open(screen);
-      size = { cols: 0, rows: 0 };
-      fit();
-      const w = new WebSocket(websocketUrl(`${base}/vncwebsocket`, { port: proxy.port, vncticket: proxy.ticket }), ['binary']);
-      w.binaryType = 'arraybuffer';
-      ws = w;
-      const decoder = new TextDecoder();
-      let authed = false;
-      const send = (data) => { if (authed && w.readyState === WebSocket.OPEN) w.send(`0:${utf8Length(data)}:${data}`); };
-      if (typeof t.onData === 'function') t.onData(send); else t.on('data', send);
-      w.addEventListener('open', () => w.send(`${proxy.user}:${proxy.ticket}\n`));
-      w.addEventListener('message', (ev) => {
-        const text = typeof ev.data === 'string' ? ev.data : decoder.decode(ev.data, { stream: true });
-        if (!authed) {
-          if (!text.startsWith('OK')) { err.set(new Error(`The terminal proxy refused the ticket: ${text.slice(0, 200)}`)); w.close(); return; }
-          authed = true;
-          setState('connected', 'Connected');
-          w.send(`1:${size.cols}:${size.rows}:`);
-          ping = setInterval(() => { if (w.readyState === WebSocket.OPEN) w.send('2'); }, PING_MS);
-          t.focus();
-          if (text.length > 2) t.write(text.slice(2));
-          return;
-        }
-        t.write(text);
-      });
-      w.addEventListener('close', () => {
-        if (ws !== w) return;
-        ws = null;
-        if (ping) clearInterval(ping);
-        setState('disconnected', 'Disconnected');
-      });
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      setState('error', 'Not connected');
-      err.set(e);
-    }
-  }
-
-  async function start() {
-    startBtn.disabled = true;
-    try {
-      await feedback.run(`Start CT ${guest.vmid}`, () => api(`${base}/status/start`, { method: 'POST', signal }));
-      await connect();
-    } catch (e) {
-      console.debug('start failed:', e);
-    } finally {
-      startBtn.disabled = false;
-    }
+      t.write(text);
+    });
+    w.addEventListener('close', () => {
+      if (ws !== w) return;
+      ws = null;
+      if (ping) clearInterval(ping);
+      setState('disconnected', 'Disconnected');
+    });
   }
 
   connect();

@@ -4,44 +4,12 @@
 
 import { api, seg } from '../api.js';
 import { h, setText } from '../dom.js';
-import { errorSlot, meter, nextId, sparkline } from '../ui.js';
-import { formatBytes, formatDuration, formatPercent, formatTimestamp, ratio } from '../format.js';
+import { errorSlot } from '../ui.js';
+import { formatBytes, formatDuration, formatPercent, ratio } from '../format.js';
 import { poll } from '../poll.js';
+import { card, fact, gauge, freshness } from './summary-parts.js';
 
 const REFRESH_MS = 3000;
-
-/** Labelled usage gauge: title + percentage, bar, detail line (+ optional sparkline). */
-function gauge(title, withSpark = false) {
-  const id = nextId('g');
-  const value = h('span', { class: 'gauge-value' }, '–');
-  const detail = h('p', { class: 'gauge-detail' }, '\u00a0');
-  const bar = meter(id);
-  const spark = withSpark ? sparkline(60) : null;
-  const el = h('div', { class: 'gauge' },
-    h('div', { class: 'gauge-head' }, h('span', { id, class: 'gauge-title' }, title), value),
-    bar.el, detail, spark ? spark.el : null);
-  return {
-    el,
-    /** frac 0..1; text = headline (e.g. "39.04%"); more = detail line. */
-    set(frac, text, more = '') {
-      bar.update(frac, more ? `${text}, ${more}` : text);
-      setText(value, text);
-      setText(detail, more || '\u00a0');
-      spark?.push(frac);
-    },
-  };
-}
-
-/** A definition-list row; returns [element, dd]. */
-function fact(label) {
-  const dd = h('dd', null, '–');
-  return [h('div', { class: 'fact' }, h('dt', null, label), dd), dd];
-}
-
-function card(title, ...body) {
-  const id = nextId('card');
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
-}
 
 function kernelText(s) {
   const k = s['current-kernel'];
@@ -63,6 +31,7 @@ export function mountNodeSummary(panel, route) {
   const { node } = route;
   const err = errorSlot(`Could not load the status of ${node}`);
   const updated = h('p', { class: 'muted small', 'aria-live': 'off' }, 'Loading…');
+  const live = freshness(panel, err, updated, REFRESH_MS);
 
   const cpu = gauge('CPU usage', true);
   const [ioRow, ioDd] = fact('IO delay');
@@ -107,14 +76,10 @@ export function mountNodeSummary(panel, route) {
       setText(modelDd, cpuModelText(s.cpuinfo));
       setText(kernDd, kernelText(s));
       setText(verDd, s.pveversion || '–');
-      setText(updated, `Updated ${formatTimestamp(Date.now() / 1000).slice(11)} · refreshes every ${REFRESH_MS / 1000} s`);
-      err.set(null);
-      panel.classList.remove('is-stale');
+      live.fresh();
     } catch (e) {
-      if (e.name === 'AbortError') return;
-      err.set(e);
+      if (!live.stale(e)) return;
       if (updated.textContent === 'Loading…') setText(updated, 'No data yet · retrying every 3 s');
-      panel.classList.add('is-stale');
     }
   }
 

@@ -5,11 +5,10 @@
 // password. noVNC comes from the server at /novnc/ (Debian's novnc package).
 
 import { api } from '../api.js';
-import { h, icon, setText } from '../dom.js';
-import { errorSlot } from '../ui.js';
+import { h, icon } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
-import { taskFeedback } from '../taskrun.js';
 import { guestBase, guestView } from '../guests.js';
+import { consoleFrame, websocketUrl } from './console-frame.js';
 
 export const NOVNC_RFB = '/novnc/core/rfb.js';
 
@@ -25,35 +24,18 @@ function loadRFB() {
   return rfbClass;
 }
 
-/** wss://host/api2/json/… for an API path, ws:// on plain HTTP. */
-export function websocketUrl(path, params) {
-  const qs = new URLSearchParams(params).toString();
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api2/json${path}?${qs}`;
-}
-
 export const mountQemuConsole = guestView((panel, guest, signal) => {
   const base = guestBase(guest);
-  const err = errorSlot('Console');
-  const feedback = taskFeedback({ signal });
-  const status = h('span', { class: 'console-status', role: 'status' }, 'Connecting…');
   const screen = h('div', { class: 'vnc-screen', dataset: { state: 'idle' }, 'aria-label': `Screen of VM ${guest.vmid}`, role: 'application' });
-  const startBtn = h('button', { type: 'button', class: 'btn btn-primary', hidden: true, onclick: start }, icon('play'), 'Start VM');
-  const reconnectBtn = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => connect() }, icon('refresh'), 'Reconnect');
   const cadBtn = h('button', { type: 'button', class: 'btn', disabled: true, onclick: ctrlAltDel }, icon('keyboard'), 'Ctrl+Alt+Del');
   const fullBtn = h('button', { type: 'button', class: 'btn', onclick: () => screen.requestFullscreen?.().catch(() => {}) }, icon('fullscreen'), 'Full screen');
   let rfb = null;
 
-  panel.append(
-    h('div', { class: 'panel-toolbar panel-toolbar-wrap' }, status,
-      h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Console' }, startBtn, reconnectBtn, cadBtn, fullBtn)),
-    feedback.el, err.el, screen);
-
-  function setState(state, text) {
-    screen.dataset.state = state;
-    setText(status, text);
-    cadBtn.disabled = state !== 'connected';
-    reconnectBtn.hidden = state !== 'disconnected' && state !== 'error';
-  }
+  const { err, setState, connect } = consoleFrame(panel, guest, signal, {
+    screen, what: 'VM', actions: [cadBtn, fullBtn], actionsAttrs: { role: 'toolbar', 'aria-label': 'Console' },
+    onState: (state) => { cadBtn.disabled = state !== 'connected'; },
+    drop, attach,
+  });
 
   function drop() {
     if (!rfb) return;
@@ -62,57 +44,29 @@ export const mountQemuConsole = guestView((panel, guest, signal) => {
     try { r.disconnect(); } catch { /* already closed */ }
   }
 
-  async function connect() {
-    drop();
-    err.set(null);
-    startBtn.hidden = true;
-    setState('connecting', 'Checking the VM…');
-    try {
-      const st = await api(`${base}/status/current`, { signal });
-      if (st.status !== 'running') {
-        setState('stopped', `VM ${guest.vmid} is not running.`);
-        startBtn.hidden = false;
-        return;
-      }
-      const RFB = await loadRFB();
-      setState('connecting', 'Opening the console…');
-      const proxy = await api(`${base}/vncproxy`, { method: 'POST', body: { websocket: 1 }, signal });
-      if (signal.aborted) return;
-      const url = websocketUrl(`${base}/vncwebsocket`, { port: proxy.port, vncticket: proxy.ticket });
-      const password = proxy.password ?? proxy.ticket;
-      screen.replaceChildren();
-      const r = new RFB(screen, url, { credentials: { password }, wsProtocols: ['binary'] });
-      rfb = r;
-      r.scaleViewport = true;
-      r.background = 'transparent';
-      r.addEventListener('connect', () => { if (rfb === r) setState('connected', 'Connected'); r.focus(); });
-      r.addEventListener('disconnect', (ev) => {
-        if (rfb !== r) return;
-        rfb = null;
-        setState('disconnected', ev.detail && ev.detail.clean ? 'Disconnected' : 'The connection was lost');
-      });
-      r.addEventListener('credentialsrequired', () => r.sendCredentials({ password }));
-      r.addEventListener('securityfailure', (ev) => {
-        err.set(new Error(`VNC authentication failed${ev.detail && ev.detail.reason ? `: ${ev.detail.reason}` : ''}`));
-      });
-      r.addEventListener('desktopname', (ev) => { screen.title = ev.detail && ev.detail.name ? ev.detail.name : ''; });
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      setState('error', 'Not connected');
-      err.set(e);
-    }
-  }
-
-  async function start() {
-    startBtn.disabled = true;
-    try {
-      await feedback.run(`Start VM ${guest.vmid}`, () => api(`${base}/status/start`, { method: 'POST', signal }));
-      await connect();
-    } catch (e) {
-      console.debug('start failed:', e);
-    } finally {
-      startBtn.disabled = false;
-    }
+  async function attach() {
+    const RFB = await loadRFB();
+    setState('connecting', 'Opening the console…');
+    const proxy = await api(`${base}/vncproxy`, { method: 'POST', body: { websocket: 1 }, signal });
+    if (signal.aborted) return;
+    const url = websocketUrl(`${base}/vncwebsocket`, { port: proxy.port, vncticket: proxy.ticket });
+    const password = proxy.password ?? proxy.ticket;
+    screen.replaceChildren();
+    const r = new RFB(screen, url, { credentials: { password }, wsProtocols: ['binary'] });
+    rfb = r;
+    r.scaleViewport = true;
+    r.background = 'transparent';
+    r.addEventListener('connect', () => { if (rfb === r) setState('connected', 'Connected'); r.focus(); });
+    r.addEventListener('disconnect', (ev) => {
+      if (rfb !== r) return;
+      rfb = null;
+      setState('disconnected', ev.detail && ev.detail.clean ? 'Disconnected' : 'The connection was lost');
+    });
+    r.addEventListener('credentialsrequired', () => r.sendCredentials({ password }));
+    r.addEventListener('securityfailure', (ev) => {
+      err.set(new Error(`VNC authentication failed${ev.detail && ev.detail.reason ? `: ${ev.detail.reason}` : ''}`));
+    });
+    r.addEventListener('desktopname', (ev) => { screen.title = ev.detail && ev.detail.name ? ev.detail.name : ''; });
   }
 
   async function ctrlAltDel() {

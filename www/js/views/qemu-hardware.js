@@ -14,9 +14,10 @@ import { taskFeedback, isUpid, waitTask, TaskFailed } from '../taskrun.js';
 import { guestBase, guestView } from '../guests.js';
 import { parsePropString, formatPropString, parseNet, formatNet, NIC_MODELS, parseSize } from '../propstring.js';
 import {
-  loadConfig, putConfig, freeSlot, freeNetSlot, listStorages, storageLabel, listIsos, volName, labelOf,
+  putConfig, freeSlot, freeNetSlot, listStorages, storageLabel, listIsos, volName, labelOf,
   DISK_BUSES, DISK_KEY, NET_KEY, UNUSED_KEY, BIOSES, MACHINES, SCSIHW, CPU_TYPES, NIC_CHOICES, CACHE_MODES, VGA_TYPES,
 } from '../qemu-config.js';
+import { configLoader, configTable } from './config-grid.js';
 
 const BUS_ORDER = ['ide', 'sata', 'scsi', 'virtio'];
 const SHOWN_ELSEWHERE = new Set(['name', 'onboot', 'boot', 'bootdisk', 'ostype', 'agent', 'protection', 'description',
@@ -56,12 +57,7 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
       h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Add hardware' }, addDisk, addCd, addNet),
       reload),
     feedback.el, err.el,
-    h('div', { class: 'card card-flush' }, h('div', { class: 'table-wrap' },
-      h('table', { class: 'grid kv-grid' },
-        h('caption', { class: 'sr-only' }, `Hardware of VM ${guest.vmid}`),
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Device'), h('th', { scope: 'col' }, 'Configuration'),
-          h('th', { scope: 'col', class: 'actions-col' }, h('span', { class: 'sr-only' }, 'Actions')))),
-        tbody))));
+    configTable(`Hardware of VM ${guest.vmid}`, ['Device', 'Configuration'], tbody));
 
   // --- rows -----------------------------------------------------------------
 
@@ -132,15 +128,7 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     }));
   }
 
-  async function refresh() {
-    try {
-      state = await loadConfig(base, { signal });
-      render();
-      err.set(null);
-    } catch (e) {
-      if (e.name !== 'AbortError') err.set(e);
-    }
-  }
+  const refresh = configLoader(base, { signal, err }, (loaded) => { state = loaded; render(); });
 
   /** Send a change; a UPID answer (POST, new disks) is followed to its end. */
   async function save(change, { method = 'PUT', label = 'Update hardware', setStatus } = {}) {

@@ -8,7 +8,8 @@ import { field } from '../form.js';
 import { formDialog } from '../dialog.js';
 import { guestBase, guestView, splitTags } from '../guests.js';
 import { parsePropString, formatPropString, parseBootOrder } from '../propstring.js';
-import { loadConfig, putConfig, labelOf, OSTYPES, DISK_KEY, NET_KEY } from '../qemu-config.js';
+import { putConfig, labelOf, OSTYPES, DISK_KEY, NET_KEY } from '../qemu-config.js';
+import { configLoader, configTable } from './config-grid.js';
 import { loadResources } from '../resources.js';
 
 const yesNo = (v) => (Number(v) ? 'Yes' : 'No');
@@ -23,22 +24,9 @@ export const mountQemuOptions = guestView((panel, guest, signal) => {
     h('div', { class: 'panel-toolbar' }, h('p', { class: 'muted small' }, 'Changes to a running VM may wait for its next start (shown as pending).'),
       h('button', { type: 'button', class: 'btn', onclick: () => refresh() }, icon('refresh'), 'Reload')),
     err.el,
-    h('div', { class: 'card card-flush' }, h('div', { class: 'table-wrap' },
-      h('table', { class: 'grid kv-grid' },
-        h('caption', { class: 'sr-only' }, `Options of VM ${guest.vmid}`),
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Option'), h('th', { scope: 'col' }, 'Value'),
-          h('th', { scope: 'col', class: 'actions-col' }, h('span', { class: 'sr-only' }, 'Actions')))),
-        tbody))));
+    configTable(`Options of VM ${guest.vmid}`, ['Option', 'Value'], tbody));
 
-  async function refresh() {
-    try {
-      state = await loadConfig(base, { signal });
-      render();
-      err.set(null);
-    } catch (e) {
-      if (e.name !== 'AbortError') err.set(e);
-    }
-  }
+  const refresh = configLoader(base, { signal, err }, (loaded) => { state = loaded; render(); });
 
   async function save(set = {}, remove = []) {
     await putConfig(base, { set, remove, digest: state.digest });
