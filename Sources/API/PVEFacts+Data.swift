@@ -456,197 +456,201 @@ irtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","v
 ST /nodes/{node}/storage/{storage}/content":{"name":"create","parameters":{"filename":{"type":"string","typetext":"<string>"},"format":{"enum":["raw","qcow2","s
 ubvol","vmdk"],"optional":1,"type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"size":{"pattern":"\\d+[MG]?","type":"string"},"
 storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","t
-ypetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/config":{"name":"update_vm","parameters":{"acpi":{"defau
-lt":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1,"type":"string","typetext":"<string>"},"agent":{"form
-at":{"enabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type":"boolean"},"freeze-fs-on-backup":{"alias":"freeze-fs"
-},"fstrim_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"},"type":{"default":"virtio","enum":["virtio","isa"],"o
-ptional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]"},"al
-low-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-sev-fmt","optional":1,"type":"string","typetext":"[typ
-e=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"arch":{"enum":["x86_64","aarch64"],"optional":1,"type":"str
-ing"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format":{"device":{"enum":["ich9-intel-hda","intel-hda","AC97"],"type":"string"},"d
-river":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"device=<ich9-intel-hda|intel-hda|AC97>
- [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"balloon":{"minimum":0,"optional":1,"type":"integer","t
-ypetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":1,"type":"string"},"boot":{"format":"pve-qm-boot","optional":1,"t
-ype":"string","typetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","optional":1,"pattern":"(ide|sata|scsi
-|virtio)\\d+","type":"string"},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volume>"},"cicustom":{"format":"pve-qm-cicustom","option
-al":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cipassword":{"optional":1,"type":"string","typetext
-":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,"optional":1,"type":"boolean","typ
-etext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<in
-teger> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLAG[;-FLAG...]>] [,guest-phys-bits=<
-integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default":0,"maximum":128,"minimum":0,"opt
-ional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":262144,"minimum":1,"optional":1,"typ
-e":"integer","typetext":"<integer> (1 - 262144)"},"delete":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"digest":{"maxLengt
-h":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2m","4m"],"optional":1,"type":"string"},"file
-":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string
-"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","enum":["2011","2023","2023w","2023k"],"op
-tional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{
-"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source volume>] [,ms-cert=<enum>] [
-,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"freeze":{"optional":1,"type":"boolean","typetext"
-:"<boolean>"},"hookscript":{"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{"format":"pve-qm-hostpci","optional":1,"t
-ype":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=<s
-tring>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{
-"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugepages":{"enum":["any","2","1024"],"optiona
-l":1,"type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"
-bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"ali
-as":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_
-wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optio
-nal":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,
-"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"
-format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_m
-ax_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{
-"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"ali
-as":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"t
-ype":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optio
-nal":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"model":{"f
-ormat":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","s
-top"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"bool
-ean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"ali
-as":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"
-string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,b
-ps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,forma
-t=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_le
-ngth=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>
-] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<
-1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"string","t
-ypetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"type":"s
-tring","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ivshmem":{"format":{"name":{"optional":1,"pattern
-":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optional":1,"type":"string","typetext":"size=<integer> [,name=<string>]"},"keephuge
-pages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"default":null,"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr","f
-r-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"kvm":{"default":1,"optional":1,"t
-ype":"boolean","typetext":"<boolean>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","r
-ollback","snapshot","snapshot-delete","suspending","suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optiona
-l":1,"type":"number"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":
-1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type
-":"string"},"viommu":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<numbe
-r>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"memory":{"format":{"current":{"default":512,"default_key":1,"minimum":16,"type":"integer"}
-},"optional":1,"type":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number>
- (0 - N)"},"migrate_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"name":{"format":"dns-name","optional":1,"type
-":"string","typetext":"<string>"},"nameserver":{"format":"address-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"forma
-t":"pve-bridge-id","optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82
-544gc":{"alias":"macaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":
-{"optional":1,"type":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","
-keyAlias":"model"},"link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1
-000","e1000-82540em","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"
-string"},"mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyA
-lias":"model"},"pcnet":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1
-,"type":"number"},"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"patt
-ern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}}
-,"optional":1,"type":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>]
- [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"node":{"format":"pve-node","type":"string","typete
-xt":"<string>"},"numa":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\
-\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"number"}
-,"policy":{"enum":["preferred","bind","interleave"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-
-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ostype":{"defa
-ult":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":1,"type":"string"},"parallel[n]"
-:{"optional":1,"pattern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"re
-boot":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"revert":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string
->"},"rng0":{"format":"pve-qm-rng","optional":1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integ
-er>]"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optiona
-l":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_ma
-x_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"
-},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":
-"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-
-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-v
-olume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"m
-inimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"
-type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_m
-ax_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"}
-,"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":
-"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,
-"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optiona
-l":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"
-type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"strin
-g"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io
-_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] 
-[,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_lengt
-h=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,m
-bps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror
-=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"scsi[n]":{"format":
-{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps
-_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_leng
-th":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"min
-imum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{
-"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type
-":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path",
-"optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"typ
-e":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_m
-ax_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{
-"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,
-"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"opt
-ional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product"
-:{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,
-"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optio
-nal":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size
-":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"p
-attern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},
-"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uri
-ng>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,ca
-che=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<s
-econds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothr
-ead=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<pr
-oduct>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize
->] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virt
-io-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<string>"},"serial[n]":{"optional":1,
-"pattern":"(/dev/.+|socket)","type":"string"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 5000
-0)"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typete
-xt":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 encoded string>] [,product=<Base64 encoded string>] [,serial=<Base64 encoded string
->] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smp":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<
-integer> (1 - N)"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"spice_enhancements":{"format":{"foldershari
-ng":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off","all","filter"],"optional":1,"type":"string"}},"optional":1,"t
-ype":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sshkeys":{"format":"urlencoded","optional":1,"type":"string","typetext":"<
-string>"},"startdate":{"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | 
-YYYY-MM-DD | YYYY-MM-DDTHH:MM:SS)"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"
-tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"
-tdf":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"tpmstate0
-":{"format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},
-"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"de
-fault":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=
-<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume
--id","type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"usb[n]":{"format":{"host":{"default_key":1,"optiona
-l":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))","type":"string"},"mapping":{
-"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[[host=]<HOST
-USBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"vcpus":{"default":0,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"vga":{
-"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer"},"type":{"default":"std","
-default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl","vmware"],"optional":1,"typ
-e":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":["native","
-threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,
-"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional
-":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type
-":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boole
-an"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enu
-m":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"strin
-g"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"
-optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"o
-ptional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integ
-er"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max
-":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},
-"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional"
-:1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"serial":{"format":"urlencod
-ed","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"}
-,"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"}},"optio
-nal":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,b
-ps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,impo
-rt-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] 
-[,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbp
-s>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0
->] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always","metadata","never"],"optio
-nal":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","type":"string"},"expose-acl":{
-"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[dirid=]<mapping
--id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vmgenid":{"default":"1 (autogenerated)","optional":1,"pattern":"(?:[a-fA-F0
--9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"
-<integer> (100 - 999999999)"},"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"watchdog":{"format":"pve-qm-w
-atchdog","optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/
-resize":{"name":"resize_vm","parameters":{"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":{"enum":["ide0","ide1","ide2","ide
-3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi
-18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4
-","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","s
-ata5","efidisk0","tpmstate0"],"type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"size":{"pattern":"\\+?\\d+(\\.\\d+)?[KMGT]?",
-"type":"string"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer
-","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config":{"name":"update_snapshot
-_config","parameters":{"node":{"format":"pve-node","type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","ty
-petext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"pro
-xyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/unlink":{"name":"unlink","parameters":{"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"idlist":{"fo
-rmat":"pve-configid-list","type":"string","typetext":"<string>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid",
-"maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"}}
+ypetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/upload":{"name":"upload","parameters":{"checksum"
+:{"optional":1,"type":"string","typetext":"<string>"},"checksum-algorithm":{"enum":["md5","sha1","sha224","sha256","sha384","sha512"],"optional":1,"type":"strin
+g"},"content":{"enum":["iso","vztmpl","import"],"format":"pve-storage-content","type":"string"},"filename":{"maxLength":255,"type":"string","typetext":"<string>
+"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"tmpfilena
+me":{"optional":1,"pattern":"/var/tmp/pveupload-[0-9a-f]+","type":"string"}},"protected":1,"proxyto":null},"PUT /nodes/{node}/qemu/{vmid}/config":{"name":"updat
+e_vm","parameters":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1,"type":"string","ty
+petext":"<string>"},"agent":{"format":{"enabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type":"boolean"},"freeze-
+fs-on-backup":{"alias":"freeze-fs"},"fstrim_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"},"type":{"default":"
+virtio","enum":["virtio","isa"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks
+=<1|0>] [,type=<virtio|isa>]"},"allow-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-sev-fmt","optional":
+1,"type":"string","typetext":"[type=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"arch":{"enum":["x86_64","
+aarch64"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format":{"device":{"enum":["ich9-intel-hda","inte
+l-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"devi
+ce=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"balloon":{"minimum":
+0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":1,"type":"string"},"boot":{"for
+mat":"pve-qm-boot","optional":1,"type":"string","typetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","opt
+ional":1,"pattern":"(ide|sata|scsi|virtio)\\d+","type":"string"},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volume>"},"cicustom":{
+"format":"pve-qm-cicustom","optional":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cipassword":{"opt
+ional":1,"type":"string","typetext":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,
+"optional":1,"type":"boolean","typetext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":
+1,"type":"integer","typetext":"<integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLA
+G[;-FLAG...]>] [,guest-phys-bits=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default
+":0,"maximum":128,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":26
+2144,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 262144)"},"delete":{"format":"pve-configid-list","optional":1,"type":"string","typetex
+t":"<string>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2m","4m"],"
+optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","c
+loop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","enum":[
+"2011","2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optio
+nal":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<s
+ource volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"freeze":{"optio
+nal":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{"format
+":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>]
+ [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex
+ id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugepages":{
+"enum":["any","2","1024"],"optional":1,"type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup"
+:{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type
+":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"intege
+r"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeb
+ack","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":
+"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1
+,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"opt
+ional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"io
+ps_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type"
+:"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":
+"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,
+"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"option
+al":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rer
+ror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"de
+fault":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":
+1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"
+(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps
+>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|
+0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,io
+ps_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mb
+ps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|st
+op>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"intel-tdx":{"format":"pve-qemu-tdx-fm
+t","optional":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ipconfig[n]":{"format":"pve-q
+m-ipconfig","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ivshmem":{"form
+at":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optional":1,"type":"string","typetext":"size=<int
+eger> [,name=<string>]"},"keephugepages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"default":null,"enum":["de","de-ch","da"
+,"en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},
+"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["bac
+kup","clone","create","migrate","rollback","snapshot","snapshot-delete","suspending","suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{
+"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default
+_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d
++(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type
+=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"memory":{"format":{"current":{"default":512,"default_key
+":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"t
+ype":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"name":{"for
+mat":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":{"format":"address-list","optional":1,"type":"string","typetext":"<string>"},"n
+et[n]":{"format":{"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"maca
+ddr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macadd
+r","keyAlias":"model"},"firewall":{"optional":1,"type":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model
+"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"m
+odel":{"default_key":1,"enum":["e1000","e1000-82540em","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl
+8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"
+ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"
+},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"inte
+ger"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"ali
+as":"macaddr","keyAlias":"model"}},"optional":1,"type":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX
+:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"node":{"format":
+"pve-node","type":"string","typetext":"<string>"},"numa":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"patter
+n":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memo
+ry":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"cp
+us=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","type
+text":"<boolean>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional
+":1,"type":"string"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"protection":{"default":0,"optional":1,"type":"bo
+olean","typetext":"<boolean>"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"revert":{"format":"pve-configid-list","optional":1,"
+type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng","optional":1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,ma
+x_bytes=<integer>] [,period=<integer>]"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1
+,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"
+bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_le
+ngth":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe",
+"directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"fil
+e":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"strin
+g"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type
+":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_leng
+th"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"i
+ops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mb
+ps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number
+"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"
+string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"u
+rlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"s
+tring"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report",
+"stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=
+]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps
+>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [
+,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [
+,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|
+disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [
+,wwn=<wwn>]"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"
+optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bp
+s_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_
+length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,
+"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format
+":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format"
+:"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_leng
+th":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"option
+al":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"io
+ps_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type
+":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":
+1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"opti
+onal":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"rep
+licate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean
+"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"o
+ptional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"b
+oolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","sto
+p"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<vo
+lume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [
+,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iop
+s_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iop
+s_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [
+,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>
+] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","
+lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<st
+ring>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","type":"string"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"intege
+r","typetext":"<integer> (0 - 50000)"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"o
+ptional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 encoded string>] [,product=<Base64 encoded string
+>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smp":{"default":1,"minimum":1,"optional
+":1,"type":"integer","typetext":"<integer> (1 - N)"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"spice_enh
+ancements":{"format":{"foldersharing":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off","all","filter"],"optional":1
+,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sshkeys":{"format":"urlencoded","optiona
+l":1,"type":"string","typetext":"<string>"},"startdate":{"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","
+type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:MM:SS)"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]
+\\d+] [,up=\\d+] [,down=\\d+] "},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type"
+:"string","typetext":"<string>"},"tdf":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean",
+"typetext":"<boolean>"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmd
+k"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional"
+:1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","ty
+petext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"unused[n]":{"format":{"file":{"d
+efault_key":1,"format":"pve-volume-id","type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"usb[n]":{"format"
+:{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][E
+e]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":
+"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"vcpus":{"default":0,"minimum":1,"optional":1,"type":"integer","type
+text":"<integer> (1 - N)"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"i
+nteger"},"type":{"default":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virt
+io-gl","vmware"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"
+format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"intege
+r"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_
+max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_lengt
+h":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_z
+eroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-pat
+h","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolut
+e-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional
+":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"i
+ops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_w
+r_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"opti
+onal":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_w
+r":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"
+replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"bool
+ean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-s
+ize","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"op
+tional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_len
+gth=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<i
+gnore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>
+] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,
+mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>
+] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","
+always","metadata","never"],"optional":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configi
+d","type":"string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"st
+ring","typetext":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vmgenid":{"default":"1 (autogenerated)","
+optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum"
+:100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID
+>"},"watchdog":{"format":"pve-qm-watchdog","optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"}},"protected":1,"proxyto":"node
+"},"PUT /nodes/{node}/qemu/{vmid}/resize":{"name":"resize_vm","parameters":{"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":
+{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14
+","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","vir
+tio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0",
+"sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"size":{"pat
+tern":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":{"format":"pve-vmid","maximum":99999
+9999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname
+}/config":{"name":"update_snapshot_config","parameters":{"node":{"format":"pve-node","type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid",
+"maxLength":40,"type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 
+- 999999999)"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/unlink":{"name":"unlink","parameters":{"force":{"optional":1,"type":"boolean","ty
+petext":"<boolean>"},"idlist":{"format":"pve-configid-list","type":"string","typetext":"<string>"},"node":{"format":"pve-node","type":"string","typetext":"<stri
+ng>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"}}
 """#
 }

@@ -11,6 +11,8 @@ struct APIResponder: HTTPResponder {
     let openAPI: [UInt8]
     /// Debian's packaged browser libraries the console uses, by URL prefix (`/novnc/` → /usr/share/novnc).
     var libraries: [(prefix: String, files: StaticFiles)] = []
+    /// Where spooled uploads and their extracted files live.
+    var spoolDirectory = "/var/tmp"
 
     func respond(to request: HTTPRequest, writer: ResponseWriter) {
         let path = request.path
@@ -49,14 +51,23 @@ struct APIResponder: HTTPResponder {
         do {
             call = try makeCall(request, subpath)
         } catch {
+            if let spooled = request.bodyFile { unlink(spooled) }
             writer.send(render(APIOutcome(.failure(error)), format))
             return
         }
+        // an upload's spooled body and extracted file go once the call is done (the handler moved what it keeps)
+        let leftovers = [request.bodyFile, call.parameters["tmpfilename"].flatMap { if case .text(let t) = $0 { t } else { nil } }].compactMap { $0 }
+        let cleanup: @Sendable () -> Void = { for path in leftovers { unlink(path) } }
         switch dispatcher.dispatch(call) {
         case .done(let outcome):
+            cleanup()
             writer.send(render(outcome, format))
         case .pending(let run):
-            Task { writer.send(render(await run(), format)) }
+            Task {
+                let outcome = await run()
+                cleanup()
+                writer.send(render(outcome, format))
+            }
         case .tunnel(let context, let open):
             guard writer.isWebSocketRequest else {
                 writer.send(render(APIOutcome(.failure(APIError(400, "this endpoint needs a WebSocket upgrade")), user: context.user), format))
@@ -89,10 +100,15 @@ struct APIResponder: HTTPResponder {
         }
         var parameters: [String: RawParameter] = [:]
         try RequestDecoding.form(request.query, into: &parameters)
-        if !request.body.isEmpty {
+        // only the server names an upload's temporary file
+        parameters["tmpfilename"] = nil
+        if let spooled = request.bodyFile, request.headers["Content-Type"]?.lowercased().hasPrefix("multipart/form-data") == true {
+            try multipart(request, spooled: spooled, into: &parameters)
+        } else if !request.body.isEmpty {
             let type = request.headers["Content-Type"]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             switch type {
             case "application/json": try RequestDecoding.json(request.body, into: &parameters)
+            case "multipart/form-data": try multipart(request, into: &parameters)
             case "application/x-www-form-urlencoded", "":
                 guard let text = String(validating: request.body, as: UTF8.self) else {
                     throw APIError(400, "request body is not valid UTF-8")
@@ -111,6 +127,26 @@ struct APIResponder: HTTPResponder {
             ticketCookie: cookie, authorization: request.headers["Authorization"],
             csrfToken: request.headers["CSRFPreventionToken"], remoteAddress: request.remoteAddress)
         return APICall(method: method, segments: try RequestDecoding.pathSegments(subpath), parameters: parameters, credentials: credentials)
+    }
+
+    /// A multipart upload: fields become parameters, the file part becomes `tmpfilename` (PVE's way).
+    private func multipart(_ request: HTTPRequest, spooled: String? = nil, into parameters: inout [String: RawParameter]) throws(APIError) {
+        guard let boundary = MultipartForm.boundary(of: request.headers["Content-Type"] ?? "") else { throw APIError(400, "multipart body without a boundary") }
+        var path = spooled
+        if path == nil {
+            // a small multipart body that arrived in memory goes through the same parser
+            let temp = spoolDirectory + "/corral-upload-\(UUID().uuidString)"
+            FileManager.default.createFile(atPath: temp, contents: Data(request.body))
+            path = temp
+        }
+        defer { if spooled == nil, let path { unlink(path) } }
+        do {
+            let form = try MultipartForm.parse(path: path!, boundary: boundary, fileDirectory: spoolDirectory)
+            for (key, value) in form.fields where key != "tmpfilename" { parameters[key] = .text(value) }
+            if let file = form.filePath { parameters["tmpfilename"] = .text(file) }
+        } catch {
+            throw APIError(400, "\(error)")
+        }
     }
 
     private func render(_ outcome: APIOutcome, _ format: ResponseFormat) -> HTTPResponse {

@@ -37,7 +37,7 @@ public final class CorralNode: Sendable {
         var all = CoreEndpoints.all() + NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all()
             + (access.map { AccessEndpoints.all(access: $0) } ?? [])
         if let vms {
-            all += QemuEndpoints.all(manager: vms) + StorageEndpoints.all(storage: vms.storage)
+            all += QemuEndpoints.all(manager: vms, access: access) + StorageEndpoints.all(storage: vms.storage)
                 + ClusterEndpoints.all(vms: vms, storage: vms.storage, sampler: sampler)
         }
         return all
@@ -137,6 +137,8 @@ public final class CorralNode: Sendable {
             listenAddresses: settings.listen,
             tls: try TLSContext(certificateChainFile: certificates.certificatePath, privateKeyFile: certificates.keyPath))
         configuration.limits = HTTPParserLimits(maxHeaderBytes: 64 * 1024, maxBodyBytes: settings.maxBody)
+        // uploads (ISO images, templates) stream to disk, never into memory
+        configuration.limits.spoolPaths = ["/api2/json/nodes/", "/api2/extjs/nodes/"]
         configuration.keepAliveTimeout = settings.keepAliveTimeout
         configuration.requestTimeout = settings.requestTimeout
         configuration.workers = settings.workers

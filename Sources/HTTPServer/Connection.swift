@@ -411,6 +411,7 @@ final class Connection {
     func close() {
         guard !closed else { return }
         closed = true
+        parser.abandon()
         if case .tls(let session) = transport, state != .handshake { session.shutdown() }
         loop.remove(self)
         Glibc.close(fd)

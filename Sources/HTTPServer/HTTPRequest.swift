@@ -6,6 +6,8 @@ public struct HTTPRequest: Sendable {
     public var version: (major: Int, minor: Int)
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Where a spooled body went (see `HTTPParserLimits.spoolPaths`); the responder removes the file.
+    public var bodyFile: String? = nil
     public var remoteAddress: String = ""
 
     public init(method: String, target: String, version: (Int, Int) = (1, 1), headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {

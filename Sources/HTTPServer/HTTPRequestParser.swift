@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why a request could not be parsed; the connection answers `status` and closes, since its framing
 /// can no longer be trusted.
 public struct HTTPParseError: Error, Equatable, Sendable {
@@ -9,10 +11,17 @@ public struct HTTPParserLimits: Sendable {
     /// Request line plus headers (PVE's clients never come near it).
     public var maxHeaderBytes: Int = 64 * 1024
     public var maxBodyBytes: Int = 16 * 1024 * 1024
+    /// Paths whose bodies (with a Content-Length) go to a file in `spoolDirectory` instead of memory
+    /// (uploads of ISO images and templates), up to `maxSpoolBytes`.
+    public var spoolPaths: [String] = []
+    public var spoolDirectory = "/var/tmp"
+    public var maxSpoolBytes: Int = 1 << 42
     public init(maxHeaderBytes: Int = 64 * 1024, maxBodyBytes: Int = 16 * 1024 * 1024) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
     }
+
+    func spools(_ path: String) -> Bool { spoolPaths.contains { path.hasPrefix($0) && path.hasSuffix("/upload") } }
 }
 
 public enum HTTPParseResult: Sendable {
@@ -30,6 +39,7 @@ public struct HTTPRequestParser: Sendable {
     private enum State: Sendable {
         case head(scanFrom: Int)
         case body(HTTPRequest, remaining: Int)
+        case spool(HTTPRequest, remaining: Int, fd: Int32)
         case chunkSize(HTTPRequest)
         case chunkData(HTTPRequest, remaining: Int)
         case chunkDataEnd(HTTPRequest)
@@ -77,6 +87,13 @@ public struct HTTPRequestParser: Sendable {
                     case .none:
                         state = .head(scanFrom: 0)
                         return .request(request)
+                    case .length(let n) where limits.spools(request.path):
+                        var request = request
+                        var template = Array((limits.spoolDirectory + "/corral-upload-XXXXXX").utf8CString)
+                        let fd = mkstemp(&template)
+                        guard fd >= 0 else { return .error(HTTPParseError(status: 507, message: "cannot store the upload in \(limits.spoolDirectory)")) }
+                        request.bodyFile = String(cString: template)
+                        state = .spool(request, remaining: n, fd: fd)
                     case .length(let n):
                         state = .body(request, remaining: n)
                     case .chunked:
@@ -94,6 +111,34 @@ public struct HTTPRequestParser: Sendable {
                     return .request(request)
                 }
                 state = .body(request, remaining: remaining - take)
+                return continueOrMore(request)
+            case .spool(let request, let remaining, let fd):
+                let take = min(remaining, buffer.count - start)
+                if take > 0 {
+                    let written = buffer[start..<start + take].withUnsafeBytes { raw -> Int in
+                        var offset = 0
+                        while offset < raw.count {
+                            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                            if n < 0 && errno == EINTR { continue }
+                            if n <= 0 { return -1 }
+                            offset += n
+                        }
+                        return offset
+                    }
+                    if written < 0 {
+                        close(fd)
+                        if let path = request.bodyFile { unlink(path) }
+                        state = .head(scanFrom: 0)
+                        return .error(HTTPParseError(status: 507, message: "cannot store the upload: \(String(cString: strerror(errno)))"))
+                    }
+                    start += take
+                }
+                if remaining - take == 0 {
+                    close(fd)
+                    state = .head(scanFrom: 0)
+                    return .request(request)
+                }
+                state = .spool(request, remaining: remaining - take, fd: fd)
                 return continueOrMore(request)
             case .chunkSize(let request):
                 guard let lineEnd = findCRLF(buffer, from: start) else {
@@ -146,6 +191,15 @@ public struct HTTPRequestParser: Sendable {
                 }
             }
         }
+    }
+
+    /// Drops a half-received spooled body (the client went away): its file is closed and removed.
+    public mutating func abandon() {
+        if case .spool(let request, _, let fd) = state {
+            close(fd)
+            if let path = request.bodyFile { unlink(path) }
+        }
+        state = .head(scanFrom: 0)
     }
 
     private mutating func continueOrMore(_ request: HTTPRequest) -> HTTPParseResult {
@@ -232,8 +286,9 @@ public struct HTTPRequestParser: Sendable {
             guard values.count == 1, let text = values.first, !text.isEmpty, text.count <= 18,
                 text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let length = Int(text)
             else { return .failure(bad("invalid Content-Length")) }
-            guard length <= limits.maxBodyBytes else {
-                return .failure(HTTPParseError(status: 413, message: "request body exceeds \(limits.maxBodyBytes) bytes"))
+            let limit = limits.spools(request.path) ? limits.maxSpoolBytes : limits.maxBodyBytes
+            guard length <= limit else {
+                return .failure(HTTPParseError(status: 413, message: "request body exceeds \(limit) bytes"))
             }
             return .success((request, length == 0 ? .none : .length(length)))
         }

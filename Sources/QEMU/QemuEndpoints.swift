@@ -1,4 +1,5 @@
 import API
+import Access
 import Foundation
 import Guests
 import Schema
@@ -61,12 +62,12 @@ public enum QemuEndpoints {
         }
     }
 
-    public static func all(manager: VMManager) -> [Endpoint] {
-        lifecycle(manager) + configEndpoints(manager) + SnapshotEndpoints.all(manager: manager) + CloneEndpoints.all(manager: manager)
+    public static func all(manager: VMManager, access: AccessControl? = nil) -> [Endpoint] {
+        lifecycle(manager, access) + configEndpoints(manager) + SnapshotEndpoints.all(manager: manager) + CloneEndpoints.all(manager: manager)
             + ConsoleEndpoints.all(manager: manager, sessions: manager.consoles)
     }
 
-    static func lifecycle(_ m: VMManager) -> [Endpoint] {
+    static func lifecycle(_ m: VMManager, _ access: AccessControl?) -> [Endpoint] {
         [
             Endpoint(
                 pve: "GET /nodes/{node}/qemu", description: "The node's virtual machines (status from libvirt).",
@@ -153,6 +154,14 @@ public enum QemuEndpoints {
                     if skiplock && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
                     return try task(context, "qmdestroy", vmid) { log in
                         try await m.destroy(vmid, purge: purge, unreferenced: unreferenced, skiplock: skiplock, log: log)
+                        // purge: the VMID leaves every ACL and pool, so a later VM with this ID inherits nothing
+                        if purge, let access {
+                            try access.updateUserConfig { config in
+                                config.acl.removeAll { $0.path == "/vms/\(vmid)" }
+                                for id in config.pools.keys { config.pools[id]!.vms.removeAll { $0 == vmid } }
+                            }
+                            log("removed VM \(vmid) from ACLs and pools")
+                        }
                     }
                 }),
         ]

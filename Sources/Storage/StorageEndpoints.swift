@@ -1,4 +1,6 @@
 import API
+import Glibc
+import Tasks
 import Foundation
 import Schema
 
@@ -111,6 +113,10 @@ public enum StorageEndpoints {
                     return .string("\(id):\(try plugin.allocate(vmid: vmid, format: format, size: bytes, name: name))")
                 }),
             Endpoint(
+                pve: "POST /nodes/{node}/storage/{storage}/upload", description: "Upload an ISO image or container template (streamed to disk).",
+                returns: .string(), permission: .privileges(path: "/storage/{storage}", ["Datastore.AllocateTemplate"]),
+                handler: .sync { context in try upload(storage, context) }),
+            Endpoint(
                 pve: "GET /nodes/{node}/storage/{storage}/content/{volume}", description: "One volume's attributes.",
                 returns: .object([:], additionalProperties: true), permission: .anyUser,
                 handler: .sync { context in
@@ -136,6 +142,56 @@ public enum StorageEndpoints {
                     return .null
                 }),
         ]
+    }
+
+    static let uploadSuffixes = ["iso": [".iso", ".img"], "vztmpl": [".tar.gz", ".tar.xz", ".tar.zst", ".tgz"], "import": [".ova", ".ovf", ".qcow2", ".raw", ".vmdk"]]
+
+    /// Moves an uploaded file (already on disk, `tmpfilename`) into the storage, after the checks.
+    static func upload(_ storage: Storage, _ context: RequestContext) throws -> JSON {
+        let id = try context.require("storage")
+        let content = try context.require("content")
+        let name = try context.require("filename")
+        guard let temp = context.string("tmpfilename"), FileManager.default.fileExists(atPath: temp) else {
+            throw APIError.parameters(["filename": "no file was uploaded (send it as multipart/form-data)"])
+        }
+        guard !name.contains("/"), !name.hasPrefix("."), uploadSuffixes[content]?.contains(where: { name.hasSuffix($0) }) == true else {
+            throw APIError.parameters(["filename": "'\(name)' is not a valid name for \(content) (\(uploadSuffixes[content]?.joined(separator: ", ") ?? ""))"])
+        }
+        let plugin = try storage.plugin(id)
+        guard plugin.entry.content.contains(content) else { throw APIError.parameters(["content": "storage '\(id)' does not hold \(content)"]) }
+        guard plugin is DirStorage else { throw APIError(501, "uploads go to directory storages; '\(id)' is \(plugin.entry.type)") }
+        let target = try plugin.path("\(content)/\(name)")
+        guard !FileManager.default.fileExists(atPath: target) else { throw APIError(400, "'\(id):\(content)/\(name)' already exists") }
+        var checksum: (String, String)?
+        if let sum = context.string("checksum") {
+            guard let algorithm = context.string("checksum-algorithm") else { throw APIError.parameters(["checksum-algorithm": "needed with 'checksum'"]) }
+            checksum = (algorithm, sum.lowercased())
+        }
+        // the request's temporary file goes once the call returns: take it now
+        let staged = temp + ".staged"
+        guard rename(temp, staged) == 0 else { throw APIError(500, "cannot take the upload: \(String(cString: strerror(errno)))") }
+        let verify = checksum
+        let upid = try context.services.tasks.start(type: "imgcopy", id: "", user: context.user) { log in
+            defer { unlink(staged) }
+            if let (algorithm, expected) = verify {
+                let out = try Command.run(["\(algorithm)sum", staged])
+                let actual = out.split(separator: " ").first.map(String.init) ?? ""
+                guard actual == expected else { throw StorageError(400, "checksum mismatch: got \(actual), expected \(expected)") }
+                log.log("\(algorithm) checksum verified")
+            }
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let partial = target + ".part"
+            if rename(staged, partial) != 0 {
+                // another filesystem: copy, then the original goes with `staged`
+                try FileManager.default.copyItem(atPath: staged, toPath: partial)
+            }
+            guard rename(partial, target) == 0 else {
+                unlink(partial)
+                throw StorageError(500, "cannot store \(target): \(String(cString: strerror(errno)))")
+            }
+            log.log("stored \(id):\(content)/\(name)")
+        }
+        return .string(upid.description)
     }
 
     /// The config key of a VM that still references the volume, if any.

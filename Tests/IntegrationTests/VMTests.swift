@@ -71,9 +71,23 @@ import Testing
             Self.destroyTestDomains()
             _ = node.terminate()
         }
-        let isoDir = node.dataDirectory + "/vz/template/iso"
-        try FileManager.default.createDirectory(atPath: isoDir, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: iso, toPath: isoDir + "/tiny.iso")
+        // the ISO goes up through the API as a multipart upload (streamed to disk), checksum verified
+        let sha = try runCommand("/usr/bin/sha256sum", [iso]).stdout.split(separator: " ").first.map(String.init) ?? ""
+        let bad = try curl(node, "/api2/json/nodes/vmt/storage/local/upload", ["-F", "content=iso", "-F", "filename=@\(iso);filename=tiny.sh"])
+        #expect(bad.status == 400 && bad.body.contains("filename"), "\(bad)")
+        let upload = try curl(node, "/api2/json/nodes/vmt/storage/local/upload", [
+            "-F", "content=iso", "-F", "checksum=\(sha)", "-F", "checksum-algorithm=sha256", "-F", "filename=@\(iso)",
+        ])
+        #expect(upload.status == 200, "\(upload)")
+        if let upid = Self.json(upload.body)["data"] as? String {
+            var done = false
+            for _ in 0..<100 where !done {
+                let s = Self.json(try curl(node, "/api2/json/nodes/vmt/tasks/\(upid)/status").body)["data"] as? [String: Any]
+                done = s?["status"] as? String == "stopped"
+                if done { #expect(s?["exitstatus"] as? String == "OK") } else { usleep(100_000) }
+            }
+        }
+        #expect(FileManager.default.contentsEqual(atPath: iso, andPath: node.dataDirectory + "/vz/template/iso/tiny.iso"))
         let content = try curl(node, "/api2/json/nodes/vmt/storage/local/content?content=iso")
         #expect(content.body.contains("local:iso/tiny.iso"))
 

@@ -46,6 +46,7 @@ GET /nodes/{node}/storage
 GET /nodes/{node}/storage/{storage}/status
 GET /nodes/{node}/storage/{storage}/content
 POST /nodes/{node}/storage/{storage}/content
+POST /nodes/{node}/storage/{storage}/upload
 GET /nodes/{node}/storage/{storage}/content/{volume}
 DELETE /nodes/{node}/storage/{storage}/content/{volume}
 """
