@@ -8,7 +8,9 @@ extension VMManager {
     /// Starts the VM: applies pending changes, generates the domain from the config and starts it
     /// transient. A VM suspended to disk is restored from its saved state instead.
     public func start(_ vmid: Int, skiplock: Bool = false, paused: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
-        try await locks.with(vmid, what: "start VM \(vmid)") { try startLocked(vmid, skiplock: skiplock, paused: paused, log: log) }
+        try await locks.with(vmid, what: "start VM \(vmid)") {
+            try await BlockingWork.run { try self.startLocked(vmid, skiplock: skiplock, paused: paused, log: log) }
+        }
     }
 
     func startLocked(_ vmid: Int, skiplock: Bool = false, paused: Bool = false, log: @escaping @Sendable (String) -> Void) throws {
@@ -61,7 +63,7 @@ extension VMManager {
             let (config, _) = try load(vmid)
             if config.current["lock"] != "backup" { try? checkLock(config, vmid, skiplock: true) }
             guard let domain = try domain(vmid) else { return log("VM \(vmid) is not running") }
-            do { try domain.destroy() } catch let error as LibvirtError where error.isNoDomain || error.isInvalidState {}
+            do { try await BlockingWork.run { try domain.destroy() } } catch let error as LibvirtError where error.isNoDomain || error.isInvalidState {}
             try await waitGone(vmid, timeout: 30)
             cleanupRuntime(vmid)
             log("stopped VM \(vmid)")
