@@ -34,7 +34,8 @@ extension VMManager {
         if resuming, let state = config.current["vmstate"] {
             let path = try storage.path(state)
             log("resuming VM \(vmid) from \(state)")
-            try hypervisor.withOwnConnection { try $0.restoreDomain(from: path, xml: xml, paused: paused) }
+            // the saved image carries the domain as it ran (with the addresses libvirt gave its devices)
+            try hypervisor.withOwnConnection { try $0.restoreDomain(from: path, xml: nil, paused: paused) }
             try modify(vmid) { c in
                 c.current["vmstate"] = nil
                 c.current["lock"] = nil
@@ -101,7 +102,7 @@ extension VMManager {
     public func reboot(_ vmid: Int, timeout: Int?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "reboot VM \(vmid)") {
             try await shutdownLocked(vmid, timeout: timeout, forceStop: false, log: log)
-            try startLocked(vmid, log: log)
+            try await BlockingWork.run { try self.startLocked(vmid, log: log) }
         }
     }
 
@@ -154,7 +155,7 @@ extension VMManager {
         try await locks.with(vmid, what: "resume VM \(vmid)") {
             let (config, _) = try load(vmid)
             if config.current["lock"] == "suspended", config.current["vmstate"] != nil, !isRunning(vmid) {
-                return try startLocked(vmid, log: log)
+                return try await BlockingWork.run { try self.startLocked(vmid, log: log) }
             }
             let domain = try runningDomain(vmid)
             try domain.resume()

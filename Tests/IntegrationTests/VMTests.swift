@@ -121,6 +121,19 @@ import Testing
         #expect(try Self.task(node, "POST", "/nodes/vmt/qemu/100/status/resume") == "OK")
         #expect(try Self.status(node, 100)["qmpstatus"] as? String == "running")
 
+        // suspend to disk (hibernate): memory goes to a state volume, the VM stops, resume brings it back
+        #expect(try Self.task(node, "POST", "/nodes/vmt/qemu/100/status/suspend", ["todisk=1"]) == "OK")
+        let hibernated = Self.json(try curl(node, "/api2/json/nodes/vmt/qemu/100/config").body)["data"] as? [String: Any] ?? [:]
+        #expect(hibernated["lock"] as? String == "suspended")
+        #expect((hibernated["vmstate"] as? String)?.hasPrefix("local:100/vm-100-state-suspend-") == true)
+        #expect(try Self.status(node, 100)["qmpstatus"] as? String == "suspended")
+        #expect(try Self.task(node, "POST", "/nodes/vmt/qemu/100/status/resume") == "OK")
+        #expect(try Self.status(node, 100)["qmpstatus"] as? String == "running")
+        let resumed = Self.json(try curl(node, "/api2/json/nodes/vmt/qemu/100/config").body)["data"] as? [String: Any] ?? [:]
+        #expect(resumed["lock"] == nil && resumed["vmstate"] == nil, "\(resumed)")
+        let stateFiles = try FileManager.default.contentsOfDirectory(atPath: node.dataDirectory + "/vz/images/100").filter { $0.contains("state") }
+        #expect(stateFiles.isEmpty, "the state volume stays after resuming: \(stateFiles)")
+
         // snapshot with RAM state (qcow2), then rollback: running again where it was
         #expect(try Self.task(node, "POST", "/nodes/vmt/qemu/100/snapshot", ["snapname=s1", "vmstate=1", "description=first"]) == "OK")
         let snapshots = try curl(node, "/api2/json/nodes/vmt/qemu/100/snapshot").body
