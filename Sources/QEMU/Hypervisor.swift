@@ -11,6 +11,7 @@ public final class Hypervisor: Sendable {
     private let current = Mutex<LibvirtConnection?>(nil)
     private let states = Mutex<[String: LibvirtEvent.Kind]>([:])
     private let listeners = Mutex<[@Sendable (LibvirtEvent) -> Void]>([])
+    private let spare = Mutex<[LibvirtConnection]>([])
 
     public init(uri: String, events: Bool) {
         self.uri = uri
@@ -49,12 +50,31 @@ public final class Hypervisor: Sendable {
 
     /// Runs a long libvirt call (a domain start) on a connection of its own: libvirtd serves at most
     /// a few requests of one client at a time, so parallel starts would queue on the shared one.
+    /// Connections are pooled: opening one costs a handshake with libvirtd on every start.
     public func withOwnConnection<T>(_ body: (LibvirtConnection) throws -> T) throws -> T {
-        let own: LibvirtConnection
-        do { own = try LibvirtConnection(uri: uri, events: false) } catch let error as LibvirtError {
-            throw QEMUError(500, "cannot connect to libvirt at \(uri): \(error.message) (is libvirtd running?)")
+        let connection = try pooledConnection()
+        let result = Result { try body(connection) }
+        giveBack(connection)
+        return try result.get()
+    }
+
+    private func pooledConnection() throws -> LibvirtConnection {
+        let reusable = spare.withLock { pool -> LibvirtConnection? in
+            while let candidate = pool.popLast() {
+                if candidate.isAlive { return candidate }
+            }
+            return nil
         }
-        return try body(own)
+        if let reusable { return reusable }
+        let opened = Result { () throws(LibvirtError) -> LibvirtConnection in try LibvirtConnection(uri: uri, events: false) }
+        switch opened {
+        case .success(let connection): return connection
+        case .failure(let error): throw QEMUError(500, "cannot connect to libvirt at \(uri): \(error.message) (is libvirtd running?)")
+        }
+    }
+
+    private func giveBack(_ connection: LibvirtConnection) {
+        spare.withLock { if $0.count < 8 { $0.append(connection) } }
     }
 
     /// Runs a libvirt call, reconnecting once if the connection turned out to be dead.
