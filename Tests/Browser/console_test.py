@@ -420,6 +420,34 @@ def dc_permissions(c):
     dc_submit(c)
     c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{userid}"]'), "the new user in the list")
     c.shot("dc-users")
+    # A group and a custom role: made, used (the user joins the group), removed again at the end.
+    c.click("#tab-groups")
+    c.wait(lambda: "Loading" not in c.q("#tabpanel .panel-toolbar").text, "the group list")
+    c.click("#tabpanel .actions .btn-primary")
+    c.wait_visible(f"{dlg} input[name=groupid]").send_keys("dcp-ops")
+    dc_submit(c)
+    c.wait(lambda: c.q('#tabpanel tr[data-groupid="dcp-ops"]'), "the new group")
+    c.click("#tab-users")
+    c.click(f'#tabpanel tr[data-userid="{userid}"] .row-actions button[aria-label^="Edit"]')
+    box = c.wait(lambda: c.visible(f"{dlg} fieldset input[type=checkbox][value=dcp-ops]"), "the group choice")
+    box.click()
+    dc_submit(c)
+    c.wait(lambda: "dcp-ops" in c.q(f'#tabpanel tr[data-userid="{userid}"]').text, "the user's group in the list")
+    c.click("#tab-roles")
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="PVEVMUser"]'), "the role list")
+    c.click("#tabpanel .actions .btn-primary")
+    c.wait_visible(f"{dlg} input[name=roleid]").send_keys("DcpAuditor")
+    for priv in ("VM.Audit", "Sys.Audit"):
+        c.click(f'{dlg} fieldset input[type=checkbox][value="{priv}"]')
+    c.shot("dc-role-add")
+    dc_submit(c)
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="DcpAuditor"]'), "the new role")
+    c.click('#tabpanel tr[data-roleid="DcpAuditor"] .row-actions button[aria-label^="Edit"]')
+    c.click(f'{dlg} fieldset input[type=checkbox][value="Sys.Audit"]')
+    dc_submit(c)
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="DcpAuditor"] .privs-cell').text == "VM.Audit", "the role's new privileges")
+    dc_confirm(c, '#tabpanel tr[data-roleid="DcpAuditor"] .row-actions button[aria-label^="Delete"]')
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="PVEVMUser"]') and not c.q('#tabpanel tr[data-roleid="DcpAuditor"]'), "the role to go")
     # Groups, roles and TFA show their lists.
     for tab, ready in (("groups", "#tabpanel tbody tr"), ("roles", '#tabpanel tr[data-roleid="PVEVMUser"]'),
                        ("tfa", "#tabpanel tbody tr")):
@@ -498,6 +526,11 @@ def dc_permissions(c):
     dc_confirm(c, f'#tabpanel tr[data-userid="{userid}"] .row-actions button[aria-label^="Delete"]')
     c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{USER}@{REALM}"]') and not c.q(f'#tabpanel tr[data-userid="{userid}"]'),
            "the user to go")
+    c.click("#tab-groups")
+    dc_confirm(c, '#tabpanel tr[data-groupid="dcp-ops"] .row-actions button[aria-label^="Delete"]')
+    c.wait(lambda: "Loading" not in c.q("#tabpanel .panel-toolbar").text and not c.q('#tabpanel tr[data-groupid="dcp-ops"]'), "the group to go")
+    c.click("#tab-users")
+    c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{USER}@{REALM}"]'), "the user list")
     c.shot("dc-users-after")
 
 

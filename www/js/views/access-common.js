@@ -133,7 +133,7 @@ export function checkList({ label, name, options = [], value = [], hint, empty =
       };
       box.replaceChildren(...(list.length ? [...groups].map(([g, vs]) => (g
         ? h('div', { class: 'check-group', role: 'group', 'aria-label': g }, h('p', { class: 'check-group-title', 'aria-hidden': 'true' }, g), vs.map(item))
-        : vs.map(item))) : [h('p', { class: 'muted small' }, empty)]));
+        : vs.map(item))).flat() : [h('p', { class: 'muted small' }, empty)]));
     },
     setError(msg) {
       setText(err, msg || '');

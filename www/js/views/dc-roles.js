@@ -31,7 +31,7 @@ export const mountDcRoles = accessView((panel, signal) => {
         .sort((a, b) => builtIn(a) - builtIn(b) || a.roleid.localeCompare(b.roleid));
       const rows = roles.map((r) => h('tr', { dataset: { roleid: r.roleid } },
         h('th', { scope: 'row' }, r.roleid),
-        h('td', null, builtIn(r) ? h('span', { class: 'muted' }, 'built-in') : 'custom'),
+        h('td', { class: 'nowrap' }, builtIn(r) ? h('span', { class: 'muted' }, 'built-in') : 'custom'),
         h('td', { class: 'privs-cell' }, splitList(r.privs).join(', ') || h('span', { class: 'muted' }, 'none')),
         h('td', { class: 'row-actions' }, builtIn(r) ? null : [
           rowButton('Edit', 'edit', () => edit(r), `Edit role ${r.roleid}`),
