@@ -4,8 +4,10 @@
 Starts a corrald of its own (as Tests/smoke.sh does: --local, a throw-away data
 directory, a free port, a pve-realm administrator written into the mount), logs
 in through the login form, checks the node in the resource tree, opens the
-node's Tasks view, opens and closes the Create-VM wizard, switches the theme and
-logs out, at desktop (1280×720) and phone (390×844) size, saving a screenshot of
+node's Tasks view, opens and closes the Create-VM wizard, switches the theme,
+walks the Datacenter permission tabs (a user, an ACL entry and an
+API token made and removed again) and logs out, at desktop (1280×720) and
+phone (390×844) size, saving a screenshot of
 each stop. With --guests it also creates a VM through the wizard (KVM off, so it
 runs anywhere), starts it, checks that the noVNC console connects, stops and
 deletes it: that needs the guest API (/cluster/resources, /nodes/{node}/qemu,
@@ -370,6 +372,166 @@ def log_out(c):
     if c.js("return document.cookie.includes('PVEAuthCookie=P')"):
         raise Failure("the ticket cookie survived the logout")
     c.shot("logged-out")
+
+
+# --- datacenter permissions ------------------------------------------------------------------
+
+PERM_USER, PERM_PASSWORD, PERM_TOKEN = "dcp-alice", "dcp-browser-password", "ci"
+
+
+def unlabelled_inputs(c, root):
+    return c.js(f"""return [...document.querySelectorAll('{root} input, {root} select, {root} textarea')]
+        .filter((el) => el.type !== 'hidden' && (!el.labels || !el.labels.length)).map((el) => el.name || el.id)""")
+
+
+def dc_submit(c, dlg="dialog.form-dialog[open]:not(.secret-dialog)"):
+    if unlabelled_inputs(c, dlg):
+        raise Failure(f"dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: not c.q(dlg), "the dialog to close", 20)
+
+
+def dc_confirm(c, row_button):
+    c.click(row_button)
+    c.click("dialog.confirm-dialog button[type=submit]")
+    c.wait(lambda: not c.q("dialog.confirm-dialog"), "the confirmation to close")
+
+
+def dc_permissions(c):
+    """Users, ACL and API tokens under Datacenter: add a pve user, give it PVEVMUser on /vms, make a
+    token (its secret shown once), look at every tab at both sizes, then remove token, entry and user."""
+    userid = f"{PERM_USER}@pve"
+    dlg = "dialog.form-dialog[open]"
+    c.js("location.hash = '#dc'")
+    c.click("#tab-users")
+    c.wait(lambda: c.js("return location.hash") == "#dc/users", "the users route")
+    c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{USER}@{REALM}"]'), "the user list")
+    # A user in the pve realm, with a password.
+    c.click("#tabpanel .actions .btn-primary")
+    c.wait_visible(f"{dlg} input[name=userid]").send_keys(PERM_USER)
+    c.q(f"{dlg} input[name=password]").send_keys(PERM_PASSWORD)
+    c.q(f"{dlg} input[name=password-confirm]").send_keys(PERM_PASSWORD + "x")
+    c.q(f"{dlg} input[name=comment]").send_keys("made by the browser test")
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: c.visible(f"{dlg} .field-error:not([hidden])"), "the password mismatch beside its field")
+    c.shot("dc-user-add-error")
+    confirm = c.q(f"{dlg} input[name=password-confirm]")
+    confirm.send_keys(Keys.BACKSPACE)
+    dc_submit(c)
+    c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{userid}"]'), "the new user in the list")
+    c.shot("dc-users")
+    # A group and a custom role: made, used (the user joins the group), removed again at the end.
+    c.click("#tab-groups")
+    c.wait(lambda: "Loading" not in c.q("#tabpanel .panel-toolbar").text, "the group list")
+    c.click("#tabpanel .actions .btn-primary")
+    c.wait_visible(f"{dlg} input[name=groupid]").send_keys("dcp-ops")
+    dc_submit(c)
+    c.wait(lambda: c.q('#tabpanel tr[data-groupid="dcp-ops"]'), "the new group")
+    c.click("#tab-users")
+    c.click(f'#tabpanel tr[data-userid="{userid}"] .row-actions button[aria-label^="Edit"]')
+    box = c.wait(lambda: c.visible(f"{dlg} fieldset input[type=checkbox][value=dcp-ops]"), "the group choice")
+    box.click()
+    dc_submit(c)
+    c.wait(lambda: "dcp-ops" in c.q(f'#tabpanel tr[data-userid="{userid}"]').text, "the user's group in the list")
+    c.click("#tab-roles")
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="PVEVMUser"]'), "the role list")
+    c.click("#tabpanel .actions .btn-primary")
+    c.wait_visible(f"{dlg} input[name=roleid]").send_keys("DcpAuditor")
+    for priv in ("VM.Audit", "Sys.Audit"):
+        c.click(f'{dlg} fieldset input[type=checkbox][value="{priv}"]')
+    c.shot("dc-role-add")
+    dc_submit(c)
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="DcpAuditor"]'), "the new role")
+    c.click('#tabpanel tr[data-roleid="DcpAuditor"] .row-actions button[aria-label^="Edit"]')
+    c.click(f'{dlg} fieldset input[type=checkbox][value="Sys.Audit"]')
+    dc_submit(c)
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="DcpAuditor"] .privs-cell').text == "VM.Audit", "the role's new privileges")
+    dc_confirm(c, '#tabpanel tr[data-roleid="DcpAuditor"] .row-actions button[aria-label^="Delete"]')
+    c.wait(lambda: c.q('#tabpanel tr[data-roleid="PVEVMUser"]') and not c.q('#tabpanel tr[data-roleid="DcpAuditor"]'), "the role to go")
+    # Groups, roles and TFA show their lists.
+    for tab, ready in (("groups", "#tabpanel tbody tr"), ("roles", '#tabpanel tr[data-roleid="PVEVMUser"]'),
+                       ("tfa", "#tabpanel tbody tr")):
+        c.click(f"#tab-{tab}")
+        c.wait(lambda: c.q(ready) and "Loading" not in c.q("#tabpanel .panel-toolbar").text, f"the {tab} tab")
+        c.shot(f"dc-{tab}")
+    if c.q('#tabpanel tr[data-roleid="PVEVMUser"] .row-actions button') is not None:
+        raise Failure("a built-in role offers edit or delete")
+    # PVEVMUser on /vms through the ACL tab.
+    c.click("#tab-acl")
+    c.wait(lambda: c.q('#tabpanel tr[data-path="/"]'), "the ACL list")
+    c.click("#tabpanel .actions .btn-primary")
+    c.wait_visible(f"{dlg} input[name=path]").send_keys("/vms")
+    c.q(f"{dlg} input[name=users]").send_keys(userid)
+    c.wait(lambda: c.js(f"return [...document.querySelectorAll('{dlg} select[name=roles] option')].some((o) => o.value === 'PVEVMUser')"),
+           "the roles in the dialog")
+    Select(c.q(f"{dlg} select[name=roles]")).select_by_value("PVEVMUser")
+    dc_submit(c)
+    acl_row = f'#tabpanel tr[data-path="/vms"][data-ugid="{userid}"][data-roleid="PVEVMUser"]'
+    c.wait(lambda: c.q(acl_row), "the new ACL entry")
+    c.shot("dc-acl")
+    # An API token: the secret comes once.
+    c.click("#tab-tokens")
+    c.wait(lambda: c.js("return [...document.querySelectorAll('#tabpanel select[name=userid] option')].some((o) => o.value === arguments[0])", userid),
+           "the user in the token tab")
+    Select(c.q("#tabpanel select[name=userid]")).select_by_value(userid)
+    c.wait(lambda: "has no API tokens" in c.q("#tabpanel").text, "the user's empty token list")
+    c.click("#tabpanel .actions .btn-primary")
+    c.wait_visible(f"{dlg} input[name=tokenid]").send_keys(PERM_TOKEN)
+    dc_submit(c)
+    sdlg = "dialog.secret-dialog[open]"
+    secret = c.wait(lambda: c.js(f"return document.querySelector('{sdlg} input.token-secret')?.value"), "the token secret")
+    if len(secret) < 16:
+        raise Failure(f"the secret looks wrong: {secret!r}")
+    if "only this once" not in c.q(f"{sdlg} .notice").text:
+        raise Failure("no warning that the secret is shown once")
+    if unlabelled_inputs(c, sdlg):
+        raise Failure(f"secret dialog inputs without a label: {unlabelled_inputs(c, sdlg)}")
+    c.click(f"{sdlg} .copy-secret")
+    c.wait(lambda: c.q(f"{sdlg} .dialog-status").text, "the copy feedback")
+    c.shot("dc-token-secret")
+    c.size(*PHONE)
+    time.sleep(0.2)
+    c.shot("dc-token-secret")
+    c.size(*DESKTOP)
+    c.click(f"{sdlg} button[type=submit]")
+    c.wait(lambda: not c.q("dialog.secret-dialog"), "the secret dialog to close")
+    c.wait(lambda: c.q(f'#tabpanel tr[data-tokenid="{PERM_TOKEN}"]'), "the new token in the list")
+    if c.js("""const s = arguments[0]; return document.body.innerText.includes(s)
+        || [...document.querySelectorAll('input, textarea')].some((i) => i.value.includes(s))""", secret):
+        raise Failure("the secret is still in the page after its dialog closed")
+    c.shot("dc-tokens")
+    # The same tabs at phone size.
+    c.size(*PHONE)
+    for tab in ("tokens", "acl", "users", "roles"):
+        c.click(f"#tab-{tab}")
+        c.wait(lambda: c.q("#tabpanel tbody tr") and "Loading" not in c.q("#tabpanel .panel-toolbar").text, f"the {tab} tab")
+        time.sleep(0.2)
+        c.shot(f"dc-{tab}")
+        wide = c.js("return document.documentElement.scrollWidth")
+        if wide > PHONE[0]:
+            what = c.js("""return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1
+                && !e.closest('.table-wrap, .tabs')).slice(0, 5).map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+            raise Failure(f"the {tab} tab is wider than the phone ({wide}px): {what}")
+    c.size(*DESKTOP)
+    # Remove the token, the ACL entry and the user again.
+    c.click("#tab-tokens")
+    Select(c.wait(lambda: c.q("#tabpanel select[name=userid]"), "the user select")).select_by_value(userid)
+    c.wait(lambda: c.q(f'#tabpanel tr[data-tokenid="{PERM_TOKEN}"]'), "the token in the list")
+    dc_confirm(c, f'#tabpanel tr[data-tokenid="{PERM_TOKEN}"] .row-actions button')
+    c.wait(lambda: "has no API tokens" in c.q("#tabpanel").text, "the token to go")
+    c.click("#tab-acl")
+    dc_confirm(c, f"{acl_row} .row-actions button")
+    c.wait(lambda: c.q('#tabpanel tr[data-path="/"]') and not c.q(acl_row), "the ACL entry to go")
+    c.click("#tab-users")
+    dc_confirm(c, f'#tabpanel tr[data-userid="{userid}"] .row-actions button[aria-label^="Delete"]')
+    c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{USER}@{REALM}"]') and not c.q(f'#tabpanel tr[data-userid="{userid}"]'),
+           "the user to go")
+    c.click("#tab-groups")
+    dc_confirm(c, '#tabpanel tr[data-groupid="dcp-ops"] .row-actions button[aria-label^="Delete"]')
+    c.wait(lambda: "Loading" not in c.q("#tabpanel .panel-toolbar").text and not c.q('#tabpanel tr[data-groupid="dcp-ops"]'), "the group to go")
+    c.click("#tab-users")
+    c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{USER}@{REALM}"]'), "the user list")
+    c.shot("dc-users-after")
 
 
 # --- guests (--guests) ----------------------------------------------------------------------
@@ -854,6 +1016,7 @@ def main():
         ok = ok and step("node tasks", open_node_tasks)
         ok = ok and step("create wizard layout", wizard_layout)
         ok = ok and step("theme toggle", theme_toggle)
+        ok = ok and step("datacenter permissions", dc_permissions)
         if ok and guests:
             holder = {}
 

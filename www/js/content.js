@@ -15,6 +15,12 @@ import { mountGuestSnapshots } from './views/guest-snapshots.js';
 import { mountQemuConsole } from './views/qemu-console.js';
 import { mountLxcConsole } from './views/lxc-console.js';
 import { mountGuestPermissions } from './views/guest-permissions.js';
+import { mountDcUsers } from './views/dc-users.js';
+import { mountDcGroups } from './views/dc-groups.js';
+import { mountDcRoles } from './views/dc-roles.js';
+import { mountDcAcl } from './views/dc-acl.js';
+import { mountDcTokens } from './views/dc-tokens.js';
+import { mountDcTfa } from './views/dc-tfa.js';
 import { guestTitle } from './guests.js';
 
 const tab = (id, label, iconName, mount) => ({ id, label, icon: iconName, mount });
@@ -29,7 +35,19 @@ const guestTabs = (mountConsole, own = []) => [
 ];
 
 const VIEWS = {
-  dc: { icon: 'datacenter', title: () => 'Datacenter', tabs: [tab('summary', 'Summary', 'summary', mountDatacenterSummary)] },
+  dc: {
+    icon: 'datacenter',
+    title: () => 'Datacenter',
+    tabs: [
+      tab('summary', 'Summary', 'summary', mountDatacenterSummary),
+      tab('users', 'Users', 'user', mountDcUsers),
+      tab('groups', 'Groups', 'group', mountDcGroups),
+      tab('roles', 'Roles', 'shield', mountDcRoles),
+      tab('acl', 'Permissions', 'lock', mountDcAcl),
+      tab('tokens', 'API Tokens', 'key', mountDcTokens),
+      tab('tfa', 'Two-factor', 'phone-key', mountDcTfa),
+    ],
+  },
   node: {
     icon: 'server',
     title: (r) => `Node ${r.node}`,
