@@ -70,20 +70,23 @@ public final class TaskManager: @unchecked Sendable {
         }
         let log = try TaskLog(path: store.logPath(upid), upid: upid, echo: echo)
         store.withLock { store.writeActive(store.readActive() + [upid]) }
-        let worker = Task.detached { [self] in
-            var exit: TaskExit
-            do {
-                try await work(log)
-                exit = log.warnings > 0 ? .warnings(log.warnings) : .ok
-            } catch is CancellationError {
-                exit = .error("received interrupt")
-            } catch {
-                exit = .error("\(error)".replacingNewlines())
-            }
-            self.finish(upid, log: log, exit: exit)
-        }
-        lock.locked { running[upid] = worker }
+        // observers hear of the start before the worker can finish, and the worker is registered
+        // before its own finish (which takes the same lock) can look for it
         notify(.started(upid))
+        lock.locked {
+            running[upid] = Task.detached { [self] in
+                var exit: TaskExit
+                do {
+                    try await work(log)
+                    exit = log.warnings > 0 ? .warnings(log.warnings) : .ok
+                } catch is CancellationError {
+                    exit = .error("received interrupt")
+                } catch {
+                    exit = .error("\(error)".replacingNewlines())
+                }
+                self.finish(upid, log: log, exit: exit)
+            }
+        }
         return upid
     }
 
