@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
         .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access"]),
         .target(name: "Guests", dependencies: ["Schema", "TLS", "Access", "API"]),
-        .target(name: "Storage", dependencies: ["Schema", "Access", "API", "Tasks"]),
+        .target(name: "Storage", dependencies: ["Schema", "Access", "API", "Tasks", "TLS"]),
         .target(name: "QEMU", dependencies: ["API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
 
         // 5. Edges

@@ -2,655 +2,278 @@
 // ranges; no prose). Do not edit by hand: regenerate.
 extension PVEFacts {
     static let data = #"""
-{"DELETE /nodes/{node}/qemu/{vmid}":{"name":"destroy_vm","parameters":{"destroy-unreferenced-disks":{"default":0,"optional":1,"type":"boolean","typetext":"<bool
-ean>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"purge":{"optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":{"optional":
-1,"type":"boolean","typetext":"<boolean>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999
-)"}},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}":{"name":"delsnapshot","parameters":{"force":{"optional":1,"type":"bo
-olean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"type":"str
-ing","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected
-":1,"proxyto":"node"},"DELETE /nodes/{node}/storage/{storage}/content/{volume}":{"name":"delete","parameters":{"delay":{"maximum":30,"minimum":1,"optional":1,"t
-ype":"integer","typetext":"<integer> (1 - 30)"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"storage":{"format":"pve-storage-id","optiona
-l":1,"type":"string","typetext":"<storage ID>"},"volume":{"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /cluster/nextid":{"name":
-"nextid","parameters":{"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"p
-rotected":0,"proxyto":null},"GET /cluster/resources":{"name":"resources","parameters":{"type":{"enum":["vm","storage","node","sdn"],"optional":1,"type":"string"
-}},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu":{"name":"vmlist","parameters":{"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"
-format":"pve-node","type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/config":{"name":"vm_config","parameter
-s":{"current":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"snapshot":{
-"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":
-"integer","typetext":"<integer> (100 - 999999999)"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/feature":{"name":"vm_feature","parameters":{
-"feature":{"enum":["snapshot","clone","copy"],"type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"snapname":{"format":"pve-conf
-igid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetex
-t":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/pending":{"name":"vm_pending","parameters":{"node":{"format":"
-pve-node","type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999
-999999)"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot_list","parameters":{"node":{"format":"pve-node","type":"st
-ring","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protecte
-d":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config":{"name":"get_snapshot_config","parameters":{"node":{"format":"pve-node","type"
-:"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum"
-:999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/status/curre
-nt":{"name":"vm_status","parameters":{"node":{"format":"pve-node","type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimu
-m":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage":{"name":"index","parameters":{"co
-ntent":{"format":"pve-storage-content-list","optional":1,"type":"string","typetext":"<string>"},"enabled":{"default":0,"optional":1,"type":"boolean","typetext":
-"<boolean>"},"format":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"sto
-rage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"target":{"format":"pve-node","optional":1,"type":"string","typetext":"
-<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/content":{"name":"index","parameters":{"content":{"format":"pve-storage-content
-","optional":1,"type":"string","typetext":"<string>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"storage":{"format":"pve-storage-id","t
-ype":"string","typetext":"<storage ID>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 
-- 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/content/{volume}":{"name":"info","parameters":{"node":{"format":"pve-node",
-"type":"string","typetext":"<string>"},"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"volume":{"type":"string","t
-ypetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/status":{"name":"read_status","parameters":{"node":{"format":"pve-nod
-e","type":"string","typetext":"<string>"},"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":1,"proxyto":"node"},"GET 
+{"methods":{"DELETE /nodes/{node}/qemu/{vmid}":{"name":"destroy_vm","parameters":{"destroy-unreferenced-disks":{"default":0,"optional":1,"type":"boolean","typet
+ext":"<boolean>"},"node":1,"purge":{"optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"DELETE /nodes/
+{node}/qemu/{vmid}/snapshot/{snapname}":{"name":"delsnapshot","parameters":{"force":1,"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"DELETE /n
+odes/{node}/storage/{storage}/content/{volume}":{"name":"delete","parameters":{"delay":{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<inte
+ger> (1 - 30)"},"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"GET /cluster/nextid":{"name":"nextid","parameters":{"vmid":{"format":"pve-vmid
+","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":0,"proxyto":null},"GET /cluster/resourc
+es":{"name":"resources","parameters":{"type":{"enum":["vm","storage","node","sdn"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /nodes/{nod
+e}/qemu":{"name":"vmlist","parameters":{"full":1,"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/config":{"name":"vm_config","parameter
+s":{"current":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"snapshot":{"format":"pve-configid","maxLength":40,"optional":1,"type"
+:"string","typetext":"<string>"},"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/feature":{"name":"vm_feature","parameters":{"feature":
+{"enum":["snapshot","clone","copy"],"type":"string"},"node":1,"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<strin
+g>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/pending":{"name":"vm_pending","parameters":{"node":1,"vmid":1},"protected":0,"prox
+yto":"node"},"GET /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot_list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node
+}/qemu/{vmid}/snapshot/{snapname}/config":{"name":"get_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /node
+s/{node}/qemu/{vmid}/status/current":{"name":"vm_status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage":{"name":"i
+ndex","parameters":{"content":{"format":"pve-storage-content-list","optional":1,"type":"string","typetext":"<string>"},"enabled":{"default":0,"optional":1,"type
+":"boolean","typetext":"<boolean>"},"format":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"storage":1,"target":1},"protected":1,"
+proxyto":"node"},"GET /nodes/{node}/storage/{storage}/content":{"name":"index","parameters":{"content":{"format":"pve-storage-content","optional":1,"type":"stri
+ng","typetext":"<string>"},"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"vmid":{"format":"pve-vmid","maximum":999999
+999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/
+content/{volume}":{"name":"info","parameters":{"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/status":{"n
+ame":"read_status","parameters":{"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":1,"proxyto":"node"},"GET 
 /storage":{"name":"index","parameters":{"type":{"enum":["btrfs","cephfs","cifs","dir","esxi","iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfsp
 ool"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /storage/{storage}":{"name":"read","parameters":{"storage":{"format":"pve-storage-id","t
-ype":"string","typetext":"<storage ID>"}},"protected":0,"proxyto":null},"POST /nodes/{node}/qemu":{"name":"create_vm","parameters":{"acpi":{"default":1,"optiona
-l":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1,"type":"string","typetext":"<string>"},"agent":{"format":{"enabled"
-:{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type":"boolean"},"freeze-fs-on-backup":{"alias":"freeze-fs"},"fstrim_clon
-ed_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"},"type":{"default":"virtio","enum":["virtio","isa"],"optional":1,"ty
-pe":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]"},"allow-ksm":{"def
-ault":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-sev-fmt","optional":1,"type":"string","typetext":"[type=]<sev-type> 
-[,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"arch":{"enum":["x86_64","aarch64"],"optional":1,"type":"string"},"archive
-":{"maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format":{"device":
-{"enum":["ich9-intel-hda","intel-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"optional":1,"
-type":"string","typetext":"device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<b
-oolean>"},"balloon":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":
-1,"type":"string"},"boot":{"format":"pve-qm-boot","optional":1,"type":"string","typetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{
-"format":"pve-qm-bootdisk","optional":1,"pattern":"(ide|sata|scsi|virtio)\\d+","type":"string"},"bwlimit":{"default":"restore limit from datacenter or storage c
-onfig","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volu
-me>"},"cicustom":{"format":"pve-qm-cicustom","optional":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},
-"cipassword":{"optional":1,"type":"string","typetext":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgr
-ade":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"mini
-mum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<stri
-ng>] [,flags=<+FLAG[;-FLAG...]>] [,guest-phys-bits=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"c
-pulimit":{"default":0,"maximum":128,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2:
- 100","maximum":262144,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 262144)"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2
-m","4m"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2"
-,"vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011
-","enum":["2011","2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-si
-ze","optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,impo
-rt-from=<source volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"freez
-e":{"optional":1,"type":"boolean","typetext":"<boolean>"},"ha-managed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format"
-:"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{"format":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<H
-OSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>
-] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format
-":"pve-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugepages":{"enum":["any","2","1024"],"optional":1,"type":"string"},"ide[n]":{"for
-mat":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"}
-,"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max
-_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":
-{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zero
-es":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path",
-"type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-p
-ath","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1
-,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops
-_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_m
-ax":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional
-":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max
-":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,
-"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},
-"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","
-optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enosp
-c","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"strin
-g","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<se
-conds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volu
-me>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,
-iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<m
-bps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=
-<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"import-working-storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},
-"intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<inte
-ger>]"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6
-=<IPv6Format/CIDR>]"},"ivshmem":{"format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optional":1
-,"type":"string","typetext":"size=<integer> [,name=<string>]"},"keephugepages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"d
-efault":null,"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl
-","tr"],"optional":1,"type":"string"},"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"live-restore":{"optional":1,"type":"boolean","ty
-petext":"<boolean>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","rollback","snapshot
-","snapshot-delete","suspending","suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"numbe
-r"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|p
-c(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viomm
-u":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1
-|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"memory":{"format":{"current":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"ty
-pe":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrat
-e_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"name":{"format":"dns-name","optional":1,"type":"string","typete
-xt":"<string>"},"nameserver":{"format":"address-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"format":"pve-bridge-id"
-,"optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"alias":"m
-acaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":{"optional":1,"typ
-e":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"model"}
-,"link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1000","e1000-82540e
-m","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mtu":{"m
-aximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pc
-net":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1,"type":"number"},
-"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\
-\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":1,"typ
-e":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer
->] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"n
-uma":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"
-string"},"hostnodes":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"number"},"policy":{"enum":
-["preferred","bind","interleave"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory
-=<number>] [,policy=<preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ostype":{"default":"other","enum
-":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":1,"type":"string"},"parallel[n]":{"optional":1,"pa
-ttern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"protection":{"defa
-ult":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"rng0":{"format":"pve-q
-m-rng","optional":1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"sata[n]":{"format":
-{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps
-_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_leng
-th":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"min
-imum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{
-"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type
-":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path",
-"optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"typ
-e":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_m
-ax_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{
-"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"
-type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"o
-ptional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolea
-n"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shar
-ed":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"op
-tional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pa
-ttern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,
-bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_ze
-roes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iop
-s>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbp
-s>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,se
-rial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"scsi[n]":{"format":{"aio":{"enum":["native","t
-hreads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"
-optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional"
-:1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type"
-:"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolea
-n"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum
-":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string
-"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"o
-ptional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"op
-tional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"intege
-r"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max"
-:{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"
-mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"pattern":"[
-A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":
-{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"s
-erial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","op
-tional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]
-{0,8}","type":"string"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"patter
-n":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=
-<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes
-=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] 
-[,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [
-,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>]
- [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=
-<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","
-pvscsi"],"optional":1,"type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<string>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)
-","type":"string"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000)"},"smbios1":{"format":"p
-ve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 encoded string>]
- [,product=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smp":{
-"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext
-":"<integer> (1 - N)"},"spice_enhancements":{"format":{"foldersharing":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["
-off","all","filter"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sshkeys
-":{"format":"urlencoded","optional":1,"type":"string","typetext":"<string>"},"start":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"startda
-te":{"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | YYYY-
-MM-DDTHH:MM:SS)"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"storage":{"format"
-:"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"f
-ormat":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"tdf":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"
-default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"stri
-ng"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"
-},"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":
-"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v
-2.0>]"},"unique":{"optional":1,"type":"boolean","typetext":"<boolean>"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume-id","type":"string"}
-,"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"usb[n]":{"format":{"host":{"default_key":1,"optional":1,"pattern":"(?:(?
-:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))","type":"string"},"mapping":{"format":"pve-configi
-d","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,m
-apping=<mapping-id>] [,usb3=<1|0>]"},"vcpus":{"default":0,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"vga":{"format":{"clipboard"
-:{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer"},"type":{"default":"std","default_key":1,"enum"
-:["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl","vmware"],"optional":1,"type":"string"}},"option
-al":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],
-"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"
-integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"}
-,"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":
-{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum
-":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed
-","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional
-":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"i
-nteger"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"in
-teger"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_len
-gth":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type
-":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optio
-nal":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},
-"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"o
-ptional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optiona
-l":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"}},"optional":1,"type":"string
-","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<sec
-onds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volum
-e>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,i
-ops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>]
- [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>]
- [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always","metadata","never"],"optional":1,"type":"string
-"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","type":"string"},"expose-acl":{"default":0,"optional
-":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[dirid=]<mapping-id> [,cache=<enum>] 
-[,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vmgenid":{"default":"1 (autogenerated)","optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]
-{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 9999
-99999)"},"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"watchdog":{"format":"pve-qm-watchdog","optional":1
-,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/clone":{"name":"clon
-e_vm","parameters":{"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - 
-N)"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"name":{"format":"dns-n
-ame","optional":1,"type":"string","typetext":"<string>"},"newid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (
-100 - 999999999)"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<st
-ring>"},"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"storage":{"format":"pve-storage-id","optional":1
-,"type":"string","typetext":"<storage ID>"},"target":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maxim
-um":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/config":
-{"name":"update_vm_async","parameters":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1
-,"type":"string","typetext":"<string>"},"agent":{"format":{"enabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type"
-:"boolean"},"freeze-fs-on-backup":{"alias":"freeze-fs"},"fstrim_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"}
-,"type":{"default":"virtio","enum":["virtio","isa"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [
-,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]"},"allow-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-
-sev-fmt","optional":1,"type":"string","typetext":"[type=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"arch"
-:{"enum":["x86_64","aarch64"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format":{"device":{"enum":["i
-ch9-intel-hda","intel-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"optional":1,"type":"stri
-ng","typetext":"device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"
-background_delay":{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 30)"},"balloon":{"minimum":0,"optional":1,"type":"integer",
-"typetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":1,"type":"string"},"boot":{"format":"pve-qm-boot","optional":1,
-"type":"string","typetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","optional":1,"pattern":"(ide|sata|sc
-si|virtio)\\d+","type":"string"},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volume>"},"cicustom":{"format":"pve-qm-cicustom","opti
-onal":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cipassword":{"optional":1,"type":"string","typete
-xt":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,"optional":1,"type":"boolean","t
-ypetext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<
-integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLAG[;-FLAG...]>] [,guest-phys-bits
-=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default":0,"maximum":128,"minimum":0,"o
-ptional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":262144,"minimum":1,"optional":1,"t
-ype":"integer","typetext":"<integer> (1 - 262144)"},"delete":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"digest":{"maxLen
-gth":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2m","4m"],"optional":1,"type":"string"},"fi
-le":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"stri
-ng"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","enum":["2011","2023","2023w","2023k"],"
-optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume"
-:{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source volume>] [,ms-cert=<enum>]
- [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"freeze":{"optional":1,"type":"boolean","typetex
-t":"<boolean>"},"hookscript":{"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{"format":"pve-qm-hostpci","optional":1,
-"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=
-<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug"
-:{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugepages":{"enum":["any","2","1024"],"optio
-nal":1,"type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"}
-,"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"a
-lias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bp
-s_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"opt
-ional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":
-1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":
-{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops
-_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max"
-:{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"a
-lias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,
-"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"opt
-ional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"model":{
-"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report",
-"stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"bo
-olean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"a
-lias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type"
-:"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [
-,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,for
-mat=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_
-length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbp
-s>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared
-=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"import-working-storage":{"format":"pve-storage-id","optional":1,"type
-":"string","typetext":"<storage ID>"},"intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,v
-sock-cid=<integer>] [,vsock-port=<integer>]"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<Gatew
-ayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ivshmem":{"format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"mini
-mum":1,"type":"integer"}},"optional":1,"type":"string","typetext":"size=<integer> [,name=<string>]"},"keephugepages":{"default":0,"optional":1,"type":"boolean",
-"typetext":"<boolean>"},"keyboard":{"default":null,"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk
-","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"localtime"
-:{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","rollback","snapshot","snapshot-delete","suspending"
-,"suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-s3":{"optional":1,"t
-ype":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pv
-e\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":["intel","virtio"],"o
-ptional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu
-=<intel|virtio>]"},"memory":{"format":{"current":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":"[curren
-t=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimum":
-0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":{"f
-ormat":"address-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},"
-e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr","keyAlias":"model"},"e10
-00-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":{"optional":1,"type":"boolean"},"i82551":{"alias":
-"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link_down":{"optional":1,"type
-":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1000","e1000-82540em","e1000-82544gc","e1000-82545e
-m","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum":65520,"minimum":1,"optio
-nal":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{"alias":"macaddr","keyAlia
-s":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl8139":{"alias":"macaddr","ke
-yAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","typ
-e":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":1,"type":"string","typetext":"[model=]
-<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integ
-er>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"numa":{"default":0,"optional":1,"
-type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional"
-:1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"
-],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|b
-ind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w
-2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":1,"type":"string"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/dev/us
-b/lp\\d+","type":"string"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"reboot":{"default":1,"optional":1,"type":"boolean","
-typetext":"<boolean>"},"revert":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng","optional":1,"ty
-pe":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"sata[n]":{"format":{"aio":{"enum":["native
-","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum"
-:1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optio
-nal":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"t
-ype":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"bo
-olean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"
-enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"st
-ring"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd"
-:{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1
-,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"in
-teger"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_r
-d":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"numb
-er"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["
-ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optio
-nal":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boole
-an"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-f
-A-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_le
-ngth=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<
-ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops
->] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [
-,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared
-=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"op
-tional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"int
-eger"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"b
-ps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"e
-num":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":[
-"ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","
-qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1
-,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"inte
-ger"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integ
-er"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length
-":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"
-number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional
-":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}
-","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","repo
-rt","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlen
-coded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"strin
-g"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"}
-,"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]
-{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length
-=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<igno
-re|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [
-,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbp
-s_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,r
-error=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor
->] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"
-type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<string>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","type":"string"},"sha
-res":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000)"},"skiplock":{"optional":1,"type":"boolean","ty
-petext":"<boolean>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded strin
-g>] [,manufacturer=<Base64 encoded string>] [,product=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [
-,version=<Base64 encoded string>]"},"smp":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"sockets":{"default":1,"minimum
-":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"spice_enhancements":{"format":{"foldersharing":{"default":"0","optional":1,"type":"boolean"},
-"videostreaming":{"default":"off","enum":["off","all","filter"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,
-videostreaming=<off|all|filter>]"},"sshkeys":{"format":"urlencoded","optional":1,"type":"string","typetext":"<string>"},"startdate":{"default":"now","optional":
-1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:MM:SS)"},"startup":{"fo
-rmat":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"tablet":{"default":1,"optional":1,"type":"boolean"
-,"typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"tdf":{"default":0,"optional":1,"type":"boolean","t
-ypetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pve
--volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute
--path","optional":1,"type":"string"},"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1,
-"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [
-,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume-id","type":"string"},"volume":{"alias":"file"}},"
-optional":1,"type":"string","typetext":"[file=]<volume>"},"usb[n]":{"format":{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):
-(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"strin
-g"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<
-1|0>]"},"vcpus":{"default":0,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1
-,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer"},"type":{"default":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3
-","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl","vmware"],"optional":1,"type":"string"}},"optional":1,"type":"string","typete
-xt":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"}
-,"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional
-":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type
-":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough
-","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":
-1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"op
-tional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_m
-ax":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"a
-lias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional"
-:1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":
-1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optio
-nal":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"medi
-a":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","r
-eport","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"
-shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"volum
-e":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume>
- [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_
-wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max
-=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_
-max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,medi
-a=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<
-enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always","metadata","never"],"optional":1,"type":"string"},"direct-io":{"default":0,"
-optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","type":"string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"},"expose
--xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-a
-cl=<1|0>] [,expose-xattr=<1|0>]"},"vmgenid":{"default":"1 (autogenerated)","optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])
-","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vmstatestorage":{"f
-ormat":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"watchdog":{"format":"pve-qm-watchdog","optional":1,"type":"string","typetext":"
-[[model=]<i6300esb|ib700>] [,action=<enum>]"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot","parameters":{"node"
-:{"format":"pve-node","type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"vmid":{"
-format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vmstate":{"optional":1,"type":"boolean","typete
-xt":"<boolean>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":{"format
-":"pve-node","type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"start":{"default"
-:0,"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (1
-00 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":{"format":"pve-node",
-"type":"string","typetext":"<string>"},"timeout":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":{"format":"pve-vmid","maximum
-":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/res
-et":{"name":"vm_reset","parameters":{"node":{"format":"pve-node","type":"string","typetext":"<string>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<b
-oolean>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"nod
-e"},"POST /nodes/{node}/qemu/{vmid}/status/resume":{"name":"vm_resume","parameters":{"nocheck":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"f
-ormat":"pve-node","type":"string","typetext":"<string>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":{"format":"pve-vmid","maximum"
-:999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/shut
-down":{"name":"vm_shutdown","parameters":{"forceStop":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keepActive":{"default":0,"optional":1,
-"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"skiplock":{"optional":1,"type":"boolean","typetext"
-:"<boolean>"},"timeout":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100
-,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/start":{"name":"vm_start","p
-arameters":{"force-cpu":{"optional":1,"type":"string","typetext":"<string>"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"numb
-er"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|
-pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viom
-mu":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<
-1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"migratedfrom":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"migration_network":
-{"format":"CIDR","optional":1,"type":"string","typetext":"<string>"},"migration_type":{"enum":["secure","insecure"],"optional":1,"type":"string"},"nets-host-mtu
-":{"optional":1,"pattern":"net\\d+=\\d+(,net\\d+=\\d+)*","type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"skiplock":{"option
-al":1,"type":"boolean","typetext":"<boolean>"},"stateuri":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"targetstorage":{"format":"storag
-e-pair-list","optional":1,"type":"string","typetext":"<string>"},"timeout":{"default":"max(30, vm memory in GiB)","minimum":0,"optional":1,"type":"integer","typ
-etext":"<integer> (0 - N)"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"with-connt
-rack-state":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/stop":{"n
-ame":"vm_stop","parameters":{"keepActive":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"migratedfrom":{"format":"pve-node","optional":1,"t
-ype":"string","typetext":"<string>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"overrule-shutdown":{"default":0,"optional":1,"type":"bo
-olean","typetext":"<boolean>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"timeout":{"minimum":0,"optional":1,"type":"integer","typetext"
-:"<integer> (0 - N)"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"p
-roxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/suspend":{"name":"vm_suspend","parameters":{"node":{"format":"pve-node","type":"string","typetext":"<stri
-ng>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"statestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<stor
-age ID>"},"todisk":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"inte
-ger","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/template":{"name":"template","parameters":{"disk
-":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi
-14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","v
-irtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0
-","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"optional":1,"type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>
-"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"PO
-ST /nodes/{node}/storage/{storage}/content":{"name":"create","parameters":{"filename":{"type":"string","typetext":"<string>"},"format":{"enum":["raw","qcow2","s
-ubvol","vmdk"],"optional":1,"type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"size":{"pattern":"\\d+[MG]?","type":"string"},"
-storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","t
-ypetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/upload":{"name":"upload","parameters":{"checksum"
-:{"optional":1,"type":"string","typetext":"<string>"},"checksum-algorithm":{"enum":["md5","sha1","sha224","sha256","sha384","sha512"],"optional":1,"type":"strin
-g"},"content":{"enum":["iso","vztmpl","import"],"format":"pve-storage-content","type":"string"},"filename":{"maxLength":255,"type":"string","typetext":"<string>
-"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"tmpfilena
-me":{"optional":1,"pattern":"/var/tmp/pveupload-[0-9a-f]+","type":"string"}},"protected":1,"proxyto":null},"PUT /nodes/{node}/qemu/{vmid}/config":{"name":"updat
-e_vm","parameters":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1,"type":"string","ty
-petext":"<string>"},"agent":{"format":{"enabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type":"boolean"},"freeze-
-fs-on-backup":{"alias":"freeze-fs"},"fstrim_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"},"type":{"default":"
-virtio","enum":["virtio","isa"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks
-=<1|0>] [,type=<virtio|isa>]"},"allow-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-sev-fmt","optional":
-1,"type":"string","typetext":"[type=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"arch":{"enum":["x86_64","
-aarch64"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format":{"device":{"enum":["ich9-intel-hda","inte
-l-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"devi
-ce=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"balloon":{"minimum":
-0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":1,"type":"string"},"boot":{"for
-mat":"pve-qm-boot","optional":1,"type":"string","typetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","opt
-ional":1,"pattern":"(ide|sata|scsi|virtio)\\d+","type":"string"},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volume>"},"cicustom":{
-"format":"pve-qm-cicustom","optional":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cipassword":{"opt
-ional":1,"type":"string","typetext":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,
-"optional":1,"type":"boolean","typetext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":
-1,"type":"integer","typetext":"<integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLA
-G[;-FLAG...]>] [,guest-phys-bits=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default
-":0,"maximum":128,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":26
-2144,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 262144)"},"delete":{"format":"pve-configid-list","optional":1,"type":"string","typetex
-t":"<string>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2m","4m"],"
-optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","c
-loop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","enum":[
-"2011","2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optio
-nal":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<s
-ource volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"freeze":{"optio
-nal":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{"format
-":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>]
- [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex
- id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugepages":{
-"enum":["any","2","1024"],"optional":1,"type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup"
-:{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type
-":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"intege
-r"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeb
-ack","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":
-"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1
-,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"opt
-ional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"io
-ps_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type"
-:"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":
-"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,
-"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"option
-al":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rer
-ror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"de
-fault":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":
-1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"
-(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps
->] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|
-0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,io
-ps_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mb
-ps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|st
-op>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"intel-tdx":{"format":"pve-qemu-tdx-fm
-t","optional":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ipconfig[n]":{"format":"pve-q
-m-ipconfig","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ivshmem":{"form
-at":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optional":1,"type":"string","typetext":"size=<int
-eger> [,name=<string>]"},"keephugepages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"default":null,"enum":["de","de-ch","da"
-,"en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},
-"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["bac
-kup","clone","create","migrate","rollback","snapshot","snapshot-delete","suspending","suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{
-"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default
-_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d
-+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type
-=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"memory":{"format":{"current":{"default":512,"default_key
-":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"t
-ype":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"name":{"for
-mat":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":{"format":"address-list","optional":1,"type":"string","typetext":"<string>"},"n
-et[n]":{"format":{"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"maca
-ddr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macadd
-r","keyAlias":"model"},"firewall":{"optional":1,"type":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model
-"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"m
-odel":{"default_key":1,"enum":["e1000","e1000-82540em","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl
-8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"
-ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"
-},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"inte
-ger"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"ali
-as":"macaddr","keyAlias":"model"}},"optional":1,"type":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX
-:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"node":{"format":
-"pve-node","type":"string","typetext":"<string>"},"numa":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"patter
-n":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memo
-ry":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"cp
-us=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","type
-text":"<boolean>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional
-":1,"type":"string"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"protection":{"default":0,"optional":1,"type":"bo
-olean","typetext":"<boolean>"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"revert":{"format":"pve-configid-list","optional":1,"
-type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng","optional":1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,ma
-x_bytes=<integer>] [,period=<integer>]"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1
-,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"
-bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_le
-ngth":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe",
-"directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"fil
-e":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"strin
-g"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type
-":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_leng
-th"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"i
-ops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mb
-ps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number
-"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"
-string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"u
-rlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"s
-tring"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report",
-"stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=
-]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps
->] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [
-,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [
-,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|
-disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [
-,wwn=<wwn>]"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"
-optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bp
-s_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_
-length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,
-"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format
-":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format"
-:"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_leng
-th":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"option
-al":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"io
-ps_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type
-":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":
-1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"opti
-onal":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"rep
-licate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean
-"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"o
-ptional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"b
-oolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","sto
-p"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<vo
-lume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [
-,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iop
-s_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iop
-s_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [
-,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>
-] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","
-lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<st
-ring>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","type":"string"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"intege
-r","typetext":"<integer> (0 - 50000)"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"o
-ptional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 encoded string>] [,product=<Base64 encoded string
->] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smp":{"default":1,"minimum":1,"optional
-":1,"type":"integer","typetext":"<integer> (1 - N)"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"spice_enh
-ancements":{"format":{"foldersharing":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off","all","filter"],"optional":1
-,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sshkeys":{"format":"urlencoded","optiona
-l":1,"type":"string","typetext":"<string>"},"startdate":{"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","
-type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:MM:SS)"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]
-\\d+] [,up=\\d+] [,down=\\d+] "},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type"
-:"string","typetext":"<string>"},"tdf":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean",
-"typetext":"<boolean>"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmd
-k"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional"
-:1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","ty
-petext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"unused[n]":{"format":{"file":{"d
-efault_key":1,"format":"pve-volume-id","type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"usb[n]":{"format"
-:{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][E
-e]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":
-"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"vcpus":{"default":0,"minimum":1,"optional":1,"type":"integer","type
-text":"<integer> (1 - N)"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"i
-nteger"},"type":{"default":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virt
-io-gl","vmware"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"
-format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"intege
-r"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_
-max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_lengt
-h":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_z
-eroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-pat
-h","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolut
-e-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional
-":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"i
-ops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_w
-r_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"opti
-onal":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_w
-r":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"
-replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"bool
-ean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-s
-ize","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"op
-tional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_len
-gth=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<i
-gnore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>
-] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,
-mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>
-] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","
-always","metadata","never"],"optional":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configi
-d","type":"string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"st
-ring","typetext":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vmgenid":{"default":"1 (autogenerated)","
-optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum"
-:100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID
->"},"watchdog":{"format":"pve-qm-watchdog","optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"}},"protected":1,"proxyto":"node
-"},"PUT /nodes/{node}/qemu/{vmid}/resize":{"name":"resize_vm","parameters":{"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":
-{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14
-","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","vir
-tio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0",
-"sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"type":"string"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"size":{"pat
-tern":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":{"format":"pve-vmid","maximum":99999
-9999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname
-}/config":{"name":"update_snapshot_config","parameters":{"node":{"format":"pve-node","type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid",
-"maxLength":40,"type":"string","typetext":"<string>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 
-- 999999999)"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/unlink":{"name":"unlink","parameters":{"force":{"optional":1,"type":"boolean","ty
-petext":"<boolean>"},"idlist":{"format":"pve-configid-list","type":"string","typetext":"<string>"},"node":{"format":"pve-node","type":"string","typetext":"<stri
-ng>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"}}
+ype":"string","typetext":"<storage ID>"}},"protected":0,"proxyto":null},"POST /nodes/{node}/qemu":{"name":"create_vm","parameters":{"acpi":1,"affinity":1,"agent
+":1,"allow-ksm":1,"amd-sev":1,"arch":1,"archive":{"maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"args":1,"audio0":1,"autostart":1,"balloon
+":1,"bios":1,"boot":1,"bootdisk":1,"bwlimit":{"default":"restore limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext"
+:"<integer> (0 - N)"},"cdrom":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"efidisk0":1,"force"
+:1,"freeze":1,"ha-managed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1
+,"import-working-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"live-restore":{"optional":1,"type":"boolean","type
+text":"<boolean>"},"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"migrate_speed":1,"name":1,"nameserver":1,"net[n]":1,"node":1,"numa":1,"nu
+ma[n]":1,"onboot":1,"ostype":1,"parallel[n]":1,"pool":1,"protection":1,"reboot":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"sh
+ares":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"start":1,"startdate":1,"startup":1,"storage":1,"tablet":1,"tags":1,"tdf":1,"template
+":1,"tpmstate0":1,"unique":{"optional":1,"type":"boolean","typetext":"<boolean>"},"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmge
+nid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/clone":{"name":"clone_vm","parameters":{"bwlimi
+t":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"format":{"enum":["raw
+","qcow2","vmdk"],"optional":1,"type":"string"},"full":1,"name":1,"newid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<i
+nteger> (100 - 999999999)"},"node":1,"pool":1,"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"storage":1
+,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/config":{"name":"update_vm_async","parameters":{"acpi":1,"affinity":1,"age
+nt":1,"allow-ksm":1,"amd-sev":1,"arch":1,"args":1,"audio0":1,"autostart":1,"background_delay":{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext"
+:"<integer> (1 - 30)"},"balloon":1,"bios":1,"boot":1,"bootdisk":1,"cdrom":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"c
+pulimit":1,"cpuunits":1,"delete":1,"digest":1,"efidisk0":1,"force":1,"freeze":1,"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-worki
+ng-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":
+1,"migrate_speed":1,"name":1,"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"ostype":1,"parallel[n]":1,"protection":1,"reboot":1,"revert":1,
+"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"skiplock":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshke
+ys":1,"startdate":1,"startup":1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,
+"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot","parameters":
+{"node":1,"snapname":1,"vmid":1,"vmstate":{"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid
+}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapname":1,"start":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/q
+emu/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/statu
+s/reset":{"name":"vm_reset","parameters":{"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/resume":{"name"
+:"vm_resume","parameters":{"nocheck":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POS
+T /nodes/{node}/qemu/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},
+"keepActive":1,"node":1,"skiplock":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/start":{"name":"vm_start","par
+ameters":{"force-cpu":{"optional":1,"type":"string","typetext":"<string>"},"machine":1,"migratedfrom":1,"migration_network":{"format":"CIDR","optional":1,"type"
+:"string","typetext":"<string>"},"migration_type":{"enum":["secure","insecure"],"optional":1,"type":"string"},"nets-host-mtu":{"optional":1,"pattern":"net\\d+=\
+\d+(,net\\d+=\\d+)*","type":"string"},"node":1,"skiplock":1,"stateuri":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"targetstorage":{"fo
+rmat":"storage-pair-list","optional":1,"type":"string","typetext":"<string>"},"timeout":{"default":"max(30, vm memory in GiB)","minimum":0,"optional":1,"type":"
+integer","typetext":"<integer> (0 - N)"},"vmid":1,"with-conntrack-state":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"prox
+yto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/stop":{"name":"vm_stop","parameters":{"keepActive":1,"migratedfrom":1,"node":1,"overrule-shutdown":{"default
+":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/sta
+tus/suspend":{"name":"vm_suspend","parameters":{"node":1,"skiplock":1,"statestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storag
+e ID>"},"todisk":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/te
+mplate":{"name":"template","parameters":{"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","sc
+si9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","s
+csi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","vir
+tio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"optional":1,"type":"string"},"node":1,"vmid":1}
+,"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/content":{"name":"create","parameters":{"filename":{"type":"string","typetext":"<string>"
+},"format":{"enum":["raw","qcow2","subvol","vmdk"],"optional":1,"type":"string"},"node":1,"size":{"pattern":"\\d+[MG]?","type":"string"},"storage":{"format":"pv
+e-storage-id","type":"string","typetext":"<storage ID>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/upload":{"name":"upload
+","parameters":{"checksum":{"optional":1,"type":"string","typetext":"<string>"},"checksum-algorithm":{"enum":["md5","sha1","sha224","sha256","sha384","sha512"],
+"optional":1,"type":"string"},"content":{"enum":["iso","vztmpl","import"],"format":"pve-storage-content","type":"string"},"filename":{"maxLength":255,"type":"st
+ring","typetext":"<string>"},"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"tmpfilename":{"optional":1,"pattern":"/va
+r/tmp/pveupload-[0-9a-f]+","type":"string"}},"protected":1,"proxyto":null},"PUT /nodes/{node}/qemu/{vmid}/config":{"name":"update_vm","parameters":{"acpi":1,"af
+finity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"args":1,"audio0":1,"autostart":1,"balloon":1,"bios":1,"boot":1,"bootdisk":1,"cdrom":1,"cicustom":1,"cipa
+ssword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"delete":1,"digest":1,"efidisk0":1,"force":1,"freeze":1,"hookscript":1
+,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"lock":1,"ma
+chine":1,"memory":1,"migrate_downtime":1,"migrate_speed":1,"name":1,"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"ostype":1,"parallel[n]":
+1,"protection":1,"reboot":1,"revert":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"skiplock":1,"smbios1":1,"smp":1,"s
+ockets":1,"spice_enhancements":1,"sshkeys":1,"startdate":1,"startup":1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unused[n]":1,"usb[n]":1,"vcpus":1
+,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/resi
+ze":{"name":"resize_vm","parameters":{"digest":1,"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","sc
+si8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","sc
+si26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio
+11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"type":"string"},"node":1,"size":{"patte
+rn":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/confi
+g":{"name":"update_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/unlink":{"name"
+:"unlink","parameters":{"force":1,"idlist":{"format":"pve-configid-list","type":"string","typetext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":"node
+"}},"shared":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1,"type":"string","typetext
+":"<string>"},"agent":{"format":{"enabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type":"boolean"},"freeze-fs-on-
+backup":{"alias":"freeze-fs"},"fstrim_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"},"type":{"default":"virtio
+","enum":["virtio","isa"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks=<1|0>
+] [,type=<virtio|isa>]"},"allow-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-sev-fmt","optional":1,"typ
+e":"string","typetext":"[type=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"arch":{"enum":["x86_64","aarch6
+4"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format":{"device":{"enum":["ich9-intel-hda","intel-hda"
+,"AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"device=<ic
+h9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"balloon":{"minimum":0,"opt
+ional":1,"type":"integer","typetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":1,"type":"string"},"boot":{"format":"
+pve-qm-boot","optional":1,"type":"string","typetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","optional"
+:1,"pattern":"(ide|sata|scsi|virtio)\\d+","type":"string"},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volume>"},"cicustom":{"forma
+t":"pve-qm-cicustom","optional":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cipassword":{"optional"
+:1,"type":"string","typetext":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,"optio
+nal":1,"type":"boolean","typetext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":1,"typ
+e":"integer","typetext":"<integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLAG[;-FL
+AG...]>] [,guest-phys-bits=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default":0,"m
+aximum":128,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":262144,"
+minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 262144)"},"delete":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<s
+tring>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2m","4m"],"option
+al":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"]
+,"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","enum":["2011"
+,"2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1
+,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source 
+volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"freeze":{"optional":1
+,"type":"boolean","typetext":"<boolean>"},"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-volume-id","optional":1,"typ
+e":"string","typetext":"<string>"},"hostpci[n]":{"format":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,devic
+e-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device
+-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional
+":1,"type":"string","typetext":"<string>"},"hugepages":{"enum":["any","2","1024"],"optional":1,"type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","thr
+eads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"op
+tional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1
+,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"
+integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"
+},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":
+["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"}
+,"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"opt
+ional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"opti
+onal":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"
+},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"o
+ptional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"
+media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"rep
+licate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","m
+axLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snap
+shot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"opti
+onal":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,a
+io=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_m
+ax_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<io
+ps>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_
+length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,mode
+l=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum
+>] [,wwn=<wwn>]"},"import-working-storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"intel-tdx":{"format":"pve-qemu-td
+x-fmt","optional":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ipconfig[n]":{"format":"p
+ve-qm-ipconfig","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ivshmem":{"
+format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optional":1,"type":"string","typetext":"size=
+<integer> [,name=<string>]"},"keepActive":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keephugepages":{"default":0,"optional":1,"type":"b
+oolean","typetext":"<boolean>"},"keyboard":{"default":null,"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja",
+"lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"lo
+caltime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","rollback","snapshot","snapshot-delete","sus
+pending","suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-s3":{"option
+al":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+
+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":["intel","vir
+tio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] 
+[,viommu=<intel|virtio>]"},"memory":{"format":{"current":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":
+"[current=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"m
+inimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"migratedfrom":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},
+"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":{"format":"address-list","optional":1,"type":"string","typetext":"<
+string>"},"net[n]":{"format":{"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"
+alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"al
+ias":"macaddr","keyAlias":"model"},"firewall":{"optional":1,"type":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyA
+lias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":
+"string"},"model":{"default_key":1,"enum":["e1000","e1000-82540em","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci",
+"pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias
+":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"typ
+e":"integer"},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,
+"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vm
+xnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":1,"type":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [
+,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"node
+":{"format":"pve-node","type":"string","typetext":"<string>"},"numa":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cp
+us":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"st
+ring"},"memory":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"],"optional":1,"type":"string"}},"optional":1,"type":"string","t
+ypetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"bo
+olean","typetext":"<boolean>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris
+"],"optional":1,"type":"string"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"pool":{"format":"pve-poolid","option
+al":1,"type":"string","typetext":"<string>"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"reboot":{"default":1,"optional":1,
+"type":"boolean","typetext":"<boolean>"},"revert":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng
+","optional":1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"sata[n]":{"format":{"aio
+":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_
+length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{
+"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum"
+:1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"opti
+onal":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"st
+ring"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","opti
+onal":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"i
+nteger"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_le
+ngth":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"opti
+onal":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type"
+:"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"option
+al":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"
+rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{
+"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optiona
+l":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern
+":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<
+bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=
+<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [
+,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [
+,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=
+<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"scsi[n]":{"format":{"aio":{"enum":["native","thread
+s","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optio
+nal":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"t
+ype":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"int
+eger"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"
+discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["r
+aw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"i
+ops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"option
+al":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optiona
+l":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"
+iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"op
+tional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_
+wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-
+z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enu
+m":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial
+":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optiona
+l":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}
+","type":"string"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(
+?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>
+] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0
+>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iop
+s_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps
+_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,re
+plicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>
+] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscs
+i"],"optional":1,"type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<string>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","ty
+pe":"string"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000)"},"skiplock":{"optional":1,"t
+ype":"boolean","typetext":"<boolean>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Ba
+se64 encoded string>] [,manufacturer=<Base64 encoded string>] [,product=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>
+] [,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smp":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"snapname":{"
+format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integ
+er> (1 - N)"},"spice_enhancements":{"format":{"foldersharing":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off","all
+","filter"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sshkeys":{"forma
+t":"urlencoded","optional":1,"type":"string","typetext":"<string>"},"start":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"startdate":{"def
+ault":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:
+MM:SS)"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"storage":{"format":"pve-sto
+rage-id","optional":1,"type":"string","typetext":"<storage ID>"},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"format":"p
+ve-tag-list","optional":1,"type":"string","typetext":"<string>"},"target":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"tdf":{"defau
+lt":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"timeout":{"minimum":0
+,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string
+"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},
+"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"f
+ile"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.
+0>]"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume-id","type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext
+":"[file=]<volume>"},"usb[n]":{"format":{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\
+\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,
+"type":"boolean"}},"optional":1,"type":"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"vcpus":{"default":0,"minimum
+":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum"
+:512,"minimum":4,"optional":1,"type":"integer"},"type":{"default":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","
+serial2","serial3","std","virtio","virtio-gl","vmware"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc
+>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boole
+an"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length"
+:{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias"
+:"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],
+"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_k
+ey":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-fr
+om":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"
+iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_
+max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length"
+:{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"opti
+onal":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max"
+:{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom",
+"disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"s
+tring"},"ro":{"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"ty
+pe":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":
+["enospc","ignore","report","stop"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,b
+ackup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enu
+m>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>]
+ [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0
+>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,
+rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"ca
+che":{"default":"auto","enum":["auto","always","metadata","never"],"optional":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid"
+:{"default_key":1,"format":"pve-configid","type":"string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"ty
+pe":"boolean"}},"optional":1,"type":"string","typetext":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vm
+genid":{"default":"1 (autogenerated)","optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"
+pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vmstatestorage":{"format":"pve-storage-id","optional":1,
+"type":"string","typetext":"<storage ID>"},"volume":{"type":"string","typetext":"<string>"},"watchdog":{"format":"pve-qm-watchdog","optional":1,"type":"string",
+"typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"}}}
 """#
 }

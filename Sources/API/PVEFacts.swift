@@ -5,14 +5,21 @@ import Schema
 /// handler name, `protected` and `proxyto` from here, so they match PVE exactly. Description,
 /// permission, returns and handler stay ours.
 public enum PVEFacts {
-    static let all: [String: JSON] = {
+    static let facts: JSON = {
         let text = data.replacingOccurrences(of: "\n", with: "")
-        return (try? JSONParser.parse(text))?.objectValue ?? [:]
+        return (try? JSONParser.parse(text)) ?? [:]
     }()
+    static var all: [String: JSON] { facts["methods"]?.objectValue ?? [:] }
+    /// Parameters declared alike by several methods, stored once; a method refers to one with `1`.
+    static var shared: [String: JSON] { facts["shared"]?.objectValue ?? [:] }
 
     /// The parameters of `METHOD /path`; empty for a method not in the generated list.
     public static func parameters(_ method: String) -> [String: Schema] {
-        var out = (all[method]?["parameters"]?.objectValue ?? [:]).mapValues { Schema(pveJSON: $0) }
+        let shared = shared
+        var out: [String: Schema] = [:]
+        for (name, value) in all[method]?["parameters"]?.objectValue ?? [:] {
+            out[name] = Schema(pveJSON: value.intValue == 1 ? shared[name] ?? value : value)
+        }
         if withDescription.contains(method) { out["description"] = Schema.string(maxLength: 8192).optional() }
         return out
     }

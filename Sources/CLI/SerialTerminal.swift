@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import QEMU
 
 /// Attaches the terminal to a guest's serial socket (`qm terminal`): raw mode, both directions,
 /// until Ctrl+O or the guest closes it.
@@ -7,22 +8,11 @@ enum SerialTerminal {
     static let escape: UInt8 = 0x0F
 
     static func attach(path: String) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CLIError.failed("cannot create a socket", code: 1) }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw CLIError.failed("socket path too long: \(path)", code: 1) }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
+        let fd: Int32
+        do { fd = try ConsoleSessions.connect(path) } catch {
             throw CLIError.failed("unable to find a serial interface at \(path) (is the VM running with 'serial0: socket'?)", code: 1)
         }
+        defer { close(fd) }
         var saved = termios()
         let interactive = isatty(0) == 1
         if interactive {

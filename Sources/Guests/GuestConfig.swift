@@ -122,7 +122,7 @@ public struct GuestConfig: Equatable, Sendable {
             for (key, value) in entries { out += "\(key): \(value)\n" }
         }
         write(current)
-        if !pending.values.isEmpty || !pending.description.isNil || !pendingDelete.isEmpty {
+        if !pending.values.isEmpty || pending.description != nil || !pendingDelete.isEmpty {
             out += "\n[PENDING]\n"
             let delete = pendingDelete.map { ($0.force ? "!" : "") + $0.key }.joined(separator: ",")
             write(pending, extra: delete.isEmpty ? [] : [("delete", delete)])
@@ -139,7 +139,7 @@ public struct GuestConfig: Equatable, Sendable {
     }
 
     /// PVE's digest: the SHA-1 of the file as stored, in hex.
-    public static func digest(of data: [UInt8]) -> String { Digest.sha1(data).map { String(format: "%02x", $0) }.joined() }
+    public static func digest(of data: [UInt8]) -> String { Digest.sha1Hex(data) }
 
     public static func isValidKey(_ key: String) -> Bool {
         guard let first = key.unicodeScalars.first, first.properties.isLowercase || first == "_" else { return false }
@@ -182,8 +182,4 @@ public struct GuestConfig: Equatable, Sendable {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
-}
-
-extension Optional {
-    fileprivate var isNil: Bool { self == nil }
 }

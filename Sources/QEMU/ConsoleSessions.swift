@@ -51,7 +51,8 @@ public final class ConsoleSessions: Sendable {
         return entry.kind == .vnc ? SocketTunnel(fd: fd, framing: false) : SocketTunnel(fd: fd, framing: true, expectedLogin: "\(user):\(ticket)")
     }
 
-    static func connect(_ path: String) throws -> Int32 {
+    /// A connected unix stream socket to a guest's console socket (also `qm terminal`'s).
+    public static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw APIError(500, "cannot create a socket") }
         var address = sockaddr_un()

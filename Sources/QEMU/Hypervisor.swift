@@ -27,16 +27,11 @@ public final class Hypervisor: Sendable {
             do { fresh = try LibvirtConnection(uri: uri, events: events) } catch let error as LibvirtError {
                 throw QEMUError(500, "cannot connect to libvirt at \(uri): \(error.message) (is libvirtd running?)")
             }
+            // a dead connection (libvirtd restarted) is noticed by isAlive and replaced on the next call
             fresh.onEvent { [weak self] event in self?.received(event) }
-            fresh.onClose { [weak self] _ in self?.dropConnection() }
             slot = fresh
             return fresh
         }
-    }
-
-    private func dropConnection() {
-        // the next call reconnects; closing here would deadlock inside libvirt's own callback
-        _ = current.withLock { $0 }
     }
 
     private func received(_ event: LibvirtEvent) {

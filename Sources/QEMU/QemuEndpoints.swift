@@ -123,10 +123,6 @@ public enum QemuEndpoints {
                 try await m.start(vmid, skiplock: context.bool("skiplock") ?? false, log: log)
             },
             power(m, "stop", "qmstop", "Power the VM off at once.") { m, vmid, context, log in
-                if let timeout = context.int("timeout"), context.bool("overrule-shutdown") != true {
-                    // PVE's stop with a timeout still powers off; the timeout bounds the wait
-                    _ = timeout
-                }
                 try await m.stop(vmid, skiplock: context.bool("skiplock") ?? false, log: log)
             },
             power(m, "shutdown", "qmshutdown", "Ask the guest to shut down (ACPI), optionally forcing after the timeout.") { m, vmid, context, log in

@@ -17,7 +17,7 @@ extension VMManager {
     /// and, with `vmstate`, memory in one consistent point); a stopped VM by the storage.
     public func snapshot(_ vmid: Int, name: String, description: String?, vmstate: Bool, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "snapshot VM \(vmid)") {
-            var (config, _) = try load(vmid)
+            let (config, _) = try load(vmid)
             try checkLock(config, vmid)
             guard GuestConfig.isValidSnapshotName(name), name != "current", name != "PENDING" else {
                 throw QEMUError.parameter("snapname", "invalid snapshot name '\(name)'")
@@ -68,7 +68,6 @@ extension VMManager {
                 c.current["parent"] = name
                 c.current["lock"] = nil
             }
-            config = try load(vmid).config
             log("snapshot '\(name)' of VM \(vmid) taken")
         }
     }

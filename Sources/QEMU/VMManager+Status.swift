@@ -2,6 +2,7 @@ import Foundation
 import Guests
 import Libvirt
 import Schema
+import Storage
 import Synchronization
 
 /// Counter samples per VM, so `cpu` is a rate between two reads rather than an average since start.

@@ -130,7 +130,7 @@ public struct DirStorage: StoragePlugin {
 
     public func linkedClone(_ base: String, vmid: Int, name: String?) throws(StorageError) -> String {
         guard canLinkClone(base) else { throw StorageError(400, "linked clones need a qcow2 base volume; '\(base)' is not one") }
-        let basePath = try path(base)
+        _ = try path(base)  // refuses names that would leave the storage
         let dir = imageDirectory(vmid)
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw StorageError(500, "cannot create \(dir): \(error)")
@@ -139,7 +139,7 @@ public struct DirStorage: StoragePlugin {
         let file = name ?? nextDiskName(vmid: vmid, existing: existing) + ".qcow2"
         let baseParts = base.split(separator: "/")
         // the backing file is named relative to the clone, as PVE writes it, so a moved storage still works
-        try run(["qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", "../\(baseParts[0])/\(baseParts.last!)", dir + "/" + file], directory: dir, basePath: basePath)
+        try run(["qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", "../\(baseParts[0])/\(baseParts.last!)", dir + "/" + file], directory: dir)
         return "\(baseParts[0])/\(baseParts.last!)/\(vmid)/\(file)"
     }
 
@@ -154,7 +154,7 @@ public struct DirStorage: StoragePlugin {
     }
 
     @discardableResult
-    func run(_ arguments: [String], directory: String? = nil, basePath: String? = nil) throws(StorageError) -> String {
+    func run(_ arguments: [String], directory: String? = nil) throws(StorageError) -> String {
         do {
             if let directory {
                 // qemu-img resolves a relative backing file against the new image's directory

@@ -1,5 +1,6 @@
 import API
 import Glibc
+import TLS
 import Tasks
 import Foundation
 import Schema
@@ -212,15 +213,13 @@ public enum StorageEndpoints {
         return (try storage.plugin(id), volume)
     }
 
+    /// The `size` of an allocation: a bare number is KiB there (PVE), otherwise a disk size.
     static func sizeBytes(_ text: String) -> Int64? {
-        guard let last = text.last else { return nil }
-        let factors: [Character: Int64] = ["K": 1024, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        if let f = factors[last] { return Int64(text.dropLast()).map { $0 * f } }
-        return Int64(text).map { $0 * 1024 }
+        DiskSize.bytes(text.last?.isNumber == true ? text + "K" : text)
     }
 
     static func digest(_ storage: Storage) -> String {
         guard let data = try? storage.fs.read("storage.cfg") else { return "" }
-        return Array(data).reduce(into: UInt64(14_695_981_039_346_656_037)) { $0 = ($0 ^ UInt64($1)) &* 1_099_511_628_211 }.description
+        return Digest.sha1Hex(data)
     }
 }

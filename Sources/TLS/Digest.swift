@@ -1,3 +1,4 @@
+import Foundation
 import COpenSSL
 
 /// Hashes, HMAC and randomness from OpenSSL's libcrypto.
@@ -17,6 +18,9 @@ public enum Digest {
     }
 
     /// HMAC-SHA256. Stands for `HMAC(EVP_sha256(), …)`.
+    /// SHA-1 in lowercase hex: PVE's `digest` of config files.
+    public static func sha1Hex(_ data: [UInt8]) -> String { sha1(data).map { String(format: "%02x", $0) }.joined() }
+
     /// HMAC-SHA1 (TOTP's default). Stands for `HMAC` with `EVP_sha1`.
     public static func hmacSHA1(key: [UInt8], data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))

@@ -1,6 +1,7 @@
 import Foundation
 import Guests
 import Schema
+import Storage
 import Testing
 
 @testable import QEMU
