@@ -59,12 +59,13 @@ let package = Package(
         .target(name: "Guests", dependencies: ["Schema", "TLS", "Access", "API"]),
         .target(name: "Storage", dependencies: ["Schema", "Access", "API", "Tasks", "TLS"]),
         .target(name: "QEMU", dependencies: ["API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
+        .target(name: "Containers", dependencies: ["API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
         .target(name: "API", dependencies: ["Schema", "Tasks"]),
-        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU"]),
-        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", "QEMU", "Access", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers"]),
+        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "corrald",
             dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -78,6 +79,7 @@ let package = Package(
         .testTarget(name: "AccessTests", dependencies: ["Access", "TLS", "Crypt", "PAM", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
     ],
     swiftLanguageModes: [.v6]

@@ -29,7 +29,8 @@ public enum PVEFacts {
     public static let withDescription: Set<String> = [
         "POST /nodes/{node}/qemu", "PUT /nodes/{node}/qemu/{vmid}/config", "POST /nodes/{node}/qemu/{vmid}/config",
         "POST /nodes/{node}/qemu/{vmid}/snapshot", "PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
-        "POST /nodes/{node}/qemu/{vmid}/clone",
+        "POST /nodes/{node}/qemu/{vmid}/clone", "POST /nodes/{node}/lxc", "PUT /nodes/{node}/lxc/{vmid}/config",
+        "POST /nodes/{node}/lxc/{vmid}/snapshot", "PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config", "POST /nodes/{node}/lxc/{vmid}/clone",
     ]
 
     static func meta(_ method: String) -> (name: String, protected: Bool, proxyTo: String?) {

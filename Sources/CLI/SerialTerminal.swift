@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Guests
 import QEMU
 
 /// Attaches the terminal to a guest's serial socket (`qm terminal`): raw mode, both directions,

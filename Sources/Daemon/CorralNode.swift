@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 import HTTPServer
 import Nodes
+import Containers
 import QEMU
 import Storage
 import Schema
@@ -27,19 +28,22 @@ public final class CorralNode: Sendable {
     public let access: AccessControl
     /// This node's virtual machines.
     public let vms: VMManager
+    /// This node's containers.
+    public let cts: ContainerManager
     private let fuseMount: FUSEMount
     private let server: HTTPServer
 
     /// Every endpoint this build serves. The CLIs build the same list, so they and the API never differ.
     public static func endpoints(
-        sampler: CPUSampler, fingerprint: String?, access: AccessControl? = nil, vms: VMManager? = nil
+        sampler: CPUSampler, fingerprint: String?, access: AccessControl? = nil, vms: VMManager? = nil, cts: ContainerManager? = nil
     ) -> [Endpoint] {
         var all = CoreEndpoints.all() + NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all()
             + (access.map { AccessEndpoints.all(access: $0) } ?? [])
         if let vms {
             all += QemuEndpoints.all(manager: vms, access: access) + StorageEndpoints.all(storage: vms.storage)
-                + ClusterEndpoints.all(vms: vms, storage: vms.storage, sampler: sampler)
+                + ClusterEndpoints.all(vms: vms, cts: cts, storage: vms.storage, sampler: sampler)
         }
+        if let cts { all += LxcEndpoints.all(manager: cts, access: access) + TemplateEndpoints.all(manager: cts) }
         return all
     }
 
@@ -48,6 +52,13 @@ public final class CorralNode: Sendable {
         VMManager(
             fs: tree, node: settings.nodeName, hypervisor: Hypervisor(uri: settings.libvirtURI, events: events),
             runDirectory: settings.runDirectory, logDirectory: settings.guestLogDirectory, domainPrefix: settings.domainPrefix)
+    }
+
+    /// The container manager of a node: configs through `tree`, containers through liblxc.
+    public static func makeContainerManager(settings: Settings, tree: any ConfigTree, vms: VMManager) -> ContainerManager {
+        ContainerManager(
+            fs: tree, node: settings.nodeName, lxcpath: settings.effectiveLXCPath, runDirectory: settings.runDirectory,
+            logDirectory: settings.guestLogDirectory, consoles: vms.consoles)
     }
 
     /// Builds the services and the dispatcher for a node without a server (the CLIs use this).
@@ -60,7 +71,8 @@ public final class CorralNode: Sendable {
         let mounted = FileManager.default.fileExists(atPath: mount + "/.version")
         let access = mounted ? AccessControl(fs: MountedTree(root: mount)) : nil
         let vms = mounted ? makeVMManager(settings: settings, tree: MountedTree(root: mount), events: false) : nil
-        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms, rootCaller: true)
+        let cts = vms.map { makeContainerManager(settings: settings, tree: MountedTree(root: mount), vms: $0) }
+        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms, cts: cts, rootCaller: true)
     }
 
     /// With `access` (the daemon): every caller authenticates (ticket or API token; only login and
@@ -68,10 +80,10 @@ public final class CorralNode: Sendable {
     /// which run as root on the node, like PVE's pvesh): root@pam.
     static func makeDispatcher(
         settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil, vms: VMManager? = nil,
-        rootCaller: Bool = false
+        cts: ContainerManager? = nil, rootCaller: Bool = false
     ) throws -> Dispatcher {
         let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
-        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access, vms: vms))
+        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access, vms: vms, cts: cts))
         services.registryBox.withLock { $0 = registry }
         guard let access, !rootCaller else {
             return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
@@ -129,7 +141,9 @@ public final class CorralNode: Sendable {
             log("cannot write the initial storage.cfg: \(error)")
         }
         self.vms = vms
-        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms)
+        let cts = Self.makeContainerManager(settings: settings, tree: clusterFS, vms: vms)
+        self.cts = cts
+        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms, cts: cts)
         services = dispatcher.services
         let registry = dispatcher.registry
 

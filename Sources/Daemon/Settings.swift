@@ -22,8 +22,16 @@ public struct Settings: Sendable, Equatable {
     public var libvirtURI = "qemu:///system"
     /// Prepended to VMIDs to name libvirt domains (test nodes sharing one libvirtd use their own).
     public var domainPrefix = ""
+    /// liblxc's lxcpath for this node's containers.
+    public var lxcPath: String? = nil
 
     public init() {}
+
+    /// `/var/lib/lxc` for a real install (where `lxc-*` tools look), `DATA/lxc` for any other data directory.
+    public var effectiveLXCPath: String {
+        if let lxcPath { return lxcPath }
+        return dataDirectory == "/var/lib/corral" ? "/var/lib/lxc" : dataDirectory + "/lxc"
+    }
 
     /// `/var/lib/vz` for a real install, `DATA/vz` for any other data directory.
     public var effectiveStorageDirectory: String {
@@ -84,6 +92,7 @@ public struct Settings: Sendable, Equatable {
         case "storage-dir": storageDirectory = value
         case "libvirt-uri": libvirtURI = value
         case "domain-prefix": domainPrefix = value
+        case "lxc-path": lxcPath = value
         default: throw SettingsError("\(origin): unknown setting '\(key)'")
         }
     }

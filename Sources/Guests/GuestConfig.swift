@@ -10,6 +10,9 @@ public struct GuestConfig: Equatable, Sendable {
         public var values: [String: String] = [:]
         /// Multi-line text kept as `#` comment lines above the section's keys.
         public var description: String?
+        /// A container's raw `lxc.*` lines: a key may repeat (`lxc.idmap`), and order matters, so they
+        /// stay a list, written after the other keys.
+        public var lxc: [RawLine] = []
 
         public init(values: [String: String] = [:], description: String? = nil) {
             self.values = values
@@ -19,6 +22,15 @@ public struct GuestConfig: Equatable, Sendable {
         public subscript(key: String) -> String? {
             get { values[key] }
             set { values[key] = newValue }
+        }
+    }
+
+    public struct RawLine: Equatable, Sendable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
         }
     }
 
@@ -102,7 +114,11 @@ public struct GuestConfig: Equatable, Sendable {
                 }
                 continue
             }
-            section.values[key] = value
+            if key.hasPrefix("lxc.") {
+                section.lxc.append(RawLine(key: key, value: value))
+            } else {
+                section.values[key] = value
+            }
         }
         flush()
         return config
@@ -120,6 +136,7 @@ public struct GuestConfig: Equatable, Sendable {
             }
             let entries = (section.values.map { ($0.key, $0.value) } + extra).sorted { $0.0 < $1.0 }
             for (key, value) in entries { out += "\(key): \(value)\n" }
+            for line in section.lxc { out += "\(line.key): \(line.value)\n" }
         }
         write(current)
         if !pending.values.isEmpty || pending.description != nil || !pendingDelete.isEmpty {

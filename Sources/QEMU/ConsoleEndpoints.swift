@@ -1,3 +1,4 @@
+import Guests
 import API
 import Schema
 

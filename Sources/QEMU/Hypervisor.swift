@@ -1,3 +1,4 @@
+import Guests
 import Foundation
 import Libvirt
 import Synchronization
@@ -81,28 +82,5 @@ public final class Hypervisor: Sendable {
     }
 }
 
-/// A VM operation's failure with the HTTP status the API answers with.
-public struct QEMUError: Error, CustomStringConvertible, Sendable {
-    public let status: Int
-    public let message: String
-    public let errors: [String: String]
-    public var description: String { message }
-
-    public init(_ status: Int, _ message: String, errors: [String: String] = [:]) {
-        self.status = status
-        self.message = message
-        self.errors = errors
-    }
-
-    /// A 400 naming one parameter, as PVE's per-parameter `errors`.
-    public static func parameter(_ name: String, _ message: String) -> QEMUError {
-        QEMUError(400, "Parameter verification failed.", errors: [name: message])
-    }
-}
-
-import API
-
-extension QEMUError: HTTPStatusError {
-    public var httpStatus: Int { status }
-    public var parameterErrors: [String: String]? { errors.isEmpty ? nil : errors }
-}
+/// VM operations fail with the guest error every guest type shares.
+public typealias QEMUError = GuestError

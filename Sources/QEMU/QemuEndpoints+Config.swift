@@ -4,22 +4,8 @@ import Guests
 import Schema
 
 extension QemuEndpoints {
-    /// The config as the API returns it: values, description, digest (pending applied unless `current`).
     static func configJSON(_ config: GuestConfig, digest: String, current: Bool) -> [String: JSON] {
-        var view = config
-        if !current, !view.pending.values.isEmpty || !view.pendingDelete.isEmpty {
-            for (key, value) in view.pending.values { view.current[key] = value }
-            for (key, _) in view.pendingDelete { view.current[key] = nil }
-        }
-        var out: [String: JSON] = view.current.values.mapValues { value in
-            if let n = Int64(value), !value.hasPrefix("0") || value == "0" { return .int(n) }
-            return .string(value)
-        }
-        // strings that only look numeric stay strings where PVE's schema says string
-        for key in ["name", "tags", "vmgenid", "description", "smbios1", "boot"] { if let v = view.current[key] { out[key] = .string(v) } }
-        if let description = view.current.description { out["description"] = .string(description) }
-        out["digest"] = .string(digest)
-        return out
+        GuestEndpoints.configJSON(config, digest: digest, current: current, stringKeys: ["name", "tags", "vmgenid", "description", "smbios1", "boot"])
     }
 
     static func configEndpoints(_ m: VMManager) -> [Endpoint] {
@@ -46,13 +32,9 @@ extension QemuEndpoints {
                     let vmid = try vmid(context)
                     try checkLocal(m, vmid)
                     let (config, digest) = try m.load(vmid)
-                    if let name = context.string("snapshot") {
-                        guard let snapshot = config.snapshots[name] else { throw APIError(500, "snapshot '\(name)' does not exist") }
-                        var view = GuestConfig()
-                        view.current = snapshot
-                        return .object(configJSON(view, digest: digest, current: true))
-                    }
-                    return .object(configJSON(config, digest: digest, current: context.bool("current") ?? false))
+                    return try GuestEndpoints.configResponse(
+                        config, digest: digest, snapshot: context.string("snapshot"), current: context.bool("current") ?? false,
+                        stringKeys: ["name", "tags", "vmgenid", "description", "smbios1", "boot"])
                 }),
             Endpoint(
                 pve: "PUT /nodes/{node}/qemu/{vmid}/config", description: "Change the VM's configuration and wait for it.",

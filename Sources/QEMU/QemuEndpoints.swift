@@ -41,26 +41,11 @@ public enum QemuEndpoints {
 
     static func vmid(_ context: RequestContext) throws -> Int { Int(context.int("vmid") ?? 0) }
 
-    /// Runs `work` as a task named `type` for the VM and returns its UPID.
     static func task(
         _ context: RequestContext, _ type: String, _ vmid: Int, _ work: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws -> Void
-    ) throws -> JSON {
-        let upid = try context.services.tasks.start(type: type, id: "\(vmid)", user: context.user) { log in
-            try await work { log.log($0) }
-        }
-        return .string(upid.description)
-    }
+    ) throws -> JSON { try GuestEndpoints.task(context, type, vmid, work) }
 
-    /// The VM must live on this node (PVE's proxyto sends the call to the owner; a call that arrives
-    /// here for another node's VM gets the owner named).
-    static func checkLocal(_ manager: VMManager, _ vmid: Int) throws {
-        if let owner = manager.owner(of: vmid), owner.node != manager.node || owner.type != "qemu" {
-            throw APIError(500, owner.type == "qemu" ? "VM \(vmid) is on node '\(owner.node)'" : "VM \(vmid) is a container, not a VM")
-        }
-        guard (try? manager.fs.read(manager.configPath(vmid))) != nil else {
-            throw APIError(500, "Configuration file '\(manager.configPath(vmid))' does not exist")
-        }
-    }
+    static func checkLocal(_ manager: VMManager, _ vmid: Int) throws { try manager.store.checkLocal(vmid) }
 
     public static func all(manager: VMManager, access: AccessControl? = nil) -> [Endpoint] {
         lifecycle(manager, access) + configEndpoints(manager) + SnapshotEndpoints.all(manager: manager) + CloneEndpoints.all(manager: manager)

@@ -100,27 +100,9 @@ extension VMManager {
 
     /// Applies `[PENDING]` to the current config (at start, or when the VM is stopped).
     func applyPending(_ config: inout GuestConfig) {
-        for (key, value) in config.pending.values.sorted(by: { $0.key < $1.key }) {
-            if let old = config.current[key] { moveToUnused(key: key, old: old, new: value, in: &config) }
-            config.current[key] = value
-        }
-        for (key, _) in config.pendingDelete {
-            if let old = config.current.values.removeValue(forKey: key) { moveToUnused(key: key, old: old, new: nil, in: &config) }
-        }
-        config.pending = GuestConfig.Section()
-        config.pendingDelete = []
+        config.applyPending { config, key, old, new in moveToUnused(key: key, old: old, new: new, in: &config) }
     }
 
     /// GET …/pending: every key with its current value, pending value and pending deletion.
-    public func pendingList(_ vmid: Int) throws -> [JSON] {
-        let (config, _) = try load(vmid)
-        let keys = Set(config.current.values.keys).union(config.pending.values.keys).union(config.pendingDelete.map(\.key))
-        return keys.sorted().map { key in
-            var item: [String: JSON] = ["key": .string(key)]
-            if let value = config.current[key] { item["value"] = .string(value) }
-            if let value = config.pending[key] { item["pending"] = .string(value) }
-            if let delete = config.pendingDelete.first(where: { $0.key == key }) { item["delete"] = delete.force ? 2 : 1 }
-            return .object(item)
-        }
-    }
+    public func pendingList(_ vmid: Int) throws -> [JSON] { try load(vmid).config.pendingList }
 }

@@ -11,10 +11,7 @@ extension VMManager {
     }
 
     /// The text a config line holds for a validated value (booleans as 1/0, as PVE writes them).
-    static func configText(_ value: JSON) -> String {
-        if case .bool(let b) = value { return b ? "1" : "0" }
-        return value.plainText
-    }
+    static func configText(_ value: JSON) -> String { GuestOptionSchema.configText(value) }
 
     /// Checks what can be checked before anything is made: storages exist and hold images, ISO
     /// volumes exist, no option refers to what this build cannot do at create. Errors name the parameter.
@@ -73,25 +70,9 @@ extension VMManager {
         return out
     }
 
-    /// `datacenter.cfg`'s `mac_prefix`, if set.
-    func macPrefix() -> String? {
-        guard let text = try? fs.read("datacenter.cfg") else { return nil }
-        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where line.hasPrefix("mac_prefix:") {
-            return line.dropFirst("mac_prefix:".count).trimmingCharacters(in: .whitespaces)
-        }
-        return nil
-    }
+    func macPrefix() -> String? { MACAddress.datacenterPrefix(fs) }
 
-    /// A unicast MAC: under `prefix`, or locally administered (never a vendor's range).
-    static func randomMAC(prefix: String?) -> String {
-        var bytes = (0..<6).map { _ in UInt8.random(in: 0...255) }
-        bytes[0] = (bytes[0] & 0xFC) | 0x02
-        if let prefix {
-            let given = prefix.split(separator: ":").compactMap { UInt8($0, radix: 16) }
-            for (i, b) in given.prefix(6).enumerated() { bytes[i] = b }
-        }
-        return bytes.map { String(format: "%02X", $0) }.joined(separator: ":")
-    }
+    static func randomMAC(prefix: String?) -> String { MACAddress.random(prefix: prefix) }
 
     /// A drive as PVE prints it: the volume first, then the options sorted.
     static func printDrive(_ props: [String: JSON], format: PropertyStringFormat) -> String {
@@ -110,11 +91,7 @@ extension VMManager {
     }
 
     /// The config options among validated API parameters, as config text.
-    static func options(from parameters: [String: JSON]) -> [String: String] {
-        var out: [String: String] = [:]
-        for (key, value) in parameters where VMOptionSchema.option(key) != nil { out[key] = configText(value) }
-        return out
-    }
+    static func options(from parameters: [String: JSON]) -> [String: String] { VMOptionSchema.schema.options(from: parameters) }
 
     /// Creates a VM: reserves the VMID by creating its config (`lock: create`), allocates the disks,
     /// then writes the final config. Any failure removes everything made so far.
@@ -123,19 +100,15 @@ extension VMManager {
         try await locks.with(vmid, what: "create VM \(vmid)") {
             let reverter = Reverter()
             do {
-                var reserve = GuestConfig()
-                reserve.current["lock"] = "create"
-                do { try fs.create(configPath(vmid), Array(reserve.serialized().utf8)) } catch {
-                    throw QEMUError.parameter("vmid", "VM \(vmid) already exists")
-                }
+                try store.reserve(vmid, lock: "create")
                 let path = configPath(vmid), fs = fs
                 reverter.add("remove \(path)") { try fs.delete(path) }
                 options = try materialize(options, vmid: vmid, reverter: reverter, log: log)
                 if options["smbios1"] == nil { options["smbios1"] = "uuid=\(UUID().uuidString.lowercased())" }
                 if options["vmgenid"] == nil || options["vmgenid"] == "1" { options["vmgenid"] = UUID().uuidString.lowercased() }
-                if let description = options.removeValue(forKey: "description") { reserve.current.description = description }
+                let description = options.removeValue(forKey: "description")
                 var config = GuestConfig()
-                config.current = GuestConfig.Section(values: options, description: reserve.current.description)
+                config.current = GuestConfig.Section(values: options, description: description)
                 config.current["meta"] = "creation-qemu=corral,ctime=\(Int(Date().timeIntervalSince1970))"
                 try save(vmid, config)
                 reverter.succeed()

@@ -78,14 +78,5 @@ extension VMManager {
         return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    static func processUptime(_ pid: Int32) -> Double? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")"),
-            let uptimeText = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
-            let systemUptime = Double(uptimeText.split(separator: " ").first ?? "")
-        else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
-        return max(0, systemUptime - ticks / Double(sysconf(Int32(_SC_CLK_TCK))))
-    }
+    static func processUptime(_ pid: Int32) -> Double? { GuestProcess.uptime(pid) }
 }

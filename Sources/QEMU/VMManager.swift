@@ -12,6 +12,7 @@ public final class VMManager: Sendable {
     public let node: String
     public let storage: Storage
     public let locks: GuestLock
+    public let store: GuestStore
     public let hypervisor: Hypervisor
     public let runDirectory: String
     public let logDirectory: String
@@ -28,60 +29,25 @@ public final class VMManager: Sendable {
         self.node = node
         self.storage = Storage(fs: fs, node: node)
         self.locks = GuestLock(directory: runDirectory + "/lock")
+        self.store = GuestStore(fs: fs, node: node, type: "qemu")
         self.hypervisor = hypervisor
         self.runDirectory = runDirectory
         self.logDirectory = logDirectory
         self.domainPrefix = domainPrefix
     }
 
-    public func configPath(_ vmid: Int) -> String { "nodes/\(node)/qemu-server/\(vmid).conf" }
+    public func configPath(_ vmid: Int) -> String { store.configPath(vmid) }
     public func domainName(_ vmid: Int) -> String { "\(domainPrefix)\(vmid)" }
 
-    // MARK: config
+    // MARK: config (the shared guest store)
 
-    /// The config and its digest; 500 as PVE when the file does not exist on this node.
-    public func load(_ vmid: Int) throws -> (config: GuestConfig, digest: String) {
-        guard let data = try? fs.read(configPath(vmid)) else {
-            throw QEMUError(500, "Configuration file '\(configPath(vmid))' does not exist")
-        }
-        do {
-            return (try GuestConfig.parse(String(decoding: data, as: UTF8.self)), GuestConfig.digest(of: data))
-        } catch { throw QEMUError(500, "cannot parse \(configPath(vmid)): \(error)") }
-    }
-
-    public func save(_ vmid: Int, _ config: GuestConfig) throws {
-        try fs.write(configPath(vmid), Array(config.serialized().utf8), mtime: nil)
-    }
-
-    /// Loads, changes and writes back a config in one step (callers hold the guest's lock).
+    public func load(_ vmid: Int) throws -> (config: GuestConfig, digest: String) { try store.load(vmid) }
+    public func save(_ vmid: Int, _ config: GuestConfig) throws { try store.save(vmid, config) }
     @discardableResult
-    public func modify(_ vmid: Int, _ change: (inout GuestConfig) throws -> Void) throws -> GuestConfig {
-        var (config, _) = try load(vmid)
-        try change(&config)
-        try save(vmid, config)
-        return config
-    }
-
-    /// VMIDs of this node's VMs.
-    public func vmids() -> [Int] {
-        guard let data = try? fs.read(".vmlist"), let ids = (try? JSONParser.parse(data))?["ids"]?.objectValue else { return [] }
-        return ids.compactMap { id, entry in
-            entry["node"]?.stringValue == node && entry["type"]?.stringValue == "qemu" ? Int(id) : nil
-        }.sorted()
-    }
-
-    /// Where a VMID is in use in the cluster, if anywhere.
-    public func owner(of vmid: Int) -> (node: String, type: String)? {
-        guard let data = try? fs.read(".vmlist"), let entry = (try? JSONParser.parse(data))?["ids"]?["\(vmid)"],
-            let node = entry["node"]?.stringValue, let type = entry["type"]?.stringValue
-        else { return nil }
-        return (node, type)
-    }
-
-    /// Fails when the config carries a `lock:` (unless `skiplock`).
-    func checkLock(_ config: GuestConfig, _ vmid: Int, skiplock: Bool = false) throws {
-        if let lock = config.current["lock"], !skiplock { throw QEMUError(500, "VM \(vmid) is locked (\(lock))") }
-    }
+    public func modify(_ vmid: Int, _ change: (inout GuestConfig) throws -> Void) throws -> GuestConfig { try store.modify(vmid, change) }
+    public func vmids() -> [Int] { store.vmids() }
+    public func owner(of vmid: Int) -> (node: String, type: String)? { store.owner(of: vmid) }
+    func checkLock(_ config: GuestConfig, _ vmid: Int, skiplock: Bool = false) throws { try store.checkLock(config, vmid, skiplock: skiplock) }
 
     // MARK: runtime
 

@@ -1,36 +1,26 @@
 import API
+import Guests
 import Schema
 
 /// The VM option schema, from PVE's interface facts: every option PVE accepts is accepted here,
 /// typed and range-checked the same way. What Corral cannot run yet is refused at start
 /// (`DomainXML.unsupported`), never silently dropped.
 public enum VMOptionSchema {
-    /// POST /nodes/{node}/qemu.
-    public static let create = PVEFacts.parameters("POST /nodes/{node}/qemu")
+    static let schema = GuestOptionSchema(
+        method: "POST /nodes/{node}/qemu",
+        apiOnly: [
+            "node", "vmid", "archive", "storage", "force", "unique", "pool", "start", "bwlimit", "live-restore",
+            "import-working-storage", "ha-managed", "delete", "digest", "revert", "skiplock", "background_delay",
+        ])
 
-    /// Parameters of the API that are not config keys.
-    static let apiOnly: Set<String> = [
-        "node", "vmid", "archive", "storage", "force", "unique", "pool", "start", "bwlimit", "live-restore",
-        "import-working-storage", "ha-managed", "delete", "digest", "revert", "skiplock", "background_delay",
-    ]
+    /// POST /nodes/{node}/qemu.
+    public static var create: [String: Schema] { schema.create }
 
     /// The schema of one config key (`scsi3` finds `scsi[n]`), or nil for an unknown key.
-    public static func option(_ key: String) -> Schema? {
-        guard !apiOnly.contains(key) else { return nil }
-        return configSchema.property(named: key)
-    }
-
-    static let configSchema = Schema.object(create.filter { !apiOnly.contains($0.key) })
+    public static func option(_ key: String) -> Schema? { schema.option(key) }
 
     /// The property-string format of an option (`net0`, `scsi0`, `boot`, …), if it has one.
-    public static func format(_ key: String) -> PropertyStringFormat? {
-        guard let schema = option(key) else { return nil }
-        switch schema.format {
-        case .propertyString(let format): return format
-        case .named(let name): return Formats.guestPropertyFormats[name]
-        case nil: return nil
-        }
-    }
+    public static func format(_ key: String) -> PropertyStringFormat? { schema.format(key) }
 
     /// Disk buses and their index limits.
     public static let buses = ["ide": 4, "sata": 6, "scsi": 31, "virtio": 16]

@@ -66,6 +66,22 @@ extension Formats {
                 return nil
             } catch let error as PropertyString.Error { return error.message } catch { return "\(error)" }
         },
+        // a container's nameservers: IP addresses, link-local IPv6 ones with their %interface
+        list("lxc-ip-with-ll-iface-list") { text in
+            let address = text.split(separator: "%", maxSplits: 1).first.map(String.init) ?? text
+            return IPAddress.isIP(address) ? nil : "value '\(text)' is not a valid IP address"
+        },
+        // a container NIC's addresses: from DHCP (or SLAAC), left to the guest, or static
+        NamedFormat(name: "pve-ipv4-config") { ["dhcp", "manual"].contains($0) || IPAddress.isCIDR($0, v4: true, v6: false) ? nil : "value '\($0)' is not dhcp, manual or an IPv4 CIDR" },
+        NamedFormat(name: "pve-ipv6-config") { ["auto", "dhcp", "manual"].contains($0) || IPAddress.isCIDR($0, v4: false, v6: true) ? nil : "value '\($0)' is not auto, dhcp, manual or an IPv6 CIDR" },
+        // a container volume: a storage volume, STORAGE:SIZE for a new one, or a host path to bind
+        NamedFormat(name: "pve-lxc-mp-string") { text in
+            if text.hasPrefix("/") { return text.contains("\0") || text.split(separator: "/").contains("..") ? "invalid path '\(text)'" : nil }
+            return Checks.volumeID(text) == nil ? nil : "value '\(text)' is not a volume ID, STORAGE:SIZE or an absolute path"
+        },
+        NamedFormat(name: "pve-lxc-dev-string") { $0.hasPrefix("/dev/") && !$0.contains("..") ? nil : "value '\($0)' is not a device path under /dev" },
+        // `host` (take the node's), or a zone name under /usr/share/zoneinfo
+        regex("pve-ct-timezone", "host|[A-Za-z][A-Za-z0-9_+\\-]*(/[A-Za-z0-9_+\\-]+){0,2}", "time zone"),
         regex("pve-qm-bootdisk", "(ide|sata|scsi|virtio)\\d+", "boot disk"),
         propertyFormat("pve-startup-order", guestPropertyFormats["pve-startup-order"]!),
         NamedFormat(name: "pve-hotplug-features") { text in

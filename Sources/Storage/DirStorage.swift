@@ -6,7 +6,8 @@ import Glibc
 public struct DirStorage: StoragePlugin {
     public let entry: StorageConfig.Entry
     public var defaultFormat: String { entry["format"] ?? "qcow2" }
-    public var formats: Set<String> { ["qcow2", "raw", "vmdk"] }
+    /// `subvol` is a plain directory, for a container's file system without a size limit.
+    public var formats: Set<String> { ["qcow2", "raw", "vmdk", "subvol"] }
     let root: String
 
     public init(entry: StorageConfig.Entry) throws(StorageError) {
@@ -35,17 +36,26 @@ public struct DirStorage: StoragePlugin {
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw StorageError(500, "cannot create \(dir): \(error)")
         }
-        let existing = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map { ($0 as NSString).deletingPathExtension })
-        let file = name ?? nextDiskName(vmid: vmid, existing: existing) + ".\(format)"
+        let existing = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map {
+            ($0 as NSString).deletingPathExtension.replacingOccurrences(of: "subvol-", with: "vm-")
+        })
+        let fresh = nextDiskName(vmid: vmid, existing: existing)
+        let file = name ?? (format == "subvol" ? "subvol-" + fresh.dropFirst(3) : fresh + ".\(format)")
         let full = dir + "/" + file
         guard !FileManager.default.fileExists(atPath: full) else { throw StorageError(400, "disk image '\(full)' already exists") }
+        if format == "subvol" {
+            guard mkdir(full, 0o755) == 0 else { throw StorageError(500, "cannot create \(full): \(String(cString: strerror(errno)))") }
+            return "\(vmid)/\(file)"
+        }
         try run(["qemu-img", "create", "-f", format] + (format == "qcow2" ? ["-o", "preallocation=metadata,lazy_refcounts=on"] : []) + [full, "\(size / 1024)K"])
         return "\(vmid)/\(file)"
     }
 
     public func free(_ name: String) throws(StorageError) {
         let file = try path(name)
-        guard unlink(file) == 0 || errno == ENOENT else { throw StorageError(500, "cannot remove \(file): \(String(cString: strerror(errno)))") }
+        if isDirectory(file) {
+            do { try FileManager.default.removeItem(atPath: file) } catch { throw StorageError(500, "cannot remove \(file): \(error)") }
+        } else if unlink(file) != 0 && errno != ENOENT { throw StorageError(500, "cannot remove \(file): \(String(cString: strerror(errno)))") }
         // the per-VM directory goes once empty, so a destroyed guest leaves nothing behind
         let dir = (file as NSString).deletingLastPathComponent
         if dir.hasPrefix(root + "/images/") { rmdir(dir) }
@@ -60,9 +70,13 @@ public struct DirStorage: StoragePlugin {
                 let vmids = ((try? fm.contentsOfDirectory(atPath: root + "/images")) ?? []).compactMap(Int.init).filter { vmid == nil || $0 == vmid }
                 for owner in vmids.sorted() {
                     for file in ((try? fm.contentsOfDirectory(atPath: imageDirectory(owner))) ?? []).sorted() {
+                        let full = imageDirectory(owner) + "/" + file
+                        if file.hasPrefix("subvol-") && isDirectory(full) {
+                            out.append(VolumeInfo(volid: "\(entry.id):\(owner)/\(file)", content: "images", format: "subvol", size: 0, used: nil, vmid: owner, ctime: mtime(full), parent: nil))
+                            continue
+                        }
                         let ext = (file as NSString).pathExtension
                         guard formats.contains(ext) else { continue }
-                        let full = imageDirectory(owner) + "/" + file
                         let info = try? imageInfo(full)
                         var name = "\(owner)/\(file)"
                         if let backing = info?.backing, let baseVMID = Int((backing as NSString).deletingLastPathComponent.split(separator: "/").last ?? "") {
@@ -95,10 +109,15 @@ public struct DirStorage: StoragePlugin {
         return (total, total - free, available)
     }
 
-    public func size(_ name: String) throws(StorageError) -> Int64 { try imageInfo(try path(name)).size }
+    public func size(_ name: String) throws(StorageError) -> Int64 {
+        let file = try path(name)
+        return isDirectory(file) ? 0 : try imageInfo(file).size
+    }
 
     public func resize(_ name: String, to bytes: Int64) throws(StorageError) {
-        try run(["qemu-img", "resize", try path(name), "\(bytes)"])
+        let file = try path(name)
+        guard !isDirectory(file) else { throw StorageError(400, "'\(entry.id):\(name)' is a directory volume without a size") }
+        try run(["qemu-img", "resize", "-f", name.hasSuffix(".raw") ? "raw" : name.hasSuffix(".vmdk") ? "vmdk" : "qcow2", file, "\(bytes)"])
     }
 
     public func canSnapshot(_ name: String) -> Bool { name.hasSuffix(".qcow2") }
@@ -162,6 +181,11 @@ public struct DirStorage: StoragePlugin {
             }
             return try Command.run(arguments)
         } catch { throw StorageError(500, "\(error)") }
+    }
+
+    func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     func fileSize(_ path: String) -> Int64 {

@@ -49,6 +49,34 @@ POST /nodes/{node}/storage/{storage}/content
 POST /nodes/{node}/storage/{storage}/upload
 GET /nodes/{node}/storage/{storage}/content/{volume}
 DELETE /nodes/{node}/storage/{storage}/content/{volume}
+POST /nodes/{node}/lxc
+GET /nodes/{node}/lxc
+PUT /nodes/{node}/lxc/{vmid}/config
+GET /nodes/{node}/lxc/{vmid}/config
+GET /nodes/{node}/lxc/{vmid}/pending
+DELETE /nodes/{node}/lxc/{vmid}
+GET /nodes/{node}/lxc/{vmid}/status/current
+POST /nodes/{node}/lxc/{vmid}/status/start
+POST /nodes/{node}/lxc/{vmid}/status/stop
+POST /nodes/{node}/lxc/{vmid}/status/shutdown
+POST /nodes/{node}/lxc/{vmid}/status/reboot
+POST /nodes/{node}/lxc/{vmid}/status/suspend
+POST /nodes/{node}/lxc/{vmid}/status/resume
+GET /nodes/{node}/lxc/{vmid}/snapshot
+POST /nodes/{node}/lxc/{vmid}/snapshot
+GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config
+PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config
+POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback
+DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}
+POST /nodes/{node}/lxc/{vmid}/template
+POST /nodes/{node}/lxc/{vmid}/clone
+PUT /nodes/{node}/lxc/{vmid}/resize
+GET /nodes/{node}/lxc/{vmid}/interfaces
+GET /nodes/{node}/lxc/{vmid}/feature
+POST /nodes/{node}/lxc/{vmid}/termproxy
+GET /nodes/{node}/lxc/{vmid}/vncwebsocket
+GET /nodes/{node}/aplinfo
+POST /nodes/{node}/aplinfo
 """
 
 def clean_pattern(p):

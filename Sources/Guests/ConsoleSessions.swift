@@ -12,7 +12,7 @@ public final class ConsoleSessions: Sendable {
         var user: String
         var vmid: Int
         var port: Int
-        var path: String
+        var connect: @Sendable () throws -> (fd: Int32, held: Int32?)
         var kind: Kind
         var expires: Date
     }
@@ -22,8 +22,14 @@ public final class ConsoleSessions: Sendable {
 
     public init() {}
 
-    /// Issues a ticket for a socket; returns it with its session port (5900–5999).
+    /// Issues a ticket for a unix socket; returns it with its session port (5900–5999).
     public func issue(user: String, vmid: Int, path: String, kind: Kind) throws -> (ticket: String, port: Int) {
+        try issue(user: user, vmid: vmid, kind: kind) { (try Self.connect(path), nil) }
+    }
+
+    /// Issues a ticket whose tunnel runs over the descriptor `connect` opens when it is redeemed (a
+    /// socket, or a container's pty with the descriptor that holds its terminal, closed with the tunnel).
+    public func issue(user: String, vmid: Int, kind: Kind, connect: @escaping @Sendable () throws -> (fd: Int32, held: Int32?)) throws -> (ticket: String, port: Int) {
         let now = Date()
         tickets.withLock { $0 = $0.filter { $0.value.expires > now } }
         let port = try ports.withLock { used -> Int in
@@ -36,7 +42,7 @@ public final class ConsoleSessions: Sendable {
         var bytes = [UInt8](repeating: 0, count: 24)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
         let ticket = "CORRALVNC:" + bytes.map { String(format: "%02x", $0) }.joined()
-        tickets.withLock { $0[ticket] = Ticket(user: user, vmid: vmid, port: port, path: path, kind: kind, expires: now.addingTimeInterval(40)) }
+        tickets.withLock { $0[ticket] = Ticket(user: user, vmid: vmid, port: port, connect: connect, kind: kind, expires: now.addingTimeInterval(40)) }
         return (ticket, port)
     }
 
@@ -47,8 +53,9 @@ public final class ConsoleSessions: Sendable {
         }
         defer { _ = ports.withLock { $0.remove(entry.port) } }
         guard entry.user == user, entry.vmid == vmid, entry.port == port else { throw APIError(401, "permission denied - invalid vncticket") }
-        let fd = try Self.connect(entry.path)
-        return entry.kind == .vnc ? SocketTunnel(fd: fd, framing: false) : SocketTunnel(fd: fd, framing: true, expectedLogin: "\(user):\(ticket)")
+        let (fd, held) = try entry.connect()
+        return entry.kind == .vnc
+            ? SocketTunnel(fd: fd, framing: false, held: held) : SocketTunnel(fd: fd, framing: true, expectedLogin: "\(user):\(ticket)", held: held)
     }
 
     /// A connected unix stream socket to a guest's console socket (also `qm terminal`'s).
@@ -74,17 +81,19 @@ public final class ConsoleSessions: Sendable {
     }
 }
 
-/// Joins a client to a unix socket. A reader thread copies the socket to the client; client bytes
-/// are written to the socket. With `framing`, the client speaks PVE's terminal protocol: first
+/// Joins a client to a unix socket or a pty. A reader thread copies the descriptor to the client;
+/// client bytes are written to it. With `framing`, the client speaks PVE's terminal protocol: first
 /// `user:ticket\n` (answered `OK`), then `0:LEN:DATA` input, `1:COLS:ROWS:` resize, `2` keep-alive.
 final class SocketTunnel: ByteTunnel, @unchecked Sendable {
     private let fd: Int32
     private let framing: Bool
     private let expectedLogin: String?
+    private let held: Int32?
     private let state = Mutex<(client: (any TunnelClient)?, loggedIn: Bool, buffer: [UInt8], closed: Bool)>((nil, false, [], false))
 
-    init(fd: Int32, framing: Bool, expectedLogin: String? = nil) {
+    init(fd: Int32, framing: Bool, expectedLogin: String? = nil, held: Int32? = nil) {
         self.fd = fd
+        self.held = held
         self.framing = framing
         self.expectedLogin = expectedLogin
     }
@@ -103,7 +112,12 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
 
     private func pump(_ client: any TunnelClient) {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
+        while !state.withLock({ $0.closed }) {
+            // a read blocked on a pty is not woken by close(), so the reader polls for the close
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, 250)
+            if polled == 0 || (polled < 0 && errno == EINTR) { continue }
+            if polled < 0 { break }
             let n = read(fd, &buffer, buffer.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
@@ -130,8 +144,11 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
             while let first = s.buffer.first {
                 if first == UInt8(ascii: "2") { s.buffer.removeFirst(); continue }
                 if first == UInt8(ascii: "1") {
-                    guard let end = s.buffer.lastIndex(of: UInt8(ascii: ":")), end > 1 else { break }
-                    s.buffer.removeSubrange(...end)
+                    // 1:COLS:ROWS:
+                    let fields = s.buffer.split(separator: UInt8(ascii: ":"), maxSplits: 3, omittingEmptySubsequences: false)
+                    guard fields.count >= 4 else { break }
+                    resize(cols: Int(String(decoding: fields[1], as: UTF8.self)), rows: Int(String(decoding: fields[2], as: UTF8.self)))
+                    s.buffer.removeFirst(fields[0].count + fields[1].count + fields[2].count + 3)
                     continue
                 }
                 guard first == UInt8(ascii: "0"), s.buffer.count > 2, let colon = s.buffer[2...].firstIndex(of: UInt8(ascii: ":")),
@@ -149,6 +166,13 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
             startPump(client)
         }
         if !input.isEmpty { writeAll(input) }
+    }
+
+    /// A pty learns the client's window size; a socket has none to set.
+    private func resize(cols: Int?, rows: Int?) {
+        guard let cols, let rows, cols > 0, rows > 0, cols < 1000, rows < 1000, isatty(fd) == 1 else { return }
+        var size = winsize(ws_row: UInt16(rows), ws_col: UInt16(cols), ws_xpixel: 0, ws_ypixel: 0)
+        _ = ioctl(fd, UInt(TIOCSWINSZ), &size)
     }
 
     private func writeAll(_ bytes: [UInt8]) {
@@ -170,6 +194,7 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
         if first {
             shutdown(fd, Int32(SHUT_RDWR))
             close(fd)
+            if let held { close(held) }
         }
     }
 }

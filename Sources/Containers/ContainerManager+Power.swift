@@ -1,0 +1,101 @@
+import Foundation
+import Guests
+import LXC
+
+extension ContainerManager {
+    /// Starts a container: pending changes apply, the liblxc configuration is generated from the
+    /// config and written to `<lxcpath>/<vmid>/config`, and liblxc starts it daemonized.
+    public func start(_ vmid: Int, skiplock: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "start CT \(vmid)") {
+            try await BlockingWork.run { [self] in try startLocked(vmid, skiplock: skiplock, log: log) }
+        }
+    }
+
+    func startLocked(_ vmid: Int, skiplock: Bool = false, log: @Sendable (String) -> Void) throws {
+        var (config, _) = try load(vmid)
+        try store.checkLock(config, vmid, skiplock: skiplock)
+        if CTConfig(config.current).isTemplate { throw GuestError(500, "CT \(vmid) is a template; clone it instead") }
+        if isRunning(vmid) { throw GuestError(500, "CT \(vmid) already running") }
+        if !config.pending.values.isEmpty || !config.pendingDelete.isEmpty {
+            config.applyPending { config, key, old, new in Self.moveToUnused(key: key, old: old, new: new, in: &config) }
+            try store.save(vmid, config)
+            log("applied pending changes")
+        }
+        try prepareDirectories()
+        let lines = try LXCConfigBuilder.lines(CTConfig(config.current), context: lxcContext(vmid))
+        if CTConfig(config.current).unprivileged { try ensureSubordinateIDs() }
+        let dir = "\(lxcpath)/\(vmid)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try LXCConfigBuilder.text(lines).write(toFile: dir + "/config", atomically: true, encoding: .utf8)
+        let offset = logSize(vmid)
+        let container = try container(vmid)
+        do { try container.start() } catch {
+            let detail = lastLogErrors(vmid, since: offset)
+            throw GuestError(500, "startup for container '\(vmid)' failed" + (detail.isEmpty ? ": \(error)" : ": \(detail)"))
+        }
+        log("CT \(vmid) started (init pid \(container.initPID.map(String.init) ?? "?"))")
+    }
+
+    /// Kills the container at once.
+    public func stop(_ vmid: Int, skiplock: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "stop CT \(vmid)") {
+            let (config, _) = try load(vmid)
+            try store.checkLock(config, vmid, skiplock: skiplock)
+            try await stopLocked(vmid)
+            log("CT \(vmid) stopped")
+        }
+    }
+
+    func stopLocked(_ vmid: Int) async throws {
+        let container = try container(vmid)
+        guard container.isRunning else { return }
+        try await BlockingWork.run {
+            do { try container.stop() } catch { throw GuestError(500, "\(error)") }
+        }
+    }
+
+    /// Asks init to power off; after `timeout` (60 s) the container is killed with `forceStop`, or
+    /// the call fails and the container keeps running.
+    public func shutdown(_ vmid: Int, timeout: Int?, forceStop: Bool, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "shutdown CT \(vmid)") {
+            try await shutdownLocked(vmid, timeout: timeout, forceStop: forceStop, log: log)
+        }
+    }
+
+    func shutdownLocked(_ vmid: Int, timeout: Int?, forceStop: Bool, log: @escaping @Sendable (String) -> Void) async throws {
+        let (config, _) = try load(vmid)
+        try store.checkLock(config, vmid)
+        let container = try container(vmid)
+        guard container.isRunning else { return }
+        if container.state == "FROZEN" { try? container.unfreeze() }
+        let seconds = Int32(timeout ?? 60)
+        let done = try await BlockingWork.run { container.shutdown(timeout: seconds) }
+        if done { return log("CT \(vmid) shut down") }
+        guard forceStop else { throw GuestError(500, "CT \(vmid) did not shut down within \(seconds) s (it still runs)") }
+        log("CT \(vmid) did not shut down within \(seconds) s; stopping it")
+        try await stopLocked(vmid)
+    }
+
+    /// Shuts down and starts again, so pending changes apply.
+    public func reboot(_ vmid: Int, timeout: Int?, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "reboot CT \(vmid)") {
+            try await shutdownLocked(vmid, timeout: timeout, forceStop: true, log: log)
+            try await BlockingWork.run { [self] in try startLocked(vmid, log: log) }
+        }
+    }
+
+    /// Freezes every process of the container (its cgroup's freezer).
+    public func suspend(_ vmid: Int, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "suspend CT \(vmid)") {
+            do { try container(vmid).freeze() } catch { throw GuestError(500, "\(error)") }
+            log("CT \(vmid) frozen")
+        }
+    }
+
+    public func resume(_ vmid: Int, log: @escaping @Sendable (String) -> Void) async throws {
+        try await locks.with(vmid, what: "resume CT \(vmid)") {
+            do { try container(vmid).unfreeze() } catch { throw GuestError(500, "\(error)") }
+            log("CT \(vmid) resumed")
+        }
+    }
+}
