@@ -44,6 +44,7 @@ install: release
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesh
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveum
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/qm
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pct
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
 	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf
 	install -D -m 0644 etc/pam.d/corral-auth $(DESTDIR)/etc/pam.d/corral-auth

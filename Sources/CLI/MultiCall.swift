@@ -7,7 +7,7 @@ import Access
 /// The one CLI executable, dispatching on the name it was called by (`pvesh`, and the other PVE tool
 /// names as their parts land), or on its first argument when called as `corral`.
 public enum MultiCall {
-    public static let tools = ["pvesh", "pveum", "qm"]
+    public static let tools = ["pvesh", "pveum", "qm", "pct"]
 
     public static func main(_ argv: [String]) async -> Int32 {
         let invoked = (argv.first ?? "corral").split(separator: "/").last.map(String.init) ?? "corral"
@@ -40,6 +40,7 @@ public enum MultiCall {
         switch tool {
         case "pveum": return await Pveum(pvesh: Pvesh(dispatcher: dispatcher)).run(arguments)
         case "qm": return await Qm(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
+        case "pct": return await Pct(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         default: return await Pvesh(dispatcher: dispatcher).run(arguments)
         }
     }

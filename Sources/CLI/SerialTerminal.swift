@@ -14,6 +14,11 @@ enum SerialTerminal {
             throw CLIError.failed("unable to find a serial interface at \(path) (is the VM running with 'serial0: socket'?)", code: 1)
         }
         defer { close(fd) }
+        return attach(fd: fd, banner: "starting serial terminal on \(path) (press Ctrl+O to exit)")
+    }
+
+    /// Joins stdin/stdout to `fd` (a socket or a pty) until Ctrl+O or the other side closes.
+    static func attach(fd: Int32, banner: String) -> Int32 {
         var saved = termios()
         let interactive = isatty(0) == 1
         if interactive {
@@ -21,7 +26,7 @@ enum SerialTerminal {
             var raw = saved
             cfmakeraw(&raw)
             tcsetattr(0, TCSANOW, &raw)
-            FileHandle.standardError.write(Data("starting serial terminal on \(path) (press Ctrl+O to exit)\r\n".utf8))
+            FileHandle.standardError.write(Data((banner + "\r\n").utf8))
         }
         defer { if interactive { tcsetattr(0, TCSANOW, &saved) } }
         var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]

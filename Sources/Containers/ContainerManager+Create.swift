@@ -154,6 +154,9 @@ extension ContainerManager {
                     var config = GuestConfig()
                     config.current = section
                     try store.save(vmid, config)
+                    try prepareDirectories()
+                    try FileManager.default.createDirectory(atPath: "\(lxcpath)/\(vmid)", withIntermediateDirectories: true)
+                    try Self.setupStamp(CTConfig(section)).write(toFile: "\(lxcpath)/\(vmid)/setup-stamp", atomically: true, encoding: .utf8)
                     reverter.succeed()
                     log("created CT \(vmid) (\(section["ostype"]!), \(unprivileged ? "unprivileged" : "privileged"))")
                 } catch {

@@ -22,6 +22,7 @@ extension ContainerManager {
             log("applied pending changes")
         }
         try prepareDirectories()
+        try refreshGuestSetup(vmid, CTConfig(config.current), log: log)
         let lines = try LXCConfigBuilder.lines(CTConfig(config.current), context: lxcContext(vmid))
         if CTConfig(config.current).unprivileged { try ensureSubordinateIDs() }
         let dir = "\(lxcpath)/\(vmid)"
@@ -34,6 +35,26 @@ extension ContainerManager {
             throw GuestError(500, "startup for container '\(vmid)' failed" + (detail.isEmpty ? ": \(error)" : ": \(detail)"))
         }
         log("CT \(vmid) started (init pid \(container.initPID.map(String.init) ?? "?"))")
+    }
+
+    /// What the files written into the guest depend on; when it changed since they were written
+    /// (a new hostname, addresses, DNS), they are written again before the start.
+    static func setupStamp(_ ct: CTConfig) -> String {
+        ([ct.hostname ?? "", ct.nameservers.joined(separator: " "), ct.searchdomains.joined(separator: " ")]
+            + ct.nics.map { "\($0.name) \($0.ip ?? "") \($0.ip6 ?? "")" }).joined(separator: "|")
+    }
+
+    func refreshGuestSetup(_ vmid: Int, _ ct: CTConfig, log: @Sendable (String) -> Void) throws {
+        let stampFile = "\(lxcpath)/\(vmid)/setup-stamp", stamp = Self.setupStamp(ct)
+        guard (try? String(contentsOfFile: stampFile, encoding: .utf8)) != stamp else { return }
+        if FileManager.default.fileExists(atPath: stampFile), let root = ct.rootfs {
+            try withMounted(root.volume, vmid: vmid) { path in
+                try RootfsSetup(root: path, owner: Self.rootOwner(unprivileged: ct.unprivileged)).apply(config: ct, ostype: ct.ostype)
+            }
+            log("updated hostname, network and DNS files in the container")
+        }
+        try FileManager.default.createDirectory(atPath: "\(lxcpath)/\(vmid)", withIntermediateDirectories: true)
+        try stamp.write(toFile: stampFile, atomically: true, encoding: .utf8)
     }
 
     /// Kills the container at once.
