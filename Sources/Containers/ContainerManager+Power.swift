@@ -23,6 +23,7 @@ extension ContainerManager {
         }
         try prepareDirectories()
         try refreshGuestSetup(vmid, CTConfig(config.current), log: log)
+        try growPending(vmid, CTConfig(config.current), log: log)
         let lines = try LXCConfigBuilder.lines(CTConfig(config.current), context: lxcContext(vmid))
         if CTConfig(config.current).unprivileged { try ensureSubordinateIDs() }
         let dir = "\(lxcpath)/\(vmid)"
@@ -47,7 +48,7 @@ extension ContainerManager {
     func refreshGuestSetup(_ vmid: Int, _ ct: CTConfig, log: @Sendable (String) -> Void) throws {
         let stampFile = "\(lxcpath)/\(vmid)/setup-stamp", stamp = Self.setupStamp(ct)
         guard (try? String(contentsOfFile: stampFile, encoding: .utf8)) != stamp else { return }
-        if FileManager.default.fileExists(atPath: stampFile), let root = ct.rootfs {
+        if let root = ct.rootfs {
             try withMounted(root.volume, vmid: vmid) { path in
                 try RootfsSetup(root: path, owner: Self.rootOwner(unprivileged: ct.unprivileged)).apply(config: ct, ostype: ct.ostype)
             }

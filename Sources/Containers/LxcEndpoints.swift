@@ -40,7 +40,7 @@ public enum LxcEndpoints {
     }
 
     public static func all(manager m: ContainerManager, access: AccessControl? = nil) -> [Endpoint] {
-        lifecycle(m, access) + configEndpoints(m) + consoleEndpoints(m)
+        lifecycle(m, access) + configEndpoints(m) + consoleEndpoints(m) + volumeEndpoints(m)
     }
 
     static func lifecycle(_ m: ContainerManager, _ access: AccessControl?) -> [Endpoint] {

@@ -56,18 +56,8 @@ extension VMManager {
                 _ = try? modify(vmid) { $0.current["lock"] = nil }
                 throw error
             }
-            try modify(vmid) { c in
-                var section = c.current
-                section["lock"] = nil
-                section["parent"] = c.current["parent"]
-                section["snaptime"] = "\(Int(Date().timeIntervalSince1970))"
-                section.description = description
-                if running && vmstate && disks.allSatisfy({ $0.name.hasSuffix(".qcow2") }) { section["vmstate"] = "1" } else { section["vmstate"] = nil }
-                section["runningmachine"] = nil
-                c.snapshots[name] = section
-                c.current["parent"] = name
-                c.current["lock"] = nil
-            }
+            let withState = running && vmstate && disks.allSatisfy({ $0.name.hasSuffix(".qcow2") })
+            try modify(vmid) { $0.recordSnapshot(name, description: description, extra: ["vmstate": withState ? "1" : nil, "runningmachine": nil]) }
             log("snapshot '\(name)' of VM \(vmid) taken")
         }
     }
@@ -89,16 +79,7 @@ extension VMManager {
                 try disk.plugin.rollback(disk.name, snapshot: name)
                 log("rolled back \(disk.drive.volid!)")
             }
-            try modify(vmid) { c in
-                var section = snapshot
-                section["snaptime"] = nil
-                section["vmstate"] = nil
-                section.description = c.current.description
-                section["parent"] = name
-                c.current = section
-                c.pending = GuestConfig.Section()
-                c.pendingDelete = []
-            }
+            try modify(vmid) { $0.restoreSnapshot(name, dropping: ["vmstate"]) }
             if snapshot["vmstate"] == "1" {
                 try startLocked(vmid, paused: true, log: log)
                 let domain = try runningDomain(vmid)
@@ -131,15 +112,7 @@ extension VMManager {
                     log("warning: \(error)")
                 }
             }
-            try modify(vmid) { c in
-                let parent = c.snapshots[name]?["parent"]
-                c.snapshots[name] = nil
-                for (other, var section) in c.snapshots where section["parent"] == name {
-                    section["parent"] = parent
-                    c.snapshots[other] = section
-                }
-                if c.current["parent"] == name { c.current["parent"] = parent }
-            }
+            try modify(vmid) { $0.removeSnapshot(name) }
             log("deleted snapshot '\(name)'")
         }
     }
@@ -147,17 +120,6 @@ extension VMManager {
     /// The snapshot tree as PVE lists it: each snapshot, then `current` ("You are here!").
     public func snapshotList(_ vmid: Int) throws -> [JSON] {
         let (config, digest) = try load(vmid)
-        var out: [JSON] = config.snapshots.keys.sorted().map { name in
-            let s = config.snapshots[name]!
-            var item: [String: JSON] = ["name": .string(name), "description": .string(s.description ?? "")]
-            if let t = s["snaptime"].flatMap({ Int64($0) }) { item["snaptime"] = .int(t) }
-            if s["vmstate"] != nil { item["vmstate"] = 1 }
-            if let parent = s["parent"] { item["parent"] = .string(parent) }
-            return .object(item)
-        }
-        var current: [String: JSON] = ["name": "current", "description": "You are here!", "digest": .string(digest), "running": isRunning(vmid) ? 1 : 0]
-        if let parent = config.current["parent"] { current["parent"] = .string(parent) }
-        out.append(.object(current))
-        return out
+        return config.snapshotList(digest: digest, running: isRunning(vmid))
     }
 }

@@ -42,7 +42,7 @@ import Testing
         guard r.status == 200, let upid = json(r.body)["data"] as? String else { throw TestFailure("\(method) \(path): \(r.status) \(r.body)") }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let s = json(try curl(node, "/api2/json/nodes/vmt/tasks/\(upid)/status").body)["data"] as? [String: Any]
+            let s = json(try curl(node, "/api2/json/nodes/\(node.nodeName)/tasks/\(upid)/status").body)["data"] as? [String: Any]
             if s?["status"] as? String == "stopped" { return s?["exitstatus"] as? String ?? "?" }
             usleep(100_000)
         }

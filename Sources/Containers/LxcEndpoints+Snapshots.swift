@@ -1,0 +1,106 @@
+import API
+import Guests
+import Schema
+
+extension LxcEndpoints {
+    /// Snapshots (where every volume's storage can take them), templates, clones and resizing.
+    static func volumeEndpoints(_ m: ContainerManager) -> [Endpoint] {
+        let snap = "/nodes/{node}/lxc/{vmid}/snapshot"
+        @Sendable func local(_ context: RequestContext) throws -> Int {
+            let vmid = vmid(context)
+            try m.store.checkLocal(vmid)
+            return vmid
+        }
+        return [
+            Endpoint(
+                pve: "GET \(snap)", description: "The container's snapshots, ending with 'current'.",
+                returns: .array(of: .object([:], additionalProperties: true)), permission: ct(["VM.Audit"]),
+                handler: .sync { context in
+                    let vmid = try local(context)
+                    let (config, digest) = try m.load(vmid)
+                    return .array(config.snapshotList(digest: digest, running: m.isRunning(vmid)))
+                }),
+            Endpoint(
+                pve: "POST \(snap)", description: "Take a snapshot (every volume's storage must support snapshots).",
+                returns: .string(), permission: ct(["VM.Snapshot"]),
+                handler: .sync { context in
+                    let vmid = try local(context)
+                    let name = try context.require("snapname"), description = context.string("description")
+                    return try GuestEndpoints.task(context, "vzsnapshot", vmid) { log in
+                        try await m.snapshot(vmid, name: name, description: description, log: log)
+                    }
+                }),
+            .directory("\(snap)/{snapname}", name: "snapshot_cmd_idx", key: "cmd", description: "A snapshot's commands.", parameters: ["node": .node, "vmid": .vmid, "snapname": .string()], proxyTo: "node"),
+            Endpoint(
+                pve: "GET \(snap)/{snapname}/config", description: "A snapshot's configuration.",
+                returns: .object([:], additionalProperties: true), permission: ct(["VM.Audit"]),
+                handler: .sync { context in
+                    let (config, digest) = try m.load(try local(context))
+                    return try GuestEndpoints.configResponse(config, digest: digest, snapshot: try context.require("snapname"), current: true, stringKeys: stringKeys)
+                }),
+            Endpoint(
+                pve: "PUT \(snap)/{snapname}/config", description: "Change a snapshot's description.",
+                returns: .null, permission: ct(["VM.Snapshot"]),
+                handler: .async { context in
+                    let vmid = try local(context)
+                    let name = try context.require("snapname"), description = context.string("description")
+                    try await m.locks.with(vmid, timeout: 10, what: "update snapshot of CT \(vmid)") {
+                        try m.store.modify(vmid) { c in
+                            guard c.snapshots[name] != nil else { throw APIError(500, "snapshot '\(name)' does not exist") }
+                            c.snapshots[name]!.description = description
+                        }
+                    }
+                    return .null
+                }),
+            Endpoint(
+                pve: "POST \(snap)/{snapname}/rollback", description: "Stop the container and roll every volume back to the snapshot.",
+                returns: .string(), permission: ct(["VM.Snapshot.Rollback"]),
+                handler: .sync { context in
+                    let vmid = try local(context)
+                    let name = try context.require("snapname"), start = context.bool("start") ?? false
+                    return try GuestEndpoints.task(context, "vzrollback", vmid) { log in try await m.rollback(vmid, name: name, start: start, log: log) }
+                }),
+            Endpoint(
+                pve: "DELETE \(snap)/{snapname}", description: "Delete a snapshot.",
+                returns: .string(), permission: ct(["VM.Snapshot"]),
+                handler: .sync { context in
+                    let vmid = try local(context)
+                    let name = try context.require("snapname"), force = context.bool("force") ?? false
+                    return try GuestEndpoints.task(context, "vzdelsnapshot", vmid) { log in try await m.deleteSnapshot(vmid, name: name, force: force, log: log) }
+                }),
+            Endpoint(
+                pve: "POST /nodes/{node}/lxc/{vmid}/template", description: "Turn the stopped container into a template (base volumes).",
+                returns: .string(), permission: ct(["VM.Allocate"]),
+                handler: .sync { context in
+                    let vmid = try local(context)
+                    return try GuestEndpoints.task(context, "vztemplate", vmid) { log in try await m.makeTemplate(vmid, log: log) }
+                }),
+            Endpoint(
+                pve: "POST /nodes/{node}/lxc/{vmid}/clone", description: "A full copy of the container under a new CT ID.",
+                returns: .string(), permission: ct(["VM.Clone"]),
+                handler: .sync { context in
+                    let vmid = try local(context)
+                    let newid = Int(context.int("newid") ?? 0)
+                    guard context.has(["VM.Allocate"], on: "/vms/\(newid)") else { throw APIError(403, "Permission check failed (/vms/\(newid), VM.Allocate)") }
+                    if context.bool("full") == false { throw APIError(501, "linked clones of containers are not supported yet; clone with full=1") }
+                    if let target = context.string("target"), target != m.node { throw APIError(501, "cloning to another node is not supported yet") }
+                    if context.string("storage") != nil { throw APIError(501, "clones are made on the source volumes' storages; 'storage' is not supported yet") }
+                    if let owner = m.store.owner(of: newid) { throw APIError.parameters(["newid": "CT \(newid) already exists on node '\(owner.node)'"]) }
+                    let hostname = context.string("hostname"), description = context.string("description")
+                    return try GuestEndpoints.task(context, "vzclone", vmid) { log in
+                        try await m.clone(vmid, newid: newid, hostname: hostname, description: description, log: log)
+                    }
+                }),
+            Endpoint(
+                pve: "PUT /nodes/{node}/lxc/{vmid}/resize", description: "Grow a volume and its file system (online when running).",
+                returns: .string(), permission: ct(["VM.Config.Disk"], any: true),
+                handler: .sync { context in
+                    let vmid = try local(context)
+                    let disk = try context.require("disk"), size = try context.require("size"), digest = context.string("digest")
+                    return try GuestEndpoints.task(context, "resize", vmid) { log in
+                        try await m.resize(vmid, disk: disk, size: size, digest: digest, log: log)
+                    }
+                }),
+        ]
+    }
+}
