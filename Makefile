@@ -7,8 +7,10 @@ PORT ?= 8006
 
 BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev libpam0g-dev libcrypt-dev \
 	libquorum-dev libcmap-dev libssl-dev zlib1g-dev pkg-config
-# what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages)
-RUN_DEPS := libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools novnc
+# what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages; liblxc,
+# newuidmap for the unprivileged shift, e2fsprogs for container volumes, busybox-static and debootstrap for templates)
+RUN_DEPS := libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools novnc \
+	lxc uidmap e2fsprogs busybox-static debootstrap
 TEST_DEPS := curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
 BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage
 
@@ -94,6 +96,7 @@ bench: deps
 	python3 Tests/Bench/clusterfs_bench.py --corrald .build/release/corrald
 	bash Tests/Bench/replication_bench.sh .build/release
 	python3 Tests/Bench/vm_bench.py --bin .build/release
+	python3 Tests/Bench/ct_bench.py --bin .build/release
 
 # libFuzzer over the HTTP request parser, property strings and JSON (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 60

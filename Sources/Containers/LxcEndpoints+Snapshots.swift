@@ -30,10 +30,12 @@ extension LxcEndpoints {
                         try await m.snapshot(vmid, name: name, description: description, log: log)
                     }
                 }),
-            .directory("\(snap)/{snapname}", name: "snapshot_cmd_idx", key: "cmd", description: "A snapshot's commands.", parameters: ["node": .node, "vmid": .vmid, "snapname": .string()], proxyTo: "node"),
+            .directory(
+                "\(snap)/{snapname}", name: "snapshot_cmd_idx", key: "cmd", description: "A snapshot's commands.",
+                parameters: ["node": .node, "vmid": .vmid, "snapname": Schema.string(format: "pve-configid", maxLength: 40)]),
             Endpoint(
                 pve: "GET \(snap)/{snapname}/config", description: "A snapshot's configuration.",
-                returns: .object([:], additionalProperties: true), permission: ct(["VM.Audit"]),
+                returns: .object([:], additionalProperties: true), permission: ct(["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"], any: true),
                 handler: .sync { context in
                     let (config, digest) = try m.load(try local(context))
                     return try GuestEndpoints.configResponse(config, digest: digest, snapshot: try context.require("snapname"), current: true, stringKeys: stringKeys)
@@ -44,7 +46,7 @@ extension LxcEndpoints {
                 handler: .async { context in
                     let vmid = try local(context)
                     let name = try context.require("snapname"), description = context.string("description")
-                    try await m.locks.with(vmid, timeout: 10, what: "update snapshot of CT \(vmid)") {
+                    _ = try await m.locks.with(vmid, timeout: 10, what: "update snapshot of CT \(vmid)") {
                         try m.store.modify(vmid) { c in
                             guard c.snapshots[name] != nil else { throw APIError(500, "snapshot '\(name)' does not exist") }
                             c.snapshots[name]!.description = description
@@ -54,7 +56,7 @@ extension LxcEndpoints {
                 }),
             Endpoint(
                 pve: "POST \(snap)/{snapname}/rollback", description: "Stop the container and roll every volume back to the snapshot.",
-                returns: .string(), permission: ct(["VM.Snapshot.Rollback"]),
+                returns: .string(), permission: ct(["VM.Snapshot", "VM.Snapshot.Rollback"], any: true),
                 handler: .sync { context in
                     let vmid = try local(context)
                     let name = try context.require("snapname"), start = context.bool("start") ?? false
@@ -77,11 +79,14 @@ extension LxcEndpoints {
                 }),
             Endpoint(
                 pve: "POST /nodes/{node}/lxc/{vmid}/clone", description: "A full copy of the container under a new CT ID.",
-                returns: .string(), permission: ct(["VM.Clone"]),
+                returns: .string(),
+                permission: .and([
+                    ct(["VM.Clone"]),
+                    .or([.privileges(path: "/vms/{newid}", ["VM.Allocate"]), .privilegesIfParameter(path: "/pool/{pool}", ["VM.Allocate"], parameter: "pool")]),
+                ]),
                 handler: .sync { context in
                     let vmid = try local(context)
                     let newid = Int(context.int("newid") ?? 0)
-                    guard context.has(["VM.Allocate"], on: "/vms/\(newid)") else { throw APIError(403, "Permission check failed (/vms/\(newid), VM.Allocate)") }
                     if context.bool("full") == false { throw APIError(501, "linked clones of containers are not supported yet; clone with full=1") }
                     if let target = context.string("target"), target != m.node { throw APIError(501, "cloning to another node is not supported yet") }
                     if context.string("storage") != nil { throw APIError(501, "clones are made on the source volumes' storages; 'storage' is not supported yet") }

@@ -51,7 +51,7 @@ enum SnapshotEndpoints {
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let name = try context.require("snapname")
-                    try await m.locks.with(id, timeout: 10, what: "update snapshot of VM \(id)") {
+                    _ = try await m.locks.with(id, timeout: 10, what: "update snapshot of VM \(id)") {
                         try m.modify(id) { c in
                             guard c.snapshots[name] != nil else { throw APIError(500, "snapshot '\(name)' does not exist") }
                             if let description = context.string("description") { c.snapshots[name]!.description = description.isEmpty ? nil : description }

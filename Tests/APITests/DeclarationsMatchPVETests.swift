@@ -67,7 +67,8 @@ import Testing
         settings.nodeName = "t1"
         settings.dataDirectory = dir
         let vms = CorralNode.makeVMManager(settings: settings, tree: fs, events: false)
-        return try Registry(CorralNode.endpoints(sampler: CPUSampler(), fingerprint: nil, access: AccessControl(fs: fs), vms: vms))
+        let cts = CorralNode.makeContainerManager(settings: settings, tree: fs, vms: vms)
+        return try Registry(CorralNode.endpoints(sampler: CPUSampler(), fingerprint: nil, access: AccessControl(fs: fs), vms: vms, cts: cts))
     }
 
     @Test func everyDeclaredFormatIsRegistered() throws {
