@@ -10,7 +10,7 @@ BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-
 # what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages; liblxc,
 # newuidmap for the unprivileged shift, e2fsprogs for container volumes, busybox-static and debootstrap for templates)
 RUN_DEPS := libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools novnc \
-	lxc uidmap e2fsprogs busybox-static debootstrap
+	lxc uidmap e2fsprogs xz-utils zstd busybox-static debootstrap
 TEST_DEPS := curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
 BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage
 
@@ -47,6 +47,7 @@ install: release
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveum
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/qm
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pct
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveam
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
 	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf
 	install -D -m 0644 etc/pam.d/corral-auth $(DESTDIR)/etc/pam.d/corral-auth

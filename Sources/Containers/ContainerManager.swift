@@ -107,7 +107,7 @@ public final class ContainerManager: Sendable {
         defer { try? handle.close() }
         try? handle.seek(toOffset: offset)
         let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        let errors = text.split(separator: "\n").filter { $0.contains(" ERROR ") }.suffix(3).map { line -> String in
+        let errors = text.split(separator: "\n").filter { $0.contains(" ERROR ") }.prefix(3).map { line -> String in
             // drop liblxc's "name stamp LEVEL source - file:function:line - " prefix
             let parts = line.components(separatedBy: " - ")
             return parts.count >= 3 ? parts.dropFirst(2).joined(separator: " - ") : String(line)

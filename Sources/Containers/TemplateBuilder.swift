@@ -18,7 +18,7 @@ public enum TemplateBuilder {
         Entry(template: "busybox-1.35-corral_1.0-1_amd64.tar.gz", os: "busybox", version: "1.0-1",
               headline: "Busybox from the node's busybox-static (built offline)", source: "busybox-static"),
         Entry(template: "debian-12-corral-minbase_12.0-1_amd64.tar.gz", os: "debian-12", version: "12.0-1",
-              headline: "Debian 12 (bookworm), debootstrap minbase with ifupdown and iproute2", source: "debootstrap"),
+              headline: "Debian 12 (bookworm), debootstrap minbase with systemd, ifupdown and iproute2", source: "debootstrap"),
     ]
 
     /// The first Debian mirror of the host's apt sources (so a local mirror is used when there is one).
@@ -26,10 +26,10 @@ public enum TemplateBuilder {
         let files = ["/etc/apt/sources.list"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/etc/apt/sources.list.d")) ?? []).map { "/etc/apt/sources.list.d/" + $0 }
         for file in files {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n") {
-                let words = line.split(separator: " ")
-                if words.first == "deb", let url = words.dropFirst().first(where: { $0.hasPrefix("http") }), !url.contains("security") { return String(url) }
-                if line.hasPrefix("URIs:"), let url = line.split(separator: " ").dropFirst().first, !url.contains("security") { return String(url) }
+            // Debian's archive itself (path ending in /debian), not security or third-party repositories
+            for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) where word.hasPrefix("http") {
+                let url = word.hasSuffix("/") ? word.dropLast() : word
+                if url.hasSuffix("/debian") { return String(url) }
             }
         }
         return "http://deb.debian.org/debian"
@@ -49,7 +49,7 @@ public enum TemplateBuilder {
             } else {
                 let mirror = debianMirror()
                 log("debootstrap --variant=minbase bookworm from \(mirror) (about half a minute)")
-                _ = try Command.run(["debootstrap", "--variant=minbase", "--include=ifupdown,iproute2", "bookworm", root, mirror])
+                _ = try Command.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv,ifupdown,iproute2", "bookworm", root, mirror])
                 // the host's apt caches and machine identity do not belong in a template
                 _ = try Command.run(["sh", "-c", "rm -rf \"$1\"/var/cache/apt/archives/*.deb \"$1\"/var/lib/apt/lists/* && : > \"$1\"/etc/machine-id", "clean", root])
             }

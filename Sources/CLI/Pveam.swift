@@ -1,0 +1,28 @@
+import Foundation
+
+/// `pveam`: container templates as words over `/nodes/{node}/aplinfo` (the templates this node builds
+/// itself: busybox offline, Debian through debootstrap) and the storages' `vztmpl` content.
+public struct Pveam {
+    static let commands: [WordCommand] = [
+        WordCommand(words: ["available"], verb: "get", path: "/nodes/{node}/aplinfo", positionals: []),
+        WordCommand(words: ["download"], verb: "create", path: "/nodes/{node}/aplinfo", positionals: ["storage", "template"]),
+        WordCommand(words: ["list"], verb: "get", path: "/nodes/{node}/storage/{storage}/content", positionals: ["storage"], fixed: ["--content", "vztmpl"]),
+    ]
+
+    let pvesh: Pvesh
+    let node: String
+
+    public init(pvesh: Pvesh, node: String) {
+        self.pvesh = pvesh
+        self.node = node
+    }
+
+    public func run(_ arguments: [String]) async -> Int32 {
+        let table = WordCommands(tool: "pveam", commands: Self.commands, node: node)
+        if arguments.isEmpty || ["help", "--help", "-h"].contains(arguments[0]) {
+            FileHandle.standardOutput.write(Data(table.usageText.utf8))
+            return arguments.isEmpty ? 2 : 0
+        }
+        do { return await pvesh.run(try table.translate(arguments)) } catch { return Pvesh.report(error) }
+    }
+}
