@@ -121,3 +121,33 @@ extension ContainerManager {
         }
     }
 }
+
+extension ContainerManager {
+    /// `cmode: shell`: a login shell attached to the container on a new pty; returns the pty's
+    /// controlling side. The shell's side is closed once the shell ends, which ends the tunnel too.
+    public func attachShell(_ vmid: Int) throws -> Int32 {
+        let container = try container(vmid)
+        // posix_openpt, unlockpt and ptsname as their ioctls, TIOCSPTLCK and TIOCGPTN (macros Swift does not see)
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        var unlock: Int32 = 0, number: UInt32 = 0
+        guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0, ioctl(master, UInt(0x8004_5430), &number) == 0 else {
+            if master >= 0 { close(master) }
+            throw GuestError(500, "cannot allocate a pty: \(String(cString: strerror(errno)))")
+        }
+        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard slave >= 0 else {
+            close(master)
+            throw GuestError(500, "cannot open the pty: \(String(cString: strerror(errno)))")
+        }
+        let thread = Thread {
+            // setsid -c makes the pty the shell's controlling terminal (job control, Ctrl+C)
+            let script = "command -v setsid >/dev/null && exec setsid -c /bin/sh -l; exec /bin/sh -l"
+            _ = try? container.run(
+                ["/bin/sh", "-c", script], options: LXCAttachOptions(stdin: slave, stdout: slave, stderr: slave, environment: ["TERM=xterm-256color"]))
+            close(slave)
+        }
+        thread.name = "ct-shell-\(vmid)"
+        thread.start()
+        return master
+    }
+}

@@ -212,10 +212,11 @@ public enum LxcEndpoints {
                     try m.store.checkLocal(vmid)
                     guard m.isRunning(vmid) else { throw APIError(400, "CT \(vmid) not running") }
                     let (config, _) = try m.load(vmid)
-                    let tty: Int32 = CTConfig(config.current).consoleMode == "console" ? 0 : -1
+                    let mode = CTConfig(config.current).consoleMode
                     let (ticket, port) = try m.consoles.issue(user: context.user, vmid: vmid, kind: .terminal) {
                         do {
-                            let (pty, held) = try m.container(vmid).console(tty: tty)
+                            if mode == "shell" { return (try m.attachShell(vmid), nil) }
+                            let (pty, held) = try m.container(vmid).console(tty: mode == "console" ? 0 : -1)
                             return (pty, held)
                         } catch { throw APIError(500, "\(error)") }
                     }
