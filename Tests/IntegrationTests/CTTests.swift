@@ -48,6 +48,14 @@ import Testing
         try runCommand(NodeProcess.buildDirectory + "/corral", ["pct"] + arguments, environment: ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": node.nodeName])
     }
 
+    /// Types a line into the container's terminal (termproxy + vncwebsocket, as the console does).
+    static func terminal(_ node: NodeProcess, _ vmid: Int, line: String, expect: String) throws -> CommandResult {
+        let cookie = String((node.cookie ?? "").dropFirst("PVEAuthCookie=".count))
+        return try runCommand("/usr/bin/python3", [
+            NodeProcess.repository + "/Tests/Tools/wsclient.py", "\(node.port)", cookie, node.csrf ?? "", "/nodes/ctt/lxc/\(vmid)", line, expect,
+        ])
+    }
+
     static func status(_ node: NodeProcess, _ vmid: Int) throws -> [String: Any] {
         VMTests.json(try curl(node, "/api2/json/nodes/ctt/lxc/\(vmid)/status/current").body)["data"] as? [String: Any] ?? [:]
     }
@@ -111,6 +119,13 @@ import Testing
         #expect(resources.contains("\"id\":\"lxc/300\""), "\(resources)")
         s = try Self.status(node, 300)
         #expect((s["mem"] as? Int ?? 0) > 0 && (s["netout"] as? Int ?? 0) > 0 && (s["disk"] as? Int ?? 0) > 0, "\(s)")
+
+        // the terminal through termproxy and its WebSocket: a tty by default, an attached shell with cmode shell
+        for mode in ["tty", "shell"] {
+            #expect(try curl(node, "/api2/json/nodes/ctt/lxc/300/config", ["-X", "PUT", "-d", "cmode=\(mode)"]).status == 200)
+            let probe = try Self.terminal(node, 300, line: "echo hi-$((6*7))", expect: "hi-42")
+            #expect(probe.status == 0, "\(mode): \(probe.stdout)\(probe.stderr)")
+        }
 
         // push and pull
         let file = node.dataDirectory + "/push.txt"
