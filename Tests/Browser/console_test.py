@@ -534,6 +534,15 @@ def dc_permissions(c):
     c.shot("dc-users-after")
 
 
+def terminal_checks(c):
+    """The terminal emulator (www/js/term/) in the page: known escape sequences in, screen out."""
+    script = (Path(__file__).with_name("term_checks.js")).read_text()
+    c.d.set_script_timeout(30)
+    fails = c.d.execute_async_script(script)
+    if fails:
+        raise Failure("terminal checks failed:\n          " + "\n          ".join(fails))
+
+
 # --- guests (--guests) ----------------------------------------------------------------------
 
 def wizard_field(c, key):
@@ -827,21 +836,10 @@ def serial_console(daemon, made):
     (60 s). There is no shell on the guest's serial line to prompt; input is checked through the
     tty's echo instead."""
     auth = daemon.login()
-    iso = tiny_guest_iso()
-    iso_dir = daemon.data / "vz" / "template" / "iso"
-    iso_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(iso, iso_dir / "tiny.iso")
-    vmid = int(daemon.call("GET", "/cluster/nextid", **auth))
-    base = f"/nodes/{NODE}/qemu/{vmid}"
-    made.append(vmid)
+    vmid, base = serial_vm(daemon, auth, made, "serial-test")
     ws = None
     passed = False
     try:
-        upid = daemon.call("POST", f"/nodes/{NODE}/qemu", **auth, vmid=vmid, name="serial-test", kvm=0, memory=256,
-                           serial0="socket", ide2="local:iso/tiny.iso,media=cdrom", boot="order=ide2")
-        status = daemon.wait_task(upid, auth)
-        if status != "OK":
-            raise Failure(f"creating VM {vmid} failed: {status}")
         status = daemon.wait_task(daemon.call("POST", f"{base}/status/start", **auth), auth)
         if status != "OK":
             raise Failure(f"starting VM {vmid} failed: {status}")
@@ -927,19 +925,82 @@ def serial_console(daemon, made):
     finally:
         if ws:
             ws.close()
-        try:
-            if daemon.call("GET", f"{base}/status/current", **auth).get("status") == "running":
-                status = daemon.wait_task(daemon.call("POST", f"{base}/status/stop", **auth), auth)
-                if status != "OK":
-                    raise Failure(f"stopping VM {vmid} failed: {status}")
-            status = daemon.wait_task(daemon.call("DELETE", f"{base}?purge=1&destroy-unreferenced-disks=1", **auth), auth)
+        drop_vm(daemon, auth, base, vmid, made, passed)
+
+
+def serial_vm(daemon, auth, made, name):
+    """A stopped VM with serial0=socket that boots the tiny guest: (vmid, its API path)."""
+    iso = tiny_guest_iso()
+    iso_dir = daemon.data / "vz" / "template" / "iso"
+    iso_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(iso, iso_dir / "tiny.iso")
+    vmid = int(daemon.call("GET", "/cluster/nextid", **auth))
+    made.append(vmid)
+    upid = daemon.call("POST", f"/nodes/{NODE}/qemu", **auth, vmid=vmid, name=name, kvm=0, memory=256,
+                       serial0="socket", ide2="local:iso/tiny.iso,media=cdrom", boot="order=ide2")
+    status = daemon.wait_task(upid, auth)
+    if status != "OK":
+        raise Failure(f"creating VM {vmid} failed: {status}")
+    return vmid, f"/nodes/{NODE}/qemu/{vmid}"
+
+
+def drop_vm(daemon, auth, base, vmid, made, passed):
+    """Stop and delete a VM of a step; a failure fails the step only when it passed otherwise."""
+    try:
+        if daemon.call("GET", f"{base}/status/current", **auth).get("status") == "running":
+            status = daemon.wait_task(daemon.call("POST", f"{base}/status/stop", **auth), auth)
             if status != "OK":
-                raise Failure(f"deleting VM {vmid} failed: {status}")
-            made.remove(vmid)
-        except Exception as e:  # noqa: BLE001 — remove_guests tries again at the end
-            if passed:
-                raise Failure(f"cleaning up VM {vmid}: {e}") from None
-            print(f"  note  cleaning up VM {vmid}: {e}")
+                raise Failure(f"stopping VM {vmid} failed: {status}")
+        status = daemon.wait_task(daemon.call("DELETE", f"{base}?purge=1&destroy-unreferenced-disks=1", **auth), auth)
+        if status != "OK":
+            raise Failure(f"deleting VM {vmid} failed: {status}")
+        made.remove(vmid)
+    except Exception as e:  # noqa: BLE001 — remove_guests tries again at the end
+        if passed:
+            raise Failure(f"cleaning up VM {vmid}: {e}") from None
+        print(f"  note  cleaning up VM {vmid}: {e}")
+
+
+def terminal_text(c):
+    return c.js("const s = document.querySelector('#tabpanel .term-screen'); return s ? s.textContent : ''") or ""
+
+
+def serial_console_browser(c, daemon, made):
+    """The same tiny guest, its serial console in the browser's own terminal: the VM's Console tab
+    offers the serial terminal (the VM has serial0), Start boots it, and the guest's READY marker
+    and the echo of what is typed into the terminal show on its screen."""
+    auth = daemon.login()
+    vmid, base = serial_vm(daemon, auth, made, "serial-browser")
+    passed = False
+    try:
+        c.js("location.hash = arguments[0]", f"#qemu/{vmid}/console")
+        c.click("#tabpanel .console-mode input[value=serial]", 30)
+        c.wait(lambda: c.q("#tabpanel .term-screen[data-state=stopped]"), "the console to offer starting the VM", 30)
+        c.click("#tabpanel .actions .btn-primary")                      # Start VM
+        c.wait(lambda: c.q("#tabpanel .term-screen[data-state=connected]") or
+               (c.q("#tabpanel .term-screen[data-state=error]") and fail("terminal: " + c.q("#tabpanel").text)),
+               "the serial terminal to connect", 60)
+        deadline = time.monotonic() + 30
+        reset = False
+        while READY_MARKER.decode() not in terminal_text(c):
+            if time.monotonic() > deadline:
+                if reset:
+                    raise Failure("no READY marker in the browser's terminal within 60 s of a reset; it shows:\n"
+                                  + terminal_text(c)[-600:])
+                status = daemon.wait_task(daemon.call("POST", f"{base}/status/reset", **auth), auth)
+                if status != "OK":
+                    raise Failure(f"resetting VM {vmid} failed: {status}")
+                reset, deadline = True, time.monotonic() + 60
+            time.sleep(0.3)
+        token = f"browser-echo-{os.getpid()}"
+        c.q("#tabpanel .term-input").send_keys(token)
+        c.wait(lambda: token in terminal_text(c), "the guest to echo what was typed into the terminal", 15)
+        c.shot("vm-serial-terminal")
+        print(f"        serial in the browser: READY shown{' (after a reset)' if reset else ''}; typed input echoed")
+        passed = True
+    finally:
+        c.js("location.hash = arguments[0]", f"#node/{NODE}")
+        drop_vm(daemon, auth, base, vmid, made, passed)
 
 
 def start_mock(daemon):
@@ -1016,6 +1077,7 @@ def main():
         ok = ok and step("node tasks", open_node_tasks)
         ok = ok and step("create wizard layout", wizard_layout)
         ok = ok and step("theme toggle", theme_toggle)
+        ok = ok and step("terminal emulator", terminal_checks)
         ok = ok and step("datacenter permissions", dc_permissions)
         if ok and guests:
             holder = {}
@@ -1041,6 +1103,7 @@ def main():
         if guests and not args.mock_guests:
             # API only: runs whatever the browser steps did, and does not hold up the ones after it.
             step("VM serial console (termproxy)", lambda c: serial_console(daemon, leftover))
+            step("VM serial console in the browser's terminal", lambda c: serial_console_browser(c, daemon, leftover))
         if ok:
             console.size(*PHONE)
             console.d.get(url + "#dc")

@@ -1,0 +1,285 @@
+// The terminal's state machine without any DOM: two screens (normal with
+// scrollback, alternate without), the cursor, modes, tab stops and what the
+// control sequences do to them. write(text) applies output from the host;
+// replies to queries (DA, DSR) go to onReply. The renderer and the input
+// side (terminal.js) read it; tests drive it directly.
+
+import { DEFAULT_ATTR } from './cells.js';
+import { Buffer } from './buffer.js';
+import { Parser } from './parser.js';
+import { applySgr } from './sgr.js';
+import { translate } from './charsets.js';
+
+// Combining marks join the previous cell instead of taking one of their own.
+const COMBINING = /^[\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e31\u0e34-\u0e3a\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]$/u;
+
+const param = (params, i, dflt) => {
+  const v = Array.isArray(params[i]) ? params[i][0] : params[i];
+  return v === undefined || v < 0 ? dflt : v;
+};
+const count = (params, i = 0) => Math.max(1, param(params, i, 1));
+
+export class Emulator {
+  constructor(cols = 80, rows = 24, { scrollback = 1000, onReply = () => {}, onTitle = () => {}, onBell = () => {} } = {}) {
+    this.onReply = onReply;
+    this.onTitle = onTitle;
+    this.onBell = onBell;
+    this.scrollbackLimit = scrollback;
+    this.parser = new Parser(this);
+    this.hardReset(cols, rows);
+  }
+
+  hardReset(cols = this.cols, rows = this.rows) {
+    this.cols = cols;
+    this.rows = rows;
+    this.normal = new Buffer(cols, rows, this.scrollbackLimit);
+    this.alt = new Buffer(cols, rows, 0);
+    this.buf = this.normal;
+    this.attr = DEFAULT_ATTR;
+    this.modes = { appCursor: false, appKeypad: false, autowrap: true, cursorVisible: true, bracketedPaste: false, origin: false, insert: false };
+    this.charsets = ['B', 'B'];
+    this.gl = 0;
+    this.saved = null;
+    this.tabs = new Set();
+    for (let x = 8; x < 1000; x += 8) this.tabs.add(x);
+    this.title = '';
+    this.changed = true;
+  }
+
+  /** Output from the host (already decoded from UTF-8). */
+  write(text) {
+    this.parser.write(String(text));
+    this.changed = true;
+  }
+
+  get x() { return this.buf.x; }
+  get y() { return this.buf.y; }
+
+  /** The visible screen as text lines (trailing blanks dropped), for tests and copy. */
+  screenLines() { return this.buf.lines.map((l) => l.text()); }
+
+  resize(cols, rows) {
+    cols = Math.max(2, cols | 0);
+    rows = Math.max(1, rows | 0);
+    if (cols === this.cols && rows === this.rows) return;
+    this.normal.resize(cols, rows);
+    this.alt.resize(cols, rows);
+    this.cols = cols;
+    this.rows = rows;
+    this.changed = true;
+  }
+
+  // --- parser callbacks ----------------------------------------------------------
+
+  print(text) {
+    const b = this.buf;
+    const set = this.charsets[this.gl];
+    if (set !== 'B') text = translate(text, set);
+    const attr = this.attr;
+    for (const ch of text) {
+      if (COMBINING.test(ch)) {
+        const px = b.wrapPending ? b.x : b.x - 1;
+        if (px >= 0) { const l = b.line(); l.chars[px] += ch; l.dirty = true; }
+        continue;
+      }
+      if (b.wrapPending) {
+        if (this.modes.autowrap) {
+          b.line().wrapped = true;
+          b.x = 0;
+          b.lineFeed(attr.blank());
+        }
+        b.wrapPending = false;
+      }
+      const l = b.line();
+      if (this.modes.insert) l.insert(b.x, 1, attr);
+      l.chars[b.x] = ch;
+      l.attrs[b.x] = attr;
+      l.dirty = true;
+      if (b.x === b.cols - 1) b.wrapPending = true;
+      else b.x++;
+    }
+  }
+
+  execute(code) {
+    const b = this.buf;
+    switch (code) {
+      case 0x07: this.onBell(); break;
+      case 0x08: if (b.x > 0) b.x--; b.wrapPending = false; break;
+      case 0x09: this.tab(1); break;
+      case 0x0a: case 0x0b: case 0x0c: b.lineFeed(this.attr.blank()); break;
+      case 0x0d: b.x = 0; b.wrapPending = false; break;
+      case 0x0e: this.gl = 1; break; // SO: G1
+      case 0x0f: this.gl = 0; break; // SI: G0
+      default: break;
+    }
+  }
+
+  esc(inter, final) {
+    const b = this.buf;
+    if (inter === '(' || inter === ')') { this.charsets[inter === '(' ? 0 : 1] = final; return; }
+    if (inter === '#' && final === '8') { // DECALN: fill with E
+      for (const l of b.lines) { l.chars.fill('E'); l.attrs.fill(DEFAULT_ATTR); l.dirty = true; }
+      return;
+    }
+    if (inter) return;
+    switch (final) {
+      case '7': this.saveCursor(); break;
+      case '8': this.restoreCursor(); break;
+      case 'D': b.lineFeed(this.attr.blank()); break;
+      case 'E': b.x = 0; b.lineFeed(this.attr.blank()); break;
+      case 'M': b.reverseIndex(this.attr.blank()); break;
+      case 'H': this.tabs.add(b.x); break;
+      case 'c': this.hardReset(); break;
+      case '=': this.modes.appKeypad = true; break;
+      case '>': this.modes.appKeypad = false; break;
+      default: break;
+    }
+  }
+
+  osc(text) {
+    // "0;title" / "2;title": kept as plain text, never interpreted further.
+    const m = /^([012]);(.*)$/s.exec(text);
+    if (m) {
+      this.title = m[2].slice(0, 200);
+      this.onTitle(this.title);
+    }
+  }
+
+  csi(prefix, params, inter, final) {
+    const b = this.buf;
+    const blank = this.attr.blank();
+    if (inter) {
+      if (inter === '!' && final === 'p') this.softReset();
+      return; // DECSCUSR (" q") and others: nothing to do
+    }
+    if (prefix === '?') {
+      if (final === 'h' || final === 'l') this.setPrivateModes(params, final === 'h');
+      return;
+    }
+    if (prefix === '>') {
+      if (final === 'c') this.onReply('\x1b[>0;10;1c');
+      return;
+    }
+    if (prefix) return;
+    const originTop = this.modes.origin ? b.top : 0;
+    switch (final) {
+      case 'A': b.moveTo(b.x, Math.max(b.y - count(params), b.y >= b.top ? b.top : 0)); break;
+      case 'B': b.moveTo(b.x, Math.min(b.y + count(params), b.y <= b.bottom ? b.bottom : b.rows - 1)); break;
+      case 'C': case 'a': b.moveTo(b.x + count(params), b.y); break;
+      case 'D': b.moveTo(b.x - count(params), b.y); break;
+      case 'E': b.moveTo(0, b.y + count(params)); break;
+      case 'F': b.moveTo(0, b.y - count(params)); break;
+      case 'G': case '`': b.moveTo(count(params) - 1, b.y); break;
+      case 'H': case 'f': b.moveTo(count(params, 1) - 1, originTop + count(params) - 1); break;
+      case 'd': b.moveTo(b.x, originTop + count(params) - 1); break;
+      case 'e': b.moveTo(b.x, b.y + count(params)); break;
+      case 'I': this.tab(count(params)); break;
+      case 'Z': this.tab(-count(params)); break;
+      case 'J': b.eraseDisplay(param(params, 0, 0), blank); break;
+      case 'K': b.eraseLine(param(params, 0, 0), blank); break;
+      case 'X': b.line().erase(b.x, b.x + count(params), blank); break;
+      case '@': b.line().insert(b.x, count(params), blank); break;
+      case 'P': b.line().delete(b.x, count(params), blank); break;
+      case 'L': b.insertLines(count(params), blank); break;
+      case 'M': b.deleteLines(count(params), blank); break;
+      case 'S': b.scrollUp(count(params), blank); break;
+      case 'T': b.scrollDown(count(params), blank); break;
+      case 'b': this.repeat(count(params)); break;
+      case 'g': if (param(params, 0, 0) === 3) this.tabs.clear(); else this.tabs.delete(b.x); break;
+      case 'm': this.attr = applySgr(this.attr, params); break;
+      case 'r': {
+        const top = count(params) - 1;
+        const bottom = param(params, 1, b.rows) - 1;
+        if (top < bottom && bottom < b.rows) { b.top = top; b.bottom = bottom; b.moveTo(0, this.modes.origin ? top : 0); }
+        break;
+      }
+      case 's': this.saveCursor(); break;
+      case 'u': this.restoreCursor(); break;
+      case 'h': case 'l': if (param(params, 0, 0) === 4) this.modes.insert = final === 'h'; break;
+      case 'n':
+        if (param(params, 0, 0) === 5) this.onReply('\x1b[0n');
+        else if (param(params, 0, 0) === 6) this.onReply(`\x1b[${b.y - originTop + 1};${b.x + 1}R`);
+        break;
+      case 'c': if (param(params, 0, 0) === 0) this.onReply('\x1b[?62;22c'); break;
+      default: break;
+    }
+  }
+
+  // --- helpers ----------------------------------------------------------------------
+
+  setPrivateModes(params, on) {
+    for (const raw of params) {
+      const p = Array.isArray(raw) ? raw[0] : raw;
+      switch (p) {
+        case 1: this.modes.appCursor = on; break;
+        case 6: this.modes.origin = on; this.buf.moveTo(0, on ? this.buf.top : 0); break;
+        case 7: this.modes.autowrap = on; break;
+        case 25: this.modes.cursorVisible = on; break;
+        case 2004: this.modes.bracketedPaste = on; break;
+        case 47: case 1047: this.useAlt(on, false); break;
+        case 1048: if (on) this.saveCursor(); else this.restoreCursor(); break;
+        case 1049: this.useAlt(on, true); break;
+        default: break; // mouse modes, focus events, …: not offered
+      }
+    }
+  }
+
+  /** Switch screens; 1049 also saves the cursor on the way in, restores it on the way out, and clears. */
+  useAlt(on, withCursor) {
+    if (on === (this.buf === this.alt)) return;
+    if (on) {
+      if (withCursor) this.saveCursor();
+      this.alt.moveTo(this.normal.x, this.normal.y);
+      this.buf = this.alt;
+      if (withCursor) this.alt.eraseDisplay(2, DEFAULT_ATTR);
+    } else {
+      this.buf = this.normal;
+      if (withCursor) this.restoreCursor();
+    }
+    for (const l of this.buf.lines) l.dirty = true;
+  }
+
+  saveCursor() {
+    const b = this.buf;
+    this.saved = { x: b.x, y: b.y, attr: this.attr, wrap: b.wrapPending, charsets: [...this.charsets], gl: this.gl, origin: this.modes.origin };
+  }
+
+  restoreCursor() {
+    const s = this.saved;
+    if (!s) { this.buf.moveTo(0, 0); return; }
+    this.buf.moveTo(s.x, s.y);
+    this.buf.wrapPending = s.wrap;
+    this.attr = s.attr;
+    this.charsets = [...s.charsets];
+    this.gl = s.gl;
+    this.modes.origin = s.origin;
+  }
+
+  softReset() {
+    Object.assign(this.modes, { appCursor: false, appKeypad: false, autowrap: true, cursorVisible: true, origin: false, insert: false });
+    this.attr = DEFAULT_ATTR;
+    this.buf.top = 0;
+    this.buf.bottom = this.buf.rows - 1;
+    this.charsets = ['B', 'B'];
+    this.gl = 0;
+  }
+
+  /** Move to the n-th next (n < 0: previous) tab stop. */
+  tab(n) {
+    const b = this.buf;
+    let x = b.x;
+    for (let i = 0; i < Math.abs(n); i++) {
+      do { x += n > 0 ? 1 : -1; } while (x > 0 && x < b.cols - 1 && !this.tabs.has(x));
+    }
+    b.x = Math.max(0, Math.min(b.cols - 1, x));
+    b.wrapPending = false;
+  }
+
+  /** REP: the last printed character n more times. */
+  repeat(n) {
+    const b = this.buf;
+    const px = b.wrapPending ? b.x : b.x - 1;
+    if (px < 0) return;
+    this.print(b.line().chars[px].repeat(Math.min(n, b.cols * b.rows)));
+  }
+}
