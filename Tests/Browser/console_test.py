@@ -543,6 +543,44 @@ def terminal_checks(c):
         raise Failure("terminal checks failed:\n          " + "\n          ".join(fails))
 
 
+def storage_views(c):
+    """Node → Storage lists the storages; a storage's content view uploads a small file as an ISO
+    image (with a SHA-256 checksum, progress and the storing task), lists it and deletes it;
+    Datacenter → Storage lists the configuration."""
+    c.js("location.hash = arguments[0]", f"#node/{NODE}/storage")
+    c.wait(lambda: c.q('#tabpanel tr[data-storage="local"] .meter'), "the local storage with its usage", 20)
+    c.shot("node-storage")
+    c.click('#tabpanel tr[data-storage="local"] button.link')
+    c.wait(lambda: c.js("return location.hash") == f"#node/{NODE}/storage/local", "the content view's route")
+    c.click("#tabpanel .actions .btn-primary")                          # Upload
+    dlg = "dialog.upload-dialog[open]"
+    c.wait_visible(dlg)
+    data = os.urandom(200 * 1024)
+    path = Path(tempfile.mkdtemp(prefix="corral-upload.")) / "corral-browser-test.iso"
+    path.write_bytes(data)
+    try:
+        Select(c.q(f"{dlg} select[name=content]")).select_by_value("iso")
+        c.q(f"{dlg} input[type=file]").send_keys(str(path))
+        Select(c.q(f"{dlg} select[name=checksum-algorithm]")).select_by_value("sha256")
+        c.q(f"{dlg} input[name=checksum]").send_keys(hashlib.sha256(data).hexdigest())
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: not c.q(dlg) or (c.visible(f"{dlg} .notice-error") and fail("upload: " + c.q(dlg).text)),
+               "the upload and its task to finish", 60)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    row = 'tr[data-volid="local:iso/corral-browser-test.iso"]'
+    c.wait(lambda: c.q(f"#tabpanel {row}"), "the uploaded ISO in the list", 20)
+    c.shot("storage-uploaded")
+    c.click(f"#tabpanel {row} .row-actions button")
+    c.click("dialog.confirm-dialog button[type=submit]")
+    c.wait(lambda: not c.q(f"#tabpanel {row}"), "the ISO to be deleted", 20)
+    if c.q("#tabpanel .task-feedback[data-kind=error]"):
+        raise Failure("deleting the ISO: " + c.q("#tabpanel .task-feedback").text)
+    c.js("location.hash = '#dc/storage'")
+    c.wait(lambda: c.q('#tabpanel tr[data-storage="local"]'), "the storage configuration", 20)
+    c.shot("dc-storage")
+
+
 # --- guests (--guests) ----------------------------------------------------------------------
 
 def wizard_field(c, key):
@@ -1078,6 +1116,7 @@ def main():
         ok = ok and step("create wizard layout", wizard_layout)
         ok = ok and step("theme toggle", theme_toggle)
         ok = ok and step("terminal emulator", terminal_checks)
+        ok = ok and step("storage views", storage_views)
         ok = ok and step("datacenter permissions", dc_permissions)
         if ok and guests:
             holder = {}

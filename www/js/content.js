@@ -8,6 +8,8 @@ import { navigate } from './router.js';
 import { mountDatacenterSummary } from './views/datacenter.js';
 import { mountNodeSummary } from './views/node-summary.js';
 import { mountNodeTasks } from './views/node-tasks.js';
+import { mountNodeStorage } from './views/node-storage.js';
+import { mountDcStorage } from './views/dc-storage.js';
 import { mountGuestSummary } from './views/guest-summary.js';
 import { mountQemuHardware } from './views/qemu-hardware.js';
 import { mountQemuOptions } from './views/qemu-options.js';
@@ -40,6 +42,7 @@ const VIEWS = {
     title: () => 'Datacenter',
     tabs: [
       tab('summary', 'Summary', 'summary', mountDatacenterSummary),
+      tab('storage', 'Storage', 'disk', mountDcStorage),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),
       tab('roles', 'Roles', 'shield', mountDcRoles),
@@ -51,7 +54,11 @@ const VIEWS = {
   node: {
     icon: 'server',
     title: (r) => `Node ${r.node}`,
-    tabs: [tab('summary', 'Summary', 'summary', mountNodeSummary), tab('tasks', 'Tasks', 'tasks', mountNodeTasks)],
+    tabs: [
+      tab('summary', 'Summary', 'summary', mountNodeSummary),
+      tab('storage', 'Storage', 'disk', mountNodeStorage),
+      tab('tasks', 'Tasks', 'tasks', mountNodeTasks),
+    ],
   },
   qemu: {
     icon: 'vm',
