@@ -16,6 +16,10 @@ import { mountQemuOptions } from './views/qemu-options.js';
 import { mountGuestSnapshots } from './views/guest-snapshots.js';
 import { mountQemuConsole } from './views/qemu-console.js';
 import { mountLxcConsole } from './views/lxc-console.js';
+import { mountLxcResources } from './views/lxc-resources.js';
+import { mountLxcNetwork } from './views/lxc-network.js';
+import { mountLxcDns } from './views/lxc-dns.js';
+import { mountLxcOptions } from './views/lxc-options.js';
 import { mountGuestPermissions } from './views/guest-permissions.js';
 import { mountDcUsers } from './views/dc-users.js';
 import { mountDcGroups } from './views/dc-groups.js';
@@ -68,7 +72,16 @@ const VIEWS = {
       tab('options', 'Options', 'options', mountQemuOptions),
     ]),
   },
-  lxc: { icon: 'container', title: guestTitle, tabs: guestTabs(mountLxcConsole) },
+  lxc: {
+    icon: 'container',
+    title: guestTitle,
+    tabs: guestTabs(mountLxcConsole, [
+      tab('resources', 'Resources', 'hardware', mountLxcResources),
+      tab('network', 'Network', 'network', mountLxcNetwork),
+      tab('dns', 'DNS', 'search', mountLxcDns),
+      tab('options', 'Options', 'options', mountLxcOptions),
+    ]),
+  },
 };
 
 export function createContent(main) {

@@ -15,6 +15,7 @@ import { poll, setPollingPaused } from './poll.js';
 import { initAuth } from './login.js';
 import { loadResources, subscribeResources } from './resources.js';
 import { openCreateVm } from './create-vm.js';
+import { openCreateCt } from './create-ct.js';
 
 const NODE_REFRESH_MS = 10000;
 const narrow = window.matchMedia('(max-width: 760px)');
@@ -88,6 +89,7 @@ subscribeResources((list) => {
 });
 
 $('#create-vm').addEventListener('click', () => openCreateVm());
+$('#create-ct').addEventListener('click', () => openCreateCt());
 
 let active = false; // logged in: views may load data
 

@@ -17,7 +17,7 @@ import {
   putConfig, freeSlot, freeNetSlot, listStorages, storageLabel, listIsos, volName, labelOf,
   DISK_BUSES, DISK_KEY, NET_KEY, UNUSED_KEY, BIOSES, MACHINES, SCSIHW, CPU_TYPES, NIC_CHOICES, CACHE_MODES, VGA_TYPES,
 } from '../qemu-config.js';
-import { configLoader, configTable } from './config-grid.js';
+import { configLoader, configTable, renderRows } from './config-grid.js';
 
 const BUS_ORDER = ['ide', 'sata', 'scsi', 'virtio'];
 const SHOWN_ELSEWHERE = new Set(['name', 'onboot', 'boot', 'bootdisk', 'ostype', 'agent', 'protection', 'description',
@@ -114,18 +114,7 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     // Devices that exist only as pending additions show too.
     const cfg = { ...config };
     for (const [k, p] of pending) if (cfg[k] === undefined && p.pending !== undefined) cfg[k] = p.pending;
-    const list = rows(cfg);
-    tbody.replaceChildren(...list.map((r) => {
-      const pend = r.keys.map((k) => pending.get(k)).filter(Boolean);
-      const pendText = pend.map((p) => (p.delete ? `${p.key}: to be removed` : `${p.key}: ${p.pending}`)).join('; ');
-      return h('tr', { class: pend.length ? 'is-pending' : null, dataset: { key: r.key || r.keys[0] } },
-        h('th', { scope: 'row' }, h('span', { class: 'kv-label' }, icon(r.icon), r.label)),
-        h('td', { class: 'kv-value' }, String(r.value ?? ''),
-          pend.length ? h('span', { class: 'pending-note' }, ` (pending: ${pendText})`) : null),
-        h('td', { class: 'row-actions' },
-          r.edit ? h('button', { type: 'button', class: 'btn btn-small', onclick: r.edit, 'aria-label': `Edit ${r.label}` }, icon('edit'), h('span', { class: 'btn-label' }, 'Edit')) : null,
-          r.remove ? h('button', { type: 'button', class: 'btn btn-small', onclick: r.remove, 'aria-label': `Remove ${r.label}` }, icon('trash'), h('span', { class: 'btn-label' }, 'Remove')) : null));
-    }));
+    renderRows(tbody, rows(cfg), pending);
   }
 
   const refresh = configLoader(base, { signal, err }, (loaded) => { state = loaded; render(); });
