@@ -169,8 +169,8 @@ class Daemon:
             time.sleep(0.2)
         raise Failure(f"task {upid} did not end within {timeout}s")
 
-    def remove_guests(self, vmids):
-        """After a failed run: stop and destroy the VMs it made, so they do not outlive the daemon."""
+    def remove_guests(self, vmids, kind="qemu"):
+        """After a failed run: stop and destroy the guests it made, so they do not outlive the daemon."""
         if not vmids:
             return
         try:
@@ -179,7 +179,7 @@ class Daemon:
             print(f"  note  could not log in to clean up VMs {vmids}: {e}")
             return
         for vmid in vmids:
-            base = f"/nodes/{NODE}/qemu/{vmid}"
+            base = f"/nodes/{NODE}/{kind}/{vmid}"
             try:
                 if self.call("GET", f"{base}/status/current", **auth).get("status") == "running":
                     self.call("POST", f"{base}/status/stop", **auth)
@@ -189,8 +189,22 @@ class Daemon:
                         time.sleep(0.5)
                 self.call("DELETE", f"{base}?purge=1&destroy-unreferenced-disks=1", **auth)
                 time.sleep(2)
-            except Exception as e:  # noqa: BLE001 — the VM may be gone already
-                print(f"  note  cleaning up VM {vmid}: {e}")
+            except Exception as e:  # noqa: BLE001 — the guest may be gone already
+                print(f"  note  cleaning up {kind} {vmid}: {e}")
+
+    def upload(self, auth, storage, content, path):
+        """POST …/upload as multipart/form-data (as the console sends it); the task's exit status."""
+        boundary = "corral" + os.urandom(8).hex()
+        head = "".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n" for k, v in {"content": content}.items())
+        head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"{Path(path).name}\"\r\n"
+                 "Content-Type: application/octet-stream\r\n\r\n")
+        body = head.encode() + Path(path).read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(f"{self.url}api2/json/nodes/{NODE}/storage/{storage}/upload", data=body, method="POST")
+        req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        req.add_header("Cookie", "PVEAuthCookie=" + urllib.parse.quote(auth["ticket"], safe=""))
+        req.add_header("CSRFPreventionToken", auth["csrf"])
+        with urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=120) as res:
+            return self.wait_task(json.load(res)["data"], auth)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -804,6 +818,78 @@ def vm_phone(c, vmid):
     c.shot("vm-hardware")
 
 
+# --- containers (--guests, once the binaries have the container API) -------------------------
+
+def ct_template(daemon):
+    """The busybox test template (Tests/Guest/tiny-ct-template.sh), uploaded through the API: its volid."""
+    script = REPO / "Tests" / "Guest" / "tiny-ct-template.sh"
+    if not script.exists():
+        script = Path("/work/main/Tests/Guest/tiny-ct-template.sh")
+    out = REPO / ".build" / "tiny-ct"
+    r = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True)
+    lines = [line for line in r.stdout.splitlines() if line.strip()]
+    if r.returncode != 0 or not lines or not Path(lines[-1].strip()).exists():
+        raise Failure(f"{script.name} failed:\n{r.stdout}{r.stderr}")
+    tarball = Path(lines[-1].strip())
+    auth = daemon.login()
+    volid = f"local:vztmpl/{tarball.name}"
+    present = [v.get("volid") for v in daemon.call("GET", f"/nodes/{NODE}/storage/local/content?content=vztmpl", **auth)]
+    if volid not in present:
+        status = daemon.upload(auth, "local", "vztmpl", tarball)
+        if status != "OK":
+            raise Failure(f"uploading {tarball.name} failed: {status}")
+    return volid
+
+
+def ct_lifecycle(c, daemon, made):
+    """A container through the console: created by the wizard from the test template (no network),
+    started, its tabs shown, its Console opened in the browser's terminal (a shell prompt; typed
+    `echo hi-$((6*7))` answers hi-42), stopped and deleted."""
+    volid = ct_template(daemon)
+    vmid = ct_wizard_fill(c, template_volid=volid)
+    start = wizard_field(c, "start")
+    if not start.is_selected():
+        c.d.execute_script("arguments[0].click()", start)
+    wizard_next(c)                                               # Create
+    made.append(int(vmid))
+    c.wait(lambda: c.js("return location.hash") in (f"#lxc/{vmid}", f"#lxc/{vmid}/summary") or
+           (c.q("dialog.wizard .dialog-status[data-kind=error]") and fail("creating the CT failed: " + c.q("dialog.wizard .dialog-status").text)) or
+           (c.visible("dialog.wizard .notice-error") and fail("creating the CT: " + c.q("dialog.wizard .notice-error").text)),
+           f"CT {vmid} to be created and opened", 240)
+    c.wait(lambda: c.q(f'#tree li[data-key="lxc/{vmid}"]'), f"CT {vmid} in the tree", 30)
+    c.wait(lambda: c.q(".status-pill") and c.q(".status-pill").text == "running", "the CT to run", 120)
+    c.shot("ct-summary")
+    for tab in ("resources", "network", "dns", "options"):
+        c.click(f"#tab-{tab}")
+        c.wait(lambda: c.q("#tabpanel .kv-grid tbody tr"), f"the CT's {tab} tab", 20)
+        c.shot(f"ct-{tab}")
+    c.click("#tab-console")
+    c.wait(lambda: c.q("#tabpanel .term-screen[data-state=connected]") or
+           (c.q("#tabpanel .term-screen[data-state=error]") and fail("CT console: " + c.q("#tabpanel").text)),
+           "the CT's terminal to connect", 60)
+    inp = c.q("#tabpanel .term-input")
+    inp.send_keys(Keys.ENTER)
+    c.wait(lambda: terminal_lines(c) and re.search(r"[#$>]$", terminal_lines(c)[-1]), "a shell prompt in the terminal", 30)
+    inp.send_keys("echo hi-$((6*7))")
+    inp.send_keys(Keys.ENTER)
+    c.wait(lambda: "hi-42" in terminal_lines(c), "hi-42 from the container's shell", 20)
+    c.shot("ct-console")
+    c.size(*PHONE)
+    c.click("#tab-summary")
+    c.wait(lambda: c.q(".status-pill") and c.q(".status-pill").text == "running", "the CT summary at phone width", 30)
+    c.shot("ct-summary")
+    c.size(*DESKTOP)
+    c.click('.actions button[data-action="stop"]')
+    c.click("dialog.confirm-dialog button[type=submit]")
+    c.wait(lambda: c.q(".status-pill") and c.q(".status-pill").text == "stopped", "the CT to stop", 120)
+    c.click('.actions button[data-action="delete"]')
+    c.wait_visible("dialog.confirm-dialog input[type=text]").send_keys(str(vmid))
+    c.click("dialog.confirm-dialog button[type=submit]")
+    c.wait(lambda: c.js("return location.hash").startswith(f"#node/{NODE}"), "the node view after the delete", 120)
+    c.wait(lambda: not c.q(f'#tree li[data-key="lxc/{vmid}"]'), f"CT {vmid} to leave the tree", 30)
+    made.remove(int(vmid))
+
+
 # --- the serial console over the API (--guests, no browser) -----------------------------------
 
 TINY_GUEST_DIR = REPO / ".build" / "tiny-guest"
@@ -1074,7 +1160,12 @@ def drop_vm(daemon, auth, base, vmid, made, passed):
 
 
 def terminal_text(c):
-    return c.js("const s = document.querySelector('#tabpanel .term-screen'); return s ? s.textContent : ''") or ""
+    """What the console's terminal shows (history and screen), a line per row."""
+    return c.js("return [...document.querySelectorAll('#tabpanel .term-screen .term-row')].map((r) => r.textContent).join('\\n')") or ""
+
+
+def terminal_lines(c):
+    return [line.rstrip() for line in terminal_text(c).split("\n") if line.strip()]
 
 
 def serial_console_browser(c, daemon, made):
@@ -1154,6 +1245,7 @@ def main():
 
     passed, failed = [], []
     leftover = []  # VMs made by this run and not deleted by it (yet)
+    leftover_ct = []  # containers, likewise
     daemon = console = mock = None
     try:
         daemon = Daemon(args.bin, args.www)
@@ -1219,6 +1311,8 @@ def main():
             # API only: runs whatever the browser steps did, and does not hold up the ones after it.
             step("VM serial console (termproxy)", lambda c: serial_console(daemon, leftover))
             step("VM serial console in the browser's terminal", lambda c: serial_console_browser(c, daemon, leftover))
+            if LXC_READY.exists():
+                step("container: wizard, start, console, stop, delete", lambda c: ct_lifecycle(c, daemon, leftover_ct))
         if ok:
             console.size(*PHONE)
             console.d.get(url + "#dc")
@@ -1240,6 +1334,7 @@ def main():
             mock.wait()
         if daemon:
             daemon.remove_guests(leftover)
+            daemon.remove_guests(leftover_ct, kind="lxc")
             daemon.stop()
 
     problems = console.problems if console else []
