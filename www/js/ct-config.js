@@ -25,16 +25,16 @@ const mode6 = (ip) => (!ip ? '' : ['dhcp', 'auto', 'manual'].includes(ip) ? ip :
 
 /**
  * Fields for one network device of parameter `param` (net0, …), filled from its property
- * string `value`. Returns {f, keys, sync(hidden), value()}: f the fields by key, keys their order,
+ * string `current` (undefined for a new device). Returns {f, keys, sync(hidden), value()}: f the fields by key, keys their order,
  * sync() shows the address fields the modes need, value() the property string (unknown
  * keys of the old value, hwaddr among them, are kept).
  */
-export function netFields(param, value) {
-  const old = parsePropString(value);
+export function netFields(param, current) {
+  const old = parsePropString(current);
   const f = {
-    ifname: field({ label: 'Name', name: param, sub: 'name', value: old.name || 'eth0', required: true, pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,14}$' }),
+    ifname: field({ label: 'Name', name: param, sub: 'name', value: old.name || 'eth0', required: true, pattern: '^[A-Za-z][A-Za-z0-9_.\\-]{0,14}$' }),
     bridge: field({ label: 'Bridge', name: param, sub: 'bridge', value: old.bridge || 'vmbr0', required: true, list: [] }),
-    ip4mode: field({ label: 'IPv4', name: param, sub: 'ip', type: 'select', options: [['dhcp', 'DHCP'], ['static', 'Static'], ['manual', 'Manual'], ['', 'None']], value: value === undefined ? 'dhcp' : mode4(old.ip) }),
+    ip4mode: field({ label: 'IPv4', name: param, sub: 'ip', type: 'select', options: [['dhcp', 'DHCP'], ['static', 'Static'], ['manual', 'Manual'], ['', 'None']], value: current === undefined ? 'dhcp' : mode4(old.ip) }),
     ip: field({ label: 'IPv4 address (CIDR)', name: param, sub: 'ip', pattern: IPV4_CIDR, placeholder: '192.0.2.10/24', required: true, value: mode4(old.ip) === 'static' ? old.ip : '' }),
     gw: field({ label: 'IPv4 gateway', name: param, sub: 'gw', pattern: IPV4, placeholder: 'optional', value: old.gw }),
     ip6mode: field({ label: 'IPv6', name: param, sub: 'ip6', type: 'select', options: [['', 'None'], ['dhcp', 'DHCPv6'], ['auto', 'SLAAC'], ['static', 'Static'], ['manual', 'Manual']], value: mode6(old.ip6) }),
