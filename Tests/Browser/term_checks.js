@@ -92,6 +92,10 @@ const done = arguments[arguments.length - 1];
   eq('UTF-8 split across writes', rows(1), ['zürich €']);
   reset(); t.write('e\u0301!');
   eq('combining mark', rows(1), ['e\u0301!']);
+  reset(); t.write('日本x');
+  eq('wide characters take two cells', [rows(1)[0], t.em.x], ['日本x', 5]);
+  reset(); t.write('\x1b[1;40H日');
+  eq('a wide character wraps at the last column', rows(2), ['', '日']);
   reset(); t.write('\x1b[3;7H\x1b[6n\x1b[c\x1b[5n');
   eq('DSR and DA replies', sent, ['\x1b[3;7R', '\x1b[?62;22c', '\x1b[0n']);
   reset(); t.write('\x1b[?2004h'); t.paste('a\nb');
@@ -141,11 +145,20 @@ const done = arguments[arguments.length - 1];
   t.input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
   eq('typed input', sent, ['ls', '\r']);
 
+  // Throughput: 5,000 lines of coloured output, parsed and drawn.
+  reset();
+  const began = performance.now();
+  for (let i = 0; i < 5000; i++) t.write(`\x1b[32m${i}\x1b[0m ${'lorem ipsum '.repeat(3)}\r\n`);
+  t.flush();
+  const took = performance.now() - began;
+  if (took > 3000) fails.push(`5,000 lines took ${took.toFixed(0)} ms`);
+  eq('scrollback after a flood', t.em.normal.scrollback.length, 100);
+
   // Resize to the element: cols and rows from its pixels.
   t.fit();
   eq('fit to the element', t.cols > 40 && t.rows > 10, true);
 
   t.dispose();
   host.remove();
-  done(fails);
-})().catch((e) => done([`exception: ${e && (e.stack || e.message) || e}`]));
+  done({ fails, took });
+})().catch((e) => done({ fails: [`exception: ${e && (e.stack || e.message) || e}`] }));

@@ -13,6 +13,12 @@ import { translate } from './charsets.js';
 // Combining marks join the previous cell instead of taking one of their own.
 const COMBINING = /^[\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e31\u0e34-\u0e3a\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]$/u;
 
+// East Asian wide characters and emoji take two cells (the second holds '').
+const WIDE = [[0x1100, 0x115f], [0x2e80, 0x303e], [0x3041, 0x33ff], [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xa000, 0xa4cf],
+  [0xac00, 0xd7a3], [0xf900, 0xfaff], [0xfe30, 0xfe4f], [0xff00, 0xff60], [0xffe0, 0xffe6], [0x1f300, 0x1f64f],
+  [0x1f900, 0x1f9ff], [0x20000, 0x3fffd]];
+const isWide = (cp) => cp >= 0x1100 && WIDE.some(([a, b]) => cp >= a && cp <= b);
+
 const param = (params, i, dflt) => {
   const v = Array.isArray(params[i]) ? params[i][0] : params[i];
   return v === undefined || v < 0 ? dflt : v;
@@ -77,11 +83,15 @@ export class Emulator {
     if (set !== 'B') text = translate(text, set);
     const attr = this.attr;
     for (const ch of text) {
-      if (COMBINING.test(ch)) {
+      const cp = ch.codePointAt(0);
+      if (cp >= 0x300 && COMBINING.test(ch)) {
         const px = b.wrapPending ? b.x : b.x - 1;
         if (px >= 0) { const l = b.line(); l.chars[px] += ch; l.dirty = true; }
         continue;
       }
+      const wide = cp >= 0x1100 && isWide(cp);
+      // A wide character that does not fit in the last column wraps first.
+      if (wide && b.x === b.cols - 1 && !b.wrapPending && this.modes.autowrap) b.wrapPending = true;
       if (b.wrapPending) {
         if (this.modes.autowrap) {
           b.line().wrapped = true;
@@ -91,10 +101,15 @@ export class Emulator {
         b.wrapPending = false;
       }
       const l = b.line();
-      if (this.modes.insert) l.insert(b.x, 1, attr);
+      if (this.modes.insert) l.insert(b.x, wide ? 2 : 1, attr);
       l.chars[b.x] = ch;
       l.attrs[b.x] = attr;
       l.dirty = true;
+      if (wide && b.x < b.cols - 1) {
+        b.x++;
+        l.chars[b.x] = '';
+        l.attrs[b.x] = attr;
+      }
       if (b.x === b.cols - 1) b.wrapPending = true;
       else b.x++;
     }
