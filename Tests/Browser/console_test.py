@@ -956,6 +956,9 @@ def ct_views(c, vmid):
     if "set when created" not in c.q('#tabpanel tr[data-key="unprivileged"]').text:
         raise Failure("unprivileged is not shown as fixed at creation")
     c.shot("ct-options")
+    for tab, ready in (("snapshots", '#tabpanel tr[data-snap="current"]'), ("permissions", "#tabpanel table tbody tr")):
+        c.click(f"#tab-{tab}")
+        c.wait(lambda: c.q(ready), f"the CT's {tab} tab", 20)
 
 
 def ct_mock(c):
