@@ -58,7 +58,7 @@ from pathlib import Path
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -284,7 +284,9 @@ class Console:
     # --- waiting and finding -------------------------------------------------------------
     def wait(self, cond, what, timeout=15):
         try:
-            return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(lambda d: cond())
+            # An element that went away between finding and reading it (a closing dialog) is "not yet".
+            return WebDriverWait(self.d, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=[StaleElementReferenceException]).until(lambda d: cond())
         except TimeoutException:
             raise Failure(f"timed out after {timeout}s waiting for {what}") from None
 

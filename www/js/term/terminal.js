@@ -4,14 +4,17 @@
 //
 //   const t = new Terminal(host, { onData: (s) => …, onResize: (cols, rows) => … });
 //   t.write(bytesOrText); t.focus(); t.dispose();
+// Keys: Tab and Esc go to the host; Shift+Esc calls onLeave (to move focus out), Shift+PgUp/PgDn
+// scroll the history.
 
 import { Emulator } from './emulator.js';
 import { Renderer } from './render.js';
 import { keySequence, pasteSequence } from './keys.js';
 
 export class Terminal {
-  constructor(host, { label = 'Terminal', scrollback = 1000, onData = () => {}, onResize = () => {}, onTitle = () => {} } = {}) {
+  constructor(host, { label = 'Terminal', scrollback = 1000, onData = () => {}, onResize = () => {}, onTitle = () => {}, onLeave = null } = {}) {
     this.host = host;
+    this.onLeave = onLeave; // Shift+Esc: the keyboard's way out (Tab goes to the host)
     this.onData = onData;
     this.onResize = onResize;
     this.decoder = new TextDecoder();
@@ -97,6 +100,11 @@ export class Terminal {
     const inp = this.input;
     let composing = false;
     inp.addEventListener('keydown', (ev) => {
+      if (ev.shiftKey && ev.key === 'Escape' && this.onLeave) {
+        ev.preventDefault();
+        this.onLeave();
+        return;
+      }
       if (ev.shiftKey && (ev.key === 'PageUp' || ev.key === 'PageDown')) {
         ev.preventDefault();
         this.viewport.scrollTop += (ev.key === 'PageUp' ? -1 : 1) * this.viewport.clientHeight * 0.9;

@@ -5,6 +5,7 @@
 
 import { api } from '../api.js';
 import { h, icon } from '../dom.js';
+import { nextId } from '../ui.js';
 import { guestBase, guestNoun } from '../guests.js';
 import { Terminal } from '../term/terminal.js';
 import { openTermproxy } from '../term/termproxy.js';
@@ -21,6 +22,7 @@ export function mountTermConsole(panel, guest, signal, { what, proxyBody, label 
   let link = null;
   let term = null;
 
+  const hint = h('p', { class: 'muted small term-hint', id: nextId('term-keys') }, 'Shift+Esc leaves the terminal · Shift+PgUp/PgDn scroll its history');
   const { err, setState, connect } = consoleFrame(panel, guest, signal, {
     screen, what, actions: [pasteBtn], actionsAttrs: { role: 'toolbar', 'aria-label': 'Terminal' },
     onState: (state) => { pasteBtn.disabled = state !== 'connected'; },
@@ -41,8 +43,10 @@ export function mountTermConsole(panel, guest, signal, { what, proxyBody, label 
       label: screen.getAttribute('aria-label'),
       onData: (s) => link?.sendInput(s),
       onResize: (cols, rows) => link?.resize(cols, rows),
+      onLeave: () => pasteBtn.focus(),
     });
     term = t;
+    t.input.setAttribute('aria-describedby', hint.id);
     const l = openTermproxy({
       url: websocketUrl(`${base}/vncwebsocket`, { port: proxy.port, vncticket: proxy.ticket }),
       user: proxy.user, ticket: proxy.ticket, cols: t.cols, rows: t.rows,
@@ -68,6 +72,7 @@ export function mountTermConsole(panel, guest, signal, { what, proxyBody, label 
     }
   }
 
+  screen.after(hint);
   // Exposed for tests: the live terminal of this view.
   screen.corralTerminal = () => term;
   connect();
