@@ -571,6 +571,19 @@ def terminal_checks(c):
     print(f"        terminal: 5,000 lines of output parsed and drawn in {r['took']:.0f} ms")
 
 
+def storage_phone(c):
+    """Node → Storage and a storage's content at phone width: the tables fit (no sideways page scroll)."""
+    c.js("location.hash = arguments[0]", f"#node/{NODE}/storage")
+    c.wait(lambda: c.q('#tabpanel tr[data-storage="local"] .meter'), "the local storage", 20)
+    c.shot("node-storage")
+    c.click('#tabpanel tr[data-storage="local"] button.link')
+    c.wait(lambda: c.visible("#tabpanel .content-grid"), "the content view", 20)
+    c.shot("storage-content")
+    wide = c.js("return document.documentElement.scrollWidth > window.innerWidth + 1")
+    if wide:
+        raise Failure("the storage content view is wider than the phone's screen")
+
+
 def storage_views(c):
     """Node → Storage lists the storages; a storage's content view uploads a small file as an ISO
     image (with a SHA-256 checksum, progress and the storing task), lists it and deletes it;
@@ -1415,6 +1428,8 @@ def main():
             ok = step("phone: node in tree", tree_has_node)
             ok = ok and step("phone: node tasks", open_node_tasks, phone=True)
             ok = ok and step("phone: create wizard layout", wizard_layout)
+            if not args.mock_guests:
+                ok = ok and step("phone: storage", storage_phone)
             console.size(*DESKTOP)
         if ok:
             step("log out", log_out)
