@@ -792,6 +792,21 @@ def vm_console_unavailable(c, vmid):
     c.shot("vm-console-unavailable")
 
 
+def refused_beside(c, url, submit, error_css, owner_of, want):
+    """submit() provokes a 400 from `url` (excused here): its error must show beside the field whose
+    <label> text (owner_of "label") or input's data-field (owner_of "input") is `want`."""
+    allowance = (400, re.compile(url))
+    c.expected.append(allowance)
+    submit()
+    err = c.wait(lambda: c.visible(error_css), f"the server's error beside {want}", 20)
+    c.collect_logs()
+    c.expected.remove(allowance)
+    owner = c.js("const f = arguments[0].closest('.field'); return arguments[1] === 'label'"
+                 " ? f.querySelector('label').textContent : f.querySelector('input, select').dataset.field", err, owner_of)
+    if owner != want:
+        raise Failure(f"the server's error went beside {owner!r}, not {want}: {err.text}")
+
+
 def vm_field_error(c, vmid):
     """A 400 with per-parameter errors lands beside the field: a bridge name the server refuses."""
     c.click("#tab-hardware")
@@ -801,15 +816,8 @@ def vm_field_error(c, vmid):
     bridge = c.wait(lambda: c.visible(f"{dlg} input[list]"), "the bridge field")
     bridge.clear()
     bridge.send_keys("no such bridge!")
-    allowance = (400, re.compile(rf"/qemu/{vmid}/config\b"))  # the refusal this step provokes
-    c.expected.append(allowance)
-    c.click(f"{dlg} button[type=submit]")
-    err = c.wait(lambda: c.visible(f"{dlg} .field-error:not([hidden])"), "a field error from the server", 20)
-    c.collect_logs()
-    c.expected.remove(allowance)
-    owner = c.js("return arguments[0].closest('.field').querySelector('label').textContent", err)
-    if owner != "Bridge":
-        raise Failure(f"the server's error went beside {owner!r}, not Bridge: {err.text}")
+    refused_beside(c, rf"/qemu/{vmid}/config\b", lambda: c.click(f"{dlg} button[type=submit]"),
+                   f"{dlg} .field-error:not([hidden])", "label", "Bridge")
     c.shot("vm-field-error")
     c.q(dlg).send_keys(Keys.ESCAPE)
     c.wait(lambda: not c.q(dlg), "the dialog to close")
@@ -976,6 +984,21 @@ def ct_views(c, vmid):
         c.wait(lambda: c.q(ready), f"the CT's {tab} tab", 20)
 
 
+def ct_wizard_server_error(c, taken):
+    """A CT ID the server refuses (taken): its 400 goes beside the ID on the General step."""
+    ct_wizard_fill(c)
+    c.click("dialog.wizard .wizard-step[data-step=general]")
+    vmid = wizard_field(c, "vmid")
+    vmid.clear()
+    vmid.send_keys(str(taken))
+    c.click("dialog.wizard .wizard-step[data-step=confirm]")
+    refused_beside(c, r"/nodes/[^/]+/lxc\b", lambda: wizard_next(c),          # Create
+                   "dialog.wizard [data-step=general] .field-error:not([hidden])", "input", "vmid")
+    c.shot("ct-wizard-server-error")
+    c.q("dialog.wizard").send_keys(Keys.ESCAPE)
+    c.wait(lambda: not c.q("dialog.wizard[open]"), "the wizard to close")
+
+
 def ct_mock(c):
     """Against the mock: a CT made through the wizard (with a network device), its views edited,
     stopped and deleted; its Console reports that the mock has no terminal."""
@@ -986,6 +1009,7 @@ def ct_mock(c):
     if not c.q("#tabpanel .gauge-title") or "Swap usage" not in c.q("#tabpanel").text:
         raise Failure("the CT summary shows no swap gauge")
     ct_views(c, vmid)
+    ct_wizard_server_error(c, vmid)
     c.click("#tab-summary")
     c.click('.actions button[data-action="start"]')
     c.wait(lambda: c.q(".status-pill") and c.q(".status-pill").text == "running", "the CT to run", 30)
