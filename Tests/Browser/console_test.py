@@ -923,6 +923,14 @@ def ct_lifecycle(c, daemon, made):
     inp.send_keys("echo hi-$((6*7))")
     inp.send_keys(Keys.ENTER)
     c.wait(lambda: "hi-42" in terminal_lines(c), "hi-42 from the container's shell", 20)
+    # The resize frame reached the container's pty, and colours come through as attributes.
+    size = c.js("const t = document.querySelector('#tabpanel .term-screen').corralTerminal(); return `${t.rows} ${t.cols}`")
+    inp.send_keys("stty size; printf '\\033[1;31m%s\\033[0m\\n' red-$((40+2))")
+    inp.send_keys(Keys.ENTER)
+    c.wait(lambda: size in terminal_lines(c), f"stty size to report the terminal's {size}", 20)
+    c.wait(lambda: c.js("return [...document.querySelectorAll('#tabpanel .term-row span.tb')]"
+                        ".some((s) => s.textContent === 'red-42' && s.style.color === 'var(--term-c1)')"),
+           "red-42 drawn bold in red", 20)
     c.shot("ct-console")
     c.click("#theme-toggle")
     c.wait(lambda: c.js("return document.documentElement.dataset.theme") == "dark", "the dark theme")
