@@ -4,7 +4,8 @@
 // rootfs=local:8, net0=name=eth0,bridge=vmbr0,ip=dhcp, …), follows the
 // creation task and opens the new container.
 
-import { api, seg, errorText } from './api.js';
+import { errorText } from './api.js';
+import { offerBridges } from './nodes.js';
 import { h, setText } from './dom.js';
 import { field } from './form.js';
 import { formatBytes } from './format.js';
@@ -96,18 +97,15 @@ export function openCreateCt() {
   async function loadNodeData() {
     const node = f.node.get();
     if (!node) return;
-    const [tmpl, root, bridges] = await Promise.allSettled([
+    offerBridges(f.bridge, node, { signal });
+    const [tmpl, root] = await Promise.allSettled([
       listStorages(node, 'vztmpl', { signal }),
       listStorages(node, 'rootdir', { signal }),
-      api(`/nodes/${seg(node)}/network`, { params: { type: 'any_bridge' }, signal }),
     ]);
     if (signal.aborted) return;
     offerStorages(f.tmplStorage, tmpl, node, 'container templates', storageLabel);
     offerStorages(f.rootStorage, root, node, 'container volumes', storageLabel);
     await loadTemplates();
-    if (bridges.status === 'fulfilled' && Array.isArray(bridges.value)) {
-      f.bridge.setOptions(bridges.value.map((b) => b.iface).filter(Boolean).sort());
-    }
   }
   f.node.input.addEventListener('change', loadNodeData);
   f.tmplStorage.input.addEventListener('change', loadTemplates);

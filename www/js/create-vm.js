@@ -5,7 +5,8 @@
 // creation task, and opens the new VM. A 400's per-parameter errors are put
 // beside their fields, and the wizard goes back to the first step with one.
 
-import { api, seg, errorText } from './api.js';
+import { errorText } from './api.js';
+import { offerBridges } from './nodes.js';
 import { h, setText } from './dom.js';
 import { field } from './form.js';
 import { formatBytes } from './format.js';
@@ -122,10 +123,10 @@ export function openCreateVm() {
   async function loadNodeData() {
     const node = f.node.get();
     if (!node) return;
-    const [images, isos, bridges] = await Promise.allSettled([
+    offerBridges(f.bridge, node, { signal });
+    const [images, isos] = await Promise.allSettled([
       listStorages(node, 'images', { signal }),
       listStorages(node, 'iso', { signal }),
-      api(`/nodes/${seg(node)}/network`, { params: { type: 'any_bridge' }, signal }),
     ]);
     if (signal.aborted) return;
     const offer = (fld, result, what) => offerStorages(fld, result, node, what, storageLabel);
@@ -133,10 +134,6 @@ export function openCreateVm() {
     if (!offer(f.isoStorage, isos, 'ISO images')) f.media.set('none');
     sync();
     await loadIsos();
-    // The bridge list only offers suggestions; a node that cannot list them leaves a free text field.
-    if (bridges.status === 'fulfilled' && Array.isArray(bridges.value)) {
-      f.bridge.setOptions(bridges.value.map((b) => b.iface).filter(Boolean).sort());
-    }
   }
   f.node.input.addEventListener('change', loadNodeData);
   f.isoStorage.input.addEventListener('change', loadIsos);

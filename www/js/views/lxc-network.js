@@ -2,10 +2,10 @@
 // editor for each (name, bridge, IPv4/IPv6, VLAN, firewall), adding and
 // removing them. Written as PUT …/config with the digest.
 
-import { api, seg } from '../api.js';
 import { h, icon } from '../dom.js';
 import { formDialog } from '../dialog.js';
 import { guestBase, guestView } from '../guests.js';
+import { offerBridges } from '../nodes.js';
 import { parsePropString } from '../propstring.js';
 import { CT_NET_KEY, freeIndex, netFields } from '../ct-config.js';
 import { configView } from './config-grid.js';
@@ -34,9 +34,7 @@ export const mountLxcNetwork = guestView((panel, guest, signal) => {
     const cfg = view.config();
     const k = key ?? `net${freeIndex(cfg, 'net', 10)}`;
     const net = netFields(k, key ? cfg[key] : undefined);
-    api(`/nodes/${seg(guest.node)}/network`, { params: { type: 'any_bridge' }, signal })
-      .then((list) => net.f.bridge.setOptions((list || []).map((b) => b.iface).filter(Boolean).sort()))
-      .catch(() => { /* a free text field then */ });
+    offerBridges(net.f.bridge, guest.node, { signal });
     const fields = net.keys.map((x) => net.f[x]);
     return formDialog({
       title: key ? `Edit network device ${key}` : `Add network device ${k}`, fields, submitLabel: key ? 'Save' : 'Add',

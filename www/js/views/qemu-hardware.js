@@ -4,7 +4,6 @@
 // new disks, which allocate storage in a task) guarded by the config's digest;
 // changes that need a restart show as pending.
 
-import { api, seg } from '../api.js';
 import { h, icon } from '../dom.js';
 import { errorSlot } from '../ui.js';
 import { formatBytes } from '../format.js';
@@ -12,6 +11,7 @@ import { field } from '../form.js';
 import { confirmDialog, formDialog } from '../dialog.js';
 import { taskFeedback, isUpid, waitTask, TaskFailed } from '../taskrun.js';
 import { guestBase, guestView } from '../guests.js';
+import { offerBridges } from '../nodes.js';
 import { parsePropString, formatPropString, parseNet, formatNet, NIC_MODELS, parseSize } from '../propstring.js';
 import {
   putConfig, freeSlot, freeNetSlot, listStorages, storageLabel, listIsos, volName, labelOf,
@@ -26,16 +26,6 @@ const SHOWN_ELSEWHERE = new Set(['name', 'onboot', 'boot', 'bootdisk', 'ostype',
   'spice_enhancements', 'vmstatestorage', 'searchdomain', 'nameserver', 'ciuser', 'cipassword', 'citype', 'sshkeys',
   'ciupgrade', 'cicustom', 'migrate_downtime', 'migrate_speed', 'shares', 'parent', 'runningmachine', 'runningcpu',
   'affinity', 'args', 'arch', 'balloon', 'sockets', 'cores', 'cpu', 'memory']);
-
-/** Bridges of a node for a datalist (empty when the node cannot list them). */
-async function listBridges(node) {
-  try {
-    const list = await api(`/nodes/${seg(node)}/network`, { params: { type: 'any_bridge' } });
-    return (Array.isArray(list) ? list : []).map((n) => n.iface).filter(Boolean).sort();
-  } catch {
-    return [];
-  }
-}
 
 const isCdrom = (v) => parsePropString(v, 'file').media === 'cdrom';
 const memoryMiB = (cfg) => Number(parsePropString(cfg.memory ?? '512', 'current').current) || 512;
@@ -303,7 +293,7 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     const tag = field({ label: 'VLAN tag', name: k, sub: 'tag', type: 'number', min: 1, max: 4094, step: 1, value: net.tag || '', placeholder: 'none' });
     const firewall = field({ label: 'Firewall', name: k, sub: 'firewall', type: 'checkbox', value: net.firewall === '1' });
     const down = field({ label: 'Disconnected (link down)', name: k, sub: 'link_down', type: 'checkbox', value: net.link_down === '1' });
-    listBridges(guest.node).then((b) => bridge.setOptions(b));
+    offerBridges(bridge, guest.node, { signal });
     return formDialog({
       title: key ? `Edit network device ${key}` : 'Add network device', fields: [bridge, model, mac, tag, firewall, down],
       body: h('div', { class: 'form-grid' }, model.el, bridge.el, mac.el, tag.el, firewall.el, down.el),
