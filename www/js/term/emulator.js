@@ -1,13 +1,13 @@
 // The terminal's state machine without any DOM: two screens (normal with
 // scrollback, alternate without), the cursor, modes, tab stops and what the
-// control sequences do to them. write(text) applies output from the host;
+// control sequences do to them (CSI ones in csi.js). write(text) applies output from the host;
 // replies to queries (DA, DSR) go to onReply. The renderer and the input
 // side (terminal.js) read it; tests drive it directly.
 
 import { DEFAULT_ATTR } from './cells.js';
 import { Buffer } from './buffer.js';
 import { Parser } from './parser.js';
-import { applySgr } from './sgr.js';
+import { runCsi } from './csi.js';
 import { translate } from './charsets.js';
 
 // Combining marks join the previous cell instead of taking one of their own.
@@ -18,12 +18,6 @@ const WIDE = [[0x1100, 0x115f], [0x2e80, 0x303e], [0x3041, 0x33ff], [0x3400, 0x4
   [0xac00, 0xd7a3], [0xf900, 0xfaff], [0xfe30, 0xfe4f], [0xff00, 0xff60], [0xffe0, 0xffe6], [0x1f300, 0x1f64f],
   [0x1f900, 0x1f9ff], [0x20000, 0x3fffd]];
 const isWide = (cp) => cp >= 0x1100 && WIDE.some(([a, b]) => cp >= a && cp <= b);
-
-const param = (params, i, dflt) => {
-  const v = Array.isArray(params[i]) ? params[i][0] : params[i];
-  return v === undefined || v < 0 ? dflt : v;
-};
-const count = (params, i = 0) => Math.max(1, param(params, i, 1));
 
 export class Emulator {
   constructor(cols = 80, rows = 24, { scrollback = 1000, onReply = () => {}, onTitle = () => {}, onBell = () => {} } = {}) {
@@ -161,63 +155,7 @@ export class Emulator {
   }
 
   csi(prefix, params, inter, final) {
-    const b = this.buf;
-    const blank = this.attr.blank();
-    if (inter) {
-      if (inter === '!' && final === 'p') this.softReset();
-      return; // DECSCUSR (" q") and others: nothing to do
-    }
-    if (prefix === '?') {
-      if (final === 'h' || final === 'l') this.setPrivateModes(params, final === 'h');
-      return;
-    }
-    if (prefix === '>') {
-      if (final === 'c') this.onReply('\x1b[>0;10;1c');
-      return;
-    }
-    if (prefix) return;
-    const originTop = this.modes.origin ? b.top : 0;
-    switch (final) {
-      case 'A': b.moveTo(b.x, Math.max(b.y - count(params), b.y >= b.top ? b.top : 0)); break;
-      case 'B': b.moveTo(b.x, Math.min(b.y + count(params), b.y <= b.bottom ? b.bottom : b.rows - 1)); break;
-      case 'C': case 'a': b.moveTo(b.x + count(params), b.y); break;
-      case 'D': b.moveTo(b.x - count(params), b.y); break;
-      case 'E': b.moveTo(0, b.y + count(params)); break;
-      case 'F': b.moveTo(0, b.y - count(params)); break;
-      case 'G': case '`': b.moveTo(count(params) - 1, b.y); break;
-      case 'H': case 'f': b.moveTo(count(params, 1) - 1, originTop + count(params) - 1); break;
-      case 'd': b.moveTo(b.x, originTop + count(params) - 1); break;
-      case 'e': b.moveTo(b.x, b.y + count(params)); break;
-      case 'I': this.tab(count(params)); break;
-      case 'Z': this.tab(-count(params)); break;
-      case 'J': b.eraseDisplay(param(params, 0, 0), blank); break;
-      case 'K': b.eraseLine(param(params, 0, 0), blank); break;
-      case 'X': b.line().erase(b.x, b.x + count(params), blank); break;
-      case '@': b.line().insert(b.x, count(params), blank); break;
-      case 'P': b.line().delete(b.x, count(params), blank); break;
-      case 'L': b.insertLines(count(params), blank); break;
-      case 'M': b.deleteLines(count(params), blank); break;
-      case 'S': b.scrollUp(count(params), blank); break;
-      case 'T': b.scrollDown(count(params), blank); break;
-      case 'b': this.repeat(count(params)); break;
-      case 'g': if (param(params, 0, 0) === 3) this.tabs.clear(); else this.tabs.delete(b.x); break;
-      case 'm': this.attr = applySgr(this.attr, params); break;
-      case 'r': {
-        const top = count(params) - 1;
-        const bottom = param(params, 1, b.rows) - 1;
-        if (top < bottom && bottom < b.rows) { b.top = top; b.bottom = bottom; b.moveTo(0, this.modes.origin ? top : 0); }
-        break;
-      }
-      case 's': this.saveCursor(); break;
-      case 'u': this.restoreCursor(); break;
-      case 'h': case 'l': if (param(params, 0, 0) === 4) this.modes.insert = final === 'h'; break;
-      case 'n':
-        if (param(params, 0, 0) === 5) this.onReply('\x1b[0n');
-        else if (param(params, 0, 0) === 6) this.onReply(`\x1b[${b.y - originTop + 1};${b.x + 1}R`);
-        break;
-      case 'c': if (param(params, 0, 0) === 0) this.onReply('\x1b[?62;22c'); break;
-      default: break;
-    }
+    runCsi(this, prefix, params, inter, final);
   }
 
   // --- helpers ----------------------------------------------------------------------
