@@ -34,6 +34,8 @@ LOCK = threading.Lock()
 NOVNC_DIR = "/usr/share/novnc"  # served at /novnc/ as corrald is meant to
 STATE = {"guests": {}, "tasks": {}, "pid": 4000}
 ISO = "local:iso/debian-12.8.0-amd64-netinst.iso"
+VZTMPL = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+CT_NET_RE = re.compile(r"^(name=[\w.-]+|bridge=[-_.\w]+|(ip|gw|ip6|gw6|tag|firewall|hwaddr|mtu|rate|type)=[^,]+)(,(name=[\w.-]+|bridge=[-_.\w]+|(ip|gw|ip6|gw6|tag|firewall|hwaddr|mtu|rate|type)=[^,]+))*$")
 NET_RE = re.compile(r"^(virtio|e1000|e1000e|rtl8139|vmxnet3)(=[0-9A-Fa-f:]{17})?(,(bridge=[-_.\w]+|(tag|firewall|link_down|macaddr)=[^,]+))*$")
 DISK_RE = re.compile(r"^([a-z][a-z0-9\-_.]*:[^,]+|none|cdrom)(,[a-z_]+=[^,]+)*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*$")
@@ -51,8 +53,19 @@ def new_task(node, kind, vmid, user, log, status="OK", after=0.8):
     return upid
 
 
-def check_config(params, errors):
+def check_vmid(vmid, guests, errors, noun):
+    if not vmid.isdigit() or int(vmid) < 100:
+        errors["vmid"] = "value must have a minimum value of 100"
+    elif int(vmid) in guests:
+        errors["vmid"] = f"{noun} {vmid} already exists"
+
+
+def check_config(params, errors, kind="qemu"):
     for k, v in params.items():
+        if kind == "lxc" and re.fullmatch(r"net\d+", k):
+            if not CT_NET_RE.match(v) or "bridge=" not in v or "name=" not in v:
+                errors[k] = f"invalid format - name or bridge in '{v}'"
+            continue
         if re.fullmatch(r"net\d+", k) and not NET_RE.match(v):
             errors[k] = f"invalid format - bridge or model in '{v}'"
         if re.fullmatch(r"(scsi|virtio|sata|ide)\d+|efidisk0", k) and not DISK_RE.match(v):
@@ -217,13 +230,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = re.fullmatch(r"/nodes/([^/]+)/storage", p)
         if m and verb == "GET":
             self.params()
-            return self.ok([{"storage": "local", "type": "dir", "content": "iso,images,rootdir", "active": 1, "enabled": 1,
+            return self.ok([{"storage": "local", "type": "dir", "content": "iso,vztmpl,images,rootdir", "active": 1, "enabled": 1,
                              "avail": 90 << 30, "total": 100 << 30, "used": 10 << 30, "shared": 0}]) or True
         m = re.fullmatch(r"/nodes/([^/]+)/storage/local/content", p)
         if m and verb == "GET":
             q = self.params()
-            isos = [{"volid": ISO, "format": "iso", "size": 631242752, "content": "iso"}]
-            return self.ok(isos if q.get("content") in (None, "iso") else []) or True
+            vols = [{"volid": ISO, "format": "iso", "size": 631242752, "content": "iso"},
+                    {"volid": VZTMPL, "format": "tzst", "size": 126431232, "content": "vztmpl"}]
+            return self.ok([v for v in vols if q.get("content") in (None, v["content"])]) or True
+        m = re.fullmatch(r"/nodes/([^/]+)/lxc", p)
+        if m and verb == "POST":
+            q = self.params()
+            errors = {}
+            vmid = q.get("vmid", "")
+            check_vmid(vmid, G, errors, "CT")
+            if q.get("ostemplate") != VZTMPL:
+                errors["ostemplate"] = f"volume '{q.get('ostemplate')}' does not exist"
+            if q.get("hostname") and not NAME_RE.match(q["hostname"]):
+                errors["hostname"] = "value does not look like a valid DNS name"
+            if q.get("password") is not None and len(q["password"]) < 5:
+                errors["password"] = "value must be at least 5 characters long"
+            cfg = {k: v for k, v in q.items() if k not in ("vmid", "start", "node", "password", "ssh-public-keys", "ostemplate")}
+            check_config(cfg, errors, "lxc")
+            if errors:
+                return self.bad(errors) or True
+            rm = re.fullmatch(r"([a-z]+):(\d+)", cfg.get("rootfs", "local:8"))
+            cfg["rootfs"] = f"{rm.group(1)}:subvol-{vmid}-disk-0,size={rm.group(2)}G" if rm else cfg.get("rootfs")
+            cfg.setdefault("hostname", f"CT{vmid}")
+            cfg["ostype"] = "debian"
+            cfg["arch"] = "amd64"
+            G[int(vmid)] = {"type": "lxc", "vmid": int(vmid), "config": cfg, "status": "stopped", "qmp": "stopped",
+                            "started": 0, "snapshots": {}}
+            if q.get("start") == "1":
+                G[int(vmid)].update(status="running", qmp="running", started=time.time())
+            return self.ok(new_task(node, "vzcreate", vmid, self.user(), f"creating CT {vmid}")) or True
         m = re.fullmatch(r"/nodes/([^/]+)/(qemu|lxc)", p)
         if m and verb == "GET":
             return self.ok([self.resource(g) for g in G.values() if g["type"] == m.group(2)]) or True
@@ -231,10 +271,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             q = self.params()
             errors = {}
             vmid = q.get("vmid", "")
-            if not vmid.isdigit() or int(vmid) < 100:
-                errors["vmid"] = "value must have a minimum value of 100"
-            elif int(vmid) in G:
-                errors["vmid"] = f"VM {vmid} already exists"
+            check_vmid(vmid, G, errors, "VM")
             check_config({k: v for k, v in q.items() if k not in ("vmid", "start", "node")}, errors)
             if errors:
                 return self.bad(errors) or True
@@ -276,7 +313,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return True
             errors = {}
             sets = {k: v for k, v in q.items() if k not in ("digest", "delete", "node", "vmid")}
-            check_config(sets, errors)
+            check_config(sets, errors, g["type"])
             if errors:
                 return self.bad(errors) or True
             for k in [x for x in (q.get("delete") or "").split(",") if x]:
@@ -294,6 +331,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if verb == "POST":
                 return self.ok(new_task(node, f"{kind}config", vmid, self.user(), "update config")) or True
             return self.ok(None) or True
+        if rest == "/resize" and verb == "PUT" and g["type"] == "lxc":
+            q = self.params()
+            disk, size = q.get("disk", ""), q.get("size", "")
+            sm = re.fullmatch(r"\+(\d+)G", size)
+            if disk not in g["config"] or not sm:
+                return self.bad({"disk" if disk not in g["config"] else "size": "invalid"}) or True
+            cur = re.search(r"size=(\d+)G", g["config"][disk])
+            new = (int(cur.group(1)) if cur else 0) + int(sm.group(1))
+            g["config"][disk] = re.sub(r",size=\d+G", "", g["config"][disk]) + f",size={new}G"
+            return self.ok(new_task(node, "resize", vmid, self.user(), f"resize {disk}")) or True
         if rest == "/pending" and verb == "GET":
             return self.ok([{"key": k, "value": v} for k, v in g["config"].items()]) or True
         if rest == "/status/current" and verb == "GET":
@@ -372,7 +419,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "cpu": 0.031 if running else 0, "maxmem": maxmem, "mem": maxmem // 3 if running else 0,
                 "maxdisk": 32 << 30, "uptime": int(time.time() - g["started"]) if running else 0,
                 "netin": 123456 if running else 0, "netout": 65432 if running else 0, "diskread": 7 << 20, "diskwrite": 3 << 20,
-                "tags": cfg.get("tags", "")}
+                "tags": cfg.get("tags", ""), **({"swap": 0, "maxswap": int(cfg.get("swap", 512)) << 20, "disk": 1 << 30} if g["type"] == "lxc" else {})}
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

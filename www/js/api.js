@@ -15,6 +15,9 @@ export function setCsrfToken(token) {
   csrfToken = token || null;
 }
 
+/** The session's CSRF token, for requests api() does not make (uploads with progress). */
+export const currentCsrfToken = () => csrfToken;
+
 export class ApiError extends Error {
   constructor(status, message, errors = null) {
     super(message);
@@ -41,7 +44,7 @@ export function apiUrl(path, params) {
 /** Encode one path segment (node names, UPIDs, …). */
 export const seg = (s) => encodeURIComponent(String(s));
 
-function messageFrom(status, statusText, body) {
+export function messageFrom(status, statusText, body) {
   if (body && typeof body === 'object') {
     if (body.errors && typeof body.errors === 'object') {
       const parts = Object.entries(body.errors).map(([k, v]) => `${k}: ${v}`);

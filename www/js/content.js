@@ -8,12 +8,18 @@ import { navigate } from './router.js';
 import { mountDatacenterSummary } from './views/datacenter.js';
 import { mountNodeSummary } from './views/node-summary.js';
 import { mountNodeTasks } from './views/node-tasks.js';
+import { mountNodeStorage } from './views/node-storage.js';
+import { mountDcStorage } from './views/dc-storage.js';
 import { mountGuestSummary } from './views/guest-summary.js';
 import { mountQemuHardware } from './views/qemu-hardware.js';
 import { mountQemuOptions } from './views/qemu-options.js';
 import { mountGuestSnapshots } from './views/guest-snapshots.js';
 import { mountQemuConsole } from './views/qemu-console.js';
 import { mountLxcConsole } from './views/lxc-console.js';
+import { mountLxcResources } from './views/lxc-resources.js';
+import { mountLxcNetwork } from './views/lxc-network.js';
+import { mountLxcDns } from './views/lxc-dns.js';
+import { mountLxcOptions } from './views/lxc-options.js';
 import { mountGuestPermissions } from './views/guest-permissions.js';
 import { mountDcUsers } from './views/dc-users.js';
 import { mountDcGroups } from './views/dc-groups.js';
@@ -40,6 +46,7 @@ const VIEWS = {
     title: () => 'Datacenter',
     tabs: [
       tab('summary', 'Summary', 'summary', mountDatacenterSummary),
+      tab('storage', 'Storage', 'disk', mountDcStorage),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),
       tab('roles', 'Roles', 'shield', mountDcRoles),
@@ -51,7 +58,11 @@ const VIEWS = {
   node: {
     icon: 'server',
     title: (r) => `Node ${r.node}`,
-    tabs: [tab('summary', 'Summary', 'summary', mountNodeSummary), tab('tasks', 'Tasks', 'tasks', mountNodeTasks)],
+    tabs: [
+      tab('summary', 'Summary', 'summary', mountNodeSummary),
+      tab('storage', 'Storage', 'disk', mountNodeStorage),
+      tab('tasks', 'Tasks', 'tasks', mountNodeTasks),
+    ],
   },
   qemu: {
     icon: 'vm',
@@ -61,7 +72,16 @@ const VIEWS = {
       tab('options', 'Options', 'options', mountQemuOptions),
     ]),
   },
-  lxc: { icon: 'container', title: guestTitle, tabs: guestTabs(mountLxcConsole) },
+  lxc: {
+    icon: 'container',
+    title: guestTitle,
+    tabs: guestTabs(mountLxcConsole, [
+      tab('resources', 'Resources', 'hardware', mountLxcResources),
+      tab('network', 'Network', 'network', mountLxcNetwork),
+      tab('dns', 'DNS', 'search', mountLxcDns),
+      tab('options', 'Options', 'options', mountLxcOptions),
+    ]),
+  },
 };
 
 export function createContent(main) {

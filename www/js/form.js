@@ -103,7 +103,9 @@ export function applyErrors(fields, errors) {
     const candidates = fields.filter((f) => f.name === param && !f.input.disabled && f.el.isConnected !== false);
     if (!candidates.length) { left[param] = why; continue; }
     const text = String(why);
-    const target = candidates.find((f) => f.sub && new RegExp(`\\b${f.sub}\\b`).test(text)) || candidates[0];
+    // The field the message names a part of; else the one holding the whole value; else the first.
+    const target = candidates.find((f) => f.sub && new RegExp(`\\b${f.sub}\\b`).test(text))
+      || candidates.find((f) => !f.sub) || candidates[0];
     target.setError(text);
     first = first || target;
   }

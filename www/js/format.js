@@ -80,7 +80,7 @@ const TASK_DESC = {
   vzsuspend: ['CT', 'Suspend'], vzresume: ['CT', 'Resume'], vzclone: ['CT', 'Clone'],
   vzmigrate: ['CT', 'Migrate'], vzsnapshot: ['CT', 'Snapshot'], vztemplate: ['CT', 'Convert to template'],
   vzdump: ['VM/CT', 'Backup'], qmrestore: ['VM', 'Restore'], vzrestore: ['CT', 'Restore'],
-  vncproxy: ['VM/CT', 'Console'], vncshell: ['', 'Shell'], termproxy: ['VM/CT', 'Console (xterm.js)'],
+  vncproxy: ['VM/CT', 'Console'], vncshell: ['', 'Shell'], termproxy: ['VM/CT', 'Console (terminal)'],
   spiceproxy: ['VM/CT', 'Console (Spice)'], imgcopy: ['', 'Copy data'], imgdel: ['', 'Erase data'],
   download: ['File', 'Download'], aptupdate: ['', 'Update package database'],
   startall: ['', 'Bulk start VMs and Containers'], stopall: ['', 'Bulk shutdown VMs and Containers'],

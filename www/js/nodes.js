@@ -2,6 +2,7 @@
 // panel all read node lists; this keeps them consistent and avoids duplicate
 // requests. Subscribers are told about every fresh result (or failure).
 
+import { api, seg } from './api.js';
 import { cachedList } from './cached-list.js';
 
 const nodes = cachedList('/nodes', {
@@ -21,3 +22,16 @@ export const loadNodes = (opts) => nodes.load(opts);
 export const subscribeNodes = (fn) => nodes.subscribe(fn);
 
 export const isOnline = (n) => n && n.status === 'online';
+
+/**
+ * Offer a node's bridges (GET /nodes/{node}/network?type=any_bridge) as suggestions of a field
+ * (form.js, with a `list`): they only suggest, so a node that cannot list them leaves a free text field.
+ */
+export async function offerBridges(fld, node, { signal } = {}) {
+  try {
+    const list = await api(`/nodes/${seg(node)}/network`, { params: { type: 'any_bridge' }, signal });
+    fld.setOptions((Array.isArray(list) ? list : []).map((b) => b.iface).filter(Boolean).sort());
+  } catch (e) {
+    if (e.name !== 'AbortError') console.debug('bridges:', e.message);
+  }
+}

@@ -3,8 +3,7 @@
 // other), the keys that name devices, the choices offered for them, and the
 // storage lists the editors and the create wizard pick from.
 
-import { api, seg, ApiError } from './api.js';
-import { formatBytes } from './format.js';
+import { api, ApiError } from './api.js';
 
 export const DISK_BUSES = [['scsi', 'SCSI', 31], ['virtio', 'VirtIO block', 16], ['sata', 'SATA', 6], ['ide', 'IDE', 4]];
 export const DISK_KEY = /^(ide|sata|scsi|virtio)(\d+)$/;
@@ -77,25 +76,5 @@ export function freeNetSlot(config) {
   return null;
 }
 
-/** Storages of a node that can hold `content` (images, iso, rootdir, …), enabled ones only. */
-export async function listStorages(node, content, { signal } = {}) {
-  const list = await api(`/nodes/${seg(node)}/storage`, { params: { content, enabled: 1 }, signal });
-  return (Array.isArray(list) ? list : []).filter((s) => s && s.storage && s.active !== 0)
-    .sort((a, b) => a.storage.localeCompare(b.storage));
-}
-
-/** "local — 120 GiB free (dir)" for a storage select. */
-export function storageLabel(s) {
-  const free = Number.isFinite(Number(s.avail)) && s.avail !== undefined ? `${formatBytes(s.avail)} free` : null;
-  return [s.storage, [free, s.type].filter(Boolean).join(', ')].filter(Boolean).join(' — ');
-}
-
-/** ISO images on a storage: [{volid, size}] sorted by name. */
-export async function listIsos(node, storage, { signal } = {}) {
-  const list = await api(`/nodes/${seg(node)}/storage/${seg(storage)}/content`, { params: { content: 'iso' }, signal });
-  return (Array.isArray(list) ? list : []).filter((v) => v && v.volid)
-    .sort((a, b) => a.volid.localeCompare(b.volid, undefined, { numeric: true }));
-}
-
-/** "local:iso/debian-12.iso" → "debian-12.iso" */
-export const volName = (volid) => String(volid).replace(/^[^:]*:(iso\/)?/, '');
+// The storage lists live in storage.js; the editors and the wizard import them from here too.
+export { listStorages, storageLabel, listIsos, volName } from './storage.js';

@@ -1,6 +1,6 @@
 // Routes live in the URL hash so reload, back/forward and bookmarks work:
 //   #dc[/tab]            Datacenter
-//   #node/<name>[/tab]   a node
+//   #node/<name>[/tab[/sub]]   a node (sub: e.g. the storage a Storage tab shows)
 //   #qemu/<vmid>[/tab]   a virtual machine
 //   #lxc/<vmid>[/tab]    a container
 // A route's `key` is also the resource tree key of the selected object (and,
@@ -16,7 +16,7 @@ export function parseRoute(hash) {
     try { return decodeURIComponent(p); } catch { return p; }
   });
   if (parts[0] === 'node' && parts[1]) {
-    return { type: 'node', node: parts[1], key: `node/${parts[1]}`, tab: parts[2] };
+    return { type: 'node', node: parts[1], key: `node/${parts[1]}`, tab: parts[2], sub: parts[3] || undefined };
   }
   if (GUEST_TYPES.has(parts[0]) && /^\d+$/.test(parts[1] || '')) {
     return { type: parts[0], vmid: Number(parts[1]), key: `${parts[0]}/${Number(parts[1])}`, tab: parts[2] };

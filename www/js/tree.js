@@ -5,7 +5,7 @@
 //   Home/End jump, Enter/Space (or a click) open the focused object.
 // The search box above the tree filters it by name, VMID or tag.
 
-import { h, icon, replaceChildren } from './dom.js';
+import { h, icon } from './dom.js';
 import { errorText } from './api.js';
 import { formatPercent, ratio } from './format.js';
 import { guestStatus, splitTags } from './guests.js';
@@ -21,7 +21,6 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
   const seen = new Set();        // node keys met before (see rebuild)
   let rowsByKey = new Map();     // key → <li>
   let visible = [];              // visible items in display order: {item, parentKey}
-  let labelSeq = 0;
 
   function guestItem(g) {
     const type = g.type === 'lxc' ? 'CT' : 'VM';
@@ -68,29 +67,61 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     return !!(item.children && item.children.some(matches));
   }
 
-  function buildItem(item, level, parentKey) {
+  // Rows are kept by key between renders (keyed diffing): a row whose look did not change keeps
+  // its element, only its selection, tab stop and tooltip are set in place, and the lists are
+  // reconciled by moving elements, so a change to one guest touches one row, not a thousand.
+  let cache = new Map();         // key → {sig, li, row, ul}
+
+  const labelId = (key) => `tree-label-${key.replace(/[^\w-]/g, '_')}`;
+
+  /** Make `parent`'s children the `wanted` elements, in order, moving as few as possible. */
+  function reconcile(parent, wanted) {
+    // Stale elements go first, so the kept ones are already in order and only new ones move in.
+    const keep = new Set(wanted);
+    for (const el of [...parent.children]) if (!keep.has(el)) el.remove();
+    const kids = parent.children;
+    for (let i = 0; i < wanted.length; i++) if (kids[i] !== wanted[i]) parent.insertBefore(wanted[i], kids[i] || null);
+    while (kids.length > wanted.length) kids[kids.length - 1].remove();
+  }
+
+  function buildItem(item, level, parentKey, next) {
     const kids = (item.children || []).filter(matches);
     const hasKids = !!(item.children && item.children.length);
     const isOpen = hasKids && (expanded.has(item.key) || !!filter);
-    const labelId = `tree-label-${++labelSeq}`;
     visible.push({ item, parentKey });
-
-    const li = h('li', {
-      role: 'treeitem', 'aria-level': level, 'aria-selected': String(item.key === selectedKey),
-      'aria-expanded': hasKids ? String(isOpen) : null, tabindex: item.key === focusKey ? 0 : -1,
-      'aria-labelledby': labelId, dataset: { key: item.key }, class: 'tree-item',
-    },
-    h('div', { class: 'tree-row', title: item.title || null, style: { '--level': level } },
-      h('span', { class: 'twisty', 'aria-hidden': 'true' }, hasKids ? icon(isOpen ? 'chevron-down' : 'chevron-right') : null),
-      icon(item.icon, { cls: 'tree-icon' }),
-      h('span', { id: labelId, class: 'tree-label' }, item.label,
-        item.statusText || item.status ? h('span', { class: 'sr-only' }, ` (${item.statusText || item.status})`) : null),
-      item.tags && item.tags.length ? h('span', { class: 'tags', 'aria-hidden': 'true' },
-        item.tags.slice(0, 3).map((t) => h('span', { class: 'tag', style: { '--tag-hue': tagHue(t) } }, t))) : null,
-      item.status ? h('span', { class: `dot dot-${item.status}`, 'aria-hidden': 'true' }) : null));
+    const tags = item.tags || [];
+    const sig = [item.label, item.status, item.statusText, item.icon, tags.join(';'), level, hasKids, isOpen].join('\u0000');
+    let c = cache.get(item.key);
+    if (!c || c.sig !== sig) {
+      const id = labelId(item.key);
+      const row = h('div', { class: 'tree-row', style: { '--level': level } },
+        h('span', { class: 'twisty', 'aria-hidden': 'true' }, hasKids ? icon(isOpen ? 'chevron-down' : 'chevron-right') : null),
+        icon(item.icon, { cls: 'tree-icon' }),
+        h('span', { id, class: 'tree-label' }, item.label,
+          item.statusText || item.status ? h('span', { class: 'sr-only' }, ` (${item.statusText || item.status})`) : null),
+        tags.length ? h('span', { class: 'tags', 'aria-hidden': 'true' },
+          tags.slice(0, 3).map((t) => h('span', { class: 'tag', style: { '--tag-hue': tagHue(t) } }, t))) : null,
+        item.status ? h('span', { class: `dot dot-${item.status}`, 'aria-hidden': 'true' }) : null);
+      const li = h('li', {
+        role: 'treeitem', 'aria-level': level, 'aria-expanded': hasKids ? String(isOpen) : null,
+        'aria-labelledby': id, dataset: { key: item.key }, class: 'tree-item',
+      }, row);
+      c = { sig, li, row, ul: null };
+    }
+    next.set(item.key, c);
+    const { li, row } = c;
+    const selected = String(item.key === selectedKey);
+    if (li.getAttribute('aria-selected') !== selected) li.setAttribute('aria-selected', selected);
+    const tab = item.key === focusKey ? 0 : -1;
+    if (li.tabIndex !== tab) li.tabIndex = tab;
+    if (item.title) { if (row.title !== item.title) row.title = item.title; } else row.removeAttribute('title');
     rowsByKey.set(item.key, li);
     if (isOpen && kids.length) {
-      li.append(h('ul', { role: 'group' }, kids.map((k) => buildItem(k, level + 1, item.key))));
+      if (!c.ul) { c.ul = h('ul', { role: 'group' }); li.append(c.ul); }
+      reconcile(c.ul, kids.map((k) => buildItem(k, level + 1, item.key, next)));
+    } else if (c.ul) {
+      c.ul.remove();
+      c.ul = null;
     }
     return li;
   }
@@ -101,8 +132,9 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     if (!hadFocus) focusKey = selectedKey;
     rowsByKey = new Map();
     visible = [];
-    labelSeq = 0;
-    replaceChildren(root, data.map((item) => buildItem(item, 1, null)));
+    const next = new Map();
+    reconcile(root, data.map((item) => buildItem(item, 1, null, next)));
+    cache = next;
     // Keep the roving tabindex on something visible.
     if (!rowsByKey.has(focusKey)) {
       focusKey = rowsByKey.has(selectedKey) ? selectedKey : (visible[0]?.item.key ?? 'dc');

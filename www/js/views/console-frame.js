@@ -1,4 +1,4 @@
-// What the VM console (noVNC) and the CT console (xterm.js) share: the status
+// What the VM console (noVNC) and the text consoles (js/term/) share: the status
 // line, the Start and Reconnect buttons, task feedback and the error slot
 // around the screen; the check that the guest runs before a console opens
 // (offering to start it when it does not); and the URL of …/vncwebsocket.

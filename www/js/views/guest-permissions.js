@@ -5,12 +5,8 @@
 import { api } from '../api.js';
 import { h, icon, setText } from '../dom.js';
 import { errorSlot } from '../ui.js';
-import { field } from '../form.js';
-import { confirmDialog, formDialog } from '../dialog.js';
 import { guestNoun, guestView } from '../guests.js';
-
-const TYPE_LABEL = { user: 'User', group: 'Group', token: 'API token' };
-const PARAM = { user: 'users', group: 'groups', token: 'tokens' };
+import { ACL_TYPE_LABEL, addAclDialog, removeAcl } from './acl-common.js';
 
 export const mountGuestPermissions = guestView((panel, guest, signal) => {
   const path = `/vms/${guest.vmid}`;
@@ -46,7 +42,7 @@ export const mountGuestPermissions = guestView((panel, guest, signal) => {
     inheritedCard);
 
   const cells = (a) => [
-    h('td', null, TYPE_LABEL[a.type] || a.type),
+    h('td', null, ACL_TYPE_LABEL[a.type] || a.type),
     h('td', null, a.ugid),
     h('td', null, a.roleid),
     h('td', { class: 'optional' }, Number(a.propagate ?? 1) ? 'Yes' : 'No'),
@@ -75,53 +71,16 @@ export const mountGuestPermissions = guestView((panel, guest, signal) => {
   }
 
   async function remove(a) {
-    const ok = await confirmDialog({
-      title: 'Remove permission?',
-      message: `${TYPE_LABEL[a.type] || a.type} ${a.ugid} loses role ${a.roleid} on ${path}.`,
-      confirmLabel: 'Remove', danger: true,
-    });
-    if (!ok) return;
     try {
-      await api('/access/acl', { method: 'PUT', body: { path, roles: a.roleid, [PARAM[a.type]]: a.ugid, delete: 1 } });
+      if (!(await removeAcl({ ...a, path }))) return;
     } catch (e) {
       err.set(e);
     }
     refresh();
   }
 
-  function add() {
-    const type = field({ label: 'For', name: 'type', type: 'select', options: [['user', 'User'], ['group', 'Group'], ['token', 'API token']], value: 'user' });
-    const who = field({ label: 'User', name: 'users', required: true, list: [], placeholder: 'alice@pve' });
-    const role = field({ label: 'Role', name: 'roles', type: 'select', required: true });
-    const propagate = field({ label: 'Propagate to sub-paths', name: 'propagate', type: 'checkbox', value: true });
-    const names = { user: [], group: [], token: [] };
-    const fillWho = () => {
-      const t = type.get();
-      who.name = PARAM[t];
-      who.el.querySelector('label').textContent = TYPE_LABEL[t];
-      who.input.placeholder = t === 'user' ? 'alice@pve' : t === 'group' ? 'admins' : 'alice@pve!ci';
-      who.setOptions(names[t]);
-    };
-    type.input.addEventListener('change', fillWho);
-    Promise.allSettled([api('/access/users'), api('/access/groups'), api('/access/roles')]).then(([u, g, r]) => {
-      if (u.status === 'fulfilled' && Array.isArray(u.value)) names.user = u.value.map((x) => x.userid).filter(Boolean).sort();
-      if (g.status === 'fulfilled' && Array.isArray(g.value)) names.group = g.value.map((x) => x.groupid).filter(Boolean).sort();
-      if (r.status === 'fulfilled' && Array.isArray(r.value)) {
-        role.setOptions(r.value.map((x) => x.roleid).filter(Boolean).sort().map((x) => [x, x]), false);
-        role.set(r.value.some((x) => x.roleid === 'PVEVMUser') ? 'PVEVMUser' : r.value[0]?.roleid);
-      } else {
-        role.setError('Could not load the roles.');
-      }
-      fillWho();
-    });
-    return formDialog({
-      title: `Add a permission on ${path}`, fields: [type, who, role, propagate], submitLabel: 'Add',
-      intro: `Grants a role on ${noun} ${guest.vmid}.`,
-      onSubmit: async () => {
-        await api('/access/acl', { method: 'PUT', body: { path, roles: role.get(), [PARAM[type.get()]]: who.get(), propagate: propagate.get() ? 1 : 0 } });
-        refresh();
-      },
-    });
+  async function add() {
+    if (await addAclDialog({ title: `Add a permission on ${path}`, intro: `Grants a role on ${noun} ${guest.vmid}.`, path })) refresh();
   }
 
   refresh();

@@ -66,7 +66,11 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
   const [tagRow, tagDd] = fact('Tags');
   const cpu = gauge('CPU usage');
   const mem = gauge('Memory usage');
-  const [diskRow, diskDd] = fact('Boot disk size');
+  // Containers also report swap and the root disk's use.
+  const ct = guest.type === 'lxc';
+  const swap = ct ? gauge('Swap usage') : null;
+  const disk = ct ? gauge('Root disk usage') : null;
+  const [diskRow, diskDd] = fact(guest.type === 'lxc' ? 'Root disk size' : 'Boot disk size');
   const [netRow, netDd] = fact('Network in / out');
   const [ioRow, ioDd] = fact('Disk read / write');
   const updated = h('p', { class: 'muted small' }, 'Loading…');
@@ -78,7 +82,7 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
     err.el,
     h('div', { class: 'cards cards-fit' },
       card('Status', h('dl', { class: 'facts facts-first' }, stRow, nodeRow, upRow, lockRow, tagRow)),
-      card('Resources', cpu.el, mem.el),
+      card('Resources', cpu.el, mem.el, swap?.el, disk?.el),
       card('I/O', h('dl', { class: 'facts facts-first' }, diskRow, netRow, ioRow))),
     updated);
 
@@ -112,6 +116,11 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
       } else {
         cpu.set(0, '–', cpus ? `${cpus} CPU${cpus === 1 ? '' : 's'} assigned` : '');
         mem.set(0, '–', s.maxmem ? `${formatBytes(s.maxmem)} assigned` : '');
+      }
+      if (ct) {
+        const use = (g, used, max) => g.set(ratio(used, max), max ? formatPercent(ratio(used, max), 1) : '–', max ? `${formatBytes(used)} of ${formatBytes(max)}` : '');
+        use(swap, s.swap, s.maxswap);
+        use(disk, s.disk, s.maxdisk);
       }
       setText(diskDd, s.maxdisk ? formatBytes(s.maxdisk) : '–');
       setText(netDd, `${formatBytes(s.netin)} / ${formatBytes(s.netout)}`);

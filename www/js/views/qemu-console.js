@@ -1,4 +1,7 @@
-// VM → Console: the VM's screen through noVNC. POST …/vncproxy (websocket=1)
+// VM → Console: the VM's screen through noVNC, or, for a VM with a serial
+// port (serial0), its serial console in the browser's terminal (a choice
+// above the screen; a VM whose display is the serial port starts there).
+// noVNC: POST …/vncproxy (websocket=1)
 // opens a VNC proxy and answers {port, ticket}; the browser then connects a
 // WebSocket to …/vncwebsocket?port=…&vncticket=… (the session cookie
 // authenticates it) and noVNC speaks RFB over it, with the ticket as the VNC
@@ -7,8 +10,10 @@
 import { api } from '../api.js';
 import { h, icon } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
+import { nextId } from '../ui.js';
 import { guestBase, guestView } from '../guests.js';
 import { consoleFrame, websocketUrl } from './console-frame.js';
+import { mountTermConsole } from './term-console.js';
 
 export const NOVNC_RFB = '/novnc/core/rfb.js';
 
@@ -25,6 +30,49 @@ function loadRFB() {
 }
 
 export const mountQemuConsole = guestView((panel, guest, signal) => {
+  const host = h('div', { class: 'console-host' });
+  let sub = null; // {ctrl, cleanup} of the console shown
+  const show = (mode) => {
+    if (sub) { sub.ctrl.abort(); sub.cleanup?.(); }
+    host.replaceChildren();
+    const ctrl = new AbortController();
+    signal.addEventListener('abort', () => ctrl.abort(), { once: true });
+    const cleanup = mode === 'serial'
+      ? mountTermConsole(host, guest, ctrl.signal, { what: 'VM', proxyBody: { serial: 'serial0' }, label: `Serial console of VM ${guest.vmid}` })
+      : mountVnc(host, guest, ctrl.signal);
+    sub = { ctrl, cleanup };
+  };
+  panel.append(host);
+  (async () => {
+    let config = {};
+    try {
+      config = await api(`${guestBase(guest)}/config`, { signal });
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      console.debug('console: config', e);
+    }
+    if (signal.aborted) return;
+    const serial = config && config.serial0 !== undefined;
+    if (serial) host.before(modeSwitch(config.vga === 'serial0' ? 'serial' : 'vnc', show));
+    show(serial && config.vga === 'serial0' ? 'serial' : 'vnc');
+  })();
+  return () => { if (sub) { sub.ctrl.abort(); sub.cleanup?.(); } };
+});
+
+/** Radio buttons: the graphical console (noVNC) or the serial terminal. */
+function modeSwitch(initial, onChange) {
+  const name = nextId('console-mode');
+  const opt = (value, label) => {
+    const id = `${name}-${value}`;
+    return h('label', { class: 'check', for: id },
+      h('input', { type: 'radio', id, name, value, checked: value === initial, onchange: () => onChange(value) }), ' ', label);
+  };
+  return h('fieldset', { class: 'console-mode' },
+    h('legend', { class: 'sr-only' }, 'Console type'),
+    opt('vnc', 'Display (noVNC)'), opt('serial', 'Serial terminal (serial0)'));
+}
+
+function mountVnc(panel, guest, signal) {
   const base = guestBase(guest);
   const screen = h('div', { class: 'vnc-screen', dataset: { state: 'idle' }, 'aria-label': `Screen of VM ${guest.vmid}`, role: 'application' });
   const cadBtn = h('button', { type: 'button', class: 'btn', disabled: true, onclick: ctrlAltDel }, icon('keyboard'), 'Ctrl+Alt+Del');
@@ -76,4 +124,4 @@ export const mountQemuConsole = guestView((panel, guest, signal) => {
 
   connect();
   return () => drop();
-});
+}

@@ -4,7 +4,6 @@
 // new disks, which allocate storage in a task) guarded by the config's digest;
 // changes that need a restart show as pending.
 
-import { api, seg } from '../api.js';
 import { h, icon } from '../dom.js';
 import { errorSlot } from '../ui.js';
 import { formatBytes } from '../format.js';
@@ -12,12 +11,13 @@ import { field } from '../form.js';
 import { confirmDialog, formDialog } from '../dialog.js';
 import { taskFeedback, isUpid, waitTask, TaskFailed } from '../taskrun.js';
 import { guestBase, guestView } from '../guests.js';
+import { offerBridges } from '../nodes.js';
 import { parsePropString, formatPropString, parseNet, formatNet, NIC_MODELS, parseSize } from '../propstring.js';
 import {
   putConfig, freeSlot, freeNetSlot, listStorages, storageLabel, listIsos, volName, labelOf,
   DISK_BUSES, DISK_KEY, NET_KEY, UNUSED_KEY, BIOSES, MACHINES, SCSIHW, CPU_TYPES, NIC_CHOICES, CACHE_MODES, VGA_TYPES,
 } from '../qemu-config.js';
-import { configLoader, configTable } from './config-grid.js';
+import { configLoader, configTable, renderRows } from './config-grid.js';
 
 const BUS_ORDER = ['ide', 'sata', 'scsi', 'virtio'];
 const SHOWN_ELSEWHERE = new Set(['name', 'onboot', 'boot', 'bootdisk', 'ostype', 'agent', 'protection', 'description',
@@ -26,16 +26,6 @@ const SHOWN_ELSEWHERE = new Set(['name', 'onboot', 'boot', 'bootdisk', 'ostype',
   'spice_enhancements', 'vmstatestorage', 'searchdomain', 'nameserver', 'ciuser', 'cipassword', 'citype', 'sshkeys',
   'ciupgrade', 'cicustom', 'migrate_downtime', 'migrate_speed', 'shares', 'parent', 'runningmachine', 'runningcpu',
   'affinity', 'args', 'arch', 'balloon', 'sockets', 'cores', 'cpu', 'memory']);
-
-/** Bridges of a node for a datalist (empty when the node cannot list them). */
-async function listBridges(node) {
-  try {
-    const list = await api(`/nodes/${seg(node)}/network`, { params: { type: 'any_bridge' } });
-    return (Array.isArray(list) ? list : []).map((n) => n.iface).filter(Boolean).sort();
-  } catch {
-    return [];
-  }
-}
 
 const isCdrom = (v) => parsePropString(v, 'file').media === 'cdrom';
 const memoryMiB = (cfg) => Number(parsePropString(cfg.memory ?? '512', 'current').current) || 512;
@@ -114,18 +104,7 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     // Devices that exist only as pending additions show too.
     const cfg = { ...config };
     for (const [k, p] of pending) if (cfg[k] === undefined && p.pending !== undefined) cfg[k] = p.pending;
-    const list = rows(cfg);
-    tbody.replaceChildren(...list.map((r) => {
-      const pend = r.keys.map((k) => pending.get(k)).filter(Boolean);
-      const pendText = pend.map((p) => (p.delete ? `${p.key}: to be removed` : `${p.key}: ${p.pending}`)).join('; ');
-      return h('tr', { class: pend.length ? 'is-pending' : null, dataset: { key: r.key || r.keys[0] } },
-        h('th', { scope: 'row' }, h('span', { class: 'kv-label' }, icon(r.icon), r.label)),
-        h('td', { class: 'kv-value' }, String(r.value ?? ''),
-          pend.length ? h('span', { class: 'pending-note' }, ` (pending: ${pendText})`) : null),
-        h('td', { class: 'row-actions' },
-          r.edit ? h('button', { type: 'button', class: 'btn btn-small', onclick: r.edit, 'aria-label': `Edit ${r.label}` }, icon('edit'), h('span', { class: 'btn-label' }, 'Edit')) : null,
-          r.remove ? h('button', { type: 'button', class: 'btn btn-small', onclick: r.remove, 'aria-label': `Remove ${r.label}` }, icon('trash'), h('span', { class: 'btn-label' }, 'Remove')) : null));
-    }));
+    renderRows(tbody, rows(cfg), pending);
   }
 
   const refresh = configLoader(base, { signal, err }, (loaded) => { state = loaded; render(); });
@@ -314,7 +293,7 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     const tag = field({ label: 'VLAN tag', name: k, sub: 'tag', type: 'number', min: 1, max: 4094, step: 1, value: net.tag || '', placeholder: 'none' });
     const firewall = field({ label: 'Firewall', name: k, sub: 'firewall', type: 'checkbox', value: net.firewall === '1' });
     const down = field({ label: 'Disconnected (link down)', name: k, sub: 'link_down', type: 'checkbox', value: net.link_down === '1' });
-    listBridges(guest.node).then((b) => bridge.setOptions(b));
+    offerBridges(bridge, guest.node, { signal });
     return formDialog({
       title: key ? `Edit network device ${key}` : 'Add network device', fields: [bridge, model, mac, tag, firewall, down],
       body: h('div', { class: 'form-grid' }, model.el, bridge.el, mac.el, tag.el, firewall.el, down.el),

@@ -9,7 +9,7 @@ import { formDialog } from '../dialog.js';
 import { guestBase, guestView, splitTags } from '../guests.js';
 import { parsePropString, formatPropString, parseBootOrder } from '../propstring.js';
 import { putConfig, labelOf, OSTYPES, DISK_KEY, NET_KEY } from '../qemu-config.js';
-import { configLoader, configTable } from './config-grid.js';
+import { configLoader, configTable, optionEditors, renderRows } from './config-grid.js';
 import { loadResources } from '../resources.js';
 
 const yesNo = (v) => (Number(v) ? 'Yes' : 'No');
@@ -34,25 +34,7 @@ export const mountQemuOptions = guestView((panel, guest, signal) => {
     loadResources({ maxAge: 0 }).catch(() => {}); // name and tags show in the tree
   }
 
-  /** Edit a yes/no option; the default is deleted rather than stored. */
-  function editFlag(key, label, dflt) {
-    const f = field({ label, name: key, type: 'checkbox', value: state.config[key] ?? dflt });
-    return formDialog({
-      title: `Edit: ${label}`, fields: [f], submitLabel: 'Save',
-      onSubmit: () => (f.get() === !!dflt ? save({}, state.config[key] !== undefined ? [key] : []) : save({ [key]: f.get() ? 1 : 0 })),
-    });
-  }
-
-  function editText(key, label, opts = {}) {
-    const f = field({ label, name: key, value: state.config[key] ?? '', ...opts });
-    return formDialog({
-      title: `Edit: ${label}`, fields: [f], submitLabel: 'Save',
-      onSubmit: () => {
-        const v = opts.normalize ? opts.normalize(f.get()) : f.get();
-        return v === '' ? save({}, state.config[key] !== undefined ? [key] : []) : save({ [key]: v });
-      },
-    });
-  }
+  const { editFlag, editText, editDescription } = optionEditors(() => state.config, save);
 
   function editOstype() {
     const f = field({ label: 'Guest OS type', name: 'ostype', type: 'select', options: OSTYPES, value: state.config.ostype || 'other' });
@@ -70,14 +52,6 @@ export const mountQemuOptions = guestView((panel, guest, signal) => {
         const s = formatPropString(next, 'enabled');
         return s === '0' ? save({}, state.config.agent !== undefined ? ['agent'] : []) : save({ agent: s });
       },
-    });
-  }
-
-  function editDescription() {
-    const f = field({ label: 'Notes', name: 'description', type: 'textarea', rows: 8, value: state.config.description ?? '', wide: true });
-    return formDialog({
-      title: 'Edit: Notes', fields: [f], submitLabel: 'Save', className: 'dialog-wide',
-      onSubmit: () => (f.get().trim() === '' ? save({}, state.config.description !== undefined ? ['description'] : []) : save({ description: f.get() })),
     });
   }
 
@@ -146,15 +120,7 @@ export const mountQemuOptions = guestView((panel, guest, signal) => {
         () => editText('tags', 'Tags', { hint: 'Separated by spaces, commas or semicolons.', normalize: (v) => splitTags(v).join(';') })],
       ['description', 'Notes', cfg.description || 'none', editDescription],
     ];
-    tbody.replaceChildren(...rows.map(([key, label, value, edit]) => {
-      const p = state.pending.get(key);
-      return h('tr', { class: p ? 'is-pending' : null, dataset: { key } },
-        h('th', { scope: 'row' }, label),
-        h('td', { class: `kv-value${key === 'description' ? ' pre' : ''}` }, String(value),
-          p ? h('span', { class: 'pending-note' }, p.delete ? ' (pending: reset to default)' : ` (pending: ${p.pending})`) : null),
-        h('td', { class: 'row-actions' }, h('button', { type: 'button', class: 'btn btn-small', onclick: edit, 'aria-label': `Edit ${label}` },
-          icon('edit'), h('span', { class: 'btn-label' }, 'Edit'))));
-    }));
+    renderRows(tbody, rows.map(([key, label, value, edit]) => ({ key, label, value, edit, pre: key === 'description' })), state.pending);
   }
 
   refresh();
