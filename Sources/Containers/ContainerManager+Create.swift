@@ -71,7 +71,9 @@ extension ContainerManager {
     func withMounted<T>(_ volid: String, vmid: Int, _ body: (String) throws -> T) throws -> T {
         let (path, kind) = try resolve(volid)
         if kind == .directory { return try body(path) }
-        let target = "\(runDirectory)/lxc-setup-\(vmid)"
+        // under the lxcpath (0755), not the run directory (0770 root:kvm once VMs ran): the shifted
+        // root that unpacks an unprivileged template must be able to reach it
+        let target = "\(lxcpath)/.setup-\(vmid)"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         do { _ = try Command.run(["mount"] + (kind == .image ? ["-o", "loop"] : []) + [path, target]) } catch {
             rmdir(target)

@@ -84,6 +84,7 @@ public final class ContainerManager: Sendable {
     func prepareDirectories() throws {
         let fm = FileManager.default
         for dir in [runDirectory, lxcpath, logDirectory] { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        chmod(lxcpath, 0o755)
         // runs in the container's mount namespace after the root file system is mounted: attaches an
         // image as a loop device there, so it goes away with the namespace
         let hook = """

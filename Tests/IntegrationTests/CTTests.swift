@@ -90,6 +90,9 @@ import Testing
             try? Self.removeNetwork()
         }
         let (built, uploaded) = try Self.templates(node)
+        // as after a VM ran: the run directory belongs to root:kvm, 0770; unpacking must not need it
+        try FileManager.default.createDirectory(atPath: node.dataDirectory + "/run", withIntermediateDirectories: true)
+        chmod(node.dataDirectory + "/run", 0o770)
 
         // create and start in one task, unprivileged by default, a static address on the test bridge
         #expect(try VMTests.task(node, "POST", "/nodes/ctt/lxc", [
