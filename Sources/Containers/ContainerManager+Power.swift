@@ -1,6 +1,7 @@
 import Foundation
 import Guests
 import LXC
+import Storage
 
 extension ContainerManager {
     /// Starts a container: pending changes apply, the liblxc configuration is generated from the
@@ -124,9 +125,10 @@ extension ContainerManager {
 
 extension ContainerManager {
     /// `cmode: shell`: a login shell attached to the container on a new pty; returns the pty's
-    /// controlling side. The shell's side is closed once the shell ends, which ends the tunnel too.
-    public func attachShell(_ vmid: Int) throws -> Int32 {
-        let container = try container(vmid)
+    /// controlling side and what ends the shell when the tunnel closes first (closing the pty hangs
+    /// it up too). The shell's side is closed once the shell ends, which ends the tunnel.
+    public func attachShell(_ vmid: Int) throws -> (fd: Int32, release: @Sendable () -> Void) {
+        guard isRunning(vmid) else { throw GuestError(400, "CT \(vmid) not running") }
         // posix_openpt, unlockpt and ptsname as their ioctls, TIOCSPTLCK and TIOCGPTN (macros Swift does not see)
         let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
         var unlock: Int32 = 0, number: UInt32 = 0
@@ -139,15 +141,26 @@ extension ContainerManager {
             close(master)
             throw GuestError(500, "cannot open the pty: \(String(cString: strerror(errno)))")
         }
+        // lxc-attach, spawned (a fork that execs at once): liblxc's attach forks and keeps working in
+        // the child, which in this many-threaded daemon can hang on a lock another thread held
+        let pid: pid_t
+        do {
+            pid = try Command.spawn(
+                // setsid -c: a session whose controlling terminal is the pty, which lxc-attach needs
+                ["setsid", "-c", "lxc-attach", "-P", lxcpath, "-n", "\(vmid)", "--clear-env", "--set-var", "TERM=xterm-256color", "--", "/bin/sh", "-l"], terminal: slave)
+        } catch {
+            close(master)
+            close(slave)
+            throw GuestError(500, "cannot attach a shell to CT \(vmid): \(error)")
+        }
         let thread = Thread {
-            // setsid -c makes the pty the shell's controlling terminal (job control, Ctrl+C)
-            let script = "command -v setsid >/dev/null && exec setsid -c /bin/sh -l; exec /bin/sh -l"
-            _ = try? container.run(
-                ["/bin/sh", "-c", script], options: LXCAttachOptions(stdin: slave, stdout: slave, stderr: slave, environment: ["TERM=xterm-256color"]))
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             close(slave)
         }
         thread.name = "ct-shell-\(vmid)"
         thread.start()
-        return master
+        // lxc-attach leads its own session (setsid execs it in place, as it is no group leader)
+        return (master, { kill(-pid, SIGHUP) })
     }
 }

@@ -215,9 +215,9 @@ public enum LxcEndpoints {
                     let mode = CTConfig(config.current).consoleMode
                     let (ticket, port) = try m.consoles.issue(user: context.user, vmid: vmid, kind: .terminal) {
                         do {
-                            if mode == "shell" { return (try m.attachShell(vmid), nil) }
+                            if mode == "shell" { return try m.attachShell(vmid) }
                             let (pty, held) = try m.container(vmid).console(tty: mode == "console" ? 0 : -1)
-                            return (pty, held)
+                            return (pty, { close(held) })
                         } catch { throw APIError(500, "\(error)") }
                     }
                     let upid = try context.services.tasks.start(type: "vncproxy", id: "\(vmid)", user: context.user) { log in

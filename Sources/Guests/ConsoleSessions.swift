@@ -12,7 +12,7 @@ public final class ConsoleSessions: Sendable {
         var user: String
         var vmid: Int
         var port: Int
-        var connect: @Sendable () throws -> (fd: Int32, held: Int32?)
+        var connect: @Sendable () throws -> (fd: Int32, release: (@Sendable () -> Void)?)
         var kind: Kind
         var expires: Date
     }
@@ -28,8 +28,10 @@ public final class ConsoleSessions: Sendable {
     }
 
     /// Issues a ticket whose tunnel runs over the descriptor `connect` opens when it is redeemed (a
-    /// socket, or a container's pty with the descriptor that holds its terminal, closed with the tunnel).
-    public func issue(user: String, vmid: Int, kind: Kind, connect: @escaping @Sendable () throws -> (fd: Int32, held: Int32?)) throws -> (ticket: String, port: Int) {
+    /// socket, or a container's pty); `release` runs when the tunnel closes (it frees the terminal).
+    public func issue(
+        user: String, vmid: Int, kind: Kind, connect: @escaping @Sendable () throws -> (fd: Int32, release: (@Sendable () -> Void)?)
+    ) throws -> (ticket: String, port: Int) {
         let now = Date()
         tickets.withLock { $0 = $0.filter { $0.value.expires > now } }
         let port = try ports.withLock { used -> Int in
@@ -53,9 +55,10 @@ public final class ConsoleSessions: Sendable {
         }
         defer { _ = ports.withLock { $0.remove(entry.port) } }
         guard entry.user == user, entry.vmid == vmid, entry.port == port else { throw APIError(401, "permission denied - invalid vncticket") }
-        let (fd, held) = try entry.connect()
+        let (fd, release) = try entry.connect()
         return entry.kind == .vnc
-            ? SocketTunnel(fd: fd, framing: false, held: held) : SocketTunnel(fd: fd, framing: true, expectedLogin: "\(user):\(ticket)", held: held)
+            ? SocketTunnel(fd: fd, framing: false, release: release)
+            : SocketTunnel(fd: fd, framing: true, expectedLogin: "\(user):\(ticket)", release: release)
     }
 
     /// A connected unix stream socket to a guest's console socket (also `qm terminal`'s).
@@ -88,12 +91,12 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
     private let fd: Int32
     private let framing: Bool
     private let expectedLogin: String?
-    private let held: Int32?
+    private let release: (@Sendable () -> Void)?
     private let state = Mutex<(client: (any TunnelClient)?, loggedIn: Bool, buffer: [UInt8], closed: Bool)>((nil, false, [], false))
 
-    init(fd: Int32, framing: Bool, expectedLogin: String? = nil, held: Int32? = nil) {
+    init(fd: Int32, framing: Bool, expectedLogin: String? = nil, release: (@Sendable () -> Void)? = nil) {
         self.fd = fd
-        self.held = held
+        self.release = release
         self.framing = framing
         self.expectedLogin = expectedLogin
     }
@@ -194,7 +197,7 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
         if first {
             shutdown(fd, Int32(SHUT_RDWR))
             close(fd)
-            if let held { close(held) }
+            release?()
         }
     }
 }

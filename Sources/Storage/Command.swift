@@ -72,6 +72,29 @@ public enum Command {
         return (code, readAll(outFile), readAll(errFile))
     }
 
+    /// Starts a program with `terminal` as its stdin, stdout and stderr and returns its pid (the caller
+    /// waits for it). posix_spawn execs at once, which a fork in this many-threaded process must.
+    public static func spawn(_ arguments: [String], terminal: Int32) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, terminal, fd) }
+        var environment = ProcessInfo.processInfo.environment
+        if environment["PATH"] == nil { environment["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin" }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw Failure(command: arguments.joined(separator: " "), status: -1, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        return pid
+    }
+
     private static func readAll(_ file: UnsafeMutablePointer<FILE>) -> String {
         rewind(file)
         var bytes: [UInt8] = []

@@ -137,9 +137,17 @@ def termproxy_probe(port, cookie, csrf, base, line, expect, timeout=10):
     try:
         ws.send(f"{proxy['user']}:{proxy['ticket']}\n", opcode=2)
         ws.send("1:100:30:", opcode=2)
+        # as a person would: type once the terminal has shown something, or has stayed quiet for a second
+        out = b""
+        try:
+            kind, data = ws.receive(time.monotonic() + 1)
+            out += data
+        except TimeoutError:
+            pass
+        time.sleep(0.3)
         text = line + "\n"
         ws.send(f"0:{len(text.encode())}:{text}", opcode=2)
-        out, deadline = b"", time.monotonic() + timeout
+        deadline = time.monotonic() + timeout
         while expect.encode() not in out.replace(line.encode(), b""):
             kind, data = ws.receive(deadline)
             if kind == "close":
