@@ -68,6 +68,8 @@ except ImportError:
     sys.exit(2)
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "Tests" / "Tools"))
+from wsclient import WebSocket, WebSocketRefused  # noqa: E402  (the tests' one WebSocket client)
 NODE = "browsertest"
 USER, REALM, PASSWORD = "tester", "pve", "browser-test-password"
 DESKTOP = (1280, 720)
@@ -1031,113 +1033,6 @@ def ct_mock(c):
 TINY_GUEST_DIR = REPO / ".build" / "tiny-guest"
 READY_MARKER = b"CORRAL-TINY-GUEST-READY"
 DISKS_MARKER = b"CORRAL-DISKS:"     # the guest's next line: seeing it without READY means READY went by
-
-
-class WebSocketRefused(Exception):
-    """The server answered the upgrade with something other than 101."""
-
-    def __init__(self, status, reason):
-        super().__init__(f"HTTP {status} {reason}")
-        self.status = status
-
-
-class WebSocket:
-    """A minimal RFC 6455 client on ssl + socket: the handshake, masked client frames, and reading
-    text and binary messages. Pings and pongs are skipped (not answered); a close frame ends it."""
-
-    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-    def __init__(self, host, port, target, headers, timeout=10):
-        raw = socket.create_connection((host, port), timeout=timeout)
-        self.sock = ssl._create_unverified_context().wrap_socket(raw, server_hostname=host)
-        self.buf = b""
-        key = base64.b64encode(os.urandom(16)).decode()
-        head = [f"GET {target} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
-                f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: binary"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-        deadline = time.monotonic() + timeout
-        while b"\r\n\r\n" not in self.buf:
-            self._fill(deadline)
-        response, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = response.decode("iso-8859-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-        if status != 101:
-            self.close(send_close=False)
-            raise WebSocketRefused(status, parts[2] if len(parts) > 2 else "")
-        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
-        if fields.get("sec-websocket-accept") != accept:
-            self.close(send_close=False)
-            raise Failure(f"bad Sec-WebSocket-Accept {fields.get('sec-websocket-accept')!r} (expected {accept!r})")
-
-    def _fill(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            raise TimeoutError from None
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        self.buf += chunk
-
-    def _take(self, n, deadline):
-        while len(self.buf) < n:
-            self._fill(deadline)
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def send(self, data, opcode=0x1):
-        payload = data.encode() if isinstance(data, str) else bytes(data)
-        n = len(payload)
-        if n < 126:
-            head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-        elif n < 1 << 16:
-            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-        else:
-            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-        mask = os.urandom(4)
-        self.sock.sendall(head + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload)))
-
-    def receive(self, deadline):
-        """The next message as ("text" | "binary", bytes), or ("close", b"") at a close frame.
-        Raises TimeoutError when the deadline (time.monotonic()) passes first."""
-        kind, parts = None, []
-        while True:
-            b0, b1 = self._take(2, deadline)
-            opcode, n = b0 & 0x0F, b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", self._take(2, deadline))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", self._take(8, deadline))[0]
-            mask = self._take(4, deadline) if b1 & 0x80 else None
-            payload = self._take(n, deadline)
-            if mask:
-                payload = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-            if opcode == 0x8:
-                return "close", b""
-            if opcode in (0x9, 0xA):
-                continue
-            if opcode in (0x1, 0x2):
-                kind, parts = ("text" if opcode == 0x1 else "binary"), [payload]
-            elif opcode == 0x0 and kind:
-                parts.append(payload)
-            else:
-                raise Failure(f"unexpected WebSocket frame (opcode {opcode})")
-            if b0 & 0x80:
-                return kind, b"".join(parts)
-
-    def close(self, send_close=True):
-        try:
-            if send_close:
-                self.send(struct.pack("!H", 1000), opcode=0x8)
-            self.sock.close()
-        except OSError:
-            pass
 
 
 def tiny_guest_iso():
