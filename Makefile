@@ -12,7 +12,8 @@ BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-
 RUN_DEPS := libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools novnc \
 	lxc uidmap e2fsprogs xz-utils zstd busybox-static debootstrap
 TEST_DEPS := curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
-BENCH_DEPS := nginx-light wrk curl openssl python3 corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage
+BENCH_DEPS := nginx-light wrk curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage \
+	chromium chromium-driver
 
 .PHONY: all build release deps test-deps run stop install deb test bench fuzz clean
 
@@ -92,12 +93,14 @@ test: test-deps
 
 bench: deps
 	$(call ensure_packages,$(BENCH_DEPS))
+	@python3 -c 'import selenium' 2>/dev/null || pip install -q selenium
 	$(SWIFT) build -c release
 	bash Tests/Bench/bench.sh .build/release/corrald
 	python3 Tests/Bench/clusterfs_bench.py --corrald .build/release/corrald
 	bash Tests/Bench/replication_bench.sh .build/release
 	python3 Tests/Bench/vm_bench.py --bin .build/release
 	python3 Tests/Bench/ct_bench.py --bin .build/release
+	python3 Tests/Bench/console_bench.py --bin .build/release
 
 # libFuzzer over the HTTP request parser, property strings and JSON (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 60

@@ -8,27 +8,9 @@ import LXC
 /// run here and their logs print as they go), plus what only works on the node itself: `exec`,
 /// `enter`, `console`, `push` and `pull` go straight to liblxc.
 public struct Pct {
-    static let ct = "/nodes/{node}/lxc/{vmid}"
-    static let commands: [WordCommand] = [
-        WordCommand(words: ["list"], verb: "get", path: "/nodes/{node}/lxc", positionals: []),
-        WordCommand(words: ["create"], verb: "create", path: "/nodes/{node}/lxc", positionals: ["vmid", "ostemplate"]),
-        WordCommand(words: ["config"], verb: "get", path: ct + "/config", positionals: ["vmid"]),
-        WordCommand(words: ["set"], verb: "set", path: ct + "/config", positionals: ["vmid"]),
-        WordCommand(words: ["pending"], verb: "get", path: ct + "/pending", positionals: ["vmid"]),
-        WordCommand(words: ["status"], verb: "get", path: ct + "/status/current", positionals: ["vmid"]),
-        WordCommand(words: ["snapshot"], verb: "create", path: ct + "/snapshot", positionals: ["vmid", "snapname"]),
-        WordCommand(words: ["listsnapshot"], verb: "get", path: ct + "/snapshot", positionals: ["vmid"]),
-        WordCommand(words: ["rollback"], verb: "create", path: ct + "/snapshot/{snapname}/rollback", positionals: ["vmid", "snapname"]),
-        WordCommand(words: ["delsnapshot"], verb: "delete", path: ct + "/snapshot/{snapname}", positionals: ["vmid", "snapname"]),
-        WordCommand(words: ["clone"], verb: "create", path: ct + "/clone", positionals: ["vmid", "newid"]),
-        WordCommand(words: ["template"], verb: "create", path: ct + "/template", positionals: ["vmid"]),
-        WordCommand(words: ["resize"], verb: "set", path: ct + "/resize", positionals: ["vmid", "disk", "size"]),
-        WordCommand(words: ["destroy"], verb: "delete", path: ct, positionals: ["vmid"]),
-        WordCommand(words: ["unlock"], verb: "set", path: ct + "/config", positionals: ["vmid"], fixed: ["--delete", "lock"]),
-        WordCommand(words: ["interfaces"], verb: "get", path: ct + "/interfaces", positionals: ["vmid"]),
-    ] + ["start", "stop", "shutdown", "reboot", "suspend", "resume"].map {
-        WordCommand(words: [$0], verb: "create", path: ct + "/status/\($0)", positionals: ["vmid"])
-    }
+    static let commands = GuestTool.commands(
+        type: "lxc", create: ["vmid", "ostemplate"], power: ["start", "stop", "shutdown", "reboot", "suspend", "resume"],
+        extra: [WordCommand(words: ["interfaces"], verb: "get", path: "/nodes/{node}/lxc/{vmid}/interfaces", positionals: ["vmid"])])
 
     let pvesh: Pvesh
     let settings: Settings
@@ -38,33 +20,17 @@ public struct Pct {
         self.settings = settings
     }
 
-    var table: WordCommands { WordCommands(tool: "pct", commands: Self.commands, node: settings.nodeName) }
-
-    var usageText: String {
-        table.usageText
-            + "  pct exec <vmid> [--] <command> [args...]   run a command in the container\n"
+    public func run(_ arguments: [String]) async -> Int32 {
+        let usage = "  pct exec <vmid> [--] <command> [args...]   run a command in the container\n"
             + "  pct enter <vmid>                           a login shell in the container\n"
             + "  pct console <vmid> [--tty N]               attach to a terminal (Ctrl+O leaves)\n"
             + "  pct push <vmid> <file> <destination> [--user U] [--group G] [--perms MODE]\n"
             + "  pct pull <vmid> <path> <destination>\n"
             + "  pct lxcconfig <vmid>                       print the liblxc configuration a start would use\n"
-    }
-
-    public func run(_ arguments: [String]) async -> Int32 {
-        if arguments.isEmpty || ["help", "--help", "-h"].contains(arguments[0]) {
-            FileHandle.standardOutput.write(Data(usageText.utf8))
-            return arguments.isEmpty ? 2 : 0
-        }
-        do {
-            switch arguments[0] {
-            case "exec", "enter", "console", "push", "pull", "lxcconfig":
-                return try local(arguments)
-            default:
-                return await pvesh.run(try table.translate(arguments))
-            }
-        } catch {
-            return Pvesh.report(error)
-        }
+        let tool = GuestTool(
+            name: "pct", commands: Self.commands, localUsage: usage, localCommands: ["exec", "enter", "console", "push", "pull", "lxcconfig"],
+            pvesh: pvesh, settings: settings)
+        return await tool.run(arguments) { try local($0) }
     }
 
     /// The commands that talk to liblxc directly (as root on the node).

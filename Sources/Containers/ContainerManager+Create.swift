@@ -140,6 +140,7 @@ extension ContainerManager {
                     let options = try materialize(requested, vmid: vmid, unprivileged: unprivileged, reverter: reverter, log: log)
                     var section = GuestConfig.Section(values: options)
                     section.description = section.values.removeValue(forKey: "description")
+                    if section["hostname"] == nil { section["hostname"] = "CT\(vmid)" }
                     let rootVolume = CTConfig(section).rootfs!.volume
                     try withMounted(rootVolume, vmid: vmid) { root in
                         try extract(template: template, into: root, unprivileged: unprivileged, log: log)
@@ -149,7 +150,6 @@ extension ContainerManager {
                         if let password { try setup.setRootPassword(password) }
                         if let keys { try setup.addSSHKeys(keys) }
                     }
-                    if section["hostname"] == nil { section["hostname"] = "CT\(vmid)" }
                     section["arch"] = section["arch"] ?? "amd64"
                     section["memory"] = section["memory"] ?? "512"
                     section["swap"] = section["swap"] ?? "512"

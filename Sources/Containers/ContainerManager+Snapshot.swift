@@ -21,11 +21,7 @@ extension ContainerManager {
             try await BlockingWork.run { [self] in
                 let (config, _) = try load(vmid)
                 try store.checkLock(config, vmid)
-                guard GuestConfig.isValidSnapshotName(name), name != "current", name != "PENDING" else {
-                    throw GuestError.parameter("snapname", "invalid snapshot name '\(name)'")
-                }
-                if config.snapshots[name] != nil { throw GuestError(500, "snapshot name '\(name)' already used") }
-                if CTConfig(config.current).isTemplate { throw GuestError(500, "you can't take a snapshot of a template") }
+                try config.checkNewSnapshot(name, isTemplate: CTConfig(config.current).isTemplate)
                 let volumes = try snapshotVolumes(config.current)
                 for v in volumes where !v.plugin.canSnapshot(v.name) {
                     throw GuestError(500, "snapshot feature is not available for \(v.key) (\(v.volid)): storage type '\(v.plugin.entry.type)' cannot snapshot this volume")

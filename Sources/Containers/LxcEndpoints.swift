@@ -72,7 +72,7 @@ public enum LxcEndpoints {
                     let options = CTOptionSchema.options(from: context.parameters)
                     try checkOptionPrivileges(context, vmid: vmid, set: options, delete: [])
                     for (key, value) in options where CTOptionSchema.isVolume(key) {
-                        let volume = PropertyStringHead.value(value)
+                        let volume = PropertyStringFirst.value(value)
                         if let request = ContainerManager.newVolumeRequest(volume), !context.has(["Datastore.AllocateSpace"], on: "/storage/\(request.storage)") {
                             throw APIError(403, "Permission check failed (/storage/\(request.storage), Datastore.AllocateSpace)")
                         }
@@ -122,13 +122,7 @@ public enum LxcEndpoints {
                     return try GuestEndpoints.task(context, "vzdestroy", vmid) { log in
                         if force && m.isRunning(vmid) { try await m.stop(vmid, log: log) }
                         try await m.destroy(vmid, skiplock: false, log: log)
-                        if purge, let access {
-                            try access.updateUserConfig { config in
-                                config.acl.removeAll { $0.path == "/vms/\(vmid)" }
-                                for id in config.pools.keys { config.pools[id]!.vms.removeAll { $0 == vmid } }
-                            }
-                            log("removed CT \(vmid) from ACLs and pools")
-                        }
+                        if purge { try GuestEndpoints.purge(vmid, access: access, noun: "CT", log: log) }
                     }
                 }),
         ]
@@ -138,16 +132,9 @@ public enum LxcEndpoints {
         _ m: ContainerManager, _ command: String, _ type: String, _ description: String,
         _ work: @escaping @Sendable (ContainerManager, Int, RequestContext, @escaping @Sendable (String) -> Void) async throws -> Void
     ) -> Endpoint {
-        Endpoint(
-            pve: "POST /nodes/{node}/lxc/{vmid}/status/\(command)", description: description, returns: .string(),
-            permission: ct(["VM.PowerMgmt"]),
-            handler: .sync { context in
-                let vmid = vmid(context)
-                try m.store.checkLocal(vmid)
-                _ = try GuestEndpoints.checkSkiplock(context)
-                if command != "start" && !m.isRunning(vmid) { throw APIError(400, "CT \(vmid) not running") }
-                return try GuestEndpoints.task(context, type, vmid) { log in try await work(m, vmid, context, log) }
-            })
+        GuestEndpoints.power(m.store, command, task: type, description: description, needsRunning: command != "start", isRunning: m.isRunning) {
+            vmid, context, log in try await work(m, vmid, context, log)
+        }
     }
 
     static func configEndpoints(_ m: ContainerManager) -> [Endpoint] {
@@ -232,13 +219,5 @@ public enum LxcEndpoints {
                     try m.consoles.open(ticket: try context.require("vncticket"), user: context.user, vmid: vmid(context), port: Int(context.int("port") ?? 0))
                 }),
         ]
-    }
-}
-
-/// The volume of a volume option, without parsing the whole property string.
-enum PropertyStringHead {
-    static func value(_ text: String) -> String {
-        let first = text.split(separator: ",", maxSplits: 1).first.map(String.init) ?? ""
-        return first.hasPrefix("volume=") ? String(first.dropFirst("volume=".count)) : first
     }
 }

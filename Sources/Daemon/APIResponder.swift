@@ -136,7 +136,9 @@ struct APIResponder: HTTPResponder {
         if path == nil {
             // a small multipart body that arrived in memory goes through the same parser
             let temp = spoolDirectory + "/corral-upload-\(UUID().uuidString)"
-            FileManager.default.createFile(atPath: temp, contents: Data(request.body))
+            guard FileManager.default.createFile(atPath: temp, contents: Data(request.body)) else {
+                throw APIError(500, "cannot write the upload to \(spoolDirectory)")
+            }
             path = temp
         }
         defer { if spooled == nil, let path { unlink(path) } }

@@ -2,6 +2,15 @@ import Foundation
 import Schema
 
 extension GuestConfig {
+    /// Refuses a name that is invalid, reserved or taken, and templates (they take no snapshots).
+    public func checkNewSnapshot(_ name: String, isTemplate: Bool) throws {
+        guard Self.isValidSnapshotName(name), name != "current", name != "PENDING" else {
+            throw GuestError.parameter("snapname", "invalid snapshot name '\(name)'")
+        }
+        if snapshots[name] != nil { throw GuestError(500, "snapshot name '\(name)' already used") }
+        if isTemplate { throw GuestError(500, "you can't take a snapshot of a template") }
+    }
+
     /// Records the current config as snapshot `name` (its parent the current one's), and makes it the
     /// current config's parent.
     public mutating func recordSnapshot(_ name: String, description: String?, extra: [String: String?] = [:]) {

@@ -1,4 +1,5 @@
 import API
+import Access
 import Schema
 
 /// Pieces every guest type's endpoints share.
@@ -48,5 +49,43 @@ public enum GuestEndpoints {
         let skiplock = context.bool("skiplock") ?? false
         if skiplock && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
         return skiplock
+    }
+
+    /// `purge`: the VMID leaves every ACL and pool, so a later guest with this ID inherits nothing.
+    public static func purge(_ vmid: Int, access: AccessControl?, noun: String, log: @Sendable (String) -> Void) throws {
+        guard let access else { return }
+        try access.updateUserConfig { config in
+            config.acl.removeAll { $0.path == "/vms/\(vmid)" }
+            for id in config.pools.keys { config.pools[id]!.vms.removeAll { $0 == vmid } }
+        }
+        log("removed \(noun) \(vmid) from ACLs and pools")
+    }
+
+    /// `POST …/{qemu|lxc}/{vmid}/status/COMMAND`: the guest is local, `skiplock` is root's, and every
+    /// command but the starting ones needs the guest running; the work runs as a task.
+    public static func power(
+        _ store: GuestStore, _ command: String, task type: String, description: String, needsRunning: Bool,
+        isRunning: @escaping @Sendable (Int) -> Bool,
+        _ work: @escaping @Sendable (Int, RequestContext, @escaping @Sendable (String) -> Void) async throws -> Void
+    ) -> Endpoint {
+        Endpoint(
+            pve: "POST /nodes/{node}/\(store.type)/{vmid}/status/\(command)", description: description, returns: .string(),
+            permission: .privileges(path: "/vms/{vmid}", ["VM.PowerMgmt"]),
+            handler: .sync { context in
+                let vmid = Int(context.int("vmid") ?? 0)
+                try store.checkLocal(vmid)
+                _ = try checkSkiplock(context)
+                if needsRunning && !isRunning(vmid) { throw APIError(400, "\(store.noun) \(vmid) not running") }
+                return try task(context, type, vmid) { log in try await work(vmid, context, log) }
+            })
+    }
+}
+
+/// The volume of a drive or volume option (`scsi0`, `rootfs`, `mp0`), without parsing the whole property string.
+public enum PropertyStringFirst {
+    public static func value(_ text: String) -> String {
+        let first = text.split(separator: ",", maxSplits: 1).first.map(String.init) ?? ""
+        for prefix in ["file=", "volume="] where first.hasPrefix(prefix) { return String(first.dropFirst(prefix.count)) }
+        return first
     }
 }

@@ -11,7 +11,7 @@ public struct GuestStore: Sendable {
     public let type: String
     let directory: String
     /// What the messages call one guest: "VM" or "CT".
-    let noun: String
+    public let noun: String
 
     public init(fs: any ConfigTree, node: String, type: String) {
         self.fs = fs

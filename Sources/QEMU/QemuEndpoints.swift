@@ -135,14 +135,7 @@ public enum QemuEndpoints {
                     if skiplock && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
                     return try task(context, "qmdestroy", vmid) { log in
                         try await m.destroy(vmid, purge: purge, unreferenced: unreferenced, skiplock: skiplock, log: log)
-                        // purge: the VMID leaves every ACL and pool, so a later VM with this ID inherits nothing
-                        if purge, let access {
-                            try access.updateUserConfig { config in
-                                config.acl.removeAll { $0.path == "/vms/\(vmid)" }
-                                for id in config.pools.keys { config.pools[id]!.vms.removeAll { $0 == vmid } }
-                            }
-                            log("removed VM \(vmid) from ACLs and pools")
-                        }
+                        if purge { try GuestEndpoints.purge(vmid, access: access, noun: "VM", log: log) }
                     }
                 }),
         ]
@@ -152,24 +145,8 @@ public enum QemuEndpoints {
         _ m: VMManager, _ command: String, _ type: String, _ description: String,
         _ work: @escaping @Sendable (VMManager, Int, RequestContext, @escaping @Sendable (String) -> Void) async throws -> Void
     ) -> Endpoint {
-        Endpoint(
-            pve: "POST /nodes/{node}/qemu/{vmid}/status/\(command)", description: description, returns: .string(),
-            permission: vm(["VM.PowerMgmt"]),
-            handler: .sync { context in
-                let vmid = try vmid(context)
-                try checkLocal(m, vmid)
-                if context.bool("skiplock") == true && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
-                if command != "start" && command != "resume" && !m.isRunning(vmid) { throw APIError(400, "VM \(vmid) not running") }
-                return try task(context, type, vmid) { log in try await work(m, vmid, context, log) }
-            })
-    }
-}
-
-/// The volume of a drive value, without parsing the whole property string.
-enum PropertyStringFirst {
-    static func value(_ text: String) -> String {
-        let first = text.split(separator: ",", maxSplits: 1).first.map(String.init) ?? ""
-        for prefix in ["file=", "volume="] where first.hasPrefix(prefix) { return String(first.dropFirst(prefix.count)) }
-        return first
+        GuestEndpoints.power(
+            m.store, command, task: type, description: description, needsRunning: command != "start" && command != "resume", isRunning: m.isRunning
+        ) { vmid, context, log in try await work(m, vmid, context, log) }
     }
 }

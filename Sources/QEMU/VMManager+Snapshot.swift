@@ -19,11 +19,7 @@ extension VMManager {
         try await locks.with(vmid, what: "snapshot VM \(vmid)") {
             let (config, _) = try load(vmid)
             try checkLock(config, vmid)
-            guard GuestConfig.isValidSnapshotName(name), name != "current", name != "PENDING" else {
-                throw QEMUError.parameter("snapname", "invalid snapshot name '\(name)'")
-            }
-            if config.snapshots[name] != nil { throw QEMUError(500, "snapshot name '\(name)' already used") }
-            if VMConfig(config.current).isTemplate { throw QEMUError(500, "you can't take a snapshot of a template") }
+            try config.checkNewSnapshot(name, isTemplate: VMConfig(config.current).isTemplate)
             let disks = try snapshotDisks(config.current)
             for disk in disks where !disk.plugin.canSnapshot(disk.name) {
                 throw QEMUError(500, "snapshot feature is not available for \(disk.drive.key) (\(disk.drive.volid!))")

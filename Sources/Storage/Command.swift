@@ -45,17 +45,7 @@ public enum Command {
         }
         posix_spawn_file_actions_adddup2(&actions, fileno(outFile), 1)
         posix_spawn_file_actions_adddup2(&actions, fileno(errFile), 2)
-        var environment = ProcessInfo.processInfo.environment
-        environment["LC_ALL"] = "C"
-        if environment["PATH"] == nil { environment["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin" }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+        let (pid, spawned) = spawnp(arguments, &actions, environment: ["LC_ALL": "C"])
         if input != nil { close(inPipe[0]) }
         guard spawned == 0 else {
             if input != nil { close(inPipe[1]) }
@@ -79,7 +69,16 @@ public enum Command {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, terminal, fd) }
-        var environment = ProcessInfo.processInfo.environment
+        let (pid, spawned) = spawnp(arguments, &actions, environment: [:])
+        guard spawned == 0 else {
+            throw Failure(command: arguments.joined(separator: " "), status: -1, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        return pid
+    }
+
+    /// posix_spawnp with this process's environment (plus `extra`, and a PATH if it has none).
+    private static func spawnp(_ arguments: [String], _ actions: inout posix_spawn_file_actions_t, environment extra: [String: String]) -> (pid: pid_t, error: Int32) {
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
         if environment["PATH"] == nil { environment["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin" }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -88,11 +87,8 @@ public enum Command {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            throw Failure(command: arguments.joined(separator: " "), status: -1, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
-        }
-        return pid
+        let error = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+        return (pid, error)
     }
 
     private static func readAll(_ file: UnsafeMutablePointer<FILE>) -> String {

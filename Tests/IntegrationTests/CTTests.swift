@@ -177,6 +177,8 @@ import Testing
         #expect(try VMTests.task(again, "POST", "/nodes/ctt/lxc/301/status/start") == "OK")
         let root = try Self.pct(again, ["exec", "301", "--", "id", "-u"])
         #expect(root.stdout == "0\n")
+        // no hostname given: CT<vmid>, in the config and in the guest
+        #expect(try Self.pct(again, ["exec", "301", "--", "cat", "/etc/hostname"]).stdout == "CT301\n")
         let pid301 = try Self.status(again, 301)["pid"] as? Int ?? 0
         let uid301 = (try? String(contentsOfFile: "/proc/\(pid301)/status", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("Uid:") }
         #expect(uid301?.split(separator: "\t").dropFirst().first == "0")
