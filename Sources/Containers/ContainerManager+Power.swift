@@ -29,6 +29,7 @@ extension ContainerManager {
         if CTConfig(config.current).unprivileged { try ensureSubordinateIDs() }
         let dir = "\(lxcpath)/\(vmid)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try LXCConfigBuilder.seccompProfile(CTConfig(config.current)).write(toFile: dir + "/seccomp", atomically: true, encoding: .utf8)
         try LXCConfigBuilder.text(lines).write(toFile: dir + "/config", atomically: true, encoding: .utf8)
         let offset = logSize(vmid)
         let container = try container(vmid)

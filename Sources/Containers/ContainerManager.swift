@@ -71,6 +71,7 @@ public final class ContainerManager: Sendable {
         context.cgroupV2 = !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory")
         context.swapAccounting = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
         context.hostCPUs = ProcessInfo.processInfo.activeProcessorCount
+        context.seccompFile = "\(lxcpath)/\(vmid)/seccomp"
         return context
     }
 

@@ -22,6 +22,8 @@ public enum LXCConfigBuilder {
         public var mountHook: String
         /// Host CPUs, for `cores`.
         public var hostCPUs = 1
+        /// Where the container's seccomp profile (`seccompProfile(_:)`) is written before a start.
+        public var seccompFile: String?
         public var resolve: @Sendable (String) throws -> (path: String, kind: VolumeKind)
 
         public init(vmid: Int, logFile: String, mountHook: String, resolve: @escaping @Sendable (String) throws -> (path: String, kind: VolumeKind)) {
@@ -69,10 +71,11 @@ public enum LXCConfigBuilder {
             add("lxc.apparmor.allow_nesting", "1")
         }
         if config.feature("fuse") { add("lxc.mount.entry", "/dev/fuse dev/fuse none bind,create=file,optional 0 0") }
-        for name in ["mknod", "keyctl"] where config.feature(name) {
-            // both need a seccomp profile of Corral's own (liblxc's common one refuses these calls)
-            throw GuestError(400, "CT \(context.vmid): feature '\(name)' is not supported yet; remove it from 'features' to start")
+        if config.feature("mknod") {
+            // creating device nodes needs a seccomp notifier that answers mknod for the container
+            throw GuestError(400, "CT \(context.vmid): feature 'mknod' is not supported yet; remove it from 'features' to start")
         }
+        if let file = context.seccompFile { add("lxc.seccomp.profile", file) }
 
         // root file system and mount points
         guard let root = config.rootfs else { throw GuestError(500, "CT \(context.vmid) has no rootfs") }
@@ -147,6 +150,16 @@ public enum LXCConfigBuilder {
         // raw keys come last, so they override
         for line in config.section.lxc { add(line.key, line.value) }
         return out
+    }
+
+    /// liblxc's seccomp denylist: the calls no container may make (kernel modules, kexec, handles that
+    /// escape the mount namespace), and, as PVE does, `keyctl` answered "not implemented" in an
+    /// unprivileged container without the `keyctl` feature, so systemd and others fall back cleanly
+    /// instead of failing on the kernel's per-user keyring limits.
+    public static func seccompProfile(_ config: CTConfig) -> String {
+        var rules = ["kexec_load errno 1", "open_by_handle_at errno 1", "init_module errno 1", "finit_module errno 1", "delete_module errno 1"]
+        if config.unprivileged && !config.feature("keyctl") { rules.append("keyctl errno 38") }
+        return "2\ndenylist\nreject_force_umount\n[all]\n" + rules.joined(separator: "\n") + "\n"
     }
 
     public static func text(_ lines: [(String, String)]) -> String {

@@ -23,6 +23,7 @@ struct LXCConfigBuilderTests {
         context.availableSnippets = ["common.conf", "userns.conf", "debian.common.conf", "debian.userns.conf", "alpine.common.conf"]
         context.cgroupV2 = cgroupV2
         context.hostCPUs = 8
+        context.seccompFile = "/var/lib/lxc/100/seccomp"
         return context
     }
 
@@ -49,11 +50,23 @@ struct LXCConfigBuilderTests {
     @Test func featuresThisBuildCannotGiveAreRefusedByName() throws {
         var section = GuestConfig.Section()
         section["rootfs"] = "local:100/vm-100-disk-0.raw,size=1G"
-        section["features"] = "keyctl=1"
+        section["features"] = "mknod=1"
         #expect(throws: GuestError.self) { try LXCConfigBuilder.lines(CTConfig(section), context: Self.context(cgroupV2: false)) }
         section["features"] = "nesting=1"
         let lines = try LXCConfigBuilder.lines(CTConfig(section), context: Self.context(cgroupV2: false))
         #expect(lines.contains { $0 == ("lxc.mount.auto", "proc:rw sys:rw cgroup:rw:force") })
+    }
+
+    @Test func keyctlIsNotImplementedForUnprivilegedContainersUnlessTheFeatureAsksForIt() {
+        var section = GuestConfig.Section()
+        section["unprivileged"] = "1"
+        #expect(LXCConfigBuilder.seccompProfile(CTConfig(section)).hasSuffix("delete_module errno 1\nkeyctl errno 38\n"))
+        section["features"] = "keyctl=1"
+        #expect(!LXCConfigBuilder.seccompProfile(CTConfig(section)).contains("keyctl"))
+        section["unprivileged"] = "0"
+        section["features"] = nil
+        #expect(!LXCConfigBuilder.seccompProfile(CTConfig(section)).contains("keyctl"))
+        #expect(LXCConfigBuilder.seccompProfile(CTConfig(section)).hasPrefix("2\ndenylist\n"))
     }
 
     @Test func aContainerWithoutRootFileSystemIsRefused() {
