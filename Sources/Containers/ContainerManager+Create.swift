@@ -7,7 +7,7 @@ import Storage
 extension ContainerManager {
     /// A volume given as `storage:size` (`local:8`) asks for a new volume of that many GiB (0: a directory).
     static func newVolumeRequest(_ volume: String) -> (storage: String, gib: Double)? {
-        guard let id = VolumeID(volume), !id.name.contains("/"), let gib = Double(id.name), gib >= 0, gib.isFinite else { return nil }
+        guard let id = VolumeID(volume), let gib = id.newVolumeGiB else { return nil }
         return (id.storage, gib)
     }
 

@@ -59,10 +59,7 @@ public enum LxcEndpoints {
                 returns: .string(), permission: .anyUser,
                 handler: .sync { context in
                     let vmid = vmid(context)
-                    let pool = context.string("pool")
-                    guard context.has(["VM.Allocate"], on: "/vms/\(vmid)") || pool.map({ context.has(["VM.Allocate"], on: "/pool/\($0)") }) == true else {
-                        throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Allocate)")
-                    }
+                    try GuestEndpoints.checkAllocate(context, vmid: vmid)
                     if context.bool("restore") == true { throw APIError(501, "restoring a container from a backup is not supported yet") }
                     guard let template = context.string("ostemplate") else { throw APIError.parameters(["ostemplate": "property is missing and it is not optional"]) }
                     if let owner = m.store.owner(of: vmid) { throw APIError.parameters(["vmid": "CT \(vmid) already exists on node '\(owner.node)'"]) }

@@ -122,11 +122,9 @@ struct RootfsSetup {
     }
 
     func addSSHKeys(_ keys: String) throws {
-        _ = try safePath("/root/.ssh/x")
-        let dir = try safePath("/root/.ssh")
-        chmod(dir, 0o700)
         let existing = read("/root/.ssh/authorized_keys") ?? ""
         let text = existing + (existing.isEmpty || existing.hasSuffix("\n") ? "" : "\n") + keys.trimmingCharacters(in: .newlines) + "\n"
-        try write("/root/.ssh/authorized_keys", text, mode: 0o600)
+        try write("/root/.ssh/authorized_keys", text, mode: 0o600)  // makes /root/.ssh when missing
+        chmod(try safePath("/root/.ssh"), 0o700)
     }
 }

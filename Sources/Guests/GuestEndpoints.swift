@@ -44,6 +44,14 @@ public enum GuestEndpoints {
         return .object(configJSON(config, digest: digest, current: current, stringKeys: stringKeys))
     }
 
+    /// Creating a guest: VM.Allocate on its VMID, or on the pool it is created into.
+    public static func checkAllocate(_ context: RequestContext, vmid: Int) throws {
+        let pool = context.string("pool")
+        guard context.has(["VM.Allocate"], on: "/vms/\(vmid)") || pool.map({ context.has(["VM.Allocate"], on: "/pool/\($0)") }) == true else {
+            throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Allocate)")
+        }
+    }
+
     /// `skiplock` is root@pam's.
     public static func checkSkiplock(_ context: RequestContext) throws -> Bool {
         let skiplock = context.bool("skiplock") ?? false

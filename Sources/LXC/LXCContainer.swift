@@ -9,8 +9,8 @@ public struct LXCError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(function): \(message)" }
 }
 
-/// A container handle in an lxcpath. Each method stands for one `struct lxc_container` function;
-/// the configuration given through `setConfigItem` lives in this handle until `saveConfig`.
+/// A container handle in an lxcpath; liblxc loads `<lxcpath>/<name>/config` when it is made. Each
+/// method stands for one `struct lxc_container` function.
 public final class LXCContainer: @unchecked Sendable {
     private let handle: UnsafeMutablePointer<lxc_container>
     public let name: String
@@ -50,36 +50,6 @@ public final class LXCContainer: @unchecked Sendable {
         return pid > 0 ? pid : nil
     }
 
-    /// Where liblxc reads and writes the container's configuration.
-    public var configFile: String { handle.pointee.config_file_name(handle).map { p in defer { free(p) }; return String(cString: p) } ?? "" }
-
-    /// Stands for `lxc_container.clear_config`.
-    public func clearConfig() { handle.pointee.clear_config(handle) }
-
-    /// Stands for `lxc_container.set_config_item`.
-    public func setConfigItem(_ key: String, _ value: String) throws {
-        try check(handle.pointee.set_config_item(handle, key, value), "set_config_item", "\(key) = \(value) refused")
-    }
-
-    /// Stands for `lxc_container.get_config_item`.
-    public func configItem(_ key: String) -> String? {
-        let length = handle.pointee.get_config_item(handle, key, nil, 0)
-        guard length > 0 else { return nil }
-        var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-        guard handle.pointee.get_config_item(handle, key, &buffer, length + 1) >= 0 else { return nil }
-        return Self.text(buffer)
-    }
-
-    /// Stands for `lxc_container.load_config` (nil: the container's own file).
-    public func loadConfig(_ path: String? = nil) throws {
-        try check(handle.pointee.load_config(handle, path), "load_config", "cannot load \(path ?? configFile)")
-    }
-
-    /// Stands for `lxc_container.save_config` (nil: the container's own file).
-    public func saveConfig(_ path: String? = nil) throws {
-        try check(handle.pointee.save_config(handle, path), "save_config", "cannot write \(path ?? configFile)")
-    }
-
     /// Starts the container's init, daemonized: liblxc forks a monitor and returns once the container
     /// runs (or failed). Stands for `lxc_container.start` after `want_daemonize(true)` and
     /// `want_close_all_fds(true)`, so the monitor keeps none of the caller's descriptors.
@@ -101,9 +71,6 @@ public final class LXCContainer: @unchecked Sendable {
 
     /// Stands for `lxc_container.unfreeze`.
     public func unfreeze() throws { try check(handle.pointee.unfreeze(handle), "unfreeze", "cannot thaw container \(name)") }
-
-    /// Waits up to `timeout` seconds for a state. Stands for `lxc_container.wait`.
-    public func wait(for state: String, timeout: Int32) -> Bool { handle.pointee.wait(handle, state, timeout) }
 
     /// A cgroup value of the running container (`memory.usage_in_bytes`). Stands for `lxc_container.get_cgroup_item`.
     public func cgroupItem(_ key: String) -> String? {
@@ -159,12 +126,6 @@ public final class LXCContainer: @unchecked Sendable {
         if let fd = options.stdin { attach.stdin_fd = fd }
         if let fd = options.stdout { attach.stdout_fd = fd }
         if let fd = options.stderr { attach.stderr_fd = fd }
-        if let uid = options.uid { attach.uid = uid }
-        if let gid = options.gid { attach.gid = gid }
-        if options.clearEnvironment { attach.env_policy = LXC_ATTACH_CLEAR_ENV }
-        let cwd = options.directory.map { strdup($0) } ?? nil
-        defer { free(cwd) }
-        attach.initial_cwd = cwd
         var env = options.environment.map { strdup($0) } + [nil]
         defer { env.forEach { free($0) } }
         var args = argv.map { UnsafePointer(strdup($0)) } + [nil]
@@ -182,25 +143,19 @@ public final class LXCContainer: @unchecked Sendable {
     }
 }
 
-/// What differs from liblxc's default attach options (all namespaces, the container's environment
-/// policy, the caller's stdio).
+/// What differs from liblxc's default attach options (all namespaces, the caller's environment and
+/// stdio).
 public struct LXCAttachOptions: Sendable {
     public var stdin: Int32?
     public var stdout: Int32?
     public var stderr: Int32?
-    public var uid: uid_t?
-    public var gid: gid_t?
-    public var directory: String?
     /// `NAME=value` entries set in the program's environment.
     public var environment: [String] = []
-    /// Start from an empty environment instead of the caller's.
-    public var clearEnvironment = false
 
-    public init(stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, environment: [String] = [], clearEnvironment: Bool = false) {
+    public init(stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, environment: [String] = []) {
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
         self.environment = environment
-        self.clearEnvironment = clearEnvironment
     }
 }

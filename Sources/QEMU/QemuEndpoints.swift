@@ -70,10 +70,7 @@ public enum QemuEndpoints {
                 returns: .string(), permission: .anyUser,
                 handler: .sync { context in
                     let vmid = try vmid(context)
-                    let pool = context.string("pool")
-                    guard context.has(["VM.Allocate"], on: "/vms/\(vmid)") || pool.map({ context.has(["VM.Allocate"], on: "/pool/\($0)") }) == true else {
-                        throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Allocate)")
-                    }
+                    try GuestEndpoints.checkAllocate(context, vmid: vmid)
                     if context.string("archive") != nil { throw APIError(501, "restoring from a backup archive is not supported yet") }
                     if let owner = m.owner(of: vmid) {
                         throw APIError.parameters(["vmid": "VM \(vmid) already exists on node '\(owner.node)'"])

@@ -6,7 +6,7 @@ import Storage
 extension VMManager {
     /// A disk given as `storage:size` (`local:8`) asks for a new volume of that many GiB.
     static func newDiskRequest(_ file: String) -> (storage: String, gib: Double)? {
-        guard let id = VolumeID(file), !id.name.contains("/"), let gib = Double(id.name), gib > 0, gib.isFinite else { return nil }
+        guard let id = VolumeID(file), let gib = id.newVolumeGiB, gib > 0 else { return nil }
         return (id.storage, gib)
     }
 

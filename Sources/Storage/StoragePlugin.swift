@@ -25,6 +25,12 @@ public struct VolumeID: Hashable, Sendable, CustomStringConvertible {
         return Int(parts[1])
     }
 
+    /// `storage:SIZE` (`local:8`) in a volume's place asks for a new volume of SIZE GiB; nil for a volume name.
+    public var newVolumeGiB: Double? {
+        guard !name.contains("/"), let gib = Double(name), gib >= 0, gib.isFinite else { return nil }
+        return gib
+    }
+
     /// A base image (a template's disk) that linked clones may share.
     public var isBase: Bool {
         let file = name.split(separator: "/").last.map(String.init) ?? name

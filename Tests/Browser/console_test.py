@@ -22,7 +22,7 @@ with known escape sequences (term_checks.js); Node → Storage uploads a small
 ISO (progress, checksum, task), lists and deletes it. Without the container API
 (no /tmp/corral-bin/READY-lxc) the Create-CT wizard is walked and its refusal
 shown; with it and --guests, a container is made from the busybox template
-(Tests/Guest/tiny-ct-template.sh, uploaded through the API) by the wizard,
+(built by the node through aplinfo, uploaded again through the API) by the wizard,
 started, its tabs edited, its Console must show the shell and answer
 `echo hi-$((6*7))` with hi-42, and it is stopped and deleted.
 
@@ -879,23 +879,22 @@ def vm_phone(c, vmid):
 # --- containers (--guests, once the binaries have the container API) -------------------------
 
 def ct_template(daemon):
-    """The busybox test template (Tests/Guest/tiny-ct-template.sh), uploaded through the API: its volid."""
-    script = REPO / "Tests" / "Guest" / "tiny-ct-template.sh"
-    if not script.exists():
-        script = Path("/work/main/Tests/Guest/tiny-ct-template.sh")
-    out = REPO / ".build" / "tiny-ct"
-    r = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True)
-    lines = [line for line in r.stdout.splitlines() if line.strip()]
-    if r.returncode != 0 or not lines or not Path(lines[-1].strip()).exists():
-        raise Failure(f"{script.name} failed:\n{r.stdout}{r.stderr}")
-    tarball = Path(lines[-1].strip())
+    """The busybox template the node builds (POST /nodes/{node}/aplinfo), uploaded again through the
+    API under the test's own name: its volid."""
     auth = daemon.login()
-    volid = f"local:vztmpl/{tarball.name}"
+    built = "busybox-1.35-corral_1.0-1_amd64.tar.gz"
+    volid = "local:vztmpl/busybox-tiny_1.0-1_amd64.tar.gz"
     present = [v.get("volid") for v in daemon.call("GET", f"/nodes/{NODE}/storage/local/content?content=vztmpl", **auth)]
-    if volid not in present:
-        status = daemon.upload(auth, "local", "vztmpl", tarball)
-        if status != "OK":
-            raise Failure(f"uploading {tarball.name} failed: {status}")
+    if volid in present:
+        return volid
+    upid = daemon.call("POST", f"/nodes/{NODE}/aplinfo", storage="local", template=built, **auth)
+    if daemon.wait_task(upid, auth) != "OK":
+        raise Failure(f"building {built} failed")
+    tarball = daemon.tmp / "busybox-tiny_1.0-1_amd64.tar.gz"
+    shutil.copyfile(daemon.data / "vz" / "template" / "cache" / built, tarball)
+    status = daemon.upload(auth, "local", "vztmpl", tarball)
+    if status != "OK":
+        raise Failure(f"uploading {tarball.name} failed: {status}")
     return volid
 
 
@@ -1134,14 +1133,19 @@ def serial_console(daemon, made):
             output += data
         seen = time.monotonic()
 
-        # Input goes the other way: the guest's tty echoes what it is sent.
+        # Input goes the other way: the guest's tty echoes what it is sent. Right after READY the
+        # guest's init may still be setting the tty up and drop it, so it is sent again every 3 s.
         token = f"corral-echo-{os.getpid()}"
-        ws.send(f"0:{len(token.encode())}:{token}")
-        deadline = time.monotonic() + 15
+        deadline, sent = time.monotonic() + 15, 0.0
         while token.encode() not in output:
+            if time.monotonic() - sent >= 3:
+                ws.send(f"0:{len(token.encode())}:{token}")
+                sent = time.monotonic()
             try:
-                kind, data = ws.receive(deadline)
+                kind, data = ws.receive(min(deadline, sent + 3))
             except TimeoutError:
+                if time.monotonic() < deadline:
+                    continue
                 raise Failure(f"the guest did not echo {token!r} sent as terminal input") from None
             if kind == "close":
                 raise Failure("the serial console closed after input")

@@ -60,14 +60,14 @@ import Testing
         VMTests.json(try curl(node, "/api2/json/nodes/ctt/lxc/\(vmid)/status/current").body)["data"] as? [String: Any] ?? [:]
     }
 
-    /// Builds the busybox template through the API and uploads the test script's one; returns both volume IDs.
+    /// Builds the busybox template through the API and uploads a copy of it under another name; returns both volume IDs.
     static func templates(_ node: NodeProcess) throws -> (built: String, uploaded: String) {
         let built = "busybox-1.35-corral_1.0-1_amd64.tar.gz"
         #expect(try VMTests.task(node, "POST", "/nodes/ctt/aplinfo", ["storage=local", "template=\(built)"]) == "OK")
-        let out = NodeProcess.repository + "/.build/tiny-ct"
-        let made = try sh("cd '\(NodeProcess.repository)' && bash Tests/Guest/tiny-ct-template.sh \(out)")
-        guard made.status == 0 else { throw TestFailure("tiny-ct-template.sh: \(made.stderr)") }
-        let tarball = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // the same archive again, under the test's own name, through the upload endpoint
+        let tarball = node.dataDirectory + "/busybox-tiny_1.0-1_amd64.tar.gz"
+        try? FileManager.default.removeItem(atPath: tarball)
+        try FileManager.default.copyItem(atPath: node.dataDirectory + "/vz/template/cache/" + built, toPath: tarball)
         let upload = try curl(node, "/api2/json/nodes/ctt/storage/local/upload", ["-F", "content=vztmpl", "-F", "filename=@\(tarball)"])
         #expect(upload.status == 200, "\(upload)")
         if let upid = VMTests.json(upload.body)["data"] as? String {
