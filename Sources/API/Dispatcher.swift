@@ -1,3 +1,4 @@
+import Blocking
 import Schema
 
 /// Who is calling, as the authenticate step determined.
@@ -149,10 +150,19 @@ public final class Dispatcher: Sendable {
         switch endpoint.handler {
         case .sync(let body):
             return .done(Self.run(context) { try body(context) })
+        case .blocking(let body):
+            return .pending {
+                do {
+                    let data = try await BlockingExecutor.shared.run { try body(context) }
+                    return APIOutcome(.success(data), attributes: context.resultAttributes, user: caller.user)
+                } catch {
+                    return APIOutcome(.failure(APIError.from(error)), user: caller.user)
+                }
+            }
         case .async(let body):
             return .pending {
                 do {
-                    let data = try await body(context)
+                    let data = try await withTaskExecutorPreference(BlockingExecutor.shared) { try await body(context) }
                     return APIOutcome(.success(data), attributes: context.resultAttributes, user: caller.user)
                 } catch {
                     return APIOutcome(.failure(APIError.from(error)), user: caller.user)

@@ -4,11 +4,18 @@ public enum HTTPMethodName: String, Sendable, CaseIterable {
     case GET, POST, PUT, DELETE
 }
 
-/// How an endpoint produces its result.
+/// How an endpoint produces its result. The policy is the node's one rule for shared threads (see
+/// `BlockingExecutor`): nothing that can wait runs on an HTTP loop thread or in Swift's cooperative pool.
 public enum EndpointHandler: Sendable {
-    /// Quick, non-blocking work: runs inline on the server's loop thread (no task hop).
+    /// In-memory work only (cached config, counters, /proc reads): runs inline on the server's loop
+    /// thread, with no hop. Never a C library call that may wait, a child process, a config write,
+    /// a lock wait or file I/O beyond a few small files: those are `.blocking`.
     case sync(@Sendable (RequestContext) throws -> JSON)
-    /// Anything that may wait: runs as a Swift task.
+    /// Synchronous work that may block (libvirt, liblxc, commands, ClusterFS writes, lock waits):
+    /// runs on the bounded blocking executor while the loop thread serves other requests.
+    case blocking(@Sendable (RequestContext) throws -> JSON)
+    /// Work that awaits: runs as a task that prefers the blocking executor, so a blocking call
+    /// between its awaits never holds a thread of the cooperative pool.
     case async(@Sendable (RequestContext) async throws -> JSON)
     /// A long-lived event stream (server-sent events or WebSocket); HTTP only.
     case stream(@Sendable (RequestContext, any EventSink) -> Void)

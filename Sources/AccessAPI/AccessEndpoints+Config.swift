@@ -77,7 +77,7 @@ extension AccessEndpoints {
                 parameters: userFields.merging(["password": Schema.string(minLength: 8, maxLength: 64).optional()]) { a, _ in a },
                 returns: .null, permission: .and([.useridRealm("Realm.AllocateUser"), .useridGroup(["User.Modify"], groupsParam: "create")]),
                 protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("userid")
                     guard let realm = id.split(separator: "@").last, access.realms.contains(where: { $0.id == realm }) else {
                         throw APIError.parameters(["userid": "no such realm '\(id.split(separator: "@").last ?? "")'"])
@@ -115,7 +115,7 @@ extension AccessEndpoints {
                 .PUT, "/access/users/{userid}", name: "update_user", description: "Change a user.",
                 parameters: userFields.merging(["append": Schema.boolean().optional()]) { a, _ in a },
                 returns: .null, permission: .useridGroup(["User.Modify"], groupsParam: "update"), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("userid")
                     try update(access) { config in
                         guard var user = config.users[id] else { throw APIError(404, "no such user ('\(id)')") }
@@ -129,7 +129,7 @@ extension AccessEndpoints {
                 .DELETE, "/access/users/{userid}", name: "delete_user", description: "Delete a user with its tokens and ACL entries.",
                 parameters: ["userid": userid], returns: .null,
                 permission: .and([.useridRealm("Realm.AllocateUser"), .useridGroup(["User.Modify"])]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("userid")
                     guard id != "root@pam" else { throw APIError(400, "the root@pam user cannot be deleted") }
                     let removedTokens: [String] = try update(access) { config in
@@ -150,7 +150,7 @@ extension AccessEndpoints {
                 returns: .null,
                 permission: .or([.selfUser, .and([.useridRealm("Realm.AllocateUser"), .useridGroup(["User.Modify"])])]),
                 protected: true, allowToken: false,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("userid")
                     guard access.userConfig.users[id] != nil else { throw APIError(404, "no such user ('\(id)')") }
                     let password = try context.require("password")
@@ -193,7 +193,7 @@ extension AccessEndpoints {
                 parameters: both.merging(fields) { a, _ in a },
                 returns: .object(["full-tokenid": .string(), "value": .string(), "info": .object([:], additionalProperties: true)]),
                 permission: tokenSelfOrAdmin, protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     var token = UserConfig.Token(id: try fullID(context))
                     token.comment = context.string("comment") ?? ""
                     token.privsep = context.bool("privsep") ?? true
@@ -209,7 +209,7 @@ extension AccessEndpoints {
                 .PUT, "/access/users/{userid}/token/{tokenid}", name: "update_token_info", description: "Change an API token's settings.",
                 parameters: both.merging(fields) { a, _ in a }.merging(["delete": Schema.string(format: "pve-configid-list").optional()]) { a, _ in a },
                 returns: .object([:], additionalProperties: true), permission: tokenSelfOrAdmin, protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try fullID(context)
                     let token: UserConfig.Token = try update(access) { config in
                         guard var token = config.tokens[id] else { throw APIError(404, "no such token") }
@@ -228,7 +228,7 @@ extension AccessEndpoints {
             Endpoint(
                 .DELETE, "/access/users/{userid}/token/{tokenid}", name: "remove_token", description: "Delete an API token and its ACL entries.",
                 parameters: both, returns: .null, permission: tokenSelfOrAdmin, protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try fullID(context)
                     try update(access) { config in
                         guard config.tokens.removeValue(forKey: id) != nil else { throw APIError(404, "no such token") }
@@ -258,7 +258,7 @@ extension AccessEndpoints {
                 .POST, "/access/groups", name: "create_group", description: "Create a group.",
                 parameters: ["groupid": groupid, "comment": comment], returns: .null,
                 permission: .privileges(path: "/access/groups", ["Group.Allocate"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("groupid")
                     try update(access) { config in
                         guard config.groups[id] == nil else { throw APIError(400, "create group failed: group '\(id)' already exists") }
@@ -280,7 +280,7 @@ extension AccessEndpoints {
                 .PUT, "/access/groups/{groupid}", name: "update_group", description: "Change a group's comment.",
                 parameters: ["groupid": groupid, "comment": comment], returns: .null,
                 permission: .privileges(path: "/access/groups", ["Group.Allocate"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("groupid")
                     try update(access) { config in
                         guard config.groups[id] != nil else { throw APIError(404, "no such group ('\(id)')") }
@@ -292,7 +292,7 @@ extension AccessEndpoints {
                 .DELETE, "/access/groups/{groupid}", name: "delete_group", description: "Delete a group and its ACL entries.",
                 parameters: ["groupid": groupid], returns: .null,
                 permission: .privileges(path: "/access/groups", ["Group.Allocate"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("groupid")
                     try update(access) { config in
                         guard config.groups.removeValue(forKey: id) != nil else { throw APIError(404, "no such group ('\(id)')") }
@@ -326,7 +326,7 @@ extension AccessEndpoints {
                 .POST, "/access/roles", name: "create_role", description: "Create a role.",
                 parameters: ["roleid": roleid, "privs": Schema.string(format: "pve-priv-list").optional()], returns: .null,
                 permission: .privileges(path: "/access", ["Sys.Modify"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("roleid")
                     let privs = try privileges(context)
                     try update(access) { config in
@@ -346,7 +346,7 @@ extension AccessEndpoints {
                 .PUT, "/access/roles/{roleid}", name: "update_role", description: "Change a custom role's privileges.",
                 parameters: ["roleid": roleid, "privs": Schema.string(format: "pve-priv-list").optional(), "append": Schema.boolean().optional()],
                 returns: .null, permission: .privileges(path: "/access", ["Sys.Modify"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("roleid")
                     guard Privileges.builtinRoles[id] == nil else { throw APIError(400, "cannot change the built-in role '\(id)'") }
                     let privs = try privileges(context)
@@ -359,7 +359,7 @@ extension AccessEndpoints {
             Endpoint(
                 .DELETE, "/access/roles/{roleid}", name: "delete_role", description: "Delete a custom role and its ACL entries.",
                 parameters: ["roleid": roleid], returns: .null, permission: .privileges(path: "/access", ["Sys.Modify"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("roleid")
                     guard Privileges.builtinRoles[id] == nil else { throw APIError(400, "cannot delete the built-in role '\(id)'") }
                     try update(access) { config in
@@ -396,7 +396,7 @@ extension AccessEndpoints {
                     "delete": Schema.boolean().optional(),
                 ],
                 returns: .null, permission: .permModify("{path}"), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     guard let path = UserConfig.normalizePath(try context.require("path")) else { throw APIError.parameters(["path": "invalid ACL path"]) }
                     let roles = list(context.string("roles")), propagate = context.bool("propagate") ?? true, delete = context.bool("delete") ?? false
                     let users = list(context.string("users")), groups = list(context.string("groups")), tokens = list(context.string("tokens"))

@@ -1,3 +1,4 @@
+import Blocking
 import API
 import Access
 import Foundation
@@ -66,7 +67,7 @@ public enum AccessEndpoints {
             handler: .async { context in
                 let started = Date()
                 do {
-                    return try await Task.detached { try loginNow(access, context) }.value
+                    return try await BlockingExecutor.shared.run { try loginNow(access, context) }
                 } catch {
                     // a failed login is answered after 3 s, without holding up anyone else
                     let wait = 3 - Date().timeIntervalSince(started)

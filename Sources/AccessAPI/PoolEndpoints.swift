@@ -116,7 +116,7 @@ public enum PoolEndpoints {
                 .POST, "/pools", name: "create_pool", description: "Create a pool (a/b/c nests under existing pools).",
                 parameters: ["poolid": poolid, "comment": Schema.string(maxLength: 2048).optional()], returns: .null,
                 permission: allocate, protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("poolid")
                     try AccessEndpoints.update(access) { config in
                         guard config.pools[id] == nil else { throw APIError(400, "pool '\(id)' already exists") }
@@ -130,16 +130,16 @@ public enum PoolEndpoints {
                     return .null
                 }),
             Endpoint(.PUT, "/pools", name: "update_pool", description: "Change a pool's comment or members.",
-                     parameters: changes, returns: .null, permission: allocate, protected: true, handler: .sync(update)),
+                     parameters: changes, returns: .null, permission: allocate, protected: true, handler: .blocking(update)),
             Endpoint(.DELETE, "/pools", name: "delete_pool", description: "Delete an empty pool.",
-                     parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .sync(delete)),
+                     parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .blocking(delete)),
             Endpoint(.GET, "/pools/{poolid}", name: "read_pool", description: "A pool and its members.",
                      parameters: ["poolid": poolid, "type": typeFilter], returns: .object([:], additionalProperties: true),
                      permission: .privileges(path: "/pool/{poolid}", ["Pool.Audit"]), handler: .sync(read)),
             Endpoint(.PUT, "/pools/{poolid}", name: "update_pool_deprecated", description: "Change a pool (older path).",
-                     parameters: changes, returns: .null, permission: allocate, protected: true, handler: .sync(update)),
+                     parameters: changes, returns: .null, permission: allocate, protected: true, handler: .blocking(update)),
             Endpoint(.DELETE, "/pools/{poolid}", name: "delete_pool_deprecated", description: "Delete an empty pool (older path).",
-                     parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .sync(delete)),
+                     parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .blocking(delete)),
         ]
     }
 }

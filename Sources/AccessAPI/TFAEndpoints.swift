@@ -61,7 +61,7 @@ public enum TFAEndpoints {
                 ],
                 returns: .object(["id": .string(), "recovery": Schema.array(of: .string()).optional(), "challenge": Schema.string().optional()]),
                 permission: selfOrAdmin, protected: true, allowToken: false,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let user = try context.require("userid")
                     try confirm(access, context)
                     guard access.userConfig.users[user] != nil else { throw APIError(404, "no such user ('\(user)')") }
@@ -105,7 +105,7 @@ public enum TFAEndpoints {
                 .PUT, "/access/tfa/{userid}/{id}", name: "update_tfa_entry", description: "Enable or disable a TOTP key.",
                 parameters: ["userid": userid, "id": Schema.string(), "enable": Schema.boolean().optional(), "password": confirmation],
                 returns: .null, permission: selfOrAdmin, protected: true, allowToken: false,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let user = try context.require("userid"), id = try context.require("id")
                     try confirm(access, context)
                     try access.updateTFA { config in
@@ -118,7 +118,7 @@ public enum TFAEndpoints {
                 .DELETE, "/access/tfa/{userid}/{id}", name: "delete_tfa", description: "Delete a TOTP key, or the recovery codes (id 'recovery').",
                 parameters: ["userid": userid, "id": Schema.string(), "password": confirmation], returns: .null,
                 permission: selfOrAdmin, protected: true, allowToken: false,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let user = try context.require("userid"), id = try context.require("id")
                     try confirm(access, context)
                     try access.updateTFA { config in

@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Glibc
 import Guests
@@ -8,7 +9,7 @@ extension ContainerManager {
     /// Turns a stopped container into a template: its volumes become base volumes, read-only.
     public func makeTemplate(_ vmid: Int, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "template CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 let (config, _) = try load(vmid)
                 try store.checkLock(config, vmid)
                 if isRunning(vmid) { throw GuestError(500, "CT \(vmid) is running; a template must be stopped") }
@@ -31,7 +32,7 @@ extension ContainerManager {
     /// A full clone: every volume copied to a new one of the new container, new MACs, a new hostname.
     public func clone(_ vmid: Int, newid: Int, hostname: String?, description: String?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, shared: true, what: "clone CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 let (config, _) = try load(vmid)
                 try store.checkLock(config, vmid)
                 let source = CTConfig(config.current)

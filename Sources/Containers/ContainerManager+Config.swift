@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Guests
 import Schema
@@ -24,7 +25,7 @@ extension ContainerManager {
     ) async throws {
         let requested = CTOptionSchema.options(from: parameters)
         try await locks.with(vmid, timeout: 10, what: "update CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 var (config, current) = try load(vmid)
                 if let digest, digest != current { throw GuestError(500, "detected modified configuration - file changed by other user? Try again.") }
                 try store.checkLock(config, vmid, skiplock: parameters["skiplock"]?.boolValue ?? false)

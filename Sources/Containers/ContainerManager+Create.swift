@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Glibc
 import Guests
@@ -131,7 +132,7 @@ extension ContainerManager {
         let unprivileged = options["unprivileged"] == "1"
         let requested = options
         try await locks.with(vmid, what: "create CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 let reverter = Reverter()
                 do {
                     try store.reserve(vmid, lock: "create")

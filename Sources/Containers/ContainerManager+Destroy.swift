@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Guests
 import Storage
@@ -6,7 +7,7 @@ extension ContainerManager {
     /// Removes a stopped container: its volumes, its config and its liblxc directory.
     public func destroy(_ vmid: Int, skiplock: Bool, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "destroy CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 let (config, _) = try load(vmid)
                 try store.checkLock(config, vmid, skiplock: skiplock)
                 let ct = CTConfig(config.current)

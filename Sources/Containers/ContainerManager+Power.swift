@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Guests
 import LXC
@@ -8,7 +9,7 @@ extension ContainerManager {
     /// config and written to `<lxcpath>/<vmid>/config`, and liblxc starts it daemonized.
     public func start(_ vmid: Int, skiplock: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "start CT \(vmid)") {
-            try await BlockingWork.run { [self] in try startLocked(vmid, skiplock: skiplock, log: log) }
+            try await BlockingExecutor.shared.run { [self] in try startLocked(vmid, skiplock: skiplock, log: log) }
         }
     }
 
@@ -73,7 +74,7 @@ extension ContainerManager {
     func stopLocked(_ vmid: Int) async throws {
         let container = try container(vmid)
         guard container.isRunning else { return }
-        try await BlockingWork.run {
+        try await BlockingExecutor.shared.run {
             do { try container.stop() } catch { throw GuestError(500, "\(error)") }
         }
     }
@@ -93,7 +94,7 @@ extension ContainerManager {
         guard container.isRunning else { return }
         if container.state == "FROZEN" { try? container.unfreeze() }
         let seconds = Int32(timeout ?? 60)
-        let done = try await BlockingWork.run { container.shutdown(timeout: seconds) }
+        let done = await BlockingExecutor.shared.run { container.shutdown(timeout: seconds) }
         if done { return log("CT \(vmid) shut down") }
         guard forceStop else { throw GuestError(500, "CT \(vmid) did not shut down within \(seconds) s (it still runs)") }
         log("CT \(vmid) did not shut down within \(seconds) s; stopping it")
@@ -104,7 +105,7 @@ extension ContainerManager {
     public func reboot(_ vmid: Int, timeout: Int?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "reboot CT \(vmid)") {
             try await shutdownLocked(vmid, timeout: timeout, forceStop: true, log: log)
-            try await BlockingWork.run { [self] in try startLocked(vmid, log: log) }
+            try await BlockingExecutor.shared.run { [self] in try startLocked(vmid, log: log) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Glibc
 import Guests
@@ -9,7 +10,7 @@ extension ContainerManager {
     /// container runs (through the loop device liblxc attached).
     public func resize(_ vmid: Int, disk: String, size: String, digest: String?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "resize CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 let (config, current) = try load(vmid)
                 if let digest, digest != current { throw GuestError(500, "detected modified configuration - file changed by other user? Try again.") }
                 try store.checkLock(config, vmid)

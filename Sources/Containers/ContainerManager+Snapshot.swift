@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Guests
 import Schema
@@ -18,7 +19,7 @@ extension ContainerManager {
     /// storage's raw images and directories) make the call fail before anything changes.
     public func snapshot(_ vmid: Int, name: String, description: String?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "snapshot CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 let (config, _) = try load(vmid)
                 try store.checkLock(config, vmid)
                 try config.checkNewSnapshot(name, isTemplate: CTConfig(config.current).isTemplate)
@@ -56,7 +57,7 @@ extension ContainerManager {
                 try await stopLocked(vmid)
                 log("stopped CT \(vmid)")
             }
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 try store.modify(vmid) { $0.current["lock"] = "rollback" }
                 for v in try snapshotVolumes(snapshot) {
                     try v.plugin.rollback(v.name, snapshot: name)
@@ -71,7 +72,7 @@ extension ContainerManager {
     /// Deletes a snapshot from every volume and from the config.
     public func deleteSnapshot(_ vmid: Int, name: String, force: Bool, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "delete snapshot of CT \(vmid)") {
-            try await BlockingWork.run { [self] in
+            try await BlockingExecutor.shared.run { [self] in
                 let (config, _) = try load(vmid)
                 if !force { try store.checkLock(config, vmid) }
                 guard let snapshot = config.snapshots[name] else { throw GuestError(500, "snapshot '\(name)' does not exist") }

@@ -15,7 +15,7 @@ extension LxcEndpoints {
             Endpoint(
                 pve: "GET \(snap)", description: "The container's snapshots, ending with 'current'.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: ct(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try local(context)
                     let (config, digest) = try m.load(vmid)
                     return .array(config.snapshotList(digest: digest, running: m.isRunning(vmid)))
@@ -23,7 +23,7 @@ extension LxcEndpoints {
             Endpoint(
                 pve: "POST \(snap)", description: "Take a snapshot (every volume's storage must support snapshots).",
                 returns: .string(), permission: ct(["VM.Snapshot"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try local(context)
                     let name = try context.require("snapname"), description = context.string("description")
                     return try GuestEndpoints.task(context, "vzsnapshot", vmid) { log in
@@ -36,7 +36,7 @@ extension LxcEndpoints {
             Endpoint(
                 pve: "GET \(snap)/{snapname}/config", description: "A snapshot's configuration.",
                 returns: .object([:], additionalProperties: true), permission: ct(["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"], any: true),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let (config, digest) = try m.load(try local(context))
                     return try GuestEndpoints.configResponse(config, digest: digest, snapshot: try context.require("snapname"), current: true, stringKeys: stringKeys)
                 }),
@@ -57,7 +57,7 @@ extension LxcEndpoints {
             Endpoint(
                 pve: "POST \(snap)/{snapname}/rollback", description: "Stop the container and roll every volume back to the snapshot.",
                 returns: .string(), permission: ct(["VM.Snapshot", "VM.Snapshot.Rollback"], any: true),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try local(context)
                     let name = try context.require("snapname"), start = context.bool("start") ?? false
                     return try GuestEndpoints.task(context, "vzrollback", vmid) { log in try await m.rollback(vmid, name: name, start: start, log: log) }
@@ -65,7 +65,7 @@ extension LxcEndpoints {
             Endpoint(
                 pve: "DELETE \(snap)/{snapname}", description: "Delete a snapshot.",
                 returns: .string(), permission: ct(["VM.Snapshot"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try local(context)
                     let name = try context.require("snapname"), force = context.bool("force") ?? false
                     return try GuestEndpoints.task(context, "vzdelsnapshot", vmid) { log in try await m.deleteSnapshot(vmid, name: name, force: force, log: log) }
@@ -73,7 +73,7 @@ extension LxcEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/lxc/{vmid}/template", description: "Turn the stopped container into a template (base volumes).",
                 returns: .string(), permission: ct(["VM.Allocate"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try local(context)
                     return try GuestEndpoints.task(context, "vztemplate", vmid) { log in try await m.makeTemplate(vmid, log: log) }
                 }),
@@ -84,7 +84,7 @@ extension LxcEndpoints {
                     ct(["VM.Clone"]),
                     .or([.privileges(path: "/vms/{newid}", ["VM.Allocate"]), .privilegesIfParameter(path: "/pool/{pool}", ["VM.Allocate"], parameter: "pool")]),
                 ]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try local(context)
                     let newid = Int(context.int("newid") ?? 0)
                     if context.bool("full") == false { throw APIError(501, "linked clones of containers are not supported yet; clone with full=1") }
@@ -99,7 +99,7 @@ extension LxcEndpoints {
             Endpoint(
                 pve: "PUT /nodes/{node}/lxc/{vmid}/resize", description: "Grow a volume and its file system (online when running).",
                 returns: .string(), permission: ct(["VM.Config.Disk"], any: true),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try local(context)
                     let disk = try context.require("disk"), size = try context.require("size"), digest = context.string("digest")
                     return try GuestEndpoints.task(context, "resize", vmid) { log in

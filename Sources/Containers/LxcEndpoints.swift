@@ -48,7 +48,7 @@ public enum LxcEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/lxc", description: "The node's containers (status from liblxc).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser, childKey: "vmid",
-                handler: .sync { context in
+                handler: .blocking { context in
                     .array(m.vmids().filter { context.has(["VM.Audit"], on: "/vms/\($0)") }.compactMap { vmid in
                         (try? m.status(vmid)).map { .object($0) }
                     })
@@ -57,7 +57,7 @@ public enum LxcEndpoints {
                 pve: "POST /nodes/{node}/lxc",
                 description: "Create a container from a template; volumes given as STORAGE:SIZE_GiB are allocated (0: a directory).",
                 returns: .string(), permission: .anyUser,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = vmid(context)
                     try GuestEndpoints.checkAllocate(context, vmid: vmid)
                     if context.bool("restore") == true { throw APIError(501, "restoring a container from a backup is not supported yet") }
@@ -87,7 +87,7 @@ public enum LxcEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/lxc/{vmid}/status/current", description: "The container's status with live counters.",
                 returns: .object([:], additionalProperties: true), permission: ct(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = vmid(context)
                     try m.store.checkLocal(vmid)
                     return .object(try m.status(vmid))
@@ -109,7 +109,7 @@ public enum LxcEndpoints {
             Endpoint(
                 pve: "DELETE /nodes/{node}/lxc/{vmid}", description: "Destroy the container and every volume it owns.",
                 returns: .string(), permission: ct(["VM.Allocate"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = vmid(context)
                     try m.store.checkLocal(vmid)
                     if m.isRunning(vmid) {
@@ -139,7 +139,7 @@ public enum LxcEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/lxc/{vmid}/config", description: "The container's configuration (pending values applied unless 'current').",
                 returns: .object([:], additionalProperties: true), permission: ct(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = vmid(context)
                     try m.store.checkLocal(vmid)
                     let (config, digest) = try m.load(vmid)
@@ -168,7 +168,7 @@ public enum LxcEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/lxc/{vmid}/pending", description: "Current and pending values of every option.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: ct(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = vmid(context)
                     try m.store.checkLocal(vmid)
                     return .array(try m.load(vmid).config.pendingList)
@@ -176,7 +176,7 @@ public enum LxcEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/lxc/{vmid}/interfaces", description: "The running container's interfaces and addresses.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: ct(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = vmid(context)
                     try m.store.checkLocal(vmid)
                     return .array(try m.interfaces(vmid))
@@ -191,7 +191,7 @@ public enum LxcEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/lxc/{vmid}/termproxy", description: "A one-time ticket for the container's terminal.",
                 returns: .object(["user": .string(), "ticket": .string(), "port": .integer(), "upid": .string()]), permission: ct(["VM.Console"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = vmid(context)
                     try m.store.checkLocal(vmid)
                     guard m.isRunning(vmid) else { throw APIError(400, "CT \(vmid) not running") }

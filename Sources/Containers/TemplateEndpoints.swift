@@ -1,3 +1,4 @@
+import Blocking
 import API
 import Foundation
 import Guests
@@ -12,7 +13,7 @@ public enum TemplateEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/aplinfo", description: "Container templates this node can build into a storage.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
-                handler: .sync { _ in
+                handler: .blocking { _ in
                     .array(TemplateBuilder.entries.map { e in
                         [
                             "template": .string(e.template), "os": .string(e.os), "version": .string(e.version), "type": "lxc",
@@ -24,7 +25,7 @@ public enum TemplateEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/aplinfo", description: "Build a container template into a storage (a task).",
                 returns: .string(), permission: .privileges(path: "/storage/{storage}", ["Datastore.AllocateTemplate"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let name = try context.require("template"), storageID = try context.require("storage")
                     guard let entry = TemplateBuilder.entries.first(where: { $0.template == name }) else {
                         throw APIError.parameters(["template": "no such template (see GET /nodes/{node}/aplinfo)"])
@@ -36,7 +37,7 @@ public enum TemplateEndpoints {
                     let directory = (path as NSString).deletingLastPathComponent
                     let upid = try context.services.tasks.start(type: "download", id: name, user: context.user) { log in
                         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                        let made = try await BlockingWork.run { try TemplateBuilder.build(entry, into: directory) { log.log($0) } }
+                        let made = try await BlockingExecutor.shared.run { try TemplateBuilder.build(entry, into: directory) { log.log($0) } }
                         log.log("stored \(storageID):vztmpl/\(name) (\(DiskSize.text(Int64((try? FileManager.default.attributesOfItem(atPath: made))?[.size] as? Int ?? 0))))")
                     }
                     return .string(upid.description)

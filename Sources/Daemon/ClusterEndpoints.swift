@@ -13,7 +13,7 @@ enum ClusterEndpoints {
             Endpoint(
                 pve: "GET /cluster/resources", description: "Nodes, guests and storages in one list (what consoles poll).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let type = context.string("type")
                     var out: [JSON] = []
                     let node = context.services.nodeName
@@ -66,7 +66,7 @@ enum ClusterEndpoints {
             Endpoint(
                 pve: "GET /cluster/nextid", description: "A free VMID: the lowest from 100, or checks the one given.",
                 returns: .integer(), permission: .anyUser,
-                handler: .sync { context in
+                handler: .blocking { context in
                     if let wanted = context.int("vmid") {
                         if vms.owner(of: Int(wanted)) != nil { throw APIError(400, "VM \(wanted) already exists") }
                         return .string("\(wanted)")

@@ -79,7 +79,7 @@ public enum GuestEndpoints {
         Endpoint(
             pve: "POST /nodes/{node}/\(store.type)/{vmid}/status/\(command)", description: description, returns: .string(),
             permission: .privileges(path: "/vms/{vmid}", ["VM.PowerMgmt"]),
-            handler: .sync { context in
+            handler: .blocking { context in
                 let vmid = Int(context.int("vmid") ?? 0)
                 try store.checkLocal(vmid)
                 _ = try checkSkiplock(context)

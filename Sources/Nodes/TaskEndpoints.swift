@@ -50,7 +50,7 @@ public enum TaskEndpoints {
                 ]) { a, _ in a },
                 returns: .array(of: .object(["n": .integer(), "t": .string()])), permission: .anyUser, protected: true,
                 proxyTo: "node",
-                handler: .sync { context in
+                handler: .blocking { context in
                     let upid = try parse(context)
                     try checkVisible(context, upid)
                     let download = context.bool("download") ?? false
@@ -63,7 +63,7 @@ public enum TaskEndpoints {
             Endpoint(
                 .DELETE, "/nodes/{node}/tasks/{upid}", name: "stop_task", description: "Stop a running task.",
                 parameters: nodeAndUPID, returns: .null, permission: .anyUser, protected: true, proxyTo: "node",
-                handler: .sync { context in
+                handler: .blocking { context in
                     let upid = try parse(context)
                     guard owns(context.user, upid.user) || context.has(["Sys.Modify"], on: "/nodes/\(upid.node)") else {
                         throw APIError(403, "Permission check failed (/nodes/\(upid.node), Sys.Modify)")

@@ -10,7 +10,7 @@ enum CloneEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/qemu/{vmid}/template", description: "Turn a stopped VM into a template.",
                 returns: .string(), permission: vm(["VM.Allocate"], false),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     if m.isRunning(id) { throw APIError(400, "you can't convert a running VM to a template") }
@@ -23,7 +23,7 @@ enum CloneEndpoints {
                     vm(["VM.Clone"], false),
                     .or([.privileges(path: "/vms/{newid}", ["VM.Allocate"]), .privilegesIfParameter(path: "/pool/{pool}", ["VM.Allocate"], parameter: "pool")]),
                 ]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let newid = Int(context.int("newid") ?? 0)
@@ -63,7 +63,7 @@ enum CloneEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/feature", description: "Whether snapshots, clones or copies work for this VM.",
                 returns: .object(["hasFeature": .boolean(), "nodes": .array(of: .string())]), permission: vm(["VM.Audit"], false),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let has = try m.hasFeature(id, feature: try context.require("feature"), snapname: context.string("snapname"))

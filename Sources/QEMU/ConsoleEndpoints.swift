@@ -13,7 +13,7 @@ enum ConsoleEndpoints {
                 parameters: base.merging(["websocket": Schema.boolean().optional(), "generate-password": Schema.boolean().defaulting(to: false)]) { a, _ in a },
                 returns: .object(["user": .string(), "ticket": .string(), "cert": .string(), "port": .integer(), "upid": .string()], additionalProperties: true),
                 permission: .privileges(path: "/vms/{vmid}", ["VM.Console"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try QemuEndpoints.vmid(context)
                     try QemuEndpoints.checkLocal(m, vmid)
                     guard m.isRunning(vmid) else { throw APIError(400, "VM \(vmid) not running") }
@@ -28,7 +28,7 @@ enum ConsoleEndpoints {
                 parameters: base.merging(["serial": Schema.string(enum: ["serial0", "serial1", "serial2", "serial3"]).optional()]) { a, _ in a },
                 returns: .object(["user": .string(), "ticket": .string(), "port": .integer(), "upid": .string()]),
                 permission: .privileges(path: "/vms/{vmid}", ["VM.Console"]), protected: true,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try QemuEndpoints.vmid(context)
                     try QemuEndpoints.checkLocal(m, vmid)
                     let serial = context.string("serial") ?? "serial0"

@@ -28,7 +28,7 @@ extension QemuEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/config", description: "The VM's configuration (pending values applied unless 'current').",
                 returns: .object([:], additionalProperties: true), permission: vm(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try vmid(context)
                     try checkLocal(m, vmid)
                     let (config, digest) = try m.load(vmid)
@@ -47,14 +47,14 @@ extension QemuEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/qemu/{vmid}/config", description: "Change the VM's configuration in a task (disk allocation may take long).",
                 returns: .string(), permission: vm(config, any: true),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let (vmid, work) = try update(context)
                     return try task(context, "qmconfig", vmid, work)
                 }),
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/pending", description: "Current and pending values of every option.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: vm(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try vmid(context)
                     try checkLocal(m, vmid)
                     return .array(try m.pendingList(vmid))

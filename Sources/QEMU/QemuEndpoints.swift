@@ -57,7 +57,7 @@ public enum QemuEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/qemu", description: "The node's virtual machines (status from libvirt).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser, childKey: "vmid",
-                handler: .sync { context in
+                handler: .blocking { context in
                     .array(m.vmids().filter { context.has(["VM.Audit"], on: "/vms/\($0)") }.compactMap { vmid in
                         guard var status = try? m.status(vmid) else { return nil }
                         if context.bool("full") != true { status["ha"] = nil }
@@ -68,7 +68,7 @@ public enum QemuEndpoints {
                 pve: "POST /nodes/{node}/qemu",
                 description: "Create a virtual machine; disks given as STORAGE:SIZE_GiB are allocated.",
                 returns: .string(), permission: .anyUser,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try vmid(context)
                     try GuestEndpoints.checkAllocate(context, vmid: vmid)
                     if context.string("archive") != nil { throw APIError(501, "restoring from a backup archive is not supported yet") }
@@ -96,7 +96,7 @@ public enum QemuEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/status/current", description: "The VM's status with live counters.",
                 returns: .object([:], additionalProperties: true), permission: vm(["VM.Audit"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try vmid(context)
                     try checkLocal(m, vmid)
                     return .object(try m.status(vmid))
@@ -123,7 +123,7 @@ public enum QemuEndpoints {
             Endpoint(
                 pve: "DELETE /nodes/{node}/qemu/{vmid}", description: "Destroy the VM and every volume it owns.",
                 returns: .string(), permission: vm(["VM.Allocate"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let vmid = try vmid(context)
                     try checkLocal(m, vmid)
                     if m.isRunning(vmid) { throw APIError(400, "VM \(vmid) is running - destroy failed") }

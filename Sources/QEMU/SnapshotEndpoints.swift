@@ -11,7 +11,7 @@ enum SnapshotEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/snapshot", description: "The VM's snapshots, ending with 'current'.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: vm(["VM.Audit"], false), childKey: "name",
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     return .array(try m.snapshotList(id))
@@ -19,7 +19,7 @@ enum SnapshotEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/qemu/{vmid}/snapshot", description: "Take a snapshot (with the RAM state when 'vmstate' and running).",
                 returns: .string(), permission: vm(["VM.Snapshot"], false),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let name = try context.require("snapname")
@@ -34,7 +34,7 @@ enum SnapshotEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config", description: "A snapshot's configuration.",
                 returns: .object([:], additionalProperties: true), permission: vm(["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"], true),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let name = try context.require("snapname")
@@ -62,7 +62,7 @@ enum SnapshotEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback", description: "Roll the VM back to a snapshot.",
                 returns: .string(), permission: vm(["VM.Snapshot", "VM.Snapshot.Rollback"], true),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let name = try context.require("snapname"), start = context.bool("start") ?? false
@@ -71,7 +71,7 @@ enum SnapshotEndpoints {
             Endpoint(
                 pve: "DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}", description: "Delete a snapshot.",
                 returns: .string(), permission: vm(["VM.Snapshot"], false),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let name = try context.require("snapname"), force = context.bool("force") ?? false

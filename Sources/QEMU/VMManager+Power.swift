@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Glibc
 import Guests
@@ -9,7 +10,7 @@ extension VMManager {
     /// transient. A VM suspended to disk is restored from its saved state instead.
     public func start(_ vmid: Int, skiplock: Bool = false, paused: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "start VM \(vmid)") {
-            try await BlockingWork.run { try self.startLocked(vmid, skiplock: skiplock, paused: paused, log: log) }
+            try await BlockingExecutor.shared.run { try self.startLocked(vmid, skiplock: skiplock, paused: paused, log: log) }
         }
     }
 
@@ -64,7 +65,7 @@ extension VMManager {
             let (config, _) = try load(vmid)
             if config.current["lock"] != "backup" { try? checkLock(config, vmid, skiplock: true) }
             guard let domain = try domain(vmid) else { return log("VM \(vmid) is not running") }
-            do { try await BlockingWork.run { try domain.destroy() } } catch let error as LibvirtError where error.isNoDomain || error.isInvalidState {}
+            do { try await BlockingExecutor.shared.run { try domain.destroy() } } catch let error as LibvirtError where error.isNoDomain || error.isInvalidState {}
             try await waitGone(vmid, timeout: 30)
             cleanupRuntime(vmid)
             log("stopped VM \(vmid)")
@@ -102,7 +103,7 @@ extension VMManager {
     public func reboot(_ vmid: Int, timeout: Int?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "reboot VM \(vmid)") {
             try await shutdownLocked(vmid, timeout: timeout, forceStop: false, log: log)
-            try await BlockingWork.run { try self.startLocked(vmid, log: log) }
+            try await BlockingExecutor.shared.run { try self.startLocked(vmid, log: log) }
         }
     }
 
@@ -155,7 +156,7 @@ extension VMManager {
         try await locks.with(vmid, what: "resume VM \(vmid)") {
             let (config, _) = try load(vmid)
             if config.current["lock"] == "suspended", config.current["vmstate"] != nil, !isRunning(vmid) {
-                return try await BlockingWork.run { try self.startLocked(vmid, log: log) }
+                return try await BlockingExecutor.shared.run { try self.startLocked(vmid, log: log) }
             }
             let domain = try runningDomain(vmid)
             try domain.resume()

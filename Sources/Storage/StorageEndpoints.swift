@@ -40,7 +40,7 @@ public enum StorageEndpoints {
             Endpoint(
                 pve: "GET /storage", description: "The configured storages.",
                 returns: .array(of: .object(["storage": .string()], additionalProperties: true)), permission: .anyUser, childKey: "storage",
-                handler: .sync { context in
+                handler: .blocking { context in
                     let type = context.string("type")
                     return .array(try storage.config().entries.filter { (type == nil || $0.type == type) && audit(context, $0.id) }.map { entry in
                         var item: [String: JSON] = ["storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage))]
@@ -51,7 +51,7 @@ public enum StorageEndpoints {
             Endpoint(
                 pve: "GET /storage/{storage}", description: "One storage's configuration.",
                 returns: .object([:], additionalProperties: true), permission: .privileges(path: "/storage/{storage}", ["Datastore.Allocate"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("storage")
                     guard let entry = try storage.config()[id] else { throw APIError(500, "storage '\(id)' does not exist") }
                     var item: [String: JSON] = ["storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage))]
@@ -61,7 +61,7 @@ public enum StorageEndpoints {
             Endpoint(
                 pve: "GET /nodes/{node}/storage", description: "Storages of this node with their status.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser, childKey: "storage",
-                handler: .sync { context in
+                handler: .blocking { context in
                     let content = context.string("content").map { Set(Formats.splitList($0)) }
                     let only = context.string("storage")
                     let enabled = context.bool("enabled") ?? false
@@ -78,7 +78,7 @@ public enum StorageEndpoints {
                 pve: "GET /nodes/{node}/storage/{storage}/status", description: "A storage's status on this node.",
                 returns: .object([:], additionalProperties: true),
                 permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("storage")
                     guard let entry = try storage.config()[id] else { throw APIError(500, "storage '\(id)' does not exist") }
                     return .object(statusJSON(entry, node: storage.node))
@@ -88,7 +88,7 @@ public enum StorageEndpoints {
                 returns: .array(of: .object([:], additionalProperties: true)),
                 permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
                 childKey: "volid",
-                handler: .sync { context in
+                handler: .blocking { context in
                     let plugin = try storage.plugin(try context.require("storage"))
                     let vmid = context.int("vmid").map(Int.init)
                     // disk images are listed only for guests the caller may see
@@ -99,7 +99,7 @@ public enum StorageEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/storage/{storage}/content", description: "Allocate a disk image for a guest.",
                 returns: .string(), permission: .privileges(path: "/storage/{storage}", ["Datastore.AllocateSpace"]),
-                handler: .sync { context in
+                handler: .blocking { context in
                     let id = try context.require("storage")
                     let plugin = try storage.plugin(id)
                     let vmid = Int(context.int("vmid") ?? 0)
@@ -116,11 +116,11 @@ public enum StorageEndpoints {
             Endpoint(
                 pve: "POST /nodes/{node}/storage/{storage}/upload", description: "Upload an ISO image or container template (streamed to disk).",
                 returns: .string(), permission: .privileges(path: "/storage/{storage}", ["Datastore.AllocateTemplate"]),
-                handler: .sync { context in try upload(storage, context) }),
+                handler: .blocking { context in try upload(storage, context) }),
             Endpoint(
                 pve: "GET /nodes/{node}/storage/{storage}/content/{volume}", description: "One volume's attributes.",
                 returns: .object([:], additionalProperties: true), permission: .anyUser,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let (plugin, name) = try volume(storage, context)
                     guard audit(context, plugin.entry.id) else { throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id), Datastore.Audit)") }
                     let path = try plugin.path(name)
@@ -130,7 +130,7 @@ public enum StorageEndpoints {
             Endpoint(
                 pve: "DELETE /nodes/{node}/storage/{storage}/content/{volume}", description: "Delete a volume no guest uses.",
                 returns: .null, permission: .anyUser,
-                handler: .sync { context in
+                handler: .blocking { context in
                     let (plugin, name) = try volume(storage, context)
                     let owner = VolumeID(storage: plugin.entry.id, name: name).ownerVMID
                     let allowed = owner.map { context.has(["VM.Config.Disk"], on: "/vms/\($0)") && context.has(["Datastore.AllocateSpace"], on: "/storage/\(plugin.entry.id)") }

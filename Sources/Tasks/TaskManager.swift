@@ -1,3 +1,4 @@
+import Blocking
 import Glibc
 
 /// Runs tasks (PVE's workers): each gets a UPID at once, runs detached from whoever started it, logs to
@@ -74,7 +75,8 @@ public final class TaskManager: @unchecked Sendable {
         // before its own finish (which takes the same lock) can look for it
         notify(.started(upid))
         lock.locked {
-            running[upid] = Task.detached { [self] in
+            // workers call qemu-img, libvirt and liblxc between their awaits: they run on the blocking executor
+            running[upid] = Task.detached(executorPreference: BlockingExecutor.shared) { [self] in
                 var exit: TaskExit
                 do {
                     try await work(log)

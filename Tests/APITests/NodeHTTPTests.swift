@@ -105,3 +105,50 @@ import Testing
         await node.shutdown(grace: 1)
     }
 }
+
+/// The shared-threads policy, end to end: handlers that block (here, on a taken cluster lock, as a
+/// config write does) hold neither the loop thread that accepted them nor the cooperative pool.
+@Suite(.serialized) struct BlockingHandlerTests {
+    static func timed(_ arguments: [String]) throws -> (Process, Pipe) {
+        try NodeHTTPTests.curl(["-o", "/dev/null", "-w", "%{http_code} %{time_total}"] + arguments)
+    }
+
+    static func result(_ started: (Process, Pipe)) async -> (code: String, seconds: Double) {
+        let text = await NodeHTTPTests.readAll(started.1)
+        started.0.waitUntilExit()
+        let parts = text.split(separator: " ")
+        return (parts.first.map(String.init) ?? "", parts.count > 1 ? Double(parts[1]) ?? 99 : 99)
+    }
+
+    @Test func aBlockedHandlerDelaysNeitherVersionNorLogin() async throws {
+        let (node, port) = try NodeHTTPTests.startNode()
+        let base = "https://127.0.0.1:\(port)/api2/json"
+        var created = await Self.result(try Self.timed(["-X", "POST", "-d", "userid=bob@pve", "-d", "password=bob-secret-1", "\(base)/access/users"]))
+        #expect(created.code == "200")
+        // every user.cfg writer now waits on the lock, polling, until the test lets go 2 s later
+        try node.clusterFS.acquireLock("user_cfg")
+        let writers = try (0..<3).map { i in
+            try Self.timed(["-X", "POST", "-d", "userid=w\(i)@pve", "\(base)/access/users"])
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        var versions: [Double] = []
+        for _ in 0..<20 {
+            let v = await Self.result(try Self.timed(["\(base)/version"]))
+            #expect(v.code == "200")
+            versions.append(v.seconds)
+        }
+        let login = await Self.result(try Self.timed(["-d", "username=bob@pve", "-d", "password=bob-secret-1", "\(base)/access/ticket"]))
+        try await Task.sleep(for: .milliseconds(max(0, 2000 - 200 - Int(versions.reduce(0, +) * 1000) - Int(login.seconds * 1000))))
+        try node.clusterFS.releaseLock("user_cfg")
+        for writer in writers {
+            created = await Self.result(writer)
+            #expect(created.code == "200")
+            // the writers really did wait for the lock: the test is not passing for want of a blocked handler
+            #expect(created.seconds >= 1.5, "a writer finished in \(created.seconds) s")
+        }
+        #expect(login.code == "200")
+        #expect(login.seconds < 0.5, "login took \(login.seconds) s while handlers were blocked")
+        #expect(versions.max()! < 0.2, "slowest /version took \(versions.max()!) s while handlers were blocked")
+        await node.shutdown(grace: 1)
+    }
+}

@@ -33,7 +33,7 @@ final class NodeProcess: @unchecked Sendable {
             process.arguments = ["--net=/run/netns/\(networkNamespace)", corrald] + arguments
             // a file, not a pipe: a pipe nobody drains would block the daemon's logging
             let logPath = self.dataDirectory + ".log"
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: logPath)
             logFile = logPath
         } else {

@@ -104,7 +104,7 @@ import Testing
         // start → the marker on the serial console → running with real counters
         #expect(try Self.task(node, "POST", "/nodes/vmt/qemu/100/status/start") == "OK")
         #expect(Self.waitForMarker(node, 100), "the guest's marker never reached the serial console")
-        var s = try Self.status(node, 100)
+        let s = try Self.status(node, 100)
         #expect(s["status"] as? String == "running")
         #expect(s["qmpstatus"] as? String == "running")
         #expect((s["pid"] as? Int ?? 0) > 0)
