@@ -56,7 +56,7 @@ let package = Package(
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
-        .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking"]),
+        .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS"]),
         .target(name: "Guests", dependencies: ["Schema", "TLS", "Access", "API", "Blocking"]),
         .target(name: "Storage", dependencies: ["Schema", "Access", "API", "Tasks", "TLS"]),
         .target(name: "QEMU", dependencies: ["Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),

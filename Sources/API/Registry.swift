@@ -54,19 +54,28 @@ public final class Registry: Sendable {
     }
 
     private func find(_ segments: [String]) -> (RouteNode, [String: String])? {
-        var node = root
         var params: [String: String] = [:]
-        for segment in segments {
-            if let next = node.literals[segment] {
-                node = next
-            } else if let p = node.parameter, !segment.isEmpty {
-                params[p.name] = segment
-                node = p.node
-            } else {
-                return nil
-            }
-        }
+        guard let node = find(segments[...], from: root, &params) else { return nil }
         return (node, params)
+    }
+
+    /// Literal segments first, then a parameter taking one segment. When neither leads anywhere, a
+    /// parameter that ends a declared path (a leaf: nothing is declared below it) takes every remaining segment with its `/`s, as PVE routes
+    /// values that clients send unencoded (`content/local:iso/x.iso`, `ipset/n/192.0.2.0/24`).
+    private func find(_ segments: ArraySlice<String>, from node: RouteNode, _ params: inout [String: String]) -> RouteNode? {
+        guard let segment = segments.first else { return node }
+        let rest = segments.dropFirst()
+        if let next = node.literals[segment], let found = find(rest, from: next, &params) { return found }
+        guard let p = node.parameter, !segment.isEmpty else { return nil }
+        var attempt = params
+        attempt[p.name] = segment
+        if let found = find(rest, from: p.node, &attempt) {
+            params = attempt
+            return found
+        }
+        guard !rest.isEmpty, !p.node.endpoints.isEmpty, p.node.literals.isEmpty, p.node.parameter == nil else { return nil }
+        params[p.name] = segments.joined(separator: "/")
+        return p.node
     }
 
     /// The methods available at a path (for `pvesh ls` and `usage`).

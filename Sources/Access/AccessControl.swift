@@ -52,7 +52,9 @@ public final class AccessControl: @unchecked Sendable {
         }
     }
 
-    public var realms: [Realm] { Realm.parse((try? fs.readString("domains.cfg")) ?? "") }
+    public var realms: [Realm] { Realm.parse(domainsText) }
+    /// `domains.cfg` as stored (its digest is what PVE's realm calls report).
+    public var domainsText: String { (try? fs.readString("domains.cfg")) ?? "" }
 
     func withLock<T>(_ name: String, _ body: () throws -> T) throws -> T { try fs.withLock(name, body) }
 

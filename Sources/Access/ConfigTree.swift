@@ -19,7 +19,7 @@ public protocol ConfigTree: Sendable {
 }
 
 extension ConfigTree {
-    func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
+    public func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
     func write(_ path: String, _ data: [UInt8]) throws { try write(path, data, mtime: nil) }
     func exists(_ path: String) -> Bool { (try? stamp(path)) != nil }
 

@@ -3,6 +3,7 @@ import API
 import Access
 import Foundation
 import Schema
+import TLS
 
 /// `/access…`: login, realms, users, API tokens, groups, roles, ACLs, passwords and permissions.
 /// Parameters and checks are PVE's (compared with ../shared/pve-api by the declaration test).
@@ -34,6 +35,20 @@ public enum AccessEndpoints {
                         if let tfa = realm.options["tfa"] { item["tfa"] = .string(tfa) }
                         return .object(item)
                     })
+                }),
+            Endpoint(
+                pve: "GET /access/domains/{realm}", description: "One realm's configuration.",
+                returns: .object(["type": .string(), "digest": .string()], additionalProperties: true),
+                permission: .privileges(path: "/access/realm", ["Realm.Allocate", "Sys.Audit"], any: true),
+                handler: .sync { context in
+                    let id = try context.require("realm")
+                    let text = access.domainsText
+                    guard let realm = Realm.parse(text).first(where: { $0.id == id }) else {
+                        throw APIError(500, "domain '\(id)' does not exist")
+                    }
+                    var item: [String: JSON] = ["type": .string(realm.type), "digest": .string(Digest.sha1Hex(Array(text.utf8)))]
+                    for (key, value) in realm.options { item[key] = key == "default" || key == "secure" || key == "verify" ? JSON(Int(value) ?? 0) : .string(value) }
+                    return .object(item)
                 }),
             Endpoint(
                 .GET, "/access/permissions", name: "permissions",

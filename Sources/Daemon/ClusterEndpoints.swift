@@ -64,6 +64,12 @@ enum ClusterEndpoints {
                     return .array(out)
                 }),
             Endpoint(
+                pve: "GET /cluster/status", description: "The cluster and its nodes, as corosync sees them; a standalone node lists itself.",
+                returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/", ["Sys.Audit"]),
+                handler: .blocking { context in
+                    try clusterStatus(members: try vms.fs.readString(".members"), local: context.services.nodeName)
+                }),
+            Endpoint(
                 pve: "GET /cluster/nextid", description: "A free VMID: the lowest from 100, or checks the one given.",
                 returns: .integer(), permission: .anyUser,
                 handler: .blocking { context in
@@ -76,5 +82,29 @@ enum ClusterEndpoints {
                     return .string("\(vmid)")
                 }),
         ]
+    }
+
+    /// `/cluster/status` from the `.members` file: a `cluster` row when a cluster is configured, then
+    /// one row per configured node. Standalone, PVE answers with the node's row alone, `nodeid` 0.
+    static func clusterStatus(members text: String, local: String) throws -> JSON {
+        guard case .object(let members) = try JSONParser.parse(text) else { throw APIError(500, "cannot read the cluster membership") }
+        let cluster = members["cluster"]?.objectValue ?? [:]
+        let standalone = cluster["name"]?.stringValue == "local"
+        var rows: [JSON] = []
+        if !standalone {
+            rows.append([
+                "type": "cluster", "id": "cluster", "name": cluster["name"] ?? "", "nodes": cluster["nodes"] ?? 0,
+                "quorate": cluster["quorate"] ?? 0, "version": cluster["version"] ?? 0,
+            ])
+        }
+        let nodes = members["nodelist"]?.objectValue ?? [:]
+        for name in nodes.keys.sorted() {
+            let node = nodes[name]?.objectValue ?? [:]
+            rows.append([
+                "type": "node", "id": .string("node/\(name)"), "name": .string(name), "ip": node["ip"] ?? "",
+                "nodeid": standalone ? 0 : node["id"] ?? 0, "online": node["online"] ?? 0, "local": name == local ? 1 : 0, "level": "",
+            ])
+        }
+        return .array(rows)
     }
 }

@@ -50,9 +50,11 @@ public enum NodeEndpoints {
     /// The API level Corral implements, reported where PVE reports its own, so clients that gate
     /// features on the version (Terraform providers, Ansible) take the modern code paths.
     public static let apiRelease = "9.0"
+    /// The full PVE version of that API level, in PVE's `major.minor.patch` shape.
+    public static let apiVersion = "9.0.0"
 
     public static func versionInfo(_ services: Services) -> JSON {
-        ["version": .string(apiRelease), "release": .string(apiRelease), "repoid": .string(services.repoID),
+        ["version": .string(apiVersion), "release": .string(apiRelease), "repoid": .string(services.repoID),
          "corral": .string(services.productVersion), "console": "html5"]
     }
 
@@ -70,7 +72,10 @@ public enum NodeEndpoints {
             "cpuinfo": NodeStatus.cpuInfo(),
             "current-kernel": ["sysname": .string(kernel.sysname), "release": .string(kernel.release), "version": .string(kernel.version), "machine": .string(kernel.machine)],
             "kversion": .string("\(kernel.sysname) \(kernel.release) \(kernel.version)"),
-            "pveversion": .string("corral/\(context.services.productVersion)/\(context.services.repoID.prefix(8))"),
+            // tools split this as pve-manager/<version>/<build>: it names the API level implemented;
+            // what is really running is in a field of its own
+            "pveversion": .string("pve-manager/\(apiVersion)/\(context.services.repoID.prefix(8))"),
+            "corral-version": .string("corral/\(context.services.productVersion)/\(context.services.repoID.prefix(8))"),
             "boot-info": ["mode": .string(NodeStatus.bootMode)],
             "ksm": ["shared": 0],
         ]

@@ -43,13 +43,15 @@ enum CloneEndpoints {
                     }
                 }),
             Endpoint(
-                pve: "PUT /nodes/{node}/qemu/{vmid}/resize", description: "Grow a disk.",
-                returns: .null, permission: vm(["VM.Config.Disk"], false),
-                handler: .async { context in
+                pve: "PUT /nodes/{node}/qemu/{vmid}/resize", description: "Grow a disk (a `resize` task, as PVE).",
+                returns: .string(), permission: vm(["VM.Config.Disk"], false),
+                handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
-                    try await m.resize(id, disk: try context.require("disk"), size: try context.require("size"), digest: context.string("digest")) { _ in }
-                    return .null
+                    let disk = try context.require("disk"), size = try context.require("size"), digest = context.string("digest")
+                    return try QemuEndpoints.task(context, "resize", id) { log in
+                        try await m.resize(id, disk: disk, size: size, digest: digest, log: log)
+                    }
                 }),
             Endpoint(
                 pve: "PUT /nodes/{node}/qemu/{vmid}/unlink", description: "Detach disks; with 'force' their volumes are removed too.",

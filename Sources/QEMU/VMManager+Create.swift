@@ -47,7 +47,17 @@ extension VMManager {
             let value = options[key]!
             if VMOptionSchema.isDrive(key), let format = VMOptionSchema.format(key) {
                 var props = try PropertyString.parse(value, format: format)
-                guard let file = props["file"]?.plainText, let request = Self.newDiskRequest(file) else { continue }
+                guard let file = props["file"]?.plainText else { continue }
+                guard let request = Self.newDiskRequest(file) else {
+                    // an existing volume: its size is the storage's to say, whatever the caller sent (as PVE)
+                    if props["media"]?.plainText != "cdrom", let volume = VolumeID(file), let plugin = try? storage.plugin(volume.storage),
+                        let bytes = try? plugin.size(volume.name)
+                    {
+                        props["size"] = .string(DiskSize.text(bytes))
+                        out[key] = Self.printDrive(props, format: format)
+                    }
+                    continue
+                }
                 let plugin = try storage.plugin(request.storage)
                 let fmt = props["format"]?.plainText ?? plugin.defaultFormat
                 let bytes = Int64(request.gib * 1_073_741_824)

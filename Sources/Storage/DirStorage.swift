@@ -5,7 +5,7 @@ import Glibc
 /// container templates under `template/cache/`, backups under `dump/`, snippets under `snippets/`.
 public struct DirStorage: StoragePlugin {
     public let entry: StorageConfig.Entry
-    public var defaultFormat: String { entry["format"] ?? "qcow2" }
+    public var defaultFormat: String { entry["format"] ?? "raw" }
     /// `subvol` is a plain directory, for a container's file system without a size limit.
     public var formats: Set<String> { ["qcow2", "raw", "vmdk", "subvol"] }
     let root: String

@@ -96,4 +96,26 @@ func call(_ d: Dispatcher, _ method: String, _ path: String, _ params: [String: 
                           Endpoint(.GET, "/a", name: "b", description: "", permission: .anyUser, handler: h)])
         }
     }
+
+    @Test(arguments: [
+        ("/s/local/content/local:iso/x.iso", "volume", "local:iso/x.iso"),
+        ("/s/local/content/local:100/vm-100-disk-0.qcow2", "volume", "local:100/vm-100-disk-0.qcow2"),
+        ("/s/local/content/local:iso%2Fx.iso", "volume", "local:iso%2Fx.iso"),
+        ("/f/ipset/net/192.0.2.0/24", "cidr", "192.0.2.0/24"),
+        ("/f/ipset/net/192.0.2.1", "cidr", "192.0.2.1"),
+    ])
+    func aFinalPathParameterTakesRawSlashes(path: String, name: String, value: String) throws {
+        let h = EndpointHandler.sync { _ in .null }
+        let registry = try Registry([
+            Endpoint(.GET, "/s/{storage}/content/{volume}", name: "v", description: "", permission: .anyUser, handler: h),
+            Endpoint(.GET, "/s/{storage}/status", name: "st", description: "", permission: .anyUser, handler: h),
+            Endpoint(.GET, "/f/ipset/{name}", name: "set", description: "", permission: .anyUser, handler: h),
+            Endpoint(.GET, "/f/ipset/{name}/{cidr}", name: "cidr", description: "", permission: .anyUser, handler: h),
+        ])
+        let found = registry.route("GET", path.split(separator: "/").map(String.init))
+        #expect(found?.1[name] == value)
+        // literal routes still win, and a parameter inside a path never swallows what follows it
+        #expect(registry.route("GET", ["s", "local", "status"])?.0.name == "st")
+        #expect(registry.route("GET", ["s", "a", "b", "status"]) == nil)
+    }
 }

@@ -83,6 +83,46 @@ import Testing
         await node.shutdown(grace: 1)
     }
 
+    static func json(_ arguments: [String]) async throws -> (code: String, body: [String: Any]) {
+        let (process, pipe) = try curl(["-w", "\n%{http_code}"] + arguments)
+        let text = await readAll(pipe)
+        process.waitUntilExit()
+        let code = String(text.split(separator: "\n").last ?? "")
+        let body = String(text.dropLast(code.count))
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+        return (code, object)
+    }
+
+    /// What third-party tools read first (prometheus-pve-exporter, Ansible's inventory, proxmoxer
+    /// scripts): answered in PVE's shapes.
+    @Test func standaloneNodeAnswersAsPVEDoes() async throws {
+        let (node, port) = try Self.startNode()
+        let base = "https://127.0.0.1:\(port)/api2/json"
+        var (code, body) = try await Self.json(["\(base)/cluster/status"])
+        #expect(code == "200")
+        let rows = body["data"] as? [[String: Any]] ?? []
+        #expect(rows.count == 1)
+        #expect(rows.first?["type"] as? String == "node" && rows.first?["name"] as? String == "h1" && rows.first?["id"] as? String == "node/h1")
+        #expect(rows.first?["nodeid"] as? Int == 0 && rows.first?["local"] as? Int == 1 && rows.first?["online"] as? Int == 1)
+        (code, body) = try await Self.json(["\(base)/nodes/h1/status"])
+        let status = body["data"] as? [String: Any] ?? [:]
+        let pveversion = status["pveversion"] as? String ?? ""
+        #expect(pveversion.wholeMatch(of: /pve-manager\/\d+\.\d+\.\d+\/[0-9a-f]{8}/) != nil, "\(pveversion)")
+        #expect((status["corral-version"] as? String)?.hasPrefix("corral/") == true)
+        (code, body) = try await Self.json(["\(base)/version"])
+        #expect(((body["data"] as? [String: Any])?["version"] as? String)?.wholeMatch(of: /\d+\.\d+\.\d+/) != nil)
+        (code, body) = try await Self.json(["\(base)/access/domains/pam"])
+        #expect(code == "200", "\(body)")
+        let realm = body["data"] as? [String: Any] ?? [:]
+        #expect(realm["type"] as? String == "pam" && (realm["digest"] as? String)?.count == 40)
+        (code, _) = try await Self.json(["\(base)/access/domains/nosuch"])
+        #expect(code == "500")
+        // a volume ID sent with its '/' unencoded reaches the handler (which finds no such volume)
+        (code, body) = try await Self.json(["\(base)/nodes/h1/storage/local/content/local:iso/nothing-here.iso"])
+        #expect(code != "501" && code != "200", "\(code) \(body)")
+        await node.shutdown(grace: 1)
+    }
+
     @Test func runningTasksAreListedAndStoppedOverHTTP() async throws {
         let (node, port) = try Self.startNode()
         let upid = try node.services.tasks.start(type: "wait", id: "", user: "root@pam") { _ in try await Task.sleep(for: .seconds(30)) }

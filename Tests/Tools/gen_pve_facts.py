@@ -40,6 +40,8 @@ PUT /nodes/{node}/qemu/{vmid}/unlink
 GET /nodes/{node}/qemu/{vmid}/feature
 GET /cluster/nextid
 GET /cluster/resources
+GET /cluster/status
+GET /access/domains/{realm}
 GET /storage
 GET /storage/{storage}
 GET /nodes/{node}/storage
