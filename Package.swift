@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema", "Blocking"]),
         .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE", "Corosync"], exclude: ["README.md"]),
-        .target(name: "Access", dependencies: ["TLS", "Crypt", "PAM", "ClusterFS"], exclude: ["README.md"]),
+        .target(name: "Access", dependencies: ["Schema", "TLS", "Crypt", "PAM", "ClusterFS"], exclude: ["README.md"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),

@@ -44,7 +44,7 @@ public enum StorageEndpoints {
                     let type = context.string("type")
                     return .array(try storage.config().entries.filter { (type == nil || $0.type == type) && audit(context, $0.id) }.map { entry in
                         var item: [String: JSON] = ["storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage))]
-                        for (key, value) in entry.options { item[key] = .string(value) }
+                        for (key, value) in entry.values { item[key] = .string(value) }
                         return .object(item)
                     })
                 }),
@@ -55,7 +55,7 @@ public enum StorageEndpoints {
                     let id = try context.require("storage")
                     guard let entry = try storage.config()[id] else { throw APIError(500, "storage '\(id)' does not exist") }
                     var item: [String: JSON] = ["storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage))]
-                    for (key, value) in entry.options { item[key] = .string(value) }
+                    for (key, value) in entry.values { item[key] = .string(value) }
                     return .object(item)
                 }),
             Endpoint(
