@@ -81,6 +81,7 @@ let package = Package(
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
     ],
     swiftLanguageModes: [.v6]

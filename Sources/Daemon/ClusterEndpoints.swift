@@ -53,7 +53,7 @@ enum ClusterEndpoints {
                                 "plugintype": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
                                 "shared": entry["shared"] == "1" ? 1 : 0, "status": "unknown",
                             ]
-                            if let plugin = try? Storage.plugin(for: entry), let s = try? plugin.status() {
+                            if let plugin = try? storage.plugin(for: entry), let s = try? plugin.status() {
                                 item["status"] = "available"
                                 item["disk"] = .int(s.used)
                                 item["maxdisk"] = .int(s.total)

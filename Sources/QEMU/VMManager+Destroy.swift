@@ -19,7 +19,7 @@ extension VMManager {
         }
         if unreferenced, let storages = try? storage.config().entries {
             for entry in storages where entry.isAvailable(on: node) && entry.content.contains("images") {
-                guard let plugin = try? Storage.plugin(for: entry), let list = try? plugin.list(content: "images", vmid: vmid) else { continue }
+                guard let plugin = try? storage.plugin(for: entry), let list = try? plugin.list(content: "images", vmid: vmid) else { continue }
                 volids += list.map(\.volid)
             }
         }

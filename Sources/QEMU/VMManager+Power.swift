@@ -30,7 +30,7 @@ extension VMManager {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let xml = try DomainXML.generate(VMConfig(config.current), context: domainContext(vmid))
         for volid in VMConfig(config.current).drives.compactMap(\.volid) {
-            if let id = VolumeID(volid), let plugin = try? storage.plugin(id.storage) as? LVMThinStorage { try plugin.activate(id.name) }
+            if let id = VolumeID(volid), let plugin = try? storage.plugin(id.storage) { try plugin.activateVolume(id.name) }
         }
         if resuming, let state = config.current["vmstate"] {
             let path = try storage.path(state)
@@ -123,7 +123,7 @@ extension VMManager {
             else { throw QEMUError(400, "no storage for the VM state: give 'statestorage'") }
             let plugin = try storage.plugin(target)
             let stamp = Self.stateStamp()
-            let name = try plugin.allocate(vmid: vmid, format: "raw", size: Int64(vm.memoryMiB) * 2 * 1_048_576, name: plugin is DirStorage ? "vm-\(vmid)-state-suspend-\(stamp).raw" : "vm-\(vmid)-state-suspend-\(stamp)")
+            let name = try plugin.allocate(vmid: vmid, format: "raw", size: Int64(vm.memoryMiB) * 2 * 1_048_576, name: plugin.capabilities.contains(.files) ? "vm-\(vmid)-state-suspend-\(stamp).raw" : "vm-\(vmid)-state-suspend-\(stamp)")
             let volid = "\(target):\(name)"
             do {
                 try modify(vmid) { c in

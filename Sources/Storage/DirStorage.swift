@@ -1,10 +1,25 @@
 import Foundation
 import Glibc
+import Schema
 
 /// A directory storage: disk images under `images/<vmid>/`, ISO images under `template/iso/`,
 /// container templates under `template/cache/`, backups under `dump/`, snippets under `snippets/`.
 public struct DirStorage: StoragePlugin {
+    public static let driver = StorageDriver(
+        type: "dir", content: ["images", "rootdir", "iso", "vztmpl", "backup", "snippets", "import"],
+        defaultContent: ["images", "rootdir"], formats: ["qcow2", "raw", "vmdk", "subvol"], defaultFormat: "raw",
+        capabilities: [.snapshots, .linkedClones, .files, .fileContent],
+        options: [
+            "path": Schema.string(format: "pve-storage-path"), "format": Schema.string(enum: ["raw", "qcow2", "vmdk", "subvol"]).optional(),
+            "preallocation": Schema.string(enum: ["off", "metadata", "falloc", "full"]).optional(), "mkdir": Schema.boolean().optional(),
+            "create-base-path": Schema.boolean().optional(), "create-subdirs": Schema.boolean().optional(),
+            "content-dirs": Schema.string().optional(), "is_mountpoint": Schema.string().optional(),
+        ]
+    ) { entry throws(StorageError) in try DirStorage(entry: entry) }
+
     public let entry: StorageConfig.Entry
+    /// snapshots (qcow2 only) and linked clones (of qcow2 bases); `shared 1` says the path is the same on every node
+    public var capabilities: StorageCapabilities { Self.driver.capabilities.union(entry["shared"] == "1" ? .shared : []) }
     public var defaultFormat: String { entry["format"] ?? "raw" }
     /// `subvol` is a plain directory, for a container's file system without a size limit.
     public var formats: Set<String> { ["qcow2", "raw", "vmdk", "subvol"] }

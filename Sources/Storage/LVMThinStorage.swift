@@ -1,9 +1,17 @@
 import Foundation
+import Schema
 
 /// An LVM thin pool: each disk is a thin volume `vm-<vmid>-disk-<n>` in `vgname`, drawn from
 /// `thinpool`; snapshots and linked clones are thin snapshots, so both are instant.
 public struct LVMThinStorage: StoragePlugin {
+    public static let driver = StorageDriver(
+        type: "lvmthin", content: ["images", "rootdir"], defaultContent: ["images", "rootdir"], formats: ["raw"], defaultFormat: "raw",
+        capabilities: [.snapshots, .linkedClones, .needsActivation],
+        options: ["vgname": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*"), "thinpool": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*")]
+    ) { entry throws(StorageError) in try LVMThinStorage(entry: entry) }
+
     public let entry: StorageConfig.Entry
+    public var capabilities: StorageCapabilities { Self.driver.capabilities }
     public var defaultFormat: String { "raw" }
     public var formats: Set<String> { ["raw"] }
     let vg: String
@@ -124,7 +132,7 @@ public struct LVMThinStorage: StoragePlugin {
     }
 
     /// Activates a volume (thin snapshots start inactive).
-    public func activate(_ name: String) throws(StorageError) {
+    public func activateVolume(_ name: String) throws(StorageError) {
         try lvm(["lvchange", "-q", "-ay", "-K", "\(vg)/\(try lvName(name))"])
     }
 

@@ -6,10 +6,13 @@ import Foundation
 public struct Storage: Sendable {
     public let fs: any ConfigTree
     public let node: String
+    /// The storage types this node knows (tests add the in-memory one).
+    public let drivers: StorageDrivers
 
-    public init(fs: any ConfigTree, node: String) {
+    public init(fs: any ConfigTree, node: String, drivers: StorageDrivers = .standard) {
         self.fs = fs
         self.node = node
+        self.drivers = drivers
     }
 
     public func config() throws(StorageError) -> StorageConfig {
@@ -27,15 +30,14 @@ public struct Storage: Sendable {
     public func plugin(_ id: String) throws(StorageError) -> any StoragePlugin {
         guard let entry = try config()[id] else { throw StorageError(400, "storage '\(id)' does not exist") }
         guard entry.isAvailable(on: node) else { throw StorageError(400, "storage '\(id)' is not available on node '\(node)'") }
-        return try Self.plugin(for: entry)
+        return try plugin(for: entry)
     }
 
-    public static func plugin(for entry: StorageConfig.Entry) throws(StorageError) -> any StoragePlugin {
-        switch entry.type {
-        case "dir": return try DirStorage(entry: entry)
-        case "lvmthin": return try LVMThinStorage(entry: entry)
-        default: throw StorageError(501, "storage type '\(entry.type)' of '\(entry.id)' is not supported yet")
+    public func plugin(for entry: StorageConfig.Entry) throws(StorageError) -> any StoragePlugin {
+        guard let driver = drivers[entry.type] else {
+            throw StorageError(501, "storage type '\(entry.type)' of '\(entry.id)' is not supported yet")
         }
+        return try driver.make(entry)
     }
 
     /// The local path of a volume ID, or of an absolute path given as is.

@@ -11,12 +11,13 @@ public enum StorageEndpoints {
         context.has(["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(id)", any: true)
     }
 
-    static func statusJSON(_ entry: StorageConfig.Entry, node: String) -> [String: JSON] {
+    static func statusJSON(_ entry: StorageConfig.Entry, _ storage: Storage) -> [String: JSON] {
+        let node = storage.node
         var out: [String: JSON] = [
             "storage": .string(entry.id), "type": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
             "enabled": entry.disabled ? 0 : 1, "shared": entry["shared"] == "1" ? 1 : 0, "active": 0,
         ]
-        if let plugin = try? Storage.plugin(for: entry), entry.isAvailable(on: node), let status = try? plugin.status() {
+        if let plugin = try? storage.plugin(for: entry), entry.isAvailable(on: node), let status = try? plugin.status() {
             out["active"] = 1
             out["total"] = .int(status.total)
             out["used"] = .int(status.used)
@@ -69,7 +70,7 @@ public enum StorageEndpoints {
                         audit(context, entry.id) && entry.isAvailable(on: storage.node) || (!enabled && entry.nodes.isEmpty && audit(context, entry.id))
                     }.filter { entry in
                         (only == nil || entry.id == only) && (content == nil || !entry.content.isDisjoint(with: content!)) && (!enabled || !entry.disabled)
-                    }.map { .object(statusJSON($0, node: storage.node)) })
+                    }.map { .object(statusJSON($0, storage)) })
                 }),
             .directory("/nodes/{node}/storage/{storage}", name: "diridx", key: "subdir", description: "Storage index.",
                        parameters: ["node": .node, "storage": .storageID],
@@ -81,7 +82,7 @@ public enum StorageEndpoints {
                 handler: .blocking { context in
                     let id = try context.require("storage")
                     guard let entry = try storage.config()[id] else { throw APIError(500, "storage '\(id)' does not exist") }
-                    return .object(statusJSON(entry, node: storage.node))
+                    return .object(statusJSON(entry, storage))
                 }),
             Endpoint(
                 pve: "GET /nodes/{node}/storage/{storage}/content", description: "Volumes on a storage.",
@@ -110,7 +111,7 @@ public enum StorageEndpoints {
                     guard filename.hasPrefix("vm-\(vmid)-") || filename.hasPrefix("base-\(vmid)-") else {
                         throw APIError.parameters(["filename": "name must start with 'vm-\(vmid)-' or 'base-\(vmid)-'"])
                     }
-                    let name = plugin is DirStorage && !filename.contains(".") ? filename + ".\(format)" : filename
+                    let name = plugin.capabilities.contains(.files) && !filename.contains(".") ? filename + ".\(format)" : filename
                     return .string("\(id):\(try plugin.allocate(vmid: vmid, format: format, size: bytes, name: name))")
                 }),
             Endpoint(
@@ -160,7 +161,7 @@ public enum StorageEndpoints {
         }
         let plugin = try storage.plugin(id)
         guard plugin.entry.content.contains(content) else { throw APIError.parameters(["content": "storage '\(id)' does not hold \(content)"]) }
-        guard plugin is DirStorage else { throw APIError(501, "uploads go to directory storages; '\(id)' is \(plugin.entry.type)") }
+        guard plugin.capabilities.contains(.fileContent) else { throw APIError(501, "uploads go to directory storages; '\(id)' is \(plugin.entry.type)") }
         let target = try plugin.path("\(content)/\(name)")
         guard !FileManager.default.fileExists(atPath: target) else { throw APIError(400, "'\(id):\(content)/\(name)' already exists") }
         var checksum: (String, String)?

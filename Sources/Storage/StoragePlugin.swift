@@ -52,9 +52,11 @@ public struct VolumeInfo: Sendable {
 }
 
 /// What a storage backend does for guests. One implementation per storage type, chosen by the
-/// section type of `storage.cfg` (`dir`, `lvmthin`); see `Storage.plugin(for:)`.
+/// section type of `storage.cfg` through the registry (`StorageDrivers`); see `Storage.plugin(for:)`.
 public protocol StoragePlugin: Sendable {
     var entry: StorageConfig.Entry { get }
+    /// What this type can do (from its registry row).
+    var capabilities: StorageCapabilities { get }
     /// The default image format when a disk is allocated without one.
     var defaultFormat: String { get }
     var formats: Set<String> { get }
@@ -81,6 +83,63 @@ public protocol StoragePlugin: Sendable {
     /// A copy-on-write clone of a base volume for `vmid`.
     func linkedClone(_ base: String, vmid: Int, name: String?) throws(StorageError) -> String
     func canLinkClone(_ name: String) -> Bool
+
+    /// Pool lifecycle: makes the storage usable on this node (mounts, logs in, checks the pool);
+    /// deactivation undoes it. Both are idempotent.
+    func activate() throws(StorageError)
+    func deactivate() throws(StorageError)
+    /// Makes one volume usable (an LV activated, a LUN mapped) before a guest opens it.
+    func activateVolume(_ name: String) throws(StorageError)
+    func deactivateVolume(_ name: String) throws(StorageError)
+
+    /// The stream formats a volume can be exported in, best first (PVE's `raw+size`, `qcow2+size`, …).
+    func exportFormats(_ name: String) -> [String]
+    /// Writes a volume to `sink` in `format` (for migration and backup).
+    func export(_ name: String, format: String, to sink: VolumeSink) throws(StorageError)
+    /// Creates a volume for `vmid` from a stream in `format` and returns its name.
+    func importVolume(vmid: Int, format: String, name: String?, from source: VolumeSource) throws(StorageError) -> String
+}
+
+extension StoragePlugin {
+    public func activate() throws(StorageError) {}
+    public func deactivate() throws(StorageError) {}
+    public func activateVolume(_ name: String) throws(StorageError) {}
+    public func deactivateVolume(_ name: String) throws(StorageError) {}
+
+    /// File and block volumes export their bytes as they are: `raw+size` for raw images and devices,
+    /// `qcow2+size` for qcow2 files.
+    public func exportFormats(_ name: String) -> [String] {
+        name.hasSuffix(".qcow2") ? ["qcow2+size"] : name.hasSuffix(".vmdk") ? ["vmdk+size"] : ["raw+size"]
+    }
+
+    public func export(_ name: String, format: String, to sink: VolumeSink) throws(StorageError) {
+        guard exportFormats(name).contains(format) else {
+            throw StorageError(400, "volume '\(name)' of storage '\(entry.id)' cannot be exported as '\(format)' (only \(exportFormats(name).joined(separator: ", ")))")
+        }
+        try activateVolume(name)
+        try VolumeStream.export(path: try path(name), to: sink)
+    }
+
+    public func importVolume(vmid: Int, format: String, name: String?, from source: VolumeSource) throws(StorageError) -> String {
+        let imageFormat: String
+        switch format {
+        case "raw+size": imageFormat = "raw"
+        case "qcow2+size" where formats.contains("qcow2"): imageFormat = "qcow2"
+        case "vmdk+size" where formats.contains("vmdk"): imageFormat = "vmdk"
+        default: throw StorageError(400, "storage '\(entry.id)' cannot import the stream format '\(format)'")
+        }
+        let size = try VolumeStream.readSize(source)
+        // a file-format image is copied as it is; allocation only names (and sizes) the file
+        let volume = try allocate(vmid: vmid, format: imageFormat, size: max(size, 1024), name: name)
+        do {
+            try activateVolume(volume)
+            try VolumeStream.importBody(size: size, from: source, to: try path(volume), truncate: capabilities.contains(.files))
+        } catch {
+            try? free(volume)
+            throw error
+        }
+        return volume
+    }
 }
 
 extension StoragePlugin {

@@ -1,0 +1,102 @@
+import Glibc
+
+/// Where an exported volume goes, and where an imported one comes from: a file descriptor (a pipe
+/// to the other node, a file) or, in tests, memory.
+public protocol VolumeSink: Sendable {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError)
+}
+
+public protocol VolumeSource: Sendable {
+    /// Reads up to `buffer.count` bytes; 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int
+}
+
+/// A file descriptor as a sink and a source (not closed here: its owner closes it).
+public struct FileDescriptorStream: VolumeSink, VolumeSource {
+    public let fd: Int32
+    public init(fd: Int32) { self.fd = fd }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw StorageError(500, "volume stream write failed: \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw StorageError(500, "volume stream read failed: \(String(cString: strerror(errno)))") }
+            return n
+        }
+    }
+}
+
+/// PVE's `<format>+size` streams: the payload's length as 8 bytes little-endian, then the payload
+/// (a raw image, a device's bytes, a qcow2 file as stored).
+public enum VolumeStream {
+    static let chunk = 1 << 20
+
+    public static func export(path: String, to sink: VolumeSink) throws(StorageError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError(500, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        // a block device's size comes from seeking to its end; a file's from the same call
+        let size = lseek(fd, 0, SEEK_END)
+        guard size >= 0, lseek(fd, 0, SEEK_SET) == 0 else { throw StorageError(500, "cannot size \(path)") }
+        var header = UInt64(size).littleEndian
+        try withUnsafeBytes(of: &header) { (raw) throws(StorageError) in try sink.write(raw) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        var left = Int64(size)
+        while left > 0 {
+            let n = Glibc.read(fd, buffer.baseAddress, Int(min(Int64(chunk), left)))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw StorageError(500, "reading \(path) failed: \(n == 0 ? "unexpected end" : String(cString: strerror(errno)))") }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            left -= Int64(n)
+        }
+    }
+
+    public static func readSize(_ source: VolumeSource) throws(StorageError) -> Int64 {
+        var header = [UInt8](repeating: 0, count: 8)
+        var got = 0
+        while got < 8 {
+            let n = try rethrowingStorageError { try header.withUnsafeMutableBytes { raw in try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[got...])) } }
+            guard n > 0 else { throw StorageError(400, "the volume stream ended before its size header") }
+            got += n
+        }
+        let size = header.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard size < 1 << 50 else { throw StorageError(400, "the volume stream announces an impossible size (\(size) bytes)") }
+        return Int64(size)
+    }
+
+    /// Writes exactly `size` bytes from `source` over the volume at `path`; a file is cut to `size`.
+    public static func importBody(size: Int64, from source: VolumeSource, to path: String, truncate: Bool) throws(StorageError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError(500, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        if truncate { guard ftruncate(fd, 0) == 0 else { throw StorageError(500, "cannot truncate \(path)") } }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        var left = size
+        let out = FileDescriptorStream(fd: fd)
+        while left > 0 {
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(chunk), left))]))
+            guard n > 0 else { throw StorageError(400, "the volume stream ended \(left) bytes early") }
+            try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            left -= Int64(n)
+        }
+        if truncate { guard ftruncate(fd, off_t(size)) == 0 else { throw StorageError(500, "cannot size \(path)") } }
+        guard fsync(fd) == 0 || errno == EINVAL else { throw StorageError(500, "cannot flush \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// Array's buffer calls rethrow untyped errors; what they rethrow here is always a StorageError.
+func rethrowingStorageError<T>(_ body: () throws -> T) throws(StorageError) -> T {
+    do { return try body() } catch let error as StorageError { throw error } catch { throw StorageError(500, "\(error)") }
+}
