@@ -49,22 +49,23 @@ let package = Package(
 
         // 3. Core services
         .target(name: "Blocking"),
+        .target(name: "Errors"),
         .target(name: "Schema"),
-        .target(name: "Tasks", dependencies: ["Schema", "Blocking"]),
-        .target(name: "ClusterFS", dependencies: ["SQLite", "FUSE", "Corosync"], exclude: ["README.md"]),
-        .target(name: "Access", dependencies: ["Schema", "TLS", "Crypt", "PAM", "ClusterFS"], exclude: ["README.md"]),
+        .target(name: "Tasks", dependencies: ["Schema", "Blocking", "Errors"]),
+        .target(name: "ClusterFS", dependencies: ["Errors", "SQLite", "FUSE", "Corosync"], exclude: ["README.md"]),
+        .target(name: "Access", dependencies: ["Errors", "Schema", "TLS", "Crypt", "PAM", "ClusterFS"], exclude: ["README.md"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
         .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS"]),
-        .target(name: "Guests", dependencies: ["Schema", "TLS", "Access", "API", "Blocking"]),
-        .target(name: "Storage", dependencies: ["Schema", "Access", "API", "Tasks", "TLS"]),
-        .target(name: "QEMU", dependencies: ["Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
-        .target(name: "Containers", dependencies: ["Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
+        .target(name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"]),
+        .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"]),
+        .target(name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
+        .target(name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
-        .target(name: "API", dependencies: ["Schema", "Tasks", "Blocking"]),
+        .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
         .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers"]),
         .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", .product(name: "Yams", package: "Yams")]),
         .executableTarget(

@@ -1,12 +1,15 @@
+import Errors
 import Schema
 import Tasks
 
 /// A failure as the API reports it: an HTTP status, a message (PVE puts it in the reason phrase and
 /// the body), and per-parameter errors for validation failures.
-public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct APIError: CorralError, Equatable {
     public let status: Int
     public let message: String
     public let errors: [String: String]?
+    public var code: ErrorCode { .status(status) }
+    public var parameterErrors: [String: String]? { errors }
 
     public init(_ status: Int, _ message: String, errors: [String: String]? = nil) {
         self.status = status
@@ -27,31 +30,17 @@ public struct APIError: Error, Equatable, Sendable, CustomStringConvertible {
         APIError(501, "Method '\(method) \(path)' not implemented")
     }
 
-    /// The one place errors of every module become HTTP statuses.
+    /// The one place errors of every module become PVE's response shape: the code's status, the
+    /// message (reason phrase and body), per-parameter errors. Errors of libraries without a code
+    /// are 500, as a `die` in PVE.
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let e as APIError: return e
-        case let e as any HTTPStatusError: return APIError(e.httpStatus, e.message, errors: e.parameterErrors)
         case let e as ParameterErrors: return .parameters(e.errors)
-        case let e as TaskError:
-            switch e.code {
-            case .notFound: return APIError(404, e.message)
-            case .invalidUPID: return APIError(400, e.message)
-            case .notRunning: return APIError(400, e.message)
-            case .io: return APIError(500, e.message)
-            }
+        case let e as any CorralError:
+            return APIError(e.code.status, e.message, errors: e.parameterErrors)
         default: return APIError(500, "\(error)")
         }
     }
 }
 
-/// An error of a domain module that knows its HTTP status (and, for bad input, which parameter).
-public protocol HTTPStatusError: Error {
-    var httpStatus: Int { get }
-    var message: String { get }
-    var parameterErrors: [String: String]? { get }
-}
-
-extension HTTPStatusError {
-    public var parameterErrors: [String: String]? { nil }
-}

@@ -1,3 +1,4 @@
+import Errors
 import ClusterFS
 import Crypt
 import Foundation
@@ -167,8 +168,11 @@ public final class AccessControl: @unchecked Sendable {
             }
         } catch let error as AccessError {
             throw error
+        } catch let error as any CorralError {
+            // a busy lock or a lost quorum keeps its status (503), only the type changes
+            throw AccessError(error.code.status, error.message, cause: error)
         } catch {
-            throw AccessError(500, "cannot store the password: \(error)")
+            throw AccessError(500, "cannot store the password: \(error)", cause: error)
         }
     }
 

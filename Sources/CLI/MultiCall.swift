@@ -1,3 +1,4 @@
+import ClusterFS
 import API
 import Daemon
 import Foundation

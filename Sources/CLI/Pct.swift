@@ -1,3 +1,4 @@
+import ClusterFS
 import Containers
 import Daemon
 import Foundation

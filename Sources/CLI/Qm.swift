@@ -1,3 +1,4 @@
+import ClusterFS
 import Daemon
 import Foundation
 import Glibc

@@ -1,7 +1,8 @@
+import Errors
 import Glibc
 
 /// A cluster-filesystem failure, carrying the errno the FUSE front returns for it.
-public struct ClusterFSError: Error, Equatable, CustomStringConvertible {
+public struct ClusterFSError: CorralError, Equatable {
     public let errno: Int32
     public let message: String
 
@@ -10,7 +11,13 @@ public struct ClusterFSError: Error, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { message }
+    /// No quorum and a busy lock are passing states (503: try again); everything else fails the request.
+    public var code: ErrorCode {
+        switch errno {
+        case EACCES, EBUSY, EAGAIN: .unavailable
+        default: .failed
+        }
+    }
 
     static func notFound(_ path: String) -> ClusterFSError { ClusterFSError(ENOENT, "'\(path)' does not exist") }
     static func exists(_ path: String) -> ClusterFSError { ClusterFSError(EEXIST, "'\(path)' already exists") }

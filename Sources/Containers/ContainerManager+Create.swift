@@ -62,7 +62,7 @@ extension ContainerManager {
         }
         // the root directory of the new file system belongs to the container's root from the start
         do { _ = try Command.run(["mkfs.ext4", "-q", "-F", "-E", "root_owner=\(owner):\(owner)", path]) } catch {
-            throw GuestError(500, "cannot make a file system on \(volid): \(error)")
+            throw GuestError(wrapping: error, "cannot make a file system on \(volid)")
         }
         log("allocated \(volid) (\(DiskSize.text(bytes)), ext4)")
         return (volid, DiskSize.text(bytes))
@@ -78,7 +78,7 @@ extension ContainerManager {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         do { _ = try Command.run(["mount"] + (kind == .image ? ["-o", "loop"] : []) + [path, target]) } catch {
             rmdir(target)
-            throw GuestError(500, "cannot mount \(volid): \(error)")
+            throw GuestError(wrapping: error, "cannot mount \(volid)")
         }
         defer {
             _ = try? Command.run(["umount", target])
@@ -117,7 +117,7 @@ extension ContainerManager {
             } else {
                 _ = try Command.run(tar)
             }
-        } catch { throw GuestError(500, "cannot extract \(template): \(error)") }
+        } catch { throw GuestError(wrapping: error, "cannot extract \(template)") }
     }
 
     /// Creates a container: reserves the VMID (`lock: create`), allocates and fills the root file

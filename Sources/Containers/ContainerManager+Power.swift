@@ -9,11 +9,11 @@ extension ContainerManager {
     /// config and written to `<lxcpath>/<vmid>/config`, and liblxc starts it daemonized.
     public func start(_ vmid: Int, skiplock: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "start CT \(vmid)") {
-            try await BlockingExecutor.shared.run { [self] in try startLocked(vmid, skiplock: skiplock, log: log) }
+            try await BlockingExecutor.shared.run { [self] in try startContainer(vmid, skiplock: skiplock, log: log) }
         }
     }
 
-    func startLocked(_ vmid: Int, skiplock: Bool = false, log: @Sendable (String) -> Void) throws {
+    func startContainer(_ vmid: Int, skiplock: Bool = false, log: @Sendable (String) -> Void) throws {
         var (config, _) = try load(vmid)
         try store.checkLock(config, vmid, skiplock: skiplock)
         if CTConfig(config.current).isTemplate { throw GuestError(500, "CT \(vmid) is a template; clone it instead") }
@@ -71,11 +71,11 @@ extension ContainerManager {
         }
     }
 
-    func stopLocked(_ vmid: Int) async throws {
+    public func stopLocked(_ vmid: Int) async throws {
         let container = try container(vmid)
         guard container.isRunning else { return }
         try await BlockingExecutor.shared.run {
-            do { try container.stop() } catch { throw GuestError(500, "\(error)") }
+            do { try container.stop() } catch { throw GuestError(wrapping: error) }
         }
     }
 
@@ -105,21 +105,21 @@ extension ContainerManager {
     public func reboot(_ vmid: Int, timeout: Int?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "reboot CT \(vmid)") {
             try await shutdownLocked(vmid, timeout: timeout, forceStop: true, log: log)
-            try await BlockingExecutor.shared.run { [self] in try startLocked(vmid, log: log) }
+            try await BlockingExecutor.shared.run { [self] in try startContainer(vmid, log: log) }
         }
     }
 
     /// Freezes every process of the container (its cgroup's freezer).
     public func suspend(_ vmid: Int, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "suspend CT \(vmid)") {
-            do { try container(vmid).freeze() } catch { throw GuestError(500, "\(error)") }
+            do { try container(vmid).freeze() } catch { throw GuestError(wrapping: error) }
             log("CT \(vmid) frozen")
         }
     }
 
     public func resume(_ vmid: Int, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "resume CT \(vmid)") {
-            do { try container(vmid).unfreeze() } catch { throw GuestError(500, "\(error)") }
+            do { try container(vmid).unfreeze() } catch { throw GuestError(wrapping: error) }
             log("CT \(vmid) resumed")
         }
     }
@@ -153,7 +153,7 @@ extension ContainerManager {
         } catch {
             close(master)
             close(slave)
-            throw GuestError(500, "cannot attach a shell to CT \(vmid): \(error)")
+            throw GuestError(wrapping: error, "cannot attach a shell to CT \(vmid)")
         }
         let thread = Thread {
             var status: Int32 = 0

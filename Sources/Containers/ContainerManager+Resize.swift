@@ -58,7 +58,7 @@ extension ContainerManager {
         do {
             _ = try Command.run(["e2fsck", "-f", "-p", path])
             _ = try Command.run(["resize2fs", path])
-        } catch { throw GuestError(500, "the volume grew, but its file system did not: \(error)") }
+        } catch { throw GuestError(wrapping: error, "the volume grew, but its file system did not") }
     }
 
     /// Before a start: file systems whose online growth could not happen grow now.

@@ -82,7 +82,7 @@ extension ContainerManager {
         guard let pid = try container(vmid).initPID else { throw GuestError(500, "CT \(vmid) not running") }
         let text: String
         do { text = try Command.run(["nsenter", "-t", "\(pid)", "-n", "ip", "-j", "address", "show"]) } catch {
-            throw GuestError(500, "cannot read the interfaces of CT \(vmid): \(error)")
+            throw GuestError(wrapping: error, "cannot read the interfaces of CT \(vmid)")
         }
         guard let list = (try? JSONParser.parse(Array(text.utf8)))?.arrayValue else { return [] }
         return list.map { link in

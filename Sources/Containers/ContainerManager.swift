@@ -1,4 +1,4 @@
-import Access
+import ClusterFS
 import Foundation
 import Guests
 import LXC
@@ -41,7 +41,7 @@ public final class ContainerManager: Sendable {
 
     /// The liblxc handle of a container (its generated configuration loaded, if there is one).
     public func container(_ vmid: Int) throws -> LXCContainer {
-        do { return try LXCContainer(name: "\(vmid)", lxcpath: lxcpath) } catch { throw GuestError(500, "\(error)") }
+        do { return try LXCContainer(name: "\(vmid)", lxcpath: lxcpath) } catch { throw GuestError(wrapping: error) }
     }
 
     public func isRunning(_ vmid: Int) -> Bool { (try? container(vmid))?.isRunning ?? false }

@@ -16,9 +16,7 @@ extension LxcEndpoints {
                 pve: "GET \(snap)", description: "The container's snapshots, ending with 'current'.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: ct(["VM.Audit"]),
                 handler: .blocking { context in
-                    let vmid = try local(context)
-                    let (config, digest) = try m.load(vmid)
-                    return .array(config.snapshotList(digest: digest, running: m.isRunning(vmid)))
+                    .array(try m.snapshotList(try local(context)))
                 }),
             Endpoint(
                 pve: "POST \(snap)", description: "Take a snapshot (every volume's storage must support snapshots).",
@@ -75,10 +73,10 @@ extension LxcEndpoints {
                 returns: .string(), permission: ct(["VM.Allocate"]),
                 handler: .blocking { context in
                     let vmid = try local(context)
-                    return try GuestEndpoints.task(context, "vztemplate", vmid) { log in try await m.makeTemplate(vmid, log: log) }
+                    return try GuestEndpoints.task(context, "vztemplate", vmid) { log in try await m.template(vmid, log: log) }
                 }),
             Endpoint(
-                pve: "POST /nodes/{node}/lxc/{vmid}/clone", description: "A full copy of the container under a new CT ID.",
+                pve: "POST /nodes/{node}/lxc/{vmid}/clone", description: "Clone a container (linked from a template where its storage can, or full).",
                 returns: .string(),
                 permission: .and([
                     ct(["VM.Clone"]),
@@ -87,13 +85,20 @@ extension LxcEndpoints {
                 handler: .blocking { context in
                     let vmid = try local(context)
                     let newid = Int(context.int("newid") ?? 0)
-                    if context.bool("full") == false { throw APIError(501, "linked clones of containers are not supported yet; clone with full=1") }
                     if let target = context.string("target"), target != m.node { throw APIError(501, "cloning to another node is not supported yet") }
-                    if context.string("storage") != nil { throw APIError(501, "clones are made on the source volumes' storages; 'storage' is not supported yet") }
                     if let owner = m.store.owner(of: newid) { throw APIError.parameters(["newid": "CT \(newid) already exists on node '\(owner.node)'"]) }
+                    let storage = context.string("storage"), full = context.bool("full")
+                    if let storage {
+                        guard context.has(["Datastore.AllocateSpace"], on: "/storage/\(storage)") else {
+                            throw APIError(403, "Permission check failed (/storage/\(storage), Datastore.AllocateSpace)")
+                        }
+                        _ = try m.storage.plugin(storage)
+                        if full == false { throw APIError.parameters(["storage": "a linked clone stays on the template's storage"]) }
+                    }
+                    if context.string("snapname") != nil { throw APIError.parameters(["snapname": "cloning from a snapshot is not supported yet"]) }
                     let hostname = context.string("hostname"), description = context.string("description")
                     return try GuestEndpoints.task(context, "vzclone", vmid) { log in
-                        try await m.clone(vmid, newid: newid, hostname: hostname, description: description, log: log)
+                        try await m.clone(vmid, newid: newid, name: hostname, description: description, full: full, target: storage, format: nil, log: log)
                     }
                 }),
             Endpoint(

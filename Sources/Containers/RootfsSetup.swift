@@ -106,7 +106,7 @@ struct RootfsSetup {
         let hash: String
         // SHA-512 crypt: every guest's libc reads it (busybox's included, which knows no yescrypt)
         if password.hasPrefix("$") { hash = password } else {
-            do { hash = try PasswordHash.make(password, prefix: "$6$") } catch { throw GuestError(500, "cannot hash the root password: \(error)") }
+            do { hash = try PasswordHash.make(password, prefix: "$6$") } catch { throw GuestError(wrapping: error, "cannot hash the root password") }
         }
         let shadow = read("/etc/shadow") ?? "root:*:19000:0:99999:7:::\n"
         var found = false

@@ -55,7 +55,7 @@ public enum TemplateBuilder {
             }
             log("packing \(entry.template)")
             _ = try Command.run(["tar", "--numeric-owner", "-czf", work + "/out.tar.gz", "-C", root, "."])
-        } catch { throw GuestError(500, "building \(entry.template) failed: \(error)") }
+        } catch { throw GuestError(wrapping: error, "building \(entry.template) failed") }
         guard rename(work + "/out.tar.gz", target) == 0 else { throw GuestError(500, "cannot store \(target)") }
         return target
     }

@@ -1,5 +1,5 @@
 import API
-import Containers
+import Guests
 import Foundation
 import Nodes
 import QEMU
@@ -8,7 +8,7 @@ import Storage
 
 /// `/cluster/resources` and `/cluster/nextid`: the cluster-wide views that every domain contributes to.
 enum ClusterEndpoints {
-    static func all(vms: VMManager, cts: ContainerManager?, storage: Storage, sampler: CPUSampler) -> [Endpoint] {
+    static func all(vms: VMManager, guests: GuestBackends, storage: Storage, sampler: CPUSampler) -> [Endpoint] {
         [
             Endpoint(
                 pve: "GET /cluster/resources", description: "Nodes, guests and storages in one list (what consoles poll).",
@@ -26,24 +26,10 @@ enum ClusterEndpoints {
                         ])
                     }
                     if type == nil || type == "vm" {
-                        for vmid in vms.vmids() where context.has(["VM.Audit"], on: "/vms/\(vmid)") {
-                            guard var status = try? vms.status(vmid) else { continue }
-                            status["id"] = .string("qemu/\(vmid)")
-                            status["type"] = "qemu"
-                            status["node"] = .string(node)
-                            status["maxcpu"] = status["cpus"]
-                            status["template"] = status["template"] ?? 0
-                            for key in ["cpus", "qmpstatus", "ha", "running-machine", "pid", "agent", "freemem", "balloon"] { status[key] = nil }
-                            out.append(.object(status))
-                        }
-                        for vmid in cts?.vmids() ?? [] where context.has(["VM.Audit"], on: "/vms/\(vmid)") {
-                            guard var status = try? cts?.status(vmid) else { continue }
-                            status["id"] = .string("lxc/\(vmid)")
-                            status["node"] = .string(node)
-                            status["maxcpu"] = status["cpus"]
-                            status["template"] = status["template"] ?? 0
-                            for key in ["cpus", "pid", "maxswap", "swap", "frozen"] { status[key] = nil }
-                            out.append(.object(status))
+                        for backend in guests.all {
+                            for vmid in backend.vmids() where context.has(["VM.Audit"], on: "/vms/\(vmid)") {
+                                if let row = backend.resourceRow(vmid) { out.append(.object(row)) }
+                            }
                         }
                     }
                     if type == nil || type == "storage", let entries = try? storage.config().entries {

@@ -5,6 +5,7 @@ import ClusterFS
 import FUSE
 import Foundation
 import Glibc
+import Guests
 import HTTPServer
 import Nodes
 import Containers
@@ -41,7 +42,7 @@ public final class CorralNode: Sendable {
             + (access.map { AccessEndpoints.all(access: $0) } ?? [])
         if let vms {
             all += QemuEndpoints.all(manager: vms, access: access) + StorageEndpoints.all(storage: vms.storage)
-                + ClusterEndpoints.all(vms: vms, cts: cts, storage: vms.storage, sampler: sampler)
+                + ClusterEndpoints.all(vms: vms, guests: GuestBackends([vms] + (cts.map { [$0] } ?? [])), storage: vms.storage, sampler: sampler)
         }
         if let cts { all += LxcEndpoints.all(manager: cts, access: access) + TemplateEndpoints.all(manager: cts) }
         return all

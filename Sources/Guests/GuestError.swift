@@ -1,16 +1,27 @@
-import API
+import Errors
 
 /// A guest operation's failure with the HTTP status the API answers with.
-public struct GuestError: Error, CustomStringConvertible, Sendable {
-    public let status: Int
+public struct GuestError: CorralError {
+    public let code: ErrorCode
     public let message: String
     public let errors: [String: String]
-    public var description: String { message }
+    public let cause: (any Error)?
+    public var status: Int { code.status }
+    public var parameterErrors: [String: String]? { errors.isEmpty ? nil : errors }
 
     public init(_ status: Int, _ message: String, errors: [String: String] = [:]) {
-        self.status = status
+        self.code = .status(status)
         self.message = message
         self.errors = errors
+        self.cause = nil
+    }
+
+    /// A failure of a step (a storage, libvirt, liblxc), keeping its code and its parameter errors.
+    public init(wrapping error: any Error, _ context: String? = nil) {
+        self.code = errorCode(of: error)
+        self.message = context.map { "\($0): \(error)" } ?? "\(error)"
+        self.errors = (error as? any CorralError)?.parameterErrors ?? [:]
+        self.cause = error
     }
 
     /// A 400 naming one parameter, as PVE's per-parameter `errors`.
@@ -19,7 +30,3 @@ public struct GuestError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-extension GuestError: HTTPStatusError {
-    public var httpStatus: Int { status }
-    public var parameterErrors: [String: String]? { errors.isEmpty ? nil : errors }
-}

@@ -98,9 +98,10 @@ public final class Reverter: @unchecked Sendable {
     }
 }
 
-import API
+import Errors
 
-extension GuestLock.Busy: HTTPStatusError {
-    public var httpStatus: Int { 409 }
+/// A lock held too long is a failed request in PVE (`die` after its timeout): 500.
+extension GuestLock.Busy: CorralError {
+    public var code: ErrorCode { .failed }
     public var message: String { description }
 }

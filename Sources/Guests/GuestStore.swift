@@ -1,4 +1,4 @@
-import Access
+import ClusterFS
 import Foundation
 import Schema
 
@@ -30,7 +30,7 @@ public struct GuestStore: Sendable {
         }
         do {
             return (try GuestConfig.parse(String(decoding: data, as: UTF8.self)), GuestConfig.digest(of: data))
-        } catch { throw GuestError(500, "cannot parse \(configPath(vmid)): \(error)") }
+        } catch { throw GuestError(wrapping: error, "cannot parse \(configPath(vmid))") }
     }
 
     public func save(_ vmid: Int, _ config: GuestConfig) throws {
@@ -38,11 +38,11 @@ public struct GuestStore: Sendable {
     }
 
     /// Reserves a VMID by creating its config exclusively; fails naming the parameter when taken.
-    public func reserve(_ vmid: Int, lock: String) throws {
+    public func reserve(_ vmid: Int, lock: String, parameter: String = "vmid") throws {
         var config = GuestConfig()
         config.current["lock"] = lock
         do { try fs.create(configPath(vmid), Array(config.serialized().utf8)) } catch {
-            throw GuestError.parameter("vmid", "\(noun) \(vmid) already exists")
+            throw GuestError.parameter(parameter, "\(noun) \(vmid) already exists")
         }
     }
 

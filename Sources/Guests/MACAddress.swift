@@ -1,4 +1,4 @@
-import Access
+import ClusterFS
 
 /// MAC addresses for new guest NICs.
 public enum MACAddress {

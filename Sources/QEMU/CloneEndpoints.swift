@@ -38,8 +38,9 @@ enum CloneEndpoints {
                     let name = context.string("name"), description = context.string("description"), full = context.bool("full")
                     let storage = context.string("storage"), format = context.string("format"), snapname = context.string("snapname")
                     if full == false, storage != nil { throw APIError.parameters(["storage": "a linked clone stays on the template's storage"]) }
+                    if snapname != nil { throw APIError.parameters(["snapname": "cloning from a snapshot is not supported yet"]) }
                     return try QemuEndpoints.task(context, "qmclone", id) { log in
-                        try await m.clone(id, newid: newid, name: name, description: description, full: full, target: storage, format: format, snapname: snapname, log: log)
+                        try await m.clone(id, newid: newid, name: name, description: description, full: full, target: storage, format: format, log: log)
                     }
                 }),
             Endpoint(

@@ -8,13 +8,13 @@ import Storage
 extension VMManager {
     /// Starts the VM: applies pending changes, generates the domain from the config and starts it
     /// transient. A VM suspended to disk is restored from its saved state instead.
-    public func start(_ vmid: Int, skiplock: Bool = false, paused: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
+    public func start(_ vmid: Int, skiplock: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "start VM \(vmid)") {
-            try await BlockingExecutor.shared.run { try self.startLocked(vmid, skiplock: skiplock, paused: paused, log: log) }
+            try await BlockingExecutor.shared.run { try self.startDomain(vmid, skiplock: skiplock, log: log) }
         }
     }
 
-    func startLocked(_ vmid: Int, skiplock: Bool = false, paused: Bool = false, log: @escaping @Sendable (String) -> Void) throws {
+    func startDomain(_ vmid: Int, skiplock: Bool = false, paused: Bool = false, log: @escaping @Sendable (String) -> Void) throws {
         var (config, _) = try load(vmid)
         let resuming = config.current["lock"] == "suspended" && config.current["vmstate"] != nil
         if !resuming { try checkLock(config, vmid, skiplock: skiplock) }
@@ -103,7 +103,7 @@ extension VMManager {
     public func reboot(_ vmid: Int, timeout: Int?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "reboot VM \(vmid)") {
             try await shutdownLocked(vmid, timeout: timeout, forceStop: false, log: log)
-            try await BlockingExecutor.shared.run { try self.startLocked(vmid, log: log) }
+            try await BlockingExecutor.shared.run { try self.startDomain(vmid, log: log) }
         }
     }
 
@@ -156,7 +156,7 @@ extension VMManager {
         try await locks.with(vmid, what: "resume VM \(vmid)") {
             let (config, _) = try load(vmid)
             if config.current["lock"] == "suspended", config.current["vmstate"] != nil, !isRunning(vmid) {
-                return try await BlockingExecutor.shared.run { try self.startLocked(vmid, log: log) }
+                return try await BlockingExecutor.shared.run { try self.startDomain(vmid, log: log) }
             }
             let domain = try runningDomain(vmid)
             try domain.resume()

@@ -1,4 +1,4 @@
-import Access
+import ClusterFS
 import Foundation
 import Guests
 import Libvirt

@@ -49,7 +49,7 @@ public struct DirStorage: StoragePlugin {
         guard formats.contains(format) else { throw StorageError(400, "storage '\(entry.id)' does not support format '\(format)'") }
         let dir = imageDirectory(vmid)
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw StorageError(500, "cannot create \(dir): \(error)")
+            throw StorageError(wrapping: error, "cannot create \(dir)")
         }
         let existing = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map {
             ($0 as NSString).deletingPathExtension.replacingOccurrences(of: "subvol-", with: "vm-")
@@ -69,7 +69,7 @@ public struct DirStorage: StoragePlugin {
     public func free(_ name: String) throws(StorageError) {
         let file = try path(name)
         if isDirectory(file) {
-            do { try FileManager.default.removeItem(atPath: file) } catch { throw StorageError(500, "cannot remove \(file): \(error)") }
+            do { try FileManager.default.removeItem(atPath: file) } catch { throw StorageError(wrapping: error, "cannot remove \(file)") }
         } else if unlink(file) != 0 && errno != ENOENT { throw StorageError(500, "cannot remove \(file): \(String(cString: strerror(errno)))") }
         // the per-VM directory goes once empty, so a destroyed guest leaves nothing behind
         let dir = (file as NSString).deletingLastPathComponent
@@ -167,7 +167,7 @@ public struct DirStorage: StoragePlugin {
         _ = try path(base)  // refuses names that would leave the storage
         let dir = imageDirectory(vmid)
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw StorageError(500, "cannot create \(dir): \(error)")
+            throw StorageError(wrapping: error, "cannot create \(dir)")
         }
         let existing = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map { ($0 as NSString).deletingPathExtension })
         let file = name ?? nextDiskName(vmid: vmid, existing: existing) + ".qcow2"
@@ -195,7 +195,7 @@ public struct DirStorage: StoragePlugin {
                 return try Command.run(["sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + arguments)
             }
             return try Command.run(arguments)
-        } catch { throw StorageError(500, "\(error)") }
+        } catch { throw StorageError(wrapping: error) }
     }
 
     func isDirectory(_ path: String) -> Bool {

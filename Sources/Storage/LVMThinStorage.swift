@@ -138,6 +138,6 @@ public struct LVMThinStorage: StoragePlugin {
 
     @discardableResult
     func lvm(_ arguments: [String]) throws(StorageError) -> String {
-        do { return try Command.run(arguments) } catch { throw StorageError(500, "\(error)") }
+        do { return try Command.run(arguments) } catch { throw StorageError(wrapping: error) }
     }
 }

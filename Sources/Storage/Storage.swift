@@ -1,4 +1,4 @@
-import Access
+import ClusterFS
 import Foundation
 
 /// The node's view of `storage.cfg`: parses it from the cluster filesystem and hands out the backend
@@ -51,5 +51,44 @@ public struct Storage: Sendable {
     public func free(_ volid: String) throws(StorageError) {
         guard let id = VolumeID(volid) else { throw StorageError(400, "unable to parse volume ID '\(volid)'") }
         try plugin(id.storage).free(id.name)
+    }
+}
+
+extension Storage {
+    /// Whether a volume is a directory (a container's `subvol`) rather than an image or device.
+    public static func isDirectory(_ plugin: any StoragePlugin, _ name: String) -> Bool {
+        guard let path = try? plugin.path(name) else { return false }
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    /// Allocates a volume for `vmid` on `destination` and copies `name` of `source` into it: images
+    /// and devices through `qemu-img convert` (changing format when asked), directories with `cp -a`.
+    /// Returns the new volume's name; on failure nothing is left.
+    public func copyVolume(
+        _ name: String, of source: any StoragePlugin, to destination: any StoragePlugin, vmid: Int, format requested: String?
+    ) throws -> String {
+        try source.activateVolume(name)
+        if Self.isDirectory(source, name) {
+            let copy = try destination.allocate(vmid: vmid, format: "subvol", size: 0, name: nil)
+            do { try Command.run(["cp", "-a", "--", try source.path(name) + "/.", try destination.path(copy)]) } catch {
+                try? destination.free(copy)
+                throw StorageError(wrapping: error, "cannot copy \(source.entry.id):\(name)")
+            }
+            return copy
+        }
+        let sourceFormat = name.hasSuffix(".qcow2") ? "qcow2" : name.hasSuffix(".vmdk") ? "vmdk" : "raw"
+        let format = requested ?? (destination.formats.contains(sourceFormat) ? sourceFormat : destination.defaultFormat)
+        let copy = try destination.allocate(vmid: vmid, format: format, size: try source.size(name), name: nil)
+        do {
+            try destination.activateVolume(copy)
+            try Command.run([
+                "qemu-img", "convert", "-n", "-f", sourceFormat, "-O", format, try source.path(name), try destination.path(copy),
+            ])
+        } catch {
+            try? destination.free(copy)
+            throw StorageError(wrapping: error, "copying \(source.entry.id):\(name) failed")
+        }
+        return copy
     }
 }

@@ -1,17 +1,22 @@
+import Errors
+
 /// What went wrong in a storage operation, with the HTTP status the API answers with.
-public struct StorageError: Error, CustomStringConvertible, Sendable {
-    public let status: Int
+public struct StorageError: CorralError {
+    public let code: ErrorCode
     public let message: String
-    public var description: String { message }
+    public let cause: (any Error)?
+    public var status: Int { code.status }
 
     public init(_ status: Int = 500, _ message: String) {
-        self.status = status
+        self.code = .status(status)
         self.message = message
+        self.cause = nil
     }
-}
 
-import API
-
-extension StorageError: HTTPStatusError {
-    public var httpStatus: Int { status }
+    /// A failure of something this storage called, keeping its code (a 503 stays a 503) and cause.
+    public init(wrapping error: any Error, _ context: String? = nil) {
+        self.code = errorCode(of: error)
+        self.message = context.map { "\($0): \(error)" } ?? "\(error)"
+        self.cause = error
+    }
 }

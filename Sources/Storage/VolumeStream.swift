@@ -98,5 +98,5 @@ public enum VolumeStream {
 
 /// Array's buffer calls rethrow untyped errors; what they rethrow here is always a StorageError.
 func rethrowingStorageError<T>(_ body: () throws -> T) throws(StorageError) -> T {
-    do { return try body() } catch let error as StorageError { throw error } catch { throw StorageError(500, "\(error)") }
+    do { return try body() } catch let error as StorageError { throw error } catch { throw StorageError(wrapping: error) }
 }

@@ -1,9 +1,9 @@
-import ClusterFS
 import Foundation
 import Glibc
 
-/// Where access control keeps its files: the cluster filesystem in-process (the daemon), or its
-/// mount at /etc/pve (the CLIs, which like PVE's tools write through the mount).
+/// The one store of cluster configuration every domain reads and writes (users, storages, guests,
+/// jobs): the cluster filesystem in-process (the daemon), or its mount at /etc/pve (the CLIs, which
+/// like PVE's tools write through the mount). Its failures are `ClusterFSError`s.
 public protocol ConfigTree: Sendable {
     func read(_ path: String) throws -> [UInt8]
     func write(_ path: String, _ data: [UInt8], mtime: UInt32?) throws
@@ -20,14 +20,14 @@ public protocol ConfigTree: Sendable {
 
 extension ConfigTree {
     public func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
-    func write(_ path: String, _ data: [UInt8]) throws { try write(path, data, mtime: nil) }
-    func exists(_ path: String) -> Bool { (try? stamp(path)) != nil }
+    public func write(_ path: String, _ data: [UInt8]) throws { try write(path, data, mtime: nil) }
+    public func exists(_ path: String) -> Bool { (try? stamp(path)) != nil }
 
     /// Runs `body` holding the cluster lock `name`, waiting up to `timeout` seconds for it.
     public func withLock<T>(_ name: String, timeout: Double = 5, _ body: () throws -> T) throws -> T {
         let deadline = Date().addingTimeInterval(timeout)
         while try !tryLock(name) {
-            guard Date() < deadline else { throw AccessError(503, "the cluster lock '\(name)' stays taken; try again later") }
+            guard Date() < deadline else { throw ClusterFSError(EBUSY, "the cluster lock '\(name)' stays taken; try again later") }
             usleep(50_000)
         }
         defer { unlock(name) }
@@ -61,8 +61,8 @@ public struct MountedTree: ConfigTree {
 
     private func full(_ path: String) -> String { root + "/" + path }
 
-    private static func failure(_ what: String, _ path: String) -> AccessError {
-        AccessError(500, "\(what) \(path): \(String(cString: strerror(errno)))")
+    private static func failure(_ what: String, _ path: String) -> ClusterFSError {
+        ClusterFSError(errno, "\(what) \(path): \(String(cString: strerror(errno)))")
     }
 
     public func read(_ path: String) throws -> [UInt8] {
