@@ -100,6 +100,7 @@ bench: deps
 	bash Tests/Bench/replication_bench.sh .build/release
 	python3 Tests/Bench/vm_bench.py --bin .build/release
 	python3 Tests/Bench/ct_bench.py --bin .build/release
+	python3 Tests/Bench/responsiveness_bench.py --bin .build/release
 	python3 Tests/Bench/console_bench.py --bin .build/release
 
 # libFuzzer over the HTTP request parser, property strings and JSON (FUZZ_SECONDS each).
