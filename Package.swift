@@ -34,14 +34,17 @@ let package = Package(
         system("CZlib", pkg: "zlib", apt: "zlib1g-dev"),
         system("CPAM", pkg: nil, apt: "libpam0g-dev"),
         system("CCrypt", pkg: "libxcrypt", apt: "libcrypt-dev"),
-        .target(name: "CCorralShim", dependencies: ["COpenSSL", "CLXC"], path: "Sources/CCorralShim"),
+        // compiled shims, one per library, so the web server compiles against neither OpenSSL nor liblxc
+        .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
+        .target(name: "CLXCShim", dependencies: ["CLXC"]),
+        .target(name: "CSocketShim"),
 
         // 2. Thin wrappers, the only importers of their C module
-        .target(name: "TLS", dependencies: ["COpenSSL", "CCorralShim"]),
+        .target(name: "TLS", dependencies: ["COpenSSL", "CTLSShim"]),
         .target(name: "Zlib", dependencies: ["CZlib"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
-        .target(name: "LXC", dependencies: ["CLXC", "CCorralShim"]),
+        .target(name: "LXC", dependencies: ["CLXC", "CLXCShim"]),
         .target(name: "FUSE", dependencies: ["CFUSE"]),
         .target(name: "Corosync", dependencies: ["CCPG", "CQuorum", "CCmap"]),
         .target(name: "PAM", dependencies: ["CPAM"]),
@@ -64,7 +67,7 @@ let package = Package(
         .target(name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
         // 5. Edges
-        .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CCorralShim"]),
+        .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CSocketShim"]),
         .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
         .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers"]),
         .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", .product(name: "Yams", package: "Yams")]),

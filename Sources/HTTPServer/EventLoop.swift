@@ -1,4 +1,4 @@
-import CCorralShim
+import CSocketShim
 import Glibc
 import Synchronization
 

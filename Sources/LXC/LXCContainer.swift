@@ -1,4 +1,4 @@
-import CCorralShim
+import CLXCShim
 import CLXC
 import Glibc
 

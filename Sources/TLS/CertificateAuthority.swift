@@ -1,4 +1,4 @@
-import CCorralShim
+import CTLSShim
 import COpenSSL
 
 /// A PEM-encoded private key and certificate.

@@ -1,4 +1,4 @@
-import CCorralShim
+import CTLSShim
 import COpenSSL
 
 /// A server-side TLS configuration (TLS 1.2 and 1.3) holding one certificate chain and key.

@@ -18,8 +18,8 @@ import Testing
     }
 
     /// The real system path: a throwaway local user with a known password, checked through PAM.
-    @Test func pamAuthenticatesASystemUser() throws {
-        guard getuid() == 0, access("/usr/sbin/useradd", X_OK) == 0 else { return print("skipped: needs root") }
+    @Test(.enabled(if: getuid() == 0 && access("/usr/sbin/useradd", X_OK) == 0, "needs root and useradd"))
+    func pamAuthenticatesASystemUser() throws {
         let user = "corralpam\(getpid() % 10000)"
         let password = "Pw-\(UUID().uuidString.prefix(12))"
         #expect(shell("/usr/sbin/useradd -M -s /usr/sbin/nologin \(user)") == 0)

@@ -8,7 +8,7 @@ import Testing
 /// The FUSE front on a real mount, driven through the kernel with plain POSIX calls. Files are opened
 /// O_CLOEXEC: a descriptor inherited by a child another test spawns would be closed there, and every
 /// close is a flush (a commit of what was written so far).
-@Suite(.serialized) struct FUSEFrontTests {
+@Suite(.serialized, .enabled(if: fuseAvailable, "the FUSE tests need /dev/fuse and root")) struct FUSEFrontTests {
     let dir = temporaryDirectory()
 
     func mounted(_ body: (ClusterFS, String) throws -> Void) throws { try withMountedTree(in: dir, body) }
@@ -122,13 +122,11 @@ import Testing
     }
 }
 
-/// A fresh tree in `dir`, mounted at `dir/pve` for the duration of `body`; skipped with a printed reason
-/// where the host has no /dev/fuse or we are not root.
+let fuseAvailable = access("/dev/fuse", R_OK | W_OK) == 0 && getuid() == 0
+
+/// A fresh tree in `dir`, mounted at `dir/pve` for the duration of `body` (tests that use it are
+/// enabled only where `fuseAvailable`).
 func withMountedTree(in dir: String, _ body: (ClusterFS, String) throws -> Void) throws {
-    guard access("/dev/fuse", R_OK | W_OK) == 0, getuid() == 0 else {
-        print("skipped: the FUSE tests need /dev/fuse and root")
-        return
-    }
     let fs = try ClusterFS(databasePath: dir + "/config.db", nodeName: "n1")
     let mountpoint = dir + "/pve"
     try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)

@@ -4,9 +4,8 @@ import Synchronization
 import Testing
 
 /// The cluster filesystem across real corosync nodes (one network namespace each), through FUSE.
-@Suite(.serialized) struct ClusterTests {
+@Suite(.serialized, .enabled(if: TestCluster.available, "needs root, /dev/fuse and corosync")) struct ClusterTests {
     @Test func aWriteOnOneNodeReadsBackIdenticalOnTheOthers() throws {
-        guard TestCluster.available else { return print("skipped: needs root, /dev/fuse and corosync") }
         let cluster = try TestCluster(nodes: 3)
         defer { cluster.down() }
         #expect(cluster.waitAgreed())
@@ -33,7 +32,6 @@ import Testing
     }
 
     @Test func threeConcurrentWritersEndWithIdenticalTrees() throws {
-        guard TestCluster.available else { return print("skipped: needs root, /dev/fuse and corosync") }
         let cluster = try TestCluster(nodes: 3)
         defer { cluster.down() }
         #expect(cluster.waitAgreed())
@@ -55,7 +53,6 @@ import Testing
     }
 
     @Test func quorumLossRefusesWritesAndRejoinedNodesCatchUp() throws {
-        guard TestCluster.available else { return print("skipped: needs root, /dev/fuse and corosync") }
         let cluster = try TestCluster(nodes: 3)
         defer { cluster.down() }
         #expect(cluster.waitAgreed())
@@ -89,7 +86,6 @@ import Testing
     }
 
     @Test func writesRacingMembershipChangesAreAllOrNothing() throws {
-        guard TestCluster.available else { return print("skipped: needs root, /dev/fuse and corosync") }
         let cluster = try TestCluster(nodes: 3)
         defer { cluster.down() }
         #expect(cluster.waitAgreed())
@@ -129,7 +125,6 @@ import Testing
     }
 
     @Test func killNineOfADaemonMidWritesLeavesOldOrNewEverywhere() throws {
-        guard TestCluster.available else { return print("skipped: needs root, /dev/fuse and corosync") }
         let cluster = try TestCluster(nodes: 3)
         defer { cluster.down() }
         #expect(cluster.waitAgreed())

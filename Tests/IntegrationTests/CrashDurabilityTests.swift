@@ -5,11 +5,8 @@ import Testing
 /// kill -9 of corrald in the middle of configuration writes: after a restart (which also clears the
 /// stale FUSE mount) every file holds one complete version, never a mix, and the tree still loads.
 @Suite(.serialized) struct CrashDurabilityTests {
-    @Test func killNineDuringWritesLeavesOldOrNew() throws {
-        guard access("/dev/fuse", R_OK | W_OK) == 0, getuid() == 0 else {
-            print("skipped: needs /dev/fuse and root")
-            return
-        }
+    @Test(.enabled(if: access("/dev/fuse", R_OK | W_OK) == 0 && getuid() == 0, "needs /dev/fuse and root"))
+    func killNineDuringWritesLeavesOldOrNew() throws {
         let data = NSTemporaryDirectory() + "corral-crash-\(UUID().uuidString)"
         let rounds = Int(ProcessInfo.processInfo.environment["CORRAL_CRASH_ROUNDS"] ?? "15") ?? 15
         let pattern = try Regex("^v[0-9]+ ;(x{4000})\n$")

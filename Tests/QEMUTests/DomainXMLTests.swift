@@ -28,10 +28,16 @@ import Testing
             })
     }
 
+    /// A fixture's VMID is the owner of its disks (`vm-103-disk-0` → 103), so adding a fixture never
+    /// renumbers the others.
+    static func vmid(of config: String) -> Int {
+        config.firstMatch(of: /vm-(\d+)-disk/).flatMap { Int($0.1) } ?? 100
+    }
+
     @Test(arguments: cases) func configGivesGoldenXML(_ name: String) throws {
         let text = try String(contentsOf: Self.fixtures.appendingPathComponent(name + ".conf"), encoding: .utf8)
         let config = try GuestConfig.parse(text)
-        let vmid = 100 + (Self.cases.firstIndex(of: name) ?? 0)
+        let vmid = Self.vmid(of: text)
         let xml = try DomainXML.generate(VMConfig(config.current), context: Self.context(vmid: vmid))
         let golden = Self.fixtures.appendingPathComponent(name + ".xml")
         if ProcessInfo.processInfo.environment["CORRAL_REGENERATE_GOLDENS"] == "1" {

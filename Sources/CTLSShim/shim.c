@@ -1,5 +1,4 @@
-#define _GNU_SOURCE
-#include "CCorralShim.h"
+#include "CTLSShim.h"
 #include <openssl/x509v3.h>
 
 int corral_ssl_ctx_set_min_proto(SSL_CTX *ctx, int version) {
@@ -36,25 +35,4 @@ int corral_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
     int ok = X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
     return ok;
-}
-
-lxc_attach_options_t corral_lxc_attach_options_default(void) {
-    lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
-    return opts;
-}
-
-int corral_accept4_nonblocking(int fd, struct sockaddr *addr, socklen_t *len) {
-    return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-}
-
-struct epoll_event corral_epoll_event(uint32_t events, int fd) {
-    struct epoll_event event;
-    event.events = events;
-    event.data.u64 = 0;
-    event.data.fd = fd;
-    return event;
-}
-
-int corral_epoll_event_fd(const struct epoll_event *event) {
-    return event->data.fd;
 }
