@@ -66,19 +66,25 @@ let package = Package(
         .target(name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
         .target(name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
+        .target(name: "Cluster", dependencies: ["API", "ClusterFS", "Guests", "Nodes", "Schema", "Storage"]),
+
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CSocketShim"]),
         .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
-        .target(name: "Daemon", dependencies: ["API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers"]),
-        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Daemon", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", .product(name: "Yams", package: "Yams")]),
+        // the composition: a node built from its domains (corrald and the CLIs share it)
+        .target(
+            name: "Composition",
+            dependencies: ["API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster"]),
+        .target(name: "Daemon", dependencies: ["Composition", "API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers"]),
+        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Composition", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "corrald",
-            dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Composition", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "corral", dependencies: ["CLI"]),
 
         .testTarget(name: "SchemaTests", dependencies: ["Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "Zlib"]),
-        .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon", "Access", "ClusterFS"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "ClusterFSTests", dependencies: ["ClusterFS", "SQLite", "FUSE", "Corosync"]),
         .testTarget(name: "AccessTests", dependencies: ["Access", "TLS", "Crypt", "PAM", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),

@@ -1,4 +1,4 @@
-import Daemon
+import Composition
 import Foundation
 
 /// What `qm` and `pct` share: word commands over the guest API (run through pvesh, so tasks run here

@@ -1,6 +1,6 @@
 import ClusterFS
 import API
-import Daemon
+import Composition
 import Foundation
 import Tasks
 import Access
@@ -31,7 +31,7 @@ public enum MultiCall {
         }
         let dispatcher: Dispatcher
         do {
-            dispatcher = try CorralNode.makeDispatcher(settings: settings) { line in
+            dispatcher = try NodeComposition.makeDispatcher(settings: settings) { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         } catch {

@@ -1,6 +1,6 @@
 import ClusterFS
 import Containers
-import Daemon
+import Composition
 import Foundation
 import Glibc
 import LXC
@@ -37,9 +37,9 @@ public struct Pct {
     /// The commands that talk to liblxc directly (as root on the node).
     func local(_ arguments: [String]) throws -> Int32 {
         guard arguments.count >= 2, let vmid = Int(arguments[1]) else { throw CLIError.usage("pct \(arguments[0]) <vmid> …") }
-        let manager = CorralNode.makeContainerManager(
+        let manager = NodeComposition.makeContainerManager(
             settings: settings, tree: MountedTreeProvider.tree(settings),
-            vms: CorralNode.makeVMManager(settings: settings, tree: MountedTreeProvider.tree(settings), events: false))
+            vms: NodeComposition.makeVMManager(settings: settings, tree: MountedTreeProvider.tree(settings), events: false))
         if arguments[0] == "lxcconfig" {
             FileHandle.standardOutput.write(Data(try manager.lxcConfigText(vmid).utf8))
             return 0

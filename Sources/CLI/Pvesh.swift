@@ -1,5 +1,5 @@
 import API
-import Daemon
+import Composition
 import Foundation
 import Schema
 import Tasks

@@ -1,5 +1,5 @@
 import ClusterFS
-import Daemon
+import Composition
 import Foundation
 import Glibc
 import QEMU
@@ -27,7 +27,7 @@ public struct Qm {
         return await tool.run(arguments) { arguments in
             guard arguments.count >= 2, let vmid = Int(arguments[1]) else { throw CLIError.usage("qm \(arguments[0]) <vmid>") }
             if arguments[0] == "showcmd" {
-                let vms = CorralNode.makeVMManager(settings: settings, tree: MountedTreeProvider.tree(settings), events: false)
+                let vms = NodeComposition.makeVMManager(settings: settings, tree: MountedTreeProvider.tree(settings), events: false)
                 FileHandle.standardOutput.write(Data(try vms.domainXML(vmid).utf8))
                 return 0
             }

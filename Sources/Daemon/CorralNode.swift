@@ -5,6 +5,7 @@ import ClusterFS
 import FUSE
 import Foundation
 import Glibc
+import Composition
 import Guests
 import HTTPServer
 import Nodes
@@ -31,68 +32,10 @@ public final class CorralNode: Sendable {
     public let vms: VMManager
     /// This node's containers.
     public let cts: ContainerManager
+    /// What the node's domains are built from.
+    public let nodeServices: NodeServices
     private let fuseMount: FUSEMount
     private let server: HTTPServer
-
-    /// Every endpoint this build serves. The CLIs build the same list, so they and the API never differ.
-    public static func endpoints(
-        sampler: CPUSampler, fingerprint: String?, access: AccessControl? = nil, vms: VMManager? = nil, cts: ContainerManager? = nil
-    ) -> [Endpoint] {
-        var all = CoreEndpoints.all() + NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all()
-            + (access.map { AccessEndpoints.all(access: $0) } ?? [])
-        if let vms {
-            all += QemuEndpoints.all(manager: vms, access: access) + StorageEndpoints.all(storage: vms.storage)
-                + ClusterEndpoints.all(vms: vms, guests: GuestBackends([vms] + (cts.map { [$0] } ?? [])), storage: vms.storage, sampler: sampler)
-        }
-        if let cts { all += LxcEndpoints.all(manager: cts, access: access) + TemplateEndpoints.all(manager: cts) }
-        return all
-    }
-
-    /// The VM manager of a node: configs through `tree`, guests through libvirt.
-    public static func makeVMManager(settings: Settings, tree: any ConfigTree, events: Bool) -> VMManager {
-        VMManager(
-            fs: tree, node: settings.nodeName, hypervisor: Hypervisor(uri: settings.libvirtURI, events: events),
-            runDirectory: settings.runDirectory, logDirectory: settings.guestLogDirectory, domainPrefix: settings.domainPrefix)
-    }
-
-    /// The container manager of a node: configs through `tree`, containers through liblxc.
-    public static func makeContainerManager(settings: Settings, tree: any ConfigTree, vms: VMManager) -> ContainerManager {
-        ContainerManager(
-            fs: tree, node: settings.nodeName, lxcpath: settings.effectiveLXCPath, runDirectory: settings.runDirectory,
-            logDirectory: settings.guestLogDirectory, consoles: vms.consoles)
-    }
-
-    /// Builds the services and the dispatcher for a node without a server (the CLIs use this).
-    public static func makeDispatcher(settings: Settings, echoTaskLog: (@Sendable (String) -> Void)? = nil) throws -> Dispatcher {
-        let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName, echo: echoTaskLog)
-        let certificate = NodeCertificates(mountpoint: settings.effectiveMountpoint, nodeName: settings.nodeName).certificatePath
-        let fingerprint = try? CertificateAuthority.fingerprint(pemCertificate: String(contentsOfFile: certificate, encoding: .utf8))
-        // access control works on the mounted tree, as PVE's tools write /etc/pve; the CLIs stay root@pam
-        let mount = settings.effectiveMountpoint
-        let mounted = FileManager.default.fileExists(atPath: mount + "/.version")
-        let access = mounted ? AccessControl(fs: MountedTree(root: mount)) : nil
-        let vms = mounted ? makeVMManager(settings: settings, tree: MountedTree(root: mount), events: false) : nil
-        let cts = vms.map { makeContainerManager(settings: settings, tree: MountedTree(root: mount), vms: $0) }
-        return try makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms, cts: cts, rootCaller: true)
-    }
-
-    /// With `access` (the daemon): every caller authenticates (ticket or API token; only login and
-    /// the realm list are open) and every endpoint's check runs on the ACLs. Without it (the CLIs,
-    /// which run as root on the node, like PVE's pvesh): root@pam.
-    static func makeDispatcher(
-        settings: Settings, tasks: TaskManager, fingerprint: String?, access: AccessControl? = nil, vms: VMManager? = nil,
-        cts: ContainerManager? = nil, rootCaller: Bool = false
-    ) throws -> Dispatcher {
-        let services = Services(nodeName: settings.nodeName, tasks: tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
-        let registry = try Registry(endpoints(sampler: CPUSampler(), fingerprint: fingerprint, access: access, vms: vms, cts: cts))
-        services.registryBox.withLock { $0 = registry }
-        guard let access, !rootCaller else {
-            return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
-        }
-        return Dispatcher(
-            registry: registry, services: services, authenticator: AccessAuthenticator(access: access),
-            authorizer: AccessAuthorizer(access: access))
-    }
 
     public init(settings: Settings, log: @escaping @Sendable (String) -> Void) throws {
         guard Checks.node(settings.nodeName) == nil else { throw SettingsError("invalid node name '\(settings.nodeName)'") }
@@ -137,14 +80,15 @@ public final class CorralNode: Sendable {
         let tasks = try TaskManager(directory: settings.tasksDirectory, node: settings.nodeName)
         let recovered = tasks.recoverOrphans()
         if recovered > 0 { log("marked \(recovered) interrupted task(s) as stopped") }
-        let vms = Self.makeVMManager(settings: settings, tree: clusterFS, events: true)
+        let vms = NodeComposition.makeVMManager(settings: settings, tree: clusterFS, events: true)
         do { try vms.storage.ensureInitial(path: settings.effectiveStorageDirectory) } catch {
             log("cannot write the initial storage.cfg: \(error)")
         }
         self.vms = vms
-        let cts = Self.makeContainerManager(settings: settings, tree: clusterFS, vms: vms)
+        let cts = NodeComposition.makeContainerManager(settings: settings, tree: clusterFS, vms: vms)
         self.cts = cts
-        dispatcher = try Self.makeDispatcher(settings: settings, tasks: tasks, fingerprint: fingerprint, access: access, vms: vms, cts: cts)
+        nodeServices = NodeServices(settings: settings, tasks: tasks, access: access, vms: vms, cts: cts, fingerprint: fingerprint)
+        dispatcher = try NodeComposition.makeDispatcher(nodeServices, rootCaller: false)
         services = dispatcher.services
         let registry = dispatcher.registry
 
@@ -196,12 +140,17 @@ public final class CorralNode: Sendable {
         fatalError("unreachable")
     }
 
-    public func start() throws { try server.start() }
+    /// Serves, then starts the domains' background services.
+    public func start() throws {
+        try server.start()
+        for domain in nodeServices.domains { try domain.start() }
+    }
 
     public var boundPorts: [UInt16] { server.boundPorts }
 
     public func shutdown(grace: Double = 10) async {
         await server.shutdown(grace: grace)
+        for domain in nodeServices.domains.reversed() { await domain.stop() }
         fuseMount.unmount()
         clusterLink?.stop()
     }

@@ -85,6 +85,9 @@ public struct GuestBackends: Sendable {
 
     public subscript(type: String) -> (any GuestBackend)? { all.first { $0.type == type } }
 
+    /// Where a VMID is in use in the cluster (any type), if anywhere.
+    public func owner(of vmid: Int) -> (node: String, type: String)? { all.first?.store.owner(of: vmid) }
+
     /// The backend of a guest on this node, by `.vmlist`.
     public func backend(for vmid: Int) -> (any GuestBackend)? {
         guard let first = all.first, let owner = first.store.owner(of: vmid), owner.node == first.store.node else { return nil }

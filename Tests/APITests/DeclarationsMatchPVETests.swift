@@ -1,6 +1,7 @@
 import Access
 import ClusterFS
-import Daemon
+import Composition
+import Tasks
 import Nodes
 import Foundation
 import Testing
@@ -70,9 +71,11 @@ import Testing
         var settings = Settings()
         settings.nodeName = "t1"
         settings.dataDirectory = dir
-        let vms = CorralNode.makeVMManager(settings: settings, tree: fs, events: false)
-        let cts = CorralNode.makeContainerManager(settings: settings, tree: fs, vms: vms)
-        return try Registry(CorralNode.endpoints(sampler: CPUSampler(), fingerprint: nil, access: AccessControl(fs: fs), vms: vms, cts: cts))
+        let vms = NodeComposition.makeVMManager(settings: settings, tree: fs, events: false)
+        let cts = NodeComposition.makeContainerManager(settings: settings, tree: fs, vms: vms)
+        let tasks = try TaskManager(directory: dir + "/tasks", node: "t1")
+        let services = NodeServices(settings: settings, tasks: tasks, access: AccessControl(fs: fs), vms: vms, cts: cts, fingerprint: nil)
+        return try Registry(NodeComposition.endpoints(services))
     }
 
     @Test func everyDeclaredFormatIsRegistered() throws {

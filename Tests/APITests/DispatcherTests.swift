@@ -1,3 +1,4 @@
+import Composition
 import Daemon
 import Foundation
 import Testing
@@ -9,7 +10,7 @@ func makeDispatcher(node: String = "t1") throws -> Dispatcher {
     var settings = Settings()
     settings.dataDirectory = NSTemporaryDirectory() + "corral-api-\(UUID().uuidString)"
     settings.nodeName = node
-    return try CorralNode.makeDispatcher(settings: settings)
+    return try NodeComposition.makeDispatcher(settings: settings)
 }
 
 func call(_ d: Dispatcher, _ method: String, _ path: String, _ params: [String: RawParameter] = [:]) async -> APIOutcome {

@@ -1,3 +1,4 @@
+import Composition
 import Daemon
 import Foundation
 import Testing
@@ -148,7 +149,8 @@ import Testing
 
 /// The shared-threads policy, end to end: handlers that block (here, on a taken cluster lock, as a
 /// config write does) hold neither the loop thread that accepted them nor the cooperative pool.
-@Suite(.serialized) struct BlockingHandlerTests {
+/// (In the serialized suite: tests of the suite share the session cookie.)
+extension NodeHTTPTests {
     static func timed(_ arguments: [String]) throws -> (Process, Pipe) {
         try NodeHTTPTests.curl(["-o", "/dev/null", "-w", "%{http_code} %{time_total}"] + arguments)
     }

@@ -1,14 +1,14 @@
+import ClusterFS
 import API
 import Guests
 import Foundation
 import Nodes
-import QEMU
 import Schema
 import Storage
 
-/// `/cluster/resources` and `/cluster/nextid`: the cluster-wide views that every domain contributes to.
+/// `/cluster/resources`, `/cluster/status` and `/cluster/nextid`: the cluster-wide views that every domain contributes to.
 enum ClusterEndpoints {
-    static func all(vms: VMManager, guests: GuestBackends, storage: Storage, sampler: CPUSampler) -> [Endpoint] {
+    static func all(guests: GuestBackends, storage: Storage, sampler: CPUSampler) -> [Endpoint] {
         [
             Endpoint(
                 pve: "GET /cluster/resources", description: "Nodes, guests and storages in one list (what consoles poll).",
@@ -53,18 +53,18 @@ enum ClusterEndpoints {
                 pve: "GET /cluster/status", description: "The cluster and its nodes, as corosync sees them; a standalone node lists itself.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/", ["Sys.Audit"]),
                 handler: .blocking { context in
-                    try clusterStatus(members: try vms.fs.readString(".members"), local: context.services.nodeName)
+                    try clusterStatus(members: try storage.fs.readString(".members"), local: context.services.nodeName)
                 }),
             Endpoint(
                 pve: "GET /cluster/nextid", description: "A free VMID: the lowest from 100, or checks the one given.",
                 returns: .integer(), permission: .anyUser,
                 handler: .blocking { context in
                     if let wanted = context.int("vmid") {
-                        if vms.owner(of: Int(wanted)) != nil { throw APIError(400, "VM \(wanted) already exists") }
+                        if guests.owner(of: Int(wanted)) != nil { throw APIError(400, "VM \(wanted) already exists") }
                         return .string("\(wanted)")
                     }
                     var vmid = 100
-                    while vms.owner(of: vmid) != nil { vmid += 1 }
+                    while guests.owner(of: vmid) != nil { vmid += 1 }
                     return .string("\(vmid)")
                 }),
         ]

@@ -4,6 +4,12 @@ import Schema
 import Tasks
 
 /// The API root, `/version`, and the event stream.
+public struct CoreDomain: Domain {
+    public init() {}
+    public var name: String { "core" }
+    public var endpoints: [Endpoint] { CoreEndpoints.all() }
+}
+
 enum CoreEndpoints {
     static func all() -> [Endpoint] {
         [

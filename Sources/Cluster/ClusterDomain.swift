@@ -1,0 +1,21 @@
+import API
+import Guests
+import Nodes
+import Storage
+
+/// The cluster-wide views every domain contributes to: `/cluster/resources`, `/cluster/status`,
+/// `/cluster/nextid`. (Forming and joining clusters arrives with the cluster-management issue.)
+public struct ClusterDomain: Domain {
+    public let guests: GuestBackends
+    public let storage: Storage
+    public let sampler: CPUSampler
+
+    public init(guests: GuestBackends, storage: Storage, sampler: CPUSampler) {
+        self.guests = guests
+        self.storage = storage
+        self.sampler = sampler
+    }
+
+    public var name: String { "cluster" }
+    public var endpoints: [Endpoint] { ClusterEndpoints.all(guests: guests, storage: storage, sampler: sampler) }
+}

@@ -1,0 +1,58 @@
+import API
+import Access
+import AccessAPI
+import Cluster
+import ClusterFS
+import Guests
+import Nodes
+import QEMU
+import Containers
+import Storage
+import Tasks
+
+/// Everything a node's domains are built from, made once per process: the daemon makes it over the
+/// in-process cluster filesystem, the CLIs over its mount.
+public struct NodeServices: Sendable {
+    public let settings: Settings
+    public let tasks: TaskManager
+    /// Access control (the daemon, or a CLI on a node whose cluster filesystem is mounted).
+    public let access: AccessControl?
+    /// The guest managers, when the cluster filesystem is there to hold their configs.
+    public let vms: VMManager?
+    public let cts: ContainerManager?
+    public let sampler: CPUSampler
+    /// The SHA-256 fingerprint of this node's certificate.
+    public let fingerprint: String?
+
+    public init(
+        settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
+        fingerprint: String?
+    ) {
+        self.settings = settings
+        self.tasks = tasks
+        self.access = access
+        self.vms = vms
+        self.cts = cts
+        self.sampler = sampler
+        self.fingerprint = fingerprint
+    }
+
+    /// Every guest type of the node, for code that works on any guest.
+    public var guests: GuestBackends {
+        var all: [any GuestBackend] = []
+        if let vms { all.append(vms) }
+        if let cts { all.append(cts) }
+        return GuestBackends(all)
+    }
+    public var storage: Storage? { vms?.storage }
+
+    /// The node's domains: the one list a new domain (backup, network, HA, metrics) joins.
+    public var domains: [any Domain] {
+        var all: [any Domain] = [CoreDomain(), NodesDomain(sampler: sampler, fingerprint: fingerprint)]
+        if let access { all.append(AccessDomain(access: access)) }
+        if let vms { all += [QEMUDomain(manager: vms, access: access), StorageDomain(storage: vms.storage)] }
+        if let cts { all.append(ContainersDomain(manager: cts, access: access)) }
+        if let storage { all.append(ClusterDomain(guests: guests, storage: storage, sampler: sampler)) }
+        return all
+    }
+}

@@ -1,0 +1,11 @@
+import API
+
+/// Storages and their content.
+public struct StorageDomain: Domain {
+    public let storage: Storage
+
+    public init(storage: Storage) { self.storage = storage }
+
+    public var name: String { "storage" }
+    public var endpoints: [Endpoint] { StorageEndpoints.all(storage: storage) }
+}
