@@ -64,7 +64,8 @@ let package = Package(
         .target(name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"]),
         .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"]),
         .target(name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
-        .target(name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
+        .target(
+            name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
         .target(name: "Cluster", dependencies: ["API", "ClusterFS", "Guests", "Nodes", "Schema", "Storage"]),
 
@@ -74,9 +75,21 @@ let package = Package(
         // the composition: a node built from its domains (corrald and the CLIs share it)
         .target(
             name: "Composition",
-            dependencies: ["API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster"]),
-        .target(name: "Daemon", dependencies: ["Composition", "API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers"]),
-        .target(name: "CLI", dependencies: ["API", "Schema", "Tasks", "Composition", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster",
+            ]),
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Composition", "API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests",
+                "Storage", "QEMU", "Containers",
+            ]),
+        .target(
+            name: "CLI",
+            dependencies: [
+                "API", "Schema", "Tasks", "Composition", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .executableTarget(
             name: "corrald",
             dependencies: ["Composition", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -96,3 +109,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// House habits for every Swift target: existentials spelled `any`, and members visible only through
+// a module the file imports itself.
+for target in package.targets where target.type != .system {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),
+        ]
+}

@@ -43,4 +43,3 @@ public struct APIError: CorralError, Equatable {
         }
     }
 }
-

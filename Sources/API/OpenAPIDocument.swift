@@ -1,3 +1,4 @@
+import Foundation
 import Schema
 
 /// An OpenAPI 3.1 document generated from the registry: every endpoint, its parameters (query for

@@ -1,3 +1,4 @@
+import Foundation
 import Schema
 
 /// Interface facts of PVE methods, generated from PVE's API description (`Tests/Tools/gen_pve_facts.py`):

@@ -1,6 +1,6 @@
-import Errors
 import ClusterFS
 import Crypt
+import Errors
 import Foundation
 import PAM
 import Synchronization
@@ -19,7 +19,8 @@ public final class AccessControl: @unchecked Sendable {
     /// would cost more than the request. Expiry and the user's state are still checked every time.
     private let verified = Mutex<[String: (user: String, time: Int)]>([:])
 
-    public init(fs: any ConfigTree, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) {
+    public init(fs: any ConfigTree, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) })
+    {
         self.fs = fs
         pam = PAMAuthenticator(service: pamService)
         self.clock = clock
@@ -84,7 +85,9 @@ public final class AccessControl: @unchecked Sendable {
         let key = try RSAKey(privatePEM: fs.readString("priv/authkey.key"))
         let created = Int(try fs.stamp("authkey.pub").mtime)
         let old = try? fs.readString("authkey.pub.old")
-        return TicketKeys(current: key, currentCreated: created, previousPublicPEM: old, previousCreated: old == nil ? nil : Int((try? fs.stamp("authkey.pub.old").mtime) ?? 0))
+        return TicketKeys(
+            current: key, currentCreated: created, previousPublicPEM: old,
+            previousCreated: old == nil ? nil : Int((try? fs.stamp("authkey.pub.old").mtime) ?? 0))
     }
 
     /// Rotates the ticket key once it is a day old (or its time is implausibly far ahead), keeping
@@ -285,7 +288,9 @@ public final class AccessControl: @unchecked Sendable {
         guard let entry = tfa.users[user], entry.hasSecondFactor else { return nil }
         var parts: [String] = []
         if entry.totp.contains(where: \.enable) { parts.append("\"totp\":true") }
-        if let remaining = entry.recovery?.remaining, !remaining.isEmpty { parts.append("\"recovery\":[\(remaining.map(String.init).joined(separator: ","))]") }
+        if let remaining = entry.recovery?.remaining, !remaining.isEmpty {
+            parts.append("\"recovery\":[\(remaining.map(String.init).joined(separator: ","))]")
+        }
         return try Ticket.assemble(data: "!tfa!{" + parts.joined(separator: ",") + "}", time: now, key: ticketKeys().current, aad: user)
     }
 
@@ -338,11 +343,12 @@ public final class AccessControl: @unchecked Sendable {
         for path in paths {
             let first = UserConfig.pathComponents(path).first
             let privileges = e.privileges(identity, on: path)
-            let targets: [String] = switch first {
-            case nil: ["dc"]
-            case "pool": ["vms", "storage"]
-            default: [first!]
-            }
+            let targets: [String] =
+                switch first {
+                case nil: ["dc"]
+                case "pool": ["vms", "storage"]
+                default: [first!]
+                }
             for bucket in targets {
                 guard let keep = buckets[bucket] else { continue }
                 for p in privileges where keep(p) { cap[bucket]![p] = 1 }

@@ -83,7 +83,8 @@ public struct PermissionEvaluator: Sendable {
         let parts = UserConfig.pathComponents(path)
         guard parts.count == 2, result["NoAccess"] == nil else { return result }
         for pool in config.pools.values {
-            let member = (parts[0] == "vms" && pool.vms.contains { String($0) == parts[1] }) || (parts[0] == "storage" && pool.storage.contains(parts[1]))
+            let member =
+                (parts[0] == "vms" && pool.vms.contains { String($0) == parts[1] }) || (parts[0] == "storage" && pool.storage.contains(parts[1]))
             guard member else { continue }
             let poolRoles = aclRoles(identity, "/pool/" + pool.id)
             if poolRoles["NoAccess"] != nil { return ["NoAccess": false] }

@@ -79,12 +79,14 @@ public struct TFAConfig: Sendable {
             var entry = User()
             for item in object["totp"] as? [[String: Any]] ?? [] {
                 guard let id = item["id"] as? String, let uri = item["entry"] as? String else { continue }
-                entry.totp.append(Entry(
-                    id: id, description: item["description"] as? String ?? "", created: item["created"] as? Int ?? 0,
-                    enable: (item["enable"] as? Bool) ?? true, uri: uri))
+                entry.totp.append(
+                    Entry(
+                        id: id, description: item["description"] as? String ?? "", created: item["created"] as? Int ?? 0,
+                        enable: (item["enable"] as? Bool) ?? true, uri: uri))
             }
             if let r = object["recovery"] as? [String: Any], let secret = r["secret"] as? String {
-                entry.recovery = Recovery(secret: secret, entries: (r["entries"] as? [Any] ?? []).map { $0 as? String }, created: r["created"] as? Int ?? 0)
+                entry.recovery = Recovery(
+                    secret: secret, entries: (r["entries"] as? [Any] ?? []).map { $0 as? String }, created: r["created"] as? Int ?? 0)
             }
             config.users[user] = entry
             config.otherUserKeys[user] = object.filter { $0.key != "totp" && $0.key != "recovery" }.compactMapValues(freeze)

@@ -43,7 +43,8 @@ public enum Ticket {
 
     /// The data of a valid ticket, or nil: signature by the current key (or the previous one for
     /// tickets made before the rotation), and age within (−300 s, 7200 s).
-    public static func verify(_ ticket: String, prefix: String = "PVE", keys: TicketKeys, now: Int, aad: String? = nil) -> (data: String, time: Int)? {
+    public static func verify(_ ticket: String, prefix: String = "PVE", keys: TicketKeys, now: Int, aad: String? = nil) -> (data: String, time: Int)?
+    {
         guard let split = ticket.range(of: "::") else { return nil }
         let plain = String(ticket[..<split.lowerBound])
         guard let signature = Data(base64Encoded: String(ticket[split.upperBound...])) else { return nil }

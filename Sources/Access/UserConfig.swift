@@ -125,7 +125,8 @@ public struct UserConfig: Equatable, Sendable {
     public func serialized() -> String {
         var out = ""
         for user in users.values.sorted(by: { $0.id < $1.id }) {
-            out += "user:\(user.id):\(user.enable ? 1 : 0):\(user.expire):\(Self.encodeText(user.firstname)):\(Self.encodeText(user.lastname)):\(user.email):\(Self.encodeText(user.comment)):\(user.keys):\n"
+            out +=
+                "user:\(user.id):\(user.enable ? 1 : 0):\(user.expire):\(Self.encodeText(user.firstname)):\(Self.encodeText(user.lastname)):\(user.email):\(Self.encodeText(user.comment)):\(user.keys):\n"
             for token in tokens.values.filter({ $0.user == user.id }).sorted(by: { $0.id < $1.id }) {
                 out += "token:\(token.id):\(token.expire):\(token.privsep ? 1 : 0):\(Self.encodeText(token.comment)):\n"
             }
@@ -136,7 +137,8 @@ public struct UserConfig: Equatable, Sendable {
         }
         out += "\n"
         for pool in pools.values.sorted(by: { $0.id < $1.id }) {
-            out += "pool:\(pool.id):\(Self.encodeText(pool.comment)):\(pool.vms.sorted().map(String.init).joined(separator: ",")):\(pool.storage.sorted().joined(separator: ",")):\n"
+            out +=
+                "pool:\(pool.id):\(Self.encodeText(pool.comment)):\(pool.vms.sorted().map(String.init).joined(separator: ",")):\(pool.storage.sorted().joined(separator: ",")):\n"
         }
         out += "\n"
         for (name, privileges) in customRoles.sorted(by: { $0.key < $1.key }) {

@@ -12,7 +12,6 @@ public struct AccessAuthenticator: Authenticator {
 
     public init(access: AccessControl) { self.access = access }
 
-
     public func authenticate(_ credentials: Credentials, endpoint: Endpoint, method: HTTPMethodName) throws(APIError) -> Caller {
         let open = endpoint.permission == .world
         var ticket = credentials.ticketCookie
@@ -82,11 +81,17 @@ public struct AccessAuthorizer: Authorizer {
     static func expand(_ template: String, _ parameters: [String: JSON]) -> String {
         var out = "", name: String?
         for ch in template {
-            if ch == "{" { name = "" } else if ch == "}", let n = name {
+            if ch == "{" {
+                name = ""
+            } else if ch == "}", let n = name {
                 let value = parameters[n]?.plainText ?? ""
                 out += value.isEmpty || value == "0" ? "-" : value
                 name = nil
-            } else if name != nil { name!.append(ch) } else { out.append(ch) }
+            } else if name != nil {
+                name!.append(ch)
+            } else {
+                out.append(ch)
+            }
         }
         return UserConfig.normalizePath(out) ?? out
     }

@@ -14,16 +14,20 @@ extension AccessEndpoints {
 
     static func userJSON(_ u: UserConfig.User, _ config: UserConfig, tokens: Bool) -> [String: JSON] {
         var item: [String: JSON] = ["userid": .string(u.id), "enable": JSON(u.enable ? 1 : 0), "expire": JSON(u.expire)]
-        for (key, value) in [("firstname", u.firstname), ("lastname", u.lastname), ("email", u.email), ("comment", u.comment), ("keys", u.keys)] where !value.isEmpty {
+        for (key, value) in [("firstname", u.firstname), ("lastname", u.lastname), ("email", u.email), ("comment", u.comment), ("keys", u.keys)]
+        where !value.isEmpty {
             item[key] = .string(value)
         }
         let groups = config.groups(of: u.id)
         if !groups.isEmpty { item["groups"] = .array(groups.map { .string($0) }) }
         if tokens {
-            item["tokens"] = .array(config.tokens.values.filter { $0.user == u.id }.sorted { $0.id < $1.id }.map { t in
-                .object(["tokenid": .string(String(t.id.split(separator: "!").last ?? "")), "expire": JSON(t.expire),
-                         "privsep": JSON(t.privsep ? 1 : 0), "comment": .string(t.comment)])
-            })
+            item["tokens"] = .array(
+                config.tokens.values.filter { $0.user == u.id }.sorted { $0.id < $1.id }.map { t in
+                    .object([
+                        "tokenid": .string(String(t.id.split(separator: "!").last ?? "")), "expire": JSON(t.expire),
+                        "privsep": JSON(t.privsep ? 1 : 0), "comment": .string(t.comment),
+                    ])
+                })
         }
         return item
     }
@@ -65,12 +69,14 @@ extension AccessEndpoints {
                 handler: .sync { context in
                     let config = access.userConfig
                     let seeAll = context.has(["User.Modify", "Sys.Audit"], on: "/access/groups", any: true)
-                    let visibleGroups = Set(config.groups.keys.filter { context.has(["User.Modify", "Sys.Audit"], on: "/access/groups/" + $0, any: true) })
+                    let visibleGroups = Set(
+                        config.groups.keys.filter { context.has(["User.Modify", "Sys.Audit"], on: "/access/groups/" + $0, any: true) })
                     let me = Identity(context.user)?.user
-                    return .array(config.users.values.sorted { $0.id < $1.id }.filter { u in
-                        if let enabled = context.bool("enabled"), u.enable != enabled { return false }
-                        return seeAll || u.id == me || !Set(config.groups(of: u.id)).isDisjoint(with: visibleGroups)
-                    }.map { .object(userJSON($0, config, tokens: context.bool("full") ?? false)) })
+                    return .array(
+                        config.users.values.sorted { $0.id < $1.id }.filter { u in
+                            if let enabled = context.bool("enabled"), u.enable != enabled { return false }
+                            return seeAll || u.id == me || !Set(config.groups(of: u.id)).isDisjoint(with: visibleGroups)
+                        }.map { .object(userJSON($0, config, tokens: context.bool("full") ?? false)) })
                 }),
             Endpoint(
                 .POST, "/access/users", name: "create_user", description: "Create a user.",
@@ -106,9 +112,11 @@ extension AccessEndpoints {
                     let config = access.userConfig
                     guard let user = config.users[try context.require("userid")] else { throw APIError(404, "no such user") }
                     var item = userJSON(user, config, tokens: true)
-                    item["tokens"] = .object(Dictionary(uniqueKeysWithValues: (item["tokens"]?.arrayValue ?? []).compactMap { t in
-                        t["tokenid"]?.stringValue.map { ($0, t) }
-                    }))
+                    item["tokens"] = .object(
+                        Dictionary(
+                            uniqueKeysWithValues: (item["tokens"]?.arrayValue ?? []).compactMap { t in
+                                t["tokenid"]?.stringValue.map { ($0, t) }
+                            }))
                     return .object(item)
                 }),
             Endpoint(
@@ -121,7 +129,9 @@ extension AccessEndpoints {
                         guard var user = config.users[id] else { throw APIError(404, "no such user ('\(id)')") }
                         applyUserFields(&user, context)
                         config.users[id] = user
-                        if let groups = context.string("groups") { try setGroups(&config, user: id, groups: list(groups), append: context.bool("append") ?? false) }
+                        if let groups = context.string("groups") {
+                            try setGroups(&config, user: id, groups: list(groups), append: context.bool("append") ?? false)
+                        }
                     }
                     return .null
                 }),
@@ -145,8 +155,10 @@ extension AccessEndpoints {
                 }),
             Endpoint(
                 .PUT, "/access/password", name: "change_password", description: "Change a pve-realm user's password.",
-                parameters: ["userid": userid, "password": Schema.string(minLength: 5, maxLength: 64),
-                             "confirmation-password": Schema.string(minLength: 5, maxLength: 64).optional()],
+                parameters: [
+                    "userid": userid, "password": Schema.string(minLength: 5, maxLength: 64),
+                    "confirmation-password": Schema.string(minLength: 5, maxLength: 64).optional(),
+                ],
                 returns: .null,
                 permission: .or([.selfUser, .and([.useridRealm("Realm.AllocateUser"), .useridGroup(["User.Modify"])])]),
                 protected: true, allowToken: false,
@@ -168,7 +180,10 @@ extension AccessEndpoints {
             "comment": comment, "expire": Schema.integer(minimum: 0).optional(), "privsep": Schema.boolean().defaulting(to: true),
         ]
         @Sendable func tokenJSON(_ t: UserConfig.Token) -> JSON {
-            ["tokenid": .string(String(t.id.split(separator: "!").last ?? "")), "expire": JSON(t.expire), "privsep": JSON(t.privsep ? 1 : 0), "comment": .string(t.comment)]
+            [
+                "tokenid": .string(String(t.id.split(separator: "!").last ?? "")), "expire": JSON(t.expire), "privsep": JSON(t.privsep ? 1 : 0),
+                "comment": .string(t.comment),
+            ]
         }
         @Sendable func fullID(_ context: RequestContext) throws -> String { "\(try context.require("userid"))!\(try context.require("tokenid"))" }
         return [
@@ -207,7 +222,8 @@ extension AccessEndpoints {
                 }),
             Endpoint(
                 .PUT, "/access/users/{userid}/token/{tokenid}", name: "update_token_info", description: "Change an API token's settings.",
-                parameters: both.merging(fields) { a, _ in a }.merging(["delete": Schema.string(format: "pve-configid-list").optional()]) { a, _ in a },
+                parameters: both.merging(fields) { a, _ in a }.merging(["delete": Schema.string(format: "pve-configid-list").optional()]) { a, _ in a
+                },
                 returns: .object([:], additionalProperties: true), permission: tokenSelfOrAdmin, protected: true,
                 handler: .blocking { context in
                     let id = try fullID(context)
@@ -248,11 +264,12 @@ extension AccessEndpoints {
                 .GET, "/access/groups", name: "index", description: "Groups the caller may see.",
                 returns: .array(of: .object(["groupid": .string()], additionalProperties: true)), permission: .anyUser, childKey: "groupid",
                 handler: .sync { context in
-                    .array(access.userConfig.groups.values.sorted { $0.id < $1.id }.filter { g in
-                        context.has(["Sys.Audit", "Group.Allocate"], on: "/access/groups/" + g.id, any: true)
-                    }.map { g in
-                        ["groupid": .string(g.id), "comment": .string(g.comment), "users": .string(g.members.sorted().joined(separator: ","))]
-                    })
+                    .array(
+                        access.userConfig.groups.values.sorted { $0.id < $1.id }.filter { g in
+                            context.has(["Sys.Audit", "Group.Allocate"], on: "/access/groups/" + g.id, any: true)
+                        }.map { g in
+                            ["groupid": .string(g.id), "comment": .string(g.comment), "users": .string(g.members.sorted().joined(separator: ","))]
+                        })
                 }),
             Endpoint(
                 .POST, "/access/groups", name: "create_group", description: "Create a group.",
@@ -316,11 +333,12 @@ extension AccessEndpoints {
                 .GET, "/access/roles", name: "index", description: "All roles with their privileges.",
                 returns: .array(of: .object(["roleid": .string()], additionalProperties: true)), permission: .anyUser, childKey: "roleid",
                 handler: .sync { _ in
-                    .array(access.userConfig.roles.sorted { $0.key < $1.key }.map { id, privileges in
-                        var item: [String: JSON] = ["roleid": .string(id), "privs": .string(privileges.sorted().joined(separator: ","))]
-                        if Privileges.builtinRoles[id] != nil { item["special"] = 1 }
-                        return .object(item)
-                    })
+                    .array(
+                        access.userConfig.roles.sorted { $0.key < $1.key }.map { id, privileges in
+                            var item: [String: JSON] = ["roleid": .string(id), "privs": .string(privileges.sorted().joined(separator: ","))]
+                            if Privileges.builtinRoles[id] != nil { item["special"] = 1 }
+                            return .object(item)
+                        })
                 }),
             Endpoint(
                 .POST, "/access/roles", name: "create_role", description: "Create a role.",
@@ -379,13 +397,17 @@ extension AccessEndpoints {
                 .GET, "/access/acl", name: "read_acl", description: "ACL entries on paths where the caller may audit or change permissions.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
                 handler: .sync { context in
-                    .array(access.userConfig.acl.filter { entry in
-                        context.has(["Sys.Audit", "Permissions.Modify"], on: entry.path, any: true)
-                    }.sorted { ($0.path, $0.ugid, $0.role) < ($1.path, $1.ugid, $1.role) }.map { entry in
-                        let type = entry.ugid.hasPrefix("@") ? "group" : entry.ugid.contains("!") ? "token" : "user"
-                        return ["path": .string(entry.path), "type": .string(type), "ugid": .string(entry.ugid.hasPrefix("@") ? String(entry.ugid.dropFirst()) : entry.ugid),
-                                "roleid": .string(entry.role), "propagate": JSON(entry.propagate ? 1 : 0)]
-                    })
+                    .array(
+                        access.userConfig.acl.filter { entry in
+                            context.has(["Sys.Audit", "Permissions.Modify"], on: entry.path, any: true)
+                        }.sorted { ($0.path, $0.ugid, $0.role) < ($1.path, $1.ugid, $1.role) }.map { entry in
+                            let type = entry.ugid.hasPrefix("@") ? "group" : entry.ugid.contains("!") ? "token" : "user"
+                            return [
+                                "path": .string(entry.path), "type": .string(type),
+                                "ugid": .string(entry.ugid.hasPrefix("@") ? String(entry.ugid.dropFirst()) : entry.ugid),
+                                "roleid": .string(entry.role), "propagate": JSON(entry.propagate ? 1 : 0),
+                            ]
+                        })
                 }),
             Endpoint(
                 .PUT, "/access/acl", name: "update_acl", description: "Grant or (with delete) revoke roles on a path.",
@@ -397,7 +419,9 @@ extension AccessEndpoints {
                 ],
                 returns: .null, permission: .permModify("{path}"), protected: true,
                 handler: .blocking { context in
-                    guard let path = UserConfig.normalizePath(try context.require("path")) else { throw APIError.parameters(["path": "invalid ACL path"]) }
+                    guard let path = UserConfig.normalizePath(try context.require("path")) else {
+                        throw APIError.parameters(["path": "invalid ACL path"])
+                    }
                     let roles = list(context.string("roles")), propagate = context.bool("propagate") ?? true, delete = context.bool("delete") ?? false
                     let users = list(context.string("users")), groups = list(context.string("groups")), tokens = list(context.string("tokens"))
                     guard !(users.isEmpty && groups.isEmpty && tokens.isEmpty) else {

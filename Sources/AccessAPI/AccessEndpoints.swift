@@ -1,6 +1,6 @@
-import Blocking
 import API
 import Access
+import Blocking
 import Foundation
 import Schema
 import TLS
@@ -20,21 +20,23 @@ public enum AccessEndpoints {
     public static func all(access: AccessControl) -> [Endpoint] {
         [
             .directory("/access", description: "Access control index."),
-            Endpoint(.GET, "/access/ticket", name: "get_ticket", description: "Dummy: lets the console check the server is reachable.",
-                     returns: .null, permission: .world, handler: .sync { _ in .null }),
+            Endpoint(
+                .GET, "/access/ticket", name: "get_ticket", description: "Dummy: lets the console check the server is reachable.",
+                returns: .null, permission: .world, handler: .sync { _ in .null }),
             login(access),
             Endpoint(
                 .GET, "/access/domains", name: "index", description: "The realms one can log in to.",
                 returns: .array(of: .object(["realm": .string(), "type": .string(), "comment": .string().optional()], additionalProperties: true)),
                 permission: .world, childKey: "realm",
                 handler: .sync { _ in
-                    .array(access.realms.map { realm in
-                        var item: [String: JSON] = ["realm": .string(realm.id), "type": .string(realm.type)]
-                        if let comment = realm.comment { item["comment"] = .string(comment) }
-                        if realm.isDefault { item["default"] = 1 }
-                        if let tfa = realm.options["tfa"] { item["tfa"] = .string(tfa) }
-                        return .object(item)
-                    })
+                    .array(
+                        access.realms.map { realm in
+                            var item: [String: JSON] = ["realm": .string(realm.id), "type": .string(realm.type)]
+                            if let comment = realm.comment { item["comment"] = .string(comment) }
+                            if realm.isDefault { item["default"] = 1 }
+                            if let tfa = realm.options["tfa"] { item["tfa"] = .string(tfa) }
+                            return .object(item)
+                        })
                 }),
             Endpoint(
                 pve: "GET /access/domains/{realm}", description: "One realm's configuration.",
@@ -47,7 +49,9 @@ public enum AccessEndpoints {
                         throw APIError(500, "domain '\(id)' does not exist")
                     }
                     var item: [String: JSON] = ["type": .string(realm.type), "digest": .string(Digest.sha1Hex(Array(text.utf8)))]
-                    for (key, value) in realm.options { item[key] = key == "default" || key == "secure" || key == "verify" ? JSON(Int(value) ?? 0) : .string(value) }
+                    for (key, value) in realm.options {
+                        item[key] = key == "default" || key == "secure" || key == "verify" ? JSON(Int(value) ?? 0) : .string(value)
+                    }
                     return .object(item)
                 }),
             Endpoint(
@@ -76,8 +80,11 @@ public enum AccessEndpoints {
                 "privs": Schema.string(format: "pve-priv-list", maxLength: 64).optional(),
                 "new-format": Schema.boolean().defaulting(to: true),
             ],
-            returns: .object(["username": .string(), "ticket": .string().optional(), "CSRFPreventionToken": .string().optional(),
-                              "cap": .object([:], additionalProperties: true).optional()], additionalProperties: true),
+            returns: .object(
+                [
+                    "username": .string(), "ticket": .string().optional(), "CSRFPreventionToken": .string().optional(),
+                    "cap": .object([:], additionalProperties: true).optional(),
+                ], additionalProperties: true),
             permission: .world, protected: true, allowToken: false,
             handler: .async { context in
                 let started = Date()
@@ -147,7 +154,9 @@ public enum AccessEndpoints {
             }
         }
         guard let identity = Identity(target) else { throw APIError.parameters(["userid": "invalid user or token id"]) }
-        let paths = context.string("path").map { [$0] } ?? Array(Set(["/", "/access", "/access/groups", "/nodes", "/storage", "/vms", "/sdn", "/mapping"] + e.config.acl.map(\.path)))
+        let paths =
+            context.string("path").map { [$0] }
+            ?? Array(Set(["/", "/access", "/access/groups", "/nodes", "/storage", "/vms", "/sdn", "/mapping"] + e.config.acl.map(\.path)))
         var out: [String: JSON] = [:]
         for path in paths.sorted() {
             let privileges = e.privileges(identity, on: path)

@@ -1,5 +1,6 @@
 import API
 import Access
+import ClusterFS
 import Foundation
 import Schema
 
@@ -102,15 +103,16 @@ public enum PoolEndpoints {
                 parameters: ["poolid": poolid.optional(), "type": typeFilter],
                 returns: .array(of: .object(["poolid": .string()], additionalProperties: true)), permission: .anyUser, childKey: "poolid",
                 handler: .sync { context in
-                    .array(access.userConfig.pools.values.sorted { $0.id < $1.id }.filter { pool in
-                        guard context.string("poolid") == nil || context.string("poolid") == pool.id else { return false }
-                        return context.has(["Pool.Audit"], on: "/pool/" + pool.id)
-                    }.map { pool in
-                        var item: [String: JSON] = ["poolid": .string(pool.id)]
-                        if !pool.comment.isEmpty { item["comment"] = .string(pool.comment) }
-                        if context.string("poolid") != nil { item["members"] = .array(members(pool, access, type: context.string("type"))) }
-                        return .object(item)
-                    })
+                    .array(
+                        access.userConfig.pools.values.sorted { $0.id < $1.id }.filter { pool in
+                            guard context.string("poolid") == nil || context.string("poolid") == pool.id else { return false }
+                            return context.has(["Pool.Audit"], on: "/pool/" + pool.id)
+                        }.map { pool in
+                            var item: [String: JSON] = ["poolid": .string(pool.id)]
+                            if !pool.comment.isEmpty { item["comment"] = .string(pool.comment) }
+                            if context.string("poolid") != nil { item["members"] = .array(members(pool, access, type: context.string("type"))) }
+                            return .object(item)
+                        })
                 }),
             Endpoint(
                 .POST, "/pools", name: "create_pool", description: "Create a pool (a/b/c nests under existing pools).",
@@ -129,17 +131,22 @@ public enum PoolEndpoints {
                     }
                     return .null
                 }),
-            Endpoint(.PUT, "/pools", name: "update_pool", description: "Change a pool's comment or members.",
-                     parameters: changes, returns: .null, permission: allocate, protected: true, handler: .blocking(update)),
-            Endpoint(.DELETE, "/pools", name: "delete_pool", description: "Delete an empty pool.",
-                     parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .blocking(delete)),
-            Endpoint(.GET, "/pools/{poolid}", name: "read_pool", description: "A pool and its members.",
-                     parameters: ["poolid": poolid, "type": typeFilter], returns: .object([:], additionalProperties: true),
-                     permission: .privileges(path: "/pool/{poolid}", ["Pool.Audit"]), handler: .sync(read)),
-            Endpoint(.PUT, "/pools/{poolid}", name: "update_pool_deprecated", description: "Change a pool (older path).",
-                     parameters: changes, returns: .null, permission: allocate, protected: true, handler: .blocking(update)),
-            Endpoint(.DELETE, "/pools/{poolid}", name: "delete_pool_deprecated", description: "Delete an empty pool (older path).",
-                     parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .blocking(delete)),
+            Endpoint(
+                .PUT, "/pools", name: "update_pool", description: "Change a pool's comment or members.",
+                parameters: changes, returns: .null, permission: allocate, protected: true, handler: .blocking(update)),
+            Endpoint(
+                .DELETE, "/pools", name: "delete_pool", description: "Delete an empty pool.",
+                parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .blocking(delete)),
+            Endpoint(
+                .GET, "/pools/{poolid}", name: "read_pool", description: "A pool and its members.",
+                parameters: ["poolid": poolid, "type": typeFilter], returns: .object([:], additionalProperties: true),
+                permission: .privileges(path: "/pool/{poolid}", ["Pool.Audit"]), handler: .sync(read)),
+            Endpoint(
+                .PUT, "/pools/{poolid}", name: "update_pool_deprecated", description: "Change a pool (older path).",
+                parameters: changes, returns: .null, permission: allocate, protected: true, handler: .blocking(update)),
+            Endpoint(
+                .DELETE, "/pools/{poolid}", name: "delete_pool_deprecated", description: "Delete an empty pool (older path).",
+                parameters: ["poolid": poolid], returns: .null, permission: allocate, protected: true, handler: .blocking(delete)),
         ]
     }
 }

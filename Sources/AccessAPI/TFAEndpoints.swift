@@ -16,8 +16,10 @@ public enum TFAEndpoints {
             ["id": .string(e.id), "type": "totp", "description": .string(e.description), "created": JSON(e.created), "enable": JSON(e.enable)]
         }
         if let r = user.recovery {
-            out.append(["id": "recovery", "type": "recovery", "description": .string("\(r.remaining.count) of \(r.entries.count) codes left"),
-                        "created": JSON(r.created), "enable": true])
+            out.append([
+                "id": "recovery", "type": "recovery", "description": .string("\(r.remaining.count) of \(r.entries.count) codes left"),
+                "created": JSON(r.created), "enable": true,
+            ])
         }
         return out
     }
@@ -42,9 +44,10 @@ public enum TFAEndpoints {
                 handler: .sync { context in
                     let seeAll = context.has(["User.Modify", "Sys.Audit"], on: "/access/groups", any: true)
                     let me = Identity(context.user)?.user
-                    return .array(access.tfa.users.sorted { $0.key < $1.key }.filter { seeAll || $0.key == me }.map { user, entry in
-                        ["userid": .string(user), "entries": .array(entries(entry))]
-                    })
+                    return .array(
+                        access.tfa.users.sorted { $0.key < $1.key }.filter { seeAll || $0.key == me }.map { user, entry in
+                            ["userid": .string(user), "entries": .array(entries(entry))]
+                        })
                 }),
             Endpoint(
                 .GET, "/access/tfa/{userid}", name: "list_user_tfa", description: "A user's second factors.",

@@ -26,8 +26,9 @@ enum ClusterFSBench {
         do {
             switch arguments[0] {
             case "local":
-                try local(dir: dir, files: arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000,
-                          mebibytes: arguments.count > 3 ? Int(arguments[3]) ?? 128 : 128)
+                try local(
+                    dir: dir, files: arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000,
+                    mebibytes: arguments.count > 3 ? Int(arguments[3]) ?? 128 : 128)
             case "latency":
                 try latency(dir: dir, count: arguments.count > 2 ? Int(arguments[2]) ?? 2000 : 2000)
             default:
@@ -83,7 +84,10 @@ enum ClusterFSBench {
         for i in 0..<files { try fs.write("big\(i / 1000)/f\(i).cfg", body) }
         let fill = Double(now() - start) / 1e9
         let usage = fs.usage
-        print(String(format: "tree: %d entries, %.1f MiB, filled in %.1f s (%.0f writes/s)", usage.entries, Double(usage.bytes) / 1048576, fill, Double(files) / fill))
+        print(
+            String(
+                format: "tree: %d entries, %.1f MiB, filled in %.1f s (%.0f writes/s)", usage.entries, Double(usage.bytes) / 1048576, fill,
+                Double(files) / fill))
 
         var samples: [Double] = []
         for _ in 0..<100_000 {
@@ -110,7 +114,10 @@ enum ClusterFSBench {
             close(fd)
             samples.append(Double(now() - t) / 1000)
         }
-        print(String(format: "FUSE open-read-close, %d files, %.0f MiB: p50 %.1f µs, p99 %.1f µs", files, Double(usage.bytes) / 1048576, percentile(samples, 0.5), percentile(samples, 0.99)))
+        print(
+            String(
+                format: "FUSE open-read-close, %d files, %.0f MiB: p50 %.1f µs, p99 %.1f µs", files, Double(usage.bytes) / 1048576,
+                percentile(samples, 0.5), percentile(samples, 0.99)))
     }
 
     // MARK: latency
@@ -135,7 +142,9 @@ enum ClusterFSBench {
         let listener = PingListener()
         let ping = CorosyncConnection(groups: ["corral_bench_ping"], listener: listener)
         ping.start()
-        guard listener.joined.wait(timeout: .now() + 10) == .success else { throw CLIError.failed("could not join a CPG group: is corosync running here?", code: 1) }
+        guard listener.joined.wait(timeout: .now() + 10) == .success else {
+            throw CLIError.failed("could not join a CPG group: is corosync running here?", code: 1)
+        }
         var raw: [Double] = []
         let message = [UInt8](repeating: 0x70, count: 1024)
         for _ in 0..<count {
@@ -153,7 +162,9 @@ enum ClusterFSBench {
         let link = ClusterLink(fs: fs)
         defer { link.stop() }
         let joinStart = now()
-        guard link.waitUntilWritable(timeout: 30) else { throw CLIError.failed("no quorate Corral cluster reachable through the local corosync", code: 1) }
+        guard link.waitUntilWritable(timeout: 30) else {
+            throw CLIError.failed("no quorate Corral cluster reachable through the local corosync", code: 1)
+        }
         let entries = fs.usage.entries
         print(String(format: "joined and synchronised %d entries in %.0f ms", entries, Double(now() - joinStart) / 1e6))
         try? fs.mkdir("bench-latency")
@@ -170,7 +181,9 @@ enum ClusterFSBench {
         let repP50 = percentile(replicated, 0.5), repP99 = percentile(replicated, 0.99)
         print(String(format: "raw CPG round trip, 1 KiB:           p50 %8.1f µs   p99 %8.1f µs", rawP50, rawP99))
         print(String(format: "replicated write, 1 KiB (returned):  p50 %8.1f µs   p99 %8.1f µs", repP50, repP99))
-        print(String(format: "overhead over raw CPG: p50 +%.1f µs (target ≤ +1000 µs), p99 +%.1f µs; writes/s one writer: %.0f",
-                     repP50 - rawP50, repP99 - rawP99, Double(count) / (replicated.reduce(0, +) / 1e6)))
+        print(
+            String(
+                format: "overhead over raw CPG: p50 +%.1f µs (target ≤ +1000 µs), p99 +%.1f µs; writes/s one writer: %.0f",
+                repP50 - rawP50, repP99 - rawP99, Double(count) / (replicated.reduce(0, +) / 1e6)))
     }
 }

@@ -1,9 +1,9 @@
-import ClusterFS
 import API
+import Access
+import ClusterFS
 import Composition
 import Foundation
 import Tasks
-import Access
 
 /// The one CLI executable, dispatching on the name it was called by (`pvesh`, and the other PVE tool
 /// names as their parts land), or on its first argument when called as `corral`.

@@ -1,6 +1,6 @@
 import ClusterFS
-import Containers
 import Composition
+import Containers
 import Foundation
 import Glibc
 import LXC
@@ -22,7 +22,8 @@ public struct Pct {
     }
 
     public func run(_ arguments: [String]) async -> Int32 {
-        let usage = "  pct exec <vmid> [--] <command> [args...]   run a command in the container\n"
+        let usage =
+            "  pct exec <vmid> [--] <command> [args...]   run a command in the container\n"
             + "  pct enter <vmid>                           a login shell in the container\n"
             + "  pct console <vmid> [--tty N]               attach to a terminal (Ctrl+O leaves)\n"
             + "  pct push <vmid> <file> <destination> [--user U] [--group G] [--perms MODE]\n"
@@ -55,7 +56,8 @@ public struct Pct {
                 guard !command.isEmpty else { throw CLIError.usage("pct exec <vmid> [--] <command> [args...]") }
                 return try container.run(command)
             case "enter":
-                return try container.run(["/bin/sh", "-l"], options: LXCAttachOptions(environment: ["TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "linux")"]))
+                return try container.run(
+                    ["/bin/sh", "-l"], options: LXCAttachOptions(environment: ["TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "linux")"]))
             case "console":
                 let tty = Int32(option("tty") ?? "") ?? -1
                 let (pty, held) = try container.console(tty: tty)

@@ -6,7 +6,8 @@ public struct Pveam {
     static let commands: [WordCommand] = [
         WordCommand(words: ["available"], verb: "get", path: "/nodes/{node}/aplinfo", positionals: []),
         WordCommand(words: ["download"], verb: "create", path: "/nodes/{node}/aplinfo", positionals: ["storage", "template"]),
-        WordCommand(words: ["list"], verb: "get", path: "/nodes/{node}/storage/{storage}/content", positionals: ["storage"], fixed: ["--content", "vztmpl"]),
+        WordCommand(
+            words: ["list"], verb: "get", path: "/nodes/{node}/storage/{storage}/content", positionals: ["storage"], fixed: ["--content", "vztmpl"]),
     ]
 
     let pvesh: Pvesh

@@ -179,7 +179,8 @@ public struct Pvesh {
             let parameters = endpoint.parameters.properties.filter { !pathParameters.contains($0.key) }
             let required = parameters.filter { !$0.value.optional }.keys.sorted()
             let optional = parameters.filter { $0.value.optional }.keys.sorted()
-            out += "USAGE: pvesh \(verb) \(path)" + required.map { " --\($0) \(parameters[$0]!.typetext ?? parameters[$0]!.computedTypeText)" }.joined()
+            out +=
+                "USAGE: pvesh \(verb) \(path)" + required.map { " --\($0) \(parameters[$0]!.typetext ?? parameters[$0]!.computedTypeText)" }.joined()
             out += optional.isEmpty ? "\n" : " [OPTIONS]\n"
             if verbose {
                 out += "\n  \(endpoint.description)\n\n"

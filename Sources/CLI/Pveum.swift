@@ -13,9 +13,12 @@ public struct Pveum {
         Command(words: ["user", "delete"], verb: "delete", path: "/access/users/{userid}", positionals: ["userid"]),
         Command(words: ["user", "list"], verb: "get", path: "/access/users", positionals: []),
         Command(words: ["user", "permissions"], verb: "get", path: "/access/permissions", positionals: ["userid"], optional: ["userid"]),
-        Command(words: ["user", "token", "add"], verb: "create", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
-        Command(words: ["user", "token", "modify"], verb: "set", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
-        Command(words: ["user", "token", "remove"], verb: "delete", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
+        Command(
+            words: ["user", "token", "add"], verb: "create", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
+        Command(
+            words: ["user", "token", "modify"], verb: "set", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
+        Command(
+            words: ["user", "token", "remove"], verb: "delete", path: "/access/users/{userid}/token/{tokenid}", positionals: ["userid", "tokenid"]),
         Command(words: ["user", "token", "list"], verb: "get", path: "/access/users/{userid}/token", positionals: ["userid"]),
         Command(words: ["user", "tfa", "delete"], verb: "delete", path: "/access/tfa/{userid}/{id}", positionals: ["userid", "id"]),
         Command(words: ["group", "add"], verb: "create", path: "/access/groups", positionals: ["groupid"]),

@@ -21,9 +21,11 @@ public struct Qm {
     }
 
     public func run(_ arguments: [String]) async -> Int32 {
-        let usage = "  qm showcmd <vmid>            print the libvirt domain XML a start would use\n"
+        let usage =
+            "  qm showcmd <vmid>            print the libvirt domain XML a start would use\n"
             + "  qm terminal <vmid> [--iface serial0]   attach to the serial console (Ctrl+O leaves)\n"
-        let tool = GuestTool(name: "qm", commands: Self.commands, localUsage: usage, localCommands: ["showcmd", "terminal"], pvesh: pvesh, settings: settings)
+        let tool = GuestTool(
+            name: "qm", commands: Self.commands, localUsage: usage, localCommands: ["showcmd", "terminal"], pvesh: pvesh, settings: settings)
         return await tool.run(arguments) { arguments in
             guard arguments.count >= 2, let vmid = Int(arguments[1]) else { throw CLIError.usage("qm \(arguments[0]) <vmid>") }
             if arguments[0] == "showcmd" {

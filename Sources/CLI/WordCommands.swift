@@ -19,9 +19,10 @@ struct WordCommands {
     let node: String
 
     var usageText: String {
-        "USAGE: \(tool) <command> [ARGS] [OPTIONS]\n\n" + commands.map { c in
-            "  \(tool) " + (c.words + c.positionals.map { "<\($0)>" }).joined(separator: " ") + " [OPTIONS]"
-        }.joined(separator: "\n") + "\n\nOptions are the API parameters of the command's endpoint (see `pvesh usage PATH -v`).\n"
+        "USAGE: \(tool) <command> [ARGS] [OPTIONS]\n\n"
+            + commands.map { c in
+                "  \(tool) " + (c.words + c.positionals.map { "<\($0)>" }).joined(separator: " ") + " [OPTIONS]"
+            }.joined(separator: "\n") + "\n\nOptions are the API parameters of the command's endpoint (see `pvesh usage PATH -v`).\n"
     }
 
     func match(_ arguments: [String]) -> WordCommand? {

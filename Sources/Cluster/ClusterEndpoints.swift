@@ -1,7 +1,7 @@
-import ClusterFS
 import API
-import Guests
+import ClusterFS
 import Foundation
+import Guests
 import Nodes
 import Schema
 import Storage
@@ -33,7 +33,10 @@ enum ClusterEndpoints {
                         }
                     }
                     if type == nil || type == "storage", let entries = try? storage.config().entries {
-                        for entry in entries where entry.isAvailable(on: node) && context.has(["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(entry.id)", any: true) {
+                        for entry in entries
+                        where entry.isAvailable(on: node)
+                            && context.has(["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(entry.id)", any: true)
+                        {
                             var item: [String: JSON] = [
                                 "id": .string("storage/\(node)/\(entry.id)"), "type": "storage", "storage": .string(entry.id), "node": .string(node),
                                 "plugintype": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),

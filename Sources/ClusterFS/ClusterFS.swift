@@ -72,8 +72,10 @@ public final class ClusterFS: @unchecked Sendable {
 
     /// The directories every node expects (`nodes/<self>/{qemu-server,lxc,priv}`, `priv/lock`).
     func ensureBaseLayout() throws {
-        for dir in ["nodes", "nodes/\(nodeName)", "nodes/\(nodeName)/qemu-server", "nodes/\(nodeName)/lxc",
-                    "nodes/\(nodeName)/openvz", "nodes/\(nodeName)/priv", "priv", "priv/lock"] where (try? stat(dir)) == nil {
+        for dir in [
+            "nodes", "nodes/\(nodeName)", "nodes/\(nodeName)/qemu-server", "nodes/\(nodeName)/lxc",
+            "nodes/\(nodeName)/openvz", "nodes/\(nodeName)/priv", "priv", "priv/lock",
+        ] where (try? stat(dir)) == nil {
             // in a cluster another node may make the shared ones first
             do { try mkdir(dir) } catch let error as ClusterFSError where error.errno == EEXIST {}
         }
@@ -110,10 +112,13 @@ public final class ClusterFS: @unchecked Sendable {
     public func stat(_ path: String) throws -> FileInfo {
         let parts = try Self.components(path)
         if parts.count == 1, let virtual = virtualFile(parts[0]) {
-            return FileInfo(name: parts[0], kind: .file, size: virtual.count, mtime: startTime, inode: virtualInode(parts[0]), version: version, mode: 0o100440)
+            return FileInfo(
+                name: parts[0], kind: .file, size: virtual.count, mtime: startTime, inode: virtualInode(parts[0]), version: version, mode: 0o100440)
         }
         if parts.count == 1, symlinkTarget(parts[0]) != nil {
-            return FileInfo(name: parts[0], kind: .symlink, size: symlinkTarget(parts[0])!.utf8.count, mtime: startTime, inode: virtualInode(parts[0]), version: 0, mode: 0o120777)
+            return FileInfo(
+                name: parts[0], kind: .symlink, size: symlinkTarget(parts[0])!.utf8.count, mtime: startTime, inode: virtualInode(parts[0]),
+                version: 0, mode: 0o120777)
         }
         return try locked {
             guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
@@ -294,7 +299,9 @@ public final class ClusterFS: @unchecked Sendable {
 
             case .delete(let parts):
                 guard let entry = memdb.lookup(parts), !parts.isEmpty else { throw ClusterFSError.notFound(Self.join(parts)) }
-                if entry.kind == .directory, !memdb.list(entry.inode).isEmpty { throw ClusterFSError(ENOTEMPTY, "'\(Self.join(parts))' is not empty") }
+                if entry.kind == .directory, !memdb.list(entry.inode).isEmpty {
+                    throw ClusterFSError(ENOTEMPTY, "'\(Self.join(parts))' is not empty")
+                }
                 try memdb.commit(upserts: [], deletes: [entry.inode], newVersion: newVersion)
                 return ClusterFSChange(path: Self.join(parts), kind: .deleted, version: newVersion)
 
@@ -304,7 +311,9 @@ public final class ClusterFS: @unchecked Sendable {
                 let parent = try parentEntry(target)
                 if entry.kind == .directory, target.starts(with: source) { throw ClusterFSError(EINVAL, "cannot move '\(from)' into itself") }
                 var deletes: [UInt64] = []
-                if let existingInode = memdb.childInode(parent.inode, target.last!), existingInode != entry.inode, let existing = memdb.entries[existingInode] {
+                if let existingInode = memdb.childInode(parent.inode, target.last!), existingInode != entry.inode,
+                    let existing = memdb.entries[existingInode]
+                {
                     if existing.kind == .directory && (entry.kind != .directory || !memdb.list(existingInode).isEmpty) {
                         throw ClusterFSError(existing.kind == .directory && entry.kind == .directory ? ENOTEMPTY : EISDIR, "cannot replace '\(to)'")
                     }
@@ -428,7 +437,9 @@ public final class ClusterFS: @unchecked Sendable {
     private func versionJSON() -> String {
         locked {
             var fields = ["\"starttime\": \(startTime)", "\"clinfo\": 1", "\"vmlist\": \(memdb.version)"]
-            for name in ["corosync.conf", "storage.cfg", "user.cfg", "domains.cfg", "datacenter.cfg", "priv/shadow.cfg", "priv/token.cfg", "priv/tfa.cfg"] {
+            for name in [
+                "corosync.conf", "storage.cfg", "user.cfg", "domains.cfg", "datacenter.cfg", "priv/shadow.cfg", "priv/token.cfg", "priv/tfa.cfg",
+            ] {
                 if let entry = memdb.lookup(name.split(separator: "/").map(String.init)) { fields.append("\"\(name)\": \(entry.version)") }
             }
             return "{\n" + fields.joined(separator: ",\n") + "\n}\n"
@@ -437,14 +448,16 @@ public final class ClusterFS: @unchecked Sendable {
 
     private func membersJSON() -> String {
         if let provider = locked({ membersProvider }), let json = provider() { return json }
-        return "{\n\"nodename\": \"\(nodeName)\",\n\"version\": 1,\n\"cluster\": { \"name\": \"local\", \"version\": 1, \"nodes\": 1, \"quorate\": \(isQuorate() ? 1 : 0) },\n\"nodelist\": {\n  \"\(nodeName)\": { \"id\": \(nodeID), \"online\": 1, \"ip\": \"127.0.0.1\"}\n  }\n}\n"
+        return
+            "{\n\"nodename\": \"\(nodeName)\",\n\"version\": 1,\n\"cluster\": { \"name\": \"local\", \"version\": 1, \"nodes\": 1, \"quorate\": \(isQuorate() ? 1 : 0) },\n\"nodelist\": {\n  \"\(nodeName)\": { \"id\": \(nodeID), \"online\": 1, \"ip\": \"127.0.0.1\"}\n  }\n}\n"
     }
 
     /// Corral's own: how this node's copy of the tree stands (what operators and tests compare).
     private func statusJSON() -> String {
         let (version, checksum, entries) = locked { (memdb.version, memdb.checksum, memdb.entries.count) }
         let replication = locked { replicationStatusProvider }?() ?? "\"mode\": \"local\""
-        return "{\n\"nodename\": \"\(nodeName)\",\n\"version\": \(version),\n\"checksum\": \"\(String(checksum, radix: 16))\",\n\"entries\": \(entries),\n\(replication)\n}\n"
+        return
+            "{\n\"nodename\": \"\(nodeName)\",\n\"version\": \(version),\n\"checksum\": \"\(String(checksum, radix: 16))\",\n\"entries\": \(entries),\n\(replication)\n}\n"
     }
 
     private func vmlistJSON() -> String {

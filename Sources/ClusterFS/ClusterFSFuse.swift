@@ -221,6 +221,8 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
     public func statfs() -> FUSEStatfs {
         let (bytes, entries) = fs.usage
         let blocks: UInt = 128 * 1024 * 1024 / 4096
-        return FUSEStatfs(blockSize: 4096, blocks: blocks, freeBlocks: blocks - min(blocks, UInt(bytes / 4096)), files: UInt(entries), nameMax: UInt(fs.limits.maxNameLength))
+        return FUSEStatfs(
+            blockSize: 4096, blocks: blocks, freeBlocks: blocks - min(blocks, UInt(bytes / 4096)), files: UInt(entries),
+            nameMax: UInt(fs.limits.maxNameLength))
     }
 }

@@ -12,7 +12,7 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
     public let status: StatusChannel
     let replicator: Replicator
     private var connection: CorosyncConnection!
-    private let verifyTimer: DispatchSourceTimer
+    private let verifyTimer: any DispatchSourceTimer
 
     /// Joins; the connection thread starts at once and keeps reconnecting. `verifyInterval` is how
     /// often the lowest member asks for a checksum comparison.
@@ -90,8 +90,11 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
         let online = Set(s.members.map(\.nodeID))
         var lines: [String] = []
         for node in s.nodes.sorted(by: { $0.nodeID < $1.nodeID }) {
-            lines.append("  \"\(node.name)\": { \"id\": \(node.nodeID), \"online\": \(online.contains(node.nodeID) ? 1 : 0), \"ip\": \"\(node.address)\"}")
+            lines.append(
+                "  \"\(node.name)\": { \"id\": \(node.nodeID), \"online\": \(online.contains(node.nodeID) ? 1 : 0), \"ip\": \"\(node.address)\"}")
         }
-        return "{\n\"nodename\": \"\(fs.nodeName)\",\n\"version\": \(s.syncs),\n\"cluster\": { \"name\": \"\(s.clusterName)\", \"version\": 1, \"nodes\": \(s.nodes.count), \"quorate\": \(s.quorate ? 1 : 0) },\n\"nodelist\": {\n" + lines.joined(separator: ",\n") + "\n  }\n}\n"
+        return
+            "{\n\"nodename\": \"\(fs.nodeName)\",\n\"version\": \(s.syncs),\n\"cluster\": { \"name\": \"\(s.clusterName)\", \"version\": 1, \"nodes\": \(s.nodes.count), \"quorate\": \(s.quorate ? 1 : 0) },\n\"nodelist\": {\n"
+            + lines.joined(separator: ",\n") + "\n  }\n}\n"
     }
 }

@@ -52,7 +52,8 @@ final class MemDB {
 
     init(path: String) throws {
         db = try SQLiteDatabase(path: path)
-        try db.execute("""
+        try db.execute(
+            """
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
             CREATE TABLE IF NOT EXISTS tree (
@@ -83,9 +84,10 @@ final class MemDB {
             var data: [UInt8] = []
             if case .blob(let bytes) = row[7] { data = bytes } else if case .text(let text) = row[7] { data = Array(text.utf8) }
             guard let kind = TreeEntry.Kind(rawValue: type) else { throw ClusterFSError(EIO, "config database has an entry of unknown type \(type)") }
-            pending.append(TreeEntry(
-                inode: UInt64(inode), parent: UInt64(parent), version: UInt64(version), writer: UInt32(truncatingIfNeeded: writer),
-                mtime: UInt32(truncatingIfNeeded: mtime), kind: kind, name: name, data: data))
+            pending.append(
+                TreeEntry(
+                    inode: UInt64(inode), parent: UInt64(parent), version: UInt64(version), writer: UInt32(truncatingIfNeeded: writer),
+                    mtime: UInt32(truncatingIfNeeded: mtime), kind: kind, name: name, data: data))
         }
         for entry in pending {
             entries[entry.inode] = entry
@@ -134,8 +136,10 @@ final class MemDB {
             for e in upserts {
                 try db.query(
                     "INSERT OR REPLACE INTO tree VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [.integer(Int64(e.inode)), .integer(Int64(e.parent)), .integer(Int64(e.version)), .integer(Int64(e.writer)),
-                     .integer(Int64(e.mtime)), .integer(e.kind.rawValue), .text(e.name), e.kind == .file ? .blob(e.data) : .null])
+                    [
+                        .integer(Int64(e.inode)), .integer(Int64(e.parent)), .integer(Int64(e.version)), .integer(Int64(e.writer)),
+                        .integer(Int64(e.mtime)), .integer(e.kind.rawValue), .text(e.name), e.kind == .file ? .blob(e.data) : .null,
+                    ])
             }
             try db.query("UPDATE tree SET version = ?, mtime = ? WHERE inode = 0", [.integer(Int64(newVersion)), .integer(Int64(time(nil)))])
             try db.query("COMMIT")

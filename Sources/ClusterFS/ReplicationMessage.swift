@@ -68,9 +68,10 @@ enum ReplicationMessage: Equatable, Sendable {
             for _ in 0..<m {
                 let inode = try r.u64(), parent = try r.u64(), version = try r.u64(), writer = try r.u32(), mtime = try r.u32()
                 guard let kind = TreeEntry.Kind(rawValue: Int64(try r.u8())) else { throw WireError() }
-                entries.append(TreeEntry(
-                    inode: inode, parent: parent, version: version, writer: writer, mtime: mtime, kind: kind,
-                    name: try r.string(), data: try r.data()))
+                entries.append(
+                    TreeEntry(
+                        inode: inode, parent: parent, version: version, writer: writer, mtime: mtime, kind: kind,
+                        name: try r.string(), data: try r.data()))
             }
             self = .update(round: round, version: version, checksum: checksum, inodes: inodes, entries: entries)
         case 4:

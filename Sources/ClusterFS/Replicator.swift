@@ -89,23 +89,26 @@ final class Replicator: @unchecked Sendable {
 
     var status: Status {
         state.withLock {
-            Status(mode: $0.mode, local: $0.local, members: $0.members, nodes: $0.nodes, names: $0.names, clusterName: $0.clusterName,
-                   quorate: $0.corosyncQuorate && $0.membershipQuorate, syncs: $0.syncs, resyncs: $0.resyncs,
-                   lastSyncTransfer: $0.lastSyncTransfer)
+            Status(
+                mode: $0.mode, local: $0.local, members: $0.members, nodes: $0.nodes, names: $0.names, clusterName: $0.clusterName,
+                quorate: $0.corosyncQuorate && $0.membershipQuorate, syncs: $0.syncs, resyncs: $0.resyncs,
+                lastSyncTransfer: $0.lastSyncTransfer)
         }
     }
 
     /// The replication fields of `.clusterfs-status`.
     var statusFields: String {
         let s = status
-        let mode = switch s.mode {
-        case .disconnected: "disconnected"
-        case .syncing: "syncing"
-        case .awaitingUpdate: "syncing"
-        case .normal: "synced"
-        }
+        let mode =
+            switch s.mode {
+            case .disconnected: "disconnected"
+            case .syncing: "syncing"
+            case .awaitingUpdate: "syncing"
+            case .normal: "synced"
+            }
         let members = s.members.map { "\"\($0)\"" }.joined(separator: ", ")
-        return "\"mode\": \"\(mode)\",\n\"quorate\": \(s.quorate ? 1 : 0),\n\"members\": [\(members)],\n\"syncs\": \(s.syncs),\n\"resyncs\": \(s.resyncs),\n\"last_sync_entries\": \(s.lastSyncTransfer)"
+        return
+            "\"mode\": \"\(mode)\",\n\"quorate\": \(s.quorate ? 1 : 0),\n\"members\": [\(members)],\n\"syncs\": \(s.syncs),\n\"resyncs\": \(s.resyncs),\n\"last_sync_entries\": \(s.lastSyncTransfer)"
     }
 
     /// Multicasts `operation` and waits until it was applied here, in its place in the cluster's order.
@@ -275,9 +278,10 @@ final class Replicator: @unchecked Sendable {
         for (_, peer) in behind {
             for (inode, digest) in mine.index where peer.index[inode] != digest { wanted.insert(inode) }
         }
-        e.outbox.append(.update(
-            round: s.members, version: mine.version, checksum: mine.checksum, inodes: Array(mine.index.keys),
-            entries: fs.entries(Array(wanted))))
+        e.outbox.append(
+            .update(
+                round: s.members, version: mine.version, checksum: mine.checksum, inodes: Array(mine.index.keys),
+                entries: fs.entries(Array(wanted))))
         log("clusterfs: leading synchronisation: \(wanted.count) entries to \(behind.count) member(s)")
     }
 

@@ -21,7 +21,8 @@ enum CoreEndpoints {
                 handler: .sync { context in NodeEndpoints.versionInfo(context.services) }),
             Endpoint(
                 .GET, "/events", name: "events",
-                description: "Stream of task events (started, finished) as server-sent events, or as WebSocket messages when the request upgrades. Beyond PVE: clients stop polling UPIDs.",
+                description:
+                    "Stream of task events (started, finished) as server-sent events, or as WebSocket messages when the request upgrades. Beyond PVE: clients stop polling UPIDs.",
                 returns: .string(), permission: .anyUser,
                 handler: .stream { context, sink in
                     sink.send(event: "ready", data: ["node": .string(context.services.nodeName)])

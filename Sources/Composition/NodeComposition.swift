@@ -7,6 +7,7 @@ import Foundation
 import Nodes
 import QEMU
 import Storage
+import Synchronization
 import TLS
 import Tasks
 

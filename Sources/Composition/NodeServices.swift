@@ -3,10 +3,10 @@ import Access
 import AccessAPI
 import Cluster
 import ClusterFS
+import Containers
 import Guests
 import Nodes
 import QEMU
-import Containers
 import Storage
 import Tasks
 

@@ -25,6 +25,7 @@ public enum CTOptionSchema {
     /// Options a running container cannot take at once; they go to `[PENDING]`.
     static func needsRestart(_ key: String) -> Bool {
         let family = Schema.indexedFamily(key) ?? key
-        return !["onboot", "startup", "protection", "tags", "description", "memory", "swap", "cpulimit", "cpuunits", "lock", "cmode", "console"].contains(family)
+        return !["onboot", "startup", "protection", "tags", "description", "memory", "swap", "cpulimit", "cpuunits", "lock", "cmode", "console"]
+            .contains(family)
     }
 }

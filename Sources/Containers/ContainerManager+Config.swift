@@ -1,6 +1,7 @@
 import Blocking
 import Foundation
 import Guests
+import LXC
 import Schema
 import Storage
 
@@ -86,7 +87,10 @@ extension ContainerManager {
     func applyLive(_ vmid: Int, _ ct: CTConfig, log: @Sendable (String) -> Void) throws {
         let lines = try LXCConfigBuilder.lines(ct, context: lxcContext(vmid))
         let container = try container(vmid)
-        for (key, value) in lines where key.hasPrefix("lxc.cgroup.memory") || key.hasPrefix("lxc.cgroup.cpu.") || key.hasPrefix("lxc.cgroup2.memory") || key.hasPrefix("lxc.cgroup2.cpu.") {
+        for (key, value) in lines
+        where key.hasPrefix("lxc.cgroup.memory") || key.hasPrefix("lxc.cgroup.cpu.") || key.hasPrefix("lxc.cgroup2.memory")
+            || key.hasPrefix("lxc.cgroup2.cpu.")
+        {
             let item = key.replacingOccurrences(of: "lxc.cgroup2.", with: "").replacingOccurrences(of: "lxc.cgroup.", with: "")
             // raising memory+swap before memory (and lowering after) keeps the kernel's memsw >= mem rule
             if !container.setCgroupItem(item, value) { log("warning: \(item) = \(value) was not accepted") }

@@ -1,4 +1,5 @@
 import Blocking
+import ClusterFS
 import Foundation
 import Glibc
 import Guests
@@ -30,8 +31,12 @@ extension ContainerManager {
             if let request = Self.newVolumeRequest(volume) {
                 do {
                     let plugin = try storage.plugin(request.storage)
-                    if !plugin.entry.content.contains("rootdir") { errors[key] = "storage '\(request.storage)' does not hold container volumes (content rootdir)" }
-                    if request.gib == 0 && !plugin.formats.contains("subvol") { errors[key] = "storage '\(request.storage)' cannot make a volume of size 0 (a directory)" }
+                    if !plugin.entry.content.contains("rootdir") {
+                        errors[key] = "storage '\(request.storage)' does not hold container volumes (content rootdir)"
+                    }
+                    if request.gib == 0 && !plugin.formats.contains("subvol") {
+                        errors[key] = "storage '\(request.storage)' cannot make a volume of size 0 (a directory)"
+                    }
                 } catch { errors[key] = "\(error)" }
             } else if volume.hasPrefix("/") {
                 if key == "rootfs" { errors[key] = "the root file system must be a storage volume" }
@@ -46,7 +51,9 @@ extension ContainerManager {
 
     /// Allocates a volume of `gib` GiB (a directory for 0) with an ext4 file system owned by the
     /// container's root; the undo is registered with `reverter`. Returns the volume ID and size text.
-    func allocateVolume(storage id: String, gib: Double, vmid: Int, unprivileged: Bool, reverter: Reverter, log: @Sendable (String) -> Void) throws -> (volid: String, size: String?) {
+    func allocateVolume(
+        storage id: String, gib: Double, vmid: Int, unprivileged: Bool, reverter: Reverter, log: @Sendable (String) -> Void
+    ) throws -> (volid: String, size: String?) {
         let plugin = try storage.plugin(id)
         let bytes = Int64(gib * 1_073_741_824)
         let format = gib == 0 ? "subvol" : "raw"
@@ -125,7 +132,9 @@ extension ContainerManager {
     /// everything made so far.
     public func create(vmid: Int, parameters: [String: JSON], log: @escaping @Sendable (String) -> Void) async throws {
         var options = CTOptionSchema.options(from: parameters)
-        guard let template = parameters["ostemplate"]?.plainText else { throw GuestError.parameter("ostemplate", "property is missing and it is not optional") }
+        guard let template = parameters["ostemplate"]?.plainText else {
+            throw GuestError.parameter("ostemplate", "property is missing and it is not optional")
+        }
         let password = parameters["password"]?.plainText, keys = parameters["ssh-public-keys"]?.plainText
         if options["unprivileged"] == nil { options["unprivileged"] = "1" }
         if options["rootfs"] == nil { options["rootfs"] = "\(parameters["storage"]?.plainText ?? "local"):4" }
@@ -171,14 +180,17 @@ extension ContainerManager {
     }
 
     /// Allocates the volumes asked for as `storage:size` and fills in generated values (MACs).
-    func materialize(_ options: [String: String], vmid: Int, unprivileged: Bool, reverter: Reverter, log: @Sendable (String) -> Void) throws -> [String: String] {
+    func materialize(
+        _ options: [String: String], vmid: Int, unprivileged: Bool, reverter: Reverter, log: @Sendable (String) -> Void
+    ) throws -> [String: String] {
         var out = options
         for key in options.keys.sorted() {
             guard let format = CTOptionSchema.format(key) else { continue }
             if CTOptionSchema.isVolume(key) && !key.hasPrefix("unused") {
                 var props = try PropertyString.parse(options[key]!, format: format)
                 guard let volume = props["volume"]?.plainText, let request = Self.newVolumeRequest(volume) else { continue }
-                let made = try allocateVolume(storage: request.storage, gib: request.gib, vmid: vmid, unprivileged: unprivileged, reverter: reverter, log: log)
+                let made = try allocateVolume(
+                    storage: request.storage, gib: request.gib, vmid: vmid, unprivileged: unprivileged, reverter: reverter, log: log)
                 props["volume"] = .string(made.volid)
                 props["size"] = made.size.map { .string($0) }
                 out[key] = Self.printVolume(props)

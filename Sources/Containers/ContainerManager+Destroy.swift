@@ -1,4 +1,5 @@
 import Blocking
+import ClusterFS
 import Foundation
 import Guests
 import Storage

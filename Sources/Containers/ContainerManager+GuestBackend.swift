@@ -1,5 +1,6 @@
 import Foundation
 import Guests
+import LXC
 import Schema
 import Storage
 
@@ -52,7 +53,9 @@ extension ContainerManager: GuestBackend {
     }
 
     /// The storage snapshot of every volume, with the container frozen meanwhile (if it runs).
-    public func takeSnapshot(_ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void) throws -> Bool {
+    public func takeSnapshot(
+        _ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void
+    ) throws -> Bool {
         let container = try container(vmid)
         let frozen = container.isRunning && container.state == "RUNNING"
         if frozen { try freeze(vmid) }

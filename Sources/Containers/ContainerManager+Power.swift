@@ -149,7 +149,10 @@ extension ContainerManager {
         do {
             pid = try Command.spawn(
                 // setsid -c: a session whose controlling terminal is the pty, which lxc-attach needs
-                ["setsid", "-c", "lxc-attach", "-P", lxcpath, "-n", "\(vmid)", "--clear-env", "--set-var", "TERM=xterm-256color", "--", "/bin/sh", "-l"], terminal: slave)
+                [
+                    "setsid", "-c", "lxc-attach", "-P", lxcpath, "-n", "\(vmid)", "--clear-env", "--set-var", "TERM=xterm-256color", "--", "/bin/sh",
+                    "-l",
+                ], terminal: slave)
         } catch {
             close(master)
             close(slave)

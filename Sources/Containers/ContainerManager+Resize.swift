@@ -2,6 +2,7 @@ import Blocking
 import Foundation
 import Glibc
 import Guests
+import LXC
 import Schema
 import Storage
 
@@ -14,18 +15,26 @@ extension ContainerManager {
                 let (config, current) = try load(vmid)
                 if let digest, digest != current { throw GuestError(500, "detected modified configuration - file changed by other user? Try again.") }
                 try store.checkLock(config, vmid)
-                guard let value = config.current[disk], let format = CTOptionSchema.format(disk), CTOptionSchema.isVolume(disk), !disk.hasPrefix("unused") else {
+                guard let value = config.current[disk], let format = CTOptionSchema.format(disk), CTOptionSchema.isVolume(disk),
+                    !disk.hasPrefix("unused")
+                else {
                     throw GuestError.parameter("disk", "CT \(vmid) has no volume '\(disk)'")
                 }
                 var props = try PropertyString.parse(value, format: format)
-                guard let volid = props["volume"]?.plainText, let id = VolumeID(volid) else { throw GuestError.parameter("disk", "'\(disk)' is a bind mount") }
+                guard let volid = props["volume"]?.plainText, let id = VolumeID(volid) else {
+                    throw GuestError.parameter("disk", "'\(disk)' is a bind mount")
+                }
                 let plugin = try storage.plugin(id.storage)
                 let now = try plugin.size(id.name)
                 guard now > 0 else { throw GuestError(400, "'\(volid)' is a directory volume without a size") }
                 let grow = size.hasPrefix("+")
-                guard let amount = DiskSize.bytes(grow ? String(size.dropFirst()) : size) else { throw GuestError.parameter("size", "invalid size '\(size)'") }
+                guard let amount = DiskSize.bytes(grow ? String(size.dropFirst()) : size) else {
+                    throw GuestError.parameter("size", "invalid size '\(size)'")
+                }
                 let target = grow ? now + amount : amount
-                guard target >= now else { throw GuestError(400, "shrinking volumes is not supported (\(DiskSize.text(now)) → \(DiskSize.text(target)))") }
+                guard target >= now else {
+                    throw GuestError(400, "shrinking volumes is not supported (\(DiskSize.text(now)) → \(DiskSize.text(target)))")
+                }
                 if target == now { return log("\(volid) is already \(DiskSize.text(now))") }
                 try plugin.resize(id.name, to: target)
                 let path = try plugin.path(id.name)

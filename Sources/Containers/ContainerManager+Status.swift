@@ -3,6 +3,7 @@ import Guests
 import LXC
 import Schema
 import Storage
+import Synchronization
 
 extension ContainerManager {
     /// Status with live counters from the container's cgroups, its veths and its root file system.
@@ -32,16 +33,23 @@ extension ContainerManager {
         if let usage = number("memory.usage_in_bytes") ?? number("memory.current") {
             // page cache the kernel can drop at once is not the guest's memory use
             let stat = container.cgroupItem("memory.stat") ?? ""
-            let inactive = stat.split(separator: "\n").first { $0.hasPrefix("total_inactive_file ") || $0.hasPrefix("inactive_file ") }
+            let inactive =
+                stat.split(separator: "\n").first { $0.hasPrefix("total_inactive_file ") || $0.hasPrefix("inactive_file ") }
                 .flatMap { Int64($0.split(separator: " ").last ?? "") } ?? 0
             out["mem"] = .int(max(0, usage - inactive))
-            if let both = number("memory.memsw.usage_in_bytes") { out["swap"] = .int(max(0, both - usage)) } else if let swap = number("memory.swap.current") {
+            if let both = number("memory.memsw.usage_in_bytes") {
+                out["swap"] = .int(max(0, both - usage))
+            } else if let swap = number("memory.swap.current") {
                 out["swap"] = .int(swap)
             }
         }
-        let cpuNanos = number("cpuacct.usage").map(Double.init) ?? container.cgroupItem("cpu.stat").flatMap { stat in
-            stat.split(separator: "\n").first { $0.hasPrefix("usage_usec") }.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 * 1000 }
-        }
+        let cpuNanos =
+            number("cpuacct.usage").map(Double.init)
+            ?? container.cgroupItem("cpu.stat").flatMap { stat in
+                stat.split(separator: "\n").first { $0.hasPrefix("usage_usec") }.flatMap { Double($0.split(separator: " ").last ?? "") }.map {
+                    $0 * 1000
+                }
+            }
         if let cpuNanos {
             let now = Date().timeIntervalSince1970
             let previous = cpuSamples.withLock { samples in
@@ -69,8 +77,10 @@ extension ContainerManager {
         var netin: Int64 = 0, netout: Int64 = 0
         for nic in ct.nics {
             let base = "/sys/class/net/veth\(vmid)i\(nic.index)/statistics/"
-            netin += Int64((try? String(contentsOfFile: base + "tx_bytes", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-            netout += Int64((try? String(contentsOfFile: base + "rx_bytes", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            netin +=
+                Int64((try? String(contentsOfFile: base + "tx_bytes", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            netout +=
+                Int64((try? String(contentsOfFile: base + "rx_bytes", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         }
         out["netin"] = .int(netin)
         out["netout"] = .int(netout)
@@ -92,7 +102,10 @@ extension ContainerManager {
                 let family = info["family"]?.stringValue == "inet6" ? "inet6" : "inet"
                 let cidr = "\(info["local"]?.plainText ?? "")/\(info["prefixlen"]?.plainText ?? "")"
                 if out[family] == nil { out[family] = .string(cidr) }
-                addresses.append(["ip-address": info["local"] ?? "", "ip-address-type": .string(family == "inet6" ? "ipv6" : "ipv4"), "prefix": info["prefixlen"] ?? 0])
+                addresses.append([
+                    "ip-address": info["local"] ?? "", "ip-address-type": .string(family == "inet6" ? "ipv6" : "ipv4"),
+                    "prefix": info["prefixlen"] ?? 0,
+                ])
             }
             out["ip-addresses"] = .array(addresses)
             return .object(out)

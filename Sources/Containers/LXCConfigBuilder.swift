@@ -110,7 +110,9 @@ public enum LXCConfigBuilder {
         }
         if let limit = config.cpulimit {
             let quota = Int(limit * 100_000)
-            if context.cgroupV2 { add("lxc.cgroup2.cpu.max", "\(quota) 100000") } else {
+            if context.cgroupV2 {
+                add("lxc.cgroup2.cpu.max", "\(quota) 100000")
+            } else {
                 add("lxc.cgroup.cpu.cfs_period_us", "100000")
                 add("lxc.cgroup.cpu.cfs_quota_us", "\(quota)")
             }

@@ -1,6 +1,7 @@
 import API
 import Guests
 import Schema
+import Storage
 
 extension LxcEndpoints {
     /// Snapshots (where every volume's storage can take them), templates, clones and resizing.
@@ -36,7 +37,8 @@ extension LxcEndpoints {
                 returns: .object([:], additionalProperties: true), permission: ct(["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"], any: true),
                 handler: .blocking { context in
                     let (config, digest) = try m.load(try local(context))
-                    return try GuestEndpoints.configResponse(config, digest: digest, snapshot: try context.require("snapname"), current: true, stringKeys: stringKeys)
+                    return try GuestEndpoints.configResponse(
+                        config, digest: digest, snapshot: try context.require("snapname"), current: true, stringKeys: stringKeys)
                 }),
             Endpoint(
                 pve: "PUT \(snap)/{snapname}/config", description: "Change a snapshot's description.",
@@ -58,7 +60,9 @@ extension LxcEndpoints {
                 handler: .blocking { context in
                     let vmid = try local(context)
                     let name = try context.require("snapname"), start = context.bool("start") ?? false
-                    return try GuestEndpoints.task(context, "vzrollback", vmid) { log in try await m.rollback(vmid, name: name, start: start, log: log) }
+                    return try GuestEndpoints.task(context, "vzrollback", vmid) { log in
+                        try await m.rollback(vmid, name: name, start: start, log: log)
+                    }
                 }),
             Endpoint(
                 pve: "DELETE \(snap)/{snapname}", description: "Delete a snapshot.",
@@ -66,7 +70,9 @@ extension LxcEndpoints {
                 handler: .blocking { context in
                     let vmid = try local(context)
                     let name = try context.require("snapname"), force = context.bool("force") ?? false
-                    return try GuestEndpoints.task(context, "vzdelsnapshot", vmid) { log in try await m.deleteSnapshot(vmid, name: name, force: force, log: log) }
+                    return try GuestEndpoints.task(context, "vzdelsnapshot", vmid) { log in
+                        try await m.deleteSnapshot(vmid, name: name, force: force, log: log)
+                    }
                 }),
             Endpoint(
                 pve: "POST /nodes/{node}/lxc/{vmid}/template", description: "Turn the stopped container into a template (base volumes).",
@@ -80,13 +86,18 @@ extension LxcEndpoints {
                 returns: .string(),
                 permission: .and([
                     ct(["VM.Clone"]),
-                    .or([.privileges(path: "/vms/{newid}", ["VM.Allocate"]), .privilegesIfParameter(path: "/pool/{pool}", ["VM.Allocate"], parameter: "pool")]),
+                    .or([
+                        .privileges(path: "/vms/{newid}", ["VM.Allocate"]),
+                        .privilegesIfParameter(path: "/pool/{pool}", ["VM.Allocate"], parameter: "pool"),
+                    ]),
                 ]),
                 handler: .blocking { context in
                     let vmid = try local(context)
                     let newid = Int(context.int("newid") ?? 0)
                     if let target = context.string("target"), target != m.node { throw APIError(501, "cloning to another node is not supported yet") }
-                    if let owner = m.store.owner(of: newid) { throw APIError.parameters(["newid": "CT \(newid) already exists on node '\(owner.node)'"]) }
+                    if let owner = m.store.owner(of: newid) {
+                        throw APIError.parameters(["newid": "CT \(newid) already exists on node '\(owner.node)'"])
+                    }
                     let storage = context.string("storage"), full = context.bool("full")
                     if let storage {
                         guard context.has(["Datastore.AllocateSpace"], on: "/storage/\(storage)") else {
@@ -98,7 +109,8 @@ extension LxcEndpoints {
                     if context.string("snapname") != nil { throw APIError.parameters(["snapname": "cloning from a snapshot is not supported yet"]) }
                     let hostname = context.string("hostname"), description = context.string("description")
                     return try GuestEndpoints.task(context, "vzclone", vmid) { log in
-                        try await m.clone(vmid, newid: newid, name: hostname, description: description, full: full, target: storage, format: nil, log: log)
+                        try await m.clone(
+                            vmid, newid: newid, name: hostname, description: description, full: full, target: storage, format: nil, log: log)
                     }
                 }),
             Endpoint(

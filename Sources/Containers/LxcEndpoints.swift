@@ -5,6 +5,7 @@ import Guests
 import LXC
 import Schema
 import Storage
+import Tasks
 
 /// `/nodes/{node}/lxc…`: the container API, declared from PVE's facts (names and parameters as PVE).
 public enum LxcEndpoints {
@@ -28,8 +29,10 @@ public enum LxcEndpoints {
     static func checkOptionPrivileges(_ context: RequestContext, vmid: Int, set: [String: String], delete: [String]) throws {
         for key in Array(set.keys) + delete {
             let value = set[key] ?? ""
-            let rootOnly = key.hasPrefix("lxc") || (Schema.indexedFamily(key) == "mp" && value.hasPrefix("/"))
-                || (key == "features" && value.split(separator: ",").contains { !$0.hasPrefix("nesting") && !$0.hasPrefix("keyctl") && !$0.hasSuffix("=0") })
+            let rootOnly =
+                key.hasPrefix("lxc") || (Schema.indexedFamily(key) == "mp" && value.hasPrefix("/"))
+                || (key == "features"
+                    && value.split(separator: ",").contains { !$0.hasPrefix("nesting") && !$0.hasPrefix("keyctl") && !$0.hasSuffix("=0") })
             if rootOnly {
                 guard context.user == "root@pam" else { throw APIError(403, "only root can set '\(key)' config") }
                 continue
@@ -49,9 +52,10 @@ public enum LxcEndpoints {
                 pve: "GET /nodes/{node}/lxc", description: "The node's containers (status from liblxc).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser, childKey: "vmid",
                 handler: .blocking { context in
-                    .array(m.vmids().filter { context.has(["VM.Audit"], on: "/vms/\($0)") }.compactMap { vmid in
-                        (try? m.status(vmid)).map { .object($0) }
-                    })
+                    .array(
+                        m.vmids().filter { context.has(["VM.Audit"], on: "/vms/\($0)") }.compactMap { vmid in
+                            (try? m.status(vmid)).map { .object($0) }
+                        })
                 }),
             Endpoint(
                 pve: "POST /nodes/{node}/lxc",
@@ -61,16 +65,24 @@ public enum LxcEndpoints {
                     let vmid = vmid(context)
                     try GuestEndpoints.checkAllocate(context, vmid: vmid)
                     if context.bool("restore") == true { throw APIError(501, "restoring a container from a backup is not supported yet") }
-                    guard let template = context.string("ostemplate") else { throw APIError.parameters(["ostemplate": "property is missing and it is not optional"]) }
-                    if let owner = m.store.owner(of: vmid) { throw APIError.parameters(["vmid": "CT \(vmid) already exists on node '\(owner.node)'"]) }
-                    if let storage = VolumeID(template)?.storage, !context.has(["Datastore.AllocateSpace", "Datastore.Audit"], on: "/storage/\(storage)", any: true) {
+                    guard let template = context.string("ostemplate") else {
+                        throw APIError.parameters(["ostemplate": "property is missing and it is not optional"])
+                    }
+                    if let owner = m.store.owner(of: vmid) {
+                        throw APIError.parameters(["vmid": "CT \(vmid) already exists on node '\(owner.node)'"])
+                    }
+                    if let storage = VolumeID(template)?.storage,
+                        !context.has(["Datastore.AllocateSpace", "Datastore.Audit"], on: "/storage/\(storage)", any: true)
+                    {
                         throw APIError(403, "Permission check failed (/storage/\(storage), Datastore.Audit)")
                     }
                     let options = CTOptionSchema.options(from: context.parameters)
                     try checkOptionPrivileges(context, vmid: vmid, set: options, delete: [])
                     for (key, value) in options where CTOptionSchema.isVolume(key) {
                         let volume = PropertyStringFirst.value(value)
-                        if let request = ContainerManager.newVolumeRequest(volume), !context.has(["Datastore.AllocateSpace"], on: "/storage/\(request.storage)") {
+                        if let request = ContainerManager.newVolumeRequest(volume),
+                            !context.has(["Datastore.AllocateSpace"], on: "/storage/\(request.storage)")
+                        {
                             throw APIError(403, "Permission check failed (/storage/\(request.storage), Datastore.AllocateSpace)")
                         }
                     }
@@ -82,8 +94,12 @@ public enum LxcEndpoints {
                         if start { try await m.start(vmid, log: log) }
                     }
                 }),
-            .directory("/nodes/{node}/lxc/{vmid}", name: "vmdiridx", key: "subdir", description: "The container's index.", parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
-            .directory("/nodes/{node}/lxc/{vmid}/status", name: "vmcmdidx", key: "subdir", description: "The container's power commands.", parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
+            .directory(
+                "/nodes/{node}/lxc/{vmid}", name: "vmdiridx", key: "subdir", description: "The container's index.",
+                parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
+            .directory(
+                "/nodes/{node}/lxc/{vmid}/status", name: "vmcmdidx", key: "subdir", description: "The container's power commands.",
+                parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
             Endpoint(
                 pve: "GET /nodes/{node}/lxc/{vmid}/status/current", description: "The container's status with live counters.",
                 returns: .object([:], additionalProperties: true), permission: ct(["VM.Audit"]),
@@ -98,7 +114,8 @@ public enum LxcEndpoints {
             power(m, "stop", "vzstop", "Kill the container at once.") { m, vmid, context, log in
                 try await m.stop(vmid, skiplock: context.bool("skiplock") ?? false, log: log)
             },
-            power(m, "shutdown", "vzshutdown", "Ask the container's init to power off, optionally killing it after the timeout.") { m, vmid, context, log in
+            power(m, "shutdown", "vzshutdown", "Ask the container's init to power off, optionally killing it after the timeout.") {
+                m, vmid, context, log in
                 try await m.shutdown(vmid, timeout: context.int("timeout").map(Int.init), forceStop: context.bool("forceStop") ?? false, log: log)
             },
             power(m, "reboot", "vzreboot", "Shut the container down and start it again (pending changes apply).") { m, vmid, context, log in
@@ -144,7 +161,8 @@ public enum LxcEndpoints {
                     try m.store.checkLocal(vmid)
                     let (config, digest) = try m.load(vmid)
                     return try GuestEndpoints.configResponse(
-                        config, digest: digest, snapshot: context.string("snapshot"), current: context.bool("current") ?? false, stringKeys: stringKeys)
+                        config, digest: digest, snapshot: context.string("snapshot"), current: context.bool("current") ?? false,
+                        stringKeys: stringKeys)
                 }),
             Endpoint(
                 pve: "PUT /nodes/{node}/lxc/{vmid}/config", description: "Change the container's configuration.",
@@ -162,7 +180,8 @@ public enum LxcEndpoints {
                     }
                     _ = try GuestEndpoints.checkSkiplock(context)
                     try m.precheck(options, ostemplate: nil)
-                    try await m.update(vmid, parameters: context.parameters, delete: delete, revert: revert, digest: context.string("digest")) { _ in }
+                    try await m.update(vmid, parameters: context.parameters, delete: delete, revert: revert, digest: context.string("digest")) { _ in
+                    }
                     return .null
                 }),
             Endpoint(
@@ -213,7 +232,8 @@ public enum LxcEndpoints {
                 pve: "GET /nodes/{node}/lxc/{vmid}/vncwebsocket", description: "The terminal's WebSocket (binary frames).",
                 returns: .object(["port": .string()]), permission: ct(["VM.Console"]),
                 handler: .tunnel { context in
-                    try m.consoles.open(ticket: try context.require("vncticket"), user: context.user, vmid: vmid(context), port: Int(context.int("port") ?? 0))
+                    try m.consoles.open(
+                        ticket: try context.require("vncticket"), user: context.user, vmid: vmid(context), port: Int(context.int("port") ?? 0))
                 }),
         ]
     }

@@ -15,7 +15,8 @@ struct RootfsSetup {
     static func detectOSType(root: String) -> String {
         let fm = FileManager.default
         if let release = try? String(contentsOfFile: root + "/etc/os-release", encoding: .utf8) {
-            for id in ["ubuntu", "devuan", "alpine", "archlinux", "fedora", "centos", "opensuse", "gentoo", "nixos"] where release.contains("ID=\(id)") || release.contains("ID=\"\(id)") {
+            for id in ["ubuntu", "devuan", "alpine", "archlinux", "fedora", "centos", "opensuse", "gentoo", "nixos"]
+            where release.contains("ID=\(id)") || release.contains("ID=\"\(id)") {
                 return id
             }
         }
@@ -39,7 +40,9 @@ struct RootfsSetup {
                 }
                 continue
             }
-            if i < parts.count - 1 && (st.st_mode & S_IFMT) != S_IFDIR { throw GuestError(500, "\(inside): '\(part)' is not a directory in the container") }
+            if i < parts.count - 1 && (st.st_mode & S_IFMT) != S_IFDIR {
+                throw GuestError(500, "\(inside): '\(part)' is not a directory in the container")
+            }
         }
         return path
     }
@@ -86,7 +89,8 @@ struct RootfsSetup {
 
     func hostsFile(hostname: String, searchdomain: String?) -> String {
         let names = searchdomain.map { "\(hostname).\($0) \(hostname)" } ?? hostname
-        return "127.0.0.1 localhost.localdomain localhost\n127.0.1.1 \(names)\n\n::1 localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n"
+        return
+            "127.0.0.1 localhost.localdomain localhost\n127.0.1.1 \(names)\n\n::1 localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n"
     }
 
     /// ifupdown's format, which Debian's and busybox's `ifup` both read.
@@ -105,7 +109,9 @@ struct RootfsSetup {
     func setRootPassword(_ password: String) throws {
         let hash: String
         // SHA-512 crypt: every guest's libc reads it (busybox's included, which knows no yescrypt)
-        if password.hasPrefix("$") { hash = password } else {
+        if password.hasPrefix("$") {
+            hash = password
+        } else {
             do { hash = try PasswordHash.make(password, prefix: "$6$") } catch { throw GuestError(wrapping: error, "cannot hash the root password") }
         }
         let shadow = read("/etc/shadow") ?? "root:*:19000:0:99999:7:::\n"

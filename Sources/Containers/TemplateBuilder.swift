@@ -15,15 +15,19 @@ public enum TemplateBuilder {
     }
 
     public static let entries = [
-        Entry(template: "busybox-1.35-corral_1.0-1_amd64.tar.gz", os: "busybox", version: "1.0-1",
-              headline: "Busybox from the node's busybox-static (built offline)", source: "busybox-static"),
-        Entry(template: "debian-12-corral-minbase_12.0-1_amd64.tar.gz", os: "debian-12", version: "12.0-1",
-              headline: "Debian 12 (bookworm), debootstrap minbase with systemd, ifupdown and iproute2", source: "debootstrap"),
+        Entry(
+            template: "busybox-1.35-corral_1.0-1_amd64.tar.gz", os: "busybox", version: "1.0-1",
+            headline: "Busybox from the node's busybox-static (built offline)", source: "busybox-static"),
+        Entry(
+            template: "debian-12-corral-minbase_12.0-1_amd64.tar.gz", os: "debian-12", version: "12.0-1",
+            headline: "Debian 12 (bookworm), debootstrap minbase with systemd, ifupdown and iproute2", source: "debootstrap"),
     ]
 
     /// The first Debian mirror of the host's apt sources (so a local mirror is used when there is one).
     static func debianMirror() -> String {
-        let files = ["/etc/apt/sources.list"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/etc/apt/sources.list.d")) ?? []).map { "/etc/apt/sources.list.d/" + $0 }
+        let files =
+            ["/etc/apt/sources.list"]
+            + ((try? FileManager.default.contentsOfDirectory(atPath: "/etc/apt/sources.list.d")) ?? []).map { "/etc/apt/sources.list.d/" + $0 }
         for file in files {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
             // Debian's archive itself (path ending in /debian), not security or third-party repositories
@@ -51,7 +55,9 @@ public enum TemplateBuilder {
                 log("debootstrap --variant=minbase bookworm from \(mirror) (about half a minute)")
                 _ = try Command.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv,ifupdown,iproute2", "bookworm", root, mirror])
                 // the host's apt caches and machine identity do not belong in a template
-                _ = try Command.run(["sh", "-c", "rm -rf \"$1\"/var/cache/apt/archives/*.deb \"$1\"/var/lib/apt/lists/* && : > \"$1\"/etc/machine-id", "clean", root])
+                _ = try Command.run([
+                    "sh", "-c", "rm -rf \"$1\"/var/cache/apt/archives/*.deb \"$1\"/var/lib/apt/lists/* && : > \"$1\"/etc/machine-id", "clean", root,
+                ])
             }
             log("packing \(entry.template)")
             _ = try Command.run(["tar", "--numeric-owner", "-czf", work + "/out.tar.gz", "-C", root, "."])

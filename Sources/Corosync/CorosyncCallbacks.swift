@@ -1,5 +1,5 @@
-import CCPG
-import CQuorum
+internal import CCPG
+internal import CQuorum
 
 // Plain C callbacks for libcpg and libquorum. The context pointer is the CorosyncConnection; they
 // run inside cpg_dispatch/quorum_dispatch on the connection's thread.
@@ -9,8 +9,9 @@ func corralCPGDeliver(
     _ message: UnsafeMutableRawPointer?, _ length: Int
 ) {
     guard let connection = CorosyncConnection.from(cpg: handle), let group else { return }
-    connection.delivered(group: CorosyncConnection.groupName(group), from: CPGMember(nodeID: nodeID, pid: pid),
-                         fragment: UnsafeRawBufferPointer(start: message, count: message == nil ? 0 : length))
+    connection.delivered(
+        group: CorosyncConnection.groupName(group), from: CPGMember(nodeID: nodeID, pid: pid),
+        fragment: UnsafeRawBufferPointer(start: message, count: message == nil ? 0 : length))
 }
 
 func corralCPGConfchg(

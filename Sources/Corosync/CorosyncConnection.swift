@@ -1,6 +1,6 @@
-import CCPG
-import CCmap
-import CQuorum
+internal import CCPG
+internal import CCmap
+internal import CQuorum
 import Glibc
 import Synchronization
 
@@ -43,11 +43,13 @@ public final class CorosyncConnection: @unchecked Sendable {
     public func start() {
         let box = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
-        pthread_create(&tid, nil, { arg in
-            let connection = Unmanaged<CorosyncConnection>.fromOpaque(arg!).takeRetainedValue()
-            connection.run()
-            return nil
-        }, box)
+        pthread_create(
+            &tid, nil,
+            { arg in
+                let connection = Unmanaged<CorosyncConnection>.fromOpaque(arg!).takeRetainedValue()
+                connection.run()
+                return nil
+            }, box)
         thread = tid
     }
 
@@ -249,9 +251,10 @@ public final class CorosyncConnection: @unchecked Sendable {
         for index in 0..<1024 {
             var id: UInt32 = 0
             guard cmap_get_uint32(handle, "nodelist.node.\(index).nodeid", &id) == CS_OK else { break }
-            nodes.append(ClusterNode(
-                nodeID: id, name: string("nodelist.node.\(index).name") ?? "node\(id)",
-                address: string("nodelist.node.\(index).ring0_addr") ?? ""))
+            nodes.append(
+                ClusterNode(
+                    nodeID: id, name: string("nodelist.node.\(index).name") ?? "node\(id)",
+                    address: string("nodelist.node.\(index).ring0_addr") ?? ""))
         }
         return (nodes, string("totem.cluster_name") ?? "")
     }

@@ -1,4 +1,4 @@
-import CCPG
+internal import CCPG
 
 /// A corosync library result other than CS_OK, with the function that returned it.
 public struct CorosyncError: Error, CustomStringConvertible, Equatable {

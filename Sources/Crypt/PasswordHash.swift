@@ -1,4 +1,4 @@
-import CCrypt
+internal import CCrypt
 import Glibc
 
 /// Password hashes in crypt(3) form, through libxcrypt: yescrypt (`$y$`) for new hashes; any scheme
@@ -10,7 +10,9 @@ public enum PasswordHash {
 
     /// A new hash of `password` with a fresh random salt. Stands for `crypt_gensalt_ra` + `crypt_r`.
     public static func make(_ password: String, prefix: String = "$y$") throws(Failure) -> String {
-        guard let salt = crypt_gensalt_ra(prefix, 0, nil, 0) else { throw Failure(description: "crypt_gensalt failed: \(String(cString: strerror(errno)))") }
+        guard let salt = crypt_gensalt_ra(prefix, 0, nil, 0) else {
+            throw Failure(description: "crypt_gensalt failed: \(String(cString: strerror(errno)))")
+        }
         defer { free(salt) }
         guard let hash = hash(password, setting: String(cString: salt)), !hash.hasPrefix("*") else {
             throw Failure(description: "crypt failed for scheme \(prefix)")

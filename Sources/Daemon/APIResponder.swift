@@ -131,7 +131,9 @@ struct APIResponder: HTTPResponder {
 
     /// A multipart upload: fields become parameters, the file part becomes `tmpfilename` (PVE's way).
     private func multipart(_ request: HTTPRequest, spooled: String? = nil, into parameters: inout [String: RawParameter]) throws(APIError) {
-        guard let boundary = MultipartForm.boundary(of: request.headers["Content-Type"] ?? "") else { throw APIError(400, "multipart body without a boundary") }
+        guard let boundary = MultipartForm.boundary(of: request.headers["Content-Type"] ?? "") else {
+            throw APIError(400, "multipart body without a boundary")
+        }
         var path = spooled
         if path == nil {
             // a small multipart body that arrived in memory goes through the same parser
@@ -154,7 +156,8 @@ struct APIResponder: HTTPResponder {
     private func render(_ outcome: APIOutcome, _ format: ResponseFormat) -> HTTPResponse {
         let (status, reason, body) = format.render(outcome)
         var response = HTTPResponse(
-            status: status, reason: reason, headers: HTTPHeaders([("Content-Type", "application/json;charset=UTF-8"), ("Cache-Control", "max-age=0")]),
+            status: status, reason: reason,
+            headers: HTTPHeaders([("Content-Type", "application/json;charset=UTF-8"), ("Cache-Control", "max-age=0")]),
             body: body)
         response.logUser = outcome.user
         return response

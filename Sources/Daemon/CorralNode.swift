@@ -2,17 +2,17 @@ import API
 import Access
 import AccessAPI
 import ClusterFS
+import Composition
+import Containers
 import FUSE
 import Foundation
 import Glibc
-import Composition
 import Guests
 import HTTPServer
 import Nodes
-import Containers
 import QEMU
-import Storage
 import Schema
+import Storage
 import TLS
 import Tasks
 
@@ -72,7 +72,8 @@ public final class CorralNode: Sendable {
             fuseMount.unmount()
             clusterLink?.stop()
             if let error = error as? ClusterFSError, error.errno == EACCES {
-                throw SettingsError("this node has no certificate yet and the cluster has no quorum to store one: start the other nodes (or corosync) and try again")
+                throw SettingsError(
+                    "this node has no certificate yet and the cluster has no quorum to store one: start the other nodes (or corosync) and try again")
             }
             throw error
         }
@@ -134,7 +135,8 @@ public final class CorralNode: Sendable {
                 clearStaleMount(mountpoint, log: log)
                 usleep(100_000)
             } catch let error as FUSEErrno {
-                throw SettingsError("cannot mount the cluster filesystem at \(mountpoint): \(String(cString: strerror(error.code))) (needs /dev/fuse and root)")
+                throw SettingsError(
+                    "cannot mount the cluster filesystem at \(mountpoint): \(String(cString: strerror(error.code))) (needs /dev/fuse and root)")
             }
         }
         fatalError("unreachable")

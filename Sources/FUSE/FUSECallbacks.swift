@@ -1,4 +1,4 @@
-import CFUSE
+internal import CFUSE
 import Glibc
 
 // The C callbacks libfuse calls, as plain functions (a closure in main.swift would be main-actor
@@ -143,7 +143,9 @@ func corral_fuse_write(
     _ p: UnsafePointer<CChar>?, _ buf: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>?
 ) -> Int32 {
     guard let fi, let buf else { return -EINVAL }
-    switch fuseFileSystem().write(path(p), fh: fi.pointee.fh, data: UnsafeRawBufferPointer(start: buf, count: size), offset: Int(offset), lockOwner: fi.pointee.lock_owner) {
+    switch fuseFileSystem().write(
+        path(p), fh: fi.pointee.fh, data: UnsafeRawBufferPointer(start: buf, count: size), offset: Int(offset), lockOwner: fi.pointee.lock_owner)
+    {
     case .failure(let e): return -e.code
     case .success(let n): return Int32(n)
     }

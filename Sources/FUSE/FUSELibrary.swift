@@ -1,4 +1,4 @@
-import CFUSE
+internal import CFUSE
 import Glibc
 
 /// Facts about the libfuse3 this process links. The mount loop and operations table arrive with the

@@ -1,4 +1,4 @@
-import CFUSE
+internal import CFUSE
 import Foundation
 import Glibc
 import Synchronization

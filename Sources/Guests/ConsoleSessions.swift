@@ -44,7 +44,9 @@ public final class ConsoleSessions: Sendable {
         var bytes = [UInt8](repeating: 0, count: 24)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
         let ticket = "CORRALVNC:" + bytes.map { String(format: "%02x", $0) }.joined()
-        tickets.withLock { $0[ticket] = Ticket(user: user, vmid: vmid, port: port, connect: connect, kind: kind, expires: now.addingTimeInterval(40)) }
+        tickets.withLock {
+            $0[ticket] = Ticket(user: user, vmid: vmid, port: port, connect: connect, kind: kind, expires: now.addingTimeInterval(40))
+        }
         return (ticket, port)
     }
 
@@ -102,7 +104,9 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
     }
 
     func opened(_ client: any TunnelClient) {
-        state.withLock { $0.client = client; $0.loggedIn = !framing }
+        state.withLock {
+            $0.client = client; $0.loggedIn = !framing
+        }
         // a terminal client gets output only after its login line was answered `OK`
         if !framing { startPump(client) }
     }

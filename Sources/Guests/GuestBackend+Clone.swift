@@ -1,4 +1,5 @@
 import Blocking
+import ClusterFS
 import Foundation
 import Schema
 import Storage
@@ -59,7 +60,8 @@ extension GuestBackend {
                             if full {
                                 let destination = try target.map { try storage.plugin($0) } ?? v.plugin
                                 log("copying \(v.volid) to storage '\(destination.entry.id)'")
-                                copy = "\(destination.entry.id):\(try storage.copyVolume(v.name, of: v.plugin, to: destination, vmid: newid, format: format))"
+                                copy =
+                                    "\(destination.entry.id):\(try storage.copyVolume(v.name, of: v.plugin, to: destination, vmid: newid, format: format))"
                             } else {
                                 guard v.plugin.canLinkClone(v.name) else {
                                     throw GuestError(500, "linked clone feature is not available for \(v.key) (\(v.volid))")

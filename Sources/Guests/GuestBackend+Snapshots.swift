@@ -13,7 +13,9 @@ extension GuestBackend {
         }
     }
 
-    public func snapshot(_ vmid: Int, name: String, description: String?, vmstate: Bool = false, log: @escaping @Sendable (String) -> Void) async throws {
+    public func snapshot(
+        _ vmid: Int, name: String, description: String?, vmstate: Bool = false, log: @escaping @Sendable (String) -> Void
+    ) async throws {
         try await locks.with(vmid, what: "snapshot \(noun) \(vmid)") {
             try await BlockingExecutor.shared.run { [self] in
                 let (config, _) = try load(vmid)
@@ -38,8 +40,12 @@ extension GuestBackend {
     }
 
     /// The default: every volume's storage snapshot, with the guest's writes paused while they run.
-    public func takeSnapshot(_ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void) throws -> Bool {
-        if vmstate && isRunning(vmid) { throw GuestError(500, "\(noun) \(vmid) cannot keep its memory state in a snapshot of these volumes; take it with vmstate=0") }
+    public func takeSnapshot(
+        _ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void
+    ) throws -> Bool {
+        if vmstate && isRunning(vmid) {
+            throw GuestError(500, "\(noun) \(vmid) cannot keep its memory state in a snapshot of these volumes; take it with vmstate=0")
+        }
         let running = isRunning(vmid)
         if running { try freeze(vmid) }
         defer { if running { try? thaw(vmid) } }
@@ -73,7 +79,9 @@ extension GuestBackend {
         }
     }
 
-    public func resumeAfterRollback(_ vmid: Int, name: String, snapshot: GuestConfig.Section, start: Bool, log: @escaping @Sendable (String) -> Void) throws {
+    public func resumeAfterRollback(
+        _ vmid: Int, name: String, snapshot: GuestConfig.Section, start: Bool, log: @escaping @Sendable (String) -> Void
+    ) throws {
         if start { try startLocked(vmid, log: log) }
     }
 

@@ -189,7 +189,8 @@ public struct GuestConfig: Equatable, Sendable {
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.first {
             if byte == UInt8(ascii: "%"), utf8.count >= 3,
-                let value = UInt8(String(decoding: utf8.dropFirst().prefix(2), as: UTF8.self), radix: 16) {
+                let value = UInt8(String(decoding: utf8.dropFirst().prefix(2), as: UTF8.self), radix: 16)
+            {
                 bytes.append(value)
                 utf8 = utf8.dropFirst(3)
             } else {

@@ -1,12 +1,14 @@
 import API
 import Access
 import Schema
+import Tasks
 
 /// Pieces every guest type's endpoints share.
 public enum GuestEndpoints {
     /// Runs `work` as a task named `type` for the guest and returns its UPID.
     public static func task(
-        _ context: RequestContext, _ type: String, _ vmid: Int, _ work: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws -> Void
+        _ context: RequestContext, _ type: String, _ vmid: Int,
+        _ work: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws -> Void
     ) throws -> JSON {
         let upid = try context.services.tasks.start(type: type, id: "\(vmid)", user: context.user) { log in
             try await work { log.log($0) }

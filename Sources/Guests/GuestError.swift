@@ -29,4 +29,3 @@ public struct GuestError: CorralError {
         GuestError(400, "Parameter verification failed.", errors: [name: message])
     }
 }
-

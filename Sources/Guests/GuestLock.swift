@@ -1,3 +1,4 @@
+import Errors
 import Foundation
 import Glibc
 
@@ -35,7 +36,9 @@ public struct GuestLock: Sendable {
             guard errno == EWOULDBLOCK || errno == EINTR else { throw GuestLockError("cannot lock \(path): \(String(cString: strerror(errno)))") }
             let waited = Date().timeIntervalSince(start)
             if waited >= timeout {
-                throw Busy(vmid: vmid, holder: (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", waited: waited)
+                throw Busy(
+                    vmid: vmid, holder: (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "",
+                    waited: waited)
             }
             try await Task.sleep(nanoseconds: delay)
             delay = min(delay * 2, 100_000_000)
@@ -97,8 +100,6 @@ public final class Reverter: @unchecked Sendable {
         return failures
     }
 }
-
-import Errors
 
 /// A lock held too long is a failed request in PVE (`die` after its timeout): 500.
 extension GuestLock.Busy: CorralError {

@@ -76,7 +76,10 @@ public struct GuestStore: Sendable {
     public func checkLocal(_ vmid: Int) throws {
         if let owner = owner(of: vmid), owner.node != node || owner.type != type {
             throw GuestError(
-                500, owner.type == type ? "\(noun) \(vmid) is on node '\(owner.node)'" : "\(vmid) is a \(owner.type == "qemu" ? "VM" : "container"), not a \(type == "qemu" ? "VM" : "container")")
+                500,
+                owner.type == type
+                    ? "\(noun) \(vmid) is on node '\(owner.node)'"
+                    : "\(vmid) is a \(owner.type == "qemu" ? "VM" : "container"), not a \(type == "qemu" ? "VM" : "container")")
         }
         guard (try? fs.read(configPath(vmid))) != nil else {
             throw GuestError(500, "Configuration file '\(configPath(vmid))' does not exist")

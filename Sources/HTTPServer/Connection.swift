@@ -1,4 +1,4 @@
-import CSocketShim
+internal import CSocketShim
 import Glibc
 import TLS
 import Zlib

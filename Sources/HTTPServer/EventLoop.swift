@@ -1,6 +1,7 @@
-import CSocketShim
+internal import CSocketShim
 import Glibc
 import Synchronization
+import TLS
 
 /// One thread, one epoll set. It owns its connections: their state is only touched on this thread.
 /// Work from other threads (a response computed by an async handler, a stream chunk) arrives through

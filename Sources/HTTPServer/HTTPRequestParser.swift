@@ -91,7 +91,9 @@ public struct HTTPRequestParser: Sendable {
                         var request = request
                         var template = Array((limits.spoolDirectory + "/corral-upload-XXXXXX").utf8CString)
                         let fd = mkstemp(&template)
-                        guard fd >= 0 else { return .error(HTTPParseError(status: 507, message: "cannot store the upload in \(limits.spoolDirectory)")) }
+                        guard fd >= 0 else {
+                            return .error(HTTPParseError(status: 507, message: "cannot store the upload in \(limits.spoolDirectory)"))
+                        }
                         request.bodyFile = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                         state = .spool(request, remaining: n, fd: fd)
                     case .length(let n):

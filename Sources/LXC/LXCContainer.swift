@@ -1,5 +1,5 @@
-import CLXCShim
-import CLXC
+internal import CLXC
+internal import CLXCShim
 import Glibc
 
 /// An error from liblxc; liblxc reports most failures only as a false return, so the function is named.

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 
 // libvirt's C callbacks: plain functions, since closures cannot become C function pointers and
 // must not be actor-isolated (they run on the event-loop thread).

@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 import Glibc
 
 /// One domain handle; freed when released.

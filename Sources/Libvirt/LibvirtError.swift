@@ -1,4 +1,4 @@
-import CLibvirt
+internal import CLibvirt
 
 /// An error reported by libvirt, read from its thread-local last-error right after the failing call.
 public struct LibvirtError: Error, CustomStringConvertible, Sendable {
@@ -13,7 +13,8 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable {
     public var isInvalidState: Bool { code == Int32(VIR_ERR_OPERATION_INVALID.rawValue) }
     /// The connection to libvirtd broke.
     public var isConnectionLost: Bool {
-        code == Int32(VIR_ERR_SYSTEM_ERROR.rawValue) || code == Int32(VIR_ERR_RPC.rawValue) || code == Int32(VIR_ERR_INTERNAL_ERROR.rawValue) && message.contains("client socket is closed")
+        code == Int32(VIR_ERR_SYSTEM_ERROR.rawValue) || code == Int32(VIR_ERR_RPC.rawValue)
+            || code == Int32(VIR_ERR_INTERNAL_ERROR.rawValue) && message.contains("client socket is closed")
     }
 
     public init(code: Int32, message: String, function: String) {

@@ -8,7 +8,8 @@ public enum NodeEndpoints {
         [
             Endpoint(
                 .GET, "/nodes", name: "index", description: "Cluster node index.",
-                returns: .array(of: .object(["node": .node, "status": .string(enum: ["unknown", "online", "offline"])], additionalProperties: true)),
+                returns: .array(
+                    of: .object(["node": .node, "status": .string(enum: ["unknown", "online", "offline"])], additionalProperties: true)),
                 permission: .anyUser, childKey: "node",
                 handler: .sync { context in
                     let memory = NodeStatus.memory()
@@ -54,8 +55,10 @@ public enum NodeEndpoints {
     public static let apiVersion = "9.0.0"
 
     public static func versionInfo(_ services: Services) -> JSON {
-        ["version": .string(apiVersion), "release": .string(apiRelease), "repoid": .string(services.repoID),
-         "corral": .string(services.productVersion), "console": "html5"]
+        [
+            "version": .string(apiVersion), "release": .string(apiRelease), "repoid": .string(services.repoID),
+            "corral": .string(services.productVersion), "console": "html5",
+        ]
     }
 
     static func status(_ context: RequestContext, sampler: CPUSampler) -> JSON {
@@ -70,7 +73,10 @@ public enum NodeEndpoints {
             "rootfs": ["total": JSON(root.total), "used": JSON(root.used), "free": JSON(root.free), "avail": JSON(root.avail)],
             "uptime": JSON(NodeStatus.uptime()),
             "cpuinfo": NodeStatus.cpuInfo(),
-            "current-kernel": ["sysname": .string(kernel.sysname), "release": .string(kernel.release), "version": .string(kernel.version), "machine": .string(kernel.machine)],
+            "current-kernel": [
+                "sysname": .string(kernel.sysname), "release": .string(kernel.release), "version": .string(kernel.version),
+                "machine": .string(kernel.machine),
+            ],
             "kversion": .string("\(kernel.sysname) \(kernel.release) \(kernel.version)"),
             // tools split this as pve-manager/<version>/<build>: it names the API level implemented;
             // what is really running is in a field of its own

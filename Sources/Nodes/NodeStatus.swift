@@ -98,4 +98,3 @@ public struct NodeStatus {
         return Int64(parts.tm_gmtoff)
     }
 }
-

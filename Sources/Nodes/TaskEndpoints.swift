@@ -151,12 +151,13 @@ public enum TaskEndpoints {
             if let until, record.upid.starttime > until { return false }
             if onlyErrors, !(record.exit.map { if case .error = $0 { true } else { false } } ?? false) { return false }
             if let statuses {
-                let kind: String = switch record.exit {
-                case .ok?: "ok"
-                case .warnings?: "warning"
-                case .error?: "error"
-                case nil: "unknown"
-                }
+                let kind: String =
+                    switch record.exit {
+                    case .ok?: "ok"
+                    case .warnings?: "warning"
+                    case .error?: "error"
+                    case nil: "unknown"
+                    }
                 if !statuses.contains(kind) { return false }
             }
             return true

@@ -1,4 +1,4 @@
-import CPAM
+internal import CPAM
 import Glibc
 
 /// Password checks against the system through PAM (the `pam` realm). Blocking: PAM modules may

@@ -1,4 +1,4 @@
-import CPAM
+internal import CPAM
 import Glibc
 
 /// The PAM conversation: answers every hidden or echoed prompt with the password passed as the

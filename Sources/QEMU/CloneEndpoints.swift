@@ -1,5 +1,7 @@
 import API
+import Guests
 import Schema
+import Storage
 
 /// Template, clone, resize, unlink and feature of `/nodes/{node}/qemu/{vmid}`.
 enum CloneEndpoints {
@@ -21,7 +23,10 @@ enum CloneEndpoints {
                 returns: .string(),
                 permission: .and([
                     vm(["VM.Clone"], false),
-                    .or([.privileges(path: "/vms/{newid}", ["VM.Allocate"]), .privilegesIfParameter(path: "/pool/{pool}", ["VM.Allocate"], parameter: "pool")]),
+                    .or([
+                        .privileges(path: "/vms/{newid}", ["VM.Allocate"]),
+                        .privilegesIfParameter(path: "/pool/{pool}", ["VM.Allocate"], parameter: "pool"),
+                    ]),
                 ]),
                 handler: .blocking { context in
                     let id = try vmid(context)
@@ -40,7 +45,8 @@ enum CloneEndpoints {
                     if full == false, storage != nil { throw APIError.parameters(["storage": "a linked clone stays on the template's storage"]) }
                     if snapname != nil { throw APIError.parameters(["snapname": "cloning from a snapshot is not supported yet"]) }
                     return try QemuEndpoints.task(context, "qmclone", id) { log in
-                        try await m.clone(id, newid: newid, name: name, description: description, full: full, target: storage, format: format, log: log)
+                        try await m.clone(
+                            id, newid: newid, name: name, description: description, full: full, target: storage, format: format, log: log)
                     }
                 }),
             Endpoint(

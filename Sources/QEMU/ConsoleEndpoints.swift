@@ -1,6 +1,7 @@
-import Guests
 import API
+import Guests
 import Schema
+import Tasks
 
 /// `vncproxy`, `termproxy` and `vncwebsocket`: the browser reaches the VM's VNC or serial socket
 /// through a one-time ticket and a WebSocket on the API port (no extra ports open).
@@ -10,8 +11,11 @@ enum ConsoleEndpoints {
         return [
             Endpoint(
                 .POST, "/nodes/{node}/qemu/{vmid}/vncproxy", name: "vncproxy", description: "A one-time ticket for the VM's VNC console.",
-                parameters: base.merging(["websocket": Schema.boolean().optional(), "generate-password": Schema.boolean().defaulting(to: false)]) { a, _ in a },
-                returns: .object(["user": .string(), "ticket": .string(), "cert": .string(), "port": .integer(), "upid": .string()], additionalProperties: true),
+                parameters: base.merging(["websocket": Schema.boolean().optional(), "generate-password": Schema.boolean().defaulting(to: false)]) {
+                    a, _ in a
+                },
+                returns: .object(
+                    ["user": .string(), "ticket": .string(), "cert": .string(), "port": .integer(), "upid": .string()], additionalProperties: true),
                 permission: .privileges(path: "/vms/{vmid}", ["VM.Console"]), protected: true,
                 handler: .blocking { context in
                     let vmid = try QemuEndpoints.vmid(context)
@@ -21,7 +25,10 @@ enum ConsoleEndpoints {
                     let upid = try context.services.tasks.start(type: "vncproxy", id: "\(vmid)", user: context.user) { log in
                         log.log("console ticket for port \(port) issued; valid once, for 40 s")
                     }
-                    return ["user": .string(context.user), "ticket": .string(ticket), "cert": "", "port": .int(Int64(port)), "upid": .string(upid.description)]
+                    return [
+                        "user": .string(context.user), "ticket": .string(ticket), "cert": "", "port": .int(Int64(port)),
+                        "upid": .string(upid.description),
+                    ]
                 }),
             Endpoint(
                 .POST, "/nodes/{node}/qemu/{vmid}/termproxy", name: "termproxy", description: "A one-time ticket for the VM's serial console.",
@@ -35,7 +42,8 @@ enum ConsoleEndpoints {
                     let (config, _) = try m.load(vmid)
                     guard config.current[serial] == "socket" else { throw APIError(400, "VM \(vmid) has no '\(serial): socket' to attach to") }
                     guard m.isRunning(vmid) else { throw APIError(400, "VM \(vmid) not running") }
-                    let (ticket, port) = try sessions.issue(user: context.user, vmid: vmid, path: "\(m.runDirectory)/\(vmid).\(serial)", kind: .terminal)
+                    let (ticket, port) = try sessions.issue(
+                        user: context.user, vmid: vmid, path: "\(m.runDirectory)/\(vmid).\(serial)", kind: .terminal)
                     let upid = try context.services.tasks.start(type: "vncproxy", id: "\(vmid)", user: context.user) { log in
                         log.log("serial console ticket for port \(port) issued; valid once, for 40 s")
                     }

@@ -1,3 +1,4 @@
+import Guests
 import Schema
 
 /// What the domain XML needs besides the config: names and paths on this node.
@@ -75,7 +76,8 @@ public enum DomainXML {
         guard bad.isEmpty else { throw Unsupported(options: bad) }
         var x = XMLWriter()
         let windows = (config["ostype"] ?? "").hasPrefix("w")
-        x.open("domain", ["type": config.kvm ? "kvm" : "qemu", "xmlns:qemu": config["args"] != nil ? "http://libvirt.org/schemas/domain/qemu/1.0" : nil])
+        x.open(
+            "domain", ["type": config.kvm ? "kvm" : "qemu", "xmlns:qemu": config["args"] != nil ? "http://libvirt.org/schemas/domain/qemu/1.0" : nil])
         x.leaf("name", context.domainName)
         if let uuid = config.uuid { x.leaf("uuid", uuid) }
         if let vmgenid = config["vmgenid"], vmgenid != "0" { x.leaf("genid", vmgenid == "1" ? nil : vmgenid) }
@@ -91,7 +93,9 @@ public enum DomainXML {
             x.empty("nosharepages")
             x.close("memoryBacking")
         }
-        x.leaf("vcpu", "\(config.maxVCPUs)", ["placement": "static", "current": config.vcpus < config.maxVCPUs ? "\(config.vcpus)" : nil, "cpuset": config["affinity"]])
+        x.leaf(
+            "vcpu", "\(config.maxVCPUs)",
+            ["placement": "static", "current": config.vcpus < config.maxVCPUs ? "\(config.vcpus)" : nil, "cpuset": config["affinity"]])
         if let limit = config["cpulimit"].flatMap(Double.init), limit > 0 || config["cpuunits"] != nil {
             x.open("cputune")
             if let units = config["cpuunits"] { x.leaf("shares", units) }
@@ -190,7 +194,8 @@ public enum DomainXML {
             let perSocket = config.memoryMiB / config.sockets
             for socket in 0..<config.sockets {
                 let first = socket * config.cores, last = first + config.cores - 1
-                x.empty("cell", ["id": "\(socket)", "cpus": first == last ? "\(first)" : "\(first)-\(last)", "memory": "\(perSocket)", "unit": "MiB"])
+                x.empty(
+                    "cell", ["id": "\(socket)", "cpus": first == last ? "\(first)" : "\(first)-\(last)", "memory": "\(perSocket)", "unit": "MiB"])
             }
             x.close("numa")
         }
@@ -205,7 +210,8 @@ public enum DomainXML {
             x.empty("controller", ["type": "scsi", "index": "0", "model": scsiModels[scsihw] ?? "lsilogic"])
         }
         if machine.contains("q35") && drives.contains(where: { $0.bus == "ide" }) {
-            throw DomainXMLError("the q35 machine has no IDE bus: move \(drives.filter { $0.bus == "ide" }.map(\.key).joined(separator: ", ")) to sata or scsi")
+            throw DomainXMLError(
+                "the q35 machine has no IDE bus: move \(drives.filter { $0.bus == "ide" }.map(\.key).joined(separator: ", ")) to sata or scsi")
         }
         for drive in drives { try disk(drive, config: config, context: context, order: order, &x) }
         for nic in config.nics { interface(nic, context: context, order: order, &x) }
@@ -287,16 +293,19 @@ public enum DomainXML {
         let cdrom = drive.isCDROM
         var source: (path: String, block: Bool)?
         if drive.file != "none" && drive.file != "cdrom" { source = try context.resolve(drive.file) }
-        let format = o["format"]?.plainText ?? (source.map { $0.path.hasSuffix(".qcow2") ? "qcow2" : $0.path.hasSuffix(".vmdk") ? "vmdk" : "raw" } ?? "raw")
+        let format =
+            o["format"]?.plainText ?? (source.map { $0.path.hasSuffix(".qcow2") ? "qcow2" : $0.path.hasSuffix(".vmdk") ? "vmdk" : "raw" } ?? "raw")
         x.open("disk", ["type": source?.block == true ? "block" : "file", "device": cdrom ? "cdrom" : "disk"])
         let cache = o["cache"]?.plainText ?? "none"
-        x.empty("driver", [
-            "name": "qemu", "type": cdrom ? "raw" : format, "cache": cdrom ? nil : (cache == "none" ? "none" : cache),
-            "discard": o["discard"]?.plainText == "on" ? "unmap" : nil,
-            "detect_zeroes": o["detect_zeroes"]?.boolValue == false ? "off" : nil,
-            "io": o["aio"]?.plainText,
-            "iothread": o["iothread"]?.boolValue == true && drive.bus == "virtio" ? "1" : nil,
-        ])
+        x.empty(
+            "driver",
+            [
+                "name": "qemu", "type": cdrom ? "raw" : format, "cache": cdrom ? nil : (cache == "none" ? "none" : cache),
+                "discard": o["discard"]?.plainText == "on" ? "unmap" : nil,
+                "detect_zeroes": o["detect_zeroes"]?.boolValue == false ? "off" : nil,
+                "io": o["aio"]?.plainText,
+                "iothread": o["iothread"]?.boolValue == true && drive.bus == "virtio" ? "1" : nil,
+            ])
         if let source { x.empty("source", [source.block ? "dev" : "file": source.path]) }
         let ssd = o["ssd"]?.boolValue == true && drive.bus != "virtio"
         x.empty("target", ["dev": target(drive), "bus": drive.bus, "rotation_rate": ssd ? "1" : nil])

@@ -1,5 +1,5 @@
-import Guests
 import Foundation
+import Guests
 import Libvirt
 import Synchronization
 
@@ -76,7 +76,9 @@ public final class Hypervisor: Sendable {
     /// Runs a libvirt call, reconnecting once if the connection turned out to be dead.
     public func with<T>(_ body: (LibvirtConnection) throws -> T) throws -> T {
         do { return try body(try connection()) } catch let error as LibvirtError where error.isConnectionLost {
-            current.withLock { $0?.close(); $0 = nil }
+            current.withLock {
+                $0?.close(); $0 = nil
+            }
             return try body(try connection())
         }
     }

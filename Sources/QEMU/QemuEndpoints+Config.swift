@@ -5,7 +5,8 @@ import Schema
 
 extension QemuEndpoints {
     static func configJSON(_ config: GuestConfig, digest: String, current: Bool) -> [String: JSON] {
-        GuestEndpoints.configJSON(config, digest: digest, current: current, stringKeys: ["name", "tags", "vmgenid", "description", "smbios1", "boot"])
+        GuestEndpoints.configJSON(
+            config, digest: digest, current: current, stringKeys: ["name", "tags", "vmgenid", "description", "smbios1", "boot"])
     }
 
     static func configEndpoints(_ m: VMManager) -> [Endpoint] {
@@ -20,9 +21,13 @@ extension QemuEndpoints {
             if skiplock && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
             try m.precheck(options)
             let parameters = context.parameters, digest = context.string("digest")
-            return (vmid, { log in
-                try await m.update(vmid: vmid, parameters: parameters, delete: delete, revert: revert, digest: digest, skiplock: skiplock, log: log)
-            })
+            return (
+                vmid,
+                { log in
+                    try await m.update(
+                        vmid: vmid, parameters: parameters, delete: delete, revert: revert, digest: digest, skiplock: skiplock, log: log)
+                }
+            )
         }
         return [
             Endpoint(

@@ -7,7 +7,10 @@ import Tasks
 
 /// `/nodes/{node}/qemu…`: the VM API, declared from PVE's facts (names and parameters as PVE).
 public enum QemuEndpoints {
-    static let config = ["VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options", "VM.Config.Cloudinit"]
+    static let config = [
+        "VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options",
+        "VM.Config.Cloudinit",
+    ]
     static func vm(_ privileges: [String], any: Bool = false) -> Permission { .privileges(path: "/vms/{vmid}", privileges, any: any) }
 
     /// The privilege that setting one option needs (PVE's per-option check on config changes).
@@ -15,13 +18,16 @@ public enum QemuEndpoints {
         let family = Schema.indexedFamily(key) ?? key
         switch family {
         case "ide", "sata", "scsi", "virtio":
-            return value.map { $0.contains("media=cdrom") || $0.hasPrefix("cdrom") || $0.hasPrefix("none") } == true ? "VM.Config.CDROM" : "VM.Config.Disk"
+            return value.map { $0.contains("media=cdrom") || $0.hasPrefix("cdrom") || $0.hasPrefix("none") } == true
+                ? "VM.Config.CDROM" : "VM.Config.Disk"
         case "efidisk", "tpmstate", "unused": return "VM.Config.Disk"
         case "memory", "balloon", "shares": return "VM.Config.Memory"
         case "cores", "sockets", "vcpus", "cpu", "cpulimit", "cpuunits", "numa", "affinity": return "VM.Config.CPU"
         case "net": return "VM.Config.Network"
-        case "ciuser", "cipassword", "citype", "ciupgrade", "cicustom", "ipconfig", "nameserver", "searchdomain", "sshkeys": return "VM.Config.Cloudinit"
-        case "vga", "hostpci", "usb", "serial", "parallel", "scsihw", "machine", "bios", "keyboard", "tablet", "audio0", "rng0", "watchdog", "virtiofs", "ivshmem":
+        case "ciuser", "cipassword", "citype", "ciupgrade", "cicustom", "ipconfig", "nameserver", "searchdomain", "sshkeys":
+            return "VM.Config.Cloudinit"
+        case "vga", "hostpci", "usb", "serial", "parallel", "scsihw", "machine", "bios", "keyboard", "tablet", "audio0", "rng0", "watchdog",
+            "virtiofs", "ivshmem":
             return "VM.Config.HWType"
         default: return "VM.Config.Options"
         }
@@ -42,7 +48,8 @@ public enum QemuEndpoints {
     static func vmid(_ context: RequestContext) throws -> Int { Int(context.int("vmid") ?? 0) }
 
     static func task(
-        _ context: RequestContext, _ type: String, _ vmid: Int, _ work: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws -> Void
+        _ context: RequestContext, _ type: String, _ vmid: Int,
+        _ work: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws -> Void
     ) throws -> JSON { try GuestEndpoints.task(context, type, vmid, work) }
 
     static func checkLocal(_ manager: VMManager, _ vmid: Int) throws { try manager.store.checkLocal(vmid) }
@@ -58,11 +65,12 @@ public enum QemuEndpoints {
                 pve: "GET /nodes/{node}/qemu", description: "The node's virtual machines (status from libvirt).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser, childKey: "vmid",
                 handler: .blocking { context in
-                    .array(m.vmids().filter { context.has(["VM.Audit"], on: "/vms/\($0)") }.compactMap { vmid in
-                        guard var status = try? m.status(vmid) else { return nil }
-                        if context.bool("full") != true { status["ha"] = nil }
-                        return .object(status)
-                    })
+                    .array(
+                        m.vmids().filter { context.has(["VM.Audit"], on: "/vms/\($0)") }.compactMap { vmid in
+                            guard var status = try? m.status(vmid) else { return nil }
+                            if context.bool("full") != true { status["ha"] = nil }
+                            return .object(status)
+                        })
                 }),
             Endpoint(
                 pve: "POST /nodes/{node}/qemu",
@@ -79,7 +87,8 @@ public enum QemuEndpoints {
                     try checkOptionPrivileges(context, vmid: vmid, set: options, delete: [])
                     for key in options.keys where VMOptionSchema.isDrive(key) {
                         if let request = VMManager.newDiskRequest(PropertyStringFirst.value(options[key]!)),
-                            !context.has(["Datastore.AllocateSpace"], on: "/storage/\(request.storage)") {
+                            !context.has(["Datastore.AllocateSpace"], on: "/storage/\(request.storage)")
+                        {
                             throw APIError(403, "Permission check failed (/storage/\(request.storage), Datastore.AllocateSpace)")
                         }
                     }
@@ -91,8 +100,12 @@ public enum QemuEndpoints {
                         if start { try await m.start(vmid, log: log) }
                     }
                 }),
-            .directory("/nodes/{node}/qemu/{vmid}", name: "vmdiridx", key: "subdir", description: "The VM's index.", parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
-            .directory("/nodes/{node}/qemu/{vmid}/status", name: "vmcmdidx", key: "subdir", description: "The VM's power commands.", parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
+            .directory(
+                "/nodes/{node}/qemu/{vmid}", name: "vmdiridx", key: "subdir", description: "The VM's index.",
+                parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
+            .directory(
+                "/nodes/{node}/qemu/{vmid}/status", name: "vmcmdidx", key: "subdir", description: "The VM's power commands.",
+                parameters: ["node": .node, "vmid": .vmid], proxyTo: "node"),
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/status/current", description: "The VM's status with live counters.",
                 returns: .object([:], additionalProperties: true), permission: vm(["VM.Audit"]),

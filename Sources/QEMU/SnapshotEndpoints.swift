@@ -23,14 +23,17 @@ enum SnapshotEndpoints {
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let name = try context.require("snapname")
-                    guard GuestConfig.isValidSnapshotName(name), name != "current" else { throw APIError.parameters(["snapname": "invalid snapshot name '\(name)'"]) }
+                    guard GuestConfig.isValidSnapshotName(name), name != "current" else {
+                        throw APIError.parameters(["snapname": "invalid snapshot name '\(name)'"])
+                    }
                     let description = context.string("description"), vmstate = context.bool("vmstate") ?? false
                     return try QemuEndpoints.task(context, "qmsnapshot", id) { log in
                         try await m.snapshot(id, name: name, description: description, vmstate: vmstate, log: log)
                     }
                 }),
-            .directory("/nodes/{node}/qemu/{vmid}/snapshot/{snapname}", name: "snapshot_cmd_idx", key: "cmd", description: "Snapshot commands.",
-                       parameters: ["node": .node, "vmid": .vmid, "snapname": Schema.string(format: "pve-configid", maxLength: 40)]),
+            .directory(
+                "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}", name: "snapshot_cmd_idx", key: "cmd", description: "Snapshot commands.",
+                parameters: ["node": .node, "vmid": .vmid, "snapname": Schema.string(format: "pve-configid", maxLength: 40)]),
             Endpoint(
                 pve: "GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config", description: "A snapshot's configuration.",
                 returns: .object([:], additionalProperties: true), permission: vm(["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"], true),
@@ -54,7 +57,9 @@ enum SnapshotEndpoints {
                     _ = try await m.locks.with(id, timeout: 10, what: "update snapshot of VM \(id)") {
                         try m.modify(id) { c in
                             guard c.snapshots[name] != nil else { throw APIError(500, "snapshot '\(name)' does not exist") }
-                            if let description = context.string("description") { c.snapshots[name]!.description = description.isEmpty ? nil : description }
+                            if let description = context.string("description") {
+                                c.snapshots[name]!.description = description.isEmpty ? nil : description
+                            }
                         }
                     }
                     return .null
@@ -75,7 +80,9 @@ enum SnapshotEndpoints {
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)
                     let name = try context.require("snapname"), force = context.bool("force") ?? false
-                    return try QemuEndpoints.task(context, "qmdelsnapshot", id) { log in try await m.deleteSnapshot(id, name: name, force: force, log: log) }
+                    return try QemuEndpoints.task(context, "qmdelsnapshot", id) { log in
+                        try await m.deleteSnapshot(id, name: name, force: force, log: log)
+                    }
                 }),
         ]
     }

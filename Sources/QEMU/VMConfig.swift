@@ -59,7 +59,8 @@ public struct VMConfig: Sendable {
     public var drives: [Drive] {
         section.values.keys.compactMap { key -> Drive? in
             guard let family = Schema.indexedFamily(key), VMOptionSchema.buses[family] != nil,
-                let index = Int(key.dropFirst(family.count)) else { return nil }
+                let index = Int(key.dropFirst(family.count))
+            else { return nil }
             let options = properties(key)
             guard let file = options["file"]?.plainText else { return nil }
             return Drive(key: key, bus: family, index: index, file: file, options: options)

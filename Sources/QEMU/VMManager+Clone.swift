@@ -1,5 +1,7 @@
 import Foundation
 import Guests
+import Libvirt
+import Schema
 import Storage
 
 extension VMManager {
@@ -9,13 +11,17 @@ extension VMManager {
             var (config, current) = try load(vmid)
             if let digest, digest != current { throw QEMUError(400, "detected modified configuration - file changed by other user? Try again.") }
             try checkLock(config, vmid)
-            guard let drive = VMConfig(config.current).drives.first(where: { $0.key == key }), !drive.isCDROM, let volid = drive.volid.flatMap(VolumeID.init) else {
+            guard let drive = VMConfig(config.current).drives.first(where: { $0.key == key }), !drive.isCDROM,
+                let volid = drive.volid.flatMap(VolumeID.init)
+            else {
                 throw QEMUError.parameter("disk", "no disk '\(key)' to resize")
             }
             let plugin = try storage.plugin(volid.storage)
             let old = try plugin.size(volid.name)
             let grow = text.hasPrefix("+")
-            guard let amount = DiskSize.bytes(grow ? String(text.dropFirst()) : text) else { throw QEMUError.parameter("size", "invalid size '\(text)'") }
+            guard let amount = DiskSize.bytes(grow ? String(text.dropFirst()) : text) else {
+                throw QEMUError.parameter("size", "invalid size '\(text)'")
+            }
             let new = grow ? old + amount : amount
             guard new >= old else { throw QEMUError.parameter("size", "shrinking disks is not supported") }
             if isRunning(vmid) {

@@ -1,3 +1,4 @@
+import ClusterFS
 import Foundation
 import Guests
 import Schema

@@ -1,6 +1,8 @@
+import ClusterFS
 import Foundation
 import Glibc
 import Guests
+import Schema
 import Storage
 
 extension VMManager {
@@ -32,11 +34,12 @@ extension VMManager {
         let bases = VMConfig(config.current).drives.compactMap { $0.volid.flatMap(VolumeID.init) }.filter(\.isBase)
         guard !bases.isEmpty else { return [] }
         return vmids().filter { other in
-            other != vmid && ((try? load(other).config).map { c in
-                VMConfig(c.current).drives.compactMap(\.volid).contains { volid in
-                    bases.contains { base in volid.hasPrefix("\(base.storage):\(base.name)/") }
-                }
-            } ?? false)
+            other != vmid
+                && ((try? load(other).config).map { c in
+                    VMConfig(c.current).drives.compactMap(\.volid).contains { volid in
+                        bases.contains { base in volid.hasPrefix("\(base.storage):\(base.name)/") }
+                    }
+                } ?? false)
         }
     }
 
@@ -50,7 +53,10 @@ extension VMManager {
             // a template whose base volumes linked clones still use cannot go: PVE refuses too
             let clones = linkedClones(of: vmid, config)
             if !clones.isEmpty {
-                throw QEMUError(400, "VM \(vmid) is the base of linked clone(s) \(clones.map(String.init).joined(separator: ", ")): destroy those first or make them full clones")
+                throw QEMUError(
+                    400,
+                    "VM \(vmid) is the base of linked clone(s) \(clones.map(String.init).joined(separator: ", ")): destroy those first or make them full clones"
+                )
             }
             try modify(vmid) { $0.current["lock"] = "destroyed" }
             var failures: [String] = []

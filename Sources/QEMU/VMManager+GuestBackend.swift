@@ -1,5 +1,6 @@
 import Foundation
 import Guests
+import Libvirt
 import Schema
 import Storage
 

@@ -65,7 +65,9 @@ extension VMManager {
             let (config, _) = try load(vmid)
             if config.current["lock"] != "backup" { try? checkLock(config, vmid, skiplock: true) }
             guard let domain = try domain(vmid) else { return log("VM \(vmid) is not running") }
-            do { try await BlockingExecutor.shared.run { try domain.destroy() } } catch let error as LibvirtError where error.isNoDomain || error.isInvalidState {}
+            do { try await BlockingExecutor.shared.run { try domain.destroy() } } catch let error as LibvirtError
+                where error.isNoDomain || error.isInvalidState
+            {}
             try await waitGone(vmid, timeout: 30)
             cleanupRuntime(vmid)
             log("stopped VM \(vmid)")
@@ -119,11 +121,15 @@ extension VMManager {
             guard toDisk else { return try domain.suspend() }
             let (config, _) = try load(vmid)
             let vm = VMConfig(config.current)
-            guard let target = stateStorage ?? config.current["vmstatestorage"] ?? vm.drives.compactMap({ $0.volid.flatMap(VolumeID.init)?.storage }).first
+            guard
+                let target = stateStorage ?? config.current["vmstatestorage"]
+                    ?? vm.drives.compactMap({ $0.volid.flatMap(VolumeID.init)?.storage }).first
             else { throw QEMUError(400, "no storage for the VM state: give 'statestorage'") }
             let plugin = try storage.plugin(target)
             let stamp = Self.stateStamp()
-            let name = try plugin.allocate(vmid: vmid, format: "raw", size: Int64(vm.memoryMiB) * 2 * 1_048_576, name: plugin.capabilities.contains(.files) ? "vm-\(vmid)-state-suspend-\(stamp).raw" : "vm-\(vmid)-state-suspend-\(stamp)")
+            let name = try plugin.allocate(
+                vmid: vmid, format: "raw", size: Int64(vm.memoryMiB) * 2 * 1_048_576,
+                name: plugin.capabilities.contains(.files) ? "vm-\(vmid)-state-suspend-\(stamp).raw" : "vm-\(vmid)-state-suspend-\(stamp)")
             let volid = "\(target):\(name)"
             do {
                 try modify(vmid) { c in

@@ -8,7 +8,9 @@ import Storage
 /// disks and, with `vmstate`, memory at one point), and such snapshots are restored (`loadvm`) and
 /// deleted (`delvm`) through QEMU; everything else goes through the storages (GuestBackend+Snapshots).
 extension VMManager {
-    public func takeSnapshot(_ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void) throws -> Bool {
+    public func takeSnapshot(
+        _ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void
+    ) throws -> Bool {
         let running = isRunning(vmid)
         let internalSnapshots = volumes.allSatisfy { $0.name.hasSuffix(".qcow2") }
         guard running, internalSnapshots else {
@@ -29,12 +31,16 @@ extension VMManager {
         return vmstate
     }
 
-    public func resumeAfterRollback(_ vmid: Int, name: String, snapshot: GuestConfig.Section, start: Bool, log: @escaping @Sendable (String) -> Void) throws {
+    public func resumeAfterRollback(
+        _ vmid: Int, name: String, snapshot: GuestConfig.Section, start: Bool, log: @escaping @Sendable (String) -> Void
+    ) throws {
         if snapshot["vmstate"] == "1" {
             try startDomain(vmid, paused: true, log: log)
             let domain = try runningDomain(vmid)
             let reply = try domain.monitorCommand(hmp: "loadvm \(name)")
-            if reply.lowercased().contains("error") { throw QEMUError(500, "loadvm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))") }
+            if reply.lowercased().contains("error") {
+                throw QEMUError(500, "loadvm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
             try domain.resume()
             log("restored the VM state of '\(name)'")
         } else if start {
@@ -47,7 +53,9 @@ extension VMManager {
         if running, volumes.contains(where: { $0.name.hasSuffix(".qcow2") }) {
             // QEMU holds the qcow2 images open: it deletes the internal snapshot on all of them
             let reply = try runningDomain(vmid).monitorCommand(hmp: "delvm \(name)")
-            if reply.lowercased().contains("error"), !force { throw QEMUError(500, "delvm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))") }
+            if reply.lowercased().contains("error"), !force {
+                throw QEMUError(500, "delvm failed: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
         }
         for v in volumes where !(running && v.name.hasSuffix(".qcow2")) {
             do { try v.plugin.deleteSnapshot(v.name, snapshot: name) } catch {

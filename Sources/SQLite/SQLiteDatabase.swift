@@ -1,4 +1,4 @@
-import CSQLite
+internal import CSQLite
 
 /// An error reported by SQLite, with its result code and message.
 public struct SQLiteError: Error, CustomStringConvertible {

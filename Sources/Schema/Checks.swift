@@ -16,7 +16,9 @@ public enum Checks {
         // stricter than PVE's [^\s:/]+: no list separators or control characters either, which
         // would corrupt user.cfg's colon- and comma-separated lines
         guard !name.isEmpty,
-            !name.contains(where: { ":/!,;".contains($0) || $0.isWhitespace || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } }),
+            !name.contains(where: {
+                ":/!,;".contains($0) || $0.isWhitespace || $0.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            }),
             PatternCache.matches("[A-Za-z][A-Za-z0-9\\.\\-_]+", String(realm))
         else { return "value '\(s)' does not look like a valid user name" }
         return nil
@@ -37,13 +39,14 @@ public enum Checks {
     public static func parseSize(_ s: String) -> UInt64? {
         guard let match = s.firstMatch(of: /^(\d+(?:\.\d+)?)([KMGT])?$/) else { return nil }
         guard let value = Double(match.1) else { return nil }
-        let shift: Double = switch match.2 {
-        case "K": 1024
-        case "M": 1024 * 1024
-        case "G": 1024 * 1024 * 1024
-        case "T": 1024 * 1024 * 1024 * 1024
-        default: 1
-        }
+        let shift: Double =
+            switch match.2 {
+            case "K": 1024
+            case "M": 1024 * 1024
+            case "G": 1024 * 1024 * 1024
+            case "T": 1024 * 1024 * 1024 * 1024
+            default: 1
+            }
         let bytes = value * shift
         return bytes < 1.8e19 ? UInt64(bytes) : nil
     }

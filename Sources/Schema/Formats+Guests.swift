@@ -29,7 +29,10 @@ extension Formats {
         "pve-qm-boot": PropertyStringFormat(
             ["legacy": Schema.string(pattern: "[acdn]{1,4}").optional(), "order": Schema.string().optional()], defaultKey: "legacy"),
         "pve-startup-order": PropertyStringFormat(
-            ["order": Schema.integer(minimum: 0).optional(), "up": Schema.integer(minimum: 0).optional(), "down": Schema.integer(minimum: 0).optional()],
+            [
+                "order": Schema.integer(minimum: 0).optional(), "up": Schema.integer(minimum: 0).optional(),
+                "down": Schema.integer(minimum: 0).optional(),
+            ],
             defaultKey: "order"),
         "pve-qm-smbios1": PropertyStringFormat(
             ["uuid", "version", "serial", "manufacturer", "product", "sku", "family"].reduce(into: [String: Schema]()) {
@@ -44,12 +47,16 @@ extension Formats {
                 "reported-model": Schema.string().optional(),
             ], defaultKey: "cputype"),
         "pve-qm-watchdog": PropertyStringFormat(
-            ["model": Schema.string(enum: ["i6300esb", "ib700"]).optional(),
-             "action": Schema.string(enum: ["reset", "shutdown", "poweroff", "pause", "debug", "none"]).optional()],
+            [
+                "model": Schema.string(enum: ["i6300esb", "ib700"]).optional(),
+                "action": Schema.string(enum: ["reset", "shutdown", "poweroff", "pause", "debug", "none"]).optional(),
+            ],
             defaultKey: "model"),
         "pve-qm-rng": PropertyStringFormat(
-            ["source": Schema.string(enum: ["/dev/urandom", "/dev/random", "/dev/hwrng"]),
-             "max_bytes": Schema.integer(minimum: 0).optional(), "period": Schema.integer(minimum: 0).optional()],
+            [
+                "source": Schema.string(enum: ["/dev/urandom", "/dev/random", "/dev/hwrng"]),
+                "max_bytes": Schema.integer(minimum: 0).optional(), "period": Schema.integer(minimum: 0).optional(),
+            ],
             defaultKey: "source"),
     ]
 
@@ -57,9 +64,11 @@ extension Formats {
         NamedFormat(name: "pve-qm-boot") { text in
             if PatternCache.matches("[acdn]{1,4}", text) { return nil }
             do {
-                let values = try PropertyString.parse(text, format: PropertyStringFormat(
-                    ["legacy": Schema.string(pattern: "[acdn]{1,4}").optional(), "order": Schema.string().optional()],
-                    defaultKey: "legacy"))
+                let values = try PropertyString.parse(
+                    text,
+                    format: PropertyStringFormat(
+                        ["legacy": Schema.string(pattern: "[acdn]{1,4}").optional(), "order": Schema.string().optional()],
+                        defaultKey: "legacy"))
                 for device in (values["order"]?.plainText ?? "").split(separator: ";") {
                     if !PatternCache.matches(bootDevice, String(device)) { return "invalid boot device '\(device)'" }
                 }
@@ -72,14 +81,21 @@ extension Formats {
             return IPAddress.isIP(address) ? nil : "value '\(text)' is not a valid IP address"
         },
         // a container NIC's addresses: from DHCP (or SLAAC), left to the guest, or static
-        NamedFormat(name: "pve-ipv4-config") { ["dhcp", "manual"].contains($0) || IPAddress.isCIDR($0, v4: true, v6: false) ? nil : "value '\($0)' is not dhcp, manual or an IPv4 CIDR" },
-        NamedFormat(name: "pve-ipv6-config") { ["auto", "dhcp", "manual"].contains($0) || IPAddress.isCIDR($0, v4: false, v6: true) ? nil : "value '\($0)' is not auto, dhcp, manual or an IPv6 CIDR" },
+        NamedFormat(name: "pve-ipv4-config") {
+            ["dhcp", "manual"].contains($0) || IPAddress.isCIDR($0, v4: true, v6: false) ? nil : "value '\($0)' is not dhcp, manual or an IPv4 CIDR"
+        },
+        NamedFormat(name: "pve-ipv6-config") {
+            ["auto", "dhcp", "manual"].contains($0) || IPAddress.isCIDR($0, v4: false, v6: true)
+                ? nil : "value '\($0)' is not auto, dhcp, manual or an IPv6 CIDR"
+        },
         // a container volume: a storage volume, STORAGE:SIZE for a new one, or a host path to bind
         NamedFormat(name: "pve-lxc-mp-string") { text in
             if text.hasPrefix("/") { return text.contains("\0") || text.split(separator: "/").contains("..") ? "invalid path '\(text)'" : nil }
             return Checks.volumeID(text) == nil ? nil : "value '\(text)' is not a volume ID, STORAGE:SIZE or an absolute path"
         },
-        NamedFormat(name: "pve-lxc-dev-string") { $0.hasPrefix("/dev/") && !$0.contains("..") ? nil : "value '\($0)' is not a device path under /dev" },
+        NamedFormat(name: "pve-lxc-dev-string") {
+            $0.hasPrefix("/dev/") && !$0.contains("..") ? nil : "value '\($0)' is not a device path under /dev"
+        },
         // `host` (take the node's), or a zone name under /usr/share/zoneinfo
         regex("pve-ct-timezone", "host|[A-Za-z][A-Za-z0-9_+\\-]*(/[A-Za-z0-9_+\\-]+){0,2}", "time zone"),
         regex("pve-qm-bootdisk", "(ide|sata|scsi|virtio)\\d+", "boot disk"),

@@ -68,7 +68,9 @@ public enum Formats {
             NamedFormat(name: "CIDR") { IPAddress.isCIDR($0, v4: true, v6: true) ? nil : "value '\($0)' is not a valid CIDR" },
             NamedFormat(name: "CIDRv4") { IPAddress.isCIDR($0, v4: true, v6: false) ? nil : "value '\($0)' is not a valid IPv4 CIDR" },
             NamedFormat(name: "CIDRv6") { IPAddress.isCIDR($0, v4: false, v6: true) ? nil : "value '\($0)' is not a valid IPv6 CIDR" },
-            NamedFormat(name: "IPorCIDR") { IPAddress.isIP($0) || IPAddress.isCIDR($0, v4: true, v6: true) ? nil : "value '\($0)' is not an IP address or CIDR" },
+            NamedFormat(name: "IPorCIDR") {
+                IPAddress.isIP($0) || IPAddress.isCIDR($0, v4: true, v6: true) ? nil : "value '\($0)' is not an IP address or CIDR"
+            },
             NamedFormat(name: "ipv4mask") { IPAddress.isIPv4Mask($0) ? nil : "value '\($0)' is not a valid IPv4 netmask" },
             regex("mac-addr", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){5})", "MAC address"),
             regex("mac-prefix", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){0,2}:?)", "MAC address prefix"),
@@ -77,13 +79,21 @@ public enum Formats {
             regex("email", "[\\w\\+\\-\\~]+(\\.[\\w\\+\\-\\~]+)*@[a-zA-Z0-9\\-]+(\\.[a-zA-Z0-9\\-]+)*", "email address"),
             NamedFormat(name: "email-opt") { $0.isEmpty ? nil : Checks.email($0) },
             list("email-list", of: Checks.email),
-            NamedFormat(name: "email-or-username") { Checks.email($0) == nil || Checks.userid($0) == nil ? nil : "value '\($0)' is neither an email address nor a user" },
-            list("email-or-username-list") { Checks.email($0) == nil || Checks.userid($0) == nil ? nil : "value '\($0)' is neither an email address nor a user" },
+            NamedFormat(name: "email-or-username") {
+                Checks.email($0) == nil || Checks.userid($0) == nil ? nil : "value '\($0)' is neither an email address nor a user"
+            },
+            list("email-or-username-list") {
+                Checks.email($0) == nil || Checks.userid($0) == nil ? nil : "value '\($0)' is neither an email address nor a user"
+            },
             list("string-list") { _ in nil },
             list("pve-tag-list") { PatternCache.matches("[a-z0-9_][a-z0-9_\\-\\+\\.]*", $0.lowercased()) ? nil : "invalid tag '\($0)'" },
             NamedFormat(name: "pve-volume-id") { Checks.volumeID($0) },
-            NamedFormat(name: "pve-volume-id-or-qm-path") { Checks.volumeID($0) == nil || $0.hasPrefix("/") || $0 == "none" || $0 == "cdrom" ? nil : "value '\($0)' is not a volume ID or path" },
-            NamedFormat(name: "pve-volume-id-or-absolute-path") { Checks.volumeID($0) == nil || $0.hasPrefix("/") ? nil : "value '\($0)' is not a volume ID or absolute path" },
+            NamedFormat(name: "pve-volume-id-or-qm-path") {
+                Checks.volumeID($0) == nil || $0.hasPrefix("/") || $0 == "none" || $0 == "cdrom" ? nil : "value '\($0)' is not a volume ID or path"
+            },
+            NamedFormat(name: "pve-volume-id-or-absolute-path") {
+                Checks.volumeID($0) == nil || $0.hasPrefix("/") ? nil : "value '\($0)' is not a volume ID or absolute path"
+            },
             NamedFormat(name: "pve-storage-path") { $0.hasPrefix("/") && !$0.contains("\0") ? nil : "value '\($0)' is not an absolute path" },
             regex("pve-replication-job-id", "[1-9][0-9]{2,8}-\\d{1,9}", "replication job ID"),
             regex("pve-ha-resource-or-vm-id", "(?:(?:vm|ct):)?[1-9][0-9]{2,8}", "HA resource ID"),
@@ -92,7 +102,9 @@ public enum Formats {
                 Formats.splitList(text).first { !["ok", "error", "warning", "unknown"].contains($0) }.map { "unknown task status type '\($0)'" }
             },
             list("pve-day-of-week-list") { ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].contains($0) ? nil : "invalid day '\($0)'" },
-            NamedFormat(name: "pve-cpuset") { PatternCache.matches("\\d+(-\\d+)?(,\\d+(-\\d+)?)*", $0) ? nil : "value '\($0)' is not a valid CPU set" },
+            NamedFormat(name: "pve-cpuset") {
+                PatternCache.matches("\\d+(-\\d+)?(,\\d+(-\\d+)?)*", $0) ? nil : "value '\($0)' is not a valid CPU set"
+            },
             NamedFormat(name: "pem-string") { $0.contains("-----BEGIN ") ? nil : "value is not PEM encoded" },
             NamedFormat(name: "pem-certificate-chain") { $0.contains("-----BEGIN CERTIFICATE-----") ? nil : "value is not a PEM certificate chain" },
             NamedFormat(name: "pve-command-batch") { (try? JSONParser.parse($0))?.arrayValue != nil ? nil : "value is not a JSON array of commands" },

@@ -50,7 +50,7 @@ extension Schema {
         case .string:
             if case .propertyString(let f) = format {
                 let keys = f.properties.keys.sorted().filter { $0 != f.defaultKey }.map { "[\($0)=<\(f.properties[$0]!.type?.rawValue ?? "value")>]" }
-                return ([f.defaultKey.map { "[\($0)=]<value>" }].compactMap { $0} + keys).joined(separator: " [,")
+                return ([f.defaultKey.map { "[\($0)=]<value>" }].compactMap { $0 } + keys).joined(separator: " [,")
             }
             return "<string>"
         case .array: return "<array>"

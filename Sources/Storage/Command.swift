@@ -31,7 +31,9 @@ public enum Command {
             if let outFile { fclose(outFile) }
             if let errFile { fclose(errFile) }
         }
-        guard let outFile, let errFile else { throw Failure(command: arguments.joined(separator: " "), status: -1, output: "cannot create temporary files") }
+        guard let outFile, let errFile else {
+            throw Failure(command: arguments.joined(separator: " "), status: -1, output: "cannot create temporary files")
+        }
         var inPipe: [Int32] = [-1, -1]
         if input != nil { guard pipe(&inPipe) == 0 else { throw Failure(command: arguments[0], status: -1, output: "pipe failed") } }
         var actions = posix_spawn_file_actions_t()
@@ -49,7 +51,8 @@ public enum Command {
         if input != nil { close(inPipe[0]) }
         guard spawned == 0 else {
             if input != nil { close(inPipe[1]) }
-            throw Failure(command: arguments.joined(separator: " "), status: -1, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
+            throw Failure(
+                command: arguments.joined(separator: " "), status: -1, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
         }
         if let input {
             let bytes = Array(input.utf8)
@@ -71,13 +74,16 @@ public enum Command {
         for fd in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, terminal, fd) }
         let (pid, spawned) = spawnp(arguments, &actions, environment: [:])
         guard spawned == 0 else {
-            throw Failure(command: arguments.joined(separator: " "), status: -1, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
+            throw Failure(
+                command: arguments.joined(separator: " "), status: -1, output: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
         }
         return pid
     }
 
     /// posix_spawnp with this process's environment (plus `extra`, and a PATH if it has none).
-    private static func spawnp(_ arguments: [String], _ actions: inout posix_spawn_file_actions_t, environment extra: [String: String]) -> (pid: pid_t, error: Int32) {
+    private static func spawnp(
+        _ arguments: [String], _ actions: inout posix_spawn_file_actions_t, environment extra: [String: String]
+    ) -> (pid: pid_t, error: Int32) {
         var environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
         if environment["PATH"] == nil { environment["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin" }
         let argv = arguments.map { strdup($0) } + [nil]

@@ -51,9 +51,10 @@ public struct DirStorage: StoragePlugin {
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw StorageError(wrapping: error, "cannot create \(dir)")
         }
-        let existing = Set(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map {
-            ($0 as NSString).deletingPathExtension.replacingOccurrences(of: "subvol-", with: "vm-")
-        })
+        let existing = Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map {
+                ($0 as NSString).deletingPathExtension.replacingOccurrences(of: "subvol-", with: "vm-")
+            })
         let fresh = nextDiskName(vmid: vmid, existing: existing)
         let file = name ?? (format == "subvol" ? "subvol-" + fresh.dropFirst(3) : fresh + ".\(format)")
         let full = dir + "/" + file
@@ -62,7 +63,10 @@ public struct DirStorage: StoragePlugin {
             guard mkdir(full, 0o755) == 0 else { throw StorageError(500, "cannot create \(full): \(String(cString: strerror(errno)))") }
             return "\(vmid)/\(file)"
         }
-        try run(["qemu-img", "create", "-f", format] + (format == "qcow2" ? ["-o", "preallocation=metadata,lazy_refcounts=on"] : []) + [full, "\(size / 1024)K"])
+        try run(
+            ["qemu-img", "create", "-f", format] + (format == "qcow2" ? ["-o", "preallocation=metadata,lazy_refcounts=on"] : []) + [
+                full, "\(size / 1024)K",
+            ])
         return "\(vmid)/\(file)"
     }
 
@@ -70,7 +74,9 @@ public struct DirStorage: StoragePlugin {
         let file = try path(name)
         if isDirectory(file) {
             do { try FileManager.default.removeItem(atPath: file) } catch { throw StorageError(wrapping: error, "cannot remove \(file)") }
-        } else if unlink(file) != 0 && errno != ENOENT { throw StorageError(500, "cannot remove \(file): \(String(cString: strerror(errno)))") }
+        } else if unlink(file) != 0 && errno != ENOENT {
+            throw StorageError(500, "cannot remove \(file): \(String(cString: strerror(errno)))")
+        }
         // the per-VM directory goes once empty, so a destroyed guest leaves nothing behind
         let dir = (file as NSString).deletingLastPathComponent
         if dir.hasPrefix(root + "/images/") { rmdir(dir) }
@@ -87,20 +93,28 @@ public struct DirStorage: StoragePlugin {
                     for file in ((try? fm.contentsOfDirectory(atPath: imageDirectory(owner))) ?? []).sorted() {
                         let full = imageDirectory(owner) + "/" + file
                         if file.hasPrefix("subvol-") && isDirectory(full) {
-                            out.append(VolumeInfo(volid: "\(entry.id):\(owner)/\(file)", content: "images", format: "subvol", size: 0, used: nil, vmid: owner, ctime: mtime(full), parent: nil))
+                            out.append(
+                                VolumeInfo(
+                                    volid: "\(entry.id):\(owner)/\(file)", content: "images", format: "subvol", size: 0, used: nil, vmid: owner,
+                                    ctime: mtime(full), parent: nil))
                             continue
                         }
                         let ext = (file as NSString).pathExtension
                         guard formats.contains(ext) else { continue }
                         let info = try? imageInfo(full)
                         var name = "\(owner)/\(file)"
-                        if let backing = info?.backing, let baseVMID = Int((backing as NSString).deletingLastPathComponent.split(separator: "/").last ?? "") {
+                        if let backing = info?.backing,
+                            let baseVMID = Int((backing as NSString).deletingLastPathComponent.split(separator: "/").last ?? "")
+                        {
                             name = "\(baseVMID)/\((backing as NSString).lastPathComponent)/\(owner)/\(file)"
                         }
-                        out.append(VolumeInfo(
-                            volid: "\(entry.id):\(name)", content: "images", format: ext, size: info?.size ?? fileSize(full),
-                            used: info?.used ?? fileSize(full), vmid: owner, ctime: mtime(full),
-                            parent: info?.backing.map { "\(entry.id):\(Int((($0 as NSString).deletingLastPathComponent as NSString).lastPathComponent) ?? 0)/\(($0 as NSString).lastPathComponent)" }))
+                        out.append(
+                            VolumeInfo(
+                                volid: "\(entry.id):\(name)", content: "images", format: ext, size: info?.size ?? fileSize(full),
+                                used: info?.used ?? fileSize(full), vmid: owner, ctime: mtime(full),
+                                parent: info?.backing.map {
+                                    "\(entry.id):\(Int((($0 as NSString).deletingLastPathComponent as NSString).lastPathComponent) ?? 0)/\(($0 as NSString).lastPathComponent)"
+                                }))
                     }
                 }
             } else if let dir = Self.contentDirectories[type], vmid == nil || type == "backup" {
@@ -109,7 +123,10 @@ public struct DirStorage: StoragePlugin {
                     var isDir: ObjCBool = false
                     guard fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
                     let format = type == "iso" ? "iso" : type == "vztmpl" ? "tgz" : (file as NSString).pathExtension
-                    out.append(VolumeInfo(volid: "\(entry.id):\(type)/\(file)", content: type, format: format, size: fileSize(full), used: nil, vmid: nil, ctime: mtime(full), parent: nil))
+                    out.append(
+                        VolumeInfo(
+                            volid: "\(entry.id):\(type)/\(file)", content: type, format: format, size: fileSize(full), used: nil, vmid: nil,
+                            ctime: mtime(full), parent: nil))
                 }
             }
         }
@@ -138,7 +155,9 @@ public struct DirStorage: StoragePlugin {
     public func canSnapshot(_ name: String) -> Bool { name.hasSuffix(".qcow2") }
 
     public func snapshot(_ name: String, snapshot: String) throws(StorageError) {
-        guard canSnapshot(name) else { throw StorageError(400, "volume '\(entry.id):\(name)' cannot take snapshots (only qcow2 can on a dir storage)") }
+        guard canSnapshot(name) else {
+            throw StorageError(400, "volume '\(entry.id):\(name)' cannot take snapshots (only qcow2 can on a dir storage)")
+        }
         try run(["qemu-img", "snapshot", "-c", snapshot, try path(name)])
     }
 
@@ -173,7 +192,8 @@ public struct DirStorage: StoragePlugin {
         let file = name ?? nextDiskName(vmid: vmid, existing: existing) + ".qcow2"
         let baseParts = base.split(separator: "/")
         // the backing file is named relative to the clone, as PVE writes it, so a moved storage still works
-        try run(["qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", "../\(baseParts[0])/\(baseParts.last!)", dir + "/" + file], directory: dir)
+        try run(
+            ["qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", "../\(baseParts[0])/\(baseParts.last!)", dir + "/" + file], directory: dir)
         return "\(baseParts[0])/\(baseParts.last!)/\(vmid)/\(file)"
     }
 

@@ -12,7 +12,8 @@ public enum DiskSize {
 
     /// The shortest exact form: `8G`, `1536M`, or bytes.
     public static func text(_ bytes: Int64) -> String {
-        for (unit, factor) in [("T", Int64(1) << 40), ("G", Int64(1) << 30), ("M", Int64(1) << 20), ("K", Int64(1024))] where bytes % factor == 0 && bytes >= factor {
+        for (unit, factor) in [("T", Int64(1) << 40), ("G", Int64(1) << 30), ("M", Int64(1) << 20), ("K", Int64(1024))]
+        where bytes % factor == 0 && bytes >= factor {
             return "\(bytes / factor)\(unit)"
         }
         return "\(bytes)"

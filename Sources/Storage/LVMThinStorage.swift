@@ -7,7 +7,10 @@ public struct LVMThinStorage: StoragePlugin {
     public static let driver = StorageDriver(
         type: "lvmthin", content: ["images", "rootdir"], defaultContent: ["images", "rootdir"], formats: ["raw"], defaultFormat: "raw",
         capabilities: [.snapshots, .linkedClones, .needsActivation],
-        options: ["vgname": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*"), "thinpool": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*")]
+        options: [
+            "vgname": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*"),
+            "thinpool": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*"),
+        ]
     ) { entry throws(StorageError) in try LVMThinStorage(entry: entry) }
 
     public let entry: StorageConfig.Entry
@@ -69,8 +72,9 @@ public struct LVMThinStorage: StoragePlugin {
             let id = VolumeID(storage: entry.id, name: lv.name)
             guard let owner = id.ownerVMID, vmid == nil || owner == vmid else { return nil }
             let name = lv.origin.hasPrefix("base-") ? "\(lv.origin)/\(lv.name)" : lv.name
-            return VolumeInfo(volid: "\(entry.id):\(name)", content: "images", format: "raw", size: lv.size, used: nil, vmid: owner, ctime: nil,
-                              parent: lv.origin.hasPrefix("base-") ? "\(entry.id):\(lv.origin)" : nil)
+            return VolumeInfo(
+                volid: "\(entry.id):\(name)", content: "images", format: "raw", size: lv.size, used: nil, vmid: owner, ctime: nil,
+                parent: lv.origin.hasPrefix("base-") ? "\(entry.id):\(lv.origin)" : nil)
         }
     }
 

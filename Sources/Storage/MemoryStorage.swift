@@ -114,7 +114,9 @@ public struct MemoryStorage: StoragePlugin {
 
     public func rollback(_ name: String, snapshot: String) throws(StorageError) {
         try withStore { (store) throws(StorageError) in
-            guard let bytes = try existing(name, in: store).snapshots[snapshot] else { throw StorageError(500, "snapshot '\(snapshot)' does not exist") }
+            guard let bytes = try existing(name, in: store).snapshots[snapshot] else {
+                throw StorageError(500, "snapshot '\(snapshot)' does not exist")
+            }
             store[name]!.bytes = bytes
         }
     }
@@ -150,7 +152,7 @@ public struct MemoryStorage: StoragePlugin {
         return volume
     }
 
-    public func export(_ name: String, format: String, to sink: VolumeSink) throws(StorageError) {
+    public func export(_ name: String, format: String, to sink: any VolumeSink) throws(StorageError) {
         guard exportFormats(name).contains(format) else { throw StorageError(400, "volume '\(name)' cannot be exported as '\(format)'") }
         let volume = try withStore { (store) throws(StorageError) in try existing(name, in: store) }
         var payload = volume.bytes
@@ -160,13 +162,15 @@ public struct MemoryStorage: StoragePlugin {
         try rethrowingStorageError { try payload.withUnsafeBytes { raw in try sink.write(raw) } }
     }
 
-    public func importVolume(vmid: Int, format: String, name: String?, from source: VolumeSource) throws(StorageError) -> String {
+    public func importVolume(vmid: Int, format: String, name: String?, from source: any VolumeSource) throws(StorageError) -> String {
         guard format == "raw+size" || format == "qcow2+size" else { throw StorageError(400, "storage '\(entry.id)' cannot import '\(format)'") }
         let size = try VolumeStream.readSize(source)
         var bytes = [UInt8](repeating: 0, count: Int(size))
         var got = 0
         while got < bytes.count {
-            let n = try rethrowingStorageError { try bytes.withUnsafeMutableBytes { raw in try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[got...])) } }
+            let n = try rethrowingStorageError {
+                try bytes.withUnsafeMutableBytes { raw in try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[got...])) }
+            }
             guard n > 0 else { throw StorageError(400, "the volume stream ended \(bytes.count - got) bytes early") }
             got += n
         }

@@ -1,5 +1,6 @@
 import ClusterFS
 import Foundation
+import Schema
 
 /// The node's view of `storage.cfg`: parses it from the cluster filesystem and hands out the backend
 /// of each storage. Reads the file anew each time, since any node may change it.

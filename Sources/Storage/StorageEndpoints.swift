@@ -1,9 +1,10 @@
 import API
+import ClusterFS
+import Foundation
 import Glibc
+import Schema
 import TLS
 import Tasks
-import Foundation
-import Schema
 
 /// `/storage` (the configuration) and `/nodes/{node}/storage…` (status and content on this node).
 public enum StorageEndpoints {
@@ -43,11 +44,14 @@ public enum StorageEndpoints {
                 returns: .array(of: .object(["storage": .string()], additionalProperties: true)), permission: .anyUser, childKey: "storage",
                 handler: .blocking { context in
                     let type = context.string("type")
-                    return .array(try storage.config().entries.filter { (type == nil || $0.type == type) && audit(context, $0.id) }.map { entry in
-                        var item: [String: JSON] = ["storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage))]
-                        for (key, value) in entry.values { item[key] = .string(value) }
-                        return .object(item)
-                    })
+                    return .array(
+                        try storage.config().entries.filter { (type == nil || $0.type == type) && audit(context, $0.id) }.map { entry in
+                            var item: [String: JSON] = [
+                                "storage": .string(entry.id), "type": .string(entry.type), "digest": .string(digest(storage)),
+                            ]
+                            for (key, value) in entry.values { item[key] = .string(value) }
+                            return .object(item)
+                        })
                 }),
             Endpoint(
                 pve: "GET /storage/{storage}", description: "One storage's configuration.",
@@ -66,15 +70,19 @@ public enum StorageEndpoints {
                     let content = context.string("content").map { Set(Formats.splitList($0)) }
                     let only = context.string("storage")
                     let enabled = context.bool("enabled") ?? false
-                    return .array(try storage.config().entries.filter { entry in
-                        audit(context, entry.id) && entry.isAvailable(on: storage.node) || (!enabled && entry.nodes.isEmpty && audit(context, entry.id))
-                    }.filter { entry in
-                        (only == nil || entry.id == only) && (content == nil || !entry.content.isDisjoint(with: content!)) && (!enabled || !entry.disabled)
-                    }.map { .object(statusJSON($0, storage)) })
+                    return .array(
+                        try storage.config().entries.filter { entry in
+                            audit(context, entry.id) && entry.isAvailable(on: storage.node)
+                                || (!enabled && entry.nodes.isEmpty && audit(context, entry.id))
+                        }.filter { entry in
+                            (only == nil || entry.id == only) && (content == nil || !entry.content.isDisjoint(with: content!))
+                                && (!enabled || !entry.disabled)
+                        }.map { .object(statusJSON($0, storage)) })
                 }),
-            .directory("/nodes/{node}/storage/{storage}", name: "diridx", key: "subdir", description: "Storage index.",
-                       parameters: ["node": .node, "storage": .storageID],
-                       permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true)),
+            .directory(
+                "/nodes/{node}/storage/{storage}", name: "diridx", key: "subdir", description: "Storage index.",
+                parameters: ["node": .node, "storage": .storageID],
+                permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true)),
             Endpoint(
                 pve: "GET /nodes/{node}/storage/{storage}/status", description: "A storage's status on this node.",
                 returns: .object([:], additionalProperties: true),
@@ -93,9 +101,12 @@ public enum StorageEndpoints {
                     let plugin = try storage.plugin(try context.require("storage"))
                     let vmid = context.int("vmid").map(Int.init)
                     // disk images are listed only for guests the caller may see
-                    return .array(try plugin.list(content: context.string("content"), vmid: vmid).filter { v in
-                        v.vmid.map { context.has(["VM.Audit"], on: "/vms/\($0)") || context.has(["Datastore.Allocate"], on: "/storage/\(plugin.entry.id)") } ?? true
-                    }.map(volumeJSON))
+                    return .array(
+                        try plugin.list(content: context.string("content"), vmid: vmid).filter { v in
+                            v.vmid.map {
+                                context.has(["VM.Audit"], on: "/vms/\($0)") || context.has(["Datastore.Allocate"], on: "/storage/\(plugin.entry.id)")
+                            } ?? true
+                        }.map(volumeJSON))
                 }),
             Endpoint(
                 pve: "POST /nodes/{node}/storage/{storage}/content", description: "Allocate a disk image for a guest.",
@@ -104,10 +115,14 @@ public enum StorageEndpoints {
                     let id = try context.require("storage")
                     let plugin = try storage.plugin(id)
                     let vmid = Int(context.int("vmid") ?? 0)
-                    guard context.has(["VM.Config.Disk"], on: "/vms/\(vmid)") else { throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Config.Disk)") }
+                    guard context.has(["VM.Config.Disk"], on: "/vms/\(vmid)") else {
+                        throw APIError(403, "Permission check failed (/vms/\(vmid), VM.Config.Disk)")
+                    }
                     let filename = try context.require("filename")
                     guard let bytes = sizeBytes(try context.require("size")) else { throw APIError.parameters(["size": "unable to parse size"]) }
-                    let format = context.string("format") ?? (filename.hasSuffix(".qcow2") ? "qcow2" : filename.hasSuffix(".raw") ? "raw" : plugin.defaultFormat)
+                    let format =
+                        context.string("format")
+                        ?? (filename.hasSuffix(".qcow2") ? "qcow2" : filename.hasSuffix(".raw") ? "raw" : plugin.defaultFormat)
                     guard filename.hasPrefix("vm-\(vmid)-") || filename.hasPrefix("base-\(vmid)-") else {
                         throw APIError.parameters(["filename": "name must start with 'vm-\(vmid)-' or 'base-\(vmid)-'"])
                     }
@@ -123,10 +138,17 @@ public enum StorageEndpoints {
                 returns: .object([:], additionalProperties: true), permission: .anyUser,
                 handler: .blocking { context in
                     let (plugin, name) = try volume(storage, context)
-                    guard audit(context, plugin.entry.id) else { throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id), Datastore.Audit)") }
+                    guard audit(context, plugin.entry.id) else {
+                        throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id), Datastore.Audit)")
+                    }
                     let path = try plugin.path(name)
-                    guard FileManager.default.fileExists(atPath: path) else { throw APIError(500, "volume '\(plugin.entry.id):\(name)' does not exist") }
-                    return ["path": .string(path), "size": .int((try? plugin.size(name)) ?? 0), "format": .string((name as NSString).pathExtension.isEmpty ? "raw" : (name as NSString).pathExtension)]
+                    guard FileManager.default.fileExists(atPath: path) else {
+                        throw APIError(500, "volume '\(plugin.entry.id):\(name)' does not exist")
+                    }
+                    return [
+                        "path": .string(path), "size": .int((try? plugin.size(name)) ?? 0),
+                        "format": .string((name as NSString).pathExtension.isEmpty ? "raw" : (name as NSString).pathExtension),
+                    ]
                 }),
             Endpoint(
                 pve: "DELETE /nodes/{node}/storage/{storage}/content/{volume}", description: "Delete a volume no guest uses.",
@@ -134,7 +156,11 @@ public enum StorageEndpoints {
                 handler: .blocking { context in
                     let (plugin, name) = try volume(storage, context)
                     let owner = VolumeID(storage: plugin.entry.id, name: name).ownerVMID
-                    let allowed = owner.map { context.has(["VM.Config.Disk"], on: "/vms/\($0)") && context.has(["Datastore.AllocateSpace"], on: "/storage/\(plugin.entry.id)") }
+                    let allowed =
+                        owner.map {
+                            context.has(["VM.Config.Disk"], on: "/vms/\($0)")
+                                && context.has(["Datastore.AllocateSpace"], on: "/storage/\(plugin.entry.id)")
+                        }
                         ?? context.has(["Datastore.Allocate"], on: "/storage/\(plugin.entry.id)")
                     guard allowed else { throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id))") }
                     if let owner, let used = usedBy(storage, volid: "\(plugin.entry.id):\(name)", vmid: owner) {
@@ -146,7 +172,9 @@ public enum StorageEndpoints {
         ]
     }
 
-    static let uploadSuffixes = ["iso": [".iso", ".img"], "vztmpl": [".tar.gz", ".tar.xz", ".tar.zst", ".tgz"], "import": [".ova", ".ovf", ".qcow2", ".raw", ".vmdk"]]
+    static let uploadSuffixes = [
+        "iso": [".iso", ".img"], "vztmpl": [".tar.gz", ".tar.xz", ".tar.zst", ".tgz"], "import": [".ova", ".ovf", ".qcow2", ".raw", ".vmdk"],
+    ]
 
     /// Moves an uploaded file (already on disk, `tmpfilename`) into the storage, after the checks.
     static func upload(_ storage: Storage, _ context: RequestContext) throws -> JSON {
@@ -157,16 +185,22 @@ public enum StorageEndpoints {
             throw APIError.parameters(["filename": "no file was uploaded (send it as multipart/form-data)"])
         }
         guard !name.contains("/"), !name.hasPrefix("."), uploadSuffixes[content]?.contains(where: { name.hasSuffix($0) }) == true else {
-            throw APIError.parameters(["filename": "'\(name)' is not a valid name for \(content) (\(uploadSuffixes[content]?.joined(separator: ", ") ?? ""))"])
+            throw APIError.parameters([
+                "filename": "'\(name)' is not a valid name for \(content) (\(uploadSuffixes[content]?.joined(separator: ", ") ?? ""))"
+            ])
         }
         let plugin = try storage.plugin(id)
         guard plugin.entry.content.contains(content) else { throw APIError.parameters(["content": "storage '\(id)' does not hold \(content)"]) }
-        guard plugin.capabilities.contains(.fileContent) else { throw APIError(501, "uploads go to directory storages; '\(id)' is \(plugin.entry.type)") }
+        guard plugin.capabilities.contains(.fileContent) else {
+            throw APIError(501, "uploads go to directory storages; '\(id)' is \(plugin.entry.type)")
+        }
         let target = try plugin.path("\(content)/\(name)")
         guard !FileManager.default.fileExists(atPath: target) else { throw APIError(400, "'\(id):\(content)/\(name)' already exists") }
         var checksum: (String, String)?
         if let sum = context.string("checksum") {
-            guard let algorithm = context.string("checksum-algorithm") else { throw APIError.parameters(["checksum-algorithm": "needed with 'checksum'"]) }
+            guard let algorithm = context.string("checksum-algorithm") else {
+                throw APIError.parameters(["checksum-algorithm": "needed with 'checksum'"])
+            }
             checksum = (algorithm, sum.lowercased())
         }
         // the request's temporary file goes once the call returns: take it now

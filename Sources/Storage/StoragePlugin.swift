@@ -1,3 +1,5 @@
+import Schema
+
 /// A volume ID split at its first colon: `local:100/vm-100-disk-0.qcow2` → storage `local`, name
 /// `100/vm-100-disk-0.qcow2`.
 public struct VolumeID: Hashable, Sendable, CustomStringConvertible {
@@ -95,9 +97,9 @@ public protocol StoragePlugin: Sendable {
     /// The stream formats a volume can be exported in, best first (PVE's `raw+size`, `qcow2+size`, …).
     func exportFormats(_ name: String) -> [String]
     /// Writes a volume to `sink` in `format` (for migration and backup).
-    func export(_ name: String, format: String, to sink: VolumeSink) throws(StorageError)
+    func export(_ name: String, format: String, to sink: any VolumeSink) throws(StorageError)
     /// Creates a volume for `vmid` from a stream in `format` and returns its name.
-    func importVolume(vmid: Int, format: String, name: String?, from source: VolumeSource) throws(StorageError) -> String
+    func importVolume(vmid: Int, format: String, name: String?, from source: any VolumeSource) throws(StorageError) -> String
 }
 
 extension StoragePlugin {
@@ -112,15 +114,17 @@ extension StoragePlugin {
         name.hasSuffix(".qcow2") ? ["qcow2+size"] : name.hasSuffix(".vmdk") ? ["vmdk+size"] : ["raw+size"]
     }
 
-    public func export(_ name: String, format: String, to sink: VolumeSink) throws(StorageError) {
+    public func export(_ name: String, format: String, to sink: any VolumeSink) throws(StorageError) {
         guard exportFormats(name).contains(format) else {
-            throw StorageError(400, "volume '\(name)' of storage '\(entry.id)' cannot be exported as '\(format)' (only \(exportFormats(name).joined(separator: ", ")))")
+            throw StorageError(
+                400,
+                "volume '\(name)' of storage '\(entry.id)' cannot be exported as '\(format)' (only \(exportFormats(name).joined(separator: ", ")))")
         }
         try activateVolume(name)
         try VolumeStream.export(path: try path(name), to: sink)
     }
 
-    public func importVolume(vmid: Int, format: String, name: String?, from source: VolumeSource) throws(StorageError) -> String {
+    public func importVolume(vmid: Int, format: String, name: String?, from source: any VolumeSource) throws(StorageError) -> String {
         let imageFormat: String
         switch format {
         case "raw+size": imageFormat = "raw"

@@ -41,7 +41,7 @@ public struct FileDescriptorStream: VolumeSink, VolumeSource {
 public enum VolumeStream {
     static let chunk = 1 << 20
 
-    public static func export(path: String, to sink: VolumeSink) throws(StorageError) {
+    public static func export(path: String, to sink: any VolumeSink) throws(StorageError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StorageError(500, "cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -62,11 +62,13 @@ public enum VolumeStream {
         }
     }
 
-    public static func readSize(_ source: VolumeSource) throws(StorageError) -> Int64 {
+    public static func readSize(_ source: any VolumeSource) throws(StorageError) -> Int64 {
         var header = [UInt8](repeating: 0, count: 8)
         var got = 0
         while got < 8 {
-            let n = try rethrowingStorageError { try header.withUnsafeMutableBytes { raw in try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[got...])) } }
+            let n = try rethrowingStorageError {
+                try header.withUnsafeMutableBytes { raw in try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[got...])) }
+            }
             guard n > 0 else { throw StorageError(400, "the volume stream ended before its size header") }
             got += n
         }
@@ -76,7 +78,7 @@ public enum VolumeStream {
     }
 
     /// Writes exactly `size` bytes from `source` over the volume at `path`; a file is cut to `size`.
-    public static func importBody(size: Int64, from source: VolumeSource, to path: String, truncate: Bool) throws(StorageError) {
+    public static func importBody(size: Int64, from source: any VolumeSource, to path: String, truncate: Bool) throws(StorageError) {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StorageError(500, "cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -1,5 +1,5 @@
-import CTLSShim
-import COpenSSL
+internal import COpenSSL
+internal import CTLSShim
 
 /// A PEM-encoded private key and certificate.
 public struct PEMPair: Sendable {

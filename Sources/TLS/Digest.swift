@@ -1,5 +1,5 @@
+internal import COpenSSL
 import Foundation
-import COpenSSL
 
 /// Hashes, HMAC and randomness from OpenSSL's libcrypto.
 public enum Digest {

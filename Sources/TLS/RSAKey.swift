@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// An RSA key pair for signatures (the ticket key): PKCS#1 v1.5 over SHA-1 or SHA-256.
 public struct RSAKey: Sendable {
@@ -32,7 +32,9 @@ public struct RSAKey: Sendable {
         defer { EVP_PKEY_free(key) }
         guard let ctx = EVP_MD_CTX_new() else { throw TLSError.drain("EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(ctx) }
-        guard EVP_DigestSignInit(ctx, nil, digest == .sha1 ? EVP_sha1() : EVP_sha256(), nil, key) == 1 else { throw TLSError.drain("EVP_DigestSignInit") }
+        guard EVP_DigestSignInit(ctx, nil, digest == .sha1 ? EVP_sha1() : EVP_sha256(), nil, key) == 1 else {
+            throw TLSError.drain("EVP_DigestSignInit")
+        }
         var length = 0
         guard EVP_DigestSign(ctx, nil, &length, data, data.count) == 1 else { throw TLSError.drain("EVP_DigestSign") }
         var signature = [UInt8](repeating: 0, count: length)

@@ -1,5 +1,5 @@
-import CTLSShim
-import COpenSSL
+internal import COpenSSL
+internal import CTLSShim
 
 /// A server-side TLS configuration (TLS 1.2 and 1.3) holding one certificate chain and key.
 /// Thread-safe once built: OpenSSL's SSL_CTX may be shared by sessions on any thread.

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// An OpenSSL failure: the function that failed and the error queue's text at that moment.
 public struct TLSError: Error, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// The outcome of one non-blocking TLS operation.
 public enum TLSIOResult: Equatable {

@@ -1,4 +1,4 @@
-import CZlib
+internal import CZlib
 
 /// Errors from zlib, with the zlib return code.
 public struct ZlibError: Error, CustomStringConvertible {

@@ -59,7 +59,9 @@ struct Corrald: AsyncParsableCommand {
         let node = try CorralNode(settings: settings, log: Self.log)
         try node.start()
         let ports = node.boundPorts.map(String.init).joined(separator: ",")
-        Self.log("node '\(settings.nodeName)' listening on \(settings.listen.joined(separator: ", ")) (ports \(ports)); data in \(settings.dataDirectory), config at \(settings.effectiveMountpoint)")
+        Self.log(
+            "node '\(settings.nodeName)' listening on \(settings.listen.joined(separator: ", ")) (ports \(ports)); data in \(settings.dataDirectory), config at \(settings.effectiveMountpoint)"
+        )
         await ShutdownSignal.wait()
         Self.log("shutting down: finishing in-flight requests")
         await node.shutdown(grace: 10)

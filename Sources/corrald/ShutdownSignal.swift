@@ -8,7 +8,7 @@ enum ShutdownSignal {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let queue = DispatchQueue(label: "corrald.signals")
             let once = OnceFlag()
-            var sources: [DispatchSourceSignal] = []
+            var sources: [any DispatchSourceSignal] = []
             for sig in [SIGTERM, SIGINT] {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
@@ -23,7 +23,7 @@ enum ShutdownSignal {
     }
 
     private enum Retained {
-        nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+        nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
     }
 }
 
@@ -31,5 +31,9 @@ enum ShutdownSignal {
 final class OnceFlag: @unchecked Sendable {
     private var fired = false
     private let lock = DispatchQueue(label: "corrald.once")
-    func fire() -> Bool { lock.sync { defer { fired = true }; return !fired } }
+    func fire() -> Bool {
+        lock.sync {
+            defer { fired = true }; return !fired
+        }
+    }
 }

@@ -1,9 +1,9 @@
 import Access
 import ClusterFS
 import Composition
-import Tasks
-import Nodes
 import Foundation
+import Nodes
+import Tasks
 import Testing
 
 @testable import API
@@ -56,7 +56,9 @@ import Testing
             }
             #expect(endpoint.protected == (theirs["protected"]?.intValue == 1), "\(key) protected")
             #expect(endpoint.proxyTo == theirs["proxyto"]?.stringValue, "\(key) proxyto")
-            #expect(endpoint.permission.pveShape == theirs["permissions"], "\(key) permissions: \(endpoint.permission.pveShape.jsonString) vs \(theirs["permissions"]?.jsonString ?? "-")")
+            #expect(
+                endpoint.permission.pveShape == theirs["permissions"],
+                "\(key) permissions: \(endpoint.permission.pveShape.jsonString) vs \(theirs["permissions"]?.jsonString ?? "-")")
             #expect(endpoint.name == theirs["name"]?.stringValue, "\(key) handler name")
         }
         #expect(compared >= 40)
@@ -100,7 +102,8 @@ import Testing
         let path = NSTemporaryDirectory() + "corral-openapi-\(UUID().uuidString).json"
         try Data(document.serialized()).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (status, output) = try Self.runPython("import json,sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))", [path])
+        let (status, output) = try Self.runPython(
+            "import json,sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))", [path])
         #expect(status == 0, "openapi-spec-validator: \(output)")
     }
 

@@ -89,12 +89,16 @@ func call(_ d: Dispatcher, _ method: String, _ path: String, _ params: [String: 
     @Test func registryRefusesAmbiguousDeclarations() {
         let h = EndpointHandler.sync { _ in .null }
         #expect(throws: APIError.self) {
-            try Registry([Endpoint(.GET, "/a/{x}", name: "a", description: "", permission: .anyUser, handler: h),
-                          Endpoint(.GET, "/a/{y}/b", name: "b", description: "", permission: .anyUser, handler: h)])
+            try Registry([
+                Endpoint(.GET, "/a/{x}", name: "a", description: "", permission: .anyUser, handler: h),
+                Endpoint(.GET, "/a/{y}/b", name: "b", description: "", permission: .anyUser, handler: h),
+            ])
         }
         #expect(throws: APIError.self) {
-            try Registry([Endpoint(.GET, "/a", name: "a", description: "", permission: .anyUser, handler: h),
-                          Endpoint(.GET, "/a", name: "b", description: "", permission: .anyUser, handler: h)])
+            try Registry([
+                Endpoint(.GET, "/a", name: "a", description: "", permission: .anyUser, handler: h),
+                Endpoint(.GET, "/a", name: "b", description: "", permission: .anyUser, handler: h),
+            ])
         }
     }
 

@@ -1,6 +1,9 @@
+import Access
+import ClusterFS
 import Composition
 import Daemon
 import Foundation
+import Tasks
 import Testing
 
 @testable import API
@@ -18,7 +21,10 @@ import Testing
         try node.start()
         // in-process, the test can mint root@pam's ticket itself (suites here run one at a time)
         let (ticket, csrf) = try node.access.issueTicket(for: "root@pam")
-        session = ["-b", "PVEAuthCookie=" + (ticket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ticket), "-H", "CSRFPreventionToken: \(csrf)"]
+        session = [
+            "-b", "PVEAuthCookie=" + (ticket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ticket), "-H",
+            "CSRFPreventionToken: \(csrf)",
+        ]
         return (node, Int(node.boundPorts[0]))
     }
 
@@ -165,7 +171,8 @@ extension NodeHTTPTests {
     @Test func aBlockedHandlerDelaysNeitherVersionNorLogin() async throws {
         let (node, port) = try NodeHTTPTests.startNode()
         let base = "https://127.0.0.1:\(port)/api2/json"
-        var created = await Self.result(try Self.timed(["-X", "POST", "-d", "userid=bob@pve", "-d", "password=bob-secret-1", "\(base)/access/users"]))
+        var created = await Self.result(
+            try Self.timed(["-X", "POST", "-d", "userid=bob@pve", "-d", "password=bob-secret-1", "\(base)/access/users"]))
         #expect(created.code == "200")
         // every user.cfg writer now waits on the lock, polling, until the test lets go 2 s later
         try node.clusterFS.acquireLock("user_cfg")

@@ -34,7 +34,8 @@ final class AccessHarness: @unchecked Sendable {
             .POST, "/test/{vmid}/power", name: "power", description: "test", parameters: ["vmid": .vmid], returns: .null,
             permission: .privileges(path: "/vms/{vmid}", ["VM.PowerMgmt"]), protected: true, handler: .sync { _ in .null })
         let registry = try Registry(AccessEndpoints.all(access: access) + [power])
-        dispatcher = Dispatcher(registry: registry, services: services, authenticator: AccessAuthenticator(access: access), authorizer: AccessAuthorizer(access: access))
+        dispatcher = Dispatcher(
+            registry: registry, services: services, authenticator: AccessAuthenticator(access: access), authorizer: AccessAuthorizer(access: access))
         // the file mtime is the key's creation time; make it the test clock's now
         try fs.setMtime("authkey.pub", UInt32(clock.now))
     }
@@ -52,8 +53,10 @@ final class AccessHarness: @unchecked Sendable {
         credentials.ticketCookie = session?.ticket
         if csrf { credentials.csrfToken = session?.csrf }
         if let token = session?.token { credentials.authorization = "PVEAPIToken=\(token)" }
-        return await dispatcher.call(APICall(
-            method: method, segments: path.split(separator: "/").map(String.init), parameters: params.mapValues { .text($0) }, credentials: credentials))
+        return await dispatcher.call(
+            APICall(
+                method: method, segments: path.split(separator: "/").map(String.init), parameters: params.mapValues { .text($0) },
+                credentials: credentials))
     }
 
     func root() throws -> Session {
@@ -82,7 +85,8 @@ func status(_ outcome: APIOutcome) -> Int {
     func setUpUsers() async throws -> AccessHarness.Session {
         let root = try h.root()
         #expect(status(await h.call("POST", "/access/groups", ["groupid": "ops", "comment": "operators"], as: root)) == 200)
-        #expect(status(await h.call("POST", "/access/users", ["userid": "alice@pve", "password": "alice-secret-1", "groups": "ops"], as: root)) == 200)
+        #expect(
+            status(await h.call("POST", "/access/users", ["userid": "alice@pve", "password": "alice-secret-1", "groups": "ops"], as: root)) == 200)
         #expect(status(await h.call("POST", "/access/users", ["userid": "bob@pve", "password": "bob-secret-22"], as: root)) == 200)
         #expect(status(await h.call("PUT", "/access/acl", ["path": "/vms/100", "users": "alice@pve", "roles": "PVEVMUser"], as: root)) == 200)
         #expect(status(await h.call("PUT", "/access/acl", ["path": "/", "users": "bob@pve", "roles": "PVEAuditor"], as: root)) == 200)
@@ -237,7 +241,8 @@ func status(_ outcome: APIOutcome) -> Int {
         }
         for bad in ["g:1", "g,1", "g\n1", ""] { #expect(status(await h.call("POST", "/access/groups", ["groupid": bad], as: root)) == 400, "\(bad)") }
         for bad in ["r:1", "r,1", "r\n"] { #expect(status(await h.call("POST", "/access/roles", ["roleid": bad], as: root)) == 400, "\(bad)") }
-        #expect(status(await h.call("POST", "/access/users", ["userid": "eve@pve", "firstname": String(repeating: "e", count: 5000)], as: root)) == 400)
+        #expect(
+            status(await h.call("POST", "/access/users", ["userid": "eve@pve", "firstname": String(repeating: "e", count: 5000)], as: root)) == 400)
         // a comment may hold anything: it is escaped in the file and reads back the same
         #expect(status(await h.call("POST", "/access/groups", ["groupid": "odd", "comment": "a:b,c\nd%e"], as: root)) == 200)
         #expect(try await h.call("GET", "/access/groups/odd", as: root).result.get()["comment"] == "a:b,c\nd%e")
@@ -251,9 +256,19 @@ func status(_ outcome: APIOutcome) -> Int {
         let totp = TOTP(secret: Array("12345678901234567890".utf8))
         let uri = totp.uri(label: "corral:alice@pve")
         // adding a key needs her password and a current code
-        #expect(status(await h.call("POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": totp.code(at: h.access.now)], as: alice)) == 400)
-        #expect(status(await h.call("POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": "000000", "password": "alice-secret-1"], as: alice)) == 400)
-        #expect(status(await h.call("POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": totp.code(at: h.access.now), "password": "alice-secret-1"], as: alice)) == 200)
+        #expect(
+            status(await h.call("POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": totp.code(at: h.access.now)], as: alice))
+                == 400)
+        #expect(
+            status(
+                await h.call(
+                    "POST", "/access/tfa/alice@pve", ["type": "totp", "totp": uri, "value": "000000", "password": "alice-secret-1"], as: alice))
+                == 400)
+        #expect(
+            status(
+                await h.call(
+                    "POST", "/access/tfa/alice@pve",
+                    ["type": "totp", "totp": uri, "value": totp.code(at: h.access.now), "password": "alice-secret-1"], as: alice)) == 200)
         let recovery = try await h.call("POST", "/access/tfa/alice@pve", ["type": "recovery", "password": "alice-secret-1"], as: alice).result.get()
         let codes = recovery["recovery"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(codes.count == 10)
@@ -267,16 +282,29 @@ func status(_ outcome: APIOutcome) -> Int {
         // the second step
         let wrong = await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "totp:000000"])
         #expect(status(wrong) == 401)
-        let done = await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "totp:\(totp.code(at: h.access.now))"])
+        let done = await h.call(
+            "POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "totp:\(totp.code(at: h.access.now))"])
         #expect(try done.result.get()["CSRFPreventionToken"]?.stringValue != nil)
         // the challenge belongs to alice only
-        #expect(status(await h.call("POST", "/access/ticket", ["username": "bob@pve", "tfa-challenge": partial.ticket!, "password": "totp:\(totp.code(at: h.access.now))"])) == 401)
+        #expect(
+            status(
+                await h.call(
+                    "POST", "/access/ticket",
+                    ["username": "bob@pve", "tfa-challenge": partial.ticket!, "password": "totp:\(totp.code(at: h.access.now))"])) == 401)
         // a recovery code works once
-        let viaRecovery = await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "recovery:\(codes[3])"])
+        let viaRecovery = await h.call(
+            "POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "recovery:\(codes[3])"])
         #expect(status(viaRecovery) == 200)
-        #expect(status(await h.call("POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "recovery:\(codes[3])"])) == 401)
+        #expect(
+            status(
+                await h.call(
+                    "POST", "/access/ticket", ["username": "alice@pve", "tfa-challenge": partial.ticket!, "password": "recovery:\(codes[3])"])) == 401
+        )
         // or all in one request with otp
-        #expect(status(await h.call("POST", "/access/ticket", ["username": "alice@pve", "password": "alice-secret-1", "otp": totp.code(at: h.access.now)])) == 200)
+        #expect(
+            status(
+                await h.call("POST", "/access/ticket", ["username": "alice@pve", "password": "alice-secret-1", "otp": totp.code(at: h.access.now)]))
+                == 200)
         let listed = try await h.call("GET", "/access/tfa/alice@pve", as: alice).result.get()
         #expect(listed.arrayValue?.count == 2)
     }

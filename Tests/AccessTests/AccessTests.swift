@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TLS
+import Testing
 
 @testable import Access
 
@@ -41,7 +41,8 @@ import TLS
     }
 
     @Test func forgivesWhatPVEForgivesAndDropsWhatItDrops() {
-        let config = UserConfig.parse("""
+        let config = UserConfig.parse(
+            """
             # a comment
             user:bad user@pve:1:0::::::
             user:bob@pve:1:notanumber::::::
@@ -70,24 +71,26 @@ import TLS
 }
 
 @Suite struct PermissionTests {
-    let evaluator = PermissionEvaluator(UserConfig.parse("""
-        user:root@pam:1:0::::::
-        user:vmuser@pve:1:0::::::
-        token:vmuser@pve!sep:0:1::
-        token:vmuser@pve!full:0:0::
-        user:auditor@pve:1:0::::::
-        user:ops@pve:1:0::::::
-        user:pooled@pve:1:0::::::
-        group:operators:ops@pve:
-        pool:blue::200:local:
-        acl:1:/:auditor@pve:PVEAuditor:
-        acl:1:/vms/100:vmuser@pve:PVEVMUser:
-        acl:1:/:@operators:PVEVMAdmin:
-        acl:1:/vms/666:@operators:NoAccess:
-        acl:1:/vms/300:ops@pve:PVEAuditor:
-        acl:1:/pool/blue:pooled@pve:PVEVMUser:
-        acl:1:/vms/100:vmuser@pve!sep:PVEAuditor:
-        """))
+    let evaluator = PermissionEvaluator(
+        UserConfig.parse(
+            """
+            user:root@pam:1:0::::::
+            user:vmuser@pve:1:0::::::
+            token:vmuser@pve!sep:0:1::
+            token:vmuser@pve!full:0:0::
+            user:auditor@pve:1:0::::::
+            user:ops@pve:1:0::::::
+            user:pooled@pve:1:0::::::
+            group:operators:ops@pve:
+            pool:blue::200:local:
+            acl:1:/:auditor@pve:PVEAuditor:
+            acl:1:/vms/100:vmuser@pve:PVEVMUser:
+            acl:1:/:@operators:PVEVMAdmin:
+            acl:1:/vms/666:@operators:NoAccess:
+            acl:1:/vms/300:ops@pve:PVEAuditor:
+            acl:1:/pool/blue:pooled@pve:PVEVMUser:
+            acl:1:/vms/100:vmuser@pve!sep:PVEAuditor:
+            """))
 
     @Test func aVMUserPowersItsVMOnlyAndSeesNoStorage() {
         let u = Identity.user("vmuser@pve")

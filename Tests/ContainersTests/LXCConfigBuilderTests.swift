@@ -10,12 +10,14 @@ struct LXCConfigBuilderTests {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     static let sourceFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     static var cases: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: fixtures.path)) ?? []).filter { $0.hasSuffix(".conf") }.map { String($0.dropLast(5)) }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: fixtures.path)) ?? []).filter { $0.hasSuffix(".conf") }.map { String($0.dropLast(5)) }
+            .sorted()
     }
 
     /// A node with Debian's liblxc snippets, eight CPUs and fixed paths; volumes resolve by their names.
     static func context(cgroupV2: Bool) -> LXCConfigBuilder.Context {
-        var context = LXCConfigBuilder.Context(vmid: 100, logFile: "/var/log/corral/qemu/lxc-100.log", mountHook: "/run/corral/lxc-mount-hook") { volid in
+        var context = LXCConfigBuilder.Context(vmid: 100, logFile: "/var/log/corral/qemu/lxc-100.log", mountHook: "/run/corral/lxc-mount-hook") {
+            volid in
             if volid.hasPrefix("thin:") { return ("/dev/pve/" + volid.dropFirst(5), .block) }
             let name = volid.split(separator: ":", maxSplits: 1).last.map(String.init) ?? volid
             return ("/var/lib/vz/images/" + name, name.contains("subvol-") ? .directory : .image)

@@ -135,7 +135,9 @@ func startServer(
     @Test func webSocketEchoPingAndClose() async throws {
         let (server, port) = try startServer()
         let client = try RawClient(port: port)
-        client.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        client.send(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         let upgrade = try #require(client.readResponse(expectBody: false))
         #expect(upgrade.status == 101)
         #expect(upgrade.headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
@@ -195,11 +197,13 @@ func startServer(
         let tls = try TLSContext(certificateChainFile: dir + "/cert.pem", privateKeyFile: dir + "/key.pem")
         let (server, port) = try startServer(tls: tls)
         for version in [["--tlsv1.2", "--tls-max", "1.2"], ["--tlsv1.3"]] {
-            let out = try run("/usr/bin/curl", ["-s", "--cacert", dir + "/ca.pem"] + version + ["-w", " %{ssl_verify_result}", "https://127.0.0.1:\(port)/fast"])
+            let out = try run(
+                "/usr/bin/curl", ["-s", "--cacert", dir + "/ca.pem"] + version + ["-w", " %{ssl_verify_result}", "https://127.0.0.1:\(port)/fast"])
             #expect(out == "fast 0", "curl \(version): \(out)")
         }
         // a TLS 1.1 client is refused
-        let old = try run("/usr/bin/curl", ["-s", "-k", "--tlsv1.1", "--tls-max", "1.1", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:\(port)/fast"])
+        let old = try run(
+            "/usr/bin/curl", ["-s", "-k", "--tlsv1.1", "--tls-max", "1.1", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:\(port)/fast"])
         #expect(old == "000")
         await server.shutdown(grace: 1)
     }

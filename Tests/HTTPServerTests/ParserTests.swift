@@ -38,7 +38,8 @@ import Testing
     }
 
     @Test func pipelinedRequestsInAnyChunking() {
-        let text = "GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPUT /c HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n"
+        let text =
+            "GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPUT /c HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n"
         for chunk in [1, 2, 7, 64, .max] {
             let got = requests(parseAll(text, chunk: chunk))
             #expect(got.map(\.method) == ["GET", "POST", "PUT"], "chunk \(chunk)")

@@ -27,7 +27,8 @@ import Zlib
             let payload = (0..<size).map { UInt8($0 & 0xFF) }
             var frame = size <= 0xFFFF ? Self.masked(WebSocketFrame.binary, payload) : []
             if size > 0xFFFF {
-                frame = [0x82, 0x80 | 127] + (0..<8).reversed().map { UInt8((UInt64(size) >> (UInt64($0) * 8)) & 0xFF) } + [1, 2, 3, 4]
+                frame =
+                    [0x82, 0x80 | 127] + (0..<8).reversed().map { UInt8((UInt64(size) >> (UInt64($0) * 8)) & 0xFF) } + [1, 2, 3, 4]
                     + payload.enumerated().map { $0.element ^ [1, 2, 3, 4][$0.offset & 3] }
             }
             var start = 0
@@ -42,11 +43,17 @@ import Zlib
 
     @Test func rejectsUnmaskedAndOversized() {
         var start = 0
-        if case .error(let code, _) = WebSocketFrame.parse([0x81, 0x01, 0x41], start: &start, maxPayload: 100) { #expect(code == 1002) } else { Issue.record("unmasked accepted") }
+        if case .error(let code, _) = WebSocketFrame.parse([0x81, 0x01, 0x41], start: &start, maxPayload: 100) {
+            #expect(code == 1002)
+        } else {
+            Issue.record("unmasked accepted")
+        }
         start = 0
         if case .error(let code, _) = WebSocketFrame.parse(Self.masked(2, Array(repeating: 0, count: 200)), start: &start, maxPayload: 100) {
             #expect(code == 1009)
-        } else { Issue.record("oversized accepted") }
+        } else {
+            Issue.record("oversized accepted")
+        }
     }
 
     @Test func gzipRoundTrip() throws {

@@ -16,7 +16,9 @@ import Testing
         #expect(try curl(node, "/api2/json/access/domains", anonymous: true).status == 200)
         // as the administrator: an operator who may manage groups only
         #expect(try curl(node, "/api2/json/access/users", ["-X", "POST", "-d", "userid=op@pve", "-d", "password=op-secret-99"]).status == 200)
-        #expect(try curl(node, "/api2/json/access/acl", ["-X", "PUT", "-d", "path=/access/groups", "-d", "users=op@pve", "-d", "roles=PVEUserAdmin"]).status == 200)
+        #expect(
+            try curl(node, "/api2/json/access/acl", ["-X", "PUT", "-d", "path=/access/groups", "-d", "users=op@pve", "-d", "roles=PVEUserAdmin"])
+                .status == 200)
         #expect(try String(contentsOfFile: node.dataDirectory + "/pve/user.cfg", encoding: .utf8).contains("user:op@pve:1:0:"))
 
         let login = try curl(node, "/api2/json/access/ticket", ["-d", "username=op", "-d", "realm=pve", "-d", "password=op-secret-99"])
@@ -29,16 +31,21 @@ import Testing
         // a write with the cookie needs the CSRF header
         let withoutCSRF = try curl(node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-d", "groupid=team"], anonymous: true)
         #expect(withoutCSRF.status == 401)
-        let created = try curl(node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "groupid=team"], anonymous: true)
+        let created = try curl(
+            node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "groupid=team"],
+            anonymous: true)
         #expect(created.status == 200)
         // what PVEUserAdmin does not include
-        let role = try curl(node, "/api2/json/access/roles", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "roleid=Mine"], anonymous: true)
+        let role = try curl(
+            node, "/api2/json/access/roles", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "roleid=Mine"], anonymous: true)
         #expect(role.status == 403)
         // a ticket that does not verify is refused, even from loopback
         let forged = try curl(node, "/api2/json/access/users", ["-b", "PVEAuthCookie=PVE:root@pam:6B49D200::Zm9v"], anonymous: true)
         #expect(forged.status == 401)
         // a wrong password: 401 in PVE's words
-        let wrong = try runCommand("/usr/bin/curl", ["-s", "-i", "--cacert", node.caFile, "-d", "username=op@pve", "-d", "password=nope-nope", "\(node.url)/api2/json/access/ticket"])
+        let wrong = try runCommand(
+            "/usr/bin/curl",
+            ["-s", "-i", "--cacert", node.caFile, "-d", "username=op@pve", "-d", "password=nope-nope", "\(node.url)/api2/json/access/ticket"])
         #expect(wrong.stdout.hasPrefix("HTTP/1.1 401 authentication failure"))
         // secrets stay out of the access log and out of API answers
         let log = try String(contentsOfFile: node.dataDirectory + "/access.log", encoding: .utf8)
@@ -55,7 +62,8 @@ import Testing
         let corral = NodeProcess.buildDirectory + "/corral"
         func pveum(_ args: [String]) throws -> CommandResult { try runCommand(corral, ["pveum"] + args, environment: env) }
         #expect(try pveum(["group", "add", "ops", "--comment", "operators"]).status == 0)
-        #expect(try pveum(["user", "add", "carol@pve", "--password", "carol-secret-7", "--groups", "ops", "--email", "carol@example.com"]).status == 0)
+        #expect(
+            try pveum(["user", "add", "carol@pve", "--password", "carol-secret-7", "--groups", "ops", "--email", "carol@example.com"]).status == 0)
         #expect(try pveum(["acl", "modify", "/vms/100", "--groups", "ops", "--roles", "PVEVMUser"]).status == 0)
         #expect(try pveum(["role", "add", "Viewer", "--privs", "VM.Audit,Sys.Audit"]).status == 0)
         let list = try pveum(["user", "list", "--output-format", "json"])

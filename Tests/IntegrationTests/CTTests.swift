@@ -14,7 +14,8 @@ import Testing
     /// A bridge in the host namespace with a peer address inside a namespace of the test's own.
     static func makeNetwork() throws {
         try? removeNetwork()
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e
             ip link add \(bridge) type bridge && ip link set \(bridge) up
             ip netns add \(namespace)
@@ -34,7 +35,8 @@ import Testing
 
     /// Containers a failed earlier run left in test data directories would hold their veth names.
     static func stopStaleContainers() throws {
-        _ = try sh("pgrep -af '^\\[lxc monitor\\] /tmp/corral-it-' | while read -r _ _ _ path name; do lxc-stop -k -P \"$path\" -n \"$name\"; done; true")
+        _ = try sh(
+            "pgrep -af '^\\[lxc monitor\\] /tmp/corral-it-' | while read -r _ _ _ path name; do lxc-stop -k -P \"$path\" -n \"$name\"; done; true")
     }
 
     static func startNode(dataDirectory: String? = nil) throws -> NodeProcess {
@@ -45,15 +47,19 @@ import Testing
     }
 
     static func pct(_ node: NodeProcess, _ arguments: [String]) throws -> CommandResult {
-        try runCommand(NodeProcess.buildDirectory + "/corral", ["pct"] + arguments, environment: ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": node.nodeName])
+        try runCommand(
+            NodeProcess.buildDirectory + "/corral", ["pct"] + arguments,
+            environment: ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": node.nodeName])
     }
 
     /// Types a line into the container's terminal (termproxy + vncwebsocket, as the console does).
     static func terminal(_ node: NodeProcess, _ vmid: Int, line: String, expect: String) throws -> CommandResult {
         let cookie = String((node.cookie ?? "").dropFirst("PVEAuthCookie=".count))
-        return try runCommand("/usr/bin/python3", [
-            NodeProcess.repository + "/Tests/Tools/wsclient.py", "\(node.port)", cookie, node.csrf ?? "", "/nodes/ctt/lxc/\(vmid)", line, expect,
-        ])
+        return try runCommand(
+            "/usr/bin/python3",
+            [
+                NodeProcess.repository + "/Tests/Tools/wsclient.py", "\(node.port)", cookie, node.csrf ?? "", "/nodes/ctt/lxc/\(vmid)", line, expect,
+            ])
     }
 
     static func status(_ node: NodeProcess, _ vmid: Int) throws -> [String: Any] {
@@ -72,7 +78,10 @@ import Testing
         #expect(upload.status == 200, "\(upload)")
         if let upid = VMTests.json(upload.body)["data"] as? String {
             let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline, (VMTests.json(try curl(node, "/api2/json/nodes/ctt/tasks/\(upid)/status").body)["data"] as? [String: Any])?["status"] as? String != "stopped" {
+            while Date() < deadline,
+                (VMTests.json(try curl(node, "/api2/json/nodes/ctt/tasks/\(upid)/status").body)["data"] as? [String: Any])?["status"] as? String
+                    != "stopped"
+            {
                 usleep(100_000)
             }
         }
@@ -95,10 +104,13 @@ import Testing
         chmod(node.dataDirectory + "/run", 0o770)
 
         // create and start in one task, unprivileged by default, a static address on the test bridge
-        #expect(try VMTests.task(node, "POST", "/nodes/ctt/lxc", [
-            "vmid=300", "ostemplate=\(built)", "hostname=corral-ct-one", "rootfs=local:0.25", "password=ct-secret-1",
-            "net0=name=eth0,bridge=\(Self.bridge),ip=10.213.0.2/24", "nameserver=10.213.0.3", "start=1",
-        ]) == "OK")
+        #expect(
+            try VMTests.task(
+                node, "POST", "/nodes/ctt/lxc",
+                [
+                    "vmid=300", "ostemplate=\(built)", "hostname=corral-ct-one", "rootfs=local:0.25", "password=ct-secret-1",
+                    "net0=name=eth0,bridge=\(Self.bridge),ip=10.213.0.2/24", "nameserver=10.213.0.3", "start=1",
+                ]) == "OK")
         var s = try Self.status(node, 300)
         #expect(s["status"] as? String == "running", "\(s)")
         let pid = s["pid"] as? Int ?? 0
@@ -148,7 +160,8 @@ import Testing
         #expect(try Self.status(node, 300)["frozen"] == nil)
 
         // live memory change goes to the cgroup; a hostname change waits for the next start
-        #expect(try curl(node, "/api2/json/nodes/ctt/lxc/300/config", ["-X", "PUT", "-d", "memory=256", "-d", "hostname=corral-ct-two"]).status == 200)
+        #expect(
+            try curl(node, "/api2/json/nodes/ctt/lxc/300/config", ["-X", "PUT", "-d", "memory=256", "-d", "hostname=corral-ct-two"]).status == 200)
         let pending = try curl(node, "/api2/json/nodes/ctt/lxc/300/pending").body
         #expect(pending.contains("\"pending\":\"corral-ct-two\""), "\(pending)")
 
@@ -171,13 +184,13 @@ import Testing
         let blocks = df.split(separator: "\n").last?.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         #expect(blocks > 280_000, "the file system did not grow: \(df)")
 
-
         // a dir storage's raw images take no snapshots (as on PVE): refused before anything changes
         let snapshot = try VMTests.task(again, "POST", "/nodes/ctt/lxc/300/snapshot", ["snapname=first"])
         #expect(snapshot.contains("snapshot feature is not available"), "\(snapshot)")
         #expect(!(try curl(again, "/api2/json/nodes/ctt/lxc/300/config").body.contains("lock")))
         // a second container from the uploaded template, privileged, on a directory volume
-        #expect(try VMTests.task(again, "POST", "/nodes/ctt/lxc", ["vmid=301", "ostemplate=\(uploaded)", "unprivileged=0", "rootfs=local:0"]) == "OK")
+        #expect(
+            try VMTests.task(again, "POST", "/nodes/ctt/lxc", ["vmid=301", "ostemplate=\(uploaded)", "unprivileged=0", "rootfs=local:0"]) == "OK")
         #expect(try VMTests.task(again, "POST", "/nodes/ctt/lxc/301/status/start") == "OK")
         let root = try Self.pct(again, ["exec", "301", "--", "id", "-u"])
         #expect(root.stdout == "0\n")
@@ -231,7 +244,9 @@ import Testing
         // a template that cannot be unpacked: the allocated volume and the config are removed again
         let broken = node.dataDirectory + "/vz/template/cache/broken_1.0_amd64.tar.gz"
         try "not a tarball".write(toFile: broken, atomically: true, encoding: .utf8)
-        #expect(try VMTests.task(node, "POST", "/nodes/ctt/lxc", ["vmid=311", "ostemplate=local:vztmpl/broken_1.0_amd64.tar.gz", "rootfs=local:0.1"]) != "OK")
+        #expect(
+            try VMTests.task(node, "POST", "/nodes/ctt/lxc", ["vmid=311", "ostemplate=local:vztmpl/broken_1.0_amd64.tar.gz", "rootfs=local:0.1"])
+                != "OK")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: node.dataDirectory + "/vz/images")) ?? []).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/pve/nodes/ctt/lxc/311.conf"))
         // a feature this build cannot give is refused at start by name, and the container stays stopped

@@ -21,10 +21,11 @@ import Testing
         let ca = Set((1...3).map { readThroughFUSE(cluster.path($0, "pve-root-ca.pem")) })
         #expect(ca.count == 1 && ca.first! != nil)
         // the status channel: every node's start is in every node's cluster log
-        #expect(cluster.waitUntil {
-            let log = readThroughFUSE(cluster.path(1, ".clusterlog")) ?? ""
-            return (1...3).allSatisfy { log.contains("\"node\": \"n\($0)\"") && log.contains("on node n\($0)") }
-        })
+        #expect(
+            cluster.waitUntil {
+                let log = readThroughFUSE(cluster.path(1, ".clusterlog")) ?? ""
+                return (1...3).allSatisfy { log.contains("\"node\": \"n\($0)\"") && log.contains("on node n\($0)") }
+            })
         // VMIDs are unique across nodes
         #expect(writeThroughFUSE(cluster.path(1, "nodes/n1/qemu-server/100.conf"), "memory: 512\n") == 0)
         #expect(writeThroughFUSE(cluster.path(3, "nodes/n3/qemu-server/100.conf"), "memory: 512\n") == EEXIST)
@@ -134,7 +135,10 @@ import Testing
             let config = cluster.path(2, "crash.cfg")
             let writer = Process()
             writer.executableURL = URL(fileURLWithPath: "/bin/bash")
-            writer.arguments = ["-c", "pad=$(printf 'x%.0s' $(seq 4000)); i=0; while :; do printf 'v%d ;%s\\n' $i \"$pad\" > \(config).tmp && mv \(config).tmp \(config) || exit 0; i=$((i+1)); done"]
+            writer.arguments = [
+                "-c",
+                "pad=$(printf 'x%.0s' $(seq 4000)); i=0; while :; do printf 'v%d ;%s\\n' $i \"$pad\" > \(config).tmp && mv \(config).tmp \(config) || exit 0; i=$((i+1)); done",
+            ]
             writer.standardError = FileHandle.nullDevice
             try writer.run()
             usleep(UInt32.random(in: 100_000...400_000))

@@ -13,8 +13,12 @@ import Testing
         #expect(version.body.contains(#""release":"9.0""#))
         let nodes = try curl(node, "/api2/json/nodes")
         #expect(nodes.body.contains(#""node":"it1""#) && nodes.body.contains(#""status":"online""#))
-        let bad = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}", "--cacert", node.caFile, "-H", "Accept-Encoding: gzip",
-            "-b", node.cookie ?? "", "\(node.url)/api2/json/nodes/it1/tasks?limit=abc"])
+        let bad = try runCommand(
+            "/usr/bin/curl",
+            [
+                "-s", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}", "--cacert", node.caFile, "-H", "Accept-Encoding: gzip",
+                "-b", node.cookie ?? "", "\(node.url)/api2/json/nodes/it1/tasks?limit=abc",
+            ])
         #expect(bad.stdout == "400 0")
         let notImplemented = try runCommand("/usr/bin/curl", ["-s", "-i", "--cacert", node.caFile, "\(node.url)/api2/json/nodes/it1/nothing"])
         #expect(notImplemented.stdout.hasPrefix("HTTP/1.1 501 Method 'GET /nodes/it1/nothing' not implemented"))
@@ -28,7 +32,8 @@ import Testing
         // malformed input never crashes the daemon
         // (closing stdin ends s_client: no timers, whose signals the test runner may block)
         for junk in ["GET / HTTP/9.9\r\n\r\n", "POST /api2/json/nodes HTTP/1.1\r\nContent-Length: 5\r\n\r\n{\"a\":", "GET /\u{0} HTTP/1.1\r\n\r\n"] {
-            _ = try runCommand("/bin/sh", ["-c", "printf '%s' \"$0\" | openssl s_client -no_ign_eof -connect 127.0.0.1:\(node.port) >/dev/null 2>&1; true", junk])
+            _ = try runCommand(
+                "/bin/sh", ["-c", "printf '%s' \"$0\" | openssl s_client -no_ign_eof -connect 127.0.0.1:\(node.port) >/dev/null 2>&1; true", junk])
         }
         // garbage instead of a TLS handshake
         _ = try runCommand("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(node.port); printf '\\x16\\x03\\x01\\xff\\xffgarbage' >&3; exec 3>&-"])

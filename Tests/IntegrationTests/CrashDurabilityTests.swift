@@ -17,7 +17,10 @@ import Testing
             // a writer rewriting the file as fast as it can, through the kernel
             let writer = Process()
             writer.executableURL = URL(fileURLWithPath: "/bin/bash")
-            writer.arguments = ["-c", "pad=$(printf 'x%.0s' $(seq 4000)); i=0; while :; do printf 'v%d ;%s\\n' $i \"$pad\" > \(config).tmp && mv \(config).tmp \(config) || exit 0; i=$((i+1)); done"]
+            writer.arguments = [
+                "-c",
+                "pad=$(printf 'x%.0s' $(seq 4000)); i=0; while :; do printf 'v%d ;%s\\n' $i \"$pad\" > \(config).tmp && mv \(config).tmp \(config) || exit 0; i=$((i+1)); done",
+            ]
             writer.standardError = FileHandle.nullDevice
             try writer.run()
             usleep(UInt32.random(in: 50_000...250_000))

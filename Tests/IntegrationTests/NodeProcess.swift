@@ -26,7 +26,11 @@ final class NodeProcess: @unchecked Sendable {
     init(name: String = "it1", dataDirectory: String? = nil, networkNamespace: String? = nil, extraArguments: [String] = []) throws {
         self.nodeName = name
         self.dataDirectory = dataDirectory ?? NSTemporaryDirectory() + "corral-it-\(UUID().uuidString)"
-        var arguments = ["--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0", "--nodename", name, "--www", Self.repository + "/www", "--config", "/dev/null"] + extraArguments
+        var arguments =
+            [
+                "--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0", "--nodename", name, "--www", Self.repository + "/www", "--config",
+                "/dev/null",
+            ] + extraArguments
         let corrald = Self.buildDirectory + "/corrald"
         if let networkNamespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
@@ -79,12 +83,15 @@ final class NodeProcess: @unchecked Sendable {
         let existing = (try? String(contentsOfFile: userCfg, encoding: .utf8)) ?? ""
         if !existing.contains("user:\(Self.adminUser):") {
             let hash = try runCommand("/usr/bin/openssl", ["passwd", "-6", Self.adminPassword]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            try (existing + "user:\(Self.adminUser):1:0::::::\nacl:1:/:\(Self.adminUser):Administrator:\n").write(toFile: userCfg, atomically: false, encoding: .utf8)
+            try (existing + "user:\(Self.adminUser):1:0::::::\nacl:1:/:\(Self.adminUser):Administrator:\n").write(
+                toFile: userCfg, atomically: false, encoding: .utf8)
             let shadow = mountpoint + "/priv/shadow.cfg"
             let old = (try? String(contentsOfFile: shadow, encoding: .utf8)) ?? ""
             try (old + "\(Self.adminUser.split(separator: "@")[0]):\(hash):\n").write(toFile: shadow, atomically: false, encoding: .utf8)
         }
-        let login = try runCommand("/usr/bin/curl", ["-s", "--cacert", caFile, "-d", "username=\(Self.adminUser)", "-d", "password=\(Self.adminPassword)", url + "/api2/json/access/ticket"])
+        let login = try runCommand(
+            "/usr/bin/curl",
+            ["-s", "--cacert", caFile, "-d", "username=\(Self.adminUser)", "-d", "password=\(Self.adminPassword)", url + "/api2/json/access/ticket"])
         let data = (try? JSONSerialization.jsonObject(with: Data(login.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any]
         guard let ticket = data?["ticket"] as? String, let token = data?["CSRFPreventionToken"] as? String else {
             throw NSError(domain: "admin login failed: \(login.stdout) \(login.stderr)", code: 1)

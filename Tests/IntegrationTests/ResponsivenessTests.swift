@@ -35,14 +35,16 @@ import Testing
         }
         func running() throws -> Bool {
             try upids.contains { upid in
-                (VMTests.json(try curl(node, "/api2/json/nodes/rsp/tasks/\(upid)/status").body)["data"] as? [String: Any])?["status"] as? String == "running"
+                (VMTests.json(try curl(node, "/api2/json/nodes/rsp/tasks/\(upid)/status").body)["data"] as? [String: Any])?["status"] as? String
+                    == "running"
             }
         }
         var logins: [Double] = [], versions: [Double] = [], resources: [Double] = []
         let started = Date()
         while try running(), Date().timeIntervalSince(started) < 300 {
             let login = try Self.timed(
-                node, ["-d", "username=\(NodeProcess.adminUser)", "-d", "password=\(NodeProcess.adminPassword)", "/api2/json/access/ticket"], anonymous: true)
+                node, ["-d", "username=\(NodeProcess.adminUser)", "-d", "password=\(NodeProcess.adminPassword)", "/api2/json/access/ticket"],
+                anonymous: true)
             #expect(login.status == 200)
             logins.append(login.seconds)
             for _ in 0..<5 {

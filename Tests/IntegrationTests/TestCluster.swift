@@ -118,7 +118,8 @@ final class TestCluster: @unchecked Sendable {
         repeat {
             let states = list.map(status)
             if states.allSatisfy({ $0["mode"] as? String == "synced" && $0["quorate"] as? Int == 1 }),
-                Set(states.compactMap { $0["checksum"] as? String }).count == 1, states.count == list.count {
+                Set(states.compactMap { $0["checksum"] as? String }).count == 1, states.count == list.count
+            {
                 return true
             }
             usleep(100_000)

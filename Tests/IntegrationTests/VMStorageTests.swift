@@ -12,9 +12,15 @@ import Testing
 
         /// Why thin pools cannot exist on this host, if they cannot (no device-mapper in the kernel).
         static var unavailable: String? {
-            let probe = try? runCommand("/bin/bash", ["-c", "dmsetup version >/tmp/corral-dm-probe 2>&1 </dev/null && dmsetup targets >>/tmp/corral-dm-probe 2>&1 </dev/null; s=$?; cat /tmp/corral-dm-probe; exit $s"])
+            let probe = try? runCommand(
+                "/bin/bash",
+                [
+                    "-c",
+                    "dmsetup version >/tmp/corral-dm-probe 2>&1 </dev/null && dmsetup targets >>/tmp/corral-dm-probe 2>&1 </dev/null; s=$?; cat /tmp/corral-dm-probe; exit $s",
+                ])
             guard let probe, probe.status == 0 else {
-                return "this kernel has no usable device-mapper (dmsetup: \(probe?.stdout.split(separator: "\n").first ?? "not run")), so LVM thin pools cannot exist here"
+                return
+                    "this kernel has no usable device-mapper (dmsetup: \(probe?.stdout.split(separator: "\n").first ?? "not run")), so LVM thin pools cannot exist here"
             }
             return probe.stdout.contains("thin-pool") ? nil : "the kernel's device-mapper has no thin-pool target"
         }
@@ -32,8 +38,10 @@ import Testing
                 vgcreate -q '\(vg)' "$dev"
                 lvcreate -q -y -L 1500M -T '\(vg)/data'
                 """
-            let r = try runCommand("/bin/bash", ["-c", "(\(script)) >'\(directory)/thin.log' 2>&1 </dev/null; s=$?; cat '\(directory)/thin.log'; exit $s"])
-            let device = ((try? String(contentsOfFile: directory + "/thin.dev", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let r = try runCommand(
+                "/bin/bash", ["-c", "(\(script)) >'\(directory)/thin.log' 2>&1 </dev/null; s=$?; cat '\(directory)/thin.log'; exit $s"])
+            let device = ((try? String(contentsOfFile: directory + "/thin.dev", encoding: .utf8)) ?? "").trimmingCharacters(
+                in: .whitespacesAndNewlines)
             guard r.status == 0 else {
                 ThinPool(image: image, device: device, vg: vg).teardown()
                 throw TestFailure("cannot build a thin pool on a loop device: \(r.stdout)")
@@ -42,7 +50,12 @@ import Testing
         }
 
         func teardown() {
-            _ = try? runCommand("/bin/bash", ["-c", "(vgremove -q -f '\(vg)'; pvremove -q -f '\(device)'; [ -n '\(device)' ] && losetup -d '\(device)'; rm -f '\(image)') >/dev/null 2>&1 </dev/null"])
+            _ = try? runCommand(
+                "/bin/bash",
+                [
+                    "-c",
+                    "(vgremove -q -f '\(vg)'; pvremove -q -f '\(device)'; [ -n '\(device)' ] && losetup -d '\(device)'; rm -f '\(image)') >/dev/null 2>&1 </dev/null",
+                ])
         }
     }
 
@@ -58,7 +71,8 @@ import Testing
         }
         let cfg = node.mountpoint + "/storage.cfg"
         let storage = try String(contentsOfFile: cfg, encoding: .utf8)
-        try (storage + "\nlvmthin: thin\n\tthinpool data\n\tvgname \(pool.vg)\n\tcontent images,rootdir\n").write(toFile: cfg, atomically: false, encoding: .utf8)
+        try (storage + "\nlvmthin: thin\n\tthinpool data\n\tvgname \(pool.vg)\n\tcontent images,rootdir\n").write(
+            toFile: cfg, atomically: false, encoding: .utf8)
         let status = try curl(node, "/api2/json/nodes/vmt/storage/thin/status")
         #expect(status.status == 200 && status.body.contains("\"active\":1"), "\(status.body)")
 
@@ -99,9 +113,12 @@ import Testing
         let isoDir = node.dataDirectory + "/vz/template/iso"
         try FileManager.default.createDirectory(atPath: isoDir, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: iso, toPath: isoDir + "/tiny.iso")
-        #expect(try VMTests.task(node, "POST", "/nodes/vmt/qemu", [
-            "vmid=310", "memory=256", "kvm=0", "ide2=local:iso/tiny.iso,media=cdrom", "boot=order=ide2", "serial0=socket", "start=1",
-        ]) == "OK")
+        #expect(
+            try VMTests.task(
+                node, "POST", "/nodes/vmt/qemu",
+                [
+                    "vmid=310", "memory=256", "kvm=0", "ide2=local:iso/tiny.iso,media=cdrom", "boot=order=ide2", "serial0=socket", "start=1",
+                ]) == "OK")
         #expect(VMTests.waitForMarker(node, 310))
         let pid = try VMTests.status(node, 310)["pid"] as? Int
         #expect(pid != nil)
@@ -116,7 +133,12 @@ import Testing
         #expect(status["pid"] as? Int == pid, "the same QEMU process")
 
         // libvirtd dies and comes back: corrald reconnects, QEMU never noticed
-        _ = try runCommand("/bin/bash", ["-c", "pid=$(cat /run/libvirtd.pid); kill -9 $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; rm -f /run/libvirtd.pid; cd '\(NodeProcess.repository)' && bash Tests/Guest/libvirt-up.sh >/dev/null 2>&1"])
+        _ = try runCommand(
+            "/bin/bash",
+            [
+                "-c",
+                "pid=$(cat /run/libvirtd.pid); kill -9 $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; rm -f /run/libvirtd.pid; cd '\(NodeProcess.repository)' && bash Tests/Guest/libvirt-up.sh >/dev/null 2>&1",
+            ])
         status = try VMTests.status(node, 310)
         #expect(status["status"] as? String == "running", "after libvirtd restarted: \(status)")
         #expect(status["pid"] as? Int == pid)

@@ -13,7 +13,8 @@ import Testing
         let out = repo + "/.build/tiny-guest"
         // output goes to a file: libvirtd daemonizes and would hold a pipe open forever
         try FileManager.default.createDirectory(atPath: repo + "/.build", withIntermediateDirectories: true)
-        let script = "cd '\(repo)' && bash Tests/Guest/libvirt-up.sh >\(out).log 2>&1 && bash Tests/Guest/tiny-guest.sh \(out) >>\(out).log 2>&1 || { cat \(out).log; exit 1; }"
+        let script =
+            "cd '\(repo)' && bash Tests/Guest/libvirt-up.sh >\(out).log 2>&1 && bash Tests/Guest/tiny-guest.sh \(out) >>\(out).log 2>&1 || { cat \(out).log; exit 1; }"
         let r = try runCommand("/bin/bash", ["-c", script])
         guard r.status == 0 else { throw TestFailure("libvirt or the tiny guest is not ready: \(r.stdout)\(r.stderr)") }
         return out + "/tiny.iso"
@@ -75,9 +76,11 @@ import Testing
         let sha = try runCommand("/usr/bin/sha256sum", [iso]).stdout.split(separator: " ").first.map(String.init) ?? ""
         let bad = try curl(node, "/api2/json/nodes/vmt/storage/local/upload", ["-F", "content=iso", "-F", "filename=@\(iso);filename=tiny.sh"])
         #expect(bad.status == 400 && bad.body.contains("filename"), "\(bad)")
-        let upload = try curl(node, "/api2/json/nodes/vmt/storage/local/upload", [
-            "-F", "content=iso", "-F", "checksum=\(sha)", "-F", "checksum-algorithm=sha256", "-F", "filename=@\(iso)",
-        ])
+        let upload = try curl(
+            node, "/api2/json/nodes/vmt/storage/local/upload",
+            [
+                "-F", "content=iso", "-F", "checksum=\(sha)", "-F", "checksum-algorithm=sha256", "-F", "filename=@\(iso)",
+            ])
         #expect(upload.status == 200, "\(upload)")
         if let upid = Self.json(upload.body)["data"] as? String {
             var done = false
@@ -92,10 +95,13 @@ import Testing
         #expect(content.body.contains("local:iso/tiny.iso"))
 
         // create with kvm: 0 and a new qcow2 disk, boot from the ISO
-        #expect(try Self.task(node, "POST", "/nodes/vmt/qemu", [
-            "vmid=100", "name=tiny", "memory=256", "kvm=0", "scsihw=virtio-scsi-pci", "scsi0=local:1,format=qcow2",
-            "ide2=local:iso/tiny.iso,media=cdrom", "net0=virtio", "boot=order=ide2;scsi0", "serial0=socket",
-        ]) == "OK")
+        #expect(
+            try Self.task(
+                node, "POST", "/nodes/vmt/qemu",
+                [
+                    "vmid=100", "name=tiny", "memory=256", "kvm=0", "scsihw=virtio-scsi-pci", "scsi0=local:1,format=qcow2",
+                    "ide2=local:iso/tiny.iso,media=cdrom", "net0=virtio", "boot=order=ide2;scsi0", "serial0=socket",
+                ]) == "OK")
         let config = Self.json(try curl(node, "/api2/json/nodes/vmt/qemu/100/config").body)["data"] as? [String: Any] ?? [:]
         #expect((config["scsi0"] as? String) == "local:100/vm-100-disk-0.qcow2,size=1G")
         #expect((config["net0"] as? String)?.hasPrefix("virtio=") == true, "a MAC is generated once and kept")

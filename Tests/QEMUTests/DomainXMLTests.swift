@@ -79,7 +79,9 @@ import Testing
     }
 
     @Test func targetsFollowPVEsBusLayout() {
-        func drive(_ bus: String, _ index: Int) -> VMConfig.Drive { VMConfig.Drive(key: "\(bus)\(index)", bus: bus, index: index, file: "x", options: [:]) }
+        func drive(_ bus: String, _ index: Int) -> VMConfig.Drive {
+            VMConfig.Drive(key: "\(bus)\(index)", bus: bus, index: index, file: "x", options: [:])
+        }
         #expect(DomainXML.target(drive("scsi", 0)) == "sda")
         #expect(DomainXML.target(drive("virtio", 1)) == "vdb")
         #expect(DomainXML.target(drive("ide", 2)) == "hdc")

@@ -56,7 +56,10 @@ import Testing
         for s in Self.parameterSchemas(methods) { if let n = s["format"]?.stringValue { counts[n, default: 0] += 1 } }
         let used = counts.filter { $0.value >= 8 }.keys.sorted()
         // property-string formats named by PVE (pve-qm-*, pve-lxc-*, …) arrive with their domains
-        let missing = used.filter { Formats.lookup($0) == nil && !$0.hasPrefix("pve-fw-") && !$0.hasPrefix("pve-qm") && !$0.hasPrefix("pve-lxc") && $0 != "IPorCIDRorAlias" && $0 != "prune-backups" }
+        let missing = used.filter {
+            Formats.lookup($0) == nil && !$0.hasPrefix("pve-fw-") && !$0.hasPrefix("pve-qm") && !$0.hasPrefix("pve-lxc") && $0 != "IPorCIDRorAlias"
+                && $0 != "prune-backups"
+        }
         #expect(missing.isEmpty, "formats used 8+ times in PVE's API but not registered: \(missing)")
         let coverage = Double(counts.keys.filter { Formats.lookup($0) != nil }.count) / Double(counts.count)
         print("named formats registered: \(counts.keys.filter { Formats.lookup($0) != nil }.count) of \(counts.count) (\(Int(coverage * 100))%)")

@@ -20,7 +20,10 @@ import Testing
 
     @Test func convertsFormTextToTypes() throws {
         let result = Validator.validate(
-            ["node": .text("pve1"), "vmid": .text("100"), "full": .text("yes"), "ratio": .text("0.5"), "ids": .repeated([.text("100"), .text("101")])],
+            [
+                "node": .text("pve1"), "vmid": .text("100"), "full": .text("yes"), "ratio": .text("0.5"),
+                "ids": .repeated([.text("100"), .text("101")]),
+            ],
             against: Self.schema)
         let typed = try result.get()
         #expect(typed["vmid"] == .int(100))

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Schema
 import Testing
 
 @testable import Storage

@@ -74,7 +74,9 @@ struct Boom: Error, CustomStringConvertible { var description: String { "boom ha
         #expect(page.total == 11)
         #expect(page.lines.map(\.n) == [4, 5])
         #expect(page.lines.map(\.t) == ["line 4", "line 5"])
-        #expect(throws: TaskError.self) { try tasks.readLog(UPID(node: "t1", pid: 1, pstart: 1, starttime: 1, type: "x", id: "", user: "u@pam"), start: 0, limit: 1) }
+        #expect(throws: TaskError.self) {
+            try tasks.readLog(UPID(node: "t1", pid: 1, pstart: 1, starttime: 1, type: "x", id: "", user: "u@pam"), start: 0, limit: 1)
+        }
     }
 
     @Test func observersSeeStartAndFinish() async throws {

@@ -1,4 +1,3 @@
-@testable import Corosync
 import FUSE
 import Foundation
 import LXC
@@ -6,6 +5,8 @@ import Libvirt
 import SQLite
 import TLS
 import Testing
+
+@testable import Corosync
 
 /// The thin wrappers against their real libraries (libvirt's in-process test driver needs no daemon).
 @Suite struct WrapperTests {
@@ -108,7 +109,8 @@ import Testing
 
     @Test func digestsMatchKnownVectors() {
         #expect(Digest.hex(Digest.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Digest.hex(Digest.hmacSHA256(key: Array("key".utf8), data: Array("The quick brown fox jumps over the lazy dog".utf8)))
-            == "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8")
+        #expect(
+            Digest.hex(Digest.hmacSHA256(key: Array("key".utf8), data: Array("The quick brown fox jumps over the lazy dog".utf8)))
+                == "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8")
     }
 }
