@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Crypt", dependencies: ["CCrypt"]),
 
         // 3. Core services
-        .target(name: "Blocking"),
+        .target(name: "Blocking", exclude: ["README.md"]),
         .target(name: "Errors"),
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema", "Blocking", "Errors"]),
@@ -61,8 +61,9 @@ let package = Package(
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
         .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS"]),
-        .target(name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"]),
-        .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"]),
+        .target(
+            name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"], exclude: ["README.md"]),
+        .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"], exclude: ["README.md"]),
         .target(name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
         .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
@@ -95,17 +96,22 @@ let package = Package(
             dependencies: ["Composition", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "corral", dependencies: ["CLI"]),
 
+        // what the test suites share: running commands, temporary directories, failures
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SchemaTests", dependencies: ["Schema"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "Zlib"]),
-        .testTarget(name: "APITests", dependencies: ["API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "HTTPServer", "TLS", "Zlib"]),
+        .testTarget(
+            name: "APITests", dependencies: ["TestSupport", "API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
-        .testTarget(name: "ClusterFSTests", dependencies: ["ClusterFS", "SQLite", "FUSE", "Corosync"]),
-        .testTarget(name: "AccessTests", dependencies: ["Access", "TLS", "Crypt", "PAM", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
+        .testTarget(name: "ClusterFSTests", dependencies: ["TestSupport", "ClusterFS", "SQLite", "FUSE", "Corosync"]),
+        .testTarget(
+            name: "AccessTests", dependencies: ["TestSupport", "Access", "TLS", "Crypt", "PAM", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
-        .testTarget(name: "QEMUTests", dependencies: ["QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["TLS"]),
+        .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "TLS"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -36,6 +36,9 @@ extension GuestBackend {
         _ vmid: Int, newid: Int, name: String?, description: String?, full requested: Bool?, target: String?, format: String?,
         log: @escaping @Sendable (String) -> Void
     ) async throws {
+        if let owner = store.owner(of: newid) {
+            throw GuestError.parameter("newid", "\(noun) \(newid) already exists on node '\(owner.node)'")
+        }
         let (probe, _) = try load(vmid)
         let fromTemplate = isTemplate(probe.current)
         // a template is cloned linked by default, where every volume's storage can; otherwise in full

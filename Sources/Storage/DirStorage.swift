@@ -8,7 +8,7 @@ public struct DirStorage: StoragePlugin {
     public static let driver = StorageDriver(
         type: "dir", content: ["images", "rootdir", "iso", "vztmpl", "backup", "snippets", "import"],
         defaultContent: ["images", "rootdir"], formats: ["qcow2", "raw", "vmdk", "subvol"], defaultFormat: "raw",
-        capabilities: [.snapshots, .linkedClones, .files, .fileContent],
+        capabilities: [.snapshots, .linkedClones, .files, .fileContent, .localPaths],
         options: [
             "path": Schema.string(format: "pve-storage-path"), "format": Schema.string(enum: ["raw", "qcow2", "vmdk", "subvol"]).optional(),
             "preallocation": Schema.string(enum: ["off", "metadata", "falloc", "full"]).optional(), "mkdir": Schema.boolean().optional(),

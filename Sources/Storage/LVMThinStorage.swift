@@ -6,7 +6,7 @@ import Schema
 public struct LVMThinStorage: StoragePlugin {
     public static let driver = StorageDriver(
         type: "lvmthin", content: ["images", "rootdir"], defaultContent: ["images", "rootdir"], formats: ["raw"], defaultFormat: "raw",
-        capabilities: [.snapshots, .linkedClones, .needsActivation],
+        capabilities: [.snapshots, .linkedClones, .needsActivation, .localPaths],
         options: [
             "vgname": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*"),
             "thinpool": Schema.string(pattern: "[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]*"),

@@ -32,8 +32,9 @@ public struct MemoryStorage: StoragePlugin {
 
     public init(entry: StorageConfig.Entry) { self.entry = entry }
 
-    /// Forgets every volume of every memory storage (between tests).
-    public static func reset() { stores.withLock { $0 = [:] } }
+    /// Forgets every volume of the named memory storages (between tests; suites running side by side
+    /// use storage ids of their own).
+    public static func reset(_ ids: String...) { stores.withLock { for id in ids { $0[id] = nil } } }
 
     func withStore<T>(_ body: (inout [String: Volume]) throws(StorageError) -> T) throws(StorageError) -> T {
         let id = entry.id

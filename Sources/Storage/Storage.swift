@@ -1,5 +1,6 @@
 import ClusterFS
 import Foundation
+import Glibc
 import Schema
 
 /// The node's view of `storage.cfg`: parses it from the cluster filesystem and hands out the backend
@@ -70,6 +71,9 @@ extension Storage {
         _ name: String, of source: any StoragePlugin, to destination: any StoragePlugin, vmid: Int, format requested: String?
     ) throws -> String {
         try source.activateVolume(name)
+        guard source.capabilities.contains(.localPaths), destination.capabilities.contains(.localPaths) else {
+            return try streamVolume(name, of: source, to: destination, vmid: vmid, format: requested)
+        }
         if Self.isDirectory(source, name) {
             let copy = try destination.allocate(vmid: vmid, format: "subvol", size: 0, name: nil)
             do { try Command.run(["cp", "-a", "--", try source.path(name) + "/.", try destination.path(copy)]) } catch {
@@ -91,5 +95,23 @@ extension Storage {
             throw StorageError(wrapping: error, "copying \(source.entry.id):\(name) failed")
         }
         return copy
+    }
+
+    /// A copy through the drivers' export and import (a storage without local paths), spooled in a
+    /// temporary file; the format stays the source's.
+    func streamVolume(_ name: String, of source: any StoragePlugin, to destination: any StoragePlugin, vmid: Int, format: String?) throws -> String {
+        guard let stream = source.exportFormats(name).first else { throw StorageError(500, "\(source.entry.id):\(name) cannot be exported") }
+        if let format, !stream.hasPrefix(format + "+") {
+            throw StorageError(400, "\(source.entry.id):\(name) can only be copied as it is (\(stream)), not converted to \(format)")
+        }
+        var template = Array((NSTemporaryDirectory() + "corral-copy-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw StorageError(500, "cannot create a spool file: \(String(cString: strerror(errno)))") }
+        unlink(String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        defer { close(fd) }
+        let spool = FileDescriptorStream(fd: fd)
+        try source.export(name, format: stream, to: spool)
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw StorageError(500, "cannot rewind the spool file") }
+        return try destination.importVolume(vmid: vmid, format: stream, name: nil, from: spool)
     }
 }

@@ -17,6 +17,9 @@ public struct StorageCapabilities: OptionSet, Sendable, Hashable {
     public static let needsActivation = StorageCapabilities(rawValue: 1 << 4)
     /// Holds files of every content type (ISO images, templates, backups, snippets), not only guest disks.
     public static let fileContent = StorageCapabilities(rawValue: 1 << 5)
+    /// Volumes have local paths QEMU and qemu-img can open (files or block devices); otherwise
+    /// they are reached through the driver alone (export/import streams).
+    public static let localPaths = StorageCapabilities(rawValue: 1 << 6)
 }
 
 /// One row of the storage registry: a section type of `storage.cfg` and everything known about it

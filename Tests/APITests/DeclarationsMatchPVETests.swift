@@ -4,6 +4,7 @@ import Composition
 import Foundation
 import Nodes
 import Tasks
+import TestSupport
 import Testing
 
 @testable import API
@@ -110,16 +111,8 @@ import Testing
     static let hasValidator = (try? runPython("import openapi_spec_validator").status) == 0
 
     static func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let r = try runCommand("/usr/bin/env", ["python3", "-c", script] + arguments)
+        return (r.status, r.stdout + r.stderr)
     }
 
 }

@@ -4,6 +4,7 @@ import Composition
 import Daemon
 import Foundation
 import Tasks
+import TestSupport
 import Testing
 
 @testable import API
@@ -30,36 +31,20 @@ import Testing
 
     nonisolated(unsafe) static var session: [String] = []
 
-    /// Reads a pipe to its end on a plain thread: blocking the cooperative pool (2 threads on these
-    /// machines) would starve the very tasks a test waits for.
-    static func readAll(_ pipe: Pipe) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-            }
-        }
-    }
-
-    static func curl(_ arguments: [String]) throws -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "-k"] + session + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        return (process, pipe)
+    /// curl as root@pam (the suite's session), started now and awaited with `result()`.
+    static func curl(_ arguments: [String]) throws -> RunningCommand {
+        try RunningCommand("/usr/bin/curl", ["-s", "-k"] + session + arguments)
     }
 
     @Test func eventStreamDeliversTaskStartAndFinish() async throws {
         let (node, port) = try Self.startNode()
-        let (process, pipe) = try Self.curl(["-N", "--max-time", "4", "https://127.0.0.1:\(port)/api2/json/events"])
+        let stream = try Self.curl(["-N", "--max-time", "4", "https://127.0.0.1:\(port)/api2/json/events"])
         try await Task.sleep(for: .milliseconds(500))
         let upid = try node.services.tasks.start(type: "demo", id: "7", user: "root@pam") { log in
             log.log("doing it")
             try await Task.sleep(for: .milliseconds(100))
         }
-        let text = await Self.readAll(pipe)
-        process.waitUntilExit()
+        let text = await stream.result().stdout
         #expect(text.contains("event: ready"))
         #expect(text.contains("event: task-started\ndata: {") && text.contains(upid.description))
         #expect(text.contains("event: task-finished") && text.contains(#""status":"OK""#))
@@ -78,22 +63,16 @@ import Testing
             (["\(base)/nodes/%FF/status"], "400"),
             (["-X", "PATCH", "\(base)/version"], "501"),
         ] {
-            let (process, pipe) = try Self.curl(["-o", "/dev/null", "-w", "%{http_code}"] + args)
-            let code = await Self.readAll(pipe)
-            process.waitUntilExit()
+            let code = try await Self.curl(["-o", "/dev/null", "-w", "%{http_code}"] + args).result().stdout
             #expect(code == expected, "\(args): \(code)")
         }
-        let (process, pipe) = try Self.curl(["-i", "\(base)/nodes/h1/tasks?limit=1&limit=2"])
-        let text = await Self.readAll(pipe)
-        process.waitUntilExit()
+        let text = try await Self.curl(["-i", "\(base)/nodes/h1/tasks?limit=1&limit=2"]).result().stdout
         #expect(text.contains(#""limit":"duplicate parameter (the schema allows a single value)""#))
         await node.shutdown(grace: 1)
     }
 
     static func json(_ arguments: [String]) async throws -> (code: String, body: [String: Any]) {
-        let (process, pipe) = try curl(["-w", "\n%{http_code}"] + arguments)
-        let text = await readAll(pipe)
-        process.waitUntilExit()
+        let text = try await Self.curl(["-w", "\n%{http_code}"] + arguments).result().stdout
         let code = String(text.split(separator: "\n").last ?? "")
         let body = String(text.dropLast(code.count))
         let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
@@ -135,19 +114,13 @@ import Testing
         let upid = try node.services.tasks.start(type: "wait", id: "", user: "root@pam") { _ in try await Task.sleep(for: .seconds(30)) }
         let encoded = upid.description.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: "@", with: "%40")
         let base = "https://127.0.0.1:\(port)/api2/json/nodes/h1/tasks"
-        var (process, pipe) = try Self.curl(["\(base)?source=active"])
-        var text = await Self.readAll(pipe)
-        process.waitUntilExit()
+        var text = try await Self.curl(["\(base)?source=active"]).result().stdout
         #expect(text.contains(upid.description) && text.contains(#""total":1"#))
-        (process, pipe) = try Self.curl(["-X", "DELETE", "\(base)/\(encoded)"])
-        text = await Self.readAll(pipe)
-        process.waitUntilExit()
+        text = try await Self.curl(["-X", "DELETE", "\(base)/\(encoded)"]).result().stdout
         #expect(text == #"{"data":null}"#)
         let record = await node.services.tasks.wait(upid)
         #expect(record.exit == .error("received interrupt"))
-        (process, pipe) = try Self.curl(["\(base)/\(encoded)/status"])
-        text = await Self.readAll(pipe)
-        process.waitUntilExit()
+        text = try await Self.curl(["\(base)/\(encoded)/status"]).result().stdout
         #expect(text.contains(#""status":"stopped""#) && text.contains(#""exitstatus":"received interrupt""#))
         await node.shutdown(grace: 1)
     }
@@ -157,13 +130,12 @@ import Testing
 /// config write does) hold neither the loop thread that accepted them nor the cooperative pool.
 /// (In the serialized suite: tests of the suite share the session cookie.)
 extension NodeHTTPTests {
-    static func timed(_ arguments: [String]) throws -> (Process, Pipe) {
+    static func timed(_ arguments: [String]) throws -> RunningCommand {
         try NodeHTTPTests.curl(["-o", "/dev/null", "-w", "%{http_code} %{time_total}"] + arguments)
     }
 
-    static func result(_ started: (Process, Pipe)) async -> (code: String, seconds: Double) {
-        let text = await NodeHTTPTests.readAll(started.1)
-        started.0.waitUntilExit()
+    static func result(_ started: RunningCommand) async -> (code: String, seconds: Double) {
+        let text = await started.result().stdout
         let parts = text.split(separator: " ")
         return (parts.first.map(String.init) ?? "", parts.count > 1 ? Double(parts[1]) ?? 99 : 99)
     }

@@ -2,6 +2,7 @@ import Crypt
 import Foundation
 import Glibc
 import PAM
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct PasswordTests {
@@ -29,16 +30,5 @@ import Testing
         #expect(throws: Never.self) { try pam.authenticate(user: user, password: password) }
         #expect(throws: PAMAuthenticator.Failure.self) { try pam.authenticate(user: user, password: password + "x") }
         #expect(throws: PAMAuthenticator.Failure.self) { try pam.authenticate(user: "no-such-user-\(getpid())", password: "x") }
-    }
-
-    func shell(_ command: String) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try? p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
     }
 }

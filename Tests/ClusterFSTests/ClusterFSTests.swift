@@ -1,15 +1,10 @@
 import Foundation
 import Glibc
 import SQLite
+import TestSupport
 import Testing
 
 @testable import ClusterFS
-
-func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "corral-cfs-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 func expectErrno(_ code: Int32, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
     do {

@@ -1,6 +1,7 @@
 import FUSE
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 @testable import ClusterFS

@@ -1,6 +1,7 @@
 import Corosync
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import ClusterFS

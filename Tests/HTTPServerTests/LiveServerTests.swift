@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import HTTPServer
 import TLS
+import TestSupport
 import Testing
 import Zlib
 
@@ -209,15 +210,4 @@ func startServer(
     }
 }
 
-func run(_ path: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
-}
+func run(_ path: String, _ arguments: [String]) throws -> String { try runCommand(path, arguments).stdout }

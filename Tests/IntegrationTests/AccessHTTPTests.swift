@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Access control over real HTTPS against the real daemon: users made over the API, a login that

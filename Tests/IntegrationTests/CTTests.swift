@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Containers through the HTTP API and `pct` against real liblxc: a busybox template built by the

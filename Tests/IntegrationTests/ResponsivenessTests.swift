@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// The node stays responsive while blocking work runs: two full clones of a template whose disk

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 
 /// A real N-node cluster on this machine: corosync per network namespace (Tests/Cluster/cluster.sh)
 /// and one corrald per node, joined to its namespace's corosync, its filesystem mounted where the

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// VMs on an LVM thin pool built on a loop device, and VMs that outlive restarts of corrald and of

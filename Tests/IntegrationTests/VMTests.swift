@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Virtual machines through the HTTP API against a real libvirtd and QEMU: the tiny guest
@@ -224,9 +225,4 @@ import Testing
         #expect(start.contains("audio0"), "start should name the option it cannot apply: \(start)")
         #expect(try Self.status(node, 100)["status"] as? String == "stopped")
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

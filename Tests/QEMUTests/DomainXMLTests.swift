@@ -1,5 +1,6 @@
 import Foundation
 import Guests
+import TestSupport
 import Testing
 
 @testable import QEMU
@@ -50,16 +51,8 @@ import Testing
             let path = NSTemporaryDirectory() + "corral-golden-\(name)-\(UUID().uuidString).xml"
             try xml.write(toFile: path, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: path) }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/virt-xml-validate")
-            process.arguments = [path, "domain"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "virt-xml-validate rejected \(name): \(output)")
+            let r = try runCommand("/usr/bin/virt-xml-validate", [path, "domain"])
+            #expect(r.status == 0, "virt-xml-validate rejected \(name): \(r.stdout)\(r.stderr)")
         }
     }
 

@@ -44,7 +44,7 @@ final class MemoryStream: VolumeSink, VolumeSource, @unchecked Sendable {
     }
 
     @Test func theMemoryDriverDoesWhatGuestsNeed() throws {
-        MemoryStorage.reset()
+        MemoryStorage.reset("mem")
         let m = MemoryStorage(entry: Self.entry("memory", "mem", [("capacity", "8192")]))
         let disk = try m.allocate(vmid: 100, format: "raw", size: 1024, name: nil)
         #expect(disk == "100/vm-100-disk-0.raw")
@@ -69,7 +69,7 @@ final class MemoryStream: VolumeSink, VolumeSource, @unchecked Sendable {
     }
 
     @Test func memoryVolumesExportAndImportAsRawPlusSize() throws {
-        MemoryStorage.reset()
+        MemoryStorage.reset("a", "b")
         let a = MemoryStorage(entry: Self.entry("memory", "a", [])), b = MemoryStorage(entry: Self.entry("memory", "b", []))
         let disk = try a.allocate(vmid: 100, format: "raw", size: 16, name: nil)
         let stream = MemoryStream()
