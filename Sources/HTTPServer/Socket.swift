@@ -1,3 +1,4 @@
+internal import CSocketShim
 import Glibc
 
 /// The POSIX socket calls the server makes, each turning errno into a thrown `HTTPServerError`.

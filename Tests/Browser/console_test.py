@@ -19,9 +19,8 @@ the browser's own terminal (the VM Console tab's serial terminal).
 
 Always: the console's terminal emulator (www/js/term/) is checked in the page
 with known escape sequences (term_checks.js); Node → Storage uploads a small
-ISO (progress, checksum, task), lists and deletes it. Without the container API
-(no /tmp/corral-bin/READY-lxc) the Create-CT wizard is walked and its refusal
-shown; with it and --guests, a container is made from the busybox template
+ISO (progress, checksum, task), lists and deletes it. With --guests, a
+container is made from the busybox template
 (built by the node through aplinfo, uploaded again through the API) by the wizard,
 started, its tabs edited, its Console must show the shell and answer
 `echo hi-$((6*7))` with hi-42, and it is stopped and deleted.
@@ -73,7 +72,6 @@ from wsclient import WebSocket, WebSocketRefused  # noqa: E402  (the tests' one 
 NODE = "browsertest"
 USER, REALM, PASSWORD = "tester", "pve", "browser-test-password"
 DESKTOP = (1280, 720)
-LXC_READY = Path("/tmp/corral-bin/READY-lxc")   # set by whoever builds binaries with the container API
 PHONE = (390, 844)
 
 # Endpoints the console already uses that the daemon may not serve yet: their 501 is expected.
@@ -692,28 +690,6 @@ def ct_wizard_fill(c, template_volid=None, net=False):
     return vmid
 
 
-def ct_wizard_without_api(c, daemon):
-    """Until corrald has containers: the wizard validates, and the server's refusal of
-    POST /nodes/{node}/lxc shows in the wizard (no console errors beyond the expected answer)."""
-    cache = daemon.data / "vz" / "template" / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / "browser-test.tar.gz").write_bytes(b"\x1f\x8b" + b"\0" * 64)
-    try:
-        ct_wizard_fill(c)
-        c.shot("ct-wizard-confirm")
-        c.expected.extend([(501, re.compile(r"/nodes/[^/]+/lxc\b")), (404, re.compile(r"/nodes/[^/]+/lxc\b"))])
-        wizard_next(c)                                           # Create
-        c.wait(lambda: c.visible("dialog.wizard .notice-error") or c.js("return location.hash").startswith("#lxc/"),
-               "the wizard to report the server's answer", 30)
-        c.collect_logs()
-        c.shot("ct-wizard-refused")
-        if c.q("dialog.wizard[open]"):
-            c.q("dialog.wizard").send_keys(Keys.ESCAPE)
-            c.wait(lambda: not c.q("dialog.wizard[open]"), "the wizard to close")
-    finally:
-        (cache / "browser-test.tar.gz").unlink(missing_ok=True)
-
-
 # --- guests (--guests) ----------------------------------------------------------------------
 
 def wizard_field(c, key):
@@ -1319,10 +1295,8 @@ def main():
         ok = ok and step("terminal emulator", terminal_checks)
         if not args.mock_guests:  # the mock answers storage content itself, without uploads
             ok = ok and step("storage views", storage_views)
-        if not LXC_READY.exists() and not args.mock_guests:
-            ok = ok and step("create-CT wizard (no container API yet)", lambda c: ct_wizard_without_api(c, daemon))
         ok = ok and step("datacenter permissions", dc_permissions)
-        if ok and guests and not args.mock_guests and LXC_READY.exists():
+        if ok and guests and not args.mock_guests:
             # Before any VM starts: a VM's start makes the node's run directory 0770 root:kvm, and an
             # unprivileged container's template can then not be unpacked below it (a server bug).
             ok = step("container: wizard, start, console, stop, delete", lambda c: ct_lifecycle(c, daemon, leftover_ct))
