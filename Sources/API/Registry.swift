@@ -59,6 +59,10 @@ public final class Registry: Sendable {
         return (node, params)
     }
 
+    /// The path parameters PVE routes with their `/`s (its `fragmentDelimiter => ''` routes): a
+    /// storage volume (`…/content/local:iso/x.iso`) and a firewall IP set entry (`…/ipset/n/192.0.2.0/24`).
+    static let slashParameters: Set<String> = ["volume", "cidr"]
+
     /// Literal segments first, then a parameter taking one segment. When neither leads anywhere, a
     /// parameter that ends a declared path (a leaf: nothing is declared below it) takes every remaining segment with its `/`s, as PVE routes
     /// values that clients send unencoded (`content/local:iso/x.iso`, `ipset/n/192.0.2.0/24`).
@@ -73,7 +77,8 @@ public final class Registry: Sendable {
             params = attempt
             return found
         }
-        guard !rest.isEmpty, !p.node.endpoints.isEmpty, p.node.literals.isEmpty, p.node.parameter == nil else { return nil }
+        guard !rest.isEmpty, Self.slashParameters.contains(p.name), !p.node.endpoints.isEmpty, p.node.literals.isEmpty, p.node.parameter == nil
+        else { return nil }
         params[p.name] = segments.joined(separator: "/")
         return p.node
     }

@@ -16,10 +16,10 @@ public enum ResponseFormat: String, Sendable {
             return (200, nil, JSON.object(envelope).serialized())
         case .failure(let error):
             envelope["data"] = .null
+            // PVE's server (since libpve-http-server-perl 5.2) sends the message with per-parameter errors too
+            envelope["message"] = .string(error.message + "\n")
             if let errors = error.errors, !errors.isEmpty {
                 envelope["errors"] = .object(errors.mapValues { .string($0) })
-            } else {
-                envelope["message"] = .string(error.message + "\n")
             }
             if self == .extjs {
                 envelope["success"] = 0

@@ -63,7 +63,7 @@ enum ClusterEndpoints {
                 returns: .integer(), permission: .anyUser,
                 handler: .blocking { context in
                     if let wanted = context.int("vmid") {
-                        if guests.owner(of: Int(wanted)) != nil { throw APIError(400, "VM \(wanted) already exists") }
+                        if guests.owner(of: Int(wanted)) != nil { throw APIError.parameters(["vmid": "VM \(wanted) already exists"]) }
                         return .string("\(wanted)")
                     }
                     var vmid = 100

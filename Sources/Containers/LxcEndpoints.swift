@@ -69,7 +69,7 @@ public enum LxcEndpoints {
                         throw APIError.parameters(["ostemplate": "property is missing and it is not optional"])
                     }
                     if let owner = m.store.owner(of: vmid) {
-                        throw APIError.parameters(["vmid": "CT \(vmid) already exists on node '\(owner.node)'"])
+                        throw APIError(500, "\(owner.type == "lxc" ? "CT" : "VM") \(vmid) already exists on node '\(owner.node)'")
                     }
                     if let storage = VolumeID(template)?.storage,
                         !context.has(["Datastore.AllocateSpace", "Datastore.Audit"], on: "/storage/\(storage)", any: true)

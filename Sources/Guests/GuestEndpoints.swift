@@ -57,7 +57,7 @@ public enum GuestEndpoints {
     /// `skiplock` is root@pam's.
     public static func checkSkiplock(_ context: RequestContext) throws -> Bool {
         let skiplock = context.bool("skiplock") ?? false
-        if skiplock && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
+        if skiplock && context.user != "root@pam" { throw APIError.parameters(["skiplock": "Only root may use this option."]) }
         return skiplock
     }
 

@@ -88,6 +88,6 @@ public struct GuestStore: Sendable {
 
     /// Fails when the config carries a `lock:` (unless `skiplock`).
     public func checkLock(_ config: GuestConfig, _ vmid: Int, skiplock: Bool = false) throws {
-        if let lock = config.current["lock"], !skiplock { throw GuestError(500, "\(noun) \(vmid) is locked (\(lock))") }
+        if let lock = config.current["lock"], !skiplock { throw GuestError(500, "\(noun) is locked (\(lock))") }
     }
 }

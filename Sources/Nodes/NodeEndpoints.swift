@@ -80,7 +80,7 @@ public enum NodeEndpoints {
             "kversion": .string("\(kernel.sysname) \(kernel.release) \(kernel.version)"),
             // tools split this as pve-manager/<version>/<build>: it names the API level implemented;
             // what is really running is in a field of its own
-            "pveversion": .string("pve-manager/\(apiVersion)/\(context.services.repoID.prefix(8))"),
+            "pveversion": .string("pve-manager/\(apiVersion)/\(context.services.repoID.prefix(16))"),
             "corral-version": .string("corral/\(context.services.productVersion)/\(context.services.repoID.prefix(8))"),
             "boot-info": ["mode": .string(NodeStatus.bootMode)],
             "ksm": ["shared": 0],

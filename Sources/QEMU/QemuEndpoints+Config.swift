@@ -18,7 +18,7 @@ extension QemuEndpoints {
             let options = VMManager.options(from: context.parameters)
             try checkOptionPrivileges(context, vmid: vmid, set: options, delete: delete + revert)
             let skiplock = context.bool("skiplock") ?? false
-            if skiplock && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
+            if skiplock && context.user != "root@pam" { throw APIError.parameters(["skiplock": "Only root may use this option."]) }
             try m.precheck(options)
             let parameters = context.parameters, digest = context.string("digest")
             return (

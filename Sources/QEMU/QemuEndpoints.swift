@@ -81,7 +81,8 @@ public enum QemuEndpoints {
                     try GuestEndpoints.checkAllocate(context, vmid: vmid)
                     if context.string("archive") != nil { throw APIError(501, "restoring from a backup archive is not supported yet") }
                     if let owner = m.owner(of: vmid) {
-                        throw APIError.parameters(["vmid": "VM \(vmid) already exists on node '\(owner.node)'"])
+                        throw APIError(
+                            500, "unable to create VM \(vmid) - \(owner.type == "lxc" ? "CT" : "VM") \(vmid) already exists on node '\(owner.node)'")
                     }
                     let options = VMManager.options(from: context.parameters)
                     try checkOptionPrivileges(context, vmid: vmid, set: options, delete: [])
@@ -142,7 +143,7 @@ public enum QemuEndpoints {
                     if m.isRunning(vmid) { throw APIError(400, "VM \(vmid) is running - destroy failed") }
                     let purge = context.bool("purge") ?? false, unreferenced = context.bool("destroy-unreferenced-disks") ?? true
                     let skiplock = context.bool("skiplock") ?? false
-                    if skiplock && context.user != "root@pam" { throw APIError(403, "Only root may use option 'skiplock'") }
+                    if skiplock && context.user != "root@pam" { throw APIError.parameters(["skiplock": "Only root may use this option."]) }
                     return try task(context, "qmdestroy", vmid) { log in
                         try await m.destroy(vmid, purge: purge, unreferenced: unreferenced, skiplock: skiplock, log: log)
                         if purge { try GuestEndpoints.purge(vmid, access: access, noun: "VM", log: log) }

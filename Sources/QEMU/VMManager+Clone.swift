@@ -9,7 +9,7 @@ extension VMManager {
     public func resize(_ vmid: Int, disk key: String, size text: String, digest: String?, log: @escaping @Sendable (String) -> Void) async throws {
         try await locks.with(vmid, what: "resize disk of VM \(vmid)") {
             var (config, current) = try load(vmid)
-            if let digest, digest != current { throw QEMUError(400, "detected modified configuration - file changed by other user? Try again.") }
+            if let digest, digest != current { throw QEMUError(500, "detected modified configuration - file changed by other user? Try again.") }
             try checkLock(config, vmid)
             guard let drive = VMConfig(config.current).drives.first(where: { $0.key == key }), !drive.isCDROM,
                 let volid = drive.volid.flatMap(VolumeID.init)

@@ -19,9 +19,7 @@ extension VMManager {
         try await locks.with(vmid, timeout: 10, what: "update VM \(vmid) config") {
             var (config, current) = try load(vmid)
             if let digest, digest != current {
-                throw QEMUError(
-                    400, "detected modified configuration - file changed by other user? Try again.",
-                    errors: ["digest": "the config changed meanwhile"])
+                throw QEMUError(500, "detected modified configuration - file changed by other user? Try again.")
             }
             var options = Self.options(from: parameters)
             // removing the lock itself is how a stuck lock is cleared (`qm unlock`)

@@ -11,9 +11,12 @@ public struct TaskError: CorralError, Equatable {
         self.message = message
     }
 
+    /// PVE answers an unknown task as bad input (`upid`), not as a missing resource.
+    public var parameterErrors: [String: String]? { kind == .notFound ? ["upid": "no such task"] : nil }
+
     public var code: ErrorCode {
         switch kind {
-        case .notFound: .notFound
+        case .notFound: .badRequest
         case .invalidUPID, .notRunning: .badRequest
         case .io: .failed
         }

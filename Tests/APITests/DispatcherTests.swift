@@ -77,7 +77,7 @@ func call(_ d: Dispatcher, _ method: String, _ path: String, _ params: [String: 
         let bad = ResponseFormat.json.render(APIOutcome(.failure(.parameters(["vmid": "nope"]))))
         #expect(bad.status == 400)
         #expect(bad.reason == "Parameter verification failed.")
-        #expect(String(decoding: bad.body, as: UTF8.self) == #"{"data":null,"errors":{"vmid":"nope"}}"#)
+        #expect(String(decoding: bad.body, as: UTF8.self) == #"{"data":null,"errors":{"vmid":"nope"},"message":"Parameter verification failed.\n"}"#)
         let failed = ResponseFormat.json.render(APIOutcome(.failure(APIError(500, "storage 'x' does not exist"))))
         #expect(failed.reason == "storage 'x' does not exist")
         #expect(String(decoding: failed.body, as: UTF8.self) == #"{"data":null,"message":"storage 'x' does not exist\n"}"#)

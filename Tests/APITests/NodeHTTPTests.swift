@@ -93,7 +93,7 @@ import Testing
         (code, body) = try await Self.json(["\(base)/nodes/h1/status"])
         let status = body["data"] as? [String: Any] ?? [:]
         let pveversion = status["pveversion"] as? String ?? ""
-        #expect(pveversion.wholeMatch(of: /pve-manager\/\d+\.\d+\.\d+\/[0-9a-f]{8}/) != nil, "\(pveversion)")
+        #expect(pveversion.wholeMatch(of: /pve-manager\/\d+\.\d+\.\d+\/[0-9a-f]{16}/) != nil, "\(pveversion)")
         #expect((status["corral-version"] as? String)?.hasPrefix("corral/") == true)
         (code, body) = try await Self.json(["\(base)/version"])
         #expect(((body["data"] as? [String: Any])?["version"] as? String)?.wholeMatch(of: /\d+\.\d+\.\d+/) != nil)
@@ -103,9 +103,33 @@ import Testing
         #expect(realm["type"] as? String == "pam" && (realm["digest"] as? String)?.count == 40)
         (code, _) = try await Self.json(["\(base)/access/domains/nosuch"])
         #expect(code == "500")
-        // a volume ID sent with its '/' unencoded reaches the handler (which finds no such volume)
+        // a volume ID sent with its '/' unencoded reaches the handler (which finds no such volume);
+        // elsewhere a '/' in a value is no route, as on PVE
         (code, body) = try await Self.json(["\(base)/nodes/h1/storage/local/content/local:iso/nothing-here.iso"])
         #expect(code != "501" && code != "200", "\(code) \(body)")
+        (code, _) = try await Self.json(["\(base)/pools/a/b"])
+        #expect(code == "501")
+        // a used VMID: create is a plain 500, nextid names the parameter; a stale digest is a 500
+        (code, body) = try await Self.json(["-X", "POST", "-d", "vmid=150", "-d", "memory=64", "\(base)/nodes/h1/qemu"])
+        let upid = try #require(body["data"] as? String)
+        for _ in 0..<100 {
+            let (_, status) = try await Self.json([
+                "\(base)/nodes/h1/tasks/\(upid.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)/status"
+            ])
+            if (status["data"] as? [String: Any])?["status"] as? String == "stopped" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        (code, body) = try await Self.json(["-X", "POST", "-d", "vmid=150", "-d", "memory=64", "\(base)/nodes/h1/qemu"])
+        #expect(code == "500" && body["message"] as? String == "unable to create VM 150 - VM 150 already exists on node 'h1'\n", "\(code) \(body)")
+        (code, body) = try await Self.json(["\(base)/cluster/nextid?vmid=150"])
+        #expect(code == "400" && (body["errors"] as? [String: String])?["vmid"] == "VM 150 already exists", "\(code) \(body)")
+        (code, body) = try await Self.json([
+            "-X", "PUT", "-d", "memory=96", "-d", "digest=0000000000000000000000000000000000000000", "\(base)/nodes/h1/qemu/150/config",
+        ])
+        #expect(code == "500" && (body["message"] as? String)?.hasPrefix("detected modified configuration") == true, "\(code) \(body)")
+        // an unknown task is bad input naming the UPID
+        (code, body) = try await Self.json(["\(base)/nodes/h1/tasks/UPID:h1:00000001:00000001:00000001:x::root@pam:/status"])
+        #expect(code == "400" && (body["errors"] as? [String: String])?["upid"] == "no such task", "\(code) \(body)")
         await node.shutdown(grace: 1)
     }
 

@@ -970,14 +970,14 @@ def ct_views(c, vmid):
 
 
 def ct_wizard_server_error(c, taken):
-    """A CT ID the server refuses (taken): its 400 goes beside the ID on the General step."""
+    """A CT ID the server refuses (taken, as /cluster/nextid?vmid= says): its 400 goes beside the ID on the General step."""
     ct_wizard_fill(c)
     c.click("dialog.wizard .wizard-step[data-step=general]")
     vmid = wizard_field(c, "vmid")
     vmid.clear()
     vmid.send_keys(str(taken))
     c.click("dialog.wizard .wizard-step[data-step=confirm]")
-    refused_beside(c, r"/nodes/[^/]+/lxc\b", lambda: wizard_next(c),          # Create
+    refused_beside(c, r"/cluster/nextid\b", lambda: wizard_next(c),          # Create
                    "dialog.wizard [data-step=general] .field-error:not([hidden])", "input", "vmid")
     c.shot("ct-wizard-server-error")
     c.q("dialog.wizard").send_keys(Keys.ESCAPE)

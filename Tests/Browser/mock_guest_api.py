@@ -211,6 +211,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 res.append(self.resource(g))
             return self.ok(res) or True
         if p == "/cluster/nextid" and verb == "GET":
+            wanted = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)).get("vmid")
+            if wanted:
+                errors = {}
+                check_vmid(wanted, G, errors, "VM")
+                return (self.bad(errors) if errors else self.ok(wanted)) or True
             i = 100
             while i in G:
                 i += 1

@@ -143,6 +143,9 @@ export function openWizard({ title, f, steps, type, noun, params, beforeCreate, 
     setStatus('running', `Creating ${noun} ${vmid}…`);
     let upid;
     try {
+      // a taken ID is refused by the create call as a plain error (as PVE's); asked first, as PVE's
+      // console does, the answer names the field, so it lands beside it
+      if (vmid) await api(`/cluster/nextid?vmid=${encodeURIComponent(vmid)}`);
       upid = await api(`/nodes/${seg(node)}/${type}`, { method: 'POST', body: params() });
     } catch (e) {
       m.setBusy(false);
