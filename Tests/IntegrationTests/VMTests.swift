@@ -193,8 +193,10 @@ import Testing
             return (r.status, Self.json(r.body)["errors"] as? [String: Any] ?? [:])
         }
         #expect(try Self.task(node, "POST", "/nodes/vmt/qemu", ["vmid=100", "memory=128"]) == "OK")
+        // a used VMID is a plain 500 naming the owner, as PVE's check_vmid_unused
+        let taken = try curl(node, "/api2/json/nodes/vmt/qemu", ["-X", "POST", "-d", "vmid=100", "-d", "memory=128"])
+        #expect(taken.status == 500 && Self.json(taken.body)["message"] as? String == "unable to create VM 100 - VM 100 already exists on node 'vmt'\n")
         let cases: [([String], String)] = [
-            (["vmid=100", "memory=128"], "vmid"),
             (["vmid=99"], "vmid"),
             (["vmid=103", "scsi0=nosuch:1"], "scsi0"),
             (["vmid=104", "net0=virtio,tag=abc"], "net0"),
