@@ -33,6 +33,12 @@ public protocol Authenticator: Sendable {
 /// The authorize step: whether the caller passes an endpoint's declared check.
 public protocol Authorizer: Sendable {
     func authorize(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> Bool
+    /// What failed, for the message (`/vms/100, VM.Audit`); nil when there is nothing to name.
+    func denial(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> String?
+}
+
+extension Authorizer {
+    public func denial(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> String? { nil }
 }
 
 /// Until access control lands, corrald listens on loopback only and every caller acts as root@pam
@@ -142,7 +148,8 @@ public final class Dispatcher: Sendable {
             return .done(APIOutcome(.failure(APIError(404, "no such cluster node '\(node)'")), user: caller.user))
         }
         guard authorizer.authorize(caller, endpoint.permission, parameters: parameters) else {
-            return .done(APIOutcome(.failure(APIError(403, "Permission check failed")), user: caller.user))
+            let detail = authorizer.denial(caller, endpoint.permission, parameters: parameters)
+            return .done(APIOutcome(.failure(APIError(403, "Permission check failed" + (detail.map { " (\($0))" } ?? ""))), user: caller.user))
         }
         let context = RequestContext(
             endpoint: endpoint, parameters: parameters, user: caller.user, services: services, remoteAddress: call.credentials.remoteAddress,

@@ -77,6 +77,28 @@ public struct AccessAuthorizer: Authorizer {
         return check(identity, permission, parameters, access.evaluator)
     }
 
+    /// The check that failed, as PVE names it in "Permission check failed (PATH, PRIV)": the first
+    /// privilege missing of an all-of check, the list joined by `|` of an any-of check.
+    public func denial(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> String? {
+        guard let identity = Identity(caller.user) else { return nil }
+        let e = access.evaluator
+        switch permission {
+        case .privileges(let path, let privileges, let any):
+            let on = Self.expand(path, parameters)
+            if any { return "\(on), \(privileges.joined(separator: "|"))" }
+            return privileges.first { !e.has(identity, [$0], on: on) }.map { "\(on), \($0)" }
+        case .privilegesIfParameter(let path, let privileges, _):
+            let on = Self.expand(path, parameters)
+            return privileges.first { !e.has(identity, [$0], on: on) }.map { "\(on), \($0)" }
+        case .and(let parts):
+            return parts.first { !check(identity, $0, parameters, e) }.flatMap { denial(caller, $0, parameters: parameters) }
+        case .or(let parts):
+            return parts.first.flatMap { denial(caller, $0, parameters: parameters) }
+        default:
+            return nil
+        }
+    }
+
     /// `{name}` in a path is replaced by that parameter, `-` when it is absent (as PVE does).
     static func expand(_ template: String, _ parameters: [String: JSON]) -> String {
         var out = "", name: String?

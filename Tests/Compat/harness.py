@@ -109,6 +109,8 @@ class Node:
         self.bindir = Path(bindir).resolve()
         self.name = name
         self.tmp = Path(tempfile.mkdtemp(prefix="corral-compat."))
+        # as /var/lib/vz's parents are: unprivileged containers unpack as host uid 100000
+        self.tmp.chmod(0o755)
         self.data = self.tmp / "node"
         self.mount = self.data / "pve"
         self.store = self.tmp / "compat-store"

@@ -195,7 +195,8 @@ import Testing
         #expect(try Self.task(node, "POST", "/nodes/vmt/qemu", ["vmid=100", "memory=128"]) == "OK")
         // a used VMID is a plain 500 naming the owner, as PVE's check_vmid_unused
         let taken = try curl(node, "/api2/json/nodes/vmt/qemu", ["-X", "POST", "-d", "vmid=100", "-d", "memory=128"])
-        #expect(taken.status == 500 && Self.json(taken.body)["message"] as? String == "unable to create VM 100 - VM 100 already exists on node 'vmt'\n")
+        #expect(
+            taken.status == 500 && Self.json(taken.body)["message"] as? String == "unable to create VM 100 - VM 100 already exists on node 'vmt'\n")
         let cases: [([String], String)] = [
             (["vmid=99"], "vmid"),
             (["vmid=103", "scsi0=nosuch:1"], "scsi0"),

@@ -1,0 +1,541 @@
+"""proxmoxer (PyPI) against the node: what its users' scripts call, and what they read back.
+
+proxmoxer builds URLs from attribute access and splits a string argument on '/', so
+`nodes(n).storage(s).content('local:iso/x.iso')` sends the volume ID with a raw slash; it turns a
+status >= 400 into ResourceException(status, reason, …); its Tasks helper decodes UPIDs (9 fields)
+and polls nodes/{node}/tasks/{upid}/status until status == 'stopped'; its Files helper uploads
+multipart with checksum and checksum-algorithm and then follows the task.
+"""
+
+import re
+
+from harness import expect, expect_eq, need
+
+UPID_RE = re.compile(r"^UPID:[^:]+:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:[^:]+:[^:]*:[^:]+:$")
+
+
+def run(c, node):
+    from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
+    from proxmoxer.tools import Files, Tasks
+
+    N = node.name
+
+    def raises(fn, status, text=None):
+        """fn must fail the way PVE fails it (HTTP status, and a phrase of its message)."""
+        try:
+            value = fn()
+        except ResourceException as e:
+            expect(e.status_code == status, f"HTTP {e.status_code} ({e}), PVE answers {status}")
+            if text:
+                expect(text in str(e), f"message {str(e)!r} lacks PVE's {text!r}")
+            return str(e)
+        raise AssertionError(f"succeeded with {value!r}; PVE answers HTTP {status}")
+
+    def task_ok(api, upid, what):
+        expect(isinstance(upid, str) and UPID_RE.match(upid), f"{what} answered {upid!r}, not a UPID")
+        info = Tasks.decode_upid(upid)
+        expect_eq(info["node"], N, "UPID node")
+        status = Tasks.blocking_status(api, upid, timeout=60, polling_interval=0.2)
+        expect(status is not None, f"{what}: task {upid} did not stop within 60 s")
+        expect_eq(status.get("exitstatus"), "OK", f"{what}: task exitstatus")
+        return status
+
+    # ---------------------------------------------------------------- authentication
+    def ticket_login():
+        api = ProxmoxAPI(node.host, user=node.USER, password=node.PASSWORD, verify_ssl=node.ca, timeout=30)
+        ticket, csrf = api.get_tokens()
+        expect(ticket.startswith(f"PVE:{node.USER}:"), f"ticket {ticket[:40]!r} is not PVE:<user>:…")
+        expect(re.match(r"^[0-9A-F]{8}:\S+$", csrf or ""), f"CSRFPreventionToken {csrf!r} is not <hex time>:<sig>")
+        return api
+
+    ticket = c.check("proxmoxer: ticket login, TLS verified against the cluster CA", ticket_login)
+
+    def bad_password():
+        try:
+            ProxmoxAPI(node.host, user=node.USER, password="wrong", verify_ssl=False, timeout=30)
+        except AuthenticationError as e:
+            expect("code: 401" in str(e), f"{e} (PVE answers 401)")
+            return
+        raise AssertionError("a wrong password logged in")
+
+    c.check("proxmoxer: wrong password refused (401)", bad_password)
+
+    def make_token():
+        need(ticket)
+        data = ticket.access.users(node.USER).token("ci").post(privsep=0, comment="compat")
+        expect_eq(data.get("full-tokenid"), f"{node.USER}!ci", "full-tokenid")
+        expect(re.match(r"^[0-9a-f-]{36}$", data.get("value", "")), f"token value {data.get('value')!r} is not a UUID")
+        expect_eq(int(data.get("info", {}).get("privsep", -1)), 0, "info.privsep")
+        return data["value"]
+
+    secret = c.check("proxmoxer: POST access/users/{userid}/token/{tokenid} (privsep=0)", make_token)
+    node.token_secret = secret
+
+    def token_login():
+        need(secret)
+        api = ProxmoxAPI(node.host, user=node.USER, token_name="ci", token_value=secret, verify_ssl=False, timeout=30)
+        expect("version" in api.version.get(), "GET version without 'version'")
+        return api
+
+    token = c.check("proxmoxer: API-token auth (PVEAPIToken header)", token_login)
+
+    def bad_token():
+        api = ProxmoxAPI(node.host, user=node.USER, token_name="ci", token_value="00000000-0000-0000-0000-000000000000",
+                         verify_ssl=False, timeout=30)
+        raises(api.version.get, 401)
+
+    c.check("proxmoxer: wrong token secret refused (401)", bad_token)
+
+    # ---------------------------------------------------------------- read-only endpoints, both auths
+    for label, api in (("ticket", ticket), ("token", token)):
+        read_checks(c, node, label, api, raises)
+
+    api = ticket  # writes go with a ticket: proxmoxer then sends CSRFPreventionToken on each
+    tapi = token
+
+    # ---------------------------------------------------------------- access objects and pools
+    def missing_user():
+        need(api)
+        # community.proxmox's proxmox_user decides "create" from this error's text
+        return raises(lambda: api.access.users("nobody@pve").get(), 500, "no such user")
+
+    c.check("proxmoxer: GET access/users/{userid} of a missing user → 500 'no such user'", missing_user)
+
+    def group_and_user():
+        need(api)
+        api.access.groups.post(groupid="compat-px", comment="from proxmoxer")
+        api.access.users.post(userid="px@pve", password="px-password-1", groups="compat-px",
+                              firstname="Pro", email="px@example.com", comment="c")
+        user = api.access.users("px@pve").get()
+        expect_eq(user.get("groups"), ["compat-px"], "GET access/users/px@pve groups (an array)")
+        expect_eq((user.get("firstname"), user.get("email")), ("Pro", "px@example.com"), "firstname, email")
+        expect_eq(int(user.get("enable", 1)), 1, "enable")
+        group = api.access.groups("compat-px").get()
+        expect_eq(group.get("members"), ["px@pve"], "GET access/groups/compat-px members")
+        return True
+
+    made = c.check("proxmoxer: POST access/groups, access/users; GET access/users/{userid}, access/groups/{groupid}",
+                   group_and_user)
+
+    def users_full_groups():
+        need(made)
+        # User.pm index: $entry->{groups} = join(',', …) — a comma list there, an array in read_user
+        listed = [u for u in api.access.users.get(full=1) if u["userid"] == "px@pve"]
+        expect(listed and listed[0].get("groups") == "compat-px",
+               f"GET access/users?full=1 groups {listed[0].get('groups') if listed else None!r}; PVE gives the string 'compat-px'")
+
+    c.check("proxmoxer: GET access/users?full=1 lists a user's groups as a comma list", users_full_groups)
+
+    def acl():
+        need(made)
+        api.access.acl.put(path="/vms", groups="compat-px", roles="PVEVMUser")
+        rows = [a for a in api.access.acl.get() if a["ugid"] == "compat-px"]
+        expect(rows and rows[0]["path"] == "/vms" and rows[0]["roleid"] == "PVEVMUser" and rows[0]["type"] == "group",
+               f"acl entry for the group: {rows}")
+        api.access.acl.put(path="/vms", groups="compat-px", roles="PVEVMUser", delete=1)
+        expect(not [a for a in api.access.acl.get() if a["ugid"] == "compat-px"], "acl entry left after delete=1")
+
+    c.check("proxmoxer: PUT access/acl (add, delete=1)", acl)
+
+    def delete_user_group():
+        need(made)
+        api.access.users("px@pve").delete()
+        api.access.groups("compat-px").delete()
+        expect(all(g["groupid"] != "compat-px" for g in api.access.groups.get()), "group still listed after DELETE")
+        expect(all(u["userid"] != "px@pve" for u in api.access.users.get()), "user still listed after DELETE")
+
+    c.check("proxmoxer: DELETE access/users/{userid}, access/groups/{groupid}", delete_user_group)
+
+    def pools():
+        need(api)
+        api.pools.post(poolid="compat-px", comment="c")
+        listed = [p for p in api.pools.get() if p["poolid"] == "compat-px"]
+        expect(listed and listed[0].get("comment") == "c", f"GET pools: {listed}")
+        pool = api.pools("compat-px").get()
+        expect_eq(pool.get("members"), [], "GET pools/compat-px members")
+        api.pools("compat-px").delete()
+        expect(all(p["poolid"] != "compat-px" for p in api.pools.get()), "pool still listed after DELETE")
+
+    c.check("proxmoxer: pools create/list/read/delete", pools)
+
+    def missing_pool():
+        need(api)
+        # pve-manager Pool.pm: die "pool '$poolid' does not exist\n" — a plain die, so HTTP 500
+        raises(lambda: api.pools("compat-nopool").get(), 500, "does not exist")
+
+    c.check("proxmoxer: GET pools/{poolid} of a missing pool → 500 'does not exist'", missing_pool)
+
+    # ---------------------------------------------------------------- storage: upload, content, raw '/'
+    def upload_iso(tmpdir=node.tmp):
+        need(tapi)
+        iso = tmpdir / "compat.iso"
+        iso.write_bytes(b"CD001" + bytes(65531))
+        status = Files(tapi, N, "compat").upload_local_file_to_storage(str(iso), blocking_status=True)
+        expect(status is not None, "Files.upload_local_file_to_storage returned None (upload or task failed)")
+        expect_eq(status.get("exitstatus"), "OK", "upload task exitstatus")
+        content = tapi.nodes(N).storage("compat").content.get(content="iso")
+        entry = [e for e in content if e["volid"] == "compat:iso/compat.iso"]
+        expect(entry, f"content?content=iso lacks compat:iso/compat.iso: {content}")
+        expect_eq(entry[0].get("size"), 65536, "size")
+        expect_eq(entry[0].get("format"), "iso", "format")
+        return "compat:iso/compat.iso"
+
+    volid = c.check("proxmoxer: Files.upload_local_file_to_storage (multipart + checksum) → task OK → content", upload_iso)
+
+    def volume_raw_slash():
+        need(volid, tapi)
+        # proxmoxer splits 'compat:iso/compat.iso' on '/', so the slash reaches the server raw
+        info = tapi.nodes(N).storage("compat").content(volid).get()
+        expect_eq(info.get("format"), "iso", "format")
+        expect_eq(info.get("size"), 65536, "size")
+        expect(str(info.get("path", "")).endswith("/template/iso/compat.iso"), f"path {info.get('path')!r}")
+
+    c.check("proxmoxer: GET nodes/{node}/storage/{storage}/content/compat:iso/compat.iso (raw '/')", volume_raw_slash)
+
+    def volume_delete_raw_slash():
+        need(volid, tapi)
+        answer = tapi.nodes(N).storage("compat").content(volid).delete()
+        if isinstance(answer, str) and answer.startswith("UPID:"):
+            task_ok(tapi, answer, "DELETE content")
+        left = [e["volid"] for e in tapi.nodes(N).storage("compat").content.get()]
+        expect(volid not in left, f"{volid} still listed after DELETE")
+
+    c.check("proxmoxer: DELETE nodes/{node}/storage/{storage}/content/compat:iso/compat.iso (raw '/')", volume_delete_raw_slash)
+
+    # ---------------------------------------------------------------- a VM, never booted
+    state = {}
+
+    def nextid():
+        need(api)
+        vmid = int(api.cluster.nextid.get())   # PVE answers a string ("100"); scripts int() it
+        expect(vmid >= 100, f"nextid {vmid}")
+        state["vmid"] = vmid
+        return vmid
+
+    vmid = c.check("proxmoxer: GET cluster/nextid", nextid)
+
+    def create_vm():
+        need(vmid)
+        upid = api.nodes(N).qemu.post(vmid=vmid, name="compat-px", memory=128, cores=1, kvm=0, ostype="l26",
+                                      scsihw="virtio-scsi-pci", scsi0="compat:1", net0="virtio,bridge=vmbr0")
+        task_ok(api, upid, "POST qemu")
+        return vmid
+
+    vm = c.check("proxmoxer: POST nodes/{node}/qemu (kvm=0, 1 GiB disk on a dir storage) → UPID → OK", create_vm)
+
+    def nextid_taken():
+        need(vm)
+        raises(lambda: api.cluster.nextid.get(vmid=vm), 400, "already exists")
+
+    c.check("proxmoxer: GET cluster/nextid?vmid=<taken> → 400", nextid_taken)
+
+    def config():
+        need(vm)
+        cfg = api.nodes(N).qemu(vm).config.get()
+        expect_eq(cfg.get("name"), "compat-px", "name")
+        expect_eq(cfg.get("memory"), 128, "memory")   # numbers are JSON numbers in config
+        expect_eq(cfg.get("kvm"), 0, "kvm")
+        # the storage's `format qcow2` applies to a disk made without format=
+        expect_eq(cfg.get("scsi0"), f"compat:{vm}/vm-{vm}-disk-0.qcow2,size=1G", "scsi0")
+        expect(re.match(r"^virtio=([0-9A-F]{2}:){5}[0-9A-F]{2},bridge=vmbr0$", cfg.get("net0", "")), f"net0 {cfg.get('net0')!r}")
+        expect(re.match(r"^[0-9a-f]{40}$", cfg.get("digest", "")), f"digest {cfg.get('digest')!r}")
+        return cfg["digest"]
+
+    digest = c.check("proxmoxer: GET nodes/{node}/qemu/{vmid}/config", config)
+
+    def set_config():
+        need(vm, digest)
+        answer = api.nodes(N).qemu(vm).config.put(description="set by proxmoxer", cores=2, digest=digest)
+        expect(answer is None, f"PUT config answered {answer!r}; PVE answers null")
+        cfg = api.nodes(N).qemu(vm).config.get()
+        expect_eq((cfg.get("description"), cfg.get("cores")), ("set by proxmoxer", 2), "description, cores")
+        expect(cfg["digest"] != digest, "digest did not change")
+        # PVE::Tools::assert_if_modified dies (HTTP 500) when the digest is stale
+        raises(lambda: api.nodes(N).qemu(vm).config.put(cores=1, digest=digest), 500, "detected modified configuration")
+        upid = api.nodes(N).qemu(vm).config.post(memory=256)   # the async variant answers a UPID
+        task_ok(api, upid, "POST config")
+        api.nodes(N).qemu(vm).config.put(delete="description")
+        cfg = api.nodes(N).qemu(vm).config.get()
+        expect_eq(cfg.get("memory"), 256, "memory after POST config")
+        expect("description" not in cfg, "description still there after delete=description")
+
+    c.check("proxmoxer: PUT/POST nodes/{node}/qemu/{vmid}/config (digest, delete=)", set_config)
+
+    def pending():
+        need(vm)
+        rows = {r["key"]: r for r in api.nodes(N).qemu(vm).pending.get()}
+        expect("memory" in rows and str(rows["memory"].get("value")) == "256", f"pending memory row {rows.get('memory')}")
+        expect(all("pending" not in r for r in rows.values()), "a stopped VM has no pending values")
+
+    c.check("proxmoxer: GET nodes/{node}/qemu/{vmid}/pending", pending)
+
+    def status_current():
+        need(vm)
+        st = api.nodes(N).qemu(vm).status.current.get()
+        expect_eq((st.get("status"), st.get("qmpstatus"), st.get("vmid"), st.get("name")),
+                  ("stopped", "stopped", vm, "compat-px"), "status, qmpstatus, vmid, name")
+        listed = [v for v in api.nodes(N).qemu.get() if v.get("vmid") == vm]
+        expect(listed and listed[0].get("status") == "stopped", f"GET nodes/{{node}}/qemu row {listed}")
+        rows = [r for r in api.cluster.resources.get(type="vm") if r.get("id") == f"qemu/{vm}"]
+        expect(rows and rows[0].get("node") == N and rows[0].get("template") == 0 and rows[0].get("name") == "compat-px",
+               f"cluster/resources?type=vm row {rows}")
+
+    c.check("proxmoxer: status/current, nodes/{node}/qemu and cluster/resources of the VM", status_current)
+
+    def snapshots():
+        need(vm)
+        feature = api.nodes(N).qemu(vm).feature.get(feature="snapshot")
+        expect(feature.get("hasFeature") in (1, True), f"feature?feature=snapshot {feature} (qcow2 can)")
+        task_ok(api, api.nodes(N).qemu(vm).snapshot.post(snapname="px1", description="first"), "POST snapshot")
+        snaps = api.nodes(N).qemu(vm).snapshot.get()
+        names = [s["name"] for s in snaps]
+        # proxmox_snap drops the last entry as "current"
+        expect(names[-1:] == ["current"] and "px1" in names, f"snapshot list {names} (PVE: snapshots, then 'current' last)")
+        px1 = [s for s in snaps if s["name"] == "px1"][0]
+        expect(isinstance(px1.get("snaptime"), int) and px1.get("description") == "first", f"px1 entry {px1}")
+        expect_eq(snaps[-1].get("parent"), "px1", "current's parent")
+        api.nodes(N).qemu(vm).config.put(cores=4)
+        task_ok(api, api.nodes(N).qemu(vm).snapshot("px1").rollback.post(), "rollback")
+        expect_eq(api.nodes(N).qemu(vm).config.get().get("cores"), 2, "cores after rollback")
+        snapcfg = api.nodes(N).qemu(vm).snapshot("px1").config.get()
+        expect_eq(snapcfg.get("cores"), 2, "snapshot/px1/config cores")
+        task_ok(api, api.nodes(N).qemu(vm).snapshot("px1").delete(), "DELETE snapshot")
+        expect_eq([s["name"] for s in api.nodes(N).qemu(vm).snapshot.get()], ["current"], "snapshot list after delete")
+
+    c.check("proxmoxer: snapshot create/list/config/rollback/delete (stopped VM, qcow2)", snapshots)
+
+    def resize():
+        need(vm)
+        answer = api.nodes(N).qemu(vm).resize.put(disk="scsi0", size="+1G")
+        # PVE 8+ answers the UPID of a 'resize' task (returns: string); scripts wait for it
+        expect(isinstance(answer, str) and answer.startswith("UPID:"), f"PUT resize answered {answer!r}; PVE answers a UPID")
+        task_ok(api, answer, "resize")
+        expect_eq(api.nodes(N).qemu(vm).config.get().get("scsi0"), f"compat:{vm}/vm-{vm}-disk-0.qcow2,size=2G", "scsi0 after resize")
+
+    c.check("proxmoxer: PUT nodes/{node}/qemu/{vmid}/resize → UPID", resize)
+
+    def tasks():
+        need(vm)
+        rows = api.nodes(N).tasks.get(vmid=vm, limit=50)
+        types = {r["type"] for r in rows}
+        expect({"qmcreate", "qmsnapshot", "qmrollback", "qmdelsnapshot"} <= types, f"task types for the VM: {sorted(types)}")
+        for r in rows:
+            expect(UPID_RE.match(r.get("upid", "")) and r.get("status") == "OK" and isinstance(r.get("starttime"), int)
+                   and isinstance(r.get("endtime"), int), f"task row {r}")
+        create = [r for r in rows if r["type"] == "qmcreate"][0]
+        log = api.nodes(N).tasks(create["upid"]).log.get()
+        expect(log and log[-1].get("t") == "TASK OK" and log[-1].get("n") == len(log), f"task log ends {log[-1:]}")
+        expect(api.nodes(N).tasks.get(source="all", typefilter="qmcreate"), "tasks?source=all&typefilter=qmcreate is empty")
+
+    c.check("proxmoxer: GET nodes/{node}/tasks (vmid, source, typefilter) and task log", tasks)
+
+    def delete_vm():
+        need(vm)
+        task_ok(api, api.nodes(N).qemu(vm).delete(purge=1), "DELETE qemu")
+        expect(all(v.get("vmid") != vm for v in api.nodes(N).qemu.get()), "VM still listed")
+        raises(lambda: api.nodes(N).qemu(vm).config.get(), 500, "does not exist")
+
+    c.check("proxmoxer: DELETE nodes/{node}/qemu/{vmid} → UPID → gone", delete_vm)
+
+    # ---------------------------------------------------------------- a container, never started
+    def template():
+        need(tapi)
+        listed = tapi.nodes(N).aplinfo.get()
+        names = [t["template"] for t in listed if t.get("os") == "busybox"]
+        expect(names, f"aplinfo offers no busybox template: {[t.get('template') for t in listed]}")
+        task_ok(tapi, tapi.nodes(N).aplinfo.post(storage="compat", template=names[0]), "POST aplinfo")
+        volid = f"compat:vztmpl/{names[0]}"
+        expect(any(e["volid"] == volid for e in tapi.nodes(N).storage("compat").content.get(content="vztmpl")),
+               f"{volid} not in the storage's vztmpl content")
+        return volid
+
+    tmpl = c.check("proxmoxer: POST nodes/{node}/aplinfo (busybox template into the storage)", template)
+
+    def create_ct():
+        need(tmpl)
+        ctid = int(tapi.cluster.nextid.get())
+        task_ok(tapi, tapi.nodes(N).lxc.post(vmid=ctid, ostemplate=tmpl, hostname="compat-ct", rootfs="compat:0",
+                                             memory=64, net0="name=eth0,bridge=vmbr0,ip=dhcp"), "POST lxc")
+        return ctid
+
+    ct = c.check("proxmoxer: POST nodes/{node}/lxc (busybox template, token auth) → UPID → OK", create_ct)
+
+    def ct_config():
+        need(ct)
+        cfg = tapi.nodes(N).lxc(ct).config.get()
+        expect_eq((cfg.get("hostname"), cfg.get("memory"), cfg.get("unprivileged")), ("compat-ct", 64, 1),
+                  "hostname, memory, unprivileged")
+        expect(re.match(r"^name=eth0,bridge=vmbr0,hwaddr=([0-9A-F]{2}:){5}[0-9A-F]{2},ip=dhcp", cfg.get("net0", "")) or
+               ("hwaddr=" in cfg.get("net0", "") and "bridge=vmbr0" in cfg.get("net0", "")), f"net0 {cfg.get('net0')!r}")
+        tapi.nodes(N).lxc(ct).config.put(memory=128, description="ct from proxmoxer")
+        cfg = tapi.nodes(N).lxc(ct).config.get()
+        expect_eq((cfg.get("memory"), cfg.get("description", "").strip()), (128, "ct from proxmoxer"), "memory, description")
+        st = tapi.nodes(N).lxc(ct).status.current.get()
+        expect_eq((st.get("status"), st.get("vmid"), st.get("name"), st.get("type")), ("stopped", ct, "compat-ct", "lxc"),
+                  "status/current")
+        rows = [r for r in tapi.cluster.resources.get(type="vm") if r.get("id") == f"lxc/{ct}"]
+        expect(rows and rows[0].get("type") == "lxc" and rows[0].get("status") == "stopped", f"cluster/resources row {rows}")
+        rows = {r["key"]: r for r in tapi.nodes(N).lxc(ct).pending.get()}
+        expect(str(rows.get("memory", {}).get("value")) == "128", f"pending memory row {rows.get('memory')}")
+
+    c.check("proxmoxer: LXC config get/set, pending, status/current, cluster/resources", ct_config)
+
+    def ct_rootfs_volid():
+        need(ct)
+        rootfs = tapi.nodes(N).lxc(ct).config.get().get("rootfs", "")
+        # PVE's dir plugin names a subvolume <vmid>/subvol-<vmid>-disk-N.subvol (alloc_image → find_free_diskname
+        # with the format suffix; parse_name_dir only accepts .raw/.qcow2/.vmdk/.subvol)
+        expect(rootfs.split(",")[0] == f"compat:{ct}/subvol-{ct}-disk-0.subvol",
+               f"rootfs {rootfs!r}; PVE gives compat:{ct}/subvol-{ct}-disk-0.subvol")
+
+    c.check("proxmoxer: LXC rootfs on a dir storage is <vmid>/subvol-<vmid>-disk-0.subvol", ct_rootfs_volid)
+
+    def delete_ct():
+        need(ct)
+        task_ok(tapi, tapi.nodes(N).lxc(ct).delete(purge=1), "DELETE lxc")
+        expect(all(v.get("vmid") != ct for v in tapi.nodes(N).lxc.get()), "CT still listed")
+
+    c.check("proxmoxer: DELETE nodes/{node}/lxc/{vmid} → UPID → gone", delete_ct)
+
+
+def read_checks(c, node, label, api, raises):
+    N = node.name
+    p = f"proxmoxer[{label}]:"
+
+    def version():
+        need(api)
+        v = api.version.get()
+        expect(re.match(r"^\d+\.\d+(\.\d+)?$", str(v.get("version"))), f"version {v.get('version')!r}")
+        expect(str(v.get("version")).startswith(str(v.get("release"))), f"release {v.get('release')!r} is not version's major.minor")
+        expect(re.match(r"^[0-9a-fA-F]{8,64}$", str(v.get("repoid"))), f"repoid {v.get('repoid')!r}")
+
+    c.check(f"{p} GET version", version)
+
+    def nodes():
+        need(api)
+        rows = api.nodes.get()
+        mine = [r for r in rows if r.get("node") == N]
+        expect(mine, f"node {N} not listed: {rows}")
+        r = mine[0]
+        expect_eq((r.get("status"), r.get("type"), r.get("id")), ("online", "node", f"node/{N}"), "status, type, id")
+        expect(r.get("maxcpu", 0) > 0 and r.get("maxmem", 0) > 0 and r.get("uptime", 0) > 0, f"maxcpu/maxmem/uptime {r}")
+        expect(re.match(r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$", r.get("ssl_fingerprint", "")), f"ssl_fingerprint {r.get('ssl_fingerprint')!r}")
+
+    c.check(f"{p} GET nodes", nodes)
+
+    def node_status():
+        need(api)
+        st = api.nodes(N).status.get()
+        expect(st["memory"]["total"] > 0 and st["cpuinfo"]["cpus"] > 0 and st["uptime"] > 0, "memory/cpuinfo/uptime")
+        expect(str(st.get("kversion", "")).startswith("Linux "), f"kversion {st.get('kversion')!r}")
+        expect(len(st.get("loadavg", [])) == 3, f"loadavg {st.get('loadavg')!r}")
+        # pve-manager: $res->{pveversion} = PVE::pvecfg::package() . "/" . PVE::pvecfg::version_text()
+        pv = st.get("pveversion", "")
+        expect(re.match(r"^pve-manager/\d+\.\d+(\.\d+)?/[0-9a-f]{8,16}$", pv),
+               f"pveversion {pv!r}; PVE gives pve-manager/<version>/<repoid> (tools split it on '/')")
+
+    c.check(f"{p} GET nodes/{{node}}/status (pveversion = pve-manager/<ver>/<build>)", node_status)
+
+    def cluster_status():
+        need(api)
+        rows = api.cluster.status.get()
+        mine = [r for r in rows if r.get("type") == "node"]
+        expect(len(mine) == 1, f"cluster/status node entries {rows}")
+        r = mine[0]
+        expect_eq({k: r.get(k) for k in ("id", "name", "local", "online", "nodeid")},
+                  {"id": f"node/{N}", "name": N, "local": 1, "online": 1, "nodeid": 0}, "the standalone node's entry")
+        expect("level" in r, f"no 'level' (pve_exporter reads it): {r}")
+
+    c.check(f"{p} GET cluster/status (standalone: one node entry)", cluster_status)
+
+    def resources():
+        need(api)
+        rows = api.cluster.resources.get()
+        ids = {r.get("id"): r for r in rows}
+        expect(f"node/{N}" in ids and f"storage/{N}/local" in ids and f"storage/{N}/compat" in ids, f"ids {sorted(ids)}")
+        s = ids[f"storage/{N}/compat"]
+        expect_eq((s.get("type"), s.get("plugintype"), s.get("status"), s.get("node")), ("storage", "dir", "available", N),
+                  "storage row")
+        expect(s.get("maxdisk", 0) > 0 and "images" in s.get("content", "").split(","), f"storage row {s}")
+        expect(all(r["type"] == "storage" for r in api.cluster.resources.get(type="storage")), "type=storage filter")
+        expect(all(r["type"] in ("qemu", "lxc") for r in api.cluster.resources.get(type="vm")), "type=vm filter")
+
+    c.check(f"{p} GET cluster/resources (+type=storage, type=vm)", resources)
+
+    def nextid():
+        need(api)
+        v = api.cluster.nextid.get()
+        expect(int(v) >= 100, f"nextid {v!r}")
+
+    c.check(f"{p} GET cluster/nextid", nextid)
+
+    def storage_config():
+        need(api)
+        rows = {r["storage"]: r for r in api.storage.get()}
+        expect("local" in rows and "compat" in rows, f"storages {sorted(rows)}")
+        expect_eq((rows["compat"].get("type"), rows["compat"].get("path")), ("dir", str(node.store)), "compat type, path")
+        one = api.storage("compat").get()
+        expect_eq((one.get("type"), one.get("format")), ("dir", "qcow2"), "GET storage/compat type, format")
+        expect(all(r["type"] == "dir" for r in api.storage.get(type="dir")), "type=dir filter")
+
+    c.check(f"{p} GET storage, storage/{{storage}}", storage_config)
+
+    def node_storage():
+        need(api)
+        rows = {r["storage"]: r for r in api.nodes(N).storage.get()}
+        expect("compat" in rows, f"nodes/{N}/storage {sorted(rows)}")
+        s = rows["compat"]
+        expect_eq((s.get("active"), s.get("enabled"), s.get("type"), s.get("shared")), (1, 1, "dir", 0), "active, enabled, type, shared")
+        expect(s.get("total", 0) > 0 and 0 < s.get("avail", 0) <= s["total"], f"total/avail {s}")
+        iso = {r["storage"] for r in api.nodes(N).storage.get(content="iso")}
+        expect("compat" in iso, f"content=iso filter {iso}")
+        st = api.nodes(N).storage("compat").status.get()
+        expect(st.get("active") == 1 and st.get("total", 0) >= st.get("used", -1) >= 0, f"status {st}")
+        content = api.nodes(N).storage("compat").content.get()
+        expect(isinstance(content, list), f"content {content!r}")
+
+    c.check(f"{p} GET nodes/{{node}}/storage (+content=iso), status, content", node_storage)
+
+    def tasks():
+        need(api)
+        rows = api.nodes(N).tasks.get(limit=10)
+        expect(isinstance(rows, list), f"tasks {rows!r}")
+        for r in rows:
+            expect(UPID_RE.match(r.get("upid", "")) and r.get("node") == N, f"task row {r}")
+
+    c.check(f"{p} GET nodes/{{node}}/tasks", tasks)
+
+    def access_lists():
+        need(api)
+        users = {u["userid"]: u for u in api.access.users.get()}
+        expect(node.USER in users and "root@pam" in users, f"users {sorted(users)}")
+        full = {u["userid"]: u for u in api.access.users.get(full=1)}
+        toks = full[node.USER].get("tokens")
+        expect(isinstance(toks, list) and any(t.get("tokenid") == "ci" for t in toks), f"full=1 tokens {toks!r}")
+        expect(isinstance(api.access.groups.get(), list), "groups")
+        roles = {r["roleid"]: r for r in api.access.roles.get()}
+        expect({"Administrator", "PVEAdmin", "PVEVMUser", "NoAccess", "PVEAuditor"} <= set(roles), f"roles {sorted(roles)}")
+        expect("VM.Allocate" in roles["Administrator"]["privs"].split(",") and roles["Administrator"].get("special") == 1,
+               f"Administrator {roles['Administrator']}")
+        acl = api.access.acl.get()
+        expect(any(a["path"] == "/" and a["ugid"] == node.USER and a["roleid"] == "Administrator" and a["type"] == "user"
+                   and a.get("propagate") == 1 for a in acl), f"acl {acl}")
+
+    c.check(f"{p} GET access/users (+full=1), groups, roles, acl", access_lists)
+
+    def domains():
+        need(api)
+        realms = {d["realm"]: d for d in api.access.domains.get()}
+        expect_eq({k: v.get("type") for k, v in realms.items() if k in ("pam", "pve")}, {"pam": "pam", "pve": "pve"}, "realms")
+        d = api.access.domains("pve").get()   # proxmox_domain_info(domain=...) calls this
+        expect_eq(d.get("type"), "pve", "GET access/domains/pve type")
+        d = api.access.domains("pam").get()
+        expect_eq(d.get("type"), "pam", "GET access/domains/pam type")
+
+    c.check(f"{p} GET access/domains, access/domains/{{realm}}", domains)
+
+    def pools():
+        need(api)
+        expect(isinstance(api.pools.get(), list), "pools")
+
+    c.check(f"{p} GET pools", pools)
