@@ -30,8 +30,10 @@ public struct Storage: Sendable {
     }
 
     public func plugin(_ id: String) throws(StorageError) -> any StoragePlugin {
-        guard let entry = try config()[id] else { throw StorageError(400, "storage '\(id)' does not exist") }
-        guard entry.isAvailable(on: node) else { throw StorageError(400, "storage '\(id)' is not available on node '\(node)'") }
+        // a die in PVE (500), as every storage lookup there
+        guard let entry = try config()[id] else { throw StorageError(500, "storage '\(id)' does not exist") }
+        guard !entry.disabled else { throw StorageError(500, "storage '\(id)' is disabled") }
+        guard entry.isAvailable(on: node) else { throw StorageError(500, "storage '\(id)' is not available on node '\(node)'") }
         return try plugin(for: entry)
     }
 

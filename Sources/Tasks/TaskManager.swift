@@ -108,14 +108,16 @@ public final class TaskManager: @unchecked Sendable {
     }
 
     /// Asks a running task to stop: its worker sees cancellation and ends with `TASK ERROR: received interrupt`.
-    /// A task owned by another process of this node is sent SIGTERM, as PVE stops a worker.
+    /// A task owned by another process of this node is sent SIGTERM, as PVE stops a worker. A task
+    /// that has already ended is left as it is (as PVE); one that never existed is refused.
     public func stop(_ upid: UPID) throws(TaskError) {
         if let task = lock.locked({ running[upid] }) {
             task.cancel()
             return
         }
         guard store.withLock({ store.readActive().contains(upid) }) else {
-            throw TaskError(.notRunning, "task \(upid) is not running")
+            if readFile(store.logPath(upid)) != nil { return }
+            throw TaskError(.notFound, "no such task '\(upid)'")
         }
         guard ProcessInfoReader.isAlive(pid: Int32(upid.pid), pstart: upid.pstart) else {
             recoverOrphans()

@@ -44,7 +44,11 @@ struct Boom: Error, CustomStringConvertible { var description: String { "boom ha
         let record = await tasks.wait(upid)
         #expect(record.exit == .error("received interrupt"))
         #expect(try logText(tasks, upid).last == "TASK ERROR: received interrupt")
-        #expect(throws: TaskError.self) { try tasks.stop(upid) }
+        // stopping an ended task changes nothing (as PVE); a task that never was is refused
+        try tasks.stop(upid)
+        #expect(try tasks.status(upid).exit == .error("received interrupt"))
+        let never = UPID(node: upid.node, pid: upid.pid, pstart: upid.pstart, starttime: 1, type: "none", id: "", user: "root@pam")
+        #expect(throws: TaskError.self) { try tasks.stop(never) }
     }
 
     @Test func sameSecondSameKindGetsDistinctUPIDs() throws {
