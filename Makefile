@@ -34,6 +34,9 @@ test-deps: deps
 	$(call ensure_packages,$(TEST_DEPS))
 	@python3 -c 'import openapi_spec_validator' 2>/dev/null || pip install -q openapi-spec-validator || true
 	@python3 -c 'import selenium' 2>/dev/null || pip install -q selenium
+	@# the third-party PVE clients the compatibility suite drives (the `ansible` package bundles community.proxmox)
+	@python3 -c 'import proxmoxer, pve_exporter, ansible_collections.community.proxmox' 2>/dev/null || \
+	  pip install -q proxmoxer requests ansible prometheus-pve-exporter
 
 build: deps
 	$(SWIFT) build
@@ -88,6 +91,8 @@ test: test-deps
 	# the release build is what `make run` installs: build it and smoke-test it too
 	$(SWIFT) build -c release
 	bash Tests/smoke.sh .build/release
+	# what proxmoxer, Ansible's community.proxmox and prometheus-pve-exporter see must be what PVE would answer
+	python3 Tests/Compat/compat_test.py --bin .build/release
 	# the web console in a real Chromium, VM wizard and noVNC console included (screenshots in .build/browser-artifacts)
 	python3 Tests/Browser/console_test.py --bin .build/release --guests --artifacts .build/browser-artifacts
 

@@ -60,7 +60,7 @@ let package = Package(
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks"]),
-        .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS"]),
+        .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS", "Guests"]),
         .target(
             name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"], exclude: ["README.md"]),
         .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"], exclude: ["README.md"]),

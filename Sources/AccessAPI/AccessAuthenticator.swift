@@ -135,8 +135,9 @@ public struct AccessAuthorizer: Authorizer {
             return e.has(identity, [privilege], on: "/access/realm/" + target[target.index(after: at)...])
         case .useridGroup(let privileges, let groupsParam):
             let target = parameters["userid"]?.plainText ?? ""
-            if groupsParam != "create", e.config.users[target] == nil { return false }
+            // who may act on every group may ask about any user, existing or not (the handler answers)
             if e.has(identity, privileges, on: "/access/groups", any: true) { return true }
+            if groupsParam != "create", e.config.users[target] == nil { return false }
             let allowed = Set(e.config.groups.keys.filter { e.has(identity, privileges, on: "/access/groups/" + $0, any: true) })
             if groupsParam != nil {
                 let requested = Formats.splitList(parameters["groups"]?.plainText ?? "")

@@ -76,7 +76,12 @@ extension AccessEndpoints {
                         config.users.values.sorted { $0.id < $1.id }.filter { u in
                             if let enabled = context.bool("enabled"), u.enable != enabled { return false }
                             return seeAll || u.id == me || !Set(config.groups(of: u.id)).isDisjoint(with: visibleGroups)
-                        }.map { .object(userJSON($0, config, tokens: context.bool("full") ?? false)) })
+                        }.map { u in
+                            var item = userJSON(u, config, tokens: context.bool("full") ?? false)
+                            // the list gives a user's groups as one comma list (the single user's read, an array)
+                            if case .array(let groups)? = item["groups"] { item["groups"] = .string(groups.map(\.plainText).joined(separator: ",")) }
+                            return .object(item)
+                        })
                 }),
             Endpoint(
                 .POST, "/access/users", name: "create_user", description: "Create a user.",
@@ -110,7 +115,8 @@ extension AccessEndpoints {
                 permission: .useridGroup(["User.Modify", "Sys.Audit"]),
                 handler: .sync { context in
                     let config = access.userConfig
-                    guard let user = config.users[try context.require("userid")] else { throw APIError(404, "no such user") }
+                    let id = try context.require("userid")
+                    guard let user = config.users[id] else { throw APIError(500, "no such user ('\(id)')") }
                     var item = userJSON(user, config, tokens: true)
                     item["tokens"] = .object(
                         Dictionary(
@@ -126,7 +132,7 @@ extension AccessEndpoints {
                 handler: .blocking { context in
                     let id = try context.require("userid")
                     try update(access) { config in
-                        guard var user = config.users[id] else { throw APIError(404, "no such user ('\(id)')") }
+                        guard var user = config.users[id] else { throw APIError(500, "no such user ('\(id)')") }
                         applyUserFields(&user, context)
                         config.users[id] = user
                         if let groups = context.string("groups") {
@@ -143,7 +149,7 @@ extension AccessEndpoints {
                     let id = try context.require("userid")
                     guard id != "root@pam" else { throw APIError(400, "the root@pam user cannot be deleted") }
                     let removedTokens: [String] = try update(access) { config in
-                        guard config.users.removeValue(forKey: id) != nil else { throw APIError(404, "no such user ('\(id)')") }
+                        guard config.users.removeValue(forKey: id) != nil else { throw APIError(500, "no such user ('\(id)')") }
                         let tokens = config.tokens.keys.filter { $0.hasPrefix(id + "!") }
                         for t in tokens { config.tokens[t] = nil }
                         for g in config.groups.keys { config.groups[g]!.members.removeAll { $0 == id } }
@@ -164,7 +170,7 @@ extension AccessEndpoints {
                 protected: true, allowToken: false,
                 handler: .blocking { context in
                     let id = try context.require("userid")
-                    guard access.userConfig.users[id] != nil else { throw APIError(404, "no such user ('\(id)')") }
+                    guard access.userConfig.users[id] != nil else { throw APIError(500, "no such user ('\(id)')") }
                     let password = try context.require("password")
                     do { try access.setPassword(user: id, password: password) } catch let error as AccessError { throw fail(error) }
                     return .null

@@ -2,6 +2,7 @@ import API
 import Access
 import ClusterFS
 import Foundation
+import Guests
 import Schema
 
 /// `/pools`: named sets of guests and storages that ACLs on `/pool/<id>` grant access to.
@@ -34,7 +35,14 @@ public enum PoolEndpoints {
             let kind = guest?.type ?? "qemu"
             guard type == nil || type == kind else { continue }
             var item: [String: JSON] = ["id": .string("\(kind)/\(vmid)"), "vmid": JSON(vmid), "type": .string(kind)]
-            if let node = guest?.node { item["node"] = .string(node) }
+            if let node = guest?.node {
+                item["node"] = .string(node)
+                // tools group hosts by a member's name (Ansible's inventory), as PVE's resource rows carry it
+                let store = GuestStore(fs: access.fs, node: node, type: kind)
+                if let current = try? store.load(vmid).config.current, let name = current["name"] ?? current["hostname"] {
+                    item["name"] = .string(name)
+                }
+            }
             out.append(.object(item))
         }
         if type == nil || type == "storage" {
@@ -48,7 +56,7 @@ public enum PoolEndpoints {
     public static func all(access: AccessControl) -> [Endpoint] {
         let read: @Sendable (RequestContext) throws -> JSON = { context in
             let id = try context.require("poolid")
-            guard let pool = access.userConfig.pools[id] else { throw APIError(404, "pool '\(id)' does not exist") }
+            guard let pool = access.userConfig.pools[id] else { throw APIError(500, "pool '\(id)' does not exist") }
             var out: [String: JSON] = ["members": .array(members(pool, access, type: context.string("type")))]
             if !pool.comment.isEmpty { out["comment"] = .string(pool.comment) }
             return .object(out)
@@ -66,7 +74,7 @@ public enum PoolEndpoints {
                 throw APIError(403, "Permission check failed (/storage/\(s), Datastore.Allocate)")
             }
             try AccessEndpoints.update(access) { config in
-                guard var pool = config.pools[id] else { throw APIError(404, "pool '\(id)' does not exist") }
+                guard var pool = config.pools[id] else { throw APIError(500, "pool '\(id)' does not exist") }
                 if let comment = context.string("comment") { pool.comment = comment }
                 if remove {
                     pool.vms.removeAll { vms.contains($0) }
@@ -88,8 +96,8 @@ public enum PoolEndpoints {
         let delete: @Sendable (RequestContext) throws -> JSON = { context in
             let id = try context.require("poolid")
             try AccessEndpoints.update(access) { config in
-                guard let pool = config.pools[id] else { throw APIError(404, "pool '\(id)' does not exist") }
-                guard pool.vms.isEmpty, pool.storage.isEmpty else { throw APIError(400, "pool '\(id)' is not empty") }
+                guard let pool = config.pools[id] else { throw APIError(500, "pool '\(id)' does not exist") }
+                guard pool.vms.isEmpty, pool.storage.isEmpty else { throw APIError(500, "pool '\(id)' is not empty") }
                 guard !config.pools.keys.contains(where: { $0.hasPrefix(id + "/") }) else { throw APIError(400, "pool '\(id)' has sub-pools") }
                 config.pools[id] = nil
                 config.acl.removeAll { $0.path == "/pool/" + id }

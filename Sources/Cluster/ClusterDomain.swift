@@ -9,13 +9,16 @@ public struct ClusterDomain: Domain {
     public let guests: GuestBackends
     public let storage: Storage
     public let sampler: CPUSampler
+    /// The pool a guest belongs to (from access control), for its resource row.
+    public let poolOf: @Sendable (Int) -> String?
 
-    public init(guests: GuestBackends, storage: Storage, sampler: CPUSampler) {
+    public init(guests: GuestBackends, storage: Storage, sampler: CPUSampler, poolOf: @escaping @Sendable (Int) -> String? = { _ in nil }) {
         self.guests = guests
         self.storage = storage
         self.sampler = sampler
+        self.poolOf = poolOf
     }
 
     public var name: String { "cluster" }
-    public var endpoints: [Endpoint] { ClusterEndpoints.all(guests: guests, storage: storage, sampler: sampler) }
+    public var endpoints: [Endpoint] { ClusterEndpoints.all(guests: guests, storage: storage, sampler: sampler, poolOf: poolOf) }
 }

@@ -52,7 +52,13 @@ public struct NodeServices: Sendable {
         if let access { all.append(AccessDomain(access: access)) }
         if let vms { all += [QEMUDomain(manager: vms, access: access), StorageDomain(storage: vms.storage)] }
         if let cts { all.append(ContainersDomain(manager: cts, access: access)) }
-        if let storage { all.append(ClusterDomain(guests: guests, storage: storage, sampler: sampler)) }
+        if let storage {
+            let access = access
+            all.append(
+                ClusterDomain(
+                    guests: guests, storage: storage, sampler: sampler,
+                    poolOf: { vmid in access?.userConfig.pools.values.first { $0.vms.contains(vmid) }?.id }))
+        }
         return all
     }
 }

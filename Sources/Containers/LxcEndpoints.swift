@@ -87,10 +87,12 @@ public enum LxcEndpoints {
                         }
                     }
                     try m.precheck(options, ostemplate: template)
+                    let pool = try GuestEndpoints.checkPool(context, access: access)
                     let parameters = context.parameters
                     let start = context.bool("start") ?? false
                     return try GuestEndpoints.task(context, "vzcreate", vmid) { log in
                         try await m.create(vmid: vmid, parameters: parameters, log: log)
+                        try GuestEndpoints.joinPool(pool, vmid: vmid, access: access, log: log)
                         if start { try await m.start(vmid, log: log) }
                     }
                 }),
@@ -136,7 +138,7 @@ public enum LxcEndpoints {
                     return try GuestEndpoints.task(context, "vzdestroy", vmid) { log in
                         if force && m.isRunning(vmid) { try await m.stop(vmid, log: log) }
                         try await m.destroy(vmid, skiplock: false, log: log)
-                        if purge { try GuestEndpoints.purge(vmid, access: access, noun: "CT", log: log) }
+                        try GuestEndpoints.purge(vmid, access: access, noun: "CT", acls: purge, log: log)
                     }
                 }),
         ]

@@ -62,13 +62,36 @@ public enum GuestEndpoints {
     }
 
     /// `purge`: the VMID leaves every ACL and pool, so a later guest with this ID inherits nothing.
-    public static func purge(_ vmid: Int, access: AccessControl?, noun: String, log: @Sendable (String) -> Void) throws {
-        guard let access else { return }
+    /// The pool a create names must exist (a `die` in PVE: 500), checked before anything is made.
+    public static func checkPool(_ context: RequestContext, access: AccessControl?) throws -> String? {
+        guard let pool = context.string("pool") else { return nil }
+        if let access, access.userConfig.pools[pool] == nil { throw APIError(500, "pool '\(pool)' does not exist") }
+        return pool
+    }
+
+    /// A new guest joins the pool its create named (and leaves any other, as a guest is in one pool).
+    public static func joinPool(_ pool: String?, vmid: Int, access: AccessControl?, log: @Sendable (String) -> Void) throws {
+        guard let pool, let access else { return }
         try access.updateUserConfig { config in
-            config.acl.removeAll { $0.path == "/vms/\(vmid)" }
+            guard config.pools[pool] != nil else { throw APIError(500, "pool '\(pool)' does not exist") }
+            for id in config.pools.keys { config.pools[id]!.vms.removeAll { $0 == vmid } }
+            config.pools[pool]!.vms.append(vmid)
+        }
+        log("added \(vmid) to pool '\(pool)'")
+    }
+
+    /// A destroyed guest leaves its pool (always, as PVE) and, with `purge`, the ACLs naming it.
+    public static func purge(_ vmid: Int, access: AccessControl?, noun: String, acls: Bool, log: @Sendable (String) -> Void) throws {
+        guard let access else { return }
+        let config = access.userConfig
+        let pooled = config.pools.values.contains { $0.vms.contains(vmid) }
+        let named = acls && config.acl.contains { $0.path == "/vms/\(vmid)" }
+        guard pooled || named else { return }
+        try access.updateUserConfig { config in
+            if acls { config.acl.removeAll { $0.path == "/vms/\(vmid)" } }
             for id in config.pools.keys { config.pools[id]!.vms.removeAll { $0 == vmid } }
         }
-        log("removed \(noun) \(vmid) from ACLs and pools")
+        log("removed \(noun) \(vmid) from \(acls ? "ACLs and pools" : "its pool")")
     }
 
     /// `POST …/{qemu|lxc}/{vmid}/status/COMMAND`: the guest is local, `skiplock` is root's, and every

@@ -40,6 +40,20 @@ public enum NodeEndpoints {
                     return ["time": JSON(now), "localtime": JSON(now + NodeStatus.utcOffset(now)), "timezone": .string(NodeStatus.timezone())]
                 }),
             Endpoint(
+                pve: "GET /nodes/{node}/subscription",
+                description: "Subscription status: Corral needs no key, so there is none to find (PVE's 'notfound').",
+                returns: .object(["status": .string()], additionalProperties: true), permission: .anyUser,
+                handler: .sync { context in
+                    [
+                        "status": "notfound", "message": "no subscription key: Corral needs none",
+                        "serverid": .string(context.services.repoID.uppercased()),
+                    ]
+                }),
+            Endpoint(
+                pve: "GET /nodes/{node}/replication", description: "Storage replication jobs of this node (none: replication needs ZFS).",
+                returns: .array(of: .object(["id": .string()], additionalProperties: true)), permission: .anyUser,
+                handler: .sync { _ in .array([]) }),
+            Endpoint(
                 .GET, "/nodes/{node}/version", name: "version", description: "API version details.",
                 parameters: ["node": .node],
                 returns: .object(["version": .string(), "release": .string(), "repoid": .string()]),

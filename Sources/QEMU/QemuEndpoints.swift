@@ -94,10 +94,12 @@ public enum QemuEndpoints {
                         }
                     }
                     try m.precheck(options)
+                    let pool = try GuestEndpoints.checkPool(context, access: access)
                     let parameters = context.parameters
                     let start = context.bool("start") ?? false
                     return try task(context, "qmcreate", vmid) { log in
                         try await m.create(vmid: vmid, parameters: parameters, log: log)
+                        try GuestEndpoints.joinPool(pool, vmid: vmid, access: access, log: log)
                         if start { try await m.start(vmid, log: log) }
                     }
                 }),
@@ -146,7 +148,7 @@ public enum QemuEndpoints {
                     if skiplock && context.user != "root@pam" { throw APIError.parameters(["skiplock": "Only root may use this option."]) }
                     return try task(context, "qmdestroy", vmid) { log in
                         try await m.destroy(vmid, purge: purge, unreferenced: unreferenced, skiplock: skiplock, log: log)
-                        if purge { try GuestEndpoints.purge(vmid, access: access, noun: "VM", log: log) }
+                        try GuestEndpoints.purge(vmid, access: access, noun: "VM", acls: purge, log: log)
                     }
                 }),
         ]

@@ -56,7 +56,7 @@ public struct DirStorage: StoragePlugin {
                 ($0 as NSString).deletingPathExtension.replacingOccurrences(of: "subvol-", with: "vm-")
             })
         let fresh = nextDiskName(vmid: vmid, existing: existing)
-        let file = name ?? (format == "subvol" ? "subvol-" + fresh.dropFirst(3) : fresh + ".\(format)")
+        let file = name ?? (format == "subvol" ? "subvol-" + fresh.dropFirst(3) + ".subvol" : fresh + ".\(format)")
         let full = dir + "/" + file
         guard !FileManager.default.fileExists(atPath: full) else { throw StorageError(400, "disk image '\(full)' already exists") }
         if format == "subvol" {
@@ -171,8 +171,11 @@ public struct DirStorage: StoragePlugin {
 
     public func makeBase(_ name: String) throws(StorageError) -> String {
         let parts = name.split(separator: "/").map(String.init)
-        guard parts.count == 2, parts[1].hasPrefix("vm-") else { throw StorageError(400, "volume '\(name)' cannot become a base volume") }
-        let baseName = "\(parts[0])/base-" + parts[1].dropFirst(3)
+        guard parts.count == 2, parts[1].hasPrefix("vm-") || parts[1].hasPrefix("subvol-") else {
+            throw StorageError(400, "volume '\(name)' cannot become a base volume")
+        }
+        // a directory volume's base is `basevol-…`, an image's `base-…` (PVE's names)
+        let baseName = parts[1].hasPrefix("subvol-") ? "\(parts[0])/basevol-" + parts[1].dropFirst(7) : "\(parts[0])/base-" + parts[1].dropFirst(3)
         let from = try path(name), to = try path(baseName)
         guard rename(from, to) == 0 else { throw StorageError(500, "cannot rename \(from): \(String(cString: strerror(errno)))") }
         chmod(to, 0o444)

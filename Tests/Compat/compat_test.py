@@ -49,6 +49,9 @@ def main():
         print("compat_test: needs root (corrald mounts its cluster filesystem through FUSE)", file=sys.stderr)
         return 2
     ensure_imports()
+    # every client talks to 127.0.0.1 only: never through a proxy from the environment
+    for var in ("NO_PROXY", "no_proxy"):
+        os.environ[var] = ",".join(filter(None, [os.environ.get(var), "127.0.0.1", "localhost"]))
 
     # SIGTERM/SIGHUP (a CI timeout, a closed terminal) must still run the cleanup below
     def interrupted(signum, _frame):
@@ -75,23 +78,25 @@ def main():
         if "exporter" in stages:
             import exporter_checks
             exporter_checks.run(checks, node, verbose=args.verbose)
-        if node.proc.poll() is not None:
-            checks.check("corrald still running at the end", lambda: (_ for _ in ()).throw(
-                AssertionError(f"corrald exited with {node.proc.returncode}: {node.log_tail()}")))
+        checks.check("corrald still running after all clients", still_running, node)
     except KeyboardInterrupt as e:
         print(f"compat: interrupted ({e}); cleaning up", flush=True)
-        node.cleanup()
         return 130
     except Exception as e:  # the node did not start, or a stage crashed outside a check
         import traceback
         traceback.print_exc()
         print(f"compat: FAIL setup: {e}\n{node.log_tail()}", flush=True)
-        node.cleanup()
         return 1
-    node.cleanup()
-    ok = checks.summary()
-    print(f"compat: {time.monotonic() - started:.0f}s", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)   # let the cleanup finish
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        node.cleanup()
+    ok = checks.summary(elapsed=time.monotonic() - started)
     return 0 if ok else 1
+
+def still_running(node):
+    if node.proc.poll() is not None:
+        raise AssertionError(f"corrald exited with {node.proc.returncode}: {node.log_tail()}")
 
 
 def make_token(node):

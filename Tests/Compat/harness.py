@@ -57,7 +57,7 @@ class Checks:
             text = text[: LINE_LIMIT - 1] + "…"
         print(text, flush=True)
 
-    def summary(self):
+    def summary(self, elapsed=None):
         if self.failed:
             print("\nfailed checks:")
             for name, detail in self.failed:
@@ -66,7 +66,9 @@ class Checks:
             print("skipped checks (a check they need failed):")
             for name, detail in self.skipped:
                 print(f"  - {name}: {detail}")
-        # the plain closing line CI reads
+        if elapsed is not None:
+            print(f"compat: {elapsed:.0f}s", flush=True)
+        # the plain closing line CI reads, last
         line = f"compat: {len(self.passed)} passed, {len(self.failed)} failed"
         if self.skipped:
             line += f", {len(self.skipped)} skipped"
@@ -203,12 +205,16 @@ def ensure_imports():
     """The clients under test, from PyPI; a missing one is an error, not a skip."""
     missing = []
     for module, package in (("proxmoxer", "proxmoxer"), ("requests", "requests"),
-                            ("ansible", "ansible"), ("pve_exporter", "prometheus-pve-exporter"),
+                            # the `ansible` package, not ansible-core alone: it bundles the collections
+                            ("ansible_collections.community.proxmox", "ansible"),
+                            ("ansible_collections.ansible.posix", "ansible"),
+                            ("pve_exporter", "prometheus-pve-exporter"),
                             ("prometheus_client", "prometheus-client")):
         try:
             __import__(module)
         except ImportError:
-            missing.append(package)
+            if package not in missing:
+                missing.append(package)
     if missing:
         print(f"compat_test: missing Python packages: {' '.join(missing)} "
               f"(pip install {' '.join(missing)})", file=sys.stderr)

@@ -216,12 +216,30 @@ def run(c, node):
 
     def create_vm():
         need(vmid)
+        api.pools.post(poolid="compat-vmpool")
         upid = api.nodes(N).qemu.post(vmid=vmid, name="compat-px", memory=128, cores=1, kvm=0, ostype="l26",
-                                      scsihw="virtio-scsi-pci", scsi0="compat:1", net0="virtio,bridge=vmbr0")
+                                      scsihw="virtio-scsi-pci", scsi0="compat:1", net0="virtio,bridge=vmbr0",
+                                      pool="compat-vmpool")
         task_ok(api, upid, "POST qemu")
         return vmid
 
     vm = c.check("proxmoxer: POST nodes/{node}/qemu (kvm=0, 1 GiB disk on a dir storage) → UPID → OK", create_vm)
+
+    def pool_member():
+        need(vm)
+        # qemu-server create_vm: PVE::AccessControl::add_vm_to_pool($vmid, $pool) if $pool;
+        members = api.pools("compat-vmpool").get().get("members", [])
+        expect([m.get("id") for m in members] == [f"qemu/{vm}"] and members[0].get("vmid") == vm
+               and members[0].get("node") == N and members[0].get("type") == "qemu",
+               f"GET pools/compat-vmpool members {members}; PVE lists qemu/{vm}")
+        rows = [r for r in api.cluster.resources.get(type="vm") if r.get("vmid") == vm]
+        expect(rows and rows[0].get("pool") == "compat-vmpool", f"cluster/resources row has no pool: {rows}")
+        # Pool.pm delete_pool: die "pool '$pool' is not empty (contains VM $vmid)\n"
+        raises(lambda: api.pools("compat-vmpool").delete(), 500, "not empty")
+        return True
+
+    in_pool = c.check("proxmoxer: POST qemu pool=… makes the VM a pool member; DELETE of the pool then refused",
+                      pool_member)
 
     def nextid_taken():
         need(vm)
@@ -337,6 +355,13 @@ def run(c, node):
 
     c.check("proxmoxer: DELETE nodes/{node}/qemu/{vmid} → UPID → gone", delete_vm)
 
+    def pool_after_purge():
+        need(vm, in_pool)
+        expect_eq(api.pools("compat-vmpool").get().get("members"), [], "members after DELETE qemu purge=1")
+        api.pools("compat-vmpool").delete()
+
+    c.check("proxmoxer: DELETE qemu purge=1 leaves the pool empty; DELETE pools/{poolid}", pool_after_purge)
+
     # ---------------------------------------------------------------- a container, never started
     def template():
         need(tapi)
@@ -354,8 +379,10 @@ def run(c, node):
     def create_ct():
         need(tmpl)
         ctid = int(tapi.cluster.nextid.get())
+        tapi.pools.post(poolid="compat-ctpool")
         task_ok(tapi, tapi.nodes(N).lxc.post(vmid=ctid, ostemplate=tmpl, hostname="compat-ct", rootfs="compat:0",
-                                             memory=64, net0="name=eth0,bridge=vmbr0,ip=dhcp"), "POST lxc")
+                                             memory=64, net0="name=eth0,bridge=vmbr0,ip=dhcp", pool="compat-ctpool"),
+                "POST lxc")
         return ctid
 
     ct = c.check("proxmoxer: POST nodes/{node}/lxc (busybox template, token auth) → UPID → OK", create_ct)
@@ -365,8 +392,9 @@ def run(c, node):
         cfg = tapi.nodes(N).lxc(ct).config.get()
         expect_eq((cfg.get("hostname"), cfg.get("memory"), cfg.get("unprivileged")), ("compat-ct", 64, 1),
                   "hostname, memory, unprivileged")
-        expect(re.match(r"^name=eth0,bridge=vmbr0,hwaddr=([0-9A-F]{2}:){5}[0-9A-F]{2},ip=dhcp", cfg.get("net0", "")) or
-               ("hwaddr=" in cfg.get("net0", "") and "bridge=vmbr0" in cfg.get("net0", "")), f"net0 {cfg.get('net0')!r}")
+        net0 = dict(p.split("=", 1) for p in cfg.get("net0", "").split(",") if "=" in p)
+        expect(net0.get("name") == "eth0" and net0.get("bridge") == "vmbr0" and net0.get("ip") == "dhcp"
+               and re.match(r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$", net0.get("hwaddr", "")), f"net0 {cfg.get('net0')!r}")
         tapi.nodes(N).lxc(ct).config.put(memory=128, description="ct from proxmoxer")
         cfg = tapi.nodes(N).lxc(ct).config.get()
         expect_eq((cfg.get("memory"), cfg.get("description", "").strip()), (128, "ct from proxmoxer"), "memory, description")
@@ -379,6 +407,14 @@ def run(c, node):
         expect(str(rows.get("memory", {}).get("value")) == "128", f"pending memory row {rows.get('memory')}")
 
     c.check("proxmoxer: LXC config get/set, pending, status/current, cluster/resources", ct_config)
+
+    def ct_pool_member():
+        need(ct)
+        # pve-container create_vm: PVE::AccessControl::add_vm_to_pool($vmid, $pool) if $pool;
+        members = tapi.pools("compat-ctpool").get().get("members", [])
+        expect([m.get("id") for m in members] == [f"lxc/{ct}"], f"GET pools/compat-ctpool members {members}; PVE lists lxc/{ct}")
+
+    c.check("proxmoxer: POST lxc pool=… makes the container a pool member", ct_pool_member)
 
     def ct_rootfs_volid():
         need(ct)

@@ -41,6 +41,9 @@ GET /nodes/{node}/qemu/{vmid}/feature
 GET /cluster/nextid
 GET /cluster/resources
 GET /cluster/status
+GET /cluster/backup-info/not-backed-up
+GET /nodes/{node}/subscription
+GET /nodes/{node}/replication
 GET /access/domains/{realm}
 GET /storage
 GET /storage/{storage}
