@@ -35,8 +35,8 @@ test-deps: deps
 	@python3 -c 'import openapi_spec_validator' 2>/dev/null || pip install -q openapi-spec-validator || true
 	@python3 -c 'import selenium' 2>/dev/null || pip install -q selenium
 	@# the third-party PVE clients the compatibility suite drives (the `ansible` package bundles community.proxmox)
-	@python3 -c 'import proxmoxer, pve_exporter, ansible_collections.community.proxmox' 2>/dev/null || \
-	  pip install -q proxmoxer requests ansible prometheus-pve-exporter
+	@python3 -c 'import proxmoxer, pve_exporter, ansible_collections.community.proxmox, ansible_collections.ansible.posix' 2>/dev/null || \
+	  pip install -q 'proxmoxer==2.3.0' requests 'ansible==12.3.0' 'prometheus-pve-exporter==3.10.2' 
 
 build: deps
 	$(SWIFT) build
