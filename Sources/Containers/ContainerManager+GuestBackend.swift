@@ -56,14 +56,9 @@ extension ContainerManager: GuestBackend {
     public func takeSnapshot(
         _ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void
     ) throws -> Bool {
+        // a container the user froze stays frozen; a running one is frozen for the moment
         let container = try container(vmid)
-        let frozen = container.isRunning && container.state == "RUNNING"
-        if frozen { try freeze(vmid) }
-        defer { if frozen { try? thaw(vmid) } }
-        for v in volumes {
-            try v.plugin.snapshot(v.name, snapshot: name)
-            log("snapshot of \(v.volid)")
-        }
+        try snapshotOnStorages(vmid, name: name, volumes: volumes, pause: container.isRunning && container.state == "RUNNING", log: log)
         return false
     }
 }

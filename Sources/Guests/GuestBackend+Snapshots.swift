@@ -46,14 +46,19 @@ extension GuestBackend {
         if vmstate && isRunning(vmid) {
             throw GuestError(500, "\(noun) \(vmid) cannot keep its memory state in a snapshot of these volumes; take it with vmstate=0")
         }
-        let running = isRunning(vmid)
-        if running { try freeze(vmid) }
-        defer { if running { try? thaw(vmid) } }
+        try snapshotOnStorages(vmid, name: name, volumes: volumes, pause: isRunning(vmid), log: log)
+        return false
+    }
+
+    /// Every volume's storage snapshot; with `pause`, the guest's writes are paused while they run,
+    /// so the snapshots agree with each other.
+    public func snapshotOnStorages(_ vmid: Int, name: String, volumes: [GuestVolume], pause: Bool, log: @escaping @Sendable (String) -> Void) throws {
+        if pause { try freeze(vmid) }
+        defer { if pause { try? thaw(vmid) } }
         for v in volumes {
             try v.plugin.snapshot(v.name, snapshot: name)
             log("snapshot of \(v.volid)")
         }
-        return false
     }
 
     /// Stops the guest, rolls every volume back, restores the snapshot's config, then lets the

@@ -15,12 +15,7 @@ extension VMManager {
         let internalSnapshots = volumes.allSatisfy { $0.name.hasSuffix(".qcow2") }
         guard running, internalSnapshots else {
             if running && vmstate { throw QEMUError(500, "a snapshot with RAM state needs qcow2 disks; take it with vmstate=0") }
-            if running { try freeze(vmid) }
-            defer { if running { try? thaw(vmid) } }
-            for v in volumes {
-                try v.plugin.snapshot(v.name, snapshot: name)
-                log("snapshot of \(v.volid)")
-            }
+            try snapshotOnStorages(vmid, name: name, volumes: volumes, pause: running, log: log)
             return false
         }
         let domain = try runningDomain(vmid)
