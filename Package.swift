@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
-        .target(name: "Cluster", dependencies: ["API", "ClusterFS", "Guests", "Nodes", "Schema", "Storage"]),
+        .target(name: "Cluster", dependencies: ["API", "ClusterFS", "Guests", "Nodes", "Schema", "Storage", "TLS"]),
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CSocketShim"]),
@@ -110,6 +110,7 @@ let package = Package(
         .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "TLS"]),
     ],

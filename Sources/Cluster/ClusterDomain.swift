@@ -20,5 +20,7 @@ public struct ClusterDomain: Domain {
     }
 
     public var name: String { "cluster" }
-    public var endpoints: [Endpoint] { ClusterEndpoints.all(guests: guests, storage: storage, sampler: sampler, poolOf: poolOf) }
+    public var endpoints: [Endpoint] {
+        ClusterEndpoints.all(guests: guests, storage: storage, sampler: sampler, poolOf: poolOf) + ClusterConfigEndpoints.all(tree: storage.fs)
+    }
 }

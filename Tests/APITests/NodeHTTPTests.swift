@@ -127,6 +127,25 @@ import Testing
             "-X", "PUT", "-d", "memory=96", "-d", "digest=0000000000000000000000000000000000000000", "\(base)/nodes/h1/qemu/150/config",
         ])
         #expect(code == "500" && (body["message"] as? String)?.hasPrefix("detected modified configuration") == true, "\(code) \(body)")
+        // no corosync.conf: no members and no join information; with one, its nodelist and totem
+        (code, body) = try await Self.json(["\(base)/cluster/config/nodes"])
+        #expect(code == "200" && (body["data"] as? [Any])?.isEmpty == true)
+        (code, _) = try await Self.json(["\(base)/cluster/config/join"])
+        #expect(code == "500")
+        let corosync =
+            "nodelist {\n  node {\n    name: h1\n    nodeid: 1\n    quorum_votes: 1\n    ring0_addr: 192.0.2.1\n  }\n}\n\ntotem {\n  cluster_name: lab\n  config_version: 3\n}\n"
+        try node.clusterFS.write("corosync.conf", Array(corosync.utf8))
+        (code, body) = try await Self.json(["\(base)/cluster/config/nodes"])
+        let members = body["data"] as? [[String: Any]] ?? []
+        #expect(members.count == 1 && members.first?["node"] as? String == "h1" && members.first?["nodeid"] as? Int == 1)
+        (code, body) = try await Self.json(["\(base)/cluster/config/totem"])
+        #expect((body["data"] as? [String: Any])?["cluster_name"] as? String == "lab")
+        (code, body) = try await Self.json(["\(base)/cluster/config/join"])
+        let join = body["data"] as? [String: Any] ?? [:]
+        let entry = (join["nodelist"] as? [[String: Any]])?.first ?? [:]
+        #expect(join["preferred_node"] as? String == "h1" && entry["pve_addr"] as? String == "192.0.2.1")
+        #expect((entry["pve_fp"] as? String)?.wholeMatch(of: /([0-9A-F]{2}:){31}[0-9A-F]{2}/) != nil, "\(entry)")
+        try node.clusterFS.delete("corosync.conf")
         // an unknown task is bad input naming the UPID
         (code, body) = try await Self.json(["\(base)/nodes/h1/tasks/UPID:h1:00000001:00000001:00000001:x::root@pam:/status"])
         #expect(code == "400" && (body["errors"] as? [String: String])?["upid"] == "no such task", "\(code) \(body)")

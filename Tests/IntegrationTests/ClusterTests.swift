@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 
 /// The cluster filesystem across real corosync nodes (one network namespace each), through FUSE.
@@ -30,6 +31,20 @@ import Testing
         #expect(writeThroughFUSE(cluster.path(1, "nodes/n1/qemu-server/100.conf"), "memory: 512\n") == 0)
         #expect(writeThroughFUSE(cluster.path(3, "nodes/n3/qemu-server/100.conf"), "memory: 512\n") == EEXIST)
         #expect(cluster.waitAgreed())
+        // with the corosync configuration in the tree (as a created cluster has it), `pvecm` on another
+        // node shows the cluster, its quorum and every member
+        let corosync = try String(contentsOfFile: cluster.dir + "/corosync.conf", encoding: .utf8)
+        #expect(writeThroughFUSE(cluster.path(1, "corosync.conf"), corosync) == 0)
+        #expect(cluster.waitUntil(timeout: 5) { readThroughFUSE(cluster.path(2, "corosync.conf")) == corosync })
+        let env = ["CORRAL_DATA_DIR": cluster.dir + "/d2", "CORRAL_NODENAME": "n2", "CORRAL_CONFIG": "/dev/null"]
+        let status = try runCommand(NodeProcess.buildDirectory + "/corral", ["pvecm", "status"], environment: env)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("Quorate:          Yes") && status.stdout.contains("Nodes:            3"), "\(status.stdout)")
+        for line in ["         1          1 n1\n", "         2          1 n2 (local)\n", "         3          1 n3\n"] {
+            #expect(status.stdout.contains(line), "\(status.stdout)")
+        }
+        let nodes = try runCommand(NodeProcess.buildDirectory + "/corral", ["pvecm", "nodes"], environment: env)
+        #expect(nodes.status == 0 && !nodes.stdout.contains("Quorate") && nodes.stdout.contains("n3\n"), "\(nodes.stdout)\(nodes.stderr)")
     }
 
     @Test func threeConcurrentWritersEndWithIdenticalTrees() throws {

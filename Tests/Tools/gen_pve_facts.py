@@ -41,6 +41,9 @@ GET /nodes/{node}/qemu/{vmid}/feature
 GET /cluster/nextid
 GET /cluster/resources
 GET /cluster/status
+GET /cluster/config/nodes
+GET /cluster/config/totem
+GET /cluster/config/join
 GET /cluster/backup-info/not-backed-up
 GET /nodes/{node}/subscription
 GET /nodes/{node}/replication
