@@ -48,7 +48,12 @@ public struct NodeServices: Sendable {
 
     /// The node's domains: the one list a new domain (backup, network, HA, metrics) joins.
     public var domains: [any Domain] {
-        var all: [any Domain] = [CoreDomain(), NodesDomain(sampler: sampler, fingerprint: fingerprint)]
+        var all: [any Domain] = [
+            CoreDomain(),
+            NodesDomain(
+                sampler: sampler, fingerprint: fingerprint,
+                files: NodeSystemFiles(resolvConf: settings.effectiveResolvConf, hosts: settings.effectiveHostsFile)),
+        ]
         if let access { all.append(AccessDomain(access: access)) }
         if let vms { all += [QEMUDomain(manager: vms, access: access), StorageDomain(storage: vms.storage)] }
         if let cts { all.append(ContainersDomain(manager: cts, access: access)) }

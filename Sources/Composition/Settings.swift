@@ -24,6 +24,9 @@ public struct Settings: Sendable, Equatable {
     public var domainPrefix = ""
     /// liblxc's lxcpath for this node's containers.
     public var lxcPath: String? = nil
+    /// The resolver and hosts files `/nodes/{node}/dns` and `hosts` edit.
+    public var resolvConf: String? = nil
+    public var hostsFile: String? = nil
 
     public init() {}
 
@@ -32,6 +35,13 @@ public struct Settings: Sendable, Equatable {
         if let lxcPath { return lxcPath }
         return dataDirectory == "/var/lib/corral" ? "/var/lib/lxc" : dataDirectory + "/lxc"
     }
+
+    /// The machine's `/etc/resolv.conf` and `/etc/hosts` for a real install; files of its own for any
+    /// other data directory, so test nodes never change the machine they run on.
+    public var effectiveResolvConf: String {
+        resolvConf ?? (dataDirectory == "/var/lib/corral" ? "/etc/resolv.conf" : dataDirectory + "/resolv.conf")
+    }
+    public var effectiveHostsFile: String { hostsFile ?? (dataDirectory == "/var/lib/corral" ? "/etc/hosts" : dataDirectory + "/hosts") }
 
     /// `/var/lib/vz` for a real install, `DATA/vz` for any other data directory.
     public var effectiveStorageDirectory: String {
@@ -93,6 +103,8 @@ public struct Settings: Sendable, Equatable {
         case "libvirt-uri": libvirtURI = value
         case "domain-prefix": domainPrefix = value
         case "lxc-path": lxcPath = value
+        case "resolv-conf": resolvConf = value
+        case "hosts-file": hostsFile = value
         default: throw SettingsError("\(origin): unknown setting '\(key)'")
         }
     }

@@ -64,7 +64,10 @@ func call(_ d: Dispatcher, _ method: String, _ path: String, _ params: [String: 
         let root = try await call(d, "GET", "/").result.get()
         #expect(root.arrayValue?.compactMap { $0["subdir"]?.stringValue } == ["cluster", "events", "nodes", "version"])
         let node = try await call(d, "GET", "/nodes/t1").result.get()
-        #expect(node.arrayValue?.compactMap { $0["name"]?.stringValue } == ["replication", "status", "subscription", "tasks", "time", "version"])
+        #expect(
+            node.arrayValue?.compactMap { $0["name"]?.stringValue } == [
+                "dns", "hosts", "replication", "status", "subscription", "tasks", "time", "version",
+            ])
         let version = try await call(d, "GET", "/version").result.get()
         #expect(version["release"] == "9.0")
         #expect(version["repoid"]?.stringValue?.count == 16)

@@ -152,6 +152,41 @@ import Testing
         await node.shutdown(grace: 1)
     }
 
+    /// DNS and hosts as telegraf, Ansible and the console read and set them: on a test node, files of
+    /// its own data directory (never the machine's).
+    @Test func dnsAndHostsAreReadAndSet() async throws {
+        let (node, port) = try Self.startNode()
+        let base = "https://127.0.0.1:\(port)/api2/json/nodes/h1"
+        let resolv = node.settings.dataDirectory + "/resolv.conf", hosts = node.settings.dataDirectory + "/hosts"
+        #expect(resolv != "/etc/resolv.conf" && hosts != "/etc/hosts")
+        try "# managed elsewhere\nsearch example.org\nnameserver 192.0.2.53\noptions edns0\n".write(toFile: resolv, atomically: true, encoding: .utf8)
+        var (code, body) = try await Self.json(["\(base)/dns"])
+        var dns = body["data"] as? [String: String] ?? [:]
+        #expect(code == "200" && dns == ["search": "example.org", "dns1": "192.0.2.53"], "\(body)")
+        (code, body) = try await Self.json(["-X", "PUT", "-d", "search=lab.example", "-d", "dns1=192.0.2.1", "-d", "dns2=2001:db8::1", "\(base)/dns"])
+        #expect(code == "200", "\(body)")
+        let written = try String(contentsOfFile: resolv, encoding: .utf8)
+        #expect(written == "search lab.example\nnameserver 192.0.2.1\nnameserver 2001:db8::1\n# managed elsewhere\noptions edns0\n", "\(written)")
+        (code, body) = try await Self.json(["\(base)/dns"])
+        dns = body["data"] as? [String: String] ?? [:]
+        #expect(dns == ["search": "lab.example", "dns1": "192.0.2.1", "dns2": "2001:db8::1"])
+        (code, body) = try await Self.json(["-X", "PUT", "-d", "search=x", "-d", "dns1=not-an-ip", "\(base)/dns"])
+        #expect(code == "400" && (body["errors"] as? [String: String])?["dns1"] != nil)
+        // hosts: a write names the digest it read; a stale one is refused and changes nothing
+        try "127.0.0.1 localhost\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+        (code, body) = try await Self.json(["\(base)/hosts"])
+        let digest = try #require((body["data"] as? [String: Any])?["digest"] as? String)
+        (code, body) = try await Self.json([
+            "-X", "POST", "--data-urlencode", "data=127.0.0.1 localhost\n192.0.2.7 h1.lab h1", "-d", "digest=\(digest)", "\(base)/hosts",
+        ])
+        #expect(code == "200", "\(body)")
+        #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "127.0.0.1 localhost\n192.0.2.7 h1.lab h1\n")
+        (code, _) = try await Self.json(["-X", "POST", "--data-urlencode", "data=nothing", "-d", "digest=\(digest)", "\(base)/hosts"])
+        #expect(code == "500")
+        #expect(try String(contentsOfFile: hosts, encoding: .utf8) == "127.0.0.1 localhost\n192.0.2.7 h1.lab h1\n")
+        await node.shutdown(grace: 1)
+    }
+
     @Test func runningTasksAreListedAndStoppedOverHTTP() async throws {
         let (node, port) = try Self.startNode()
         let upid = try node.services.tasks.start(type: "wait", id: "", user: "root@pam") { _ in try await Task.sleep(for: .seconds(30)) }

@@ -41,6 +41,10 @@ GET /nodes/{node}/qemu/{vmid}/feature
 GET /cluster/nextid
 GET /cluster/resources
 GET /cluster/status
+GET /nodes/{node}/dns
+PUT /nodes/{node}/dns
+GET /nodes/{node}/hosts
+POST /nodes/{node}/hosts
 GET /cluster/config/nodes
 GET /cluster/config/totem
 GET /cluster/config/join
