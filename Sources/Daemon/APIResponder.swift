@@ -9,6 +9,8 @@ struct APIResponder: HTTPResponder {
     let dispatcher: Dispatcher
     let staticFiles: StaticFiles?
     let openAPI: [UInt8]
+    /// PVE's API-viewer data (`/pve-docs/api-viewer/apidoc.js`), from the same declarations.
+    var apiDoc: [UInt8] = []
     /// Debian's packaged browser libraries the console uses, by URL prefix (`/novnc/` → /usr/share/novnc).
     var libraries: [(prefix: String, files: StaticFiles)] = []
     /// Where spooled uploads and their extracted files live.
@@ -18,6 +20,10 @@ struct APIResponder: HTTPResponder {
         let path = request.path
         if path == "/api2/openapi.json" {
             writer.send(HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json;charset=UTF-8")]), body: openAPI))
+            return
+        }
+        if path == "/pve-docs/api-viewer/apidoc.js" {
+            writer.send(HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/javascript;charset=UTF-8")]), body: apiDoc))
             return
         }
         for format in [ResponseFormat.json, .extjs] {

@@ -108,6 +108,7 @@ public final class CorralNode: Sendable {
         if www == nil { log("no web console at \(settings.wwwDirectory); serving the API only") }
         let openAPI = OpenAPIDocument.generate(registry, version: BuildInfo.version).serialized()
         var responder = APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI)
+        responder.apiDoc = APIDoc.script(registry)
         for (prefix, root) in [("/novnc/", "/usr/share/novnc")] where fm.fileExists(atPath: root) {
             responder.libraries.append((prefix, StaticFiles(root: root)))
         }

@@ -152,6 +152,24 @@ import Testing
         await node.shutdown(grace: 1)
     }
 
+    /// PVE's API-viewer data, from the node's own declarations, open to anyone as on PVE.
+    @Test func apiViewerDataIsPVEsShape() async throws {
+        let (node, port) = try Self.startNode()
+        let text = try await RunningCommand("/usr/bin/curl", ["-s", "-k", "https://127.0.0.1:\(port)/pve-docs/api-viewer/apidoc.js"]).result().stdout
+        #expect(text.hasPrefix("const apiSchema = ") && text.hasSuffix(";\n"))
+        let json = String(text.dropFirst("const apiSchema = ".count).dropLast(2))
+        let tree = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(tree.map { $0["path"] as? String } == ["/access", "/cluster", "/events", "/nodes", "/pools", "/storage", "/version"])
+        let nodes = try #require(tree.first { $0["path"] as? String == "/nodes" })
+        let node1 = try #require((nodes["children"] as? [[String: Any]])?.first)
+        #expect(node1["path"] as? String == "/nodes/{node}" && node1["text"] as? String == "{node}" && node1["leaf"] as? Int == 0)
+        let dns = try #require((node1["children"] as? [[String: Any]])?.first { $0["text"] as? String == "dns" })
+        let get = try #require((dns["info"] as? [String: Any])?["GET"] as? [String: Any])
+        #expect(get["method"] as? String == "GET" && get["proxyto"] as? String == "node" && dns["leaf"] as? Int == 1)
+        #expect(((get["parameters"] as? [String: Any])?["properties"] as? [String: Any])?["node"] != nil)
+        await node.shutdown(grace: 1)
+    }
+
     /// DNS and hosts as telegraf, Ansible and the console read and set them: on a test node, files of
     /// its own data directory (never the machine's).
     @Test func dnsAndHostsAreReadAndSet() async throws {

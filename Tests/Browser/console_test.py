@@ -401,6 +401,20 @@ def log_out(c):
     c.shot("logged-out")
 
 
+def api_viewer(c, url):
+    """The API viewer (no login, as PVE's): the path list from apidoc.js, filtered, and one path's methods."""
+    c.d.get(url + "pve-docs/api-viewer/#/nodes/{node}/dns")
+    c.wait(lambda: c.js("return document.querySelector('main h2')?.textContent") == "/nodes/{node}/dns", "the dns path's page")
+    if c.js("return document.querySelectorAll('nav a').length") < 100:
+        raise Failure("the viewer lists fewer than 100 paths")
+    methods = c.js("return [...document.querySelectorAll('main h3')].map(h => h.textContent)")
+    if methods != ["GET (dns)", "PUT (update_dns)"]:
+        raise Failure(f"the dns page shows {methods}")
+    c.q("#filter").send_keys("qemu/{vmid}/snapshot")
+    c.wait(lambda: 0 < c.js("return document.querySelectorAll('nav a').length") < 10, "the filtered list")
+    c.shot("api-viewer")
+
+
 # --- datacenter permissions ------------------------------------------------------------------
 
 PERM_USER, PERM_PASSWORD, PERM_TOKEN = "dcp-alice", "dcp-browser-password", "ci"
@@ -1337,7 +1351,9 @@ def main():
                 ok = ok and step("phone: storage", storage_phone)
             console.size(*DESKTOP)
         if ok:
-            step("log out", log_out)
+            ok = step("log out", log_out)
+        if ok and not args.mock_guests:
+            ok = step("API viewer", lambda c: api_viewer(c, url))
         console.collect_logs()
     except Failure as e:
         failed.append(f"setup: {e}")
