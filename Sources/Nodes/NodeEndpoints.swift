@@ -71,7 +71,7 @@ public enum NodeEndpoints {
     public static func versionInfo(_ services: Services) -> JSON {
         [
             "version": .string(apiVersion), "release": .string(apiRelease), "repoid": .string(services.repoID),
-            "corral": .string(services.productVersion), "console": "html5",
+            "corral": .string(services.productVersion),
         ]
     }
 

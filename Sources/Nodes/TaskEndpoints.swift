@@ -54,8 +54,14 @@ public enum TaskEndpoints {
                     let upid = try parse(context)
                     try checkVisible(context, upid)
                     let download = context.bool("download") ?? false
-                    let (lines, total) = try context.services.tasks.readLog(
-                        upid, start: download ? 0 : Int(context.int("start") ?? 0), limit: download ? 0 : Int(context.int("limit") ?? 50))
+                    var (lines, total): ([(n: Int, t: String)], Int)
+                    do {
+                        (lines, total) = try context.services.tasks.readLog(
+                            upid, start: download ? 0 : Int(context.int("start") ?? 0), limit: download ? 0 : Int(context.int("limit") ?? 50))
+                    } catch let error as TaskError where error.kind == .notFound {
+                        // a log that is not there is one line saying so, as PVE answers it (not an error)
+                        (lines, total) = ([(1, "unable to open file - No such file or directory")], 1)
+                    }
                     context.setAttribute("total", JSON(total))
                     if download { return .string(lines.map { $0.t + "\n" }.joined()) }
                     return .array(lines.map { ["n": JSON($0.n), "t": .string($0.t)] })

@@ -149,6 +149,11 @@ import Testing
         // an unknown task is bad input naming the UPID
         (code, body) = try await Self.json(["\(base)/nodes/h1/tasks/UPID:h1:00000001:00000001:00000001:x::root@pam:/status"])
         #expect(code == "400" && (body["errors"] as? [String: String])?["upid"] == "no such task", "\(code) \(body)")
+        // its log is one line saying there is none (PVE answers it so, not as an error)
+        (code, body) = try await Self.json(["\(base)/nodes/h1/tasks/UPID:h1:00000001:00000001:00000001:x::root@pam:/log"])
+        #expect(code == "200" && (body["data"] as? [[String: Any]])?.first?["n"] as? Int == 1 && body["total"] as? Int == 1, "\(body)")
+        (code, body) = try await Self.json(["\(base)/version"])
+        #expect((body["data"] as? [String: Any])?["console"] == nil)
         await node.shutdown(grace: 1)
     }
 
