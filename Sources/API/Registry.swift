@@ -71,12 +71,10 @@ public final class Registry: Sendable {
         let rest = segments.dropFirst()
         if let next = node.literals[segment], let found = find(rest, from: next, &params) { return found }
         guard let p = node.parameter, !segment.isEmpty else { return nil }
-        var attempt = params
-        attempt[p.name] = segment
-        if let found = find(rest, from: p.node, &attempt) {
-            params = attempt
-            return found
-        }
+        // every level takes back what it set when its branch fails: no dictionary copy per request
+        params[p.name] = segment
+        if let found = find(rest, from: p.node, &params) { return found }
+        params[p.name] = nil
         guard !rest.isEmpty, Self.slashParameters.contains(p.name), !p.node.endpoints.isEmpty, p.node.literals.isEmpty, p.node.parameter == nil
         else { return nil }
         params[p.name] = segments.joined(separator: "/")

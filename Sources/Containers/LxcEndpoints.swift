@@ -87,13 +87,8 @@ public enum LxcEndpoints {
                         }
                     }
                     try m.precheck(options, ostemplate: template)
-                    let pool = try GuestEndpoints.checkPool(context, access: access)
-                    let parameters = context.parameters
-                    let start = context.bool("start") ?? false
-                    return try GuestEndpoints.task(context, "vzcreate", vmid) { log in
+                    return try GuestEndpoints.createTask(context, "vzcreate", vmid, guest: m, access: access) { parameters, log in
                         try await m.create(vmid: vmid, parameters: parameters, log: log)
-                        try GuestEndpoints.joinPool(pool, vmid: vmid, access: access, log: log)
-                        if start { try await m.start(vmid, log: log) }
                     }
                 }),
             .directory(

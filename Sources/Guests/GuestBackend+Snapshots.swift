@@ -43,10 +43,11 @@ extension GuestBackend {
     public func takeSnapshot(
         _ vmid: Int, name: String, volumes: [GuestVolume], vmstate: Bool, log: @escaping @Sendable (String) -> Void
     ) throws -> Bool {
-        if vmstate && isRunning(vmid) {
+        let running = isRunning(vmid)
+        if vmstate && running {
             throw GuestError(500, "\(noun) \(vmid) cannot keep its memory state in a snapshot of these volumes; take it with vmstate=0")
         }
-        try snapshotOnStorages(vmid, name: name, volumes: volumes, pause: isRunning(vmid), log: log)
+        try snapshotOnStorages(vmid, name: name, volumes: volumes, pause: running, log: log)
         return false
     }
 

@@ -69,6 +69,22 @@ public enum GuestEndpoints {
         return pool
     }
 
+    /// The part of a create every guest type shares: the pool checked before anything is made; in the
+    /// task, the guest made, put in its pool, and started when asked.
+    public static func createTask(
+        _ context: RequestContext, _ type: String, _ vmid: Int, guest: any GuestBackend, access: AccessControl?,
+        create: @escaping @Sendable ([String: JSON], @escaping @Sendable (String) -> Void) async throws -> Void
+    ) throws -> JSON {
+        let pool = try checkPool(context, access: access)
+        let parameters = context.parameters
+        let start = context.bool("start") ?? false
+        return try task(context, type, vmid) { log in
+            try await create(parameters, log)
+            try joinPool(pool, vmid: vmid, access: access, log: log)
+            if start { try await guest.start(vmid, skiplock: false, log: log) }
+        }
+    }
+
     /// A new guest joins the pool its create named (and leaves any other, as a guest is in one pool).
     public static func joinPool(_ pool: String?, vmid: Int, access: AccessControl?, log: @Sendable (String) -> Void) throws {
         guard let pool, let access else { return }

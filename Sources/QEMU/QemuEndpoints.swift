@@ -94,13 +94,8 @@ public enum QemuEndpoints {
                         }
                     }
                     try m.precheck(options)
-                    let pool = try GuestEndpoints.checkPool(context, access: access)
-                    let parameters = context.parameters
-                    let start = context.bool("start") ?? false
-                    return try task(context, "qmcreate", vmid) { log in
+                    return try GuestEndpoints.createTask(context, "qmcreate", vmid, guest: m, access: access) { parameters, log in
                         try await m.create(vmid: vmid, parameters: parameters, log: log)
-                        try GuestEndpoints.joinPool(pool, vmid: vmid, access: access, log: log)
-                        if start { try await m.start(vmid, log: log) }
                     }
                 }),
             .directory(
