@@ -68,27 +68,31 @@ let package = Package(
         .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
-        .target(name: "Cluster", dependencies: ["API", "ClusterFS", "Guests", "Nodes", "Schema", "Storage", "TLS"]),
+        .target(name: "Cluster", dependencies: ["API", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks"]),
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CSocketShim"]),
         .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
+        // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
+        .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)
         .target(
             name: "Composition",
             dependencies: [
                 "API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster",
+                "Peers",
             ]),
         .target(
             name: "Daemon",
             dependencies: [
                 "Composition", "API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests",
-                "Storage", "QEMU", "Containers",
+                "Storage", "QEMU", "Containers", "Cluster",
             ]),
         .target(
             name: "CLI",
             dependencies: [
-                "API", "Schema", "Tasks", "Composition", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access",
+                "API", "Schema", "Tasks", "Composition", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", "Peers",
+                "Storage",
                 .product(name: "Yams", package: "Yams"),
             ]),
         .executableTarget(

@@ -16,6 +16,11 @@ public struct Credentials: Sendable {
     public var authorization: String?
     public var csrfToken: String?
     public var remoteAddress: String
+    /// A call another cluster member forwards: the caller it authenticated, and its proof.
+    public var proxiedUser: String?
+    public var proxyProof: String?
+    /// `METHOD /path` of the call (set by the dispatcher; a proxy proof covers it).
+    public var requestLine = ""
     public init(ticketCookie: String? = nil, authorization: String? = nil, csrfToken: String? = nil, remoteAddress: String = "") {
         self.ticketCookie = ticketCookie
         self.authorization = authorization
@@ -130,8 +135,10 @@ public final class Dispatcher: Sendable {
             raw[name] = .text(value)
         }
         let caller: Caller
+        var credentials = call.credentials
+        credentials.requestLine = "\(call.method) \(call.displayPath)"
         do {
-            caller = try authenticator.authenticate(call.credentials, endpoint: endpoint, method: endpoint.method)
+            caller = try authenticator.authenticate(credentials, endpoint: endpoint, method: endpoint.method)
         } catch {
             return .done(APIOutcome(.failure(error)))
         }
@@ -140,16 +147,34 @@ public final class Dispatcher: Sendable {
         case .success(let typed): parameters = typed
         case .failure(let errors): return .done(APIOutcome(.failure(.parameters(errors.errors)), user: caller.user))
         }
-        // proxy-to step: calls for another node go to that node once clusters land; until then only
-        // this node exists, and naming another is an error rather than a silent answer from here.
-        if let nodeParameter = endpoint.proxyTo ?? (endpoint.parameters.properties["node"] != nil ? "node" : nil),
+        // proxy-to step: a call for another node is checked here and runs there
+        var remote: String?
+        if let nodeParameter = endpoint.proxyTo ?? (endpoint.path.hasPrefix("/nodes/{node}") ? "node" : nil),
             let node = parameters[nodeParameter]?.stringValue, node != services.nodeName, node != "localhost"
         {
-            return .done(APIOutcome(.failure(APIError(404, "no such cluster node '\(node)'")), user: caller.user))
+            guard let forwarder = services.forwarder, forwarder.isMember(node) else {
+                return .done(APIOutcome(.failure(APIError(404, "no such cluster node '\(node)'")), user: caller.user))
+            }
+            remote = node
         }
         guard authorizer.authorize(caller, endpoint.permission, parameters: parameters) else {
             let detail = authorizer.denial(caller, endpoint.permission, parameters: parameters)
             return .done(APIOutcome(.failure(APIError(403, "Permission check failed" + (detail.map { " (\($0))" } ?? ""))), user: caller.user))
+        }
+        if let remote, let forwarder = services.forwarder {
+            switch endpoint.handler {
+            case .stream, .tunnel:
+                return .done(
+                    APIOutcome(
+                        .failure(APIError(501, "\(call.displayPath) runs on node '\(remote)': connect to that node for this stream")),
+                        user: caller.user))
+            default:
+                return .pending {
+                    var outcome = await forwarder.forward(call, to: remote, user: caller.user)
+                    outcome.user = caller.user
+                    return outcome
+                }
+            }
         }
         let context = RequestContext(
             endpoint: endpoint, parameters: parameters, user: caller.user, services: services, remoteAddress: call.credentials.remoteAddress,

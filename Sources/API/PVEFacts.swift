@@ -34,7 +34,7 @@ public enum PVEFacts {
         "POST /nodes/{node}/lxc/{vmid}/snapshot", "PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config", "POST /nodes/{node}/lxc/{vmid}/clone",
     ]
 
-    static func meta(_ method: String) -> (name: String, protected: Bool, proxyTo: String?) {
+    public static func meta(_ method: String) -> (name: String, protected: Bool, proxyTo: String?) {
         let entry = all[method]
         return (entry?["name"]?.stringValue ?? "index", entry?["protected"]?.intValue == 1, entry?["proxyto"]?.stringValue)
     }

@@ -69,4 +69,23 @@ public final class Services: Sendable {
     }
 
     public var registry: Registry? { registryBox.withLock { $0 } }
+
+    /// Set once in cluster mode: runs calls on the node that owns them.
+    public let forwarderBox = Mutex<(any Forwarder)?>(nil)
+    public var forwarder: (any Forwarder)? { forwarderBox.withLock { $0 } }
+}
+
+/// Sends calls to the cluster member that must run them (PVE's `proxyto`).
+public protocol Forwarder: Sendable {
+    /// Whether `node` is configured in the cluster (online or not).
+    func isMember(_ node: String) -> Bool
+    /// The call's answer from `node`, run there as `user`; a node that cannot be reached is an error
+    /// at once (595), not after a long timeout.
+    func forward(_ call: APICall, to node: String, user: String) async -> APIOutcome
+}
+
+/// The headers a forwarded call carries (see `Forwarder`).
+public enum ProxyHeaders {
+    public static let user = "X-Corral-Proxy-User"
+    public static let proof = "X-Corral-Proxy-Proof"
 }

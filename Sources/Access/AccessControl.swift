@@ -78,6 +78,7 @@ public final class AccessControl: @unchecked Sendable {
                 try fs.write("pve-www.key", Array(try RSAKey.generate().privatePEM.utf8))
             }
         }
+        try ensureProxyKey()
     }
 
     /// The current key (its creation time is authkey.pub's mtime) and the previous public key.

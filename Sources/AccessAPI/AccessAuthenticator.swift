@@ -14,6 +14,13 @@ public struct AccessAuthenticator: Authenticator {
 
     public func authenticate(_ credentials: Credentials, endpoint: Endpoint, method: HTTPMethodName) throws(APIError) -> Caller {
         let open = endpoint.permission == .world
+        if let user = credentials.proxiedUser {
+            // a member forwards a call it authenticated; only members hold the key that proves it
+            guard let proof = credentials.proxyProof,
+                access.verifyProxyProof(proof, user: user, method: method.rawValue, path: credentials.requestLine)
+            else { throw APIError(401, "authentication failure (invalid proxy proof)") }
+            return user.isEmpty ? .anonymous : Caller(user: user)
+        }
         var ticket = credentials.ticketCookie
         if ticket == nil, let header = credentials.authorization, let range = header.range(of: "PVEAuthCookie=") {
             ticket = String(header[range.upperBound...].prefix { $0 != ";" && $0 != " " })

@@ -1,10 +1,12 @@
 import API
 import Foundation
+import Peers
 import Schema
+import Storage
 
-/// `pvecm`: the cluster as the node sees it. `status` and `nodes` read `/cluster/status` and the
-/// nodelist of `corosync.conf` (`/cluster/config/nodes`); forming and joining clusters comes with
-/// the cluster-management work (create, add, delnode, expected, updatecerts).
+/// `pvecm`: forming, joining and leaving a cluster, and the cluster as the node sees it. Every
+/// command drives the node's API endpoints in this process (as root@pam), so the CLI and the API
+/// do the same; what changes the daemon's mode ends with the daemon restarting itself.
 public struct Pvecm {
     let pvesh: Pvesh
 
@@ -13,6 +15,15 @@ public struct Pvecm {
     static let usageText = """
         USAGE: pvecm <command>
 
+          create NAME [--link0 ADDRESS] [--nodeid N] [--votes N]
+                     make this standalone node a cluster of one
+          add HOST [--fingerprint FP] [--link0 ADDRESS] [--nodeid N] [--votes N] [--force]
+                     join the cluster of the member HOST; the password (root@pam's on HOST) or a
+                     join token made there (`pvesh create /cluster/config/join-token`) is read
+                     from --token, CORRAL_JOIN_PASSWORD or the terminal
+          delnode NODE
+                     remove NODE from the cluster (it must have no guests)
+          expected N tell corosync to expect N votes (to regain quorum when nodes are gone for good)
           status     the cluster, its quorum and its members
           nodes      the members of corosync.conf's nodelist and which are online
           help       this text
@@ -21,6 +32,10 @@ public struct Pvecm {
 
     public func run(_ arguments: [String]) async -> Int32 {
         switch arguments.first {
+        case "create": return await guarded { try await create(Array(arguments.dropFirst())) }
+        case "add": return await guarded { try await add(Array(arguments.dropFirst())) }
+        case "delnode": return await guarded { try await delnode(Array(arguments.dropFirst())) }
+        case "expected": return await guarded { try expected(Array(arguments.dropFirst())) }
         case "status": return await report(nodesOnly: false)
         case "nodes": return await report(nodesOnly: true)
         case "help", "--help", "-h":
@@ -30,6 +45,64 @@ public struct Pvecm {
             FileHandle.standardError.write(Data(Self.usageText.utf8))
             return 2
         }
+    }
+
+    private func guarded(_ body: () async throws -> Void) async -> Int32 {
+        do {
+            try await body()
+            return 0
+        } catch {
+            return Pvesh.report(error)
+        }
+    }
+
+    func create(_ arguments: [String]) async throws {
+        guard let name = arguments.first, !name.hasPrefix("-") else {
+            throw CLIError.usage("pvecm create NAME [--link0 ADDRESS] [--nodeid N] [--votes N]")
+        }
+        try await pvesh.call("POST", ["cluster", "config"], ["--clustername", name] + arguments.dropFirst())
+        pvesh.write("cluster '\(name)' created; corrald restarts into cluster mode\n")
+    }
+
+    func add(_ arguments: [String]) async throws {
+        guard let host = arguments.first, !host.hasPrefix("-") else {
+            throw CLIError.usage("pvecm add HOST [--fingerprint FP] [--token TOKEN] [--link0 ADDRESS] [--nodeid N] [--votes N] [--force]")
+        }
+        var rest = Array(arguments.dropFirst())
+        func take(_ option: String) -> String? {
+            guard let index = rest.firstIndex(of: "--\(option)"), index + 1 < rest.count else { return nil }
+            defer { rest.removeSubrange(index...(index + 1)) }
+            return rest[index + 1]
+        }
+        var fingerprint = take("fingerprint")
+        if fingerprint == nil {
+            // as ssh does on a first connection: show what the member presents and ask
+            let seen = try PeerClient().fingerprint(host: host)
+            guard isatty(0) != 0 else { throw CLIError.usage("give --fingerprint (the member presents \(seen))") }
+            pvesh.write("The member \(host) presents the certificate fingerprint\n  \(seen)\nAre you sure you want to join it (yes/no)? ")
+            guard readLine()?.lowercased() == "yes" else { throw CLIError.failed("join cancelled", code: 1) }
+            fingerprint = seen
+        }
+        var password = take("token") ?? ProcessInfo.processInfo.environment["CORRAL_JOIN_PASSWORD"]
+        if password == nil {
+            guard isatty(0) != 0 else { throw CLIError.usage("give --token or CORRAL_JOIN_PASSWORD (no terminal to ask for the password)") }
+            password = String(cString: getpass("Password for root@pam on \(host): "))
+        }
+        try await pvesh.call(
+            "POST", ["cluster", "config", "join"], ["--hostname", host, "--fingerprint", fingerprint!, "--password", password!] + rest)
+        pvesh.write("joined; corrald restarts into cluster mode with the cluster's configuration\n")
+    }
+
+    func delnode(_ arguments: [String]) async throws {
+        guard arguments.count == 1 else { throw CLIError.usage("pvecm delnode NODE") }
+        try await pvesh.call("DELETE", ["cluster", "config", "nodes", arguments[0]], [])
+        pvesh.write("node '\(arguments[0])' removed\n")
+    }
+
+    func expected(_ arguments: [String]) throws {
+        guard arguments.count == 1, let votes = Int(arguments[0]), votes > 0 else { throw CLIError.usage("pvecm expected N") }
+        let result = try Command.execute(["corosync-quorumtool", "-e", "\(votes)"])
+        guard result.status == 0 else { throw CLIError.failed("corosync-quorumtool: \(result.stderr)\(result.stdout)", code: 1) }
     }
 
     func get(_ path: String) async throws -> JSON {

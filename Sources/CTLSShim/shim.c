@@ -36,3 +36,7 @@ int corral_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
     X509_EXTENSION_free(ext);
     return ok;
 }
+
+long corral_ssl_set_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}

@@ -1,5 +1,6 @@
 import Corosync
 import Dispatch
+import Foundation
 import Glibc
 
 /// Cluster mode: ties a ClusterFS and its status channel to the local corosync. Two CPG groups:
@@ -75,6 +76,8 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
 
     public func corosyncQuorumChanged(_ quorate: Bool) { replicator.quorumChanged(quorate) }
 
+    public func corosyncNodesChanged(_ nodes: [ClusterNode], clusterName: String) { replicator.nodesChanged(nodes, clusterName: clusterName) }
+
     public func corosyncDelivered(group: String, from: CPGMember, message: [UInt8]) {
         if group == Self.treeGroup { replicator.delivered(from: from, message) } else { status.delivered(from: from, message) }
     }
@@ -93,8 +96,16 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
             lines.append(
                 "  \"\(node.name)\": { \"id\": \(node.nodeID), \"online\": \(online.contains(node.nodeID) ? 1 : 0), \"ip\": \"\(node.address)\"}")
         }
+        // the cluster's version is corosync.conf's config_version
+        let text = (try? fs.read("corosync.conf")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let version =
+            text.split(separator: "\n").lazy.compactMap { line -> Int? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "config_version" else { return nil }
+                return Int(parts[1].trimmingCharacters(in: .whitespaces))
+            }.first ?? 1
         return
-            "{\n\"nodename\": \"\(fs.nodeName)\",\n\"version\": \(s.syncs),\n\"cluster\": { \"name\": \"\(s.clusterName)\", \"version\": 1, \"nodes\": \(s.nodes.count), \"quorate\": \(s.quorate ? 1 : 0) },\n\"nodelist\": {\n"
+            "{\n\"nodename\": \"\(fs.nodeName)\",\n\"version\": \(s.syncs),\n\"cluster\": { \"name\": \"\(s.clusterName)\", \"version\": \(version), \"nodes\": \(s.nodes.count), \"quorate\": \(s.quorate ? 1 : 0) },\n\"nodelist\": {\n"
             + lines.joined(separator: ",\n") + "\n  }\n}\n"
     }
 }

@@ -171,6 +171,16 @@ final class Replicator: @unchecked Sendable {
         log("clusterfs: connected as \(local), \(nodes.count) configured nodes")
     }
 
+    /// corosync reloaded a configuration with other nodes (a node was added or removed).
+    func nodesChanged(_ nodes: [ClusterNode], clusterName: String) {
+        handle { s, _ in
+            s.nodes = nodes
+            s.clusterName = clusterName
+            for node in nodes { s.names[node.nodeID] = node.name }
+        }
+        log("clusterfs: \(nodes.count) configured nodes")
+    }
+
     func disconnected() {
         handle { s, e in
             s.mode = .disconnected

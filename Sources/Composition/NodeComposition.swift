@@ -5,6 +5,7 @@ import ClusterFS
 import Containers
 import Foundation
 import Nodes
+import Peers
 import QEMU
 import Storage
 import Synchronization
@@ -54,6 +55,13 @@ public enum NodeComposition {
             nodeName: node.settings.nodeName, tasks: node.tasks, productVersion: BuildInfo.version, repoID: BuildInfo.repoID)
         let registry = try Registry(endpoints(node))
         services.registryBox.withLock { $0 = registry }
+        if let access = node.access, let client = try? PeerClient() {
+            services.forwarderBox.withLock {
+                $0 = ClusterForwarder(tree: access.fs, client: client, port: node.settings.peerPort) { user, method, line in
+                    try access.proxyProof(user: user, method: method, path: line)
+                }
+            }
+        }
         guard let access = node.access, !rootCaller else {
             return Dispatcher(registry: registry, services: services, authenticator: LocalRootAuthenticator(), authorizer: RootOnlyAuthorizer())
         }

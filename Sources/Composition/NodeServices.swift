@@ -23,10 +23,12 @@ public struct NodeServices: Sendable {
     public let sampler: CPUSampler
     /// The SHA-256 fingerprint of this node's certificate.
     public let fingerprint: String?
+    /// Forming, joining and leaving the cluster (made once: its watcher runs while the node does).
+    public let membership: ClusterMembership?
 
     public init(
         settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
-        fingerprint: String?
+        fingerprint: String?, clusterMode: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.settings = settings
         self.tasks = tasks
@@ -35,6 +37,14 @@ public struct NodeServices: Sendable {
         self.cts = cts
         self.sampler = sampler
         self.fingerprint = fingerprint
+        var all: [any GuestBackend] = []
+        if let vms { all.append(vms) }
+        if let cts { all.append(cts) }
+        membership = vms.map { vms in
+            ClusterMembership(
+                nodeName: settings.nodeName, tree: vms.storage.fs, mountpoint: settings.effectiveMountpoint,
+                corosync: CorosyncService(setup: settings.corosyncSetup), guests: GuestBackends(all), clusterMode: clusterMode, log: log)
+        }
     }
 
     /// Every guest type of the node, for code that works on any guest.
@@ -61,7 +71,7 @@ public struct NodeServices: Sendable {
             let access = access
             all.append(
                 ClusterDomain(
-                    guests: guests, storage: storage, sampler: sampler,
+                    guests: guests, storage: storage, sampler: sampler, membership: membership,
                     poolOf: { vmid in access?.userConfig.pools.values.first { $0.vms.contains(vmid) }?.id }))
         }
         return all

@@ -1,8 +1,11 @@
+import Cluster
 import Foundation
 
 /// The daemon's settings: defaults for a real install, then the settings file, then flags.
 public struct Settings: Sendable, Equatable {
-    public var local = false
+    /// Standalone (true) or cluster mode (false) whatever the node's files say; nil: cluster mode
+    /// exactly when the node has a corosync configuration (as pmxcfs decides).
+    public var local: Bool? = nil
     public var dataDirectory = "/var/lib/corral"
     public var listen = ["[::]:8006"]
     public var nodeName = Settings.shortHostname()
@@ -27,6 +30,15 @@ public struct Settings: Sendable, Equatable {
     /// The resolver and hosts files `/nodes/{node}/dns` and `hosts` edit.
     public var resolvConf: String? = nil
     public var hostsFile: String? = nil
+    /// The node's corosync files and how corosync is started (see CorosyncSetup).
+    public var corosyncConf = "/etc/corosync/corosync.conf"
+    public var corosyncAuthkey = "/etc/corosync/authkey"
+    /// `systemd`, `direct` or `none`; nil: systemd where it runs, else direct.
+    public var corosyncStart: String? = nil
+    public var corosyncRunDirectory: String? = nil
+    public var corosyncStateDirectory: String? = nil
+    /// The port other members' APIs listen on (calls for another node go there).
+    public var peerPort: UInt16 = 8006
 
     public init() {}
 
@@ -61,6 +73,9 @@ public struct Settings: Sendable, Equatable {
     }
 
     public var tasksDirectory: String { dataDirectory + "/tasks" }
+
+    /// Whether corrald runs in cluster mode: as forced by `local`, else when the node has a corosync configuration.
+    public var clusterMode: Bool { local.map { !$0 } ?? FileManager.default.fileExists(atPath: corosyncConf) }
     public var effectiveAccessLog: String { accessLog ?? dataDirectory + "/access.log" }
 
     /// Applies a settings file of `key: value` lines (`#` comments), the same keys as the flags.
@@ -87,6 +102,15 @@ public struct Settings: Sendable, Equatable {
         }
         switch key {
         case "local": local = ["1", "yes", "true", "on"].contains(value.lowercased())
+        case "corosync-conf": corosyncConf = value
+        case "corosync-authkey": corosyncAuthkey = value
+        case "corosync-start":
+            guard ["systemd", "direct", "none"].contains(value) else {
+                throw SettingsError("\(origin): corosync-start is systemd, direct or none, got '\(value)'")
+            }
+            corosyncStart = value
+        case "corosync-run-dir": corosyncRunDirectory = value
+        case "corosync-state-dir": corosyncStateDirectory = value
         case "data-dir": dataDirectory = value
         case "listen": listen = value.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
         case "nodename": nodeName = value
@@ -105,6 +129,9 @@ public struct Settings: Sendable, Equatable {
         case "lxc-path": lxcPath = value
         case "resolv-conf": resolvConf = value
         case "hosts-file": hostsFile = value
+        case "peer-port":
+            guard let port = UInt16(value), port > 0 else { throw SettingsError("\(origin): peer-port needs a port number, got '\(value)'") }
+            peerPort = port
         default: throw SettingsError("\(origin): unknown setting '\(key)'")
         }
     }
@@ -121,4 +148,22 @@ public struct SettingsError: Error, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension Settings {
+    /// This node's corosync files and start method, from the settings.
+    public var corosyncSetup: CorosyncSetup {
+        var setup = CorosyncSetup()
+        setup.configPath = corosyncConf
+        setup.authkeyPath = corosyncAuthkey
+        setup.start =
+            corosyncStart.flatMap(CorosyncSetup.StartMethod.init(rawValue:))
+            ?? (FileManager.default.fileExists(atPath: "/run/systemd/system") ? .systemd : .direct)
+        setup.runDirectory = corosyncRunDirectory
+        setup.stateDirectory = corosyncStateDirectory
+        setup.logPath = dataDirectory == "/var/lib/corral" ? "/var/log/corral/corosync.log" : dataDirectory + "/corosync.log"
+        setup.dataDirectory = dataDirectory
+        setup.forcedLocal = local == true
+        return setup
+    }
 }

@@ -37,4 +37,11 @@ public protocol CorosyncListener: AnyObject, Sendable {
     func corosyncQuorumChanged(_ quorate: Bool)
     func corosyncDelivered(group: String, from: CPGMember, message: [UInt8])
     func corosyncMembershipChanged(group: String, members: [CPGMember], left: [CPGMember], joined: [CPGMember])
+    /// The configured nodes changed (corosync reloaded its configuration); told before the
+    /// membership or quorum change that follows from it.
+    func corosyncNodesChanged(_ nodes: [ClusterNode], clusterName: String)
+}
+
+extension CorosyncListener {
+    public func corosyncNodesChanged(_ nodes: [ClusterNode], clusterName: String) {}
 }

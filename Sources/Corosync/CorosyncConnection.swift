@@ -20,6 +20,7 @@ public final class CorosyncConnection: @unchecked Sendable {
     private let sendLock = Mutex(())
     private let stopping = Atomic<Bool>(false)
     private var fragmenters: [String: MessageFragmenter] = [:]  // dispatch thread only
+    private var knownNodes: [ClusterNode] = []  // dispatch thread only
     private var thread: pthread_t?
     /// A pipe that wakes the connection thread for `stop`.
     private let wakeFD: Int32
@@ -101,6 +102,7 @@ public final class CorosyncConnection: @unchecked Sendable {
                 connected = true
                 backoff = 0.1
                 let (nodes, name) = Self.readNodeList()
+                knownNodes = nodes
                 listener?.corosyncConnected(localNodeID: nodeID, localPID: pid, nodes: nodes, clusterName: name)
                 listener?.corosyncQuorumChanged(quorate)
                 try pollLoop()
@@ -228,11 +230,24 @@ public final class CorosyncConnection: @unchecked Sendable {
     }
 
     func membershipChanged(group: String, members: [CPGMember], left: [CPGMember], joined: [CPGMember]) {
+        refreshNodeList()
         for member in left { fragmenters[group]?.forget(member) }
         listener?.corosyncMembershipChanged(group: group, members: members.sorted(), left: left, joined: joined)
     }
 
-    func quorumChanged(_ quorate: Bool) { listener?.corosyncQuorumChanged(quorate) }
+    func quorumChanged(_ quorate: Bool) {
+        refreshNodeList()
+        listener?.corosyncQuorumChanged(quorate)
+    }
+
+    /// A reloaded configuration adds or removes nodes: membership and quorum changes are when that
+    /// shows, so the nodelist is read again then (on the dispatch thread, in order with the events).
+    private func refreshNodeList() {
+        let (nodes, name) = Self.readNodeList()
+        guard !nodes.isEmpty, nodes != knownNodes else { return }
+        knownNodes = nodes
+        listener?.corosyncNodesChanged(nodes, clusterName: name)
+    }
 
     // MARK: cmap
 

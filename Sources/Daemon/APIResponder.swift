@@ -129,9 +129,11 @@ struct APIResponder: HTTPResponder {
             .map { $0.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") } }
             .first { $0.starts(with: "PVEAuthCookie=".utf8) }
             .map { String(decoding: $0.dropFirst("PVEAuthCookie=".utf8.count), as: UTF8.self) }
-        let credentials = Credentials(
+        var credentials = Credentials(
             ticketCookie: cookie, authorization: request.headers["Authorization"],
             csrfToken: request.headers["CSRFPreventionToken"], remoteAddress: request.remoteAddress)
+        credentials.proxiedUser = request.headers[ProxyHeaders.user]
+        credentials.proxyProof = request.headers[ProxyHeaders.proof]
         return APICall(method: method, segments: try RequestDecoding.pathSegments(subpath), parameters: parameters, credentials: credentials)
     }
 

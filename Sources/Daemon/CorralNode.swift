@@ -1,6 +1,7 @@
 import API
 import Access
 import AccessAPI
+import Cluster
 import ClusterFS
 import Composition
 import Containers
@@ -45,10 +46,17 @@ public final class CorralNode: Sendable {
         for directory in [settings.dataDirectory, settings.tasksDirectory, settings.effectiveMountpoint] {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        clusterFS = try ClusterFS(databasePath: settings.dataDirectory + "/config.db", nodeName: settings.nodeName, local: settings.local)
-        if settings.local {
+        let clusterMode = settings.clusterMode
+        let corosync = CorosyncService(setup: settings.corosyncSetup)
+        try Self.setTreeAsideIfAsked(settings, corosync: corosync, log: log)
+        clusterFS = try ClusterFS(databasePath: settings.dataDirectory + "/config.db", nodeName: settings.nodeName, local: !clusterMode)
+        if !clusterMode {
             clusterLink = nil
         } else {
+            if corosync.isConfigured && corosync.runningPID == nil && corosync.setup.start != .none {
+                log("starting corosync (\(corosync.setup.start.rawValue))")
+                do { try corosync.start() } catch { log("cannot start corosync: \(error)") }
+            }
             let link = ClusterLink(fs: clusterFS, verifyInterval: Double(settings.verifyInterval), log: log)
             clusterLink = link
             log("joining the cluster of the local corosync")
@@ -88,7 +96,8 @@ public final class CorralNode: Sendable {
         self.vms = vms
         let cts = NodeComposition.makeContainerManager(settings: settings, tree: clusterFS, vms: vms)
         self.cts = cts
-        nodeServices = NodeServices(settings: settings, tasks: tasks, access: access, vms: vms, cts: cts, fingerprint: fingerprint)
+        nodeServices = NodeServices(
+            settings: settings, tasks: tasks, access: access, vms: vms, cts: cts, fingerprint: fingerprint, clusterMode: clusterMode, log: log)
         dispatcher = try NodeComposition.makeDispatcher(nodeServices, rootCaller: false)
         services = dispatcher.services
         let registry = dispatcher.registry
@@ -113,6 +122,20 @@ public final class CorralNode: Sendable {
             responder.libraries.append((prefix, StaticFiles(root: root)))
         }
         server = try HTTPServer(configuration: configuration, responder: responder)
+    }
+
+    /// After a join (or its removal from a cluster) the node starts with an empty tree: the cluster's
+    /// arrives by synchronisation. Its own database is kept beside, renamed, never destroyed.
+    private static func setTreeAsideIfAsked(_ settings: Settings, corosync: CorosyncService, log: (String) -> Void) throws {
+        let marker = corosync.setup.freshTreeMarker
+        guard FileManager.default.fileExists(atPath: marker) else { return }
+        let database = settings.dataDirectory + "/config.db"
+        let aside = database + ".set-aside-\(Int(time(nil)))"
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: database + suffix) {
+            try FileManager.default.moveItem(atPath: database + suffix, toPath: aside + suffix)
+        }
+        try FileManager.default.removeItem(atPath: marker)
+        log("set this node's configuration database aside as \(aside); starting with the cluster's")
     }
 
     /// A daemon killed while mounted leaves "Transport endpoint is not connected" behind; detach it.
@@ -146,6 +169,8 @@ public final class CorralNode: Sendable {
     /// Serves, then starts the domains' background services.
     public func start() throws {
         try server.start()
+        // `pvecm` signals the daemon through it (SIGHUP: restart into or out of cluster mode)
+        try? "\(getpid())\n".write(toFile: settings.dataDirectory + "/corrald.pid", atomically: true, encoding: .utf8)
         for domain in nodeServices.domains { try domain.start() }
     }
 

@@ -57,9 +57,14 @@ public enum CertificateAuthority {
     public static func fingerprint(pemCertificate: String) throws -> String {
         let cert = try readCertificate(pemCertificate)
         defer { X509_free(cert) }
+        guard let fingerprint = sha256Fingerprint(cert) else { throw TLSError.drain("X509_digest") }
+        return fingerprint
+    }
+
+    static func sha256Fingerprint(_ cert: OpaquePointer) -> String? {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
-        guard X509_digest(cert, EVP_sha256(), &out, &length) == 1 else { throw TLSError.drain("X509_digest") }
+        guard X509_digest(cert, EVP_sha256(), &out, &length) == 1 else { return nil }
         return out[0..<Int(length)].map { hex2($0) }.joined(separator: ":")
     }
 

@@ -12,7 +12,7 @@ public enum TLSIOResult: Equatable {
 /// One TLS connection over a non-blocking socket, driven by the caller's event loop. Not thread-safe:
 /// a session belongs to the loop thread that owns its socket.
 public final class TLSSession {
-    private let ssl: OpaquePointer
+    let ssl: OpaquePointer
 
     init(_ ssl: OpaquePointer) { self.ssl = ssl }
     deinit { SSL_free(ssl) }

@@ -11,7 +11,8 @@ struct Corrald: AsyncParsableCommand {
         abstract: "The Corral node daemon: PVE-compatible REST API, tasks, guests, storage and cluster filesystem.",
         discussion: "Settings come from the settings file (default /etc/corral/corrald.conf, if present), then from these flags.")
 
-    @Flag(help: "Run a single node without corosync (always quorate). Without it the node joins the cluster of the local corosync.")
+    @Flag(
+        help: "Run standalone whatever the node's files say (always quorate). Without it a node with a corosync configuration runs in cluster mode.")
     var local = false
 
     @Option(name: .customLong("verify-interval"), help: "Cluster mode: seconds between checksum comparisons of the cluster filesystem (default 60).")
@@ -39,6 +40,7 @@ struct Corrald: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
+        Restart.recordInherited()
         var settings = Settings()
         let configPath = config ?? "/etc/corral/corrald.conf"
         if config != nil || FileManager.default.fileExists(atPath: configPath) {
@@ -62,9 +64,10 @@ struct Corrald: AsyncParsableCommand {
         Self.log(
             "node '\(settings.nodeName)' listening on \(settings.listen.joined(separator: ", ")) (ports \(ports)); data in \(settings.dataDirectory), config at \(settings.effectiveMountpoint)"
         )
-        await ShutdownSignal.wait()
-        Self.log("shutting down: finishing in-flight requests")
+        let restart = await ShutdownSignal.wait()
+        Self.log(restart ? "restarting: finishing in-flight requests" : "shutting down: finishing in-flight requests")
         await node.shutdown(grace: 10)
+        if restart { Restart.exec() }
         Self.log("stopped")
     }
 

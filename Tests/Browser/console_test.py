@@ -6,7 +6,9 @@ directory, a free port, a pve-realm administrator written into the mount), logs
 in through the login form, checks the node in the resource tree, opens the
 node's Tasks view, opens and closes the Create-VM wizard, switches the theme,
 walks the Datacenter permission tabs (a user, an ACL entry and an
-API token made and removed again) and logs out, at desktop (1280×720) and
+API token made and removed again), checks Datacenter → Cluster on the
+standalone node (its Create and Join dialogs, cancelled: no cluster is made)
+and logs out, at desktop (1280×720) and
 phone (390×844) size, saving a screenshot of
 each stop. With --guests it also creates a VM through the wizard (KVM off, so it
 runs anywhere), starts it, checks that the noVNC console connects, stops and
@@ -573,6 +575,79 @@ def dc_permissions(c):
     c.click("#tab-users")
     c.wait(lambda: c.q(f'#tabpanel tr[data-userid="{USER}@{REALM}"]'), "the user list")
     c.shot("dc-users-after")
+
+
+# --- datacenter cluster ------------------------------------------------------------------------
+
+def paste(c, el, text):
+    """Put text into a field as a paste does: the value at once, then one input event."""
+    c.js("""const [el, text] = arguments; el.focus(); el.value = text;
+        el.dispatchEvent(new InputEvent('input', {bubbles: true, inputType: 'insertFromPaste', data: text}));""", el, text)
+
+
+def field_error(c, dlg, name):
+    """The error shown beside the field named `name` in dialog `dlg` ('' when none)."""
+    return c.js("""const f = document.querySelector(`${arguments[0]} [name="${arguments[1]}"]`)?.closest('.field');
+        const e = f && f.querySelector('.field-error'); return e && !e.hidden ? e.textContent : '';""", dlg, name)
+
+
+def dc_cluster_standalone(c):
+    """Datacenter → Cluster on the standalone node: the standalone message and no Join Information.
+    Create Cluster refuses bad names beside the field, in the page, and is cancelled (a real cluster would
+    start corosync on this machine). Join Cluster fills address, fingerprint and password from pasted join
+    information with a token (and locks them), says inline that garbage is no join information, and is
+    cancelled too."""
+    dlg = "dialog.form-dialog[open]"
+    c.js("location.hash = '#dc/cluster'")
+    c.wait(lambda: "Standalone node — no cluster defined" in c.q("#tabpanel").text, "the standalone message", 20)
+    if c.q('#tabpanel [data-action="join-info"]'):
+        raise Failure("a standalone node offers Join Information")
+    c.shot("dc-cluster-standalone")
+
+    c.click('#tabpanel [data-action="create"]')
+    name = c.wait_visible(f"{dlg} input[name=clustername]")
+    if unlabelled_inputs(c, dlg):
+        raise Failure(f"create cluster inputs without a label: {unlabelled_inputs(c, dlg)}")
+    for bad in ("9lives", "a-name-too-long-x", "no_underscore"):
+        name.clear()
+        name.send_keys(bad)
+        c.wait(lambda: not field_error(c, dlg, "clustername"), "typing to clear the cluster name error")
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: "starts with a letter" in field_error(c, dlg, "clustername"), f"the error for cluster name {bad!r}")
+    c.shot("dc-cluster-create-error")
+    c.click(f"{dlg} .dialog-foot button[type=button]")                  # Cancel
+    c.wait(lambda: not c.q(dlg), "the create dialog to close")
+
+    c.click('#tabpanel [data-action="join"]')
+    info = c.wait_visible(f"{dlg} textarea[name=joininfo]")
+    if unlabelled_inputs(c, dlg):
+        raise Failure(f"join cluster inputs without a label: {unlabelled_inputs(c, dlg)}")
+    fingerprint = ":".join(f"{(i * 37) % 256:02X}" for i in range(32))
+    token = f"corral-join-token-{os.getpid()}"
+    blob = base64.b64encode(json.dumps({
+        "ipAddress": "127.0.0.1", "fingerprint": fingerprint, "peerLinks": {"0": "127.0.0.1"},
+        "ring_addr": ["127.0.0.1"], "totem": {"cluster_name": "browsertest", "config_version": 1}, "token": token,
+    }).encode()).decode()
+    paste(c, info, blob)
+    value = lambda n: c.js(f"return document.querySelector('{dlg} [name={n}]').value")  # noqa: E731
+    locked = lambda n: c.js(f"return document.querySelector('{dlg} [name={n}]').readOnly")  # noqa: E731
+    c.wait(lambda: value("hostname") == "127.0.0.1", "the address from the join information")
+    if value("fingerprint") != fingerprint or value("password") != token:
+        raise Failure(f"the join information filled fingerprint {value('fingerprint')!r}, password {value('password')!r}")
+    if not all(locked(n) for n in ("hostname", "fingerprint", "password")):
+        raise Failure("the fields filled from the join information are not read-only")
+    if field_error(c, dlg, "joininfo"):
+        raise Failure(f"good join information was refused: {field_error(c, dlg, 'joininfo')}")
+    c.shot("dc-cluster-join-filled")
+    c.click(f"{dlg} .join-unlock")                                       # Edit the fields by hand
+    c.wait(lambda: not locked("hostname") and not locked("password"), "the fields to unlock")
+    paste(c, info, "this is not join information")
+    c.wait(lambda: "not join information" in field_error(c, dlg, "joininfo"), "the message about garbage join information")
+    c.shot("dc-cluster-join-garbage")
+    c.click(f"{dlg} .dialog-foot button[type=button]")                  # Cancel
+    c.wait(lambda: not c.q(dlg), "the join dialog to close")
+    if "Standalone node" not in c.q("#tabpanel").text:
+        raise Failure("the node is no longer standalone after cancelled dialogs")
 
 
 def terminal_checks(c):
@@ -1310,6 +1385,7 @@ def main():
         if not args.mock_guests:  # the mock answers storage content itself, without uploads
             ok = ok and step("storage views", storage_views)
         ok = ok and step("datacenter permissions", dc_permissions)
+        ok = ok and step("datacenter cluster (standalone)", dc_cluster_standalone)
         if ok and guests and not args.mock_guests:
             # Before any VM starts: a VM's start makes the node's run directory 0770 root:kvm, and an
             # unprivileged container's template can then not be unpacked below it (a server bug).

@@ -5,6 +5,8 @@
 # inside these namespaces. Everything made is recorded in DIR and removed by `down`.
 #
 #   cluster.sh up N DIR      start N nodes (N <= 9); waits until all are quorate
+#   cluster.sh net N DIR     only the namespaces and the bridge (nodes whose corrald starts corosync),
+#                            with a veth from this namespace into the bridge (SUBNET.254) so tests reach them
 #   cluster.sh down DIR      stop corosync, remove namespaces, veths, /dev/shm/qb-* of its pids
 #   cluster.sh status DIR    corosync-quorumtool of every node
 #   cluster.sh exec I DIR CMD...   run CMD in node I's namespace with its /run (where corosync's IPC is)
@@ -52,7 +54,7 @@ node_exec() {
   ip netns exec "$(ns "$i")" sh -c "mount --bind '$dir/n$i/run' /run && exec \"\$@\"" sh "$@"
 }
 
-up() {
+net() {
   local n=$1 dir=$2
   [ "$n" -ge 1 ] && [ "$n" -le 9 ] || { echo "N must be 1..9" >&2; exit 2; }
   mkdir -p "$dir"
@@ -73,6 +75,12 @@ up() {
     ip -n "$(ns "$i")" addr add "${subnet}.${i}/24" dev eth0
     ip -n "$(ns "$i")" link set eth0 up
   done
+}
+
+up() {
+  local n=$1 dir=$2
+  net "$n" "$dir"
+  dir=$(cd "$dir" && pwd)
   write_config "$n" "$dir"
   for i in $(seq 1 "$n"); do start_node "$i" "$dir"; done
   wait_quorate "$n" "$dir" 30
@@ -115,12 +123,24 @@ down() {
     ip netns del "$(ns "$i")" 2>/dev/null || true
   done
   ip netns del "$bridge_ns" 2>/dev/null || true
+  ip link del "${prefix}h" 2>/dev/null || true
   for _ in $(seq 50); do pgrep -f "corosync -f -c $dir/" >/dev/null || break; sleep 0.1; done
   echo "cluster in $dir removed"
 }
 
+host_link() {
+  local dir=$1
+  ip link add "${prefix}h" type veth peer name "${prefix}hp"
+  ip link set "${prefix}hp" netns "$bridge_ns"
+  ip -n "$bridge_ns" link set "${prefix}hp" master br0 up
+  ip addr add "${subnet}.254/24" dev "${prefix}h"
+  ip link set "${prefix}h" up
+  echo 1 > "$dir/host-link"
+}
+
 case "${1:-}" in
   up) up "$2" "$3" ;;
+  net) net "$2" "$3"; host_link "$3" ;;
   down) down "$2" ;;
   status) n=$(cat "$2/nodes"); for i in $(seq 1 "$n"); do echo "== n$i"; node_exec "$i" "$2" corosync-quorumtool -s || true; done ;;
   exec) i=$2; dir=$3; shift 3; node_exec "$i" "$dir" "$@" ;;

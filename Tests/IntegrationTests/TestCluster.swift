@@ -94,7 +94,10 @@ final class TestCluster: @unchecked Sendable {
     private static func daemon(_ i: Int, dir: String, verifyInterval: Int) throws -> NodeProcess {
         try NodeProcess(
             name: "n\(i)", dataDirectory: "\(dir)/d\(i)", networkNamespace: "cfstn\(i)",
-            extraArguments: ["--verify-interval", "\(verifyInterval)"])
+            // cluster.sh runs corosync; the node's copy of its configuration is what puts corrald in cluster mode
+            extraArguments: [
+                "--verify-interval", "\(verifyInterval)", "--set", "corosync-conf=\(dir)/n\(i)/corosync.conf", "--set", "corosync-start=none",
+            ])
     }
 
     func stopDaemon(_ i: Int) { _ = daemons.removeValue(forKey: i)?.terminate() }

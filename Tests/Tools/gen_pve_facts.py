@@ -48,6 +48,12 @@ POST /nodes/{node}/hosts
 GET /cluster/config/nodes
 GET /cluster/config/totem
 GET /cluster/config/join
+POST /cluster/config
+GET /cluster/config/apiversion
+GET /cluster/config/qdevice
+POST /cluster/config/nodes/{node}
+DELETE /cluster/config/nodes/{node}
+POST /cluster/config/join
 GET /cluster/backup-info/not-backed-up
 GET /nodes/{node}/subscription
 GET /nodes/{node}/replication

@@ -10,6 +10,7 @@ import { mountNodeSummary } from './views/node-summary.js';
 import { mountNodeTasks } from './views/node-tasks.js';
 import { mountNodeStorage } from './views/node-storage.js';
 import { mountDcStorage } from './views/dc-storage.js';
+import { mountDcCluster } from './views/dc-cluster.js';
 import { mountGuestSummary } from './views/guest-summary.js';
 import { mountQemuHardware } from './views/qemu-hardware.js';
 import { mountQemuOptions } from './views/qemu-options.js';
@@ -46,6 +47,7 @@ const VIEWS = {
     title: () => 'Datacenter',
     tabs: [
       tab('summary', 'Summary', 'summary', mountDatacenterSummary),
+      tab('cluster', 'Cluster', 'network', mountDcCluster),
       tab('storage', 'Storage', 'disk', mountDcStorage),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),

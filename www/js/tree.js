@@ -11,7 +11,7 @@ import { formatPercent, ratio } from './format.js';
 import { guestStatus, splitTags } from './guests.js';
 
 export function createTree({ root, filterInput, messageEl, onSelect }) {
-  let data = [];                 // [{key, label, icon, status?, title?, tags?, search?, children?}]
+  let data = [];                 // [{key, label, icon, status?, dim?, title?, tags?, search?, children?}]
   let nodes = null;              // last node list
   let guests = [];               // qemu/lxc entries of /cluster/resources
   let selectedKey = 'dc';
@@ -53,8 +53,8 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
       if (online && n.maxmem) parts.push(`memory ${formatPercent(ratio(n.mem, n.maxmem), 1)}`);
       const kids = (byNode.get(n.node) || []).sort((a, b) => Number(a.vmid) - Number(b.vmid)).map(guestItem);
       return {
-        key: `node/${n.node}`, label: n.node, icon: 'server',
-        status: online ? 'online' : 'offline', title: `${n.node}: ${parts.join(', ')}`,
+        key: `node/${n.node}`, label: n.node, icon: 'server', dim: !online,
+        status: online ? 'online' : 'offline', statusText: parts[0], title: `${n.node}: ${parts.join(', ')}`,
         children: kids.length ? kids : undefined,
       };
     });
@@ -94,7 +94,7 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
     let c = cache.get(item.key);
     if (!c || c.sig !== sig) {
       const id = labelId(item.key);
-      const row = h('div', { class: 'tree-row', style: { '--level': level } },
+      const row = h('div', { class: `tree-row${item.dim ? ' is-offline' : ''}`, style: { '--level': level } },
         h('span', { class: 'twisty', 'aria-hidden': 'true' }, hasKids ? icon(isOpen ? 'chevron-down' : 'chevron-right') : null),
         icon(item.icon, { cls: 'tree-icon' }),
         h('span', { id, class: 'tree-label' }, item.label,
@@ -279,15 +279,16 @@ export function createTree({ root, filterInput, messageEl, onSelect }) {
         messageEl.hidden = true;
       }
     },
-    /** New /cluster/resources list: the guests hang under their nodes. */
+    /** New /cluster/resources list: the guests hang under the node each lives on. */
     setResources(list) {
       guests = (list || []).filter((r) => (r.type === 'qemu' || r.type === 'lxc') && r.vmid !== undefined && r.node);
-      // A guest on a node that /nodes does not list yet still shows.
+      // A node (or a guest's node) that /nodes does not list yet still shows, with the status the list gives.
       if (!nodes) return;
       const known = new Set(nodes.map((n) => n.node));
-      const extra = [...new Set(guests.map((g) => g.node))].filter((n) => !known.has(n))
-        .map((node) => ({ node, status: 'unknown' }));
-      if (extra.length) nodes = [...nodes, ...extra];
+      const listed = new Map((list || []).filter((r) => r.type === 'node' && r.node).map((r) => [r.node, r]));
+      const extra = [...new Set([...listed.keys(), ...guests.map((g) => g.node)])].filter((n) => !known.has(n))
+        .map((node) => ({ ...listed.get(node), node, status: listed.get(node)?.status || 'unknown' }));
+      if (extra.length) nodes = [...nodes, ...extra].sort((a, b) => a.node.localeCompare(b.node, undefined, { numeric: true }));
       rebuild();
       if (selectedKey !== 'dc' && !selectedKey.startsWith('node/')) revealSelected();
     },

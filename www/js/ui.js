@@ -90,3 +90,18 @@ export function taskStatusBadge(status) {
   return h('span', { class: `status status-${kind}`, title: String(status) },
     icon(kind === 'ok' ? 'check' : 'alert'), h('span', { class: 'status-text' }, kind === 'ok' ? 'OK' : String(status)));
 }
+
+/**
+ * Copy an <input>/<textarea>'s value to the clipboard; the text stays selected, so a
+ * browser without clipboard access (plain HTTP, no permission) lets the user copy it.
+ * Resolves to true when it was copied.
+ */
+export async function copyValue(input) {
+  input.select();
+  try {
+    await navigator.clipboard.writeText(input.value);
+    return true;
+  } catch {
+    try { return document.execCommand('copy'); } catch { return false; }
+  }
+}

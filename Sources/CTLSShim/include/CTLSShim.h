@@ -22,4 +22,7 @@ EVP_PKEY *corral_evp_ec_p256_generate(void);
 // X509V3_set_ctx_nodb is a macro; adding an extension needs a context set up by it.
 int corral_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
 
+// SSL_set_tlsext_host_name is a macro over SSL_ctrl.
+long corral_ssl_set_host_name(SSL *ssl, const char *name);
+
 #endif

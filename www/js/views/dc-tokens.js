@@ -6,7 +6,7 @@ import { api, seg } from '../api.js';
 import { h, icon, setText } from '../dom.js';
 import { field } from '../form.js';
 import { confirmDialog, formDialog, modal } from '../dialog.js';
-import { nextId } from '../ui.js';
+import { copyValue, nextId } from '../ui.js';
 import {
   accessView, dateToEpoch, expiryText, listPanel, rowButton, showError, toolButton, yesNo,
 } from './access-common.js';
@@ -116,15 +116,7 @@ function showSecret(fullId, secret) {
   const status = h('span', { class: 'dialog-status muted', 'aria-live': 'polite' });
   const copy = h('button', { type: 'button', class: 'btn copy-secret' }, icon('copy'), 'Copy secret');
   copy.addEventListener('click', async () => {
-    secInput.select();
-    let ok = false;
-    try {
-      await navigator.clipboard.writeText(secInput.value);
-      ok = true;
-    } catch {
-      try { ok = document.execCommand('copy'); } catch { ok = false; }
-    }
-    setText(status, ok ? 'Copied.' : 'Copy it by hand: it is selected.');
+    setText(status, (await copyValue(secInput)) ? 'Copied.' : 'Copy it by hand: it is selected.');
   });
   const done = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Done');
   const m = modal({

@@ -1,0 +1,137 @@
+import API
+import Blocking
+import ClusterFS
+import Foundation
+import Schema
+import Synchronization
+import TLS
+
+/// Runs calls on the cluster member that owns them: the member's address and online state come from
+/// the membership ClusterFS publishes (`.members`), its certificate from `nodes/<node>/pve-ssl.pem`,
+/// and the caller travels with a proof only members can make.
+public final class ClusterForwarder: Forwarder {
+    let tree: any ConfigTree
+    let client: PeerClient
+    let port: UInt16
+    let prove: @Sendable (_ user: String, _ method: String, _ requestLine: String) throws -> String
+    private let fingerprints = Mutex<[String: (pem: String, fingerprint: String)]>([:])
+
+    public init(
+        tree: any ConfigTree, client: PeerClient, port: UInt16 = 8006,
+        prove: @escaping @Sendable (_ user: String, _ method: String, _ requestLine: String) throws -> String
+    ) {
+        self.tree = tree
+        self.client = client
+        self.port = port
+        self.prove = prove
+    }
+
+    /// Configured nodes: address and whether corosync sees them.
+    public func members() -> [String: (ip: String, online: Bool)] {
+        guard let text = try? tree.readString(".members"), case .object(let root)? = try? JSONParser.parse(text),
+            root["cluster"]?.objectValue?["name"]?.stringValue != "local", let list = root["nodelist"]?.objectValue
+        else { return [:] }
+        var out: [String: (ip: String, online: Bool)] = [:]
+        for (name, value) in list {
+            let node = value.objectValue ?? [:]
+            out[name] = (node["ip"]?.stringValue ?? "", node["online"]?.intValue == 1)
+        }
+        return out
+    }
+
+    public func isMember(_ node: String) -> Bool { members()[node] != nil }
+
+    /// Where `node`'s API is, pinned to its certificate.
+    public func address(of node: String) throws(APIError) -> PeerAddress {
+        guard let member = members()[node] else { throw APIError(404, "no such cluster node '\(node)'") }
+        guard member.online else { throw APIError(595, "node '\(node)' is offline") }
+        guard let pem = try? tree.readString("nodes/\(node)/pve-ssl.pem") else {
+            throw APIError(500, "node '\(node)' has no certificate in the cluster filesystem")
+        }
+        if let cached = fingerprints.withLock({ $0[node] }), cached.pem == pem {
+            return PeerAddress(host: member.ip, port: port, fingerprint: cached.fingerprint)
+        }
+        guard let fingerprint = try? CertificateAuthority.fingerprint(pemCertificate: pem) else {
+            throw APIError(500, "node '\(node)' has an unreadable certificate in the cluster filesystem")
+        }
+        fingerprints.withLock { $0[node] = (pem, fingerprint) }
+        return PeerAddress(host: member.ip, port: port, fingerprint: fingerprint)
+    }
+
+    public func forward(_ call: APICall, to node: String, user: String) async -> APIOutcome {
+        do {
+            let address = try address(of: node)
+            let request = try makeRequest(call, user: user)
+            let client = client
+            let response = try await BlockingExecutor.shared.run { () throws(PeerError) -> PeerResponse in
+                try client.send(request, to: address)
+            }
+            return Self.outcome(response)
+        } catch {
+            return APIOutcome(.failure(APIError.from(error)))
+        }
+    }
+
+    func makeRequest(_ call: APICall, user: String) throws -> PeerClient.Request {
+        guard call.parameters["tmpfilename"] == nil else {
+            throw APIError(501, "uploads run on the node that stores them: connect to that node to upload")
+        }
+        let path = "/api2/json/" + call.segments.map(Self.encodeSegment).joined(separator: "/")
+        var headers = [
+            (ProxyHeaders.user, user), (ProxyHeaders.proof, try prove(user, call.method, "\(call.method) \(call.displayPath)")),
+        ]
+        let hasJSON = call.parameters.values.contains { if case .json = $0 { true } else { false } }
+        if call.method == "GET" || call.method == "DELETE" {
+            let query = Self.form(call.parameters)
+            return PeerClient.Request(method: call.method, path: query.isEmpty ? path : path + "?" + query, headers: headers)
+        }
+        if hasJSON {
+            var object: [String: JSON] = [:]
+            for (name, value) in call.parameters { object[name] = Self.json(value) }
+            headers.append(("Content-Type", "application/json"))
+            return PeerClient.Request(method: call.method, path: path, headers: headers, body: JSON.object(object).serialized())
+        }
+        headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+        return PeerClient.Request(method: call.method, path: path, headers: headers, body: Array(Self.form(call.parameters).utf8))
+    }
+
+    /// PVE's envelope back into an outcome: `data` and any other top-level attributes, or the
+    /// error with its status, message and per-parameter errors.
+    static func outcome(_ response: PeerResponse) -> APIOutcome {
+        let envelope = (try? JSONParser.parse(response.body))?.objectValue ?? [:]
+        if response.status == 200 {
+            var attributes = envelope
+            let data = attributes.removeValue(forKey: "data") ?? .null
+            return APIOutcome(.success(data), attributes: attributes)
+        }
+        var message = envelope["message"]?.stringValue ?? response.reason
+        if message.hasSuffix("\n") { message.removeLast() }
+        let errors = envelope["errors"]?.objectValue?.mapValues { $0.plainText }
+        return APIOutcome(.failure(APIError(response.status, message, errors: errors?.isEmpty == false ? errors : nil)))
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    static func encodeSegment(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text }
+
+    static func form(_ parameters: [String: RawParameter]) -> String {
+        var pairs: [String] = []
+        func add(_ name: String, _ value: RawParameter) {
+            switch value {
+            case .text(let text): pairs.append(encodeSegment(name) + "=" + encodeSegment(text))
+            case .json(let json): pairs.append(encodeSegment(name) + "=" + encodeSegment(json.plainText))
+            case .repeated(let values): for value in values { add(name, value) }
+            }
+        }
+        for name in parameters.keys.sorted() { add(name, parameters[name]!) }
+        return pairs.joined(separator: "&")
+    }
+
+    static func json(_ value: RawParameter) -> JSON {
+        switch value {
+        case .text(let text): .string(text)
+        case .json(let json): json
+        case .repeated(let values): .array(values.map(json))
+        }
+    }
+}
