@@ -12,11 +12,13 @@ public struct ClusterDomain: Domain {
     /// The pool a guest belongs to (from access control), for its resource row.
     public let poolOf: @Sendable (Int) -> String?
     public let membership: ClusterMembership?
+    public let state: ClusterState
 
     public init(
-        guests: GuestBackends, storage: Storage, sampler: CPUSampler, membership: ClusterMembership? = nil,
+        guests: GuestBackends, storage: Storage, sampler: CPUSampler, state: ClusterState, membership: ClusterMembership? = nil,
         poolOf: @escaping @Sendable (Int) -> String? = { _ in nil }
     ) {
+        self.state = state
         self.guests = guests
         self.membership = membership
         self.storage = storage
@@ -26,10 +28,17 @@ public struct ClusterDomain: Domain {
 
     public var name: String { "cluster" }
     public var endpoints: [Endpoint] {
-        ClusterEndpoints.all(guests: guests, storage: storage, sampler: sampler, poolOf: poolOf) + ClusterConfigEndpoints.all(tree: storage.fs)
+        ClusterEndpoints.all(guests: guests, storage: storage, state: state, poolOf: poolOf) + ClusterConfigEndpoints.all(tree: storage.fs)
             + (membership.map(ClusterMembershipEndpoints.all) ?? [])
     }
 
-    public func start() throws { membership?.startWatching() }
-    public func stop() async { membership?.stopWatching() }
+    public func start() throws {
+        membership?.startWatching()
+        if membership?.clusterMode == true { state.start() }
+    }
+
+    public func stop() async {
+        membership?.stopWatching()
+        state.stop()
+    }
 }

@@ -8,50 +8,29 @@ import Storage
 
 /// `/cluster/resources`, `/cluster/status` and `/cluster/nextid`: the cluster-wide views that every domain contributes to.
 enum ClusterEndpoints {
-    static func all(guests: GuestBackends, storage: Storage, sampler: CPUSampler, poolOf: @escaping @Sendable (Int) -> String?) -> [Endpoint] {
+    static func all(
+        guests: GuestBackends, storage: Storage, state: ClusterState, poolOf: @escaping @Sendable (Int) -> String?
+    ) -> [Endpoint] {
         [
             Endpoint(
                 pve: "GET /cluster/resources", description: "Nodes, guests and storages in one list (what consoles poll).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
                 handler: .blocking { context in
-                    let type = context.string("type")
                     var out: [JSON] = []
-                    let node = context.services.nodeName
-                    if type == nil || type == "node", context.has(["Sys.Audit"], on: "/nodes/\(node)") {
-                        let memory = NodeStatus.memory(), disk = NodeStatus.filesystem("/")
-                        out.append([
-                            "id": .string("node/\(node)"), "type": "node", "node": .string(node), "status": "online", "level": "",
-                            "cpu": .number(sampler.fractions().cpu), "maxcpu": JSON(NodeStatus.cpuCount), "mem": JSON(memory.used),
-                            "maxmem": JSON(memory.total), "disk": JSON(disk.used), "maxdisk": JSON(disk.total), "uptime": JSON(NodeStatus.uptime()),
-                        ])
-                    }
-                    if type == nil || type == "vm" {
-                        for backend in guests.all {
-                            for vmid in backend.vmids() where context.has(["VM.Audit"], on: "/vms/\(vmid)") {
-                                if var row = backend.resourceRow(vmid) {
-                                    if let pool = poolOf(vmid) { row["pool"] = .string(pool) }
-                                    out.append(.object(row))
-                                }
-                            }
+                    for var row in state.rows(type: context.string("type")) {
+                        switch row["type"]?.stringValue {
+                        case "node":
+                            guard context.has(["Sys.Audit"], on: "/nodes/\(row["node"]?.stringValue ?? "")") else { continue }
+                        case "storage":
+                            guard
+                                context.has(
+                                    ["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(row["storage"]?.stringValue ?? "")", any: true)
+                            else { continue }
+                        default:
+                            guard let vmid = row["vmid"]?.intValue, context.has(["VM.Audit"], on: "/vms/\(vmid)") else { continue }
+                            if let pool = poolOf(Int(vmid)) { row["pool"] = .string(pool) }
                         }
-                    }
-                    if type == nil || type == "storage", let entries = try? storage.config().entries {
-                        for entry in entries
-                        where entry.isAvailable(on: node)
-                            && context.has(["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(entry.id)", any: true)
-                        {
-                            var item: [String: JSON] = [
-                                "id": .string("storage/\(node)/\(entry.id)"), "type": "storage", "storage": .string(entry.id), "node": .string(node),
-                                "plugintype": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
-                                "shared": entry["shared"] == "1" ? 1 : 0, "status": "unknown",
-                            ]
-                            if let plugin = try? storage.plugin(for: entry), let s = try? plugin.status() {
-                                item["status"] = "available"
-                                item["disk"] = .int(s.used)
-                                item["maxdisk"] = .int(s.total)
-                            }
-                            out.append(.object(item))
-                        }
+                        out.append(.object(row))
                     }
                     return .array(out)
                 }),

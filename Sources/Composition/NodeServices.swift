@@ -7,6 +7,7 @@ import Containers
 import Guests
 import Nodes
 import QEMU
+import Schema
 import Storage
 import Tasks
 
@@ -25,6 +26,8 @@ public struct NodeServices: Sendable {
     public let fingerprint: String?
     /// Forming, joining and leaving the cluster (made once: its watcher runs while the node does).
     public let membership: ClusterMembership?
+    /// Every node's rows for `/cluster/resources` and `/nodes` (made once: it publishes this node's).
+    public let clusterState: ClusterState?
 
     public init(
         settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
@@ -45,6 +48,11 @@ public struct NodeServices: Sendable {
                 nodeName: settings.nodeName, tree: vms.storage.fs, mountpoint: settings.effectiveMountpoint,
                 corosync: CorosyncService(setup: settings.corosyncSetup), guests: GuestBackends(all), clusterMode: clusterMode, log: log)
         }
+        clusterState = vms.map { vms in
+            ClusterState(
+                nodeName: settings.nodeName, guests: GuestBackends(all), storage: vms.storage, sampler: sampler,
+                localTasks: { TaskEndpoints.recentItems(tasks) })
+        }
     }
 
     /// Every guest type of the node, for code that works on any guest.
@@ -56,22 +64,29 @@ public struct NodeServices: Sendable {
     }
     public var storage: Storage? { vms?.storage }
 
+    /// Every cluster node's row, for `/nodes`.
+    var nodeRows: (@Sendable () -> [[String: JSON]])? {
+        guard let clusterState else { return nil }
+        return { clusterState.rows(type: "node") }
+    }
+
     /// The node's domains: the one list a new domain (backup, network, HA, metrics) joins.
     public var domains: [any Domain] {
         var all: [any Domain] = [
             CoreDomain(),
             NodesDomain(
-                sampler: sampler, fingerprint: fingerprint,
+                sampler: sampler, fingerprint: fingerprint, clusterNodes: nodeRows,
+                peerTasks: clusterState.map { state in { @Sendable in state.peerTasks() } },
                 files: NodeSystemFiles(resolvConf: settings.effectiveResolvConf, hosts: settings.effectiveHostsFile)),
         ]
         if let access { all.append(AccessDomain(access: access)) }
         if let vms { all += [QEMUDomain(manager: vms, access: access), StorageDomain(storage: vms.storage)] }
         if let cts { all.append(ContainersDomain(manager: cts, access: access)) }
-        if let storage {
+        if let storage, let clusterState {
             let access = access
             all.append(
                 ClusterDomain(
-                    guests: guests, storage: storage, sampler: sampler, membership: membership,
+                    guests: guests, storage: storage, sampler: sampler, state: clusterState, membership: membership,
                     poolOf: { vmid in access?.userConfig.pools.values.first { $0.vms.contains(vmid) }?.id }))
         }
         return all

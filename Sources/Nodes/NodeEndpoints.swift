@@ -4,7 +4,7 @@ import Schema
 
 /// `/nodes`, `/nodes/{node}` and the node's status, time and version.
 public enum NodeEndpoints {
-    public static func all(sampler: CPUSampler, fingerprint: String?) -> [Endpoint] {
+    public static func all(sampler: CPUSampler, fingerprint: String?, clusterNodes: (@Sendable () -> [[String: JSON]])? = nil) -> [Endpoint] {
         [
             Endpoint(
                 .GET, "/nodes", name: "index", description: "Cluster node index.",
@@ -22,7 +22,9 @@ public enum NodeEndpoints {
                         "disk": JSON(disk.used), "maxdisk": JSON(disk.total),
                     ]
                     if let fingerprint { entry["ssl_fingerprint"] = .string(fingerprint) }
-                    return [.object(entry)]
+                    // the other members as they last published themselves; offline ones as offline
+                    let others = (clusterNodes?() ?? []).filter { $0["node"]?.stringValue != context.services.nodeName }
+                    return .array([.object(entry)] + others.map(JSON.object))
                 }),
             .directory("/nodes/{node}", description: "Node index.", parameters: ["node": .node]),
             Endpoint(

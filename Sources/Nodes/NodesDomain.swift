@@ -1,19 +1,30 @@
 import API
+import Schema
 
 /// The node itself: status, version, time, and its tasks.
 public struct NodesDomain: Domain {
     public let sampler: CPUSampler
     public let fingerprint: String?
     public let files: NodeSystemFiles
+    /// Every cluster node's row (`/cluster/resources`' node rows), when the node knows its cluster.
+    public let clusterNodes: (@Sendable () -> [[String: JSON]])?
+    /// The other members' recent tasks.
+    public let peerTasks: (@Sendable () -> [[String: JSON]])?
 
-    public init(sampler: CPUSampler, fingerprint: String?, files: NodeSystemFiles) {
+    public init(
+        sampler: CPUSampler, fingerprint: String?, clusterNodes: (@Sendable () -> [[String: JSON]])? = nil,
+        peerTasks: (@Sendable () -> [[String: JSON]])? = nil, files: NodeSystemFiles
+    ) {
+        self.peerTasks = peerTasks
         self.sampler = sampler
+        self.clusterNodes = clusterNodes
         self.fingerprint = fingerprint
         self.files = files
     }
 
     public var name: String { "nodes" }
     public var endpoints: [Endpoint] {
-        NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint) + TaskEndpoints.all() + NodeSystemEndpoints.all(files: files)
+        NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint, clusterNodes: clusterNodes) + TaskEndpoints.all(peerTasks: peerTasks)
+            + NodeSystemEndpoints.all(files: files)
     }
 }

@@ -6,7 +6,7 @@ import Tasks
 public enum TaskEndpoints {
     static let upidParameter = Schema.string(description: "The task's unique ID (UPID).")
 
-    public static func all() -> [Endpoint] {
+    public static func all(peerTasks: (@Sendable () -> [[String: JSON]])? = nil) -> [Endpoint] {
         let nodeAndUPID: [String: Schema] = ["node": .node, "upid": upidParameter]
         return [
             Endpoint(
@@ -84,7 +84,19 @@ public enum TaskEndpoints {
                 handler: .sync { context in
                     let (active, archive) = context.services.tasks.list()
                     let seeAll = context.has(["Sys.Audit"], on: "/nodes/\(context.services.nodeName)")
-                    return .array((active + archive.prefix(200)).filter { seeAll || owns(context.user, $0.upid.user) }.map(item))
+                    var out = (active + archive.prefix(200)).filter { seeAll || owns(context.user, $0.upid.user) }.map(item)
+                    // the other members' recent tasks, as they last published them
+                    for row in peerTasks?() ?? [] {
+                        guard let node = row["node"]?.stringValue, let user = row["user"]?.stringValue else { continue }
+                        if context.has(["Sys.Audit"], on: "/nodes/\(node)") || owns(context.user, user) { out.append(.object(row)) }
+                    }
+                    // newest first across nodes, running ones on top (as PVE lists them)
+                    return .array(
+                        out.sorted { a, b in
+                            let aRunning = a["endtime"] == nil, bRunning = b["endtime"] == nil
+                            if aRunning != bRunning { return aRunning }
+                            return (a["starttime"]?.intValue ?? 0) > (b["starttime"]?.intValue ?? 0)
+                        })
                 }),
         ]
     }
@@ -111,6 +123,12 @@ public enum TaskEndpoints {
             "pstart": JSON(upid.pstart), "starttime": JSON(upid.starttime), "type": .string(upid.type),
             "id": .string(upid.id), "user": .string(upid.user),
         ]
+    }
+
+    /// This node's recent tasks as `/cluster/tasks` lists them (what the node publishes to the others).
+    public static func recentItems(_ tasks: TaskManager, limit: Int = 50) -> [JSON] {
+        let (active, archive) = tasks.list()
+        return (active + archive.prefix(limit)).map(item)
     }
 
     static func item(_ record: TaskRecord) -> JSON {

@@ -213,6 +213,15 @@ import Testing
                     return rows.contains { $0["vmid"] as? Int == 300 && $0["node"] as? String == "n3" }
                 })
         }
+        // every node's nodes and tasks, from node 1's own data
+        let nodeList = Self.data(try curl(n1, "/api2/json/nodes").body) as? [[String: Any]] ?? []
+        #expect(
+            Set(nodeList.filter { $0["status"] as? String == "online" }.compactMap { $0["node"] as? String }) == ["n1", "n2", "n3"], "\(nodeList)")
+        #expect(
+            Self.waitUntil(2) {
+                let tasks = Self.data(try curl(n1, "/api2/json/cluster/tasks").body) as? [[String: Any]] ?? []
+                return tasks.contains { $0["upid"] as? String == vmUPID }
+            })
         let config = try curl(n1, "/api2/json/nodes/n3/qemu/300/config")
         #expect((Self.data(config.body) as? [String: Any])?["name"] as? String == "far", "\(config.body)")
         // proxied errors keep PVE's shape
@@ -231,6 +240,10 @@ import Testing
         let offline = try curl(n1, "/api2/json/nodes/n2/status")
         #expect(offline.status == 595 && Date().timeIntervalSince(started) < 2, "\(offline.status) \(offline.body)")
         #expect(try curl(n1, "/api2/json/nodes/n3/status").status == 200)
+        let afterDeath = Self.data(try curl(n1, "/api2/json/nodes").body) as? [[String: Any]] ?? []
+        #expect(afterDeath.first { $0["node"] as? String == "n2" }?["status"] as? String == "offline", "\(afterDeath)")
+        let resources = Self.data(try curl(n3, "/api2/json/cluster/resources?type=node").body) as? [[String: Any]] ?? []
+        #expect(resources.first { $0["node"] as? String == "n2" }?["status"] as? String == "offline", "\(resources)")
 
         // delete the guest on node 3 through node 1, then remove node 2 and let it join again
         let destroy = try curl(n1, "/api2/json/nodes/n3/qemu/300", ["-X", "DELETE"])

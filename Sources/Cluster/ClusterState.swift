@@ -1,0 +1,235 @@
+import API
+import ClusterFS
+import Foundation
+import Guests
+import Nodes
+import Schema
+import Storage
+import Synchronization
+
+/// What every node knows of every other without asking it: each node publishes its resource rows
+/// (node, guests, storages) on the status channel when they change and every 10 s regardless, and
+/// `/cluster/resources` and `/nodes` answer from this node's live rows plus the others' last rows.
+/// Guests come from the replicated configuration (`.vmlist`) too, so a guest made on another node
+/// is listed as soon as its config exists, and an offline node's guests are listed as `unknown`.
+public final class ClusterState: Sendable {
+    static let key = "resources"
+    static let heartbeat: Double = 10
+
+    let nodeName: String
+    let guests: GuestBackends
+    let storage: Storage
+    let sampler: CPUSampler
+    let channel: StatusChannel?
+    /// This node's recent tasks (published for `/cluster/tasks` elsewhere).
+    let localTasks: @Sendable () -> [JSON]
+    private let publishedTasks = Mutex<(bytes: [UInt8], at: Date)?>(nil)
+    private let published = Mutex<(bytes: [UInt8], at: Date)?>(nil)
+    private let parsed = Mutex<[String: (bytes: [UInt8], rows: [[String: JSON]])]>([:])
+    private let timer = Mutex<WatchTimer?>(nil)
+
+    public init(
+        nodeName: String, guests: GuestBackends, storage: Storage, sampler: CPUSampler, localTasks: @escaping @Sendable () -> [JSON] = { [] }
+    ) {
+        self.localTasks = localTasks
+        self.nodeName = nodeName
+        self.guests = guests
+        self.storage = storage
+        self.sampler = sampler
+        channel = (storage.fs as? ClusterFS)?.status
+    }
+
+    // MARK: this node's rows
+
+    public func nodeRow() -> [String: JSON] {
+        let memory = NodeStatus.memory(), disk = NodeStatus.filesystem("/")
+        return [
+            "id": .string("node/\(nodeName)"), "type": "node", "node": .string(nodeName), "status": "online", "level": "",
+            "cpu": .number(sampler.fractions().cpu), "maxcpu": JSON(NodeStatus.cpuCount), "mem": JSON(memory.used),
+            "maxmem": JSON(memory.total), "disk": JSON(disk.used), "maxdisk": JSON(disk.total), "uptime": JSON(NodeStatus.uptime()),
+        ]
+    }
+
+    public func guestRows() -> [[String: JSON]] {
+        guests.all.flatMap { backend in backend.vmids().compactMap { backend.resourceRow($0) } }
+    }
+
+    public func storageRows() -> [[String: JSON]] {
+        guard let entries = try? storage.config().entries else { return [] }
+        return entries.filter { $0.isAvailable(on: nodeName) }.map { entry in
+            var item: [String: JSON] = [
+                "id": .string("storage/\(nodeName)/\(entry.id)"), "type": "storage", "storage": .string(entry.id), "node": .string(nodeName),
+                "plugintype": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
+                "shared": entry["shared"] == "1" ? 1 : 0, "status": "unknown",
+            ]
+            if let plugin = try? storage.plugin(for: entry), let s = try? plugin.status() {
+                item["status"] = "available"
+                item["disk"] = .int(s.used)
+                item["maxdisk"] = .int(s.total)
+            }
+            return item
+        }
+    }
+
+    // MARK: publishing
+
+    /// Publishes this node's rows when they changed (or the heartbeat is due). Rows carry no
+    /// counters that change every second (cpu is rounded), so an idle node publishes rarely.
+    func publish() {
+        guard let channel else { return }
+        var rows = [nodeRow()] + guestRows() + storageRows()
+        for index in rows.indices {
+            if let cpu = rows[index]["cpu"]?.doubleValue { rows[index]["cpu"] = .number((cpu * 100).rounded() / 100) }
+            rows[index]["uptime"] = nil
+            rows[index]["netin"] = nil
+            rows[index]["netout"] = nil
+            rows[index]["diskread"] = nil
+            rows[index]["diskwrite"] = nil
+        }
+        let bytes = JSON.array(rows.map(JSON.object)).serialized()
+        if Self.due(bytes, published) { channel.set(Self.key, bytes) }
+        let tasks = JSON.array(localTasks()).serialized()
+        if Self.due(tasks, publishedTasks) { channel.set(Self.tasksKey, tasks) }
+    }
+
+    static let tasksKey = "tasks"
+
+    /// Whether `bytes` differ from what was last published, or the heartbeat is due.
+    private static func due(_ bytes: [UInt8], _ last: borrowing Mutex<(bytes: [UInt8], at: Date)?>) -> Bool {
+        last.withLock { last -> Bool in
+            guard let previous = last, previous.bytes == bytes, Date().timeIntervalSince(previous.at) < Self.heartbeat else {
+                last = (bytes, Date())
+                return true
+            }
+            return false
+        }
+    }
+
+    /// The other online members' recent tasks, as they last published them.
+    public func peerTasks() -> [[String: JSON]] {
+        let members = members()
+        guard members.count > 1, let channel else { return [] }
+        var out: [[String: JSON]] = []
+        for (node, bytes) in channel.values(key: Self.tasksKey) where node != nodeName && members[node] == true {
+            out += ((try? JSONParser.parse(bytes))?.arrayValue ?? []).compactMap(\.objectValue)
+        }
+        return out
+    }
+
+    public func start(interval: Double = 1) {
+        guard channel != nil else { return }
+        let source = DispatchSource.makeTimerSource(queue: .global())
+        source.schedule(deadline: .now() + 0.2, repeating: interval)
+        source.setEventHandler { [weak self] in self?.publish() }
+        source.resume()
+        timer.withLock { $0 = WatchTimer(source) }
+    }
+
+    public func stop() {
+        let box = timer.withLock { current -> WatchTimer? in
+            defer { current = nil }
+            return current
+        }
+        box?.timer.cancel()
+    }
+
+    // MARK: the whole cluster
+
+    /// The configured nodes and whether each is online (this node alone when standalone).
+    func members() -> [String: Bool] {
+        guard let text = try? storage.fs.readString(".members"), case .object(let root)? = try? JSONParser.parse(text),
+            root["cluster"]?.objectValue?["name"]?.stringValue != "local", let list = root["nodelist"]?.objectValue
+        else { return [nodeName: true] }
+        var out: [String: Bool] = [:]
+        for (name, value) in list { out[name] = value["online"]?.intValue == 1 }
+        out[nodeName] = true
+        return out
+    }
+
+    /// Another node's last published rows.
+    func peerRows(_ node: String, _ bytes: [UInt8]) -> [[String: JSON]] {
+        if let cached = parsed.withLock({ $0[node] }), cached.bytes == bytes { return cached.rows }
+        let rows = ((try? JSONParser.parse(bytes))?.arrayValue ?? []).compactMap(\.objectValue)
+        parsed.withLock { $0[node] = (bytes, rows) }
+        return rows
+    }
+
+    /// Every node's rows of `type` (node, vm, storage; nil for all): this node's live, the others'
+    /// as they last published them, offline nodes from what the configuration says.
+    public func rows(type: String?) -> [[String: JSON]] {
+        var out: [[String: JSON]] = []
+        if type == nil || type == "node" { out.append(nodeRow()) }
+        if type == nil || type == "vm" { out += guestRows() }
+        if type == nil || type == "storage" { out += storageRows() }
+        let members = members()
+        guard members.count > 1 else { return out }
+        let published = channel?.values(key: Self.key) ?? [:]
+        let vmlist = guestList()
+        for (node, online) in members.sorted(by: { $0.key < $1.key }) where node != nodeName {
+            let rows = online ? published[node].map { peerRows(node, $0) } ?? [] : []
+            let known = Set(rows.compactMap { $0["vmid"]?.intValue.map(Int.init) })
+            if type == nil || type == "node" {
+                out.append(
+                    rows.first { $0["type"]?.stringValue == "node" }
+                        ?? [
+                            "id": .string("node/\(node)"), "type": "node", "node": .string(node), "status": online ? "unknown" : "offline",
+                            "level": "",
+                        ])
+            }
+            if type == nil || type == "vm" {
+                // the configuration is the truth about which guests exist; the owner's rows about their state
+                let configured = vmlist.filter { $0.value.node == node }
+                out += rows.filter { row in row["vmid"]?.intValue.map { configured[Int($0)] != nil } ?? false }
+                for (vmid, guest) in configured.sorted(by: { $0.key < $1.key }) where !known.contains(vmid) {
+                    out.append(configRow(vmid: vmid, type: guest.type, node: node))
+                }
+            }
+            if type == nil || type == "storage" {
+                let storages = rows.filter { $0["type"]?.stringValue == "storage" }
+                out += storages.isEmpty && !online ? offlineStorageRows(node) : storages
+            }
+        }
+        return out
+    }
+
+    /// Guests by VMID with their node and type, from `.vmlist`.
+    func guestList() -> [Int: (node: String, type: String)] {
+        guard let data = try? storage.fs.read(".vmlist"), let ids = (try? JSONParser.parse(data))?["ids"]?.objectValue else { return [:] }
+        var out: [Int: (node: String, type: String)] = [:]
+        for (id, entry) in ids {
+            if let vmid = Int(id), let node = entry["node"]?.stringValue, let type = entry["type"]?.stringValue { out[vmid] = (node, type) }
+        }
+        return out
+    }
+
+    /// A guest whose node has not said how it is: what its configuration says.
+    func configRow(vmid: Int, type: String, node: String) -> [String: JSON] {
+        let directory = type == "lxc" ? "lxc" : "qemu-server"
+        let text = (try? storage.fs.readString("nodes/\(node)/\(directory)/\(vmid).conf")) ?? ""
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("[") { break }
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        var row: [String: JSON] = [
+            "id": .string("\(type)/\(vmid)"), "type": .string(type), "vmid": JSON(vmid), "node": .string(node), "status": "unknown",
+            "template": values["template"] == "1" ? 1 : 0,
+        ]
+        if let name = values["name"] ?? values["hostname"] { row["name"] = .string(name) }
+        if let memory = values["memory"].flatMap(Int64.init) { row["maxmem"] = .int(memory * 1024 * 1024) }
+        if let tags = values["tags"] { row["tags"] = .string(tags) }
+        return row
+    }
+
+    func offlineStorageRows(_ node: String) -> [[String: JSON]] {
+        guard let entries = try? storage.config().entries else { return [] }
+        return entries.filter { $0.isAvailable(on: node) }.map { entry in
+            [
+                "id": .string("storage/\(node)/\(entry.id)"), "type": "storage", "storage": .string(entry.id), "node": .string(node),
+                "plugintype": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
+                "shared": entry["shared"] == "1" ? 1 : 0, "status": "unknown",
+            ]
+        }
+    }
+}
