@@ -68,13 +68,14 @@ let package = Package(
         .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
-        .target(name: "Cluster", dependencies: ["API", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks"]),
+        .target(name: "Cluster", dependencies: ["API", "Access", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks"],
+            exclude: ["README.md"]),
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CSocketShim"]),
         .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
-        .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"]),
+        .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)
         .target(
             name: "Composition",
@@ -92,7 +93,7 @@ let package = Package(
             name: "CLI",
             dependencies: [
                 "API", "Schema", "Tasks", "Composition", "ClusterFS", "Corosync", "FUSE", "QEMU", "Containers", "Guests", "LXC", "Access", "Peers",
-                "Storage",
+                "Storage", "Cluster",
                 .product(name: "Yams", package: "Yams"),
             ]),
         .executableTarget(

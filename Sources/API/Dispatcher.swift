@@ -161,13 +161,18 @@ public final class Dispatcher: Sendable {
             let detail = authorizer.denial(caller, endpoint.permission, parameters: parameters)
             return .done(APIOutcome(.failure(APIError(403, "Permission check failed" + (detail.map { " (\($0))" } ?? ""))), user: caller.user))
         }
+        let context = RequestContext(
+            endpoint: endpoint, parameters: parameters, user: caller.user, services: services, remoteAddress: call.credentials.remoteAddress,
+            authorizer: authorizer)
         if let remote, let forwarder = services.forwarder {
             switch endpoint.handler {
-            case .stream, .tunnel:
+            case .stream:
                 return .done(
                     APIOutcome(
                         .failure(APIError(501, "\(call.displayPath) runs on node '\(remote)': connect to that node for this stream")),
                         user: caller.user))
+            case .tunnel:
+                return .tunnel(context) { _ in try forwarder.openTunnel(call, to: remote, user: caller.user) }
             default:
                 return .pending {
                     var outcome = await forwarder.forward(call, to: remote, user: caller.user)
@@ -176,9 +181,6 @@ public final class Dispatcher: Sendable {
                 }
             }
         }
-        let context = RequestContext(
-            endpoint: endpoint, parameters: parameters, user: caller.user, services: services, remoteAddress: call.credentials.remoteAddress,
-            authorizer: authorizer)
         switch endpoint.handler {
         case .sync(let body):
             return .done(Self.run(context) { try body(context) })

@@ -31,7 +31,8 @@ public indirect enum Permission: Sendable, Equatable {
         switch self {
         case .world: return ["user": "world"]
         case .anyUser: return ["user": "all"]
-        case .rootOnly: return ["user": "root"]
+        // PVE declares no permissions on root-only methods (its handler then admits root@pam alone)
+        case .rootOnly: return .object([:])
         case .selfUser, .privileges, .and, .or, .useridRealm, .useridGroup, .permModify, .privilegesIfParameter: return ["check": checkShape]
         }
     }

@@ -82,6 +82,8 @@ public protocol Forwarder: Sendable {
     /// The call's answer from `node`, run there as `user`; a node that cannot be reached is an error
     /// at once (595), not after a long timeout.
     func forward(_ call: APICall, to node: String, user: String) async -> APIOutcome
+    /// The call's WebSocket opened on `node`, relayed from here.
+    func openTunnel(_ call: APICall, to node: String, user: String) throws -> any ByteTunnel
 }
 
 /// The headers a forwarded call carries (see `Forwarder`).

@@ -14,6 +14,13 @@ public struct AccessAuthenticator: Authenticator {
 
     public func authenticate(_ credentials: Credentials, endpoint: Endpoint, method: HTTPMethodName) throws(APIError) -> Caller {
         let open = endpoint.permission == .world
+        if let header = credentials.authorization, header.hasPrefix(AccessControl.joinTokenScheme + " ") {
+            // a joining node adds itself with a one-time token instead of root's password
+            guard endpoint.method == .POST, endpoint.path == "/cluster/config/nodes/{node}",
+                access.consumeJoinToken(String(header.dropFirst(AccessControl.joinTokenScheme.count + 1)))
+            else { throw APIError(401, "authentication failure (the join token is unknown, expired or used)") }
+            return Caller(user: "root@pam")
+        }
         if let user = credentials.proxiedUser {
             // a member forwards a call it authenticated; only members hold the key that proves it
             guard let proof = credentials.proxyProof,

@@ -1,4 +1,6 @@
 import API
+import Cluster
+import Composition
 import Foundation
 import Peers
 import Schema
@@ -9,8 +11,12 @@ import Storage
 /// do the same; what changes the daemon's mode ends with the daemon restarting itself.
 public struct Pvecm {
     let pvesh: Pvesh
+    let settings: Settings
 
-    public init(pvesh: Pvesh) { self.pvesh = pvesh }
+    public init(pvesh: Pvesh, settings: Settings) {
+        self.pvesh = pvesh
+        self.settings = settings
+    }
 
     static let usageText = """
         USAGE: pvecm <command>
@@ -23,6 +29,9 @@ public struct Pvecm {
                      from --token, CORRAL_JOIN_PASSWORD or the terminal
           delnode NODE
                      remove NODE from the cluster (it must have no guests)
+          updatecerts [--force]
+                     make this node's certificate again if it is missing (all of them with --force);
+                     corrald restarts to serve it
           expected N tell corosync to expect N votes (to regain quorum when nodes are gone for good)
           status     the cluster, its quorum and its members
           nodes      the members of corosync.conf's nodelist and which are online
@@ -36,6 +45,7 @@ public struct Pvecm {
         case "add": return await guarded { try await add(Array(arguments.dropFirst())) }
         case "delnode": return await guarded { try await delnode(Array(arguments.dropFirst())) }
         case "expected": return await guarded { try expected(Array(arguments.dropFirst())) }
+        case "updatecerts": return await guarded { try updatecerts(Array(arguments.dropFirst())) }
         case "status": return await report(nodesOnly: false)
         case "nodes": return await report(nodesOnly: true)
         case "help", "--help", "-h":
@@ -103,6 +113,21 @@ public struct Pvecm {
         guard arguments.count == 1, let votes = Int(arguments[0]), votes > 0 else { throw CLIError.usage("pvecm expected N") }
         let result = try Command.execute(["corosync-quorumtool", "-e", "\(votes)"])
         guard result.status == 0 else { throw CLIError.failed("corosync-quorumtool: \(result.stderr)\(result.stdout)", code: 1) }
+    }
+
+    /// The node's certificate is made at corrald's start when it is missing (signed by the cluster
+    /// CA): dropping it and restarting the daemon renews it.
+    func updatecerts(_ arguments: [String]) throws {
+        guard arguments.isEmpty || arguments == ["--force"] else { throw CLIError.usage("pvecm updatecerts [--force]") }
+        let base = settings.effectiveMountpoint + "/nodes/\(settings.nodeName)"
+        let present = ["pve-ssl.pem", "pve-ssl.key"].allSatisfy { FileManager.default.fileExists(atPath: "\(base)/\($0)") }
+        guard !present || arguments == ["--force"] else {
+            pvesh.write("the node's certificate is in place (use --force to make a new one)\n")
+            return
+        }
+        for file in ["pve-ssl.pem", "pve-ssl.key"] { try? FileManager.default.removeItem(atPath: "\(base)/\(file)") }
+        CorosyncService(setup: settings.corosyncSetup).requestDaemonRestart()
+        pvesh.write("corrald restarts and makes a new certificate for \(settings.nodeName)\n")
     }
 
     func get(_ path: String) async throws -> JSON {

@@ -1,4 +1,5 @@
 import API
+import Access
 import ClusterFS
 import Errors
 import Foundation
@@ -19,6 +20,8 @@ public final class ClusterMembership: Sendable {
     public let mountpoint: String
     public let corosync: CorosyncService
     public let guests: GuestBackends
+    /// Join tokens live with the other credentials.
+    public let access: AccessControl?
     let peers: PeerClient?
     /// Whether this process runs in cluster mode (it watches `corosync.conf` then).
     public let clusterMode: Bool
@@ -28,9 +31,10 @@ public final class ClusterMembership: Sendable {
     private let log: @Sendable (String) -> Void
 
     public init(
-        nodeName: String, tree: any ConfigTree, mountpoint: String, corosync: CorosyncService, guests: GuestBackends, clusterMode: Bool,
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        nodeName: String, tree: any ConfigTree, mountpoint: String, corosync: CorosyncService, guests: GuestBackends, access: AccessControl?,
+        clusterMode: Bool, log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.access = access
         self.nodeName = nodeName
         self.tree = tree
         self.mountpoint = mountpoint
@@ -78,10 +82,7 @@ public final class ClusterMembership: Sendable {
     // MARK: a member adds a node
 
     /// Adds `node` to the nodelist (PVE's addnode): what the joining node needs comes back.
-    /// `authorize` runs once everything was checked, before anything is written.
-    public func addNode(
-        _ node: String, address: String, nodeID wanted: Int?, votes: Int, force: Bool, authorize: () throws -> Void = {}
-    ) throws -> (key: [UInt8], config: String) {
+    public func addNode(_ node: String, address: String, nodeID wanted: Int?, votes: Int, force: Bool) throws -> (key: [UInt8], config: String) {
         guard Checks.node(node) == nil else { throw APIError.parameters(["node": "invalid node name"]) }
         // the cluster lock is released before corosync reloads: adding a node can cost quorum until
         // it joins, and a lock cannot be released without quorum
@@ -103,7 +104,6 @@ public final class ClusterMembership: Sendable {
                 config.bumpVersion()
                 let text = config.serialized()
                 let key = try corosync.readKey()
-                try authorize()
                 try tree.write("corosync.conf", Array(text.utf8))
                 return (key, text)
             }
@@ -191,8 +191,8 @@ public final class ClusterMembership: Sendable {
         if let votes = request.votes { parameters.append(("votes", "\(votes)")) }
         if request.force { parameters.append(("force", "1")) }
         var headers: [(String, String)] = [("Content-Type", "application/x-www-form-urlencoded")]
-        if JoinTokens.isToken(request.password) {
-            parameters.append(("join-token", request.password))
+        if AccessControl.isJoinToken(request.password) {
+            headers.append(("Authorization", "\(AccessControl.joinTokenScheme) \(request.password)"))
         } else {
             log("logging in as root@pam")
             let login = try call(

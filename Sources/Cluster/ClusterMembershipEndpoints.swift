@@ -1,21 +1,18 @@
 import API
+import Access
 import Foundation
 import Schema
 import Tasks
 
 /// Forming, joining and leaving a cluster through the API (`pvecm` drives the same endpoints).
 enum ClusterMembershipEndpoints {
-    /// PVE lets root@pam alone change the cluster; Corral also lets an administrator with
-    /// Sys.Modify on `/` (root passes every check anyway).
-    static let manage = Permission.privileges(path: "/", ["Sys.Modify"])
-
     static func all(_ membership: ClusterMembership) -> [Endpoint] {
         [
             Endpoint(
                 pve: "POST /cluster/config",
                 description:
                     "Makes this standalone node a cluster of one: corosync's key and configuration, corosync started, corrald restarted into cluster mode.",
-                returns: .string(), permission: manage,
+                returns: .string(), permission: .rootOnly,
                 handler: .blocking { context in
                     let name = try context.require("clustername")
                     let address = try context.string("link0").map { try linkAddress($0, parameter: "link0") }
@@ -50,7 +47,7 @@ enum ClusterMembershipEndpoints {
             Endpoint(
                 pve: "DELETE /cluster/config/nodes/{node}",
                 description: "Removes a node from the cluster (it must have no guests); its directory goes too, so the host can join again.",
-                permission: manage,
+                permission: .rootOnly,
                 handler: .blocking { context in
                     try membership.removeNode(try context.require("node"))
                     return .null
@@ -59,7 +56,7 @@ enum ClusterMembershipEndpoints {
                 pve: "POST /cluster/config/join",
                 description:
                     "Joins the cluster of the member at `hostname`, whose certificate must have `fingerprint`. `password` is root@pam's on the member, or a join token made there (beyond PVE: no password travels). A node with guests cannot join; its own configuration is set aside, not destroyed.",
-                returns: .string(), permission: manage,
+                returns: .string(), permission: .rootOnly,
                 handler: .blocking { context in
                     var request = ClusterMembership.JoinRequest(
                         host: try context.require("hostname"), fingerprint: try context.require("fingerprint"),
@@ -80,36 +77,25 @@ enum ClusterMembershipEndpoints {
                 .POST, "/cluster/config/join-token", name: "join_token",
                 description: "Beyond PVE: a one-time token a node joins with instead of root's password; it expires after `ttl` seconds.",
                 parameters: ["ttl": Schema.integer(minimum: 60, maximum: 7 * 86400).defaulting(to: 3600)],
-                returns: .object(["token": .string(), "expires": .integer()]), permission: manage, protected: true,
+                returns: .object(["token": .string(), "expires": .integer()]), permission: .privileges(path: "/", ["Sys.Modify"]), protected: true,
                 handler: .blocking { context in
                     guard try membership.clusterConfig() != nil else { throw ClusterError("this node is not part of a cluster: create one first") }
-                    let made = try JoinTokens(tree: membership.tree).make(ttl: Int(context.int("ttl") ?? 3600))
+                    guard let access = membership.access else { throw ClusterError("access control is not available here") }
+                    let made = try access.makeJoinToken(ttl: Int(context.int("ttl") ?? 3600))
                     return ["token": .string(made.token), "expires": JSON(made.expires)]
                 }),
         ]
     }
 
-    /// A member adds a node (called by the joining node). Root may; so may a caller with a valid
-    /// join token, which the call uses up once everything else was checked.
+    /// A member adds a node (called by the joining node, as root: with root's ticket, or with a
+    /// one-time join token, which the authenticator accepts for this call alone).
     static func addNode(_ membership: ClusterMembership) -> Endpoint {
-        let key = "POST /cluster/config/nodes/{node}"
-        var parameters = PVEFacts.parameters(key)
-        parameters["join-token"] = Schema.string(maxLength: 128).optional()
-        let meta = PVEFacts.meta(key)
-        return Endpoint(
-            .POST, "/cluster/config/nodes/{node}", name: meta.name,
-            description:
-                "Adds a node to the cluster's corosync configuration and answers with the key and configuration it joins with. An administrator (Sys.Modify on /), or a caller presenting a join token (`join-token`).",
-            parameters: parameters,
+        Endpoint(
+            pve: "POST /cluster/config/nodes/{node}",
+            description: "Adds a node to the cluster's corosync configuration and answers with the key and configuration it joins with.",
             returns: .object(["corosync_authkey": .string(), "corosync_conf": .string(), "warnings": .array(of: .string())]),
-            permission: .world, protected: true,
+            permission: .rootOnly,
             handler: .blocking { context in
-                let tokens = JoinTokens(tree: membership.tree)
-                let token = context.string("join-token")
-                let administrator = context.has(["Sys.Modify"], on: "/")
-                guard administrator || token.map(JoinTokens.isToken) == true else {
-                    throw APIError(403, "Permission check failed (an administrator or a join token is needed to add a node)")
-                }
                 let node = try context.require("node")
                 var address = try context.string("link0").map { try linkAddress($0, parameter: "link0") } ?? context.string("new_node_ip")
                 if address == nil {
@@ -120,13 +106,7 @@ enum ClusterMembershipEndpoints {
                 guard let address, !address.isEmpty else { throw APIError.parameters(["link0": "the joining node's address is needed"]) }
                 let added = try membership.addNode(
                     node, address: address, nodeID: context.int("nodeid").map(Int.init), votes: Int(context.int("votes") ?? 1),
-                    force: context.bool("force") ?? false
-                ) {
-                    guard !administrator else { return }
-                    guard let token, try tokens.consume(token) else {
-                        throw APIError(403, "Permission check failed (the join token is unknown, expired or used)")
-                    }
-                }
+                    force: context.bool("force") ?? false)
                 return [
                     "corosync_authkey": .string(Data(added.key).base64EncodedString()), "corosync_conf": .string(added.config),
                     "warnings": .array([]),

@@ -46,7 +46,8 @@ public struct NodeServices: Sendable {
         membership = vms.map { vms in
             ClusterMembership(
                 nodeName: settings.nodeName, tree: vms.storage.fs, mountpoint: settings.effectiveMountpoint,
-                corosync: CorosyncService(setup: settings.corosyncSetup), guests: GuestBackends(all), clusterMode: clusterMode, log: log)
+                corosync: CorosyncService(setup: settings.corosyncSetup), guests: GuestBackends(all), access: access,
+                clusterMode: clusterMode, log: log)
         }
         clusterState = vms.map { vms in
             ClusterState(

@@ -72,6 +72,23 @@ public final class ClusterForwarder: Forwarder {
         }
     }
 
+    /// Opens the call's WebSocket on `node` and relays it (consoles of guests on other nodes).
+    public func openTunnel(_ call: APICall, to node: String, user: String) throws -> any ByteTunnel {
+        let address = try address(of: node)
+        var request = try makeRequest(call, user: user)
+        let key = Data(try Digest.randomBytes(16)).base64EncodedString()
+        request.headers += [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")]
+        let client = client, bytes = client.head(request, address: address)
+        return PeerTunnel {
+            let connection = try client.connect(address, timeout: 10)
+            let response = try connection.upgrade(bytes)
+            guard response.status == 101 else {
+                throw APIError(response.status, "node '\(node)' refused the WebSocket: \(response.reason)")
+            }
+            return connection
+        }
+    }
+
     func makeRequest(_ call: APICall, user: String) throws -> PeerClient.Request {
         guard call.parameters["tmpfilename"] == nil else {
             throw APIError(501, "uploads run on the node that stores them: connect to that node to upload")

@@ -33,11 +33,7 @@ public final class PeerClient: Sendable {
 
     /// Sends `request` to `address` and reads the response; `timeout` bounds each wait for the peer.
     public func send(_ request: Request, to address: PeerAddress, timeout: Double = 30) throws(PeerError) -> PeerResponse {
-        var head = "\(request.method) \(request.path) HTTP/1.1\r\nHost: \(address.authority)\r\n"
-        for (name, value) in request.headers { head += "\(name): \(value)\r\n" }
-        if !request.body.isEmpty || request.method == "POST" || request.method == "PUT" { head += "Content-Length: \(request.body.count)\r\n" }
-        head += "\r\n"
-        let bytes = Array(head.utf8) + request.body
+        let bytes = head(request, address: address)
         // a pooled connection the peer closed meanwhile fails on first use: retry once on a new one,
         // but only for requests that are safe to send twice
         if let pooled = takeIdle(address) {
@@ -55,6 +51,20 @@ public final class PeerClient: Sendable {
         let response = try box.connection.exchange(bytes)
         putBack(box)
         return response
+    }
+
+    /// The request's bytes: head and body.
+    func head(_ request: Request, address: PeerAddress) -> [UInt8] {
+        var head = "\(request.method) \(request.path) HTTP/1.1\r\nHost: \(address.authority)\r\n"
+        for (name, value) in request.headers { head += "\(name): \(value)\r\n" }
+        if !request.body.isEmpty || request.method == "POST" || request.method == "PUT" { head += "Content-Length: \(request.body.count)\r\n" }
+        head += "\r\n"
+        return Array(head.utf8) + request.body
+    }
+
+    /// A new connection of its own (not pooled): for upgrades.
+    func connect(_ address: PeerAddress, timeout: Double) throws(PeerError) -> PeerConnection {
+        try PeerConnection(address, context: context, connectTimeout: connectTimeout, ioTimeout: timeout)
     }
 
     private func takeIdle(_ address: PeerAddress) -> PeerConnectionBox? {

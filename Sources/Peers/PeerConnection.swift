@@ -60,6 +60,37 @@ final class PeerConnection {
         return response
     }
 
+    /// Sends an upgrade request and reads the response's head only: what follows belongs to the
+    /// upgraded protocol (read it with `readAvailable`).
+    func upgrade(_ request: [UInt8]) throws(PeerError) -> PeerResponse {
+        reusable = false
+        try writeAll(request)
+        return try readHead().response
+    }
+
+    var socket: Int32 { fd }
+
+    /// Bytes already read past what was consumed, then whatever one read brings; [] when the read
+    /// timed out, nil at the end of the stream.
+    func readAvailable() throws(PeerError) -> [UInt8]? {
+        if !buffer.isEmpty {
+            defer { buffer = [] }
+            return buffer
+        }
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        switch chunk.withUnsafeMutableBytes({ session.read(into: $0) }) {
+        case .done(let n): return Array(chunk[0..<n])
+        case .wantRead, .wantWrite: return []
+        case .closed: return nil
+        case .failed(let message): throw PeerError(PeerError.unreachable, "reading from \(address.authority) failed: \(message)")
+        }
+    }
+
+    /// Whether decrypted bytes wait inside OpenSSL (poll cannot see them).
+    var hasBufferedBytes: Bool { !buffer.isEmpty || session.hasPendingBytes }
+
+    func write(_ bytes: [UInt8]) throws(PeerError) { try writeAll(bytes) }
+
     // MARK: bytes
 
     private func writeAll(_ bytes: [UInt8]) throws(PeerError) {
@@ -183,7 +214,7 @@ final class PeerConnection {
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let info = entry {
             entry = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = Glibc.socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { continue }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))

@@ -29,7 +29,7 @@ echo "== replication on 3 nodes"
 bash "$HERE/../Cluster/cluster.sh" up 3 "$TMP/cluster" </dev/null >"$TMP/cluster.log" 2>&1 || { cat "$TMP/cluster.log"; exit 1; }
 for i in 1 2 3; do
     nsenter --net=/run/netns/cfsbn$i "$BIN/corrald" --config /dev/null --data-dir "$TMP/d$i" --listen 127.0.0.1:0 \
-        --nodename n$i </dev/null >"$TMP/d$i.log" 2>&1 &
+        --set corosync-conf="$TMP/cluster/n$i/corosync.conf" --set corosync-start=none --nodename n$i </dev/null >"$TMP/d$i.log" 2>&1 &
     PIDS+=($!)
 done
 for _ in $(seq 600); do

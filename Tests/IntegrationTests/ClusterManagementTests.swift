@@ -9,7 +9,7 @@ import Testing
 /// then every node managed through node 1.
 @Suite(.serialized, .enabled(if: TestCluster.available, "needs root, /dev/fuse and corosync")) struct ClusterManagementTests {
     static let prefix = "cmgt"
-    static let subnet = "10.213.11"
+    static let subnet = "10.213.12"
 
     final class Nodes: @unchecked Sendable {
         let dir = NSTemporaryDirectory() + "corral-cmgt-\(UUID().uuidString.prefix(8))"
@@ -104,11 +104,11 @@ import Testing
         ((try? clusterStatus(node))?.nodes.values.filter { "\($0["online"] ?? 0)" == "1" }.count) ?? 0
     }
 
-    /// Logs in again (a node that joined took the cluster's keys) once its API answers.
+    /// Logs in again as root@pam (a node that joined took the cluster's keys) once its API answers.
     static func relogin(_ node: NodeProcess, timeout: Double = 90) -> Bool {
         waitUntil(timeout) {
-            try node.bootstrapAdmin()
-            return true
+            try node.loginAsRoot()
+            return try curl(node, "/api2/json/version").status == 200
         }
     }
 
@@ -120,6 +120,10 @@ import Testing
         try #require(net.status == 0, "\(net.stdout)\(net.stderr)")
         for i in 1...3 { try nodes.start(i) }
         let (n1, n2, n3) = (nodes.node(1), nodes.node(2), nodes.node(3))
+        // an administrator who is not root may not form clusters (as PVE: root@pam only)
+        let denied = try curl(n1, "/api2/json/cluster/config", ["-d", "clustername=nope"])
+        #expect(denied.status == 403, "\(denied.body)")
+        for node in [n1, n2, n3] { try node.loginAsRoot() }
 
         // standalone, with no setting changed: the node's own row, nodeid 0, and no join information
         let alone = try Self.clusterStatus(n1)
@@ -175,7 +179,7 @@ import Testing
         #expect(reuse.status != 0 && reuse.stderr.contains("join token"), "\(reuse.stdout)\(reuse.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(nodes.dir)/n3/corosync.conf"))
         // a name already in the cluster is refused by the member
-        let taken = try curl(n1, "/api2/json/cluster/config/nodes/n2", ["-d", "link0=10.213.11.99"])
+        let taken = try curl(n1, "/api2/json/cluster/config/nodes/n2", ["-d", "link0=10.213.12.99"])
         #expect(taken.status == 400 && taken.body.contains("already in the cluster"), "\(taken.body)")
 
         // a node with guests may not join
@@ -227,6 +231,26 @@ import Testing
         // proxied errors keep PVE's shape
         let missing = try curl(n1, "/api2/json/nodes/n3/qemu/399/config")
         #expect(missing.status == 500 && missing.body.contains("does not exist"), "\(missing.body)")
+
+        // a container on node 3 through node 1: made from a template built there, started, its
+        // terminal opened (termproxy, then the WebSocket relayed by node 1), stopped and deleted
+        let template = "busybox-1.35-corral_1.0-1_amd64.tar.gz"
+        let built = try curl(n1, "/api2/json/nodes/n3/aplinfo", ["-d", "storage=local", "-d", "template=\(template)"])
+        #expect(Self.waitTask(n1, try #require(Self.data(built.body) as? String, "\(built.body)"), node: "n3") == "OK")
+        let ct = try curl(
+            n1, "/api2/json/nodes/n3/lxc",
+            ["-d", "vmid=310", "-d", "ostemplate=local:vztmpl/\(template)", "-d", "rootfs=local:0.1", "-d", "hostname=far-ct", "-d", "start=1"])
+        #expect(Self.waitTask(n1, try #require(Self.data(ct.body) as? String, "\(ct.body)"), node: "n3") == "OK")
+        let cookie = String((n1.cookie ?? "").dropFirst("PVEAuthCookie=".count))
+        let terminal = try runCommand(
+            "/usr/bin/python3",
+            [NodeProcess.repository + "/Tests/Tools/wsclient.py", "8006", cookie, n1.csrf ?? "", "/nodes/n3/lxc/310", "echo far-$((6*7))", "far-42"],
+            environment: ["WSCLIENT_HOST": nodes.address(1)])
+        #expect(terminal.status == 0 && terminal.stdout.contains("far-42"), "\(terminal.stdout)\(terminal.stderr)")
+        let stop = try curl(n1, "/api2/json/nodes/n3/lxc/310/status/stop", ["-X", "POST"])
+        #expect(Self.waitTask(n1, try #require(Self.data(stop.body) as? String, "\(stop.body)"), node: "n3") == "OK")
+        let removeCT = try curl(n1, "/api2/json/nodes/n3/lxc/310", ["-X", "DELETE"])
+        #expect(Self.waitTask(n1, try #require(Self.data(removeCT.body) as? String, "\(removeCT.body)"), node: "n3") == "OK")
 
         // node 2 dies: the others show it offline, calls for it fail at once, the rest keep working
         nodes.daemons.removeValue(forKey: 2)?.kill9()

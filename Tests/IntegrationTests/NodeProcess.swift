@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TLS
 import TestSupport
 
 /// A real corrald process on a loopback port, with its own data directory.
@@ -106,6 +107,27 @@ final class NodeProcess: @unchecked Sendable {
         }
         cookie = "PVEAuthCookie=" + (ticket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ticket)
         csrf = token
+    }
+
+    /// Acts as root@pam from here on, as root on the node can: a ticket signed with the node's
+    /// ticket key and a CSRF token from its CSRF key, both read through the mounted tree (root-only
+    /// endpoints such as creating a cluster need root@pam, and the test machine's root password is
+    /// nobody's business).
+    func loginAsRoot() throws {
+        let key = try RSAKey(privatePEM: String(contentsOfFile: mountpoint + "/priv/authkey.key", encoding: .utf8))
+        let www = try [UInt8](Data(contentsOf: URL(fileURLWithPath: mountpoint + "/pve-www.key")))
+        let hex = String(UInt32(truncatingIfNeeded: Int(time(nil))), radix: 16, uppercase: true)
+        let stamp = String(repeating: "0", count: 8 - hex.count) + hex
+        let plain = "PVE:root@pam:" + stamp
+        let ticket = plain + "::" + Data(try key.sign(Array(plain.utf8), digest: .sha1)).base64EncodedString()
+        func unpadded(_ bytes: [UInt8]) -> String {
+            var text = Data(bytes).base64EncodedString()
+            while text.hasSuffix("=") { text.removeLast() }
+            return text
+        }
+        let secret = Array(unpadded(Digest.hmacSHA256(key: www, data: [])).utf8)
+        csrf = stamp + ":" + unpadded(Digest.hmacSHA256(key: secret, data: Array("\(stamp):root@pam".utf8)))
+        cookie = "PVEAuthCookie=" + (ticket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ticket)
     }
 
     private(set) var logFile: String?

@@ -127,13 +127,13 @@ class WebSocket:
             pass
 
 
-def termproxy_probe(port, cookie, csrf, base, line, expect, timeout=10):
+def termproxy_probe(port, cookie, csrf, base, line, expect, timeout=10, host="127.0.0.1"):
     """termproxy, then its WebSocket: log in, set the size, type `line`; the output up to `expect`."""
     auth = {"Cookie": "PVEAuthCookie=" + cookie, "CSRFPreventionToken": csrf}  # the cookie's value as sent
-    request = urllib.request.Request(f"https://127.0.0.1:{port}/api2/json{base}/termproxy", data=b"", method="POST", headers=auth)
+    request = urllib.request.Request(f"https://{host}:{port}/api2/json{base}/termproxy", data=b"", method="POST", headers=auth)
     proxy = json.load(urllib.request.urlopen(request, context=ssl._create_unverified_context()))["data"]
     query = urllib.parse.urlencode({"port": proxy["port"], "vncticket": proxy["ticket"]})
-    ws = WebSocket("127.0.0.1", port, f"/api2/json{base}/vncwebsocket?{query}", {"Cookie": auth["Cookie"]})
+    ws = WebSocket(host, port, f"/api2/json{base}/vncwebsocket?{query}", {"Cookie": auth["Cookie"]})
     try:
         ws.send(f"{proxy['user']}:{proxy['ticket']}\n", opcode=2)
         ws.send("1:100:30:", opcode=2)
@@ -161,7 +161,8 @@ def termproxy_probe(port, cookie, csrf, base, line, expect, timeout=10):
 if __name__ == "__main__":
     port, cookie, csrf, base, line, expect = sys.argv[1:7]
     try:
-        out = termproxy_probe(int(port), cookie, csrf, base, line, expect)
+        # WSCLIENT_HOST: a node listening on an address of its own (cluster tests)
+        out = termproxy_probe(int(port), cookie, csrf, base, line, expect, host=os.environ.get("WSCLIENT_HOST", "127.0.0.1"))
     except (TimeoutError, ConnectionError, Failure) as error:
         sys.exit(f"termproxy probe: {error}")
     print(out)
