@@ -247,6 +247,20 @@ def run(c, node):
 
     c.check("proxmoxer: GET cluster/nextid?vmid=<taken> → 400", nextid_taken)
 
+    def standalone_cluster():
+        # a node no cluster was formed on, as PVE answers it: its own row with nodeid 0, no cluster row,
+        # no join information; forming a cluster is root@pam's alone
+        rows = api.cluster.status.get()
+        expect(len(rows) == 1 and rows[0].get("type") == "node" and rows[0].get("nodeid") == 0 and rows[0].get("local") == 1,
+               f"cluster/status {rows}")
+        raises(lambda: api.cluster.config.join.get(), 500, "not in a cluster")
+        expect(isinstance(api.cluster.config.apiversion.get(), int), "cluster/config/apiversion is an integer")
+        raises(lambda: api.cluster.config.post(clustername="compat"), 403, "Permission check failed")
+        nodes = api.nodes.get()
+        expect(len(nodes) == 1 and nodes[0].get("node") == N and nodes[0].get("status") == "online", f"nodes {nodes}")
+
+    c.check("proxmoxer: cluster/status, config/join, config/apiversion and nodes of a standalone node; create is root's", standalone_cluster)
+
     def config():
         need(vm)
         cfg = api.nodes(N).qemu(vm).config.get()
