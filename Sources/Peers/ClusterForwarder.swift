@@ -2,6 +2,7 @@ import API
 import Blocking
 import ClusterFS
 import Foundation
+import Glibc
 import Schema
 import Synchronization
 import TLS
@@ -64,7 +65,9 @@ public final class ClusterForwarder: Forwarder {
             let request = try makeRequest(call, user: user)
             let client = client
             let response = try await BlockingExecutor.shared.run { () throws(PeerError) -> PeerResponse in
-                try client.send(request, to: address)
+                // an upload's spooled copy is this node's to remove once it went on
+                defer { if let file = request.bodyFile { unlink(file) } }
+                return try client.send(request, to: address, timeout: request.bodyFile == nil ? 30 : 120)
             }
             return Self.outcome(response)
         } catch {
@@ -90,13 +93,27 @@ public final class ClusterForwarder: Forwarder {
     }
 
     func makeRequest(_ call: APICall, user: String) throws -> PeerClient.Request {
-        guard call.parameters["tmpfilename"] == nil else {
-            throw APIError(501, "uploads run on the node that stores them: connect to that node to upload")
-        }
         let path = "/api2/json/" + call.segments.map(Self.encodeSegment).joined(separator: "/")
         var headers = [
             (ProxyHeaders.user, user), (ProxyHeaders.proof, try prove(user, call.method, "\(call.method) \(call.displayPath)")),
         ]
+        if case .text(let spooled)? = call.parameters["tmpfilename"] {
+            // an upload: the same multipart form again, the file streamed from where it was spooled
+            let boundary = "corral-" + Digest.hex(try Digest.randomBytes(12))
+            var prefix = ""
+            for (name, value) in call.parameters.sorted(by: { $0.key < $1.key }) where name != "tmpfilename" && name != "filename" {
+                prefix += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(Self.json(value).plainText)\r\n"
+            }
+            let name = call.parameters["filename"].map { Self.json($0).plainText } ?? "upload"
+            prefix +=
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"\(name.replacingOccurrences(of: "\"", with: ""))\"\r\n"
+            prefix += "Content-Type: application/octet-stream\r\n\r\n"
+            headers.append(("Content-Type", "multipart/form-data; boundary=\(boundary)"))
+            var request = PeerClient.Request(method: call.method, path: path, headers: headers, body: Array(prefix.utf8))
+            request.bodyFile = spooled
+            request.trailer = Array("\r\n--\(boundary)--\r\n".utf8)
+            return request
+        }
         let hasJSON = call.parameters.values.contains { if case .json = $0 { true } else { false } }
         if call.method == "GET" || call.method == "DELETE" {
             let query = Self.form(call.parameters)

@@ -12,6 +12,9 @@ public final class PeerClient: Sendable {
         public var path: String
         public var headers: [(String, String)]
         public var body: [UInt8]
+        /// A file streamed after `body`, then `trailer` (an upload: never read into memory whole).
+        public var bodyFile: String?
+        public var trailer: [UInt8] = []
 
         public init(method: String, path: String, headers: [(String, String)] = [], body: [UInt8] = []) {
             self.method = method
@@ -33,6 +36,13 @@ public final class PeerClient: Sendable {
 
     /// Sends `request` to `address` and reads the response; `timeout` bounds each wait for the peer.
     public func send(_ request: Request, to address: PeerAddress, timeout: Double = 30) throws(PeerError) -> PeerResponse {
+        if let file = request.bodyFile {
+            // a stream cannot be sent twice: always on a new connection
+            let box = PeerConnectionBox(try PeerConnection(address, context: context, connectTimeout: connectTimeout, ioTimeout: timeout))
+            let response = try box.connection.exchange(head(request, address: address), file: file, trailer: request.trailer)
+            putBack(box)
+            return response
+        }
         let bytes = head(request, address: address)
         // a pooled connection the peer closed meanwhile fails on first use: retry once on a new one,
         // but only for requests that are safe to send twice
@@ -57,7 +67,9 @@ public final class PeerClient: Sendable {
     func head(_ request: Request, address: PeerAddress) -> [UInt8] {
         var head = "\(request.method) \(request.path) HTTP/1.1\r\nHost: \(address.authority)\r\n"
         for (name, value) in request.headers { head += "\(name): \(value)\r\n" }
-        if !request.body.isEmpty || request.method == "POST" || request.method == "PUT" { head += "Content-Length: \(request.body.count)\r\n" }
+        let fileSize = request.bodyFile.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
+        let length = request.body.count + fileSize + request.trailer.count
+        if length > 0 || request.method == "POST" || request.method == "PUT" { head += "Content-Length: \(length)\r\n" }
         head += "\r\n"
         return Array(head.utf8) + request.body
     }

@@ -43,9 +43,18 @@ final class PeerConnection {
 
     func setIOTimeout(_ seconds: Double) { Self.setTimeout(fd, seconds) }
 
-    /// Sends a request and reads the whole response.
-    func exchange(_ request: [UInt8]) throws(PeerError) -> PeerResponse {
+    /// Sends a request (optionally followed by a file's bytes and a trailer) and reads the whole response.
+    func exchange(_ request: [UInt8], file: String? = nil, trailer: [UInt8] = []) throws(PeerError) -> PeerResponse {
         try writeAll(request)
+        if let file {
+            guard let handle = FileHandle(forReadingAtPath: file) else {
+                reusable = false
+                throw PeerError(.failed, "cannot read \(file) to send it")
+            }
+            defer { try? handle.close() }
+            while let chunk = try? handle.read(upToCount: 256 * 1024), !chunk.isEmpty { try writeAll([UInt8](chunk)) }
+            try writeAll(trailer)
+        }
         let head = try readHead()
         var response = head.response
         if head.chunked {

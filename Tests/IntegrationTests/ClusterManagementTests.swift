@@ -232,6 +232,15 @@ import Testing
         let missing = try curl(n1, "/api2/json/nodes/n3/qemu/399/config")
         #expect(missing.status == 500 && missing.body.contains("does not exist"), "\(missing.body)")
 
+        // an upload for node 3 through node 1 streams on to node 3
+        let iso = nodes.dir + "/far.iso"
+        try Data(repeating: 0x5A, count: 3 << 20).write(to: URL(fileURLWithPath: iso))
+        let upload = try curl(n1, "/api2/json/nodes/n3/storage/local/upload", ["-F", "content=iso", "-F", "filename=@\(iso)"])
+        let uploadUPID = try #require(Self.data(upload.body) as? String, "\(upload.body)")
+        #expect(uploadUPID.hasPrefix("UPID:n3:") && Self.waitTask(n1, uploadUPID, node: "n3") == "OK")
+        let isos = Self.data(try curl(n1, "/api2/json/nodes/n3/storage/local/content?content=iso").body) as? [[String: Any]] ?? []
+        #expect(isos.contains { $0["volid"] as? String == "local:iso/far.iso" && $0["size"] as? Int == 3 << 20 }, "\(isos)")
+
         // a container on node 3 through node 1: made from a template built there, started, its
         // terminal opened (termproxy, then the WebSocket relayed by node 1), stopped and deleted
         let template = "busybox-1.35-corral_1.0-1_amd64.tar.gz"
