@@ -104,7 +104,7 @@ let package = Package(
         // what the test suites share: running commands, temporary directories, failures
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SchemaTests", dependencies: ["Schema"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "HTTPServer", "TLS", "Zlib"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "HTTPServer", "TLS", "Zlib", "Peers"]),
         .testTarget(
             name: "APITests", dependencies: ["TestSupport", "API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
