@@ -52,6 +52,7 @@ install: release
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/qm
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pct
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveam
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesm
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvecm
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
 	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf

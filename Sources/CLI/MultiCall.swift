@@ -8,7 +8,7 @@ import Tasks
 /// The one CLI executable, dispatching on the name it was called by (`pvesh`, and the other PVE tool
 /// names as their parts land), or on its first argument when called as `corral`.
 public enum MultiCall {
-    public static let tools = ["pvesh", "pveum", "qm", "pct", "pveam", "pvecm"]
+    public static let tools = ["pvesh", "pveum", "qm", "pct", "pveam", "pvecm", "pvesm"]
 
     public static func main(_ argv: [String]) async -> Int32 {
         let invoked = (argv.first ?? "corral").split(separator: "/").last.map(String.init) ?? "corral"
@@ -43,6 +43,7 @@ public enum MultiCall {
         case "qm": return await Qm(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         case "pct": return await Pct(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         case "pveam": return await Pveam(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName).run(arguments)
+        case "pvesm": return await Pvesm(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName).run(arguments)
         case "pvecm": return await Pvecm(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         default: return await Pvesh(dispatcher: dispatcher).run(arguments)
         }

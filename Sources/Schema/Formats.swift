@@ -25,6 +25,33 @@ public enum Formats {
             .map(String.init)
     }
 
+    /// An NFS/CIFS/Ceph server: an IP address (IPv6 perhaps in brackets) or a DNS name.
+    static func storageServer(_ text: String) -> String? {
+        let bare = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        return IPAddress.isIP(bare) || Checks.dnsName(bare) == nil ? nil : "value '\(text)' is not a server address or name"
+    }
+
+    /// An iSCSI portal or monitor: a server with an optional port.
+    static func storagePortal(_ text: String) -> String? {
+        if storageServer(text) == nil { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+            storageServer(String(text[..<colon])) == nil
+        else { return "value '\(text)' is not a portal (server[:port])" }
+        return nil
+    }
+
+    /// `keep-all=1` or `keep-last=N,keep-daily=N,…` (PVE's retention options).
+    static func pruneBackups(_ text: String) -> String? {
+        let keys: Set<String> = ["keep-all", "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly"]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, keys.contains(String(parts[0])), let n = Int(parts[1]), n >= 0 else {
+                return "value '\(text)' is not a retention setting (keep-last=N,keep-daily=N,… or keep-all=1)"
+            }
+        }
+        return nil
+    }
+
     static func regex(_ name: String, _ pattern: String, _ what: String) -> NamedFormat {
         NamedFormat(name: name) { PatternCache.matches(pattern, $0) ? nil : "value '\($0)' does not look like a valid \(what)" }
     }
@@ -95,6 +122,19 @@ public enum Formats {
                 Checks.volumeID($0) == nil || $0.hasPrefix("/") ? nil : "value '\($0)' is not a volume ID or absolute path"
             },
             NamedFormat(name: "pve-storage-path") { $0.hasPrefix("/") && !$0.contains("\0") ? nil : "value '\($0)' is not an absolute path" },
+            // storage backends' own formats: LVM names, servers and portals, mount options, retention
+            regex("pve-storage-vgname", "[a-zA-Z0-9\\.\\+_][a-zA-Z0-9\\.\\+_\\-]*", "volume group name"),
+            NamedFormat(name: "pve-storage-server") { storageServer($0) },
+            NamedFormat(name: "pve-storage-portal-dns") { storagePortal($0) },
+            list("pve-storage-portal-dns-list") { storagePortal($0) },
+            NamedFormat(name: "pve-storage-options") {
+                $0.isEmpty || $0.contains(where: \.isWhitespace) ? "value '\($0)' is not a list of mount options" : nil
+            },
+            NamedFormat(name: "prune-backups") { pruneBackups($0) },
+            list("pve-dir-override-list") { item in
+                let parts = item.split(separator: "=", maxSplits: 1)
+                return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty ? nil : "value '\(item)' is not CONTENT=DIRECTORY"
+            },
             regex("pve-replication-job-id", "[1-9][0-9]{2,8}-\\d{1,9}", "replication job ID"),
             regex("pve-ha-resource-or-vm-id", "(?:(?:vm|ct):)?[1-9][0-9]{2,8}", "HA resource ID"),
             list("pve-ha-resource-id-list") { PatternCache.matches("(?:vm|ct):[1-9][0-9]{2,8}", $0) ? nil : "invalid HA resource ID '\($0)'" },

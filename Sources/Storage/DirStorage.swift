@@ -31,6 +31,29 @@ public struct DirStorage: StoragePlugin {
         self.root = path
     }
 
+    /// The directory is made unless `create-base-path 0` (or the older `mkdir 0`) says it must exist
+    /// already (a mount point); `is_mountpoint` asks that something is mounted there.
+    public func activate() throws(StorageError) {
+        let create = (entry["create-base-path"] ?? entry["mkdir"] ?? "1") != "0"
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) {
+            guard create else { throw StorageError(500, "unable to activate storage '\(entry.id)' - directory '\(root)' does not exist") }
+            do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+                throw StorageError(500, "unable to activate storage '\(entry.id)' - cannot create directory '\(root)': \(error.localizedDescription)")
+            }
+        } else if !isDirectory.boolValue {
+            throw StorageError(500, "unable to activate storage '\(entry.id)' - '\(root)' is not a directory")
+        }
+        if let mountpoint = entry["is_mountpoint"], !["0", "no", "off"].contains(mountpoint) {
+            let target = ["1", "yes", "on"].contains(mountpoint) ? root : mountpoint
+            let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+            guard mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().first.map(String.init) == target }) else {
+                throw StorageError(
+                    500, "unable to activate storage '\(entry.id)' - directory is expected to be a mount point but is not mounted: '\(target)'")
+            }
+        }
+    }
+
     static let contentDirectories = ["iso": "template/iso", "vztmpl": "template/cache", "backup": "dump", "snippets": "snippets"]
 
     public func path(_ name: String) throws(StorageError) -> String {

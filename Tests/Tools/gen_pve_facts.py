@@ -60,6 +60,9 @@ GET /nodes/{node}/replication
 GET /access/domains/{realm}
 GET /storage
 GET /storage/{storage}
+POST /storage
+PUT /storage/{storage}
+DELETE /storage/{storage}
 GET /nodes/{node}/storage
 GET /nodes/{node}/storage/{storage}/status
 GET /nodes/{node}/storage/{storage}/content

@@ -1,0 +1,128 @@
+import API
+import ClusterFS
+import Foundation
+import Schema
+
+/// Adding, changing and removing storages (`storage.cfg`), checked per type against the driver
+/// registry: only options of the storage's type, content it can hold, and a storage that can be
+/// activated on this node before it is written (so a bad path changes nothing).
+enum StorageConfigEndpoints {
+    static let allocate = Permission.privileges(path: "/storage", ["Datastore.Allocate"])
+    /// Parameters that are not options of the section.
+    static let notOptions: Set<String> = ["storage", "type", "digest", "delete"]
+    /// Options PVE lets a storage have only from its creation on.
+    static let fixed: Set<String> = ["path", "vgname", "thinpool", "pool", "export", "server", "share", "portal", "target", "mountpoint"]
+
+    static func all(storage: Storage) -> [Endpoint] {
+        [
+            Endpoint(
+                pve: "POST /storage", description: "Adds a storage (the options its type has; activated here before it is written).",
+                returns: .object(["storage": .string(), "type": .string()], additionalProperties: true), permission: allocate,
+                handler: .blocking { context in
+                    let id = try context.require("storage"), type = try context.require("type")
+                    guard let driver = storage.drivers[type] else {
+                        throw APIError.parameters([
+                            "type":
+                                "storage type '\(type)' is not available on this node (available: \(storage.drivers.byType.keys.sorted().joined(separator: ", ")))"
+                        ])
+                    }
+                    var section = SectionConfig.Section(type: type, id: id)
+                    for (name, value) in options(context) { section.options.append(.init(name, value)) }
+                    if section["content"] == nil {
+                        section.options.insert(.init("content", driver.defaultContent.sorted().joined(separator: ",")), at: 0)
+                    }
+                    try check(section, driver: driver, storage: storage)
+                    // activated first: a storage that cannot work here is not written
+                    let plugin = try driver.make(section)
+                    if section["disable"] != "1", section.isAvailable(on: storage.node) { try plugin.activate() }
+                    try storage.fs.withLock("storage-cfg", timeout: 10) {
+                        var config = try storage.config()
+                        guard config[id] == nil else { throw APIError(500, "storage ID '\(id)' already defined") }
+                        config.file.sections.append(section)
+                        try storage.fs.write("storage.cfg", Array(config.serialized().utf8))
+                    }
+                    return ["storage": .string(id), "type": .string(type)]
+                }),
+            Endpoint(
+                pve: "PUT /storage/{storage}",
+                description: "Changes a storage's options (`delete` removes some; the type and its fixed options stay).",
+                returns: .object(["storage": .string(), "type": .string()], additionalProperties: true), permission: allocate,
+                handler: .blocking { context in
+                    let id = try context.require("storage")
+                    let deletions = (context.string("delete") ?? "").split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }).map(String.init)
+                    let changes = options(context)
+                    let type = try storage.fs.withLock("storage-cfg", timeout: 10) { () throws -> String in
+                        var config = try storage.config()
+                        guard let index = config.file.sections.firstIndex(where: { $0.id == id }) else {
+                            throw APIError(500, "storage '\(id)' does not exist")
+                        }
+                        if let digest = context.string("digest"), digest != StorageEndpoints.digest(storage) {
+                            throw APIError(500, "detected modified configuration - file changed by other user? Try again.")
+                        }
+                        var section = config.file.sections[index]
+                        guard let driver = storage.drivers[section.type] else {
+                            throw APIError(500, "storage type '\(section.type)' is not available")
+                        }
+                        var errors: [String: String] = [:]
+                        for name in changes.map(\.0) + deletions where fixed.contains(name) {
+                            errors[name] = "can't change fixed option '\(name)' of a storage"
+                        }
+                        for name in deletions where changes.contains(where: { $0.0 == name }) {
+                            errors[name] = "cannot set and delete '\(name)' at once"
+                        }
+                        guard errors.isEmpty else { throw APIError.parameters(errors) }
+                        section.options.removeAll { deletions.contains($0.key) }
+                        for (name, value) in changes {
+                            if let at = section.options.firstIndex(where: { $0.key == name }) {
+                                section.options[at].value = value
+                            } else {
+                                section.options.append(.init(name, value))
+                            }
+                        }
+                        try check(section, driver: driver, storage: storage)
+                        config.file.sections[index] = section
+                        try storage.fs.write("storage.cfg", Array(config.serialized().utf8))
+                        return section.type
+                    }
+                    return ["storage": .string(id), "type": .string(type)]
+                }),
+            Endpoint(
+                pve: "DELETE /storage/{storage}", description: "Removes a storage from the configuration (its volumes stay where they are).",
+                permission: allocate,
+                handler: .blocking { context in
+                    let id = try context.require("storage")
+                    try storage.fs.withLock("storage-cfg", timeout: 10) {
+                        var config = try storage.config()
+                        guard config[id] != nil else { throw APIError(500, "storage '\(id)' does not exist") }
+                        config.file.sections.removeAll { $0.id == id }
+                        try storage.fs.write("storage.cfg", Array(config.serialized().utf8))
+                    }
+                    return .null
+                }),
+        ]
+    }
+
+    /// The section options a call gives, as `storage.cfg` writes them (booleans as 0/1).
+    static func options(_ context: RequestContext) -> [(String, String)] {
+        context.parameters.keys.sorted().filter { !notOptions.contains($0) }.compactMap { name in
+            guard let value = context.parameters[name] else { return nil }
+            if case .bool(let flag) = value { return (name, flag ? "1" : "0") }
+            // a set: written sorted, once each (as PVE writes it)
+            if name == "content" { return (name, Set(Formats.splitList(value.plainText)).sorted().joined(separator: ",")) }
+            return (name, value.plainText)
+        }
+    }
+
+    /// The section fits its type: known options, valid values, content the type can hold.
+    static func check(_ section: SectionConfig.Section, driver: StorageDriver, storage: Storage) throws {
+        var errors = storage.drivers.sectionSchema.check(section, idKey: "storage")
+        let unsupported = section.content.subtracting(driver.content)
+        if !unsupported.isEmpty {
+            errors["content"] = "storage type '\(section.type)' cannot hold \(unsupported.sorted().joined(separator: ", "))"
+        }
+        if let format = section["format"], !driver.formats.contains(format) {
+            errors["format"] = "storage type '\(section.type)' does not store '\(format)' images"
+        }
+        guard errors.isEmpty else { throw APIError.parameters(errors) }
+    }
+}

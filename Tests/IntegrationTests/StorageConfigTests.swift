@@ -1,0 +1,84 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Storages added, changed and removed through the API and `pvesm` on a real node: each type takes
+/// only its own options and content, a storage that cannot be activated is not written, and bad
+/// input changes nothing.
+@Suite(.serialized) struct StorageConfigTests {
+    static func pvesm(_ node: NodeProcess, _ arguments: [String]) throws -> CommandResult {
+        try runCommand(
+            NodeProcess.buildDirectory + "/corral", ["pvesm"] + arguments,
+            environment: ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": node.nodeName, "CORRAL_CONFIG": "/dev/null"])
+    }
+
+    @Test func storagesAreAddedChangedAndRemovedPerType() throws {
+        let node = try NodeProcess(name: "stc", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let cfg = node.mountpoint + "/storage.cfg"
+        func storageCfg() -> String { (try? String(contentsOfFile: cfg, encoding: .utf8)) ?? "" }
+
+        // a directory storage: its path is made, its options land in storage.cfg
+        let extra = node.dataDirectory + "/extra"
+        let add = try curl(node, "/api2/json/storage", ["-d", "storage=extra", "-d", "type=dir", "-d", "path=\(extra)", "-d", "content=iso,backup"])
+        #expect(add.status == 200, "\(add.body)")
+        let added = VMTests.json(add.body)["data"] as? [String: Any]
+        #expect(added?["storage"] as? String == "extra" && added?["type"] as? String == "dir")
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: extra, isDirectory: &isDirectory) && isDirectory.boolValue)
+        #expect(storageCfg().contains("dir: extra\n\tcontent backup,iso\n\tpath \(extra)\n"), "\(storageCfg())")
+        let one = VMTests.json(try curl(node, "/api2/json/storage/extra").body)["data"] as? [String: Any]
+        #expect(one?["path"] as? String == extra && one?["content"] as? String == "backup,iso")
+
+        // bad input is refused by parameter and leaves storage.cfg as it was
+        let before = storageCfg()
+        let cases: [([String], Int, String)] = [
+            (["storage=extra", "type=dir", "path=/tmp/x"], 500, "already defined"),
+            (["storage=z1", "type=zfspool", "pool=tank"], 400, "\"type\""),
+            (["storage=v1", "type=dir", "path=/tmp/v1", "vgname=vg0"], 400, "\"vgname\""),
+            (["storage=t1", "type=lvmthin", "vgname=vg0", "thinpool=data", "content=iso"], 400, "\"content\""),
+            (["storage=p1", "type=dir", "path=\(node.dataDirectory)/missing", "create-base-path=0"], 500, "does not exist"),
+            (["storage=1bad", "type=dir", "path=/tmp/b"], 400, "\"storage\""),
+        ]
+        for (form, status, text) in cases {
+            let r = try curl(node, "/api2/json/storage", form.flatMap { ["-d", $0] })
+            #expect(r.status == status && r.body.contains(text), "\(form): \(r.status) \(r.body)")
+        }
+        #expect(storageCfg() == before)
+        #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/missing"))
+
+        // changes: options set and deleted; the path is fixed; a stale digest is refused
+        let set = try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "content=iso,vztmpl,snippets", "-d", "prune-backups=keep-last=3"])
+        #expect(set.status == 200, "\(set.body)")
+        #expect(storageCfg().contains("\tcontent iso,snippets,vztmpl\n") && storageCfg().contains("\tprune-backups keep-last=3\n"), "\(storageCfg())")
+        // a path is given once, at creation (PVE's update has no such parameter)
+        let fixed = try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "path=/elsewhere"])
+        #expect(fixed.status == 400 && fixed.body.contains("\"path\""), "\(fixed.body)")
+        let badRetention = try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "prune-backups=keep-forever=1"])
+        #expect(badRetention.status == 400 && badRetention.body.contains("prune-backups"), "\(badRetention.body)")
+        let stale = try curl(
+            node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "disable=1", "-d", "digest=0000000000000000000000000000000000000000"])
+        #expect(stale.status == 500 && stale.body.contains("modified"), "\(stale.body)")
+        #expect(try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "nodes=stc"]).status == 200)
+        #expect(storageCfg().contains("\tnodes stc\n"))
+        let unrestrict = try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "delete=nodes"])
+        #expect(unrestrict.status == 200 && !storageCfg().contains("nodes stc"), "\(unrestrict.body) \(storageCfg())")
+        let listed = VMTests.json(try curl(node, "/api2/json/nodes/stc/storage").body)["data"] as? [[String: Any]] ?? []
+        #expect(listed.contains { $0["storage"] as? String == "extra" && $0["active"] as? Int == 1 }, "\(listed)")
+
+        // the same through pvesm
+        let cli = node.dataDirectory + "/cli"
+        let pvesmAdd = try Self.pvesm(node, ["add", "dir", "cli1", "--path", cli, "--content", "images"])
+        #expect(pvesmAdd.status == 0, "\(pvesmAdd.stdout)\(pvesmAdd.stderr)")
+        let status = try Self.pvesm(node, ["status"])
+        #expect(status.status == 0 && status.stdout.contains("cli1"), "\(status.stdout)\(status.stderr)")
+        #expect(try Self.pvesm(node, ["set", "cli1", "--disable", "1"]).status == 0)
+        #expect(storageCfg().contains("dir: cli1\n\tcontent images\n\tpath \(cli)\n\tdisable 1\n"), "\(storageCfg())")
+        #expect(try Self.pvesm(node, ["remove", "cli1"]).status == 0)
+        let gone = try Self.pvesm(node, ["remove", "cli1"])
+        #expect(gone.status != 0 && gone.stderr.contains("does not exist"), "\(gone.stderr)")
+
+        #expect(try curl(node, "/api2/json/storage/extra", ["-X", "DELETE"]).status == 200)
+        #expect(!storageCfg().contains("extra") && FileManager.default.fileExists(atPath: extra))
+    }
+}
