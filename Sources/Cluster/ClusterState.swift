@@ -6,6 +6,7 @@ import Nodes
 import Schema
 import Storage
 import Synchronization
+import Tasks
 
 /// What every node knows of every other without asking it: each node publishes its resource rows
 /// (node, guests, storages) on the status channel when they change and every 10 s regardless, and
@@ -23,10 +24,16 @@ public final class ClusterState: Sendable {
     let channel: StatusChannel?
     /// This node's recent tasks (published for `/cluster/tasks` elsewhere).
     let localTasks: @Sendable () -> [JSON]
-    private let publishedTasks = Mutex<(bytes: [UInt8], at: Date)?>(nil)
-    private let published = Mutex<(bytes: [UInt8], at: Date)?>(nil)
-    private let parsed = Mutex<[String: (bytes: [UInt8], rows: [[String: JSON]])]>([:])
-    private let timer = Mutex<WatchTimer?>(nil)
+    private let publishedTasks = Synchronization.Mutex<(bytes: [UInt8], at: Date)?>(nil)
+    private let published = Synchronization.Mutex<(bytes: [UInt8], at: Date)?>(nil)
+    private let parsed = Synchronization.Mutex<[String: (bytes: [UInt8], rows: [[String: JSON]])]>([:])
+    private let timer = Synchronization.Mutex<WatchTimer?>(nil)
+    /// This node's guest rows as last computed, and the generation they belong to: a request reuses
+    /// them for up to a second unless a local config changed or a task ended since (asking libvirt
+    /// and liblxc about hundreds of guests per request is what would make the list slow).
+    private let localGuests = Synchronization.Mutex<(rows: [[String: JSON]], at: Date, generation: Int)?>(nil)
+    private let generation = Atomic<Int>(0)
+    private let vmlistCache = Synchronization.Mutex<(bytes: [UInt8], list: [Int: (node: String, type: String)])?>(nil)
 
     public init(
         nodeName: String, guests: GuestBackends, storage: Storage, sampler: CPUSampler, localTasks: @escaping @Sendable () -> [JSON] = { [] }
@@ -51,7 +58,32 @@ public final class ClusterState: Sendable {
     }
 
     public func guestRows() -> [[String: JSON]] {
-        guests.all.flatMap { backend in backend.vmids().compactMap { backend.resourceRow($0) } }
+        let current = generation.load(ordering: .acquiring)
+        let rows = guests.all.flatMap { backend in backend.vmids().compactMap { backend.resourceRow($0) } }
+        localGuests.withLock { $0 = (rows, Date(), current) }
+        return rows
+    }
+
+    /// This node's guest rows, reused while fresh (see `localGuests`).
+    func cachedGuestRows() -> [[String: JSON]] {
+        let current = generation.load(ordering: .acquiring)
+        if let cached = localGuests.withLock({ $0 }), cached.generation == current, Date().timeIntervalSince(cached.at) < 1 {
+            return cached.rows
+        }
+        return guestRows()
+    }
+
+    /// Local changes that make cached rows stale: a config of this node written, a task ended.
+    public func watch(tasks: TaskManager?) {
+        let prefix = "nodes/\(nodeName)/"
+        if let fs = storage.fs as? ClusterFS {
+            _ = fs.addObserver { [weak self] changes in
+                if changes.contains(where: { $0.path.hasPrefix(prefix) }) { self?.generation.add(1, ordering: .releasing) }
+            }
+        }
+        _ = tasks?.addObserver { [weak self] event in
+            if case .finished = event { self?.generation.add(1, ordering: .releasing) }
+        }
     }
 
     public func storageRows() -> [[String: JSON]] {
@@ -95,7 +127,7 @@ public final class ClusterState: Sendable {
     static let tasksKey = "tasks"
 
     /// Whether `bytes` differ from what was last published, or the heartbeat is due.
-    private static func due(_ bytes: [UInt8], _ last: borrowing Mutex<(bytes: [UInt8], at: Date)?>) -> Bool {
+    private static func due(_ bytes: [UInt8], _ last: borrowing Synchronization.Mutex<(bytes: [UInt8], at: Date)?>) -> Bool {
         last.withLock { last -> Bool in
             guard let previous = last, previous.bytes == bytes, Date().timeIntervalSince(previous.at) < Self.heartbeat else {
                 last = (bytes, Date())
@@ -159,7 +191,7 @@ public final class ClusterState: Sendable {
     public func rows(type: String?) -> [[String: JSON]] {
         var out: [[String: JSON]] = []
         if type == nil || type == "node" { out.append(nodeRow()) }
-        if type == nil || type == "vm" { out += guestRows() }
+        if type == nil || type == "vm" { out += cachedGuestRows() }
         if type == nil || type == "storage" { out += storageRows() }
         let members = members()
         guard members.count > 1 else { return out }
@@ -194,11 +226,14 @@ public final class ClusterState: Sendable {
 
     /// Guests by VMID with their node and type, from `.vmlist`.
     func guestList() -> [Int: (node: String, type: String)] {
-        guard let data = try? storage.fs.read(".vmlist"), let ids = (try? JSONParser.parse(data))?["ids"]?.objectValue else { return [:] }
+        guard let data = try? storage.fs.read(".vmlist") else { return [:] }
+        if let cached = vmlistCache.withLock({ $0 }), cached.bytes == data { return cached.list }
+        guard let ids = (try? JSONParser.parse(data))?["ids"]?.objectValue else { return [:] }
         var out: [Int: (node: String, type: String)] = [:]
         for (id, entry) in ids {
             if let vmid = Int(id), let node = entry["node"]?.stringValue, let type = entry["type"]?.stringValue { out[vmid] = (node, type) }
         }
+        vmlistCache.withLock { $0 = (data, out) }
         return out
     }
 

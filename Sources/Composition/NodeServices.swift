@@ -54,6 +54,7 @@ public struct NodeServices: Sendable {
                 nodeName: settings.nodeName, guests: GuestBackends(all), storage: vms.storage, sampler: sampler,
                 localTasks: { TaskEndpoints.recentItems(tasks) })
         }
+        clusterState?.watch(tasks: tasks)
     }
 
     /// Every guest type of the node, for code that works on any guest.

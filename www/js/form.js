@@ -87,6 +87,19 @@ export function field(opts) {
   return api;
 }
 
+/**
+ * Have validate() report why(value) — a message, or null when fine — for a
+ * non-empty value (an empty one is the `required` attribute's business). Returns
+ * the field; its recheck() is for values set by the script (those fire no input event).
+ */
+export function rule(f, why) {
+  const check = () => f.input.setCustomValidity((f.get() && why(f.get())) || '');
+  f.input.addEventListener('input', check);
+  f.recheck = check;
+  check();
+  return f;
+}
+
 /** Clear every field's error. */
 export function clearErrors(fields) {
   for (const f of fields) f.setError(null);

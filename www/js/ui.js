@@ -105,3 +105,51 @@ export async function copyValue(input) {
     try { return document.execCommand('copy'); } catch { return false; }
   }
 }
+
+/**
+ * A button that opens a short menu of actions (ARIA menu button): menuButton({label, iconName,
+ * items: [{label, onSelect, data}], primary}) → the element to place. The arrow keys move
+ * through the items, Esc and Tab close it; choosing an item closes the menu and returns focus
+ * to the button before onSelect runs (so a dialog it opens gives focus back there).
+ */
+export function menuButton({ label, iconName, items, primary = false, data = null }) {
+  const menuId = nextId('menu');
+  const btn = h('button', {
+    type: 'button', class: `btn${primary ? ' btn-primary' : ''}`, 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+    'aria-controls': menuId, dataset: data,
+  }, iconName ? icon(iconName) : null, label, icon('chevron-down', { cls: 'menu-caret' }));
+  const entries = items.map((it) => h('button', {
+    type: 'button', role: 'menuitem', tabindex: -1, class: 'menu-item', dataset: it.data,
+    onclick: () => { close(true); it.onSelect(); },
+  }, it.label));
+  const menu = h('div', { class: 'menu', id: menuId, role: 'menu', 'aria-label': label, hidden: true }, entries);
+  const wrap = h('div', { class: 'menu-wrap' }, btn, menu);
+
+  const outside = (ev) => { if (!wrap.contains(ev.target)) close(false); };
+  function open(at = 0) {
+    menu.hidden = false;
+    btn.setAttribute('aria-expanded', 'true');
+    document.addEventListener('pointerdown', outside, true);
+    entries[(at + entries.length) % entries.length]?.focus();
+  }
+  function close(refocus) {
+    if (menu.hidden) return;
+    menu.hidden = true;
+    btn.setAttribute('aria-expanded', 'false');
+    document.removeEventListener('pointerdown', outside, true);
+    if (refocus) btn.focus();
+  }
+  btn.addEventListener('click', () => (menu.hidden ? open(0) : close(true)));
+  btn.addEventListener('keydown', (ev) => {
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') { ev.preventDefault(); open(ev.key === 'ArrowDown' ? 0 : -1); }
+  });
+  menu.addEventListener('keydown', (ev) => {
+    const at = entries.indexOf(document.activeElement);
+    const move = { ArrowDown: 1, ArrowUp: -1 }[ev.key];
+    if (move) { ev.preventDefault(); entries[(at + move + entries.length) % entries.length].focus(); }
+    else if (ev.key === 'Home' || ev.key === 'End') { ev.preventDefault(); entries[ev.key === 'Home' ? 0 : entries.length - 1].focus(); }
+    else if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); close(true); }
+    else if (ev.key === 'Tab') close(false);
+  });
+  return wrap;
+}

@@ -97,15 +97,16 @@ export const showError = (slot) => (e) => { if (e && e.name !== 'AbortError') sl
 /**
  * A set of checkboxes in a <fieldset> (one <label> each) that feeds one API
  * parameter as a comma list — groups of a user, privileges of a role.
- * checkList({label, name, options: [value] or [[value, group]], value: [..], hint, empty})
+ * checkList({label, name, options: [value] or [[value, group]], value: [..], hint, empty, labels})
+ * labels: {value: text} shown instead of the bare value.
  * → the field interface of form.js ({el, input, name, get, set, setError, setOptions, focus}).
  */
 let checkListSeq = 0;
-export function checkList({ label, name, options = [], value = [], hint, empty = 'None to choose from.', columns = false }) {
+export function checkList({ label, name, options = [], value = [], hint, empty = 'None to choose from.', columns = false, labels = {} }) {
   const id = `cl-${++checkListSeq}`;
   const err = h('p', { class: 'field-error', id: `${id}-err`, hidden: true });
   const box = h('div', { class: `check-list${columns ? ' check-list-columns' : ''}` });
-  const input = h('fieldset', { class: 'check-fieldset', 'aria-describedby': `${id}-err` },
+  const input = h('fieldset', { class: 'check-fieldset', name, 'aria-describedby': `${id}-err` },
     h('legend', null, label), hint ? h('p', { class: 'field-hint' }, hint) : null, box, err);
   const el = h('div', { class: 'field field-wide' }, input);
   let chosen = new Set(splitList(value));
@@ -129,7 +130,7 @@ export function checkList({ label, name, options = [], value = [], hint, empty =
         const cid = `${id}-${v.replace(/[^A-Za-z0-9_-]/g, '_')}`;
         const cb = h('input', { type: 'checkbox', id: cid, value: v, checked: chosen.has(v) });
         cb.addEventListener('change', () => api.setError(null));
-        return h('label', { class: 'check', for: cid }, cb, ' ', v);
+        return h('label', { class: 'check', for: cid }, cb, ' ', labels[v] || v);
       };
       box.replaceChildren(...(list.length ? [...groups].map(([g, vs]) => (g
         ? h('div', { class: 'check-group', role: 'group', 'aria-label': g }, h('p', { class: 'check-group-title', 'aria-hidden': 'true' }, g), vs.map(item))

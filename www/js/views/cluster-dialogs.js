@@ -10,7 +10,7 @@
 import { api, errorText } from '../api.js';
 import { h, icon, setText } from '../dom.js';
 import { dialogError, formDialog, modal } from '../dialog.js';
-import { field } from '../form.js';
+import { field, rule } from '../form.js';
 import { formatTimestamp } from '../format.js';
 import { copyValue, nextId } from '../ui.js';
 
@@ -55,19 +55,6 @@ export function decodeJoinInfo(text) {
   if (!FINGERPRINT.test(info.fingerprint)) throw new Error(`The fingerprint in this join information is damaged. ${FINGERPRINT_RULE}`);
   if (info.token !== undefined && typeof info.token !== 'string') throw new Error('The join token in this join information is damaged.');
   return info;
-}
-
-/**
- * Have form.js's validate() report why(value) — a message, or null when fine — for a
- * non-empty value (an empty one is the `required` attribute's business). Returns the field;
- * its recheck() is for values set by the script (those fire no input event).
- */
-function rule(f, why) {
-  const check = () => f.input.setCustomValidity((f.get() && why(f.get())) || '');
-  f.input.addEventListener('input', check);
-  f.recheck = check;
-  check();
-  return f;
 }
 
 /** A link value: an IP address, optionally as address=IP and with ",priority=N" (corosync's link options). */

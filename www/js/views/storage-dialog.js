@@ -1,0 +1,227 @@
+// The Add and Edit dialog of Datacenter → Storage (POST /storage, PUT /storage/{storage}).
+// The General tab holds the options of the storage's type, the Backup retention tab its
+// prune-backups. Edit sends only what changed — an option emptied goes into `delete` — with
+// the digest the storage was read with, so a change made meanwhile by someone else is refused.
+
+import { api, ApiError, seg } from '../api.js';
+import { h } from '../dom.js';
+import { formDialog } from '../dialog.js';
+import { field, rule } from '../form.js';
+import { formatPropString, parsePropString } from '../propstring.js';
+import { CONTENT_LABELS, splitContent } from '../storage.js';
+import { nextId } from '../ui.js';
+import { checkList, splitList } from './access-common.js';
+
+/** The types this node can add: what each can hold, what a new one holds, its options fixed at creation. */
+export const STORAGE_TYPES = {
+  dir: {
+    label: 'Directory', content: ['images', 'rootdir', 'iso', 'vztmpl', 'backup', 'snippets', 'import'],
+    defaultContent: ['images', 'rootdir'], fixed: ['path'],
+  },
+  lvmthin: { label: 'LVM-Thin', content: ['images', 'rootdir'], defaultContent: ['images', 'rootdir'], fixed: ['vgname', 'thinpool'] },
+};
+
+const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/;
+const ID_RULE = 'An ID starts with a lowercase letter, then has lowercase letters, digits, "-", "_" or ".", '
+  + 'and ends with a letter or digit (at least 2 characters).';
+const LVM_NAME = /^[a-zA-Z0-9.+_][a-zA-Z0-9.+_-]*$/;
+const LVM_RULE = 'Letters, digits, ".", "+", "_" and "-" (not first).';
+const KEEP = [
+  ['keep-last', 'Keep last'], ['keep-hourly', 'Keep hourly'], ['keep-daily', 'Keep daily'],
+  ['keep-weekly', 'Keep weekly'], ['keep-monthly', 'Keep monthly'], ['keep-yearly', 'Keep yearly'],
+];
+
+/** A flag as storage.cfg may spell it (1/yes/on, or for is_mountpoint a path). */
+const isSet = (v) => v !== undefined && v !== null && !['', '0', 'no', 'off'].includes(String(v));
+const sortedList = (v) => splitList(v).sort().join(',');
+
+/** "keep-daily=7,keep-last=3" in one spelling (the order above; keep-all alone), '' when nothing is kept. */
+function retentionText(all, counts) {
+  if (all) return 'keep-all=1';
+  const kept = {};
+  for (const [k] of KEEP) if (counts[k] !== undefined && counts[k] !== '') kept[k] = Number(counts[k]);
+  return formatPropString(kept);
+}
+
+/** Tabs inside a dialog: [{label, body}] → {el: [tablist, panels], show(i)}. One tab: its body alone. */
+function dialogTabs(tabs) {
+  if (tabs.length === 1) return { el: tabs[0].body, show() {} };
+  const buttons = [];
+  const panels = tabs.map((t, i) => {
+    const tabId = nextId('dtab');
+    const panel = h('div', { class: 'dialog-tabpanel', role: 'tabpanel', id: nextId('dpanel'), 'aria-labelledby': tabId, hidden: i > 0 }, t.body);
+    buttons.push(h('button', {
+      type: 'button', class: 'tab', role: 'tab', id: tabId, 'aria-controls': panel.id, 'aria-selected': String(i === 0),
+      tabindex: i === 0 ? 0 : -1, dataset: { tab: t.key }, onclick: () => show(i, true),
+    }, t.label));
+    return panel;
+  });
+  function show(i, focus = false) {
+    buttons.forEach((b, j) => { b.setAttribute('aria-selected', String(i === j)); b.tabIndex = i === j ? 0 : -1; });
+    panels.forEach((p, j) => { p.hidden = i !== j; });
+    if (focus) buttons[i].focus();
+  }
+  const list = h('div', { class: 'tabs dialog-tabs', role: 'tablist' }, buttons);
+  list.addEventListener('keydown', (ev) => {
+    const move = { ArrowRight: 1, ArrowLeft: -1 }[ev.key];
+    if (!move) return;
+    ev.preventDefault();
+    show((buttons.indexOf(document.activeElement) + move + buttons.length) % buttons.length, true);
+  });
+  return { el: [list, ...panels], show };
+}
+
+/** Make a field on tab i show that tab before it takes focus (validation and server errors focus it). */
+function onTab(tabs, i, f) {
+  const focus = f.focus.bind(f);
+  f.focus = () => { tabs.show(i); focus(); };
+  return f;
+}
+
+/** Add a storage of `type` (a key of STORAGE_TYPES). Resolves to the new ID, or null when cancelled. */
+export async function addStorageDialog(type) {
+  let added = null;
+  const done = await storageDialog(type, null, (id) => { added = id; });
+  return done ? added : null;
+}
+
+/** Edit storage `id` as the server has it now. Resolves to true when saved; rejects when it cannot be read. */
+export async function editStorageDialog(id) {
+  const entry = await api(`/storage/${seg(id)}`);
+  return storageDialog(entry.type, entry, () => {});
+}
+
+function storageDialog(type, entry, saved) {
+  const editing = !!entry;
+  const e = entry || {};
+  const known = STORAGE_TYPES[type];
+  // A type this node cannot add (a storage.cfg written elsewhere): its common options only.
+  const t = known || { label: type, content: splitContent(e.content), defaultContent: [], fixed: [] };
+  const isDir = type === 'dir';
+  const fixedHint = 'Fixed once the storage exists.';
+
+  const id = rule(field({ label: 'ID', name: 'storage', required: true, value: e.storage,
+    hint: editing ? null : 'Lowercase letters, digits, "-", "_" and "."; it cannot be changed later.' }),
+  (v) => (STORAGE_ID.test(v) ? null : ID_RULE));
+  const typeField = field({ label: 'Type', name: 'type', value: known ? `${t.label} (${type})` : type });
+  typeField.input.readOnly = true;
+
+  const where = [];
+  if (isDir) {
+    where.push(rule(field({ label: 'Directory', name: 'path', required: true, wide: true, placeholder: '/mnt/data', value: e.path,
+      hint: editing ? fixedHint : 'An absolute path; every node that has this storage uses it.' }),
+    (v) => (v.startsWith('/') ? null : 'Give an absolute path: it starts with "/".')));
+  } else if (type === 'lvmthin') {
+    where.push(rule(field({ label: 'Volume group', name: 'vgname', required: true, value: e.vgname, hint: editing ? fixedHint : null }),
+      (v) => (LVM_NAME.test(v) ? null : LVM_RULE)));
+    where.push(rule(field({ label: 'Thin pool', name: 'thinpool', required: true, value: e.thinpool,
+      hint: editing ? fixedHint : 'A thin pool in that volume group (lvcreate --type thin-pool).' }),
+    (v) => (LVM_NAME.test(v) ? null : LVM_RULE)));
+  }
+  if (editing) for (const f of [id, ...where]) f.input.readOnly = true;
+
+  const content = checkList({ label: 'Content', name: 'content', options: t.content, labels: CONTENT_LABELS,
+    value: editing ? splitContent(e.content) : t.defaultContent, hint: 'What this storage holds.' });
+  const nodes = checkList({ label: 'Nodes', name: 'nodes', value: splitList(e.nodes), hint: 'None ticked: every node has this storage.' });
+  api('/nodes').then((list) => {
+    nodes.setOptions((Array.isArray(list) ? list : []).map((n) => n && n.node).filter(Boolean).sort());
+  }).catch((err) => nodes.setError(`Could not load the node list: ${err.message}`));
+  const enable = field({ label: 'Enabled', name: 'disable', type: 'checkbox', value: !isSet(e.disable),
+    hint: 'A disabled storage stays configured but is not used.' });
+  const options = [enable];
+  let shared = null;
+  let format = null;
+  let prealloc = null;
+  let createBase = null;
+  let mountpoint = null;
+  if (isDir) {
+    shared = field({ label: 'Shared', name: 'shared', type: 'checkbox', value: isSet(e.shared),
+      hint: 'The directory holds the same files on every node (a network or cluster file system mounted there); this does not share it.' });
+    format = field({ label: 'Default image format', name: 'format', type: 'select', value: e.format || '',
+      options: [['', 'Default (raw)'], ['raw', 'raw'], ['qcow2', 'qcow2'], ['vmdk', 'vmdk']] });
+    prealloc = field({ label: 'Preallocation', name: 'preallocation', type: 'select', value: e.preallocation || '',
+      options: [['', 'Default'], ['off', 'off'], ['metadata', 'metadata'], ['falloc', 'falloc'], ['full', 'full']] });
+    createBase = field({ label: 'Create the directory if it is missing', name: 'create-base-path', type: 'checkbox',
+      value: e['create-base-path'] ?? '1', hint: 'Untick for a mount point: then a missing directory is an error, not an empty new one.' });
+    mountpoint = field({ label: 'Expect a mount point', name: 'is_mountpoint', type: 'checkbox', value: isSet(e.is_mountpoint),
+      hint: 'The storage works only while a file system is mounted at the directory.' });
+    options.push(shared, format, prealloc, createBase, mountpoint);
+  }
+
+  // Backup retention, for types that hold backups.
+  const backups = t.content.includes('backup');
+  const prune = parsePropString(e['prune-backups'] || '');
+  const keepAll = field({ label: 'Keep all backups', name: 'prune-backups', sub: 'keep-all', type: 'checkbox', value: isSet(prune['keep-all']),
+    hint: 'Nothing is pruned; the numbers below do not apply.' });
+  const keeps = KEEP.map(([k, label]) => field({ label, name: 'prune-backups', sub: k, type: 'number', min: 1, step: 1,
+    inputmode: 'numeric', value: prune[k] ?? '' }));
+  const syncKeepAll = () => { for (const f of keeps) f.input.disabled = keepAll.get(); };
+  keepAll.input.addEventListener('change', syncKeepAll);
+  syncKeepAll();
+
+  const general = h('div', { class: 'form-grid' }, id.el, typeField.el, where.map((f) => f.el), content.el, nodes.el,
+    options.map((f) => f.el));
+  const tabs = dialogTabs([{ key: 'general', label: 'General', body: general }].concat(backups ? [{
+    key: 'retention', label: 'Backup retention',
+    body: [h('p', { class: 'dialog-intro muted' }, 'How many backups on this storage a prune keeps. Empty fields are not set; '
+      + 'a backup job\'s own retention settings take their place.'), keepAll.el, h('div', { class: 'form-grid' }, keeps.map((f) => f.el))],
+  }] : []));
+  if (backups) for (const f of [keepAll, ...keeps]) onTab(tabs, 1, f);
+  for (const f of [id, ...where, content, nodes, ...options]) onTab(tabs, 0, f);
+
+  /** The options as the dialog has them: name → value, '' for "not set". */
+  function wanted() {
+    const out = {
+      content: sortedList(content.get()),
+      nodes: sortedList(nodes.get()),
+      disable: enable.get() ? '' : '1',
+    };
+    if (isDir) {
+      out.shared = shared.get() ? '1' : '';
+      out.format = format.get();
+      out.preallocation = prealloc.get();
+      const base = e['create-base-path'] ?? '';
+      out['create-base-path'] = createBase.get() ? (base === '' || isSet(base) ? base : '1') : '0';
+      out.is_mountpoint = mountpoint.get() ? (isSet(e.is_mountpoint) ? e.is_mountpoint : 'yes') : '';
+    }
+    if (backups) out['prune-backups'] = retentionText(keepAll.get(), Object.fromEntries(keeps.map((f) => [f.sub, f.get()])));
+    return out;
+  }
+  // Edit compares with the options as the dialog first shows them (lists sorted, retention in one spelling).
+  const before = wanted();
+
+  // Validation and focus go in this order: Edit starts at Content, past the fixed fields.
+  const open = [content, nodes, ...options, ...(backups ? [keepAll, ...keeps] : [])];
+  const fields = editing ? [...open, id, typeField, ...where] : [id, typeField, ...where, ...open];
+  return formDialog({
+    title: editing ? `Edit storage ${e.storage}` : `Add storage: ${t.label}`,
+    className: 'storage-dialog',
+    intro: known ? null : `This node cannot add storages of type ${type}; only their common options can be changed here.`,
+    fields,
+    body: h('div', { class: 'storage-form' }, tabs.el),
+    submitLabel: editing ? 'Save' : 'Add',
+    onSubmit: async () => {
+      const want = wanted();
+      if (!want.content) throw new ApiError(400, 'No content type chosen.', { content: 'Tick at least one content type.' });
+      if (!editing) {
+        const body = { storage: id.get(), type };
+        for (const f of where) body[f.name] = f.get();
+        for (const [k, v] of Object.entries(want)) if (v !== '') body[k] = v;
+        await api('/storage', { method: 'POST', body });
+        saved(id.get());
+        return;
+      }
+      const body = {};
+      const remove = [];
+      for (const [k, v] of Object.entries(want)) {
+        if (v === before[k]) continue;
+        if (v === '') remove.push(k); else body[k] = v;
+      }
+      if (!Object.keys(body).length && !remove.length) return;
+      if (remove.length) body.delete = remove.join(',');
+      body.digest = e.digest;
+      await api(`/storage/${seg(e.storage)}`, { method: 'PUT', body });
+      saved(e.storage);
+    },
+  });
+}
