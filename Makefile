@@ -106,7 +106,6 @@ bench: deps
 	python3 Tests/Bench/clusterfs_bench.py --corrald .build/release/corrald
 	bash Tests/Bench/replication_bench.sh .build/release
 	python3 Tests/Bench/cluster_bench.py --bin .build/release
-	python3 Tests/Bench/cluster_bench.py --bin .build/release
 	python3 Tests/Bench/vm_bench.py --bin .build/release
 	python3 Tests/Bench/ct_bench.py --bin .build/release
 	python3 Tests/Bench/responsiveness_bench.py --bin .build/release

@@ -650,6 +650,262 @@ def dc_cluster_standalone(c):
         raise Failure("the node is no longer standalone after cancelled dialogs")
 
 
+# --- datacenter storage ------------------------------------------------------------------------
+
+# Records the console's changing calls to /storage (method, URL, form body) in the page.
+STORAGE_CALLS = """
+window.__storageCalls = [];
+if (!window.__storageHook) {
+  const plain = window.fetch;
+  window.fetch = function (url, init) {
+    const method = (init && init.method) || 'GET';
+    if (method !== 'GET' && /\\/api2\\/json\\/storage\\b/.test(String(url))) {
+      window.__storageCalls.push({ method, url: String(url), body: init.body ? String(init.body) : '' });
+    }
+    return plain.apply(this, arguments);
+  };
+  window.__storageHook = true;
+}
+"""
+
+
+def storage_calls(c):
+    """The recorded calls since the last look: [(method, path below /api2/json, {param: value})]."""
+    calls = c.js("const a = window.__storageCalls || []; window.__storageCalls = []; return a;") or []
+    return [(x["method"], urllib.parse.urlparse(x["url"]).path.replace("/api2/json", "", 1),
+             {k: v[0] for k, v in urllib.parse.parse_qs(x["body"], keep_blank_values=True).items()}) for x in calls]
+
+
+def storage_entry(daemon, auth, storage_id):
+    """A storage as GET /storage lists it (None when it is not configured)."""
+    return next((s for s in daemon.call("GET", "/storage", **auth) if s.get("storage") == storage_id), None)
+
+
+def tick_only(c, dlg, fieldset, values):
+    """Tick exactly `values` among the checkboxes of the dialog's fieldset `fieldset`."""
+    boxes = c.d.find_elements(By.CSS_SELECTOR, f'{dlg} fieldset[name="{fieldset}"] input[type=checkbox]')
+    offered = {b.get_attribute("value") for b in boxes}
+    if not set(values) <= offered:
+        raise Failure(f"{fieldset} offers {sorted(offered)}, not {sorted(set(values) - offered)}")
+    for box in boxes:
+        if box.is_selected() != (box.get_attribute("value") in values):
+            box.click()
+
+
+def ticked(c, dlg, fieldset):
+    return set(c.js(f"""return [...document.querySelectorAll('{dlg} fieldset[name="{fieldset}"] input:checked')].map((b) => b.value)"""))
+
+
+def storage_submit(c, dlg):
+    """Submit the storage dialog; it must close (an error it shows fails the step with its text)."""
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: not c.q(dlg)
+           or (c.visible(f"{dlg} .notice-error") and fail("the storage dialog says: " + c.q(f"{dlg} .notice-error").text))
+           or (c.visible(f"{dlg} .field-error:not([hidden])")
+               and fail("the storage dialog marks a field: " + c.q(f"{dlg} .field-error:not([hidden])").text)),
+           "the storage dialog to close", 20)
+
+
+def dc_storage_editor(c, daemon):
+    """Datacenter → Storage as an editor. Add offers Directory and LVM-Thin; a directory storage `webdir`
+    (under the node's data directory, ISO images and backups, keep-last=2 on the Backup retention tab) is
+    added and shows in the table and in GET /storage; a double-click edits it (ID and path read-only; ISO
+    images out, container templates in: the PUT carries content and the digest only); a second edit
+    disables it and limits it to this node, a third undoes both through `delete`. ID "1bad" and no content
+    at all are refused beside their fields before any request; a missing directory with "create the
+    directory" unticked brings the server's message into the dialog and nothing is added. At phone width
+    the table and the dialog fit. Remove (confirmed; the volumes stay) takes webdir out of the table and of
+    GET /storage, and leaves its directory on disk."""
+    auth = daemon.login()
+    dlg = "dialog.storage-dialog[open]"
+    base = daemon.data / "webdir"
+    row = '#tabpanel tr[data-storage="webdir"]'
+    c.js("location.hash = '#dc/storage'")
+    c.wait(lambda: c.q('#tabpanel tr[data-storage="local"]'), "the storage configuration", 20)
+    c.js(STORAGE_CALLS)
+    if c.q("#tabpanel [data-action=edit]").is_enabled() or c.q("#tabpanel [data-action=remove]").is_enabled():
+        raise Failure("Edit or Remove is enabled while no storage is picked")
+
+    def open_add(kind):
+        c.click("#tabpanel [data-action=add]")
+        c.wait(lambda: c.visible("#tabpanel .menu"), "the Add menu")
+        kinds = c.js("return [...document.querySelectorAll('#tabpanel .menu [role=menuitem]')].map((b) => b.dataset.type + '=' + b.textContent)")
+        if kinds != ["dir=Directory", "lvmthin=LVM-Thin"]:
+            raise Failure(f"the Add menu offers {kinds}")
+        c.click(f"#tabpanel .menu [data-type={kind}]")
+        c.wait_visible(f"{dlg} input[name=storage]")
+        if unlabelled_inputs(c, dlg):
+            raise Failure(f"storage dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+
+    def retention_tab():
+        c.click(f"{dlg} [role=tab][data-tab=retention]")
+        return c.wait_visible(f"{dlg} input[data-keep=keep-last]")
+
+    def edit_webdir(how):
+        if how == "double-click":
+            target = c.wait(lambda: c.visible(f"{row} td"), "the webdir row")
+            webdriver.ActionChains(c.d).double_click(target).perform()
+        else:
+            c.click(f"{row} td")
+            c.wait(lambda: "is-picked" in (c.q(row).get_attribute("class") or ""), "webdir to be picked")
+            c.click("#tabpanel [data-action=edit]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=storage]") and ticked(c, dlg, "content"), "the Edit dialog with webdir's values")
+        return storage_entry(daemon, auth, "webdir")["digest"]
+
+    # Add: a directory storage with ISO images and backups, keeping the last 2 backups.
+    open_add("dir")
+    if ticked(c, dlg, "content") != {"images", "rootdir"}:
+        raise Failure(f"a new directory storage starts with content {ticked(c, dlg, 'content')}")
+    c.q(f"{dlg} input[name=storage]").send_keys("webdir")
+    c.q(f"{dlg} input[name=path]").send_keys(str(base))
+    tick_only(c, dlg, "content", {"iso", "backup"})
+    retention_tab().send_keys("2")
+    c.shot("dc-storage-add-retention")
+    c.click(f"{dlg} [role=tab][data-tab=general]")
+    c.shot("dc-storage-add")
+    storage_submit(c, dlg)
+    c.wait(lambda: c.q(row) and "Backups, ISO images" in c.q(row).text, "webdir with its content in the table", 20)
+    entry = storage_entry(daemon, auth, "webdir")
+    want = {"type": "dir", "path": str(base), "prune-backups": "keep-last=2"}
+    if any(entry.get(k) != v for k, v in want.items()) or set(entry.get("content", "").split(",")) != {"iso", "backup"}:
+        raise Failure(f"GET /storage has webdir as {entry}")
+    if {"nodes", "disable", "shared", "format", "create-base-path"} & entry.keys():
+        raise Failure(f"Add sent options left at their defaults: {entry}")
+    if not base.is_dir():
+        raise Failure(f"adding webdir did not make {base}")
+    calls = storage_calls(c)
+    if [(m, p) for m, p, _ in calls] != [("POST", "/storage")] or calls[0][2].get("type") != "dir":
+        raise Failure(f"Add made the calls {calls}")
+    c.shot("dc-storage-added")
+
+    # Edit (double-click): ISO images out, container templates in; only that and the digest are sent.
+    digest = edit_webdir("double-click")
+    fixed = c.js(f"return ['storage', 'path'].map((n) => {{ const i = document.querySelector('{dlg} input[name=' + n + ']'); return [i.value, i.readOnly]; }})")
+    if fixed != [["webdir", True], [str(base), True]]:
+        raise Failure(f"Edit shows ID and path as {fixed}, not read-only webdir and {base}")
+    if retention_tab().get_attribute("value") != "2":
+        raise Failure("Edit does not show keep-last 2")
+    c.click(f"{dlg} [role=tab][data-tab=general]")
+    tick_only(c, dlg, "content", {"backup", "vztmpl"})
+    c.shot("dc-storage-edit")
+    storage_submit(c, dlg)
+    c.wait(lambda: "Container templates" in c.q(row).text and "ISO images" not in c.q(row).text, "the new content in the table", 20)
+    entry = storage_entry(daemon, auth, "webdir")
+    if set(entry.get("content", "").split(",")) != {"backup", "vztmpl"} or entry.get("prune-backups") != "keep-last=2":
+        raise Failure(f"after the edit GET /storage has webdir as {entry}")
+    calls = storage_calls(c)
+    if calls != [("PUT", "/storage/webdir", {"content": "backup,vztmpl", "digest": digest})]:
+        raise Failure(f"the edit sent {calls}, not the content and the digest alone")
+
+    # Edit (picked row, Edit button): disabled and limited to this node; then both undone through `delete`.
+    digest = edit_webdir("button")
+    c.click(f"{dlg} input[name=disable]")
+    tick_only(c, dlg, "nodes", {NODE})
+    storage_submit(c, dlg)
+    c.wait(lambda: c.q(f"{row} td:nth-of-type(5)").text == "No" and c.q(f"{row} td:nth-of-type(6)").text == NODE,
+           "webdir disabled and on this node alone", 20)
+    calls = storage_calls(c)
+    if calls != [("PUT", "/storage/webdir", {"nodes": NODE, "disable": "1", "digest": digest})]:
+        raise Failure(f"disabling and limiting webdir sent {calls}")
+    digest = edit_webdir("button")
+    c.click(f"{dlg} input[name=disable]")
+    tick_only(c, dlg, "nodes", set())
+    storage_submit(c, dlg)
+    c.wait(lambda: c.q(f"{row} td:nth-of-type(5)").text == "Yes", "webdir enabled again", 20)
+    calls = storage_calls(c)
+    if (len(calls) != 1 or calls[0][:2] != ("PUT", "/storage/webdir") or calls[0][2].get("digest") != digest
+            or set(calls[0][2].get("delete", "").split(",")) != {"nodes", "disable"} or set(calls[0][2]) != {"delete", "digest"}):
+        raise Failure(f"enabling webdir for every node again sent {calls}")
+    entry = storage_entry(daemon, auth, "webdir")
+    if {"nodes", "disable"} & entry.keys():
+        raise Failure(f"after the deletes GET /storage still has {entry}")
+
+    # Client-side checks: an ID that starts with a digit, then no content at all. Nothing is sent.
+    open_add("dir")
+    ident = c.q(f"{dlg} input[name=storage]")
+    ident.send_keys("1bad")
+    c.q(f"{dlg} input[name=path]").send_keys("/tmp/corral-browser-1bad")
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: "starts with a lowercase letter" in field_error(c, dlg, "storage"), "the ID rule beside the ID")
+    c.shot("dc-storage-id-error")
+    ident.clear()
+    ident.send_keys("webnone")
+    tick_only(c, dlg, "content", set())
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: "at least one content type" in field_error(c, dlg, "content"), "the content rule beside Content")
+    if storage_calls(c):
+        raise Failure("the dialog sent a request despite its own checks")
+    c.q(dlg).send_keys(Keys.ESCAPE)
+    c.wait(lambda: not c.q(dlg), "the dialog to close")
+
+    # The server's refusal: the directory is missing and may not be made.
+    missing = daemon.data / "not-mounted" / "disk"
+    open_add("dir")
+    c.q(f"{dlg} input[name=storage]").send_keys("webmissing")
+    c.q(f"{dlg} input[name=path]").send_keys(str(missing))
+    box = c.q(f'{dlg} input[name="create-base-path"]')
+    if not box.is_selected():
+        raise Failure("a new directory storage does not create its directory by default")
+    box.click()
+    allowance = (500, re.compile(r"/api2/json/storage\b"))
+    c.expected.append(allowance)
+    try:
+        c.click(f"{dlg} button[type=submit]")
+        notice = c.wait(lambda: c.visible(f"{dlg} .notice-error"), "the server's message in the dialog", 20)
+        c.collect_logs()
+    finally:
+        c.expected.remove(allowance)
+    msg = notice.text
+    # The box ticked off sits low in the form: the message above it must be scrolled into view.
+    if not c.js("""const n = arguments[0].getBoundingClientRect(), b = arguments[0].closest('.dialog-body').getBoundingClientRect();
+        return n.top >= b.top - 1 && n.bottom <= b.bottom + 1;""", notice):
+        raise Failure("the server's message is out of view in the scrolled dialog")
+    if "does not exist" not in msg or str(missing) not in msg:
+        raise Failure(f"the dialog says {msg!r}, not that {missing} does not exist")
+    calls = storage_calls(c)
+    if len(calls) != 1 or calls[0][2].get("create-base-path") != "0":
+        raise Failure(f"the refused Add sent {calls}")
+    c.shot("dc-storage-missing-path")
+    c.q(dlg).send_keys(Keys.ESCAPE)
+    c.wait(lambda: not c.q(dlg), "the dialog to close")
+    if storage_entry(daemon, auth, "webmissing") or missing.exists():
+        raise Failure("the refused storage was added anyway, or its directory made")
+
+    # Phone width: the table and the dialog fit.
+    c.size(*PHONE)
+    try:
+        time.sleep(0.2)
+        c.shot("dc-storage")
+        if c.js("return document.documentElement.scrollWidth > innerWidth + 1"):
+            raise Failure("Datacenter → Storage is wider than the phone")
+        open_add("lvmthin")
+        c.shot("dc-storage-add-lvmthin")
+        if ticked(c, dlg, "content") != {"images", "rootdir"} or c.q(f"{dlg} [role=tab]"):
+            raise Failure("the LVM-Thin dialog offers more than disk images and container volumes, or a retention tab")
+        if c.js(f"return document.querySelector('{dlg}').getBoundingClientRect().right > innerWidth + 1"):
+            raise Failure("the storage dialog is wider than the phone")
+        c.q(dlg).send_keys(Keys.ESCAPE)
+        c.wait(lambda: not c.q(dlg), "the dialog to close")
+    finally:
+        c.size(*DESKTOP)
+
+    # Remove: confirmed, gone from the table and the configuration; the directory stays.
+    c.click(f"{row} td")
+    c.click("#tabpanel [data-action=remove]")
+    text = c.wait_visible("dialog.confirm-dialog[open] .confirm-text").text
+    if "volumes stay" not in text:
+        raise Failure(f"the confirmation does not say the volumes stay: {text!r}")
+    c.shot("dc-storage-remove")
+    c.click("dialog.confirm-dialog button[type=submit]")
+    c.wait(lambda: not c.q(row) and c.q('#tabpanel tr[data-storage="local"]'), "webdir to leave the table", 20)
+    if storage_entry(daemon, auth, "webdir"):
+        raise Failure("GET /storage still lists webdir")
+    if not base.is_dir():
+        raise Failure(f"removing webdir deleted {base}")
+    if c.q("#tabpanel [data-action=edit]").is_enabled():
+        raise Failure("Edit stays enabled after the picked storage went")
+
+
 def terminal_checks(c):
     """The terminal emulator (www/js/term/) in the page: known escape sequences in, screen out."""
     script = (Path(__file__).with_name("term_checks.js")).read_text()
@@ -1384,6 +1640,8 @@ def main():
         ok = ok and step("terminal emulator", terminal_checks)
         if not args.mock_guests:  # the mock answers storage content itself, without uploads
             ok = ok and step("storage views", storage_views)
+        if not args.mock_guests:  # the mock stands in for storage calls of its own
+            ok = ok and step("datacenter storage editor", lambda c: dc_storage_editor(c, daemon))
         ok = ok and step("datacenter permissions", dc_permissions)
         ok = ok and step("datacenter cluster (standalone)", dc_cluster_standalone)
         if ok and guests and not args.mock_guests:

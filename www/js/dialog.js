@@ -143,6 +143,7 @@ export function formDialog({ title, fields, body = null, intro = null, submitLab
             first.focus();
           } else {
             err.set(`Not saved: ${errorText(e)}`);
+            err.el.scrollIntoView({ block: 'nearest' }); // a long form may be scrolled past it
           }
         }
       },

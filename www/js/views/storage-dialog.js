@@ -155,6 +155,7 @@ function storageDialog(type, entry, saved) {
     hint: 'Nothing is pruned; the numbers below do not apply.' });
   const keeps = KEEP.map(([k, label]) => field({ label, name: 'prune-backups', sub: k, type: 'number', min: 1, step: 1,
     inputmode: 'numeric', value: prune[k] ?? '' }));
+  for (const f of [keepAll, ...keeps]) f.input.dataset.keep = f.sub;
   const syncKeepAll = () => { for (const f of keeps) f.input.disabled = keepAll.get(); };
   keepAll.input.addEventListener('change', syncKeepAll);
   syncKeepAll();
