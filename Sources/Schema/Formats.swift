@@ -58,7 +58,8 @@ public enum Formats {
 
     private static let entries: [NamedFormat] = {
         let id = "[a-z][a-z0-9\\-_.]*[a-z0-9]"
-        let configid = "[a-z][a-z0-9_]{1,40}"
+        // PVE's configuration IDs (option names a `delete` list may hold): hyphens too (`prune-backups`)
+        let configid = "[a-z][a-z0-9_\\-]+"
         var all: [NamedFormat] = [
             NamedFormat(name: "pve-node") { Checks.node($0) },
             list("pve-node-list", of: Checks.node),

@@ -135,6 +135,17 @@ public struct LVMThinStorage: StoragePlugin {
         return "\(baseLV)/\(lv)"
     }
 
+    /// The volume group and its thin pool must exist; what is wrong is named.
+    public func activate() throws(StorageError) {
+        guard (try? Command.execute(["vgs", "--noheadings", "-o", "vg_name", vg]))?.status == 0 else {
+            throw StorageError(500, "unable to activate storage '\(entry.id)' - volume group '\(vg)' not found")
+        }
+        let lv = try? Command.execute(["lvs", "--noheadings", "-o", "lv_attr", "\(vg)/\(pool)"])
+        guard lv?.status == 0, lv?.stdout.trimmingCharacters(in: .whitespaces).hasPrefix("t") == true else {
+            throw StorageError(500, "unable to activate storage '\(entry.id)' - thin pool '\(vg)/\(pool)' not found")
+        }
+    }
+
     /// Activates a volume (thin snapshots start inactive).
     public func activateVolume(_ name: String) throws(StorageError) {
         try lvm(["lvchange", "-q", "-ay", "-K", "\(vg)/\(try lvName(name))"])

@@ -27,7 +27,7 @@ enum StorageConfigEndpoints {
                         ])
                     }
                     var section = SectionConfig.Section(type: type, id: id)
-                    for (name, value) in options(context) { section.options.append(.init(name, value)) }
+                    for (name, value) in options(context) where !value.isEmpty { section.options.append(.init(name, value)) }
                     if section["content"] == nil {
                         section.options.insert(.init("content", driver.defaultContent.sorted().joined(separator: ",")), at: 0)
                     }
@@ -49,8 +49,12 @@ enum StorageConfigEndpoints {
                 returns: .object(["storage": .string(), "type": .string()], additionalProperties: true), permission: allocate,
                 handler: .blocking { context in
                     let id = try context.require("storage")
-                    let deletions = (context.string("delete") ?? "").split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }).map(String.init)
-                    let changes = options(context)
+                    // an option given empty is removed (rather than written as a bare flag)
+                    let given = options(context)
+                    let changes = given.filter { !$0.1.isEmpty }
+                    let deletions =
+                        (context.string("delete") ?? "").split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }).map(String.init)
+                        + given.filter { $0.1.isEmpty }.map(\.0)
                     let type = try storage.fs.withLock("storage-cfg", timeout: 10) { () throws -> String in
                         var config = try storage.config()
                         guard let index = config.file.sections.firstIndex(where: { $0.id == id }) else {

@@ -21,7 +21,9 @@ the browser's own terminal (the VM Console tab's serial terminal).
 
 Always: the console's terminal emulator (www/js/term/) is checked in the page
 with known escape sequences (term_checks.js); Node → Storage uploads a small
-ISO (progress, checksum, task), lists and deletes it. With --guests, a
+ISO (progress, checksum, task), lists and deletes it; Datacenter → Storage adds a
+directory storage, edits it three times (the last through `delete`) and removes it, and shows the
+dialog's own and the server's refusals. With --guests, a
 container is made from the busybox template
 (built by the node through aplinfo, uploaded again through the API) by the wizard,
 started, its tabs edited, its Console must show the shell and answer

@@ -39,6 +39,7 @@ import Testing
             (["storage=t1", "type=lvmthin", "vgname=vg0", "thinpool=data", "content=iso"], 400, "\"content\""),
             (["storage=p1", "type=dir", "path=\(node.dataDirectory)/missing", "create-base-path=0"], 500, "does not exist"),
             (["storage=1bad", "type=dir", "path=/tmp/b"], 400, "\"storage\""),
+            (["storage=t2", "type=lvmthin", "vgname=corralnosuchvg", "thinpool=data"], 500, "volume group 'corralnosuchvg' not found"),
         ]
         for (form, status, text) in cases {
             let r = try curl(node, "/api2/json/storage", form.flatMap { ["-d", $0] })
@@ -59,6 +60,12 @@ import Testing
         let stale = try curl(
             node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "disable=1", "-d", "digest=0000000000000000000000000000000000000000"])
         #expect(stale.status == 500 && stale.body.contains("modified"), "\(stale.body)")
+        // options with hyphens can be deleted; an option given empty is removed, not written as a flag
+        let unprune = try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "delete=prune-backups"])
+        #expect(unprune.status == 200 && !storageCfg().contains("prune-backups"), "\(unprune.body) \(storageCfg())")
+        #expect(try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "nodes=stc"]).status == 200)
+        #expect(try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "nodes="]).status == 200)
+        #expect(!storageCfg().contains("\tnodes"), "\(storageCfg())")
         #expect(try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "nodes=stc"]).status == 200)
         #expect(storageCfg().contains("\tnodes stc\n"))
         let unrestrict = try curl(node, "/api2/json/storage/extra", ["-X", "PUT", "-d", "delete=nodes"])

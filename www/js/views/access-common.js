@@ -130,7 +130,7 @@ export function checkList({ label, name, options = [], value = [], hint, empty =
         const cid = `${id}-${v.replace(/[^A-Za-z0-9_-]/g, '_')}`;
         const cb = h('input', { type: 'checkbox', id: cid, value: v, checked: chosen.has(v) });
         cb.addEventListener('change', () => api.setError(null));
-        return h('label', { class: 'check', for: cid }, cb, ' ', labels[v] || v);
+        return h('label', { class: 'check', for: cid }, cb, ' ', Object.hasOwn(labels, v) ? labels[v] : v);
       };
       box.replaceChildren(...(list.length ? [...groups].map(([g, vs]) => (g
         ? h('div', { class: 'check-group', role: 'group', 'aria-label': g }, h('p', { class: 'check-group-title', 'aria-hidden': 'true' }, g), vs.map(item))

@@ -31,6 +31,8 @@ export const mountDcStorage = accessView((panel, signal) => {
     columns: ['ID', 'Type', { label: 'Content', optional: true }, 'Path / target', { label: 'Shared', optional: true }, 'Enabled', { label: 'Nodes', optional: true }],
     buttons: [add, editBtn, removeBtn, toolButton('Reload', 'refresh', () => refresh())],
   });
+  // The toolbar acts on the picked row: no column of row buttons.
+  list.tbody.parentElement.querySelector('thead th.actions-col')?.remove();
   const pickName = `storage-pick-${Math.random().toString(36).slice(2, 8)}`;
   let rows = [];           // the storages shown
   let picked = null;       // the ID of the row picked, if it is still there
@@ -62,8 +64,7 @@ export const mountDcStorage = accessView((panel, signal) => {
     h('td', { class: 'path-cell' }, h('code', null, where(s) || '–')),
     h('td', { class: 'optional' }, yesNo(s.shared, 0)),
     h('td', null, disabled ? h('span', { class: 'status status-error' }, 'No') : 'Yes'),
-    h('td', { class: 'optional' }, s.nodes ? s.nodes.split(',').join(', ') : 'all'),
-    h('td'));
+    h('td', { class: 'optional' }, s.nodes ? s.nodes.split(',').join(', ') : 'all'));
   }
 
   async function refresh(select = picked) {
