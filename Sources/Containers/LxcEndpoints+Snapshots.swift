@@ -13,6 +13,10 @@ extension LxcEndpoints {
             return vmid
         }
         return [
+            GuestEndpoints.moveVolume(
+                m, pve: "POST /nodes/{node}/lxc/{vmid}/move_volume", volumeParameter: "volume", targetParameter: "target-volume",
+                taskType: "move_volume", description: "Move a stopped container's volume to another storage (the source deleted, or kept as unusedN)."
+            ),
             Endpoint(
                 pve: "GET \(snap)", description: "The container's snapshots, ending with 'current'.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: ct(["VM.Audit"]),

@@ -1,6 +1,7 @@
 import API
 import Access
 import Schema
+import Storage
 import Tasks
 
 /// Pieces every guest type's endpoints share.
@@ -136,5 +137,36 @@ public enum PropertyStringFirst {
         let first = text.split(separator: ",", maxSplits: 1).first.map(String.init) ?? ""
         for prefix in ["file=", "volume="] where first.hasPrefix(prefix) { return String(first.dropFirst(prefix.count)) }
         return first
+    }
+}
+
+extension GuestEndpoints {
+    /// `move_disk` (VMs) and `move_volume` (containers): a stopped guest's volume to another storage.
+    public static func moveVolume(
+        _ backend: any GuestBackend, pve key: String, volumeParameter: String, targetParameter: String, taskType: String, description: String
+    ) -> Endpoint {
+        Endpoint(
+            pve: key, description: description, returns: .string(), permission: .privileges(path: "/vms/{vmid}", ["VM.Config.Disk"]),
+            handler: .blocking { context in
+                let vmid = Int(context.int("vmid") ?? 0)
+                try backend.store.checkLocal(vmid)
+                for name in ["target-vmid", targetParameter, "target-digest"] where context.parameters[name] != nil {
+                    throw APIError.parameters([name: "moving a volume to another guest is not supported yet"])
+                }
+                guard let storage = context.string("storage") else {
+                    throw APIError.parameters(["storage": "the storage to move the volume to is needed"])
+                }
+                guard context.has(["Datastore.AllocateSpace"], on: "/storage/\(storage)") else {
+                    throw APIError(403, "Permission check failed (/storage/\(storage), Datastore.AllocateSpace)")
+                }
+                _ = try backend.storage.plugin(storage)
+                let volume = try context.require(volumeParameter), format = context.string("format"), digest = context.string("digest")
+                let delete = context.bool("delete") ?? false
+                try backend.checkMove(vmid, key: volume, to: storage, format: format, parameter: volumeParameter)
+                return try task(context, taskType, vmid) { log in
+                    try await backend.moveVolume(
+                        vmid, key: volume, to: storage, format: format, delete: delete, digest: digest, parameter: volumeParameter, log: log)
+                }
+            })
     }
 }

@@ -89,3 +89,61 @@ import Testing
         #expect(!storageCfg().contains("extra") && FileManager.default.fileExists(atPath: extra))
     }
 }
+
+extension StorageConfigTests {
+    /// A stopped VM's disk moved between two directory storages: kept as unusedN, then moved back
+    /// as qcow2 with the source deleted; bad requests change nothing.
+    @Test func aStoppedVMsDiskMovesBetweenStorages() throws {
+        let node = try NodeProcess(name: "stm", extraArguments: ["--local", "--set", "domain-prefix=corral-test-stm-"])
+        defer { _ = node.terminate() }
+        let second = node.dataDirectory + "/second"
+        #expect(
+            try curl(node, "/api2/json/storage", ["-d", "storage=second", "-d", "type=dir", "-d", "path=\(second)", "-d", "content=images"]).status
+                == 200)
+        #expect(try VMTests.task(node, "POST", "/nodes/stm/qemu", ["vmid=910", "memory=64", "scsi0=local:1"]) == "OK")
+        func config() -> [String: Any] {
+            VMTests.json((try? curl(node, "/api2/json/nodes/stm/qemu/910/config").body) ?? "")["data"] as? [String: Any] ?? [:]
+        }
+        let before = config()
+        #expect((before["scsi0"] as? String)?.hasPrefix("local:910/vm-910-disk-0.raw") == true, "\(before)")
+
+        // refused, and nothing changes
+        for (form, text) in [
+            (["disk=scsi5", "storage=second"], "\"disk\""), (["disk=scsi0", "storage=local"], "already on storage"),
+            (["disk=scsi0", "storage=second", "target-vmid=911"], "\"target-vmid\""), (["disk=scsi0", "storage=nosuch"], "does not exist"),
+        ] {
+            let r = try curl(node, "/api2/json/nodes/stm/qemu/910/move_disk", form.flatMap { ["-d", $0] })
+            var body = r.body
+            if let upid = VMTests.json(r.body)["data"] as? String {
+                // refused inside its task: the task ends with the reason
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline,
+                    (VMTests.json(try curl(node, "/api2/json/nodes/stm/tasks/\(upid)/status").body)["data"] as? [String: Any])?["status"] as? String
+                        != "stopped"
+                {
+                    usleep(100_000)
+                }
+                body = try curl(node, "/api2/json/nodes/stm/tasks/\(upid)/log").body
+            }
+            #expect(body.contains(text), "\(form): \(r.status) \(body)")
+        }
+        #expect(NSDictionary(dictionary: config()) == NSDictionary(dictionary: before))
+
+        // moved, the source kept as unused0
+        #expect(try VMTests.task(node, "POST", "/nodes/stm/qemu/910/move_disk", ["disk=scsi0", "storage=second"]) == "OK")
+        var moved = config()
+        #expect((moved["scsi0"] as? String)?.hasPrefix("second:910/vm-910-disk-0.raw") == true, "\(moved)")
+        #expect(moved["unused0"] as? String == "local:910/vm-910-disk-0.raw", "\(moved)")
+        #expect(FileManager.default.fileExists(atPath: second + "/images/910/vm-910-disk-0.raw"))
+        #expect(FileManager.default.fileExists(atPath: node.dataDirectory + "/vz/images/910/vm-910-disk-0.raw"))
+
+        // moved back as qcow2, the source deleted (a new name: the old one is still taken by unused0)
+        #expect(try VMTests.task(node, "POST", "/nodes/stm/qemu/910/move_disk", ["disk=scsi0", "storage=local", "format=qcow2", "delete=1"]) == "OK")
+        moved = config()
+        #expect((moved["scsi0"] as? String)?.hasPrefix("local:910/vm-910-disk-1.qcow2") == true, "\(moved)")
+        #expect(!FileManager.default.fileExists(atPath: second + "/images/910/vm-910-disk-0.raw"))
+        let info = try runCommand("/usr/bin/qemu-img", ["info", "--output=json", node.dataDirectory + "/vz/images/910/vm-910-disk-1.qcow2"])
+        #expect(info.stdout.contains("\"format\": \"qcow2\"") && info.stdout.contains("\"virtual-size\": 1073741824"), "\(info.stdout)")
+        #expect(try VMTests.task(node, "DELETE", "/nodes/stm/qemu/910", ["purge=1"]) == "OK")
+    }
+}

@@ -35,6 +35,8 @@ POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback
 DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}
 POST /nodes/{node}/qemu/{vmid}/template
 POST /nodes/{node}/qemu/{vmid}/clone
+POST /nodes/{node}/qemu/{vmid}/move_disk
+POST /nodes/{node}/lxc/{vmid}/move_volume
 PUT /nodes/{node}/qemu/{vmid}/resize
 PUT /nodes/{node}/qemu/{vmid}/unlink
 GET /nodes/{node}/qemu/{vmid}/feature
