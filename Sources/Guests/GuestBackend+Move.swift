@@ -8,6 +8,12 @@ import Storage
 /// follows in one write, and the source is then deleted or kept as `unusedN`. A failure part-way
 /// removes the copy and leaves the guest as it was.
 extension GuestBackend {
+    public func copyRunning(
+        _ vmid: Int, key: String, volume: GuestVolume, to destination: any StoragePlugin, format: String?, log: @escaping @Sendable (String) -> Void
+    ) throws -> String {
+        throw GuestError(500, "\(noun) \(vmid) is running: its volumes are moved while it is stopped")
+    }
+
     /// What can be said about a move before it starts: the volume exists and would change place.
     @discardableResult
     public func checkMove(_ vmid: Int, key: String, to target: String, format: String?, parameter: String) throws -> GuestVolume {
@@ -33,10 +39,7 @@ extension GuestBackend {
                     throw GuestError(500, "detected modified configuration - file changed by other user? Try again.")
                 }
                 try store.checkLock(config, vmid)
-                if isRunning(vmid) {
-                    throw GuestError(
-                        500, "\(noun) \(vmid) is running: volumes are moved while it is stopped (moving a running guest's disk is not supported yet)")
-                }
+                let running = isRunning(vmid)
                 if isTemplate(config.current) { throw GuestError(500, "you can't move a volume of a template") }
                 let volume = try checkMove(vmid, key: key, to: target, format: format, parameter: parameter)
                 let destination = try storage.plugin(target)
@@ -46,12 +49,18 @@ extension GuestBackend {
                     throw GuestError.parameter("delete", "\(volume.volid) is used by snapshots: it can only be kept (delete 0)")
                 }
                 log("moving \(volume.volid) (\(key)) to storage '\(target)'")
-                let copy = "\(target):\(try storage.copyVolume(volume.name, of: volume.plugin, to: destination, vmid: vmid, format: format))"
+                let name =
+                    running
+                    ? try copyRunning(vmid, key: key, volume: volume, to: destination, format: format, log: log)
+                    : try storage.copyVolume(volume.name, of: volume.plugin, to: destination, vmid: vmid, format: format)
+                let copy = "\(target):\(name)"
                 do {
                     config.current[key] = try replacingVolume(in: config.current, key: key, with: copy)
                     if !delete { config.current[config.nextUnusedKey()] = volume.volid }
                     try store.save(vmid, config)
                 } catch {
+                    // a running guest already uses the copy: keep it, and say what the config lacks
+                    if running { throw GuestError(500, "\(key) now runs on \(copy), but the config could not be written: \(error)") }
                     try? storage.free(copy)
                     throw error
                 }

@@ -32,6 +32,11 @@ public protocol GuestBackend: AnyObject, Sendable {
     // MARK: config
 
     /// The volumes of a config section (current or a snapshot) that snapshots and copies cover.
+    /// Copies a volume of the running guest to `destination` and switches the guest to the copy
+    /// (VMs: a block mirror); the copy's volume name. Guest types that cannot say so.
+    func copyRunning(
+        _ vmid: Int, key: String, volume: GuestVolume, to destination: any StoragePlugin, format: String?, log: @escaping @Sendable (String) -> Void
+    ) throws -> String
     func volumes(_ section: GuestConfig.Section) throws -> [GuestVolume]
     /// The config value of `key` with its volume replaced by `volid` (other options kept).
     func replacingVolume(in section: GuestConfig.Section, key: String, with volid: String) throws -> String

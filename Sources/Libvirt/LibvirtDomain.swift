@@ -123,3 +123,28 @@ extension LibvirtDomain {
         }
     }
 }
+
+extension LibvirtDomain {
+    /// Starts mirroring a running disk to `destinationXML` (a `<disk>` whose source exists already).
+    /// Stands for `virDomainBlockCopy` with `VIR_DOMAIN_BLOCK_COPY_REUSE_EXT`.
+    public func blockCopy(_ target: String, destinationXML: String) throws(LibvirtError) {
+        guard virDomainBlockCopy(handle, target, destinationXML, nil, 0, UInt32(VIR_DOMAIN_BLOCK_COPY_REUSE_EXT.rawValue)) == 0 else {
+            throw LibvirtError.last("virDomainBlockCopy")
+        }
+    }
+
+    /// The progress of the disk's block job, nil when it has none. Stands for `virDomainGetBlockJobInfo`.
+    public func blockJobProgress(_ target: String) throws(LibvirtError) -> (current: UInt64, end: UInt64)? {
+        var info = virDomainBlockJobInfo()
+        let rc = virDomainGetBlockJobInfo(handle, target, &info, 0)
+        guard rc >= 0 else { throw LibvirtError.last("virDomainGetBlockJobInfo") }
+        return rc == 0 ? nil : (info.cur, info.end)
+    }
+
+    /// Ends the disk's block job: a mirror that caught up switches the disk to its copy (`pivot`),
+    /// or is dropped. Stands for `virDomainBlockJobAbort` (with `VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT`).
+    public func blockJobAbort(_ target: String, pivot: Bool) throws(LibvirtError) {
+        let flags = pivot ? UInt32(VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT.rawValue) : 0
+        guard virDomainBlockJobAbort(handle, target, flags) == 0 else { throw LibvirtError.last("virDomainBlockJobAbort") }
+    }
+}

@@ -11,7 +11,7 @@ enum CloneEndpoints {
         return [
             GuestEndpoints.moveVolume(
                 m, pve: "POST /nodes/{node}/qemu/{vmid}/move_disk", volumeParameter: "disk", targetParameter: "target-disk", taskType: "qmmove",
-                description: "Move a stopped VM's disk to another storage (the source deleted, or kept as unusedN)."),
+                description: "Move a VM's disk to another storage (a running VM's by a block mirror; the source deleted, or kept as unusedN)."),
             Endpoint(
                 pve: "POST /nodes/{node}/qemu/{vmid}/template", description: "Turn a stopped VM into a template.",
                 returns: .string(), permission: vm(["VM.Allocate"], false),

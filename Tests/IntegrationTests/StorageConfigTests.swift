@@ -144,6 +144,51 @@ extension StorageConfigTests {
         #expect(!FileManager.default.fileExists(atPath: second + "/images/910/vm-910-disk-0.raw"))
         let info = try runCommand("/usr/bin/qemu-img", ["info", "--output=json", node.dataDirectory + "/vz/images/910/vm-910-disk-1.qcow2"])
         #expect(info.stdout.contains("\"format\": \"qcow2\"") && info.stdout.contains("\"virtual-size\": 1073741824"), "\(info.stdout)")
+
+        // while it runs: mirrored and switched by libvirt, the guest on the copy
+        #expect(try VMTests.task(node, "POST", "/nodes/stm/qemu/910/status/start") == "OK")
+        #expect(try VMTests.task(node, "POST", "/nodes/stm/qemu/910/move_disk", ["disk=scsi0", "storage=second", "delete=1"]) == "OK")
+        moved = config()
+        #expect((moved["scsi0"] as? String)?.hasPrefix("second:910/vm-910-disk-") == true, "\(moved)")
+        let xml = try runCommand("/usr/bin/virsh", ["-c", "qemu:///system", "dumpxml", "corral-test-stm-910"])
+        #expect(xml.stdout.contains(second + "/images/910/") && !xml.stdout.contains("vm-910-disk-1.qcow2"), "\(xml.stdout)")
+        #expect(
+            VMTests.json(try curl(node, "/api2/json/nodes/stm/qemu/910/status/current").body)["data"].map {
+                ($0 as? [String: Any])?["status"] as? String
+            } == "running")
+        #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/vz/images/910/vm-910-disk-1.qcow2"))
+        #expect(try VMTests.task(node, "POST", "/nodes/stm/qemu/910/status/stop") == "OK")
         #expect(try VMTests.task(node, "DELETE", "/nodes/stm/qemu/910", ["purge=1"]) == "OK")
+    }
+
+    /// A stopped container's root file system moved to another storage, and a running one refused.
+    @Test func aStoppedContainersVolumeMoves() throws {
+        let node = try NodeProcess(name: "stv", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let second = node.dataDirectory + "/second"
+        #expect(
+            try curl(node, "/api2/json/storage", ["-d", "storage=second", "-d", "type=dir", "-d", "path=\(second)", "-d", "content=rootdir,images"])
+                .status == 200)
+        let template = "busybox-1.35-corral_1.0-1_amd64.tar.gz"
+        #expect(try VMTests.task(node, "POST", "/nodes/stv/aplinfo", ["storage=local", "template=\(template)"]) == "OK")
+        #expect(try VMTests.task(node, "POST", "/nodes/stv/lxc", ["vmid=920", "ostemplate=local:vztmpl/\(template)", "rootfs=local:0.1"]) == "OK")
+        func config() -> [String: Any] {
+            VMTests.json((try? curl(node, "/api2/json/nodes/stv/lxc/920/config").body) ?? "")["data"] as? [String: Any] ?? [:]
+        }
+        let old = try #require(config()["rootfs"] as? String)
+        #expect(old.hasPrefix("local:920/vm-920-disk-0.raw"), "\(old)")
+        let missing = try curl(node, "/api2/json/nodes/stv/lxc/920/move_volume", ["-d", "volume=mp3", "-d", "storage=second"])
+        #expect(missing.status == 400 && missing.body.contains("\"volume\""), "\(missing.body)")
+        #expect(try VMTests.task(node, "POST", "/nodes/stv/lxc/920/move_volume", ["volume=rootfs", "storage=second", "delete=1"]) == "OK")
+        let moved = try #require(config()["rootfs"] as? String)
+        // the volume changes, its options stay
+        #expect(
+            moved.hasPrefix("second:920/vm-920-disk-0.raw") && moved.dropFirst("second".count) == old.dropFirst("local".count), "\(old) → \(moved)")
+        #expect(FileManager.default.fileExists(atPath: second + "/images/920/vm-920-disk-0.raw"))
+        #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/vz/images/920/vm-920-disk-0.raw"))
+        // the moved file system is whole: the container's files are on it
+        let check = try runCommand("/sbin/e2fsck", ["-fn", second + "/images/920/vm-920-disk-0.raw"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(try VMTests.task(node, "DELETE", "/nodes/stv/lxc/920", ["purge=1"]) == "OK")
     }
 }
