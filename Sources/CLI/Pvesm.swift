@@ -9,6 +9,10 @@ public struct Pvesm {
         WordCommand(words: ["remove"], verb: "delete", path: "/storage/{storage}", positionals: ["storage"]),
         WordCommand(words: ["status"], verb: "get", path: "/nodes/{node}/storage", positionals: []),
         WordCommand(words: ["list"], verb: "get", path: "/nodes/{node}/storage/{storage}/content", positionals: ["storage"]),
+        WordCommand(words: ["scan", "lvm"], verb: "get", path: "/nodes/{node}/scan/lvm", positionals: []),
+        WordCommand(words: ["scan", "lvmthin"], verb: "get", path: "/nodes/{node}/scan/lvmthin", positionals: ["vg"]),
+        WordCommand(words: ["scan", "zfs"], verb: "get", path: "/nodes/{node}/scan/zfs", positionals: []),
+        WordCommand(words: ["scan", "nfs"], verb: "get", path: "/nodes/{node}/scan/nfs", positionals: ["server"]),
         WordCommand(
             words: ["alloc"], verb: "create", path: "/nodes/{node}/storage/{storage}/content", positionals: ["storage", "vmid", "filename", "size"]),
     ]

@@ -7,5 +7,5 @@ public struct StorageDomain: Domain {
     public init(storage: Storage) { self.storage = storage }
 
     public var name: String { "storage" }
-    public var endpoints: [Endpoint] { StorageEndpoints.all(storage: storage) + StorageConfigEndpoints.all(storage: storage) }
+    public var endpoints: [Endpoint] { StorageEndpoints.all(storage: storage) + StorageConfigEndpoints.all(storage: storage) + ScanEndpoints.all() }
 }

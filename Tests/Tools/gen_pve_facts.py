@@ -63,6 +63,11 @@ GET /access/domains/{realm}
 GET /storage
 GET /storage/{storage}
 POST /storage
+GET /nodes/{node}/scan
+GET /nodes/{node}/scan/lvm
+GET /nodes/{node}/scan/lvmthin
+GET /nodes/{node}/scan/zfs
+GET /nodes/{node}/scan/nfs
 PUT /storage/{storage}
 DELETE /storage/{storage}
 GET /nodes/{node}/storage
