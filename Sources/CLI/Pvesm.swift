@@ -1,4 +1,6 @@
+import API
 import Foundation
+import Schema
 
 /// `pvesm`: storages as words over `/storage` (the configuration) and `/nodes/{node}/storage…`
 /// (status and content on this node).
@@ -26,6 +28,26 @@ public struct Pvesm {
     }
 
     public func run(_ arguments: [String]) async -> Int32 {
+        // `free` and `path` name a volume (STORAGE:NAME), whose storage is part of the path
+        if let word = arguments.first, word == "free" || word == "path" {
+            guard arguments.count == 2, let colon = arguments[1].firstIndex(of: ":") else {
+                FileHandle.standardError.write(Data("USAGE: pvesm \(word) <volume>   (STORAGE:NAME)\n".utf8))
+                return 2
+            }
+            let volume = arguments[1], storage = String(volume[..<colon])
+            let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
+            let path =
+                "/nodes/\(node)/storage/\(storage.addingPercentEncoding(withAllowedCharacters: allowed) ?? storage)/content/"
+                + (volume.addingPercentEncoding(withAllowedCharacters: allowed) ?? volume)
+            let segments = path.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
+            let outcome = await pvesh.dispatcher.call(APICall(method: word == "free" ? "DELETE" : "GET", segments: segments))
+            switch outcome.result {
+            case .success(let data):
+                if word == "path" { pvesh.write((data["path"]?.plainText ?? "") + "\n") }
+                return 0
+            case .failure(let error): return Pvesh.report(CLIError.failed("\(error.status) \(error.description)", code: 1))
+            }
+        }
         let table = WordCommands(tool: "pvesm", commands: Self.commands, node: node)
         if arguments.isEmpty || ["help", "--help", "-h"].contains(arguments[0]) {
             FileHandle.standardOutput.write(Data(table.usageText.utf8))
