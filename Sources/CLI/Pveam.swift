@@ -19,11 +19,6 @@ public struct Pveam {
     }
 
     public func run(_ arguments: [String]) async -> Int32 {
-        let table = WordCommands(tool: "pveam", commands: Self.commands, node: node)
-        if arguments.isEmpty || ["help", "--help", "-h"].contains(arguments[0]) {
-            FileHandle.standardOutput.write(Data(table.usageText.utf8))
-            return arguments.isEmpty ? 2 : 0
-        }
-        do { return await pvesh.run(try table.translate(arguments)) } catch { return Pvesh.report(error) }
+        return await WordCommands(tool: "pveam", commands: Self.commands, node: node).run(arguments, pvesh: pvesh)
     }
 }

@@ -48,11 +48,6 @@ public struct Pvesm {
             case .failure(let error): return Pvesh.report(CLIError.failed("\(error.status) \(error.description)", code: 1))
             }
         }
-        let table = WordCommands(tool: "pvesm", commands: Self.commands, node: node)
-        if arguments.isEmpty || ["help", "--help", "-h"].contains(arguments[0]) {
-            FileHandle.standardOutput.write(Data(table.usageText.utf8))
-            return arguments.isEmpty ? 2 : 0
-        }
-        do { return await pvesh.run(try table.translate(arguments)) } catch { return Pvesh.report(error) }
+        return await WordCommands(tool: "pvesm", commands: Self.commands, node: node).run(arguments, pvesh: pvesh)
     }
 }

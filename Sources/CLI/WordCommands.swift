@@ -25,6 +25,15 @@ struct WordCommands {
             }.joined(separator: "\n") + "\n\nOptions are the API parameters of the command's endpoint (see `pvesh usage PATH -v`).\n"
     }
 
+    /// A tool made only of word commands: usage for none or `help`, else the translated call.
+    func run(_ arguments: [String], pvesh: Pvesh) async -> Int32 {
+        if arguments.isEmpty || ["help", "--help", "-h"].contains(arguments[0]) {
+            FileHandle.standardOutput.write(Data(usageText.utf8))
+            return arguments.isEmpty ? 2 : 0
+        }
+        do { return await pvesh.run(try translate(arguments)) } catch { return Pvesh.report(error) }
+    }
+
     func match(_ arguments: [String]) -> WordCommand? {
         commands.filter { arguments.starts(with: $0.words) }.max { $0.words.count < $1.words.count }
     }
