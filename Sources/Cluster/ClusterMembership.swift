@@ -221,7 +221,7 @@ public final class ClusterMembership: Sendable {
         _ peers: PeerClient, _ member: PeerAddress, _ method: String, _ path: String, _ parameters: [(String, String)],
         headers: [(String, String)]
     ) throws -> [String: JSON] {
-        let body = parameters.map { "\(ClusterForwarderEncoding.encode($0.0))=\(ClusterForwarderEncoding.encode($0.1))" }.joined(separator: "&")
+        let body = parameters.map { "\(ClusterForwarder.encodeSegment($0.0))=\(ClusterForwarder.encodeSegment($0.1))" }.joined(separator: "&")
         let response = try peers.send(
             PeerClient.Request(method: method, path: path, headers: headers, body: Array(body.utf8)), to: member, timeout: 30)
         let envelope = (try? JSONParser.parse(response.body))?.objectValue ?? [:]
@@ -289,12 +289,6 @@ public final class ClusterMembership: Sendable {
             log("cannot install or reload corosync.conf: \(error)")
         }
     }
-}
-
-/// Form encoding for calls to members.
-enum ClusterForwarderEncoding {
-    static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-    static func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text }
 }
 
 /// A dispatch timer handed between threads (cancel is thread-safe).

@@ -3,6 +3,7 @@ import ClusterFS
 import Foundation
 import Guests
 import Nodes
+import Peers
 import Schema
 import Storage
 import Synchronization
@@ -169,11 +170,7 @@ public final class ClusterState: Sendable {
 
     /// The configured nodes and whether each is online (this node alone when standalone).
     func members() -> [String: Bool] {
-        guard let text = try? storage.fs.readString(".members"), case .object(let root)? = try? JSONParser.parse(text),
-            root["cluster"]?.objectValue?["name"]?.stringValue != "local", let list = root["nodelist"]?.objectValue
-        else { return [nodeName: true] }
-        var out: [String: Bool] = [:]
-        for (name, value) in list { out[name] = value["online"]?.intValue == 1 }
+        var out = ClusterForwarder.members(in: storage.fs).mapValues(\.online)
         out[nodeName] = true
         return out
     }

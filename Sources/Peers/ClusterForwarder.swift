@@ -28,7 +28,10 @@ public final class ClusterForwarder: Forwarder {
     }
 
     /// Configured nodes: address and whether corosync sees them.
-    public func members() -> [String: (ip: String, online: Bool)] {
+    public func members() -> [String: (ip: String, online: Bool)] { Self.members(in: tree) }
+
+    /// The cluster's configured nodes from `.members` (empty on a standalone node).
+    public static func members(in tree: any ConfigTree) -> [String: (ip: String, online: Bool)] {
         guard let text = try? tree.readString(".members"), case .object(let root)? = try? JSONParser.parse(text),
             root["cluster"]?.objectValue?["name"]?.stringValue != "local", let list = root["nodelist"]?.objectValue
         else { return [:] }
@@ -146,7 +149,8 @@ public final class ClusterForwarder: Forwarder {
 
     private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
 
-    static func encodeSegment(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text }
+    /// Percent-encodes all but RFC 3986's unreserved characters (path segments, form fields).
+    public static func encodeSegment(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text }
 
     static func form(_ parameters: [String: RawParameter]) -> String {
         var pairs: [String] = []
