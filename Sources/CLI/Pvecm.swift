@@ -32,6 +32,12 @@ public struct Pvecm {
           updatecerts [--force]
                      make this node's certificate again if it is missing (all of them with --force);
                      corrald restarts to serve it
+          qdevice setup ADDRESS [--port N] [--tie_breaker lowest|highest|ID] [--force] [--bundle FILE]
+                     name the qnetd witness at ADDRESS for every node; the witness's certificate
+                     database is written to FILE (default ./qnetd-CLUSTER.tar.gz): unpack it into
+                     /etc/corosync/qnetd/nssdb on the qnetd host (no SSH: you copy it)
+          qdevice remove
+                     take the witness out of the cluster
           expected N tell corosync to expect N votes (to regain quorum when nodes are gone for good)
           status     the cluster, its quorum and its members
           nodes      the members of corosync.conf's nodelist and which are online
@@ -45,6 +51,7 @@ public struct Pvecm {
         case "add": return await guarded { try await add(Array(arguments.dropFirst())) }
         case "delnode": return await guarded { try await delnode(Array(arguments.dropFirst())) }
         case "expected": return await guarded { try expected(Array(arguments.dropFirst())) }
+        case "qdevice": return await guarded { try await qdevice(Array(arguments.dropFirst())) }
         case "updatecerts": return await guarded { try updatecerts(Array(arguments.dropFirst())) }
         case "status": return await report(nodesOnly: false)
         case "nodes": return await report(nodesOnly: true)
@@ -109,6 +116,53 @@ public struct Pvecm {
         pvesh.write("node '\(arguments[0])' removed\n")
     }
 
+    func qdevice(_ arguments: [String]) async throws {
+        switch arguments.first {
+        case "setup":
+            var rest = Array(arguments.dropFirst())
+            guard let address = rest.first, !address.hasPrefix("-") else {
+                throw CLIError.usage("pvecm qdevice setup ADDRESS [--port N] [--tie_breaker lowest|highest|ID] [--force] [--bundle FILE]")
+            }
+            rest.removeFirst()
+            var bundlePath: String?
+            if let index = rest.firstIndex(of: "--bundle"), index + 1 < rest.count {
+                bundlePath = rest[index + 1]
+                rest.removeSubrange(index...(index + 1))
+            }
+            let segments = ["cluster", "config", "qdevice"]
+            let endpoint = pvesh.dispatcher.registry.route("POST", segments)?.0
+            let options = try pvesh.parseOptions(["--address", address] + rest, schema: endpoint?.parameters)
+            let outcome = await pvesh.dispatcher.call(APICall(method: "POST", segments: segments, parameters: options.parameters))
+            let answer: JSON
+            switch outcome.result {
+            case .success(let data): answer = data
+            case .failure(let error): throw CLIError.failed("\(error.status) \(error.description)", code: error.status == 400 ? 2 : 1)
+            }
+            guard let encoded = answer["bundle"]?.stringValue, let bundle = Data(base64Encoded: encoded) else {
+                throw CLIError.failed("the node answered without the witness's certificates", code: 1)
+            }
+            let path = bundlePath ?? "qnetd-\(answer["cluster"]?.stringValue ?? "cluster").tar.gz"
+            guard FileManager.default.createFile(atPath: path, contents: bundle, attributes: [.posixPermissions: 0o600]) else {
+                throw CLIError.failed("cannot write \(path)", code: 1)
+            }
+            pvesh.write(
+                """
+                The cluster now uses the witness at \(address); corosync-qdevice runs on every node.
+                Copy \(path) to the qnetd host and run there (root):
+                  mkdir -p /etc/corosync/qnetd/nssdb && tar -xzf \((path as NSString).lastPathComponent) -C /etc/corosync/qnetd/nssdb \\
+                    && chown -R coroqnetd: /etc/corosync/qnetd/nssdb && systemctl restart corosync-qnetd
+                It holds the witness's key: delete it afterwards.
+
+                """)
+        case "remove":
+            guard arguments.count == 1 else { throw CLIError.usage("pvecm qdevice remove") }
+            try await pvesh.call("DELETE", ["cluster", "config", "qdevice"], [])
+            pvesh.write("the witness is no longer part of the cluster; corosync-qdevice stops on every node\n")
+        default:
+            throw CLIError.usage("pvecm qdevice setup ADDRESS [...] | pvecm qdevice remove")
+        }
+    }
+
     func expected(_ arguments: [String]) throws {
         guard arguments.count == 1, let votes = Int(arguments[0]), votes > 0 else { throw CLIError.usage("pvecm expected N") }
         let result = try Command.execute(["corosync-quorumtool", "-e", "\(votes)"])
@@ -154,7 +208,11 @@ public struct Pvecm {
                 out += "Name:             \(cluster["name"]?.plainText ?? "")\n"
                 out += "Config Version:   \(cluster["version"]?.plainText ?? "")\n"
                 out += "Nodes:            \(cluster["nodes"]?.plainText ?? "")\n"
-                out += "Quorate:          \(cluster["quorate"]?.plainText == "1" ? "Yes" : "No")\n\n"
+                out += "Quorate:          \(cluster["quorate"]?.plainText == "1" ? "Yes" : "No")\n"
+                if let witness = try? await get("/cluster/config/qdevice").objectValue, !witness.isEmpty {
+                    out += "QDevice:          \(witness["QNetd host"]?.plainText ?? "?") (\(witness["State"]?.plainText ?? "unknown"))\n"
+                }
+                out += "\n"
             }
             out += "Membership information\n----------------------\n"
             out += "    Nodeid      Votes Name\n"

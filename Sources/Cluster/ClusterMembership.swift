@@ -28,7 +28,9 @@ public final class ClusterMembership: Sendable {
     private let watcher = Mutex<WatchTimer?>(nil)
     /// Changes of corosync.conf this node makes itself are in progress (the watcher waits).
     private let busy = Mutex(0)
-    private let log: @Sendable (String) -> Void
+    /// When the watcher last made sure corosync-qdevice runs.
+    let qdeviceChecked = Mutex<Double>(0)
+    let log: @Sendable (String) -> Void
 
     public init(
         nodeName: String, tree: any ConfigTree, mountpoint: String, corosync: CorosyncService, guests: GuestBackends, access: AccessControl?,
@@ -117,6 +119,20 @@ public final class ClusterMembership: Sendable {
         busy.withLock { $0 += 1 }
         defer { busy.withLock { $0 -= 1 } }
         return try body()
+    }
+
+    /// Edits the cluster's `corosync.conf` under the cluster lock with a version bump; answers the new text.
+    func changingConfig(_ edit: (inout CorosyncConfig) throws -> Void) throws -> String {
+        try changing {
+            try tree.withLock("corosync-conf", timeout: 10) { () throws -> String in
+                guard var config = try clusterConfig() else { throw ClusterError("this node is not part of a cluster") }
+                try edit(&config)
+                config.bumpVersion()
+                let text = config.serialized()
+                try tree.write("corosync.conf", Array(text.utf8))
+                return text
+            }
+        }
     }
 
     // MARK: removing a node
@@ -268,9 +284,11 @@ public final class ClusterMembership: Sendable {
         guard busy.withLock({ $0 }) == 0 else { return }
         guard let text = try? tree.readString("corosync.conf"), let cluster = try? CorosyncConfig.parse(text) else { return }
         let installed = corosync.installedText.flatMap { try? CorosyncConfig.parse($0) }
-        guard cluster.configVersion > (installed?.configVersion ?? 0) else { return }
+        guard cluster.configVersion > (installed?.configVersion ?? 0) else { return reconcileQDevice(cluster) }
         if !cluster.nodes.contains(where: { $0.name == nodeName }), installed?.nodes.contains(where: { $0.name == nodeName }) == true {
             log("this node was removed from the cluster: leaving (its tree is kept aside; it starts standalone)")
+            qdevice.stop()
+            qdevice.removeFiles()
             corosync.stop()
             corosync.removeConfiguration()
             try? Data().write(to: URL(fileURLWithPath: corosync.setup.freshTreeMarker))
@@ -279,9 +297,10 @@ public final class ClusterMembership: Sendable {
         }
         log("corosync.conf changed (config_version \(cluster.configVersion)): installing and reloading")
         installAndReload(text)
+        reconcileQDevice(cluster, now: true)
     }
 
-    private func installAndReload(_ text: String) {
+    func installAndReload(_ text: String) {
         do {
             try corosync.install(text)
             try corosync.reload()

@@ -37,11 +37,40 @@ enum ClusterMembershipEndpoints {
                 handler: .sync { _ in JSON(ClusterMembership.apiVersion) }),
             Endpoint(
                 pve: "GET /cluster/config/qdevice",
-                description: "The quorum device's state: empty, as Corral configures none (Debian's corosync-qdevice is not installed here).",
+                description: "The quorum device's state as this node's corosync-qdevice reports it; empty when the cluster has none.",
                 returns: .object([:], additionalProperties: true), permission: ClusterConfigEndpoints.audit,
                 handler: .blocking { _ in
-                    guard try membership.clusterConfig() != nil else { throw ClusterError("this node is not part of a cluster") }
-                    return .object([:])
+                    guard let config = try membership.clusterConfig() else { throw ClusterError("this node is not part of a cluster") }
+                    guard config.qdevice != nil else { return .object([:]) }
+                    return .object(try membership.qdevice.status().mapValues { .string($0) })
+                }),
+            Endpoint(
+                .POST, "/cluster/config/qdevice", name: "qdevice_setup",
+                description:
+                    "Beyond PVE (pvecm qdevice setup without SSH): makes the witness's certificates, names the witness in corosync.conf and starts corosync-qdevice on every node. Answers the witness's NSS database (base64 of a gzipped tar) for /etc/corosync/qnetd/nssdb on the qnetd host.",
+                parameters: [
+                    "address": Schema.string(maxLength: 255).described("The qnetd host's address or name, as the nodes reach it."),
+                    "port": Schema.integer(minimum: 1, maximum: 65535).optional().described("qnetd's port (5403 by default)."),
+                    "tie_breaker": Schema.string(pattern: "(lowest|highest|[0-9]+)").optional().described("Which half of a split wins a tie."),
+                    "force": Schema.boolean().optional().described("Replace a configured QDevice; allow an odd number of nodes."),
+                ],
+                returns: .object(["bundle": .string(), "cluster": .string()]), permission: .rootOnly, protected: true,
+                handler: .blocking { context in
+                    let bundle = try membership.setupQDevice(
+                        host: try context.require("address"), port: context.int("port").map(Int.init), tieBreaker: context.string("tie_breaker"),
+                        force: context.bool("force") ?? false, log: { _ in })
+                    return [
+                        "bundle": .string(Data(bundle).base64EncodedString()),
+                        "cluster": .string(try membership.clusterConfig()?.clusterName ?? ""),
+                    ]
+                }),
+            Endpoint(
+                .DELETE, "/cluster/config/qdevice", name: "qdevice_remove",
+                description: "Beyond PVE (pvecm qdevice remove): takes the witness out of corosync.conf and stops corosync-qdevice on every node.",
+                permission: .rootOnly, protected: true,
+                handler: .blocking { _ in
+                    try membership.removeQDevice(log: { _ in })
+                    return .null
                 }),
             addNode(membership),
             Endpoint(

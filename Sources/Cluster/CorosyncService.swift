@@ -40,10 +40,7 @@ public struct CorosyncService: Sendable {
     /// The pid corosync's pid file names, if that process runs.
     public var runningPID: pid_t? {
         let path = (setup.start == .direct ? setup.runDirectory : nil).map { $0 + "/corosync.pid" } ?? "/run/corosync.pid"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-            kill(pid, 0) == 0
-        else { return nil }
-        return pid
+        return Command.runningPID(file: path, program: "corosync")
     }
 
     /// Starts corosync unless it runs.
@@ -77,10 +74,7 @@ public struct CorosyncService: Sendable {
         case .none: return
         case .systemd: _ = try? Command.execute(["systemctl", "stop", "corosync"])
         case .direct:
-            guard let pid = runningPID else { return }
-            kill(pid, SIGTERM)
-            for _ in 0..<100 where kill(pid, 0) == 0 { usleep(50_000) }
-            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+            if let pid = runningPID { Command.terminate(pid, program: "corosync") }
         }
     }
 

@@ -46,3 +46,13 @@ public struct CorosyncSetup: Sendable {
         return config.serialized()
     }
 }
+
+extension CorosyncSetup {
+    /// corosync-qdevice's files: its NSS database and the cluster certificate it was made from.
+    public var qdeviceDirectory: String { stateDirectory.map { $0 + "/qdevice" } ?? "/etc/corosync/qdevice/net" }
+    /// corosync-qdevice's socket and pid file, as this process sees them (in the node's private
+    /// /run when corrald starts the daemons itself).
+    public var qdeviceRunDirectory: String {
+        (start == .direct ? runDirectory : nil).map { $0 + "/corosync-qdevice" } ?? "/run/corosync-qdevice"
+    }
+}

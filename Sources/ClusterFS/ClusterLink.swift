@@ -65,7 +65,7 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
 
     public func corosyncConnected(localNodeID: UInt32, localPID: UInt32, nodes: [ClusterNode], clusterName: String) {
         let me = CPGMember(nodeID: localNodeID, pid: localPID)
-        replicator.connected(local: me, nodes: nodes, clusterName: clusterName)
+        replicator.connected(local: me, nodes: nodes, clusterName: clusterName, witness: CorosyncConnection.hasQuorumDevice())
         status.connected(local: me)
     }
 
@@ -76,7 +76,9 @@ public final class ClusterLink: CorosyncListener, @unchecked Sendable {
 
     public func corosyncQuorumChanged(_ quorate: Bool) { replicator.quorumChanged(quorate) }
 
-    public func corosyncNodesChanged(_ nodes: [ClusterNode], clusterName: String) { replicator.nodesChanged(nodes, clusterName: clusterName) }
+    public func corosyncNodesChanged(_ nodes: [ClusterNode], clusterName: String) {
+        replicator.nodesChanged(nodes, clusterName: clusterName, witness: CorosyncConnection.hasQuorumDevice())
+    }
 
     public func corosyncDelivered(group: String, from: CPGMember, message: [UInt8]) {
         if group == Self.treeGroup { replicator.delivered(from: from, message) } else { status.delivered(from: from, message) }

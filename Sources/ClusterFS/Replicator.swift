@@ -41,10 +41,15 @@ final class Replicator: @unchecked Sendable {
         var resyncs = 0
         var lastSyncTransfer = 0
 
+        /// A quorum device (qnetd) breaks ties: half of the nodes may write while corosync, with the
+        /// witness's vote, says they are quorate.
+        var witness = false
+
         var membershipQuorate: Bool {
             let online = Set(members.map(\.nodeID)).count
             // without a node list (cmap unreadable) only corosync's own view is left
-            return nodes.isEmpty ? corosyncQuorate : online * 2 > nodes.count
+            if nodes.isEmpty { return corosyncQuorate }
+            return online * 2 > nodes.count || (witness && corosyncQuorate && online * 2 == nodes.count)
         }
     }
 
@@ -158,10 +163,11 @@ final class Replicator: @unchecked Sendable {
         if effects.layoutCheck { ensureLayoutSoon() }
     }
 
-    func connected(local: CPGMember, nodes: [ClusterNode], clusterName: String) {
+    func connected(local: CPGMember, nodes: [ClusterNode], clusterName: String, witness: Bool) {
         handle { s, _ in
             s.local = local
             s.nodes = nodes
+            s.witness = witness
             s.clusterName = clusterName
             s.members = []
             s.mode = .syncing  // until the first membership arrives
@@ -172,9 +178,10 @@ final class Replicator: @unchecked Sendable {
     }
 
     /// corosync reloaded a configuration with other nodes (a node was added or removed).
-    func nodesChanged(_ nodes: [ClusterNode], clusterName: String) {
+    func nodesChanged(_ nodes: [ClusterNode], clusterName: String, witness: Bool) {
         handle { s, _ in
             s.nodes = nodes
+            s.witness = witness
             s.clusterName = clusterName
             for node in nodes { s.names[node.nodeID] = node.name }
         }

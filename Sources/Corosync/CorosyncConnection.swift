@@ -251,6 +251,17 @@ public final class CorosyncConnection: @unchecked Sendable {
 
     // MARK: cmap
 
+    /// Whether corosync's configuration names a quorum device (`quorum.device.model`).
+    public static func hasQuorumDevice() -> Bool {
+        var handle: cmap_handle_t = 0
+        guard cmap_initialize(&handle) == CS_OK else { return false }
+        defer { cmap_finalize(handle) }
+        var value: UnsafeMutablePointer<CChar>?
+        guard cmap_get_string(handle, "quorum.device.model", &value) == CS_OK, let value else { return false }
+        free(value)
+        return true
+    }
+
     /// The configured nodes and the cluster name, from cmap (`nodelist.node.N.*`, `totem.cluster_name`).
     static func readNodeList() -> ([ClusterNode], String) {
         var handle: cmap_handle_t = 0

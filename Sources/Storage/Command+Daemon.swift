@@ -43,3 +43,34 @@ extension Command {
         return child
     }
 }
+
+extension Command {
+    /// Whether `pid` is a live process running `program` (not a zombie, not a reused pid of
+    /// something else): what a pid file is checked with before it is trusted.
+    public static func isRunning(_ pid: pid_t, program: String) -> Bool {
+        guard pid > 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { return false }
+        let name = stat[stat.index(after: open)..<close]
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        // the kernel keeps 15 characters of a name
+        return name == program.prefix(15) && state != "Z" && state != "X"
+    }
+}
+
+extension Command {
+    /// The pid a pid file names, if that process runs `program`.
+    public static func runningPID(file: String, program: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            isRunning(pid, program: program)
+        else { return nil }
+        return pid
+    }
+
+    /// SIGTERM, up to 5 s for it to end, then SIGKILL.
+    public static func terminate(_ pid: pid_t, program: String) {
+        kill(pid, SIGTERM)
+        for _ in 0..<100 where isRunning(pid, program: program) { usleep(50_000) }
+        if isRunning(pid, program: program) { kill(pid, SIGKILL) }
+    }
+}

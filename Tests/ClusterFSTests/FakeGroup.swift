@@ -80,7 +80,7 @@ final class FakeNode: @unchecked Sendable {
         let replicator = replicator
         fs.locked { fs.replicator = replicator }
         fs.isQuorate = { replicator.canWrite }
-        replicator.connected(local: member, nodes: nodes, clusterName: "test")
+        replicator.connected(local: member, nodes: nodes, clusterName: "test", witness: false)
         replicator.quorumChanged(true)
     }
 }

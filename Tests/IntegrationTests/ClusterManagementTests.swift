@@ -284,11 +284,85 @@ import Testing
         #expect(try curl(n1, "/api2/json/cluster/config/nodes/n2", ["-X", "DELETE"]).status == 200)
         let nodelist = Self.data(try curl(n3, "/api2/json/cluster/config/nodes").body) as? [[String: Any]] ?? []
         #expect(Set(nodelist.compactMap { $0["node"] as? String }) == ["n1", "n3"])
+        try witnessKeepsTwoNodesQuorate(nodes, n1)
+
         try nodes.start(2)
         let token2 = try #require(
             (Self.data(try curl(n1, "/api2/json/cluster/config/join-token", ["-X", "POST"]).body) as? [String: Any])?["token"] as? String)
         let again = try nodes.corral(2, ["pvecm", "add", nodes.address(1), "--fingerprint", fingerprint, "--token", token2, "--force"])
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         #expect(Self.waitUntil(60) { Self.onlineCount(n1) == 3 }, "\(nodes.node(2).log)")
+    }
+
+    /// Two nodes and a witness (corosync-qnetd on the host, set up with `pvecm qdevice setup` on
+    /// node 1, its certificates unpacked as an admin would): node 3 dies and node 1 stays quorate.
+    func witnessKeepsTwoNodesQuorate(_ nodes: Nodes, _ n1: NodeProcess) throws {
+        let witness = "\(Self.subnet).254", qnetdDir = "\(nodes.dir)/qnetd", bundle = "\(nodes.dir)/qnetd.tar.gz"
+        let setup = try nodes.corral(1, ["pvecm", "qdevice", "setup", witness, "--port", "15403", "--bundle", bundle])
+        #expect(setup.status == 0 && setup.stdout.contains("/etc/corosync/qnetd/nssdb"), "\(setup.stdout)\(setup.stderr)")
+        let again = try nodes.corral(1, ["pvecm", "qdevice", "setup", witness])
+        #expect(again.status != 0 && again.stderr.contains("configured already"), "\(again.stdout)\(again.stderr)")
+        let conf = (try? String(contentsOfFile: "\(nodes.dir)/n3/corosync.conf", encoding: .utf8)) ?? ""
+        #expect(
+            Self.waitUntil(10) {
+                ((try? String(contentsOfFile: "\(nodes.dir)/n3/corosync.conf", encoding: .utf8)) ?? "").contains("host: \(witness)")
+            }, "\(conf)")
+        try FileManager.default.createDirectory(atPath: qnetdDir + "/nssdb", withIntermediateDirectories: true)
+        let unpacked = try runCommand("/bin/tar", ["-xzf", bundle, "-C", qnetdDir + "/nssdb"])
+        try #require(unpacked.status == 0, "\(unpacked.stderr)")
+        let qnetd = Process()
+        qnetd.executableURL = URL(fileURLWithPath: "/usr/bin/corosync-qnetd")
+        qnetd.arguments = [
+            "-f", "-d", "-4", "-l", witness, "-p", "15403", "-S",
+            "nss_db_dir=\(qnetdDir)/nssdb,lock_file=\(qnetdDir)/qnetd.pid,local_socket_file=\(qnetdDir)/qnetd.sock",
+        ]
+        FileManager.default.createFile(atPath: qnetdDir + "/qnetd.log", contents: nil)
+        let log = FileHandle(forWritingAtPath: qnetdDir + "/qnetd.log")
+        qnetd.standardOutput = log
+        qnetd.standardError = log
+        try qnetd.run()
+        defer {
+            // qnetd waits for its clients on SIGTERM
+            kill(qnetd.processIdentifier, SIGKILL)
+            qnetd.waitUntilExit()
+        }
+        let n3 = nodes.node(3)
+        func state(_ node: NodeProcess) -> String? {
+            ((try? curl(node, "/api2/json/cluster/config/qdevice")).flatMap { Self.data($0.body) } as? [String: Any])?["State"] as? String
+        }
+        func logs() -> String {
+            ["d1/corosync-qdevice.log", "d3/corosync-qdevice.log", "qnetd/qnetd.log"].map {
+                "\($0): " + ((try? String(contentsOfFile: "\(nodes.dir)/\($0)", encoding: .utf8)) ?? "-").suffix(1500)
+            }.joined(separator: "\n")
+                + ((try? runCommand("/usr/sbin/corosync-qdevice-tool", ["-sv", "-p", "\(nodes.dir)/n1/run/corosync-qdevice/corosync-qdevice.sock"]))?
+                    .stdout ?? "")
+        }
+        #expect(Self.waitUntil(40) { state(n1) == "Connected" && state(n3) == "Connected" }, "\(logs())")
+
+        // node 3 dies (corrald, corosync and its qdevice): node 1 alone keeps quorum with the witness's vote
+        nodes.daemons.removeValue(forKey: 3)?.kill9()
+        for pidFile in ["run/corosync-qdevice/corosync-qdevice.pid", "run/corosync.pid"] {
+            if let text = try? String(contentsOfFile: "\(nodes.dir)/n3/\(pidFile)", encoding: .utf8),
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                kill(pid, SIGKILL)
+            }
+        }
+        #expect(Self.waitUntil(20) { Self.onlineCount(n1) == 1 })
+        #expect(Self.waitUntil(20) { try Self.clusterStatus(n1).cluster?["quorate"] as? Int == 1 }, "\(logs())")
+        // writes need quorum: a join token is stored in the cluster's files
+        #expect(try curl(n1, "/api2/json/cluster/config/join-token", ["-X", "POST"]).status == 200)
+
+        // node 3 comes back; the witness goes, and every node's qdevice stops
+        try nodes.start(3)
+        #expect(Self.waitUntil(60) { Self.onlineCount(n1) == 2 }, "\(nodes.node(3).log)")
+        let removed = try nodes.corral(1, ["pvecm", "qdevice", "remove"])
+        #expect(removed.status == 0, "\(removed.stdout)\(removed.stderr)")
+        #expect(Self.data(try curl(n1, "/api2/json/cluster/config/qdevice").body) as? [String: Any] != nil)
+        #expect((Self.data(try curl(n1, "/api2/json/cluster/config/qdevice").body) as? [String: Any])?.isEmpty == true)
+        #expect(
+            Self.waitUntil(15) {
+                [1, 3].allSatisfy { !FileManager.default.fileExists(atPath: "\(nodes.dir)/n\($0)/state/qdevice") }
+            })
     }
 }
