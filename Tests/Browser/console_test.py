@@ -709,14 +709,14 @@ def storage_submit(c, dlg):
 
 
 def dc_storage_editor(c, daemon):
-    """Datacenter → Storage as an editor. Add offers Directory and LVM-Thin; a directory storage `webdir`
+    """Datacenter → Storage as an editor. Add offers every storage type; a directory storage `webdir`
     (under the node's data directory, ISO images and backups, keep-last=2 on the Backup retention tab) is
     added and shows in the table and in GET /storage; a double-click edits it (ID and path read-only; ISO
     images out, container templates in: the PUT carries content and the digest only); a second edit
     disables it and limits it to this node, a third undoes both through `delete`. ID "1bad" and no content
     at all are refused beside their fields before any request; a missing directory with "create the
     directory" unticked brings the server's message into the dialog and nothing is added. At phone width
-    the table and the dialog fit. Remove (confirmed; the volumes stay) takes webdir out of the table and of
+    the table and the LVM-Thin dialog fit, and that dialog scans this node for volume groups. Remove (confirmed; the volumes stay) takes webdir out of the table and of
     GET /storage, and leaves its directory on disk."""
     auth = daemon.login()
     dlg = "dialog.storage-dialog[open]"
@@ -732,7 +732,8 @@ def dc_storage_editor(c, daemon):
         c.click("#tabpanel [data-action=add]")
         c.wait(lambda: c.visible("#tabpanel .menu"), "the Add menu")
         kinds = c.js("return [...document.querySelectorAll('#tabpanel .menu [role=menuitem]')].map((b) => b.dataset.type + '=' + b.textContent)")
-        if kinds != ["dir=Directory", "lvmthin=LVM-Thin"]:
+        if kinds != ["dir=Directory", "lvm=LVM", "lvmthin=LVM-Thin", "btrfs=BTRFS", "nfs=NFS", "cifs=SMB/CIFS", "iscsi=iSCSI",
+                     "iscsidirect=iSCSI (user space)", "cephfs=CephFS", "rbd=RBD", "zfspool=ZFS"]:
             raise Failure(f"the Add menu offers {kinds}")
         c.click(f"#tabpanel .menu [data-type={kind}]")
         c.wait_visible(f"{dlg} input[name=storage]")
@@ -880,7 +881,13 @@ def dc_storage_editor(c, daemon):
         c.shot("dc-storage")
         if c.js("return document.documentElement.scrollWidth > innerWidth + 1"):
             raise Failure("Datacenter → Storage is wider than the phone")
+        scans = (500, re.compile(r"/api2/json/nodes/[^/]+/scan/"))  # a host without lvm2 cannot scan
+        c.expected.append(scans)
         open_add("lvmthin")
+        c.wait(lambda: c.q(f"{dlg} select[name=scan-node]").get_attribute("value") == NODE, "this node as the scan node")
+        c.wait(lambda: c.q(f"{dlg} .scan-note").text and "Scanning" not in c.q(f"{dlg} .scan-note").text, "the volume group scan")
+        c.collect_logs()
+        c.expected.remove(scans)
         c.shot("dc-storage-add-lvmthin")
         if ticked(c, dlg, "content") != {"images", "rootdir"} or c.q(f"{dlg} [role=tab]"):
             raise Failure("the LVM-Thin dialog offers more than disk images and container volumes, or a retention tab")
@@ -1163,6 +1170,103 @@ def vm_snapshot(c, vmid):
     c.shot("vm-snapshots")
 
 
+# Records the form bodies the console sends to move_disk and move_volume.
+MOVE_CALLS = """
+window.__moves = [];
+if (!window.__moveHook) {
+  const plain = window.fetch;
+  window.fetch = function (url, init) {
+    if (/\\/move_(disk|volume)$/.test(String(url))) window.__moves.push(init && init.body ? String(init.body) : '');
+    return plain.apply(this, arguments);
+  };
+  window.__moveHook = true;
+}
+"""
+
+
+def move_dialog(c, row, target, format_shown):
+    """Move the volume of config row `row` to storage `target` through its Move dialog: the format
+    choice shows only for a storage that keeps files; the source is kept (VM) or deleted (CT)."""
+    dlg = "dialog.move-dialog[open]"
+    c.js(MOVE_CALLS)
+    c.click(f'#tabpanel tr[data-key="{row}"] button[aria-label^=Move]')
+    c.wait_visible(dlg)
+    if unlabelled_inputs(c, dlg):
+        raise Failure(f"move dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+    c.wait(lambda: c.js(f"return [...document.querySelectorAll('{dlg} select[name=storage] option')].map((o) => o.value).join()") == "local,tank",
+           "local and tank as target storages")
+    if c.q(f"{dlg} select[name=storage]").get_attribute("value") != "tank":
+        raise Failure("the move dialog does not offer another storage than the volume's first")
+    shown = lambda: c.js(f"const f = document.querySelector('{dlg} select[name=format]'); return !!f && !f.closest('.field').hidden")  # noqa: E731
+    Select(c.q(f"{dlg} select[name=storage]")).select_by_value("local")
+    if shown() != format_shown:
+        raise Failure(f"with local as target the format choice is {'shown' if shown() else 'hidden'}")
+    Select(c.q(f"{dlg} select[name=storage]")).select_by_value(target)
+    if shown():
+        raise Failure("the format choice shows for a ZFS pool")
+    if not format_shown:
+        c.click(f"{dlg} input[name=delete]")
+    c.shot(f"move-{row}")
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: not c.q(dlg) or (c.visible(f"{dlg} .notice-error") and fail("move: " + c.q(dlg).text)), "the move dialog to close", 20)
+    c.wait(lambda: c.q(f"#tabpanel .task-feedback[data-kind=ok]") and f"Move {row}" in c.q("#tabpanel .task-feedback").text
+           or (c.q("#tabpanel .task-feedback[data-kind=error]") and fail(c.q("#tabpanel .task-feedback").text)), "the move task to end", 30)
+    c.wait(lambda: c.q(f'#tabpanel tr[data-key="{row}"]') and f"{target}:" in c.q(f'#tabpanel tr[data-key="{row}"] .kv-value').text,
+           f"{row} on {target}", 20)
+    sent = [{k: v[0] for k, v in urllib.parse.parse_qs(b).items()} for b in c.js("return window.__moves")]
+    want = {"disk" if format_shown else "volume": row, "storage": target, **({} if format_shown else {"delete": "1"})}
+    if len(sent) != 1 or {k: v for k, v in sent[0].items() if k != "digest"} != want:
+        raise Failure(f"the move sent {sent}, not {want}")
+
+
+def vm_move_disk(c, vmid):
+    """Against the mock: VM → Hardware → Move scsi0 to the ZFS pool tank; the old volume stays as unused0."""
+    c.click("#tab-hardware")
+    c.wait(lambda: c.q('#tabpanel tr[data-key="scsi0"]'), "the VM's disk scsi0", 20)
+    old = c.q('#tabpanel tr[data-key="scsi0"] .kv-value').text.split(",")[0]
+    move_dialog(c, "scsi0", "tank", True)
+    c.wait(lambda: c.q('#tabpanel tr[data-key="unused0"]') and old in c.q('#tabpanel tr[data-key="unused0"]').text, "the old volume as unused0", 20)
+    c.shot("vm-disk-moved")
+
+
+def ct_move_volume(c):
+    """Against the mock: CT → Resources → Move the stopped container's root disk to tank, the source deleted."""
+    c.click("#tab-resources")
+    c.wait(lambda: c.q('#tabpanel tr[data-key="rootfs"]'), "the CT's root disk", 20)
+    move_dialog(c, "rootfs", "tank", False)
+    c.shot("ct-volume-moved")
+
+
+def storage_download_url(c):
+    """Against the mock: Download from URL on storage local. Querying a compressed ISO's URL fills the file
+    name without .zst, picks ISO image and zstd, and shows the size; the download runs as a task and the
+    ISO shows in the list."""
+    dlg = "dialog.download-dialog[open]"
+    c.js("location.hash = arguments[0]", f"#node/{NODE}/storage/local")
+    c.click('#tabpanel [data-action="download-url"]')
+    c.wait_visible(dlg)
+    if unlabelled_inputs(c, dlg):
+        raise Failure(f"download dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+    value = lambda n: c.js(f"return document.querySelector('{dlg} [name=\"{n}\"]').value")  # noqa: E731
+    c.q(f"{dlg} input[name=url]").send_keys("https://images.example.test/tiny-12.iso.zst")
+    c.click(f"{dlg} .url-query button")
+    c.wait(lambda: value("filename") == "tiny-12.iso", "the file name from the URL's metadata")
+    if (value("content"), value("compression")) != ("iso", "zst"):
+        raise Failure(f"the query chose content {value('content')!r} and compression {value('compression')!r}")
+    if "12.0 MiB" not in c.q(f"{dlg} .url-query").text:
+        raise Failure(f"the dialog does not show the size: {c.q(f'{dlg} .url-query').text!r}")
+    Select(c.q(f"{dlg} select[name=checksum-algorithm]")).select_by_value("sha256")
+    c.q(f"{dlg} input[name=checksum]").send_keys("ab" * 32)
+    c.shot("storage-download-url")
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: not c.q(dlg) or (c.visible(f"{dlg} .notice-error") and fail("download: " + c.q(dlg).text))
+           or (c.visible(f"{dlg} .field-error:not([hidden])") and fail("download: " + c.q(f"{dlg} .field-error:not([hidden])").text)),
+           "the download dialog to close", 20)
+    c.wait(lambda: c.q("#tabpanel .task-feedback[data-kind=ok]"), "the download task to end", 30)
+    c.wait(lambda: c.q('#tabpanel tr[data-volid="local:iso/tiny-12.iso"]'), "the downloaded ISO in the list", 20)
+    c.shot("storage-downloaded")
+
+
 def vm_tabs(c, vmid):
     for tab, ready in (("hardware", "#tabpanel .kv-grid tbody tr"), ("options", "#tabpanel .kv-grid tbody tr"),
                        ("snapshots", "#tabpanel table.snapshots tbody tr"), ("permissions", "#tabpanel table tbody tr")):
@@ -1332,8 +1436,8 @@ def ct_wizard_server_error(c, taken):
 
 
 def ct_mock(c):
-    """Against the mock: a CT made through the wizard (with a network device), its views edited,
-    stopped and deleted; its Console reports that the mock has no terminal."""
+    """Against the mock: a CT made through the wizard (with a network device), its views edited, its
+    root disk moved, started, stopped and deleted; its Console reports that the mock has no terminal."""
     vmid = ct_wizard_fill(c, net=True)
     wizard_next(c)                                               # Create
     wizard_created(c, "lxc", vmid, 60)
@@ -1341,6 +1445,7 @@ def ct_mock(c):
     if not c.q("#tabpanel .gauge-title") or "Swap usage" not in c.q("#tabpanel").text:
         raise Failure("the CT summary shows no swap gauge")
     ct_views(c, vmid)
+    ct_move_volume(c)
     ct_wizard_server_error(c, vmid)
     c.click("#tab-summary")
     c.click('.actions button[data-action="start"]')
@@ -1642,6 +1747,8 @@ def main():
         ok = ok and step("terminal emulator", terminal_checks)
         if not args.mock_guests:  # the mock answers storage content itself, without uploads
             ok = ok and step("storage views", storage_views)
+        else:  # ... but with downloads from a URL
+            ok = ok and step("storage download from URL (mock)", storage_download_url)
         if not args.mock_guests:  # the mock stands in for storage calls of its own
             ok = ok and step("datacenter storage editor", lambda c: dc_storage_editor(c, daemon))
         ok = ok and step("datacenter permissions", dc_permissions)
@@ -1660,6 +1767,8 @@ def main():
             ok = ok and step("VM tabs", lambda c: vm_tabs(c, holder["vmid"]))
             ok = ok and step("VM field error", lambda c: vm_field_error(c, holder["vmid"]))
             ok = ok and step("VM snapshot", lambda c: vm_snapshot(c, holder["vmid"]))
+            if args.mock_guests:  # the daemon moves the disks of stopped VMs only
+                ok = ok and step("VM move disk (mock)", lambda c: vm_move_disk(c, holder["vmid"]))
             if args.mock_guests:
                 ok = ok and step("VM console without VNC", lambda c: vm_console_unavailable(c, holder["vmid"]))
             else:

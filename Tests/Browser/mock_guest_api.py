@@ -7,6 +7,8 @@ against something: an HTTPS proxy that answers PVE's guest endpoints
 memory and passes everything else (login, ACLs, tasks, events, the console's
 files) through to corrald. Guests "run" instantly; their tasks end after a
 moment with status OK and a one-line log. There is no VNC behind vncproxy.
+Two storages, local (a directory) and tank (a ZFS pool), take moved disks
+(move_disk, move_volume); local takes downloads (query-url-metadata, download-url).
 
 It checks what a real server checks where the console relies on it: the
 `digest` on config writes, taken VMIDs, and a few parameter formats, answering
@@ -35,6 +37,14 @@ NOVNC_DIR = "/usr/share/novnc"  # served at /novnc/ as corrald is meant to
 STATE = {"guests": {}, "tasks": {}, "pid": 4000}
 ISO = "local:iso/debian-12.8.0-amd64-netinst.iso"
 VZTMPL = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+# local: a directory storage (files, any format); tank: a ZFS pool (raw volumes only), a place to move disks to
+STORAGES = [{"storage": "local", "type": "dir", "content": "iso,vztmpl,images,rootdir", "active": 1, "enabled": 1,
+             "avail": 90 << 30, "total": 100 << 30, "used": 10 << 30, "shared": 0},
+            {"storage": "tank", "type": "zfspool", "content": "images,rootdir", "active": 1, "enabled": 1,
+             "avail": 400 << 30, "total": 500 << 30, "used": 100 << 30, "shared": 0}]
+VOLUMES = [{"volid": ISO, "format": "iso", "size": 631242752, "content": "iso"},
+           {"volid": VZTMPL, "format": "tzst", "size": 126431232, "content": "vztmpl"}]
+DOWNLOAD_EXT = {"iso": r"\.(iso|img)", "vztmpl": r"\.tar\.(gz|xz|zst|bz2)", "import": r"\.(ova|qcow2|raw|vmdk)"}
 CT_NET_RE = re.compile(r"^(name=[\w.-]+|bridge=[-_.\w]+|(ip|gw|ip6|gw6|tag|firewall|hwaddr|mtu|rate|type)=[^,]+)(,(name=[\w.-]+|bridge=[-_.\w]+|(ip|gw|ip6|gw6|tag|firewall|hwaddr|mtu|rate|type)=[^,]+))*$")
 NET_RE = re.compile(r"^(virtio|e1000|e1000e|rtl8139|vmxnet3)(=[0-9A-Fa-f:]{17})?(,(bridge=[-_.\w]+|(tag|firewall|link_down|macaddr)=[^,]+))*$")
 DISK_RE = re.compile(r"^([a-z][a-z0-9\-_.]*:[^,]+|none|cdrom)(,[a-z_]+=[^,]+)*$")
@@ -232,17 +242,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.ok(st) or True
             lines = [{"n": 1, "t": t["log"]}] + ([{"n": 2, "t": f"TASK {t['status'] if t['status'] == 'OK' else 'ERROR: ' + t['status']}"}] if done else [])
             return self.reply(200, {"data": lines, "total": len(lines)}) or True
-        m = re.fullmatch(r"/nodes/([^/]+)/storage", p)
-        if m and verb == "GET":
-            self.params()
-            return self.ok([{"storage": "local", "type": "dir", "content": "iso,vztmpl,images,rootdir", "active": 1, "enabled": 1,
-                             "avail": 90 << 30, "total": 100 << 30, "used": 10 << 30, "shared": 0}]) or True
-        m = re.fullmatch(r"/nodes/([^/]+)/storage/local/content", p)
-        if m and verb == "GET":
-            q = self.params()
-            vols = [{"volid": ISO, "format": "iso", "size": 631242752, "content": "iso"},
-                    {"volid": VZTMPL, "format": "tzst", "size": 126431232, "content": "vztmpl"}]
-            return self.ok([v for v in vols if q.get("content") in (None, v["content"])]) or True
+        if self.storage_api(p, verb):
+            return True
         m = re.fullmatch(r"/nodes/([^/]+)/lxc", p)
         if m and verb == "POST":
             q = self.params()
@@ -346,6 +347,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             new = (int(cur.group(1)) if cur else 0) + int(sm.group(1))
             g["config"][disk] = re.sub(r",size=\d+G", "", g["config"][disk]) + f",size={new}G"
             return self.ok(new_task(node, "resize", vmid, self.user(), f"resize {disk}")) or True
+        if rest in ("/move_disk", "/move_volume") and verb == "POST":
+            return self.move(g, rest == "/move_disk") or True
         if rest == "/pending" and verb == "GET":
             return self.ok([{"key": k, "value": v} for k, v in g["config"].items()]) or True
         if rest == "/status/current" and verb == "GET":
@@ -407,6 +410,83 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.fail(500, "the mock guest API has no console")
             return True
         return False
+
+    def storage_api(self, p, verb):
+        """Storages (local and tank), local's content, and downloads from a URL into local."""
+        node = self.node
+        if re.fullmatch(r"/nodes/[^/]+/storage", p) and verb == "GET":
+            content = self.params().get("content")
+            return self.ok([s for s in STORAGES if content in (None, *s["content"].split(","))]) or True
+        if re.fullmatch(r"/nodes/[^/]+/storage/local/status", p) and verb == "GET":
+            self.params()
+            return self.ok(STORAGES[0]) or True
+        if re.fullmatch(r"/nodes/[^/]+/storage/local/content", p) and verb == "GET":
+            q = self.params()
+            return self.ok([v for v in VOLUMES if q.get("content") in (None, v["content"])]) or True
+        if re.fullmatch(r"/nodes/[^/]+/query-url-metadata", p) and verb == "GET":
+            url = self.params().get("url", "")
+            if not re.fullmatch(r"https?://.*", url):
+                return self.bad({"url": "value does not match the regex pattern"}) or True
+            name = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
+            return self.ok({"filename": name, "size": 12 << 20, "mimetype": "application/zstd" if name.endswith(".zst") else "application/octet-stream"}) or True
+        if re.fullmatch(r"/nodes/[^/]+/storage/local/download-url", p) and verb == "POST":
+            q = self.params()
+            errors = {}
+            content, name = q.get("content", ""), q.get("filename", "")
+            if not re.fullmatch(r"https?://.*", q.get("url", "")):
+                errors["url"] = "value does not match the regex pattern"
+            if content not in DOWNLOAD_EXT:
+                errors["content"] = f"value '{content}' does not have a value in the enumeration 'iso, vztmpl, import'"
+            elif not re.fullmatch(r"[^/]+" + DOWNLOAD_EXT[content], name, re.I):
+                errors["filename"] = "wrong file extension"
+            if bool(q.get("checksum")) != bool(q.get("checksum-algorithm")):
+                errors["checksum" if not q.get("checksum") else "checksum-algorithm"] = "missing value for required option"
+            if q.get("checksum-algorithm") not in (None, "md5", "sha1", "sha224", "sha256", "sha384", "sha512"):
+                errors["checksum-algorithm"] = "value does not have a value in the enumeration"
+            if q.get("compression") not in (None, "gz", "lzo", "zst", "bz2") or (q.get("compression") and content != "iso"):
+                errors["compression"] = f"decompression not supported for {content}"
+            if errors:
+                return self.bad(errors) or True
+            VOLUMES.append({"volid": f"local:{content}/{name}", "format": content, "size": 12 << 20, "content": content, "ctime": int(time.time())})
+            return self.ok(new_task(node, "download", name, self.user(), f"downloading {q['url']} to {name}")) or True
+        return False
+
+    def move(self, g, vm):
+        """move_disk (VM) and move_volume (CT): the volume goes to a storage of its own name, the old one
+        becomes unusedN unless delete=1."""
+        q = self.params()
+        key, storage = q.get("disk" if vm else "volume", ""), q.get("storage", "")
+        cfg, vmid = g["config"], g["vmid"]
+        errors = {}
+        if key not in cfg or "media=cdrom" in cfg[key]:
+            errors["disk" if vm else "volume"] = f"unable to find disk '{key}'"
+        if storage not in [s["storage"] for s in STORAGES]:
+            errors["storage"] = f"storage '{storage}' does not exist"
+        if q.get("format") not in (None, "raw", "qcow2", "vmdk"):
+            errors["format"] = "value does not have a value in the enumeration 'raw, qcow2, vmdk'"
+        if q.get("bwlimit") is not None and not q["bwlimit"].isdigit():
+            errors["bwlimit"] = "type check ('integer') failed"
+        if errors:
+            return self.bad(errors)
+        if q.get("digest") and q["digest"] != digest(cfg):
+            return self.fail(500, "detected modified configuration - file changed by other user? Try again.")
+        if not vm and g["status"] != "stopped":
+            return self.fail(500, "cannot move volumes of a running container")
+        old, _, opts = cfg[key].partition(",")
+        if old.split(":")[0] == storage and not q.get("format"):
+            return self.fail(500, "you can't move to the same storage with same disk format")
+        n = len([v for v in cfg.values() if "-disk-" in v])
+        name = f"vm-{vmid}-disk-{n}" if vm else f"subvol-{vmid}-disk-{n}"
+        if storage == "local" and vm:
+            name = f"{vmid}/{name}.{q.get('format') or 'qcow2'}"
+        cfg[key] = f"{storage}:{name}" + (f",{opts}" if opts else "")
+        if q.get("delete") != "1":
+            i = 0
+            while f"unused{i}" in cfg:
+                i += 1
+            cfg[f"unused{i}"] = old
+        kind = "qmmove" if vm else "move_volume"
+        return self.ok(new_task(self.node, kind, vmid, self.user(), f"moving {old} to {storage}", after=1.5))
 
     def resource(self, g):
         cfg = g["config"]

@@ -7,7 +7,9 @@
 import { h, setText } from './dom.js';
 import { nextId } from './ui.js';
 
-const optionList = (options) => (options || []).map((o) => (Array.isArray(o) ? { value: o[0], label: o[1] ?? o[0] } : o));
+/** Options as [value, label] pairs, {value, label} objects or bare values. */
+const optionList = (options) => (options || []).map((o) => (Array.isArray(o) ? { value: o[0], label: o[1] ?? o[0] }
+  : typeof o === 'object' && o !== null ? o : { value: o, label: o }));
 
 /**
  * field({label, name, sub, type, value, options, required, min, max, step, placeholder, hint, list, …})

@@ -12,9 +12,14 @@ export const CONTENT_LABELS = {
 };
 export const CONTENT_ONE = {
   iso: 'ISO image', vztmpl: 'Container template', images: 'Disk image', rootdir: 'Container volume', backup: 'Backup',
+  snippets: 'Snippet', import: 'Import source',
 };
-/** The content types a storage's Content view lists (rootdir volumes show with images). */
-export const BROWSABLE = ['iso', 'vztmpl', 'images', 'backup'];
+/** The content types a storage's Content view can list, in the order its filter offers them. */
+export const BROWSABLE = ['iso', 'vztmpl', 'images', 'rootdir', 'backup', 'snippets', 'import'];
+/** The content types download-url fetches (POST …/download-url), with the file names each takes. */
+export const DOWNLOADABLE = {
+  iso: ['.iso', '.img'], vztmpl: ['.tar.gz', '.tar.xz', '.tar.zst', '.tar.bz2'], import: ['.ova', '.qcow2', '.raw', '.vmdk'],
+};
 /** The content types one can upload, with the file names each takes. */
 export const UPLOADABLE = { iso: ['.iso', '.img'], vztmpl: ['.tar.gz', '.tar.xz', '.tar.zst', '.tgz'] };
 

@@ -1,6 +1,6 @@
 // Datacenter → Storage: the storage configuration (GET /storage) as a table —
 // id, type, content, where it lives, shared, enabled, nodes — and its editor:
-// Add (a directory or an LVM thin pool), Edit and Remove act on the row picked
+// Add (one entry per type of storage-types.js), Edit and Remove act on the row picked
 // (a radio button per row; a double-click or Enter edits). Dialogs: storage-dialog.js.
 
 import { api, errorText, seg } from '../api.js';
@@ -10,8 +10,7 @@ import { errorSlot, menuButton } from '../ui.js';
 import { accessView, listPanel, showError, toolButton, yesNo } from './access-common.js';
 import { contentText } from './node-storage.js';
 import { STORAGE_TYPES, addStorageDialog, editStorageDialog } from './storage-dialog.js';
-
-const where = (s) => s.path || s.export || s.pool || s.vgname || s.thinpool || s.server || '';
+import { storagePlace as where } from './storage-types.js';
 
 export const mountDcStorage = accessView((panel, signal) => {
   const action = (id, label, iconName, fn) => {

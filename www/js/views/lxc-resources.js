@@ -1,6 +1,7 @@
 // CT → Resources: memory, swap, cores, CPU limit and weight, the root
-// disk and mount points (mpN) with growing them (PUT …/resize {disk, size})
-// and adding and removing mount points.
+// disk and mount points (mpN) with growing them (PUT …/resize {disk, size}),
+// moving them to another storage (move-volume.js) and adding and removing
+// mount points.
 
 import { api } from '../api.js';
 import { h, icon } from '../dom.js';
@@ -13,6 +14,7 @@ import { listStorages, storageLabel } from '../storage.js';
 import { MP_KEY, freeIndex } from '../ct-config.js';
 import { isUpid, waitTask, TaskFailed } from '../taskrun.js';
 import { configView, optionEditors } from './config-grid.js';
+import { movable, moveVolumeDialog } from './move-volume.js';
 
 const mib = (v, dflt) => formatBytes((Number(v ?? dflt) || 0) * 2 ** 20);
 
@@ -40,7 +42,7 @@ export const mountLxcResources = guestView((panel, guest, signal) => {
         return {
           key: k, icon: 'disk', label: k === 'rootfs' ? 'Root disk' : `Mount point ${k}`,
           value: `${v.volume}${v.mp ? ` on ${v.mp}` : ''}${v.size ? ` (${v.size})` : ''}`,
-          actions: [['Resize', 'arrow-up', () => resize(k, v)]],
+          actions: [['Resize', 'arrow-up', () => resize(k, v)], ...(movable(v.volume) ? [['Move', 'chevron-right', () => move(k, v.volume)]] : [])],
           remove: k === 'rootfs' ? null : () => removeMountPoint(k),
         };
       }),
@@ -66,6 +68,13 @@ export const mountLxcResources = guestView((panel, guest, signal) => {
         await view.refresh();
       },
     });
+  }
+
+  async function move(key, volume) {
+    const upid = await moveVolumeDialog({ guest, key, volume, signal });
+    if (!upid) return;
+    // The task line reports the end (and offers the log); the config changes only then.
+    view.feedback.run(`Move ${key}`, async () => upid).catch(() => {}).finally(() => view.refresh());
   }
 
   function addMountPoint() {

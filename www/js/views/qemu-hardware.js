@@ -2,7 +2,8 @@
 // processors, firmware, controllers, disks, CD/DVD drives, network devices,
 // unused disks, anything else), with editors. Every change is a PUT (a POST for
 // new disks, which allocate storage in a task) guarded by the config's digest;
-// changes that need a restart show as pending.
+// changes that need a restart show as pending. Disks move to another storage
+// in a task (move-volume.js).
 
 import { h, icon } from '../dom.js';
 import { errorSlot } from '../ui.js';
@@ -18,6 +19,7 @@ import {
   DISK_BUSES, DISK_KEY, NET_KEY, UNUSED_KEY, BIOSES, MACHINES, SCSIHW, CPU_TYPES, NIC_CHOICES, CACHE_MODES, VGA_TYPES,
 } from '../qemu-config.js';
 import { configLoader, configTable, renderRows } from './config-grid.js';
+import { movable, moveVolumeDialog } from './move-volume.js';
 
 const BUS_ORDER = ['ide', 'sata', 'scsi', 'virtio'];
 const SHOWN_ELSEWHERE = new Set(['name', 'onboot', 'boot', 'bootdisk', 'ostype', 'agent', 'protection', 'description',
@@ -80,11 +82,11 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     });
     for (const k of diskKeys) {
       const cd = isCdrom(cfg[k]);
-      out.push({ keys: [k], key: k, icon: 'disk', label: `${cd ? 'CD/DVD drive' : 'Hard disk'} (${k})`, value: cfg[k],
+      out.push({ keys: [k], key: k, icon: 'disk', label: `${cd ? 'CD/DVD drive' : 'Hard disk'} (${k})`, value: cfg[k], actions: cd ? [] : moveAction(k),
         edit: () => (cd ? editCdrom(k) : editDisk(k)), remove: () => removeKey(k, cd ? 'CD/DVD drive' : 'hard disk') });
     }
     for (const k of ['efidisk0', 'tpmstate0']) {
-      if (cfg[k] !== undefined) out.push({ keys: [k], key: k, icon: 'disk', label: k === 'efidisk0' ? 'EFI disk' : 'TPM state', value: cfg[k], remove: () => removeKey(k, k === 'efidisk0' ? 'EFI disk' : 'TPM state') });
+      if (cfg[k] !== undefined) out.push({ keys: [k], key: k, icon: 'disk', label: k === 'efidisk0' ? 'EFI disk' : 'TPM state', value: cfg[k], actions: moveAction(k), remove: () => removeKey(k, k === 'efidisk0' ? 'EFI disk' : 'TPM state') });
     }
     const nets = Object.keys(cfg).filter((k) => NET_KEY.test(k)).sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)));
     for (const k of nets) {
@@ -92,7 +94,7 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     }
     const unused = Object.keys(cfg).filter((k) => UNUSED_KEY.test(k)).sort();
     for (const k of unused) {
-      out.push({ keys: [k], key: k, icon: 'disk', label: `Unused disk ${k.slice(6)}`, value: cfg[k], remove: () => removeKey(k, 'unused disk', true) });
+      out.push({ keys: [k], key: k, icon: 'disk', label: `Unused disk ${k.slice(6)}`, value: cfg[k], actions: moveAction(k), remove: () => removeKey(k, 'unused disk', true) });
     }
     const rest = Object.keys(cfg).filter((k) => !SHOWN_ELSEWHERE.has(k) && !out.some((r) => r.keys.includes(k))).sort();
     for (const k of rest) out.push({ keys: [k], key: k, icon: 'hardware', label: k, value: cfg[k], remove: () => removeKey(k, k) });
@@ -120,6 +122,19 @@ export const mountQemuHardware = guestView((panel, guest, signal) => {
     feedback.clear();
     await refresh();
     return res;
+  }
+
+  /** The Move button of a disk row: for a disk that is in the config (not only pending) and on a storage. */
+  function moveAction(key) {
+    const volume = parsePropString(state.config[key] ?? '', 'file').file;
+    return movable(volume) ? [['Move', 'chevron-right', () => moveDisk(key, volume)]] : [];
+  }
+
+  async function moveDisk(key, volume) {
+    const upid = await moveVolumeDialog({ guest, key, volume, digest: state.digest, signal });
+    if (!upid) return;
+    // The task line reports the end (and offers the log); the config changes only then.
+    feedback.run(`Move ${key}`, async () => upid).catch(() => {}).finally(() => refresh());
   }
 
   // --- editors ----------------------------------------------------------------

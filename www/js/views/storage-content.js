@@ -1,7 +1,10 @@
 // Node → Storage → one storage: its volumes (GET …/storage/{id}/content,
-// filtered by content type), uploads of ISO images and container templates
-// (POST …/upload as multipart/form-data, with progress, then the task that
-// stores the file), and deleting a volume (DELETE …/content/{volume}).
+// filtered by content type: ISO images, container templates, disk images,
+// container volumes, backups, snippets, import sources), uploads of ISO images
+// and container templates (POST …/upload as multipart/form-data, with
+// progress, then the task that stores the file), downloads from a URL
+// (download-url.js), a backup's notes and protection (PUT …/content/{volume})
+// and deleting a volume (DELETE …/content/{volume}).
 
 import { api, seg, errorText } from '../api.js';
 import { h, icon, setText } from '../dom.js';
@@ -12,10 +15,10 @@ import { confirmDialog, formDialog } from '../dialog.js';
 import { navigate } from '../router.js';
 import { taskFeedback, isUpid, waitTask, TaskFailed } from '../taskrun.js';
 import { uploadForm } from '../upload.js';
-import { BROWSABLE, CONTENT_LABELS, CONTENT_ONE, UPLOADABLE, listContent, splitContent, volName } from '../storage.js';
+import { BROWSABLE, CONTENT_LABELS, CONTENT_ONE, DOWNLOADABLE, UPLOADABLE, listContent, splitContent, volName } from '../storage.js';
 import { usageCell } from './node-storage.js';
-
-const CHECKSUMS = [['', 'None'], ['md5', 'MD5'], ['sha1', 'SHA-1'], ['sha224', 'SHA-224'], ['sha256', 'SHA-256'], ['sha384', 'SHA-384'], ['sha512', 'SHA-512']];
+import { CHECKSUMS, downloadUrlDialog } from './download-url.js';
+import { rowButton } from './access-common.js';
 
 export function mountStorageContent(panel, node, id) {
   const ctrl = new AbortController();
@@ -26,7 +29,10 @@ export function mountStorageContent(panel, node, id) {
   const count = h('p', { class: 'muted small', 'aria-live': 'polite' }, 'Loading…');
   const filter = field({ label: 'Show', name: 'content', type: 'select', options: [['', 'All content']], value: '' });
   const uploadBtn = h('button', { type: 'button', class: 'btn btn-primary', hidden: true, onclick: upload }, icon('arrow-up'), 'Upload');
+  const downloadBtn = h('button', { type: 'button', class: 'btn', hidden: true, dataset: { action: 'download-url' }, onclick: download },
+    icon('arrow-down'), 'Download from URL');
   const usage = h('div', { class: 'storage-usage' });
+  const notesHead = h('th', { scope: 'col', class: 'optional', hidden: true }, 'Notes');
   const tbody = h('tbody');
   let status = null;
 
@@ -34,7 +40,7 @@ export function mountStorageContent(panel, node, id) {
     h('div', { class: 'panel-toolbar panel-toolbar-wrap' },
       h('button', { type: 'button', class: 'link', onclick: () => navigate(`node/${node}`, 'storage') }, '← All storages'),
       h('h2', { class: 'panel-title' }, icon('disk'), `Storage ${id}`),
-      h('div', { class: 'actions' }, uploadBtn,
+      h('div', { class: 'actions' }, uploadBtn, downloadBtn,
         h('button', { type: 'button', class: 'btn', onclick: () => refresh() }, icon('refresh'), 'Reload'))),
     feedback.el, err.el,
     h('div', { class: 'storage-head' }, h('div', { class: 'storage-filter' }, filter.el), usage, count),
@@ -42,35 +48,52 @@ export function mountStorageContent(panel, node, id) {
       h('table', { class: 'grid content-grid' },
         h('caption', { class: 'sr-only' }, `Volumes on ${id}`),
         h('thead', null, h('tr', null,
-          h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col', class: 'optional' }, 'Format'),
+          h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Type'), notesHead, h('th', { scope: 'col', class: 'optional' }, 'Format'),
           h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col', class: 'optional' }, 'Guest'), h('th', { scope: 'col', class: 'optional' }, 'Created'),
           h('th', { scope: 'col', class: 'actions-col' }, h('span', { class: 'sr-only' }, 'Actions')))),
         tbody))));
   filter.input.addEventListener('change', () => refresh());
 
+  const holds = () => splitContent(status?.content);
+
   async function loadStatus() {
     status = await api(`${base}/status`, { signal });
-    const types = splitContent(status.content).filter((c) => BROWSABLE.includes(c) || c === 'rootdir');
-    filter.setOptions([['', 'All content'], ...types.filter((c) => c !== 'rootdir').map((c) => [c, CONTENT_LABELS[c] || c])]);
+    const types = BROWSABLE.filter((c) => holds().includes(c));
+    filter.setOptions([['', 'All content'], ...types.map((c) => [c, CONTENT_LABELS[c] || c])]);
     uploadBtn.hidden = !types.some((c) => UPLOADABLE[c]);
+    downloadBtn.hidden = !types.some((c) => DOWNLOADABLE[c]);
     usage.replaceChildren(h('span', { class: 'field-label' }, 'Usage'), usageCell(status, 'div'));
+  }
+
+  function row(v, notes) {
+    const name = volName(v.volid);
+    const backup = v.content === 'backup';
+    const locked = backup && Number(v.protected) === 1;
+    const del = rowButton('Delete', 'trash', () => remove(v), `Delete ${name}`);
+    if (locked) Object.assign(del, { disabled: true, title: 'A protected backup cannot be deleted.' });
+    return h('tr', { dataset: locked ? { volid: v.volid, protected: '1' } : { volid: v.volid } },
+      h('th', { scope: 'row', class: 'vol-name' }, name, locked ? icon('lock', { cls: 'vol-lock', label: 'Protected' }) : null),
+      h('td', null, CONTENT_ONE[v.content] || v.content || '–'),
+      notes ? h('td', { class: 'optional vol-notes' }, backup && v.notes ? v.notes : '') : null,
+      h('td', { class: 'optional' }, v.format || '–'),
+      h('td', null, formatBytes(v.size)),
+      h('td', { class: 'optional' }, v.vmid ? String(v.vmid) : '–'),
+      h('td', { class: 'optional' }, v.ctime ? formatTimestamp(v.ctime) : '–'),
+      h('td', { class: 'row-actions' },
+        backup ? rowButton('Notes', 'edit', () => editNotes(v), `Edit the notes of ${name}`) : null,
+        backup ? rowButton(locked ? 'Unprotect' : 'Protect', 'lock', () => protect(v, !locked), `${locked ? 'Unprotect' : 'Protect'} ${name}`) : null,
+        del));
   }
 
   async function refresh() {
     try {
       if (!status) await loadStatus();
       const vols = await listContent(node, id, filter.get() || undefined, { signal });
-      const rows = vols.map((v) => h('tr', { dataset: { volid: v.volid } },
-        h('th', { scope: 'row', class: 'vol-name' }, volName(v.volid)),
-        h('td', null, CONTENT_ONE[v.content] || v.content || '–'),
-        h('td', { class: 'optional' }, v.format || '–'),
-        h('td', null, formatBytes(v.size)),
-        h('td', { class: 'optional' }, v.vmid ? String(v.vmid) : '–'),
-        h('td', { class: 'optional' }, v.ctime ? formatTimestamp(v.ctime) : '–'),
-        h('td', { class: 'row-actions' }, h('button', {
-          type: 'button', class: 'btn btn-small', onclick: () => remove(v), 'aria-label': `Delete ${volName(v.volid)}`,
-        }, icon('trash'), h('span', { class: 'btn-label' }, 'Delete')))));
-      tbody.replaceChildren(...(rows.length ? rows : [h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'Nothing here yet.'))]));
+      // Notes belong to backups: their column shows only where backups are listed.
+      const notes = vols.some((v) => v.content === 'backup');
+      notesHead.hidden = !notes;
+      const rows = vols.map((v) => row(v, notes));
+      tbody.replaceChildren(...(rows.length ? rows : [h('tr', null, h('td', { colspan: notes ? 8 : 7, class: 'empty' }, 'Nothing here yet.'))]));
       setText(count, `${rows.length} volume${rows.length === 1 ? '' : 's'}`);
       err.set(null);
     } catch (e) {
@@ -93,8 +116,44 @@ export function mountStorageContent(panel, node, id) {
     refresh();
   }
 
+  async function editNotes(v) {
+    // The list carries the first line only; the volume's own attributes the whole text.
+    let text = v.notes || '';
+    try {
+      const attrs = await api(`${base}/content/${seg(v.volid)}`, { signal });
+      if (attrs && typeof attrs.notes === 'string') text = attrs.notes;
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      console.debug('volume attributes:', errorText(e));
+    }
+    const notes = field({ label: 'Notes', name: 'notes', type: 'textarea', rows: 6, wide: true, value: text });
+    const saved = await formDialog({
+      title: `Notes of ${volName(v.volid)}`, fields: [notes], submitLabel: 'Save', className: 'dialog-wide',
+      onSubmit: () => api(`${base}/content/${seg(v.volid)}`, { method: 'PUT', body: { notes: notes.get() }, signal }),
+    });
+    if (saved) refresh();
+  }
+
+  async function protect(v, on) {
+    try {
+      await feedback.run(`${on ? 'Protect' : 'Unprotect'} ${volName(v.volid)}`,
+        () => api(`${base}/content/${seg(v.volid)}`, { method: 'PUT', body: { protected: on ? 1 : 0 }, signal }));
+    } catch (e) {
+      console.debug('protect failed:', e);
+    }
+    refresh();
+  }
+
+  async function download() {
+    const types = holds().filter((c) => DOWNLOADABLE[c]);
+    const started = await downloadUrlDialog({ node, storage: id, types, signal });
+    if (!started) return;
+    // The task line follows the download and offers its log; the list changes when it ends.
+    feedback.run(`Download ${started.filename}`, async () => started.upid).catch(() => {}).finally(() => refresh());
+  }
+
   function upload() {
-    const types = splitContent(status?.content).filter((c) => UPLOADABLE[c]);
+    const types = holds().filter((c) => UPLOADABLE[c]);
     const content = field({ label: 'Content', name: 'content', type: 'select', options: types.map((c) => [c, CONTENT_LABELS[c]]), value: types[0] });
     const file = field({ label: 'File', name: 'filename', type: 'file', required: true, wide: true });
     const algo = field({ label: 'Checksum algorithm', name: 'checksum-algorithm', type: 'select', options: CHECKSUMS, value: '' });

@@ -1,7 +1,8 @@
 // The Add and Edit dialog of Datacenter → Storage (POST /storage, PUT /storage/{storage}).
-// The General tab holds the options of the storage's type, the Backup retention tab its
-// prune-backups. Edit sends only what changed — an option emptied goes into `delete` — with
-// the digest the storage was read with, so a change made meanwhile by someone else is refused.
+// The General tab holds the options of the storage's type (storage-types.js, with suggestions from
+// the node's scans: storage-scan.js), the Backup retention tab its prune-backups. Edit sends only
+// what changed — an option emptied goes into `delete` — with the digest the storage was read with,
+// so a change made meanwhile by someone else is refused.
 
 import { api, ApiError, seg } from '../api.js';
 import { h } from '../dom.js';
@@ -11,28 +12,21 @@ import { formatPropString, parsePropString } from '../propstring.js';
 import { CONTENT_LABELS, splitContent } from '../storage.js';
 import { nextId } from '../ui.js';
 import { checkList, splitList } from './access-common.js';
+import { STORAGE_TYPES, isSet, typeFields } from './storage-types.js';
+import { offerScans, scanNodeField } from './storage-scan.js';
 
-/** The types this node can add: what each can hold, what a new one holds, its options fixed at creation. */
-export const STORAGE_TYPES = {
-  dir: {
-    label: 'Directory', content: ['images', 'rootdir', 'iso', 'vztmpl', 'backup', 'snippets', 'import'],
-    defaultContent: ['images', 'rootdir'], fixed: ['path'],
-  },
-  lvmthin: { label: 'LVM-Thin', content: ['images', 'rootdir'], defaultContent: ['images', 'rootdir'], fixed: ['vgname', 'thinpool'] },
-};
+export { STORAGE_TYPES };
 
 const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/;
 const ID_RULE = 'An ID starts with a lowercase letter, then has lowercase letters, digits, "-", "_" or ".", '
   + 'and ends with a letter or digit (at least 2 characters).';
-const LVM_NAME = /^[a-zA-Z0-9.+_][a-zA-Z0-9.+_-]*$/;
-const LVM_RULE = 'Letters, digits, ".", "+", "_" and "-" (not first).';
 const KEEP = [
   ['keep-last', 'Keep last'], ['keep-hourly', 'Keep hourly'], ['keep-daily', 'Keep daily'],
   ['keep-weekly', 'Keep weekly'], ['keep-monthly', 'Keep monthly'], ['keep-yearly', 'Keep yearly'],
 ];
 
-/** A flag as storage.cfg may spell it (1/yes/on, or for is_mountpoint a path). */
-const isSet = (v) => v !== undefined && v !== null && !['', '0', 'no', 'off'].includes(String(v));
+// iSCSI's "none": its LUNs are not used as disks directly, only as the base of an LVM storage.
+const CONTENT_NAMES = { ...CONTENT_LABELS, none: 'None (LUNs only as a base for LVM)' };
 const sortedList = (v) => splitList(v).sort().join(',');
 
 /** "keep-daily=7,keep-last=3" in one spelling (the order above; keep-all alone), '' when nothing is kept. */
@@ -96,31 +90,21 @@ function storageDialog(type, entry, saved) {
   const e = entry || {};
   const known = STORAGE_TYPES[type];
   // A type this node cannot add (a storage.cfg written elsewhere): its common options only.
-  const t = known || { label: type, content: splitContent(e.content), defaultContent: [], fixed: [] };
-  const isDir = type === 'dir';
-  const fixedHint = 'Fixed once the storage exists.';
+  const t = known || { label: type, content: splitContent(e.content), defaultContent: [] };
+  const own = typeFields(known ? type : null, e, editing);
 
   const id = rule(field({ label: 'ID', name: 'storage', required: true, value: e.storage,
     hint: editing ? null : 'Lowercase letters, digits, "-", "_" and "."; it cannot be changed later.' }),
   (v) => (STORAGE_ID.test(v) ? null : ID_RULE));
   const typeField = field({ label: 'Type', name: 'type', value: known ? `${t.label} (${type})` : type });
   typeField.input.readOnly = true;
+  if (editing) id.input.readOnly = true;
+  const where = own.where;
+  // Where the scans run, for a type whose fields offer what a node finds.
+  const scanNode = own.scans.length ? [scanNodeField()] : [];
+  if (scanNode.length) offerScans(own.scans, own.byName, scanNode[0]);
 
-  const where = [];
-  if (isDir) {
-    where.push(rule(field({ label: 'Directory', name: 'path', required: true, wide: true, placeholder: '/mnt/data', value: e.path,
-      hint: editing ? fixedHint : 'An absolute path; every node that has this storage uses it.' }),
-    (v) => (v.startsWith('/') ? null : 'Give an absolute path: it starts with "/".')));
-  } else if (type === 'lvmthin') {
-    where.push(rule(field({ label: 'Volume group', name: 'vgname', required: true, value: e.vgname, hint: editing ? fixedHint : null }),
-      (v) => (LVM_NAME.test(v) ? null : LVM_RULE)));
-    where.push(rule(field({ label: 'Thin pool', name: 'thinpool', required: true, value: e.thinpool,
-      hint: editing ? fixedHint : 'A thin pool in that volume group (lvcreate --type thin-pool).' }),
-    (v) => (LVM_NAME.test(v) ? null : LVM_RULE)));
-  }
-  if (editing) for (const f of [id, ...where]) f.input.readOnly = true;
-
-  const content = checkList({ label: 'Content', name: 'content', options: t.content, labels: CONTENT_LABELS,
+  const content = checkList({ label: 'Content', name: 'content', options: t.content, labels: CONTENT_NAMES,
     value: editing ? splitContent(e.content) : t.defaultContent, hint: 'What this storage holds.' });
   const nodes = checkList({ label: 'Nodes', name: 'nodes', value: splitList(e.nodes), hint: 'None ticked: every node has this storage.' });
   api('/nodes').then((list) => {
@@ -128,25 +112,7 @@ function storageDialog(type, entry, saved) {
   }).catch((err) => nodes.setError(`Could not load the node list: ${err.message}`));
   const enable = field({ label: 'Enabled', name: 'disable', type: 'checkbox', value: !isSet(e.disable),
     hint: 'A disabled storage stays configured but is not used.' });
-  const options = [enable];
-  let shared = null;
-  let format = null;
-  let prealloc = null;
-  let createBase = null;
-  let mountpoint = null;
-  if (isDir) {
-    shared = field({ label: 'Shared', name: 'shared', type: 'checkbox', value: isSet(e.shared),
-      hint: 'The directory holds the same files on every node (a network or cluster file system mounted there); this does not share it.' });
-    format = field({ label: 'Default image format', name: 'format', type: 'select', value: e.format || '',
-      options: [['', 'Default (raw)'], ['raw', 'raw'], ['qcow2', 'qcow2'], ['vmdk', 'vmdk']] });
-    prealloc = field({ label: 'Preallocation', name: 'preallocation', type: 'select', value: e.preallocation || '',
-      options: [['', 'Default'], ['off', 'off'], ['metadata', 'metadata'], ['falloc', 'falloc'], ['full', 'full']] });
-    createBase = field({ label: 'Create the directory if it is missing', name: 'create-base-path', type: 'checkbox',
-      value: e['create-base-path'] ?? '1', hint: 'Untick for a mount point: then a missing directory is an error, not an empty new one.' });
-    mountpoint = field({ label: 'Expect a mount point', name: 'is_mountpoint', type: 'checkbox', value: isSet(e.is_mountpoint),
-      hint: 'The storage works only while a file system is mounted at the directory.' });
-    options.push(shared, format, prealloc, createBase, mountpoint);
-  }
+  const options = [enable, ...own.options];
 
   // Backup retention, for types that hold backups.
   const backups = t.content.includes('backup');
@@ -160,7 +126,7 @@ function storageDialog(type, entry, saved) {
   keepAll.input.addEventListener('change', syncKeepAll);
   syncKeepAll();
 
-  const general = h('div', { class: 'form-grid' }, id.el, typeField.el, where.map((f) => f.el), content.el, nodes.el,
+  const general = h('div', { class: 'form-grid' }, id.el, typeField.el, scanNode.map((f) => f.el), where.map((f) => f.el), content.el, nodes.el,
     options.map((f) => f.el));
   const tabs = dialogTabs([{ key: 'general', label: 'General', body: general }].concat(backups ? [{
     key: 'retention', label: 'Backup retention',
@@ -168,7 +134,7 @@ function storageDialog(type, entry, saved) {
       + 'a backup job\'s own retention settings take their place.'), keepAll.el, h('div', { class: 'form-grid' }, keeps.map((f) => f.el))],
   }] : []));
   if (backups) for (const f of [keepAll, ...keeps]) onTab(tabs, 1, f);
-  for (const f of [id, ...where, content, nodes, ...options]) onTab(tabs, 0, f);
+  for (const f of [id, ...scanNode, ...where, content, nodes, ...options]) onTab(tabs, 0, f);
 
   /** The options as the dialog has them: name → value, '' for "not set". */
   function wanted() {
@@ -177,14 +143,7 @@ function storageDialog(type, entry, saved) {
       nodes: sortedList(nodes.get()),
       disable: enable.get() ? '' : '1',
     };
-    if (isDir) {
-      out.shared = shared.get() ? '1' : '';
-      out.format = format.get();
-      out.preallocation = prealloc.get();
-      const base = e['create-base-path'] ?? '';
-      out['create-base-path'] = createBase.get() ? (base === '' || isSet(base) ? base : '1') : '0';
-      out.is_mountpoint = mountpoint.get() ? (isSet(e.is_mountpoint) ? e.is_mountpoint : 'yes') : '';
-    }
+    own.wanted(out);
     if (backups) out['prune-backups'] = retentionText(keepAll.get(), Object.fromEntries(keeps.map((f) => [f.sub, f.get()])));
     return out;
   }
@@ -193,7 +152,7 @@ function storageDialog(type, entry, saved) {
 
   // Validation and focus go in this order: Edit starts at Content, past the fixed fields.
   const open = [content, nodes, ...options, ...(backups ? [keepAll, ...keeps] : [])];
-  const fields = editing ? [...open, id, typeField, ...where] : [id, typeField, ...where, ...open];
+  const fields = editing ? [...open, id, typeField, ...where] : [id, typeField, ...scanNode, ...where, ...open];
   return formDialog({
     title: editing ? `Edit storage ${e.storage}` : `Add storage: ${t.label}`,
     className: 'storage-dialog',
@@ -205,9 +164,9 @@ function storageDialog(type, entry, saved) {
       const want = wanted();
       if (!want.content) throw new ApiError(400, 'No content type chosen.', { content: 'Tick at least one content type.' });
       if (!editing) {
-        const body = { storage: id.get(), type };
-        for (const f of where) body[f.name] = f.get();
+        const body = own.added({ storage: id.get(), type });
         for (const [k, v] of Object.entries(want)) if (v !== '') body[k] = v;
+        own.secrets(body);
         await api('/storage', { method: 'POST', body });
         saved(id.get());
         return;
@@ -218,6 +177,7 @@ function storageDialog(type, entry, saved) {
         if (v === before[k]) continue;
         if (v === '') remove.push(k); else body[k] = v;
       }
+      own.secrets(body);
       if (!Object.keys(body).length && !remove.length) return;
       if (remove.length) body.delete = remove.join(',');
       body.digest = e.digest;
