@@ -56,7 +56,8 @@ extension ContainerManager {
     ) throws -> (volid: String, size: String?) {
         let plugin = try storage.plugin(id)
         let bytes = Int64(gib * 1_073_741_824)
-        let format = gib == 0 ? "subvol" : "raw"
+        // a storage of sized directories (btrfs) gives containers a subvolume, as PVE does
+        let format = gib == 0 || plugin.capabilities.contains(.sizedDirectories) ? "subvol" : "raw"
         let name = try plugin.allocate(vmid: vmid, format: format, size: bytes, name: nil)
         let volid = "\(id):\(name)", storage = storage
         reverter.add("free \(volid)") { try storage.free(volid) }
@@ -65,7 +66,7 @@ extension ContainerManager {
         if format == "subvol" {
             chown(path, owner, owner)
             log("allocated \(volid) (a directory)")
-            return (volid, nil)
+            return (volid, gib == 0 ? nil : DiskSize.text(bytes))
         }
         // the root directory of the new file system belongs to the container's root from the start
         do { _ = try Command.run(["mkfs.ext4", "-q", "-F", "-E", "root_owner=\(owner):\(owner)", path]) } catch {

@@ -20,6 +20,8 @@ public struct StorageCapabilities: OptionSet, Sendable, Hashable {
     /// Volumes have local paths QEMU and qemu-img can open (files or block devices); otherwise
     /// they are reached through the driver alone (export/import streams).
     public static let localPaths = StorageCapabilities(rawValue: 1 << 6)
+    /// Directory volumes (`subvol`) can have a size (btrfs): containers get one for a sized root disk.
+    public static let sizedDirectories = StorageCapabilities(rawValue: 1 << 7)
 }
 
 /// One row of the storage registry: a section type of `storage.cfg` and everything known about it
@@ -84,5 +86,5 @@ public struct StorageDrivers: Sendable {
     }
 
     /// What a node runs: the real backends.
-    public static let standard = StorageDrivers([DirStorage.driver, LVMThinStorage.driver])
+    public static let standard = StorageDrivers([DirStorage.driver, LVMThinStorage.driver, BTRFSStorage.driver])
 }

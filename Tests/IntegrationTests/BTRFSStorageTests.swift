@@ -1,0 +1,129 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+let btrfsAvailable =
+    getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/btrfs") && FileManager.default.fileExists(atPath: "/sbin/mkfs.btrfs")
+
+/// A btrfs storage on a loop device (real btrfs, real subvolumes): a VM and a container on it,
+/// snapshots and rollbacks of both, a linked clone of a template, and a running VM's disk moved onto it.
+@Suite(.serialized, .enabled(if: btrfsAvailable, "needs root, btrfs-progs and loop devices"))
+struct BTRFSStorageTests {
+    /// A btrfs file system in a file, mounted (loop) until `unmount`.
+    final class LoopBTRFS {
+        let image: String, mountpoint: String
+        init(_ dir: String) throws {
+            image = dir + "/btrfs.img"
+            mountpoint = dir + "/btrfs"
+            try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+            for (tool, arguments) in [
+                ("/usr/bin/truncate", ["-s", "1536M", image]), ("/sbin/mkfs.btrfs", ["-q", image]),
+                ("/bin/mount", ["-o", "loop", image, mountpoint]),
+            ] {
+                let r = try runCommand(tool, arguments)
+                try #require(r.status == 0, "\(tool): \(r.stdout)\(r.stderr)")
+            }
+        }
+        func unmount() {
+            _ = try? runCommand("/bin/umount", ["-d", mountpoint])
+            try? FileManager.default.removeItem(atPath: image)
+        }
+    }
+
+    static func writeMarker(_ path: String, _ text: String) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.write(Data(text.utf8))
+        try handle.close()
+    }
+
+    static func marker(_ path: String, _ count: Int) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        return String(decoding: handle.readData(ofLength: count), as: UTF8.self)
+    }
+
+    @Test func guestsLiveOnSubvolumesWithSnapshotsAndLinkedClones() throws {
+        let node = try NodeProcess(name: "btr", extraArguments: ["--local", "--set", "domain-prefix=corral-test-btr-"])
+        defer { _ = node.terminate() }
+        let fs = try LoopBTRFS(node.dataDirectory)
+        defer { fs.unmount() }
+        let path = "/nodes/btr", api = "/api2/json" + path
+        func config(_ kind: String, _ vmid: Int) -> [String: Any] {
+            VMTests.json((try? curl(node, "\(api)/\(kind)/\(vmid)/config").body) ?? "")["data"] as? [String: Any] ?? [:]
+        }
+
+        // a btrfs storage must be on btrfs: refused elsewhere, and nothing is written
+        let plain = try curl(node, "/api2/json/storage", ["-d", "storage=bad", "-d", "type=btrfs", "-d", "path=\(node.dataDirectory)/vz"])
+        #expect(plain.status >= 400 && plain.body.contains("not on a btrfs file system"), "\(plain.status) \(plain.body)")
+        let wrongOption = try curl(
+            node, "/api2/json/storage", ["-d", "storage=bad", "-d", "type=btrfs", "-d", "path=\(fs.mountpoint)", "-d", "vgname=x"])
+        #expect(wrongOption.status == 400 && wrongOption.body.contains("\"vgname\""), "\(wrongOption.body)")
+        #expect(try curl(node, "/api2/json/storage/bad").status != 200)
+        let added = try curl(
+            node, "/api2/json/storage", ["-d", "storage=bt", "-d", "type=btrfs", "-d", "path=\(fs.mountpoint)", "-d", "content=images,rootdir"])
+        #expect(added.status == 200, "\(added.body)")
+        let status = VMTests.json(try curl(node, "\(api)/storage/bt/status").body)["data"] as? [String: Any] ?? [:]
+        #expect((status["total"] as? Int ?? 0) > 1 << 30 && status["active"] as? Int == 1, "\(status)")
+
+        // a VM's disk is disk.raw in its own subvolume
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu", ["vmid=940", "memory=64", "scsi0=bt:0.0625"]) == "OK")
+        #expect((config("qemu", 940)["scsi0"] as? String)?.hasPrefix("bt:940/vm-940-disk-0.raw") == true, "\(config("qemu", 940))")
+        let subvolume = fs.mountpoint + "/images/940/vm-940-disk-0", disk = subvolume + "/disk.raw"
+        #expect(try runCommand("/usr/bin/btrfs", ["subvolume", "show", subvolume]).status == 0)
+        try Self.writeMarker(disk, "before-snapshot")
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/940/snapshot", ["snapname=s1"]) == "OK")
+        #expect(try runCommand("/usr/bin/btrfs", ["subvolume", "show", subvolume + "@s1"]).stdout.contains("readonly"))
+        try Self.writeMarker(disk, "after--snapshot")
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/940/snapshot/s1/rollback") == "OK")
+        #expect(Self.marker(disk, 15) == "before-snapshot")
+        #expect(try VMTests.task(node, "DELETE", "\(path)/qemu/940/snapshot/s1") == "OK")
+        #expect(!FileManager.default.fileExists(atPath: subvolume + "@s1"))
+
+        // a template's base subvolume, and a linked clone sharing it (a writable snapshot)
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/940/template") == "OK")
+        #expect((config("qemu", 940)["scsi0"] as? String)?.hasPrefix("bt:940/base-940-disk-0.raw") == true, "\(config("qemu", 940))")
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/940/clone", ["newid=941", "full=0"]) == "OK")
+        let cloned = config("qemu", 941)["scsi0"] as? String ?? ""
+        #expect(cloned.hasPrefix("bt:940/base-940-disk-0.raw/941/vm-941-disk-0.raw"), "\(cloned)")
+        let cloneDisk = fs.mountpoint + "/images/941/vm-941-disk-0/disk.raw"
+        #expect(Self.marker(cloneDisk, 15) == "before-snapshot")
+        try Self.writeMarker(cloneDisk, "the-clone-wrote")
+        #expect(Self.marker(fs.mountpoint + "/images/940/base-940-disk-0/disk.raw", 15) == "before-snapshot")
+        let listed = VMTests.json(try curl(node, "\(api)/storage/bt/content").body)["data"] as? [[String: Any]] ?? []
+        #expect(Set(listed.compactMap { $0["volid"] as? String }) == ["bt:940/base-940-disk-0.raw", "bt:941/vm-941-disk-0.raw"], "\(listed)")
+        #expect(try VMTests.task(node, "DELETE", "\(path)/qemu/941", ["purge=1"]) == "OK")
+        #expect(try VMTests.task(node, "DELETE", "\(path)/qemu/940", ["purge=1"]) == "OK")
+        #expect(!FileManager.default.fileExists(atPath: fs.mountpoint + "/images/940"))
+
+        // a container's root file system is a subvolume (sized, as PVE makes it); snapshot and rollback
+        let template = "busybox-1.35-corral_1.0-1_amd64.tar.gz"
+        #expect(try VMTests.task(node, "POST", "\(path)/aplinfo", ["storage=local", "template=\(template)"]) == "OK")
+        #expect(try VMTests.task(node, "POST", "\(path)/lxc", ["vmid=942", "ostemplate=local:vztmpl/\(template)", "rootfs=bt:1"]) == "OK")
+        let rootfs = config("lxc", 942)["rootfs"] as? String ?? ""
+        #expect(rootfs.hasPrefix("bt:942/subvol-942-disk-0.subvol") && rootfs.contains("size=1G"), "\(rootfs)")
+        let root = fs.mountpoint + "/images/942/subvol-942-disk-0"
+        #expect(FileManager.default.fileExists(atPath: root + "/bin/busybox"))
+        #expect(try VMTests.task(node, "POST", "\(path)/lxc/942/snapshot", ["snapname=clean"]) == "OK")
+        #expect(FileManager.default.createFile(atPath: root + "/etc/added-later", contents: Data("x".utf8)))
+        #expect(try VMTests.task(node, "POST", "\(path)/lxc/942/snapshot/clean/rollback") == "OK")
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/added-later"))
+        #expect(FileManager.default.fileExists(atPath: root + "/bin/busybox"))
+        #expect(try VMTests.task(node, "DELETE", "\(path)/lxc/942", ["purge=1"]) == "OK")
+        #expect(!FileManager.default.fileExists(atPath: root) && !FileManager.default.fileExists(atPath: root + "@clean"))
+
+        // a running VM's disk mirrored from dir onto btrfs: the same bytes there
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu", ["vmid=943", "memory=64", "scsi0=local:0.0625"]) == "OK")
+        let source = node.dataDirectory + "/vz/images/943/vm-943-disk-0.raw"
+        let pattern = try runCommand("/bin/dd", ["if=/dev/urandom", "of=\(source)", "bs=1M", "count=32", "conv=notrunc"])
+        #expect(pattern.status == 0)
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/943/status/start") == "OK")
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/943/move_disk", ["disk=scsi0", "storage=bt"]) == "OK")
+        #expect((config("qemu", 943)["scsi0"] as? String)?.hasPrefix("bt:943/vm-943-disk-0.raw") == true, "\(config("qemu", 943))")
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/943/status/stop") == "OK")
+        let sums = try runCommand("/usr/bin/cmp", [source, fs.mountpoint + "/images/943/vm-943-disk-0/disk.raw"])
+        #expect(sums.status == 0, "\(sums.stdout)\(sums.stderr)")
+        #expect(try VMTests.task(node, "DELETE", "\(path)/qemu/943", ["purge=1"]) == "OK")
+        #expect(try curl(node, "/api2/json/storage/bt", ["-X", "DELETE"]).status == 200)
+    }
+}
