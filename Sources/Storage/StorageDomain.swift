@@ -7,5 +7,8 @@ public struct StorageDomain: Domain {
     public init(storage: Storage) { self.storage = storage }
 
     public var name: String { "storage" }
-    public var endpoints: [Endpoint] { StorageEndpoints.all(storage: storage) + StorageConfigEndpoints.all(storage: storage) + ScanEndpoints.all() }
+    public var endpoints: [Endpoint] {
+        StorageEndpoints.all(storage: storage) + StorageConfigEndpoints.all(storage: storage) + ScanEndpoints.all()
+            + DownloadEndpoints.all(storage: storage)
+    }
 }

@@ -184,18 +184,7 @@ public enum StorageEndpoints {
         guard let temp = context.string("tmpfilename"), FileManager.default.fileExists(atPath: temp) else {
             throw APIError.parameters(["filename": "no file was uploaded (send it as multipart/form-data)"])
         }
-        guard !name.contains("/"), !name.hasPrefix("."), uploadSuffixes[content]?.contains(where: { name.hasSuffix($0) }) == true else {
-            throw APIError.parameters([
-                "filename": "'\(name)' is not a valid name for \(content) (\(uploadSuffixes[content]?.joined(separator: ", ") ?? ""))"
-            ])
-        }
-        let plugin = try storage.plugin(id)
-        guard plugin.entry.content.contains(content) else { throw APIError.parameters(["content": "storage '\(id)' does not hold \(content)"]) }
-        guard plugin.capabilities.contains(.fileContent) else {
-            throw APIError(501, "uploads go to directory storages; '\(id)' is \(plugin.entry.type)")
-        }
-        let target = try plugin.path("\(content)/\(name)")
-        guard !FileManager.default.fileExists(atPath: target) else { throw APIError(400, "'\(id):\(content)/\(name)' already exists") }
+        let target = try fileTarget(storage, id: id, content: content, name: name)
         var checksum: (String, String)?
         if let sum = context.string("checksum") {
             guard let algorithm = context.string("checksum-algorithm") else {
@@ -228,6 +217,24 @@ public enum StorageEndpoints {
             log.log("stored \(id):\(content)/\(name)")
         }
         return .string(upid.description)
+    }
+
+    /// Where a new file of `content` named `name` goes on storage `id` (uploads, downloads), after
+    /// the checks: a name of the content's kind, a storage of files holding that content, no file there yet.
+    static func fileTarget(_ storage: Storage, id: String, content: String, name: String) throws -> String {
+        guard !name.contains("/"), !name.hasPrefix("."), uploadSuffixes[content]?.contains(where: { name.hasSuffix($0) }) == true else {
+            throw APIError.parameters([
+                "filename": "'\(name)' is not a valid name for \(content) (\(uploadSuffixes[content]?.joined(separator: ", ") ?? ""))"
+            ])
+        }
+        let plugin = try storage.plugin(id)
+        guard plugin.entry.content.contains(content) else { throw APIError.parameters(["content": "storage '\(id)' does not hold \(content)"]) }
+        guard plugin.capabilities.contains(.fileContent) else {
+            throw APIError(400, "files of \(content) go to storages of files; '\(id)' is \(plugin.entry.type)")
+        }
+        let target = try plugin.path("\(content)/\(name)")
+        guard !FileManager.default.fileExists(atPath: target) else { throw APIError(400, "'\(id):\(content)/\(name)' already exists") }
+        return target
     }
 
     /// The config key of a VM that still references the volume, if any.

@@ -215,4 +215,72 @@ extension StorageConfigTests {
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
         #expect(try VMTests.task(node, "DELETE", "/nodes/stv/lxc/920", ["purge=1"]) == "OK")
     }
+
+    /// ISO images downloaded from a local HTTP server: a good checksum stores the file, a bad one
+    /// leaves nothing behind; a compressed image is unpacked; the metadata query names the file.
+    @Test func imagesAreDownloadedFromAURLWithTheirChecksumChecked() throws {
+        let node = try NodeProcess(name: "std", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let served = node.dataDirectory + "/served"
+        try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+        let bytes = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try bytes.write(to: URL(fileURLWithPath: served + "/tiny.iso"))
+        #expect(try runCommand("/usr/bin/zstd", ["-q", "-k", served + "/tiny.iso", "-o", served + "/packed.iso.zst"]).status == 0)
+        let sha = try runCommand("/usr/bin/sha256sum", [served + "/tiny.iso"]).stdout.split(separator: " ").first.map(String.init) ?? ""
+        let port = 18000 + Int(getpid() % 1000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", served]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let base = "http://127.0.0.1:\(port)"
+        var meta: [String: Any] = [:]
+        for _ in 0..<50 {
+            meta =
+                VMTests.json((try? curl(node, "/api2/json/nodes/std/query-url-metadata?url=\(base)/tiny.iso").body) ?? "")["data"] as? [String: Any]
+                ?? [:]
+            if !meta.isEmpty { break }
+            usleep(100_000)
+        }
+        #expect(meta["filename"] as? String == "tiny.iso" && meta["size"] as? Int == bytes.count, "\(meta)")
+        let iso = node.dataDirectory + "/vz/template/iso/"
+
+        // a wrong checksum: the task fails and no file (not even a partial one) is left
+        let wrong = try VMTests.task(
+            node, "POST", "/nodes/std/storage/local/download-url",
+            ["url=\(base)/tiny.iso", "content=iso", "filename=bad.iso", "checksum=\(String(repeating: "0", count: 64))", "checksum-algorithm=sha256"])
+        #expect(wrong.contains("checksum mismatch"), "\(wrong)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: iso)) ?? []).isEmpty)
+        // refused before a task: a name of the wrong kind, an unknown algorithm, a URL that is not http(s)
+        for (form, parameter) in [
+            (["url=\(base)/tiny.iso", "content=iso", "filename=x.exe"], "filename"),
+            (["url=\(base)/tiny.iso", "content=iso", "filename=x.iso", "checksum=1", "checksum-algorithm=crc"], "checksum-algorithm"),
+            (["url=file:///etc/passwd", "content=iso", "filename=x.iso"], "url"),
+        ] {
+            let r = try curl(node, "/api2/json/nodes/std/storage/local/download-url", form.flatMap { ["-d", $0] })
+            #expect(r.status == 400 && r.body.contains("\"\(parameter)\""), "\(form): \(r.status) \(r.body)")
+        }
+        // the right checksum, and a compressed image unpacked on the way
+        #expect(
+            try VMTests.task(
+                node, "POST", "/nodes/std/storage/local/download-url",
+                ["url=\(base)/tiny.iso", "content=iso", "filename=tiny.iso", "checksum=\(sha)", "checksum-algorithm=sha256"]) == "OK")
+        #expect(FileManager.default.contents(atPath: iso + "tiny.iso") == bytes)
+        #expect(
+            try VMTests.task(
+                node, "POST", "/nodes/std/storage/local/download-url",
+                ["url=\(base)/packed.iso.zst", "content=iso", "filename=packed.iso.zst", "compression=zst"]) == "OK")
+        #expect(FileManager.default.contents(atPath: iso + "packed.iso") == bytes)
+        // an existing name is refused
+        let again = try curl(
+            node, "/api2/json/nodes/std/storage/local/download-url", ["-d", "url=\(base)/tiny.iso", "-d", "content=iso", "-d", "filename=tiny.iso"])
+        #expect(again.status == 400 && again.body.contains("already exists"), "\(again.body)")
+        let listed = VMTests.json(try curl(node, "/api2/json/nodes/std/storage/local/content?content=iso").body)["data"] as? [[String: Any]] ?? []
+        #expect(Set(listed.compactMap { $0["volid"] as? String }) == ["local:iso/tiny.iso", "local:iso/packed.iso"], "\(listed)")
+    }
 }
