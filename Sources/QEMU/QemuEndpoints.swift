@@ -3,6 +3,7 @@ import Access
 import Foundation
 import Guests
 import Schema
+import Storage
 import Tasks
 
 /// `/nodes/{node}/qemu…`: the VM API, declared from PVE's facts (names and parameters as PVE).
@@ -42,6 +43,25 @@ public enum QemuEndpoints {
             }
             let privilege = privilege(for: key, value: value)
             guard context.has([privilege], on: "/vms/\(vmid)") else { throw APIError(403, "Permission check failed (/vms/\(vmid), \(privilege))") }
+            if let value, VMOptionSchema.isDrive(key), let source = VMManager.importSource(value) { try checkImport(context, source, key: key) }
+        }
+    }
+
+    /// Importing reads another volume (its storage's audit right, and cloning its guest) or a host
+    /// file (root@pam only: any file would do).
+    static func checkImport(_ context: RequestContext, _ source: String, key: String) throws {
+        if source.hasPrefix("/") {
+            guard context.user == "root@pam" else { throw APIError(403, "only root can import from an absolute path ('\(key)')") }
+            return
+        }
+        guard let volume = VolumeID(source) else {
+            throw APIError.parameters([key: "import-from '\(source)' is neither a volume nor an absolute path"])
+        }
+        guard context.has(["Datastore.Audit"], on: "/storage/\(volume.storage)") else {
+            throw APIError(403, "Permission check failed (/storage/\(volume.storage), Datastore.Audit)")
+        }
+        if let owner = volume.ownerVMID, !context.has(["VM.Clone"], on: "/vms/\(owner)") {
+            throw APIError(403, "Permission check failed (/vms/\(owner), VM.Clone)")
         }
     }
 

@@ -21,7 +21,18 @@ extension VMManager {
         for (key, value) in options where VMOptionSchema.isDrive(key) {
             let props = (try? PropertyString.parse(value, format: VMOptionSchema.format(key)!)) ?? [:]
             guard let file = props["file"]?.plainText else { continue }
-            if props["import-from"] != nil { errors[key] = "import-from is not supported yet"; continue }
+            if let source = props["import-from"]?.plainText {
+                guard let volume = VolumeID(file), volume.newVolumeGiB == 0 else {
+                    errors[key] = "import-from needs a new volume of size 0 as its target (STORAGE:0)"
+                    continue
+                }
+                do {
+                    let plugin = try storage.plugin(volume.storage)
+                    if !plugin.entry.content.contains("images") { errors[key] = "storage '\(volume.storage)' does not hold disk images" }
+                    _ = try Self.imageInfo(try importPath(source))
+                } catch { errors[key] = "\(error)" }
+                continue
+            }
             if let request = Self.newDiskRequest(file) {
                 do {
                     let plugin = try storage.plugin(request.storage)
@@ -49,6 +60,16 @@ extension VMManager {
             if VMOptionSchema.isDrive(key), let format = VMOptionSchema.format(key) {
                 var props = try PropertyString.parse(value, format: format)
                 guard let file = props["file"]?.plainText else { continue }
+                if let source = props["import-from"]?.plainText, let target = VolumeID(file) {
+                    let imported = try importDisk(
+                        source: source, storage: target.storage, format: props["format"]?.plainText, vmid: vmid, reverter: reverter, log: log)
+                    props["file"] = .string(imported.volid)
+                    props["size"] = .string(DiskSize.text(imported.bytes))
+                    props["format"] = nil
+                    props["import-from"] = nil
+                    out[key] = Self.printDrive(props, format: format)
+                    continue
+                }
                 guard let request = Self.newDiskRequest(file) else {
                     // an existing volume: its size is the storage's to say, whatever the caller sent (as PVE)
                     if props["media"]?.plainText != "cdrom", let volume = VolumeID(file), let plugin = try? storage.plugin(volume.storage),

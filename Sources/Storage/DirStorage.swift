@@ -54,7 +54,9 @@ public struct DirStorage: StoragePlugin {
         }
     }
 
-    static let contentDirectories = ["iso": "template/iso", "vztmpl": "template/cache", "backup": "dump", "snippets": "snippets"]
+    static let contentDirectories = [
+        "iso": "template/iso", "vztmpl": "template/cache", "backup": "dump", "snippets": "snippets", "import": "import",
+    ]
 
     public func path(_ name: String) throws(StorageError) -> String {
         guard !name.contains(".."), !name.hasPrefix("/") else { throw StorageError(400, "invalid volume name '\(name)'") }

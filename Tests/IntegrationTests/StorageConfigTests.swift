@@ -283,4 +283,52 @@ extension StorageConfigTests {
         let listed = VMTests.json(try curl(node, "/api2/json/nodes/std/storage/local/content?content=iso").body)["data"] as? [[String: Any]] ?? []
         #expect(Set(listed.compactMap { $0["volid"] as? String }) == ["local:iso/tiny.iso", "local:iso/packed.iso"], "\(listed)")
     }
+
+    /// Disks imported at create and at a config change (`import-from`): qcow2 and vmdk sources become
+    /// volumes of the target storage with the same contents; host paths are root's, bad sources refused.
+    @Test func disksAreImportedFromImagesAndVolumes() throws {
+        let node = try NodeProcess(name: "sti", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let imports = node.dataDirectory + "/vz/import"
+        try FileManager.default.createDirectory(atPath: imports, withIntermediateDirectories: true)
+        let qcow2 = imports + "/disk.qcow2", vmdk = imports + "/disk.vmdk"
+        #expect(try runCommand("/usr/bin/qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "48M"]).status == 0)
+        #expect(try runCommand("/usr/bin/qemu-io", ["-c", "write -P 0x5a 1M 2M", qcow2]).status == 0)
+        #expect(try runCommand("/usr/bin/qemu-img", ["convert", "-O", "vmdk", qcow2, vmdk]).status == 0)
+        #expect(try curl(node, "/api2/json/storage/local", ["-X", "PUT", "-d", "content=images,rootdir,iso,vztmpl,import"]).status == 200)
+        func config() -> [String: Any] {
+            VMTests.json((try? curl(node, "/api2/json/nodes/sti/qemu/960/config").body) ?? "")["data"] as? [String: Any] ?? [:]
+        }
+
+        // refused before anything is made: a host path (root's only), a missing source, a sized target
+        let hostPath = try curl(node, "/api2/json/nodes/sti/qemu", ["-d", "vmid=960", "--data-urlencode", "scsi0=local:0,import-from=\(qcow2)"])
+        #expect(hostPath.status == 403 && hostPath.body.contains("absolute path"), "\(hostPath.body)")
+        let missing = try curl(
+            node, "/api2/json/nodes/sti/qemu", ["-d", "vmid=960", "--data-urlencode", "scsi0=local:0,import-from=local:import/none.qcow2"])
+        #expect(missing.status == 400 && missing.body.contains("\"scsi0\"") && missing.body.contains("does not exist"), "\(missing.body)")
+        let sized = try curl(
+            node, "/api2/json/nodes/sti/qemu", ["-d", "vmid=960", "--data-urlencode", "scsi0=local:4,import-from=local:import/disk.qcow2"])
+        #expect(sized.status == 400 && sized.body.contains("STORAGE:0"), "\(sized.body)")
+        #expect(try curl(node, "/api2/json/nodes/sti/qemu/960/config").status != 200)
+
+        // at create: the qcow2 image becomes a raw volume with the same contents
+        #expect(
+            try VMTests.task(node, "POST", "/nodes/sti/qemu", ["vmid=960", "memory=64", "scsi0=local:0,import-from=local:import/disk.qcow2"]) == "OK")
+        let scsi0 = config()["scsi0"] as? String ?? ""
+        #expect(scsi0.hasPrefix("local:960/vm-960-disk-0.raw") && scsi0.contains("size=48M") && !scsi0.contains("import-from"), "\(scsi0)")
+        let raw = node.dataDirectory + "/vz/images/960/vm-960-disk-0.raw"
+        let same = try runCommand("/usr/bin/qemu-img", ["compare", "-f", "qcow2", "-F", "raw", qcow2, raw])
+        #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
+        // at a config change: the vmdk, kept as qcow2
+        #expect(
+            try VMTests.task(node, "POST", "/nodes/sti/qemu/960/config", ["scsi1=local:0,import-from=local:import/disk.vmdk,format=qcow2"]) == "OK")
+        let scsi1 = config()["scsi1"] as? String ?? ""
+        #expect(scsi1.hasPrefix("local:960/vm-960-disk-1.qcow2"), "\(scsi1)")
+        let again = try runCommand("/usr/bin/qemu-img", ["compare", vmdk, node.dataDirectory + "/vz/images/960/vm-960-disk-1.qcow2"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        // the sources stay, listed as importable content
+        let listed = VMTests.json(try curl(node, "/api2/json/nodes/sti/storage/local/content?content=import").body)["data"] as? [[String: Any]] ?? []
+        #expect(Set(listed.compactMap { $0["volid"] as? String }) == ["local:import/disk.qcow2", "local:import/disk.vmdk"], "\(listed)")
+        #expect(try VMTests.task(node, "DELETE", "/nodes/sti/qemu/960", ["purge=1"]) == "OK")
+    }
 }
