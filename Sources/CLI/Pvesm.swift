@@ -28,6 +28,7 @@ public struct Pvesm {
     }
 
     public func run(_ arguments: [String]) async -> Int32 {
+        if arguments.first == "prune-backups" { return await pruneBackups(Array(arguments.dropFirst())) }
         // `free` and `path` name a volume (STORAGE:NAME), whose storage is part of the path
         if let word = arguments.first, word == "free" || word == "path" {
             guard arguments.count == 2, let colon = arguments[1].firstIndex(of: ":") else {
@@ -49,5 +50,33 @@ public struct Pvesm {
             }
         }
         return await WordCommands(tool: "pvesm", commands: Self.commands, node: node).run(arguments, pvesh: pvesh)
+    }
+
+    /// `pvesm prune-backups STORAGE [--keep-last N] [--keep-daily N] … [--type qemu|lxc] [--vmid N] [--dry-run]`:
+    /// the keep options make the `prune-backups` setting (the storage's own without them).
+    func pruneBackups(_ arguments: [String]) async -> Int32 {
+        guard let storage = arguments.first, !storage.hasPrefix("-") else {
+            FileHandle.standardError.write(Data("USAGE: pvesm prune-backups STORAGE [--keep-last N] [--keep-daily N] ... [--dry-run]\n".utf8))
+            return 2
+        }
+        var rest = Array(arguments.dropFirst()), keep: [String] = [], dryRun = false, passed: [String] = []
+        while !rest.isEmpty {
+            let option = rest.removeFirst()
+            if option == "--dry-run" || option == "--dry-run=1" {
+                dryRun = true
+            } else if option.hasPrefix("--keep-"), let value = rest.first {
+                keep.append("\(option.dropFirst(2))=\(value)")
+                rest.removeFirst()
+            } else {
+                passed.append(option)
+            }
+        }
+        if !keep.isEmpty { passed += ["--prune-backups", keep.joined(separator: ",")] }
+        do {
+            try await pvesh.call(dryRun ? "GET" : "DELETE", ["nodes", node, "storage", storage, "prunebackups"], passed)
+            return 0
+        } catch {
+            return Pvesh.report(error)
+        }
     }
 }

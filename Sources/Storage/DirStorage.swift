@@ -97,6 +97,11 @@ public struct DirStorage: StoragePlugin {
 
     public func free(_ name: String) throws(StorageError) {
         let file = try path(name)
+        // a backup's notes and log go with it (its protection marker stays only while it exists)
+        if name.hasPrefix("backup/"), let archive = BackupArchive(name: name) {
+            let dir = (file as NSString).deletingLastPathComponent
+            for side in [BackupArchive.notesPath(file), archive.logPath(directory: dir)] { unlink(side) }
+        }
         if isDirectory(file) {
             do { try FileManager.default.removeItem(atPath: file) } catch { throw StorageError(wrapping: error, "cannot remove \(file)") }
         } else if unlink(file) != 0 && errno != ENOENT {
@@ -148,14 +153,33 @@ public struct DirStorage: StoragePlugin {
                     var isDir: ObjCBool = false
                     guard fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
                     let format = type == "iso" ? "iso" : type == "vztmpl" ? "tgz" : (file as NSString).pathExtension
-                    out.append(
-                        VolumeInfo(
-                            volid: "\(entry.id):\(type)/\(file)", content: type, format: format, size: fileSize(full), used: nil, vmid: nil,
-                            ctime: mtime(full), parent: nil))
+                    var info = VolumeInfo(
+                        volid: "\(entry.id):\(type)/\(file)", content: type, format: format, size: fileSize(full), used: nil, vmid: nil,
+                        ctime: mtime(full), parent: nil)
+                    if type == "backup" {
+                        guard BackupArchive.isArchive(file), let archive = BackupArchive(name: file) else { continue }
+                        if let vmid, archive.vmid != vmid { continue }
+                        info.vmid = archive.vmid
+                        info.ctime = archive.ctime
+                        info.subtype = archive.type
+                        info.format = Self.backupFormat(file)
+                        info.notes = (try? String(contentsOfFile: BackupArchive.notesPath(full), encoding: .utf8))
+                            .flatMap { $0.split(separator: "\n").first.map(String.init) }
+                        info.protected = FileManager.default.fileExists(atPath: archive.protectedPath(directory: root + "/" + dir))
+                    }
+                    out.append(info)
                 }
             }
         }
         return out
+    }
+
+    /// A backup's format as PVE names it: the archive kind with its compression (`vma.zst`, `tar.gz`).
+    static func backupFormat(_ file: String) -> String {
+        for kind in ["vma", "tar", "tgz"] {
+            if let range = file.range(of: ".\(kind)") { return String(file[file.index(after: range.lowerBound)...]) }
+        }
+        return (file as NSString).pathExtension
     }
 
     public func status() throws(StorageError) -> (total: Int64, used: Int64, available: Int64) {

@@ -9,6 +9,6 @@ public struct StorageDomain: Domain {
     public var name: String { "storage" }
     public var endpoints: [Endpoint] {
         StorageEndpoints.all(storage: storage) + StorageConfigEndpoints.all(storage: storage) + ScanEndpoints.all()
-            + DownloadEndpoints.all(storage: storage)
+            + DownloadEndpoints.all(storage: storage) + BackupEndpoints.all(storage: storage)
     }
 }

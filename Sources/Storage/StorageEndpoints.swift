@@ -34,6 +34,9 @@ public enum StorageEndpoints {
         if let vmid = v.vmid { item["vmid"] = .int(Int64(vmid)) }
         if let ctime = v.ctime { item["ctime"] = .int(ctime) }
         if let parent = v.parent { item["parent"] = .string(parent) }
+        if let notes = v.notes { item["notes"] = .string(notes) }
+        if let protected = v.protected { item["protected"] = .int(protected ? 1 : 0) }
+        if let subtype = v.subtype { item["subtype"] = .string(subtype) }
         return .object(item)
     }
 
@@ -145,10 +148,17 @@ public enum StorageEndpoints {
                     guard FileManager.default.fileExists(atPath: path) else {
                         throw APIError(500, "volume '\(plugin.entry.id):\(name)' does not exist")
                     }
-                    return [
+                    var out: [String: JSON] = [
                         "path": .string(path), "size": .int((try? plugin.size(name)) ?? 0),
                         "format": .string((name as NSString).pathExtension.isEmpty ? "raw" : (name as NSString).pathExtension),
                     ]
+                    if let archive = BackupArchive(name: name) {
+                        out["format"] = .string(DirStorage.backupFormat(name))
+                        out["notes"] = .string((try? String(contentsOfFile: BackupArchive.notesPath(path), encoding: .utf8)) ?? "")
+                        out["protected"] = .bool(
+                            FileManager.default.fileExists(atPath: archive.protectedPath(directory: (path as NSString).deletingLastPathComponent)))
+                    }
+                    return .object(out)
                 }),
             Endpoint(
                 pve: "DELETE /nodes/{node}/storage/{storage}/content/{volume}", description: "Delete a volume no guest uses.",
@@ -163,6 +173,12 @@ public enum StorageEndpoints {
                         }
                         ?? context.has(["Datastore.Allocate"], on: "/storage/\(plugin.entry.id)")
                     guard allowed else { throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id))") }
+                    if let archive = BackupArchive(name: name),
+                        FileManager.default.fileExists(
+                            atPath: archive.protectedPath(directory: (try plugin.path(name) as NSString).deletingLastPathComponent))
+                    {
+                        throw APIError(400, "backup '\(plugin.entry.id):\(name)' is protected: remove the protection first")
+                    }
                     if let owner, let used = usedBy(storage, volid: "\(plugin.entry.id):\(name)", vmid: owner) {
                         throw APIError(400, "volume '\(plugin.entry.id):\(name)' is still used by VM \(owner) (\(used))")
                     }

@@ -51,6 +51,11 @@ public struct VolumeInfo: Sendable {
     public var ctime: Int64?
     /// The base volume a linked clone depends on.
     public var parent: String?
+    /// Backups: their notes (the first line in listings) and whether they are protected.
+    public var notes: String? = nil
+    public var protected: Bool? = nil
+    /// Backups: the guest type (`qemu`, `lxc`).
+    public var subtype: String? = nil
 }
 
 /// What a storage backend does for guests. One implementation per storage type, chosen by the

@@ -331,4 +331,63 @@ extension StorageConfigTests {
         #expect(Set(listed.compactMap { $0["volid"] as? String }) == ["local:import/disk.qcow2", "local:import/disk.vmdk"], "\(listed)")
         #expect(try VMTests.task(node, "DELETE", "/nodes/sti/qemu/960", ["purge=1"]) == "OK")
     }
+
+    /// Backup files on a dir storage: listed with their guest, time, notes and protection; notes and
+    /// protection set through the API; a protected backup cannot be deleted; pruning through the API
+    /// (dry run, then for real) and `pvesm prune-backups` removes exactly what the setting does not keep.
+    @Test func backupsCarryNotesAndProtectionAndArePruned() throws {
+        let node = try NodeProcess(name: "stp", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let dump = node.dataDirectory + "/vz/dump"
+        try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+        #expect(try curl(node, "/api2/json/storage/local", ["-X", "PUT", "-d", "content=images,rootdir,backup"]).status == 200)
+        let days = ["2026_11_28", "2026_11_29", "2026_11_30", "2026_12_01", "2026_12_02", "2026_12_03"]
+        for day in days {
+            for (kind, ext) in [("qemu-100", "vma.zst"), ("lxc-200", "tar.zst")] {
+                #expect(FileManager.default.createFile(atPath: "\(dump)/vzdump-\(kind)-\(day)-01_00_00.\(ext)", contents: Data("x".utf8)))
+                #expect(FileManager.default.createFile(atPath: "\(dump)/vzdump-\(kind)-\(day)-01_00_00.log", contents: Data("log".utf8)))
+            }
+        }
+        let oldest = "local:backup/vzdump-qemu-100-2026_11_28-01_00_00.vma.zst"
+        let encoded = oldest.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        #expect(
+            try curl(
+                node, "/api2/json/nodes/stp/storage/local/content/\(encoded)",
+                ["-X", "PUT", "--data-urlencode", "notes=first line\nsecond", "-d", "protected=1"]
+            ).status == 200)
+        let listed =
+            VMTests.json(try curl(node, "/api2/json/nodes/stp/storage/local/content?content=backup&vmid=100").body)["data"] as? [[String: Any]] ?? []
+        #expect(listed.count == 6, "\(listed)")
+        let first = listed.first { $0["volid"] as? String == oldest } ?? [:]
+        #expect(first["notes"] as? String == "first line" && first["protected"] as? Int == 1 && first["vmid"] as? Int == 100, "\(first)")
+        #expect(
+            first["ctime"] as? Int == 1_795_827_600 && first["subtype"] as? String == "qemu" && first["format"] as? String == "vma.zst", "\(first)")
+        let one = VMTests.json(try curl(node, "/api2/json/nodes/stp/storage/local/content/\(encoded)").body)["data"] as? [String: Any] ?? [:]
+        #expect(one["notes"] as? String == "first line\nsecond" && one["protected"] as? Bool == true, "\(one)")
+        let refused = try curl(node, "/api2/json/nodes/stp/storage/local/content/\(encoded)", ["-X", "DELETE"])
+        #expect(refused.status == 400 && refused.body.contains("protected"), "\(refused.body)")
+
+        // dry run: keep-last 2 per guest, the protected one aside
+        let dry =
+            VMTests.json(try curl(node, "/api2/json/nodes/stp/storage/local/prunebackups?prune-backups=keep-last%3D2").body)["data"]
+            as? [[String: Any]] ?? []
+        let marks = Dictionary(dry.map { ($0["volid"] as? String ?? "", $0["mark"] as? String ?? "") }) { a, _ in a }
+        #expect(dry.count == 12 && marks[oldest] == "protected", "\(dry)")
+        #expect(marks.values.filter { $0 == "keep" }.count == 4 && marks.values.filter { $0 == "remove" }.count == 7, "\(marks)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dump).count == 26)  // nothing removed: 24 files, the notes and the marker
+
+        // for real, for one guest through the API, for the other through pvesm
+        #expect(
+            try VMTests.task(node, "DELETE", "/nodes/stp/storage/local/prunebackups", ["prune-backups=keep-last=2", "vmid=100", "type=qemu"]) == "OK")
+        let cli = try Self.pvesm(node, ["prune-backups", "local", "--keep-last", "1", "--type", "lxc"])
+        #expect(cli.status == 0, "\(cli.stdout)\(cli.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dump).filter { $0.hasSuffix(".zst") }.sorted()
+        #expect(
+            left == [
+                "vzdump-lxc-200-2026_12_03-01_00_00.tar.zst", "vzdump-qemu-100-2026_11_28-01_00_00.vma.zst",
+                "vzdump-qemu-100-2026_12_02-01_00_00.vma.zst", "vzdump-qemu-100-2026_12_03-01_00_00.vma.zst",
+            ], "\(left)")
+        // a removed backup's log goes with it
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dump).filter { $0.hasSuffix(".log") }.count == 4)
+    }
 }

@@ -70,6 +70,9 @@ GET /nodes/{node}/scan/zfs
 GET /nodes/{node}/scan/nfs
 GET /nodes/{node}/query-url-metadata
 POST /nodes/{node}/storage/{storage}/download-url
+PUT /nodes/{node}/storage/{storage}/content/{volume}
+GET /nodes/{node}/storage/{storage}/prunebackups
+DELETE /nodes/{node}/storage/{storage}/prunebackups
 PUT /storage/{storage}
 DELETE /storage/{storage}
 GET /nodes/{node}/storage
