@@ -43,7 +43,9 @@ public enum MultiCall {
         case "qm": return await Qm(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         case "pct": return await Pct(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         case "pveam": return await Pveam(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName).run(arguments)
-        case "pvesm": return await Pvesm(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName).run(arguments)
+        case "pvesm":
+            return await Pvesm(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName, tree: MountedTree(root: settings.effectiveMountpoint))
+                .run(arguments)
         case "pvecm": return await Pvecm(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         default: return await Pvesh(dispatcher: dispatcher).run(arguments)
         }

@@ -1,6 +1,9 @@
 import API
+import ClusterFS
 import Foundation
+import Glibc
 import Schema
+import Storage
 
 /// `pvesm`: storages as words over `/storage` (the configuration) and `/nodes/{node}/storage…`
 /// (status and content on this node).
@@ -21,14 +24,18 @@ public struct Pvesm {
 
     let pvesh: Pvesh
     let node: String
+    /// The cluster tree as mounted (export and import work on this node's volumes directly).
+    let tree: (any ConfigTree)?
 
-    public init(pvesh: Pvesh, node: String) {
+    public init(pvesh: Pvesh, node: String, tree: (any ConfigTree)? = nil) {
         self.pvesh = pvesh
         self.node = node
+        self.tree = tree
     }
 
     public func run(_ arguments: [String]) async -> Int32 {
         if arguments.first == "prune-backups" { return await pruneBackups(Array(arguments.dropFirst())) }
+        if arguments.first == "export" || arguments.first == "import" { return transfer(arguments) }
         // `free` and `path` name a volume (STORAGE:NAME), whose storage is part of the path
         if let word = arguments.first, word == "free" || word == "path" {
             guard arguments.count == 2, let colon = arguments[1].firstIndex(of: ":") else {
@@ -77,6 +84,57 @@ public struct Pvesm {
             return 0
         } catch {
             return Pvesh.report(error)
+        }
+    }
+
+    /// `pvesm export VOLUME FORMAT FILE` and `pvesm import VOLUME FORMAT FILE [--allow-rename 1]`: a
+    /// volume as a stream (PVE's `raw+size`, `qcow2+size`, `vmdk+size`), `-` for standard output or
+    /// input. Import prints the volume it made (another name with `--allow-rename` if the wanted one is taken).
+    func transfer(_ arguments: [String]) -> Int32 {
+        let word = arguments[0]
+        var rest = Array(arguments.dropFirst()), allowRename = false
+        var options: [String: String] = [:]
+        while let index = rest.firstIndex(where: { $0.hasPrefix("--") }), index + 1 < rest.count {
+            options[String(rest[index].dropFirst(2))] = rest[index + 1]
+            rest.removeSubrange(index...(index + 1))
+        }
+        allowRename = options.removeValue(forKey: "allow-rename").map { $0 == "1" } ?? false
+        for key in ["with-snapshots", "delete-snapshot"] where options[key] == "0" { options[key] = nil }
+        guard rest.count == 3, let volume = VolumeID(rest[0]), let tree else {
+            FileHandle.standardError.write(Data("USAGE: pvesm \(word) STORAGE:VOLUME FORMAT FILE|-\n".utf8))
+            return 2
+        }
+        guard options.isEmpty else {
+            FileHandle.standardError.write(
+                Data("pvesm \(word): \(options.keys.sorted().joined(separator: ", ")) not supported (no snapshots in streams yet)\n".utf8))
+            return 2
+        }
+        let (format, file) = (rest[1], rest[2])
+        let storage = Storage(fs: tree, node: node)
+        do {
+            let plugin = try storage.plugin(volume.storage)
+            if word == "export" {
+                let fd = file == "-" ? 1 : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw StorageError(500, "cannot write \(file): \(String(cString: strerror(errno)))") }
+                defer { if fd != 1 { close(fd) } }
+                try plugin.export(volume.name, format: format, to: FileDescriptorStream(fd: fd))
+            } else {
+                guard let owner = volume.ownerVMID else { throw StorageError(400, "'\(volume)' does not name a guest's volume (vm-VMID-…)") }
+                let wanted = volume.name.split(separator: "/").last.map(String.init)
+                let taken = (try? plugin.path(volume.name)).map { FileManager.default.fileExists(atPath: $0) } ?? false
+                guard !taken || allowRename else {
+                    throw StorageError(400, "volume '\(volume)' already exists (--allow-rename 1 takes another name)")
+                }
+                let fd = file == "-" ? 0 : open(file, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw StorageError(500, "cannot read \(file): \(String(cString: strerror(errno)))") }
+                defer { if fd != 0 { close(fd) } }
+                let made = try plugin.importVolume(vmid: owner, format: format, name: taken ? nil : wanted, from: FileDescriptorStream(fd: fd))
+                pvesh.write("successfully imported '\(volume.storage):\(made)'\n")
+            }
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("pvesm \(word): \(error)\n".utf8))
+            return 1
         }
     }
 }

@@ -390,4 +390,33 @@ extension StorageConfigTests {
         // a removed backup's log goes with it
         #expect(try FileManager.default.contentsOfDirectory(atPath: dump).filter { $0.hasSuffix(".log") }.count == 4)
     }
+
+    /// `pvesm export` and `pvesm import`: a volume through a `raw+size` stream into another storage
+    /// has the same bytes; a taken name is refused unless renaming is allowed.
+    @Test func volumesGoThroughExportAndImportStreams() throws {
+        let node = try NodeProcess(name: "ste", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let second = node.dataDirectory + "/second"
+        #expect(
+            try curl(node, "/api2/json/storage", ["-d", "storage=second", "-d", "type=dir", "-d", "path=\(second)", "-d", "content=images"]).status
+                == 200)
+        #expect(try VMTests.task(node, "POST", "/nodes/ste/qemu", ["vmid=970", "memory=64", "scsi0=local:0.03125"]) == "OK")
+        let source = node.dataDirectory + "/vz/images/970/vm-970-disk-0.raw"
+        #expect(try runCommand("/bin/dd", ["if=/dev/urandom", "of=\(source)", "bs=1M", "count=8", "conv=notrunc"]).status == 0)
+        let stream = node.dataDirectory + "/stream"
+        let exported = try Self.pvesm(node, ["export", "local:970/vm-970-disk-0.raw", "raw+size", stream])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        // 8 bytes of length, then the image
+        #expect((try FileManager.default.attributesOfItem(atPath: stream)[.size] as? Int) == 8 + 32 * 1_048_576)
+        let imported = try Self.pvesm(node, ["import", "second:971/vm-971-disk-0.raw", "raw+size", stream])
+        #expect(imported.status == 0 && imported.stdout.contains("second:971/vm-971-disk-0.raw"), "\(imported.stdout)\(imported.stderr)")
+        #expect(try runCommand("/usr/bin/cmp", [source, second + "/images/971/vm-971-disk-0.raw"]).status == 0)
+        let taken = try Self.pvesm(node, ["import", "second:971/vm-971-disk-0.raw", "raw+size", stream])
+        #expect(taken.status != 0 && taken.stderr.contains("already exists"), "\(taken.stderr)")
+        let renamed = try Self.pvesm(node, ["import", "second:971/vm-971-disk-0.raw", "raw+size", stream, "--allow-rename", "1"])
+        #expect(renamed.status == 0 && renamed.stdout.contains("second:971/vm-971-disk-1.raw"), "\(renamed.stdout)\(renamed.stderr)")
+        let wrongFormat = try Self.pvesm(node, ["export", "local:970/vm-970-disk-0.raw", "qcow2+size", stream])
+        #expect(wrongFormat.status != 0 && wrongFormat.stderr.contains("cannot be exported"), "\(wrongFormat.stderr)")
+        #expect(try VMTests.task(node, "DELETE", "/nodes/ste/qemu/970", ["purge=1"]) == "OK")
+    }
 }
