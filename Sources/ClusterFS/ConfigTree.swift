@@ -16,6 +16,8 @@ public protocol ConfigTree: Sendable {
     /// Creates a file that must not exist yet (a guest's config is how its VMID is reserved).
     func create(_ path: String, _ data: [UInt8]) throws
     func delete(_ path: String) throws
+    /// Makes a directory (its parent must exist).
+    func mkdir(_ path: String) throws
 }
 
 extension ConfigTree {
@@ -102,7 +104,7 @@ public struct MountedTree: ConfigTree {
     }
 
     public func tryLock(_ name: String) throws -> Bool {
-        if mkdir(full("priv/lock/" + name), 0o700) == 0 { return true }
+        if Glibc.mkdir(full("priv/lock/" + name), 0o700) == 0 { return true }
         if errno == EEXIST { return false }
         throw Self.failure("cannot take the lock", full("priv/lock/" + name))
     }
@@ -120,6 +122,10 @@ public struct MountedTree: ConfigTree {
             unlink(full(path))
             throw Self.failure("cannot write", full(path))
         }
+    }
+
+    public func mkdir(_ path: String) throws {
+        guard Glibc.mkdir(full(path), 0o755) == 0 else { throw Self.failure("cannot create directory", full(path)) }
     }
 
     public func delete(_ path: String) throws {

@@ -41,7 +41,24 @@ public struct Storage: Sendable {
         guard let driver = drivers[entry.type] else {
             throw StorageError(501, "storage type '\(entry.type)' of '\(entry.id)' is not supported yet")
         }
-        return try driver.make(entry)
+        // a secret (a CIFS password, a Ceph key) is kept apart from storage.cfg and given to the plugin alone
+        var withSecret = entry
+        if let secret = try? fs.readString(Self.secretPath(entry.id)), let key = Self.secretKey(entry.type) {
+            withSecret.options.append(.init(key, secret))
+        }
+        return try driver.make(withSecret)
+    }
+
+    /// Where a storage's secret is kept (PVE's place).
+    public static func secretPath(_ id: String) -> String { "priv/storage/\(id).pw" }
+
+    /// The option a type's secret is given as.
+    public static func secretKey(_ type: String) -> String? {
+        switch type {
+        case "cifs": "password"
+        case "cephfs", "rbd": "keyring"
+        default: nil
+        }
     }
 
     /// The local path of a volume ID, or of an absolute path given as is.

@@ -35,9 +35,12 @@ enum StorageConfigEndpoints {
                     // activated first: a storage that cannot work here is not written
                     let plugin = try driver.make(section)
                     if section["disable"] != "1", section.isAvailable(on: storage.node) { try plugin.activate() }
+                    let secret = Storage.secretKey(type).flatMap { key in section[key] }
+                    section.options.removeAll { $0.key == Storage.secretKey(type) }
                     try storage.fs.withLock("storage-cfg", timeout: 10) {
                         var config = try storage.config()
                         guard config[id] == nil else { throw APIError(500, "storage ID '\(id)' already defined") }
+                        if let secret { try writeSecret(storage, id: id, secret) }
                         config.file.sections.append(section)
                         try storage.fs.write("storage.cfg", Array(config.serialized().utf8))
                     }
@@ -84,6 +87,11 @@ enum StorageConfigEndpoints {
                             }
                         }
                         try check(section, driver: driver, storage: storage)
+                        if let key = Storage.secretKey(section.type) {
+                            if let secret = section[key] { try writeSecret(storage, id: id, secret) }
+                            if deletions.contains(key) { try? storage.fs.delete(Storage.secretPath(id)) }
+                            section.options.removeAll { $0.key == key }
+                        }
                         config.file.sections[index] = section
                         try storage.fs.write("storage.cfg", Array(config.serialized().utf8))
                         return section.type
@@ -100,10 +108,16 @@ enum StorageConfigEndpoints {
                         guard config[id] != nil else { throw APIError(500, "storage '\(id)' does not exist") }
                         config.file.sections.removeAll { $0.id == id }
                         try storage.fs.write("storage.cfg", Array(config.serialized().utf8))
+                        try? storage.fs.delete(Storage.secretPath(id))
                     }
                     return .null
                 }),
         ]
+    }
+
+    static func writeSecret(_ storage: Storage, id: String, _ secret: String) throws {
+        if !storage.fs.exists("priv/storage") { try? storage.fs.mkdir("priv/storage") }
+        try storage.fs.write(Storage.secretPath(id), Array(secret.utf8))
     }
 
     /// The section options a call gives, as `storage.cfg` writes them (booleans as 0/1).

@@ -86,5 +86,6 @@ public struct StorageDrivers: Sendable {
     }
 
     /// What a node runs: the real backends.
-    public static let standard = StorageDrivers([DirStorage.driver, LVMThinStorage.driver, BTRFSStorage.driver])
+    public static let standard = StorageDrivers(
+        [DirStorage.driver, LVMThinStorage.driver, BTRFSStorage.driver] + NetworkDirStorage.Kind.allCases.map(NetworkDirStorage.driver))
 }

@@ -419,4 +419,27 @@ extension StorageConfigTests {
         #expect(wrongFormat.status != 0 && wrongFormat.stderr.contains("cannot be exported"), "\(wrongFormat.stderr)")
         #expect(try VMTests.task(node, "DELETE", "/nodes/ste/qemu/970", ["purge=1"]) == "OK")
     }
+
+    /// Network file storages on a node that cannot mount them (these machines have no NFS or CIFS
+    /// client in the kernel): refused with the reason, and neither the section nor the secret is kept.
+    @Test func networkSharesThatCannotBeMountedAreNotAdded() throws {
+        let node = try NodeProcess(name: "stn", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let before = (try? String(contentsOfFile: node.mountpoint + "/storage.cfg", encoding: .utf8)) ?? ""
+        for form in [
+            ["storage=nas", "type=nfs", "server=127.0.0.1", "export=/srv/corral", "path=\(node.dataDirectory)/nfs"],
+            ["storage=smb", "type=cifs", "server=127.0.0.1", "share=vms", "username=corral", "password=s3cret", "path=\(node.dataDirectory)/smb"],
+        ] {
+            let r = try curl(node, "/api2/json/storage", form.flatMap { ["--data-urlencode", $0] })
+            #expect(r.status == 500 && r.body.contains("unable to activate storage"), "\(form): \(r.status) \(r.body)")
+        }
+        #expect(((try? String(contentsOfFile: node.mountpoint + "/storage.cfg", encoding: .utf8)) ?? "") == before)
+        #expect(!FileManager.default.fileExists(atPath: node.mountpoint + "/priv/storage/smb.pw"))
+        // an option of another type is refused by name
+        let wrong = try curl(
+            node, "/api2/json/storage", ["-d", "storage=nas", "-d", "type=nfs", "-d", "server=x", "-d", "export=/e", "-d", "share=vms"])
+        #expect(wrong.status == 400 && wrong.body.contains("\"share\""), "\(wrong.body)")
+        let filesystems = (try? String(contentsOfFile: "/proc/filesystems", encoding: .utf8)) ?? ""
+        if !filesystems.contains("\tnfs\n") { print("StorageConfigTests: no real NFS mount tested: this kernel has no NFS client") }
+    }
 }
