@@ -87,5 +87,6 @@ public struct StorageDrivers: Sendable {
 
     /// What a node runs: the real backends.
     public static let standard = StorageDrivers(
-        [DirStorage.driver, LVMThinStorage.driver, BTRFSStorage.driver] + NetworkDirStorage.Kind.allCases.map(NetworkDirStorage.driver))
+        [DirStorage.driver, LVMThinStorage.driver, LVMStorage.driver, BTRFSStorage.driver]
+            + NetworkDirStorage.Kind.allCases.map(NetworkDirStorage.driver))
 }

@@ -41,6 +41,8 @@ struct Corrald: AsyncParsableCommand {
 
     func run() async throws {
         Restart.recordInherited()
+        // LVM's tools complain about every descriptor they inherit, burying the reason a command failed
+        setenv("LVM_SUPPRESS_FD_WARNINGS", "1", 1)
         var settings = Settings()
         let configPath = config ?? "/etc/corral/corrald.conf"
         if config != nil || FileManager.default.fileExists(atPath: configPath) {

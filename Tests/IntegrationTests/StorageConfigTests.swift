@@ -442,4 +442,38 @@ extension StorageConfigTests {
         let filesystems = (try? String(contentsOfFile: "/proc/filesystems", encoding: .utf8)) ?? ""
         if !filesystems.contains("\tnfs\n") { print("StorageConfigTests: no real NFS mount tested: this kernel has no NFS client") }
     }
+
+    /// An LVM storage on a real volume group (a loop device): added once the group exists, its size
+    /// reported; a missing group is named. Logical volumes cannot be activated without device-mapper,
+    /// which these machines lack: an allocation fails with LVM's reason and leaves nothing.
+    @Test func lvmStoragesNeedTheirVolumeGroup() throws {
+        let node = try NodeProcess(name: "stl", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let missing = try curl(node, "/api2/json/storage", ["-d", "storage=san", "-d", "type=lvm", "-d", "vgname=corralnosuchvg"])
+        #expect(missing.status == 500 && missing.body.contains("volume group 'corralnosuchvg' not found"), "\(missing.body)")
+        let image = node.dataDirectory + "/pv.img", vg = "corraltest\(getpid())"
+        #expect(try runCommand("/usr/bin/truncate", ["-s", "64M", image]).status == 0)
+        let loop = try runCommand("/sbin/losetup", ["--find", "--show", image]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(loop.hasPrefix("/dev/loop"))
+        defer {
+            _ = try? runCommand("/sbin/vgremove", ["-q", "-f", vg])
+            _ = try? runCommand("/sbin/pvremove", ["-q", loop])
+            _ = try? runCommand("/sbin/losetup", ["-d", loop])
+        }
+        #expect(try runCommand("/sbin/pvcreate", ["-q", loop]).status == 0)
+        #expect(try runCommand("/sbin/vgcreate", ["-q", vg, loop]).status == 0)
+        let added = try curl(node, "/api2/json/storage", ["-d", "storage=san", "-d", "type=lvm", "-d", "vgname=\(vg)", "-d", "content=images"])
+        #expect(added.status == 200, "\(added.body)")
+        let status = VMTests.json(try curl(node, "/api2/json/nodes/stl/storage/san/status").body)["data"] as? [String: Any] ?? [:]
+        #expect((status["total"] as? Int ?? 0) > 50 << 20 && status["active"] as? Int == 1, "\(status)")
+        let alloc = try curl(node, "/api2/json/nodes/stl/storage/san/content", ["-d", "vmid=100", "-d", "filename=vm-100-disk-0", "-d", "size=8M"])
+        if ((try? String(contentsOfFile: "/proc/misc", encoding: .utf8)) ?? "").contains("device-mapper") {
+            #expect(alloc.status == 200, "\(alloc.body)")
+        } else {
+            print("StorageConfigTests: no LVM volume activated: this kernel has no device-mapper")
+            #expect(alloc.status == 500 && alloc.body.contains("device-mapper"), "\(alloc.body)")
+            let lvs = try runCommand("/sbin/lvs", ["--noheadings", vg])
+            #expect(lvs.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(lvs.stdout)")
+        }
+    }
 }
