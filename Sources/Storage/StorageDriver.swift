@@ -87,6 +87,6 @@ public struct StorageDrivers: Sendable {
 
     /// What a node runs: the real backends.
     public static let standard = StorageDrivers(
-        [DirStorage.driver, LVMThinStorage.driver, LVMStorage.driver, BTRFSStorage.driver]
+        [DirStorage.driver, LVMThinStorage.driver, LVMStorage.driver, BTRFSStorage.driver, ZFSPoolStorage.driver]
             + NetworkDirStorage.Kind.allCases.map(NetworkDirStorage.driver))
 }

@@ -8,27 +8,14 @@ import Testing
 /// LVM (thick) through a recorder: the commands it runs and how it reads their output (these
 /// machines have no device-mapper, so no logical volume can be activated here).
 @Suite struct LVMStorageTests {
-    final class Recorder: Sendable {
-        let commands = Mutex<[[String]]>([])
-        let answers: [String: String]
-        init(_ answers: [String: String]) { self.answers = answers }
-        var runner: CommandRunner {
-            CommandRunner { arguments throws(StorageError) in
-                self.commands.withLock { $0.append(arguments) }
-                return self.answers[arguments[0]] ?? ""
-            }
-        }
-        var log: [[String]] { commands.withLock { $0 } }
-    }
-
-    static func storage(_ recorder: Recorder, saferemove: Bool = false) throws -> LVMStorage {
+    static func storage(_ recorder: CommandRecorder, saferemove: Bool = false) throws -> LVMStorage {
         var section = SectionConfig.Section(type: "lvm", id: "san")
         section.options = [.init("vgname", "pve"), .init("content", "images")] + (saferemove ? [.init("saferemove", "1")] : [])
         return try LVMStorage(entry: section, runner: recorder.runner)
     }
 
     @Test func volumesAreLogicalVolumesOfTheirFullSize() throws {
-        let recorder = Recorder([
+        let recorder = CommandRecorder([
             "lvs": "  vm-100-disk-0|1073741824|\n  vm-100-disk-1|2147483648|\n  other|4096|\n", "vgs": "  10737418240|7516192768\n",
         ])
         let lvm = try Self.storage(recorder)
@@ -45,14 +32,14 @@ import Testing
     }
 
     @Test func saferemoveZeroesBeforeRemoving() throws {
-        let recorder = Recorder([:])
+        let recorder = CommandRecorder([:])
         try Self.storage(recorder, saferemove: true).free("vm-100-disk-0")
         #expect(
             recorder.log == [
                 ["lvchange", "-q", "-ay", "pve/vm-100-disk-0"], ["blkdiscard", "--zeroout", "/dev/pve/vm-100-disk-0"],
                 ["lvremove", "-q", "-f", "pve/vm-100-disk-0"],
             ])
-        let plain = Recorder([:])
+        let plain = CommandRecorder([:])
         try Self.storage(plain).free("vm-100-disk-0")
         #expect(plain.log == [["lvremove", "-q", "-f", "pve/vm-100-disk-0"]])
     }
