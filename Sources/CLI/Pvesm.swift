@@ -18,6 +18,8 @@ public struct Pvesm {
         WordCommand(words: ["scan", "lvmthin"], verb: "get", path: "/nodes/{node}/scan/lvmthin", positionals: ["vg"]),
         WordCommand(words: ["scan", "zfs"], verb: "get", path: "/nodes/{node}/scan/zfs", positionals: []),
         WordCommand(words: ["scan", "nfs"], verb: "get", path: "/nodes/{node}/scan/nfs", positionals: ["server"]),
+        WordCommand(words: ["scan", "iscsi"], verb: "get", path: "/nodes/{node}/scan/iscsi", positionals: ["portal"]),
+        WordCommand(words: ["scan", "cifs"], verb: "get", path: "/nodes/{node}/scan/cifs", positionals: ["server"]),
         WordCommand(
             words: ["alloc"], verb: "create", path: "/nodes/{node}/storage/{storage}/content", positionals: ["storage", "vmid", "filename", "size"]),
     ]

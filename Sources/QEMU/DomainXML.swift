@@ -295,7 +295,8 @@ public enum DomainXML {
         if drive.file != "none" && drive.file != "cdrom" { source = try context.resolve(drive.file) }
         let format =
             o["format"]?.plainText ?? (source.map { $0.path.hasSuffix(".qcow2") ? "qcow2" : $0.path.hasSuffix(".vmdk") ? "vmdk" : "raw" } ?? "raw")
-        x.open("disk", ["type": source?.block == true ? "block" : "file", "device": cdrom ? "cdrom" : "disk"])
+        let network = source.flatMap { NetworkDiskSource($0.path) }
+        x.open("disk", ["type": network != nil ? "network" : source?.block == true ? "block" : "file", "device": cdrom ? "cdrom" : "disk"])
         let cache = o["cache"]?.plainText ?? "none"
         x.empty(
             "driver",
@@ -306,7 +307,19 @@ public enum DomainXML {
                 "io": o["aio"]?.plainText,
                 "iothread": o["iothread"]?.boolValue == true && drive.bus == "virtio" ? "1" : nil,
             ])
-        if let source { x.empty("source", [source.block ? "dev" : "file": source.path]) }
+        if let network {
+            x.open("source", ["protocol": network.protocolName, "name": network.name])
+            for host in network.hosts { x.empty("host", ["name": host.name, "port": host.port]) }
+            x.close("source")
+            // a Ceph user's key is a libvirt secret of usage `ceph-<user>` (made when the storage is activated)
+            if let user = network.user {
+                x.open("auth", ["username": user])
+                x.empty("secret", ["type": "ceph", "usage": "ceph-\(user)"])
+                x.close("auth")
+            }
+        } else if let source {
+            x.empty("source", [source.block ? "dev" : "file": source.path])
+        }
         let ssd = o["ssd"]?.boolValue == true && drive.bus != "virtio"
         x.empty("target", ["dev": target(drive), "bus": drive.bus, "rotation_rate": ssd ? "1" : nil])
         if let position = order.firstIndex(of: drive.key) { x.empty("boot", ["order": "\(position + 1)"]) }

@@ -44,7 +44,12 @@ extension VMManager {
             } else if let volid = VolumeID(file) {
                 do {
                     let path = try storage.path(volid.description)
-                    if !FileManager.default.fileExists(atPath: path) { errors[key] = "volume '\(file)' does not exist" }
+                    if NetworkDiskSource(path) != nil {
+                        // a volume QEMU reaches over the network: its storage says whether it is there
+                        _ = try storage.plugin(volid.storage).size(volid.name)
+                    } else if !FileManager.default.fileExists(atPath: path) {
+                        errors[key] = "volume '\(file)' does not exist"
+                    }
                 } catch { errors[key] = "\(error)" }
             }
         }

@@ -4,7 +4,7 @@ import Schema
 /// `/nodes/{node}/scan/…`: what could become a storage on this node (for the storage editor and `pvesm scan`).
 enum ScanEndpoints {
     static let allocate = Permission.privileges(path: "/storage", ["Datastore.Allocate"])
-    static let methods = ["lvm", "lvmthin", "nfs", "zfs"]
+    static let methods = ["cifs", "iscsi", "lvm", "lvmthin", "nfs", "zfs"]
 
     static func all() -> [Endpoint] {
         [
@@ -49,6 +49,31 @@ enum ScanEndpoints {
                     let server = try context.require("server")
                     let output = try StorageScan.run(["showmount", "--no-headers", "--exports", server], package: "nfs-common")
                     return .array(StorageScan.nfsExports(output).map { ["path": .string($0.path), "options": .string($0.options)] })
+                }),
+            Endpoint(
+                pve: "GET /nodes/{node}/scan/iscsi",
+                description: "The targets an iSCSI portal offers (libiscsi's iscsi-ls: no kernel initiator needed).",
+                returns: .array(of: .object(["target": .string(), "portal": .string()])), permission: allocate,
+                handler: .blocking { context in
+                    let portal = try context.require("portal")
+                    let output = try StorageScan.run(["iscsi-ls", "-s", "iscsi://\(portal)"], package: "libiscsi-bin")
+                    return .array(StorageScan.iscsiTargets(output).map { ["target": .string($0.target), "portal": .string($0.portal)] })
+                }),
+            Endpoint(
+                pve: "GET /nodes/{node}/scan/cifs", description: "The disk shares an SMB/CIFS server offers (smbclient).",
+                returns: .array(of: .object(["share": .string(), "description": .string()])), permission: allocate,
+                handler: .blocking { context in
+                    let server = try context.require("server")
+                    var command = ["smbclient", "-g", "-d", "0", "-m", "smb3", "-L", "//\(server)"]
+                    if let user = context.string("username") {
+                        // the password goes through the environment, never the command line
+                        command = ["env", "PASSWD=\(context.string("password") ?? "")"] + command + ["-U", user]
+                        if let domain = context.string("domain") { command += ["-W", domain] }
+                    } else {
+                        command.append("-N")
+                    }
+                    let output = try StorageScan.run(command, package: "smbclient")
+                    return .array(StorageScan.cifsShares(output).map { ["share": .string($0.share), "description": .string($0.description)] })
                 }),
         ]
     }

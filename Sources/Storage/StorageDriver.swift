@@ -87,6 +87,9 @@ public struct StorageDrivers: Sendable {
 
     /// What a node runs: the real backends.
     public static let standard = StorageDrivers(
-        [DirStorage.driver, LVMThinStorage.driver, LVMStorage.driver, BTRFSStorage.driver, ZFSPoolStorage.driver]
+        [
+            DirStorage.driver, LVMThinStorage.driver, LVMStorage.driver, BTRFSStorage.driver, ZFSPoolStorage.driver,
+            ISCSIStorage.driver, ISCSIDirectStorage.driver,
+        ]
             + NetworkDirStorage.Kind.allCases.map(NetworkDirStorage.driver))
 }

@@ -39,6 +39,26 @@ public enum StorageScan {
         }
     }
 
+    /// `Target:IQN Portal:ADDRESS:PORT,TPGT` lines of `iscsi-ls -s`.
+    public static func iscsiTargets(_ output: String) -> [(target: String, portal: String)] {
+        output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard let target = fields.first(where: { $0.hasPrefix("Target:") }), let portal = fields.first(where: { $0.hasPrefix("Portal:") }) else {
+                return nil
+            }
+            return (String(target.dropFirst(7)), String(portal.dropFirst(7).split(separator: ",").first ?? ""))
+        }
+    }
+
+    /// `Disk|NAME|COMMENT` lines of `smbclient -g -L`; administrative shares (`NAME$`) left out.
+    public static func cifsShares(_ output: String) -> [(share: String, description: String)] {
+        output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 2, fields[0] == "Disk", !fields[1].hasSuffix("$") else { return nil }
+            return (fields[1], fields.count > 2 ? fields[2] : "")
+        }
+    }
+
     /// Runs a scanning tool; a missing one is named, a failing one quoted.
     public static func run(_ arguments: [String], package: String) throws(StorageError) -> String {
         let result: (status: Int32, stdout: String, stderr: String)

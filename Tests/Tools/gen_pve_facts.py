@@ -68,6 +68,8 @@ GET /nodes/{node}/scan/lvm
 GET /nodes/{node}/scan/lvmthin
 GET /nodes/{node}/scan/zfs
 GET /nodes/{node}/scan/nfs
+GET /nodes/{node}/scan/iscsi
+GET /nodes/{node}/scan/cifs
 GET /nodes/{node}/query-url-metadata
 POST /nodes/{node}/storage/{storage}/download-url
 PUT /nodes/{node}/storage/{storage}/content/{volume}
