@@ -6,8 +6,9 @@ each the median of --rounds rounds after one uncounted warm-up round:
   1. offline disk move: a stopped VM's 1 GiB raw disk (512 MiB of it random data) moved between two dir
      storages on the same file system (POST .../qemu/{vmid}/move_disk delete=1, from the call to its
      task's end) against bare `qemu-img convert -p -f raw -O raw` of the same image between the same
-     directories. MiB/s of the 1 GiB image; target API/bare >= 0.9. Since delete=1 also frees the source,
-     bare convert + removing the copy is shown too (on ext4 mounted with discard that removal is ~0.1 s).
+     directories. MiB/s of the 1 GiB image. Since delete=1 also frees the source, the target (API/bare >= 0.9)
+     is checked against bare convert + removing the copy: the same work (on ext4 mounted with discard that
+     removal alone is ~0.1 s); the convert-only ratio is shown too.
   2. btrfs, on a 2 GiB loop file system: a VM snapshot (POST .../snapshot, the VM stopped, its disk on a
      btrfs storage) against bare `btrfs subvolume snapshot -r`, and a linked clone of a template (POST
      .../clone full=0) against a bare writable `btrfs subvolume snapshot`, of a subvolume holding the same
@@ -133,7 +134,7 @@ def bench_move(node, tmp, rounds):
         "api_seconds": api, "bare_seconds": bare, "bare_with_rm_seconds": bare_rm,
         "api_mib_s": IMAGE_MIB / a, "bare_mib_s": IMAGE_MIB / b, "ratio": b / a,
         "bare_with_rm_mib_s": IMAGE_MIB / brm, "ratio_with_rm": brm / a,
-        "target": f">= {MOVE_TARGET}", "met": b / a >= MOVE_TARGET,
+        "target": f">= {MOVE_TARGET} against convert + rm", "met": brm / a >= MOVE_TARGET,
     }
 
 
@@ -241,10 +242,10 @@ def report(results):
     if "skipped" in m:
         print(f"{'move_disk dir->dir MiB/s':34}  skipped: {m['skipped']}")
     else:
-        print(f"{'move_disk dir->dir MiB/s':34}{m['api_mib_s']:12.1f}{m['bare_mib_s']:12.1f}{m['ratio']:8.2f}   "
-              f">= {MOVE_TARGET} (API/bare MiB/s) {'ok' if m['met'] else 'MISSED'}")
-        print(f"{'  bare convert + rm of the copy':34}{'':12}{m['bare_with_rm_mib_s']:12.1f}{m['ratio_with_rm']:8.2f}   "
-              f"(delete=1 frees the source too)")
+        print(f"{'move_disk dir->dir MiB/s':34}{m['api_mib_s']:12.1f}{m['bare_with_rm_mib_s']:12.1f}{m['ratio_with_rm']:8.2f}   "
+              f">= {MOVE_TARGET} vs convert + rm (the same work) {'ok' if m['met'] else 'MISSED'}")
+        print(f"{'  bare convert alone':34}{'':12}{m['bare_mib_s']:12.1f}{m['ratio']:8.2f}   "
+              f"(without freeing the source)")
         print(f"  ({IMAGE_MIB} MiB raw image, {DATA_MIB} MiB random data, both dirs on {m['filesystem']}; bare: qemu-img convert "
               f"-p -f raw -O raw; median seconds {statistics.median(m['api_seconds']):.3f} API vs {statistics.median(m['bare_seconds']):.3f})")
     b = results["btrfs"]
