@@ -106,6 +106,13 @@ enum StorageConfigEndpoints {
                     try storage.fs.withLock("storage-cfg", timeout: 10) {
                         var config = try storage.config()
                         guard config[id] != nil else { throw APIError(500, "storage '\(id)' does not exist") }
+                        let users = guestsUsing(storage, id: id)
+                        guard users.isEmpty else {
+                            throw APIError.parameters([
+                                "storage":
+                                    "storage '\(id)' holds disks of \(users.map { "\($0.type == "lxc" ? "CT" : "VM") \($0.vmid)" }.joined(separator: ", ")): move or remove them first"
+                            ])
+                        }
                         config.file.sections.removeAll { $0.id == id }
                         try storage.fs.write("storage.cfg", Array(config.serialized().utf8))
                         try? storage.fs.delete(Storage.secretPath(id))
@@ -113,6 +120,26 @@ enum StorageConfigEndpoints {
                     return .null
                 }),
         ]
+    }
+
+    /// The guests (of the whole cluster) whose configuration names a volume of storage `id`.
+    static func guestsUsing(_ storage: Storage, id: String) -> [(vmid: Int, type: String)] {
+        guard let data = try? storage.fs.read(".vmlist"), let ids = (try? JSONParser.parse(data))?["ids"]?.objectValue else { return [] }
+        var out: [(Int, String)] = []
+        for (key, entry) in ids {
+            guard let vmid = Int(key), let type = entry["type"]?.stringValue, let node = entry["node"]?.stringValue else { continue }
+            let path = "nodes/\(node)/\(type == "lxc" ? "lxc" : "qemu-server")/\(vmid).conf"
+            guard let text = try? storage.fs.readString(path) else { continue }
+            // a value naming the storage: `scsi0: local:100/…`, `rootfs: local:…`, `ide2: local:iso/…`
+            let uses = text.split(separator: "\n").contains { line in
+                guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("#") else { return false }
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                let volume = value.hasPrefix("file=") ? String(value.dropFirst(5)) : value
+                return volume.hasPrefix(id + ":")
+            }
+            if uses { out.append((vmid, type)) }
+        }
+        return out.sorted { $0.0 < $1.0 }
     }
 
     static func writeSecret(_ storage: Storage, id: String, _ secret: String) throws {

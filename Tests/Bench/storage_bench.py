@@ -98,6 +98,26 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def bench_live_move(node, rounds):
+    """A running VM's 1 GiB disk mirrored between the two dir storages by libvirt (move_disk while it runs)."""
+    paths = Paths(node)
+    run_task(node, "POST", "/nodes/bench/qemu", {"vmid": 110, "memory": 64, "kvm": 0, "scsi0": "local:1"})
+    fill(paths.disk(110)[1])
+    run_task(node, "POST", "/nodes/bench/qemu/110/status/start")
+    times = []
+    try:
+        for i in range(rounds):
+            storage, _ = paths.disk(110)
+            other = "dir2" if storage == "local" else "local"
+            t = run_task(node, "POST", "/nodes/bench/qemu/110/move_disk", {"disk": "scsi0", "storage": other, "delete": 1}, timeout=300)
+            print(f"[storage-bench] live move round {i + 1}/{rounds}: {t:.3f} s", file=sys.stderr)
+            times.append(t)
+    finally:
+        run_task(node, "POST", "/nodes/bench/qemu/110/status/stop")
+        run_task(node, "DELETE", "/nodes/bench/qemu/110", {"purge": 1})
+    return {"image_mib": IMAGE_MIB, "data_mib": DATA_MIB, "seconds": times, "median_s": median(times)}
+
+
 def bench_move(node, tmp, rounds):
     paths = Paths(node)
     dirs = {"local": node.call("GET", "/storage/local")["path"], "dir2": os.path.join(tmp, "dir2")}
@@ -248,6 +268,11 @@ def report(results):
               f"(without freeing the source)")
         print(f"  ({IMAGE_MIB} MiB raw image, {DATA_MIB} MiB random data, both dirs on {m['filesystem']}; bare: qemu-img convert "
               f"-p -f raw -O raw; median seconds {statistics.median(m['api_seconds']):.3f} API vs {statistics.median(m['bare_seconds']):.3f})")
+    lm = results.get("live_move", {})
+    if "skipped" in lm:
+        print(f"{'live move_disk (running VM)':34}  skipped: {lm['skipped']}")
+    elif lm:
+        print(f"{'live move_disk (running VM) s':34}{lm['median_s']:12.2f}   ({IMAGE_MIB} MiB disk, {DATA_MIB} MiB data, libvirt block mirror)")
     b = results["btrfs"]
     if "skipped" in b:
         print(f"{'btrfs snapshot ms':34}  skipped: {b['skipped']}")
@@ -294,6 +319,11 @@ def main():
         except Exception as e:
             failed = True
             results["move_disk"] = {"skipped": f"failed: {e}"}
+        try:
+            results["live_move"] = bench_live_move(node, min(args.rounds, 5))
+        except Exception as e:
+            failed = True
+            results["live_move"] = {"skipped": f"failed: {e}"}
         try:
             results["btrfs"] = bench_btrfs(node, tmp, args.rounds)
         except Exception as e:

@@ -69,6 +69,10 @@ struct BTRFSStorageTests {
         // a VM's disk is disk.raw in its own subvolume
         #expect(try VMTests.task(node, "POST", "\(path)/qemu", ["vmid=940", "memory=64", "scsi0=bt:0.0625"]) == "OK")
         #expect((config("qemu", 940)["scsi0"] as? String)?.hasPrefix("bt:940/vm-940-disk-0.raw") == true, "\(config("qemu", 940))")
+        // a storage that holds a guest's disk is not removed
+        let inUse = try curl(node, "/api2/json/storage/bt", ["-X", "DELETE"])
+        #expect(inUse.status == 400 && inUse.body.contains("\"storage\"") && inUse.body.contains("VM 940"), "\(inUse.body)")
+        #expect(try curl(node, "/api2/json/storage/bt").status == 200)
         let subvolume = fs.mountpoint + "/images/940/vm-940-disk-0", disk = subvolume + "/disk.raw"
         #expect(try runCommand("/usr/bin/btrfs", ["subvolume", "show", subvolume]).status == 0)
         try Self.writeMarker(disk, "before-snapshot")
