@@ -35,7 +35,8 @@ import Testing
         let before = storageCfg()
         let cases: [([String], Int, String)] = [
             (["storage=extra", "type=dir", "path=/tmp/x"], 500, "already defined"),
-            (["storage=z1", "type=zfspool", "pool=tank"], 400, "\"type\""),
+            (["storage=g1", "type=glusterfs", "server=x", "volume=v"], 400, "\"type\""),
+            (["storage=z1", "type=zfspool", "pool=corralnosuchpool"], 500, "pool 'corralnosuchpool' not found"),
             (["storage=v1", "type=dir", "path=/tmp/v1", "vgname=vg0"], 400, "\"vgname\""),
             (["storage=t1", "type=lvmthin", "vgname=vg0", "thinpool=data", "content=iso"], 400, "\"content\""),
             (["storage=p1", "type=dir", "path=\(node.dataDirectory)/missing", "create-base-path=0"], 500, "does not exist"),
@@ -76,7 +77,7 @@ import Testing
 
         // scanning: the node's volume groups (vgs answers even with none); a tool the node lacks is named
         let scan = VMTests.json(try curl(node, "/api2/json/nodes/stc/scan").body)["data"] as? [[String: Any]] ?? []
-        #expect(scan.compactMap { $0["method"] as? String } == ["lvm", "lvmthin", "nfs", "zfs"])
+        #expect(scan.compactMap { $0["method"] as? String } == ["cifs", "iscsi", "lvm", "lvmthin", "nfs", "zfs"])
         let vgs = try curl(node, "/api2/json/nodes/stc/scan/lvm")
         #expect(vgs.status == 200 && VMTests.json(vgs.body)["data"] is [Any], "\(vgs.body)")
         let zfs = try curl(node, "/api2/json/nodes/stc/scan/zfs")
