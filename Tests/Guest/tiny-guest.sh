@@ -14,6 +14,8 @@
 #                              is armed; exactly once per boot
 #   "CORRAL-DISKS: vda sda"    the next line: block devices in /sys/block (loop/ram left out)
 #   ACPI power button          -> poweroff -f (a press before the marker is lost: wait for it)
+#   a disk starting with "CORRAL-WRITE-ME!" -> "CORRAL-WRITER-STARTED sdX", blocks 1..256 (4 KiB) filled
+#                              with "CORRAL-BLOCK-k" lines over ~5 s, then "CORRAL-WRITER-DONE sdX"
 # Serial lines end in CR LF. Only virtio-scsi targets 0..7 are scanned (each costs ~27 ms under
 # TCG); put corral.scsi_targets=N on the kernel command line of a direct boot for more.
 # Env: TINY_GUEST_KERNEL_PKG=linux-image-...-cloud-amd64 to pin the kernel package.
@@ -232,6 +234,23 @@ for b in /sys/block/*; do
 done
 echo "CORRAL-TINY-GUEST-READY"
 echo "CORRAL-DISKS:$disks"
+
+# A disk whose first bytes are "CORRAL-WRITE-ME!" gets written while the guest runs: block k (4 KiB,
+# k = 1..256) is filled with "CORRAL-BLOCK-k" lines, one block every ~20 ms, each flushed, so a test can
+# move the disk under the guest and then check that no write was lost.
+for b in $disks; do
+    [ "$(dd if=/dev/$b bs=16 count=1 2>/dev/null)" = "CORRAL-WRITE-ME!" ] || continue
+    (
+        echo "CORRAL-WRITER-STARTED $b"
+        k=1
+        while [ $k -le 256 ]; do
+            yes "CORRAL-BLOCK-$k" | head -c 4096 | dd of=/dev/$b bs=4096 seek=$k count=1 conv=notrunc,fsync 2>/dev/null
+            usleep 20000
+            k=$((k + 1))
+        done
+        echo "CORRAL-WRITER-DONE $b"
+    ) &
+done
 
 while :; do sleep 3600; done
 INIT

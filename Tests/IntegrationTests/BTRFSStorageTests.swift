@@ -116,17 +116,49 @@ struct BTRFSStorageTests {
         #expect(try VMTests.task(node, "DELETE", "\(path)/lxc/942", ["purge=1"]) == "OK")
         #expect(!FileManager.default.fileExists(atPath: root) && !FileManager.default.fileExists(atPath: root + "@clean"))
 
-        // a running VM's disk mirrored from dir onto btrfs: the same bytes there
-        #expect(try VMTests.task(node, "POST", "\(path)/qemu", ["vmid=943", "memory=64", "scsi0=local:0.0625"]) == "OK")
+        // a running guest writes to its disk while the disk is mirrored from dir onto btrfs: every
+        // write, before, during and after the switch, is on the copy
+        let iso = try VMTests.prepare()
+        try FileManager.default.createDirectory(atPath: node.dataDirectory + "/vz/template/iso", withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: node.dataDirectory + "/vz/template/iso/tiny.iso")
+        try FileManager.default.copyItem(atPath: iso, toPath: node.dataDirectory + "/vz/template/iso/tiny.iso")
+        #expect(
+            try VMTests.task(
+                node, "POST", "\(path)/qemu",
+                [
+                    "vmid=943", "memory=256", "kvm=0", "scsihw=virtio-scsi-pci", "scsi0=local:0.0625", "ide2=local:iso/tiny.iso,media=cdrom",
+                    "boot=order=ide2", "serial0=socket",
+                ]) == "OK")
         let source = node.dataDirectory + "/vz/images/943/vm-943-disk-0.raw"
-        let pattern = try runCommand("/bin/dd", ["if=/dev/urandom", "of=\(source)", "bs=1M", "count=32", "conv=notrunc"])
-        #expect(pattern.status == 0)
+        try Self.writeMarker(source, "CORRAL-WRITE-ME!")
         #expect(try VMTests.task(node, "POST", "\(path)/qemu/943/status/start") == "OK")
-        #expect(try VMTests.task(node, "POST", "\(path)/qemu/943/move_disk", ["disk=scsi0", "storage=bt"]) == "OK")
+        let serialLog = node.dataDirectory + "/log/943.serial0.log"
+        func serial() -> String { (try? String(contentsOfFile: serialLog, encoding: .isoLatin1)) ?? "" }
+        var started = false
+        for _ in 0..<1200 where !started {
+            started = serial().contains("CORRAL-WRITER-STARTED")
+            if !started { usleep(100_000) }
+        }
+        #expect(started, "the guest never started writing: \(serial().suffix(300))")
+        #expect(try VMTests.task(node, "POST", "\(path)/qemu/943/move_disk", ["disk=scsi0", "storage=bt", "delete=1"]) == "OK")
+        #expect(!serial().contains("CORRAL-WRITER-DONE"), "the guest finished writing before the move did: nothing was written during it")
         #expect((config("qemu", 943)["scsi0"] as? String)?.hasPrefix("bt:943/vm-943-disk-0.raw") == true, "\(config("qemu", 943))")
+        var done = false
+        for _ in 0..<600 where !done {
+            done = serial().contains("CORRAL-WRITER-DONE")
+            if !done { usleep(100_000) }
+        }
+        #expect(done)
         #expect(try VMTests.task(node, "POST", "\(path)/qemu/943/status/stop") == "OK")
-        let sums = try runCommand("/usr/bin/cmp", [source, fs.mountpoint + "/images/943/vm-943-disk-0/disk.raw"])
-        #expect(sums.status == 0, "\(sums.stdout)\(sums.stderr)")
+        let moved = try #require(FileHandle(forReadingAtPath: fs.mountpoint + "/images/943/vm-943-disk-0/disk.raw"))
+        let bytes = moved.readData(ofLength: 257 * 4096)
+        try moved.close()
+        let lost = (1...256).filter { k in
+            let block = bytes.subdata(in: (k * 4096)..<(k * 4096 + 20))
+            return !String(decoding: block, as: UTF8.self).hasPrefix("CORRAL-BLOCK-\(k)\n")
+        }
+        #expect(lost.isEmpty, "blocks not on the copy: \(lost)")
+        #expect(!FileManager.default.fileExists(atPath: source))
         #expect(try VMTests.task(node, "DELETE", "\(path)/qemu/943", ["purge=1"]) == "OK")
         #expect(try curl(node, "/api2/json/storage/bt", ["-X", "DELETE"]).status == 200)
     }
