@@ -25,6 +25,6 @@ public struct NodesDomain: Domain {
     public var name: String { "nodes" }
     public var endpoints: [Endpoint] {
         NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint, clusterNodes: clusterNodes) + TaskEndpoints.all(peerTasks: peerTasks)
-            + NodeSystemEndpoints.all(files: files)
+            + NodeSystemEndpoints.all(files: files) + NodeHardwareEndpoints.all()
     }
 }

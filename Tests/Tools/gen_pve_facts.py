@@ -70,6 +70,14 @@ GET /nodes/{node}/scan/zfs
 GET /nodes/{node}/scan/nfs
 GET /nodes/{node}/scan/iscsi
 GET /nodes/{node}/scan/cifs
+GET /nodes/{node}/hardware
+GET /nodes/{node}/hardware/pci
+GET /nodes/{node}/hardware/usb
+GET /nodes/{node}/capabilities
+GET /nodes/{node}/capabilities/qemu
+GET /nodes/{node}/capabilities/qemu/cpu
+GET /nodes/{node}/capabilities/qemu/machines
+GET /nodes/{node}/disks/list
 GET /nodes/{node}/query-url-metadata
 POST /nodes/{node}/storage/{storage}/download-url
 PUT /nodes/{node}/storage/{storage}/content/{volume}
