@@ -337,259 +337,260 @@ extension PVEFacts {
         {"force":1,"idlist":{"format":"pve-configid-list","type":"string","typetext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/s
         torage/{storage}/content/{volume}":{"name":"updateattributes","parameters":{"node":1,"notes":{"optional":1,"type":"string","typetext":"<string>"},"protected":{"
         optional":1,"type":"boolean","typetext":"<boolean>"},"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"volume":1},"p
-        rotected":1,"proxyto":"node"},"PUT /storage/{storage}":{"name":"update","parameters":{"blocksize":1,"bwlimit":{"format":{"clone":{"minimum":"0","optional":1,"ty
-        pe":"number"},"default":{"minimum":"0","optional":1,"type":"number"},"migration":{"minimum":"0","optional":1,"type":"number"},"move":{"minimum":"0","optional":1
-        ,"type":"number"},"restore":{"minimum":"0","optional":1,"type":"number"}},"optional":1,"type":"string","typetext":"[clone=<LIMIT>] [,default=<LIMIT>] [,migratio
-        n=<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]"},"comstar_hg":1,"comstar_tg":1,"content":1,"content-dirs":1,"create-base-path":1,"create-subdirs":1,"data-pool":1
-        ,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":{"maxLength":64,"optional":1,"type":"strin
-        g","typetext":"<string>"},"disable":1,"domain":1,"encryption-key":1,"fingerprint":1,"format":1,"fs-name":1,"fuse":1,"is_mountpoint":1,"keyring":1,"krbd":1,"lio_
-        tpg":1,"master-pubkey":1,"max-protected-backups":1,"mkdir":1,"monhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,"nowritecache":1,"options":1,"password
-        ":1,"pool":{"optional":1,"type":"string","typetext":"<string>"},"port":1,"preallocation":1,"prune-backups":1,"saferemove":1,"saferemove-stepsize":1,"saferemove_
-        throughput":1,"server":1,"shared":1,"skip-cert-verification":1,"smbversion":1,"snapshot-as-volume-chain":1,"sparse":1,"storage":1,"subdir":1,"tagged_only":1,"us
-        ername":1,"zfs-base-path":1},"protected":1,"proxyto":null}},"shared":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"for
-        mat":"pve-cpuset","optional":1,"type":"string","typetext":"<string>"},"agent":{"format":{"enabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"
-        default":1,"optional":1,"type":"boolean"},"freeze-fs-on-backup":{"alias":"freeze-fs"},"fstrim_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-f
-        sfreeze":{"alias":"freeze-fs"},"type":{"default":"virtio","enum":["virtio","isa"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabl
-        ed=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]"},"allow-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},
-        "amd-sev":{"format":"pve-qemu-sev-fmt","optional":1,"type":"string","typetext":"[type=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,
-        no-key-sharing=<1|0>]"},"arch":{"enum":["x86_64","aarch64"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{
-        "format":{"device":{"enum":["ich9-intel-hda","intel-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"strin
-        g"}},"optional":1,"type":"string","typetext":"device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"bool
-        ean","typetext":"<boolean>"},"balloon":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios",
-        "ovmf"],"optional":1,"type":"string"},"blocksize":{"optional":1,"type":"string","typetext":"<string>"},"boot":{"format":"pve-qm-boot","optional":1,"type":"strin
-        g","typetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","optional":1,"pattern":"(ide|sata|scsi|virtio)\\d
-        +","type":"string"},"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)
-        "},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volume>"},"checksum":{"optional":1,"type":"string","typetext":"<string>"},"checksum-
-        algorithm":{"enum":["md5","sha1","sha224","sha256","sha384","sha512"],"optional":1,"type":"string"},"cicustom":{"format":"pve-qm-cicustom","optional":1,"type":"
-        string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cipassword":{"optional":1,"type":"string","typetext":"<string>"},
-        "citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,"optional":1,"type":"boolean","typetext":"<boole
-        an>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cmode":{"default":"tty","enum":["shell","console","tty"],"optional":1,"type":"string"},"com
-        star_hg":{"optional":1,"type":"string","typetext":"<string>"},"comstar_tg":{"optional":1,"type":"string","typetext":"<string>"},"console":{"default":1,"optional
-        ":1,"type":"boolean","typetext":"<boolean>"},"content":{"format":"pve-storage-content-list","optional":1,"type":"string","typetext":"<string>"},"content-dirs":{
-        "format":"pve-dir-override-list","optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"
-        <integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLAG[;-FLAG...]>] [,guest-phys-bit
-        s=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default":0,"maximum":128,"minimum":0,"
-        optional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":262144,"minimum":1,"optional":1,"
-        type":"integer","typetext":"<integer> (1 - 262144)"},"create-base-path":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"create-subdirs":
-        {"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"current":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"data-pool":
-        {"optional":1,"type":"string","typetext":"<string>"},"debug":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"delete":{"format":"pve-configid
-        -list","optional":1,"type":"string","typetext":"<string>"},"dev[n]":{"format":{"deny-write":{"default":0,"optional":1,"type":"boolean"},"gid":{"minimum":0,"opti
-        onal":1,"type":"integer"},"mode":{"optional":1,"pattern":"0[0-7]{3}","type":"string"},"path":{"default_key":1,"format":"pve-lxc-dev-string","optional":1,"type":
-        "string"},"uid":{"minimum":0,"optional":1,"type":"integer"}},"optional":1,"type":"string","typetext":"[[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mod
-        e=<Octal access mode>] [,uid=<integer>]"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disable":{"optional":1,"type":"boolean",
-        "typetext":"<boolean>"},"domain":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2
-        m","4m"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2"
-        ,"vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011
-        ","enum":["2011","2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-si
-        ze","optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,impo
-        rt-from=<source volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"encryption-key":{"optional":1,"type":"string","typetext":"<string>"}
-        ,"entrypoint":{"default":"/sbin/init","optional":1,"pattern":"(?:[^\\x00-\\x08\\x10-\\x1F\\x7F]+)","type":"string"},"env":{"optional":1,"pattern":"(?:(?:\\w+=[^
-        \\x00-\\x08\\x10-\\x1F\\x7F]*)(?:\\0\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)*)","type":"string"},"feature":{"enum":["snapshot","clone","copy"],"type":"string"},"fe
-        atures":{"format":{"force_rw_sys":{"default":0,"optional":1,"type":"boolean"},"fuse":{"default":0,"optional":1,"type":"boolean"},"keyctl":{"default":0,"optional
-        ":1,"type":"boolean"},"mknod":{"default":0,"optional":1,"type":"boolean"},"mount":{"optional":1,"pattern":"(?:[a-zA-Z0-9_; ]+)","type":"string"},"nesting":{"def
-        ault":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>] [,mount=<fsty
-        pe;fstype;...>] [,nesting=<1|0>]"},"filename":{"maxLength":255,"type":"string","typetext":"<string>"},"fingerprint":{"optional":1,"pattern":"([A-Fa-f0-9]{2}:){3
-        1}[A-Fa-f0-9]{2}","type":"string"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"forceStop":{"default":0,"optional":1,"type":"boolean","typete
-        xt":"<boolean>"},"format":{"enum":["raw","qcow2","subvol","vmdk"],"optional":1,"type":"string"},"freeze":{"optional":1,"type":"boolean","typetext":"<boolean>"},
-        "fs-name":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fuse":{"op
-        tional":1,"type":"boolean","typetext":"<boolean>"},"ha-managed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-v
-        olume-id","optional":1,"type":"string","typetext":"<string>"},"hostname":{"format":"dns-name","maxLength":255,"optional":1,"type":"string","typetext":"<string>"
-        },"hostpci[n]":{"format":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|kee
-        p>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<he
-        x id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<
-        string>"},"hugepages":{"enum":["any","2","1024"],"optional":1,"type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"t
-        ype":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_
-        rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"opt
-        ional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none"
-        ,"writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on
-        "],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk
-        ","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"int
-        eger"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_
-        rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_w
-        r":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum"
-        :1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps
-        _rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":[
-        "cdrom","disk"],"optional":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1
-        ,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":
-        "string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boole
-        an"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"
-        optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,b
-        ackup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enu
-        m>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>]
-         [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] 
-        [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,r
-        error=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"import-working
-        -storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"strin
-        g","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"typ
-        e":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"is_mountpoint":{"default":"no","optional":1,
-        "type":"string","typetext":"<string>"},"ivshmem":{"format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"intege
-        r"}},"optional":1,"type":"string","typetext":"size=<integer> [,name=<string>]"},"keepActive":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},
-        "keephugepages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"default":null,"enum":["de","de-ch","da","en-gb","en-us","es","fi
-        ","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"keyring":{"optional":1,"
-        type":"string","typetext":"<string>"},"krbd":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"kvm":{"default":1,"optional":1,"type":"boolean"
-        ,"typetext":"<boolean>"},"link[n]":{"format":{"address":{"default_key":1,"format":"address","type":"string"},"priority":{"default":0,"maximum":255,"minimum":0,"
-        optional":1,"type":"integer"}},"optional":1,"type":"string","typetext":"[address=]<IP> [,priority=<integer>]"},"lio_tpg":{"optional":1,"type":"string","typetext
-        ":"<string>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","rollback","snapshot","snap
-        shot-delete","suspending","suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"number"},"en
-        able-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440
-        fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"en
-        um":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,
-        enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"master-pubkey":{"optional":1,"type":"string","typetext":"<string>"},"max-protected-backups":{"default":"Unlimited f
-        or users with Datastore.Allocate privilege, 5 for other users","minimum":-1,"optional":1,"type":"integer","typetext":"<integer> (-1 - N)"},"memory":{"format":{"
-        current":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"defa
-        ult":0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetex
-        t":"<integer> (0 - N)"},"migratedfrom":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"mkdir":{"default":"yes","optional":1,"type":"bo
-        olean","typetext":"<boolean>"},"monhost":{"format":"pve-storage-portal-dns-list","optional":1,"type":"string","typetext":"<string>"},"mountpoint":{"format":"pve
-        -storage-path","optional":1,"type":"string","typetext":"<string>"},"mp[n]":{"format":{"acl":{"optional":1,"type":"boolean"},"backup":{"optional":1,"type":"boole
-        an"},"keepattrs":{"default":0,"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(
-        discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"mp":{"format":"pve-lxc-mp-string","type":"string"},"quota":{"optional":1,"type":"boolean"},
-        "replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"forma
-        t":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"string","typetext":"[
-        volume=]<volume> ,mp=<Path> [,acl=<1|0>] [,backup=<1|0>] [,keepattrs=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,share
-        d=<1|0>] [,size=<DiskSize>]"},"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":{"format":"address-list","optional":1
-        ,"type":"string","typetext":"<string>"},"namespace":{"optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"format":"pve-bridge-id",
-        "optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"alias":"ma
-        caddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":{"optional":1,"type
-        ":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"model"},
-        "link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1000","e1000-82540em
-        ","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mtu":{"ma
-        ximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcn
-        et":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1,"type":"number"},"
-        rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\
-        d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":1,"type
-        ":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>
-        ] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"newid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":
-        "integer","typetext":"<integer> (100 - 999999999)"},"nocow":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type
-        ":"string","typetext":"<string>"},"nodeid":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"nodes":{"format":"pve-node-list","optiona
-        l":1,"type":"string","typetext":"<string>"},"nowritecache":{"optional":1,"type":"boolean","typetext":"<boolean>"},"numa":{"default":0,"optional":1,"type":"boole
-        an","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern"
-        :"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"],"optional"
-        :1,"type":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interlea
-        ve>]"},"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"options":{"format":"pve-storage-options","optional":1,"type":"string","typet
-        ext":"<string>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":
-        1,"type":"string"},"overrule-shutdown":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d
-        +|/dev/usb/lp\\d+","type":"string"},"password":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"pool":{"format":"pve-poolid","optional":1,"
-        type":"string","typetext":"<string>"},"port":{"maximum":65535,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 65535)"},"preallocation":{"de
-        fault":"metadata","enum":["off","metadata","falloc","full"],"optional":1,"type":"string"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<b
-        oolean>"},"prune-backups":{"format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<
-        N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"revert":{"format":"
-        pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng","optional":1,"type":"string","typetext":"[source=]</dev/ura
-        ndom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"rootfs":{"format":{"acl":{"optional":1,"type":"boolean"},"mountoptions":{"optional":1
-        ,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"quota":{"optional":1
-        ,"type":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boole
-        an"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"st
-        ring","typetext":"[volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]
-        "},"saferemove":{"optional":1,"type":"boolean","typetext":"<boolean>"},"saferemove-stepsize":{"default":32,"enum":["1","2","4","8","16","32"],"optional":1,"type
-        ":"integer"},"saferemove_throughput":{"optional":1,"type":"string","typetext":"<string>"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"op
-        tional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"int
-        eger"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"b
-        ps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"e
-        num":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":[
-        "ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","
-        qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1
-        ,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"inte
-        ger"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integ
-        er"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length
-        ":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"nu
-        mber"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"di
-        sk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"o
-        ptional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"s
-        ize":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"fil
-        e"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}
-        },"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<b
-        ps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>
-        ] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<se
-        conds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps
-        _wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] 
-        [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},
-        "backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional"
-        :1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type"
-        :"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough"
-        ,"writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1
-        ,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"opt
-        ional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_ma
-        x":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"al
-        ias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":
-        1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1
-        ,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"option
-        al":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media
-        ":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues"
-        :{"minimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"t
-        ype":"string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"opti
-        onal":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":
-        1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},
-        "werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"o
-        ptional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>]
-         [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,
-        import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<second
-        s>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=
-        <mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>]
-         [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<
-        wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"searchdoma
-        in":{"optional":1,"type":"string","typetext":"<string>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","type":"string"},"server":{"format":"pve-storage
-        -server","optional":1,"type":"string","typetext":"<string>"},"shared":{"optional":1,"type":"boolean","typetext":"<boolean>"},"shares":{"default":1000,"maximum":
-        50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000)"},"size":{"pattern":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skip-cert-ve
-        rification":{"default":"false","optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"smbios1"
-        :{"format":"pve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 enc
-        oded string>] [,product=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded strin
-        g>]"},"smbversion":{"default":"default","enum":["default","2.0","2.1","3","3.0","3.11"],"optional":1,"type":"string"},"smp":{"default":1,"minimum":1,"optional":
-        1,"type":"integer","typetext":"<integer> (1 - N)"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"snapshot":{"format
-        ":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"snapshot-as-volume-chain":{"default":0,"optional":1,"type":"boolean","typet
-        ext":"<boolean>"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"sparse":{"optional":1,"type":"boolean","type
-        text":"<boolean>"},"spice_enhancements":{"format":{"foldersharing":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off"
-        ,"all","filter"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sshkeys":{"
-        format":"urlencoded","optional":1,"type":"string","typetext":"<string>"},"start":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"startdate":
-        {"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-D
-        DTHH:MM:SS)"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"storage":{"format":"pv
-        e-storage-id","type":"string","typetext":"<storage ID>"},"subdir":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"swap":{"defa
-        ult":512,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"
-        tagged_only":{"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"target"
-        :{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"target-digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"t
-        arget-vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"},"tdf":{"default":0,"o
-        ptional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"timeout":{"minimum":0,"option
-        al":1,"type":"integer","typetext":"<integer> (0 - N)"},"timezone":{"format":"pve-ct-timezone","optional":1,"type":"string","typetext":"<string>"},"tpmstate0":{"
-        format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"imp
-        ort-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"defaul
-        t":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw
-        |qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"tty":{"default":2,"maximum":6,"minimum":0,"optional":1,"type":"integer
-        ","typetext":"<integer> (0 - 6)"},"type":{"enum":["qemu","lxc"],"optional":1,"type":"string"},"unique":{"optional":1,"type":"boolean","typetext":"<boolean>"},"u
-        nprivileged":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume-id","type":"
-        string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"url":{"pattern":"https?://.*","type":"string"},"usb[n]":{"format
-        ":{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][
-        Ee]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type"
-        :"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"username":{"optional":1,"type":"string","typetext":"<string>"},"vc
-        pus":{"default":0,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"verify-certificates":{"default":1,"optional":1,"type":"boolean","ty
-        petext":"<boolean>"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer
-        "},"type":{"default":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl"
-        ,"vmware"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format
-        ":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"b
-        ps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_le
-        ngth":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"m
-        inimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes"
-        :{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","ty
-        pe":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path
-        ","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"t
-        ype":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd
-        _max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max"
-        :{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":
-        1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"o
-        ptional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replic
-        ate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},
-        "serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","
-        optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional
-        ":1,"type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<s
-        econds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|
-        on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,io
-        ps_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_r
-        d=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,se
-        rial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always
-        ","metadata","never"],"optional":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","ty
-        pe":"string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string",
-        "typetext":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vmgenid":{"default":"1 (autogenerated)","option
-        al":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"
-        type":"integer","typetext":"<integer> (100 - 999999999)"},"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"v
-        olume":{"type":"string","typetext":"<string>"},"votes":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"watchdog":{"format":"pve-qm-w
-        atchdog","optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"},"zfs-base-path":{"format":"pve-storage-path","optional":1,"type"
-        :"string","typetext":"<string>"}}}
+        rotected":1,"proxyto":"node"},"PUT /nodes/{node}/time":{"name":"set_timezone","parameters":{"node":1,"timezone":{"type":"string","typetext":"<string>"}},"protec
+        ted":1,"proxyto":"node"},"PUT /storage/{storage}":{"name":"update","parameters":{"blocksize":1,"bwlimit":{"format":{"clone":{"minimum":"0","optional":1,"type":"
+        number"},"default":{"minimum":"0","optional":1,"type":"number"},"migration":{"minimum":"0","optional":1,"type":"number"},"move":{"minimum":"0","optional":1,"typ
+        e":"number"},"restore":{"minimum":"0","optional":1,"type":"number"}},"optional":1,"type":"string","typetext":"[clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LI
+        MIT>] [,move=<LIMIT>] [,restore=<LIMIT>]"},"comstar_hg":1,"comstar_tg":1,"content":1,"content-dirs":1,"create-base-path":1,"create-subdirs":1,"data-pool":1,"del
+        ete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":{"maxLength":64,"optional":1,"type":"string","t
+        ypetext":"<string>"},"disable":1,"domain":1,"encryption-key":1,"fingerprint":1,"format":1,"fs-name":1,"fuse":1,"is_mountpoint":1,"keyring":1,"krbd":1,"lio_tpg":
+        1,"master-pubkey":1,"max-protected-backups":1,"mkdir":1,"monhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,"nowritecache":1,"options":1,"password":1,"
+        pool":{"optional":1,"type":"string","typetext":"<string>"},"port":1,"preallocation":1,"prune-backups":1,"saferemove":1,"saferemove-stepsize":1,"saferemove_throu
+        ghput":1,"server":1,"shared":1,"skip-cert-verification":1,"smbversion":1,"snapshot-as-volume-chain":1,"sparse":1,"storage":1,"subdir":1,"tagged_only":1,"usernam
+        e":1,"zfs-base-path":1},"protected":1,"proxyto":null}},"shared":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":
+        "pve-cpuset","optional":1,"type":"string","typetext":"<string>"},"agent":{"format":{"enabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"defau
+        lt":1,"optional":1,"type":"boolean"},"freeze-fs-on-backup":{"alias":"freeze-fs"},"fstrim_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfree
+        ze":{"alias":"freeze-fs"},"type":{"default":"virtio","enum":["virtio","isa"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<
+        1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]"},"allow-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-
+        sev":{"format":"pve-qemu-sev-fmt","optional":1,"type":"string","typetext":"[type=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-ke
+        y-sharing=<1|0>]"},"arch":{"enum":["x86_64","aarch64"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"form
+        at":{"device":{"enum":["ich9-intel-hda","intel-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},
+        "optional":1,"type":"string","typetext":"device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autostart":{"default":0,"optional":1,"type":"boolean",
+        "typetext":"<boolean>"},"balloon":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"bios":{"default":"seabios","enum":["seabios","ovmf
+        "],"optional":1,"type":"string"},"blocksize":{"optional":1,"type":"string","typetext":"<string>"},"boot":{"format":"pve-qm-boot","optional":1,"type":"string","t
+        ypetext":"[[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","optional":1,"pattern":"(ide|sata|scsi|virtio)\\d+","t
+        ype":"string"},"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"c
+        drom":{"format":"pve-qm-ide","optional":1,"type":"string","typetext":"<volume>"},"checksum":{"optional":1,"type":"string","typetext":"<string>"},"checksum-algor
+        ithm":{"enum":["md5","sha1","sha224","sha256","sha384","sha512"],"optional":1,"type":"string"},"cicustom":{"format":"pve-qm-cicustom","optional":1,"type":"strin
+        g","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cipassword":{"optional":1,"type":"string","typetext":"<string>"},"city
+        pe":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"}
+        ,"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"cmode":{"default":"tty","enum":["shell","console","tty"],"optional":1,"type":"string"},"comstar_
+        hg":{"optional":1,"type":"string","typetext":"<string>"},"comstar_tg":{"optional":1,"type":"string","typetext":"<string>"},"console":{"default":1,"optional":1,"
+        type":"boolean","typetext":"<boolean>"},"content":{"format":"pve-storage-content-list","optional":1,"type":"string","typetext":"<string>"},"content-dirs":{"form
+        at":"pve-dir-override-list","optional":1,"type":"string","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<inte
+        ger> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLAG[;-FLAG...]>] [,guest-phys-bits=<in
+        teger>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default":0,"maximum":128,"minimum":0,"optio
+        nal":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":262144,"minimum":1,"optional":1,"type"
+        :"integer","typetext":"<integer> (1 - 262144)"},"create-base-path":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"create-subdirs":{"def
+        ault":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"current":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"data-pool":{"opt
+        ional":1,"type":"string","typetext":"<string>"},"debug":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"delete":{"format":"pve-configid-list
+        ","optional":1,"type":"string","typetext":"<string>"},"dev[n]":{"format":{"deny-write":{"default":0,"optional":1,"type":"boolean"},"gid":{"minimum":0,"optional"
+        :1,"type":"integer"},"mode":{"optional":1,"pattern":"0[0-7]{3}","type":"string"},"path":{"default_key":1,"format":"pve-lxc-dev-string","optional":1,"type":"stri
+        ng"},"uid":{"minimum":0,"optional":1,"type":"integer"}},"optional":1,"type":"string","typetext":"[[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mode=<Oc
+        tal access mode>] [,uid=<integer>]"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disable":{"optional":1,"type":"boolean","type
+        text":"<boolean>"},"domain":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2m","4
+        m"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmd
+        k","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","en
+        um":["2011","2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","
+        optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-fr
+        om=<source volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"encryption-key":{"optional":1,"type":"string","typetext":"<string>"},"ent
+        rypoint":{"default":"/sbin/init","optional":1,"pattern":"(?:[^\\x00-\\x08\\x10-\\x1F\\x7F]+)","type":"string"},"env":{"optional":1,"pattern":"(?:(?:\\w+=[^\\x00
+        -\\x08\\x10-\\x1F\\x7F]*)(?:\\0\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)*)","type":"string"},"feature":{"enum":["snapshot","clone","copy"],"type":"string"},"feature
+        s":{"format":{"force_rw_sys":{"default":0,"optional":1,"type":"boolean"},"fuse":{"default":0,"optional":1,"type":"boolean"},"keyctl":{"default":0,"optional":1,"
+        type":"boolean"},"mknod":{"default":0,"optional":1,"type":"boolean"},"mount":{"optional":1,"pattern":"(?:[a-zA-Z0-9_; ]+)","type":"string"},"nesting":{"default"
+        :0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>] [,mount=<fstype;fs
+        type;...>] [,nesting=<1|0>]"},"filename":{"maxLength":255,"type":"string","typetext":"<string>"},"fingerprint":{"optional":1,"pattern":"([A-Fa-f0-9]{2}:){31}[A-
+        Fa-f0-9]{2}","type":"string"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"forceStop":{"default":0,"optional":1,"type":"boolean","typetext":"
+        <boolean>"},"format":{"enum":["raw","qcow2","subvol","vmdk"],"optional":1,"type":"string"},"freeze":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fs-n
+        ame":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fuse":{"optiona
+        l":1,"type":"boolean","typetext":"<boolean>"},"ha-managed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-volume
+        -id","optional":1,"type":"string","typetext":"<string>"},"hostname":{"format":"dns-name","maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"ho
+        stpci[n]":{"format":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [
+        ,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>
+        ] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<strin
+        g>"},"hugepages":{"enum":["any","2","1024"],"optional":1,"type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":
+        "string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{
+        "optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional
+        ":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","wri
+        tethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"o
+        ptional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cl
+        oop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"
+        },"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_le
+        ngth":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"
+        optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"o
+        ptional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_m
+        ax":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdro
+        m","disk"],"optional":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"typ
+        e":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"stri
+        ng"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},
+        "ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optio
+        nal":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup
+        =<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [
+        ,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,io
+        ps_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbp
+        s_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror
+        =<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"import-working-stor
+        age":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"string","t
+        ypetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"type":"s
+        tring","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"is_mountpoint":{"default":"no","optional":1,"type
+        ":"string","typetext":"<string>"},"ivshmem":{"format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},
+        "optional":1,"type":"string","typetext":"size=<integer> [,name=<string>]"},"keepActive":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keep
+        hugepages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"default":null,"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr
+        ","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"keyring":{"optional":1,"type"
+        :"string","typetext":"<string>"},"krbd":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"kvm":{"default":1,"optional":1,"type":"boolean","typ
+        etext":"<boolean>"},"link[n]":{"format":{"address":{"default_key":1,"format":"address","type":"string"},"priority":{"default":0,"maximum":255,"minimum":0,"optio
+        nal":1,"type":"integer"}},"optional":1,"type":"string","typetext":"[address=]<IP> [,priority=<integer>]"},"lio_tpg":{"optional":1,"type":"string","typetext":"<s
+        tring>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","rollback","snapshot","snapshot-
+        delete","suspending","suspended"],"optional":1,"type":"string"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-
+        s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-
+        \\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":[
+        "intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enabl
+        e-s4=<1|0>] [,viommu=<intel|virtio>]"},"master-pubkey":{"optional":1,"type":"string","typetext":"<string>"},"max-protected-backups":{"default":"Unlimited for us
+        ers with Datastore.Allocate privilege, 5 for other users","minimum":-1,"optional":1,"type":"integer","typetext":"<integer> (-1 - N)"},"memory":{"format":{"curre
+        nt":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"default":
+        0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<
+        integer> (0 - N)"},"migratedfrom":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"mkdir":{"default":"yes","optional":1,"type":"boolean
+        ","typetext":"<boolean>"},"monhost":{"format":"pve-storage-portal-dns-list","optional":1,"type":"string","typetext":"<string>"},"mountpoint":{"format":"pve-stor
+        age-path","optional":1,"type":"string","typetext":"<string>"},"mp[n]":{"format":{"acl":{"optional":1,"type":"boolean"},"backup":{"optional":1,"type":"boolean"},
+        "keepattrs":{"default":0,"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(disca
+        rd|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"mp":{"format":"pve-lxc-mp-string","type":"string"},"quota":{"optional":1,"type":"boolean"},"repl
+        icate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"d
+        isk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"string","typetext":"[volum
+        e=]<volume> ,mp=<Path> [,acl=<1|0>] [,backup=<1|0>] [,keepattrs=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|
+        0>] [,size=<DiskSize>]"},"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":{"format":"address-list","optional":1,"typ
+        e":"string","typetext":"<string>"},"namespace":{"optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"format":"pve-bridge-id","opti
+        onal":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr
+        ","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":{"optional":1,"type":"bo
+        olean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link
+        _down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1000","e1000-82540em","e1
+        000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum
+        ":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{
+        "alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl81
+        39":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(
+        ?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":1,"type":"st
+        ring","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,r
+        ate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"newid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"inte
+        ger","typetext":"<integer> (100 - 999999999)"},"nocow":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"st
+        ring","typetext":"<string>"},"nodeid":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"nodes":{"format":"pve-node-list","optional":1,
+        "type":"string","typetext":"<string>"},"nowritecache":{"optional":1,"type":"boolean","typetext":"<boolean>"},"numa":{"default":0,"optional":1,"type":"boolean","
+        typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern":"(?:
+        \\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"],"optional":1,"t
+        ype":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]"
+        },"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"options":{"format":"pve-storage-options","optional":1,"type":"string","typetext":
+        "<string>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":1,"ty
+        pe":"string"},"overrule-shutdown":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/de
+        v/usb/lp\\d+","type":"string"},"password":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"pool":{"format":"pve-poolid","optional":1,"type"
+        :"string","typetext":"<string>"},"port":{"maximum":65535,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 65535)"},"preallocation":{"default
+        ":"metadata","enum":["off","metadata","falloc","full"],"optional":1,"type":"string"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolea
+        n>"},"prune-backups":{"format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [
+        ,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"revert":{"format":"pve-c
+        onfigid-list","optional":1,"type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng","optional":1,"type":"string","typetext":"[source=]</dev/urandom|
+        /dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"rootfs":{"format":{"acl":{"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"pat
+        tern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"quota":{"optional":1,"typ
+        e":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boolean"},
+        "size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"string"
+        ,"typetext":"[volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]"},"s
+        aferemove":{"optional":1,"type":"boolean","typetext":"<boolean>"},"saferemove-stepsize":{"default":32,"enum":["1","2","4","8","16","32"],"optional":1,"type":"in
+        teger"},"saferemove_throughput":{"optional":1,"type":"string","typetext":"<string>"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optiona
+        l":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"
+        },"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr
+        ":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":
+        ["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["igno
+        re","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2
+        ","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"typ
+        e":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"}
+        ,"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},
+        "iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"m
+        inimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"
+        },"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","
+        enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"option
+        al":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":
+        {"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"
+        werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"op
+        tional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] 
+        [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,i
+        mport-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds
+        >] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<
+        mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,sna
+        pshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"back
+        up":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"t
+        ype":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"int
+        eger"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","wri
+        teback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"typ
+        e":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional
+        ":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"
+        optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":
+        "iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"ty
+        pe":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"typ
+        e":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1
+        ,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"d
+        efault":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"mi
+        nimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":
+        "string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional"
+        :1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"ty
+        pe":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},"werr
+        or":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"option
+        al":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bp
+        s_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,impor
+        t-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [
+        ,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps
+        >] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro
+        =<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]
+        "},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"searchdomain":{
+        "optional":1,"type":"string","typetext":"<string>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","type":"string"},"server":{"format":"pve-storage-serv
+        er","optional":1,"type":"string","typetext":"<string>"},"shared":{"optional":1,"type":"boolean","typetext":"<boolean>"},"shares":{"default":1000,"maximum":50000
+        ,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000)"},"size":{"pattern":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skip-cert-verific
+        ation":{"default":"false","optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"smbios1":{"fo
+        rmat":"pve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 encoded 
+        string>] [,product=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded string>]"}
+        ,"smbversion":{"default":"default","enum":["default","2.0","2.1","3","3.0","3.11"],"optional":1,"type":"string"},"smp":{"default":1,"minimum":1,"optional":1,"ty
+        pe":"integer","typetext":"<integer> (1 - N)"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"snapshot":{"format":"pv
+        e-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"snapshot-as-volume-chain":{"default":0,"optional":1,"type":"boolean","typetext":
+        "<boolean>"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"sparse":{"optional":1,"type":"boolean","typetext"
+        :"<boolean>"},"spice_enhancements":{"format":{"foldersharing":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off","all
+        ","filter"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sshkeys":{"forma
+        t":"urlencoded","optional":1,"type":"string","typetext":"<string>"},"start":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"startdate":{"def
+        ault":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:
+        MM:SS)"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"storage":{"format":"pve-sto
+        rage-id","type":"string","typetext":"<storage ID>"},"subdir":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"swap":{"default":
+        512,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"tagge
+        d_only":{"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"target":{"fo
+        rmat":"pve-node","optional":1,"type":"string","typetext":"<string>"},"target-digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"target
+        -vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"},"tdf":{"default":0,"option
+        al":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"timeout":{"minimum":0,"optional":1
+        ,"type":"integer","typetext":"<integer> (0 - N)"},"timezone":{"format":"pve-ct-timezone","optional":1,"type":"string","typetext":"<string>"},"tpmstate0":{"forma
+        t":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"import-f
+        rom":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"default":"v
+        1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw|qcow
+        2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"tty":{"default":2,"maximum":6,"minimum":0,"optional":1,"type":"integer","ty
+        petext":"<integer> (0 - 6)"},"type":{"enum":["qemu","lxc"],"optional":1,"type":"string"},"unique":{"optional":1,"type":"boolean","typetext":"<boolean>"},"unpriv
+        ileged":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume-id","type":"strin
+        g"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"url":{"pattern":"https?://.*","type":"string"},"usb[n]":{"format":{"h
+        ost":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))
+        ","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"str
+        ing","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"username":{"optional":1,"type":"string","typetext":"<string>"},"vcpus":
+        {"default":0,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"verify-certificates":{"default":1,"optional":1,"type":"boolean","typetex
+        t":"<boolean>"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer"},"t
+        ype":{"default":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl","vmw
+        are"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"a
+        io":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_ma
+        x_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length"
+        :{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimu
+        m":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"op
+        tional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"
+        string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","op
+        tional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":
+        "integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_
+        length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"op
+        tional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"ty
+        pe":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"option
+        al":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":
+        {"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"seri
+        al":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optio
+        nal":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"
+        type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<second
+        s>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] 
+        [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd
+        _max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mb
+        ps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=
+        <serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always","me
+        tadata","never"],"optional":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","type":"
+        string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","type
+        text":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vmgenid":{"default":"1 (autogenerated)","optional":1
+        ,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type"
+        :"integer","typetext":"<integer> (100 - 999999999)"},"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"volume
+        ":{"type":"string","typetext":"<string>"},"votes":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"watchdog":{"format":"pve-qm-watchd
+        og","optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"},"zfs-base-path":{"format":"pve-storage-path","optional":1,"type":"str
+        ing","typetext":"<string>"}}}
         """#
 }

@@ -79,7 +79,9 @@ public struct NodeServices: Sendable {
             NodesDomain(
                 sampler: sampler, fingerprint: fingerprint, clusterNodes: nodeRows,
                 peerTasks: clusterState.map { state in { @Sendable in state.peerTasks() } },
-                files: NodeSystemFiles(resolvConf: settings.effectiveResolvConf, hosts: settings.effectiveHostsFile)),
+                files: NodeSystemFiles(
+                    resolvConf: settings.effectiveResolvConf, hosts: settings.effectiveHostsFile, timezone: settings.effectiveTimezoneFile,
+                    localtime: settings.effectiveLocaltime)),
         ]
         if let access { all.append(AccessDomain(access: access)) }
         if let vms { all += [QEMUDomain(manager: vms, access: access), StorageDomain(storage: vms.storage)] }

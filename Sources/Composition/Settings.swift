@@ -30,6 +30,8 @@ public struct Settings: Sendable, Equatable {
     /// The resolver and hosts files `/nodes/{node}/dns` and `hosts` edit.
     public var resolvConf: String? = nil
     public var hostsFile: String? = nil
+    /// The time zone files `PUT /nodes/{node}/time` writes (`/etc/timezone`, `/etc/localtime`).
+    public var timezoneFile: String? = nil
     /// The node's corosync files and how corosync is started (see CorosyncSetup).
     public var corosyncConf = "/etc/corosync/corosync.conf"
     public var corosyncAuthkey = "/etc/corosync/authkey"
@@ -53,6 +55,11 @@ public struct Settings: Sendable, Equatable {
     public var effectiveResolvConf: String {
         resolvConf ?? (dataDirectory == "/var/lib/corral" ? "/etc/resolv.conf" : dataDirectory + "/resolv.conf")
     }
+    public var effectiveTimezoneFile: String {
+        timezoneFile ?? (dataDirectory == "/var/lib/corral" ? "/etc/timezone" : dataDirectory + "/timezone")
+    }
+    /// `/etc/localtime` beside `/etc/timezone` (a node's own files beside each other).
+    public var effectiveLocaltime: String { (effectiveTimezoneFile as NSString).deletingLastPathComponent + "/localtime" }
     public var effectiveHostsFile: String { hostsFile ?? (dataDirectory == "/var/lib/corral" ? "/etc/hosts" : dataDirectory + "/hosts") }
 
     /// `/var/lib/vz` for a real install, `DATA/vz` for any other data directory.
@@ -129,6 +136,7 @@ public struct Settings: Sendable, Equatable {
         case "lxc-path": lxcPath = value
         case "resolv-conf": resolvConf = value
         case "hosts-file": hostsFile = value
+        case "timezone-file": timezoneFile = value
         case "peer-port":
             guard let port = UInt16(value), port > 0 else { throw SettingsError("\(origin): peer-port needs a port number, got '\(value)'") }
             peerPort = port

@@ -4,7 +4,10 @@ import Schema
 
 /// `/nodes`, `/nodes/{node}` and the node's status, time and version.
 public enum NodeEndpoints {
-    public static func all(sampler: CPUSampler, fingerprint: String?, clusterNodes: (@Sendable () -> [[String: JSON]])? = nil) -> [Endpoint] {
+    public static func all(
+        sampler: CPUSampler, fingerprint: String?, clusterNodes: (@Sendable () -> [[String: JSON]])? = nil,
+        timezone: @escaping @Sendable () -> String = NodeStatus.timezone
+    ) -> [Endpoint] {
         [
             Endpoint(
                 .GET, "/nodes", name: "index", description: "Cluster node index.",
@@ -39,7 +42,7 @@ public enum NodeEndpoints {
                 permission: .privileges(path: "/nodes/{node}", ["Sys.Audit"]), proxyTo: "node",
                 handler: .sync { _ in
                     let now = Int64(time(nil))
-                    return ["time": JSON(now), "localtime": JSON(now + NodeStatus.utcOffset(now)), "timezone": .string(NodeStatus.timezone())]
+                    return ["time": JSON(now), "localtime": JSON(now + NodeStatus.utcOffset(now)), "timezone": .string(timezone())]
                 }),
             Endpoint(
                 pve: "GET /nodes/{node}/subscription",

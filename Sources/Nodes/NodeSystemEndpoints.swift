@@ -9,10 +9,27 @@ import TLS
 public struct NodeSystemFiles: Sendable {
     public let resolvConf: String
     public let hosts: String
+    /// `/etc/timezone` and `/etc/localtime` (a link into /usr/share/zoneinfo).
+    public let timezone: String
+    public let localtime: String
 
-    public init(resolvConf: String, hosts: String) {
+    public init(resolvConf: String, hosts: String, timezone: String = "/etc/timezone", localtime: String = "/etc/localtime") {
         self.resolvConf = resolvConf
         self.hosts = hosts
+        self.timezone = timezone
+        self.localtime = localtime
+    }
+
+    /// The node's time zone: the timezone file, else where localtime links to, else UTC.
+    public var currentTimezone: String {
+        if let text = try? String(contentsOfFile: timezone, encoding: .utf8) {
+            let zone = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !zone.isEmpty { return zone }
+        }
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: localtime), let range = target.range(of: "zoneinfo/") {
+            return String(target[range.upperBound...])
+        }
+        return "UTC"
     }
 }
 
@@ -20,6 +37,26 @@ public struct NodeSystemFiles: Sendable {
 enum NodeSystemEndpoints {
     static func all(files: NodeSystemFiles) -> [Endpoint] {
         [
+            Endpoint(
+                pve: "PUT /nodes/{node}/time", description: "Sets the node's time zone (a zone of /usr/share/zoneinfo).",
+                permission: .privileges(path: "/nodes/{node}", ["Sys.Modify"]),
+                handler: .blocking { context in
+                    let zone = try context.require("timezone")
+                    let target = "/usr/share/zoneinfo/" + zone
+                    var isDirectory: ObjCBool = false
+                    guard !zone.contains(".."), !zone.hasPrefix("/"), FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory),
+                        !isDirectory.boolValue
+                    else { throw APIError.parameters(["timezone": "unknown time zone '\(zone)'"]) }
+                    try write(files.timezone, zone + "\n")
+                    // the link is replaced by rename, so nothing ever sees /etc/localtime missing
+                    let temp = files.localtime + ".new.\(getpid())"
+                    unlink(temp)
+                    guard symlink(target, temp) == 0, rename(temp, files.localtime) == 0 else {
+                        unlink(temp)
+                        throw APIError(500, "cannot link \(files.localtime): \(String(cString: strerror(errno)))")
+                    }
+                    return .null
+                }),
             Endpoint(
                 pve: "GET /nodes/{node}/dns", description: "The resolver's search domain and name servers.",
                 returns: .object([:], additionalProperties: true), permission: .privileges(path: "/nodes/{node}", ["Sys.Audit"]),

@@ -24,7 +24,8 @@ public struct NodesDomain: Domain {
 
     public var name: String { "nodes" }
     public var endpoints: [Endpoint] {
-        NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint, clusterNodes: clusterNodes) + TaskEndpoints.all(peerTasks: peerTasks)
+        NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint, clusterNodes: clusterNodes) { [files] in files.currentTimezone }
+            + TaskEndpoints.all(peerTasks: peerTasks)
             + NodeSystemEndpoints.all(files: files) + NodeHardwareEndpoints.all()
     }
 }

@@ -21,4 +21,20 @@ import Testing
         let bad = try curl(node, "/api2/json/nodes/hw/capabilities/qemu/cpu?arch=sparc")
         #expect(bad.status == 400 && bad.body.contains("\"arch\""), "\(bad.body)")
     }
+
+    /// The time zone is set in the node's own files (a test node's, never the machine's) and read back.
+    @Test func theTimeZoneIsSetAndReadBack() throws {
+        let node = try NodeProcess(name: "tz", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        #expect(try curl(node, "/api2/json/nodes/tz/time", ["-X", "PUT", "-d", "timezone=Europe/Vienna"]).status == 200)
+        let time = VMTests.json(try curl(node, "/api2/json/nodes/tz/time").body)["data"] as? [String: Any] ?? [:]
+        #expect(time["timezone"] as? String == "Europe/Vienna", "\(time)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: node.dataDirectory + "/localtime") == "/usr/share/zoneinfo/Europe/Vienna")
+        for zone in ["Mars/Olympus", "../../etc/passwd", "Europe"] {
+            let bad = try curl(node, "/api2/json/nodes/tz/time", ["-X", "PUT", "--data-urlencode", "timezone=\(zone)"])
+            #expect(bad.status == 400 && bad.body.contains("\"timezone\""), "\(zone): \(bad.body)")
+        }
+        #expect((try? String(contentsOfFile: node.dataDirectory + "/timezone", encoding: .utf8)) == "Europe/Vienna\n")
+        #expect((try? String(contentsOfFile: "/etc/timezone", encoding: .utf8)) != "Europe/Vienna\n")
+    }
 }

@@ -78,6 +78,7 @@ GET /nodes/{node}/capabilities/qemu
 GET /nodes/{node}/capabilities/qemu/cpu
 GET /nodes/{node}/capabilities/qemu/machines
 GET /nodes/{node}/disks/list
+PUT /nodes/{node}/time
 GET /nodes/{node}/query-url-metadata
 POST /nodes/{node}/storage/{storage}/download-url
 PUT /nodes/{node}/storage/{storage}/content/{volume}
