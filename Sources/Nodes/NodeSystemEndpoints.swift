@@ -13,7 +13,13 @@ public struct NodeSystemFiles: Sendable {
     public let timezone: String
     public let localtime: String
 
-    public init(resolvConf: String, hosts: String, timezone: String = "/etc/timezone", localtime: String = "/etc/localtime") {
+    /// Whether this node is the machine's one node (a real install), so it may power the machine off.
+    public let ownsMachine: Bool
+
+    public init(
+        resolvConf: String, hosts: String, timezone: String = "/etc/timezone", localtime: String = "/etc/localtime", ownsMachine: Bool = false
+    ) {
+        self.ownsMachine = ownsMachine
         self.resolvConf = resolvConf
         self.hosts = hosts
         self.timezone = timezone

@@ -27,5 +27,6 @@ public struct NodesDomain: Domain {
         NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint, clusterNodes: clusterNodes) { [files] in files.currentTimezone }
             + TaskEndpoints.all(peerTasks: peerTasks)
             + NodeSystemEndpoints.all(files: files) + NodeHardwareEndpoints.all()
+            + NodeLogEndpoints.all(ownsMachine: files.ownsMachine)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 import Testing
 
 @testable import Nodes
@@ -94,5 +95,28 @@ import Testing
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return data
+    }
+}
+
+@Suite struct NodeLogParsingTests {
+    @Test func guestDevicesCountersAndPackageRows() {
+        let dev = """
+            Inter-|   Receive                                                |  Transmit
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+                lo:  100 1 0 0 0 0 0 0  100 1 0 0 0 0 0 0
+            tap100i0: 5000 10 0 0 0 0 0 0 7000 12 0 0 0 0 0 0
+            veth200i1: 11 1 0 0 0 0 0 0 22 2 0 0 0 0 0 0
+            vmbr0: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0
+            """
+        let rows = NodeLogEndpoints.netstat(dev)
+        #expect(
+            rows.map { "\($0["dev"]!.plainText) \($0["vmid"]!.plainText) \($0["in"]!.plainText) \($0["out"]!.plainText)" } == [
+                "tap100i0 100 7000 5000", "veth200i1 200 22 11",
+            ])
+        let versions = NodeLogEndpoints.versions(
+            "corosync\t3.1.7\tamd64\tii \tadmin\toptional\tcluster engine\nzfsutils-linux\t2.1\tamd64\tun \tadmin\toptional\tzfs\n")
+        #expect(
+            versions.count == 1 && versions[0]["Package"] == "corosync" && versions[0]["Version"] == "3.1.7"
+                && versions[0]["Title"] == "cluster engine")
     }
 }

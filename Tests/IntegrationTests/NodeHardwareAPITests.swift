@@ -37,4 +37,28 @@ import Testing
         #expect((try? String(contentsOfFile: node.dataDirectory + "/timezone", encoding: .utf8)) == "Europe/Vienna\n")
         #expect((try? String(contentsOfFile: "/etc/timezone", encoding: .utf8)) != "Europe/Vienna\n")
     }
+
+    /// Logs, versions, services and power through the API; a test node never powers the machine off.
+    @Test func logsVersionsServicesAndPower() throws {
+        let node = try NodeProcess(name: "sys", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        func data(_ path: String) throws -> Any? {
+            let r = try curl(node, "/api2/json/nodes/sys/" + path)
+            #expect(r.status == 200, "\(path): \(r.status) \(r.body)")
+            return VMTests.json(r.body)["data"]
+        }
+        let syslog = try data("syslog?limit=5") as? [[String: Any]] ?? []
+        #expect(!syslog.isEmpty && syslog.count <= 5 && syslog.first?["n"] as? Int == 1 && syslog.first?["t"] is String, "\(syslog)")
+        #expect((try data("journal?lastentries=3") as? [String])?.isEmpty == false)
+        let versions = try data("apt/versions") as? [[String: Any]] ?? []
+        #expect(versions.first?["Package"] as? String == "corral" && versions.first?["RunningKernel"] as? String != nil, "\(versions.prefix(2))")
+        #expect(versions.contains { $0["Package"] as? String == "corosync" && $0["CurrentState"] as? String == "Installed" })
+        let services = try data("services") as? [[String: Any]] ?? []
+        #expect(services.first?["service"] as? String == "corrald" && services.allSatisfy { $0["active-state"] is String })
+        #expect(try data("netstat") is [Any])
+        let power = try curl(node, "/api2/json/nodes/sys/status", ["-d", "command=reboot"])
+        #expect(power.status == 500 && power.body.contains("shares its machine"), "\(power.body)")
+        let bogus = try curl(node, "/api2/json/nodes/sys/status", ["-d", "command=explode"])
+        #expect(bogus.status == 400 && bogus.body.contains("\"command\""), "\(bogus.body)")
+    }
 }

@@ -79,6 +79,12 @@ GET /nodes/{node}/capabilities/qemu/cpu
 GET /nodes/{node}/capabilities/qemu/machines
 GET /nodes/{node}/disks/list
 PUT /nodes/{node}/time
+GET /nodes/{node}/syslog
+GET /nodes/{node}/journal
+GET /nodes/{node}/apt/versions
+GET /nodes/{node}/netstat
+GET /nodes/{node}/services
+POST /nodes/{node}/status
 GET /nodes/{node}/query-url-metadata
 POST /nodes/{node}/storage/{storage}/download-url
 PUT /nodes/{node}/storage/{storage}/content/{volume}
