@@ -81,7 +81,7 @@ public struct NodeServices: Sendable {
                 peerTasks: clusterState.map { state in { @Sendable in state.peerTasks() } },
                 files: NodeSystemFiles(
                     resolvConf: settings.effectiveResolvConf, hosts: settings.effectiveHostsFile, timezone: settings.effectiveTimezoneFile,
-                    localtime: settings.effectiveLocaltime, ownsMachine: settings.dataDirectory == "/var/lib/corral")),
+                    localtime: settings.effectiveLocaltime, ownsMachine: settings.dataDirectory == "/var/lib/corral"), tree: access?.fs),
         ]
         if let access { all.append(AccessDomain(access: access)) }
         if let vms { all += [QEMUDomain(manager: vms, access: access), StorageDomain(storage: vms.storage)] }

@@ -1,4 +1,5 @@
 import API
+import ClusterFS
 import Schema
 
 /// The node itself: status, version, time, and its tasks.
@@ -10,11 +11,14 @@ public struct NodesDomain: Domain {
     public let clusterNodes: (@Sendable () -> [[String: JSON]])?
     /// The other members' recent tasks.
     public let peerTasks: (@Sendable () -> [[String: JSON]])?
+    /// The cluster's files (the node's `config`), when the node has them.
+    public let tree: (any ConfigTree)?
 
     public init(
         sampler: CPUSampler, fingerprint: String?, clusterNodes: (@Sendable () -> [[String: JSON]])? = nil,
-        peerTasks: (@Sendable () -> [[String: JSON]])? = nil, files: NodeSystemFiles
+        peerTasks: (@Sendable () -> [[String: JSON]])? = nil, files: NodeSystemFiles, tree: (any ConfigTree)? = nil
     ) {
+        self.tree = tree
         self.peerTasks = peerTasks
         self.sampler = sampler
         self.clusterNodes = clusterNodes
@@ -27,6 +31,6 @@ public struct NodesDomain: Domain {
         NodeEndpoints.all(sampler: sampler, fingerprint: fingerprint, clusterNodes: clusterNodes) { [files] in files.currentTimezone }
             + TaskEndpoints.all(peerTasks: peerTasks)
             + NodeSystemEndpoints.all(files: files) + NodeHardwareEndpoints.all()
-            + NodeLogEndpoints.all(ownsMachine: files.ownsMachine)
+            + NodeLogEndpoints.all(ownsMachine: files.ownsMachine) + (tree.map(NodeConfigEndpoints.all) ?? [])
     }
 }

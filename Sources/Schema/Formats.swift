@@ -52,6 +52,9 @@ public enum Formats {
         return nil
     }
 
+    /// A DNS name, a leading `*.` allowed (ACME wildcard certificates).
+    static let acmeDomain = "(\\*\\.)?([a-zA-Z0-9]([a-zA-Z0-9\\-]*[a-zA-Z0-9])?\\.)*[a-zA-Z0-9]([a-zA-Z0-9\\-]*[a-zA-Z0-9])?"
+
     static func regex(_ name: String, _ pattern: String, _ what: String) -> NamedFormat {
         NamedFormat(name: name) { PatternCache.matches(pattern, $0) ? nil : "value '\($0)' does not look like a valid \(what)" }
     }
@@ -81,6 +84,9 @@ public enum Formats {
             list("pve-tokenid-list", of: Checks.tokenid),
             regex("pve-priv", "[A-Za-z]+(\\.[A-Za-z]+)*", "privilege name"),
             list("pve-priv-list") { PatternCache.matches("[A-Za-z]+(\\.[A-Za-z]+)*", $0) ? nil : "invalid privilege '\($0)'" },
+            regex("pve-acme-domain", acmeDomain, "domain name"),
+            regex("pve-acme-alias", acmeDomain, "domain name"),
+            regex("pve-acme-domain-list", "\(acmeDomain)(;\(acmeDomain))*", "list of domain names"),
             regex("pve-iface", "[a-zA-Z][a-zA-Z0-9_]{1,20}([:\\.]\\d+)?", "interface name"),
             list("pve-iface-list") { PatternCache.matches("[a-zA-Z][a-zA-Z0-9_]{1,20}([:\\.]\\d+)?", $0) ? nil : "invalid interface name '\($0)'" },
             regex("pve-bridge-id", "[-_.\\w\\d]+", "bridge name"),

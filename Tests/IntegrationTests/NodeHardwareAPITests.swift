@@ -61,4 +61,30 @@ import Testing
         let bogus = try curl(node, "/api2/json/nodes/sys/status", ["-d", "command=explode"])
         #expect(bogus.status == 400 && bogus.body.contains("\"command\""), "\(bogus.body)")
     }
+
+    /// The node's options in `nodes/<node>/config`, PVE's layout: description lines first.
+    @Test func theNodesOptionsAreKeptInItsConfigFile() throws {
+        let node = try NodeProcess(name: "cfg", extraArguments: ["--local"])
+        defer { _ = node.terminate() }
+        let set = try curl(
+            node, "/api2/json/nodes/cfg/config",
+            ["-X", "PUT", "--data-urlencode", "description=rack 4\nspare PSU", "-d", "wakeonlan=aa:bb:cc:dd:ee:ff", "-d", "startall-onboot-delay=10"])
+        #expect(set.status == 200, "\(set.body)")
+        #expect(
+            (try? String(contentsOfFile: node.mountpoint + "/nodes/cfg/config", encoding: .utf8))
+                == "#rack 4\n#spare PSU\nstartall-onboot-delay: 10\nwakeonlan: aa:bb:cc:dd:ee:ff\n")
+        let config = VMTests.json(try curl(node, "/api2/json/nodes/cfg/config").body)["data"] as? [String: Any] ?? [:]
+        #expect(config["description"] as? String == "rack 4\nspare PSU" && config["wakeonlan"] as? String == "aa:bb:cc:dd:ee:ff", "\(config)")
+        let one = VMTests.json(try curl(node, "/api2/json/nodes/cfg/config?property=wakeonlan").body)["data"] as? [String: Any] ?? [:]
+        #expect(Set(one.keys) == ["wakeonlan", "digest"], "\(one)")
+        let stale = try curl(node, "/api2/json/nodes/cfg/config", ["-X", "PUT", "-d", "delete=wakeonlan", "-d", "digest=0000"])
+        #expect(stale.status == 500 && stale.body.contains("modified"), "\(stale.body)")
+        let badMAC = try curl(node, "/api2/json/nodes/cfg/config", ["-X", "PUT", "-d", "wakeonlan=not-a-mac"])
+        #expect(badMAC.status == 400 && badMAC.body.contains("\"wakeonlan\""), "\(badMAC.body)")
+        let digest = config["digest"] as? String ?? ""
+        #expect(
+            try curl(node, "/api2/json/nodes/cfg/config", ["-X", "PUT", "-d", "delete=wakeonlan,description", "-d", "digest=\(digest)"]).status == 200
+        )
+        #expect((try? String(contentsOfFile: node.mountpoint + "/nodes/cfg/config", encoding: .utf8)) == "startall-onboot-delay: 10\n")
+    }
 }
