@@ -46,6 +46,9 @@ extension ContainerManager {
                 } catch { errors[key] = "\(error)" }
             }
         }
+        if let hook = options["hookscript"] {
+            do { _ = try GuestHookScript.path(hook, storage: storage) } catch { errors["hookscript"] = "\(error)" }
+        }
         if !errors.isEmpty { throw GuestError(400, "Parameter verification failed.", errors: errors) }
     }
 

@@ -34,11 +34,14 @@ extension ContainerManager {
         try LXCConfigBuilder.text(lines).write(toFile: dir + "/config", atomically: true, encoding: .utf8)
         let offset = logSize(vmid)
         let container = try container(vmid)
+        let hook = config.current["hookscript"]
+        try GuestHookScript.run(hook, vmid: vmid, phase: "pre-start", storage: storage, log: log)
         do { try container.start() } catch {
             let detail = lastLogErrors(vmid, since: offset)
             throw GuestError(500, "startup for container '\(vmid)' failed" + (detail.isEmpty ? ": \(error)" : ": \(detail)"))
         }
         log("CT \(vmid) started (init pid \(container.initPID.map(String.init) ?? "?"))")
+        try GuestHookScript.run(hook, vmid: vmid, phase: "post-start", storage: storage, log: log)
     }
 
     /// What the files written into the guest depend on; when it changed since they were written
@@ -66,8 +69,11 @@ extension ContainerManager {
         try await locks.with(vmid, what: "stop CT \(vmid)") {
             let (config, _) = try load(vmid)
             try store.checkLock(config, vmid, skiplock: skiplock)
+            let hook = config.current["hookscript"], storage = storage
+            try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "pre-stop", storage: storage, log: log) }
             try await stopLocked(vmid)
             log("CT \(vmid) stopped")
+            try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "post-stop", storage: storage, log: log) }
         }
     }
 
@@ -94,11 +100,17 @@ extension ContainerManager {
         guard container.isRunning else { return }
         if container.state == "FROZEN" { try? container.unfreeze() }
         let seconds = Int32(timeout ?? 60)
+        let hook = config.current["hookscript"], storage = storage
+        try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "pre-stop", storage: storage, log: log) }
         let done = await BlockingExecutor.shared.run { container.shutdown(timeout: seconds) }
-        if done { return log("CT \(vmid) shut down") }
-        guard forceStop else { throw GuestError(500, "CT \(vmid) did not shut down within \(seconds) s (it still runs)") }
-        log("CT \(vmid) did not shut down within \(seconds) s; stopping it")
-        try await stopLocked(vmid)
+        if done {
+            log("CT \(vmid) shut down")
+        } else {
+            guard forceStop else { throw GuestError(500, "CT \(vmid) did not shut down within \(seconds) s (it still runs)") }
+            log("CT \(vmid) did not shut down within \(seconds) s; stopping it")
+            try await stopLocked(vmid)
+        }
+        try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "post-stop", storage: storage, log: log) }
     }
 
     /// Shuts down and starts again, so pending changes apply.

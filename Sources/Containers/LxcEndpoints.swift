@@ -30,7 +30,7 @@ public enum LxcEndpoints {
         for key in Array(set.keys) + delete {
             let value = set[key] ?? ""
             let rootOnly =
-                key.hasPrefix("lxc") || (Schema.indexedFamily(key) == "mp" && value.hasPrefix("/"))
+                key.hasPrefix("lxc") || key == "hookscript" || (Schema.indexedFamily(key) == "mp" && value.hasPrefix("/"))
                 || (key == "features"
                     && value.split(separator: ",").contains { !$0.hasPrefix("nesting") && !$0.hasPrefix("keyctl") && !$0.hasSuffix("=0") })
             if rootOnly {

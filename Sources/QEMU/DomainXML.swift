@@ -46,7 +46,7 @@ public enum DomainXML {
         "hostpci", "usb", "parallel", "virtiofs", "numa", "ipconfig",
     ]
     static let unsupportedKeys: Set<String> = [
-        "audio0", "ivshmem", "amd-sev", "intel-tdx", "tpmstate0", "hookscript", "spice_enhancements", "tdf",
+        "audio0", "ivshmem", "amd-sev", "intel-tdx", "tpmstate0", "spice_enhancements", "tdf",
         "startdate", "hugepages", "keephugepages", "cicustom",
     ]
 

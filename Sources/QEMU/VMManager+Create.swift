@@ -53,6 +53,9 @@ extension VMManager {
                 } catch { errors[key] = "\(error)" }
             }
         }
+        if let hook = options["hookscript"] {
+            do { _ = try GuestHookScript.path(hook, storage: storage) } catch { errors["hookscript"] = "\(error)" }
+        }
         if !errors.isEmpty { throw QEMUError(400, "Parameter verification failed.", errors: errors) }
     }
 

@@ -44,12 +44,15 @@ extension VMManager {
             try? storage.free(state)
             return
         }
+        let hook = config.current["hookscript"]
+        try GuestHookScript.run(hook, vmid: vmid, phase: "pre-start", storage: storage, log: log)
         do {
             _ = try hypervisor.withOwnConnection { try $0.createDomain(xml: xml, paused: paused || config.current["freeze"] == "1") }
         } catch let error as LibvirtError {
             throw QEMUError(500, "start failed: \(error.message)")
         }
         log("started VM \(vmid)\(vm.kvm ? "" : " (software emulation, kvm: 0)")")
+        try GuestHookScript.run(hook, vmid: vmid, phase: "post-start", storage: storage, log: log)
     }
 
     func runningDomain(_ vmid: Int) throws -> LibvirtDomain {
@@ -65,12 +68,15 @@ extension VMManager {
             let (config, _) = try load(vmid)
             if config.current["lock"] != "backup" { try? checkLock(config, vmid, skiplock: true) }
             guard let domain = try domain(vmid) else { return log("VM \(vmid) is not running") }
+            let hook = config.current["hookscript"], storage = storage
+            try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "pre-stop", storage: storage, log: log) }
             do { try await BlockingExecutor.shared.run { try domain.destroy() } } catch let error as LibvirtError
                 where error.isNoDomain || error.isInvalidState
             {}
             try await waitGone(vmid, timeout: 30)
             cleanupRuntime(vmid)
             log("stopped VM \(vmid)")
+            try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "post-stop", storage: storage, log: log) }
         }
     }
 
@@ -83,6 +89,8 @@ extension VMManager {
 
     func shutdownLocked(_ vmid: Int, timeout: Int?, forceStop: Bool, log: @escaping @Sendable (String) -> Void) async throws {
         let domain = try runningDomain(vmid)
+        let hook = (try? load(vmid))?.0.current["hookscript"], storage = storage
+        try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "pre-stop", storage: storage, log: log) }
         if (try? domain.state().state) == .paused {
             // a paused guest cannot see the power button
             if forceStop { try domain.destroy() } else { throw QEMUError(500, "VM \(vmid) is paused - cannot shutdown") }
@@ -99,6 +107,7 @@ extension VMManager {
         }
         cleanupRuntime(vmid)
         log("VM \(vmid) shut down")
+        try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "post-stop", storage: storage, log: log) }
     }
 
     /// PVE's reboot: shut down, then start again, so pending changes apply.
