@@ -49,7 +49,7 @@ import Testing
         let pvesh = NodeProcess.buildDirectory + "/corral"
         let ls = try runCommand(pvesh, ["pvesh", "ls", "/nodes/it2"], environment: env)
         #expect(ls.status == 0)
-        #expect(ls.stdout.contains("-r---        status") && ls.stdout.contains("Dr---        tasks"))
+        #expect(ls.stdout.contains("-r-c-        status") && ls.stdout.contains("Dr---        tasks"), "\(ls.stdout)")
         let json = try runCommand(pvesh, ["pvesh", "get", "/nodes/it2/version", "--output-format", "json"], environment: env)
         #expect(json.stdout.hasPrefix("{") && json.stdout.contains(#""release":"9.0""#))
         let yaml = try runCommand(pvesh, ["pvesh", "get", "/version", "--output-format", "yaml"], environment: env)
