@@ -70,3 +70,32 @@ extension VMManager {
         return (volid, bytes)
     }
 }
+
+extension VMManager {
+    /// `qm disk import` without a target disk: the image becomes a new volume of `storage`, listed
+    /// as the VM's next `unusedN` (attached later, as PVE leaves it). Nothing is left on failure.
+    public func importToUnused(
+        vmid: Int, source: String, storage storageID: String, format: String?, log: @escaping @Sendable (String) -> Void
+    )
+        throws -> (key: String, volid: String)
+    {
+        let (config, _) = try load(vmid)
+        try checkLock(config, vmid)
+        let reverter = Reverter()
+        do {
+            let imported = try importDisk(source: source, storage: storageID, format: format, vmid: vmid, reverter: reverter, log: log)
+            var key = ""
+            _ = try modify(vmid) { c in
+                var n = 0
+                while c.current["unused\(n)"] != nil { n += 1 }
+                key = "unused\(n)"
+                c.current[key] = imported.volid
+            }
+            reverter.succeed()
+            return (key, imported.volid)
+        } catch {
+            reverter.revert(log: log)
+            throw error
+        }
+    }
+}

@@ -7,11 +7,15 @@ import Testing
 /// only its own options and content, a storage that cannot be activated is not written, and bad
 /// input changes nothing.
 @Suite(.serialized) struct StorageConfigTests {
-    static func pvesm(_ node: NodeProcess, _ arguments: [String]) throws -> CommandResult {
+    /// One of the CLIs as root on the node.
+    static func tool(_ name: String, _ node: NodeProcess, _ arguments: [String]) throws -> CommandResult {
         try runCommand(
-            NodeProcess.buildDirectory + "/corral", ["pvesm"] + arguments,
+            NodeProcess.buildDirectory + "/corral", [name] + arguments,
             environment: ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": node.nodeName, "CORRAL_CONFIG": "/dev/null"])
     }
+
+    static func qm(_ node: NodeProcess, _ arguments: [String]) throws -> CommandResult { try tool("qm", node, arguments) }
+    static func pvesm(_ node: NodeProcess, _ arguments: [String]) throws -> CommandResult { try tool("pvesm", node, arguments) }
 
     @Test func storagesAreAddedChangedAndRemovedPerType() throws {
         let node = try NodeProcess(name: "stc", extraArguments: ["--local"])
@@ -330,6 +334,23 @@ extension StorageConfigTests {
         // the sources stay, listed as importable content
         let listed = VMTests.json(try curl(node, "/api2/json/nodes/sti/storage/local/content?content=import").body)["data"] as? [[String: Any]] ?? []
         #expect(Set(listed.compactMap { $0["volid"] as? String }) == ["local:import/disk.qcow2", "local:import/disk.vmdk"], "\(listed)")
+        // qm disk import: a host path (qm runs as root) becomes the next unused disk; with a target disk it is attached
+        let unused = try Self.qm(node, ["disk", "import", "960", qcow2, "local"])
+        #expect(
+            unused.status == 0 && unused.stdout.contains("unused0: successfully imported disk 'local:960/vm-960-disk-2.raw'"),
+            "\(unused.stdout)\(unused.stderr)")
+        let older = try Self.qm(node, ["importdisk", "960", "local:import/disk.vmdk", "local", "--format", "qcow2"])
+        #expect(
+            older.status == 0 && older.stdout.contains("unused1: successfully imported disk 'local:960/vm-960-disk-3.qcow2'"),
+            "\(older.stdout)\(older.stderr)")
+        let attached = try Self.qm(node, ["disk", "import", "960", "local:import/disk.qcow2", "local", "--target-disk", "scsi2"])
+        #expect(attached.status == 0, "\(attached.stdout)\(attached.stderr)")
+        let after = config()
+        #expect(
+            after["unused0"] as? String == "local:960/vm-960-disk-2.raw"
+                && (after["scsi2"] as? String)?.hasPrefix("local:960/vm-960-disk-4.raw") == true, "\(after)")
+        let missing2 = try Self.qm(node, ["disk", "import", "960", "/nonexistent.qcow2", "local"])
+        #expect(missing2.status != 0 && missing2.stderr.contains("does not exist"), "\(missing2.stderr)")
         #expect(try VMTests.task(node, "DELETE", "/nodes/sti/qemu/960", ["purge=1"]) == "OK")
     }
 
