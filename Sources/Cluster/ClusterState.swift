@@ -33,6 +33,8 @@ public final class ClusterState: Sendable {
     /// them for up to a second unless a local config changed or a task ended since (asking libvirt
     /// and liblxc about hundreds of guests per request is what would make the list slow).
     private let localGuests = Synchronization.Mutex<(rows: [[String: JSON]], at: Date, generation: Int)?>(nil)
+    /// Storage figures by storage (type, id, options) and when they were read (`cachedStatus`).
+    private let storageStatus = Synchronization.Mutex<[String: (at: Date, status: (total: Int64, used: Int64, available: Int64)?)]>([:])
     private let generation = Atomic<Int>(0)
     private let vmlistCache = Synchronization.Mutex<(bytes: [UInt8], list: [Int: (node: String, type: String)])?>(nil)
 
@@ -87,6 +89,20 @@ public final class ClusterState: Sendable {
         }
     }
 
+    /// A storage's figures, asked again at most every 10 s (as pvestatd samples): rows are built every
+    /// second, and some backends' status is a login to a target (iscsidirect) or a cluster query (rbd).
+    func cachedStatus(_ entry: StorageConfig.Entry) -> (total: Int64, used: Int64, available: Int64)? {
+        let key = "\(entry.type):\(entry.id):\(entry.options.map { "\($0.key)=\($0.value ?? "")" }.joined(separator: ","))"
+        let now = Date()
+        if let cached = storageStatus.withLock({ $0[key] }), now.timeIntervalSince(cached.at) < 10 { return cached.status }
+        let status = (try? storage.plugin(for: entry)).flatMap { try? $0.status() }
+        storageStatus.withLock { cache in
+            cache = cache.filter { now.timeIntervalSince($0.value.at) < 60 }
+            cache[key] = (now, status)
+        }
+        return status
+    }
+
     public func storageRows() -> [[String: JSON]] {
         guard let entries = try? storage.config().entries else { return [] }
         return entries.filter { $0.isAvailable(on: nodeName) }.map { entry in
@@ -95,7 +111,7 @@ public final class ClusterState: Sendable {
                 "plugintype": .string(entry.type), "content": .string(entry.content.sorted().joined(separator: ",")),
                 "shared": entry["shared"] == "1" ? 1 : 0, "status": "unknown",
             ]
-            if let plugin = try? storage.plugin(for: entry), let s = try? plugin.status() {
+            if let s = cachedStatus(entry) {
                 item["status"] = "available"
                 item["disk"] = .int(s.used)
                 item["maxdisk"] = .int(s.total)

@@ -8,7 +8,7 @@ public struct ISCSIDirectStorage: TargetLUNStorage {
     public static let driver = StorageDriver(
         type: "iscsidirect", content: ["images", "none"], defaultContent: ["images"], formats: ["raw"], defaultFormat: "raw",
         capabilities: [.shared],
-        options: ["portal": Schema.string(format: "pve-storage-portal-dns"), "target": Schema.string()]
+        options: targetOptions
     ) { entry throws(StorageError) in try ISCSIDirectStorage(entry: entry) }
 
     public let entry: StorageConfig.Entry

@@ -9,7 +9,7 @@ public struct ISCSIStorage: TargetLUNStorage {
     public static let driver = StorageDriver(
         type: "iscsi", content: ["images", "none"], defaultContent: ["images"], formats: ["raw"], defaultFormat: "raw",
         capabilities: [.shared, .localPaths],
-        options: ["portal": Schema.string(format: "pve-storage-portal-dns"), "target": Schema.string()]
+        options: targetOptions
     ) { entry throws(StorageError) in try ISCSIStorage(entry: entry) }
 
     public let entry: StorageConfig.Entry

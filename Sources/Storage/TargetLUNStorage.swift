@@ -5,6 +5,9 @@ import Schema
 public protocol TargetLUNStorage: StoragePlugin {}
 
 extension TargetLUNStorage {
+    /// The options both iSCSI types have: where the target answers and its name.
+    static var targetOptions: [String: Schema] { ["portal": Schema.string(format: "pve-storage-portal-dns"), "target": Schema.string()] }
+
     public func allocate(vmid: Int, format: String, size: Int64, name: String?) throws(StorageError) -> String {
         throw StorageError(400, "can't allocate space in iSCSI storage '\(entry.id)': its LUNs are made on the target")
     }
