@@ -132,6 +132,16 @@ public struct Pvesh {
         }
     }
 
+    /// One call's answer as data, for commands that work with it (`qm guest exec` polls its status).
+    func data(_ method: String, _ segments: [String], _ arguments: [String]) async throws -> JSON {
+        let endpoint = dispatcher.registry.route(method, segments)?.0
+        let options = try parseOptions(arguments, schema: endpoint?.parameters)
+        switch await dispatcher.call(APICall(method: method, segments: segments, parameters: options.parameters)).result {
+        case .failure(let error): throw CLIError.failed("\(error.status) \(error.description)", code: error.status == 400 ? 2 : 1)
+        case .success(let data): return data
+        }
+    }
+
     /// A worker started in this process: its log is echoed as it runs; wait for its end.
     func waitForTask(_ text: String) async throws {
         guard let upid = UPID(text) else { return }

@@ -3,6 +3,7 @@ import Composition
 import Foundation
 import Glibc
 import QEMU
+import Schema
 
 /// `qm`: PVE's VM commands as words over `/nodes/{node}/qemu…` (run through pvesh, so tasks run
 /// here and their logs print as they go), plus `showcmd` (the domain XML) and `terminal` (the
@@ -10,7 +11,16 @@ import QEMU
 public struct Qm {
     static let commands = GuestTool.commands(
         type: "qemu", create: ["vmid"], power: ["start", "stop", "shutdown", "reboot", "reset", "suspend", "resume"],
-        extra: [WordCommand(words: ["unlink"], verb: "set", path: "/nodes/{node}/qemu/{vmid}/unlink", positionals: ["vmid"])])
+        extra: [
+            WordCommand(words: ["unlink"], verb: "set", path: "/nodes/{node}/qemu/{vmid}/unlink", positionals: ["vmid"]),
+            WordCommand(words: ["agent"], verb: "create", path: "/nodes/{node}/qemu/{vmid}/agent", positionals: ["vmid", "command"]),
+            WordCommand(words: ["guest", "cmd"], verb: "create", path: "/nodes/{node}/qemu/{vmid}/agent", positionals: ["vmid", "command"]),
+            WordCommand(
+                words: ["guest", "exec-status"], verb: "get", path: "/nodes/{node}/qemu/{vmid}/agent/exec-status", positionals: ["vmid", "pid"]),
+            WordCommand(words: ["cloudinit", "dump"], verb: "get", path: "/nodes/{node}/qemu/{vmid}/cloudinit/dump", positionals: ["vmid", "type"]),
+            WordCommand(words: ["cloudinit", "pending"], verb: "get", path: "/nodes/{node}/qemu/{vmid}/cloudinit", positionals: ["vmid"]),
+            WordCommand(words: ["cloudinit", "update"], verb: "set", path: "/nodes/{node}/qemu/{vmid}/cloudinit", positionals: ["vmid"]),
+        ])
 
     let pvesh: Pvesh
     let settings: Settings
@@ -24,9 +34,17 @@ public struct Qm {
         let usage =
             "  qm showcmd <vmid>            print the libvirt domain XML a start would use\n"
             + "  qm terminal <vmid> [--iface serial0]   attach to the serial console (Ctrl+O leaves)\n"
+            + "  qm guest exec <vmid> [--timeout S] [--synchronous 0|1] [--pass-stdin] [--] <command> [args...]\n"
+            + "                               run a command through the guest agent; prints its status, output and exit code\n"
+            + "  qm guest passwd <vmid> <username> [--crypted]   set a guest user's password (read from the terminal or stdin)\n"
             + "  qm disk import <vmid> <source> <storage> [--format F] [--target-disk KEY]\n"
             + "                               import an image (a path or a volume) as a new disk (unusedN, or KEY)\n"
             + "  qm importdisk <vmid> <source> <storage> [--format F]   the same (PVE's older name)\n"
+        if arguments.first == "guest", ["exec", "passwd"].contains(arguments.dropFirst().first) {
+            do {
+                return try await arguments[1] == "exec" ? guestExec(Array(arguments.dropFirst(2))) : guestPassword(Array(arguments.dropFirst(2)))
+            } catch { return Pvesh.report(error) }
+        }
         if arguments.first == "importdisk" || (arguments.first == "disk" && arguments.dropFirst().first == "import") {
             do { return try await importDisk(Array(arguments.dropFirst(arguments.first == "disk" ? 2 : 1))) } catch { return Pvesh.report(error) }
         }
@@ -42,6 +60,64 @@ public struct Qm {
             let iface = arguments.firstIndex(of: "--iface").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } ?? "serial0"
             return try SerialTerminal.attach(path: "\(settings.runDirectory)/\(vmid).\(iface)")
         }
+    }
+
+    /// `qm guest exec`: starts the command through the agent and, unless `--synchronous 0`, polls its
+    /// status until it exits or `--timeout` (30 s) passes; prints the status as JSON as PVE's qm does.
+    func guestExec(_ arguments: [String]) async throws -> Int32 {
+        var rest = arguments, timeout = 30.0, synchronous = true, passStdin = false
+        var words: [String] = []
+        while let first = rest.first {
+            rest.removeFirst()
+            switch first {
+            case "--timeout": timeout = Double(rest.first ?? "") ?? timeout; rest = Array(rest.dropFirst())
+            case "--synchronous": synchronous = rest.first != "0"; rest = Array(rest.dropFirst())
+            case "--pass-stdin": passStdin = true
+            case "--": words += rest; rest = []
+            default: words.append(first)
+            }
+        }
+        guard words.count >= 2, let vmid = Int(words[0]) else {
+            throw CLIError.usage("qm guest exec <vmid> [--timeout S] [--synchronous 0|1] [--pass-stdin] [--] <command> [args...]")
+        }
+        let base = ["nodes", settings.nodeName, "qemu", "\(vmid)", "agent"]
+        var form = words.dropFirst().flatMap { ["--command", $0] }
+        if passStdin {
+            let input = FileHandle.standardInput.readDataToEndOfFile()
+            form += ["--input-data", String(decoding: input, as: UTF8.self)]
+        }
+        let started = try await pvesh.data("POST", base + ["exec"], form)
+        guard let pid = started["pid"]?.intValue else { throw CLIError.failed("the agent answered no pid: \(started.jsonString)", code: 1) }
+        var status: JSON = started
+        if synchronous {
+            let deadline = Date().addingTimeInterval(timeout)
+            repeat {
+                status = try await pvesh.data("GET", base + ["exec-status"], ["--pid", "\(pid)"])
+                if status["exited"]?.boolValue == true { break }
+                try await Task.sleep(for: .milliseconds(100))
+            } while Date() < deadline
+        }
+        FileHandle.standardOutput.write(Data((String(decoding: status.serialized(pretty: true), as: UTF8.self) + "\n").utf8))
+        return 0
+    }
+
+    /// `qm guest passwd`: the password from the terminal (asked twice) or from stdin.
+    func guestPassword(_ arguments: [String]) async throws -> Int32 {
+        let crypted = arguments.contains("--crypted")
+        let words = arguments.filter { !$0.hasPrefix("--") }
+        guard words.count == 2, let vmid = Int(words[0]) else { throw CLIError.usage("qm guest passwd <vmid> <username> [--crypted]") }
+        let password: String
+        if isatty(0) != 0 {
+            let first = String(cString: getpass("Enter new password: "))
+            guard String(cString: getpass("Retype new password: ")) == first else { throw CLIError.failed("passwords do not match", code: 1) }
+            password = first
+        } else {
+            password = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+        }
+        try await pvesh.call(
+            "POST", ["nodes", settings.nodeName, "qemu", "\(vmid)", "agent", "set-user-password"],
+            ["--username", words[1], "--password", password] + (crypted ? ["--crypted", "1"] : []))
+        return 0
     }
 
     /// Imports with `import-from` on the target disk (through the API, as a config change) or, without

@@ -72,6 +72,21 @@ public final class LibvirtDomain: @unchecked Sendable {
         try check(virDomainShutdownFlags(handle, UInt32(VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN.rawValue)), "virDomainShutdownFlags")
     }
 
+    /// Shutdown through the guest agent, falling back to the power button when the agent does not
+    /// answer. Stands for `virDomainShutdownFlags` with both methods.
+    public func shutdownPreferringAgent() throws(LibvirtError) {
+        let flags = VIR_DOMAIN_SHUTDOWN_GUEST_AGENT.rawValue | VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN.rawValue
+        try check(virDomainShutdownFlags(handle, UInt32(flags)), "virDomainShutdownFlags")
+    }
+
+    /// One QEMU guest agent command (its JSON text) and the agent's JSON answer. `timeout` in seconds.
+    /// Stands for `virDomainQemuAgentCommand` (the returned string is ours to free).
+    public func agentCommand(_ json: String, timeout: Int32) throws(LibvirtError) -> String {
+        guard let text = virDomainQemuAgentCommand(handle, json, timeout, 0) else { throw LibvirtError.last("virDomainQemuAgentCommand") }
+        defer { free(text) }
+        return String(cString: text)
+    }
+
     /// Stands for `virDomainReboot` (ACPI).
     public func reboot() throws(LibvirtError) {
         try check(virDomainReboot(handle, UInt32(VIR_DOMAIN_REBOOT_ACPI_POWER_BTN.rawValue)), "virDomainReboot")

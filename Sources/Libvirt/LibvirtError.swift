@@ -11,6 +11,10 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable {
     public var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }
     /// The operation does not apply in the domain's state (already stopped, not paused, …).
     public var isInvalidState: Bool { code == Int32(VIR_ERR_OPERATION_INVALID.rawValue) }
+    /// The guest agent is not connected or did not answer in time (VIR_ERR_AGENT_UNRESPONSIVE).
+    public var isAgentUnresponsive: Bool { code == Int32(VIR_ERR_AGENT_UNRESPONSIVE.rawValue) }
+    /// The agent itself answered with an error (libvirt reports it as an internal error).
+    public var isAgentError: Bool { code == Int32(VIR_ERR_INTERNAL_ERROR.rawValue) && message.contains("agent") }
     /// The connection to libvirtd broke.
     public var isConnectionLost: Bool {
         code == Int32(VIR_ERR_SYSTEM_ERROR.rawValue) || code == Int32(VIR_ERR_RPC.rawValue)

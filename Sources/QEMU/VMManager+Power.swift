@@ -95,7 +95,12 @@ extension VMManager {
             // a paused guest cannot see the power button
             if forceStop { try domain.destroy() } else { throw QEMUError(500, "VM \(vmid) is paused - cannot shutdown") }
         } else {
-            try domain.shutdown()
+            if let (config, _) = try? load(vmid), agentEnabled(config) {
+                log("shutting down through the guest agent (the power button if it does not answer)")
+                try domain.shutdownPreferringAgent()
+            } else {
+                try domain.shutdown()
+            }
             do {
                 try await waitGone(vmid, timeout: Double(timeout ?? 180))
             } catch {

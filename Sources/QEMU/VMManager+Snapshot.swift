@@ -13,8 +13,12 @@ extension VMManager {
     ) throws -> Bool {
         let running = isRunning(vmid)
         let internalSnapshots = volumes.allSatisfy { $0.name.hasSuffix(".qcow2") }
+        if running && vmstate && !internalSnapshots { throw QEMUError(500, "a snapshot with RAM state needs qcow2 disks; take it with vmstate=0") }
+        // without the memory state, what the disks hold must be consistent on its own: the agent
+        // flushes and freezes the guest's file systems around the snapshot
+        let thaw = running && !vmstate && freezeGuestFileSystems(vmid, log: log)
+        defer { if thaw { thawGuestFileSystems(vmid, log: log) } }
         guard running, internalSnapshots else {
-            if running && vmstate { throw QEMUError(500, "a snapshot with RAM state needs qcow2 disks; take it with vmstate=0") }
             try snapshotOnStorages(vmid, name: name, volumes: volumes, pause: running, log: log)
             return false
         }

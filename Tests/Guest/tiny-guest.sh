@@ -16,6 +16,16 @@
 #   ACPI power button          -> poweroff -f (a press before the marker is lost: wait for it)
 #   a disk starting with "CORRAL-WRITE-ME!" -> "CORRAL-WRITER-STARTED sdX", blocks 1..256 (4 KiB) filled
 #                              with "CORRAL-BLOCK-k" lines over ~5 s, then "CORRAL-WRITER-DONE sdX"
+#   a disk starting with "CORRAL-MKFS-ME!!" -> formatted ext2 and mounted on /data (so the agent's
+#                              fs-freeze has a real file system to freeze), then "CORRAL-DATA-MOUNTED sdX"
+#   after READY, in the background (never delaying READY):
+#   qemu-guest-agent            on the virtio port org.qemu.guest_agent.0 if the VM has one (agent: 1),
+#                              then "CORRAL-AGENT-STARTED"; /sbin/shutdown powers off; chpasswd sets
+#                              /etc/shadow; /etc/os-release names the guest "corral-tiny"
+#   a cloud-init drive          (ISO labelled cidata = nocloud, config-2 = configdrive2, on IDE or SCSI):
+#                              hostname and eth0's address applied, then one line
+#                              "CORRAL-CLOUDINIT: source=S hostname=H user=U address=A/P gateway=G dns=D"
+#                              (fields empty where the drive has none), or "CORRAL-CLOUDINIT: none"
 # Serial lines end in CR LF. Only virtio-scsi targets 0..7 are scanned (each costs ~27 ms under
 # TCG); put corral.scsi_targets=N on the kernel command line of a direct boot for more.
 # Env: TINY_GUEST_KERNEL_PKG=linux-image-...-cloud-amd64 to pin the kernel package.
@@ -61,7 +71,7 @@ apt_install() {
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 need=()
-for p in busybox-static cpio gzip isolinux syslinux-common; do
+for p in busybox-static cpio gzip isolinux syslinux-common libglib2.0-0 libnuma1 liburing2 libudev1; do
     installed "$p" || need+=("$p")
 done
 if ! command -v genisoimage >/dev/null && ! command -v xorriso >/dev/null; then
@@ -88,8 +98,10 @@ if [ -z "$KPKG" ]; then
 fi
 [ -n "$KPKG" ] || die "cannot find the ABI package behind linux-image-cloud-amd64 (apt-cache depends)"
 
-( cd "$WORK" && apt-get -o APT::Sandbox::User=root download "$KPKG" >>"$APTLOG" 2>&1 ) ||
-    { tail -n 20 "$APTLOG" >&2; die "apt-get download $KPKG failed"; }
+( cd "$WORK" && apt-get -o APT::Sandbox::User=root download "$KPKG" qemu-guest-agent >>"$APTLOG" 2>&1 ) ||
+    { tail -n 20 "$APTLOG" >&2; die "apt-get download $KPKG qemu-guest-agent failed"; }
+dpkg-deb -x "$WORK"/qemu-guest-agent_*.deb "$WORK/qga"
+[ -x "$WORK/qga/usr/sbin/qemu-ga" ] || die "no qemu-ga in the qemu-guest-agent package"
 dpkg-deb -x "$WORK"/"$KPKG"_*.deb "$WORK/k"
 
 KVER=$(ls "$WORK/k/lib/modules" | head -n 1)
@@ -111,12 +123,16 @@ WANTED=(
     sd_mod virtio_scsi     # modprobe, ignores scsi_mod.* on the kernel command line
     button evdev           # ACPI power button -> /dev/input/eventN
 )
+# Loaded after READY, so they never delay it: the agent's port, a NIC, IDE CD-ROMs and ISO 9660
+# for a cloud-init drive.
+LATE=(virtio_console virtio_net ata_piix sr_mod isofs)
 
 mkdir -p "$WORK/initrd/lib/modules" "$WORK/initrd/etc"
 : >"$WORK/seen"
 : >"$WORK/initrd/etc/tiny-modules"
 BUILTIN=() MISSING=()
 
+LIST=tiny-modules
 add_module() { # name [insmod args...]
     local name dep path f
     name=$(echo "$1" | norm); shift
@@ -136,12 +152,15 @@ add_module() { # name [insmod args...]
         *.ko.zst) zstd -qdc "$f" >"$WORK/initrd/lib/modules/$name.ko" ;;
         *) die "unknown module format $f" ;;
     esac
-    echo "$name${1:+ $*}" >>"$WORK/initrd/etc/tiny-modules"
+    echo "$name${1:+ $*}" >>"$WORK/initrd/etc/$LIST"
 }
 for m in "${WANTED[@]}"; do
     # shellcheck disable=SC2086
     add_module $m
 done
+LIST=tiny-late-modules
+: >"$WORK/initrd/etc/$LIST"
+for m in "${LATE[@]}"; do add_module "$m"; done
 printf %s "${BUILTIN[*]:-}" >"$WORK/initrd/etc/tiny-builtin"
 printf %s "${MISSING[*]:-}" >"$WORK/initrd/etc/tiny-missing"
 
@@ -152,6 +171,44 @@ cp "$BUSYBOX" "$R/bin/busybox"
 ln -s busybox "$R/bin/sh"
 mknod -m 600 "$R/dev/console" c 5 1   # the kernel opens it before /init can mount devtmpfs
 mknod -m 666 "$R/dev/null" c 1 3
+
+# qemu-ga and the shared libraries it needs, from this host (the same Debian release)
+mkdir -p "$R/usr/sbin" "$R/etc" "$R/run" "$R/var" "$R/mnt" "$R/data"
+ln -s ../run "$R/var/run"
+cp "$WORK/qga/usr/sbin/qemu-ga" "$R/usr/sbin/qemu-ga"
+for lib in $(ldd "$R/usr/sbin/qemu-ga" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'); do
+    mkdir -p "$R$(dirname "$lib")"
+    cp -L "$lib" "$R$lib"
+done
+cat >"$R/etc/os-release" <<'EOF'
+ID=corral-tiny
+NAME="Corral tiny guest"
+VERSION_ID=1
+PRETTY_NAME="Corral tiny guest 1"
+EOF
+printf 'root:x:0:0:root:/root:/bin/sh\ncorral:x:1000:1000:corral:/home/corral:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:*:19000:0:99999:7:::\ncorral:*:19000:0:99999:7:::\n' >"$R/etc/shadow"
+printf 'root:x:0:\ncorral:x:1000:\n' >"$R/etc/group"
+# what qemu-ga runs for guest-shutdown and guest-set-user-password (busybox has neither)
+cat >"$R/sbin/shutdown" <<'EOF'
+#!/bin/sh
+echo "corral-tiny: shutdown $* (guest agent)" >/dev/console
+sync
+case " $* " in *" -r "*) reboot -f ;; *) poweroff -f ;; esac
+EOF
+cat >"$R/usr/sbin/chpasswd" <<'EOF'
+#!/bin/sh
+# "user:password" lines on stdin; -e: the password is already crypted
+crypted=0
+[ "$1" = "-e" ] && crypted=1
+while IFS=: read -r user pass; do
+    [ -n "$user" ] || continue
+    grep -q "^$user:" /etc/shadow || { echo "chpasswd: no user $user" >&2; exit 1; }
+    [ $crypted = 1 ] || pass=$(mkpasswd -m sha512 "$pass")
+    sed -i "s|^$user:[^:]*:|$user:$pass:|" /etc/shadow
+done
+EOF
+chmod 755 "$R/sbin/shutdown" "$R/usr/sbin/chpasswd"
 
 cat >"$R/init" <<'INIT'
 #!/bin/sh
@@ -251,6 +308,86 @@ for b in $disks; do
         echo "CORRAL-WRITER-DONE $b"
     ) &
 done
+
+# A disk starting with "CORRAL-MKFS-ME!!" becomes an ext2 file system on /data.
+for b in $disks; do
+    [ "$(dd if=/dev/$b bs=16 count=1 2>/dev/null)" = "CORRAL-MKFS-ME!!" ] || continue
+    mke2fs -q /dev/$b >/dev/null 2>&1 && mount -t ext2 /dev/$b /data && echo "CORRAL-DATA-MOUNTED $b"
+    break
+done
+
+late() {
+    while read -r name args; do
+        [ -f "/lib/modules/$name.ko" ] && insmod "/lib/modules/$name.ko" $args 2>/dev/null
+    done </etc/tiny-late-modules
+}
+
+# The guest agent, on the port libvirt names org.qemu.guest_agent.0.
+agent() {
+    i=0
+    while [ $i -lt 50 ]; do
+        for p in /sys/class/virtio-ports/*; do
+            [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+            PATH=/usr/sbin:/usr/bin:/sbin:/bin qemu-ga -m virtio-serial -p "/dev/${p##*/}" -t /run -l /run/qemu-ga.log &
+            echo "CORRAL-AGENT-STARTED"
+            return
+        done
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+# The first CD-ROM or disk holding a cloud-init drive, applied and reported on one line.
+yaml() { sed -n "s/^ *$1: *//p" "$2" | head -n 1 | tr -d "'\""; }
+cloudinit() {
+    i=0 src="" m=/mnt/ci
+    mkdir -p $m
+    while [ $i -lt 30 ] && [ -z "$src" ]; do
+        for b in /sys/block/sr* /sys/block/sd*; do
+            [ -e "$b" ] || continue
+            mount -t iso9660 -o ro "/dev/${b##*/}" $m 2>/dev/null || continue
+            if [ -f $m/meta-data ]; then src=nocloud; break; fi
+            if [ -f $m/openstack/latest/meta_data.json ]; then src=configdrive2; break; fi
+            umount $m
+        done
+        [ -n "$src" ] || sleep 0.2
+        i=$((i + 1))
+    done
+    [ -n "$src" ] || { echo "CORRAL-CLOUDINIT: none"; return; }
+    if [ $src = nocloud ]; then
+        ud=$m/user-data
+        host=$(yaml hostname $ud)
+        [ -n "$host" ] || host=$(yaml local-hostname $m/meta-data)
+        addr=$(yaml address $m/network-config) mask=$(yaml netmask $m/network-config)
+        gw=$(yaml gateway $m/network-config)
+        dns=$(sed -n '/nameserver/,$ s/^ *- *//p' $m/network-config | tr -d "'\"" | grep -E '^[0-9.]+$' | head -n 1)
+    else
+        ud=$m/openstack/latest/user_data
+        host=$(yaml hostname $ud)
+        [ -n "$host" ] || host=$(sed -n 's/.*"hostname" *: *"\([^"]*\)".*/\1/p' $m/openstack/latest/meta_data.json)
+        eni=$m/openstack/content/0000
+        addr=$(sed -n 's/^ *address *//p' $eni | head -n 1) mask=$(sed -n 's/^ *netmask *//p' $eni | head -n 1)
+        gw=$(sed -n 's/^ *gateway *//p' $eni | head -n 1)
+        dns=$(sed -n 's/^ *dns[-_]nameservers *//p' $eni | head -n 1 | cut -d' ' -f1)
+    fi
+    user=$(yaml user $ud)
+    prefix=""
+    if [ -n "$mask" ]; then
+        prefix=0
+        for o in $(echo "$mask" | tr . ' '); do
+            while [ "$o" -gt 0 ]; do prefix=$((prefix + (o & 1))); o=$((o >> 1)); done
+        done
+    fi
+    [ -n "$host" ] && hostname "$host"
+    if [ -n "$addr" ] && [ -e /sys/class/net/eth0 ]; then
+        ip link set eth0 up
+        ip addr add "$addr/${prefix:-24}" dev eth0
+    fi
+    umount $m
+    echo "CORRAL-CLOUDINIT: source=$src hostname=$host user=$user address=$addr/$prefix gateway=$gw dns=$dns"
+}
+
+( late; agent; cloudinit ) &
 
 while :; do sleep 3600; done
 INIT
