@@ -64,7 +64,8 @@ let package = Package(
         .target(
             name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"], exclude: ["README.md"]),
         .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"], exclude: ["README.md"]),
-        .target(name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access"]),
+        .target(
+            name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access", "TLS", "Crypt"]),
         .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 

@@ -87,6 +87,12 @@ public final class LibvirtDomain: @unchecked Sendable {
         return String(cString: text)
     }
 
+    /// Changes a device of the running domain (a CD-ROM's medium). Stands for `virDomainUpdateDeviceFlags`
+    /// with `VIR_DOMAIN_AFFECT_LIVE`.
+    public func updateDevice(xml: String) throws(LibvirtError) {
+        try check(virDomainUpdateDeviceFlags(handle, xml, UInt32(VIR_DOMAIN_AFFECT_LIVE.rawValue)), "virDomainUpdateDeviceFlags")
+    }
+
     /// Stands for `virDomainReboot` (ACPI).
     public func reboot() throws(LibvirtError) {
         try check(virDomainReboot(handle, UInt32(VIR_DOMAIN_REBOOT_ACPI_POWER_BTN.rawValue)), "virDomainReboot")

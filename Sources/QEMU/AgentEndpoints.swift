@@ -48,7 +48,9 @@ enum AgentEndpoints {
                 proxyTo: "node"),
             Endpoint(
                 pve: "POST /nodes/{node}/qemu/{vmid}/agent", description: "Run one guest agent command by name.",
-                returns: .object([:], additionalProperties: true), permission: vm(["VM.GuestAgent.Unrestricted"]),
+                // PVE names the privilege twice; the command's own privileges are checked below
+                returns: .object([:], additionalProperties: true),
+                permission: vm(["VM.GuestAgent.Unrestricted", "VM.GuestAgent.Unrestricted"], any: true),
                 handler: .blocking { context in
                     let id = try vmid(context)
                     try QemuEndpoints.checkLocal(m, id)

@@ -43,18 +43,17 @@ public enum DomainXML {
 
     /// Options that are stored but cannot be applied yet: starting refuses them by name.
     static let unsupportedFamilies: Set<String> = [
-        "hostpci", "usb", "parallel", "virtiofs", "numa", "ipconfig",
+        "hostpci", "usb", "parallel", "virtiofs", "numa",
     ]
     static let unsupportedKeys: Set<String> = [
         "audio0", "ivshmem", "amd-sev", "intel-tdx", "tpmstate0", "spice_enhancements", "tdf",
-        "startdate", "hugepages", "keephugepages", "cicustom",
+        "startdate", "hugepages", "keephugepages",
     ]
 
     public static func unsupported(_ config: VMConfig) -> [String] {
         var out = config.section.values.keys.filter { key in
             unsupportedKeys.contains(key) || Schema.indexedFamily(key).map { unsupportedFamilies.contains($0) && key != "numa" } ?? false
         }
-        if config.drives.contains(where: { $0.file.contains("cloudinit") }) { out.append("cloudinit drive") }
         if config.properties("vga")["type"].map({ ["qxl2", "qxl3", "qxl4", "virtio-gl"].contains($0.plainText) }) == true { out.append("vga") }
         if config.bootOrder.contains(where: { $0.hasPrefix("hostpci") || $0.hasPrefix("usb") }) { out.append("boot") }
         return out.sorted()
@@ -301,7 +300,7 @@ public enum DomainXML {
         x.empty(
             "driver",
             [
-                "name": "qemu", "type": cdrom ? "raw" : format, "cache": cdrom ? nil : (cache == "none" ? "none" : cache),
+                "name": "qemu", "type": format, "cache": cdrom ? nil : (cache == "none" ? "none" : cache),
                 "discard": o["discard"]?.plainText == "on" ? "unmap" : nil,
                 "detect_zeroes": o["detect_zeroes"]?.boolValue == false ? "off" : nil,
                 "io": o["aio"]?.plainText,

@@ -5,8 +5,16 @@ import Schema
 
 extension QemuEndpoints {
     static func configJSON(_ config: GuestConfig, digest: String, current: Bool) -> [String: JSON] {
-        GuestEndpoints.configJSON(
+        let out = GuestEndpoints.configJSON(
             config, digest: digest, current: current, stringKeys: ["name", "tags", "vmgenid", "description", "smbios1", "boot"])
+        return maskPassword(.object(out)).objectValue ?? out
+    }
+
+    /// The cloud-init password never leaves the node, hashed or not (as PVE).
+    static func maskPassword(_ config: JSON) -> JSON {
+        guard case .object(var out) = config, let password = out["cipassword"]?.plainText, !password.isEmpty else { return config }
+        out["cipassword"] = "**********"
+        return .object(out)
     }
 
     static func configEndpoints(_ m: VMManager) -> [Endpoint] {
@@ -37,9 +45,10 @@ extension QemuEndpoints {
                     let vmid = try vmid(context)
                     try checkLocal(m, vmid)
                     let (config, digest) = try m.load(vmid)
-                    return try GuestEndpoints.configResponse(
+                    let out = try GuestEndpoints.configResponse(
                         config, digest: digest, snapshot: context.string("snapshot"), current: context.bool("current") ?? false,
                         stringKeys: ["name", "tags", "vmgenid", "description", "smbios1", "boot"])
+                    return maskPassword(out)
                 }),
             Endpoint(
                 pve: "PUT /nodes/{node}/qemu/{vmid}/config", description: "Change the VM's configuration and wait for it.",

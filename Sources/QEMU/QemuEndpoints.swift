@@ -77,6 +77,7 @@ public enum QemuEndpoints {
     public static func all(manager: VMManager, access: AccessControl? = nil) -> [Endpoint] {
         lifecycle(manager, access) + configEndpoints(manager) + SnapshotEndpoints.all(manager: manager) + CloneEndpoints.all(manager: manager)
             + ConsoleEndpoints.all(manager: manager, sessions: manager.consoles) + AgentEndpoints.all(manager: manager)
+            + CloudInitEndpoints.all(manager: manager)
     }
 
     static func lifecycle(_ m: VMManager, _ access: AccessControl?) -> [Endpoint] {
@@ -114,6 +115,7 @@ public enum QemuEndpoints {
                         }
                     }
                     try m.precheck(options)
+                    try m.checkOneCloudInitDrive(GuestConfig(), set: options, delete: [])
                     return try GuestEndpoints.createTask(context, "qmcreate", vmid, guest: m, access: access) { parameters, log in
                         try await m.create(vmid: vmid, parameters: parameters, log: log)
                     }

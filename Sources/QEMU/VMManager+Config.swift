@@ -1,3 +1,4 @@
+import Crypt
 import Foundation
 import Guests
 import Schema
@@ -32,6 +33,10 @@ extension VMManager {
                 throw QEMUError.parameter("delete", "unknown option '\(key)'")
             }
             try precheck(options)
+            try checkOneCloudInitDrive(config, set: options, delete: delete)
+            if let password = options["cipassword"] {
+                options["cipassword"] = try Self.hashCloudInitPassword(password, ostype: config.current["ostype"])
+            }
             let reverter = Reverter()
             do {
                 options = try materialize(options, vmid: vmid, reverter: reverter, log: log)
@@ -45,7 +50,18 @@ extension VMManager {
                         config.current.description = value.isEmpty ? nil : value
                         continue
                     }
-                    if running && !Self.liveOptions.contains(key) {
+                    if running && Self.isCloudInitTracked(key) {
+                        // the guest reads these from its drive: they apply to the next image, which
+                        // `[special:cloudinit]` tells apart from what the guest has now
+                        var image = config.special["cloudinit"] ?? GuestConfig.Section()
+                        Self.recordCloudInitChange(key, old: config.current[key], new: value, in: &image)
+                        config.special["cloudinit"] = image
+                        if Self.liveOptions.contains(key) || Schema.indexedFamily(key) != "net" {
+                            config.current[key] = value
+                            continue
+                        }
+                    }
+                    if running && !Self.liveOptions.contains(key) && !(Self.isCloudInitTracked(key) && Schema.indexedFamily(key) != "net") {
                         config.pending[key] = value
                         config.pendingDelete.removeAll { $0.key == key }
                     } else {
@@ -56,6 +72,13 @@ extension VMManager {
                 for key in delete {
                     if key == "description" {
                         config.current.description = nil
+                        continue
+                    }
+                    if running && Self.isCloudInitTracked(key) && Schema.indexedFamily(key) != "net", let old = config.current[key] {
+                        var image = config.special["cloudinit"] ?? GuestConfig.Section()
+                        Self.recordCloudInitChange(key, old: old, new: nil, in: &image)
+                        config.special["cloudinit"] = image
+                        config.current[key] = nil
                         continue
                     }
                     if running && !Self.liveOptions.contains(key) && config.current[key] != nil {
@@ -84,8 +107,39 @@ extension VMManager {
         }
     }
 
-    /// A disk volume that a change detaches is kept as `unusedN`, never lost.
+    /// At most one cloud-init drive (PVE's rule), counting what the change leaves.
+    func checkOneCloudInitDrive(_ config: GuestConfig, set: [String: String], delete: [String]) throws {
+        var values = config.current.values
+        for key in delete { values[key] = nil }
+        for (key, value) in set { values[key] = value }
+        let drives = Self.cloudInitDrives(values)
+        if drives.count > 1, let added = drives.first(where: { set[$0] != nil }) {
+            let other = drives.first { $0 != added }!
+            throw QEMUError.parameter(added, "cloud-init drive is already attached at '\(other)'")
+        }
+    }
+
+    /// cipassword is stored as a SHA-256 crypt hash unless it is one already, or the guest is
+    /// Windows (cloudbase-init needs the clear text).
+    static func hashCloudInitPassword(_ password: String, ostype: String?) throws -> String {
+        if let ostype, CloudInit.windows.contains(ostype) { return password }
+        if password.range(of: #"^\$(?:[156]|2[ay])(\$.+){2}"#, options: .regularExpression) != nil { return password }
+        do { return try PasswordHash.make(password, prefix: "$5$") } catch { throw QEMUError(500, "cannot hash cipassword: \(error)") }
+    }
+
+    /// A disk volume that a change detaches is kept as `unusedN`, never lost; a cloud-init volume
+    /// is only generated data and is freed.
     func moveToUnused(key: String, old: String, new: String?, in config: inout GuestConfig) {
+        if VMOptionSchema.isDrive(key), let format = VMOptionSchema.format(key),
+            let file = (try? PropertyString.parse(old, format: format))?["file"]?.plainText, CloudInit.isCloudInitFile(file)
+        {
+            let stays = new.flatMap { try? PropertyString.parse($0, format: format) }?["file"]?.plainText == file
+            if !stays {
+                try? storage.free(file)
+                config.special["cloudinit"] = nil
+            }
+            return
+        }
         guard VMOptionSchema.isDrive(key), let format = VMOptionSchema.format(key),
             let props = try? PropertyString.parse(old, format: format), let file = props["file"]?.plainText,
             props["media"]?.plainText != "cdrom", let volid = VolumeID(file), VolumeID(file)?.ownerVMID != nil
@@ -104,5 +158,12 @@ extension VMManager {
     }
 
     /// GET …/pending: every key with its current value, pending value and pending deletion.
-    public func pendingList(_ vmid: Int) throws -> [JSON] { try load(vmid).config.pendingList }
+    public func pendingList(_ vmid: Int) throws -> [JSON] {
+        try load(vmid).config.pendingList.map { item in
+            guard case .object(var fields) = item, fields["key"]?.stringValue == "cipassword" else { return item }
+            if fields["value"] != nil { fields["value"] = "**********" }
+            if fields["pending"] != nil { fields["pending"] = "********** " }
+            return .object(fields)
+        }
+    }
 }

@@ -21,6 +21,14 @@ extension VMManager {
         for (key, value) in options where VMOptionSchema.isDrive(key) {
             let props = (try? PropertyString.parse(value, format: VMOptionSchema.format(key)!)) ?? [:]
             guard let file = props["file"]?.plainText else { continue }
+            if let volume = VolumeID(file), volume.name == "cloudinit" {
+                do {
+                    if !(try storage.plugin(volume.storage)).entry.content.contains("images") {
+                        errors[key] = "storage '\(volume.storage)' does not hold disk images"
+                    }
+                } catch { errors[key] = "\(error)" }
+                continue
+            }
             if let source = props["import-from"]?.plainText {
                 guard let volume = VolumeID(file), volume.newVolumeGiB == 0 else {
                     errors[key] = "import-from needs a new volume of size 0 as its target (STORAGE:0)"
@@ -68,6 +76,11 @@ extension VMManager {
             if VMOptionSchema.isDrive(key), let format = VMOptionSchema.format(key) {
                 var props = try PropertyString.parse(value, format: format)
                 guard let file = props["file"]?.plainText else { continue }
+                if let volume = VolumeID(file), volume.name == "cloudinit" {
+                    out[key] = try allocateCloudInit(props, storage: volume.storage, vmid: vmid, format: format, reverter: reverter)
+                    log("\(key): successfully created disk '\(out[key]!)'")
+                    continue
+                }
                 if let source = props["import-from"]?.plainText, let target = VolumeID(file) {
                     let imported = try importDisk(
                         source: source, storage: target.storage, format: props["format"]?.plainText, vmid: vmid, reverter: reverter, log: log)

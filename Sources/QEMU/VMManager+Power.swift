@@ -28,6 +28,14 @@ extension VMManager {
         }
         try prepareRunDirectory()
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        if !resuming {
+            // the guest reads its cloud-init drive at boot: made fresh from the config every start
+            try writeCloudInit(vmid, config.current.values, log: log)
+            if config.special["cloudinit"] != nil {
+                config.special["cloudinit"] = nil
+                try save(vmid, config)
+            }
+        }
         let xml = try DomainXML.generate(VMConfig(config.current), context: domainContext(vmid))
         for volid in VMConfig(config.current).drives.compactMap(\.volid) {
             if let id = VolumeID(volid), let plugin = try? storage.plugin(id.storage) { try plugin.activateVolume(id.name) }

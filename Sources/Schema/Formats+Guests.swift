@@ -20,6 +20,36 @@ extension Formats {
         }
     }
 
+    /// `[ip=dhcp|manual|CIDR][,gw=IPv4][,ip6=auto|dhcp|manual|CIDR][,gw6=IPv6]`; a gateway needs a static address.
+    static func ipconfig(_ text: String) -> String? {
+        guard let parts = try? PropertyString.split(text) else { return "invalid ipconfig specification" }
+        var fields: [String: String] = [:]
+        for part in parts {
+            guard let key = part.key, ["ip", "gw", "ip6", "gw6"].contains(key) else { return "unknown ipconfig key '\(part.key ?? part.value)'" }
+            fields[key] = part.value
+        }
+        func cidr(_ value: String, v6: Bool) -> Bool {
+            let p = value.split(separator: "/", omittingEmptySubsequences: false)
+            guard p.count == 2, let prefix = Int(p[1]), prefix >= 0, prefix <= (v6 ? 128 : 32) else { return false }
+            return v6 ? IPAddress.isIPv6(String(p[0])) : IPAddress.isIPv4(String(p[0]))
+        }
+        if let ip = fields["ip"], !["dhcp", "manual"].contains(ip), !cidr(ip, v6: false) {
+            return "invalid IPv4 address '\(ip)' (dhcp, manual or address/prefix)"
+        }
+        if let ip6 = fields["ip6"], !["auto", "dhcp", "manual"].contains(ip6), !cidr(ip6, v6: true) {
+            return "invalid IPv6 address '\(ip6)' (auto, dhcp, manual or address/prefix)"
+        }
+        if let gw = fields["gw"] {
+            guard IPAddress.isIPv4(gw) else { return "invalid IPv4 gateway '\(gw)'" }
+            guard let ip = fields["ip"], cidr(ip, v6: false) else { return "gateway 'gw' needs a static 'ip'" }
+        }
+        if let gw6 = fields["gw6"] {
+            guard IPAddress.isIPv6(gw6) else { return "invalid IPv6 gateway '\(gw6)'" }
+            guard let ip6 = fields["ip6"], cidr(ip6, v6: true) else { return "gateway 'gw6' needs a static 'ip6'" }
+        }
+        return nil
+    }
+
     static let storageContents: Set<String> = ["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]
 
     static let bootDevice = "(ide|sata|scsi|virtio)\\d+|net\\d+|hostpci\\d+|usb\\d+|efidisk0|tpmstate0"
@@ -121,7 +151,18 @@ extension Formats {
             let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
             return parts.count <= 2 && parts.allSatisfy({ !$0.isEmpty }) ? nil : "invalid storage mapping '\(pair)'"
         },
-        syntaxOnly("pve-qm-hostpci"), syntaxOnly("pve-qm-cicustom"), syntaxOnly("pve-qm-ipconfig"),
+        NamedFormat(name: "pve-qm-ipconfig", check: ipconfig),
+        NamedFormat(name: "pve-qm-cicustom") { text in
+            guard let parts = try? PropertyString.split(text) else { return "invalid cicustom specification" }
+            for part in parts {
+                guard let key = part.key, ["meta", "network", "user", "vendor"].contains(key) else {
+                    return "unknown cicustom key '\(part.key ?? part.value)'"
+                }
+                if Checks.volumeID(part.value) == nil { return "invalid volume '\(part.value)' for '\(key)'" }
+            }
+            return nil
+        },
+        syntaxOnly("pve-qm-hostpci"),
         syntaxOnly("pve-qemu-sev-fmt"), syntaxOnly("pve-qemu-tdx-fmt"),
     ]
 }

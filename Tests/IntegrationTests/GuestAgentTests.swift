@@ -17,7 +17,7 @@ import Testing
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let log = serial(node, vmid)
-            if let line = log.components(separatedBy: "\n").first(where: { $0.contains(marker) }) {
+            if let line = log.components(separatedBy: .newlines).first(where: { $0.contains(marker) }) {
                 return line.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             usleep(200_000)
@@ -64,7 +64,26 @@ import Testing
                 [
                     "vmid=150", "memory=256", "kvm=0", "scsihw=virtio-scsi-pci", "scsi0=local:0,import-from=\(raw),format=qcow2",
                     "ide2=local:iso/tiny.iso,media=cdrom", "net0=virtio", "boot=order=ide2", "serial0=socket", "agent=1",
+                    "ide0=local:cloudinit", "name=ci-guest", "ciuser=ciadmin", "ipconfig0=ip=10.213.50.5/24,gw=10.213.50.1",
+                    "nameserver=10.213.50.53", "searchdomain=corral.test",
                 ]) == "OK")
+        var config = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/config")) as? [String: Any] ?? [:]
+        #expect(config["ide0"] as? String == "local:150/vm-150-cloudinit.qcow2,media=cdrom", "\(config)")
+        // the password is stored hashed and never shown
+        #expect(try curl(node, "/api2/json/nodes/agt/qemu/150/config", ["-X", "PUT", "-d", "cipassword=ci-secret"]).status == 200)
+        let stored = (try? String(contentsOfFile: node.mountpoint + "/nodes/agt/qemu-server/150.conf", encoding: .utf8)) ?? ""
+        #expect(stored.contains("cipassword: $5$"), "\(stored)")
+        config = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/config")) as? [String: Any] ?? [:]
+        #expect(config["cipassword"] as? String == "**********")
+        // bad input: a malformed ipconfig, a second cloud-init drive
+        let badIP = try curl(node, "/api2/json/nodes/agt/qemu/150/config", ["-X", "PUT", "-d", "ipconfig0=ip=10.1.1.300/24"])
+        #expect(badIP.status == 400 && badIP.body.contains("ipconfig0"), "\(badIP.body)")
+        let second = try curl(node, "/api2/json/nodes/agt/qemu/150/config", ["-X", "PUT", "-d", "ide1=local:cloudinit"])
+        #expect(second.status == 400 && second.body.contains("already attached at 'ide0'"), "\(second.body)")
+        let userData = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/cloudinit/dump?type=user")) as? String ?? ""
+        #expect(userData.hasPrefix("#cloud-config\nhostname: ci-guest\n") && userData.contains("user: ciadmin\npassword: $5$"), "\(userData)")
+        let network = try Self.qm(node, ["cloudinit", "dump", "150", "network"])
+        #expect(network.stdout.contains("address: '10.213.50.5'") && network.stdout.contains("- '10.213.50.53'"), "\(network)")
         let stopped = try curl(node, "/api2/json/nodes/agt/qemu/150/agent/ping", ["-X", "POST"])
         #expect(stopped.status == 500 && stopped.body.contains("not running"), "\(stopped.body)")
 
@@ -88,8 +107,37 @@ import Testing
         let interfaces = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/agent/network-get-interfaces")) as? [String: Any]
         let names = (interfaces?["result"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
         #expect(names.contains("lo") && names.contains("eth0"), "\(names)")
+
+        // the guest applied its cloud-init drive: hostname, user and address, seen on its console
+        // and through the agent
+        let applied = Self.waitFor(node, 150, "CORRAL-CLOUDINIT:") ?? ""
+        #expect(
+            applied.hasSuffix(
+                "source=nocloud hostname=ci-guest user=ciadmin address=10.213.50.5/24 gateway=10.213.50.1 dns=10.213.50.53"),
+            "\(applied)")
+        var addresses: [String] = []
+        for _ in 0..<25 {
+            let reply = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/agent/network-get-interfaces")) as? [String: Any]
+            let eth0 = (reply?["result"] as? [[String: Any]])?.first { $0["name"] as? String == "eth0" }
+            addresses = (eth0?["ip-addresses"] as? [[String: Any]])?.compactMap { $0["ip-address"] as? String } ?? []
+            if addresses.contains("10.213.50.5") { break }
+            usleep(200_000)
+        }
+        #expect(addresses.contains("10.213.50.5"), "\(addresses)")
         let generic = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/agent", ["-d", "command=get-host-name"])) as? [String: Any]
-        #expect((generic?["result"] as? [String: Any])?["host-name"] != nil, "\(String(describing: generic))")
+        #expect((generic?["result"] as? [String: Any])?["host-name"] as? String == "ci-guest", "\(String(describing: generic))")
+
+        // a change on the running VM waits for the next image: the pending list shows both values
+        #expect(
+            try curl(node, "/api2/json/nodes/agt/qemu/150/config", ["-X", "PUT", "-d", "citype=configdrive2", "-d", "ciuser=ciother"]).status == 200)
+        let pending = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/cloudinit")) as? [[String: Any]] ?? []
+        let user = pending.first { $0["key"] as? String == "ciuser" }
+        #expect(user?["value"] as? String == "ciadmin" && user?["pending"] as? String == "ciother", "\(pending)")
+        #expect(pending.contains { $0["key"] as? String == "citype" && $0["pending"] as? String == "configdrive2" }, "\(pending)")
+        // the image is made again (the running guest's CD-ROM is swapped), and nothing is pending any more
+        #expect(try curl(node, "/api2/json/nodes/agt/qemu/150/cloudinit", ["-X", "PUT"]).status == 200)
+        let after = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/150/cloudinit")) as? [[String: Any]] ?? []
+        #expect(after.allSatisfy { $0["pending"] == nil }, "\(after)")
 
         // exec with output, stderr, stdin and an exit code
         let exec = try curl(
@@ -150,6 +198,15 @@ import Testing
         // shutdown goes through the agent: the guest's /sbin/shutdown says so on the console
         #expect(try VMTests.task(node, "POST", "/nodes/agt/qemu/150/status/shutdown", ["timeout=60"]) == "OK")
         #expect(Self.serial(node, 150).contains("(guest agent)"), "\(Self.serial(node, 150).suffix(400))")
+
+        // the next boot reads the configdrive2 image
+        #expect(try VMTests.task(node, "POST", "/nodes/agt/qemu/150/status/start") == "OK")
+        let rebooted = Self.waitFor(node, 150, "source=configdrive2") ?? ""
+        #expect(rebooted.contains("hostname=ci-guest user=ciother address=10.213.50.5/24 gateway=10.213.50.1 dns=10.213.50.53"), "\(rebooted)")
+        #expect(try VMTests.task(node, "POST", "/nodes/agt/qemu/150/status/stop") == "OK")
+        // removing the drive frees its volume
+        #expect(try curl(node, "/api2/json/nodes/agt/qemu/150/config", ["-X", "PUT", "-d", "delete=ide0"]).status == 200)
+        #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/vz/images/150/vm-150-cloudinit.qcow2"))
     }
 
     static func lastTaskLog(_ node: NodeProcess, type: String) throws -> String {
