@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Access", dependencies: ["Errors", "Schema", "TLS", "Crypt", "PAM", "ClusterFS"], exclude: ["README.md"]),
 
         // 4. Domains
-        .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks", "TLS", "Storage", "ClusterFS"]),
+        .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks", "TLS", "Storage", "ClusterFS", "Guests", "Blocking"]),
         .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS", "Guests"]),
         .target(
             name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"], exclude: ["README.md"]),

@@ -143,41 +143,9 @@ extension ContainerManager {
     /// it up too). The shell's side is closed once the shell ends, which ends the tunnel.
     public func attachShell(_ vmid: Int) throws -> (fd: Int32, release: @Sendable () -> Void) {
         guard isRunning(vmid) else { throw GuestError(400, "CT \(vmid) not running") }
-        // posix_openpt, unlockpt and ptsname as their ioctls, TIOCSPTLCK and TIOCGPTN (macros Swift does not see)
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
-        var unlock: Int32 = 0, number: UInt32 = 0
-        guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0, ioctl(master, UInt(0x8004_5430), &number) == 0 else {
-            if master >= 0 { close(master) }
-            throw GuestError(500, "cannot allocate a pty: \(String(cString: strerror(errno)))")
-        }
-        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY | O_CLOEXEC)
-        guard slave >= 0 else {
-            close(master)
-            throw GuestError(500, "cannot open the pty: \(String(cString: strerror(errno)))")
-        }
-        // lxc-attach, spawned (a fork that execs at once): liblxc's attach forks and keeps working in
-        // the child, which in this many-threaded daemon can hang on a lock another thread held
-        let pid: pid_t
-        do {
-            pid = try Command.spawn(
-                // setsid -c: a session whose controlling terminal is the pty, which lxc-attach needs
-                [
-                    "setsid", "-c", "lxc-attach", "-P", lxcpath, "-n", "\(vmid)", "--clear-env", "--set-var", "TERM=xterm-256color", "--", "/bin/sh",
-                    "-l",
-                ], terminal: slave)
-        } catch {
-            close(master)
-            close(slave)
-            throw GuestError(wrapping: error, "cannot attach a shell to CT \(vmid)")
-        }
-        let thread = Thread {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            close(slave)
-        }
-        thread.name = "ct-shell-\(vmid)"
-        thread.start()
-        // lxc-attach leads its own session (setsid execs it in place, as it is no group leader)
-        return (master, { kill(-pid, SIGHUP) })
+        // lxc-attach, not liblxc's attach: that forks and keeps working in the child (see TerminalProcess)
+        return try TerminalProcess.start(
+            ["lxc-attach", "-P", lxcpath, "-n", "\(vmid)", "--clear-env", "--set-var", "TERM=xterm-256color", "--", "/bin/sh", "-l"],
+            name: "ct-shell-\(vmid)")
     }
 }

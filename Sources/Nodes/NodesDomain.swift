@@ -1,5 +1,6 @@
 import API
 import ClusterFS
+import Guests
 import Schema
 
 /// The node itself: status, version, time, and its tasks.
@@ -13,6 +14,8 @@ public struct NodesDomain: Domain {
     public let peerTasks: (@Sendable () -> [[String: JSON]])?
     /// The cluster's files (the node's `config`), when the node has them.
     public let tree: (any ConfigTree)?
+    /// The node shell's tickets (apart from the guests' consoles).
+    let shells = ConsoleSessions()
 
     public init(
         sampler: CPUSampler, fingerprint: String?, clusterNodes: (@Sendable () -> [[String: JSON]])? = nil,
@@ -32,5 +35,6 @@ public struct NodesDomain: Domain {
             + TaskEndpoints.all(peerTasks: peerTasks)
             + NodeSystemEndpoints.all(files: files) + NodeHardwareEndpoints.all()
             + NodeLogEndpoints.all(ownsMachine: files.ownsMachine) + (tree.map(NodeConfigEndpoints.all) ?? [])
+            + NodeAdminEndpoints.all(ownsMachine: files.ownsMachine) + NodeShellEndpoints.all(sessions: shells)
     }
 }
