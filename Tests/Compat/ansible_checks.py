@@ -198,9 +198,16 @@ def run(c, node, verbose=False):
                   "config memory, description, kvm")
         expect_eq(set(str(cfg.get("tags", "")).replace(";", ",").split(",")), {"compat", "ansible"}, "config tags")
 
+    def vm_info_ci(r):
+        cfg = (r["proxmox_vms"] or [{}])[0].get("config", {})
+        expect_eq((cfg.get("ciuser"), cfg.get("ipconfig0"), cfg.get("nameserver"), cfg.get("searchdomain")),
+                  ("ansible-ci", "ip=10.30.40.50/24,gw=10.30.40.1", "10.30.40.53", "compat.test"), "cloud-init options")
+        expect_eq(cfg.get("ide2"), f"compat:{vm}/vm-{vm}-cloudinit.qcow2,media=cdrom", "cloud-init drive")
+
     def contents(r):
         vols = [e.get("volid") for e in r["proxmox_storage_content"]]
-        expect_eq(vols, [f"compat:{vm}/vm-{vm}-disk-0.qcow2"], "volids")
+        # the cloud-init drive's volume is an image of the VM as well (as on PVE)
+        expect_eq(sorted(vols), [f"compat:{vm}/vm-{vm}-cloudinit.qcow2", f"compat:{vm}/vm-{vm}-disk-0.qcow2"], "volids")
 
     def tasks_info(r):
         types = {t.get("type") for t in r["proxmox_tasks"]}
@@ -227,6 +234,8 @@ def run(c, node, verbose=False):
     task("kvm_create", kvm_create, after=["pool_create"])
     task("kvm_again", changed(False), after=["kvm_create"])
     task("kvm_update", changed(True), after=["kvm_create"])
+    task("kvm_cloudinit", changed(True), after=["kvm_update"])
+    task("vm_info_ci", vm_info_ci, after=["kvm_cloudinit"])
     task("kvm_current", kvm_current, after=["kvm_create"])
     task("kvm_stopped", changed(False), after=["kvm_create"])
     task("vm_info", vm_info, after=["kvm_update"])
@@ -282,6 +291,8 @@ MODULES = {
     "kvm_create": "proxmox_kvm state=present, kvm=false, a disk, a NIC, pool, tags",
     "kvm_again": "proxmox_kvm state=present, exists",
     "kvm_update": "proxmox_kvm update=true",
+    "kvm_cloudinit": "proxmox_kvm update=true: a cloud-init drive, ciuser, ipconfig, nameservers, searchdomains",
+    "vm_info_ci": "proxmox_vm_info: the cloud-init options and drive as set",
     "kvm_current": "proxmox_kvm state=current",
     "kvm_stopped": "proxmox_kvm state=stopped, already stopped",
     "vm_info": "proxmox_vm_info config=current",

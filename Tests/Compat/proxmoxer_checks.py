@@ -301,6 +301,56 @@ def run(c, node):
 
     c.check("proxmoxer: GET nodes/{node}/qemu/{vmid}/pending", pending)
 
+    def cloudinit():
+        need(vm)
+        # what Terraform providers and Ansible's proxmox_kvm set: a cloud-init drive and its options
+        api.nodes(N).qemu(vm).config.put(ide0="compat:cloudinit", ciuser="ansible", ipconfig0="ip=10.20.30.40/24,gw=10.20.30.1",
+                                         nameserver="10.20.30.53", searchdomain="compat.test", cipassword="s3cret")
+        cfg = api.nodes(N).qemu(vm).config.get()
+        expect_eq(cfg.get("ide0"), f"compat:{vm}/vm-{vm}-cloudinit.qcow2,media=cdrom", "ide0")
+        expect_eq(cfg.get("cipassword"), "**********", "cipassword (masked)")
+        rows = {r["key"]: r for r in api.nodes(N).qemu(vm).cloudinit.get()}
+        expect_eq(rows.get("ciuser", {}).get("value"), "ansible", "cloudinit ciuser row")
+        expect_eq(rows.get("cipassword", {}).get("value"), "**********", "cloudinit cipassword row")
+        user = api.nodes(N).qemu(vm).cloudinit.dump.get(type="user")
+        expect(user.startswith("#cloud-config\nhostname: compat-px\n") and "user: ansible" in user and "password: $5$" in user, user)
+        network = api.nodes(N).qemu(vm).cloudinit.dump.get(type="network")
+        expect("address: '10.20.30.40'" in network and "netmask: '255.255.255.0'" in network, network)
+        expect(api.nodes(N).qemu(vm).cloudinit.dump.get(type="meta").startswith("instance-id: "), "meta-data")
+        expect(api.nodes(N).qemu(vm).cloudinit.put() is None, "PUT cloudinit answers null")
+        raises(lambda: api.nodes(N).qemu(vm).config.put(ipconfig1="ip=999.1.1.1/24"), 400, "ipconfig1")
+        api.nodes(N).qemu(vm).config.put(delete="ide0,ciuser,ipconfig0,nameserver,searchdomain,cipassword")
+
+    c.check("proxmoxer: cloud-init drive, GET/PUT cloudinit, cloudinit/dump, bad ipconfig → 400", cloudinit)
+
+    def agent_unconfigured():
+        need(vm)
+        # the agent endpoints exist; a VM without `agent` gets PVE's error
+        raises(lambda: api.nodes(N).qemu(vm).agent("network-get-interfaces").get(), 500, "No QEMU guest agent configured")
+        raises(lambda: api.nodes(N).qemu(vm).agent.ping.post(), 500, "No QEMU guest agent configured")
+        names = {r["name"] for r in api.nodes(N).qemu(vm).agent.get()}
+        expect({"ping", "exec", "file-read", "network-get-interfaces"} <= names, f"agent index {sorted(names)}")
+
+    c.check("proxmoxer: agent index; agent calls to a VM without the agent fail as on PVE", agent_unconfigured)
+
+    def node_system():
+        dns = api.nodes(N).dns.get()
+        expect("search" in dns or "dns1" in dns, f"dns {dns}")
+        hosts = api.nodes(N).hosts.get()
+        expect("127.0.0.1" in hosts.get("data", "") and len(hosts.get("digest", "")) == 40, f"hosts {str(hosts)[:80]}")
+        t = api.nodes(N).time.get()
+        expect(isinstance(t.get("time"), int) and t.get("timezone"), f"time {t}")
+        listed = {s.get("service") for s in api.nodes(N).services.get()}
+        expect({"corrald", "corosync", "sshd"} <= listed, f"services {sorted(listed)}")
+        expect(api.nodes(N).services("pveproxy").state.get().get("name") == "corrald", "services/pveproxy/state is corrald")
+        expect(isinstance(api.nodes(N).disks.list.get(), list), "disks/list")
+        expect(isinstance(api.nodes(N).apt.update.get(), list), "apt/update")
+        expect("files" in api.nodes(N).apt.repositories.get(), "apt/repositories")
+        expect("# hostname" in api.nodes(N).report.get(), "report")
+        expect(isinstance(api.nodes(N).journal.get(lastentries=5), list), "journal")
+
+    c.check("proxmoxer: node dns, hosts, time, services, disks/list, apt/update|repositories, report, journal", node_system)
+
     def status_current():
         need(vm)
         st = api.nodes(N).qemu(vm).status.current.get()

@@ -1,7 +1,8 @@
 // The content area: a heading plus a tab strip for the selected object
 // (see router.js for routes). Each tab is a view module with
 // mount(panel, route) → cleanup(). New object types (storage, pools, …)
-// register in VIEWS.
+// register in VIEWS. A tab with `when` shows only while when() holds (the
+// node's Shell is root@pam's); the strip is rebuilt when another user logs in.
 
 import { h, icon, replaceChildren } from './dom.js';
 import { navigate } from './router.js';
@@ -9,11 +10,16 @@ import { mountDatacenterSummary } from './views/datacenter.js';
 import { mountNodeSummary } from './views/node-summary.js';
 import { mountNodeTasks } from './views/node-tasks.js';
 import { mountNodeStorage } from './views/node-storage.js';
+import { mountNodeSystem } from './views/node-system.js';
+import { mountNodeDisks } from './views/node-disks.js';
+import { mountNodeUpdates } from './views/node-updates.js';
+import { mountNodeShell } from './views/node-shell.js';
 import { mountDcStorage } from './views/dc-storage.js';
 import { mountDcCluster } from './views/dc-cluster.js';
 import { mountGuestSummary } from './views/guest-summary.js';
 import { mountQemuHardware } from './views/qemu-hardware.js';
 import { mountQemuOptions } from './views/qemu-options.js';
+import { mountQemuCloudinit } from './views/qemu-cloudinit.js';
 import { mountGuestSnapshots } from './views/guest-snapshots.js';
 import { mountQemuConsole } from './views/qemu-console.js';
 import { mountLxcConsole } from './views/lxc-console.js';
@@ -29,8 +35,10 @@ import { mountDcAcl } from './views/dc-acl.js';
 import { mountDcTokens } from './views/dc-tokens.js';
 import { mountDcTfa } from './views/dc-tfa.js';
 import { guestTitle } from './guests.js';
+import { sessionUser } from './login.js';
 
-const tab = (id, label, iconName, mount) => ({ id, label, icon: iconName, mount });
+const tab = (id, label, iconName, mount, when = null) => ({ id, label, icon: iconName, mount, when });
+const asRoot = () => sessionUser() === 'root@pam';
 
 /** A guest's tabs: Summary and Console, the type's own, then Snapshots and Permissions. */
 const guestTabs = (mountConsole, own = []) => [
@@ -62,7 +70,11 @@ const VIEWS = {
     title: (r) => `Node ${r.node}`,
     tabs: [
       tab('summary', 'Summary', 'summary', mountNodeSummary),
+      tab('shell', 'Shell', 'terminal', mountNodeShell, asRoot), // the API gives others 403
+      tab('system', 'System', 'cog', mountNodeSystem),
+      tab('disks', 'Disks', 'hardware', mountNodeDisks),
       tab('storage', 'Storage', 'disk', mountNodeStorage),
+      tab('updates', 'Updates', 'package', mountNodeUpdates),
       tab('tasks', 'Tasks', 'tasks', mountNodeTasks),
     ],
   },
@@ -72,6 +84,7 @@ const VIEWS = {
     tabs: guestTabs(mountQemuConsole, [
       tab('hardware', 'Hardware', 'hardware', mountQemuHardware),
       tab('options', 'Options', 'options', mountQemuOptions),
+      tab('cloudinit', 'Cloud-Init', 'cloud', mountQemuCloudinit),
     ]),
   },
   lxc: {
@@ -86,8 +99,11 @@ const VIEWS = {
   },
 };
 
+/** The tabs of a view the current user gets. */
+const visibleTabs = (view) => view.tabs.filter((t) => !t.when || t.when());
+
 export function createContent(main) {
-  let current = null;   // {key, route, tabButtons, panel, heading}
+  let current = null;   // {key, user, route, tabButtons, panel, heading}
   let cleanup = null;
 
   function unmount() {
@@ -100,7 +116,7 @@ export function createContent(main) {
   function mountTab(route) {
     unmount();
     const view = VIEWS[route.type];
-    const tab = view.tabs.find((t) => t.id === route.tab);
+    const tab = visibleTabs(view).find((t) => t.id === route.tab);
     for (const [id, btn] of current.tabButtons) {
       const on = id === route.tab;
       btn.setAttribute('aria-selected', String(on));
@@ -122,7 +138,7 @@ export function createContent(main) {
     const view = VIEWS[route.type];
     const tabButtons = new Map();
     const tablist = h('div', { class: 'tabs', role: 'tablist', 'aria-label': `${view.title(route)} views` });
-    for (const t of view.tabs) {
+    for (const t of visibleTabs(view)) {
       const btn = h('button', {
         type: 'button', role: 'tab', id: `tab-${t.id}`, 'aria-controls': 'tabpanel', class: 'tab',
         onclick: () => navigate(route.key, t.id),
@@ -152,7 +168,7 @@ export function createContent(main) {
         tablist),
       panel);
     document.title = `${view.title(route)} – Corral`;
-    current = { key: route.key, route, tabButtons, panel, titleText };
+    current = { key: route.key, user: sessionUser(), route, tabButtons, panel, titleText };
   }
 
   return {
@@ -167,8 +183,9 @@ export function createContent(main) {
     },
     show(route) {
       const view = VIEWS[route.type] || VIEWS.dc;
-      if (!view.tabs.some((t) => t.id === route.tab)) route = { ...route, tab: view.tabs[0].id };
-      if (!current || current.key !== route.key) buildObject(route);
+      const tabs = visibleTabs(view);
+      if (!tabs.some((t) => t.id === route.tab)) route = { ...route, tab: tabs[0].id, sub: undefined };
+      if (!current || current.key !== route.key || current.user !== sessionUser()) buildObject(route);
       mountTab(route);
     },
   };

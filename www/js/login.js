@@ -167,6 +167,9 @@ function expire() {
   showLogin({ message: EXPIRED, username: was?.username });
 }
 
+/** The logged-in user ("root@pam"), or null while nobody is. */
+export const sessionUser = () => (session ? session.username : null);
+
 /** The header's Log out button. Tickets are stateless: forgetting ours is all a logout takes. */
 export function logout() {
   endSession();

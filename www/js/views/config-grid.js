@@ -38,13 +38,13 @@ export function configLoader(base, { signal, err }, show) {
 
 /**
  * The rows of a config table: [{key | keys, label, value, icon, pre, edit, remove}]. A row whose keys
- * have pending changes is marked and says what is pending.
+ * have pending changes is marked and says what is pending (an entry's `note`, when it has one, says it instead).
  */
 export function renderRows(tbody, list, pending) {
   tbody.replaceChildren(...list.map((r) => {
     const keys = r.keys || [r.key];
     const pend = keys.map((k) => pending.get(k)).filter(Boolean);
-    const pendText = pend.map((p) => (p.delete ? `${p.key}: to be removed` : `${p.key}: ${p.pending}`)).join('; ');
+    const pendText = pend.map((p) => p.note || (p.delete ? `${p.key}: to be removed` : `${p.key}: ${p.pending}`)).join('; ');
     return h('tr', { class: pend.length ? 'is-pending' : null, dataset: { key: r.key || keys[0] } },
       h('th', { scope: 'row' }, r.icon ? h('span', { class: 'kv-label' }, icon(r.icon), r.label) : r.label),
       h('td', { class: `kv-value${r.pre ? ' pre' : ''}` }, String(r.value ?? ''),

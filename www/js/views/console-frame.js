@@ -2,6 +2,7 @@
 // line, the Start and Reconnect buttons, task feedback and the error slot
 // around the screen; the check that the guest runs before a console opens
 // (offering to start it when it does not); and the URL of …/vncwebsocket.
+// A node's shell has no guest (guest null): no check, no Start.
 
 import { api } from '../api.js';
 import { h, icon, setText } from '../dom.js';
@@ -25,8 +26,8 @@ export function websocketUrl(path, params) {
  * connect() drops, checks the guest and attaches; the view calls it first and the buttons again.
  */
 export function consoleFrame(panel, guest, signal, { screen, what, actions = [], actionsAttrs = {}, onState, drop, attach }) {
-  const base = guestBase(guest);
-  const noun = guestNoun(guest.type);
+  const base = guest ? guestBase(guest) : null;
+  const noun = guest ? guestNoun(guest.type) : '';
   const err = errorSlot('Console');
   const feedback = taskFeedback({ signal });
   const status = h('span', { class: 'console-status', role: 'status' }, 'Connecting…');
@@ -51,7 +52,7 @@ export function consoleFrame(panel, guest, signal, { screen, what, actions = [],
     startBtn.hidden = true;
     setState('connecting', `Checking the ${what}…`);
     try {
-      const st = await api(`${base}/status/current`, { signal });
+      const st = guest ? await api(`${base}/status/current`, { signal }) : { status: 'running' };
       if (st.status !== 'running') {
         setState('stopped', `${noun} ${guest.vmid} is not running.`);
         startBtn.hidden = false;

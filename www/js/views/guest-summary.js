@@ -1,5 +1,6 @@
 // Guest → Summary: live status, CPU, memory and I/O from …/status/current
-// (refreshed every 3 s), the power actions, and deletion.
+// (refreshed every 3 s), the power actions, and deletion; for a VM also what
+// its guest agent says (agent-summary.js, asked at most every 10 s).
 // Actions answer with a UPID; the feedback line follows the task to its end.
 
 import { api } from '../api.js';
@@ -14,6 +15,7 @@ import { loadResources } from '../resources.js';
 import { guestBase, guestNoun, guestStatus, guestView, splitTags } from '../guests.js';
 import { tagHue } from '../tree.js';
 import { card, fact, gauge, freshness } from './summary-parts.js';
+import { agentCard } from './agent-summary.js';
 
 const REFRESH_MS = 3000;
 
@@ -75,6 +77,7 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
   const [ioRow, ioDd] = fact('Disk read / write');
   const updated = h('p', { class: 'muted small' }, 'Loading…');
   const live = freshness(panel, err, updated, REFRESH_MS);
+  const agent = guest.type === 'qemu' ? agentCard(base, signal) : null;
 
   panel.append(
     h('div', { class: 'panel-toolbar panel-toolbar-wrap' }, pill, actionBar),
@@ -83,7 +86,8 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
     h('div', { class: 'cards cards-fit' },
       card('Status', h('dl', { class: 'facts facts-first' }, stRow, nodeRow, upRow, lockRow, tagRow)),
       card('Resources', cpu.el, mem.el, swap?.el, disk?.el),
-      card('I/O', h('dl', { class: 'facts facts-first' }, diskRow, netRow, ioRow))),
+      card('I/O', h('dl', { class: 'facts facts-first' }, diskRow, netRow, ioRow)),
+      agent?.el),
     updated);
 
   function updateButtons() {
@@ -125,6 +129,7 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
       setText(diskDd, s.maxdisk ? formatBytes(s.maxdisk) : '–');
       setText(netDd, `${formatBytes(s.netin)} / ${formatBytes(s.netout)}`);
       setText(ioDd, `${formatBytes(s.diskread)} / ${formatBytes(s.diskwrite)}`);
+      agent?.update(s);
       live.fresh();
     } catch (e) {
       if (!live.stale(e)) return;

@@ -1,7 +1,8 @@
 // A guest's text console in the browser's own terminal (js/term/): the
 // container's shell, or a VM's serial port. POST …/termproxy answers
 // {port, ticket, user}; a WebSocket to …/vncwebsocket?port=…&vncticket=…
-// then carries PVE's termproxy protocol (see term/termproxy.js).
+// then carries PVE's termproxy protocol (see term/termproxy.js). A node's
+// shell takes the same path with the node's URL (guest null, `base` given).
 
 import { api } from '../api.js';
 import { h, icon } from '../dom.js';
@@ -13,10 +14,10 @@ import { consoleFrame, websocketUrl } from './console-frame.js';
 
 /**
  * Mounts the terminal console in `panel`; returns its cleanup.
- * what: the guest as the texts name it; proxyBody: POST parameters of termproxy (serial=serial0).
+ * what: the guest as the texts name it; proxyBody: POST parameters of termproxy (serial=serial0);
+ * base: the API path of …/termproxy and …/vncwebsocket when there is no guest (a node: /nodes/{node}).
  */
-export function mountTermConsole(panel, guest, signal, { what, proxyBody, label }) {
-  const base = guestBase(guest);
+export function mountTermConsole(panel, guest, signal, { what, proxyBody, label, base = guestBase(guest) }) {
   const screen = h('div', { class: 'term-screen', dataset: { state: 'idle' }, role: 'group', 'aria-label': label || `Terminal of ${guestNoun(guest.type)} ${guest.vmid}` });
   const pasteBtn = h('button', { type: 'button', class: 'btn', disabled: true, onclick: paste }, icon('copy'), 'Paste');
   let link = null;
