@@ -192,7 +192,7 @@ enum NodeAdminEndpoints {
         @Sendable func state(_ name: String) -> JSON {
             let unit = units[name] ?? name
             let s = NodeLogEndpoints.unitState(unit)
-            let desc = NodeLogEndpoints.services.first { $0.0 == unit }?.1 ?? unit
+            let desc = NodeLogEndpoints.services.first { $0.0 == name || $0.0 == unit }?.1 ?? unit
             return [
                 "service": .string(name), "name": .string(unit),
                 "desc": .string(unit == "corrald" && name != "corrald" ? "part of corrald: \(desc)" : desc),

@@ -16,7 +16,7 @@ enum NodeLogEndpoints {
     static let services = [
         ("corrald", "Corral node daemon (API, cluster filesystem, guests)"), ("corosync", "Corosync cluster engine"),
         ("corosync-qdevice", "Corosync quorum device"), ("libvirtd", "libvirt daemon (VMs)"), ("lxcfs", "FUSE file system for LXC"),
-        ("systemd-timesyncd", "Network time synchronisation"), ("chrony", "chrony NTP client"), ("ssh", "OpenBSD Secure Shell server"),
+        ("systemd-timesyncd", "Network time synchronisation"), ("chrony", "chrony NTP client"), ("sshd", "OpenBSD Secure Shell server"),
         ("cron", "Regular background program processing"), ("systemd-journald", "Journal service"),
     ]
 
@@ -74,7 +74,7 @@ enum NodeLogEndpoints {
                 handler: .blocking { _ in
                     .array(
                         services.map { name, description in
-                            let state = unitState(name)
+                            let state = unitState(NodeAdminEndpoints.units[name] ?? name)
                             return [
                                 "service": .string(name), "name": .string(name), "desc": .string(description), "state": .string(state.sub),
                                 "active-state": .string(state.active), "unit-state": .string(state.unit),

@@ -21,7 +21,7 @@ enum NodeShellEndpoints {
                         command = ["/bin/bash", "-c", "apt-get dist-upgrade; echo; echo 'done: press Enter to close'; read _"]
                     case "ceph_install": throw APIError(501, "Corral does not install Ceph; install ceph-common with apt and add an rbd storage")
                     default:
-                        command = context.user == "root@pam" ? ["/bin/bash", "-l"] : ["/bin/login"]
+                        command = context.user == "root@pam" ? ["/bin/bash", "-c", "cd /root && exec /bin/bash -l"] : ["/bin/login"]
                     }
                     let (ticket, port) = try sessions.issue(user: context.user, vmid: 0, kind: .terminal) {
                         try TerminalProcess.start(["env", "TERM=xterm-256color", "HOME=/root"] + command, name: "node-shell")

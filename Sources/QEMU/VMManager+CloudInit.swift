@@ -32,6 +32,20 @@ extension VMManager {
         return Self.printDrive(out, format: format)
     }
 
+    /// A drive still naming `STORAGE:cloudinit` (a clone's, before its first start) gets its volume.
+    func allocateMissingCloudInit(_ vmid: Int, _ section: inout GuestConfig.Section, log: @Sendable (String) -> Void) throws -> Bool {
+        var changed = false
+        for key in Self.cloudInitDrives(section.values) {
+            guard let format = VMOptionSchema.format(key), let props = try? PropertyString.parse(section[key]!, format: format),
+                let file = props["file"]?.plainText, let id = VolumeID(file), id.name == "cloudinit"
+            else { continue }
+            section[key] = try allocateCloudInit(props, storage: id.storage, vmid: vmid, format: format, reverter: Reverter())
+            log("\(key): allocated \(section[key]!)")
+            changed = true
+        }
+        return changed
+    }
+
     /// The keys of drives that hold a cloud-init volume.
     static func cloudInitDrives(_ values: [String: String]) -> [String] {
         values.keys.filter { key in

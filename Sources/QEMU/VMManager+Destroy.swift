@@ -12,7 +12,7 @@ extension VMManager {
         var volids: [String] = []
         for section in [config.current, config.pending] + Array(config.snapshots.values) {
             let vm = VMConfig(section)
-            for drive in vm.drives where !drive.isCDROM {
+            for drive in vm.drives where !drive.isCDROM || CloudInit.isCloudInitFile(drive.file) {
                 if let volid = drive.volid, VolumeID(volid)?.ownerVMID == vmid { volids.append(volid) }
             }
             volids += vm.unusedVolumes.map(\.volid)

@@ -34,6 +34,13 @@ extension VMManager: GuestBackend {
             props["macaddr"] = .string(Self.randomMAC(prefix: macPrefix()))
             section[nic.key] = Self.printNIC(props, format: VMOptionSchema.format(nic.key)!)
         }
+        // the clone gets a cloud-init volume of its own, made at its first start (the image is generated anyway)
+        for drive in VMConfig(section).drives where CloudInit.isCloudInitFile(drive.file) {
+            guard let id = VolumeID(drive.file), let format = VMOptionSchema.format(drive.key) else { continue }
+            var props = drive.options
+            props["file"] = .string("\(id.storage):cloudinit")
+            section[drive.key] = Self.printDrive(props, format: format)
+        }
         return section
     }
 

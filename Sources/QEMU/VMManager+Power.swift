@@ -30,6 +30,7 @@ extension VMManager {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         if !resuming {
             // the guest reads its cloud-init drive at boot: made fresh from the config every start
+            if try allocateMissingCloudInit(vmid, &config.current, log: log) { try save(vmid, config) }
             try writeCloudInit(vmid, config.current.values, log: log)
             if config.special["cloudinit"] != nil {
                 config.special["cloudinit"] = nil

@@ -204,6 +204,12 @@ import Testing
         let rebooted = Self.waitFor(node, 150, "source=configdrive2") ?? ""
         #expect(rebooted.contains("hostname=ci-guest user=ciother address=10.213.50.5/24 gateway=10.213.50.1 dns=10.213.50.53"), "\(rebooted)")
         #expect(try VMTests.task(node, "POST", "/nodes/agt/qemu/150/status/stop") == "OK")
+        // a clone gets a cloud-init volume of its own (made at its first start), never the source's
+        #expect(try VMTests.task(node, "POST", "/nodes/agt/qemu/150/clone", ["newid=152", "full=1"]) == "OK")
+        let clone = Self.data(try curl(node, "/api2/json/nodes/agt/qemu/152/config")) as? [String: Any] ?? [:]
+        #expect(clone["ide0"] as? String == "local:cloudinit,media=cdrom", "\(clone)")
+        #expect(try VMTests.task(node, "DELETE", "/nodes/agt/qemu/152") == "OK")
+        #expect(FileManager.default.fileExists(atPath: node.dataDirectory + "/vz/images/150/vm-150-cloudinit.qcow2"))
         // removing the drive frees its volume
         #expect(try curl(node, "/api2/json/nodes/agt/qemu/150/config", ["-X", "PUT", "-d", "delete=ide0"]).status == 200)
         #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/vz/images/150/vm-150-cloudinit.qcow2"))
