@@ -334,10 +334,14 @@ def run(c, node):
     c.check("proxmoxer: agent index; agent calls to a VM without the agent fail as on PVE", agent_unconfigured)
 
     def node_system():
+        # the test node's resolver file is its own: set, then read back as telegraf and Ansible read it
+        expect(api.nodes(N).dns.put(search="compat.test", dns1="10.20.30.53") is None, "PUT dns answers null")
         dns = api.nodes(N).dns.get()
-        expect("search" in dns or "dns1" in dns, f"dns {dns}")
+        expect_eq((dns.get("search"), dns.get("dns1")), ("compat.test", "10.20.30.53"), "dns search, dns1")
+        before = api.nodes(N).hosts.get()
+        api.nodes(N).hosts.post(data="127.0.0.1 localhost\n10.20.30.40 compat-px.compat.test compat-px\n", digest=before["digest"])
         hosts = api.nodes(N).hosts.get()
-        expect("127.0.0.1" in hosts.get("data", "") and len(hosts.get("digest", "")) == 40, f"hosts {str(hosts)[:80]}")
+        expect("10.20.30.40 compat-px" in hosts.get("data", "") and hosts.get("digest") != before["digest"], f"hosts {str(hosts)[:120]}")
         t = api.nodes(N).time.get()
         expect(isinstance(t.get("time"), int) and t.get("timezone"), f"time {t}")
         listed = {s.get("service") for s in api.nodes(N).services.get()}
