@@ -63,6 +63,8 @@ struct ISCSIStorageTests {
         let boot = node.dataDirectory + "/lun1.img", data = node.dataDirectory + "/lun2.img"
         try FileManager.default.copyItem(atPath: iso, toPath: boot)
         #expect(try runCommand("/usr/bin/isohybrid", [boot]).status == 0)
+        // isohybrid pads the image to whole MiB: the LUN is that size
+        let bootBytes = (try FileManager.default.attributesOfItem(atPath: boot)[.size] as? Int) ?? 0
         #expect(try runCommand("/usr/bin/truncate", ["-s", "32M", data]).status == 0)
         try target.addLUN(1, file: boot)
         try target.addLUN(2, file: data)
@@ -79,7 +81,7 @@ struct ISCSIStorageTests {
             node, "/api2/json/storage", ["-d", "storage=san", "-d", "type=iscsidirect", "-d", "portal=\(portal)", "-d", "target=\(target.iqn)"])
         #expect(added.status == 200, "\(added.body)")
         let luns = VMTests.json(try curl(node, "/api2/json/nodes/isc/storage/san/content").body)["data"] as? [[String: Any]] ?? []
-        #expect(luns.map { "\($0["volid"] ?? "")=\($0["size"] ?? "")" } == ["san:lun1=16777216", "san:lun2=33554432"], "\(luns)")
+        #expect(luns.map { "\($0["volid"] ?? "")=\($0["size"] ?? "")" } == ["san:lun1=\(bootBytes)", "san:lun2=33554432"], "\(luns)")
         // its LUNs are the target's: nothing is allocated on it
         let alloc = try curl(node, "/api2/json/nodes/isc/storage/san/content", ["-d", "vmid=990", "-d", "filename=vm-990-disk-0", "-d", "size=1G"])
         #expect(alloc.status == 400 && alloc.body.contains("can't allocate"), "\(alloc.body)")
@@ -94,7 +96,7 @@ struct ISCSIStorageTests {
                 ]
             ) == "OK")
         let config = VMTests.json(try curl(node, "/api2/json/nodes/isc/qemu/990/config").body)["data"] as? [String: Any] ?? [:]
-        #expect(config["scsi0"] as? String == "san:lun1,size=16M", "\(config)")
+        #expect(config["scsi0"] as? String == "san:lun1,size=\(bootBytes >> 20)M", "\(config)")
         #expect(try VMTests.task(node, "POST", "/nodes/isc/qemu/990/status/start") == "OK")
         let xml = try runCommand("/usr/bin/virsh", ["-c", "qemu:///system", "dumpxml", "\(VMTests.prefix)990"]).stdout
         #expect(xml.contains("protocol='iscsi'") && xml.contains("\(target.iqn)/1"), "\(xml)")
