@@ -67,6 +67,9 @@ let package = Package(
         .target(
             name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access", "TLS", "Crypt"]),
         .target(
+            name: "Backup",
+            dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "QEMU", "Containers", "TLS", "Access"]),
+        .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
         .target(name: "Cluster", dependencies: ["API", "Access", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks"],
@@ -116,6 +119,7 @@ let package = Package(
         .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "BackupTests", dependencies: ["Backup"]),
         .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "TLS"]),

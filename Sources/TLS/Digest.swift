@@ -10,6 +10,14 @@ public enum Digest {
         return out
     }
 
+    /// MD5, for formats that checksum with it (PVE's VMA archives). Stands for `EVP_Digest` with `EVP_md5`.
+    public static func md5(_ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 16)
+        var length: UInt32 = 0
+        _ = EVP_Digest(data, data.count, &out, &length, EVP_md5(), nil)
+        return out
+    }
+
     /// SHA-256. Stands for `SHA256`.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))

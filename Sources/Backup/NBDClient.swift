@@ -1,0 +1,157 @@
+import Foundation
+import Glibc
+
+/// A read-only NBD client (fixed newstyle handshake, `NBD_OPT_GO`, `NBD_CMD_READ`) over a unix
+/// socket: how a backup reads a disk as raw bytes whatever its format, from `qemu-nbd` for a stopped
+/// VM or from libvirt's pull-mode backup export for a running one. Blocking: run it on the blocking executor.
+public final class NBDClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let size: UInt64
+    private let fd: Int32
+    private var handle: UInt64 = 1
+
+    static let optionMagic: UInt64 = 0x4948_4156_454F_5054  // "IHAVEOPT"
+    static let replyMagic: UInt64 = 0x0003_e889_0455_65a9
+    static let requestMagic: UInt32 = 0x2560_9513
+    static let simpleReplyMagic: UInt32 = 0x6744_6698
+
+    /// Connects to `socketPath` and opens export `name` ("" is qemu-nbd's default export).
+    public init(socketPath: String, export name: String = "") throws {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        self.fd = fd
+        guard fd >= 0 else { throw Failure(description: "cannot create a socket") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw Failure(description: "socket path too long: \(socketPath)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "cannot connect to the NBD server at \(socketPath): \(reason)")
+        }
+        do {
+            size = try Self.handshake(fd, export: name)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        // NBD_CMD_DISC: the server closes its side cleanly
+        var request = [UInt8]()
+        Self.put32(&request, Self.requestMagic)
+        Self.put16(&request, 0)
+        Self.put16(&request, 2)
+        Self.put64(&request, 0)
+        Self.put64(&request, 0)
+        Self.put32(&request, 0)
+        _ = try? Self.send(fd, request)
+        close(fd)
+    }
+
+    private static func handshake(_ fd: Int32, export name: String) throws -> UInt64 {
+        let greeting = try receive(fd, 18)
+        guard Array(greeting[0..<8]) == Array("NBDMAGIC".utf8), read64(greeting, 8) == optionMagic else {
+            throw Failure(description: "not an NBD server (no newstyle greeting)")
+        }
+        let serverFlags = read16(greeting, 16)
+        guard serverFlags & 1 != 0 else { throw Failure(description: "the NBD server does not speak fixed newstyle") }
+        let noZeroes = serverFlags & 2 != 0
+        var clientFlags = [UInt8]()
+        put32(&clientFlags, noZeroes ? 3 : 1)
+        try send(fd, clientFlags)
+        // NBD_OPT_GO with the export name and no info requests: the server answers NBD_INFO_EXPORT
+        var data = [UInt8]()
+        put32(&data, UInt32(name.utf8.count))
+        data += Array(name.utf8)
+        put16(&data, 0)
+        var option = [UInt8]()
+        put64(&option, optionMagic)
+        put32(&option, 7)
+        put32(&option, UInt32(data.count))
+        try send(fd, option + data)
+        var size: UInt64?
+        while true {
+            let header = try receive(fd, 20)
+            guard read64(header, 0) == replyMagic else { throw Failure(description: "bad NBD option reply") }
+            let type = read32(header, 12), length = Int(read32(header, 16))
+            let body = length > 0 ? try receive(fd, length) : []
+            if type & 0x8000_0000 != 0 {
+                let message = body.count > 0 ? String(decoding: body, as: UTF8.self) : "error \(type & 0x7fff_ffff)"
+                throw Failure(description: "the NBD server refused export '\(name)': \(message)")
+            }
+            if type == 3, body.count >= 12, read16(body, 0) == 0 { size = read64(body, 2) }  // NBD_REP_INFO, NBD_INFO_EXPORT
+            if type == 1 { break }  // NBD_REP_ACK
+        }
+        guard let size else { throw Failure(description: "the NBD server did not say the export's size") }
+        return size
+    }
+
+    /// Reads `length` bytes at `offset` (at most 32 MiB per request, as servers allow).
+    public func read(offset: UInt64, length: Int) throws -> [UInt8] {
+        var request = [UInt8]()
+        Self.put32(&request, Self.requestMagic)
+        Self.put16(&request, 0)
+        Self.put16(&request, 0)  // NBD_CMD_READ
+        Self.put64(&request, handle)
+        Self.put64(&request, offset)
+        Self.put32(&request, UInt32(length))
+        try Self.send(fd, request)
+        let reply = try Self.receive(fd, 16)
+        guard Self.read32(reply, 0) == Self.simpleReplyMagic, Self.read64(reply, 8) == handle else {
+            throw Failure(description: "bad NBD reply")
+        }
+        handle &+= 1
+        let error = Self.read32(reply, 4)
+        guard error == 0 else { throw Failure(description: "NBD read at \(offset) failed: error \(error)") }
+        return try Self.receive(fd, length)
+    }
+
+    // MARK: wire helpers (network byte order)
+
+    static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw Failure(description: "NBD connection lost while sending") }
+            sent += n
+        }
+    }
+
+    static func receive(_ fd: Int32, _ count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var got = 0
+        while got < count {
+            let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw Failure(description: "NBD connection closed") }
+            got += n
+        }
+        return out
+    }
+
+    static func put16(_ out: inout [UInt8], _ v: UInt16) { out += [UInt8(v >> 8), UInt8(v & 0xff)] }
+    static func put32(_ out: inout [UInt8], _ v: UInt32) {
+        for s in stride(from: 24, through: 0, by: -8) { out.append(UInt8((v >> UInt32(s)) & 0xff)) }
+    }
+    static func put64(_ out: inout [UInt8], _ v: UInt64) {
+        for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8((v >> UInt64(s)) & 0xff)) }
+    }
+    static func read16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) << 8 | UInt16(b[at + 1]) }
+    static func read32(_ b: [UInt8], _ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 << 8 | UInt32(b[at + $1]) } }
+    static func read64(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 << 8 | UInt64(b[at + $1]) } }
+}
