@@ -54,6 +54,8 @@ install: release
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveam
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesm
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvecm
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/vzdump
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/qmrestore
 	cp -r www/. $(DESTDIR)$(PREFIX)/share/corral/www/
 	[ -f $(DESTDIR)/etc/corral/corrald.conf ] || install -m 0644 etc/corrald.conf $(DESTDIR)/etc/corral/corrald.conf
 	install -D -m 0644 etc/pam.d/corral-auth $(DESTDIR)/etc/pam.d/corral-auth

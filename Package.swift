@@ -65,10 +65,12 @@ let package = Package(
             name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"], exclude: ["README.md"]),
         .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"], exclude: ["README.md"]),
         .target(
-            name: "QEMU", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access", "TLS", "Crypt"]),
+            name: "QEMU",
+            dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access", "TLS", "Crypt", "Archive"]),
+        .target(name: "Archive", dependencies: ["TLS"]),
         .target(
             name: "Backup",
-            dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "QEMU", "Containers", "TLS", "Access"]),
+            dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "QEMU", "Containers", "Access", "Archive"]),
         .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
@@ -85,7 +87,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster",
-                "Peers",
+                "Peers", "Backup",
             ]),
         .target(
             name: "Daemon",
@@ -119,7 +121,7 @@ let package = Package(
         .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "BackupTests", dependencies: ["Backup"]),
+        .testTarget(name: "BackupTests", dependencies: ["Archive"]),
         .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "TLS"]),

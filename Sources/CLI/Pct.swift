@@ -11,7 +11,11 @@ import LXC
 public struct Pct {
     static let commands = GuestTool.commands(
         type: "lxc", create: ["vmid", "ostemplate"], power: ["start", "stop", "shutdown", "reboot", "suspend", "resume"],
-        extra: [WordCommand(words: ["interfaces"], verb: "get", path: "/nodes/{node}/lxc/{vmid}/interfaces", positionals: ["vmid"])])
+        extra: [
+            WordCommand(words: ["interfaces"], verb: "get", path: "/nodes/{node}/lxc/{vmid}/interfaces", positionals: ["vmid"]),
+            WordCommand(
+                words: ["restore"], verb: "create", path: "/nodes/{node}/lxc", positionals: ["vmid", "ostemplate"], fixed: ["--restore", "1"]),
+        ])
 
     let pvesh: Pvesh
     let settings: Settings

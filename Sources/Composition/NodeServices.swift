@@ -1,4 +1,5 @@
 import API
+import Backup
 import Access
 import AccessAPI
 import Cluster
@@ -86,6 +87,10 @@ public struct NodeServices: Sendable {
         if let access { all.append(AccessDomain(access: access)) }
         if let vms { all += [QEMUDomain(manager: vms, access: access), StorageDomain(storage: vms.storage)] }
         if let cts { all.append(ContainersDomain(manager: cts, access: access)) }
+        if let vms {
+            let defaults = settings.dataDirectory == "/var/lib/corral" ? "/etc/vzdump.conf" : settings.dataDirectory + "/vzdump.conf"
+            all.append(BackupDomain(vzdump: VZDump(vms: vms, cts: cts, node: settings.nodeName, defaultsFile: defaults)))
+        }
         if let storage, let clusterState {
             let access = access
             all.append(

@@ -119,7 +119,7 @@ extension ContainerManager {
     func extract(template: String, into root: String, unprivileged: Bool, log: @Sendable (String) -> Void) throws {
         let archive = try storage.path(template)
         log("extracting \(template)")
-        let tar = ["tar", "-xpf", archive, "-C", root, "--numeric-owner", "--xattrs-include=user.*", "--exclude=./dev/*"]
+        let tar = ["tar", "-xpf", archive, "-C", root, "--numeric-owner", "--xattrs-include=user.*", "--exclude=./dev/*", "--exclude=./etc/vzdump"]
         do {
             if unprivileged {
                 try ensureSubordinateIDs()

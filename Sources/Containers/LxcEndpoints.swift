@@ -64,12 +64,27 @@ public enum LxcEndpoints {
                 handler: .blocking { context in
                     let vmid = vmid(context)
                     try GuestEndpoints.checkAllocate(context, vmid: vmid)
-                    if context.bool("restore") == true { throw APIError(501, "restoring a container from a backup is not supported yet") }
                     guard let template = context.string("ostemplate") else {
                         throw APIError.parameters(["ostemplate": "property is missing and it is not optional"])
                     }
+                    let restore = context.bool("restore") == true
                     if let owner = m.store.owner(of: vmid) {
-                        throw APIError(500, "\(owner.type == "lxc" ? "CT" : "VM") \(vmid) already exists on node '\(owner.node)'")
+                        // a restore may replace a stopped container of the same ID (`force`), as PVE's
+                        guard restore, context.bool("force") == true, owner.type == "lxc", owner.node == m.node else {
+                            throw APIError(500, "\(owner.type == "lxc" ? "CT" : "VM") \(vmid) already exists on node '\(owner.node)'")
+                        }
+                        guard !m.isRunning(vmid) else { throw APIError(500, "unable to restore CT \(vmid) - CT is running") }
+                    }
+                    if restore {
+                        // the archive must hold a container config before anything is touched
+                        _ = try m.archivedConfig(template)
+                        return try GuestEndpoints.createTask(context, "vzrestore", vmid, guest: m, access: access) { parameters, log in
+                            if m.store.owner(of: vmid) != nil {
+                                log("destroying CT \(vmid) to restore over it (force)")
+                                try await m.destroy(vmid, skiplock: false, log: log)
+                            }
+                            try await m.create(vmid: vmid, parameters: try m.restoreParameters(parameters, archive: template), log: log)
+                        }
                     }
                     if let storage = VolumeID(template)?.storage,
                         !context.has(["Datastore.AllocateSpace", "Datastore.Audit"], on: "/storage/\(storage)", any: true)

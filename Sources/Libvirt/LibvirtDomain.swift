@@ -93,6 +93,15 @@ public final class LibvirtDomain: @unchecked Sendable {
         try check(virDomainUpdateDeviceFlags(handle, xml, UInt32(VIR_DOMAIN_AFFECT_LIVE.rawValue)), "virDomainUpdateDeviceFlags")
     }
 
+    /// Starts a backup job (pull mode: QEMU exports each disk's point-in-time view over NBD). Stands
+    /// for `virDomainBackupBegin`.
+    public func backupBegin(xml: String) throws(LibvirtError) {
+        try check(virDomainBackupBegin(handle, xml, nil, 0), "virDomainBackupBegin")
+    }
+
+    /// Ends the domain's running job (a pull backup ends this way). Stands for `virDomainAbortJob`.
+    public func abortJob() throws(LibvirtError) { try check(virDomainAbortJob(handle), "virDomainAbortJob") }
+
     /// Stands for `virDomainReboot` (ACPI).
     public func reboot() throws(LibvirtError) {
         try check(virDomainReboot(handle, UInt32(VIR_DOMAIN_REBOOT_ACPI_POWER_BTN.rawValue)), "virDomainReboot")

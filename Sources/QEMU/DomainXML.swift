@@ -273,7 +273,7 @@ public enum DomainXML {
     static let busPrefix = ["ide": "hd", "sata": "sd", "scsi": "sd", "virtio": "vd"]
 
     /// The guest-visible target name: scsi0 → sda, virtio1 → vdb, ide2 → hdc, sata0 → sd(a+31+n).
-    static func target(_ drive: VMConfig.Drive) -> String {
+    public static func target(_ drive: VMConfig.Drive) -> String {
         let offset = drive.bus == "sata" ? 31 + drive.index : drive.index
         return busPrefix[drive.bus, default: "sd"] + letters(offset)
     }

@@ -100,7 +100,7 @@ public enum QemuEndpoints {
                 handler: .blocking { context in
                     let vmid = try vmid(context)
                     try GuestEndpoints.checkAllocate(context, vmid: vmid)
-                    if context.string("archive") != nil { throw APIError(501, "restoring from a backup archive is not supported yet") }
+                    if let archive = context.string("archive") { return try restore(m, context, vmid: vmid, archive: archive) }
                     if let owner = m.owner(of: vmid) {
                         throw APIError(
                             500, "unable to create VM \(vmid) - \(owner.type == "lxc" ? "CT" : "VM") \(vmid) already exists on node '\(owner.node)'")

@@ -137,7 +137,7 @@ extension VMManager {
     }
 
     /// Freezes the guest's file systems for a snapshot when the agent runs; returns whether to thaw.
-    func freezeGuestFileSystems(_ vmid: Int, log: @escaping @Sendable (String) -> Void) -> Bool {
+    public func freezeGuestFileSystems(_ vmid: Int, log: @escaping @Sendable (String) -> Void) -> Bool {
         guard let domain = try? agentDomain(vmid), (try? agent(domain, "guest-ping", timeout: 3)) != nil else { return false }
         do {
             let frozen = try agent(domain, "guest-fsfreeze-freeze")
@@ -151,7 +151,7 @@ extension VMManager {
         }
     }
 
-    func thawGuestFileSystems(_ vmid: Int, log: @escaping @Sendable (String) -> Void) {
+    public func thawGuestFileSystems(_ vmid: Int, log: @escaping @Sendable (String) -> Void) {
         do {
             _ = try agent(vmid, "guest-fsfreeze-thaw")
             log("guest agent: file systems thawed")

@@ -96,7 +96,7 @@ extension VMManager {
         }
     }
 
-    func shutdownLocked(_ vmid: Int, timeout: Int?, forceStop: Bool, log: @escaping @Sendable (String) -> Void) async throws {
+    public func shutdownLocked(_ vmid: Int, timeout: Int?, forceStop: Bool, log: @escaping @Sendable (String) -> Void) async throws {
         let domain = try runningDomain(vmid)
         let hook = (try? load(vmid))?.0.current["hookscript"], storage = storage
         try await BlockingExecutor.shared.run { try GuestHookScript.run(hook, vmid: vmid, phase: "pre-stop", storage: storage, log: log) }

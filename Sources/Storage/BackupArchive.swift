@@ -1,14 +1,16 @@
 import Foundation
 
 /// A backup archive's name as vzdump writes it, `vzdump-<qemu|lxc>-<vmid>-<YYYY_MM_DD-HH_MM_SS>.<ext>`,
-/// and its side files: `<archive>.notes` (the notes) and `<stem>.protected` (kept from pruning and
-/// removal; the stem is the name without its extensions, as the `.log` file's).
+/// and its side files: `<archive>.notes` (the notes), `<archive>.protected` (kept from pruning and
+/// removal) and `<stem>.log` (the stem is the name without its extensions).
 public struct BackupArchive: Sendable, Equatable {
     public var type: String
     public var vmid: Int
     /// When the backup was made (the name's time, UTC as vzdump writes it).
     public var ctime: Int64
     public var stem: String
+    /// The archive's file name.
+    public var file: String
 
     public init?(name: String) {
         let file = name.split(separator: "/").last.map(String.init) ?? name
@@ -28,11 +30,12 @@ public struct BackupArchive: Sendable, Equatable {
         self.vmid = vmid
         self.ctime = Int64(date.timeIntervalSince1970)
         self.stem = "vzdump-\(parts[1])-\(parts[2])-\(stamp)"
+        self.file = file
     }
 
     /// The side files of an archive at `path`.
     public static func notesPath(_ path: String) -> String { path + ".notes" }
-    public func protectedPath(directory: String) -> String { directory + "/" + stem + ".protected" }
+    public func protectedPath(directory: String) -> String { directory + "/" + file + ".protected" }
     public func logPath(directory: String) -> String { directory + "/" + stem + ".log" }
 
     /// Whether a file of a backup directory is an archive (not a side file).

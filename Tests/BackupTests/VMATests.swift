@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Backup
+@testable import Archive
 
 /// The VMA writer and reader: PVE's worked layout (blob pointers, sizes, the mask of a cluster), a round
 /// trip of sparse data, and the reader's refusals (checksums, missing clusters).

@@ -13,7 +13,7 @@ import Testing
     @Test func archiveNamesGiveTypeGuestAndTime() {
         let archive = BackupArchive(name: "backup/vzdump-qemu-100-2026_12_04-09_30_00.vma.zst")
         #expect(archive?.type == "qemu" && archive?.vmid == 100 && archive?.ctime == 1_796_376_600)
-        #expect(archive?.protectedPath(directory: "/d") == "/d/vzdump-qemu-100-2026_12_04-09_30_00.protected")
+        #expect(archive?.protectedPath(directory: "/d") == "/d/vzdump-qemu-100-2026_12_04-09_30_00.vma.zst.protected")
         #expect(BackupArchive(name: "vzdump-lxc-7-2026_01_01-00_00_00.tar.gz")?.vmid == 7)
         #expect(BackupArchive(name: "notabackup.iso") == nil && BackupArchive(name: "vzdump-qemu-x-2026_01_01-00_00_00.vma") == nil)
         #expect(!BackupArchive.isArchive("vzdump-qemu-100-2026_12_04-09_30_00.vma.zst.notes"))

@@ -172,6 +172,9 @@ GET /nodes/{node}/disks/directory
 POST /nodes/{node}/termproxy
 POST /nodes/{node}/vncshell
 GET /nodes/{node}/vncwebsocket
+POST /nodes/{node}/vzdump
+GET /nodes/{node}/vzdump/defaults
+GET /nodes/{node}/vzdump/extractconfig
 """
 
 def clean_pattern(p):

@@ -120,6 +120,30 @@ public final class NBDClient {
         return try Self.receive(fd, length)
     }
 
+    /// Writes `bytes` at `offset` (NBD_CMD_WRITE) and waits for the server's answer.
+    public func write(offset: UInt64, bytes: ArraySlice<UInt8>) throws {
+        try command(1, offset: offset, length: UInt32(bytes.count), payload: Array(bytes))
+    }
+
+    /// NBD_CMD_FLUSH: what was written is on the image.
+    public func flush() throws { try command(3, offset: 0, length: 0, payload: []) }
+
+    private func command(_ type: UInt16, offset: UInt64, length: UInt32, payload: [UInt8]) throws {
+        var request = [UInt8]()
+        Self.put32(&request, Self.requestMagic)
+        Self.put16(&request, 0)
+        Self.put16(&request, type)
+        Self.put64(&request, handle)
+        Self.put64(&request, offset)
+        Self.put32(&request, length)
+        try Self.send(fd, request + payload)
+        let reply = try Self.receive(fd, 16)
+        guard Self.read32(reply, 0) == Self.simpleReplyMagic, Self.read64(reply, 8) == handle else { throw Failure(description: "bad NBD reply") }
+        handle &+= 1
+        let error = Self.read32(reply, 4)
+        guard error == 0 else { throw Failure(description: "NBD command \(type) at \(offset) failed: error \(error)") }
+    }
+
     // MARK: wire helpers (network byte order)
 
     static func send(_ fd: Int32, _ bytes: [UInt8]) throws {

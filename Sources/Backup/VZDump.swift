@@ -1,0 +1,315 @@
+import API
+import Archive
+import Blocking
+import ClusterFS
+import Containers
+import Foundation
+import Guests
+import QEMU
+import Schema
+import Storage
+
+/// `vzdump`: backs guests up one after another into PVE's archives on a backup storage, each with
+/// its `.log` (and `.notes`, `.protected`), pruning older ones when asked. A guest that fails does
+/// not stop the others; the job fails at the end if any did.
+public struct VZDump: Sendable {
+    public let vms: VMManager
+    public let cts: ContainerManager?
+    public let node: String
+    /// The node's defaults (`/etc/vzdump.conf` on a node that owns its machine).
+    public let defaultsFile: String
+
+    public init(vms: VMManager, cts: ContainerManager?, node: String, defaultsFile: String) {
+        self.vms = vms
+        self.cts = cts
+        self.node = node
+        self.defaultsFile = defaultsFile
+    }
+
+    var storage: Storage { vms.storage }
+
+    /// `key: value` lines of vzdump.conf (comments and blank lines skipped).
+    public func defaults() -> [String: String] {
+        var out: [String: String] = [:]
+        for line in ((try? String(contentsOfFile: defaultsFile, encoding: .utf8)) ?? "").split(separator: "\n") {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            guard !text.hasPrefix("#"), let colon = text.firstIndex(of: ":") else { continue }
+            out[String(text[..<colon]).trimmingCharacters(in: .whitespaces)] = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return out
+    }
+
+    public struct Options: Sendable {
+        public var mode = "snapshot"
+        public var compress: String?
+        public var zstd: Int?
+        public var storage: String?
+        public var dumpdir: String?
+        public var remove = true
+        public var pruneBackups: String?
+        public var notesTemplate: String?
+        public var protected = false
+        public var stopwait = 10
+    }
+
+    /// The options of one job: the call's, else vzdump.conf's, else PVE's defaults.
+    public func options(_ p: [String: String]) -> Options {
+        let d = defaults()
+        func value(_ key: String) -> String? { p[key] ?? d[key] }
+        var o = Options()
+        o.mode = value("mode") ?? "snapshot"
+        o.compress = value("compress").flatMap { $0 == "0" ? nil : $0 }
+        o.zstd = value("zstd").flatMap(Int.init)
+        o.dumpdir = value("dumpdir")
+        o.storage = value("storage") ?? (o.dumpdir == nil ? "local" : nil)
+        o.remove = value("remove").map { $0 != "0" } ?? true
+        o.pruneBackups = value("prune-backups") ?? value("maxfiles").map { "keep-last=\($0)" }
+        o.notesTemplate = value("notes-template")
+        o.protected = value("protected") == "1"
+        o.stopwait = value("stopwait").flatMap(Int.init) ?? 10
+        return o
+    }
+
+    /// The directory archives go to.
+    func directory(_ o: Options) throws -> String {
+        if let dumpdir = o.dumpdir { return dumpdir }
+        let id = o.storage ?? "local"
+        let plugin = try storage.plugin(id)
+        guard plugin.entry.content.contains("backup") else { throw GuestError(400, "storage '\(id)' does not have content type 'backup'") }
+        try plugin.activate()
+        let dir = (try plugin.path("backup/x") as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// The guests a job covers here: the given IDs, or all of this node's (less `exclude`).
+    public func guests(vmids: [Int], all: Bool, exclude: Set<Int>) -> [(vmid: Int, type: String)] {
+        let ids = all ? (vms.vmids() + (cts?.vmids() ?? [])) : vmids
+        return Array(Set(ids)).sorted().filter { !exclude.contains($0) }.compactMap { vmid in
+            guard let owner = vms.owner(of: vmid) else { return (vmid, "unknown") }
+            return owner.node == node ? (vmid, owner.type) : nil
+        }
+    }
+
+    static func stamp(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f.string(from: date)
+    }
+
+    static func duration(_ seconds: Int) -> String { String(format: "%02d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60) }
+
+    /// Runs a job over `guests`; `log` is the task log. Throws `job errors` if any guest failed.
+    public func run(
+        guests: [(vmid: Int, type: String)], options o: Options, commandLine: String, log: @escaping @Sendable (String) -> Void
+    ) async throws {
+        log("INFO: starting new backup job: \(commandLine)")
+        let dir = try directory(o)
+        var failed = 0
+        for guest in guests {
+            do { try await backup(guest.vmid, type: guest.type, options: o, directory: dir, log: log) } catch { failed += 1 }
+        }
+        if failed > 0 {
+            log("INFO: Backup job finished with errors")
+            throw GuestError(500, "job errors")
+        }
+        log("INFO: Backup job finished successfully")
+    }
+
+    /// One guest: its archive, log, notes and protection; prune after.
+    func backup(_ vmid: Int, type: String, options o: Options, directory: String, log task: @escaping @Sendable (String) -> Void) async throws {
+        let lines = LogLines()
+        let log: @Sendable (String) -> Void = { message in
+            for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
+                task("INFO: \(line)")
+                lines.append("\(Self.stamp(Date())) INFO: \(line)")
+            }
+        }
+        let started = Date()
+        let kind = type == "lxc" ? "lxc" : "qemu"
+        let archive = directory + "/" + BackupArchiveName.make(type: kind, vmid: vmid, date: started, compress: o.compress)
+        log("Starting Backup of VM \(vmid) (\(kind))")
+        task("INFO: Backup started at \(Self.stamp(started))")
+        let temporary = BackupArchiveName.temporary(archive)
+        do {
+            try await backupGuest(vmid, type: type, options: o, archive: archive, temporary: temporary, log: log)
+            let seconds = Int(Date().timeIntervalSince(started))
+            log("Finished Backup of VM \(vmid) (\(Self.duration(seconds)))")
+            task("INFO: Backup finished at \(Self.stamp(Date()))")
+            try? lines.text.write(toFile: BackupArchiveName.logPath(archive), atomically: true, encoding: .utf8)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            let message = "Backup of VM \(vmid) failed - \(error)"
+            task("ERROR: \(message)")
+            lines.append("\(Self.stamp(Date())) ERROR: \(message)")
+            task("INFO: Failed at \(Self.stamp(Date()))")
+            try? lines.text.write(toFile: BackupArchiveName.logPath(archive), atomically: true, encoding: .utf8)
+            throw error
+        }
+    }
+
+    func backupGuest(
+        _ vmid: Int, type: String, options o: Options, archive: String, temporary: String, log: @escaping @Sendable (String) -> Void
+    ) async throws {
+        guard type == "qemu" || type == "lxc" else { throw GuestError(500, "unable to find VM '\(vmid)'") }
+        guard type == "qemu" || cts != nil else { throw GuestError(500, "containers are not available on this node") }
+        let store = type == "qemu" ? vms.store : cts!.store
+        let (config, _) = try store.load(vmid)
+        if let lock = config.current["lock"] { throw GuestError(500, "\(type == "qemu" ? "VM" : "CT") is locked (\(lock))") }
+        let running = type == "qemu" ? vms.isRunning(vmid) : cts!.isRunning(vmid)
+        log("status = \(running ? "running" : "stopped")")
+        let mode = running ? o.mode : "stop"
+        log("backup mode: \(mode)")
+        _ = try store.modify(vmid) { $0.current["lock"] = "backup" }
+        defer { _ = try? store.modify(vmid) { if $0.current["lock"] == "backup" { $0.current["lock"] = nil } } }
+        var restart = false
+        if running && mode == "stop" {
+            log("stopping virtual guest")
+            if type == "qemu" {
+                try await vms.shutdownLocked(vmid, timeout: o.stopwait * 60, forceStop: true, log: log)
+            } else {
+                try await cts!.stopLocked(vmid)
+            }
+            restart = true
+        }
+        let resume: () async -> Void = {
+            guard restart else { return }
+            let back = Date()
+            do {
+                if type == "qemu" {
+                    try await BlockingExecutor.shared.run { try vms.startLocked(vmid, log: log) }
+                } else {
+                    try await BlockingExecutor.shared.run { try cts!.startLocked(vmid, log: log) }
+                }
+                log("guest is online again after \(Int(Date().timeIntervalSince(back))) seconds")
+            } catch { log("restarting failed: \(error)") }
+        }
+        log("creating vzdump archive '\(archive)'")
+        do {
+            try await BlockingExecutor.shared.run {
+                if type == "qemu" {
+                    let output = try ArchiveOutput(path: temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd))
+                    do {
+                        let (bytes, zero) = try vms.writeBackup(vmid, mode: mode, sink: { try output.write($0) }, log: log)
+                        try output.finish()
+                        if bytes > 0 { log("backup is sparse: \(ByteFormat.bytes(zero)) (\(zero * 100 / bytes)%) total zero data") }
+                        log("transferred \(ByteFormat.bytes(bytes))")
+                    } catch {
+                        output.abandon()
+                        throw error
+                    }
+                } else {
+                    try cts!.writeBackup(
+                        vmid, archive: temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd), log: log)
+                }
+            }
+        } catch {
+            await resume()
+            throw error
+        }
+        await resume()
+        try FileManager.default.moveItem(atPath: temporary, toPath: archive)
+        let size = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? UInt64) ?? 0
+        log("archive file size: \(ByteFormat.bytes(size ?? 0))")
+        if let template = o.notesTemplate {
+            log("adding notes to backup")
+            let name = config.current[type == "qemu" ? "name" : "hostname"] ?? (type == "qemu" ? "VM \(vmid)" : "CT\(vmid)")
+            let notes = Self.notes(
+                template, guestname: name, node: node, vmid: vmid,
+                cluster: (try? vms.fs.readString("corosync.conf")).flatMap(Self.clusterName) ?? "standalone node")
+            if !notes.isEmpty { try? notes.write(toFile: archive + ".notes", atomically: true, encoding: .utf8) }
+        }
+        if o.protected {
+            log("marking backup as protected")
+            FileManager.default.createFile(atPath: archive + ".protected", contents: nil)
+        }
+        if o.remove, let setting = o.pruneBackups ?? o.storage.flatMap({ try? storage.plugin($0).entry["prune-backups"] }) ?? nil, let id = o.storage
+        {
+            try prune(vmid, type: type == "qemu" ? "qemu" : "lxc", storage: id, setting: setting, log: log)
+        }
+    }
+
+    func prune(_ vmid: Int, type: String, storage id: String, setting: String, log: (String) -> Void) throws {
+        let keep = PruneSelection.parse(setting)
+        guard !keep.isEmpty, keep["keep-all"] == nil else { return }
+        log("prune older backups with retention: \(setting)")
+        let plugin = try storage.plugin(id)
+        let backups = try plugin.list(content: "backup", vmid: vmid).filter { $0.subtype == type }
+        let marks = PruneSelection.mark(
+            backups.map { PruneSelection.Entry(id: $0.volid, ctime: $0.ctime ?? 0, protected: $0.protected == true) }, keep: keep)
+        var removed = 0
+        for (volid, mark) in marks.sorted(by: { $0.key < $1.key }) where mark == .remove {
+            log("removing backup '\(volid)'")
+            try storage.free(volid)
+            removed += 1
+        }
+        log("pruned \(removed) backup(s)\(removed > 0 ? " not covered by keep-retention policy" : "")")
+    }
+
+    /// notes-template: `{{cluster}}`, `{{guestname}}`, `{{node}}`, `{{vmid}}`; `\n` and `\\` escapes.
+    static func notes(_ template: String, guestname: String, node: String, vmid: Int, cluster: String) -> String {
+        var out = ""
+        var i = template.startIndex
+        while i < template.endIndex {
+            if template[i...].hasPrefix("\\n") {
+                out += "\n"
+                i = template.index(i, offsetBy: 2)
+            } else if template[i...].hasPrefix("\\\\") {
+                out += "\\"
+                i = template.index(i, offsetBy: 2)
+            } else {
+                out.append(template[i])
+                i = template.index(after: i)
+            }
+        }
+        return out.replacingOccurrences(of: "{{cluster}}", with: cluster).replacingOccurrences(of: "{{guestname}}", with: guestname)
+            .replacingOccurrences(of: "{{node}}", with: node).replacingOccurrences(of: "{{vmid}}", with: "\(vmid)")
+    }
+
+    static func clusterName(_ corosync: String) -> String? {
+        corosync.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("cluster_name:") }
+            .map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) }
+    }
+}
+
+/// The per-guest lines of the `.log` file, collected while the task log gets them too.
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var text: String { lock.withLock { lines.joined(separator: "\n") + "\n" } }
+}
+
+/// Where a VMA stream goes: a compressor writing the file, or the file itself.
+final class ArchiveOutput {
+    let pipe: ProcessPipe?
+    let file: FileHandle?
+    let path: String
+
+    init(path: String, compressor: [String]?) throws {
+        self.path = path
+        if let compressor {
+            pipe = try ProcessPipe.writing(compressor, output: path)
+            file = nil
+        } else {
+            FileManager.default.createFile(atPath: path, contents: nil)
+            guard let handle = FileHandle(forWritingAtPath: path) else { throw GuestError(500, "cannot create \(path)") }
+            pipe = nil
+            file = handle
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        if let pipe { try pipe.write(bytes) } else { try file!.write(contentsOf: bytes) }
+    }
+
+    func finish() throws {
+        if let pipe { try pipe.finish() } else { try file!.close() }
+    }
+
+    func abandon() {
+        if let pipe { try? pipe.finish(ignoreStatus: true) } else { try? file?.close() }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

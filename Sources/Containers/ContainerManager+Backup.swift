@@ -1,0 +1,109 @@
+import ClusterFS
+import Foundation
+import Glibc
+import Guests
+import LXC
+import Schema
+import Storage
+
+/// A container into PVE's tar archive and back: `./etc/vzdump/pct.conf` and `./etc/vzdump/pct.fw`
+/// first, then the root file system with IDs as the container sees them (tar runs in the
+/// container's user namespace when it is unprivileged).
+extension ContainerManager {
+    /// The config as the archive holds it: the current section without lock, parent and unused volumes.
+    static func archivedConfig(_ section: GuestConfig.Section) -> String {
+        var current = section
+        for key in current.values.keys where key == "lock" || key == "parent" || key.hasPrefix("unused") { current.values[key] = nil }
+        var config = GuestConfig()
+        config.current = current
+        return config.serialized()
+    }
+
+    /// Writes the archive (through `compressor` when given). A running container is read from its
+    /// own root while frozen; a stopped one from its mounted volume.
+    public func writeBackup(_ vmid: Int, archive: String, compressor: [String]?, log: @escaping @Sendable (String) -> Void) throws {
+        let (config, _) = try load(vmid)
+        let ct = CTConfig(config.current)
+        guard let rootfs = ct.rootfs else { throw GuestError(500, "CT \(vmid) has no rootfs") }
+        log("CT Name: \(config.current["hostname"] ?? "CT\(vmid)")")
+        log("including mount point rootfs ('/') in backup")
+        for key in config.current.values.keys.sorted() where key.hasPrefix("mp") {
+            log("excluding mount point \(key) from backup (mount points are not backed up by this version)")
+        }
+        let staging = "\(lxcpath)/.backup-\(vmid)"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.createDirectory(atPath: staging + "/etc/vzdump", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        try Self.archivedConfig(config.current).write(toFile: staging + "/etc/vzdump/pct.conf", atomically: true, encoding: .utf8)
+        let firewall = (try? fs.read("firewall/\(vmid).fw")) ?? []
+        FileManager.default.createFile(atPath: staging + "/etc/vzdump/pct.fw", contents: Data(firewall))
+        // readable from inside the user namespace
+        chmod(lxcpath, 0o755)
+        _ = try? Command.run(["chmod", "-R", "a+rX", staging])
+        let unprivileged = config.current["unprivileged"] == "1"
+        func tar(_ root: String) throws {
+            var command = [
+                "tar", "cpf", "-", "--totals", "--one-file-system", "-p", "--sparse", "--numeric-owner", "--acls", "--xattrs",
+                "--xattrs-include=user.*", "--xattrs-include=security.capability", "--warning=no-file-ignored", "--warning=no-xattr-write",
+                "--directory=\(staging)", "./etc/vzdump/pct.conf", "./etc/vzdump/pct.fw", "--directory=\(root)", "--no-anchored",
+                unprivileged ? "--exclude=lost+found" : nil, "--anchored", "--exclude=./tmp/?*", "--exclude=./var/tmp/?*",
+                "--exclude=./var/run/?*.pid", "./",
+            ].compactMap { $0 }
+            if unprivileged {
+                try ensureSubordinateIDs()
+                let map = "\(LXCConfigBuilder.idShift):\(LXCConfigBuilder.idCount)"
+                command = ["lxc-usernsexec", "-m", "u:0:\(map)", "-m", "g:0:\(map)", "--"] + command
+            }
+            // one pipeline: tar | compressor > file, failing if either fails
+            let quoted =
+                (command.map(Self.shellQuote).joined(separator: " "))
+                + (compressor.map { " | " + $0.map(Self.shellQuote).joined(separator: " ") } ?? "")
+            let result = try Command.execute(["bash", "-c", "set -o pipefail; \(quoted) > \(Self.shellQuote(archive))"])
+            for line in result.stderr.split(separator: "\n") { log(String(line)) }
+            guard result.status == 0 else { throw GuestError(500, "tar failed (exit code \(result.status))") }
+        }
+        if isRunning(vmid), let pid = try container(vmid).initPID {
+            // the container's view of its root, consistent while it is frozen
+            log("running container: frozen while its files are archived")
+            try freeze(vmid)
+            defer { try? thaw(vmid) }
+            try tar("/proc/\(pid)/root")
+        } else {
+            try withMounted(rootfs.volume, vmid: vmid) { root in try tar(root) }
+        }
+    }
+
+    static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    /// The config inside an archive (`./etc/vzdump/pct.conf`), parsed.
+    public func archivedConfig(_ archive: String) throws -> GuestConfig {
+        let path = archive.hasPrefix("/") ? archive : try storage.path(archive)
+        let result = try Command.execute(["tar", "-xOf", path, "./etc/vzdump/pct.conf"])
+        guard result.status == 0, !result.stdout.isEmpty else {
+            throw GuestError(500, "'\(archive)' holds no container config (./etc/vzdump/pct.conf)")
+        }
+        do { return try GuestConfig.parse(result.stdout) } catch { throw GuestError(500, "the archive's pct.conf is invalid: \(error)") }
+    }
+
+    /// The create parameters of a restore: the archived config, its rootfs made again at its size on
+    /// `storage` (or where it was), what the caller gave on top; `unique` drops the MACs.
+    public func restoreParameters(_ given: [String: JSON], archive: String) throws -> [String: JSON] {
+        let archived = try archivedConfig(archive).current
+        var out: [String: JSON] = [:]
+        for (key, value) in archived.values where !key.hasPrefix("mp") && !key.hasPrefix("unused") { out[key] = .string(value) }
+        if let description = archived.description { out["description"] = .string(description) }
+        let root = CTConfig(archived).rootfs
+        let oldStorage = root.flatMap { VolumeID($0.volume)?.storage }
+        // the size it had (a directory without one stays a directory)
+        let size = root?.options["size"].flatMap { Checks.parseSize($0.plainText) } ?? 0
+        let target = given["storage"]?.plainText ?? oldStorage ?? "local"
+        out["rootfs"] = .string(size == 0 ? "\(target):0" : "\(target):\(String(format: "%.3f", Double(size) / 1_073_741_824))")
+        if given["unique"]?.boolValue == true {
+            for key in archived.values.keys where key.hasPrefix("net") {
+                out[key] = .string(archived[key]!.split(separator: ",").filter { !$0.hasPrefix("hwaddr=") }.joined(separator: ","))
+            }
+        }
+        for (key, value) in given where !["restore", "force", "unique", "storage"].contains(key) { out[key] = value }
+        return out
+    }
+}

@@ -1,0 +1,142 @@
+import Archive
+import ClusterFS
+import Foundation
+import Guests
+import Libvirt
+import Schema
+import Storage
+
+/// A VM into a VMA archive and back. A stopped VM's disks are read through `qemu-nbd`; a running
+/// VM's through libvirt's pull-mode backup (QEMU serves each disk's state at the start of the job
+/// over NBD while the guest runs on, copy-before-write), with the guest's file systems frozen around
+/// the job's start when its agent answers.
+struct VMBackup {
+    let vms: VMManager
+
+    struct Disk {
+        let key: String
+        let volid: String
+        let storage: String
+        let format: String
+        let path: String
+        let target: String
+        var device: String { "drive-\(key)" }
+    }
+
+    /// The disks a backup includes (PVE's rules): not CD-ROMs (so no cloud-init drive), not
+    /// `backup=0`, the EFI disk only with OVMF.
+    func disks(_ vmid: Int, _ section: GuestConfig.Section, log: (String) -> Void) throws -> [Disk] {
+        let vm = VMConfig(section)
+        var out: [Disk] = []
+        for drive in vm.drives.sorted(by: { $0.key < $1.key }) where !drive.isCDROM {
+            guard let volid = drive.volid ?? (drive.file.hasPrefix("/") ? drive.file : nil) else { continue }
+            if drive.options["backup"]?.boolValue == false {
+                log("exclude disk '\(drive.key)' '\(volid)' (backup=no)")
+                continue
+            }
+            if drive.key == "efidisk0" && section["bios"] != "ovmf" {
+                log("exclude disk '\(drive.key)' '\(volid)' (efidisk but no OVMF BIOS)")
+                continue
+            }
+            let path = volid.hasPrefix("/") ? volid : try vms.storage.path(volid)
+            guard !path.contains("://") else { throw VMAError("disk '\(drive.key)' is on a network storage, which this version cannot back up") }
+            let format = drive.options["format"]?.plainText ?? (path.hasSuffix(".qcow2") ? "qcow2" : path.hasSuffix(".vmdk") ? "vmdk" : "raw")
+            log("include disk '\(drive.key)' '\(volid)'\(drive.options["size"].map { " \($0.plainText)" } ?? "")")
+            out.append(
+                Disk(
+                    key: drive.key, volid: volid, storage: VolumeID(volid)?.storage ?? "", format: format, path: path, target: DomainXML.target(drive)
+                ))
+        }
+        return out
+    }
+
+    /// The config as PVE stores it in the archive: the current section without `lock`, `parent`
+    /// and unused volumes, then one `#qmdump#map` line per disk.
+    static func archivedConfig(_ section: GuestConfig.Section, disks: [Disk]) -> String {
+        var current = section
+        for key in current.values.keys where key == "lock" || key == "parent" || key.hasPrefix("unused") { current.values[key] = nil }
+        var config = GuestConfig()
+        config.current = current
+        return config.serialized() + disks.map { "#qmdump#map:\($0.key):\($0.device):\($0.storage):\($0.format):\n" }.joined()
+    }
+
+    /// Writes the archive through `sink`; the VM's state decides how its disks are read.
+    func write(
+        _ vmid: Int, mode: String, sink: @escaping ([UInt8]) throws -> Void, log: @escaping @Sendable (String) -> Void
+    ) throws -> (bytes: UInt64, zero: UInt64) {
+        let (config, _) = try vms.load(vmid)
+        if let name = config.current["name"] { log("VM Name: \(name)") }
+        let disks = try disks(vmid, config.current, log: log)
+        var configs: [(name: String, data: [UInt8])] = [("qemu-server.conf", Array(Self.archivedConfig(config.current, disks: disks).utf8))]
+        if let firewall = try? vms.fs.read("firewall/\(vmid).fw") { configs.append(("qemu-server.fw", firewall)) }
+        let running = vms.isRunning(vmid)
+        var servers: [NBDServer] = []
+        var clients: [NBDClient] = []
+        var domain: LibvirtDomain?
+        var scratches: [String] = []
+        defer {
+            clients.removeAll()
+            servers.forEach { $0.stop() }
+            if let domain { try? domain.abortJob() }
+            for scratch in scratches { unlink(scratch) }
+        }
+        if running {
+            guard let live = try vms.domain(vmid) else { throw VMAError("VM \(vmid) is not running") }
+            let socket = "\(vms.runDirectory)/\(vmid).backup"
+            unlink(socket)
+            var xml = "<domainbackup mode='pull'><server transport='unix' socket='\(socket)'/><disks>"
+            let included = Set(disks.map(\.target))
+            for drive in VMConfig(config.current).drives where !drive.isCDROM {
+                let target = DomainXML.target(drive)
+                // the copy-before-write scratch image holds what the guest overwrites while the job reads
+                let scratch = "\(vms.runDirectory)/\(vmid).\(target).scratch"
+                scratches.append(scratch)
+                xml +=
+                    included.contains(target)
+                    ? "<disk name='\(target)' backup='yes' type='file'><driver type='qcow2'/><scratch file='\(scratch)'/></disk>"
+                    : "<disk name='\(target)' backup='no'/>"
+            }
+            xml += "</disks></domainbackup>"
+            let thaw = mode != "stop" && vms.freezeGuestFileSystems(vmid, log: log)
+            do {
+                try live.backupBegin(xml: xml)
+            } catch {
+                if thaw { vms.thawGuestFileSystems(vmid, log: log) }
+                throw VMAError("cannot start the backup job: \(error.message)")
+            }
+            domain = live
+            if thaw { vms.thawGuestFileSystems(vmid, log: log) }
+            log("started backup job (pull mode, the guest keeps running)")
+            for disk in disks { clients.append(try NBDClient(socketPath: socket, export: disk.target)) }
+        } else {
+            for disk in disks {
+                let server = try NBDServer(
+                    image: disk.path, format: disk.format, writable: false, socket: "\(vms.runDirectory)/\(vmid).\(disk.key).nbd")
+                servers.append(server)
+                clients.append(try NBDClient(socketPath: server.socket))
+            }
+        }
+        var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1.size) }, sink: sink)
+        var total: UInt64 = 0
+        for (index, client) in clients.enumerated() {
+            let chunk = 16 * VMAWriter.clusterSize
+            var offset: UInt64 = 0
+            while offset < client.size {
+                let length = Int(min(UInt64(chunk), client.size - offset))
+                let bytes = try client.read(offset: offset, length: length)
+                var at = 0
+                while at < bytes.count {
+                    let end = min(at + VMAWriter.clusterSize, bytes.count)
+                    try writer.add(
+                        device: index + 1, cluster: UInt32((offset + UInt64(at)) / UInt64(VMAWriter.clusterSize)), bytes: Array(bytes[at..<end]))
+                    at = end
+                }
+                offset += UInt64(length)
+            }
+            total += client.size
+            log("\(disks[index].device): \(ByteFormat.bytes(client.size)) read")
+        }
+        try writer.finish()
+        return (total, writer.zeroBlocks * UInt64(VMAWriter.blockSize))
+    }
+}
