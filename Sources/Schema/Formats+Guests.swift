@@ -20,6 +20,15 @@ extension Formats {
         }
     }
 
+    /// A property string whose keys must be among `allowed` (a bare value is `defaultKey`'s).
+    static func keys(_ text: String, allowed: Set<String>, what: String, defaultKey: String? = nil) -> String? {
+        guard let parts = try? PropertyString.split(text) else { return "invalid \(what) specification" }
+        for part in parts {
+            guard let key = part.key ?? defaultKey, allowed.contains(key) else { return "unknown \(what) key '\(part.key ?? part.value)'" }
+        }
+        return nil
+    }
+
     /// `[ip=dhcp|manual|CIDR][,gw=IPv4][,ip6=auto|dhcp|manual|CIDR][,gw6=IPv6]`; a gateway needs a static address.
     static func ipconfig(_ text: String) -> String? {
         guard let parts = try? PropertyString.split(text) else { return "invalid ipconfig specification" }
@@ -152,6 +161,8 @@ extension Formats {
             return parts.count <= 2 && parts.allSatisfy({ !$0.isEmpty }) ? nil : "invalid storage mapping '\(pair)'"
         },
         NamedFormat(name: "pve-qm-ipconfig", check: ipconfig),
+        NamedFormat(name: "backup-performance") { keys($0, allowed: ["max-workers", "pbs-entries-max"], what: "performance") },
+        NamedFormat(name: "backup-fleecing") { keys($0, allowed: ["enabled", "storage"], what: "fleecing", defaultKey: "enabled") },
         NamedFormat(name: "pve-qm-cicustom") { text in
             guard let parts = try? PropertyString.split(text) else { return "invalid cicustom specification" }
             for part in parts {
