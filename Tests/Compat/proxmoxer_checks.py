@@ -323,6 +323,24 @@ def run(c, node):
 
     c.check("proxmoxer: cloud-init drive, GET/PUT cloudinit, cloudinit/dump, bad ipconfig → 400", cloudinit)
 
+    def backup_restore():
+        need(vm)
+        upid = api.nodes(N).vzdump.post(vmid=str(vm), storage="local", compress="zstd", mode="stop")
+        task_ok(api, upid, "POST vzdump")
+        backups = [b for b in api.nodes(N).storage("local").content.get(content="backup", vmid=vm)]
+        expect(len(backups) == 1 and backups[0]["volid"].endswith(".vma.zst") and backups[0].get("subtype") == "qemu", f"backups {backups}")
+        volid = backups[0]["volid"]
+        config = api.nodes(N).vzdump.extractconfig.get(volume=volid)
+        expect("#qmdump#map:scsi0:drive-scsi0:compat:qcow2:" in config, config)
+        task_ok(api, api.nodes(N).qemu.post(vmid=vm + 50, archive=volid, storage="compat"), "POST qemu archive=")
+        cfg = api.nodes(N).qemu(vm + 50).config.get()
+        expect(cfg.get("scsi0", "").startswith(f"compat:{vm + 50}/vm-{vm + 50}-disk-0."), f"restored scsi0 {cfg.get('scsi0')}")
+        raises(lambda: api.nodes(N).qemu.post(vmid=vm + 50, archive=volid), 500, "already exists")
+        task_ok(api, api.nodes(N).qemu(vm + 50).delete(), "DELETE restored VM")
+        api.nodes(N).storage("local").content(volid).delete()
+
+    c.check("proxmoxer: POST vzdump (stop mode, zstd), backup content, vzdump/extractconfig, restore with archive=", backup_restore)
+
     def agent_unconfigured():
         need(vm)
         # the agent endpoints exist; a VM without `agent` gets PVE's error
