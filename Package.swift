@@ -70,7 +70,8 @@ let package = Package(
         .target(name: "Archive", dependencies: ["TLS"]),
         .target(
             name: "Backup",
-            dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "QEMU", "Containers", "Access", "Archive"]),
+            dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "QEMU", "Containers", "Access", "Archive"],
+            exclude: ["README.md"]),
         .target(
             name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
 
