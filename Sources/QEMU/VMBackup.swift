@@ -97,12 +97,23 @@ struct VMBackup {
                     : "<disk name='\(target)' backup='no'/>"
             }
             xml += "</disks></domainbackup>"
-            let thaw = mode != "stop" && vms.freezeGuestFileSystems(vmid, log: log)
+            // suspend mode pauses the vCPUs only while the job starts (the point in time it saves)
+            let paused = mode == "suspend" && (try? live.state().state) == .running
+            if paused {
+                log("suspending guest")
+                try live.suspend()
+            }
+            let thaw = !paused && vms.freezeGuestFileSystems(vmid, log: log)
             do {
                 try live.backupBegin(xml: xml)
             } catch {
                 if thaw { vms.thawGuestFileSystems(vmid, log: log) }
+                if paused { try? live.resume() }
                 throw VMAError("cannot start the backup job: \(error.message)")
+            }
+            if paused {
+                try live.resume()
+                log("resuming VM again")
             }
             domain = live
             if thaw { vms.thawGuestFileSystems(vmid, log: log) }

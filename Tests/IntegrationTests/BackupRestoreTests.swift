@@ -90,6 +90,19 @@ import Testing
         #expect(cli.status == 0 && cli.stdout.contains("started backup job (pull mode"), "\(cli.stdout)\(cli.stderr)")
         let status = Self.data(try curl(node, "/api2/json/nodes/bkp/qemu/160/status/current")) as? [String: Any] ?? [:]
         #expect(status["qmpstatus"] as? String == "running", "the guest ran on during its backup: \(status)")
+        // suspend mode: the vCPUs pause only while the job starts
+        let started =
+            Self.data(try curl(node, "/api2/json/nodes/bkp/vzdump", ["-d", "vmid=160", "-d", "storage=local", "-d", "mode=suspend"])) as? String ?? ""
+        let upid = started.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        var state: [String: Any] = [:]
+        for _ in 0..<300 where state["status"] as? String != "stopped" {
+            usleep(100_000)
+            state = Self.data(try curl(node, "/api2/json/nodes/bkp/tasks/\(upid)/status")) as? [String: Any] ?? [:]
+        }
+        #expect(state["exitstatus"] as? String == "OK", "\(state)")
+        let lines = Self.data(try curl(node, "/api2/json/nodes/bkp/tasks/\(upid)/log?limit=500")) as? [[String: Any]] ?? []
+        let suspended = lines.compactMap { $0["t"] as? String }.joined(separator: "\n")
+        #expect(suspended.contains("suspending guest") && suspended.contains("resuming VM again"), "\(suspended)")
         let gz = try #require(Self.backups(node).first { $0.hasPrefix("vzdump-qemu-160-") && $0.hasSuffix(".vma.gz") })
         let cliRestore = try Self.tool(node, "qmrestore", [dump + gz, "162"])
         #expect(cliRestore.status == 0, "\(cliRestore.stdout)\(cliRestore.stderr)")
