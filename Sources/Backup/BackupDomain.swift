@@ -12,10 +12,17 @@ import Tasks
 /// `POST /nodes/{node}/vzdump` and its helpers (`vzdump/defaults`, `vzdump/extractconfig`).
 public struct BackupDomain: Domain {
     public let vzdump: VZDump
+    public let tasks: TaskManager
 
-    public init(vzdump: VZDump) { self.vzdump = vzdump }
+    public init(vzdump: VZDump, tasks: TaskManager) {
+        self.vzdump = vzdump
+        self.tasks = tasks
+    }
 
     public var name: String { "backup" }
+
+    public func start() throws { BackupScheduler.start(vzdump: vzdump, tasks: tasks) }
+    public func stop() async { BackupScheduler.stop() }
 
     public var endpoints: [Endpoint] {
         let job = vzdump
@@ -60,6 +67,46 @@ public struct BackupDomain: Domain {
                     return .string(upid.description)
                 }),
             Endpoint(
+                pve: "GET /cluster/backup", description: "The scheduled backup jobs (jobs.cfg), with their next run.",
+                returns: .array(of: .object(["id": .string()], additionalProperties: true)), permission: .privileges(path: "/", ["Sys.Audit"]),
+                childKey: "id",
+                handler: .blocking { _ in .array(BackupJobs(fs: job.vms.fs).jobs.map(Self.json)) }),
+            Endpoint(
+                pve: "POST /cluster/backup", description: "Add a scheduled backup job.", returns: .null,
+                permission: .privileges(path: "/", ["Sys.Modify"]),
+                handler: .blocking { context in
+                    let id = context.string("id") ?? "backup-" + UUID().uuidString.lowercased().prefix(13).replacingOccurrences(of: "-", with: "-")
+                    try BackupJobs(fs: job.vms.fs).save(id, try Self.jobValues(context, base: [:]), create: true)
+                    return .null
+                }),
+            Endpoint(
+                pve: "GET /cluster/backup/{id}", description: "One backup job.", returns: .object(["id": .string()], additionalProperties: true),
+                permission: .privileges(path: "/", ["Sys.Audit"]),
+                handler: .blocking { context in
+                    let id = try context.require("id")
+                    guard let found = BackupJobs(fs: job.vms.fs).job(id) else { throw APIError(500, "No such job '\(id)'") }
+                    return Self.json(found)
+                }),
+            Endpoint(
+                pve: "PUT /cluster/backup/{id}", description: "Change a backup job (`delete` removes options).", returns: .null,
+                permission: .privileges(path: "/", ["Sys.Modify"]),
+                handler: .blocking { context in
+                    let id = try context.require("id")
+                    let jobs = BackupJobs(fs: job.vms.fs)
+                    guard let found = jobs.job(id) else { throw APIError(500, "No such job '\(id)'") }
+                    var base = Dictionary(found.values, uniquingKeysWith: { _, b in b })
+                    for key in Formats.splitList(context.string("delete") ?? "") { base[key] = nil }
+                    try jobs.save(id, try Self.jobValues(context, base: base), create: false)
+                    return .null
+                }),
+            Endpoint(
+                pve: "DELETE /cluster/backup/{id}", description: "Remove a backup job.", returns: .null,
+                permission: .privileges(path: "/", ["Sys.Modify"]),
+                handler: .blocking { context in
+                    try BackupJobs(fs: job.vms.fs).delete(try context.require("id"))
+                    return .null
+                }),
+            Endpoint(
                 pve: "GET /nodes/{node}/vzdump/defaults", description: "This node's backup defaults (vzdump.conf) with PVE's built-in ones.",
                 returns: .object([:], additionalProperties: true), permission: .anyUser,
                 handler: .sync { context in
@@ -83,5 +130,28 @@ public struct BackupDomain: Domain {
                     return .string(try cts.archivedConfig(volume).serialized())
                 }),
         ]
+    }
+
+    /// The job's options from a call (on top of `base`): every given parameter but the path's and
+    /// the edit's own, the schedule checked.
+    static func jobValues(_ context: RequestContext, base: [String: String]) throws -> [String: String] {
+        var values = base
+        for (key, value) in context.parameters where !["id", "delete", "digest"].contains(key) { values[key] = value.plainText }
+        guard let schedule = values["schedule"] else { throw APIError.parameters(["schedule": "property is missing and it is not optional"]) }
+        do { _ = try CalendarEvent(schedule) } catch { throw APIError.parameters(["schedule": "\(error)"]) }
+        if values["vmid"] == nil && values["all"] != "1" && values["pool"] == nil {
+            throw APIError.parameters(["vmid": "give guests (vmid), all=1 or a pool"])
+        }
+        if values["enabled"] == nil { values["enabled"] = "1" }
+        return values
+    }
+
+    static func json(_ job: BackupJobs.Section) -> JSON {
+        var out: [String: JSON] = ["id": .string(job.id), "type": "vzdump"]
+        for (key, value) in job.values { out[key] = Int64(value).map(JSON.int) ?? .string(value) }
+        if job["enabled"] != "0", let schedule = job["schedule"], let next = (try? CalendarEvent(schedule))?.next(after: Date()) {
+            out["next-run"] = .int(Int64(next.timeIntervalSince1970))
+        }
+        return .object(out)
     }
 }

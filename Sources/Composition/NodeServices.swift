@@ -89,7 +89,7 @@ public struct NodeServices: Sendable {
         if let cts { all.append(ContainersDomain(manager: cts, access: access)) }
         if let vms {
             let defaults = settings.dataDirectory == "/var/lib/corral" ? "/etc/vzdump.conf" : settings.dataDirectory + "/vzdump.conf"
-            all.append(BackupDomain(vzdump: VZDump(vms: vms, cts: cts, node: settings.nodeName, defaultsFile: defaults)))
+            all.append(BackupDomain(vzdump: VZDump(vms: vms, cts: cts, node: settings.nodeName, defaultsFile: defaults), tasks: tasks))
         }
         if let storage, let clusterState {
             let access = access

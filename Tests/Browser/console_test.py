@@ -37,6 +37,8 @@ versions (no Refresh: apt-get update reaches the internet); Node → Shell is of
 with a ticket signed by the node's authkey, as root on the node can) and answers `echo corral-$((6*7))`.
 VMs made through the API show the Summary's guest agent card and the Cloud-Init tab (rows, edits that
 land in GET …/config, pending marks as GET …/cloudinit has them, Regenerate Image, Add Cloud-Init drive).
+A VM's Backup tab backs it up with the dialog's defaults, shows the archived configuration, and the storage's
+content view restores the backup as a new VM.
 
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
@@ -2055,6 +2057,69 @@ def vm_cloudinit(c, daemon, made):
         drop_vm(daemon, auth, base, vmid, made, passed)
 
 
+def guest_backup(c, daemon, made):
+    """VM → Backup of a stopped VM made through the API: Backup now with the dialog's defaults (zstd,
+    notes {{guestname}}) lists the backup; Show configuration has the disk map vzdump wrote
+    (#qmdump#map:scsi0); the storage's content view restores it as a new VM (VMID from /cluster/nextid),
+    which shows in the tree. Both VMs are deleted through the API."""
+    auth = daemon.login()
+    vmid = int(daemon.call("GET", "/cluster/nextid", **auth))
+    made.append(vmid)
+    base = f"/nodes/{NODE}/qemu/{vmid}"
+    status = daemon.wait_task(daemon.call("POST", f"/nodes/{NODE}/qemu", vmid=vmid, name="backup-test", kvm=0, memory=64,
+                                          scsi0="local:0.01", **auth), auth)
+    if status != "OK":
+        raise Failure(f"creating VM {vmid} failed: {status}")
+    restored = None
+    passed = False
+    try:
+        goto(c, f"#qemu/{vmid}/backup", "#tab-backup")
+        c.wait(lambda: list_loaded(c), "the backup list", 20)
+        c.click("#tabpanel button[data-action=backup]")
+        dlg = "dialog.form-dialog[open]"
+        c.wait_visible(dlg)
+        if c.q(f"{dlg} input[name=notes-template]").get_attribute("value") != "{{guestname}}":
+            raise Failure("the notes template is not {{guestname}} by default")
+        if Select(c.q(f"{dlg} select[name=compress]")).first_selected_option.get_attribute("value") != "zstd":
+            raise Failure("the compression is not zstd by default")
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: not c.q(dlg) or (c.visible(f"{dlg} .notice-error") and fail("backup: " + c.q(dlg).text)), "the backup to start", 20)
+        row = "#tabpanel tr[data-volid*='vzdump-qemu-']"
+        c.wait(lambda: c.q("#tabpanel .task-feedback[data-kind=error]") and fail(c.q("#tabpanel .task-feedback").text)
+               or c.q(row), "the backup in the list", 120)
+        volid = c.q(row).get_attribute("data-volid")
+        if "backup-test" not in c.q(row).text:
+            raise Failure(f"the backup's notes show as {c.q(row).text!r}, not the guest's name")
+        c.shot("vm-backup")
+        c.click(f"{row} button[aria-label^='Show the configuration']")
+        cfg = "dialog.changelog-dialog[open] pre"
+        c.wait(lambda: c.q(cfg) and "#qmdump#map:scsi0" in c.q(cfg).text, "#qmdump#map:scsi0 in the configuration", 20)
+        c.click("dialog.changelog-dialog[open] .dialog-foot .btn-primary")
+        c.wait(lambda: not c.q("dialog.changelog-dialog[open]"), "the configuration dialog to close")
+
+        storage = volid.split(":")[0]
+        goto(c, f"#node/{NODE}/storage/{storage}", "#tab-storage")
+        vrow = f'#tabpanel tr[data-volid="{volid}"]'
+        c.click(f"{vrow} button[aria-label^=Restore]", 20)
+        c.wait_visible(dlg)
+        c.wait(lambda: c.q(f"{dlg} input[name=vmid]").get_attribute("value"), "the next free VMID")
+        restored = int(c.q(f"{dlg} input[name=vmid]").get_attribute("value"))
+        made.append(restored)
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: not c.q(dlg) or (c.visible(f"{dlg} .notice-error") and fail("restore: " + c.q(dlg).text)), "the restore to start", 20)
+        c.wait(lambda: c.q("#tabpanel .task-feedback[data-kind=ok]") or (c.q("#tabpanel .task-feedback[data-kind=error]")
+               and fail(c.q("#tabpanel .task-feedback").text)), "the restore task", 120)
+        c.wait(lambda: c.q(f'#tree li[data-key="qemu/{restored}"]'), f"VM {restored} in the tree", 30)
+        c.shot("backup-restored")
+        daemon.call("DELETE", f"/nodes/{NODE}/storage/{storage}/content/{urllib.parse.quote(volid, safe='')}", **auth)
+        passed = True
+    finally:
+        c.js("location.hash = arguments[0]", f"#node/{NODE}")
+        drop_vm(daemon, auth, base, vmid, made, passed)
+        if restored is not None:
+            drop_vm(daemon, auth, f"/nodes/{NODE}/qemu/{restored}", restored, made, passed)
+
+
 def node_views_phone(c):
     """The new node views at phone width: none is wider than the screen."""
     for route, ready in ((f"#node/{NODE}/system/dns", '#tabpanel tr[data-key="search"]'),
@@ -2153,6 +2218,7 @@ def main():
         if not args.mock_guests:  # the mock keeps guests of its own: one made in corrald would not show
             ok = ok and step("VM summary: guest agent card", lambda c: vm_agent_card(c, daemon, leftover))
             ok = ok and step("VM cloud-init", lambda c: vm_cloudinit(c, daemon, leftover))
+            ok = ok and step("guest backup and restore", lambda c: guest_backup(c, daemon, leftover))
         if ok and guests and not args.mock_guests:
             # Before any VM starts: a VM's start makes the node's run directory 0770 root:kvm, and an
             # unprivileged container's template can then not be unpacked below it (a server bug).

@@ -151,5 +151,26 @@ import Testing
         #expect((try? String(contentsOfFile: copy, encoding: .utf8)) == "kept by the backup\n")
         #expect((try? FileManager.default.attributesOfItem(atPath: copy)[.ownerAccountID] as? Int) == 100_000)
         #expect(!FileManager.default.fileExists(atPath: images + "/171/subvol-171-disk-0.subvol/etc/vzdump"))
+
+        // a scheduled job (jobs.cfg) runs on its schedule: every minute, uncompressed, for CT 170
+        let badSchedule = try curl(node, "/api2/json/cluster/backup", ["-d", "schedule=fri 25:00", "-d", "vmid=170"])
+        #expect(badSchedule.status == 400 && badSchedule.body.contains("\"schedule\""), "\(badSchedule.body)")
+        let job = try curl(
+            node, "/api2/json/cluster/backup",
+            ["-d", "id=every-minute", "-d", "schedule=minutely", "-d", "vmid=170", "-d", "storage=local", "-d", "compress=0"])
+        #expect(job.status == 200, "\(job.body)")
+        let jobs = Self.data(try curl(node, "/api2/json/cluster/backup")) as? [[String: Any]] ?? []
+        #expect(
+            jobs.first?["id"] as? String == "every-minute" && (jobs.first?["next-run"] as? Int ?? 0) > Int(Date().timeIntervalSince1970), "\(jobs)")
+        #expect(
+            (try? String(contentsOfFile: node.mountpoint + "/jobs.cfg", encoding: .utf8))?.contains("vzdump: every-minute\n\tcompress 0\n") == true)
+        var scheduled: String?
+        for _ in 0..<60 where scheduled == nil {
+            usleep(500_000)
+            scheduled = Self.backups(node).first { $0.hasPrefix("vzdump-lxc-170-") && $0.hasSuffix(".tar") }
+        }
+        #expect(scheduled != nil, "the job did not run within 30 s: \(Self.backups(node))")
+        #expect(try curl(node, "/api2/json/cluster/backup/every-minute", ["-X", "DELETE"]).status == 200)
+        #expect((Self.data(try curl(node, "/api2/json/cluster/backup")) as? [Any])?.isEmpty == true)
     }
 }

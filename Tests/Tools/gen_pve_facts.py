@@ -175,6 +175,11 @@ GET /nodes/{node}/vncwebsocket
 POST /nodes/{node}/vzdump
 GET /nodes/{node}/vzdump/defaults
 GET /nodes/{node}/vzdump/extractconfig
+GET /cluster/backup
+POST /cluster/backup
+GET /cluster/backup/{id}
+PUT /cluster/backup/{id}
+DELETE /cluster/backup/{id}
 """
 
 def clean_pattern(p):
