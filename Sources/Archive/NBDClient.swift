@@ -33,8 +33,14 @@ public final class NBDClient {
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        // a server's socket file appears at bind(), a moment before it listens: retry a refused connect
+        var connected: Int32 = -1
+        for _ in 0..<200 {
+            connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if connected == 0 || (errno != ECONNREFUSED && errno != ENOENT) { break }
+            usleep(10_000)
         }
         guard connected == 0 else {
             let reason = String(cString: strerror(errno))

@@ -21,6 +21,7 @@ import { mountQemuHardware } from './views/qemu-hardware.js';
 import { mountQemuOptions } from './views/qemu-options.js';
 import { mountQemuCloudinit } from './views/qemu-cloudinit.js';
 import { mountGuestSnapshots } from './views/guest-snapshots.js';
+import { mountGuestBackups } from './views/guest-backups.js';
 import { mountQemuConsole } from './views/qemu-console.js';
 import { mountLxcConsole } from './views/lxc-console.js';
 import { mountLxcResources } from './views/lxc-resources.js';
@@ -40,12 +41,13 @@ import { sessionUser } from './login.js';
 const tab = (id, label, iconName, mount, when = null) => ({ id, label, icon: iconName, mount, when });
 const asRoot = () => sessionUser() === 'root@pam';
 
-/** A guest's tabs: Summary and Console, the type's own, then Snapshots and Permissions. */
+/** A guest's tabs: Summary and Console, the type's own, then Snapshots, Backup and Permissions. */
 const guestTabs = (mountConsole, own = []) => [
   tab('summary', 'Summary', 'summary', mountGuestSummary),
   tab('console', 'Console', 'terminal', mountConsole),
   ...own,
   tab('snapshots', 'Snapshots', 'camera', mountGuestSnapshots),
+  tab('backup', 'Backup', 'archive', mountGuestBackups),
   tab('permissions', 'Permissions', 'lock', mountGuestPermissions),
 ];
 

@@ -3,8 +3,9 @@
 // container volumes, backups, snippets, import sources), uploads of ISO images
 // and container templates (POST …/upload as multipart/form-data, with
 // progress, then the task that stores the file), downloads from a URL
-// (download-url.js), a backup's notes and protection (PUT …/content/{volume})
-// and deleting a volume (DELETE …/content/{volume}).
+// (download-url.js), a backup's notes and protection (PUT …/content/{volume}),
+// restoring a backup as a new guest (backup-restore.js) and deleting a volume
+// (DELETE …/content/{volume}).
 
 import { api, seg, errorText } from '../api.js';
 import { h, icon, setText } from '../dom.js';
@@ -19,6 +20,7 @@ import { BROWSABLE, CONTENT_LABELS, CONTENT_ONE, DOWNLOADABLE, UPLOADABLE, listC
 import { usageCell } from './node-storage.js';
 import { CHECKSUMS, downloadUrlDialog } from './download-url.js';
 import { rowButton } from './access-common.js';
+import { restoreBackup } from './backup-restore.js';
 
 export function mountStorageContent(panel, node, id) {
   const ctrl = new AbortController();
@@ -80,6 +82,7 @@ export function mountStorageContent(panel, node, id) {
       h('td', { class: 'optional' }, v.vmid ? String(v.vmid) : '–'),
       h('td', { class: 'optional' }, v.ctime ? formatTimestamp(v.ctime) : '–'),
       h('td', { class: 'row-actions' },
+        backup ? rowButton('Restore', 'undo', () => restore(v), `Restore ${name}`) : null,
         backup ? rowButton('Notes', 'edit', () => editNotes(v), `Edit the notes of ${name}`) : null,
         backup ? rowButton(locked ? 'Unprotect' : 'Protect', 'lock', () => protect(v, !locked), `${locked ? 'Unprotect' : 'Protect'} ${name}`) : null,
         del));
@@ -114,6 +117,17 @@ export function mountStorageContent(panel, node, id) {
       console.debug('delete failed:', e);
     }
     refresh();
+  }
+
+  async function restore(v) {
+    const how = await restoreBackup({ node, v, signal });
+    if (!how) return;
+    try {
+      await feedback.run(`Restore ${volName(v.volid)} as ${how.type === 'lxc' ? 'CT' : 'VM'} ${how.vmid}`, how.start);
+    } catch (e) {
+      console.debug('restore failed:', e);
+    }
+    refresh(); // the restored guest's disks may land here
   }
 
   async function editNotes(v) {
