@@ -32,7 +32,7 @@ import subprocess, sys, tempfile, time, urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm_bench  # noqa: E402
 from vm_bench import CTX, Node, cleanup_domains, virsh  # noqa: E402  (the same throw-away node)
-from storage_bench import Paths, run_task, sh, timed  # noqa: E402
+from storage_bench import Paths, run_task, sh, start_node, timed, wait_task  # noqa: E402
 
 vm_bench.PREFIX = "corral-autobench-"  # Node and cleanup_domains read it: this bench's domains only
 PING_TARGET_MS = 5.0  # API <= bare virsh + 5 ms
@@ -114,26 +114,7 @@ class KeepAlive:
     def task(self, method, path, params=None, timeout=600):
         """Calls an endpoint that answers a UPID and polls the task's status every 5 ms on this connection (a new
         TLS connection per poll would take CPU from the work measured); returns the seconds from the call to its end."""
-        t = time.perf_counter()
-        upid = self.call(method, path, params)
-        quoted = urllib.parse.quote(upid, safe="")
-        deadline = time.monotonic() + timeout
-        while True:
-            s = self.call("GET", f"/nodes/bench/tasks/{quoted}/status")
-            if s["status"] == "stopped":
-                elapsed = time.perf_counter() - t
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{method} {path}: task {upid} still running after {timeout} s")
-            time.sleep(0.005)
-        if s.get("exitstatus") != "OK":
-            lines = []
-            try:
-                lines = [l["t"] for l in self.call("GET", f"/nodes/bench/tasks/{quoted}/log")][-10:]
-            except Exception:
-                pass
-            raise RuntimeError(f"{method} {path} {params or ''}: task ended '{s.get('exitstatus')}'\n  " + "\n  ".join(lines))
-        return elapsed
+        return wait_task(self.call, method, path, params, timeout)
 
     def close(self):
         self.conn.close()
@@ -501,17 +482,7 @@ def main():
     subprocess.run(["bash", "Tests/Guest/libvirt-up.sh"], check=True)
     subprocess.run(["bash", "Tests/Guest/tiny-guest.sh", ".build/tiny-guest"], check=True, stdout=subprocess.DEVNULL)
     cleanup_domains()
-    binary = os.path.abspath(os.path.join(args.bin, "corrald"))
-    results = {
-        "benchmark": "automation", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "corrald": binary, "rounds": args.rounds, "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
-    }
-    tmp = tempfile.mkdtemp(prefix="corral-autobench-")
-    try:
-        node = Node(binary, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    binary, results, tmp, node = start_node(args, "automation", "corral-autobench-")
     failed = []
     try:
         started = time.monotonic()

@@ -25,7 +25,7 @@ import argparse, datetime, glob, json, os, platform, re, shutil, subprocess, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm_bench  # noqa: E402
 from vm_bench import Node, cleanup_domains  # noqa: E402  (the same throw-away node)
-from storage_bench import Paths, sh, timed  # noqa: E402
+from storage_bench import Paths, sh, start_node, timed  # noqa: E402
 from automation_bench import KeepAlive, as_root, median  # noqa: E402
 
 vm_bench.PREFIX = "corral-backupbench-"  # Node and cleanup_domains read it: this bench's domains only
@@ -264,17 +264,7 @@ def main():
         raise SystemExit("run as root (the node's mount, root@pam's ticket)")
     if shutil.which("virsh"):
         cleanup_domains()
-    binary = os.path.abspath(os.path.join(args.bin, "corrald"))
-    results = {
-        "benchmark": "backup", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "corrald": binary, "rounds": args.rounds, "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
-    }
-    tmp = tempfile.mkdtemp(prefix="corral-backupbench-")
-    try:
-        node = Node(binary, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    binary, results, tmp, node = start_node(args, "backup", "corral-backupbench-")
     failed = []
     try:
         started = time.monotonic()

@@ -28,14 +28,15 @@ DATA_MIB = 512  # random data written into it
 MOVE_TARGET = 0.9
 
 
-def run_task(node, method, path, params=None, timeout=120):
-    """Calls an endpoint that returns a UPID and waits for the task; returns the seconds from the call to its end."""
+def wait_task(call, method, path, params=None, timeout=120):
+    """Calls an endpoint that returns a UPID through `call` and polls the task every 5 ms; returns the
+    seconds from the call to its end (the task's last log lines in the error if it failed)."""
     t = time.perf_counter()
-    upid = node.call(method, path, params)
+    upid = call(method, path, params)
     quoted = urllib.parse.quote(upid, safe="")
     deadline = time.monotonic() + timeout
     while True:
-        s = node.call("GET", f"/nodes/bench/tasks/{quoted}/status")
+        s = call("GET", f"/nodes/bench/tasks/{quoted}/status")
         if s["status"] == "stopped":
             elapsed = time.perf_counter() - t
             break
@@ -45,11 +46,32 @@ def run_task(node, method, path, params=None, timeout=120):
     if s.get("exitstatus") != "OK":
         lines = []
         try:
-            lines = [l["t"] for l in node.call("GET", f"/nodes/bench/tasks/{quoted}/log")][-10:]
+            lines = [l["t"] for l in call("GET", f"/nodes/bench/tasks/{quoted}/log")][-10:]
         except Exception:
             pass
         raise RuntimeError(f"{method} {path} {params or ''}: task ended '{s.get('exitstatus')}'\n  " + "\n  ".join(lines))
     return elapsed
+
+
+def run_task(node, method, path, params=None, timeout=120):
+    """A task through the node's own calls (see wait_task)."""
+    return wait_task(node.call, method, path, params, timeout)
+
+
+def start_node(args, benchmark, prefix):
+    """The figures' header and a throw-away node in a fresh temp directory: (binary, results, tmp, node)."""
+    binary = os.path.abspath(os.path.join(args.bin, "corrald"))
+    results = {
+        "benchmark": benchmark, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "corrald": binary, "rounds": args.rounds, "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
+    }
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        node = Node(binary, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return binary, results, tmp, node
 
 
 def sh(*cmd, timeout=120):
@@ -300,17 +322,7 @@ def main():
     for tool in ("qemu-img", "openssl", "dd", "sync"):
         if not shutil.which(tool):
             raise SystemExit(f"required tool '{tool}' not found")
-    binary = os.path.abspath(os.path.join(args.bin, "corrald"))
-    results = {
-        "benchmark": "storage", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "corrald": binary, "rounds": args.rounds, "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
-    }
-    tmp = tempfile.mkdtemp(prefix="corral-storagebench-")
-    try:
-        node = Node(binary, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    binary, results, tmp, node = start_node(args, "storage", "corral-storagebench-")
     failed = False
     try:
         started = time.monotonic()
