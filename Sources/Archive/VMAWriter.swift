@@ -89,15 +89,24 @@ public struct VMAWriter {
     /// 64 KiB read at `cluster × 64 KiB` (less at the device's end; the rest counts as zero).
     public mutating func add(device: Int, cluster: UInt32, bytes: [UInt8]) throws {
         var mask: UInt16 = 0
-        bytes.withUnsafeBufferPointer { buffer in
+        bytes.withUnsafeBytes { raw in
             for block in 0..<16 {
                 let start = block * Self.blockSize
-                guard start < buffer.count else { break }
-                let end = min(start + Self.blockSize, buffer.count)
+                guard start < raw.count else { break }
+                let end = min(start + Self.blockSize, raw.count)
+                // eight bytes at a time (blocks are 4 KiB, so only a device's last block is shorter)
                 var zero = true
-                for i in start..<end where buffer[i] != 0 {
-                    zero = false
-                    break
+                var i = start
+                while i + 8 <= end {
+                    if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 {
+                        zero = false
+                        break
+                    }
+                    i += 8
+                }
+                while zero && i < end {
+                    if raw[i] != 0 { zero = false }
+                    i += 1
                 }
                 if !zero { mask |= 1 << UInt16(block) }
             }

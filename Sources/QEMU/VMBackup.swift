@@ -130,7 +130,7 @@ struct VMBackup {
         var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1.size) }, sink: sink)
         var total: UInt64 = 0
         for (index, client) in clients.enumerated() {
-            let chunk = 16 * VMAWriter.clusterSize
+            let chunk = 64 * VMAWriter.clusterSize  // 4 MiB per NBD read
             var offset: UInt64 = 0
             while offset < client.size {
                 let length = Int(min(UInt64(chunk), client.size - offset))
