@@ -10,14 +10,6 @@ import Storage
 /// first, then the root file system with IDs as the container sees them (tar runs in the
 /// container's user namespace when it is unprivileged).
 extension ContainerManager {
-    /// The config as the archive holds it: the current section without lock, parent and unused volumes.
-    static func archivedConfig(_ section: GuestConfig.Section) -> String {
-        var current = section
-        for key in current.values.keys where key == "lock" || key == "parent" || key.hasPrefix("unused") { current.values[key] = nil }
-        var config = GuestConfig()
-        config.current = current
-        return config.serialized()
-    }
 
     /// Writes the archive (through `compressor` when given). A running container is read from its
     /// own root while frozen; a stopped one from its mounted volume.
@@ -34,7 +26,7 @@ extension ContainerManager {
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging + "/etc/vzdump", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        try Self.archivedConfig(config.current).write(toFile: staging + "/etc/vzdump/pct.conf", atomically: true, encoding: .utf8)
+        try GuestConfig.archivedText(config.current).write(toFile: staging + "/etc/vzdump/pct.conf", atomically: true, encoding: .utf8)
         let firewall = (try? fs.read("firewall/\(vmid).fw")) ?? []
         FileManager.default.createFile(atPath: staging + "/etc/vzdump/pct.fw", contents: Data(firewall))
         // readable from inside the user namespace

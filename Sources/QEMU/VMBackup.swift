@@ -53,11 +53,7 @@ struct VMBackup {
     /// The config as PVE stores it in the archive: the current section without `lock`, `parent`
     /// and unused volumes, then one `#qmdump#map` line per disk.
     static func archivedConfig(_ section: GuestConfig.Section, disks: [Disk]) -> String {
-        var current = section
-        for key in current.values.keys where key == "lock" || key == "parent" || key.hasPrefix("unused") { current.values[key] = nil }
-        var config = GuestConfig()
-        config.current = current
-        return config.serialized() + disks.map { "#qmdump#map:\($0.key):\($0.device):\($0.storage):\($0.format):\n" }.joined()
+        GuestConfig.archivedText(section) + disks.map { "#qmdump#map:\($0.key):\($0.device):\($0.storage):\($0.format):\n" }.joined()
     }
 
     /// Writes the archive through `sink`; the VM's state decides how its disks are read.
