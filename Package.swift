@@ -32,6 +32,7 @@ let package = Package(
         system("CCmap", pkg: nil, apt: "libcmap-dev"),
         system("COpenSSL", pkg: "openssl", apt: "libssl-dev"),
         system("CZlib", pkg: "zlib", apt: "zlib1g-dev"),
+        system("CZstd", pkg: "libzstd", apt: "libzstd-dev"),
         system("CPAM", pkg: nil, apt: "libpam0g-dev"),
         system("CCrypt", pkg: "libxcrypt", apt: "libcrypt-dev"),
         // compiled shims, one per library, so the web server compiles against neither OpenSSL nor liblxc
@@ -42,6 +43,7 @@ let package = Package(
         // 2. Thin wrappers, the only importers of their C module
         .target(name: "TLS", dependencies: ["COpenSSL", "CTLSShim"]),
         .target(name: "Zlib", dependencies: ["CZlib"]),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
         .target(name: "LXC", dependencies: ["CLXC", "CLXCShim"]),
@@ -63,17 +65,18 @@ let package = Package(
         .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS", "Guests"]),
         .target(
             name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"], exclude: ["README.md"]),
-        .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS"], exclude: ["README.md"]),
+        .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS", "Archive"], exclude: ["README.md"]),
         .target(
             name: "QEMU",
             dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access", "TLS", "Crypt", "Archive"]),
-        .target(name: "Archive", dependencies: ["TLS"]),
+        .target(name: "Archive", dependencies: ["TLS", "Zstd"], exclude: ["README.md"]),
         .target(
             name: "Backup",
             dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "QEMU", "Containers", "Access", "Archive"],
             exclude: ["README.md"]),
         .target(
-            name: "Containers", dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt"]),
+            name: "Containers",
+            dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt", "Archive"]),
 
         .target(name: "Cluster", dependencies: ["API", "Access", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks"],
             exclude: ["README.md"]),
@@ -122,7 +125,7 @@ let package = Package(
         .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "BackupTests", dependencies: ["Archive", "Backup"]),
+        .testTarget(name: "BackupTests", dependencies: ["Archive", "Backup", "Zstd"]),
         .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "TLS"]),

@@ -22,8 +22,14 @@ public enum PVEFacts {
             out[name] = Schema(pveJSON: value.intValue == 1 ? shared[name] ?? value : value)
         }
         if withDescription.contains(method) { out["description"] = Schema.string(maxLength: 8192).optional() }
+        for (name, values) in widened[method] ?? [:] { out[name] = out[name]?.widened(by: values) }
         return out
     }
+
+    /// Enum values Corral accepts beyond PVE's (its own storage types).
+    public static let widened: [String: [String: [String]]] = [
+        "POST /storage": ["type": ["dedup"]], "GET /storage": ["type": ["dedup"]],
+    ]
 
     /// Methods whose `description` parameter the facts lost when prose was stripped from them (the
     /// parameter's own name was taken for prose); PVE has it.

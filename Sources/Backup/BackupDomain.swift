@@ -125,7 +125,7 @@ public struct BackupDomain: Domain {
                     {
                         throw APIError(403, "Permission check failed (/storage/\(id.storage), Datastore.Audit)")
                     }
-                    if volume.contains(".vma") { return .string(try job.vms.archivedConfigText(volume)) }
+                    if volume.contains(".vma") || volume.contains(":backup/vm/") { return .string(try job.vms.archivedConfigText(volume)) }
                     guard let cts = job.cts else { throw APIError(500, "containers are not available on this node") }
                     return .string(try cts.archivedConfig(volume).serialized())
                 }),

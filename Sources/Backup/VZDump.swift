@@ -70,16 +70,22 @@ public struct VZDump: Sendable {
         return o
     }
 
-    /// The directory archives go to.
-    func directory(_ o: Options) throws -> String {
-        if let dumpdir = o.dumpdir { return dumpdir }
+    /// Where backups go: a directory of archives, or a chunk store (a `dedup` storage).
+    enum Destination {
+        case directory(String)
+        case store(ChunkStore, storage: String)
+    }
+
+    func destination(_ o: Options) throws -> Destination {
+        if let dumpdir = o.dumpdir { return .directory(dumpdir) }
         let id = o.storage ?? "local"
         let plugin = try storage.plugin(id)
         guard plugin.entry.content.contains("backup") else { throw GuestError(400, "storage '\(id)' does not have content type 'backup'") }
         try plugin.activate()
+        if let dedup = plugin as? DedupStorage { return .store(dedup.store, storage: id) }
         let dir = (try plugin.path("backup/x") as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        return .directory(dir)
     }
 
     /// The guests a job covers here: the given IDs, or all of this node's (less `exclude`).
@@ -105,10 +111,10 @@ public struct VZDump: Sendable {
         guests: [(vmid: Int, type: String)], options o: Options, commandLine: String, log: @escaping @Sendable (String) -> Void
     ) async throws {
         log("INFO: starting new backup job: \(commandLine)")
-        let dir = try directory(o)
+        let destination = try destination(o)
         var failed = 0
         for guest in guests {
-            do { try await backup(guest.vmid, type: guest.type, options: o, directory: dir, log: log) } catch { failed += 1 }
+            do { try await backup(guest.vmid, type: guest.type, options: o, destination: destination, log: log) } catch { failed += 1 }
         }
         if failed > 0 {
             log("INFO: Backup job finished with errors")
@@ -117,8 +123,19 @@ public struct VZDump: Sendable {
         log("INFO: Backup job finished successfully")
     }
 
+    /// Where one backup and its side files go.
+    struct Target {
+        /// The archive file, or the chunk store's backup as a volume ID (for the log).
+        var archive: String
+        var temporary: String
+        var store: (ChunkStore, snapshot: String)?
+        var logFile: String?
+        var notesFile: String
+        var protectedFile: String
+    }
+
     /// One guest: its archive, log, notes and protection; prune after.
-    func backup(_ vmid: Int, type: String, options o: Options, directory: String, log task: @escaping @Sendable (String) -> Void) async throws {
+    func backup(_ vmid: Int, type: String, options o: Options, destination: Destination, log task: @escaping @Sendable (String) -> Void) async throws {
         let lines = LogLines()
         let log: @Sendable (String) -> Void = { message in
             for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -128,30 +145,45 @@ public struct VZDump: Sendable {
         }
         let started = Date()
         let kind = type == "lxc" ? "lxc" : "qemu"
-        let archive = directory + "/" + BackupArchiveName.make(type: kind, vmid: vmid, date: started, compress: o.compress)
+        let target: Target
+        switch destination {
+        case .directory(let directory):
+            let archive = directory + "/" + BackupArchiveName.make(type: kind, vmid: vmid, date: started, compress: o.compress)
+            target = Target(
+                archive: archive, temporary: BackupArchiveName.temporary(archive), store: nil, logFile: BackupArchiveName.logPath(archive),
+                notesFile: archive + ".notes", protectedFile: archive + ".protected")
+        case .store(let store, let id):
+            let snapshot = ChunkStore.snapshotName(type: kind, vmid: vmid, time: Int64(started.timeIntervalSince1970))
+            let dir = store.directory(snapshot)
+            target = Target(
+                archive: "\(id):backup/\(snapshot)", temporary: "", store: (store, snapshot), logFile: nil, notesFile: dir + "/notes",
+                protectedFile: dir + "/protected")
+        }
         log("Starting Backup of VM \(vmid) (\(kind))")
         task("INFO: Backup started at \(Self.stamp(started))")
-        let temporary = BackupArchiveName.temporary(archive)
         do {
-            try await backupGuest(vmid, type: type, options: o, archive: archive, temporary: temporary, log: log)
+            try await backupGuest(vmid, type: type, options: o, target: target, started: started, log: log)
             let seconds = Int(Date().timeIntervalSince(started))
             log("Finished Backup of VM \(vmid) (\(Self.duration(seconds)))")
             task("INFO: Backup finished at \(Self.stamp(Date()))")
-            try? lines.text.write(toFile: BackupArchiveName.logPath(archive), atomically: true, encoding: .utf8)
+            let logFile = target.logFile ?? target.store.map { $0.0.directory($0.snapshot) + "/client.log" }
+            if let logFile { try? lines.text.write(toFile: logFile, atomically: true, encoding: .utf8) }
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
+            if !target.temporary.isEmpty { try? FileManager.default.removeItem(atPath: target.temporary) }
             let message = "Backup of VM \(vmid) failed - \(error)"
             task("ERROR: \(message)")
             lines.append("\(Self.stamp(Date())) ERROR: \(message)")
             task("INFO: Failed at \(Self.stamp(Date()))")
-            try? lines.text.write(toFile: BackupArchiveName.logPath(archive), atomically: true, encoding: .utf8)
+            // a chunk store keeps no failed backups, so their log stays in the task log only
+            if let logFile = target.logFile { try? lines.text.write(toFile: logFile, atomically: true, encoding: .utf8) }
             throw error
         }
     }
 
     func backupGuest(
-        _ vmid: Int, type: String, options o: Options, archive: String, temporary: String, log: @escaping @Sendable (String) -> Void
+        _ vmid: Int, type: String, options o: Options, target: Target, started: Date, log: @escaping @Sendable (String) -> Void
     ) async throws {
+        let archive = target.archive, temporary = target.temporary
         guard type == "qemu" || type == "lxc" else { throw GuestError(500, "unable to find VM '\(vmid)'") }
         guard type == "qemu" || cts != nil else { throw GuestError(500, "containers are not available on this node") }
         let store = type == "qemu" ? vms.store : cts!.store
@@ -185,23 +217,32 @@ public struct VZDump: Sendable {
                 log("guest is online again after \(Int(Date().timeIntervalSince(back))) seconds")
             } catch { log("restarting failed: \(error)") }
         }
-        log("creating vzdump archive '\(archive)'")
         do {
-            try await BlockingExecutor.shared.run {
-                if type == "qemu" {
-                    let output = try ArchiveOutput(path: temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd))
-                    do {
-                        let (bytes, zero) = try vms.writeBackup(vmid, mode: mode, sink: { try output.write($0) }, log: log)
-                        try output.finish()
-                        if bytes > 0 { log("backup is sparse: \(ByteFormat.bytes(zero)) (\(zero * 100 / bytes)%) total zero data") }
-                        log("transferred \(ByteFormat.bytes(bytes))")
-                    } catch {
-                        output.abandon()
-                        throw error
+            if let (store, snapshot) = target.store {
+                log("creating deduplicated backup '\(archive)'")
+                try await BlockingExecutor.shared.run {
+                    try writeChunked(
+                        vmid, type: type, store: store, snapshot: snapshot, time: Int64(started.timeIntervalSince1970),
+                        config: GuestConfig.archivedText(config.current), mode: mode, log: log)
+                }
+            } else {
+                log("creating vzdump archive '\(archive)'")
+                try await BlockingExecutor.shared.run {
+                    if type == "qemu" {
+                        let output = try ArchiveOutput(path: temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd))
+                        do {
+                            let (bytes, zero) = try vms.writeBackup(vmid, mode: mode, into: .vma({ try output.write($0) }), log: log)
+                            try output.finish()
+                            if bytes > 0 { log("backup is sparse: \(ByteFormat.bytes(zero)) (\(zero * 100 / bytes)%) total zero data") }
+                            log("transferred \(ByteFormat.bytes(bytes))")
+                        } catch {
+                            output.abandon()
+                            throw error
+                        }
+                    } else {
+                        try cts!.writeBackup(
+                            vmid, output: .file(temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd)), log: log)
                     }
-                } else {
-                    try cts!.writeBackup(
-                        vmid, archive: temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd), log: log)
                 }
             }
         } catch {
@@ -209,24 +250,69 @@ public struct VZDump: Sendable {
             throw error
         }
         await resume()
-        try FileManager.default.moveItem(atPath: temporary, toPath: archive)
-        let size = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? UInt64) ?? 0
-        log("archive file size: \(ByteFormat.bytes(size ?? 0))")
+        if target.store == nil {
+            try FileManager.default.moveItem(atPath: temporary, toPath: archive)
+            let size = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? UInt64) ?? 0
+            log("archive file size: \(ByteFormat.bytes(size ?? 0))")
+        }
         if let template = o.notesTemplate {
             log("adding notes to backup")
             let name = config.current[type == "qemu" ? "name" : "hostname"] ?? (type == "qemu" ? "VM \(vmid)" : "CT\(vmid)")
             let notes = Self.notes(
                 template, guestname: name, node: node, vmid: vmid,
                 cluster: (try? vms.fs.readString("corosync.conf")).flatMap(Self.clusterName) ?? "standalone node")
-            if !notes.isEmpty { try? notes.write(toFile: archive + ".notes", atomically: true, encoding: .utf8) }
+            if !notes.isEmpty { try? notes.write(toFile: target.notesFile, atomically: true, encoding: .utf8) }
         }
         if o.protected {
             log("marking backup as protected")
-            FileManager.default.createFile(atPath: archive + ".protected", contents: nil)
+            FileManager.default.createFile(atPath: target.protectedFile, contents: nil)
         }
         if o.remove, let setting = o.pruneBackups ?? o.storage.flatMap({ try? storage.plugin($0).entry["prune-backups"] }) ?? nil, let id = o.storage
         {
             try prune(vmid, type: type == "qemu" ? "qemu" : "lxc", storage: id, setting: setting, log: log)
+        }
+    }
+
+    /// A guest into a chunk store: a VM's disks in fixed chunks, a container's tar in content-defined
+    /// ones; only chunks the store lacks are written. The backup exists once its manifest is saved.
+    func writeChunked(
+        _ vmid: Int, type: String, store: ChunkStore, snapshot: String, time: Int64, config: String, mode: String,
+        log: @escaping @Sendable (String) -> Void
+    ) throws {
+        try store.shared {
+            let started = Date()
+            let writer = ChunkedBackupWriter(
+                store: store, manifest: BackupManifest(type: type == "lxc" ? "lxc" : "qemu", vmid: vmid, time: time, configs: [:]))
+            let bytes: UInt64
+            if type == "qemu" {
+                bytes = try vms.writeBackup(vmid, mode: mode, into: .chunks(writer), log: log).bytes
+            } else {
+                writer.manifest.configs["pct.conf"] = config
+                if let firewall = try? vms.fs.readString("firewall/\(vmid).fw") { writer.manifest.configs["pct.fw"] = firewall }
+                writer.begin(stream: "root.tar", size: nil)
+                try cts!.writeBackup(
+                    vmid,
+                    output: .stream { pipe in
+                        var chunker = ContentDefinedChunker()
+                        var batch: [[UInt8]] = []
+                        while true {
+                            let piece = try pipe.read(1 << 20)
+                            batch += piece.isEmpty ? chunker.finish() : chunker.push(piece)
+                            if batch.count >= writer.batch || piece.isEmpty {
+                                try writer.add(batch)
+                                batch = []
+                            }
+                            if piece.isEmpty { break }
+                        }
+                    }, log: log)
+                bytes = writer.manifest.streams.first?.size ?? 0
+                log("\(writer.reusedChunks) chunks were in the store already, \(writer.manifest.newChunks) new (\(ByteFormat.bytes(writer.manifest.newBytes)) stored)")
+            }
+            let manifest = try writer.finish(as: snapshot)
+            let seconds = max(Date().timeIntervalSince(started), 0.001)
+            log(
+                "backup of \(ByteFormat.bytes(bytes)) (\(ByteFormat.bytes(writer.zeroBytes)) zero) stored \(ByteFormat.bytes(manifest.newBytes)) new "
+                    + "in \(String(format: "%.1f", seconds)) s (\(ByteFormat.bytes(UInt64(Double(bytes) / seconds)))/s)")
         }
     }
 

@@ -20,6 +20,12 @@ public struct Pvesm {
         WordCommand(words: ["scan", "nfs"], verb: "get", path: "/nodes/{node}/scan/nfs", positionals: ["server"]),
         WordCommand(words: ["scan", "iscsi"], verb: "get", path: "/nodes/{node}/scan/iscsi", positionals: ["portal"]),
         WordCommand(words: ["scan", "cifs"], verb: "get", path: "/nodes/{node}/scan/cifs", positionals: ["server"]),
+        // deduplicating backup stores (beyond PVE)
+        WordCommand(words: ["gc"], verb: "create", path: "/nodes/{node}/storage/{storage}/gc", positionals: ["storage"]),
+        WordCommand(words: ["verify"], verb: "create", path: "/nodes/{node}/storage/{storage}/verify", positionals: ["storage"]),
+        WordCommand(
+            words: ["export-backup"], verb: "create", path: "/nodes/{node}/storage/{storage}/export-backup",
+            positionals: ["storage", "volume", "target-storage"]),
         WordCommand(
             words: ["alloc"], verb: "create", path: "/nodes/{node}/storage/{storage}/content", positionals: ["storage", "vmid", "filename", "size"]),
     ]

@@ -1,3 +1,4 @@
+import Archive
 import ClusterFS
 import Foundation
 import Glibc
@@ -11,9 +12,16 @@ import Storage
 /// container's user namespace when it is unprivileged).
 extension ContainerManager {
 
-    /// Writes the archive (through `compressor` when given). A running container is read from its
-    /// own root while frozen; a stopped one from its mounted volume.
-    public func writeBackup(_ vmid: Int, archive: String, compressor: [String]?, log: @escaping @Sendable (String) -> Void) throws {
+    /// Where a container's tar goes: a file (through a compressor when given), or a reader of the
+    /// uncompressed stream (a chunk store).
+    public enum BackupOutput {
+        case file(String, compressor: [String]?)
+        case stream((ProcessPipe) throws -> Void)
+    }
+
+    /// Writes the archive into `output`. A running container is read from its own root while
+    /// frozen; a stopped one from its mounted volume.
+    public func writeBackup(_ vmid: Int, output: BackupOutput, log: @escaping @Sendable (String) -> Void) throws {
         let (config, _) = try load(vmid)
         let ct = CTConfig(config.current)
         guard let rootfs = ct.rootfs else { throw GuestError(500, "CT \(vmid) has no rootfs") }
@@ -46,13 +54,29 @@ extension ContainerManager {
                 let map = "\(LXCConfigBuilder.idShift):\(LXCConfigBuilder.idCount)"
                 command = ["lxc-usernsexec", "-m", "u:0:\(map)", "-m", "g:0:\(map)", "--"] + command
             }
-            // one pipeline: tar | compressor > file, failing if either fails
-            let quoted =
-                (command.map(Self.shellQuote).joined(separator: " "))
-                + (compressor.map { " | " + $0.map(Self.shellQuote).joined(separator: " ") } ?? "")
-            let result = try Command.execute(["bash", "-c", "set -o pipefail; \(quoted) > \(Self.shellQuote(archive))"])
-            for line in result.stderr.split(separator: "\n") { log(String(line)) }
-            guard result.status == 0 else { throw GuestError(500, "tar failed (exit code \(result.status))") }
+            switch output {
+            case .file(let archive, let compressor):
+                // one pipeline: tar | compressor > file, failing if either fails
+                let quoted =
+                    (command.map(Self.shellQuote).joined(separator: " "))
+                    + (compressor.map { " | " + $0.map(Self.shellQuote).joined(separator: " ") } ?? "")
+                let result = try Command.execute(["bash", "-c", "set -o pipefail; \(quoted) > \(Self.shellQuote(archive))"])
+                for line in result.stderr.split(separator: "\n") { log(String(line)) }
+                guard result.status == 0 else { throw GuestError(500, "tar failed (exit code \(result.status))") }
+            case .stream(let consume):
+                let errors = staging + "/tar.stderr"
+                let quoted = command.map(Self.shellQuote).joined(separator: " ") + " 2>" + Self.shellQuote(errors)
+                let pipe = try ProcessPipe.reading(["bash", "-c", quoted], input: "/dev/null")
+                do {
+                    try consume(pipe)
+                    try pipe.finish()
+                } catch {
+                    try? pipe.finish(ignoreStatus: true)
+                    for line in ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").split(separator: "\n") { log(String(line)) }
+                    throw GuestError(500, "tar failed: \(error)")
+                }
+                for line in ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").split(separator: "\n") { log(String(line)) }
+            }
         }
         if isRunning(vmid), let pid = try container(vmid).initPID {
             // the container's view of its root, consistent while it is frozen
@@ -70,6 +94,14 @@ extension ContainerManager {
     /// The config inside an archive (`./etc/vzdump/pct.conf`), parsed.
     public func archivedConfig(_ archive: String) throws -> GuestConfig {
         let path = archive.hasPrefix("/") ? archive : try storage.path(archive)
+        if let (store, snapshot) = ChunkedBackupReader.locate(path) {
+            guard let text = try ChunkedBackupReader(store: store, snapshot: snapshot).config("pct.conf") else {
+                throw GuestError(500, "'\(archive)' holds no container config")
+            }
+            do { return try GuestConfig.parse(String(decoding: text, as: UTF8.self)) } catch {
+                throw GuestError(500, "the archive's pct.conf is invalid: \(error)")
+            }
+        }
         let result = try Command.execute(["tar", "-xOf", path, "./etc/vzdump/pct.conf"])
         guard result.status == 0, !result.stdout.isEmpty else {
             throw GuestError(500, "'\(archive)' holds no container config (./etc/vzdump/pct.conf)")

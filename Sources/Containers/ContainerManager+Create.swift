@@ -1,3 +1,4 @@
+import Archive
 import Blocking
 import ClusterFS
 import Foundation
@@ -120,13 +121,26 @@ extension ContainerManager {
         let archive = try storage.path(template)
         log("extracting \(template)")
         let tar = ["tar", "-xpf", archive, "-C", root, "--numeric-owner", "--xattrs-include=user.*", "--exclude=./dev/*", "--exclude=./etc/vzdump"]
+        var command = tar
+        if unprivileged {
+            try ensureSubordinateIDs()
+            let map = "\(LXCConfigBuilder.idShift):\(LXCConfigBuilder.idCount)"
+            command = ["lxc-usernsexec", "-m", "u:0:\(map)", "-m", "g:0:\(map)", "--"] + tar
+        }
         do {
-            if unprivileged {
-                try ensureSubordinateIDs()
-                let map = "\(LXCConfigBuilder.idShift):\(LXCConfigBuilder.idCount)"
-                _ = try Command.run(["lxc-usernsexec", "-m", "u:0:\(map)", "-m", "g:0:\(map)", "--"] + tar)
+            if let (store, snapshot) = ChunkedBackupReader.locate(archive) {
+                // a chunk store's backup: its tar stream fed to tar's stdin
+                command[command.firstIndex(of: archive)!] = "-"
+                let pipe = try ProcessPipe.writing(command, output: "/dev/null")
+                do {
+                    try ChunkedBackupReader(store: store, snapshot: snapshot).read(stream: "root.tar") { try pipe.write($0) }
+                    try pipe.finish()
+                } catch {
+                    try? pipe.finish(ignoreStatus: true)
+                    throw error
+                }
             } else {
-                _ = try Command.run(tar)
+                _ = try Command.run(command)
             }
         } catch { throw GuestError(wrapping: error, "cannot extract \(template)") }
     }

@@ -40,14 +40,14 @@ extension QemuEndpoints {
 }
 
 extension VMManager {
-    /// Writes this VM's VMA stream through `sink` (see `VMBackup`); returns bytes read and zero bytes left out.
+    /// Writes this VM's backup into `target` (see `VMBackup`); returns bytes read and zero bytes left out.
     public func writeBackup(
-        _ vmid: Int, mode: String, sink: @escaping ([UInt8]) throws -> Void, log: @escaping @Sendable (String) -> Void
+        _ vmid: Int, mode: String, into target: VMBackupTarget, log: @escaping @Sendable (String) -> Void
     ) throws -> (bytes: UInt64, zero: UInt64) {
-        try VMBackup(vms: self).write(vmid, mode: mode, sink: sink, log: log)
+        try VMBackup(vms: self).write(vmid, mode: mode, into: target, log: log)
     }
 
-    /// The archived config (`qemu-server.conf`) of a VMA file, as text.
+    /// The archived config (`qemu-server.conf`) of a VMA file or chunk-store backup, as text.
     public func archivedConfigText(_ archive: String) throws -> String {
         let path = archive.hasPrefix("/") ? archive : try storage.path(archive)
         let reader = try VMRestore.open(path)

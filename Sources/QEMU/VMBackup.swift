@@ -6,6 +6,12 @@ import Libvirt
 import Schema
 import Storage
 
+/// Where a VM backup goes: a VMA stream, or a chunk store's backup.
+public enum VMBackupTarget {
+    case vma(([UInt8]) throws -> Void)
+    case chunks(ChunkedBackupWriter)
+}
+
 /// A VM into a VMA archive and back. A stopped VM's disks are read through `qemu-nbd`; a running
 /// VM's through libvirt's pull-mode backup (QEMU serves each disk's state at the start of the job
 /// over NBD while the guest runs on, copy-before-write), with the guest's file systems frozen around
@@ -56,9 +62,9 @@ struct VMBackup {
         GuestConfig.archivedText(section) + disks.map { "#qmdump#map:\($0.key):\($0.device):\($0.storage):\($0.format):\n" }.joined()
     }
 
-    /// Writes the archive through `sink`; the VM's state decides how its disks are read.
+    /// Writes the backup into `target`; the VM's state decides how its disks are read.
     func write(
-        _ vmid: Int, mode: String, sink: @escaping ([UInt8]) throws -> Void, log: @escaping @Sendable (String) -> Void
+        _ vmid: Int, mode: String, into target: VMBackupTarget, log: @escaping @Sendable (String) -> Void
     ) throws -> (bytes: UInt64, zero: UInt64) {
         let (config, _) = try vms.load(vmid)
         if let name = config.current["name"] { log("VM Name: \(name)") }
@@ -123,14 +129,10 @@ struct VMBackup {
                 clients.append(try NBDClient(socketPath: server.socket))
             }
         }
-        var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1.size) }, sink: sink)
-        var total: UInt64 = 0
-        for (index, client) in clients.enumerated() {
-            let chunk = 64 * VMAWriter.clusterSize  // 4 MiB per NBD read
-            var offset: UInt64 = 0
-            while offset < client.size {
-                let length = Int(min(UInt64(chunk), client.size - offset))
-                let bytes = try client.read(offset: offset, length: length)
+        switch target {
+        case .vma(let sink):
+            var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1.size) }, sink: sink)
+            let total = try Self.read(clients, disks: disks, log: log) { index, offset, bytes in
                 var at = 0
                 while at < bytes.count {
                     let end = min(at + VMAWriter.clusterSize, bytes.count)
@@ -138,12 +140,49 @@ struct VMBackup {
                         device: index + 1, cluster: UInt32((offset + UInt64(at)) / UInt64(VMAWriter.clusterSize)), bytes: Array(bytes[at..<end]))
                     at = end
                 }
+            }
+            try writer.finish()
+            return (total, writer.zeroBlocks * UInt64(VMAWriter.blockSize))
+        case .chunks(let writer):
+            // the chunk store keeps the config files as text, as the archive formats name them
+            for (name, data) in configs { writer.manifest.configs[name] = String(decoding: data, as: UTF8.self) }
+            var batch: [[UInt8]] = []
+            var current = -1
+            let total = try Self.read(clients, disks: disks, log: log) { index, _, bytes in
+                if index != current {
+                    try writer.add(batch)
+                    batch = []
+                    writer.begin(stream: disks[index].device, size: clients[index].size)
+                    current = index
+                }
+                batch.append(bytes)
+                if batch.count >= writer.batch {
+                    try writer.add(batch)
+                    batch = []
+                }
+            }
+            if !batch.isEmpty { try writer.add(batch) }
+            log("\(writer.reusedChunks) chunks were in the store already, \(writer.manifest.newChunks) new (\(ByteFormat.bytes(writer.manifest.newBytes)) stored)")
+            return (total, writer.zeroBytes)
+        }
+    }
+
+    /// Reads every disk in 4 MiB pieces (one chunk of a chunk store, 64 VMA clusters).
+    static func read(
+        _ clients: [NBDClient], disks: [Disk], log: (String) -> Void, _ body: (Int, UInt64, [UInt8]) throws -> Void
+    ) throws -> UInt64 {
+        var total: UInt64 = 0
+        for (index, client) in clients.enumerated() {
+            let chunk = ChunkedBackupWriter.diskChunkSize
+            var offset: UInt64 = 0
+            while offset < client.size {
+                let length = Int(min(UInt64(chunk), client.size - offset))
+                try body(index, offset, try client.read(offset: offset, length: length))
                 offset += UInt64(length)
             }
             total += client.size
             log("\(disks[index].device): \(ByteFormat.bytes(client.size)) read")
         }
-        try writer.finish()
-        return (total, writer.zeroBlocks * UInt64(VMAWriter.blockSize))
+        return total
     }
 }

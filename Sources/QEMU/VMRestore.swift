@@ -25,12 +25,16 @@ struct VMRestore {
     }
 
     struct Opened {
-        let reader: VMAReader
+        let reader: any DiskArchiveReader
         let close: () -> Void
     }
 
-    /// A VMA file opened for reading, through its decompressor when it has one.
+    /// A VMA file opened for reading, through its decompressor when it has one; or a chunk store's
+    /// backup (its directory).
     static func open(_ path: String) throws -> Opened {
+        if let (store, snapshot) = ChunkedBackupReader.locate(path) {
+            return Opened(reader: try ChunkedBackupReader(store: store, snapshot: snapshot), close: {})
+        }
         if let decompress = BackupArchiveName.decompressor(path) {
             let input = try ProcessPipe.reading(decompress, input: path)
             do {
@@ -58,7 +62,7 @@ struct VMRestore {
         guard let text = reader.config("qemu-server.conf") else { throw VMAError("the archive has no qemu-server.conf") }
         let (configText, map) = Self.split(String(decoding: text, as: UTF8.self))
         let archived = try GuestConfig.parse(configText)
-        log("restore vma archive: \(path)")
+        log("restore \(reader is ChunkedBackupReader ? "deduplicated backup" : "vma archive"): \(path)")
         try vms.store.reserve(vmid, lock: "create")
         let reverter = Reverter()
         let store = vms.store

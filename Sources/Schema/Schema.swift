@@ -68,6 +68,15 @@ public final class Schema: Sendable {
 
     public func described(_ text: String) -> Schema { copy(description: text) }
 
+    /// The same schema accepting more enum values (Corral's own beside PVE's).
+    public func widened(by values: [String]) -> Schema {
+        Schema(
+            type: type, description: description, optional: optional, default: defaultValue, format: format,
+            enum: enumValues.map { $0 + values.filter { !$0.isEmpty } }, minimum: minimum, maximum: maximum, minLength: minLength,
+            maxLength: maxLength, pattern: pattern, typetext: typetext, items: items, properties: properties,
+            additionalProperties: additionalProperties, alias: alias, renderer: renderer)
+    }
+
     private func copy(optional: Bool? = nil, defaultValue: JSON? = nil, description: String? = nil) -> Schema {
         Schema(
             type: type, description: description ?? self.description, optional: optional ?? self.optional,

@@ -14,21 +14,22 @@ enum BackupEndpoints {
                 permission: .anyUser,
                 handler: .blocking { context in
                     let (plugin, name) = try StorageEndpoints.volume(storage, context)
-                    guard let archive = BackupArchive(name: name), plugin.capabilities.contains(.fileContent) else {
+                    guard let owner = plugin.backupOwner(name), let notesFile = plugin.backupSideFile(name, .notes),
+                        let marker = plugin.backupSideFile(name, .protected)
+                    else {
                         throw APIError(400, "only backups have notes and protection; '\(plugin.entry.id):\(name)' is not one")
                     }
-                    try checkBackupAccess(context, storage: plugin.entry.id, vmid: archive.vmid)
+                    try checkBackupAccess(context, storage: plugin.entry.id, vmid: owner.vmid)
                     let path = try plugin.path(name)
                     guard FileManager.default.fileExists(atPath: path) else {
                         throw APIError(500, "volume '\(plugin.entry.id):\(name)' does not exist")
                     }
                     if let notes = context.string("notes") {
-                        do { try notes.write(toFile: BackupArchive.notesPath(path), atomically: true, encoding: .utf8) } catch {
+                        do { try notes.write(toFile: notesFile, atomically: true, encoding: .utf8) } catch {
                             throw APIError(500, "cannot write the notes: \(error.localizedDescription)")
                         }
                     }
                     if let protected = context.bool("protected") {
-                        let marker = archive.protectedPath(directory: (path as NSString).deletingLastPathComponent)
                         if protected {
                             guard FileManager.default.createFile(atPath: marker, contents: nil) else { throw APIError(500, "cannot write \(marker)") }
                         } else {

@@ -89,7 +89,7 @@ public struct StorageDrivers: Sendable {
     public static let standard = StorageDrivers(
         [
             DirStorage.driver, LVMThinStorage.driver, LVMStorage.driver, BTRFSStorage.driver, ZFSPoolStorage.driver,
-            ISCSIStorage.driver, ISCSIDirectStorage.driver, RBDStorage.driver,
+            ISCSIStorage.driver, ISCSIDirectStorage.driver, RBDStorage.driver, DedupStorage.driver,
         ]
             + NetworkDirStorage.Kind.allCases.map(NetworkDirStorage.driver))
 }

@@ -152,11 +152,13 @@ public enum StorageEndpoints {
                         "path": .string(path), "size": .int((try? plugin.size(name)) ?? 0),
                         "format": .string((name as NSString).pathExtension.isEmpty ? "raw" : (name as NSString).pathExtension),
                     ]
-                    if let archive = BackupArchive(name: name) {
-                        out["format"] = .string(DirStorage.backupFormat(name))
-                        out["notes"] = .string((try? String(contentsOfFile: BackupArchive.notesPath(path), encoding: .utf8)) ?? "")
-                        out["protected"] = .bool(
-                            FileManager.default.fileExists(atPath: archive.protectedPath(directory: (path as NSString).deletingLastPathComponent)))
+                    if let owner = plugin.backupOwner(name), let notes = plugin.backupSideFile(name, .notes),
+                        let marker = plugin.backupSideFile(name, .protected)
+                    {
+                        out["format"] = .string(
+                            BackupArchive(name: name) != nil ? DirStorage.backupFormat(name) : owner.type == "lxc" ? "dedup-ct" : "dedup-vm")
+                        out["notes"] = .string((try? String(contentsOfFile: notes, encoding: .utf8)) ?? "")
+                        out["protected"] = .bool(FileManager.default.fileExists(atPath: marker))
                     }
                     return .object(out)
                 }),
@@ -173,10 +175,7 @@ public enum StorageEndpoints {
                         }
                         ?? context.has(["Datastore.Allocate"], on: "/storage/\(plugin.entry.id)")
                     guard allowed else { throw APIError(403, "Permission check failed (/storage/\(plugin.entry.id))") }
-                    if let archive = BackupArchive(name: name),
-                        FileManager.default.fileExists(
-                            atPath: archive.protectedPath(directory: (try plugin.path(name) as NSString).deletingLastPathComponent))
-                    {
+                    if let marker = plugin.backupSideFile(name, .protected), FileManager.default.fileExists(atPath: marker) {
                         throw APIError(400, "backup '\(plugin.entry.id):\(name)' is protected: remove the protection first")
                     }
                     if let owner, let used = usedBy(storage, volid: "\(plugin.entry.id):\(name)", vmid: owner) {

@@ -1,3 +1,5 @@
+import Archive
+import Foundation
 import Schema
 
 /// A volume ID split at its first colon: `local:100/vm-100-disk-0.qcow2` → storage `local`, name
@@ -105,9 +107,34 @@ public protocol StoragePlugin: Sendable {
     func export(_ name: String, format: String, to sink: any VolumeSink) throws(StorageError)
     /// Creates a volume for `vmid` from a stream in `format` and returns its name.
     func importVolume(vmid: Int, format: String, name: String?, from source: any VolumeSource) throws(StorageError) -> String
+
+    /// Where a backup volume keeps its notes, protection marker and log; nil when `name` is no backup.
+    func backupSideFile(_ name: String, _ kind: BackupSideFile) -> String?
+    /// The guest type (`qemu`, `lxc`) and VMID of a backup volume; nil when `name` is no backup.
+    func backupOwner(_ name: String) -> (type: String, vmid: Int)?
 }
 
+/// The files beside a backup.
+public enum BackupSideFile: Sendable { case notes, protected, log }
+
 extension StoragePlugin {
+    /// vzdump archives: `<archive>.notes`, `<archive>.protected`, `<stem>.log` beside the archive.
+    public func backupSideFile(_ name: String, _ kind: BackupSideFile) -> String? {
+        guard capabilities.contains(.fileContent), let archive = BackupArchive(name: name), let path = try? path(name) else { return nil }
+        let directory = (path as NSString).deletingLastPathComponent
+        switch kind {
+        case .notes: return BackupArchive.notesPath(path)
+        case .protected: return archive.protectedPath(directory: directory)
+        case .log: return archive.logPath(directory: directory)
+        }
+    }
+
+    public func backupOwner(_ name: String) -> (type: String, vmid: Int)? {
+        if let archive = BackupArchive(name: name) { return (archive.type, archive.vmid) }
+        guard name.hasPrefix("backup/"), let parsed = ChunkStore.parse(String(name.dropFirst(7))) else { return nil }
+        return (parsed.type, parsed.vmid)
+    }
+
     public func activate() throws(StorageError) {}
     public func deactivate() throws(StorageError) {}
     public func activateVolume(_ name: String) throws(StorageError) {}

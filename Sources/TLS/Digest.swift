@@ -18,6 +18,13 @@ public enum Digest {
         return out
     }
 
+    /// SHA-256 of a buffer, in lowercase hex. Stands for `SHA256`.
+    public static func sha256Hex(_ data: UnsafeRawBufferPointer) -> String {
+        var out = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        _ = SHA256(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, &out)
+        return hex(out)
+    }
+
     /// SHA-256. Stands for `SHA256`.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))

@@ -15,12 +15,15 @@ import Testing
 @Suite struct DeclarationsMatchPVETests {
     static let beyondPVE: Set<String> = [
         "GET /", "GET /events", "POST /cluster/config/join-token", "POST /cluster/config/qdevice", "DELETE /cluster/config/qdevice",
+        "POST /nodes/{node}/storage/{storage}/gc", "POST /nodes/{node}/storage/{storage}/verify",
+        "POST /nodes/{node}/storage/{storage}/export-backup",
     ]
 
     /// Parameters that accept PVE's values and Corral's own (service names of this node's units).
     static let widerEnums: Set<String> = Set(
         ["GET /nodes/{node}/services/{service}", "GET /nodes/{node}/services/{service}/state"].map { "\($0) service" }
-            + ["start", "stop", "restart", "reload"].map { "POST /nodes/{node}/services/{service}/\($0) service" })
+            + ["start", "stop", "restart", "reload"].map { "POST /nodes/{node}/services/{service}/\($0) service" }
+            + PVEFacts.widened.flatMap { method, names in names.keys.map { "\(method) \($0)" } })
 
     static func methods() throws -> [String: JSON]? {
         var url = URL(fileURLWithPath: #filePath)
