@@ -135,7 +135,8 @@ public struct VZDump: Sendable {
     }
 
     /// One guest: its archive, log, notes and protection; prune after.
-    func backup(_ vmid: Int, type: String, options o: Options, destination: Destination, log task: @escaping @Sendable (String) -> Void) async throws {
+    func backup(_ vmid: Int, type: String, options o: Options, destination: Destination, log task: @escaping @Sendable (String) -> Void) async throws
+    {
         let lines = LogLines()
         let log: @Sendable (String) -> Void = { message in
             for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -306,7 +307,9 @@ public struct VZDump: Sendable {
                         }
                     }, log: log)
                 bytes = writer.manifest.streams.first?.size ?? 0
-                log("\(writer.reusedChunks) chunks were in the store already, \(writer.manifest.newChunks) new (\(ByteFormat.bytes(writer.manifest.newBytes)) stored)")
+                log(
+                    "\(writer.reusedChunks) chunks were in the store already, \(writer.manifest.newChunks) new (\(ByteFormat.bytes(writer.manifest.newBytes)) stored)"
+                )
             }
             let manifest = try writer.finish(as: snapshot)
             let seconds = max(Date().timeIntervalSince(started), 0.001)

@@ -162,7 +162,9 @@ struct VMBackup {
                 }
             }
             if !batch.isEmpty { try writer.add(batch) }
-            log("\(writer.reusedChunks) chunks were in the store already, \(writer.manifest.newChunks) new (\(ByteFormat.bytes(writer.manifest.newBytes)) stored)")
+            log(
+                "\(writer.reusedChunks) chunks were in the store already, \(writer.manifest.newChunks) new (\(ByteFormat.bytes(writer.manifest.newBytes)) stored)"
+            )
             return (total, writer.zeroBytes)
         }
     }

@@ -89,7 +89,9 @@ enum DedupEndpoints {
                             let path = try target.path("backup/\(file)")
                             try FileManager.default.createDirectory(
                                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                            guard !FileManager.default.fileExists(atPath: path) else { throw APIError(500, "'\(targetID):backup/\(file)' exists already") }
+                            guard !FileManager.default.fileExists(atPath: path) else {
+                                throw APIError(500, "'\(targetID):backup/\(file)' exists already")
+                            }
                             log.log("exporting \(id):\(name) to \(targetID):backup/\(file)")
                             let temporary = BackupArchiveName.temporary(path)
                             do {
@@ -104,7 +106,9 @@ enum DedupEndpoints {
                                     }
                                 } else {
                                     FileManager.default.createFile(atPath: temporary, contents: nil)
-                                    guard let handle = FileHandle(forWritingAtPath: temporary) else { throw APIError(500, "cannot create \(temporary)") }
+                                    guard let handle = FileHandle(forWritingAtPath: temporary) else {
+                                        throw APIError(500, "cannot create \(temporary)")
+                                    }
                                     defer { try? handle.close() }
                                     try reader.export { try handle.write(contentsOf: $0) }
                                 }

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
 import Testing
+import Zstd
 
 @testable import Archive
-import Zstd
 
 /// The deduplicating store: chunks stored once across backups, content-defined cuts that survive an
 /// insertion, collection of unused chunks only, verification that finds a damaged chunk, and a VMA
@@ -102,7 +102,9 @@ import Zstd
         func chunks(_ bytes: [UInt8]) -> [[UInt8]] {
             var chunker = ContentDefinedChunker()
             var out: [[UInt8]] = []
-            for start in stride(from: 0, to: bytes.count, by: 1 << 20) { out += chunker.push(Array(bytes[start..<min(bytes.count, start + (1 << 20))])) }
+            for start in stride(from: 0, to: bytes.count, by: 1 << 20) {
+                out += chunker.push(Array(bytes[start..<min(bytes.count, start + (1 << 20))]))
+            }
             return out + chunker.finish()
         }
         let before = chunks(data)
@@ -122,9 +124,12 @@ import Zstd
         let store = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(atPath: store.root) }
         let disk = Self.noise(6 << 20, seed: 21) + [UInt8](repeating: 0, count: 2 << 20) + Self.noise(70_000, seed: 4)
+        var older = disk
+        older.replaceSubrange(1 << 20..<(1 << 20) + 65536, with: [UInt8](repeating: 0x77, count: 65536))
+        _ = try Self.backup(store, older, time: 1_789_999_000)
         _ = try Self.backup(store, disk, time: 1_790_000_000)
         var vma: [UInt8] = []
-        try ChunkedBackupReader(store: store, snapshot: store.snapshots()[0]).export { vma += $0 }
+        try ChunkedBackupReader(store: store, snapshot: store.snapshots()[1]).export { vma += $0 }
         var at = 0
         let reader = try VMAReader { n in
             let end = min(vma.count, at + n)

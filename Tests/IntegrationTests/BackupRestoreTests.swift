@@ -172,5 +172,119 @@ import Testing
         #expect(scheduled != nil, "the job did not run within 30 s: \(Self.backups(node))")
         #expect(try curl(node, "/api2/json/cluster/backup/every-minute", ["-X", "DELETE"]).status == 200)
         #expect((Self.data(try curl(node, "/api2/json/cluster/backup")) as? [Any])?.isEmpty == true)
+
+        try Self.dedupStore(node, disk: disk)
+    }
+
+    static func manifests(_ store: String, _ group: String) -> [(name: String, json: [String: Any])] {
+        let dir = store + "/" + group
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().compactMap { time in
+            guard let data = FileManager.default.contents(atPath: "\(dir)/\(time)/index.json"),
+                let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { return nil }
+            return ("\(group)/\(time)", json)
+        }
+    }
+
+    static func chunkCount(_ store: String) -> Int {
+        (0..<256).reduce(0) {
+            $0 + ((try? FileManager.default.contentsOfDirectory(atPath: store + "/.chunks/" + String(format: "%02x", $1)))?.count ?? 0)
+        }
+    }
+
+    /// The deduplicating store on the same node (VM 160 stopped, CT 170): a changed chunk is all the
+    /// second backup stores; each backup restores on its own; prune frees what only the pruned one
+    /// used; export gives PVE's archives; verify finds a damaged chunk and such a restore leaves nothing.
+    static func dedupStore(_ node: NodeProcess, disk: String) throws {
+        let store = node.dataDirectory + "/dedup"
+        let added = try curl(node, "/api2/json/storage", ["-d", "storage=dd", "-d", "type=dedup", "-d", "path=\(store)"])
+        #expect(added.status == 200, "\(added.body)")
+        let images = node.dataDirectory + "/vz/images", dump = node.dataDirectory + "/vz/dump/"
+        let before = node.dataDirectory + "/before.raw"
+        #expect(try runCommand("/usr/bin/qemu-img", ["convert", "-O", "raw", disk, before]).status == 0)
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["vmid=160", "storage=dd", "protected=1"]) == "OK")
+        // six 4 MiB chunks hold data (the seventh, the short tail, is zeros); one 64 KiB write changes one
+        sleep(1)
+        #expect(try runCommand("/usr/bin/qemu-io", ["-f", "qcow2", "-c", "write -P 0x77 8M 64k", disk]).status == 0)
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["vmid=160", "storage=dd"]) == "OK")
+        let vm = Self.manifests(store, "vm/160")
+        #expect(vm.count == 2, "\(vm.map(\.name))")
+        guard vm.count == 2 else { return }
+        #expect(vm[0].json["newChunks"] as? Int == 6 && vm[1].json["newChunks"] as? Int == 1, "\(vm.map { $0.json["newChunks"] ?? "-" })")
+        let listed = Self.data(try curl(node, "/api2/json/nodes/bkp/storage/dd/content?content=backup")) as? [[String: Any]] ?? []
+        let first = "dd:backup/\(vm[0].name)", second = "dd:backup/\(vm[1].name)"
+        #expect(
+            listed.contains { $0["volid"] as? String == first && $0["format"] as? String == "dedup-vm" && $0["protected"] as? Int == 1 }
+                && listed.contains { $0["volid"] as? String == second && $0["subtype"] as? String == "qemu" }, "\(listed)")
+        let config = Self.data(try curl(node, "/api2/json/nodes/bkp/vzdump/extractconfig?volume=\(second)")) as? String ?? ""
+        #expect(config.contains("#qmdump#map:scsi0:drive-scsi0:local:qcow2:"), "\(config)")
+        // each restores on its own: the first to the disk as it was, the second as it is
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/qemu", ["vmid=164", "archive=\(first)"]) == "OK")
+        let cli = try Self.tool(node, "qmrestore", [second, "165"])
+        #expect(cli.status == 0, "\(cli.stdout)\(cli.stderr)")
+        for (vmid, expected) in [(164, before), (165, disk)] {
+            let file = try #require(
+                try FileManager.default.contentsOfDirectory(atPath: images + "/\(vmid)").first { $0.hasPrefix("vm-\(vmid)-disk-0") })
+            let same = try Self.compare(expected, images + "/\(vmid)/" + file)
+            #expect(same.status == 0, "VM \(vmid): \(same.stdout)\(same.stderr)")
+        }
+
+        // a container twice: nothing but the fresh config's chunk is new; restored from the store
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["vmid=170", "storage=dd"]) == "OK")
+        sleep(1)
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["vmid=170", "storage=dd"]) == "OK")
+        let ct = Self.manifests(store, "ct/170")
+        #expect(ct.count == 2 && (ct.last?.json["newChunks"] as? Int ?? 99) <= 1, "\(ct.map { $0.json["newChunks"] ?? "-" })")
+        let ctVolume = "dd:backup/\(ct.last?.name ?? "")"
+        let pct = try Self.tool(node, "pct", ["restore", "172", ctVolume, "--storage", "local"])
+        #expect(pct.status == 0, "\(pct.stdout)\(pct.stderr)")
+        #expect((try? String(contentsOfFile: images + "/172/subvol-172-disk-0.subvol/marker", encoding: .utf8)) == "kept by the backup\n")
+
+        // export: PVE's archives from the store (a tar with the config first; a VMA that restores)
+        let exported = try Self.tool(node, "pvesm", ["export-backup", "dd", ctVolume, "local"])
+        #expect(exported.status == 0, "\(exported.stdout)\(exported.stderr)")
+        // the newest container archive: the export (the earlier vzdump's is older)
+        let tar = try #require(Self.backups(node).last { $0.hasPrefix("vzdump-lxc-170-") && $0.hasSuffix(".tar.zst") })
+        let members = try runCommand("/usr/bin/tar", ["--zstd", "-tf", dump + tar]).stdout.split(separator: "\n")
+        #expect(members.first == "./etc/vzdump/pct.conf" && members.contains("./marker"), "\(members.prefix(3))")
+        #expect(
+            try VMTests.task(node, "POST", "/nodes/bkp/storage/dd/export-backup", ["volume=\(second)", "target-storage=local", "compress=0"]) == "OK")
+        let vma = try #require(Self.backups(node).last { $0.hasPrefix("vzdump-qemu-160-") && $0.hasSuffix(".vma") }, "\(Self.backups(node))")
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/qemu", ["vmid=166", "archive=local:backup/\(vma)"]) == "OK")
+        let fromVMA = try #require(try FileManager.default.contentsOfDirectory(atPath: images + "/166").first { $0.hasPrefix("vm-166-disk-0") })
+        let sameVMA = try Self.compare(disk, images + "/166/" + fromVMA)
+        #expect(sameVMA.status == 0, "\(sameVMA.stdout)\(sameVMA.stderr)")
+
+        // prune: the protected first backup stays; unprotected, keep-last=1 removes it and frees its chunk
+        let keepOne = ["-X", "DELETE", "--data-urlencode", "prune-backups=keep-last=1", "-d", "vmid=160", "-d", "type=qemu"]
+        #expect(try curl(node, "/api2/json/nodes/bkp/storage/dd/prunebackups", keepOne).status == 200)
+        sleep(2)
+        #expect(Self.manifests(store, "vm/160").count == 2, "the protected backup stays")
+        let unprotect = try curl(node, "/api2/json/nodes/bkp/storage/dd/content/\(first)", ["-X", "PUT", "-d", "protected=0"])
+        #expect(unprotect.status == 200, "\(unprotect.body)")
+        let chunksBefore = Self.chunkCount(store)
+        let pruned = try curl(node, "/api2/json/nodes/bkp/storage/dd/prunebackups", keepOne)
+        #expect(pruned.status == 200, "\(pruned.body)")
+        for _ in 0..<50 where Self.manifests(store, "vm/160").count != 1 { usleep(100_000) }
+        #expect(Self.manifests(store, "vm/160").map(\.name) == [vm[1].name])
+        #expect(
+            Self.chunkCount(store) == chunksBefore - 1, "the chunk only the pruned backup used is gone: \(chunksBefore) → \(Self.chunkCount(store))")
+
+        // a damaged chunk: verify names it, a restore fails and leaves nothing
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/storage/dd/verify", []) == "OK")
+        let chunks = (vm[1].json["streams"] as? [[String: Any]])?.first?["chunks"] as? [[String: Any]] ?? []
+        let victim = try #require(chunks.compactMap { $0["digest"] as? String }.first { !$0.isEmpty })
+        let chunkFile = "\(store)/.chunks/\(victim.prefix(2))/\(victim)"
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: chunkFile))
+        damaged[damaged.count / 2] ^= 0xff
+        try damaged.write(to: URL(fileURLWithPath: chunkFile))
+        let verify = try VMTests.task(node, "POST", "/nodes/bkp/storage/dd/verify", ["volume=\(second)"])
+        #expect(verify.contains("verification found 1 problem"), "\(verify)")
+        let failed = try VMTests.task(node, "POST", "/nodes/bkp/qemu", ["vmid=167", "archive=\(second)"])
+        #expect(failed.contains("damaged"), "\(failed)")
+        #expect(try curl(node, "/api2/json/nodes/bkp/qemu/167/config").status != 200)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: images + "/167")) ?? []).isEmpty)
+        let wrongType = try curl(node, "/api2/json/nodes/bkp/storage/local/gc", ["-X", "POST"])
+        #expect(wrongType.status == 400 && wrongType.body.contains("not a deduplicating backup store"), "\(wrongType.body)")
     }
 }
