@@ -23,7 +23,8 @@ Always: the console's terminal emulator (www/js/term/) is checked in the page
 with known escape sequences (term_checks.js); Node → Storage uploads a small
 ISO (progress, checksum, task), lists and deletes it; Datacenter → Storage adds a
 directory storage, edits it three times (the last through `delete`) and removes it, and shows the
-dialog's own and the server's refusals. With --guests, a
+dialog's own and the server's refusals; it adds a deduplicating backup store (type dedup), whose
+content view runs garbage collection and verification. With --guests, a
 container is made from the busybox template
 (built by the node through aplinfo, uploaded again through the API) by the wizard,
 started, its tabs edited, its Console must show the shell and answer
@@ -723,6 +724,11 @@ def storage_submit(c, dlg):
            "the storage dialog to close", 20)
 
 
+# What Datacenter → Storage → Add offers: type=label, in order.
+ADD_MENU = ["dir=Directory", "lvm=LVM", "lvmthin=LVM-Thin", "btrfs=BTRFS", "nfs=NFS", "cifs=SMB/CIFS", "iscsi=iSCSI",
+            "iscsidirect=iSCSI (user space)", "cephfs=CephFS", "rbd=RBD", "zfspool=ZFS", "dedup=Deduplicating backup store (Corral)"]
+
+
 def dc_storage_editor(c, daemon):
     """Datacenter → Storage as an editor. Add offers every storage type; a directory storage `webdir`
     (under the node's data directory, ISO images and backups, keep-last=2 on the Backup retention tab) is
@@ -747,8 +753,7 @@ def dc_storage_editor(c, daemon):
         c.click("#tabpanel [data-action=add]")
         c.wait(lambda: c.visible("#tabpanel .menu"), "the Add menu")
         kinds = c.js("return [...document.querySelectorAll('#tabpanel .menu [role=menuitem]')].map((b) => b.dataset.type + '=' + b.textContent)")
-        if kinds != ["dir=Directory", "lvm=LVM", "lvmthin=LVM-Thin", "btrfs=BTRFS", "nfs=NFS", "cifs=SMB/CIFS", "iscsi=iSCSI",
-                     "iscsidirect=iSCSI (user space)", "cephfs=CephFS", "rbd=RBD", "zfspool=ZFS"]:
+        if kinds != ADD_MENU:
             raise Failure(f"the Add menu offers {kinds}")
         c.click(f"#tabpanel .menu [data-type={kind}]")
         c.wait_visible(f"{dlg} input[name=storage]")
@@ -928,6 +933,72 @@ def dc_storage_editor(c, daemon):
         raise Failure(f"removing webdir deleted {base}")
     if c.q("#tabpanel [data-action=edit]").is_enabled():
         raise Failure("Edit stays enabled after the picked storage went")
+
+
+def dedup_store(c, daemon):
+    """A deduplicating backup store (type dedup, beyond PVE) `webdedup`, empty. Datacenter → Storage → Add offers
+    it with a directory and Backups as its one content type, ticked and fixed, and a Backup retention tab; added
+    under the node's data directory, the POST carries ID, type, path and content alone, and GET /storage has it.
+    Its content view offers Garbage collect and Verify, and both run their tasks to OK; local's content view
+    offers neither. The storage is removed again through the API (its directory stays with the data directory)."""
+    auth = daemon.login()
+    dlg = "dialog.storage-dialog[open]"
+    base = daemon.data / "webdedup"
+    row = '#tabpanel tr[data-storage="webdedup"]'
+    c.js("location.hash = '#dc/storage'")
+    c.wait(lambda: c.q('#tabpanel tr[data-storage="local"]'), "the storage configuration", 20)
+    c.js(STORAGE_CALLS)
+    storage_calls(c)  # calls of earlier steps are not ours
+    try:
+        c.click("#tabpanel [data-action=add]")
+        c.wait(lambda: c.visible("#tabpanel .menu"), "the Add menu")
+        c.click("#tabpanel .menu [data-type=dedup]")
+        c.wait_visible(f"{dlg} input[name=storage]")
+        if unlabelled_inputs(c, dlg):
+            raise Failure(f"storage dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+        boxes = c.js(f"""return [...document.querySelectorAll('{dlg} fieldset[name="content"] input[type=checkbox]')]
+            .map((b) => [b.value, b.checked, b.matches(':disabled')])""")  # the fieldset is disabled
+        if boxes != [["backup", True, True]]:
+            raise Failure(f"the dedup dialog's content is {boxes}, not Backups alone, ticked and fixed")
+        if not c.q(f"{dlg} [role=tab][data-tab=retention]"):
+            raise Failure("the dedup dialog has no Backup retention tab")
+        c.q(f"{dlg} input[name=storage]").send_keys("webdedup")
+        c.q(f"{dlg} input[name=path]").send_keys(str(base))
+        c.shot("dc-storage-add-dedup")
+        storage_submit(c, dlg)
+        c.wait(lambda: c.q(row) and "Deduplicating backup store" in c.q(row).text, "webdedup in the table", 20)
+        calls = storage_calls(c)
+        if calls != [("POST", "/storage", {"storage": "webdedup", "type": "dedup", "path": str(base), "content": "backup"})]:
+            raise Failure(f"adding webdedup sent {calls}")
+        entry = storage_entry(daemon, auth, "webdedup")
+        if not entry or entry.get("type") != "dedup" or entry.get("path") != str(base) or entry.get("content") != "backup":
+            raise Failure(f"GET /storage has webdedup as {entry}")
+        if not base.is_dir():
+            raise Failure(f"adding webdedup did not make {base}")
+
+        # The store's content view: nothing stored yet; garbage collection and verification run to OK.
+        goto(c, f"#node/{NODE}/storage/webdedup", "#tab-storage")
+        c.wait(lambda: c.visible("#tabpanel [data-action=gc]") and c.visible("#tabpanel [data-action=verify]"),
+               "Garbage collect and Verify in webdedup's toolbar", 20)
+        c.wait(lambda: c.q("#tabpanel .storage-head > p.muted") and c.q("#tabpanel .storage-head > p.muted").text == "0 volumes",
+               "webdedup's empty list", 20)
+        feedback = "#tabpanel .task-feedback"
+        for action, label in (("gc", "Garbage collection on webdedup"), ("verify", "Verify webdedup")):
+            c.click(f"#tabpanel [data-action={action}]")
+            c.wait(lambda: c.q(f"{feedback}[data-kind=error]") and fail(c.q(feedback).text)
+                   or c.q(f"{feedback}[data-kind=ok]") and c.q(feedback).text.startswith(f"{label}: OK"), f"{label} to end", 60)
+        c.shot("storage-dedup")
+
+        # A directory storage's content view has neither (its status read: the usage shows).
+        goto(c, f"#node/{NODE}/storage/local", "#tab-storage")
+        c.wait(lambda: c.js("return document.querySelector('#tabpanel .panel-title')?.textContent") == "Storage local"
+               and c.q("#tabpanel .storage-usage .field-label"), "local's content view with its usage", 20)
+        if c.visible("#tabpanel [data-action=gc]") or c.visible("#tabpanel [data-action=verify]"):
+            raise Failure("local's content view offers Garbage collect or Verify")
+    finally:
+        c.js("location.hash = '#dc/storage'")
+        if storage_entry(daemon, auth, "webdedup"):
+            daemon.call("DELETE", "/storage/webdedup", **auth)
 
 
 def terminal_checks(c):
@@ -2209,6 +2280,7 @@ def main():
             ok = ok and step("storage download from URL (mock)", storage_download_url)
         if not args.mock_guests:  # the mock stands in for storage calls of its own
             ok = ok and step("datacenter storage editor", lambda c: dc_storage_editor(c, daemon))
+            ok = ok and step("deduplicating backup store", lambda c: dedup_store(c, daemon))
         ok = ok and step("datacenter permissions", dc_permissions)
         ok = ok and step("datacenter cluster (standalone)", dc_cluster_standalone)
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))

@@ -1,9 +1,11 @@
-// Backups (vzdump archives on a storage with `backup` content), shared by a
-// guest's Backup tab and a storage's content view: the guest type an archive
+// Backups (vzdump archives on a storage with `backup` content, or backups in a
+// deduplicating store: `dedup`, volumes backup/<vm|ct>/<vmid>/<time>), shared by a
+// guest's Backup tab and a storage's content view: the guest type a backup
 // holds, its archived configuration (GET …/vzdump/extractconfig) in a
-// monospace dialog, and the restore dialog, which creates the guest from the
-// archive (POST …/qemu with `archive`, POST …/lxc with `ostemplate` and
-// `restore=1`) under a new VMID or, with force=1, over the one it came from.
+// monospace dialog, the restore dialog, which creates the guest from the
+// backup (POST …/qemu with `archive`, POST …/lxc with `ostemplate` and
+// `restore=1`) under a new VMID or, with force=1, over the one it came from,
+// and the export of a deduplicated backup as a vzdump archive (POST …/export-backup).
 
 import { api, seg } from '../api.js';
 import { h } from '../dom.js';
@@ -13,8 +15,11 @@ import { confirmDialog, formDialog, modal } from '../dialog.js';
 import { isUpid } from '../taskrun.js';
 import { listStorages, storageLabel, volName } from '../storage.js';
 
-/** qemu | lxc: the list's subtype, else what the archive's name says (vzdump-lxc-…). */
-export const backupType = (v) => v.subtype || (/vzdump-lxc-/.test(v.volid) ? 'lxc' : 'qemu');
+/** qemu | lxc: the list's subtype, else what the volume's name says (vzdump-lxc-…, a store's backup/ct/…). */
+export const backupType = (v) => v.subtype || (/vzdump-lxc-|:backup\/ct\//.test(v.volid) ? 'lxc' : 'qemu');
+
+/** vzdump's compressions (POST …/vzdump, …/export-backup `compress`). */
+export const COMPRESS = [['0', 'None'], ['lzo', 'LZO (fast)'], ['gzip', 'GZIP (good)'], ['zstd', 'ZSTD (fast and good)']];
 
 /** The configuration archived with a backup, read-only. */
 export function showBackupConfig(node, volid) {
@@ -89,4 +94,35 @@ export async function restoreBackup({ node, v, vmid = null, signal }) {
     return { vmid, type, start: () => send(vmid) };
   }
   return started;
+}
+
+/**
+ * Ask where backup `v` of deduplicating store `storage` goes as a vzdump archive (VMA for a VM, tar
+ * for a container) and with which compression, and start the export. Resolves to the POST's answer
+ * (the task's UPID), or null when cancelled.
+ */
+export async function exportBackup({ node, storage, v, signal }) {
+  const target = field({ label: 'Target storage', name: 'target-storage', type: 'select', required: true, options: [],
+    hint: 'A storage that holds backup archives; the archive is named as vzdump names its own.' });
+  const compress = field({ label: 'Compression', name: 'compress', type: 'select', options: COMPRESS, value: 'zstd' });
+  // Another deduplicating store keeps no archives: the server refuses it as a target.
+  listStorages(node, 'backup', { signal })
+    .then((list) => {
+      const archives = list.filter((s) => s.type !== 'dedup');
+      target.setOptions(archives.map((s) => [s.storage, storageLabel(s)]));
+      if (!archives.length) target.setError('No storage of this node holds backup archives.');
+    })
+    .catch((e) => { if (e.name !== 'AbortError') target.setError(`Could not list the storages: ${e.message}`); });
+
+  let upid = null;
+  const ok = await formDialog({
+    title: `Export ${volName(v.volid)}`, fields: [target, compress], submitLabel: 'Export',
+    intro: `The backup is written as a ${backupType(v) === 'lxc' ? 'container (tar)' : 'VM (VMA)'} archive that PVE's own tools restore; it stays in this store.`,
+    onSubmit: async () => {
+      upid = await api(`/nodes/${seg(node)}/storage/${seg(storage)}/export-backup`, {
+        method: 'POST', body: { volume: v.volid, 'target-storage': target.get(), compress: compress.get() }, signal,
+      });
+    },
+  });
+  return ok ? upid : null;
 }

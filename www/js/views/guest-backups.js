@@ -13,10 +13,9 @@ import { taskFeedback, isUpid } from '../taskrun.js';
 import { guestNoun, guestView } from '../guests.js';
 import { listStorages, storageLabel, volName } from '../storage.js';
 import { rowButton } from './access-common.js';
-import { restoreBackup, showBackupConfig } from './backup-restore.js';
+import { COMPRESS, restoreBackup, showBackupConfig } from './backup-restore.js';
 
 const MODES = [['snapshot', 'Snapshot'], ['suspend', 'Suspend'], ['stop', 'Stop']];
-const COMPRESS = [['0', 'None'], ['lzo', 'LZO (fast)'], ['gzip', 'GZIP (good)'], ['zstd', 'ZSTD (fast and good)']];
 
 export const mountGuestBackups = guestView((panel, guest, signal) => {
   const node = seg(guest.node);
@@ -101,10 +100,15 @@ export const mountGuestBackups = guestView((panel, guest, signal) => {
     const notes = field({ label: 'Notes', name: 'notes-template', value: '{{guestname}}', wide: true,
       hint: '{{guestname}}, {{node}}, {{vmid}} and {{cluster}} are replaced.' });
     const keep = field({ label: 'Protected (cannot be removed)', name: 'protected', type: 'checkbox', value: false });
+    // A deduplicating store (dedup) compresses its chunks itself: the archive's compression does not apply.
+    const toStore = () => storages.find((s) => s.storage === storage.get())?.type === 'dedup';
+    const syncCompress = () => { compress.input.disabled = toStore(); };
+    storage.input.addEventListener('change', syncCompress);
+    syncCompress();
     return formDialog({
       title: `Back up ${noun} ${guest.vmid}`, fields: [storage, mode, compress, notes, keep], submitLabel: 'Backup',
       onSubmit: async (_, { setStatus }) => {
-        const body = { vmid: guest.vmid, storage: storage.get(), mode: mode.get(), compress: compress.get() };
+        const body = { vmid: guest.vmid, storage: storage.get(), mode: mode.get(), compress: toStore() ? undefined : compress.get() };
         if (notes.get()) body['notes-template'] = notes.get();
         if (keep.get()) body.protected = 1;
         const upid = await api(`/nodes/${node}/vzdump`, { method: 'POST', body });

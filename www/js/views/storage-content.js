@@ -5,7 +5,10 @@
 // progress, then the task that stores the file), downloads from a URL
 // (download-url.js), a backup's notes and protection (PUT …/content/{volume}),
 // restoring a backup as a new guest (backup-restore.js) and deleting a volume
-// (DELETE …/content/{volume}).
+// (DELETE …/content/{volume}). A deduplicating backup store (type dedup, as
+// …/status says) also offers garbage collection (POST …/gc), verifying every
+// chunk (POST …/verify) and a backup's export as a vzdump archive onto another
+// storage (POST …/export-backup).
 
 import { api, seg, errorText } from '../api.js';
 import { h, icon, setText } from '../dom.js';
@@ -20,7 +23,7 @@ import { BROWSABLE, CONTENT_LABELS, CONTENT_ONE, DOWNLOADABLE, UPLOADABLE, listC
 import { usageCell } from './node-storage.js';
 import { CHECKSUMS, downloadUrlDialog } from './download-url.js';
 import { rowButton } from './access-common.js';
-import { restoreBackup } from './backup-restore.js';
+import { exportBackup, restoreBackup } from './backup-restore.js';
 
 export function mountStorageContent(panel, node, id) {
   const ctrl = new AbortController();
@@ -33,6 +36,10 @@ export function mountStorageContent(panel, node, id) {
   const uploadBtn = h('button', { type: 'button', class: 'btn btn-primary', hidden: true, onclick: upload }, icon('arrow-up'), 'Upload');
   const downloadBtn = h('button', { type: 'button', class: 'btn', hidden: true, dataset: { action: 'download-url' }, onclick: download },
     icon('arrow-down'), 'Download from URL');
+  const gcBtn = h('button', { type: 'button', class: 'btn', hidden: true, dataset: { action: 'gc' }, onclick: () => storeTask('gc') },
+    icon('trash'), 'Garbage collect');
+  const verifyBtn = h('button', { type: 'button', class: 'btn', hidden: true, dataset: { action: 'verify' }, onclick: () => storeTask('verify') },
+    icon('check'), 'Verify');
   const usage = h('div', { class: 'storage-usage' });
   const notesHead = h('th', { scope: 'col', class: 'optional', hidden: true }, 'Notes');
   const tbody = h('tbody');
@@ -42,7 +49,7 @@ export function mountStorageContent(panel, node, id) {
     h('div', { class: 'panel-toolbar panel-toolbar-wrap' },
       h('button', { type: 'button', class: 'link', onclick: () => navigate(`node/${node}`, 'storage') }, '← All storages'),
       h('h2', { class: 'panel-title' }, icon('disk'), `Storage ${id}`),
-      h('div', { class: 'actions' }, uploadBtn, downloadBtn,
+      h('div', { class: 'actions' }, uploadBtn, downloadBtn, gcBtn, verifyBtn,
         h('button', { type: 'button', class: 'btn', onclick: () => refresh() }, icon('refresh'), 'Reload'))),
     feedback.el, err.el,
     h('div', { class: 'storage-head' }, h('div', { class: 'storage-filter' }, filter.el), usage, count),
@@ -57,6 +64,7 @@ export function mountStorageContent(panel, node, id) {
   filter.input.addEventListener('change', () => refresh());
 
   const holds = () => splitContent(status?.content);
+  const dedup = () => status?.type === 'dedup';
 
   async function loadStatus() {
     status = await api(`${base}/status`, { signal });
@@ -64,6 +72,7 @@ export function mountStorageContent(panel, node, id) {
     filter.setOptions([['', 'All content'], ...types.map((c) => [c, CONTENT_LABELS[c] || c])]);
     uploadBtn.hidden = !types.some((c) => UPLOADABLE[c]);
     downloadBtn.hidden = !types.some((c) => DOWNLOADABLE[c]);
+    gcBtn.hidden = verifyBtn.hidden = !dedup();
     usage.replaceChildren(h('span', { class: 'field-label' }, 'Usage'), usageCell(status, 'div'));
   }
 
@@ -85,6 +94,7 @@ export function mountStorageContent(panel, node, id) {
         backup ? rowButton('Restore', 'undo', () => restore(v), `Restore ${name}`) : null,
         backup ? rowButton('Notes', 'edit', () => editNotes(v), `Edit the notes of ${name}`) : null,
         backup ? rowButton(locked ? 'Unprotect' : 'Protect', 'lock', () => protect(v, !locked), `${locked ? 'Unprotect' : 'Protect'} ${name}`) : null,
+        backup && dedup() ? rowButton('Export', 'copy', () => exportOne(v), `Export ${name} as a vzdump archive`) : null,
         del));
   }
 
@@ -156,6 +166,31 @@ export function mountStorageContent(panel, node, id) {
       console.debug('protect failed:', e);
     }
     refresh();
+  }
+
+  /** The store's garbage collection or verification, one at a time: the server refuses a collection while a verify reads the store. */
+  async function storeTask(what) {
+    gcBtn.disabled = verifyBtn.disabled = true;
+    try {
+      await feedback.run(what === 'gc' ? `Garbage collection on ${id}` : `Verify ${id}`,
+        () => api(`${base}/${what}`, { method: 'POST', signal }));
+    } catch (e) {
+      console.debug(`${what} failed:`, e);
+    } finally {
+      gcBtn.disabled = verifyBtn.disabled = false;
+    }
+    // A collection frees space: the usage is read again.
+    if (what === 'gc' && !signal.aborted) {
+      status = null;
+      refresh();
+    }
+  }
+
+  async function exportOne(v) {
+    const upid = await exportBackup({ node, storage: id, v, signal });
+    if (!upid) return;
+    // The archive lands on another storage: this list stays as it is.
+    feedback.run(`Export ${volName(v.volid)}`, async () => upid).catch((e) => console.debug('export failed:', e));
   }
 
   async function download() {

@@ -106,6 +106,8 @@ function storageDialog(type, entry, saved) {
 
   const content = checkList({ label: 'Content', name: 'content', options: t.content, labels: CONTENT_NAMES,
     value: editing ? splitContent(e.content) : t.defaultContent, hint: 'What this storage holds.' });
+  // A type that holds one kind of content only (dedup: backups) leaves nothing to choose.
+  if (known && t.content.length === 1 && content.get() === t.content[0]) content.input.disabled = true;
   const nodes = checkList({ label: 'Nodes', name: 'nodes', value: splitList(e.nodes), hint: 'None ticked: every node has this storage.' });
   api('/nodes').then((list) => {
     nodes.setOptions((Array.isArray(list) ? list : []).map((n) => n && n.node).filter(Boolean).sort());

@@ -142,6 +142,17 @@ export const STORAGE_TYPES = {
       { name: 'sparse', kind: 'flag', label: 'Thin provisioning', hint: 'New volumes reserve no space up front.' },
     ],
   },
+  // Beyond PVE: backups as manifests over a directory of content-addressed chunks, so a guest's
+  // backups store only what changed since the last one. Its volumes are backups and nothing else.
+  dedup: {
+    label: 'Deduplicating backup store (Corral)', content: ['backup'], defaultContent: ['backup'],
+    fields: [
+      { name: 'path', label: 'Directory', fixed: true, required: true, wide: true, placeholder: '/mnt/backup', check: absolute,
+        hint: 'An absolute path; the store keeps its chunks and each backup\'s manifest below it.' },
+      { name: 'create-base-path', kind: 'flagOn', label: 'Create the directory if it is missing',
+        hint: 'Untick for a mount point: then a missing directory is an error, not an empty new store.' },
+    ],
+  },
 };
 
 /** Where a configured storage lives, for a table cell. */
