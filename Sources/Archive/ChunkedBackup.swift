@@ -33,7 +33,7 @@ public final class ChunkedBackupWriter {
     public func add(_ chunks: [[UInt8]]) throws {
         guard !chunks.isEmpty else { return }
         guard !manifest.streams.isEmpty else { throw VMAError("no stream begun") }
-        let slots = Slots(count: chunks.count)
+        let slots = ResultSlots<(digest: String, stored: Int)>(count: chunks.count)
         let store = store
         DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
             slots.set(i, Result { try chunks[i].withUnsafeBytes { try store.insert($0) } })
@@ -64,13 +64,43 @@ public final class ChunkedBackupWriter {
     }
 }
 
-/// Results of parallel inserts, one slot per chunk.
-private final class Slots: @unchecked Sendable {
+/// Results of work done side by side, one slot each.
+public final class ResultSlots<T>: @unchecked Sendable {
     private let lock = NSLock()
-    private var items: [Result<(digest: String, stored: Int), any Error>]
-    init(count: Int) { items = Array(repeating: .failure(VMAError("not stored")), count: count) }
-    func set(_ i: Int, _ result: Result<(digest: String, stored: Int), any Error>) { lock.withLock { items[i] = result } }
-    var results: [Result<(digest: String, stored: Int), any Error>] { lock.withLock { items } }
+    private var items: [Result<T, any Error>]
+    public init(count: Int) { items = Array(repeating: .failure(VMAError("not done")), count: count) }
+    public func set(_ i: Int, _ result: Result<T, any Error>) { lock.withLock { items[i] = result } }
+    public var results: [Result<T, any Error>] { lock.withLock { items } }
+
+    /// Runs `work(i)` for every slot on a thread of its own (blocking I/O side by side, not CPU
+    /// work: that goes to `DispatchQueue.concurrentPerform`) and returns the results in order.
+    public static func run(_ count: Int, _ work: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+        start(count, work).wait()
+    }
+
+    /// The same, started now and waited for later, so the caller can work meanwhile.
+    public static func start(_ count: Int, _ work: @escaping @Sendable (Int) throws -> T) -> Pending {
+        let slots = ResultSlots(count: count)
+        let done = DispatchSemaphore(value: 0)
+        for i in 0..<count {
+            Thread {
+                slots.set(i, Result { try work(i) })
+                done.signal()
+            }.start()
+        }
+        return Pending(slots: slots, done: done, count: count)
+    }
+
+    public struct Pending {
+        let slots: ResultSlots
+        let done: DispatchSemaphore
+        let count: Int
+
+        public func wait() -> [Result<T, any Error>] {
+            for _ in 0..<count { done.wait() }
+            return slots.results
+        }
+    }
 }
 
 /// What a VM restore reads: the config files, the devices, and the stored blocks by device and

@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
 
-/// A read-only NBD client (fixed newstyle handshake, `NBD_OPT_GO`, `NBD_CMD_READ`) over a unix
-/// socket: how a backup reads a disk as raw bytes whatever its format, from `qemu-nbd` for a stopped
+/// An NBD client (fixed newstyle handshake, structured replies, `NBD_OPT_GO`, read, write, flush)
+/// over a unix socket: how a backup reads a disk as raw bytes whatever its format, from `qemu-nbd` for a stopped
 /// VM or from libvirt's pull-mode backup export for a running one. Blocking: run it on the blocking executor.
-public final class NBDClient {
+/// One connection serves one thread at a time (hence unchecked); readers side by side open one each.
+public final class NBDClient: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -12,11 +13,15 @@ public final class NBDClient {
     public let size: UInt64
     private let fd: Int32
     private var handle: UInt64 = 1
+    /// Structured replies were agreed: reads come as data and hole chunks, so the unallocated parts
+    /// of a disk cross the socket as a length only.
+    public private(set) var structured = false
 
     static let optionMagic: UInt64 = 0x4948_4156_454F_5054  // "IHAVEOPT"
     static let replyMagic: UInt64 = 0x0003_e889_0455_65a9
     static let requestMagic: UInt32 = 0x2560_9513
     static let simpleReplyMagic: UInt32 = 0x6744_6698
+    static let structuredReplyMagic: UInt32 = 0x668e_33ef
 
     /// Connects to `socketPath` and opens export `name` ("" is qemu-nbd's default export).
     public init(socketPath: String, export name: String = "") throws {
@@ -48,7 +53,7 @@ public final class NBDClient {
             throw Failure(description: "cannot connect to the NBD server at \(socketPath): \(reason)")
         }
         do {
-            size = try Self.handshake(fd, export: name)
+            (size, structured) = try Self.handshake(fd, export: name)
         } catch {
             close(fd)
             throw error
@@ -68,7 +73,7 @@ public final class NBDClient {
         close(fd)
     }
 
-    private static func handshake(_ fd: Int32, export name: String) throws -> UInt64 {
+    private static func handshake(_ fd: Int32, export name: String) throws -> (UInt64, Bool) {
         let greeting = try receive(fd, 18)
         guard Array(greeting[0..<8]) == Array("NBDMAGIC".utf8), read64(greeting, 8) == optionMagic else {
             throw Failure(description: "not an NBD server (no newstyle greeting)")
@@ -79,34 +84,47 @@ public final class NBDClient {
         var clientFlags = [UInt8]()
         put32(&clientFlags, noZeroes ? 3 : 1)
         try send(fd, clientFlags)
+        // NBD_OPT_STRUCTURED_REPLY: a server that refuses it answers reads plainly
+        let structured = (try? option(fd, 8, [])) != nil
         // NBD_OPT_GO with the export name and no info requests: the server answers NBD_INFO_EXPORT
         var data = [UInt8]()
         put32(&data, UInt32(name.utf8.count))
         data += Array(name.utf8)
         put16(&data, 0)
-        var option = [UInt8]()
-        put64(&option, optionMagic)
-        put32(&option, 7)
-        put32(&option, UInt32(data.count))
-        try send(fd, option + data)
         var size: UInt64?
+        do {
+            for (type, body) in try option(fd, 7, data) where type == 3 && body.count >= 12 && read16(body, 0) == 0 {
+                size = read64(body, 2)  // NBD_REP_INFO, NBD_INFO_EXPORT
+            }
+        } catch let failure as Failure { throw Failure(description: "the NBD server refused export '\(name)': \(failure.description)") }
+        guard let size else { throw Failure(description: "the NBD server did not say the export's size") }
+        return (size, structured)
+    }
+
+    /// Sends an option and collects its replies up to the ACK; an error reply throws.
+    private static func option(_ fd: Int32, _ type: UInt32, _ data: [UInt8]) throws -> [(UInt32, [UInt8])] {
+        var request = [UInt8]()
+        put64(&request, optionMagic)
+        put32(&request, type)
+        put32(&request, UInt32(data.count))
+        try send(fd, request + data)
+        var replies: [(UInt32, [UInt8])] = []
         while true {
             let header = try receive(fd, 20)
             guard read64(header, 0) == replyMagic else { throw Failure(description: "bad NBD option reply") }
-            let type = read32(header, 12), length = Int(read32(header, 16))
+            let kind = read32(header, 12), length = Int(read32(header, 16))
+            guard length <= 1 << 20 else { throw Failure(description: "NBD option reply of \(length) bytes") }
             let body = length > 0 ? try receive(fd, length) : []
-            if type & 0x8000_0000 != 0 {
-                let message = body.count > 0 ? String(decoding: body, as: UTF8.self) : "error \(type & 0x7fff_ffff)"
-                throw Failure(description: "the NBD server refused export '\(name)': \(message)")
+            if kind & 0x8000_0000 != 0 {
+                throw Failure(description: body.count > 0 ? String(decoding: body, as: UTF8.self) : "error \(kind & 0x7fff_ffff)")
             }
-            if type == 3, body.count >= 12, read16(body, 0) == 0 { size = read64(body, 2) }  // NBD_REP_INFO, NBD_INFO_EXPORT
-            if type == 1 { break }  // NBD_REP_ACK
+            if kind == 1 { return replies }  // NBD_REP_ACK
+            replies.append((kind, body))
         }
-        guard let size else { throw Failure(description: "the NBD server did not say the export's size") }
-        return size
     }
 
-    /// Reads `length` bytes at `offset` (at most 32 MiB per request, as servers allow).
+    /// Reads `length` bytes at `offset` (at most 32 MiB per request, as servers allow). With
+    /// structured replies, holes arrive as lengths and stay zero here.
     public func read(offset: UInt64, length: Int) throws -> [UInt8] {
         var request = [UInt8]()
         Self.put32(&request, Self.requestMagic)
@@ -116,14 +134,60 @@ public final class NBDClient {
         Self.put64(&request, offset)
         Self.put32(&request, UInt32(length))
         try Self.send(fd, request)
-        let reply = try Self.receive(fd, 16)
-        guard Self.read32(reply, 0) == Self.simpleReplyMagic, Self.read64(reply, 8) == handle else {
-            throw Failure(description: "bad NBD reply")
+        defer { handle &+= 1 }
+        var out = [UInt8](repeating: 0, count: length)
+        try out.withUnsafeMutableBytes { buffer in
+            try reply(offset: offset, into: buffer)
         }
-        handle &+= 1
-        let error = Self.read32(reply, 4)
-        guard error == 0 else { throw Failure(description: "NBD read at \(offset) failed: error \(error)") }
-        return try Self.receive(fd, length)
+        return out
+    }
+
+    /// One reply to the current handle: a simple one (its payload fills `buffer`), or structured
+    /// chunks up to the one flagged done (data chunks land at their offsets, holes stay zero).
+    private func reply(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let first = try Self.receive(fd, 4)
+        let magic = Self.read32(first, 0)
+        if magic == Self.simpleReplyMagic {
+            let rest = try Self.receive(fd, 12)
+            guard Self.read64(rest, 4) == handle else { throw Failure(description: "bad NBD reply (handle)") }
+            let error = Self.read32(rest, 0)
+            guard error == 0 else { throw Failure(description: "NBD command at \(offset) failed: error \(error)") }
+            try Self.receive(fd, into: buffer)
+            return
+        }
+        guard magic == Self.structuredReplyMagic else { throw Failure(description: "bad NBD reply (magic)") }
+        var header = first + (try Self.receive(fd, 16))
+        while true {
+            let flags = Self.read16(header, 4), type = Self.read16(header, 6), length = Int(Self.read32(header, 16))
+            guard Self.read64(header, 8) == handle else { throw Failure(description: "bad NBD reply (handle)") }
+            switch type {
+            case 0:  // NBD_REPLY_TYPE_NONE
+                guard length == 0 else { throw Failure(description: "bad NBD reply (none with payload)") }
+            case 1:  // NBD_REPLY_TYPE_OFFSET_DATA
+                let at = Self.read64(try Self.receive(fd, 8), 0)
+                let count = length - 8
+                guard at >= offset, count >= 0, at - offset + UInt64(count) <= UInt64(buffer.count) else {
+                    throw Failure(description: "NBD data chunk outside the request")
+                }
+                try Self.receive(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[Int(at - offset)..<(Int(at - offset) + count)]))
+            case 2:  // NBD_REPLY_TYPE_OFFSET_HOLE: already zero
+                let body = try Self.receive(fd, length)
+                guard body.count == 12, Self.read64(body, 0) >= offset,
+                    Self.read64(body, 0) - offset + UInt64(Self.read32(body, 8)) <= UInt64(buffer.count)
+                else { throw Failure(description: "NBD hole chunk outside the request") }
+            default:
+                let body = length > 0 ? try Self.receive(fd, length) : []
+                if type & 0x8000 != 0 {
+                    let code = body.count >= 4 ? Self.read32(body, 0) : 0
+                    let textLength = body.count >= 6 ? Int(Self.read16(body, 4)) : 0
+                    let text = body.count >= 6 + textLength ? String(decoding: body[6..<(6 + textLength)], as: UTF8.self) : ""
+                    throw Failure(description: "NBD command at \(offset) failed: error \(code)\(text.isEmpty ? "" : " (\(text))")")
+                }
+            }
+            if flags & 1 != 0 { return }  // NBD_REPLY_FLAG_DONE
+            header = try Self.receive(fd, 20)
+            guard Self.read32(header, 0) == Self.structuredReplyMagic else { throw Failure(description: "bad NBD reply (chunk magic)") }
+        }
     }
 
     /// Writes `bytes` at `offset` (NBD_CMD_WRITE) and waits for the server's answer.
@@ -143,11 +207,8 @@ public final class NBDClient {
         Self.put64(&request, offset)
         Self.put32(&request, length)
         try Self.send(fd, request + payload)
-        let reply = try Self.receive(fd, 16)
-        guard Self.read32(reply, 0) == Self.simpleReplyMagic, Self.read64(reply, 8) == handle else { throw Failure(description: "bad NBD reply") }
-        handle &+= 1
-        let error = Self.read32(reply, 4)
-        guard error == 0 else { throw Failure(description: "NBD command \(type) at \(offset) failed: error \(error)") }
+        defer { handle &+= 1 }
+        try reply(offset: offset, into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
     }
 
     // MARK: wire helpers (network byte order)
@@ -159,6 +220,16 @@ public final class NBDClient {
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw Failure(description: "NBD connection lost while sending") }
             sent += n
+        }
+    }
+
+    static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws {
+        var got = 0
+        while got < buffer.count {
+            let n = recv(fd, buffer.baseAddress! + got, buffer.count - got, 0)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw Failure(description: "NBD connection closed") }
+            got += n
         }
     }
 

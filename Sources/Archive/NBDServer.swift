@@ -7,11 +7,12 @@ public final class NBDServer {
     public let pid: pid_t
     public let socket: String
 
-    public init(image: String, format: String, writable: Bool, socket: String) throws {
+    /// `clients`: how many connections may read at once (a backup reads with several side by side).
+    public init(image: String, format: String, writable: Bool, socket: String, clients: Int = 1) throws {
         self.socket = socket
         unlink(socket)
         var arguments = ["qemu-nbd", "--persistent", "--format=\(format)", "--socket=\(socket)", "--cache=none", "--aio=threads"]
-        arguments += writable ? ["--discard=unmap"] : ["--read-only", "--shared=1"]
+        arguments += writable ? ["--discard=unmap"] : ["--read-only", "--shared=\(clients)"]
         arguments.append(image)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

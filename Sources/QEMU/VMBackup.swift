@@ -73,7 +73,9 @@ struct VMBackup {
         if let firewall = try? vms.fs.read("firewall/\(vmid).fw") { configs.append(("qemu-server.fw", firewall)) }
         let running = vms.isRunning(vmid)
         var servers: [NBDServer] = []
-        var clients: [NBDClient] = []
+        // each disk is read over several connections side by side: one 4 MiB read at a time leaves
+        // the disk idle between requests (uncached reads)
+        var clients: [[NBDClient]] = []
         var domain: LibvirtDomain?
         var scratches: [String] = []
         defer {
@@ -120,18 +122,21 @@ struct VMBackup {
             domain = live
             if thaw { vms.thawGuestFileSystems(vmid, log: log) }
             log("started backup job (pull mode, the guest keeps running)")
-            for disk in disks { clients.append(try NBDClient(socketPath: socket, export: disk.target)) }
+            for disk in disks {
+                clients.append(try (0..<Self.connections).map { _ in try NBDClient(socketPath: socket, export: disk.target) })
+            }
         } else {
             for disk in disks {
                 let server = try NBDServer(
-                    image: disk.path, format: disk.format, writable: false, socket: "\(vms.runDirectory)/\(vmid).\(disk.key).nbd")
+                    image: disk.path, format: disk.format, writable: false, socket: "\(vms.runDirectory)/\(vmid).\(disk.key).nbd",
+                    clients: Self.connections)
                 servers.append(server)
-                clients.append(try NBDClient(socketPath: server.socket))
+                clients.append(try (0..<Self.connections).map { _ in try NBDClient(socketPath: server.socket) })
             }
         }
         switch target {
         case .vma(let sink):
-            var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1.size) }, sink: sink)
+            var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1[0].size) }, sink: sink)
             let total = try Self.read(clients, disks: disks, log: log) { index, offset, bytes in
                 var at = 0
                 while at < bytes.count {
@@ -152,7 +157,7 @@ struct VMBackup {
                 if index != current {
                     try writer.add(batch)
                     batch = []
-                    writer.begin(stream: disks[index].device, size: clients[index].size)
+                    writer.begin(stream: disks[index].device, size: clients[index][0].size)
                     current = index
                 }
                 batch.append(bytes)
@@ -169,21 +174,42 @@ struct VMBackup {
         }
     }
 
-    /// Reads every disk in 4 MiB pieces (one chunk of a chunk store, 64 VMA clusters).
+    static let connections = 4
+
+    /// Reads every disk in 4 MiB pieces (one chunk of a chunk store, 64 VMA clusters), one piece per
+    /// connection at a time, handed on in order; the next pieces are read while `body` works.
     static func read(
-        _ clients: [NBDClient], disks: [Disk], log: (String) -> Void, _ body: (Int, UInt64, [UInt8]) throws -> Void
+        _ clients: [[NBDClient]], disks: [Disk], log: (String) -> Void, _ body: (Int, UInt64, [UInt8]) throws -> Void
     ) throws -> UInt64 {
         var total: UInt64 = 0
-        for (index, client) in clients.enumerated() {
-            let chunk = ChunkedBackupWriter.diskChunkSize
-            var offset: UInt64 = 0
-            while offset < client.size {
-                let length = Int(min(UInt64(chunk), client.size - offset))
-                try body(index, offset, try client.read(offset: offset, length: length))
-                offset += UInt64(length)
+        let chunk = UInt64(ChunkedBackupWriter.diskChunkSize)
+        for (index, connections) in clients.enumerated() {
+            let size = connections[0].size
+            func start(_ from: UInt64) -> (UInt64, ResultSlots<[UInt8]>.Pending)? {
+                guard from < size else { return nil }
+                let pieces = Int(min(UInt64(connections.count), (size - from + chunk - 1) / chunk))
+                return (
+                    from,
+                    ResultSlots<[UInt8]>.start(pieces) { i in
+                        let at = from + UInt64(i) * chunk
+                        return try connections[i].read(offset: at, length: Int(min(chunk, size - at)))
+                    }
+                )
             }
-            total += client.size
-            log("\(disks[index].device): \(ByteFormat.bytes(client.size)) read")
+            var next = start(0)
+            while let (from, pending) = next {
+                let results = pending.wait()
+                next = start(from + UInt64(results.count) * chunk)
+                do {
+                    for (i, result) in results.enumerated() { try body(index, from + UInt64(i) * chunk, try result.get()) }
+                } catch {
+                    // the reads under way finish before their connections go
+                    _ = next?.1.wait()
+                    throw error
+                }
+            }
+            total += size
+            log("\(disks[index].device): \(ByteFormat.bytes(size)) read")
         }
         return total
     }
