@@ -60,8 +60,15 @@ public final class NBDClient: @unchecked Sendable {
         }
     }
 
-    deinit {
-        // NBD_CMD_DISC: the server closes its side cleanly
+    deinit { disconnect() }
+
+    private var open = true
+
+    /// NBD_CMD_DISC and close: the server sees the client go now, not when the last reference does
+    /// (qemu-nbd waits for its clients before it exits). Idempotent.
+    public func disconnect() {
+        guard open else { return }
+        open = false
         var request = [UInt8]()
         Self.put32(&request, Self.requestMagic)
         Self.put16(&request, 0)

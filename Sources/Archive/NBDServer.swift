@@ -23,7 +23,11 @@ public final class NBDServer {
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let error = posix_spawnp(&pid, "qemu-nbd", &actions, nil, argv, environ)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        ChildSignals.prepare(&attributes)
+        let error = posix_spawnp(&pid, "qemu-nbd", &actions, &attributes, argv, environ)
         guard error == 0 else { throw VMAError("cannot run qemu-nbd (qemu-utils): \(String(cString: strerror(error)))") }
         self.pid = pid
         // the socket appears once the image is open

@@ -42,7 +42,11 @@ public final class ProcessPipe {
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let error = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        ChildSignals.prepare(&attributes)
+        let error = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
         let ours = childStdout != nil ? p[1] : p[0]
         close(childStdout != nil ? p[0] : p[1])
         guard error == 0 else {

@@ -79,7 +79,7 @@ struct VMBackup {
         var domain: LibvirtDomain?
         var scratches: [String] = []
         defer {
-            clients.removeAll()
+            clients.joined().forEach { $0.disconnect() }
             servers.forEach { $0.stop() }
             if let domain { try? domain.abortJob() }
             for scratch in scratches { unlink(scratch) }

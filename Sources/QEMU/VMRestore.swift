@@ -108,6 +108,7 @@ struct VMRestore {
             }
             try flush()
             for client in clients.values { try client.flush() }
+            for client in clients.values { client.disconnect() }
             clients.removeAll()
             log("restored \(ByteFormat.bytes(written)) of data")
             var config = GuestConfig()

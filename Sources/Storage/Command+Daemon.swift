@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import Glibc
 
@@ -17,7 +18,7 @@ extension Command {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         // POSIX_SPAWN_SETSID (glibc 2.26), a macro Swift does not import
-        posix_spawnattr_setflags(&attributes, 0x80)
+        ChildSignals.prepare(&attributes, flags: 0x80)
         var environment = ProcessInfo.processInfo.environment
         if environment["PATH"] == nil { environment["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin" }
         // posix_spawn_file_actions_addclosefrom_np is not imported either: bash closes what was inherited

@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import Glibc
 
@@ -92,8 +93,12 @@ public enum Command {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        ChildSignals.prepare(&attributes)
         var pid: pid_t = 0
-        let error = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+        let error = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
         return (pid, error)
     }
 
