@@ -32,25 +32,32 @@ public struct BackupDomain: Domain {
                 returns: .string(), permission: .anyUser,
                 handler: .blocking { context in
                     if context.bool("stdout") == true { throw APIError.parameters(["stdout": "writing to stdout is for the vzdump command line"]) }
-                    if context.string("pool") != nil { throw APIError(501, "backing up a pool is not supported yet: name the guests") }
+                    let pool = context.string("pool")
+                    if let pool, job.poolMembers(pool) == nil { throw APIError.parameters(["pool": "pool '\(pool)' does not exist"]) }
                     let vmids = Formats.splitList(context.string("vmid") ?? "").compactMap { Int($0) }
                     let all = context.bool("all") ?? false
-                    guard all || !vmids.isEmpty else { throw APIError.parameters(["vmid": "give guests (vmid) or all=1"]) }
+                    guard all || !vmids.isEmpty || pool != nil else { throw APIError.parameters(["vmid": "give guests (vmid), a pool or all=1"]) }
                     let exclude = Set(Formats.splitList(context.string("exclude") ?? "").compactMap { Int($0) })
                     var given: [String: String] = [:]
                     for key in [
                         "mode", "compress", "zstd", "storage", "dumpdir", "remove", "prune-backups", "maxfiles", "notes-template", "protected",
-                        "stopwait",
+                        "stopwait", "bwlimit", "exclude-path", "tmpdir",
                     ] {
                         // only what the caller gave: vzdump.conf fills the rest, then Corral's defaults
-                        if let value = context.parameters[key]?.plainText { given[key] = value }
+                        if let values = context.parameters[key]?.arrayValue {
+                            given[key] = values.map(\.plainText).joined(separator: "\n")
+                        } else if let value = context.parameters[key]?.plainText {
+                            given[key] = value
+                        }
                     }
-                    if given["dumpdir"] != nil && context.user != "root@pam" { throw APIError(403, "only root may set 'dumpdir'") }
+                    for key in ["dumpdir", "tmpdir"] where given[key] != nil && context.user != "root@pam" {
+                        throw APIError(403, "only root may set '\(key)'")
+                    }
                     let options = job.options(given)
                     if let storage = options.storage, !context.has(["Datastore.AllocateSpace"], on: "/storage/\(storage)") {
                         throw APIError(403, "Permission check failed (/storage/\(storage), Datastore.AllocateSpace)")
                     }
-                    let guests = job.guests(vmids: vmids, all: all, exclude: exclude)
+                    let guests = job.guests(vmids: vmids, all: all, exclude: exclude, pool: pool)
                     for guest in guests where !context.has(["VM.Backup"], on: "/vms/\(guest.vmid)") {
                         throw APIError(403, "Permission check failed (/vms/\(guest.vmid), VM.Backup)")
                     }
@@ -58,6 +65,7 @@ public struct BackupDomain: Domain {
                     var line = "vzdump " + (all ? "" : vmids.map(String.init).joined(separator: " "))
                     for (key, value) in given.sorted(by: { $0.key < $1.key }) { line += " --\(key) \(value.contains(" ") ? "'\(value)'" : value)" }
                     if all { line += " --all 1" }
+                    if let pool { line += " --pool \(pool)" }
                     let commandLine = line.replacingOccurrences(of: "  ", with: " ")
                     let upid = try context.services.tasks.start(
                         type: "vzdump", id: guests.count == 1 ? "\(guests[0].vmid)" : "", user: context.user

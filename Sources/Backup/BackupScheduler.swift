@@ -60,7 +60,7 @@ public final class BackupScheduler: Sendable {
         for (key, value) in job.values { given[key] = value }
         let guests = vzdump.guests(
             vmids: (given["vmid"] ?? "").split(separator: ",").compactMap { Int($0) }, all: given["all"] == "1",
-            exclude: Set((given["exclude"] ?? "").split(separator: ",").compactMap { Int($0) }))
+            exclude: Set((given["exclude"] ?? "").split(separator: ",").compactMap { Int($0) }), pool: given["pool"])
         guard !guests.isEmpty else { return }
         let options = vzdump.options(given)
         let line = "vzdump job '\(job.id)' (schedule '\(given["schedule"] ?? "")')"

@@ -1,4 +1,5 @@
 import API
+import Access
 import Archive
 import Blocking
 import ClusterFS
@@ -50,6 +51,12 @@ public struct VZDump: Sendable {
         public var notesTemplate: String?
         public var protected = false
         public var stopwait = 10
+        /// KiB/s a guest's data is read at, at most (0: no limit).
+        public var bwlimit = 0
+        /// Container paths left out (tar patterns, PVE's `exclude-path`).
+        public var excludePaths: [String] = []
+        /// Where a container's suspend-mode copy is made (`tmpdir`; beside the archive otherwise).
+        public var tmpdir: String?
     }
 
     /// The options of one job: the call's, else vzdump.conf's, else PVE's defaults.
@@ -67,6 +74,10 @@ public struct VZDump: Sendable {
         o.notesTemplate = value("notes-template")
         o.protected = value("protected") == "1"
         o.stopwait = value("stopwait").flatMap(Int.init) ?? 10
+        o.bwlimit = value("bwlimit").flatMap(Int.init) ?? 0
+        // PVE takes a list; vzdump.conf spells it space separated, the API as repeated values joined by NUL or newline
+        o.excludePaths = (value("exclude-path") ?? "").split(whereSeparator: { $0 == "\0" || $0 == "\n" || $0 == " " }).map(String.init)
+        o.tmpdir = value("tmpdir")
         return o
     }
 
@@ -88,9 +99,19 @@ public struct VZDump: Sendable {
         return .directory(dir)
     }
 
-    /// The guests a job covers here: the given IDs, or all of this node's (less `exclude`).
-    public func guests(vmids: [Int], all: Bool, exclude: Set<Int>) -> [(vmid: Int, type: String)] {
-        let ids = all ? (vms.vmids() + (cts?.vmids() ?? [])) : vmids
+    /// The members of a pool (user.cfg), in ID order.
+    public func poolMembers(_ pool: String) -> [Int]? {
+        guard let text = try? vms.fs.readString("user.cfg") else { return nil }
+        return UserConfig.parse(text).pools[pool]?.vms.sorted()
+    }
+
+    /// The guests a job covers here: the given IDs, a pool's members, or all of this node's (less `exclude`).
+    public func guests(vmids: [Int], all: Bool, exclude: Set<Int>, pool: String? = nil) -> [(vmid: Int, type: String)] {
+        var ids = all ? (vms.vmids() + (cts?.vmids() ?? [])) : vmids
+        if let pool {
+            // a pool's guests on other nodes are theirs to back up
+            ids += (poolMembers(pool) ?? []).filter { vms.owner(of: $0) != nil }
+        }
         return Array(Set(ids)).sorted().filter { !exclude.contains($0) }.compactMap { vmid in
             guard let owner = vms.owner(of: vmid) else { return (vmid, "unknown") }
             return owner.node == node ? (vmid, owner.type) : nil
@@ -224,25 +245,35 @@ public struct VZDump: Sendable {
                 try await BlockingExecutor.shared.run {
                     try writeChunked(
                         vmid, type: type, store: store, snapshot: snapshot, time: Int64(started.timeIntervalSince1970),
-                        config: GuestConfig.archivedText(config.current), mode: mode, log: log)
+                        config: GuestConfig.archivedText(config.current), mode: mode, options: o, log: log)
                 }
             } else {
                 log("creating vzdump archive '\(archive)'")
                 try await BlockingExecutor.shared.run {
-                    if type == "qemu" {
-                        let output = try ArchiveOutput(path: temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd))
-                        do {
-                            let (bytes, zero) = try vms.writeBackup(vmid, mode: mode, into: .vma({ try output.write($0) }), log: log)
-                            try output.finish()
+                    let output = try ArchiveOutput(path: temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd))
+                    do {
+                        if type == "qemu" {
+                            let (bytes, zero) = try vms.writeBackup(
+                                vmid, mode: mode, into: .vma({ try output.write($0) }), throttle: Throttle(kibPerSecond: o.bwlimit), log: log)
                             if bytes > 0 { log("backup is sparse: \(ByteFormat.bytes(zero)) (\(zero * 100 / bytes)%) total zero data") }
                             log("transferred \(ByteFormat.bytes(bytes))")
-                        } catch {
-                            output.abandon()
-                            throw error
+                        } else {
+                            let throttle = Throttle(kibPerSecond: o.bwlimit)
+                            try cts!.writeBackup(
+                                vmid, options: ctOptions(o, mode: mode),
+                                consume: { pipe in
+                                    while true {
+                                        let piece = try pipe.read(1 << 20)
+                                        if piece.isEmpty { break }
+                                        throttle?.take(piece.count)
+                                        try output.write(piece)
+                                    }
+                                }, log: log)
                         }
-                    } else {
-                        try cts!.writeBackup(
-                            vmid, output: .file(temporary, compressor: BackupArchiveName.compressor(o.compress, zstdThreads: o.zstd)), log: log)
+                        try output.finish()
+                    } catch {
+                        output.abandon()
+                        throw error
                     }
                 }
             }
@@ -277,7 +308,7 @@ public struct VZDump: Sendable {
     /// A guest into a chunk store: a VM's disks in fixed chunks, a container's tar in content-defined
     /// ones; only chunks the store lacks are written. The backup exists once its manifest is saved.
     func writeChunked(
-        _ vmid: Int, type: String, store: ChunkStore, snapshot: String, time: Int64, config: String, mode: String,
+        _ vmid: Int, type: String, store: ChunkStore, snapshot: String, time: Int64, config: String, mode: String, options o: Options,
         log: @escaping @Sendable (String) -> Void
     ) throws {
         try store.shared {
@@ -286,18 +317,20 @@ public struct VZDump: Sendable {
                 store: store, manifest: BackupManifest(type: type == "lxc" ? "lxc" : "qemu", vmid: vmid, time: time, configs: [:]))
             let bytes: UInt64
             if type == "qemu" {
-                bytes = try vms.writeBackup(vmid, mode: mode, into: .chunks(writer), log: log).bytes
+                bytes = try vms.writeBackup(vmid, mode: mode, into: .chunks(writer), throttle: Throttle(kibPerSecond: o.bwlimit), log: log).bytes
             } else {
                 writer.manifest.configs["pct.conf"] = config
                 if let firewall = try? vms.fs.readString("firewall/\(vmid).fw") { writer.manifest.configs["pct.fw"] = firewall }
                 writer.begin(stream: "root.tar", size: nil)
+                let throttle = Throttle(kibPerSecond: o.bwlimit)
                 try cts!.writeBackup(
-                    vmid,
-                    output: .stream { pipe in
+                    vmid, options: ctOptions(o, mode: mode),
+                    consume: { pipe in
                         var chunker = ContentDefinedChunker()
                         var batch: [[UInt8]] = []
                         while true {
                             let piece = try pipe.read(1 << 20)
+                            throttle?.take(piece.count)
                             batch += piece.isEmpty ? chunker.finish() : chunker.push(piece)
                             if batch.count >= writer.batch || piece.isEmpty {
                                 try writer.add(batch)
@@ -317,6 +350,10 @@ public struct VZDump: Sendable {
                 "backup of \(ByteFormat.bytes(bytes)) (\(ByteFormat.bytes(writer.zeroBytes)) zero) stored \(ByteFormat.bytes(manifest.newBytes)) new "
                     + "in \(String(format: "%.1f", seconds)) s (\(ByteFormat.bytes(UInt64(Double(bytes) / seconds)))/s)")
         }
+    }
+
+    func ctOptions(_ o: Options, mode: String) -> ContainerManager.BackupOptions {
+        ContainerManager.BackupOptions(mode: mode, excludePaths: o.excludePaths, tmpdir: o.tmpdir)
     }
 
     func prune(_ vmid: Int, type: String, storage id: String, setting: String, log: (String) -> Void) throws {

@@ -12,16 +12,29 @@ import Storage
 /// container's user namespace when it is unprivileged).
 extension ContainerManager {
 
-    /// Where a container's tar goes: a file (through a compressor when given), or a reader of the
-    /// uncompressed stream (a chunk store).
-    public enum BackupOutput {
-        case file(String, compressor: [String]?)
-        case stream((ProcessPipe) throws -> Void)
+    /// How a container's backup is read.
+    public struct BackupOptions: Sendable {
+        /// `stop` (or a stopped container), `suspend` (copy while running, freeze for a last pass)
+        /// or `snapshot` (the storage's snapshot, taken while frozen).
+        public var mode: String
+        /// Left out, as tar patterns: `/path` anchored at the root, anything else wherever it matches.
+        public var excludePaths: [String]
+        /// Where suspend mode's copy goes (its own directory under it).
+        public var tmpdir: String?
+
+        public init(mode: String, excludePaths: [String] = [], tmpdir: String? = nil) {
+            self.mode = mode
+            self.excludePaths = excludePaths
+            self.tmpdir = tmpdir
+        }
     }
 
-    /// Writes the archive into `output`. A running container is read from its own root while
-    /// frozen; a stopped one from its mounted volume.
-    public func writeBackup(_ vmid: Int, output: BackupOutput, log: @escaping @Sendable (String) -> Void) throws {
+    /// Writes the uncompressed tar into `consume` (a compressor's pipe, a chunk store). How a
+    /// running container is read depends on `options.mode`; a stopped one is read from its mounted
+    /// volume.
+    public func writeBackup(
+        _ vmid: Int, options: BackupOptions, consume: (ProcessPipe) throws -> Void, log: @escaping @Sendable (String) -> Void
+    ) throws {
         let (config, _) = try load(vmid)
         let ct = CTConfig(config.current)
         guard let rootfs = ct.rootfs else { throw GuestError(500, "CT \(vmid) has no rootfs") }
@@ -41,52 +54,97 @@ extension ContainerManager {
         chmod(lxcpath, 0o755)
         _ = try? Command.run(["chmod", "-R", "a+rX", staging])
         let unprivileged = config.current["unprivileged"] == "1"
+        let anchored = options.excludePaths.filter { $0.hasPrefix("/") }.map { "--exclude=.\($0)" }
+        let anywhere = options.excludePaths.filter { !$0.hasPrefix("/") }.map { "--exclude=\($0)" }
         func tar(_ root: String) throws {
-            var command = [
-                "tar", "cpf", "-", "--totals", "--one-file-system", "-p", "--sparse", "--numeric-owner", "--acls", "--xattrs",
-                "--xattrs-include=user.*", "--xattrs-include=security.capability", "--warning=no-file-ignored", "--warning=no-xattr-write",
-                "--directory=\(staging)", "./etc/vzdump/pct.conf", "./etc/vzdump/pct.fw", "--directory=\(root)", "--no-anchored",
-                unprivileged ? "--exclude=lost+found" : nil, "--anchored", "--exclude=./tmp/?*", "--exclude=./var/tmp/?*",
-                "--exclude=./var/run/?*.pid", "./",
-            ].compactMap { $0 }
+            var command =
+                [
+                    "tar", "cpf", "-", "--totals", "--one-file-system", "-p", "--sparse", "--numeric-owner", "--acls", "--xattrs",
+                    "--xattrs-include=user.*", "--xattrs-include=security.capability", "--warning=no-file-ignored", "--warning=no-xattr-write",
+                    "--directory=\(staging)", "./etc/vzdump/pct.conf", "./etc/vzdump/pct.fw", "--directory=\(root)", "--no-anchored",
+                    unprivileged ? "--exclude=lost+found" : nil,
+                ].compactMap { $0 } + anywhere + ["--anchored", "--exclude=./tmp/?*", "--exclude=./var/tmp/?*", "--exclude=./var/run/?*.pid"]
+                + anchored + ["./"]
             if unprivileged {
                 try ensureSubordinateIDs()
                 let map = "\(LXCConfigBuilder.idShift):\(LXCConfigBuilder.idCount)"
                 command = ["lxc-usernsexec", "-m", "u:0:\(map)", "-m", "g:0:\(map)", "--"] + command
             }
-            switch output {
-            case .file(let archive, let compressor):
-                // one pipeline: tar | compressor > file, failing if either fails
-                let quoted =
-                    (command.map(Self.shellQuote).joined(separator: " "))
-                    + (compressor.map { " | " + $0.map(Self.shellQuote).joined(separator: " ") } ?? "")
-                let result = try Command.execute(["bash", "-c", "set -o pipefail; \(quoted) > \(Self.shellQuote(archive))"])
-                for line in result.stderr.split(separator: "\n") { log(String(line)) }
-                guard result.status == 0 else { throw GuestError(500, "tar failed (exit code \(result.status))") }
-            case .stream(let consume):
-                let errors = staging + "/tar.stderr"
-                let quoted = command.map(Self.shellQuote).joined(separator: " ") + " 2>" + Self.shellQuote(errors)
-                let pipe = try ProcessPipe.reading(["bash", "-c", quoted], input: "/dev/null")
-                do {
-                    try consume(pipe)
-                    try pipe.finish()
-                } catch {
-                    try? pipe.finish(ignoreStatus: true)
-                    for line in ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").split(separator: "\n") { log(String(line)) }
-                    throw GuestError(500, "tar failed: \(error)")
-                }
-                for line in ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").split(separator: "\n") { log(String(line)) }
+            let errors = staging + "/tar.stderr"
+            let quoted = command.map(Self.shellQuote).joined(separator: " ") + " 2>" + Self.shellQuote(errors)
+            let pipe = try ProcessPipe.reading(["bash", "-c", quoted], input: "/dev/null")
+            let report = { for line in ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").split(separator: "\n") { log(String(line)) } }
+            do {
+                try consume(pipe)
+                try pipe.finish()
+            } catch {
+                try? pipe.finish(ignoreStatus: true)
+                report()
+                throw GuestError(500, "tar failed: \(error)")
             }
+            report()
         }
-        if isRunning(vmid), let pid = try container(vmid).initPID {
-            // the container's view of its root, consistent while it is frozen
-            log("running container: frozen while its files are archived")
-            try freeze(vmid)
-            defer { try? thaw(vmid) }
-            try tar("/proc/\(pid)/root")
-        } else {
-            try withMounted(rootfs.volume, vmid: vmid) { root in try tar(root) }
+        guard isRunning(vmid), let pid = try container(vmid).initPID else {
+            return try withMounted(rootfs.volume, vmid: vmid) { root in try tar(root) }
         }
+        var mode = options.mode
+        if mode == "snapshot" {
+            if let volume = VolumeID(rootfs.volume), let plugin = try? storage.plugin(volume.storage), plugin.canSnapshot(volume.name),
+                let snapshotPath = plugin.snapshotPath(volume.name, snapshot: "vzdump")
+            {
+                log("create storage snapshot 'vzdump'")
+                try? plugin.deleteSnapshot(volume.name, snapshot: "vzdump")
+                do {
+                    // frozen for the moment the snapshot is cut: what the container wrote is in it whole
+                    try freeze(vmid)
+                    defer { try? thaw(vmid) }
+                    try plugin.snapshot(volume.name, snapshot: "vzdump")
+                }
+                defer {
+                    log("cleanup temporary 'vzdump' snapshot")
+                    try? plugin.deleteSnapshot(volume.name, snapshot: "vzdump")
+                }
+                chmod(snapshotPath, 0o755)
+                return try tar(snapshotPath)
+            }
+            log("mode failure - some volumes do not support snapshots")
+            log("trying 'suspend' mode instead")
+            mode = "suspend"
+        }
+        if mode == "suspend" {
+            // a copy made while the container runs, then a last pass frozen: it pauses only for the delta
+            let copy = (options.tmpdir ?? lxcpath) + "/vzdumptmp-\(vmid)"
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: copy) }
+            let rsync = [
+                "rsync", "-aHAX", "--numeric-ids", "--delete", "--sparse", "--one-file-system", "--exclude=/tmp/?*", "--exclude=/var/tmp/?*",
+                "/proc/\(pid)/root/", copy + "/",
+            ]
+            log("starting first sync /proc/\(pid)/root/ to \(copy)")
+            var started = Date()
+            // rsync exits 24 when files vanish while it reads: normal for a running system
+            let first = try Command.execute(rsync)
+            guard first.status == 0 || first.status == 24 else { throw GuestError(500, "rsync failed: \(first.stderr)") }
+            log("first sync finished - transferred in \(Int(Date().timeIntervalSince(started))) seconds")
+            log("suspending guest")
+            started = Date()
+            do {
+                try freeze(vmid)
+                defer { try? thaw(vmid) }
+                let last = try Command.execute(rsync)
+                guard last.status == 0 || last.status == 24 else { throw GuestError(500, "rsync failed: \(last.stderr)") }
+            }
+            log("final sync finished - transferred in \(String(format: "%.1f", Date().timeIntervalSince(started))) seconds")
+            log("resumed guest")
+            chmod(copy, 0o755)
+            return try tar(copy)
+        }
+        // stop mode reaches here only if the caller did not stop it: read it frozen
+        log("running container: frozen while its files are archived")
+        try freeze(vmid)
+        defer { try? thaw(vmid) }
+        try tar("/proc/\(pid)/root")
     }
 
     static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }

@@ -42,9 +42,9 @@ extension QemuEndpoints {
 extension VMManager {
     /// Writes this VM's backup into `target` (see `VMBackup`); returns bytes read and zero bytes left out.
     public func writeBackup(
-        _ vmid: Int, mode: String, into target: VMBackupTarget, log: @escaping @Sendable (String) -> Void
+        _ vmid: Int, mode: String, into target: VMBackupTarget, throttle: Throttle? = nil, log: @escaping @Sendable (String) -> Void
     ) throws -> (bytes: UInt64, zero: UInt64) {
-        try VMBackup(vms: self).write(vmid, mode: mode, into: target, log: log)
+        try VMBackup(vms: self).write(vmid, mode: mode, into: target, throttle: throttle, log: log)
     }
 
     /// The archived config (`qemu-server.conf`) of a VMA file or chunk-store backup, as text.

@@ -62,9 +62,10 @@ struct VMBackup {
         GuestConfig.archivedText(section) + disks.map { "#qmdump#map:\($0.key):\($0.device):\($0.storage):\($0.format):\n" }.joined()
     }
 
-    /// Writes the backup into `target`; the VM's state decides how its disks are read.
+    /// Writes the backup into `target`; the VM's state decides how its disks are read. `throttle`
+    /// bounds the rate disks are read at.
     func write(
-        _ vmid: Int, mode: String, into target: VMBackupTarget, log: @escaping @Sendable (String) -> Void
+        _ vmid: Int, mode: String, into target: VMBackupTarget, throttle: Throttle?, log: @escaping @Sendable (String) -> Void
     ) throws -> (bytes: UInt64, zero: UInt64) {
         let (config, _) = try vms.load(vmid)
         if let name = config.current["name"] { log("VM Name: \(name)") }
@@ -137,7 +138,7 @@ struct VMBackup {
         switch target {
         case .vma(let sink):
             var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1[0].size) }, sink: sink)
-            let total = try Self.read(clients, disks: disks, log: log) { index, offset, bytes in
+            let total = try Self.read(clients, disks: disks, throttle: throttle, log: log) { index, offset, bytes in
                 var at = 0
                 while at < bytes.count {
                     let end = min(at + VMAWriter.clusterSize, bytes.count)
@@ -153,7 +154,7 @@ struct VMBackup {
             for (name, data) in configs { writer.manifest.configs[name] = String(decoding: data, as: UTF8.self) }
             var batch: [[UInt8]] = []
             var current = -1
-            let total = try Self.read(clients, disks: disks, log: log) { index, _, bytes in
+            let total = try Self.read(clients, disks: disks, throttle: throttle, log: log) { index, _, bytes in
                 if index != current {
                     try writer.add(batch)
                     batch = []
@@ -179,7 +180,8 @@ struct VMBackup {
     /// Reads every disk in 4 MiB pieces (one chunk of a chunk store, 64 VMA clusters), one piece per
     /// connection at a time, handed on in order; the next pieces are read while `body` works.
     static func read(
-        _ clients: [[NBDClient]], disks: [Disk], log: (String) -> Void, _ body: (Int, UInt64, [UInt8]) throws -> Void
+        _ clients: [[NBDClient]], disks: [Disk], throttle: Throttle?, log: (String) -> Void,
+        _ body: (Int, UInt64, [UInt8]) throws -> Void
     ) throws -> UInt64 {
         var total: UInt64 = 0
         let chunk = UInt64(ChunkedBackupWriter.diskChunkSize)
@@ -192,7 +194,9 @@ struct VMBackup {
                     from,
                     ResultSlots<[UInt8]>.start(pieces) { i in
                         let at = from + UInt64(i) * chunk
-                        return try connections[i].read(offset: at, length: Int(min(chunk, size - at)))
+                        let length = Int(min(chunk, size - at))
+                        throttle?.take(length)
+                        return try connections[i].read(offset: at, length: length)
                     }
                 )
             }

@@ -176,6 +176,12 @@ public struct BTRFSStorage: StoragePlugin {
 
     public func canSnapshot(_ name: String) -> Bool { (try? volume(name)) != nil }
 
+    /// A subvolume's snapshot is a read-only subvolume beside it (`<stem>@<snapshot>`).
+    public func snapshotPath(_ name: String, snapshot: String) -> String? {
+        guard let v = try? volume(name), v.format == "subvol" else { return nil }
+        return subvolume(v) + "@" + snapshot
+    }
+
     public func snapshot(_ name: String, snapshot: String) throws(StorageError) {
         guard let v = try volume(name) else { throw StorageError(400, "'\(entry.id):\(name)' is not a guest volume") }
         let sub = subvolume(v)

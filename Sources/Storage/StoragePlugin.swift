@@ -86,6 +86,9 @@ public protocol StoragePlugin: Sendable {
     func snapshot(_ name: String, snapshot: String) throws(StorageError)
     func rollback(_ name: String, snapshot: String) throws(StorageError)
     func deleteSnapshot(_ name: String, snapshot: String) throws(StorageError)
+    /// Where a snapshot of a directory volume can be read as files (a container backup's snapshot
+    /// mode); nil where the storage has no such view.
+    func snapshotPath(_ name: String, snapshot: String) -> String?
 
     /// Turns a guest disk into a template's base volume; returns the new name.
     func makeBase(_ name: String) throws(StorageError) -> String
@@ -134,6 +137,8 @@ extension StoragePlugin {
         guard name.hasPrefix("backup/"), let parsed = ChunkStore.parse(String(name.dropFirst(7))) else { return nil }
         return (parsed.type, parsed.vmid)
     }
+
+    public func snapshotPath(_ name: String, snapshot: String) -> String? { nil }
 
     public func activate() throws(StorageError) {}
     public func deactivate() throws(StorageError) {}

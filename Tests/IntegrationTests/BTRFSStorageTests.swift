@@ -113,6 +113,24 @@ struct BTRFSStorageTests {
         #expect(try VMTests.task(node, "POST", "\(path)/lxc/942/snapshot/clean/rollback") == "OK")
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/added-later"))
         #expect(FileManager.default.fileExists(atPath: root + "/bin/busybox"))
+        // a snapshot-mode backup of the running container: a btrfs snapshot cut while it is frozen,
+        // archived, then removed; the container runs on
+        #expect(FileManager.default.createFile(atPath: root + "/etc/backed-up", contents: Data("y".utf8)))
+        #expect(try VMTests.task(node, "POST", "\(path)/lxc/942/status/start") == "OK")
+        #expect(try VMTests.task(node, "POST", "\(path)/vzdump", ["vmid=942", "storage=local", "mode=snapshot", "exclude-path=/etc/motd"]) == "OK")
+        let snapshotLog = try GuestAgentTests.lastTaskLog(node, type: "vzdump")
+        #expect(
+            snapshotLog.contains("create storage snapshot 'vzdump'") && snapshotLog.contains("cleanup temporary 'vzdump' snapshot"), "\(snapshotLog)")
+        #expect(!FileManager.default.fileExists(atPath: root + "@vzdump"))
+        let state = VMTests.json(try curl(node, "\(api)/lxc/942/status/current").body)["data"] as? [String: Any] ?? [:]
+        #expect(state["status"] as? String == "running", "\(state)")
+        let dump = node.dataDirectory + "/vz/dump/"
+        let archive = try #require(
+            ((try? FileManager.default.contentsOfDirectory(atPath: dump)) ?? []).first { $0.hasPrefix("vzdump-lxc-942-") && $0.hasSuffix(".tar") })
+        let members = try runCommand("/usr/bin/tar", ["-tf", dump + archive]).stdout.split(separator: "\n")
+        #expect(
+            members.contains("./etc/backed-up") && members.contains("./bin/busybox") && !members.contains("./etc/motd"), "\(members.count) members")
+        #expect(try VMTests.task(node, "POST", "\(path)/lxc/942/status/stop") == "OK")
         #expect(try VMTests.task(node, "DELETE", "\(path)/lxc/942", ["purge=1"]) == "OK")
         #expect(!FileManager.default.fileExists(atPath: root) && !FileManager.default.fileExists(atPath: root + "@clean"))
 

@@ -152,6 +152,32 @@ import Testing
         #expect((try? FileManager.default.attributesOfItem(atPath: copy)[.ownerAccountID] as? Int) == 100_000)
         #expect(!FileManager.default.fileExists(atPath: images + "/171/subvol-171-disk-0.subvol/etc/vzdump"))
 
+        // the container running: suspend mode copies it running and freezes it only for the last pass;
+        // snapshot mode on a directory storage, which has none, falls back to suspend (as PVE)
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/lxc/170/status/start") == "OK")
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["vmid=170", "storage=local", "mode=suspend", "bwlimit=100000"]) == "OK")
+        let suspendLog = try GuestAgentTests.lastTaskLog(node, type: "vzdump")
+        #expect(
+            suspendLog.contains("first sync finished") && suspendLog.contains("suspending guest") && suspendLog.contains("final sync finished"),
+            "\(suspendLog)")
+        sleep(1)  // archive names have one-second resolution
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["vmid=170", "storage=local", "mode=snapshot"]) == "OK")
+        let fallbackLog = try GuestAgentTests.lastTaskLog(node, type: "vzdump")
+        #expect(fallbackLog.contains("trying 'suspend' mode instead"), "\(fallbackLog)")
+        let suspendArchive = try #require(Self.backups(node).last { $0.hasPrefix("vzdump-lxc-170-") && $0.hasSuffix(".tar") })
+        let copied = try runCommand("/usr/bin/tar", ["-tvf", dump + suspendArchive, "--numeric-owner"]).stdout.split(separator: "\n")
+        #expect(copied.contains { $0.hasSuffix(" ./marker") && $0.contains(" 0/0 ") }, "\(copied.filter { $0.contains("marker") })")
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/lxc/170/status/stop") == "OK")
+        // a pool names the guests: only its members are backed up
+        #expect(try curl(node, "/api2/json/pools", ["-d", "poolid=bkpool"]).status == 200)
+        let member = try curl(node, "/api2/json/pools", ["-X", "PUT", "-d", "poolid=bkpool", "-d", "vms=170"])
+        #expect(member.status == 200, "\(member.body)")
+        #expect(try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["pool=bkpool", "storage=local", "compress=zstd"]) == "OK")
+        let poolLog = try GuestAgentTests.lastTaskLog(node, type: "vzdump")
+        #expect(poolLog.contains("Starting Backup of VM 170") && !poolLog.contains("VM 160"), "\(poolLog)")
+        let noPool = try curl(node, "/api2/json/nodes/bkp/vzdump", ["-d", "pool=nosuch", "-d", "storage=local"])
+        #expect(noPool.status == 400 && noPool.body.contains("\"pool\""), "\(noPool.body)")
+
         // a scheduled job (jobs.cfg) runs on its schedule: every minute, uncompressed, for CT 170
         let badSchedule = try curl(node, "/api2/json/cluster/backup", ["-d", "schedule=fri 25:00", "-d", "vmid=170"])
         #expect(badSchedule.status == 400 && badSchedule.body.contains("\"schedule\""), "\(badSchedule.body)")
