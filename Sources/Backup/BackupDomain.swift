@@ -13,15 +13,18 @@ import Tasks
 public struct BackupDomain: Domain {
     public let vzdump: VZDump
     public let tasks: TaskManager
+    /// Where the scheduler keeps each job's last run (for `repeat-missed`).
+    public let jobStateFile: String?
 
-    public init(vzdump: VZDump, tasks: TaskManager) {
+    public init(vzdump: VZDump, tasks: TaskManager, jobStateFile: String? = nil) {
         self.vzdump = vzdump
         self.tasks = tasks
+        self.jobStateFile = jobStateFile
     }
 
     public var name: String { "backup" }
 
-    public func start() throws { BackupScheduler.start(vzdump: vzdump, tasks: tasks) }
+    public func start() throws { BackupScheduler.start(vzdump: vzdump, tasks: tasks, stateFile: jobStateFile) }
     public func stop() async { BackupScheduler.stop() }
 
     public var endpoints: [Endpoint] {
@@ -88,6 +91,33 @@ public struct BackupDomain: Domain {
                     return .null
                 }),
             Endpoint(
+                pve: "GET /cluster/backup/{id}/included_volumes",
+                description: "The guests a backup job covers, each with its volumes and whether the backup takes them.",
+                returns: .object(["children": .array(of: .object([:], additionalProperties: true))]),
+                permission: .privileges(path: "/", ["Sys.Audit"]),
+                handler: .blocking { context in
+                    let id = try context.require("id")
+                    guard let found = BackupJobs(fs: job.vms.fs).job(id) else { throw APIError(500, "No such job '\(id)'") }
+                    return ["children": .array(Self.covered(by: found, job).map { Self.inclusion($0, job) })]
+                }),
+            Endpoint(
+                pve: "GET /cluster/backup-info/not-backed-up", description: "Guests no enabled backup job covers.",
+                returns: .array(of: .object(["vmid": .integer(), "type": .string()], additionalProperties: true)),
+                permission: .privileges(path: "/", ["Sys.Audit"]),
+                handler: .blocking { context in
+                    var covered = Set<Int>()
+                    for found in BackupJobs(fs: job.vms.fs).jobs where found["enabled"] != "0" { covered.formUnion(Self.covered(by: found, job)) }
+                    let all = Set(job.vms.vmids() + (job.cts?.vmids() ?? []))
+                    return .array(
+                        all.subtracting(covered).sorted().filter { context.has(["VM.Audit"], on: "/vms/\($0)") }.map { vmid in
+                            let type = job.vms.owner(of: vmid)?.type ?? "qemu"
+                            var item: [String: JSON] = ["vmid": .int(Int64(vmid)), "type": .string(type)]
+                            let section = type == "lxc" ? try? job.cts?.load(vmid).config.current : try? job.vms.load(vmid).config.current
+                            if let name = section?["name"] ?? section?["hostname"] { item["name"] = .string(name) }
+                            return .object(item)
+                        })
+                }),
+            Endpoint(
                 pve: "GET /cluster/backup/{id}", description: "One backup job.", returns: .object(["id": .string()], additionalProperties: true),
                 permission: .privileges(path: "/", ["Sys.Audit"]),
                 handler: .blocking { context in
@@ -138,6 +168,42 @@ public struct BackupDomain: Domain {
                     return .string(try cts.archivedConfig(volume).serialized())
                 }),
         ]
+    }
+
+    /// Every guest of the cluster a job covers: its IDs, its pool's members or all guests, less
+    /// `exclude`, on its `node` only when it names one.
+    static func covered(by found: BackupJobs.Section, _ job: VZDump) -> [Int] {
+        let all = job.vms.vmids() + (job.cts?.vmids() ?? [])
+        var ids = Set(found["all"] == "1" ? all : Formats.splitList(found["vmid"] ?? "").compactMap { Int($0) })
+        if let pool = found["pool"] { ids.formUnion(job.poolMembers(pool) ?? []) }
+        ids.subtract(Formats.splitList(found["exclude"] ?? "").compactMap { Int($0) })
+        if let node = found["node"] { ids = ids.filter { job.vms.owner(of: $0)?.node == node } }
+        return ids.sorted()
+    }
+
+    /// One guest of `included_volumes`: its volumes, taken or not, and why.
+    static func inclusion(_ vmid: Int, _ job: VZDump) -> JSON {
+        guard let owner = job.vms.owner(of: vmid) else { return ["id": .int(Int64(vmid)), "type": "unknown", "children": .array([])] }
+        var item: [String: JSON] = ["id": .int(Int64(vmid)), "type": .string(owner.type)]
+        var children: [JSON] = []
+        if owner.type == "qemu" {
+            if let name = (try? job.vms.load(vmid).config.current)?["name"] { item["name"] = .string(name) }
+            for disk in job.vms.backupInclusion(vmid) {
+                children.append(
+                    ["id": .string(disk.key), "name": .string(disk.volume), "included": .bool(disk.included), "reason": .string(disk.reason)])
+            }
+        } else if let section = try? job.cts?.load(vmid).config.current {
+            if let name = section["hostname"] { item["name"] = .string(name) }
+            for key in section.values.keys.sorted() where key == "rootfs" || key.hasPrefix("mp") {
+                let volume = String((section[key] ?? "").split(separator: ",").first ?? "")
+                children.append(
+                    key == "rootfs"
+                        ? ["id": .string(key), "name": .string(volume), "included": true, "reason": "rootfs"]
+                        : ["id": .string(key), "name": .string(volume), "included": false, "reason": "mount points are not backed up yet"])
+            }
+        }
+        item["children"] = .array(children)
+        return .object(item)
     }
 
     /// The job's options from a call (on top of `base`): every given parameter but the path's and

@@ -10,19 +10,24 @@ public final class BackupScheduler: Sendable {
 
     let vzdump: VZDump
     let tasks: TaskManager
+    /// When each job last ran here (JSON, id → seconds): what `repeat-missed` compares against
+    /// after corrald was down.
+    let stateFile: String?
+    private let caughtUp = Mutex(false)
     private let timer = Mutex<TimerBox?>(nil)
     /// The minute each job last started in (a job added mid-minute still runs in it).
     private let lastRun = Mutex<[String: Int64]>([:])
 
-    init(vzdump: VZDump, tasks: TaskManager) {
+    init(vzdump: VZDump, tasks: TaskManager, stateFile: String?) {
         self.vzdump = vzdump
         self.tasks = tasks
+        self.stateFile = stateFile
     }
 
-    static func start(vzdump: VZDump, tasks: TaskManager) {
+    static func start(vzdump: VZDump, tasks: TaskManager, stateFile: String?) {
         shared.withLock { current in
             guard current == nil else { return }
-            let scheduler = BackupScheduler(vzdump: vzdump, tasks: tasks)
+            let scheduler = BackupScheduler(vzdump: vzdump, tasks: tasks, stateFile: stateFile)
             let source = DispatchSource.makeTimerSource(queue: .global())
             source.schedule(deadline: .now() + 5, repeating: 15)
             source.setEventHandler { scheduler.tick(Date()) }
@@ -40,12 +45,50 @@ public final class BackupScheduler: Sendable {
         }
     }
 
+    /// The recorded last runs.
+    func lastRuns() -> [String: Int64] {
+        guard let stateFile, let data = FileManager.default.contents(atPath: stateFile),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        return object.compactMapValues { ($0 as? NSNumber)?.int64Value }
+    }
+
+    func record(_ id: String, at time: Date) {
+        guard let stateFile else { return }
+        var runs = lastRuns()
+        runs[id] = Int64(time.timeIntervalSince1970)
+        if let data = try? JSONSerialization.data(withJSONObject: runs, options: [.sortedKeys]) {
+            try? data.write(to: URL(fileURLWithPath: stateFile), options: .atomic)
+        }
+    }
+
+    /// Once after start: a job with `repeat-missed` whose scheduled time passed since its last run
+    /// here (corrald was down) runs now; every job gets a last run to compare against from now on.
+    func catchUp(_ now: Date, jobs: [BackupJobs.Section]) {
+        let runs = lastRuns()
+        for job in jobs {
+            guard let last = runs[job.id] else {
+                record(job.id, at: now)
+                continue
+            }
+            guard job["repeat-missed"] == "1", let schedule = job["schedule"], let event = try? CalendarEvent(schedule),
+                let next = event.next(after: Date(timeIntervalSince1970: TimeInterval(last))), next < now.addingTimeInterval(-60)
+            else { continue }
+            run(job, note: "missed its run at \(VZDump.stamp(next)) while corrald was down (repeat-missed)")
+        }
+    }
+
     /// Starts the jobs due in `now`'s minute, each once per minute.
     func tick(_ now: Date) {
         let minute = Int64(now.timeIntervalSince1970 / 60)
-        for job in BackupJobs(fs: vzdump.vms.fs).jobs where job["enabled"] != "0" {
+        let jobs = BackupJobs(fs: vzdump.vms.fs).jobs.filter { $0["enabled"] != "0" && ($0["node"] == nil || $0["node"] == vzdump.node) }
+        let first = caughtUp.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        if first { catchUp(now, jobs: jobs) }
+        for job in jobs {
             guard let schedule = job["schedule"], let event = try? CalendarEvent(schedule), event.matches(now) else { continue }
-            if let node = job["node"], node != vzdump.node { continue }
             let due = lastRun.withLock { last -> Bool in
                 guard last[job.id, default: 0] < minute else { return false }
                 last[job.id] = minute
@@ -55,7 +98,8 @@ public final class BackupScheduler: Sendable {
         }
     }
 
-    func run(_ job: BackupJobs.Section) {
+    func run(_ job: BackupJobs.Section, note: String? = nil) {
+        record(job.id, at: Date())
         var given: [String: String] = [:]
         for (key, value) in job.values { given[key] = value }
         let guests = vzdump.guests(
@@ -63,7 +107,7 @@ public final class BackupScheduler: Sendable {
             exclude: Set((given["exclude"] ?? "").split(separator: ",").compactMap { Int($0) }), pool: given["pool"])
         guard !guests.isEmpty else { return }
         let options = vzdump.options(given)
-        let line = "vzdump job '\(job.id)' (schedule '\(given["schedule"] ?? "")')"
+        let line = "vzdump job '\(job.id)' (schedule '\(given["schedule"] ?? "")')" + (note.map { ", \($0)" } ?? "")
         let job = vzdump
         _ = try? tasks.start(type: "vzdump", id: guests.count == 1 ? "\(guests[0].vmid)" : "", user: "root@pam") { log in
             try await job.run(guests: guests, options: options, commandLine: line) { log.log($0) }

@@ -41,24 +41,6 @@ enum ClusterEndpoints {
                     try clusterStatus(members: try storage.fs.readString(".members"), local: context.services.nodeName)
                 }),
             Endpoint(
-                pve: "GET /cluster/backup-info/not-backed-up",
-                description: "Guests no backup job covers (until backup jobs exist, every guest).",
-                returns: .array(of: .object(["vmid": .integer(), "type": .string()], additionalProperties: true)),
-                permission: .privileges(path: "/", ["Sys.Audit"]),
-                handler: .blocking { context in
-                    // backup jobs (jobs.cfg) arrive with the backup domain, which subtracts what they cover
-                    var rows: [(vmid: Int, row: JSON)] = []
-                    for backend in guests.all {
-                        for vmid in backend.vmids() where context.has(["VM.Audit"], on: "/vms/\(vmid)") {
-                            let current = try? backend.load(vmid).config.current
-                            var item: [String: JSON] = ["vmid": JSON(vmid), "type": .string(backend.type)]
-                            if let name = current?["name"] ?? current?["hostname"] { item["name"] = .string(name) }
-                            rows.append((vmid, .object(item)))
-                        }
-                    }
-                    return .array(rows.sorted { $0.vmid < $1.vmid }.map(\.row))
-                }),
-            Endpoint(
                 pve: "GET /cluster/nextid", description: "A free VMID: the lowest from 100, or checks the one given.",
                 returns: .integer(), permission: .anyUser,
                 handler: .blocking { context in

@@ -1,7 +1,7 @@
 import API
-import Backup
 import Access
 import AccessAPI
+import Backup
 import Cluster
 import ClusterFS
 import Containers
@@ -89,7 +89,10 @@ public struct NodeServices: Sendable {
         if let cts { all.append(ContainersDomain(manager: cts, access: access)) }
         if let vms {
             let defaults = settings.dataDirectory == "/var/lib/corral" ? "/etc/vzdump.conf" : settings.dataDirectory + "/vzdump.conf"
-            all.append(BackupDomain(vzdump: VZDump(vms: vms, cts: cts, node: settings.nodeName, defaultsFile: defaults), tasks: tasks))
+            all.append(
+                BackupDomain(
+                    vzdump: VZDump(vms: vms, cts: cts, node: settings.nodeName, defaultsFile: defaults), tasks: tasks,
+                    jobStateFile: settings.dataDirectory + "/backup-jobs.json"))
         }
         if let storage, let clusterState {
             let access = access

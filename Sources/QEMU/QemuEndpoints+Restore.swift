@@ -47,6 +47,18 @@ extension VMManager {
         try VMBackup(vms: self).write(vmid, mode: mode, into: target, throttle: throttle, log: log)
     }
 
+    /// Which disks a backup of this VM takes and why (the rules of `VMBackup.disks`): CD-ROMs are
+    /// not listed, as PVE does not.
+    public func backupInclusion(_ vmid: Int) -> [(key: String, volume: String, included: Bool, reason: String)] {
+        guard let section = try? load(vmid).config.current else { return [] }
+        return VMConfig(section).drives.sorted { $0.key < $1.key }.filter { !$0.isCDROM }.map { drive in
+            let volume = drive.volid ?? drive.file
+            if drive.options["backup"]?.boolValue == false { return (drive.key, volume, false, "backup=no") }
+            if drive.key == "efidisk0" && section["bios"] != "ovmf" { return (drive.key, volume, false, "efidisk but no OVMF BIOS") }
+            return (drive.key, volume, true, "default")
+        }
+    }
+
     /// The archived config (`qemu-server.conf`) of a VMA file or chunk-store backup, as text.
     public func archivedConfigText(_ archive: String) throws -> String {
         let path = archive.hasPrefix("/") ? archive : try storage.path(archive)
