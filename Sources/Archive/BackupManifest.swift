@@ -38,6 +38,9 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     /// What this backup added to the store: chunks and their compressed bytes (the rest were there).
     public var newChunks: Int = 0
     public var newBytes: UInt64 = 0
+    /// The libvirt checkpoint taken when a running VM's backup began: the next backup reads only
+    /// what its bitmaps say the guest wrote since.
+    public var checkpoint: String?
 
     public init(type: String, vmid: Int, time: Int64, configs: [String: String], streams: [Stream] = []) {
         self.type = type

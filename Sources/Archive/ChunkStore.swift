@@ -70,6 +70,9 @@ public final class ChunkStore: Sendable {
         }
     }
 
+    /// Whether the store holds a chunk (zeros always).
+    public func has(_ chunk: BackupManifest.Chunk) -> Bool { chunk.digest.isEmpty || access(chunkPath(chunk.digest), F_OK) == 0 }
+
     /// A chunk's bytes, checked against its digest and size.
     public func read(_ chunk: BackupManifest.Chunk) throws -> [UInt8] {
         guard chunk.size >= 0, chunk.size <= Self.maximumChunkSize else { throw VMAError("chunk size \(chunk.size) is out of range") }
@@ -214,7 +217,8 @@ public final class ChunkStore: Sendable {
     }
 
     /// Reads every chunk of the given backups (all when nil) and checks it. Returns one line per
-    /// problem; each damaged chunk is read once, however many backups share it.
+    /// problem; each damaged chunk is read once, however many backups share it, and renamed
+    /// `<digest>.bad` (the next collection removes it).
     public func verify(_ snapshots: [String]? = nil, progress: (String) -> Void = { _ in }) throws -> [String] {
         try shared {
             var problems: [String] = []
@@ -235,7 +239,11 @@ public final class ChunkStore: Sendable {
                             do {
                                 _ = try read(chunk)
                                 checked[chunk.digest] = .some(nil)
-                            } catch { checked[chunk.digest] = .some("\(error)") }
+                            } catch {
+                                checked[chunk.digest] = .some("\(error)")
+                                // set aside, so the next backup that has these bytes stores them again
+                                rename(chunkPath(chunk.digest), chunkPath(chunk.digest) + ".bad")
+                            }
                         }
                         if case .some(.some(let problem)) = checked[chunk.digest] {
                             bad += 1

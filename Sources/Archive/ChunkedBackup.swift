@@ -52,6 +52,12 @@ public final class ChunkedBackupWriter {
         }
     }
 
+    /// A chunk taken as it is from an earlier backup (its content did not change); it must be in the store.
+    public func reuse(_ chunk: BackupManifest.Chunk) {
+        if chunk.digest.isEmpty { zeroBytes += UInt64(chunk.size) } else { reusedChunks += 1 }
+        manifest.streams[manifest.streams.count - 1].chunks.append(chunk)
+    }
+
     /// Saves the manifest: the backup exists from here on.
     public func finish(as snapshot: String) throws -> BackupManifest {
         for index in openEnded { manifest.streams[index].size = manifest.streams[index].chunks.reduce(0) { $0 + UInt64($1.size) } }

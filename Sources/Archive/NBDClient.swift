@@ -16,6 +16,8 @@ public final class NBDClient: @unchecked Sendable {
     /// Structured replies were agreed: reads come as data and hole chunks, so the unallocated parts
     /// of a disk cross the socket as a length only.
     public private(set) var structured = false
+    /// The server's id of the metadata context asked for at connect (`qemu:dirty-bitmap:…`).
+    public private(set) var metaContext: UInt32?
 
     static let optionMagic: UInt64 = 0x4948_4156_454F_5054  // "IHAVEOPT"
     static let replyMagic: UInt64 = 0x0003_e889_0455_65a9
@@ -24,7 +26,8 @@ public final class NBDClient: @unchecked Sendable {
     static let structuredReplyMagic: UInt32 = 0x668e_33ef
 
     /// Connects to `socketPath` and opens export `name` ("" is qemu-nbd's default export).
-    public init(socketPath: String, export name: String = "") throws {
+    /// `metaContext` asks for a block-status context (`base:allocation`, `qemu:dirty-bitmap:NAME`).
+    public init(socketPath: String, export name: String = "", metaContext query: String? = nil) throws {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.fd = fd
         guard fd >= 0 else { throw Failure(description: "cannot create a socket") }
@@ -53,7 +56,7 @@ public final class NBDClient: @unchecked Sendable {
             throw Failure(description: "cannot connect to the NBD server at \(socketPath): \(reason)")
         }
         do {
-            (size, structured) = try Self.handshake(fd, export: name)
+            (size, structured, metaContext) = try Self.handshake(fd, export: name, metaContext: query)
         } catch {
             close(fd)
             throw error
@@ -80,7 +83,7 @@ public final class NBDClient: @unchecked Sendable {
         close(fd)
     }
 
-    private static func handshake(_ fd: Int32, export name: String) throws -> (UInt64, Bool) {
+    private static func handshake(_ fd: Int32, export name: String, metaContext: String?) throws -> (UInt64, Bool, UInt32?) {
         let greeting = try receive(fd, 18)
         guard Array(greeting[0..<8]) == Array("NBDMAGIC".utf8), read64(greeting, 8) == optionMagic else {
             throw Failure(description: "not an NBD server (no newstyle greeting)")
@@ -93,6 +96,19 @@ public final class NBDClient: @unchecked Sendable {
         try send(fd, clientFlags)
         // NBD_OPT_STRUCTURED_REPLY: a server that refuses it answers reads plainly
         let structured = (try? option(fd, 8, [])) != nil
+        // NBD_OPT_SET_META_CONTEXT: one query; NBD_REP_META_CONTEXT carries the context's id
+        var contextID: UInt32?
+        if let metaContext {
+            guard structured else { throw Failure(description: "the NBD server has no structured replies, so no '\(metaContext)'") }
+            var query = [UInt8]()
+            put32(&query, UInt32(name.utf8.count))
+            query += Array(name.utf8)
+            put32(&query, 1)
+            put32(&query, UInt32(metaContext.utf8.count))
+            query += Array(metaContext.utf8)
+            for (type, body) in try option(fd, 10, query) where type == 4 && body.count >= 4 { contextID = read32(body, 0) }
+            guard contextID != nil else { throw Failure(description: "the NBD server does not offer '\(metaContext)'") }
+        }
         // NBD_OPT_GO with the export name and no info requests: the server answers NBD_INFO_EXPORT
         var data = [UInt8]()
         put32(&data, UInt32(name.utf8.count))
@@ -105,7 +121,7 @@ public final class NBDClient: @unchecked Sendable {
             }
         } catch let failure as Failure { throw Failure(description: "the NBD server refused export '\(name)': \(failure.description)") }
         guard let size else { throw Failure(description: "the NBD server did not say the export's size") }
-        return (size, structured)
+        return (size, structured, contextID)
     }
 
     /// Sends an option and collects its replies up to the ACK; an error reply throws.
@@ -151,7 +167,9 @@ public final class NBDClient: @unchecked Sendable {
 
     /// One reply to the current handle: a simple one (its payload fills `buffer`), or structured
     /// chunks up to the one flagged done (data chunks land at their offsets, holes stay zero).
-    private func reply(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+    private func reply(
+        offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, status: ((UInt32, [(length: UInt32, flags: UInt32)]) -> Void)? = nil
+    ) throws {
         let first = try Self.receive(fd, 4)
         let magic = Self.read32(first, 0)
         if magic == Self.simpleReplyMagic {
@@ -177,6 +195,12 @@ public final class NBDClient: @unchecked Sendable {
                     throw Failure(description: "NBD data chunk outside the request")
                 }
                 try Self.receive(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[Int(at - offset)..<(Int(at - offset) + count)]))
+            case 5:  // NBD_REPLY_TYPE_BLOCK_STATUS: a context id, then (length, flags) pairs
+                let body = try Self.receive(fd, length)
+                guard body.count >= 4, (body.count - 4) % 8 == 0 else { throw Failure(description: "bad NBD block status chunk") }
+                status?(
+                    Self.read32(body, 0),
+                    stride(from: 4, to: body.count, by: 8).map { (length: Self.read32(body, $0), flags: Self.read32(body, $0 + 4)) })
             case 2:  // NBD_REPLY_TYPE_OFFSET_HOLE: already zero
                 let body = try Self.receive(fd, length)
                 guard body.count == 12, Self.read64(body, 0) >= offset,
@@ -195,6 +219,43 @@ public final class NBDClient: @unchecked Sendable {
             header = try Self.receive(fd, 20)
             guard Self.read32(header, 0) == Self.structuredReplyMagic else { throw Failure(description: "bad NBD reply (chunk magic)") }
         }
+    }
+
+    /// The extents of [offset, offset + length) in the metadata context asked for at connect, as
+    /// (length, flags) from `offset` on; they may end short of the range (ask again from there).
+    /// Stands for NBD_CMD_BLOCK_STATUS.
+    public func blockStatus(offset: UInt64, length: UInt32) throws -> [(length: UInt32, flags: UInt32)] {
+        guard let metaContext else { throw Failure(description: "no metadata context was negotiated") }
+        var request = [UInt8]()
+        Self.put32(&request, Self.requestMagic)
+        Self.put16(&request, 0)
+        Self.put16(&request, 7)  // NBD_CMD_BLOCK_STATUS
+        Self.put64(&request, handle)
+        Self.put64(&request, offset)
+        Self.put32(&request, length)
+        try Self.send(fd, request)
+        defer { handle &+= 1 }
+        var extents: [(length: UInt32, flags: UInt32)] = []
+        try reply(offset: offset, into: UnsafeMutableRawBufferPointer(start: nil, count: 0)) { id, found in
+            if id == metaContext { extents += found }
+        }
+        return extents
+    }
+
+    /// Whether any part of [offset, offset + length) has `flag` set in the context (for a dirty
+    /// bitmap: whether the guest wrote there since the checkpoint).
+    public func anyFlagged(offset: UInt64, length: UInt64, flag: UInt32 = 1) throws -> Bool {
+        var at = offset
+        while at < offset + length {
+            let extents = try blockStatus(offset: at, length: UInt32(min(offset + length - at, 1 << 30)))
+            guard !extents.isEmpty else { throw Failure(description: "the NBD server reported no extents at \(at)") }
+            for extent in extents {
+                if extent.flags & flag != 0 { return true }
+                at += UInt64(extent.length)
+                if at >= offset + length { return false }
+            }
+        }
+        return false
     }
 
     /// Writes `bytes` at `offset` (NBD_CMD_WRITE) and waits for the server's answer.

@@ -95,8 +95,35 @@ public final class LibvirtDomain: @unchecked Sendable {
 
     /// Starts a backup job (pull mode: QEMU exports each disk's point-in-time view over NBD). Stands
     /// for `virDomainBackupBegin`.
-    public func backupBegin(xml: String) throws(LibvirtError) {
-        try check(virDomainBackupBegin(handle, xml, nil, 0), "virDomainBackupBegin")
+    /// With `checkpoint` (a `<domaincheckpoint>`), a checkpoint is created at the job's start: its
+    /// bitmaps record what the guest writes from then on, for the next incremental job.
+    public func backupBegin(xml: String, checkpoint: String? = nil) throws(LibvirtError) {
+        try check(virDomainBackupBegin(handle, xml, checkpoint, 0), "virDomainBackupBegin")
+    }
+
+    /// The names of the domain's checkpoints. Stands for `virDomainListAllCheckpoints`.
+    public func checkpointNames() throws(LibvirtError) -> [String] {
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let count = virDomainListAllCheckpoints(handle, &list, 0)
+        guard count >= 0 else { throw LibvirtError.last("virDomainListAllCheckpoints") }
+        defer { free(list) }
+        var names: [String] = []
+        for i in 0..<Int(count) {
+            guard let checkpoint = list?[i] else { continue }
+            if let name = virDomainCheckpointGetName(checkpoint) { names.append(String(cString: name)) }
+            virDomainCheckpointFree(checkpoint)
+        }
+        return names
+    }
+
+    /// Removes a checkpoint and its bitmaps (merged into its parent's, if it has one). Stands for
+    /// `virDomainCheckpointLookupByName` and `virDomainCheckpointDelete`.
+    public func deleteCheckpoint(_ name: String) throws(LibvirtError) {
+        guard let checkpoint = virDomainCheckpointLookupByName(handle, name, 0) else {
+            throw LibvirtError.last("virDomainCheckpointLookupByName")
+        }
+        defer { virDomainCheckpointFree(checkpoint) }
+        try check(virDomainCheckpointDelete(checkpoint, 0), "virDomainCheckpointDelete")
     }
 
     /// Ends the domain's running job (a pull backup ends this way). Stands for `virDomainAbortJob`.

@@ -79,6 +79,9 @@ struct VMBackup {
         var clients: [[NBDClient]] = []
         var domain: LibvirtDomain?
         var scratches: [String] = []
+        /// The backup an incremental one builds on, and the checkpoint this one makes.
+        var incremental: BackupManifest?
+        var newCheckpoint: String?
         defer {
             clients.joined().forEach { $0.disconnect() }
             servers.forEach { $0.stop() }
@@ -89,7 +92,22 @@ struct VMBackup {
             guard let live = try vms.domain(vmid) else { throw VMAError("VM \(vmid) is not running") }
             let socket = "\(vms.runDirectory)/\(vmid).backup"
             unlink(socket)
-            var xml = "<domainbackup mode='pull'><server transport='unix' socket='\(socket)'/><disks>"
+            // into a chunk store, qcow2 disks get a checkpoint: its bitmaps record what the guest
+            // writes from now on, so the next backup reads only that (the rest is the last one's chunks)
+            var checkpointXML: String?
+            if case .chunks(let writer) = target, !disks.isEmpty, disks.allSatisfy({ $0.format == "qcow2" }) {
+                let name = "corral-\(writer.manifest.time)"
+                checkpointXML =
+                    "<domaincheckpoint><name>\(name)</name><disks>"
+                    + VMConfig(config.current).drives.filter { !$0.isCDROM }.map {
+                        let target = DomainXML.target($0)
+                        return "<disk name='\(target)' checkpoint='\(disks.contains { $0.target == target } ? "bitmap" : "no")'/>"
+                    }.joined() + "</disks></domaincheckpoint>"
+                incremental = Self.previous(vmid, in: writer.store, disks: disks, checkpoints: Set((try? live.checkpointNames()) ?? []))
+                newCheckpoint = name
+            }
+            var xml = "<domainbackup mode='pull'>" + (incremental.map { "<incremental>\($0.checkpoint!)</incremental>" } ?? "")
+            xml += "<server transport='unix' socket='\(socket)'/><disks>"
             let included = Set(disks.map(\.target))
             for drive in VMConfig(config.current).drives where !drive.isCDROM {
                 let target = DomainXML.target(drive)
@@ -110,7 +128,15 @@ struct VMBackup {
             }
             let thaw = !paused && vms.freezeGuestFileSystems(vmid, log: log)
             do {
-                try live.backupBegin(xml: xml)
+                do {
+                    try live.backupBegin(xml: xml, checkpoint: checkpointXML)
+                } catch  where checkpointXML != nil {
+                    // no bitmaps (an old qcow2, a name taken): a full read still stores only new chunks
+                    log("no checkpoint for an incremental backup next time: \(error.message)")
+                    (incremental, newCheckpoint) = (nil, nil)
+                    try live.backupBegin(
+                        xml: xml.replacingOccurrences(of: #"<incremental>[^<]*</incremental>"#, with: "", options: .regularExpression))
+                }
             } catch {
                 if thaw { vms.thawGuestFileSystems(vmid, log: log) }
                 if paused { try? live.resume() }
@@ -123,8 +149,11 @@ struct VMBackup {
             domain = live
             if thaw { vms.thawGuestFileSystems(vmid, log: log) }
             log("started backup job (pull mode, the guest keeps running)")
+            if let incremental { log("incremental: reading what the guest wrote since checkpoint '\(incremental.checkpoint!)'") }
             for disk in disks {
-                clients.append(try (0..<Self.connections).map { _ in try NBDClient(socketPath: socket, export: disk.target) })
+                let bitmap = incremental.map { _ in "qemu:dirty-bitmap:backup-\(disk.target)" }
+                clients.append(
+                    try (0..<Self.connections).map { _ in try NBDClient(socketPath: socket, export: disk.target, metaContext: bitmap) })
             }
         } else {
             for disk in disks {
@@ -138,7 +167,8 @@ struct VMBackup {
         switch target {
         case .vma(let sink):
             var writer = try VMAWriter(configs: configs, devices: zip(disks, clients).map { ($0.device, $1[0].size) }, sink: sink)
-            let total = try Self.read(clients, disks: disks, throttle: throttle, log: log) { index, offset, bytes in
+            let total = try Self.read(clients, disks: disks, throttle: throttle, unchanged: nil, log: log) { index, offset, bytes in
+                guard let bytes else { return }
                 var at = 0
                 while at < bytes.count {
                     let end = min(at + VMAWriter.clusterSize, bytes.count)
@@ -154,12 +184,24 @@ struct VMBackup {
             for (name, data) in configs { writer.manifest.configs[name] = String(decoding: data, as: UTF8.self) }
             var batch: [[UInt8]] = []
             var current = -1
-            let total = try Self.read(clients, disks: disks, throttle: throttle, log: log) { index, _, bytes in
+            let previous = incremental
+            let store = writer.store
+            // a piece the bitmap says is clean is the last backup's chunk, if the store still has it
+            let unchanged = previous.map { Self.unchanged(since: $0, in: store) }
+            var skipped = 0
+            let total = try Self.read(clients, disks: disks, throttle: throttle, unchanged: unchanged, log: log) { index, offset, bytes in
                 if index != current {
                     try writer.add(batch)
                     batch = []
                     writer.begin(stream: disks[index].device, size: clients[index][0].size)
                     current = index
+                }
+                guard let bytes else {
+                    try writer.add(batch)
+                    batch = []
+                    writer.reuse(previous!.streams[index].chunks[Int(offset / UInt64(ChunkedBackupWriter.diskChunkSize))])
+                    skipped += 1
+                    return
                 }
                 batch.append(bytes)
                 if batch.count >= writer.batch {
@@ -168,6 +210,14 @@ struct VMBackup {
                 }
             }
             if !batch.isEmpty { try writer.add(batch) }
+            if previous != nil { log("incremental: \(skipped) unchanged chunks not read") }
+            if let newCheckpoint, let domain {
+                writer.manifest.checkpoint = newCheckpoint
+                // only the newest checkpoint is needed: older ones would track writes for nothing
+                for old in (try? domain.checkpointNames()) ?? [] where old.hasPrefix("corral-") && old != newCheckpoint {
+                    try? domain.deleteCheckpoint(old)
+                }
+            }
             log(
                 "\(writer.reusedChunks) chunks were in the store already, \(writer.manifest.newChunks) new (\(ByteFormat.bytes(writer.manifest.newBytes)) stored)"
             )
@@ -177,24 +227,52 @@ struct VMBackup {
 
     static let connections = 4
 
+    typealias Unchanged = @Sendable (NBDClient, Int, UInt64, UInt64) throws -> Bool
+
+    /// Whether a piece (connection, disk index, offset, length) is clean in the dirty bitmap and so
+    /// is `previous`'s chunk, which the store must still hold.
+    static func unchanged(since previous: BackupManifest, in store: ChunkStore) -> Unchanged {
+        { client, index, offset, length in
+            let stream = previous.streams[index]
+            let chunk = Int(offset / UInt64(ChunkedBackupWriter.diskChunkSize))
+            guard stream.size == client.size, chunk < stream.chunks.count, stream.chunks[chunk].size == Int(length),
+                store.has(stream.chunks[chunk])
+            else { return false }
+            return try !client.anyFlagged(offset: offset, length: length)
+        }
+    }
+
+    /// The newest backup of `vmid` in the store if it made a checkpoint QEMU still has, of the same
+    /// disks: what an incremental backup builds on. Any other newest backup means a full read.
+    static func previous(_ vmid: Int, in store: ChunkStore, disks: [Disk], checkpoints: Set<String>) -> BackupManifest? {
+        for snapshot in store.snapshots().reversed() where snapshot.hasPrefix("vm/\(vmid)/") {
+            guard let manifest = try? store.manifest(snapshot) else { continue }
+            guard let checkpoint = manifest.checkpoint, checkpoints.contains(checkpoint), manifest.streams.map(\.name) == disks.map(\.device)
+            else { return nil }
+            return manifest
+        }
+        return nil
+    }
+
     /// Reads every disk in 4 MiB pieces (one chunk of a chunk store, 64 VMA clusters), one piece per
     /// connection at a time, handed on in order; the next pieces are read while `body` works.
     static func read(
-        _ clients: [[NBDClient]], disks: [Disk], throttle: Throttle?, log: (String) -> Void,
-        _ body: (Int, UInt64, [UInt8]) throws -> Void
+        _ clients: [[NBDClient]], disks: [Disk], throttle: Throttle?, unchanged: Unchanged?,
+        log: (String) -> Void, _ body: (Int, UInt64, [UInt8]?) throws -> Void
     ) throws -> UInt64 {
         var total: UInt64 = 0
         let chunk = UInt64(ChunkedBackupWriter.diskChunkSize)
         for (index, connections) in clients.enumerated() {
             let size = connections[0].size
-            func start(_ from: UInt64) -> (UInt64, ResultSlots<[UInt8]>.Pending)? {
+            func start(_ from: UInt64) -> (UInt64, ResultSlots<[UInt8]?>.Pending)? {
                 guard from < size else { return nil }
                 let pieces = Int(min(UInt64(connections.count), (size - from + chunk - 1) / chunk))
                 return (
                     from,
-                    ResultSlots<[UInt8]>.start(pieces) { i in
+                    ResultSlots<[UInt8]?>.start(pieces) { i in
                         let at = from + UInt64(i) * chunk
                         let length = Int(min(chunk, size - at))
+                        if let unchanged, try unchanged(connections[i], index, at, UInt64(length)) { return nil }
                         throttle?.take(length)
                         return try connections[i].read(offset: at, length: length)
                     }

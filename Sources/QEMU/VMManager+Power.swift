@@ -53,6 +53,9 @@ extension VMManager {
             try? storage.free(state)
             return
         }
+        for drive in VMConfig(config.current).drives where !drive.isCDROM {
+            if let volid = drive.volid, let path = try? storage.path(volid), path.hasSuffix(".qcow2") { StaleBitmaps.remove(from: path, log: log) }
+        }
         let hook = config.current["hookscript"]
         try GuestHookScript.run(hook, vmid: vmid, phase: "pre-start", storage: storage, log: log)
         do {
