@@ -90,6 +90,27 @@ public struct BackupDomain: Domain {
                     try BackupJobs(fs: job.vms.fs).save(id, try Self.jobValues(context, base: [:]), create: true)
                     return .null
                 }),
+            .directory("/cluster/jobs", description: "Job helpers.", permission: .anyUser),
+            Endpoint(
+                pve: "GET /cluster/jobs/schedule-analyze", description: "The next times a schedule (calendar event) names.",
+                returns: .array(of: .object(["timestamp": .integer(), "utc": .string()])), permission: .anyUser,
+                handler: .sync { context in
+                    let schedule = try context.require("schedule")
+                    let event: CalendarEvent
+                    do { event = try CalendarEvent(schedule) } catch { throw APIError.parameters(["schedule": "\(error)"]) }
+                    var at = Date(timeIntervalSince1970: TimeInterval(context.int("starttime") ?? Int64(Date().timeIntervalSince1970)))
+                    let f = DateFormatter()
+                    f.locale = Locale(identifier: "en_US_POSIX")
+                    f.timeZone = TimeZone(identifier: "UTC")
+                    f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+                    var out: [JSON] = []
+                    for _ in 0..<Int(context.int("iterations") ?? 10) {
+                        guard let next = event.next(after: at) else { break }
+                        out.append(["timestamp": .int(Int64(next.timeIntervalSince1970)), "utc": .string(f.string(from: next))])
+                        at = next
+                    }
+                    return .array(out)
+                }),
             Endpoint(
                 pve: "GET /cluster/backup/{id}/included_volumes",
                 description: "The guests a backup job covers, each with its volumes and whether the backup takes them.",

@@ -68,7 +68,8 @@ public final class BackupScheduler: Sendable {
         let runs = lastRuns()
         for job in jobs {
             guard let last = runs[job.id] else {
-                record(job.id, at: now)
+                // a baseline before this minute: the job may still be due in it
+                record(job.id, at: now.addingTimeInterval(-60))
                 continue
             }
             guard job["repeat-missed"] == "1", let schedule = job["schedule"], let event = try? CalendarEvent(schedule),
@@ -89,8 +90,10 @@ public final class BackupScheduler: Sendable {
         if first { catchUp(now, jobs: jobs) }
         for job in jobs {
             guard let schedule = job["schedule"], let event = try? CalendarEvent(schedule), event.matches(now) else { continue }
+            // the recorded run counts too: a corrald restarted within the minute does not run it twice
+            let recorded = (lastRuns()[job.id] ?? 0) / 60
             let due = lastRun.withLock { last -> Bool in
-                guard last[job.id, default: 0] < minute else { return false }
+                guard max(last[job.id, default: 0], recorded) < minute else { return false }
                 last[job.id] = minute
                 return true
             }

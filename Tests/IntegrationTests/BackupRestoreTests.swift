@@ -239,6 +239,17 @@ import Testing
         // the job without the option does not catch up (unless its hour strikes during the test)
         let minute = Calendar(identifier: .gregorian).component(.minute, from: Date())
         if minute != 0 { #expect(tasks.count == 1, "\(tasks.count) vzdump tasks") }
+        // the schedule preview: the next Saturdays at 02:00 after 2026-12-04 00:00 (a Friday, in the node's zone)
+        var components = DateComponents(year: 2026, month: 12, day: 4)
+        components.timeZone = TimeZone.current
+        let friday = Int(Calendar(identifier: .gregorian).date(from: components)!.timeIntervalSince1970)
+        let analyzed =
+            Self.data(
+                try curl(node, "/api2/json/cluster/jobs/schedule-analyze?schedule=sat%2002:00&iterations=3&starttime=\(friday)")) as? [[String: Any]]
+            ?? []
+        #expect(analyzed.compactMap { $0["timestamp"] as? Int } == [1, 8, 15].map { friday + $0 * 86400 + 7200 }, "\(analyzed)")
+        let badSchedule = try curl(node, "/api2/json/cluster/jobs/schedule-analyze?schedule=sat%2025:00")
+        #expect(badSchedule.status == 400 && badSchedule.body.contains("\"schedule\""), "\(badSchedule.body)")
         let state = (try? String(contentsOfFile: node.dataDirectory + "/backup-jobs.json", encoding: .utf8)) ?? ""
         #expect(!state.contains("\(twoHoursAgo), \"waits\"") && !state.contains("\"missed\":\(twoHoursAgo)"), "\(state)")
     }

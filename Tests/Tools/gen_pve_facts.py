@@ -179,6 +179,7 @@ GET /cluster/backup
 POST /cluster/backup
 GET /cluster/backup/{id}
 PUT /cluster/backup/{id}
+GET /cluster/jobs/schedule-analyze
 GET /cluster/backup/{id}/included_volumes
 DELETE /cluster/backup/{id}
 """
