@@ -149,9 +149,20 @@ public struct ChunkedBackupReader: DiskArchiveReader, Sendable {
         try store.shared {
             for (index, stream) in manifest.streams.enumerated() {
                 var offset: UInt64 = 0
-                for chunk in stream.chunks {
-                    if !chunk.digest.isEmpty { try block(index + 1, offset, try store.read(chunk)[...]) }
-                    offset += UInt64(chunk.size)
+                // stored chunks are read, decompressed and checked on every core, a batch at a time
+                let width = max(2, ProcessInfo.processInfo.activeProcessorCount)
+                for start in stride(from: 0, to: stream.chunks.count, by: width) {
+                    let batch = Array(stream.chunks[start..<min(stream.chunks.count, start + width)])
+                    let slots = ResultSlots<[UInt8]>(count: batch.count)
+                    let store = store
+                    DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+                        slots.set(i, Result { batch[i].digest.isEmpty ? [] : try store.read(batch[i]) })
+                    }
+                    for (chunk, result) in zip(batch, slots.results) {
+                        let bytes = try result.get()
+                        if !chunk.digest.isEmpty { try block(index + 1, offset, bytes[...]) }
+                        offset += UInt64(chunk.size)
+                    }
                 }
             }
         }
