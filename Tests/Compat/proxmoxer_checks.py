@@ -8,6 +8,7 @@ multipart with checksum and checksum-algorithm and then follows the task.
 """
 
 import re
+import time
 
 from harness import expect, expect_eq, need
 
@@ -340,6 +341,38 @@ def run(c, node):
         api.nodes(N).storage("local").content(volid).delete()
 
     c.check("proxmoxer: POST vzdump (stop mode, zstd), backup content, vzdump/extractconfig, restore with archive=", backup_restore)
+
+    def backup_jobs_and_dedup():
+        need(vm)
+        # a backup job as Ansible's and Terraform's modules make them, and what the GUI reads about it
+        api.cluster.backup.post(id="compat-job", schedule="sat 02:00", vmid=str(vm), storage="local", mode="stop", **{"prune-backups": "keep-last=2"})
+        jobs = {j["id"]: j for j in api.cluster.backup.get()}
+        expect(jobs.get("compat-job", {}).get("next-run", 0) > time.time(), f"job list {jobs}")
+        included = api.cluster.backup("compat-job").included_volumes.get()
+        expect([g["id"] for g in included["children"]] == [vm], f"included_volumes {included}")
+        uncovered = {g["vmid"] for g in api.cluster("backup-info")("not-backed-up").get()}
+        expect(vm not in uncovered, f"not-backed-up {uncovered}")
+        runs = api.cluster.jobs("schedule-analyze").get(schedule="sat 02:00", iterations=2)
+        expect(len(runs) == 2 and runs[1]["timestamp"] - runs[0]["timestamp"] == 7 * 86400, f"schedule-analyze {runs}")
+        api.cluster.backup("compat-job").delete()
+        # Corral's deduplicating store: a storage like any other to these clients
+        base = api.storage("compat").get()["path"] + "-dedup"
+        api.storage.post(storage="compatdd", type="dedup", path=base)
+        try:
+            task_ok(api, api.nodes(N).vzdump.post(vmid=str(vm), storage="compatdd", mode="stop"), "POST vzdump to dedup")
+            backups = api.nodes(N).storage("compatdd").content.get(content="backup")
+            expect(len(backups) == 1 and backups[0]["volid"].startswith(f"compatdd:backup/vm/{vm}/") and backups[0]["format"] == "dedup-vm",
+                   f"dedup backups {backups}")
+            task_ok(api, api.nodes(N).qemu.post(vmid=vm + 51, archive=backups[0]["volid"], storage="compat"), "restore from dedup")
+            task_ok(api, api.nodes(N).qemu(vm + 51).delete(), "DELETE restored VM")
+            task_ok(api, api.nodes(N).storage("compatdd").verify.post(), "verify")
+            api.nodes(N).storage("compatdd").content(backups[0]["volid"]).delete()
+            expect(api.nodes(N).storage("compatdd").content.get(content="backup") == [], "backup removed")
+        finally:
+            api.storage("compatdd").delete()
+
+    c.check("proxmoxer: backup jobs (POST/GET/DELETE cluster/backup, included_volumes, not-backed-up, schedule-analyze); "
+            "vzdump into a dedup store, restore, verify, delete", backup_jobs_and_dedup)
 
     def agent_unconfigured():
         need(vm)
