@@ -131,6 +131,16 @@ struct BTRFSStorageTests {
         #expect(
             members.contains("./etc/backed-up") && members.contains("./bin/busybox") && !members.contains("./etc/motd"), "\(members.count) members")
         #expect(try VMTests.task(node, "POST", "\(path)/lxc/942/status/stop") == "OK")
+        // restored onto another storage: the btrfs container comes back as a directory on local
+        #expect(
+            try VMTests.task(
+                node, "POST", "\(path)/lxc", ["vmid=943", "ostemplate=local:backup/\(archive)", "restore=1", "storage=local"]) == "OK")
+        #expect((config("lxc", 943)["rootfs"] as? String)?.hasPrefix("local:943/") == true, "\(config("lxc", 943))")
+        // its 1 GiB root is an ext4 image on a directory storage
+        let image = node.dataDirectory + "/vz/images/943/vm-943-disk-0.raw"
+        let backedUp = try runCommand("/sbin/debugfs", ["-R", "cat /etc/backed-up", image])
+        #expect(backedUp.stdout == "y", "\(backedUp.stdout)\(backedUp.stderr)")
+        #expect(try VMTests.task(node, "DELETE", "\(path)/lxc/943", ["purge=1"]) == "OK")
         #expect(try VMTests.task(node, "DELETE", "\(path)/lxc/942", ["purge=1"]) == "OK")
         #expect(!FileManager.default.fileExists(atPath: root) && !FileManager.default.fileExists(atPath: root + "@clean"))
 
