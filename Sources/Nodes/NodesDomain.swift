@@ -1,5 +1,6 @@
 import API
 import ClusterFS
+import Foundation
 import Guests
 import Schema
 
@@ -36,5 +37,7 @@ public struct NodesDomain: Domain {
             + NodeSystemEndpoints.all(files: files) + NodeHardwareEndpoints.all()
             + NodeLogEndpoints.all(ownsMachine: files.ownsMachine) + (tree.map(NodeConfigEndpoints.all) ?? [])
             + NodeAdminEndpoints.all(ownsMachine: files.ownsMachine) + NodeShellEndpoints.all(sessions: shells)
+            // beside resolv.conf: /etc/network/interfaces on a node that owns its machine
+            + NodeNetworkEndpoints.all(interfacesFile: (files.resolvConf as NSString).deletingLastPathComponent + "/network/interfaces")
     }
 }

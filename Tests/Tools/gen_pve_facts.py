@@ -78,6 +78,8 @@ GET /nodes/{node}/capabilities/qemu
 GET /nodes/{node}/capabilities/qemu/cpu
 GET /nodes/{node}/capabilities/qemu/machines
 GET /nodes/{node}/disks/list
+GET /nodes/{node}/network
+GET /nodes/{node}/network/{iface}
 PUT /nodes/{node}/time
 GET /nodes/{node}/syslog
 GET /nodes/{node}/journal
