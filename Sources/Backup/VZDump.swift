@@ -283,6 +283,10 @@ public struct VZDump: Sendable {
         }
         await resume()
         if target.store == nil {
+            // names have one-second resolution: a second backup of a guest within it must not replace the first
+            guard !FileManager.default.fileExists(atPath: archive) else {
+                throw GuestError(500, "archive '\(archive)' exists already (a backup of this guest in the same second)")
+            }
             try FileManager.default.moveItem(atPath: temporary, toPath: archive)
             let size = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? UInt64) ?? 0
             log("archive file size: \(ByteFormat.bytes(size ?? 0))")
@@ -311,6 +315,9 @@ public struct VZDump: Sendable {
         _ vmid: Int, type: String, store: ChunkStore, snapshot: String, time: Int64, config: String, mode: String, options o: Options,
         log: @escaping @Sendable (String) -> Void
     ) throws {
+        guard !FileManager.default.fileExists(atPath: store.directory(snapshot) + "/index.json") else {
+            throw GuestError(500, "backup '\(snapshot)' exists already (a backup of this guest in the same second)")
+        }
         try store.shared {
             let started = Date()
             let writer = ChunkedBackupWriter(

@@ -40,9 +40,20 @@ extension ContainerManager {
         guard let rootfs = ct.rootfs else { throw GuestError(500, "CT \(vmid) has no rootfs") }
         log("CT Name: \(config.current["hostname"] ?? "CT\(vmid)")")
         log("including mount point rootfs ('/') in backup")
-        for key in config.current.values.keys.sorted() where key.hasPrefix("mp") {
-            log("excluding mount point \(key) from backup (mount points are not backed up by this version)")
+        // volume mount points with backup=1 go in (PVE's rule); bind mounts and the rest stay out
+        var included: [CTConfig.MountPoint] = []
+        for mp in ct.mountPoints {
+            if mp.volid != nil && mp.options["backup"]?.boolValue == true {
+                log("including mount point \(mp.key) ('\(mp.path)') in backup")
+                included.append(mp)
+            } else {
+                log("excluding \(mp.isBind ? "bind" : "volume") mount point \(mp.key) ('\(mp.path)') from backup\(mp.isBind ? "" : " (disabled)")")
+            }
         }
+        let mountPaths = included.map { $0.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
+        // a mount point on the root's own file system (a directory volume, bind mounted) is read with
+        // the root; one on another file system is a source of its own (tar and rsync stay on one)
+        func separate(under root: String) -> [String] { mountPaths.filter { !Self.sameDevice(root, root + "/" + $0) } }
         let staging = "\(lxcpath)/.backup-\(vmid)"
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging + "/etc/vzdump", withIntermediateDirectories: true)
@@ -64,7 +75,7 @@ extension ContainerManager {
                     "--directory=\(staging)", "./etc/vzdump/pct.conf", "./etc/vzdump/pct.fw", "--directory=\(root)", "--no-anchored",
                     unprivileged ? "--exclude=lost+found" : nil,
                 ].compactMap { $0 } + anywhere + ["--anchored", "--exclude=./tmp/?*", "--exclude=./var/tmp/?*", "--exclude=./var/run/?*.pid"]
-                + anchored + ["./"]
+                + anchored + ["./"] + separate(under: root).map { "./" + $0 }
             if unprivileged {
                 try ensureSubordinateIDs()
                 let map = "\(LXCConfigBuilder.idShift):\(LXCConfigBuilder.idCount)"
@@ -85,9 +96,15 @@ extension ContainerManager {
             report()
         }
         guard isRunning(vmid), let pid = try container(vmid).initPID else {
-            return try withMounted(rootfs.volume, vmid: vmid) { root in try tar(root) }
+            return try withMountedTree(ct, vmid: vmid, mountPoints: included) { root in try tar(root) }
         }
         var mode = options.mode
+        if mode == "snapshot" && !included.isEmpty {
+            // one snapshot per volume would be needed, taken together: read them in suspend mode
+            log("mode failure - mount points are not snapshotted together with the root file system")
+            log("trying 'suspend' mode instead")
+            mode = "suspend"
+        }
         if mode == "snapshot" {
             if let volume = VolumeID(rootfs.volume), let plugin = try? storage.plugin(volume.storage), plugin.canSnapshot(volume.name),
                 let snapshotPath = plugin.snapshotPath(volume.name, snapshot: "vzdump")
@@ -123,17 +140,28 @@ extension ContainerManager {
             ]
             log("starting first sync /proc/\(pid)/root/ to \(copy)")
             var started = Date()
-            // rsync exits 24 when files vanish while it reads: normal for a running system
-            let first = try Command.execute(rsync)
-            guard first.status == 0 || first.status == 24 else { throw GuestError(500, "rsync failed: \(first.stderr)") }
+            // the root, then each included mount point (--one-file-system keeps them out of the first)
+            let syncs =
+                [rsync]
+                + separate(under: "/proc/\(pid)/root").map { path in
+                    Array(rsync.dropLast(2)) + ["/proc/\(pid)/root/\(path)/", copy + "/" + path + "/"]
+                }
+            func sync() throws {
+                for command in syncs {
+                    try FileManager.default.createDirectory(atPath: command[command.count - 1], withIntermediateDirectories: true)
+                    // rsync exits 24 when files vanish while it reads: normal for a running system
+                    let result = try Command.execute(command)
+                    guard result.status == 0 || result.status == 24 else { throw GuestError(500, "rsync failed: \(result.stderr)") }
+                }
+            }
+            try sync()
             log("first sync finished - transferred in \(Int(Date().timeIntervalSince(started))) seconds")
             log("suspending guest")
             started = Date()
             do {
                 try freeze(vmid)
                 defer { try? thaw(vmid) }
-                let last = try Command.execute(rsync)
-                guard last.status == 0 || last.status == 24 else { throw GuestError(500, "rsync failed: \(last.stderr)") }
+                try sync()
             }
             log("final sync finished - transferred in \(String(format: "%.1f", Date().timeIntervalSince(started))) seconds")
             log("resumed guest")
@@ -145,6 +173,11 @@ extension ContainerManager {
         try freeze(vmid)
         defer { try? thaw(vmid) }
         try tar("/proc/\(pid)/root")
+    }
+
+    static func sameDevice(_ a: String, _ b: String) -> Bool {
+        var x = stat(), y = stat()
+        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev
     }
 
     static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
@@ -173,6 +206,15 @@ extension ContainerManager {
         let archived = try archivedConfig(archive).current
         var out: [String: JSON] = [:]
         for (key, value) in archived.values where !key.hasPrefix("mp") && !key.hasPrefix("unused") { out[key] = .string(value) }
+        // mount points the backup holds are made again at their size on the target storage; the rest are left out
+        for mp in CTConfig(archived).mountPoints where mp.volid != nil && mp.options["backup"]?.boolValue == true {
+            let size = mp.options["size"].flatMap { Checks.parseSize($0.plainText) } ?? 0
+            let target = given["storage"]?.plainText ?? VolumeID(mp.volume)?.storage ?? "local"
+            let rest = archived[mp.key]!.split(separator: ",").dropFirst().filter { !$0.hasPrefix("size=") && !$0.hasPrefix("volume=") }
+            out[mp.key] = .string(
+                ([size == 0 ? "\(target):0" : "\(target):\(String(format: "%.3f", Double(size) / 1_073_741_824))"] + rest.map(String.init))
+                    .joined(separator: ","))
+        }
         if let description = archived.description { out["description"] = .string(description) }
         let root = CTConfig(archived).rootfs
         let oldStorage = root.flatMap { VolumeID($0.volume)?.storage }

@@ -99,6 +99,34 @@ extension ContainerManager {
         return try body(target)
     }
 
+    /// The root file system mounted with the given mount points' volumes beneath it (each at its
+    /// path, parents first), for the time of `body`: what a backup reads and a create or restore
+    /// fills. Unmounted in reverse order.
+    func withMountedTree<T>(_ ct: CTConfig, vmid: Int, mountPoints: [CTConfig.MountPoint], _ body: (String) throws -> T) throws -> T {
+        guard let rootfs = ct.rootfs else { throw GuestError(500, "CT \(vmid) has no rootfs") }
+        return try withMounted(rootfs.volume, vmid: vmid) { root in
+            var mounted: [String] = []
+            defer { for target in mounted.reversed() { _ = try? Command.run(["umount", target]) } }
+            for mp in mountPoints {
+                guard let volid = mp.volid else { continue }
+                let (path, kind) = try resolve(volid)
+                // missing directories on the way belong to the container's root, as if it made them
+                let owner = Self.rootOwner(unprivileged: ct.unprivileged)
+                var target = root
+                for part in mp.path.split(separator: "/") {
+                    target += "/" + part
+                    if mkdir(target, 0o755) == 0 { chown(target, owner, owner) }
+                }
+                let options = kind == .directory ? ["--bind"] : kind == .image ? ["-o", "loop"] : []
+                do { _ = try Command.run(["mount"] + options + [path, target]) } catch {
+                    throw GuestError(wrapping: error, "cannot mount \(mp.key) (\(volid)) at \(mp.path)")
+                }
+                mounted.append(target)
+            }
+            return try body(root)
+        }
+    }
+
     /// Unprivileged containers need root's subordinate IDs for the shift (as PVE's packaging adds them).
     func ensureSubordinateIDs() throws {
         for file in ["/etc/subuid", "/etc/subgid"] {
@@ -169,8 +197,9 @@ extension ContainerManager {
                     var section = GuestConfig.Section(values: options)
                     section.description = section.values.removeValue(forKey: "description")
                     if section["hostname"] == nil { section["hostname"] = "CT\(vmid)" }
-                    let rootVolume = CTConfig(section).rootfs!.volume
-                    try withMounted(rootVolume, vmid: vmid) { root in
+                    // the mount points' volumes are mounted where they belong, so the archive fills them
+                    let volumeMounts = CTConfig(section).mountPoints.filter { $0.volid != nil }
+                    try withMountedTree(CTConfig(section), vmid: vmid, mountPoints: volumeMounts) { root in
                         try extract(template: template, into: root, unprivileged: unprivileged, log: log)
                         if section["ostype"] == nil { section["ostype"] = RootfsSetup.detectOSType(root: root) }
                         let setup = RootfsSetup(root: root, owner: Self.rootOwner(unprivileged: unprivileged))
@@ -202,7 +231,8 @@ extension ContainerManager {
         _ options: [String: String], vmid: Int, unprivileged: Bool, reverter: Reverter, log: @Sendable (String) -> Void
     ) throws -> [String: String] {
         var out = options
-        for key in options.keys.sorted() {
+        // the root file system first, so it gets the first disk name as in PVE
+        for key in options.keys.sorted(by: { ($0 == "rootfs" ? "" : $0) < ($1 == "rootfs" ? "" : $1) }) {
             guard let format = CTOptionSchema.format(key) else { continue }
             if CTOptionSchema.isVolume(key) && !key.hasPrefix("unused") {
                 var props = try PropertyString.parse(options[key]!, format: format)

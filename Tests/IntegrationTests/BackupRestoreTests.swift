@@ -178,6 +178,56 @@ import Testing
         let noPool = try curl(node, "/api2/json/nodes/bkp/vzdump", ["-d", "pool=nosuch", "-d", "storage=local"])
         #expect(noPool.status == 400 && noPool.body.contains("\"pool\""), "\(noPool.body)")
 
+        // mount points: a directory volume and an ext4 image with backup=1 go in and come back on new
+        // volumes; one without backup=1 stays out
+        for (key, value) in [("mp0", "local:0,mp=/srv/dir,backup=1"), ("mp1", "local:0.02,mp=/srv/img,backup=1"), ("mp2", "local:0,mp=/srv/skip")] {
+            let put = try curl(node, "/api2/json/nodes/bkp/lxc/170/config", ["-X", "PUT", "--data-urlencode", "\(key)=\(value)"])
+            #expect(put.status == 200, "\(key): \(put.body)")
+        }
+        let mounts = Self.data(try curl(node, "/api2/json/nodes/bkp/lxc/170/config")) as? [String: Any] ?? [:]
+        func volumePath(_ key: String) -> String {
+            let volume = String((mounts[key] as? String ?? "").split(separator: ",").first ?? "")
+            return images + "/" + String(volume.split(separator: ":").last ?? "")
+        }
+        try "in the directory mount point\n".write(toFile: volumePath("mp0") + "/dirmarker", atomically: true, encoding: .utf8)
+        try "left out\n".write(toFile: volumePath("mp2") + "/skipmarker", atomically: true, encoding: .utf8)
+        let loop = node.dataDirectory + "/mp1mount"
+        try FileManager.default.createDirectory(atPath: loop, withIntermediateDirectories: true)
+        #expect(try runCommand("/bin/mount", ["-o", "loop", volumePath("mp1"), loop]).status == 0)
+        try "in the image mount point\n".write(toFile: loop + "/imgmarker", atomically: true, encoding: .utf8)
+        chown(loop + "/imgmarker", 100_000, 100_000)
+        _ = try runCommand("/bin/umount", [loop])
+        sleep(1)  // archive names have one-second resolution
+        let mpBackup = try VMTests.task(node, "POST", "/nodes/bkp/vzdump", ["vmid=170", "storage=local", "compress=zstd"])
+        let mpLog = try GuestAgentTests.lastTaskLog(node, type: "vzdump")
+        #expect(mpBackup == "OK", "\(mpLog)")
+        #expect(
+            mpLog.contains("including mount point mp0 ('/srv/dir')") && mpLog.contains("including mount point mp1 ('/srv/img')")
+                && mpLog.contains("excluding volume mount point mp2"), "\(mpLog)")
+        let mpArchive = try #require(Self.backups(node).last { $0.hasPrefix("vzdump-lxc-170-") && $0.hasSuffix(".tar.zst") })
+        let mpMembers = try runCommand("/usr/bin/tar", ["--zstd", "-tf", dump + mpArchive]).stdout.split(separator: "\n")
+        #expect(
+            mpMembers.filter { $0 == "./srv/dir/dirmarker" }.count == 1 && mpMembers.filter { $0 == "./srv/img/imgmarker" }.count == 1
+                && !mpMembers.contains("./srv/skip/skipmarker"), "\(mpMembers.filter { $0.hasPrefix("./srv") })")
+        let mpRestore = try VMTests.task(node, "POST", "/nodes/bkp/lxc", ["vmid=173", "ostemplate=local:backup/\(mpArchive)", "restore=1"])
+        let mpRestoreLog = try GuestAgentTests.lastTaskLog(node, type: "vzrestore")
+        #expect(mpRestore == "OK", "\(mpRestore) \(mpRestoreLog)")
+        guard mpRestore == "OK" else { return }
+        let restoredMounts = Self.data(try curl(node, "/api2/json/nodes/bkp/lxc/173/config")) as? [String: Any] ?? [:]
+        #expect(
+            (restoredMounts["mp0"] as? String)?.hasPrefix("local:173/") == true && (restoredMounts["mp1"] as? String)?.contains("mp=/srv/img") == true
+                && restoredMounts["mp2"] == nil, "\(restoredMounts)")
+        guard restoredMounts["mp0"] != nil && restoredMounts["mp1"] != nil else { return }
+        let restoredDir = images + "/" + String(((restoredMounts["mp0"] as? String) ?? "").split(separator: ",")[0].split(separator: ":")[1])
+        #expect((try? String(contentsOfFile: restoredDir + "/dirmarker", encoding: .utf8)) == "in the directory mount point\n")
+        let restoredImage = images + "/" + String(((restoredMounts["mp1"] as? String) ?? "").split(separator: ",")[0].split(separator: ":")[1])
+        let imageMarker = try runCommand("/sbin/debugfs", ["-R", "cat /imgmarker", restoredImage])
+        #expect(imageMarker.stdout == "in the image mount point\n", "\(imageMarker.stdout)\(imageMarker.stderr)")
+        // the root's own directory for the mount point holds nothing: the data went onto the volume
+        let restoredRootDir = images + "/173/subvol-173-disk-0.subvol/srv/dir"
+        #expect(!FileManager.default.fileExists(atPath: restoredRootDir + "/dirmarker"))
+        #expect(try VMTests.task(node, "DELETE", "/nodes/bkp/lxc/173", ["purge=1"]) == "OK")
+
         // a scheduled job (jobs.cfg) runs on its schedule: every minute, uncompressed, for CT 170
         let badSchedule = try curl(node, "/api2/json/cluster/backup", ["-d", "schedule=fri 25:00", "-d", "vmid=170"])
         #expect(badSchedule.status == 400 && badSchedule.body.contains("\"schedule\""), "\(badSchedule.body)")
