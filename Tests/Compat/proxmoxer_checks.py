@@ -406,6 +406,18 @@ def run(c, node):
 
     c.check("proxmoxer: node dns, hosts, time, services, disks/list, apt/update|repositories, report, journal", node_system)
 
+    def node_network():
+        # what bridge pickers and inventory scripts read: every row has PVE's keys, the filter narrows
+        rows = api.nodes(N).network.get()
+        expect(all({"iface", "type", "priority", "families", "method"} <= set(r) for r in rows), f"network rows {rows}")
+        expect(all(r["type"] in ("bridge", "OVSBridge") for r in api.nodes(N).network.get(type="any_bridge")), "type=any_bridge")
+        if rows:
+            one = api.nodes(N).network(rows[0]["iface"]).get()
+            expect_eq(one.get("iface"), rows[0]["iface"], "network/{iface}")
+        raises(lambda: api.nodes(N).network("nosuch0").get(), 500, "does not exist")
+
+    c.check("proxmoxer: GET nodes/{node}/network (type filter) and network/{iface}", node_network)
+
     def status_current():
         need(vm)
         st = api.nodes(N).qemu(vm).status.current.get()
