@@ -1001,6 +1001,54 @@ def dedup_store(c, daemon):
             daemon.call("DELETE", "/storage/webdedup", **auth)
 
 
+def dc_backup_jobs(c, daemon):
+    """Datacenter → Backup: Add job shows a preview of the schedule's next runs (for "sat 02:00", Saturdays at
+    02:00 in the browser's zone) and labels every input; the job is saved with all guests, local and keep-last 2
+    (checked through GET /cluster/backup), listed with its next run; Detail lists its included volumes; Remove
+    takes it away. Any job left is removed through the API."""
+    auth = daemon.login()
+    dlg = "dialog[open]"
+    c.js("location.hash = '#dc/backup'")
+    c.wait(lambda: c.q("#tabpanel .panel-toolbar .btn-primary"), "the backup jobs view", 20)
+    try:
+        c.click("#tabpanel .panel-toolbar .btn-primary")
+        c.wait_visible(f"{dlg} input[name=schedule]")
+        if unlabelled_inputs(c, dlg):
+            raise Failure(f"backup job dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+        c.js(f"""const i = document.querySelector('{dlg} input[name=schedule]'); i.value = 'sat 02:00';
+                 i.dispatchEvent(new Event('input'));""")
+        preview = f"{dlg} [data-role=schedule-preview] li"
+        c.wait(lambda: len(c.js(f"return [...document.querySelectorAll('{preview}')]")) == 5
+               and c.js(f"return [...document.querySelectorAll('{preview}')].every((li) => "
+                        "{ const d = new Date(Number(li.dataset.timestamp) * 1000); return d.getDay() === 6 && d.getHours() === 2 && d.getMinutes() === 0; })"),
+               "five Saturday 02:00 runs in the preview", 20)
+        c.js(f"""const k = document.querySelector('{dlg} input[name="prune-backups"]'); k.value = '2';""")
+        c.shot("dc-backup-add")
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: not c.q(dlg), "the job dialog to close", 20)
+        jobs = [j for j in daemon.call("GET", "/cluster/backup", **auth) if j.get("schedule") == "sat 02:00"]
+        if len(jobs) != 1 or str(jobs[0].get("all")) != "1" or jobs[0].get("storage") != "local" \
+                or jobs[0].get("prune-backups") != "keep-last=2":
+            raise Failure(f"the saved job is {jobs}")
+        row = f'#tabpanel tr[data-job="{jobs[0]["id"]}"]'
+        c.wait(lambda: c.q(row) and c.q(f"{row} [data-next-run]").get_attribute("data-next-run") == str(jobs[0]["next-run"]),
+               "the job with its next run in the table", 20)
+        c.click(f'{row} button[aria-label^="Volumes"]')
+        c.wait(lambda: c.q(f"{dlg} .job-detail") or (c.q(dlg) and "covers no guest" in c.q(dlg).text), "the job's included volumes", 20)
+        c.shot("dc-backup-detail")
+        c.click(f"{dlg} .dialog-foot .btn-primary")
+        c.wait(lambda: not c.q(dlg), "the detail to close")
+        c.click(f'{row} button[aria-label^="Remove"]')
+        c.click("dialog.confirm-dialog button[type=submit]")
+        c.wait(lambda: not c.q(row), "the job to leave the table", 20)
+        if [j for j in daemon.call("GET", "/cluster/backup", **auth) if j.get("schedule") == "sat 02:00"]:
+            raise Failure("the job is still in jobs.cfg")
+    finally:
+        for j in daemon.call("GET", "/cluster/backup", **auth):
+            if j.get("schedule") == "sat 02:00":
+                daemon.call("DELETE", f"/cluster/backup/{j['id']}", **auth)
+
+
 def terminal_checks(c):
     """The terminal emulator (www/js/term/) in the page: known escape sequences in, screen out."""
     script = (Path(__file__).with_name("term_checks.js")).read_text()
@@ -2281,6 +2329,7 @@ def main():
         if not args.mock_guests:  # the mock stands in for storage calls of its own
             ok = ok and step("datacenter storage editor", lambda c: dc_storage_editor(c, daemon))
             ok = ok and step("deduplicating backup store", lambda c: dedup_store(c, daemon))
+            ok = ok and step("datacenter backup jobs", lambda c: dc_backup_jobs(c, daemon))
         ok = ok and step("datacenter permissions", dc_permissions)
         ok = ok and step("datacenter cluster (standalone)", dc_cluster_standalone)
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))

@@ -32,6 +32,7 @@ import { mountGuestPermissions } from './views/guest-permissions.js';
 import { mountDcUsers } from './views/dc-users.js';
 import { mountDcGroups } from './views/dc-groups.js';
 import { mountDcRoles } from './views/dc-roles.js';
+import { mountDcBackup } from './views/dc-backup.js';
 import { mountDcAcl } from './views/dc-acl.js';
 import { mountDcTokens } from './views/dc-tokens.js';
 import { mountDcTfa } from './views/dc-tfa.js';
@@ -59,6 +60,7 @@ const VIEWS = {
       tab('summary', 'Summary', 'summary', mountDatacenterSummary),
       tab('cluster', 'Cluster', 'network', mountDcCluster),
       tab('storage', 'Storage', 'disk', mountDcStorage),
+      tab('backup', 'Backup', 'archive', mountDcBackup),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),
       tab('roles', 'Roles', 'shield', mountDcRoles),
