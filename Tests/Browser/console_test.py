@@ -24,7 +24,8 @@ with known escape sequences (term_checks.js); Node → Storage uploads a small
 ISO (progress, checksum, task), lists and deletes it; Datacenter → Storage adds a
 directory storage, edits it three times (the last through `delete`) and removes it, and shows the
 dialog's own and the server's refusals; it adds a deduplicating backup store (type dedup), whose
-content view runs garbage collection and verification. With --guests, a
+content view runs garbage collection and verification. Datacenter → Backup adds a scheduled job (its
+schedule previewed), lists it with its next run, shows its included volumes and removes it. With --guests, a
 container is made from the busybox template
 (built by the node through aplinfo, uploaded again through the API) by the wizard,
 started, its tabs edited, its Console must show the shell and answer
@@ -1002,51 +1003,81 @@ def dedup_store(c, daemon):
 
 
 def dc_backup_jobs(c, daemon):
-    """Datacenter → Backup: Add job shows a preview of the schedule's next runs (for "sat 02:00", Saturdays at
-    02:00 in the browser's zone) and labels every input; the job is saved with all guests, local and keep-last 2
-    (checked through GET /cluster/backup), listed with its next run; Detail lists its included volumes; Remove
-    takes it away. Any job left is removed through the API."""
+    """Datacenter → Backup. Edit, Remove, Run now and Job detail wait for a picked job. Add labels every input,
+    starts with all guests and previews the schedule's next runs: for "sat 02:00", five Saturdays at 02:00 in the
+    browser's zone. The job (all guests, storage local, keep-last 2 on the Retention tab) is saved as such (GET
+    /cluster/backup), listed, picked, with its next run, and leaves no guest without a job; Job detail lists the
+    volumes it takes; Remove (confirmed) takes it out of the table and of jobs.cfg. Nothing is backed up; a job of
+    this step left over is removed through the API."""
     auth = daemon.login()
-    dlg = "dialog[open]"
-    c.js("location.hash = '#dc/backup'")
-    c.wait(lambda: c.q("#tabpanel .panel-toolbar .btn-primary"), "the backup jobs view", 20)
+    dlg = "dialog.backup-job-dialog[open]"
+
+    def ours():
+        return [j for j in daemon.call("GET", "/cluster/backup", **auth) if j.get("schedule") == "sat 02:00"]
+
+    goto(c, "#dc/backup", "#tab-backup")
+    c.wait(lambda: c.q("#tabpanel [data-role=not-backed-up]") and c.q("#tabpanel [data-action=add]"), "the backup jobs view", 20)
+    if any(c.q(f"#tabpanel [data-action={a}]").is_enabled() for a in ("edit", "remove", "run", "detail")):
+        raise Failure("Edit, Remove, Run now or Job detail is enabled while no job is picked")
     try:
-        c.click("#tabpanel .panel-toolbar .btn-primary")
+        c.click("#tabpanel [data-action=add]")
         c.wait_visible(f"{dlg} input[name=schedule]")
         if unlabelled_inputs(c, dlg):
             raise Failure(f"backup job dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+        if not c.js(f"return document.querySelector('{dlg} input[type=radio][value=all]').checked"):
+            raise Failure("a new backup job does not start with all guests")
+        offered = c.js(f"return [...document.querySelector('{dlg} select[name=storage]').options].map((o) => o.value)")
+        if "local" not in offered:
+            raise Failure(f"the job dialog offers the storages {offered}, not local")
+        Select(c.q(f"{dlg} select[name=storage]")).select_by_value("local")
         c.js(f"""const i = document.querySelector('{dlg} input[name=schedule]'); i.value = 'sat 02:00';
                  i.dispatchEvent(new Event('input'));""")
-        preview = f"{dlg} [data-role=schedule-preview] li"
-        c.wait(lambda: len(c.js(f"return [...document.querySelectorAll('{preview}')]")) == 5
-               and c.js(f"return [...document.querySelectorAll('{preview}')].every((li) => "
-                        "{ const d = new Date(Number(li.dataset.timestamp) * 1000); return d.getDay() === 6 && d.getHours() === 2 && d.getMinutes() === 0; })"),
-               "five Saturday 02:00 runs in the preview", 20)
-        c.js(f"""const k = document.querySelector('{dlg} input[name="prune-backups"]'); k.value = '2';""")
+        preview = f"{dlg} [data-role=schedule-preview] li[data-timestamp]"
+        c.wait(lambda: c.js(f"""const runs = [...document.querySelectorAll('{preview}')].map((li) => new Date(Number(li.dataset.timestamp) * 1000));
+                                return runs.length === 5 && runs.every((d) => d.getDay() === 6 && d.getHours() === 2 && d.getMinutes() === 0)"""),
+               "five Saturday 02:00 runs in the schedule preview", 20)
+        first = c.q(preview).text
+        if not first.startswith("Sat ") or not first.endswith(" 02:00"):
+            raise Failure(f"the schedule preview shows its first run as {first!r}")
+        c.click(f"{dlg} [role=tab][data-tab=retention]")
+        c.wait_visible(f"{dlg} input[data-keep=keep-last]").send_keys("2")
+        c.shot("dc-backup-add-retention")
+        c.click(f"{dlg} [role=tab][data-tab=general]")
         c.shot("dc-backup-add")
         c.click(f"{dlg} button[type=submit]")
-        c.wait(lambda: not c.q(dlg), "the job dialog to close", 20)
-        jobs = [j for j in daemon.call("GET", "/cluster/backup", **auth) if j.get("schedule") == "sat 02:00"]
+        c.wait(lambda: not c.q(dlg)
+               or (c.visible(f"{dlg} .notice-error") and fail("the job dialog says: " + c.q(f"{dlg} .notice-error").text))
+               or (c.visible(f"{dlg} .field-error:not([hidden])")
+                   and fail("the job dialog marks a field: " + c.q(f"{dlg} .field-error:not([hidden])").text)),
+               "the job dialog to close", 20)
+        jobs = ours()
         if len(jobs) != 1 or str(jobs[0].get("all")) != "1" or jobs[0].get("storage") != "local" \
-                or jobs[0].get("prune-backups") != "keep-last=2":
-            raise Failure(f"the saved job is {jobs}")
+                or jobs[0].get("prune-backups") != "keep-last=2" or not jobs[0].get("next-run"):
+            raise Failure(f"GET /cluster/backup has the job as {jobs}")
         row = f'#tabpanel tr[data-job="{jobs[0]["id"]}"]'
-        c.wait(lambda: c.q(row) and c.q(f"{row} [data-next-run]").get_attribute("data-next-run") == str(jobs[0]["next-run"]),
-               "the job with its next run in the table", 20)
-        c.click(f'{row} button[aria-label^="Volumes"]')
-        c.wait(lambda: c.q(f"{dlg} .job-detail") or (c.q(dlg) and "covers no guest" in c.q(dlg).text), "the job's included volumes", 20)
+        c.wait(lambda: c.q(row) and "is-picked" in (c.q(row).get_attribute("class") or "")
+               and c.q(f"{row} [data-next-run]").get_attribute("data-next-run") == str(jobs[0]["next-run"]),
+               "the new job, picked, with its next run", 20)
+        if not c.q(f"{row} [data-next-run]").text.startswith("Sat "):
+            raise Failure(f"the table shows the next run as {c.q(f'{row} [data-next-run]').text!r}")
+        c.wait(lambda: c.q("#tabpanel [data-role=not-backed-up] td.empty"), "no guest left without a backup job", 20)
+        c.shot("dc-backup")
+        c.click("#tabpanel [data-action=detail]")
+        detail = "dialog.job-detail-dialog[open]"
+        c.wait(lambda: (c.visible(f"{detail} .notice-error") and fail("Job detail says: " + c.q(f"{detail} .notice-error").text))
+               or c.q(f"{detail} .job-detail li") or (c.q(detail) and "covers no guest" in c.q(detail).text),
+               "the job's included volumes", 20)
         c.shot("dc-backup-detail")
-        c.click(f"{dlg} .dialog-foot .btn-primary")
-        c.wait(lambda: not c.q(dlg), "the detail to close")
-        c.click(f'{row} button[aria-label^="Remove"]')
+        c.click(f"{detail} .dialog-foot .btn-primary")
+        c.wait(lambda: not c.q(detail), "Job detail to close")
+        c.click("#tabpanel [data-action=remove]")
         c.click("dialog.confirm-dialog button[type=submit]")
         c.wait(lambda: not c.q(row), "the job to leave the table", 20)
-        if [j for j in daemon.call("GET", "/cluster/backup", **auth) if j.get("schedule") == "sat 02:00"]:
-            raise Failure("the job is still in jobs.cfg")
+        if ours():
+            raise Failure("the removed job is still in GET /cluster/backup")
     finally:
-        for j in daemon.call("GET", "/cluster/backup", **auth):
-            if j.get("schedule") == "sat 02:00":
-                daemon.call("DELETE", f"/cluster/backup/{j['id']}", **auth)
+        for j in ours():
+            daemon.call("DELETE", f"/cluster/backup/{j['id']}", **auth)
 
 
 def terminal_checks(c):

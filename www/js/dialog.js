@@ -1,5 +1,6 @@
-// Modal dialogs on <dialog>: a generic shell, a confirmation, and a form whose
-// submit talks to the API and puts its 400 errors beside the fields.
+// Modal dialogs on <dialog>: a generic shell, a confirmation, a form whose
+// submit talks to the API and puts its 400 errors beside the fields, and tabs
+// for a form too long for one page (storage, backup job).
 // Focus returns to the element that opened the dialog.
 
 import { ApiError, errorText } from './api.js';
@@ -153,4 +154,39 @@ export function formDialog({ title, fields, body = null, intro = null, submitLab
     const firstInput = fields.find((f) => !f.input.disabled);
     if (firstInput) firstInput.focus();
   });
+}
+
+/** Tabs inside a dialog: [{label, body}] → {el: [tablist, panels], show(i)}. One tab: its body alone. */
+export function dialogTabs(tabs) {
+  if (tabs.length === 1) return { el: tabs[0].body, show() {} };
+  const buttons = [];
+  const panels = tabs.map((t, i) => {
+    const tabId = nextId('dtab');
+    const panel = h('div', { class: 'dialog-tabpanel', role: 'tabpanel', id: nextId('dpanel'), 'aria-labelledby': tabId, hidden: i > 0 }, t.body);
+    buttons.push(h('button', {
+      type: 'button', class: 'tab', role: 'tab', id: tabId, 'aria-controls': panel.id, 'aria-selected': String(i === 0),
+      tabindex: i === 0 ? 0 : -1, dataset: { tab: t.key }, onclick: () => show(i, true),
+    }, t.label));
+    return panel;
+  });
+  function show(i, focus = false) {
+    buttons.forEach((b, j) => { b.setAttribute('aria-selected', String(i === j)); b.tabIndex = i === j ? 0 : -1; });
+    panels.forEach((p, j) => { p.hidden = i !== j; });
+    if (focus) buttons[i].focus();
+  }
+  const list = h('div', { class: 'tabs dialog-tabs', role: 'tablist' }, buttons);
+  list.addEventListener('keydown', (ev) => {
+    const move = { ArrowRight: 1, ArrowLeft: -1 }[ev.key];
+    if (!move) return;
+    ev.preventDefault();
+    show((buttons.indexOf(document.activeElement) + move + buttons.length) % buttons.length, true);
+  });
+  return { el: [list, ...panels], show };
+}
+
+/** Make a field on tab i show that tab before it takes focus (validation and server errors focus it). */
+export function onTab(tabs, i, f) {
+  const focus = f.focus.bind(f);
+  f.focus = () => { tabs.show(i); focus(); };
+  return f;
 }

@@ -6,11 +6,10 @@
 
 import { api, ApiError, seg } from '../api.js';
 import { h } from '../dom.js';
-import { formDialog } from '../dialog.js';
+import { dialogTabs, formDialog, onTab } from '../dialog.js';
 import { field, rule } from '../form.js';
 import { formatPropString, parsePropString } from '../propstring.js';
 import { CONTENT_LABELS, splitContent } from '../storage.js';
-import { nextId } from '../ui.js';
 import { checkList, splitList } from './access-common.js';
 import { STORAGE_TYPES, isSet, typeFields } from './storage-types.js';
 import { offerScans, scanNodeField } from './storage-scan.js';
@@ -35,41 +34,6 @@ function retentionText(all, counts) {
   const kept = {};
   for (const [k] of KEEP) if (counts[k] !== undefined && counts[k] !== '') kept[k] = Number(counts[k]);
   return formatPropString(kept);
-}
-
-/** Tabs inside a dialog: [{label, body}] → {el: [tablist, panels], show(i)}. One tab: its body alone. */
-function dialogTabs(tabs) {
-  if (tabs.length === 1) return { el: tabs[0].body, show() {} };
-  const buttons = [];
-  const panels = tabs.map((t, i) => {
-    const tabId = nextId('dtab');
-    const panel = h('div', { class: 'dialog-tabpanel', role: 'tabpanel', id: nextId('dpanel'), 'aria-labelledby': tabId, hidden: i > 0 }, t.body);
-    buttons.push(h('button', {
-      type: 'button', class: 'tab', role: 'tab', id: tabId, 'aria-controls': panel.id, 'aria-selected': String(i === 0),
-      tabindex: i === 0 ? 0 : -1, dataset: { tab: t.key }, onclick: () => show(i, true),
-    }, t.label));
-    return panel;
-  });
-  function show(i, focus = false) {
-    buttons.forEach((b, j) => { b.setAttribute('aria-selected', String(i === j)); b.tabIndex = i === j ? 0 : -1; });
-    panels.forEach((p, j) => { p.hidden = i !== j; });
-    if (focus) buttons[i].focus();
-  }
-  const list = h('div', { class: 'tabs dialog-tabs', role: 'tablist' }, buttons);
-  list.addEventListener('keydown', (ev) => {
-    const move = { ArrowRight: 1, ArrowLeft: -1 }[ev.key];
-    if (!move) return;
-    ev.preventDefault();
-    show((buttons.indexOf(document.activeElement) + move + buttons.length) % buttons.length, true);
-  });
-  return { el: [list, ...panels], show };
-}
-
-/** Make a field on tab i show that tab before it takes focus (validation and server errors focus it). */
-function onTab(tabs, i, f) {
-  const focus = f.focus.bind(f);
-  f.focus = () => { tabs.show(i); focus(); };
-  return f;
 }
 
 /** Add a storage of `type` (a key of STORAGE_TYPES). Resolves to the new ID, or null when cancelled. */
