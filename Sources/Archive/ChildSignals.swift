@@ -16,4 +16,18 @@ public enum ChildSignals {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(flags | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     }
+
+    /// Spawns `arguments` (found on PATH, with corrald's environment) with `actions` and the signal
+    /// set-up above. Returns the child's pid, or the error number of a spawn that failed.
+    public static func spawn(_ arguments: [String], actions: inout posix_spawn_file_actions_t) -> (pid: pid_t, error: Int32) {
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        prepare(&attributes)
+        var pid: pid_t = 0
+        let error = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
+        return (pid, error)
+    }
 }

@@ -20,14 +20,7 @@ public final class NBDServer {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        ChildSignals.prepare(&attributes)
-        let error = posix_spawnp(&pid, "qemu-nbd", &actions, &attributes, argv, environ)
+        let (pid, error) = ChildSignals.spawn(arguments, actions: &actions)
         guard error == 0 else { throw VMAError("cannot run qemu-nbd (qemu-utils): \(String(cString: strerror(error)))") }
         self.pid = pid
         // the socket appears once the image is open

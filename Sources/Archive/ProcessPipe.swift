@@ -39,14 +39,7 @@ public final class ProcessPipe {
             posix_spawn_file_actions_adddup2(&actions, childStdin, 0)
             posix_spawn_file_actions_adddup2(&actions, p[1], 1)
         }
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        ChildSignals.prepare(&attributes)
-        let error = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
+        let (pid, error) = ChildSignals.spawn(arguments, actions: &actions)
         let ours = childStdout != nil ? p[1] : p[0]
         close(childStdout != nil ? p[0] : p[1])
         guard error == 0 else {
