@@ -84,6 +84,8 @@ let package = Package(
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CSocketShim"]),
         .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
+        .target(
+            name: "Firewall", dependencies: ["API", "Schema", "ClusterFS", "Errors", "Blocking", "TLS", "Storage"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)
@@ -91,7 +93,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster",
-                "Peers", "Backup",
+                "Peers", "Backup", "Firewall",
             ]),
         .target(
             name: "Daemon",
@@ -125,6 +127,7 @@ let package = Package(
         .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BackupTests", dependencies: ["Archive", "Backup", "Zstd"]),
         .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),

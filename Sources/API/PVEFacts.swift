@@ -23,6 +23,9 @@ public enum PVEFacts {
         }
         if withDescription.contains(method) { out["description"] = Schema.string(maxLength: 8192).optional() }
         for (name, values) in widened[method] ?? [:] { out[name] = out[name]?.widened(by: values) }
+        for (name, format) in widerFormats[method] ?? [:] {
+            if let old = out[name] { out[name] = Schema.string(format: format).optional(old.optional) }
+        }
         return out
     }
 
@@ -30,6 +33,16 @@ public enum PVEFacts {
     public static let widened: [String: [String: [String]]] = [
         "POST /storage": ["type": ["dedup"]], "GET /storage": ["type": ["dedup"]],
     ]
+
+    /// Formats Corral widens: an alias may name another alias (cycles are refused when it is saved).
+    public static let widerFormats: [String: [String: String]] = {
+        var out: [String: [String: String]] = [:]
+        for base in ["/cluster/firewall", "/nodes/{node}/qemu/{vmid}/firewall", "/nodes/{node}/lxc/{vmid}/firewall"] {
+            out["POST \(base)/aliases"] = ["cidr": "IPorCIDRorAlias"]
+            out["PUT \(base)/aliases/{name}"] = ["cidr": "IPorCIDRorAlias"]
+        }
+        return out
+    }()
 
     /// Methods whose `description` parameter the facts lost when prose was stripped from them (the
     /// parameter's own name was taken for prose); PVE has it.

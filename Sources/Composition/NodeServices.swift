@@ -5,6 +5,7 @@ import Backup
 import Cluster
 import ClusterFS
 import Containers
+import Firewall
 import Guests
 import Nodes
 import QEMU
@@ -29,6 +30,8 @@ public struct NodeServices: Sendable {
     public let membership: ClusterMembership?
     /// Every node's rows for `/cluster/resources` and `/nodes` (made once: it publishes this node's).
     public let clusterState: ClusterState?
+    /// The node's firewall (made once: it watches the configuration while the node runs).
+    public let firewall: FirewallService?
 
     public init(
         settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
@@ -56,6 +59,11 @@ public struct NodeServices: Sendable {
                 localTasks: { TaskEndpoints.recentItems(tasks) })
         }
         clusterState?.watch(tasks: tasks)
+        // the ports that stay open unless a rule closes them: the API's, the peers', SSH
+        let ports = settings.listen.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }.filter { $0 > 0 }
+        firewall = vms.map { vms in
+            FirewallService(tree: vms.storage.fs, node: settings.nodeName, managementTCP: Array(Set(ports + [Int(settings.peerPort), 22])).sorted())
+        }
     }
 
     /// Every guest type of the node, for code that works on any guest.
@@ -94,6 +102,7 @@ public struct NodeServices: Sendable {
                     vzdump: VZDump(vms: vms, cts: cts, node: settings.nodeName, defaultsFile: defaults), tasks: tasks,
                     jobStateFile: settings.dataDirectory + "/backup-jobs.json"))
         }
+        if let firewall { all.append(FirewallDomain(service: firewall)) }
         if let storage, let clusterState {
             let access = access
             all.append(

@@ -105,6 +105,26 @@ public enum Formats {
             NamedFormat(name: "IPorCIDR") {
                 IPAddress.isIP($0) || IPAddress.isCIDR($0, v4: true, v6: true) ? nil : "value '\($0)' is not an IP address or CIDR"
             },
+            NamedFormat(name: "IPorCIDRorAlias") {
+                IPAddress.isIP($0) || IPAddress.isCIDR($0, v4: true, v6: true)
+                    || PatternCache.matches("(?:(?:dc|guest)/)?[A-Za-z][A-Za-z0-9\\-_]+", $0)
+                    ? nil : "value '\($0)' is not an IP address, CIDR or alias"
+            },
+            // firewall rule fields: the shape here, the meaning (aliases, IP sets, services) where the rule compiles
+            NamedFormat(name: "pve-fw-addr-spec") {
+                PatternCache.matches("[A-Za-z0-9_.:/+\\-,!]+", $0) ? nil : "value '\($0)' is not an address list, alias or IP set"
+            },
+            regex("pve-fw-dport-spec", "[A-Za-z0-9_\\-]+(?::[A-Za-z0-9_\\-]+)?(?:,[A-Za-z0-9_\\-]+(?::[A-Za-z0-9_\\-]+)?)*", "port list"),
+            regex("pve-fw-sport-spec", "[A-Za-z0-9_\\-]+(?::[A-Za-z0-9_\\-]+)?(?:,[A-Za-z0-9_\\-]+(?::[A-Za-z0-9_\\-]+)?)*", "port list"),
+            regex("pve-fw-protocol-spec", "[A-Za-z0-9\\-]+", "protocol"),
+            regex("pve-fw-icmp-type-spec", "[A-Za-z0-9\\-]+", "ICMP type"),
+            list("pve-fw-conntrack-helper") {
+                ["amanda", "ftp", "irc", "netbios-ns", "pptp", "sane", "sip", "snmp", "tftp"].contains($0) ? nil : "unknown conntrack helper '\($0)'"
+            },
+            list("pve-vlan-id-or-range-list") {
+                PatternCache.matches("[0-9]{1,4}(?:-[0-9]{1,4})?", $0) ? nil : "value '\($0)' is not a VLAN ID or range"
+            },
+            regex("pve-sdn-vnet-id", "[a-z][a-z0-9]{0,7}", "VNet name"),
             NamedFormat(name: "ipv4mask") { IPAddress.isIPv4Mask($0) ? nil : "value '\($0)' is not a valid IPv4 netmask" },
             regex("mac-addr", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){5})", "MAC address"),
             regex("mac-prefix", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){0,2}:?)", "MAC address prefix"),

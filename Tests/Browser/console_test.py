@@ -42,6 +42,10 @@ land in GET …/config, pending marks as GET …/cloudinit has them, Regenerate 
 A VM's Backup tab backs it up with the dialog's defaults, shows the archived configuration, and the storage's
 content view restores the backup as a new VM.
 
+Datacenter → Firewall adds an alias, an IP set with an entry, a security group with a rule and two cluster
+rules, moves one up (Move up; the API has the new order), switches the firewall on and off again under Options,
+and removes it all. Node → Network creates a bridge, sees it in the pending changes and reverts them.
+
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
 endpoints the daemon does not have yet (listed in NOT_YET), which the console
@@ -96,7 +100,7 @@ PHONE = (390, 844)
 # Endpoints the console already uses that the daemon may not serve yet: their 501 is expected.
 GUEST_API = [r"/api2/json/cluster/resources\b", r"/api2/json/cluster/nextid\b", r"/api2/json/nodes/[^/]+/storage\b",
              r"/api2/json/nodes/[^/]+/qemu\b", r"/api2/json/storage\b"]
-ALWAYS_OPTIONAL = [r"/api2/json/nodes/[^/]+/network\b"]  # bridge suggestions only
+ALWAYS_OPTIONAL = [r"/api2/json/nodes/[^/]+/network\b"]  # bridge suggestions (the node network step needs it all)
 
 # Recorded in the page from its first script on: uncaught errors and unhandled rejections.
 ERROR_HOOK = """
@@ -2285,6 +2289,246 @@ def node_views_phone(c):
             raise Failure(f"{route} is wider than the phone")
 
 
+# --- firewall and node network --------------------------------------------------------------
+
+def form_submit(c, what, dlg="dialog.form-dialog[open]"):
+    """Submit a form dialog whose inputs all have labels; fail with what it says if it stays open."""
+    if unlabelled_inputs(c, dlg):
+        raise Failure(f"{what} dialog inputs without a label: {unlabelled_inputs(c, dlg)}")
+    c.click(f"{dlg} button[type=submit]")
+    c.wait(lambda: not c.q(dlg)
+           or (c.visible(f"{dlg} .notice-error") and fail(f"the {what} dialog says: " + c.q(f"{dlg} .notice-error").text))
+           or (c.visible(f"{dlg} .field-error:not([hidden])")
+               and fail(f"the {what} dialog marks a field: " + c.q(f"{dlg} .field-error:not([hidden])").text)),
+           f"the {what} dialog to close", 20)
+
+
+def fill(c, dlg, values):
+    """Type into the dialog's inputs by name; a <select> gets its option picked by value."""
+    for name, value in values.items():
+        el = c.wait_visible(f'{dlg} [name="{name}"]')
+        if el.tag_name == "select":
+            c.wait(lambda: c.q(f'{dlg} select[name="{name}"] option[value="{value}"]'), f"{value} offered as {name}", 20)
+            Select(el).select_by_value(value)
+        else:
+            el.clear()
+            el.send_keys(value)
+
+
+def text_of(c, css):
+    """textContent of the first element matching css ('' when none): hidden columns count too."""
+    return c.js("return document.querySelector(arguments[0])?.textContent || ''", css)
+
+
+def quietly(what, fn):
+    """Clean-up that must not hide the step's own failure."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 — best effort
+        print(f"  note  {what}: {e}")
+
+
+FW_COMMENTS = ("no telnet", "dns out")
+
+
+def firewall_datacenter(c, daemon):
+    """Datacenter → Firewall. Aliases adds webnet (192.0.2.0/24); IPSet creates admins and adds 192.0.2.10 to it;
+    Security Groups creates web, picked at once, and gives it one rule (in, ACCEPT, macro HTTP); Rules adds "no
+    telnet" (in, DROP, tcp 23) and then "dns out", which goes first, and the second row's Move up puts "no telnet"
+    first again, as GET /cluster/firewall/rules then has it. Options sets enable to 1 (GET …/options has it and the
+    notice that the firewall is off goes) and back to 0. Every dialog labels its inputs. All of it is removed again
+    through the views' Remove buttons, and through the API whatever a failure left."""
+    auth = daemon.login()
+    dlg = "dialog.form-dialog[open]"
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def rules():
+        return call("GET", "/cluster/firewall/rules")
+
+    def sub(name):
+        goto(c, f"#dc/firewall/{name}", "#tab-firewall", f"#subtab-{name}")
+        c.wait(lambda: list_loaded(c), f"the {name} list", 20)
+
+    try:
+        # Aliases
+        sub("aliases")
+        c.click("#tabpanel [data-action=add-alias]")
+        fill(c, dlg, {"name": "webnet", "cidr": "192.0.2.0/24", "comment": "browser test"})
+        form_submit(c, "alias")
+        c.wait(lambda: c.q('#tabpanel tr[data-alias="webnet"]'), "webnet in the alias list", 20)
+        alias = [a for a in call("GET", "/cluster/firewall/aliases") if a.get("name") == "webnet"]
+        if not alias or alias[0].get("cidr") != "192.0.2.0/24":
+            raise Failure(f"GET /cluster/firewall/aliases has webnet as {alias}")
+        c.shot("firewall-aliases")
+
+        # IPSet and an entry
+        sub("ipset")
+        c.click("#tabpanel [data-action=create-ipset]")
+        fill(c, dlg, {"name": "admins"})
+        form_submit(c, "IP set")
+        entries = '#tabpanel [data-role=ipset-entries][data-ipset="admins"]'
+        c.wait(lambda: c.q('#tabpanel tr[data-ipset="admins"].is-picked') and c.q(f"{entries} [data-action=add-entry]"),
+               "admins, picked, with its entries", 20)
+        c.click(f"{entries} [data-action=add-entry]")
+        fill(c, dlg, {"cidr": "192.0.2.10"})
+        form_submit(c, "IP set entry")
+        c.wait(lambda: c.q(f'{entries} tr[data-cidr^="192.0.2.10"]'), "192.0.2.10 in admins", 20)
+        got = [e.get("cidr") for e in call("GET", "/cluster/firewall/ipset/admins")]
+        if not any(str(x).startswith("192.0.2.10") for x in got):
+            raise Failure(f"GET /cluster/firewall/ipset/admins has {got}")
+        c.shot("firewall-ipset")
+
+        # A security group with one rule
+        sub("groups")
+        c.click("#tabpanel [data-action=create-group]")
+        fill(c, dlg, {"group": "web", "comment": "web servers"})
+        form_submit(c, "security group")
+        group_rules = '#tabpanel [data-role=group-rules][data-group="web"]'
+        c.wait(lambda: c.q('#tabpanel tr[data-group="web"].is-picked') and c.q(f"{group_rules} [data-action=add]")
+               and "Loading" not in text_of(c, f"{group_rules} .panel-toolbar .muted"), "web, picked, with its rules", 20)
+        c.click(f"{group_rules} [data-action=add]")
+        fill(c, dlg, {"type": "in", "action": "ACCEPT", "macro": "HTTP"})
+        if c.q(f"{dlg} input[name=proto]").is_enabled():
+            raise Failure("the rule dialog leaves Protocol open with a macro chosen")
+        form_submit(c, "group rule")
+        c.wait(lambda: "HTTP" in text_of(c, f'{group_rules} tr[data-pos="0"]'), "the HTTP rule in web", 20)
+        got = call("GET", "/cluster/firewall/groups/web")
+        if len(got) != 1 or (got[0].get("type"), got[0].get("action"), got[0].get("macro")) != ("in", "ACCEPT", "HTTP"):
+            raise Failure(f"GET /cluster/firewall/groups/web has {got}")
+        c.shot("firewall-groups")
+
+        # Cluster rules: add two (each goes first), then move the second row up
+        sub("rules")
+        for values in ({"type": "in", "action": "DROP", "proto": "tcp", "dport": "23", "comment": "no telnet"},
+                       {"type": "out", "action": "ACCEPT", "proto": "udp", "dport": "53", "comment": "dns out"}):
+            c.click("#tabpanel [data-action=add]")
+            fill(c, dlg, values)
+            form_submit(c, "rule")
+            c.wait(lambda: values["comment"] in text_of(c, '#tabpanel tr[data-pos="0"]'), f"rule {values['comment']!r} first", 20)
+        order = [r.get("comment") for r in rules()][:2]
+        if order != ["dns out", "no telnet"]:
+            raise Failure(f"after two adds GET /cluster/firewall/rules starts with {order}")
+        first = rules()[1]
+        if (first.get("type"), first.get("action"), first.get("proto"), str(first.get("dport")), int(first.get("enable", 0))) != ("in", "DROP", "tcp", "23", 1):
+            raise Failure(f"GET /cluster/firewall/rules has 'no telnet' as {first}")
+        c.shot("firewall-rules")
+        c.click('#tabpanel tr[data-pos="1"] button[data-action=up]')
+        c.wait(lambda: [r.get("comment") for r in rules()][:2] == ["no telnet", "dns out"], "the rules to swap (API)", 20)
+        c.wait(lambda: "no telnet" in text_of(c, '#tabpanel tr[data-pos="0"]') and "dns out" in text_of(c, '#tabpanel tr[data-pos="1"]'),
+               "the rules to swap (table)", 20)
+        if c.visible("#tabpanel .notice-error"):
+            raise Failure("the rules view says: " + c.q("#tabpanel .notice-error").text)
+
+        # Options: enable 1, then 0 again
+        sub("options")
+        c.wait(lambda: c.q('#tabpanel tr[data-key="enable"]'), "the enable option", 20)
+        if int(call("GET", "/cluster/firewall/options").get("enable", 0)) != 1:
+            c.wait(lambda: c.visible("#tabpanel [data-role=firewall-off]"), "the notice that the firewall is off", 20)
+        for value, shown in (("1", "Yes"), ("0", "No")):
+            c.click('#tabpanel tr[data-key="enable"] button[aria-label^=Edit]')
+            fill(c, dlg, {"enable": value})
+            form_submit(c, "firewall option")
+            c.wait(lambda: text_of(c, '#tabpanel tr[data-key="enable"] .kv-value').startswith(shown), f"enable shown as {shown}", 20)
+            opts = call("GET", "/cluster/firewall/options")
+            if int(opts.get("enable", 0)) != int(value):
+                raise Failure(f"after setting enable to {value} GET /cluster/firewall/options has {opts}")
+            if value == "1":
+                c.wait(lambda: not c.visible("#tabpanel [data-role=firewall-off]"), "the off notice to go", 20)
+                c.shot("firewall-options-on")
+
+        # Clean up through the views
+        sub("rules")
+        for _ in FW_COMMENTS:
+            c.wait(lambda: any(t in text_of(c, '#tabpanel tr[data-pos="0"]') for t in FW_COMMENTS), "one of our rules first", 20)
+            gone = next(t for t in FW_COMMENTS if t in text_of(c, '#tabpanel tr[data-pos="0"]'))
+            dc_confirm(c, '#tabpanel tr[data-pos="0"] button[data-action=remove]')
+            c.wait(lambda: not any(r.get("comment") == gone for r in rules()), f"rule {gone!r} to go", 20)
+        sub("groups")
+        c.wait(lambda: c.q(f'{group_rules} tr[data-pos="0"]'), "web's rule", 20)
+        dc_confirm(c, f'{group_rules} tr[data-pos="0"] button[data-action=remove]')
+        c.wait(lambda: c.q(f"{group_rules} td.empty"), "web without rules", 20)
+        dc_confirm(c, '#tabpanel tr[data-group="web"] button[data-action=remove]')
+        c.wait(lambda: not c.q('#tabpanel tr[data-group="web"]'), "web to leave the list", 20)
+        sub("ipset")
+        dc_confirm(c, '#tabpanel tr[data-ipset="admins"] button[data-action=remove]')
+        c.wait(lambda: not c.q('#tabpanel tr[data-ipset="admins"]'), "admins to leave the list", 20)
+        sub("aliases")
+        dc_confirm(c, '#tabpanel tr[data-alias="webnet"] button[data-action=remove]')
+        c.wait(lambda: not c.q('#tabpanel tr[data-alias="webnet"]'), "webnet to leave the list", 20)
+        left = ([r.get("comment") for r in rules() if r.get("comment") in FW_COMMENTS]
+                + [g.get("group") for g in call("GET", "/cluster/firewall/groups") if g.get("group") == "web"]
+                + [s.get("name") for s in call("GET", "/cluster/firewall/ipset") if s.get("name") == "admins"]
+                + [a.get("name") for a in call("GET", "/cluster/firewall/aliases") if a.get("name") == "webnet"])
+        if left:
+            raise Failure(f"after the removals the API still has {left}")
+    finally:
+        c.js("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+        quietly("firewall enable", lambda: call("PUT", "/cluster/firewall/options", enable=0))
+        quietly("firewall clean-up", lambda: firewall_leftovers(call))
+
+
+def firewall_leftovers(call):
+    """Remove through the API what firewall_datacenter made and did not remove (rules last first: positions shift)."""
+    for r in sorted((r for r in call("GET", "/cluster/firewall/rules") if r.get("comment") in FW_COMMENTS), key=lambda r: -int(r["pos"])):
+        call("DELETE", f"/cluster/firewall/rules/{r['pos']}")
+    if any(g.get("group") == "web" for g in call("GET", "/cluster/firewall/groups")):
+        for r in sorted(call("GET", "/cluster/firewall/groups/web"), key=lambda r: -int(r["pos"])):
+            call("DELETE", f"/cluster/firewall/groups/web/{r['pos']}")
+        call("DELETE", "/cluster/firewall/groups/web")
+    if any(s.get("name") == "admins" for s in call("GET", "/cluster/firewall/ipset")):
+        call("DELETE", "/cluster/firewall/ipset/admins?force=1")
+    if any(a.get("name") == "webnet" for a in call("GET", "/cluster/firewall/aliases")):
+        call("DELETE", "/cluster/firewall/aliases/webnet")
+
+
+def node_network(c, daemon):
+    """Node → Network lists the node's interfaces. Create → Linux Bridge makes vmbr9 with 10.99.0.1/24 and no ports
+    (POSTed as such: GET …/network has it), which the table shows and the pending changes name; Revert (confirmed)
+    drops it: no pending changes are shown, GET …/network/changes has no diff and GET …/network no vmbr9."""
+    auth = daemon.login()
+    dlg = "dialog.net-dialog[open]"
+    diff = "#tabpanel [data-role=network-diff]"
+
+    def vmbr9():
+        return [i for i in daemon.call("GET", f"/nodes/{NODE}/network", **auth) if i.get("iface") == "vmbr9"]
+
+    if vmbr9():
+        raise Failure("the node has a vmbr9 before the test made one")
+    goto(c, f"#node/{NODE}/network", "#tab-network")
+    c.wait(lambda: list_loaded(c) and c.q("#tabpanel tr[data-iface]"), "the interface list", 20)
+    try:
+        c.click("#tabpanel [data-action=create]")
+        c.wait(lambda: c.visible("#tabpanel .menu"), "the Create menu")
+        c.click("#tabpanel .menu [data-type=bridge]")
+        fill(c, dlg, {"iface": "vmbr9", "cidr": "10.99.0.1/24"})
+        if c.q(f"{dlg} input[name=bridge_ports]").get_attribute("value"):
+            raise Failure("a new bridge starts with ports")
+        c.shot("node-network-create")
+        form_submit(c, "Linux Bridge", dlg)
+        c.wait(lambda: c.q('#tabpanel tr[data-iface="vmbr9"]'), "vmbr9 in the table", 20)
+        made = vmbr9()
+        if not made or made[0].get("type") != "bridge" or made[0].get("cidr") != "10.99.0.1/24" or made[0].get("bridge_ports"):
+            raise Failure(f"GET …/network has vmbr9 as {made}")
+        c.wait(lambda: c.visible(diff) and "vmbr9" in text_of(c, diff), "vmbr9 in the pending changes", 20)
+        c.shot("node-network-pending")
+        dc_confirm(c, "#tabpanel [data-action=revert]")
+        c.wait(lambda: not c.visible(diff) and not c.q('#tabpanel tr[data-iface="vmbr9"]'), "the pending changes to go", 30)
+        if vmbr9():
+            raise Failure("after Revert GET …/network still has vmbr9")
+        left = daemon.call("GET", f"/nodes/{NODE}/network/changes", **auth).get("diff")
+        if left:
+            raise Failure(f"after Revert GET …/network/changes has the diff {left!r}")
+        if c.visible("#tabpanel .notice-error"):
+            raise Failure("the network view says: " + c.q("#tabpanel .notice-error").text)
+        c.shot("node-network")
+    finally:
+        c.js("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+        quietly("revert the pending network changes",
+                lambda: vmbr9() and daemon.call("DELETE", f"/nodes/{NODE}/network", **auth))
+
+
 # --- main ------------------------------------------------------------------------------------
 
 def main():
@@ -2363,7 +2607,9 @@ def main():
             ok = ok and step("datacenter backup jobs", lambda c: dc_backup_jobs(c, daemon))
         ok = ok and step("datacenter permissions", dc_permissions)
         ok = ok and step("datacenter cluster (standalone)", dc_cluster_standalone)
+        ok = ok and step("firewall datacenter", lambda c: firewall_datacenter(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
+        ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node disks", lambda c: node_disks(c, daemon))
         ok = ok and step("node updates", lambda c: node_updates(c, daemon))
         ok = ok and step("node shell as root@pam", lambda c: node_shell(c, daemon))

@@ -29,7 +29,7 @@ final class NodeProcess: @unchecked Sendable {
     /// a loopback port of its own.
     init(
         name: String = "it1", dataDirectory: String? = nil, networkNamespace: String? = nil, host: String? = nil, config: String = "/dev/null",
-        extraArguments: [String] = []
+        extraArguments: [String] = [], ownSysfs: Bool = false
     ) throws {
         self.nodeName = name
         self.host = host ?? "127.0.0.1"
@@ -43,6 +43,16 @@ final class NodeProcess: @unchecked Sendable {
         if let networkNamespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
             process.arguments = ["--net=/run/netns/\(networkNamespace)", corrald] + arguments
+            if ownSysfs {
+                // liblxc finds bridges through /sys/class/net, which shows the namespace that mounted
+                // sysfs: a mount namespace of its own with the node's sysfs (mounts the daemon makes
+                // still reach the caller through a shared data directory, see FirewallTests)
+                process.arguments =
+                    [
+                        "--net=/run/netns/\(networkNamespace)", "/usr/bin/unshare", "--mount", "--propagation", "unchanged", "/bin/sh", "-c",
+                        "mount --make-private /sys && mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"", corrald,
+                    ] + arguments
+            }
             // a file, not a pipe: a pipe nobody drains would block the daemon's logging
             let logPath = self.dataDirectory + ".log"
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)

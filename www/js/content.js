@@ -36,19 +36,22 @@ import { mountDcBackup } from './views/dc-backup.js';
 import { mountDcAcl } from './views/dc-acl.js';
 import { mountDcTokens } from './views/dc-tokens.js';
 import { mountDcTfa } from './views/dc-tfa.js';
+import { mountDcFirewall, mountGuestFirewall, mountNodeFirewall } from './views/firewall.js';
+import { mountNodeNetwork } from './views/node-network.js';
 import { guestTitle } from './guests.js';
 import { sessionUser } from './login.js';
 
 const tab = (id, label, iconName, mount, when = null) => ({ id, label, icon: iconName, mount, when });
 const asRoot = () => sessionUser() === 'root@pam';
 
-/** A guest's tabs: Summary and Console, the type's own, then Snapshots, Backup and Permissions. */
+/** A guest's tabs: Summary and Console, the type's own, then Snapshots, Backup, Firewall and Permissions. */
 const guestTabs = (mountConsole, own = []) => [
   tab('summary', 'Summary', 'summary', mountGuestSummary),
   tab('console', 'Console', 'terminal', mountConsole),
   ...own,
   tab('snapshots', 'Snapshots', 'camera', mountGuestSnapshots),
   tab('backup', 'Backup', 'archive', mountGuestBackups),
+  tab('firewall', 'Firewall', 'firewall', mountGuestFirewall),
   tab('permissions', 'Permissions', 'lock', mountGuestPermissions),
 ];
 
@@ -61,6 +64,7 @@ const VIEWS = {
       tab('cluster', 'Cluster', 'network', mountDcCluster),
       tab('storage', 'Storage', 'disk', mountDcStorage),
       tab('backup', 'Backup', 'archive', mountDcBackup),
+      tab('firewall', 'Firewall', 'firewall', mountDcFirewall),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),
       tab('roles', 'Roles', 'shield', mountDcRoles),
@@ -76,9 +80,11 @@ const VIEWS = {
       tab('summary', 'Summary', 'summary', mountNodeSummary),
       tab('shell', 'Shell', 'terminal', mountNodeShell, asRoot), // the API gives others 403
       tab('system', 'System', 'cog', mountNodeSystem),
+      tab('network', 'Network', 'network', mountNodeNetwork),
       tab('disks', 'Disks', 'hardware', mountNodeDisks),
       tab('storage', 'Storage', 'disk', mountNodeStorage),
       tab('updates', 'Updates', 'package', mountNodeUpdates),
+      tab('firewall', 'Firewall', 'firewall', mountNodeFirewall),
       tab('tasks', 'Tasks', 'tasks', mountNodeTasks),
     ],
   },

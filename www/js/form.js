@@ -148,3 +148,19 @@ export function values(fields) {
   for (const f of fields) if (!(f.name in out)) out[f.name] = f.get();
   return out;
 }
+
+/**
+ * The body of an edit that sends only what changed: the entries of `want` ({name: text}, '' for "not set")
+ * that differ from `before`; those emptied go into `delete` (a comma list), as PVE's PUTs take it.
+ */
+export function editBody(before, want) {
+  const body = {};
+  const remove = [];
+  for (const [k, v] of Object.entries(want)) {
+    const was = before[k] === undefined || before[k] === null ? '' : String(before[k]);
+    if (v === was) continue;
+    if (v === '') remove.push(k); else body[k] = v;
+  }
+  if (remove.length) body.delete = remove.join(',');
+  return body;
+}

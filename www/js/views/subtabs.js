@@ -1,7 +1,8 @@
-// A second tab strip inside a node tab (System → DNS, Hosts, Time, …): each
-// sub-view is mount(panel, route) → cleanup, addressed as
-// #node/<node>/<tab>/<sub> (router.js's `sub`), so a sub-view can be linked
-// and survives a reload. The first sub-view is the default.
+// A second tab strip inside a tab (a node's System → DNS, Hosts, Time, …; any
+// Firewall → Rules, Options, …): each sub-view is mount(panel, route) → cleanup,
+// addressed as #node/<node>/<tab>/<sub>, #dc/<tab>/<sub> or #qemu/<vmid>/<tab>/<sub>
+// (router.js's `sub`), so a sub-view can be linked and survives a reload. The
+// first sub-view is the default.
 
 import { h } from '../dom.js';
 import { navigate } from '../router.js';
