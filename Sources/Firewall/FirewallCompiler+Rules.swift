@@ -50,7 +50,9 @@ extension FirewallCompiler {
         return out
     }
 
-    func lines(_ rule: FirewallRule, context: Context, scope: FirewallAddresses, ifaceMatch: String?, inGroup: Bool = false) throws -> [String] {
+    mutating func lines(
+        _ rule: FirewallRule, context: Context, scope: FirewallAddresses, ifaceMatch: String?, inGroup: Bool = false
+    ) throws -> [String] {
         try rule.check()
         let source = try rule.source.map { try scope.resolve($0, field: "source") }
         let dest = try rule.dest.map { try scope.resolve($0, field: "dest") }
@@ -115,7 +117,7 @@ extension FirewallCompiler {
         return out
     }
 
-    func address(_ resolved: FirewallAddresses.Resolved, family: FirewallAddresses.Family, direction: String) -> [String] {
+    mutating func address(_ resolved: FirewallAddresses.Resolved, family: FirewallAddresses.Family, direction: String) -> [String] {
         let suffix = family == .v4 ? "v4" : "v6"
         if let set = resolved.ipset {
             var parts = ["\(family.rawValue) \(direction) @\(set.name)-\(suffix)"]
@@ -123,15 +125,16 @@ extension FirewallCompiler {
             return parts
         }
         let items = resolved.literals[family] ?? []
-        return ["\(family.rawValue) \(direction) \(items.count == 1 ? items[0] : "{ \(items.joined(separator: ", ")) }")"]
+        if items.count == 1 { return ["\(family.rawValue) \(direction) \(items[0])"] }
+        return ["\(family.rawValue) \(direction) @\(namedSet(family == .v4 ? "ipv4_addr" : "ipv6_addr", items))"]
     }
 
-    func protocolMatch(_ number: Int?, name: String?, _ dport: String?, _ sport: String?, _ icmpType: String?) throws -> [String] {
+    mutating func protocolMatch(_ number: Int?, name: String?, _ dport: String?, _ sport: String?, _ icmpType: String?) throws -> [String] {
         guard let number, let name else { return [] }
         func ports(_ text: String, _ field: String) throws -> String {
             let ranges = try FirewallPorts.parse(text, field: field)
             let items = ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
-            return items.count == 1 ? items[0] : "{ \(items.joined(separator: ", ")) }"
+            return items.count == 1 ? items[0] : "@" + namedSet("inet_service", items)
         }
         switch number {
         case 6, 17:
@@ -153,5 +156,20 @@ extension FirewallCompiler {
             _ = name
             return parts
         }
+    }
+}
+
+extension FirewallCompiler {
+    /// A named set for a list of ports or addresses, one per distinct list: nft makes a set object
+    /// for every anonymous `{ … }`, and thousands of them cost seconds to load, so lists the
+    /// guests share are declared once.
+    mutating func namedSet(_ type: String, _ items: [String]) -> String {
+        let key = type + " " + items.joined(separator: ",")
+        if let name = listSets[key] { return name }
+        let name = "list-\(listSets.count + 1)"
+        listSets[key] = name
+        sets.append(
+            "\tset \(name) {\n\t\ttype \(type)\n\t\tflags interval\n\t\tauto-merge\n\t\telements = { \(items.joined(separator: ", ")) }\n\t}\n")
+        return name
     }
 }

@@ -35,6 +35,8 @@ public struct FirewallCompiler {
     var sets: [String] = []
     var chains: [(name: String, body: [String])] = []
     var groupChains: Set<String> = []
+    /// Named sets for port and address lists (see `namedSet`).
+    var listSets: [String: String] = [:]
     var logLimit: String?
 
     init(_ input: FirewallInput) {
@@ -83,9 +85,6 @@ public struct FirewallCompiler {
                 ports.append((guest, nic, ports.count + 1))
             }
         }
-        var out = Self.removal
-        out += "table inet \(Self.table) {\n"
-        for set in sets { out += set }
 
         // host
         var inputChain = ["type filter hook input priority filter; policy accept;"]
@@ -143,6 +142,9 @@ public struct FirewallCompiler {
             forward += policy(input.cluster.option("policy_forward") ?? "ACCEPT", log: host.option("log_level_forward"), prefix: "0 forward")
         }
         chains.insert(("forward", forward), at: 2)
+        var out = Self.removal
+        out += "table inet \(Self.table) {\n"
+        for set in sets { out += set }
         for chain in chains {
             out += "\tchain \(chain.name) {\n" + chain.body.map { "\t\t\($0)\n" }.joined() + "\t}\n"
         }
@@ -181,9 +183,7 @@ public struct FirewallCompiler {
             inChain.append("udp sport 67 udp dport 68 accept")
             inChain.append("udp sport 547 udp dport 546 accept")
         }
-        if Self.bool(file.option("ndp"), true) {
-            inChain.append("icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept")
-        }
+        if Self.bool(file.option("ndp"), true) { inChain.append("jump \(ndpChain("in"))") }
         for rule in file.rules where rule.enable && (rule.type == .in || rule.type == .group) && (rule.iface == nil || rule.iface == nic.name) {
             inChain += try compile(rule, context: .guestIn(vmid: guest.vmid, nic: nic.name), scope: scope, where_: path)
         }
@@ -196,10 +196,9 @@ public struct FirewallCompiler {
             outChain.append("udp sport 68 udp dport 67 return")
             outChain.append("udp sport 546 udp dport 547 return")
         }
-        if Self.bool(file.option("ndp"), true) {
-            outChain.append("icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } return")
-        }
+        // before NDP is let through: router advertisements only from guests allowed to send them
         if !Self.bool(file.option("radv"), false) { outChain.append("icmpv6 type nd-router-advert drop") }
+        if Self.bool(file.option("ndp"), true) { outChain.append("jump \(ndpChain("out"))") }
         if Self.bool(file.option("ipfilter"), false) {
             let name = "ipfilter-\(nic.name)"
             if let set = file.ipsets.first(where: { $0.name.lowercased() == name }) {
@@ -213,10 +212,11 @@ public struct FirewallCompiler {
             } else if !nic.addresses.isEmpty {
                 let v4 = nic.addresses.filter { FirewallAddresses.family(ofLiteral: $0) == .v4 }
                 let v6 = nic.addresses.filter { FirewallAddresses.family(ofLiteral: $0) == .v6 }
-                outChain.append(v4.isEmpty ? "meta nfproto ipv4 drop" : "ip saddr != { \(v4.joined(separator: ", ")) } drop")
-                // link-local addresses are the guest's own too
                 outChain.append(
-                    "ip6 saddr != { fe80::/10\(v6.map { ", \($0)" }.joined()) } drop")
+                    v4.isEmpty
+                        ? "meta nfproto ipv4 drop" : "ip saddr != \(v4.count == 1 ? v4[0] : "@" + namedSet("ipv4_addr", v4)) drop")
+                // link-local addresses are the guest's own too
+                outChain.append("ip6 saddr != @\(namedSet("ipv6_addr", ["fe80::/10"] + v6)) drop")
             }
         }
         for rule in file.rules where rule.enable && (rule.type == .out || rule.type == .group) && (rule.iface == nil || rule.iface == nic.name) {
@@ -225,6 +225,20 @@ public struct FirewallCompiler {
         outChain += policy(
             file.option("policy_out") ?? "ACCEPT", log: file.option("log_level_out"), prefix: "\(guest.vmid) \(nic.name)-out", guestOut: true)
         chains.append((chainName(guest.vmid, nic.name, "out"), outChain))
+    }
+
+    /// One shared chain per direction that lets neighbour discovery through (a jump per guest,
+    /// not a set per guest). Outgoing NDP is accepted outright: the receiver would accept it too.
+    mutating func ndpChain(_ direction: String) -> String {
+        let name = "ndp-\(direction)"
+        if !groupChains.contains(name) {
+            groupChains.insert(name)
+            let types =
+                direction == "in"
+                ? "nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert" : "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit"
+            chains.append((name, ["icmpv6 type { \(types) } accept"]))
+        }
+        return name
     }
 
     /// The closing lines of a chain: its policy, logged at `log` when that is not `nolog`.

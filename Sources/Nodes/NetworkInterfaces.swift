@@ -12,6 +12,16 @@ public struct NetworkInterfaces: Sendable, Equatable {
         /// stanza are its comments.
         public var options: [(key: String, value: String)]
         public var comments: [String]
+        /// The stanza's lines as read (header, options, comments), written back as they were while
+        /// the stanza is not changed; a change clears them and the stanza is written afresh.
+        public var raw: [String]? = nil
+
+        public init(family: String, method: String, options: [(key: String, value: String)], comments: [String]) {
+            self.family = family
+            self.method = method
+            self.options = options
+            self.comments = comments
+        }
 
         public static func == (a: Family, b: Family) -> Bool {
             a.family == b.family && a.method == b.method && a.comments == b.comments
@@ -50,8 +60,9 @@ public struct NetworkInterfaces: Sendable, Equatable {
             let words = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             if words.first == "iface", words.count >= 2 {
                 let name = words[1]
-                let family = Family(
+                var family = Family(
                     family: words.count > 2 ? words[2] : "inet", method: words.count > 3 ? words[3] : "manual", options: [], comments: [])
+                family.raw = [line]
                 if !out.order.contains(name) { out.order.append(name) }
                 out.stanzas[name, default: []].append(family)
                 current = (name, out.stanzas[name]!.count - 1)
@@ -62,6 +73,7 @@ public struct NetworkInterfaces: Sendable, Equatable {
                 for name in words.dropFirst() where !out.order.contains(name) { out.order.append(name) }
             } else if let (name, index) = current, !trimmed.isEmpty, raw.first == " " || raw.first == "\t" || trimmed.hasPrefix("#") {
                 // an indented line belongs to the stanza above it, and so do the `#` lines PVE writes after its options
+                out.stanzas[name]![index].raw?.append(line)
                 if trimmed.hasPrefix("#") {
                     out.stanzas[name]![index].comments.append(String(trimmed.dropFirst()).trimmingCharacters(in: .whitespaces))
                 } else {

@@ -5,8 +5,7 @@ import Schema
 
 /// `GET /nodes/{node}/network` and `…/{iface}`: the node's interfaces as its configuration
 /// (`/etc/network/interfaces`) names them and the kernel has them (physical ports it has but the
-/// file does not name are listed too, as PVE does). Read only for now: changes through the API
-/// are not built yet.
+/// file does not name are listed too, as PVE does). Changes: `NodeNetworkEndpoints+Write.swift`.
 enum NodeNetworkEndpoints {
     static func all(interfacesFile: String, sysfs: String = "/sys/class/net") -> [Endpoint] {
         [
@@ -42,7 +41,9 @@ enum NodeNetworkEndpoints {
 
     /// PVE's rows: the file's interfaces in its order, then the kernel's physical ports it does not name.
     static func interfaces(file: String, sysfs: String) -> [JSON] {
-        let config = NetworkInterfaces.parse((try? String(contentsOfFile: file, encoding: .utf8)) ?? "")
+        // the pending configuration where there is one, as PVE lists it
+        let text = (try? String(contentsOfFile: file + ".new", encoding: .utf8)) ?? (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        let config = NetworkInterfaces.parse(text)
         let kernel = ((try? FileManager.default.contentsOfDirectory(atPath: sysfs)) ?? []).sorted()
         let autostart = config.autostart
         var rows: [JSON] = []
@@ -117,7 +118,8 @@ enum NodeNetworkEndpoints {
         }
         if let gateway = inet6?["gateway"] { out["gateway6"] = .string(gateway) }
         if type == "bridge" {
-            out["bridge_ports"] = .string(option("bridge-ports") ?? "")
+            // `none` is how the file says "no ports"
+            out["bridge_ports"] = .string(NetworkApply.list(option("bridge-ports")).joined(separator: " "))
             for key in ["bridge-stp", "bridge-fd", "bridge-vlan-aware", "bridge-vids"] {
                 if let value = option(key) { out[key.replacingOccurrences(of: "-", with: "_")] = .string(value) }
             }

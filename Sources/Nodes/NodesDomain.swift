@@ -39,5 +39,7 @@ public struct NodesDomain: Domain {
             + NodeAdminEndpoints.all(ownsMachine: files.ownsMachine) + NodeShellEndpoints.all(sessions: shells)
             // beside resolv.conf: /etc/network/interfaces on a node that owns its machine
             + NodeNetworkEndpoints.all(interfacesFile: (files.resolvConf as NSString).deletingLastPathComponent + "/network/interfaces")
+            + NodeNetworkEndpoints.write(
+                interfacesFile: (files.resolvConf as NSString).deletingLastPathComponent + "/network/interfaces", sysfs: "/sys/class/net")
     }
 }

@@ -16,7 +16,8 @@ import Testing
     static let beyondPVE: Set<String> = [
         "GET /", "GET /events", "POST /cluster/config/join-token", "POST /cluster/config/qdevice", "DELETE /cluster/config/qdevice",
         "POST /nodes/{node}/storage/{storage}/gc", "POST /nodes/{node}/storage/{storage}/verify",
-        "POST /nodes/{node}/storage/{storage}/export-backup",
+        "POST /nodes/{node}/storage/{storage}/export-backup", "GET /nodes/{node}/network/changes", "POST /nodes/{node}/network/trial",
+        "POST /nodes/{node}/network/confirm",
     ]
 
     /// Parameters that accept PVE's values and Corral's own (service names of this node's units).

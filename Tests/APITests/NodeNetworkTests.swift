@@ -78,4 +78,58 @@ import Testing
         #expect(parsed.stanzas["vmbr0"]?.map(\.family) == ["inet", "inet6"])
         #expect(parsed.stanzas["bond0"]?.first?["bond_mode"] == "802.3ad", "underscores and dashes are one option")
     }
+
+    @Test func writtenBackAsRead() {
+        let original = Self.file + "\n"
+        let parsed = NetworkInterfaces.parse(original)
+        #expect(parsed.text == original, "an unchanged file is written back byte for byte")
+    }
+
+    @Test func editsTouchOnlyTheirStanza() {
+        let original = Self.file + "\n"
+        var config = NetworkInterfaces.parse(original)
+        var bridge = NetworkInterfaces.Family(family: "inet", method: "static", options: [], comments: ["test bridge"])
+        bridge.options = [("address", "10.9.0.1/24"), ("bridge-ports", "none"), ("bridge-stp", "off"), ("bridge-fd", "0")]
+        config.set("vmbr9", families: [bridge], autostart: true)
+        #expect(
+            config.text == original
+                + "\nauto vmbr9\niface vmbr9 inet static\n\taddress 10.9.0.1/24\n\tbridge-ports none\n\tbridge-stp off\n\tbridge-fd 0\n#test bridge\n"
+        )
+        config.remove("vmbr9")
+        #expect(config.text == original, "adding and removing an interface leaves the file as it was")
+        // changing one stanza rewrites that stanza only, in place
+        var vmbr0 = config.stanzas["vmbr0"]!
+        vmbr0[0].options[0].value = "192.168.10.6/24"
+        vmbr0[0].raw = nil
+        config.set("vmbr0", families: vmbr0, autostart: true)
+        #expect(config.text == original.replacingOccurrences(of: "192.168.10.5/24", with: "192.168.10.6/24"))
+        config.remove("bond0")
+        #expect(!config.text.contains("iface bond0") && !config.text.contains("auto bond0") && config.text.contains("auto vmbr0\n"))
+    }
+
+    /// What would be applied to a kernel that has only eno1/eno2: the bond, the VLAN and the
+    /// bridge on top, in that order (these test kernels cannot make bonds or VLANs, so a golden).
+    @Test func applyPlanForBondsVLANsAndBridges() {
+        let new = NetworkInterfaces.parse(Self.file)
+        let plan = NetworkApply.plan(
+            old: NetworkInterfaces(), new: new, exists: { ["eno1", "eno2", "lo"].contains($0) },
+            kind: { name, config in
+                NodeNetworkEndpoints.row(name, families: config.stanzas[name] ?? [], autostart: false, priority: 0, sysfs: "/nonexistent")["type"]?
+                    .stringValue ?? "unknown"
+            }
+        ).map { $0.joined(separator: " ") }
+        let expected = [
+            "ip link add bond0 type bond mode 802.3ad", "ip link set eno1 down", "ip link set eno1 master bond0", "ip link set eno2 down",
+            "ip link set eno2 master bond0", "ip address flush dev bond0 scope global", "ip link set bond0 up",
+        ]
+        #expect(Array(plan.prefix(expected.count)) == expected, "\(plan)")
+        #expect(plan.contains("ip link add link vmbr0 name vmbr0.20 type vlan id 20"), "\(plan)")
+        let bridge = plan.firstIndex(of: "ip link add vmbr0 type bridge") ?? -1
+        #expect(bridge > plan.firstIndex(of: "ip link set bond0 up")!, "the bridge comes after the bond it uses")
+        #expect(plan.contains("ip link set bond0 master vmbr0") && plan.contains("ip address add 192.168.10.5/24 dev vmbr0"))
+        #expect(plan.contains("ip -6 address add fd00::5/64 dev vmbr0") && plan.contains("ip route replace default via 192.168.10.1 dev vmbr0"))
+        // and back: the virtual devices go
+        let undo = NetworkApply.plan(old: new, new: NetworkInterfaces(), exists: { _ in true }, kind: { _, _ in "bridge" })
+        #expect(undo.contains(["ip", "link", "del", "vmbr0"]))
+    }
 }

@@ -418,6 +418,81 @@ def run(c, node):
 
     c.check("proxmoxer: GET nodes/{node}/network (type filter) and network/{iface}", node_network)
 
+    def network_changes():
+        # an inventory tool's bridge: pending until applied, then reverted; a missing port is a 400
+        raises(lambda: api.nodes(N).network.post(iface="vmbr77", type="bridge", bridge_ports="nosuchport0"), 400, "bridge_ports")
+        api.nodes(N).network.post(iface="vmbr77", type="bridge", cidr="10.77.0.1/24", autostart=1)
+        row = api.nodes(N).network("vmbr77").get()
+        expect_eq((row.get("type"), row.get("cidr"), row.get("autostart")), ("bridge", "10.77.0.1/24", 1), "pending bridge")
+        api.nodes(N).network("vmbr77").put(type="bridge", cidr="10.77.0.2/24")
+        expect_eq(api.nodes(N).network("vmbr77").get().get("address"), "10.77.0.2", "updated pending bridge")
+        api.nodes(N).network.delete()
+        expect(all(r["iface"] != "vmbr77" for r in api.nodes(N).network.get()), "revert drops the pending bridge")
+
+    c.check("proxmoxer: POST/PUT nodes/{node}/network, DELETE (revert), a missing port refused", network_changes)
+
+    def firewall():
+        # what firewall playbooks do, with the datacenter firewall left off (nothing is loaded here)
+        fw = api.cluster.firewall
+        expect({"rules", "groups", "ipset", "aliases", "options", "macros", "refs"} <= {d["name"] for d in fw.get()}, "firewall index")
+        expect(any(m["macro"] == "SSH" for m in fw.macros.get()), "macros")
+        fw.aliases.post(name="compat-net", cidr="192.0.2.0/24", comment="compat")
+        fw.ipset.post(name="compat-set")
+        fw.ipset("compat-set").post(cidr="192.0.2.10")
+        fw.groups.post(group="compat-grp")
+        fw.groups("compat-grp").post(type="in", action="ACCEPT", macro="HTTP", enable=1)
+        fw.rules.post(type="in", action="ACCEPT", source="+compat-set", proto="tcp", dport="22", enable=1, comment="compat-a")
+        fw.rules.post(type="in", action="DROP", source="compat-net", proto="tcp", dport="23", enable=1, comment="compat-b")
+        rules = fw.rules.get()
+        expect_eq([r.get("comment") for r in rules[:2]], ["compat-b", "compat-a"], "new rules go first")
+        fw.rules(1).put(moveto=0, digest=rules[0]["digest"])
+        expect_eq([r.get("comment") for r in fw.rules.get()[:2]], ["compat-a", "compat-b"], "moveto")
+        raises(lambda: fw.rules.post(type="in", action="ACCEPT", macro="NoSuchMacro"), 400, "macro")
+        raises(lambda: fw.rules.post(type="in", action="ACCEPT", source="+nosuchset"), 400, "source")
+        refs = {r["ref"] for r in fw.refs.get()}
+        expect({"dc/compat-net", "+dc/compat-set"} <= refs, f"refs {refs}")
+        expect_eq(fw.ipset("compat-set").get()[0]["cidr"], "192.0.2.10", "ipset entries")
+        opts = api.nodes(N).firewall.options.get()
+        api.nodes(N).firewall.options.put(log_level_in="info", digest=opts["digest"])
+        expect_eq(api.nodes(N).firewall.options.get().get("log_level_in"), "info", "node firewall options")
+        api.nodes(N).firewall.options.put(delete="log_level_in")
+        expect(isinstance(api.nodes(N).firewall.log.get(limit=10), list), "node firewall log")
+        for pos in (1, 0):
+            fw.rules(pos).delete()
+        fw.groups("compat-grp")(0).delete()
+        fw.groups("compat-grp").delete()
+        fw.ipset("compat-set").delete(force=1)
+        fw.aliases("compat-net").delete()
+        expect(not any((r.get("comment") or "").startswith("compat-") for r in fw.rules.get()), "rules removed")
+        expect_eq(fw.options.get().get("enable", 0), 0, "datacenter firewall stays off")
+
+    c.check("proxmoxer: cluster firewall rules (pos, moveto), groups, IP sets, aliases, refs, macros; node options and log", firewall)
+
+    def guest_firewall():
+        need(vm)
+        gfw = api.nodes(N).qemu(vm).firewall
+        expect({"rules", "ipset", "aliases", "options", "log", "refs"} <= {d["name"] for d in gfw.get()}, "guest firewall index")
+        gfw.options.put(enable=1, policy_in="DROP", ipfilter=1)
+        expect_eq((gfw.options.get().get("enable"), gfw.options.get().get("policy_in")), (1, "DROP"), "guest options")
+        gfw.aliases.post(name="peer", cidr="10.20.30.1")
+        gfw.ipset.post(name="ipfilter-net0")
+        gfw.ipset("ipfilter-net0").post(cidr="10.20.30.40")
+        gfw.rules.post(type="in", action="ACCEPT", source="guest/peer", macro="SSH", enable=1)
+        gfw.rules.post(type="out", action="DROP", dest="+guest/ipfilter-net0", proto="udp", enable=0)
+        rules = gfw.rules.get()
+        expect_eq([(r["type"], r.get("macro"), r["enable"]) for r in rules], [("out", None, 0), ("in", "SSH", 1)], "guest rules")
+        raises(lambda: gfw.rules.post(type="forward", action="ACCEPT"), 400, "forward")
+        expect({"guest/peer", "+guest/ipfilter-net0"} <= {r["ref"] for r in gfw.refs.get()}, "guest refs")
+        expect(isinstance(gfw.log.get(), list), "guest log")
+        gfw.rules(0).delete()
+        gfw.rules(0).delete()
+        gfw.ipset("ipfilter-net0").delete(force=1)
+        gfw.aliases("peer").delete()
+        gfw.options.put(delete="enable,policy_in,ipfilter")
+        expect_eq(gfw.rules.get(), [], "guest rules removed")
+
+    c.check("proxmoxer: guest firewall (options, rules, aliases, ipfilter IP set, refs, log)", guest_firewall)
+
     def status_current():
         need(vm)
         st = api.nodes(N).qemu(vm).status.current.get()
