@@ -33,7 +33,7 @@ extension FirewallEndpoints {
                             if case .bool(let flag) = value {
                                 file.setOption(key, flag ? "1" : "0")
                             } else {
-                                file.setOption(key, value.plainText ?? "")
+                                file.setOption(key, value.plainText)
                             }
                         }
                     }

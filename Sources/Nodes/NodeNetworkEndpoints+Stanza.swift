@@ -32,7 +32,7 @@ extension NodeNetworkEndpoints {
         for (parameter, option) in optionKeys {
             if deleted.contains(parameter) { set(&inet, option, nil) }
             guard let value = given[parameter] else { continue }
-            var text = value.plainText ?? ""
+            var text = value.plainText
             if parameter == "bridge_vlan_aware" { text = value.boolValue == true ? "yes" : "" }
             set(&inet, option, text)
         }

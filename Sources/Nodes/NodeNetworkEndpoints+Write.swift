@@ -121,6 +121,8 @@ extension NodeNetworkEndpoints {
         let pending = file + ".new"
         guard FileManager.default.fileExists(atPath: pending) else { throw APIError(500, "no pending network changes to apply") }
         if trial != nil, NetworkTrial.shared.deadline != nil { throw APIError(500, "a trial apply is already waiting for confirmation") }
+        // a plain apply on top of a trial keeps both: the trial's rollback would undo this one too
+        if trial == nil { _ = NetworkTrial.shared.confirm() }
         return try context.services.tasks.start(type: "srvreload", id: "networking", user: context.user) { log in
             try await BlockingExecutor.shared.run {
                 let oldText = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
