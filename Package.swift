@@ -86,6 +86,7 @@ let package = Package(
         .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
         .target(
             name: "Firewall", dependencies: ["API", "Schema", "ClusterFS", "Errors", "Blocking", "TLS", "Storage"], exclude: ["README.md"]),
+        .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)
@@ -93,7 +94,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster",
-                "Peers", "Backup", "Firewall",
+                "Peers", "Backup", "Firewall", "SDN",
             ]),
         .target(
             name: "Daemon",
@@ -128,6 +129,7 @@ let package = Package(
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SDNTests", dependencies: ["SDN", "ClusterFS"]),
         .testTarget(name: "BackupTests", dependencies: ["Archive", "Backup", "Zstd"]),
         .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),

@@ -411,6 +411,19 @@ public final class ClusterFS: @unchecked Sendable {
 
     public func removeObserver(_ token: Int) { locked { _ = observers.removeValue(forKey: token) } }
 
+    /// Calls `action` after any change to a path `relevant` accepts (a rename counts for both names).
+    @discardableResult
+    public func observe(paths relevant: @escaping @Sendable (String) -> Bool, _ action: @escaping @Sendable () -> Void) -> Int {
+        addObserver { changes in
+            let hit = changes.contains { change in
+                if relevant(change.path) { return true }
+                if case .renamed(let from) = change.kind { return relevant(from) }
+                return false
+            }
+            if hit { action() }
+        }
+    }
+
     func notify(_ changes: [ClusterFSChange]) {
         for observer in locked({ Array(observers.values) }) { observer(changes) }
     }

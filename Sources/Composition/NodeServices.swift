@@ -6,9 +6,11 @@ import Cluster
 import ClusterFS
 import Containers
 import Firewall
+import Foundation
 import Guests
 import Nodes
 import QEMU
+import SDN
 import Schema
 import Storage
 import Tasks
@@ -32,6 +34,8 @@ public struct NodeServices: Sendable {
     public let clusterState: ClusterState?
     /// The node's firewall (made once: it watches the configuration while the node runs).
     public let firewall: FirewallService?
+    /// The node's SDN networks (made once: it watches the applied configuration).
+    public let sdn: SDNService?
 
     public init(
         settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
@@ -63,6 +67,11 @@ public struct NodeServices: Sendable {
         let ports = settings.listen.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }.filter { $0 > 0 }
         firewall = vms.map { vms in
             FirewallService(tree: vms.storage.fs, node: settings.nodeName, managementTCP: Array(Set(ports + [Int(settings.peerPort), 22])).sorted())
+        }
+        sdn = vms.map { vms in
+            SDNService(
+                tree: vms.storage.fs, node: settings.nodeName, etc: (settings.effectiveResolvConf as NSString).deletingLastPathComponent,
+                run: settings.runDirectory)
         }
     }
 
@@ -103,6 +112,7 @@ public struct NodeServices: Sendable {
                     jobStateFile: settings.dataDirectory + "/backup-jobs.json"))
         }
         if let firewall { all.append(FirewallDomain(service: firewall)) }
+        if let sdn { all.append(SDNDomain(service: sdn)) }
         if let storage, let clusterState {
             let access = access
             all.append(

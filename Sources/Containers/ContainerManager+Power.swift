@@ -34,6 +34,7 @@ extension ContainerManager {
         try LXCConfigBuilder.text(lines).write(toFile: dir + "/config", atomically: true, encoding: .utf8)
         let offset = logSize(vmid)
         let container = try container(vmid)
+        try GuestStartHooks.shared.run(vmid: vmid, log: log)
         let hook = config.current["hookscript"]
         try GuestHookScript.run(hook, vmid: vmid, phase: "pre-start", storage: storage, log: log)
         do { try container.start() } catch {

@@ -67,7 +67,7 @@ public enum TemplateBuilder {
     }
 
     /// A root file system around the host's static busybox: init starts a shell on tty1 and the
-    /// console, and rcS sets the hostname and brings up /etc/network/interfaces.
+    /// console, and rcS sets the hostname and brings up /etc/network/interfaces (DHCP through udhcpc).
     static let busyboxScript = #"""
         set -e
         root=$1
@@ -86,5 +86,22 @@ public enum TemplateBuilder {
         echo 'root:x:0:' > "$root/etc/group"
         printf 'auto lo\niface lo inet loopback\n' > "$root/etc/network/interfaces"
         printf 'NAME=busybox\nID=busybox\n' > "$root/etc/os-release"
+        # what busybox's udhcpc runs with a lease (ifup's `inet dhcp`): set the address and the default route
+        # (Debian's busybox looks in /etc/udhcpc, upstream's in /usr/share/udhcpc)
+        mkdir -p "$root/etc/udhcpc" "$root/usr/share/udhcpc"
+        cat > "$root/etc/udhcpc/default.script" <<'EOF'
+        #!/bin/sh
+        case "$1" in
+          deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+          bound|renew)
+            ip addr flush dev "$interface"
+            ip addr add "$ip/${mask:-24}" dev "$interface"
+            [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+            ;;
+        esac
+        exit 0
+        EOF
+        chmod 755 "$root/etc/udhcpc/default.script"
+        ln -s /etc/udhcpc/default.script "$root/usr/share/udhcpc/default.script"
         """#
 }

@@ -17,11 +17,9 @@ public final class FirewallService: Sendable {
     struct State {
         var applied: String?
         var lastError: String?
-        var running = false
-        var again = false
-        var watching = false
     }
     private let state = Mutex(State())
+    private let job = CoalescedJob()
     /// One apply at a time (an endpoint's and the watcher's).
     private let applying = Mutex(())
 
@@ -80,48 +78,15 @@ public final class FirewallService: Sendable {
     /// Applies once now and again whenever a relevant path changes; several changes while one
     /// apply runs make one more apply.
     public func watch(_ fs: ClusterFS) {
-        guard
-            state.withLock({ state in
-                defer { state.watching = true }
-                return !state.watching
-            })
-        else { return }
+        guard job.claim() else { return }
         let node = node
         let relevant: @Sendable (String) -> Bool = { path in
             path.hasPrefix("firewall/") || path == "nodes/\(node)/host.fw" || path.hasPrefix("nodes/\(node)/qemu-server/")
                 || path.hasPrefix("nodes/\(node)/lxc/")
         }
-        _ = fs.addObserver { [weak self] changes in
-            if changes.contains(where: { relevant($0.path) || { if case .renamed(let from) = $0.kind { relevant(from) } else { false } }($0) }) {
-                self?.schedule()
-            }
-        }
+        fs.observe(paths: relevant) { [weak self] in self?.schedule() }
         schedule()
     }
 
-    func schedule() {
-        let start = state.withLock { state -> Bool in
-            if state.running {
-                state.again = true
-                return false
-            }
-            state.running = true
-            return true
-        }
-        guard start else { return }
-        BlockingExecutor.shared.submit { [self] in
-            while true {
-                _ = try? apply()
-                let more = state.withLock { state -> Bool in
-                    if state.again {
-                        state.again = false
-                        return true
-                    }
-                    state.running = false
-                    return false
-                }
-                if !more { return }
-            }
-        }
-    }
+    func schedule() { job.schedule { [self] in _ = try? apply() } }
 }

@@ -56,6 +56,7 @@ extension VMManager {
         for drive in VMConfig(config.current).drives where !drive.isCDROM {
             if let volid = drive.volid, let path = try? storage.path(volid), path.hasSuffix(".qcow2") { StaleBitmaps.remove(from: path, log: log) }
         }
+        try GuestStartHooks.shared.run(vmid: vmid, log: log)
         let hook = config.current["hookscript"]
         try GuestHookScript.run(hook, vmid: vmid, phase: "pre-start", storage: storage, log: log)
         do {

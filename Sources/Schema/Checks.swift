@@ -1,5 +1,22 @@
 /// The checks behind the named formats, callable on their own (CLI completion, config parsers).
 public enum Checks {
+    /// `start-address=IP,end-address=IP` (an SDN subnet's DHCP range), both of one family.
+    public static func dhcpRange(_ s: String) -> String? {
+        var fields: [String: String] = [:]
+        for part in s.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, ["start-address", "end-address"].contains(kv[0]) else {
+                return "value '\(s)' is not start-address=IP,end-address=IP"
+            }
+            fields[kv[0]] = kv[1]
+        }
+        guard let start = fields["start-address"], let end = fields["end-address"] else { return "a DHCP range needs start-address and end-address" }
+        guard IPAddress.isIPv4(start) && IPAddress.isIPv4(end) || IPAddress.isIPv6(start) && IPAddress.isIPv6(end) else {
+            return "the range's addresses must be IP addresses of one family"
+        }
+        return nil
+    }
+
     public static func node(_ s: String) -> String? {
         PatternCache.matches("[a-zA-Z0-9]([a-zA-Z0-9\\-]*[a-zA-Z0-9])?", s) && s.count <= 63
             ? nil : "value '\(s)' does not look like a valid node name"

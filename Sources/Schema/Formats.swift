@@ -125,6 +125,19 @@ public enum Formats {
                 PatternCache.matches("[0-9]{1,4}(?:-[0-9]{1,4})?", $0) ? nil : "value '\($0)' is not a VLAN ID or range"
             },
             regex("pve-sdn-vnet-id", "[a-z][a-z0-9]{0,7}", "VNet name"),
+            regex("pve-sdn-zone-id", "[a-z][a-z0-9]{0,7}", "zone name"),
+            regex("pve-sdn-controller-id", "[a-z][a-z0-9_\\-]{0,62}", "controller name"),
+            regex("pve-sdn-ipam-id", "[a-z][a-z0-9_\\-]{0,62}", "IPAM name"),
+            regex("pve-sdn-dns-id", "[a-z][a-z0-9_\\-]{0,62}", "DNS plugin name"),
+            regex("pve-sdn-fabric-id", "[a-z][a-z0-9_\\-]{0,7}", "fabric name"),
+            regex("pve-sdn-isis-net", "[0-9a-fA-F.]+", "IS-IS NET"),
+            list("pve-sdn-bgp-rt-list") { PatternCache.matches("[0-9.]+:[0-9]+", $0) ? nil : "value '\($0)' is not a route target" },
+            // a subnet is named by its CIDR when made, by `zone-address-prefix` afterwards
+            NamedFormat(name: "pve-sdn-subnet-id") {
+                IPAddress.isCIDR($0, v4: true, v6: true) || PatternCache.matches("[a-z][a-z0-9]{0,7}-[0-9a-fA-F.:]+-[0-9]{1,3}", $0)
+                    ? nil : "value '\($0)' is not a subnet (CIDR or zone-address-prefix)"
+            },
+            NamedFormat(name: "pve-sdn-dhcp-range") { Checks.dhcpRange($0) },
             NamedFormat(name: "ipv4mask") { IPAddress.isIPv4Mask($0) ? nil : "value '\($0)' is not a valid IPv4 netmask" },
             regex("mac-addr", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){5})", "MAC address"),
             regex("mac-prefix", "(?i:[0-9a-f]{2}(?::[0-9a-f]{2}){0,2}:?)", "MAC address prefix"),

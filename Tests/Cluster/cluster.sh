@@ -7,6 +7,7 @@
 #   cluster.sh up N DIR      start N nodes (N <= 9); waits until all are quorate
 #   cluster.sh net N DIR     only the namespaces and the bridge (nodes whose corrald starts corosync),
 #                            with a veth from this namespace into the bridge (SUBNET.254) so tests reach them
+#   cluster.sh up-host N DIR like up, plus that veth (tests that call the nodes' API)
 #   cluster.sh down DIR      stop corosync, remove namespaces, veths, /dev/shm/qb-* of its pids
 #   cluster.sh status DIR    corosync-quorumtool of every node
 #   cluster.sh exec I DIR CMD...   run CMD in node I's namespace with its /run (where corosync's IPC is)
@@ -141,6 +142,7 @@ host_link() {
 case "${1:-}" in
   up) up "$2" "$3" ;;
   net) net "$2" "$3"; host_link "$3" ;;
+  up-host) up "$2" "$3"; host_link "$3" ;;
   down) down "$2" ;;
   status) n=$(cat "$2/nodes"); for i in $(seq 1 "$n"); do echo "== n$i"; node_exec "$i" "$2" corosync-quorumtool -s || true; done ;;
   exec) i=$2; dir=$3; shift 3; node_exec "$i" "$dir" "$@" ;;

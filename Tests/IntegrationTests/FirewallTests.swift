@@ -79,15 +79,11 @@ import Testing
     @Test func rulesBetweenContainersAndOnTheHost() throws {
         try Self.makeNetwork()
         defer { Self.removeNetwork() }
-        // the node's FUSE mount must reach this process from the daemon's own mount namespace: a shared data directory
-        let data = NSTemporaryDirectory() + "corral-it-fw-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        #expect(try Self.sh("mount --bind \(data) \(data) && mount --make-shared \(data)").status == 0)
-        defer { _ = try? Self.sh("umount -l \(data)") }
-        let node = try NodeProcess(
-            name: "fwt", dataDirectory: data, networkNamespace: Self.namespace, host: Self.nodeAddress,
-            extraArguments: ["--local", "--set", "domain-prefix=fwt-"], ownSysfs: true)
-        defer { _ = node.terminate() }
+        let node = try NodeProcess.isolated(name: "fwt", namespace: Self.namespace, host: Self.nodeAddress)
+        defer {
+            _ = node.terminate()
+            NodeProcess.releaseIsolated(node.dataDirectory)
+        }
 
         var servers: [Process] = []
         defer { for server in servers { kill(server.processIdentifier, SIGKILL) } }  // TERM is blocked in children of the test process

@@ -175,3 +175,25 @@ func curl(_ node: NodeProcess, _ path: String, _ extra: [String] = [], anonymous
     let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
 }
+
+extension NodeProcess {
+    /// A standalone node in network namespace `namespace` with a sysfs of its own (containers there
+    /// need it). Its data directory is a shared mount, so the FUSE mount the daemon makes in its own
+    /// mount namespace reaches the test. `releaseIsolated` removes the directory.
+    static func isolated(name: String, namespace: String, host: String) throws -> NodeProcess {
+        let data = NSTemporaryDirectory() + "corral-it-\(name)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let shared = try runCommand("/bin/sh", ["-c", "mount --bind \(data) \(data) && mount --make-shared \(data)"])
+        guard shared.status == 0 else { throw TestFailure("cannot share \(data): \(shared.stderr)") }
+        do {
+            return try NodeProcess(
+                name: name, dataDirectory: data, networkNamespace: namespace, host: host,
+                extraArguments: ["--local", "--set", "domain-prefix=\(name)-"], ownSysfs: true)
+        } catch {
+            releaseIsolated(data)
+            throw error
+        }
+    }
+
+    static func releaseIsolated(_ data: String) { _ = try? runCommand("/bin/sh", ["-c", "umount -l \(data); rm -rf \(data)"]) }
+}

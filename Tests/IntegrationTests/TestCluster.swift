@@ -19,8 +19,12 @@ final class TestCluster: @unchecked Sendable {
 
     /// Brings the cluster up; a start that fails (corosync on a loaded 2-core machine now and then
     /// loses a node while corralds join) is retried once from scratch, its logs kept for a look.
-    init(nodes: Int, verifyInterval: Int = 60) throws {
+    /// Daemons with a sysfs of their namespace's own (what containers on a node need).
+    let ownSysfs: Bool
+
+    init(nodes: Int, verifyInterval: Int = 60, ownSysfs: Bool = false) throws {
         size = nodes
+        self.ownSysfs = ownSysfs
         dir = NSTemporaryDirectory() + "corral-cluster-\(UUID().uuidString.prefix(8))"
         do {
             try start(verifyInterval: verifyInterval)
@@ -37,17 +41,22 @@ final class TestCluster: @unchecked Sendable {
 
     private func start(verifyInterval: Int) throws {
         _ = try? script(["down", dir])  // a cluster of an earlier, killed run
-        let up = try script(["up", "\(size)", dir])
+        // with their own sysfs the nodes run containers, and the test calls their API through the host's veth
+        let up = try script([ownSysfs ? "up-host" : "up", "\(size)", dir])
         guard up.status == 0 else {
             _ = try? script(["down", dir])
             throw NSError(domain: "cluster did not come up: \(up.stdout)\(up.stderr)", code: 1)
         }
+        if ownSysfs {
+            // the daemons mount in mount namespaces of their own: a shared directory carries their FUSE mounts here
+            _ = try runCommand("/bin/sh", ["-c", "mount --bind '\(dir)' '\(dir)' && mount --make-shared '\(dir)'"])
+        }
         do {
             // together, as systemd starts them after a cluster-wide boot: a first start waits for a quorate group
             let started = Mutex<[Int: Result<NodeProcess, any Error>]>([:])
-            let dir = dir
+            let dir = dir, ownSysfs = ownSysfs
             DispatchQueue.concurrentPerform(iterations: size) { index in
-                let result = Result { try Self.daemon(index + 1, dir: dir, verifyInterval: verifyInterval) }
+                let result = Result { try Self.daemon(index + 1, dir: dir, verifyInterval: verifyInterval, ownSysfs: ownSysfs) }
                 started.withLock { $0[index + 1] = result }
             }
             for (i, result) in started.withLock({ $0 }) {
@@ -88,16 +97,17 @@ final class TestCluster: @unchecked Sendable {
     }
 
     func startDaemon(_ i: Int, verifyInterval: Int = 60) throws {
-        daemons[i] = try Self.daemon(i, dir: dir, verifyInterval: verifyInterval)
+        daemons[i] = try Self.daemon(i, dir: dir, verifyInterval: verifyInterval, ownSysfs: ownSysfs)
     }
 
-    private static func daemon(_ i: Int, dir: String, verifyInterval: Int) throws -> NodeProcess {
+    private static func daemon(_ i: Int, dir: String, verifyInterval: Int, ownSysfs: Bool) throws -> NodeProcess {
         try NodeProcess(
             name: "n\(i)", dataDirectory: "\(dir)/d\(i)", networkNamespace: "cfstn\(i)",
+            host: ownSysfs ? "\(environment["CORRAL_CLUSTER_SUBNET"]!).\(i)" : nil,
             // cluster.sh runs corosync; the node's copy of its configuration is what puts corrald in cluster mode
             extraArguments: [
                 "--verify-interval", "\(verifyInterval)", "--set", "corosync-conf=\(dir)/n\(i)/corosync.conf", "--set", "corosync-start=none",
-            ])
+            ], ownSysfs: ownSysfs)
     }
 
     func stopDaemon(_ i: Int) { _ = daemons.removeValue(forKey: i)?.terminate() }
@@ -149,6 +159,7 @@ final class TestCluster: @unchecked Sendable {
             let fields = line.split(separator: " ")
             if fields.count > 1, fields[1].hasPrefix(dir + "/") { umount2(String(fields[1]), Int32(MNT_DETACH)) }
         }
+        if ownSysfs { umount2(dir, Int32(MNT_DETACH)) }
         guard removeFiles else { return }
         try? FileManager.default.removeItem(atPath: dir)
         try? FileManager.default.removeItem(atPath: dir + ".script.log")
