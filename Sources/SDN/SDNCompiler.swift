@@ -13,8 +13,10 @@ public enum SDNCompiler {
         public var nat = ""
         /// Zones this node runs, with the reason one cannot run (nil when it can).
         public var zones: [String: String?] = [:]
-        /// Routing between the vnets and the uplink is needed (a gateway exists).
-        public var forwarding = false
+        /// Vnets that route (they hold a gateway: PVE's `ip-forward on`, forwarding on that device).
+        public var routed: [String] = []
+        /// A subnet is SNATed: replies from the uplink are routed back, so forwarding is on everywhere.
+        public var snat = false
     }
 
     public static let natTable = "corral-sdn"
@@ -138,8 +140,9 @@ public enum SDNCompiler {
                         guard let (_, cidr) = Subnet.fromID(id) else { continue }
                         if let gateway = subnet["gateway"] {
                             bridge.addresses.append("\(gateway)/\(cidr.prefix)")
-                            plan.forwarding = true
+                            if !plan.routed.contains(vnetID) { plan.routed.append(vnetID) }
                             if subnet.flag("snat"), cidr.isIPv4 {
+                                plan.snat = true
                                 natRules.append("\t\tip saddr \(cidr) ip daddr != \(cidr) oifname != \"\(vnetID)\" masquerade")
                             }
                         }

@@ -85,7 +85,9 @@ public final class SDNService: Sendable {
             try? FileManager.default.createDirectory(
                 atPath: (interfacesFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? plan.interfaces.write(toFile: interfacesFile, atomically: true, encoding: .utf8)
-            if plan.forwarding { try? "1\n".write(toFile: "/proc/sys/net/ipv4/ip_forward", atomically: false, encoding: .utf8) }
+            for vnet in plan.routed { try? "1\n".write(toFile: "/proc/sys/net/ipv4/conf/\(vnet)/forwarding", atomically: false, encoding: .utf8) }
+            // SNAT's replies come in on the uplink: only then is forwarding turned on for the whole node (never off)
+            if plan.snat { try? "1\n".write(toFile: "/proc/sys/net/ipv4/ip_forward", atomically: false, encoding: .utf8) }
             var problem: String?
             do { try applyNAT(plan.nat) } catch { problem = "SNAT: \(error)" }
             for (zone, files) in plan.dhcp where zones[zone] ?? nil == nil {

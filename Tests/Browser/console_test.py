@@ -45,6 +45,8 @@ content view restores the backup as a new VM.
 Datacenter → Firewall adds an alias, an IP set with an entry, a security group with a rule and two cluster
 rules, moves one up (Move up; the API has the new order), switches the firewall on and off again under Options,
 and removes it all. Node → Network creates a bridge, sees it in the pending changes and reverts them.
+Datacenter → SDN makes a simple zone with DHCP, a vnet and a subnet with a DHCP range through its dialogs (each
+marked "new"), applies them (a task; the node then has the zone available), removes them and applies again.
 
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
@@ -2529,6 +2531,225 @@ def node_network(c, daemon):
                 lambda: vmbr9() and daemon.call("DELETE", f"/nodes/{NODE}/network", **auth))
 
 
+# --- SDN -------------------------------------------------------------------------------------
+
+# the browser's daemon runs in this machine's namespace: a bridge name nothing else uses, a documentation subnet
+SDN_ZONE, SDN_VNET, SDN_CIDR, SDN_GATEWAY = "bt1", "crlbt1", "192.0.2.0/24", "192.0.2.1"
+SDN_RANGE = ("192.0.2.100", "192.0.2.200")
+
+
+def sdn_state(c, row):
+    """A row's pending state as the view shows it ('' when applied, None when there is no such row): its
+    data-state and its badge must say the same; fails when they do not."""
+    got = c.js("""const tr = document.querySelector(arguments[0]);
+        if (!tr) return null;
+        const badge = tr.querySelector('.sdn-state');
+        return [tr.dataset.state || '', badge ? badge.textContent.trim() : ''];""", row)
+    if got is None:
+        return None
+    if got[0] != got[1]:
+        fail(f"{row} has data-state {got[0]!r} but the badge {got[1]!r}")
+    return got[0]
+
+
+def sdn_apply(c):
+    """Apply in the open SDN view's toolbar: its feedback line follows the task, which must end OK (with a log)."""
+    feedback = "#tabpanel .task-feedback"
+    c.click("#tabpanel [data-action=sdn-apply]")
+    c.wait(lambda: c.q(f"{feedback}[data-kind=error]") and fail("Apply: " + c.q(feedback).text)
+           or (c.q(f"{feedback}[data-kind=ok]") and "Apply the SDN configuration" in c.q(feedback).text), "the Apply task to end", 90)
+    text = c.q(feedback).text
+    if not text.rstrip().endswith("Show log") or ": OK" not in text:
+        raise Failure(f"Apply did not run as a task that ended OK: the feedback line says {text!r}")
+
+
+def sdn_view(c, daemon):
+    """Datacenter → SDN. Zones → Add → Simple makes zone bt1 with DHCP (IPAM pve); VNets → Add makes crlbt1 in it, which
+    is picked at once, and its subnet 192.0.2.0/24 (gateway 192.0.2.1, DHCP range .100–.200); every dialog labels its
+    inputs, each row shows the badge "new" and GET /cluster/sdn/… has the objects as they were entered. IPAM lists the
+    gateway; Preview shows what the node would get (crlbt1 in it). Apply's task ends OK; then no row is pending, GET
+    /nodes/{node}/sdn/zones has bt1 "available" and Status shows it so. The subnet, vnet and zone are removed through
+    the views (each row then says "deleted", with Edit and Remove off) and applied again: the API, the node and the
+    IPAM have none of them. Whatever a failure left is removed through the API and applied."""
+    auth = daemon.login()
+    dlg = "dialog.form-dialog[open]"
+    zone_row = f'#tabpanel tr[data-zone="{SDN_ZONE}"]'
+    vnet_row = f'#tabpanel tr[data-vnet="{SDN_VNET}"]'
+    subnets = f'#tabpanel [data-role=subnets][data-vnet="{SDN_VNET}"]'
+    subnet_row = f'{subnets} tr[data-cidr="{SDN_CIDR}"]'
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def sub(name):
+        goto(c, f"#dc/sdn/{name}", "#tab-sdn", f"#subtab-{name}")
+        c.wait(lambda: list_loaded(c), f"the SDN {name} list", 20)
+
+    def ours(kind):
+        """Our zone, vnet or subnet in the pending configuration (GET without pending), or None."""
+        if kind == "zone":
+            return next((z for z in call("GET", "/cluster/sdn/zones") if z.get("zone") == SDN_ZONE), None)
+        if kind == "vnet":
+            return next((v for v in call("GET", "/cluster/sdn/vnets") if v.get("vnet") == SDN_VNET), None)
+        return next((s for s in call("GET", f"/cluster/sdn/vnets/{SDN_VNET}/subnets") if s.get("cidr") == SDN_CIDR), None)
+
+    def node_zone():
+        """Our zone as GET /nodes/{node}/sdn/zones has it, or None."""
+        return next((z for z in call("GET", f"/nodes/{NODE}/sdn/zones") if z.get("zone") == SDN_ZONE), None)
+
+    def gateway_held():
+        return any(e.get("ip") == SDN_GATEWAY for e in call("GET", "/cluster/sdn/ipams/pve/status"))
+
+    def no_errors(what):
+        if c.visible("#tabpanel .notice-error"):
+            raise Failure(f"the SDN {what} view says: " + c.q("#tabpanel .notice-error").text)
+
+    if ours("zone") or any(v.get("vnet") == SDN_VNET for v in call("GET", "/cluster/sdn/vnets")):
+        raise Failure(f"zone {SDN_ZONE} or vnet {SDN_VNET} exists before the test made it")
+    try:
+        # A simple zone with DHCP
+        sub("zones")
+        c.click("#tabpanel [data-action=add-zone]")
+        c.wait(lambda: c.visible("#tabpanel .menu"), "the zone types")
+        c.click("#tabpanel .menu [data-type=simple]")
+        fill(c, dlg, {"zone": SDN_ZONE, "ipam": "pve"})
+        for name in ("bridge", "peers", "tag"):
+            if c.q(f'{dlg} [name="{name}"]'):
+                raise Failure(f"the simple zone dialog asks for {name}")
+        dhcp = c.wait_visible(f"{dlg} input[name=dhcp]")
+        if not dhcp.is_selected():
+            dhcp.click()
+        if not c.q(f"{dlg} input[name=dhcp]").is_selected():
+            raise Failure("the DHCP box does not tick")
+        c.shot("sdn-zone-add")
+        form_submit(c, "zone")
+        c.wait(lambda: sdn_state(c, zone_row) == "new", f"zone {SDN_ZONE} in the grid as new", 20)
+        if "Simple" not in text_of(c, zone_row) or "dnsmasq" not in text_of(c, zone_row):
+            raise Failure(f"the zone row says {text_of(c, zone_row)!r}")
+        z = ours("zone")
+        if not z or (z.get("type"), z.get("ipam"), z.get("dhcp")) != ("simple", "pve", "dnsmasq"):
+            raise Failure(f"GET /cluster/sdn/zones has {SDN_ZONE} as {z}")
+
+        # A vnet in it, and a subnet with a DHCP range
+        sub("vnets")
+        c.click("#tabpanel [data-action=add-vnet]")
+        fill(c, dlg, {"vnet": SDN_VNET, "zone": SDN_ZONE, "alias": "browser test"})
+        if c.visible(f"{dlg} input[name=tag]"):
+            raise Failure("the vnet dialog asks for a tag in a simple zone")
+        form_submit(c, "vnet")
+        c.wait(lambda: c.q(f"{vnet_row}.is-picked") and c.q(f"{subnets} [data-action=add-subnet]")
+               and "Loading" not in text_of(c, f"{subnets} .panel-toolbar .muted"), f"{SDN_VNET}, picked, with its subnets", 20)
+        if sdn_state(c, vnet_row) != "new":
+            raise Failure(f"the vnet row is not marked new: {text_of(c, vnet_row)!r}")
+        v = ours("vnet")
+        if not v or (v.get("zone"), v.get("alias")) != (SDN_ZONE, "browser test") or v.get("tag"):
+            raise Failure(f"GET /cluster/sdn/vnets has {SDN_VNET} as {v}")
+
+        c.click(f"{subnets} [data-action=add-subnet]")
+        fill(c, dlg, {"subnet": SDN_CIDR, "gateway": SDN_GATEWAY})
+        for part, address in zip(("start", "end"), SDN_RANGE):
+            box = c.wait_visible(f"{dlg} [data-role=dhcp-ranges] input[data-part={part}]")
+            box.clear()
+            box.send_keys(address)
+        if "has no DHCP" in text_of(c, f"{dlg} .sdn-ranges-field"):
+            raise Failure("the subnet dialog says the zone has no DHCP")
+        c.shot("sdn-subnet-add")
+        form_submit(c, "subnet")
+        c.wait(lambda: sdn_state(c, subnet_row) == "new", f"{SDN_CIDR} in the subnets as new", 20)
+        shown = text_of(c, subnet_row)
+        if SDN_GATEWAY not in shown or f"{SDN_RANGE[0]} – {SDN_RANGE[1]}" not in shown:
+            raise Failure(f"the subnet row says {shown!r}")
+        s = ours("subnet")
+        ranges = [(r.get("start-address"), r.get("end-address")) for r in (s or {}).get("dhcp-range", [])]
+        if not s or s.get("gateway") != SDN_GATEWAY or ranges != [SDN_RANGE]:
+            raise Failure(f"GET …/vnets/{SDN_VNET}/subnets has {SDN_CIDR} as {s}")
+        no_errors("vnets")
+        c.shot("sdn-vnets-new")
+
+        # Preview: what the node would get
+        c.click("#tabpanel [data-action=sdn-preview]")
+        preview = "dialog.sdn-preview[open]"
+        c.wait(lambda: c.visible(f"{preview} .notice-error") and fail("Preview: " + c.q(f"{preview} .notice-error").text)
+               or SDN_VNET in text_of(c, f"{preview} [data-role=sdn-preview]"), f"{SDN_VNET} in the preview", 20)
+        c.shot("sdn-preview")
+        c.click(f"{preview} .dialog-foot button.btn:not(.btn-primary)")
+        c.wait(lambda: not c.q(preview), "the preview to close")
+
+        # IPAM: the subnet's gateway
+        sub("ipam")
+        c.wait(lambda: c.q(f'#tabpanel tr[data-ip="{SDN_GATEWAY}"][data-kind=gateway]'), f"the gateway {SDN_GATEWAY} in the IPAM", 20)
+        if not gateway_held():
+            raise Failure(f"GET /cluster/sdn/ipams/pve/status does not hold {SDN_GATEWAY}")
+
+        # Apply
+        sub("zones")
+        sdn_apply(c)
+        c.wait(lambda: sdn_state(c, zone_row) == "", f"zone {SDN_ZONE} no longer pending", 20)
+        if c.q("#tabpanel .sdn-state"):
+            raise Failure("after Apply the zones grid still marks a pending state: " + text_of(c, "#tabpanel tbody"))
+        pending = [x for x in call("GET", "/cluster/sdn/zones?pending=1") + call("GET", "/cluster/sdn/vnets?pending=1") if x.get("state")]
+        if pending:
+            raise Failure(f"after Apply the API still has pending objects: {pending}")
+        c.wait(lambda: (node_zone() or {}).get("status") == "available"
+               or ((node_zone() or {}).get("status") == "error" and fail(f"the node has {SDN_ZONE} in error: {node_zone()}")),
+               f"GET /nodes/{NODE}/sdn/zones to have {SDN_ZONE} available", 30)
+        c.shot("sdn-applied")
+        sub("status")
+        c.wait(lambda: c.q(f'#tabpanel tr[data-node="{NODE}"][data-zone="{SDN_ZONE}"][data-status=available]'),
+               f"{SDN_ZONE} available on {NODE} in Status", 20)
+        no_errors("status")
+
+        # Remove the subnet, the vnet and the zone through the views, then apply again
+        sub("vnets")
+        c.wait(lambda: c.q(subnet_row) and sdn_state(c, subnet_row) == "" and sdn_state(c, vnet_row) == "", "the applied subnet and vnet", 20)
+        dc_confirm(c, f"{subnet_row} button[data-action=remove]")
+        c.wait(lambda: sdn_state(c, subnet_row) == "deleted", f"{SDN_CIDR} marked deleted", 20)
+        if c.q(f"{subnet_row} button[data-action=edit]").is_enabled():
+            raise Failure("a deleted subnet can still be edited")
+        dc_confirm(c, f"{vnet_row} button[data-action=remove]")
+        c.wait(lambda: sdn_state(c, vnet_row) == "deleted" or (c.visible("#tabpanel .notice-error") and fail(c.q("#tabpanel .notice-error").text)),
+               f"{SDN_VNET} marked deleted", 20)
+        if c.q(f"{subnets} [data-action=add-subnet]").is_enabled():
+            raise Failure("a vnet about to be deleted still offers Add subnet")
+        sub("zones")
+        dc_confirm(c, f"{zone_row} button[data-action=remove]")
+        c.wait(lambda: sdn_state(c, zone_row) == "deleted" or (c.visible("#tabpanel .notice-error") and fail(c.q("#tabpanel .notice-error").text)),
+               f"{SDN_ZONE} marked deleted", 20)
+        if ours("zone") or any(v.get("vnet") == SDN_VNET for v in call("GET", "/cluster/sdn/vnets")):
+            raise Failure("after the removals the pending configuration still has the zone or the vnet")
+        c.shot("sdn-deleted")
+        sdn_apply(c)
+        c.wait(lambda: sdn_state(c, zone_row) is None, f"zone {SDN_ZONE} to leave the grid", 20)
+        no_errors("zones")
+        left = ([z for z in call("GET", "/cluster/sdn/zones?pending=1") if z.get("zone") == SDN_ZONE]
+                + [v for v in call("GET", "/cluster/sdn/vnets?pending=1") if v.get("vnet") == SDN_VNET])
+        if left:
+            raise Failure(f"after the second Apply the API still has {left}")
+        if node_zone():
+            raise Failure(f"after the second Apply GET /nodes/{NODE}/sdn/zones still has {node_zone()}")
+        if gateway_held():
+            raise Failure(f"after the removal the IPAM still holds {SDN_GATEWAY}")
+    finally:
+        c.js("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+        quietly("SDN clean-up", lambda: sdn_leftovers(daemon, auth))
+
+
+def sdn_leftovers(daemon, auth):
+    """Remove through the API what sdn_view made and did not remove, and apply that."""
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+    if any(v.get("vnet") == SDN_VNET for v in call("GET", "/cluster/sdn/vnets")):
+        for s in call("GET", f"/cluster/sdn/vnets/{SDN_VNET}/subnets"):
+            call("DELETE", f"/cluster/sdn/vnets/{SDN_VNET}/subnets/{urllib.parse.quote(s['subnet'], safe='')}")
+        call("DELETE", f"/cluster/sdn/vnets/{SDN_VNET}")
+    if any(z.get("zone") == SDN_ZONE for z in call("GET", "/cluster/sdn/zones")):
+        call("DELETE", f"/cluster/sdn/zones/{SDN_ZONE}")
+    if any(x.get("state") for x in call("GET", "/cluster/sdn/zones?pending=1") + call("GET", "/cluster/sdn/vnets?pending=1")):
+        status = daemon.wait_task(call("PUT", "/cluster/sdn"), auth)
+        if status != "OK":
+            print(f"  note  applying the SDN clean-up: {status}")
+
+
 # --- main ------------------------------------------------------------------------------------
 
 def main():
@@ -2608,6 +2829,7 @@ def main():
         ok = ok and step("datacenter permissions", dc_permissions)
         ok = ok and step("datacenter cluster (standalone)", dc_cluster_standalone)
         ok = ok and step("firewall datacenter", lambda c: firewall_datacenter(c, daemon))
+        ok = ok and step("sdn", lambda c: sdn_view(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node disks", lambda c: node_disks(c, daemon))

@@ -48,7 +48,7 @@ import Testing
 
                 """)
         #expect(plan.devices.count == 1 && plan.devices[0].kind == .bridge && plan.devices[0].addresses == ["10.77.0.1/24"])
-        #expect(plan.forwarding)
+        #expect(plan.routed == ["vn1"] && plan.snat)
         #expect(plan.nat.contains("type nat hook postrouting priority srcnat"))
         #expect(plan.nat.contains("ip saddr 10.77.0.0/24 ip daddr != 10.77.0.0/24 oifname != \"vn1\" masquerade"))
         let dhcp = plan.dhcp["z1"] ?? [:]
@@ -93,7 +93,7 @@ import Testing
                 """)
         let tunnel = plan.devices.first { $0.kind == .vxlan }
         #expect(tunnel?.remotes == ["10.0.0.1", "10.0.0.3"] && tunnel?.vni == 4242 && tunnel?.port == 4790 && tunnel?.master == "vxn1")
-        #expect(!plan.forwarding && !plan.nat.contains("masquerade"))
+        #expect(plan.routed.isEmpty && !plan.snat && !plan.nat.contains("masquerade"))
     }
 
     @Test func vlanAndQinQZonesAsGoldens() {

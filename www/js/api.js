@@ -58,7 +58,7 @@ export function messageFrom(status, statusText, body) {
 /**
  * Call the API and return the envelope's `data`.
  * @param {string} path     e.g. `/nodes/${seg(node)}/status`
- * @param {object} [opts]   {method, params (query), body (object, sent form-encoded), signal, raw, quiet401}
+ * @param {object} [opts]   {method, params (query), body (object, sent form-encoded; an array repeats its key), signal, raw, quiet401}
  *                          raw: resolve to the whole envelope (e.g. for `total`).
  *                          quiet401: a 401 is an ordinary error with the server's message, not
  *                          "session gone" (the login request answers 401 for a wrong password).
@@ -69,10 +69,11 @@ export async function api(path, { method = 'GET', params, body, signal, raw = fa
   if (method !== 'GET' && method !== 'HEAD') {
     if (csrfToken) headers.CSRFPreventionToken = csrfToken;
     if (body) {
-      // Same encoding as the PVE web UI; the server also accepts JSON.
+      // Same encoding as the PVE web UI; the server also accepts JSON. An array is the
+      // parameter given once per item (PVE's array parameters, e.g. an SDN subnet's dhcp-range).
       init.body = new URLSearchParams(
         Object.entries(body).filter(([, v]) => v !== undefined && v !== null)
-          .map(([k, v]) => [k, String(v)]),
+          .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, String(x)]) : [[k, String(v)]])),
       );
     }
   }

@@ -38,6 +38,7 @@ import { mountDcTokens } from './views/dc-tokens.js';
 import { mountDcTfa } from './views/dc-tfa.js';
 import { mountDcFirewall, mountGuestFirewall, mountNodeFirewall } from './views/firewall.js';
 import { mountNodeNetwork } from './views/node-network.js';
+import { mountDcSdn } from './views/sdn.js';
 import { guestTitle } from './guests.js';
 import { sessionUser } from './login.js';
 
@@ -65,6 +66,7 @@ const VIEWS = {
       tab('storage', 'Storage', 'disk', mountDcStorage),
       tab('backup', 'Backup', 'archive', mountDcBackup),
       tab('firewall', 'Firewall', 'firewall', mountDcFirewall),
+      tab('sdn', 'SDN', 'network', mountDcSdn),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),
       tab('roles', 'Roles', 'shield', mountDcRoles),

@@ -32,7 +32,7 @@ const yes = (v) => (Number(v) === 1 || v === true ? 'Yes' : 'No');
 const str = (v) => (v === undefined || v === null ? '' : String(v).trim());
 
 /** One line of a unified diff, coloured by what it says. */
-function diffLine(line) {
+export function diffLine(line) {
   const cls = line.startsWith('+++') || line.startsWith('---') ? 'diff-file'
     : line.startsWith('+') ? 'diff-add' : line.startsWith('-') ? 'diff-del' : line.startsWith('@@') ? 'diff-hunk' : null;
   return h('span', { class: cls }, `${line}\n`);
