@@ -468,6 +468,42 @@ def run(c, node):
 
     c.check("proxmoxer: cluster firewall rules (pos, moveto), groups, IP sets, aliases, refs, macros; node options and log", firewall)
 
+    def sdn():
+        # what SDN playbooks do; the zone runs on another node only, so applying changes nothing on this machine
+        sdn = api.cluster.sdn
+        expect({"zones", "vnets", "ipams"} <= {d["id"] for d in sdn.get()}, "sdn index")
+        raises(lambda: sdn.vnets.post(vnet="compatv", zone="nosuch"), 400, "zone")
+        sdn.zones.post(zone="compat", type="simple", ipam="pve", dhcp="dnsmasq", nodes="elsewhere")
+        sdn.vnets.post(vnet="compatv", zone="compat", alias="compat")
+        raises(lambda: sdn.vnets("compatv").subnets.post(subnet="198.51.100.0/24", type="subnet", gateway="192.0.2.1"), 400, "gateway")
+        sdn.vnets("compatv").subnets.post(
+            subnet="198.51.100.0/24", type="subnet", gateway="198.51.100.1", **{"dhcp-range": ["start-address=198.51.100.10,end-address=198.51.100.20"]})
+        subnet = sdn.vnets("compatv").subnets.get()[0]
+        expect_eq((subnet["subnet"], subnet["cidr"], subnet["dhcp-range"][0]["start-address"]),
+                  ("compat-198.51.100.0-24", "198.51.100.0/24", "198.51.100.10"), "subnet row")
+        expect_eq([z.get("state") for z in sdn.zones.get(pending=1) if z["zone"] == "compat"], ["new"], "pending zone")
+        expect("+auto compatv" not in (sdn("dry-run").get(node=N).get("interfaces-diff") or ""), "another node's zone is not this node's")
+        sdn.vnets("compatv").ips.post(zone="compat", ip="198.51.100.15", mac="BC:24:11:00:00:15")
+        held = {(e["ip"], e.get("mac")) for e in sdn.ipams("pve").status.get()}
+        expect({("198.51.100.1", None), ("198.51.100.15", "bc:24:11:00:00:15")} <= held, f"ipam {held}")
+        sdn.vnets("compatv").ips.delete(zone="compat", ip="198.51.100.15", mac="BC:24:11:00:00:15")
+        task_ok(api, sdn.put(), "PUT cluster/sdn")
+        expect(all(not z.get("state") for z in sdn.zones.get(pending=1)), "applied")
+        expect(all(z["zone"] != "compat" for z in api.nodes(N).sdn.zones.get()), "not run here")
+        token = sdn.lock.post()
+        raises(lambda: sdn.zones.post(zone="compat2", type="simple"), 400, "locked")
+        sdn.zones("compat").put(mtu=1400, **{"lock-token": token})
+        expect_eq(sdn.zones("compat").get(pending=1).get("pending", {}).get("mtu"), 1400, "pending change")
+        sdn.rollback.post(**{"lock-token": token})
+        expect("mtu" not in sdn.zones("compat").get(), "rollback")
+        sdn.vnets("compatv").subnets("compat-198.51.100.0-24").delete()
+        sdn.vnets("compatv").delete()
+        sdn.zones("compat").delete()
+        task_ok(api, sdn.put(), "PUT cluster/sdn (the removal)")
+        expect(not [e for e in sdn.ipams("pve").status.get() if e["zone"] == "compat"], "ipam emptied")
+
+    c.check("proxmoxer: SDN zones, vnets, subnets (DHCP ranges), IPAM mappings, pending, dry run, apply, lock, rollback", sdn)
+
     def guest_firewall():
         need(vm)
         gfw = api.nodes(N).qemu(vm).firewall
