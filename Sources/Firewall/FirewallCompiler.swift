@@ -132,6 +132,18 @@ public struct FirewallCompiler {
             forward.append("meta mark & 0x7fff0000 vmap { \(inMap) }")
         }
         for port in ports { try guestChains(port.guest, port.nic) }
+        // vnets: what crosses a vnet (bridged or routed through its gateway) meets its forward rules, then its policy
+        let scope = FirewallAddresses(cluster: input.cluster, guest: nil, vmid: nil)
+        for (vnet, file) in input.vnets.sorted(by: { $0.key < $1.key }) where Self.bool(file.option("enable"), false) {
+            var chain: [String] = []
+            for rule in file.rules where rule.enable && rule.type == .forward {
+                chain += try compile(rule, context: .forward, scope: scope, where_: "sdn/firewall/\(vnet).fw")
+            }
+            chain += policy(file.option("policy_forward") ?? "ACCEPT", log: file.option("log_level_forward"), prefix: "0 vnet-\(vnet)")
+            chains.append(("vnet-\(vnet)", chain))
+            forward.append("iifname \"\(vnet)\" jump vnet-\(vnet)")
+            forward.append("oifname \"\(vnet)\" jump vnet-\(vnet)")
+        }
         if hostOn {
             let scope = FirewallAddresses(cluster: input.cluster, guest: nil, vmid: nil)
             for (file, rules) in [("host.fw", host.rules), ("cluster.fw", input.cluster.rules)] {

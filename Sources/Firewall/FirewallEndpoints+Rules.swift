@@ -44,6 +44,7 @@ extension FirewallEndpoints {
                             throw FirewallError.field("type", "a rule needs a type (in, out, forward or group)")
                         }
                         if type == .forward, scope.isGuest { throw FirewallError.field("type", "guests have no forward rules") }
+                        if scope.kind == .vnet, type != .forward { throw FirewallError.field("type", "a vnet's rules are forward rules") }
                         var rule = FirewallRule(type: type, action: try context.require("action"))
                         rule.enable = false
                         try rule.update(from: context)
@@ -77,6 +78,9 @@ extension FirewallEndpoints {
                         } else {
                             try rules[index].update(from: context)
                             if rules[index].type == .forward, scope.isGuest { throw FirewallError.field("type", "guests have no forward rules") }
+                            if scope.kind == .vnet, rules[index].type != .forward {
+                                throw FirewallError.field("type", "a vnet's rules are forward rules")
+                            }
                         }
                         try list.set(&file, context, rules)
                     }

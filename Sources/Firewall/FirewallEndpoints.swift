@@ -22,6 +22,13 @@ enum FirewallEndpoints {
             if scope.kind != .cluster { out.append(log(scope: scope)) }
         }
         out += groupEndpoints(store)
+        // an SDN vnet's firewall: forward rules and options (PVE leaves its index to root)
+        out += ruleEndpoints(store, scope: .vnet, path: FirewallScope.vnet.base + "/rules", list: .rules)
+        out += optionEndpoints(store, scope: .vnet)
+        out.append(
+            Endpoint(
+                pve: "GET \(FirewallScope.vnet.base)", description: "Directory index.", returns: .array(of: .object([:], additionalProperties: true)),
+                permission: .rootOnly, childKey: "name", handler: .sync { _ in .array([["name": "options"], ["name": "rules"]]) }))
         out.append(
             Endpoint(
                 pve: "GET /cluster/firewall/macros", description: "The macros a rule may use instead of protocol and ports.",

@@ -40,6 +40,8 @@ public struct FirewallInput: Sendable {
     public var cluster = FirewallFile()
     public var host = FirewallFile()
     public var guests: [Guest] = []
+    /// SDN vnets' firewall files (`sdn/firewall/<vnet>.fw`), by vnet.
+    public var vnets: [String: FirewallFile] = [:]
     /// Ports that stay open on the host unless a rule says otherwise: the API, SSH, the peer port.
     public var managementTCP: [Int] = [8006, 22]
     /// Cluster traffic (corosync's knet/udp ports).
@@ -53,6 +55,11 @@ public struct FirewallInput: Sendable {
         var input = FirewallInput()
         input.cluster = try file(tree, "firewall/cluster.fw")
         input.host = try file(tree, "nodes/\(node)/host.fw")
+        if let text = try? tree.readString("sdn/vnets.cfg"), let vnets = try? SectionConfig.parse(text, file: "sdn/vnets.cfg") {
+            for section in vnets.sections where tree.exists("sdn/firewall/\(section.id).fw") {
+                input.vnets[section.id] = try file(tree, "sdn/firewall/\(section.id).fw")
+            }
+        }
         guard let data = try? tree.read(".vmlist"), let ids = (try? JSONParser.parse(data))?["ids"]?.objectValue else { return input }
         for (id, entry) in ids where entry["node"]?.stringValue == node {
             guard let vmid = Int(id), let type = entry["type"]?.stringValue else { continue }

@@ -81,7 +81,8 @@ public final class FirewallService: Sendable {
         guard job.claim() else { return }
         let node = node
         let relevant: @Sendable (String) -> Bool = { path in
-            path.hasPrefix("firewall/") || path == "nodes/\(node)/host.fw" || path.hasPrefix("nodes/\(node)/qemu-server/")
+            path.hasPrefix("firewall/") || path.hasPrefix("sdn/firewall/") || path == "sdn/vnets.cfg" || path == "nodes/\(node)/host.fw"
+                || path.hasPrefix("nodes/\(node)/qemu-server/")
                 || path.hasPrefix("nodes/\(node)/lxc/")
         }
         fs.observe(paths: relevant) { [weak self] in self?.schedule() }

@@ -35,10 +35,13 @@ struct FirewallStore: Sendable {
                 case .guest:
                     let vmid = Int(path.dropFirst("firewall/".count).dropLast(".fw".count)) ?? 0
                     if let index = input.guests.firstIndex(where: { $0.vmid == vmid }) { input.guests[index].file = file }
+                case .vnet:
+                    input.vnets[String(path.dropFirst("sdn/firewall/".count).dropLast(".fw".count))] = file
                 }
             }
             try FirewallCompiler.validate(candidate)
-            if !tree.exists("firewall") { try? tree.mkdir("firewall") }
+            let dir = (path as NSString).deletingLastPathComponent
+            if !tree.exists(dir) { try? tree.mkdir(dir) }
             try tree.write(path, Array(file.text.utf8))
             do { try service.apply() } catch {
                 if let old { try? tree.write(path, Array(old.utf8)) } else { try? tree.delete(path) }

@@ -99,6 +99,17 @@ import Testing
         #expect(ruleset.contains("chain g100-net0-in") && !ruleset.contains("g100-net1"), "only NICs with firewall=1 get chains")
     }
 
+    @Test func vnetForwardRulesGetAChainOfTheirOwn() throws {
+        var input = try Self.input()
+        input.vnets["vn1"] = try FirewallFile.parse("[OPTIONS]\nenable: 1\npolicy_forward: DROP\n\n[RULES]\nFORWARD ACCEPT -p tcp -dport 80\n")
+        input.vnets["vn2"] = try FirewallFile.parse("[RULES]\nFORWARD DROP -p tcp -dport 22\n")
+        let ruleset = try FirewallCompiler.compile(input)
+        #expect(ruleset.contains("\t\tiifname \"vn1\" jump vnet-vn1\n\t\toifname \"vn1\" jump vnet-vn1\n"), "both ways across the vnet")
+        let chain = ruleset.components(separatedBy: "chain vnet-vn1 {\n").last?.components(separatedBy: "\t}").first ?? ""
+        #expect(chain.contains("tcp dport 80 accept") && chain.hasSuffix("drop\n"), "its rules, then its policy: \(chain)")
+        #expect(!ruleset.contains("vnet-vn2"), "a vnet whose firewall is off has no chain")
+    }
+
     static func field(_ body: () throws -> Void) -> [String: String] {
         do {
             try body()

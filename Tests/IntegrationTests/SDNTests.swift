@@ -208,6 +208,19 @@ import Testing
             })
         #expect(answer == "from 10.218.0.2", "SNAT: \(answer)")
 
+        // the vnet's firewall: a forward rule on what crosses vn1 (the datacenter firewall on, in this node's namespace only)
+        #expect(try Self.refused(node, "POST", "/cluster/sdn/vnets/vn1/firewall/rules", ["type=in", "action=DROP", "enable=1"], field: "type"))
+        try Self.ok(node, "PUT", "/cluster/firewall/options", ["enable=1"])
+        try Self.ok(node, "PUT", "/cluster/sdn/vnets/vn1/firewall/options", ["enable=1"])
+        try Self.ok(node, "POST", "/cluster/sdn/vnets/vn1/firewall/rules", ["type=forward", "action=DROP", "proto=tcp", "dport=7000", "enable=1"])
+        let vnetRules = try Self.data(node, "/cluster/sdn/vnets/vn1/firewall/rules") as? [[String: Any]] ?? []
+        #expect(vnetRules.map { "\($0["type"] ?? "") \($0["action"] ?? "") \($0["dport"] ?? "")" } == ["forward DROP 7000"], "\(vnetRules)")
+        #expect(FileManager.default.fileExists(atPath: "\(dataDir)/pve/sdn/firewall/vn1.fw"))
+        #expect(try Self.fetch(pid: pid, Self.server, 7000).hasPrefix("failed"), "the vnet's rule drops the connection")
+        try Self.ok(node, "DELETE", "/cluster/sdn/vnets/vn1/firewall/rules/0")
+        #expect(try Self.fetch(pid: pid, Self.server, 7000) == "from 10.218.0.2", "without the rule it passes again")
+        try Self.ok(node, "PUT", "/cluster/firewall/options", ["enable=0"])
+
         // PVE 9's lock: changes need the token while it is held; a rollback drops what is pending
         let token = VMTests.json(try Self.api(node, "POST", "/cluster/sdn/lock").body)["data"] as? String ?? ""
         #expect(!token.isEmpty)

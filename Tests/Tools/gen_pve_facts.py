@@ -308,6 +308,14 @@ GET /nodes/{node}/sdn/zones/{zone}
 GET /nodes/{node}/sdn/zones/{zone}/content
 GET /nodes/{node}/sdn/zones/{zone}/bridges
 GET /nodes/{node}/sdn/vnets/{vnet}
+GET /cluster/sdn/vnets/{vnet}/firewall
+GET /cluster/sdn/vnets/{vnet}/firewall/rules
+POST /cluster/sdn/vnets/{vnet}/firewall/rules
+GET /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}
+PUT /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}
+DELETE /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}
+GET /cluster/sdn/vnets/{vnet}/firewall/options
+PUT /cluster/sdn/vnets/{vnet}/firewall/options
 """
 
 def clean_pattern(p):
