@@ -70,17 +70,15 @@ public final class SDNService: Sendable {
             var zones = plan.zones
             try? FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
             let old = (try? JSONDecoder().decode([SDNDevice].self, from: Data(contentsOf: URL(fileURLWithPath: devicesFile)))) ?? []
-            var made: [SDNDevice] = []
             let commands = SDNApply.commands(old: old, new: plan.devices, exists: { FileManager.default.fileExists(atPath: "/sys/class/net/\($0)") })
-            for command in commands {
-                do { try Command.run(command) } catch {
-                    let device = command.first { name in plan.devices.contains { $0.name == name } || old.contains { $0.name == name } }
-                    let zone = plan.devices.first { $0.name == device }?.zone ?? old.first { $0.name == device }?.zone
-                    if let zone, zones[zone] ?? nil == nil { zones[zone] = "\(error)" }
-                }
+            for (index, error) in Self.runBatched(commands) {
+                let command = commands[index]
+                let device = command.first { name in plan.devices.contains { $0.name == name } || old.contains { $0.name == name } }
+                let zone = plan.devices.first { $0.name == device }?.zone ?? old.first { $0.name == device }?.zone
+                if let zone, zones[zone] ?? nil == nil { zones[zone] = "\(command.joined(separator: " ")): \(error)" }
             }
             // what exists now is the record (a failed zone's devices are retried on the next apply)
-            made = plan.devices.filter { FileManager.default.fileExists(atPath: "/sys/class/net/\($0.name)") }
+            let made = plan.devices.filter { FileManager.default.fileExists(atPath: "/sys/class/net/\($0.name)") }
             if let data = try? JSONEncoder().encode(made) { try? data.write(to: URL(fileURLWithPath: devicesFile)) }
             try? FileManager.default.createDirectory(
                 atPath: (interfacesFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -101,6 +99,34 @@ public final class SDNService: Sendable {
             }
             publish(version: config.version, zones: zones, error: problem)
         }
+    }
+
+    /// Runs the commands through one `ip -batch` and one `bridge -batch` (two processes, not one per
+    /// command: 200 vnets are 600 commands), `ip` first since fdb entries need their tunnels. `-force`
+    /// goes on past a failure; the failures come back by command index with the tool's message.
+    static func runBatched(_ commands: [[String]]) -> [Int: String] {
+        var failures: [Int: String] = [:]
+        for tool in ["ip", "bridge"] {
+            let indices = commands.indices.filter { commands[$0].first == tool }
+            guard !indices.isEmpty else { continue }
+            let input = indices.map { commands[$0].dropFirst().joined(separator: " ") }.joined(separator: "\n") + "\n"
+            guard let result = try? Command.execute([tool, "-force", "-batch", "-"], input: input) else {
+                for index in indices { failures[index] = "cannot run \(tool)" }
+                continue
+            }
+            guard result.status != 0 else { continue }
+            // the tool's message, then "Command failed -:N" (N counts batch lines from 1)
+            var message: [String] = []
+            for line in result.stderr.split(separator: "\n").map(String.init) {
+                if line.hasPrefix("Command failed -:"), let n = Int(line.dropFirst("Command failed -:".count)), n >= 1, n <= indices.count {
+                    failures[indices[n - 1]] = message.joined(separator: "; ")
+                    message = []
+                } else {
+                    message.append(line)
+                }
+            }
+        }
+        return failures
     }
 
     func applyNAT(_ ruleset: String) throws {
