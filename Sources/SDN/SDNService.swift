@@ -83,7 +83,13 @@ public final class SDNService: Sendable {
             try? FileManager.default.createDirectory(
                 atPath: (interfacesFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? plan.interfaces.write(toFile: interfacesFile, atomically: true, encoding: .utf8)
-            for vnet in plan.routed { try? "1\n".write(toFile: "/proc/sys/net/ipv4/conf/\(vnet)/forwarding", atomically: false, encoding: .utf8) }
+            // a write costs the kernel a route flush even when nothing changes: only where it is off
+            for vnet in plan.routed {
+                let path = "/proc/sys/net/ipv4/conf/\(vnet)/forwarding"
+                if (try? String(contentsOfFile: path, encoding: .utf8))?.hasPrefix("1") != true {
+                    try? "1\n".write(toFile: path, atomically: false, encoding: .utf8)
+                }
+            }
             // SNAT's replies come in on the uplink: only then is forwarding turned on for the whole node (never off)
             if plan.snat { try? "1\n".write(toFile: "/proc/sys/net/ipv4/ip_forward", atomically: false, encoding: .utf8) }
             var problem: String?
