@@ -64,7 +64,8 @@ let package = Package(
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks", "TLS", "Storage", "ClusterFS", "Guests", "Blocking"]),
         .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS", "Guests"]),
         .target(
-            name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage"], exclude: ["README.md"]),
+            name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage", "Tasks"],
+            exclude: ["README.md"]),
         .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS", "Archive"], exclude: ["README.md"]),
         .target(
             name: "QEMU",

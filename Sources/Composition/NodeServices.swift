@@ -113,6 +113,7 @@ public struct NodeServices: Sendable {
         }
         if let firewall { all.append(FirewallDomain(service: firewall)) }
         if let sdn { all.append(SDNDomain(service: sdn)) }
+        if vms != nil || cts != nil { all.append(GuestBulkDomain(guests: guests, tasks: tasks, runDirectory: settings.runDirectory)) }
         if let storage, let clusterState {
             let access = access
             all.append(

@@ -308,6 +308,8 @@ GET /nodes/{node}/sdn/zones/{zone}
 GET /nodes/{node}/sdn/zones/{zone}/content
 GET /nodes/{node}/sdn/zones/{zone}/bridges
 GET /nodes/{node}/sdn/vnets/{vnet}
+POST /nodes/{node}/startall
+POST /nodes/{node}/stopall
 GET /cluster/sdn/vnets/{vnet}/firewall
 GET /cluster/sdn/vnets/{vnet}/firewall/rules
 POST /cluster/sdn/vnets/{vnet}/firewall/rules
