@@ -2531,6 +2531,30 @@ def node_network(c, daemon):
                 lambda: vmbr9() and daemon.call("DELETE", f"/nodes/{NODE}/network", **auth))
 
 
+# --- bulk start and stop --------------------------------------------------------------------
+
+def node_bulk(c, daemon):
+    """Node → Summary: Bulk start asks first (with "also guests not marked Start at boot"), then runs startall as a
+    task that ends OK and shows its log link; Bulk stop likewise runs stopall. Both tasks are in the node's list."""
+    auth = daemon.login()
+    goto(c, f"#node/{NODE}/summary", "#tab-summary")
+    feedback = "#tabpanel .task-feedback"
+    for action, label, task_type in (("startall", "Bulk start", "startall"), ("stopall", "Bulk stop", "stopall")):
+        c.click(f"#tabpanel [data-action={action}]")
+        c.wait(lambda: c.visible("dialog.confirm-dialog"), f"the {label} confirmation")
+        if action == "startall" and not c.q("dialog.confirm-dialog input[type=checkbox]"):
+            raise Failure("Bulk start does not offer to start guests not marked onboot")
+        c.click("dialog.confirm-dialog button[type=submit]")
+        c.wait(lambda: c.q(f"{feedback}[data-kind=ok]") and label in c.q(feedback).text
+               or (c.q(f"{feedback}[data-kind=error]") and fail(c.q(feedback).text)), f"the {label} task to end", 60)
+        text = c.q(feedback).text
+        if ": OK" not in text or "Show log" not in text:
+            raise Failure(f"{label} did not end as a task with a log: {text!r}")
+        tasks = daemon.call("GET", f"/nodes/{NODE}/tasks", **auth, typefilter=task_type)
+        if not tasks or tasks[0].get("status") != "OK":
+            raise Failure(f"GET /nodes/{NODE}/tasks has no {task_type} task that ended OK: {tasks[:1]}")
+
+
 # --- SDN -------------------------------------------------------------------------------------
 
 # the browser's daemon runs in this machine's namespace: a bridge name nothing else uses, a documentation subnet
@@ -2832,6 +2856,7 @@ def main():
         ok = ok and step("sdn", lambda c: sdn_view(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
+        ok = ok and step("node bulk start and stop", lambda c: node_bulk(c, daemon))
         ok = ok and step("node disks", lambda c: node_disks(c, daemon))
         ok = ok and step("node updates", lambda c: node_updates(c, daemon))
         ok = ok and step("node shell as root@pam", lambda c: node_shell(c, daemon))

@@ -1,5 +1,6 @@
 // Node → Summary: live CPU, load, memory, swap, root fs, uptime and system
-// information from GET /nodes/{node}/status, refreshed every 3 s.
+// information from GET /nodes/{node}/status, refreshed every 3 s; Bulk start and
+// Bulk stop of the node's guests (startall/stopall, in their startup order).
 // The DOM is built once and updated in place, so refreshes never steal focus.
 
 import { api, seg } from '../api.js';
@@ -8,6 +9,9 @@ import { errorSlot } from '../ui.js';
 import { formatBytes, formatDuration, formatPercent, ratio } from '../format.js';
 import { poll } from '../poll.js';
 import { card, fact, gauge, freshness } from './summary-parts.js';
+import { confirmDialog } from '../dialog.js';
+import { taskFeedback } from '../taskrun.js';
+import { actionButton } from './firewall-parts.js';
 
 const REFRESH_MS = 3000;
 
@@ -44,8 +48,33 @@ export function mountNodeSummary(panel, route) {
   const [kernRow, kernDd] = fact('Kernel version');
   const [verRow, verDd] = fact('Manager version');
 
+  const ctrl = new AbortController();
+  const feedback = taskFeedback({ signal: ctrl.signal });
+
+  // startall (onboot guests, or all with force) and stopall, each after a confirmation
+  async function bulk(kind) {
+    const start = kind === 'start';
+    const answer = await confirmDialog({
+      title: start ? `Bulk start on ${node}` : `Bulk stop on ${node}`,
+      message: start
+        ? 'Starts the guests marked "Start at boot" in their startup order.'
+        : 'Shuts down every running guest in reverse startup order; guests that do not stop in time are stopped.',
+      confirmLabel: start ? 'Start' : 'Stop',
+      danger: !start,
+      checks: start ? [{ name: 'force', label: 'Also guests not marked "Start at boot"' }] : [],
+    });
+    if (!answer) return;
+    const body = start && answer.force ? { force: 1 } : {};
+    await feedback.run(start ? 'Bulk start' : 'Bulk stop',
+      () => api(`/nodes/${seg(node)}/${start ? 'startall' : 'stopall'}`, { method: 'POST', body, signal: ctrl.signal })).catch(() => {});
+  }
+
   panel.append(
-    h('div', { class: 'panel-toolbar' }, updated),
+    h('div', { class: 'panel-toolbar panel-toolbar-wrap' }, updated,
+      h('div', { class: 'actions' },
+        actionButton('startall', 'Bulk start', 'play', () => bulk('start')),
+        actionButton('stopall', 'Bulk stop', 'stop', () => bulk('stop')))),
+    feedback.el,
     err.el,
     h('div', { class: 'cards cards-fit' },
       card('Processor', cpu.el, h('dl', { class: 'facts' }, ioRow, loadRow)),
@@ -53,8 +82,6 @@ export function mountNodeSummary(panel, route) {
       card('Storage', rootfs.el),
       h('section', { class: 'card card-wide', 'aria-label': 'System' },
         h('dl', { class: 'facts facts-grid' }, upRow, modelRow, kernRow, verRow))));
-
-  const ctrl = new AbortController();
 
   async function refresh() {
     try {
