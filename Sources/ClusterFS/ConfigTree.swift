@@ -18,6 +18,8 @@ public protocol ConfigTree: Sendable {
     func delete(_ path: String) throws
     /// Makes a directory (its parent must exist).
     func mkdir(_ path: String) throws
+    /// Moves a file in one step (a guest's config to another node's directory: its migration).
+    func rename(_ from: String, to: String) throws
 }
 
 extension ConfigTree {
@@ -67,6 +69,10 @@ public struct MountedTree: ConfigTree {
         ClusterFSError(errno, "\(what) \(path): \(String(cString: strerror(errno)))")
     }
 
+    public func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(full(from), full(to)) == 0 else { throw Self.failure("cannot rename", full(from)) }
+    }
+
     public func read(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: full(path)) else { throw Self.failure("cannot read", full(path)) }
         return Array(data)
@@ -83,7 +89,7 @@ public struct MountedTree: ConfigTree {
             unlink(temp)
             throw Self.failure("cannot write", target)
         }
-        guard rename(temp, target) == 0 else {
+        guard Glibc.rename(temp, target) == 0 else {
             unlink(temp)
             throw Self.failure("cannot replace", target)
         }

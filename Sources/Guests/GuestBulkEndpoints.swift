@@ -1,9 +1,11 @@
 import API
 import Foundation
 import Schema
+import Storage
 import Tasks
 
-/// `POST /nodes/{node}/startall` and `…/stopall`, and the start of `onboot` guests once per boot.
+/// What moves or starts many guests: `POST /nodes/{node}/startall` and `…/stopall`, the start of
+/// `onboot` guests once per boot, and guest migration (`…/{qemu,lxc}/{vmid}/migrate`).
 public struct GuestBulkDomain: Domain {
     let guests: GuestBackends
     let tasks: TaskManager
@@ -25,7 +27,79 @@ public struct GuestBulkDomain: Domain {
         return Set(Formats.splitList(list).compactMap { Int($0) })
     }
 
-    public var endpoints: [Endpoint] {
+    public var endpoints: [Endpoint] { bulkEndpoints + migrateEndpoints }
+
+    var migrateEndpoints: [Endpoint] {
+        let guests = guests
+        var out: [Endpoint] = []
+        for type in ["qemu", "lxc"] {
+            guard let backend = guests[type] else { continue }
+            let base = "/nodes/{node}/\(type)/{vmid}/migrate"
+            let permission = Permission.privileges(path: "/vms/{vmid}", ["VM.Migrate"])
+            out.append(
+                Endpoint(
+                    pve: "GET \(base)", description: "Whether the guest can move, and to which nodes (the precondition check).",
+                    returns: .object([:], additionalProperties: true), permission: permission,
+                    handler: .blocking { context in
+                        let vmid = Int(try context.require("vmid")) ?? 0
+                        let (config, _) = try backend.load(vmid)
+                        let running = backend.isRunning(vmid)
+                        var allowed: [JSON] = [], notAllowed: [String: JSON] = [:]
+                        for (node, up) in backend.memberStates().sorted(by: { $0.key < $1.key }) where node != context.services.nodeName {
+                            let local = backend.localVolumes(config, target: node)
+                            if up && local.isEmpty && !(running && type == "qemu") {
+                                allowed.append(.string(node))
+                            } else {
+                                var why: [String: JSON] = [:]
+                                if !up { why["offline"] = .int(1) }
+                                let storages = Set(local.compactMap { VolumeID($0.volid)?.storage }).sorted()
+                                if !storages.isEmpty { why["unavailable_storages"] = .array(storages.map { .string($0) }) }
+                                notAllowed[node] = .object(why)
+                            }
+                        }
+                        var out: [String: JSON] = [
+                            "running": .bool(running), "allowed_nodes": .array(allowed), "not_allowed_nodes": .object(notAllowed),
+                        ]
+                        if type == "lxc" {
+                            out["allowed-nodes"] = out["allowed_nodes"]
+                            out["not-allowed-nodes"] = out["not_allowed_nodes"]
+                        } else {
+                            let target = context.parameters["target"]?.plainText ?? ""
+                            out["local_disks"] = .array(
+                                backend.localVolumes(config, target: target).map { .object(["volid": .string($0.volid), "cdrom": .bool(false)]) })
+                            out["local_resources"] = .array([])
+                        }
+                        return .object(out)
+                    }))
+            out.append(
+                Endpoint(
+                    pve: "POST \(base)",
+                    description: "Moves the guest to another node: stopped guests on shared storage, running containers by restart (a task).",
+                    returns: .string(), permission: permission,
+                    handler: .blocking { context in
+                        let vmid = Int(try context.require("vmid")) ?? 0
+                        let target = try context.require("target")
+                        let online = context.bool("online") ?? false, restart = context.bool("restart") ?? false
+                        let timeout = Int(context.int("timeout") ?? 180)
+                        // checked before the task starts: a refusal is a 400 naming the field, and nothing moves
+                        _ = try backend.checkMigration(vmid, target: target, online: online, restart: restart)
+                        let user = context.user, forwarder = context.services.forwarder
+                        let startOnTarget: @Sendable () async throws -> Void = {
+                            guard let forwarder else { throw APIError(500, "not in a cluster: cannot start on '\(target)'") }
+                            let call = APICall(method: "POST", segments: ["nodes", target, type, "\(vmid)", "status", "start"])
+                            if case .failure(let error) = await forwarder.forward(call, to: target, user: user).result { throw error }
+                        }
+                        let upid = try context.services.tasks.start(type: type == "qemu" ? "qmigrate" : "vzmigrate", id: "\(vmid)", user: user) { log in
+                            try await backend.migrate(
+                                vmid, target: target, online: online, restart: restart, timeout: timeout, start: startOnTarget, log: { log.log($0) })
+                        }
+                        return .string(upid.description)
+                    }))
+        }
+        return out
+    }
+
+    var bulkEndpoints: [Endpoint] {
         let guests = guests
         return [
             Endpoint(

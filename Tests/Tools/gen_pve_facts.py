@@ -309,6 +309,10 @@ GET /nodes/{node}/sdn/zones/{zone}/content
 GET /nodes/{node}/sdn/zones/{zone}/bridges
 GET /nodes/{node}/sdn/vnets/{vnet}
 POST /nodes/{node}/startall
+GET /nodes/{node}/qemu/{vmid}/migrate
+POST /nodes/{node}/qemu/{vmid}/migrate
+GET /nodes/{node}/lxc/{vmid}/migrate
+POST /nodes/{node}/lxc/{vmid}/migrate
 POST /nodes/{node}/stopall
 GET /cluster/sdn/vnets/{vnet}/firewall
 GET /cluster/sdn/vnets/{vnet}/firewall/rules

@@ -1,0 +1,109 @@
+import API
+import ClusterFS
+import Foundation
+import Schema
+import Storage
+
+/// Moving a guest to another cluster node while its volumes stay where they are: every volume (and
+/// CD-ROM image) must be on a shared storage the target can use. A stopped guest moves by renaming
+/// its config into the target's directory (one step in the cluster filesystem, so the guest is
+/// always on exactly one node); a running container is shut down, moved and started there
+/// (PVE's restart migration). What cannot move yet says why, and nothing changes.
+extension GuestBackend {
+    /// Online cluster members other than this node, from `.members` (none when not clustered).
+    func memberStates() -> [String: Bool] {
+        guard let data = try? store.fs.read(".members"), let json = try? JSONParser.parse(data), let list = json["nodelist"]?.objectValue else {
+            return [:]
+        }
+        var out: [String: Bool] = [:]
+        for (name, entry) in list { out[name] = entry["online"]?.intValue == 1 }
+        return out
+    }
+
+    /// The volids of the guest (current config and snapshots, CD-ROM images too) that are not on a
+    /// shared storage available on `target`, with the reason for each.
+    public func localVolumes(_ config: GuestConfig, target: String) -> [(volid: String, reason: String)] {
+        var out: [(volid: String, reason: String)] = []
+        var seen = Set<String>()
+        var sections = [config.current]
+        sections += config.snapshots.keys.sorted().map { config.snapshots[$0]! }
+        for section in sections {
+            var volids = ((try? volumes(section)) ?? []).map(\.volid)
+            // CD-ROM images (`ide2: local:iso/x.iso,media=cdrom`) are not among a guest's volumes but must move too
+            for (_, value) in section.values where value.contains("media=cdrom") {
+                let volid = String(value.split(separator: ",").first ?? "")
+                if volid.contains(":") { volids.append(volid) }
+            }
+            for volid in volids where seen.insert(volid).inserted {
+                guard let id = VolumeID(volid), let plugin = try? storage.plugin(id.storage) else {
+                    out.append((volid, "storage of \(volid) does not exist"))
+                    continue
+                }
+                if !plugin.capabilities.contains(.shared) {
+                    out.append((volid, "storage '\(id.storage)' is not shared"))
+                } else if !plugin.entry.isAvailable(on: target) {
+                    out.append((volid, "storage '\(id.storage)' is not available on node '\(target)'"))
+                }
+            }
+        }
+        return out
+    }
+
+    /// The precondition check: 400 naming the field for every reason the move cannot happen.
+    public func checkMigration(_ vmid: Int, target: String, online: Bool, restart: Bool) throws -> (config: GuestConfig, running: Bool) {
+        let (config, _) = try load(vmid)
+        try store.checkLock(config, vmid)
+        if target == store.node { throw GuestError.parameter("target", "target is local node.") }
+        let members = memberStates()
+        guard let up = members[target] else { throw GuestError.parameter("target", "no such cluster node '\(target)'") }
+        if !up { throw GuestError.parameter("target", "node '\(target)' is not online") }
+        let running = isRunning(vmid)
+        if running {
+            if type == "lxc" && !restart && !online {
+                throw GuestError.parameter("restart", "CT \(vmid) is running: use restart mode (or stop it first)")
+            }
+            if type == "lxc" && online && !restart {
+                throw GuestError.parameter("online", "containers cannot move while running: use restart mode")
+            }
+            if type == "qemu" {
+                throw GuestError.parameter("online", "VM \(vmid) is running and live migration is not available yet: shut it down first")
+            }
+        }
+        let local = localVolumes(config, target: target)
+        if let first = local.first {
+            throw GuestError.parameter(
+                type == "qemu" ? "with-local-disks" : "target-storage",
+                "cannot migrate \(first.volid): \(first.reason)" + (local.count > 1 ? " (and \(local.count - 1) more)" : "")
+                    + "; copying local volumes is not available yet")
+        }
+        return (config, running)
+    }
+
+    /// Moves the guest; `start` starts it on the target when it ran here (a restart migration).
+    public func migrate(
+        _ vmid: Int, target: String, online: Bool, restart: Bool, timeout: Int, start: @escaping @Sendable () async throws -> Void,
+        log: @escaping @Sendable (String) -> Void
+    ) async throws {
+        let (_, running) = try checkMigration(vmid, target: target, online: online, restart: restart)
+        let began = Date()
+        if running {
+            log("shutting down \(noun) \(vmid) (timeout \(timeout) s)")
+            try await shutdown(vmid, timeout: timeout, forceStop: true, log: log)
+        }
+        let from = store.configPath(vmid)
+        let to = GuestStore(fs: store.fs, node: target, type: type).configPath(vmid)
+        try await locks.with(vmid, timeout: 10, what: "migrate \(noun) \(vmid)") {
+            guard !isRunning(vmid) else { throw GuestError(500, "\(noun) \(vmid) is running again; not moved") }
+            log("moving the config of \(noun) \(vmid) to node '\(target)'")
+            do { try store.fs.rename(from, to: to) } catch {
+                throw GuestError(500, "cannot move \(from) to \(to): \(error)")
+            }
+        }
+        log("\(noun) \(vmid) is on node '\(target)' now")
+        if running {
+            log("starting \(noun) \(vmid) on node '\(target)'")
+            try await start()
+        }
+        log(String(format: "migration finished in %.1f s", Date().timeIntervalSince(began)))
+    }
+}
