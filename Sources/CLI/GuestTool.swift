@@ -32,6 +32,7 @@ struct GuestTool {
             WordCommand(words: ["resize"], verb: "set", path: guest + "/resize", positionals: ["vmid", "disk", "size"]),
             WordCommand(words: ["destroy"], verb: "delete", path: guest, positionals: ["vmid"]),
             WordCommand(words: ["unlock"], verb: "set", path: guest + "/config", positionals: ["vmid"], fixed: ["--delete", "lock"]),
+            WordCommand(words: ["migrate"], verb: "create", path: guest + "/migrate", positionals: ["vmid", "target"]),
         ] + extra + power.map { WordCommand(words: [$0], verb: "create", path: guest + "/status/\($0)", positionals: ["vmid"]) }
     }
 

@@ -89,7 +89,8 @@ public struct GuestBulkDomain: Domain {
                             let call = APICall(method: "POST", segments: ["nodes", target, type, "\(vmid)", "status", "start"])
                             if case .failure(let error) = await forwarder.forward(call, to: target, user: user).result { throw error }
                         }
-                        let upid = try context.services.tasks.start(type: type == "qemu" ? "qmigrate" : "vzmigrate", id: "\(vmid)", user: user) { log in
+                        let upid = try context.services.tasks.start(type: type == "qemu" ? "qmigrate" : "vzmigrate", id: "\(vmid)", user: user) {
+                            log in
                             try await backend.migrate(
                                 vmid, target: target, online: online, restart: restart, timeout: timeout, start: startOnTarget, log: { log.log($0) })
                         }
@@ -138,7 +139,8 @@ public struct GuestBulkDomain: Domain {
     /// The first start of corrald since the machine booted starts the `onboot` guests (PVE's
     /// pve-guests service); later restarts of corrald do not.
     func startOnBoot() {
-        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+        let boot =
+            (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         let recorded = (try? String(contentsOfFile: bootMarker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !boot.isEmpty, recorded != boot else { return }

@@ -668,6 +668,22 @@ def run(c, node):
 
     c.check("proxmoxer: LXC rootfs on a dir storage is <vmid>/subvol-<vmid>-disk-0.subvol", ct_rootfs_volid)
 
+    def ct_bulk_and_migrate():
+        need(ct)
+        # one node, not clustered: nowhere to migrate to, and the precondition check says so
+        check = tapi.nodes(N).lxc(ct).migrate.get()
+        expect(check.get("allowed_nodes") == [] and "running" in check, f"migrate precondition {check}")
+        raises(lambda: tapi.nodes(N).lxc(ct).migrate.post(target="nosuchnode"), 400, "nosuchnode")
+        raises(lambda: tapi.nodes(N).lxc(ct).migrate.post(target=N), 400, "local node")
+        # bulk start and stop of just this container (force: it is not onboot); its NIC's bridge is not on this host
+        tapi.nodes(N).lxc(ct).config.put(delete="net0")
+        task_ok(tapi, tapi.nodes(N).startall.post(vms=str(ct), force=1), "startall")
+        expect_eq(tapi.nodes(N).lxc(ct).status.current.get().get("status"), "running", "started by startall")
+        task_ok(tapi, tapi.nodes(N).stopall.post(vms=str(ct), timeout=10), "stopall")
+        expect_eq(tapi.nodes(N).lxc(ct).status.current.get().get("status"), "stopped", "stopped by stopall")
+
+    c.check("proxmoxer: lxc migrate precondition and refusals; startall/stopall of one container", ct_bulk_and_migrate)
+
     def delete_ct():
         need(ct)
         task_ok(tapi, tapi.nodes(N).lxc(ct).delete(purge=1), "DELETE lxc")

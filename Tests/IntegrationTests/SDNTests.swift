@@ -278,7 +278,9 @@ import Testing
         let cluster = try TestCluster(nodes: 2, ownSysfs: true)
         defer {
             for i in 1...2 {
-                for vmid in [380, 381, 382] { _ = try? Self.sh("ip netns exec cfstn\(i) lxc-stop -k -P \(cluster.dir)/d\(i)/lxc -n \(vmid) 2>/dev/null") }
+                for vmid in [380, 381, 382] {
+                    _ = try? Self.sh("ip netns exec cfstn\(i) lxc-stop -k -P \(cluster.dir)/d\(i)/lxc -n \(vmid) 2>/dev/null")
+                }
             }
             cluster.down()
         }
