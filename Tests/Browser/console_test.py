@@ -2555,6 +2555,39 @@ def node_bulk(c, daemon):
             raise Failure(f"GET /nodes/{NODE}/tasks has no {task_type} task that ended OK: {tasks[:1]}")
 
 
+def guest_migrate(c, daemon):
+    """A container's Migrate dialog on a node with no cluster: the precondition check leaves no node to
+    go to, the dialog says so and Migrate is refused in the dialog; cancelled, nothing moved."""
+    auth = daemon.login()
+    vmid = 9391
+    status = daemon.wait_task(daemon.call("POST", f"/nodes/{NODE}/aplinfo", storage="local",
+                                          template="busybox-1.35-corral_1.0-1_amd64.tar.gz", **auth), auth)
+    if status != "OK":
+        raise Failure(f"the busybox template: {status}")
+    status = daemon.wait_task(daemon.call("POST", f"/nodes/{NODE}/lxc", vmid=vmid, rootfs="local:0.1",
+                                          ostemplate="local:vztmpl/busybox-1.35-corral_1.0-1_amd64.tar.gz", **auth), auth)
+    if status != "OK":
+        raise Failure(f"creating CT {vmid}: {status}")
+    try:
+        goto(c, f"#lxc/{vmid}/summary", "#tab-summary")
+        c.wait(lambda: c.q("#tabpanel [data-action=migrate]") and c.q("#tabpanel [data-action=migrate]").is_enabled(), "the Migrate button")
+        c.click("#tabpanel [data-action=migrate]")
+        dlg = "dialog.migrate-dialog[open]"
+        c.wait(lambda: c.visible(dlg), "the Migrate dialog")
+        if not c.q(f"{dlg} [data-role=no-target]"):
+            raise Failure("a node without a cluster offers somewhere to migrate to: " + text_of(c, dlg))
+        if c.q(f"{dlg} select[name=target] option"):
+            raise Failure("the target list is not empty: " + text_of(c, f"{dlg} select[name=target]"))
+        c.shot("guest-migrate")
+        c.click(f"{dlg} .dialog-foot button.btn:not(.btn-primary)")
+        c.wait(lambda: not c.q(dlg), "the dialog to close")
+        cfg = daemon.call("GET", f"/nodes/{NODE}/lxc/{vmid}/config", **auth)
+        if "lock" in cfg:
+            raise Failure(f"a cancelled migration left a lock: {cfg}")
+    finally:
+        quietly("remove the migrate test CT", lambda: daemon.wait_task(daemon.call("DELETE", f"/nodes/{NODE}/lxc/{vmid}", **auth), auth))
+
+
 # --- SDN -------------------------------------------------------------------------------------
 
 # the browser's daemon runs in this machine's namespace: a bridge name nothing else uses, a documentation subnet
@@ -2857,6 +2890,7 @@ def main():
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node bulk start and stop", lambda c: node_bulk(c, daemon))
+        ok = ok and step("guest migrate dialog", lambda c: guest_migrate(c, daemon))
         ok = ok and step("node disks", lambda c: node_disks(c, daemon))
         ok = ok and step("node updates", lambda c: node_updates(c, daemon))
         ok = ok and step("node shell as root@pam", lambda c: node_shell(c, daemon))

@@ -16,6 +16,7 @@ import { guestBase, guestNoun, guestStatus, guestView, splitTags } from '../gues
 import { tagHue } from '../tree.js';
 import { card, fact, gauge, freshness } from './summary-parts.js';
 import { agentCard } from './agent-summary.js';
+import { migrateDialog } from './migrate-dialog.js';
 
 const REFRESH_MS = 3000;
 
@@ -59,7 +60,8 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
     icon('terminal'), 'Console');
   const deleteBtn = h('button', { type: 'button', class: 'btn btn-danger-outline', dataset: { action: 'delete' }, onclick: destroy },
     icon('trash'), 'Delete');
-  actionBar.append(consoleBtn, deleteBtn);
+  const migrateBtn = h('button', { type: 'button', class: 'btn', dataset: { action: 'migrate' }, onclick: migrate }, icon('arrow-up'), 'Migrate');
+  actionBar.append(consoleBtn, migrateBtn, deleteBtn);
 
   const [stRow, stDd] = fact('Status');
   const [nodeRow, nodeDd] = fact('Node');
@@ -96,6 +98,7 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
       if (b) b.disabled = busy || template || !states.includes(state);
     }
     consoleBtn.disabled = template;
+    migrateBtn.disabled = busy;
     deleteBtn.disabled = busy || state !== 'stopped';
   }
 
@@ -159,6 +162,22 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
         loop.now();
         loadResources({ maxAge: 0 }).catch(() => {});
       }
+    }
+  }
+
+  async function migrate() {
+    busy = true;
+    updateButtons();
+    try {
+      const done = await migrateDialog(guest, { signal, run: (label, fn) => feedback.run(label, fn) });
+      if (done) {
+        await loadResources({ maxAge: 0 }).catch(() => {});
+      }
+    } catch (e) {
+      console.debug('migrate failed:', e);
+    } finally {
+      busy = false;
+      updateButtons();
     }
   }
 
