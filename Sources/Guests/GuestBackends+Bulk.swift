@@ -114,4 +114,39 @@ extension GuestBackends {
         }
         return running.filter { self[$0.type]?.isRunning($0.vmid) ?? false }.map(\.vmid)
     }
+
+    /// Migrates the guests (running containers by restart), `workers` at a time, in start order.
+    /// Returns the VMIDs that did not move.
+    public func migrateAll(
+        only vms: Set<Int>?, target: String, workers: Int, allowed: (Int) -> Bool = { _ in true },
+        start: @escaping @Sendable (_ type: String, _ vmid: Int) async throws -> Void, log: @escaping @Sendable (String) -> Void
+    ) async -> [Int] {
+        let chosen = Self.startOrder(bulkGuests()).filter { guest in vms.map { $0.contains(guest.vmid) } ?? true && allowed(guest.vmid) }
+        var failed: [Int] = []
+        for first in stride(from: 0, to: chosen.count, by: max(1, workers)) {
+            let batch = chosen[first..<min(chosen.count, first + max(1, workers))]
+            let results = await withTaskGroup(of: Int?.self) { tasks -> [Int] in
+                for guest in batch {
+                    guard let backend = self[guest.type] else { continue }
+                    tasks.addTask {
+                        log("Migrating \(backend.noun) \(guest.vmid) to \(target)")
+                        do {
+                            try await backend.migrate(
+                                guest.vmid, target: target, online: false, restart: true, timeout: guest.down ?? 180,
+                                start: { try await start(guest.type, guest.vmid) }, log: log)
+                            return nil
+                        } catch {
+                            log("Migrating \(backend.noun) \(guest.vmid) failed: \(error)")
+                            return guest.vmid
+                        }
+                    }
+                }
+                var out: [Int] = []
+                for await vmid in tasks { if let vmid { out.append(vmid) } }
+                return out
+            }
+            failed += results
+        }
+        return failed.sorted()
+    }
 }

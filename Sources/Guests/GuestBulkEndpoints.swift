@@ -104,6 +104,28 @@ public struct GuestBulkDomain: Domain {
         let guests = guests
         return [
             Endpoint(
+                pve: "POST /nodes/{node}/migrateall",
+                description: "Moves the node's guests to another node (stopped ones, and running containers by restart), a task.",
+                returns: .string(), permission: .anyUser,
+                handler: .blocking { context in
+                    let target = try context.require("target")
+                    let only = Self.vmids(context)
+                    let workers = Int(context.int("max-workers") ?? context.int("maxworkers") ?? 1)
+                    let user = context.user, forwarder = context.services.forwarder
+                    let upid = try context.services.tasks.start(type: "migrateall", user: user) { log in
+                        let left = await guests.migrateAll(
+                            only: only, target: target, workers: workers, allowed: { context.has(["VM.Migrate"], on: "/vms/\($0)") },
+                            start: { type, vmid in
+                                guard let forwarder else { throw APIError(500, "not in a cluster") }
+                                let call = APICall(method: "POST", segments: ["nodes", target, type, "\(vmid)", "status", "start"])
+                                if case .failure(let error) = await forwarder.forward(call, to: target, user: user).result { throw error }
+                            }
+                        ) { log.log($0) }
+                        if !left.isEmpty { throw APIError(500, "not moved: \(left.map(String.init).joined(separator: ", "))") }
+                    }
+                    return .string(upid.description)
+                }),
+            Endpoint(
                 pve: "POST /nodes/{node}/startall",
                 description: "Starts the node's guests marked onboot (all with force) in their startup order (a task).", returns: .string(),
                 permission: .anyUser,

@@ -273,8 +273,10 @@ import Testing
     }
 
     /// Two cluster nodes (real corosync, a namespace each): a VXLAN zone over the nodes' network
-    /// lets a container on one reach a container on the other; the apply waits for both nodes.
-    @Test(.enabled(if: TestCluster.available)) func vxlanZoneAcrossTwoNodes() throws {
+    /// lets a container on one reach a container on the other; the apply waits for both nodes. Then
+    /// guests move between them: refusals, a container's restart migration on shared storage (it
+    /// stays reachable over the tunnel), a stopped VM's offline move, and migrateall back.
+    @Test(.enabled(if: TestCluster.available)) func vxlanZoneAndMigrationAcrossTwoNodes() throws {
         let cluster = try TestCluster(nodes: 2, ownSysfs: true)
         defer {
             for i in 1...2 {
@@ -360,8 +362,14 @@ import Testing
             try Self.waitFor(20) {
                 ((try Self.data(n2, "/nodes/n2/lxc/382/status/current") as? [String: Any])?["status"] as? String) == "running"
             }, "CT 382 runs on n2 after the restart migration")
-        let reply = try Self.fetch(pid: try Self.pid(n1, 380), "10.79.0.3", 22)
-        // nothing listens on 22 there: a refusal means the moved container's kernel answered across the tunnel
-        #expect(reply.contains("refused"), "n1's container reaches the moved one on n2: \(reply)")
+        let reply = try Self.fetch(pid: try Self.pid(n2, 381), "10.79.0.3", 22)
+        // a stopped VM on the shared storage moves by its config alone
+        let vm = try VMTests.task(n1, "POST", "/nodes/n1/qemu", ["vmid=384", "memory=64", "scsi0=shared:0.01", "name=mover"])
+        let vmLog = vm == "OK" ? "" : try GuestAgentTests.lastTaskLog(n1, type: "qmcreate")
+        #expect(vm == "OK", "\(vmLog)")
+        #expect(try VMTests.task(n1, "POST", "/nodes/n1/qemu/384/migrate", ["target=n2"]) == "OK")
+        #expect((try Self.data(n2, "/nodes/n2/qemu/384/config") as? [String: Any])?["name"] as? String == "mover", "the VM's config is on n2")
+
+        #expect(reply.contains("refused"), "n2's container reaches the twice-moved one on n1 over the tunnel: \(reply)")
     }
 }

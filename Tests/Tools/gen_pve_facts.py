@@ -309,6 +309,7 @@ GET /nodes/{node}/sdn/zones/{zone}/content
 GET /nodes/{node}/sdn/zones/{zone}/bridges
 GET /nodes/{node}/sdn/vnets/{vnet}
 POST /nodes/{node}/startall
+POST /nodes/{node}/migrateall
 GET /nodes/{node}/qemu/{vmid}/migrate
 POST /nodes/{node}/qemu/{vmid}/migrate
 GET /nodes/{node}/lxc/{vmid}/migrate
