@@ -87,6 +87,8 @@ let package = Package(
         .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
         .target(
             name: "Firewall", dependencies: ["API", "Schema", "ClusterFS", "Errors", "Blocking", "TLS", "Storage"], exclude: ["README.md"]),
+        // high availability: the cluster and local resource managers, pure, and their simulator
+        .target(name: "HA", dependencies: [], exclude: ["README.md"]),
         .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
@@ -131,6 +133,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SDNTests", dependencies: ["SDN", "ClusterFS"]),
+        .testTarget(name: "HATests", dependencies: ["HA"]),
         .testTarget(name: "BackupTests", dependencies: ["Archive", "Backup", "Zstd"]),
         .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),
