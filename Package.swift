@@ -79,7 +79,8 @@ let package = Package(
             name: "Containers",
             dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt", "Archive"]),
 
-        .target(name: "Cluster", dependencies: ["API", "Access", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks"],
+        .target(
+            name: "Cluster", dependencies: ["API", "Access", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks", "SDN"],
             exclude: ["README.md"]),
 
         // 5. Edges

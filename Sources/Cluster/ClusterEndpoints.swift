@@ -13,7 +13,7 @@ enum ClusterEndpoints {
     ) -> [Endpoint] {
         [
             Endpoint(
-                pve: "GET /cluster/resources", description: "Nodes, guests and storages in one list (what consoles poll).",
+                pve: "GET /cluster/resources", description: "Nodes, guests, storages and SDN zones in one list (what consoles poll).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
                 handler: .blocking { context in
                     var out: [JSON] = []
@@ -26,6 +26,8 @@ enum ClusterEndpoints {
                                 context.has(
                                     ["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(row["storage"]?.stringValue ?? "")", any: true)
                             else { continue }
+                        case "sdn":
+                            guard context.has(["SDN.Audit"], on: "/sdn/zones/\(row["sdn"]?.stringValue ?? "")") else { continue }
                         default:
                             guard let vmid = row["vmid"]?.intValue, context.has(["VM.Audit"], on: "/vms/\(vmid)") else { continue }
                             if let pool = poolOf(Int(vmid)) { row["pool"] = .string(pool) }

@@ -207,6 +207,7 @@ public final class ClusterState: Sendable {
         if type == nil || type == "vm" { out += cachedGuestRows() }
         if type == nil || type == "storage" { out += storageRows() }
         let members = members()
+        if type == nil || type == "sdn" { out += sdnRows(nodes: members.count > 1 ? members.keys.sorted() : [nodeName]) }
         guard members.count > 1 else { return out }
         let published = channel?.values(key: Self.key) ?? [:]
         let vmlist = guestList()

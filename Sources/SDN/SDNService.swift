@@ -225,6 +225,9 @@ public final class SDNService: Sendable {
         return ((json["version"] as? Int) ?? 0, (json["zones"] as? [String: String]) ?? [:], json["error"] as? String)
     }
 
+    /// Whether `zone` runs on `node` (its `nodes` list, or every node).
+    public static func runs(_ zone: SDNObject, on node: String) -> Bool { SDNCompiler.runs(zone, on: node) }
+
     static func localAddresses() -> Set<String> {
         guard let out = try? Command.run(["ip", "-j", "address", "show"]),
             let links = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]]

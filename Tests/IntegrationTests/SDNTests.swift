@@ -301,6 +301,10 @@ import Testing
             let fdb = try Self.sh("bridge -n cfstn\(i) fdb show dev vxlan_vxn1").stdout
             #expect(fdb.contains("dst \(peer)") && !fdb.contains("dst 10.213.9.\(i) "), "node \(i) tunnels to the other node only: \(fdb)")
         }
+        // /cluster/resources has PVE's sdn rows, one per node and zone
+        let sdnRows = try Self.data(n1, "/cluster/resources?type=sdn") as? [[String: Any]] ?? []
+        #expect(
+            sdnRows.map { "\($0["id"] ?? "") \($0["status"] ?? "")" }.sorted() == ["sdn/n1/vx available", "sdn/n2/vx available"], "\(sdnRows)")
         // any node answers for any node (forwarded)
         let remote = try Self.data(n1, "/nodes/n2/sdn/zones") as? [[String: Any]] ?? []
         #expect(remote.map { "\($0["zone"] ?? "") \($0["status"] ?? "")" } == ["vx available"], "\(remote)")
