@@ -2756,6 +2756,26 @@ def sdn_view(c, daemon):
                f"{SDN_ZONE} available on {NODE} in Status", 20)
         no_errors("status")
 
+        # The vnet's firewall: a forward rule through the rule dialog (only "Forward" offered), then removed
+        sub("firewall")
+        rules_panel = "#tabpanel [data-role=vnet-rules]"
+        c.wait(lambda: c.q(f"{rules_panel} [data-action=add]") and list_loaded(c), "the vnet firewall rules", 20)
+        if c.q(f"{rules_panel} [data-action=insert-group]"):
+            raise Failure("a vnet's firewall offers security groups, which its rules cannot hold")
+        c.click(f"{rules_panel} [data-action=add]")
+        c.wait(lambda: c.visible(f"{dlg} select[name=type]"), "the rule dialog")
+        offered = c.js("return [...document.querySelectorAll(arguments[0] + ' select[name=type] option')].map((o) => o.value)", dlg)
+        if offered != ["forward"]:
+            raise Failure(f"the vnet rule dialog offers directions {offered}, not only forward")
+        fill(c, dlg, {"action": "DROP", "proto": "tcp", "dport": "7000"})
+        form_submit(c, "rule")
+        c.wait(lambda: c.q(f"{rules_panel} tr[data-pos='0']"), "the vnet's rule in the list", 20)
+        got = call("GET", f"/cluster/sdn/vnets/{SDN_VNET}/firewall/rules")
+        if [(r.get("type"), r.get("action"), r.get("dport")) for r in got] != [("forward", "DROP", "7000")]:
+            raise Failure(f"GET …/vnets/{SDN_VNET}/firewall/rules has {got}")
+        c.shot("sdn-vnet-firewall")
+        call("DELETE", f"/cluster/sdn/vnets/{SDN_VNET}/firewall/rules/0")
+
         # Remove the subnet, the vnet and the zone through the views, then apply again
         sub("vnets")
         c.wait(lambda: c.q(subnet_row) and sdn_state(c, subnet_row) == "" and sdn_state(c, vnet_row) == "", "the applied subnet and vnet", 20)

@@ -86,6 +86,8 @@ const TASK_DESC = {
   startall: ['', 'Bulk start VMs and Containers'], stopall: ['', 'Bulk shutdown VMs and Containers'],
   srvstart: ['SRV', 'Start'], srvstop: ['SRV', 'Stop'], srvrestart: ['SRV', 'Restart'],
   srvreload: ['SRV', 'Reload'],
+  qmigrate: ['VM', 'Migrate'], migrateall: ['', 'Bulk migrate VMs and Containers'],
+  reloadnetworkall: ['', 'Apply SDN configuration'],
   // Corral's deduplicating backup store (storage type dedup); the task's id is the storage.
   dedupgc: ['Storage', 'Garbage collection'], dedupverify: ['Storage', 'Verify'], dedupexport: ['Storage', 'Export backup'],
 };

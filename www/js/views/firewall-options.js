@@ -48,7 +48,13 @@ const GUEST = [
   ['log_level_out', 'Log level (outgoing)', 'log', 'nolog'],
 ];
 
-const optionsOf = (scope) => (scope.kind === 'cluster' ? CLUSTER : scope.kind === 'node' ? NODE : GUEST);
+const VNET = [
+  ['enable', 'Firewall', 'flag', '0', 'Applies the forward rules to what crosses the vnet (with the datacenter\'s firewall on).'],
+  ['policy_forward', 'Forward policy', ['ACCEPT', 'DROP'], 'ACCEPT', 'What happens to traffic across the vnet no rule decides on.'],
+  ['log_level_forward', 'Log level (forwarded)', 'log', 'nolog'],
+];
+
+const optionsOf = (scope) => (scope.kind === 'cluster' ? CLUSTER : scope.kind === 'node' ? NODE : scope.kind === 'vnet' ? VNET : GUEST);
 const flagText = (v) => (v === '1' ? 'Yes' : v === '0' ? 'No' : v);
 const shown = (kind, v) => (kind === 'flag' ? flagText(v) : v);
 /** A boolean as the API may answer it (1, "1", true) → '1' / '0'; other values as text. */
@@ -61,6 +67,7 @@ export function mountFirewallOptions(panel, scope, signal) {
   const tbody = h('tbody');
   let options = null;
   const note = scope.kind === 'cluster' ? 'The firewall of the whole datacenter: nothing is filtered anywhere while it is off.'
+    : scope.kind === 'vnet' ? `The firewall of ${scope.label}: forward rules for what crosses it.`
     : isGuestScope(scope) ? `The firewall of ${scope.label}.` : `The firewall of ${scope.label} itself (its guests have their own).`;
   panel.append(
     h('div', { class: 'panel-toolbar panel-toolbar-wrap' }, h('p', { class: 'muted small' }, note),

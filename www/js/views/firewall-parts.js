@@ -41,6 +41,12 @@ export function guestScope(guest, changed) {
   };
 }
 
+/** An SDN vnet's firewall (/cluster/sdn/vnets/{vnet}/firewall): forward rules only, and its options. */
+export function vnetScope(vnet, changed) {
+  const base = `/cluster/sdn/vnets/${seg(vnet)}/firewall`;
+  return { kind: 'vnet', vnet, base, rules: `${base}/rules`, label: `vnet ${vnet}`, refs: '/cluster/firewall/refs', forward: true, changed };
+}
+
 /** The rules of a security group: GET/POST /cluster/firewall/groups/{group}, PUT/DELETE …/{pos}. */
 export function groupScope(group) {
   const base = `/cluster/firewall/groups/${seg(group)}`;

@@ -41,8 +41,11 @@ export function ruleDialog(scope, rule, { signal } = {}) {
   if (rule && rule.type === 'group') return groupRuleDialog(scope, rule, { signal });
   const r = rule || {};
   const str = (k) => text(r[k]);
-  const directions = ['in', 'out', ...(scope.forward || r.type === 'forward' ? ['forward'] : [])].map((d) => [d, DIRECTIONS[d]]);
-  const type = field({ label: 'Direction', name: 'type', type: 'select', options: directions, value: str('type') || 'in' });
+  // a vnet's rules are forward rules only
+  const directions = (scope.kind === 'vnet' ? ['forward'] : ['in', 'out', ...(scope.forward || r.type === 'forward' ? ['forward'] : [])])
+    .map((d) => [d, DIRECTIONS[d]]);
+  const type = field({ label: 'Direction', name: 'type', type: 'select', options: directions,
+    value: str('type') || (scope.kind === 'vnet' ? 'forward' : 'in') });
   const action = field({ label: 'Action', name: 'action', type: 'select', options: ACTIONS, value: str('action') || 'ACCEPT' });
   const macro = field({ label: 'Macro', name: 'macro', type: 'select', options: [['', 'None'], ...(str('macro') ? [str('macro')] : [])],
     value: str('macro'), hint: MACRO_HINT });

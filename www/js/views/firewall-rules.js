@@ -27,7 +27,7 @@ export function mountRules(parent, scope, signal) {
   const err = errorSlot(`Could not load the rules of ${scope.label}`);
   const actionErr = errorSlot();
   const buttons = [actionButton('add', 'Add', 'plus', () => add(), true)];
-  if (scope.kind !== 'group') buttons.push(actionButton('insert-group', 'Insert security group', 'shield', () => insertGroup()));
+  if (scope.kind !== 'group' && scope.kind !== 'vnet') buttons.push(actionButton('insert-group', 'Insert security group', 'shield', () => insertGroup()));
   const table = listTable(`Firewall rules of ${scope.label}`, [
     '#', 'On', 'Direction', 'Action', 'Macro', 'Source', 'Destination', 'Protocol', 'Dest. port',
     { label: 'Source port', optional: true }, { label: 'Comment', optional: true }, { label: 'Actions', actions: true }],

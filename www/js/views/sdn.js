@@ -4,6 +4,7 @@
 //            (GET /cluster/sdn/vnets/{vnet}/subnets?pending=1), each with Add, Edit and Remove.
 //   IPAM   — the addresses the IPAMs hold (GET /cluster/sdn/ipams, …/ipams/{ipam}/status): gateways, guests.
 //   Status — the zones each node runs and whether they are up (GET /nodes/{node}/sdn/zones per node of GET /nodes).
+//   Firewall — a vnet's forward rules and options (/cluster/sdn/vnets/{vnet}/firewall, the firewall views).
 // Changes are pending — a badge in the State column says new, changed or deleted, and a changed value is
 // marked — until Apply (PUT /cluster/sdn, a task that waits for every node), which the Zones and VNets
 // toolbars offer with Preview (GET /cluster/sdn/dry-run?node=…, beyond PVE: what a node would get).
@@ -18,6 +19,9 @@ import { splitList } from './access-common.js';
 import { actionButton, childController, counter, pickList, text, toolbar } from './firewall-parts.js';
 import { listTable, plural } from './list-view.js';
 import { mountSubTabs } from './subtabs.js';
+import { vnetScope } from './firewall-parts.js';
+import { mountRules } from './firewall-rules.js';
+import { mountFirewallOptions } from './firewall-options.js';
 import {
   ZONE_TYPES, dhcpRanges, effective, previewDialog, subnetDialog, vnetDialog, zoneDialog, zoneTypeLabel,
 } from './sdn-dialogs.js';
@@ -483,11 +487,40 @@ function mountStatus(panel, signal) {
 
 // --- the tab -------------------------------------------------------------------------------------
 
+/** A vnet picker, then the picked vnet's firewall rules and options. */
+function mountVnetFirewall(panel, signal) {
+  const err = errorSlot('Could not load the vnets');
+  const select = h('select', { id: 'sdn-fw-vnet', name: 'vnet', 'aria-label': 'VNet' });
+  const body = h('div', { class: 'sdn-fw', dataset: { role: 'vnet-firewall' } });
+  panel.append(h('div', { class: 'panel-toolbar panel-toolbar-wrap' },
+    h('label', { for: 'sdn-fw-vnet' }, 'VNet '), select), err.el, body);
+  let ctl = null;
+  function show(vnet) {
+    if (ctl) ctl.abort();
+    body.replaceChildren();
+    if (!vnet) { body.append(h('p', { class: 'muted' }, 'No vnet yet.')); return; }
+    ctl = childController(signal);
+    const scope = vnetScope(vnet, () => {});
+    const rules = h('div', { dataset: { role: 'vnet-rules' } });
+    const options = h('div', { dataset: { role: 'vnet-options' } });
+    body.append(h('h2', { class: 'card-title' }, 'Firewall rules of vnet ', h('code', null, vnet)), rules, h('h2', { class: 'card-title' }, 'Firewall options'), options);
+    mountRules(rules, scope, ctl.signal);
+    mountFirewallOptions(options, scope, ctl.signal);
+  }
+  select.addEventListener('change', () => show(select.value));
+  api('/cluster/sdn/vnets', { signal }).then((list) => {
+    const names = asList(list).map((v) => v.vnet).filter(Boolean).sort();
+    select.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
+    show(names[0] || '');
+  }).catch((e) => { if (e.name !== 'AbortError') err.set(e); });
+}
+
 const SUBS = [
   { id: 'zones', label: 'Zones', mount: mountZones },
   { id: 'vnets', label: 'VNets', mount: mountVnets },
   { id: 'ipam', label: 'IPAM', mount: mountIpam },
   { id: 'status', label: 'Status', mount: mountStatus },
+  { id: 'firewall', label: 'Firewall', mount: mountVnetFirewall },
 ];
 
 export function mountDcSdn(panel, route) {
