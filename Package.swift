@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Firewall", dependencies: ["API", "Schema", "ClusterFS", "Errors", "Blocking", "TLS", "Storage"], exclude: ["README.md"]),
         // high availability: the cluster and local resource managers, pure, and their simulator
-        .target(name: "HA", dependencies: [], exclude: ["README.md"]),
+        .target(name: "HA", dependencies: ["Schema"], exclude: ["README.md"]),
         .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
