@@ -244,6 +244,32 @@ def run(c, node, verbose=False):
     task("snap_again", changed(False), after=["snap_create"])
     task("tasks_info", tasks_info, after=["snap_create"])
 
+    def zone_info(r):
+        zones = {z.get("zone"): z for z in r.get("zones", [])}
+        expect("ansz" in zones and zones["ansz"].get("dhcp") == "dnsmasq", f"zones {list(zones)}")
+
+    def vnet_info(r):
+        vnets = r.get("vnets", [])
+        expect(len(vnets) == 1 and vnets[0].get("zone") == "ansz", f"vnets {vnets}")
+        cidrs = [s.get("cidr") for s in vnets[0].get("subnets", [])]
+        expect_eq(cidrs, ["203.0.113.0/24"], "the vnet's subnets")
+
+    def ipam_info(r):
+        found = json.dumps(r)
+        expect("203.0.113.1" in found, f"the subnet's gateway in the IPAM: {found[:300]}")
+
+    task("zone_create", changed(True))
+    def zone_updated(r):
+        # the module updates an existing zone (update defaults to true): PUT with its digest and the lock token, then apply
+        expect(r.get("changed") is True and "Updated zone" in str(r.get("msg")), f"proxmox_zone answered {r.get('msg')!r}")
+
+    task("zone_again", zone_updated, after=["zone_create"])
+    task("vnet_create", changed(True), after=["zone_create"])
+    task("subnet_create", changed(True), after=["vnet_create"])
+    task("zone_info", zone_info, after=["zone_create"])
+    task("vnet_info", vnet_info, after=["subnet_create"])
+    task("ipam_info", ipam_info, after=["subnet_create"])
+
     # ------------------------------------------------------------ the inventory plugin
     for auth in ("token", "password"):
         c.check(f"ansible: inventory plugin community.proxmox.proxmox ({auth} auth, want_facts"
@@ -268,10 +294,23 @@ def run(c, node, verbose=False):
     task("user_remove", changed(True), after=["user_create"])
     task("user_remove_again", changed(False), after=["user_remove"])
     task("group_remove", changed(True), after=["group_create"])
+    task("subnet_remove", changed(True), after=["subnet_create"])
+    task("vnet_remove", changed(True), after=["vnet_create"])
+    task("zone_remove", changed(True), after=["zone_create"])
 
 
 MODULES = {
     "node_info": "proxmox_node_info",
+    "zone_create": "proxmox_zone, new simple zone",
+    "zone_again": "proxmox_zone again: an update through the SDN lock",
+    "vnet_create": "proxmox_vnet, new",
+    "subnet_create": "proxmox_subnet with a DHCP range",
+    "zone_info": "proxmox_zone_info type=simple",
+    "vnet_info": "proxmox_vnet_info vnet=ansv",
+    "ipam_info": "proxmox_ipam_info ipam=pve",
+    "subnet_remove": "proxmox_subnet, absent",
+    "vnet_remove": "proxmox_vnet, absent",
+    "zone_remove": "proxmox_zone, absent",
     "storage_info_all": "proxmox_storage_info",
     "storage_info_one": "proxmox_storage_info storage=compat",
     "domain_info_all": "proxmox_domain_info",
