@@ -36,7 +36,8 @@ extension FirewallEndpoints {
                 }))
         out.append(
             Endpoint(
-                pve: "POST \(path)", description: "Adds a rule (at `pos`, else first).", permission: scope.writePermission,
+                pve: "POST \(path)", description: "Adds a rule first in the list (`pos` is ignored, as PVE does; `moveto` moves it).",
+                permission: scope.writePermission,
                 handler: .blocking { context in
                     try store.modify(context, scope) { file in
                         var rules = try list.get(file, context)
@@ -48,8 +49,9 @@ extension FirewallEndpoints {
                         var rule = FirewallRule(type: type, action: try context.require("action"))
                         rule.enable = false
                         try rule.update(from: context)
-                        let pos = min(Int(context.int("pos") ?? 0), rules.count)
-                        rules.insert(rule, at: pos)
+                        // PVE puts every new rule first whatever `pos` says, and clients (Ansible's
+                        // proxmox_firewall) move it afterwards counting on that
+                        rules.insert(rule, at: 0)
                         try list.set(&file, context, rules)
                     }
                     return .null

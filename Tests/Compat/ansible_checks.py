@@ -258,6 +258,18 @@ def run(c, node, verbose=False):
         found = json.dumps(r)
         expect("203.0.113.1" in found, f"the subnet's gateway in the IPAM: {found[:300]}")
 
+    def fw_info(r):
+        rules = r.get("firewall_rules") or r.get("rules") or []
+        sources = [x.get("source") for x in rules]
+        expect("192.0.2.1" in sources, f"the rules {rules}")
+        expect("ansgrp" in (r.get("groups") or []), f"groups {r.get('groups')}")
+        names = {a.get("name") for a in r.get("aliases") or []}
+        expect({"ans-a", "ans-b"} <= names, f"aliases {names}")
+
+    task("fw_rules_create", changed(True))
+    task("fw_group_create", changed(True))
+    task("fw_aliases_create", changed(True))
+    task("fw_info", fw_info, after=["fw_rules_create", "fw_group_create", "fw_aliases_create"])
     task("zone_create", changed(True))
     def zone_updated(r):
         # the module updates an existing zone (update defaults to true): PUT with its digest and the lock token, then apply
@@ -294,6 +306,10 @@ def run(c, node, verbose=False):
     task("user_remove", changed(True), after=["user_create"])
     task("user_remove_again", changed(False), after=["user_remove"])
     task("group_remove", changed(True), after=["group_create"])
+    task("fw_rule_remove", changed(True), after=["fw_rules_create"])
+    task("fw_rule_remove_first", changed(True), after=["fw_rules_create"])
+    task("fw_group_remove", changed(True), after=["fw_group_create"])
+    task("fw_aliases_remove", changed(True), after=["fw_aliases_create"])
     task("subnet_remove", changed(True), after=["subnet_create"])
     task("vnet_remove", changed(True), after=["vnet_create"])
     task("zone_remove", changed(True), after=["zone_create"])
@@ -301,6 +317,14 @@ def run(c, node, verbose=False):
 
 MODULES = {
     "node_info": "proxmox_node_info",
+    "fw_rules_create": "proxmox_firewall level=cluster, two rules",
+    "fw_group_create": "proxmox_firewall, a security group",
+    "fw_aliases_create": "proxmox_firewall, aliases",
+    "fw_info": "proxmox_firewall_info level=cluster",
+    "fw_rule_remove": "proxmox_firewall, rule at pos 1 absent",
+    "fw_rule_remove_first": "proxmox_firewall, rule at pos 0 absent",
+    "fw_group_remove": "proxmox_firewall, group absent",
+    "fw_aliases_remove": "proxmox_firewall, aliases absent",
     "zone_create": "proxmox_zone, new simple zone",
     "zone_again": "proxmox_zone again: an update through the SDN lock",
     "vnet_create": "proxmox_vnet, new",
