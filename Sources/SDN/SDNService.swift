@@ -65,6 +65,16 @@ public final class SDNService: Sendable {
     public func apply() {
         applying.withLock { _ in
             let config = SDNConfig.running(tree: tree)
+            // most nodes have no SDN: a guest config's change then costs no `ip` or `nft` call
+            if config.zones.isEmpty, nothingApplied() {
+                state.withLock {
+                    $0.version = config.version
+                    $0.zones = [:]
+                    $0.error = nil
+                }
+                publish(version: config.version, zones: [:], error: nil)
+                return
+            }
             SDNGuests(tree: tree, node: node).sync(config)
             let plan = plan(config)
             var zones = plan.zones
@@ -133,6 +143,15 @@ public final class SDNService: Sendable {
             }
         }
         return failures
+    }
+
+    /// Nothing of an earlier apply is left here: no recorded device, no SNAT loaded by us, no dnsmasq.
+    func nothingApplied() -> Bool {
+        let devices =
+            (try? Data(contentsOf: URL(fileURLWithPath: devicesFile))).flatMap { try? JSONDecoder().decode([SDNDevice].self, from: $0) } ?? []
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: run)) ?? []).contains { $0.hasPrefix("dnsmasq-") && $0.hasSuffix(".pid") }
+        let nat = state.withLock { $0.nat }
+        return devices.isEmpty && !pids && !(nat ?? "").contains("masquerade")
     }
 
     func applyNAT(_ ruleset: String) throws {
