@@ -93,6 +93,7 @@ public enum LxcEndpoints {
                     }
                     let options = CTOptionSchema.options(from: context.parameters)
                     try checkOptionPrivileges(context, vmid: vmid, set: options, delete: [])
+                    try GuestVnetAccess.check(context, options: options, tree: m.store.fs)
                     for (key, value) in options where CTOptionSchema.isVolume(key) {
                         let volume = PropertyStringFirst.value(value)
                         if let request = ContainerManager.newVolumeRequest(volume),
@@ -186,6 +187,7 @@ public enum LxcEndpoints {
                     let revert = Formats.splitList(context.string("revert") ?? "")
                     let options = CTOptionSchema.options(from: context.parameters)
                     try checkOptionPrivileges(context, vmid: vmid, set: options, delete: delete + revert)
+                    try GuestVnetAccess.check(context, options: options, tree: m.store.fs)
                     if options["unprivileged"] != nil || options["ostype"] != nil || options["arch"] != nil {
                         let key = options["unprivileged"] != nil ? "unprivileged" : options["ostype"] != nil ? "ostype" : "arch"
                         throw APIError.parameters([key: "cannot be changed after the container was created"])

@@ -25,6 +25,7 @@ extension QemuEndpoints {
             let revert = Formats.splitList(context.string("revert") ?? "")
             let options = VMManager.options(from: context.parameters)
             try checkOptionPrivileges(context, vmid: vmid, set: options, delete: delete + revert)
+            try GuestVnetAccess.check(context, options: options, tree: m.store.fs)
             let skiplock = context.bool("skiplock") ?? false
             if skiplock && context.user != "root@pam" { throw APIError.parameters(["skiplock": "Only root may use this option."]) }
             try m.precheck(options)

@@ -107,6 +107,7 @@ public enum QemuEndpoints {
                     }
                     let options = VMManager.options(from: context.parameters)
                     try checkOptionPrivileges(context, vmid: vmid, set: options, delete: [])
+                    try GuestVnetAccess.check(context, options: options, tree: m.store.fs)
                     for key in options.keys where VMOptionSchema.isDrive(key) {
                         if let request = VMManager.newDiskRequest(PropertyStringFirst.value(options[key]!)),
                             !context.has(["Datastore.AllocateSpace"], on: "/storage/\(request.storage)")

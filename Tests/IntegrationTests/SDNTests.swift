@@ -208,6 +208,21 @@ import Testing
             })
         #expect(answer == "from 10.218.0.2", "SNAT: \(answer)")
 
+        // a NIC on a vnet needs SDN.Use there (VM.Config.Network on the guest is not enough)
+        try Self.ok(node, "POST", "/access/users", ["userid=netop@pve", "password=netop-secret-9"])
+        try Self.ok(node, "PUT", "/access/acl", ["path=/vms/370", "users=netop@pve", "roles=PVEVMAdmin"])
+        let login =
+            VMTests.json(try Self.api(node, "POST", "/access/ticket", ["username=netop@pve", "password=netop-secret-9"]).body)["data"]
+            as? [String: Any] ?? [:]
+        let ticket = (login["ticket"] as? String ?? "").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let asNetop = ["-b", "PVEAuthCookie=\(ticket)", "-H", "CSRFPreventionToken: \(login["CSRFPreventionToken"] as? String ?? "")"]
+        let attach = ["-X", "PUT", "--data-urlencode", "net1=name=eth1,bridge=vn1"]
+        let denied = try curl(node, "/api2/json/nodes/sdnt/lxc/370/config", attach + asNetop, anonymous: true)
+        #expect(denied.status == 403 && denied.body.contains("SDN.Use"), "\(denied)")
+        try Self.ok(node, "PUT", "/access/acl", ["path=/sdn/zones/z1", "users=netop@pve", "roles=PVESDNUser"])
+        let allowed = try curl(node, "/api2/json/nodes/sdnt/lxc/370/config", attach + asNetop, anonymous: true)
+        #expect(allowed.status == 200, "\(allowed)")
+
         // the vnet's firewall: a forward rule on what crosses vn1 (the datacenter firewall on, in this node's namespace only)
         #expect(try Self.refused(node, "POST", "/cluster/sdn/vnets/vn1/firewall/rules", ["type=in", "action=DROP", "enable=1"], field: "type"))
         try Self.ok(node, "PUT", "/cluster/firewall/options", ["enable=1"])
