@@ -11,14 +11,7 @@ import Storage
 /// (PVE's restart migration). What cannot move yet says why, and nothing changes.
 extension GuestBackend {
     /// Online cluster members other than this node, from `.members` (none when not clustered).
-    func memberStates() -> [String: Bool] {
-        guard let data = try? store.fs.read(".members"), let json = try? JSONParser.parse(data), let list = json["nodelist"]?.objectValue else {
-            return [:]
-        }
-        var out: [String: Bool] = [:]
-        for (name, entry) in list { out[name] = entry["online"]?.intValue == 1 }
-        return out
-    }
+    func memberStates() -> [String: Bool] { store.fs.clusterMembers().mapValues(\.online) }
 
     /// The volids of the guest (current config and snapshots, CD-ROM images too) that are not on a
     /// shared storage available on `target`, with the reason for each.

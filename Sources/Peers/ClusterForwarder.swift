@@ -31,17 +31,7 @@ public final class ClusterForwarder: Forwarder {
     public func members() -> [String: (ip: String, online: Bool)] { Self.members(in: tree) }
 
     /// The cluster's configured nodes from `.members` (empty on a standalone node).
-    public static func members(in tree: any ConfigTree) -> [String: (ip: String, online: Bool)] {
-        guard let text = try? tree.readString(".members"), case .object(let root)? = try? JSONParser.parse(text),
-            root["cluster"]?.objectValue?["name"]?.stringValue != "local", let list = root["nodelist"]?.objectValue
-        else { return [:] }
-        var out: [String: (ip: String, online: Bool)] = [:]
-        for (name, value) in list {
-            let node = value.objectValue ?? [:]
-            out[name] = (node["ip"]?.stringValue ?? "", node["online"]?.intValue == 1)
-        }
-        return out
-    }
+    public static func members(in tree: any ConfigTree) -> [String: (ip: String, online: Bool)] { tree.clusterMembers() }
 
     public func isMember(_ node: String) -> Bool { members()[node] != nil }
 

@@ -104,9 +104,8 @@ struct SDNStore: Sendable {
 
     /// The cluster's members as `.members` lists them (this node alone when it is not clustered).
     func onlineNodes() -> [String] {
-        guard let data = try? tree.read(".members"), let json = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any],
-            let list = json["nodelist"] as? [String: Any], !list.isEmpty
-        else { return [service.node] }
-        return list.compactMap { name, raw in ((raw as? [String: Any])?["online"] as? Int) == 1 ? name : nil }.sorted()
+        let members = tree.clusterMembers()
+        guard !members.isEmpty else { return [service.node] }
+        return members.filter(\.value.online).keys.sorted()
     }
 }
