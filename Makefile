@@ -52,6 +52,7 @@ install: release
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/qm
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pct
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveam
+	ln -sf corral $(DESTDIR)$(PREFIX)/bin/ha-manager
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesm
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvecm
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/vzdump

@@ -90,6 +90,9 @@ let package = Package(
             name: "Firewall", dependencies: ["API", "Schema", "ClusterFS", "Errors", "Blocking", "TLS", "Storage"], exclude: ["README.md"]),
         // high availability: the cluster and local resource managers, pure, and their simulator
         .target(name: "HA", dependencies: ["Schema"], exclude: ["README.md"]),
+        // ... and the service that runs them in corrald, their files, the `/cluster/ha` API and the watchdog
+        .target(
+            name: "HAService", dependencies: ["HA", "API", "Schema", "ClusterFS", "Guests", "Storage", "Tasks", "TLS"], exclude: ["README.md"]),
         .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
@@ -98,7 +101,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster",
-                "Peers", "Backup", "Firewall", "SDN",
+                "Peers", "Backup", "Firewall", "SDN", "HAService",
             ]),
         .target(
             name: "Daemon",
@@ -115,7 +118,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "corrald",
-            dependencies: ["Composition", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Composition", "Daemon", "HAService", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "corral", dependencies: ["CLI"]),
 
         // what the test suites share: running commands, temporary directories, failures

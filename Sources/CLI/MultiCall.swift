@@ -8,7 +8,7 @@ import Tasks
 /// The one CLI executable, dispatching on the name it was called by (`pvesh`, and the other PVE tool
 /// names as their parts land), or on its first argument when called as `corral`.
 public enum MultiCall {
-    public static let tools = ["pvesh", "pveum", "qm", "pct", "pveam", "pvecm", "pvesm", "vzdump", "qmrestore"]
+    public static let tools = ["pvesh", "pveum", "qm", "pct", "pveam", "pvecm", "pvesm", "vzdump", "qmrestore", "ha-manager"]
 
     public static func main(_ argv: [String]) async -> Int32 {
         let invoked = (argv.first ?? "corral").split(separator: "/").last.map(String.init) ?? "corral"
@@ -48,6 +48,7 @@ public enum MultiCall {
                 .run(arguments)
         case "pvecm": return await Pvecm(pvesh: Pvesh(dispatcher: dispatcher), settings: settings).run(arguments)
         case "vzdump": return await Vzdump(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName).run(arguments)
+        case "ha-manager": return await HaManager(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName).run(arguments)
         case "qmrestore": return await Vzdump(pvesh: Pvesh(dispatcher: dispatcher), node: settings.nodeName).restore(arguments)
         default: return await Pvesh(dispatcher: dispatcher).run(arguments)
         }

@@ -53,12 +53,14 @@ struct WordCommands {
         }
         var path = command.path
         var extra: [String] = []
-        for name in ["node"] + command.positionals {
+        // `node` fills the path's {node}; as a positional of its own (a target) it is a parameter too
+        let named = command.positionals.contains("node") ? command.positionals : ["node"] + command.positionals
+        for name in named {
             guard let value = values[name] else { continue }
             if path.contains("{\(name)}") {
                 let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
                 path = path.replacingOccurrences(of: "{\(name)}", with: value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)
-            } else if name != "node" {
+            } else if name != "node" || command.positionals.contains("node") {
                 extra += ["--\(name)", value]
             }
         }

@@ -28,6 +28,9 @@ public final class ClusterFS: @unchecked Sendable {
         public var maxFileSize = 1024 * 1024
         public var maxNameLength = 255
         public var lockTimeout: UInt32 = 120
+        /// The HA managers' locks (`ha_…`) expire sooner: the fencing argument in Sources/HA rests on it.
+        public var haLockTimeout: UInt32 = 30
+        func lockTimeout(for name: String) -> UInt32 { name.hasPrefix("ha_") ? haLockTimeout : lockTimeout }
         public init() {}
     }
 
@@ -282,7 +285,9 @@ public final class ClusterFS: @unchecked Sendable {
                 let parent = try parentEntry(parts)
                 if let inode = memdb.childInode(parent.inode, parts.last!), var existing = memdb.entries[inode] {
                     // an expired cluster lock (priv/lock/<name>) may be taken over
-                    guard isLockPath(parts), existing.kind == .directory, now &- existing.mtime > limits.lockTimeout, now >= existing.mtime else {
+                    guard isLockPath(parts), existing.kind == .directory, now &- existing.mtime > limits.lockTimeout(for: parts[2]),
+                        now >= existing.mtime
+                    else {
                         throw ClusterFSError.exists(Self.join(parts))
                     }
                     existing.mtime = now

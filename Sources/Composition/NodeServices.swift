@@ -8,6 +8,7 @@ import Containers
 import Firewall
 import Foundation
 import Guests
+import HAService
 import Nodes
 import QEMU
 import SDN
@@ -36,6 +37,8 @@ public struct NodeServices: Sendable {
     public let firewall: FirewallService?
     /// The node's SDN networks (made once: it watches the applied configuration).
     public let sdn: SDNService?
+    /// The node's HA managers (made once: they run every 2 s while the node does).
+    public let ha: HAService?
 
     public init(
         settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
@@ -72,6 +75,16 @@ public struct NodeServices: Sendable {
             SDNService(
                 tree: vms.storage.fs, node: settings.nodeName, etc: (settings.effectiveResolvConf as NSString).deletingLastPathComponent,
                 run: settings.runDirectory)
+        }
+        let guests = GuestBackends(all)
+        ha = vms.map { vms in
+            // what the watchdog runs to kill a guest without its manager (also one started after the last renewal)
+            let lxcpath = settings.effectiveLXCPath, uri = settings.libvirtURI, prefix = settings.domainPrefix
+            return HAService(
+                tree: vms.storage.fs, node: settings.nodeName, guests: guests, tasks: tasks, runDirectory: settings.runDirectory,
+                fenceCommand: { type, vmid in
+                    type == "lxc" ? ["lxc-stop", "-k", "-n", "\(vmid)", "-P", lxcpath] : ["virsh", "-c", uri, "destroy", "\(prefix)\(vmid)"]
+                }, log: log)
         }
     }
 
@@ -113,6 +126,7 @@ public struct NodeServices: Sendable {
         }
         if let firewall { all.append(FirewallDomain(service: firewall)) }
         if let sdn { all.append(SDNDomain(service: sdn)) }
+        if let ha { all.append(HADomain(service: ha)) }
         if vms != nil || cts != nil { all.append(GuestBulkDomain(guests: guests, tasks: tasks, runDirectory: settings.runDirectory)) }
         if let storage, let clusterState {
             let access = access

@@ -4,7 +4,8 @@ import Schema
 /// state, max_restart, max_relocate, group, failback), `ha/groups.cfg` (`group: name` with
 /// `nodes n1:2,n2`, restricted, nofailback) and PVE 9's `ha/rules.cfg` (`node-affinity: name` with
 /// resources, nodes, strict, disable). A node-affinity rule wins over a resource's group, as PVE 9
-/// turns groups into rules. Resource-affinity rules are read but not acted on yet.
+/// turns groups into rules. Resource-affinity rules (`affinity positive|negative`) keep services on
+/// one node or on different ones.
 public enum HAConfig {
     /// `n1:2,n2` → [n1: 2, n2: 0]
     public static func priorities(_ text: String?) -> [String: Int] {
@@ -39,6 +40,13 @@ public enum HAConfig {
             for sid in (rule["resources"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) where out[sid] != nil {
                 out[sid]!.nodes = priorities(rule["nodes"])
                 out[sid]!.strict = flag(rule["strict"], false)
+            }
+        }
+        for rule in ruleFile.sections where rule.type == "resource-affinity" && !flag(rule["disable"], false) {
+            let members = (rule["resources"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init).filter { out[$0] != nil }
+            for sid in members {
+                let others = members.filter { $0 != sid }
+                if rule["affinity"] == "negative" { out[sid]!.apart += others } else { out[sid]!.together += others }
             }
         }
         return out

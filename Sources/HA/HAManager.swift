@@ -16,13 +16,20 @@ public enum HAManager {
         }
     }
 
-    /// Where a service may go: online nodes, its preferred ones first (highest priority), then by
-    /// fewest services, then by name; a strict resource only to its listed nodes.
-    static func pick(_ resource: HAResource, online: Set<String>, avoid: Set<String>, load: [String: Int]) -> String? {
-        let candidates = online.subtracting(avoid).filter { !resource.strict || resource.nodes[$0] != nil }
-        return candidates.sorted {
-            (-(resource.nodes[$0] ?? -1), load[$0] ?? 0, $0) < (-(resource.nodes[$1] ?? -1), load[$1] ?? 0, $1)
-        }.first
+    /// Where a service may go: online nodes not in maintenance, its preferred ones first (highest
+    /// priority), then next to the services it must be with (positive resource affinity), then by
+    /// fewest services, then by name; a strict resource only to its listed nodes, and never next to
+    /// a service it must be apart from (negative resource affinity).
+    static func pick(
+        _ resource: HAResource, online: Set<String>, avoid: Set<String>, load: [String: Int], placed: [String: String] = [:]
+    ) -> String? {
+        let apart = Set(resource.apart.compactMap { placed[$0] })
+        let together = Set(resource.together.compactMap { placed[$0] })
+        let candidates = online.subtracting(avoid).subtracting(apart).filter { !resource.strict || resource.nodes[$0] != nil }
+        func key(_ node: String) -> (Int, Int, Int, String) {
+            (-(resource.nodes[node] ?? -1), together.contains(node) ? 0 : 1, load[node] ?? 0, node)
+        }
+        return candidates.sorted { key($0) < key($1) }.first
     }
 
     /// One round. `fenced(node)` takes the node's agent lock when it has expired and says whether it
@@ -48,7 +55,7 @@ public enum HAManager {
             var new = old
             if online.contains(node) {
                 status.lastSeen[node] = now
-                if old != "maintenance" { new = "online" }
+                new = status.maintenance.contains(node) ? "maintenance" : "online"
             } else if old == "online" || old == "maintenance" {
                 new = "unknown"
             }
@@ -76,6 +83,10 @@ public enum HAManager {
 
         var load: [String: Int] = [:]
         for service in status.services.values where service.state != "stopped" { load[service.node, default: 0] += 1 }
+        // where running services are, for resource affinity
+        var placed: [String: String] = [:]
+        for (sid, service) in status.services where !["stopped", "error"].contains(service.state) { placed[sid] = service.node }
+        let usable = online.filter { status.nodes[$0] != "maintenance" }
 
         // services gone from the configuration are forgotten
         for sid in status.services.keys where resources[sid] == nil || resources[sid]?.state == "ignored" {
@@ -85,9 +96,13 @@ public enum HAManager {
 
         for (sid, resource) in resources.sorted(by: { $0.key < $1.key }) where resource.state != "ignored" {
             guard var service = status.services[sid] else {
-                let node = pick(resource, online: online, avoid: [], load: load) ?? nodes.first ?? master
+                // a guest starts out where its configuration is
+                let node =
+                    resource.home.flatMap { nodes.contains($0) ? $0 : nil } ?? pick(resource, online: usable, avoid: [], load: load, placed: placed)
+                    ?? nodes.first ?? master
                 status.services[sid] = HAManagerStatus.Service(state: resource.state == "started" ? "started" : "stopped", node: node, uid: newUID())
                 load[node, default: 0] += 1
+                if resource.state == "started" { placed[sid] = node }
                 log("service '\(sid)': adding new service on node '\(node)'")
                 continue
             }
@@ -104,9 +119,20 @@ public enum HAManager {
                 } else if !wantsRunning {
                     service.state = "request_stop"
                     service.uid = newUID()
-                } else if let command = commands.first(where: { $0.sid == sid }), command.target != service.node, online.contains(command.target) {
+                } else if let command = commands.first(where: { $0.sid == sid }), command.target != service.node, usable.contains(command.target) {
                     service.state = command.relocate ? "relocate" : "migrate"
                     service.target = command.target
+                    service.uid = newUID()
+                } else if nodeState == "maintenance", let next = pick(resource, online: usable, avoid: [service.node], load: load, placed: placed) {
+                    // maintenance empties the node; the service comes back when it ends
+                    service.maintenanceNode = service.node
+                    service.state = "migrate"
+                    service.target = next
+                    service.uid = newUID()
+                } else if let home = service.maintenanceNode, home != service.node, status.nodes[home] == "online", usable.contains(home) {
+                    service.maintenanceNode = nil
+                    service.state = "migrate"
+                    service.target = home
                     service.uid = newUID()
                 } else if answered, report?.ok == false {
                     if service.restarts < resource.maxRestart {
@@ -114,7 +140,7 @@ public enum HAManager {
                         service.uid = newUID()
                         log("service '\(sid)': restart \(service.restarts) of \(resource.maxRestart) on node '\(service.node)'")
                     } else if service.relocations < resource.maxRelocate,
-                        let next = pick(resource, online: online, avoid: Set(service.failedNodes + [service.node]), load: load)
+                        let next = pick(resource, online: usable, avoid: Set(service.failedNodes + [service.node]), load: load, placed: placed)
                     {
                         service.relocations += 1
                         service.failedNodes.append(service.node)
@@ -126,7 +152,7 @@ public enum HAManager {
                         service.uid = newUID()
                     }
                 } else if resource.failback, nodeState == "online",
-                    let best = pick(resource, online: online, avoid: Set(service.failedNodes), load: [:]),
+                    let best = pick(resource, online: usable, avoid: Set(service.failedNodes), load: [:], placed: placed),
                     (resource.nodes[best] ?? -1) > (resource.nodes[service.node] ?? -1)
                 {
                     service.state = "migrate"
@@ -141,7 +167,9 @@ public enum HAManager {
                 }
             case "stopped":
                 if wantsRunning {
-                    if !online.contains(service.node), let node = pick(resource, online: online, avoid: [], load: load) { service.node = node }
+                    if !usable.contains(service.node), let node = pick(resource, online: usable, avoid: [], load: load, placed: placed) {
+                        service.node = node
+                    }
                     if online.contains(service.node) {
                         service.state = "started"
                         service.restarts = 0
@@ -170,12 +198,13 @@ public enum HAManager {
                 }
             case "recovery":
                 // any online node may take it, the fenced one too once it is back (its guests are stopped by then)
-                if let node = pick(resource, online: online, avoid: [], load: load) {
+                if let node = pick(resource, online: usable, avoid: [], load: load, placed: placed) {
                     log("recover service '\(sid)' from fenced node '\(service.node)' to node '\(node)'")
                     service.node = node
                     service.state = wantsRunning ? "started" : "stopped"
                     service.uid = newUID()
                     load[node, default: 0] += 1
+                    placed[sid] = node
                 }
             case "error":
                 if resource.state == "disabled" {

@@ -17,12 +17,16 @@ public struct HASimulator {
     struct Runtime: HALRM.Runtime {
         var node: Node
         func isRunning(_ sid: String) -> Bool { node.running.contains(sid) }
-        mutating func start(_ sid: String) -> Bool {
+        mutating func start(_ sid: String) -> Bool? {
             guard !node.broken.contains(sid) else { return false }
             node.running.insert(sid)
             return true
         }
-        mutating func stop(_ sid: String) -> Bool {
+        mutating func stop(_ sid: String, graceful: Bool) -> Bool? {
+            node.running.remove(sid)
+            return true
+        }
+        mutating func move(_ sid: String, to target: String) -> Bool? {
             node.running.remove(sid)
             return true
         }

@@ -11,6 +11,8 @@ public struct HAManagerStatus: Equatable, Sendable {
         public var failedNodes: [String] = []
         public var restarts = 0
         public var relocations = 0
+        /// The node it left for maintenance, to go back to when that ends.
+        public var maintenanceNode: String?
 
         public init(state: String, node: String, uid: Int) {
             self.state = state
@@ -25,6 +27,8 @@ public struct HAManagerStatus: Equatable, Sendable {
     /// When a node was last seen online (for unknown → fence).
     public var lastSeen: [String: Double] = [:]
     public var services: [String: Service] = [:]
+    /// Nodes put into maintenance (`crm-command node-maintenance enable`).
+    public var maintenance: Set<String> = []
     public var nextUID = 1
 
     public init() {}
@@ -42,6 +46,11 @@ public struct HAResource: Equatable, Sendable {
     /// Only the listed nodes (a strict node-affinity rule / restricted group).
     public var strict: Bool
     public var failback: Bool
+    /// Resource-affinity rules: services to keep on the same node, and ones to keep apart.
+    public var together: [String] = []
+    public var apart: [String] = []
+    /// The node holding the guest's configuration now (where a new service starts out).
+    public var home: String?
 
     public init(
         sid: String, state: String = "started", maxRestart: Int = 1, maxRelocate: Int = 1, nodes: [String: Int] = [:], strict: Bool = false,

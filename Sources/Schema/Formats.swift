@@ -178,6 +178,12 @@ public enum Formats {
             regex("pve-replication-job-id", "[1-9][0-9]{2,8}-\\d{1,9}", "replication job ID"),
             regex("pve-ha-resource-or-vm-id", "(?:(?:vm|ct):)?[1-9][0-9]{2,8}", "HA resource ID"),
             list("pve-ha-resource-id-list") { PatternCache.matches("(?:vm|ct):[1-9][0-9]{2,8}", $0) ? nil : "invalid HA resource ID '\($0)'" },
+            // `node[:priority]`, as HA rules and groups name nodes
+            list("pve-ha-node-list") { item in
+                let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                if let problem = Checks.node(parts[0]) { return problem }
+                return parts.count == 1 || (Int(parts[1]).map { $0 >= 0 } ?? false) ? nil : "invalid priority in '\(item)'"
+            },
             NamedFormat(name: "pve-task-status-type-list") { text in
                 Formats.splitList(text).first { !["ok", "error", "warning", "unknown"].contains($0) }.map { "unknown task status type '\($0)'" }
             },

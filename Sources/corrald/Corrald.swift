@@ -3,6 +3,7 @@ import Composition
 import Daemon
 import Dispatch
 import Foundation
+import HAService
 
 @main
 struct Corrald: AsyncParsableCommand {
@@ -39,7 +40,12 @@ struct Corrald: AsyncParsableCommand {
     @Option(help: "Settings file (key: value lines).")
     var config: String?
 
+    @Option(name: .customLong("ha-watchdog"), help: .hidden)
+    var haWatchdog: String?
+
     func run() async throws {
+        // the HA watchdog is this program started again, detached, by the HA service
+        if let haWatchdog { return HAWatchdog.serve(file: haWatchdog) }
         Restart.recordInherited()
         // LVM's tools complain about every descriptor they inherit, burying the reason a command failed
         setenv("LVM_SUPPRESS_FD_WARNINGS", "1", 1)

@@ -14,7 +14,8 @@ import Testing
 /// types, protected, proxyto and the permission check. Our additions beyond PVE are listed explicitly.
 @Suite struct DeclarationsMatchPVETests {
     static let beyondPVE: Set<String> = [
-        "GET /", "GET /events", "POST /cluster/config/join-token", "POST /cluster/config/qdevice", "DELETE /cluster/config/qdevice",
+        "GET /", "GET /events", "POST /cluster/config/join-token", "POST /cluster/config/qdevice", "POST /cluster/ha/status/maintenance",
+        "DELETE /cluster/config/qdevice",
         "POST /nodes/{node}/storage/{storage}/gc", "POST /nodes/{node}/storage/{storage}/verify",
         "POST /nodes/{node}/storage/{storage}/export-backup", "GET /nodes/{node}/network/changes", "POST /nodes/{node}/network/trial",
         "POST /nodes/{node}/network/confirm",

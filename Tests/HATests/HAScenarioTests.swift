@@ -236,4 +236,65 @@ import Testing
         print("HA simulation: worst failover after a power loss \(worst) s (lease \(timing.lockLease) s, tick \(timing.tick) s)")
         #expect(worst <= timing.lockLease + 4 * timing.tick, "worst failover \(worst) s")
     }
+
+    @Test func maintenanceEmptiesTheNodeAndTheServicesComeBack() {
+        var sim = Self.cluster([HAResource(sid: "ct:100", nodes: ["n1": 1]), HAResource(sid: "ct:101", nodes: ["n1": 1])])
+        #expect(sim.runningOn("ct:100") == ["n1"] && sim.runningOn("ct:101") == ["n1"])
+        sim.status.maintenance.insert("n1")
+        sim.run(seconds: 12)
+        #expect(sim.status.nodes["n1"] == "maintenance", "\(Self.events(sim))")
+        #expect(!sim.runningOn("ct:100").isEmpty && !sim.runningOn("ct:100").contains("n1"), "\(Self.events(sim))")
+        #expect(!sim.runningOn("ct:101").isEmpty && !sim.runningOn("ct:101").contains("n1"))
+        sim.status.maintenance.remove("n1")
+        sim.run(seconds: 12)
+        #expect(sim.status.nodes["n1"] == "online")
+        #expect(sim.runningOn("ct:100") == ["n1"] && sim.runningOn("ct:101") == ["n1"], "they return\n\(Self.events(sim))")
+        #expect(sim.violations.isEmpty)
+    }
+
+    @Test func negativeResourceAffinityKeepsServicesApart() {
+        var a = HAResource(sid: "vm:100", nodes: ["n1": 1]), b = HAResource(sid: "vm:101", nodes: ["n1": 1])
+        a.apart = ["vm:101"]
+        b.apart = ["vm:100"]
+        var sim = Self.cluster([a, b])
+        #expect(Set(sim.runningOn("vm:100") + sim.runningOn("vm:101")).count == 2, "\(Self.events(sim))")
+        let node = sim.runningOn("vm:101").first!
+        sim.kill(node)
+        _ = sim.run(until: { !$0.runningOn("vm:101").isEmpty }, limit: 120)
+        #expect(sim.runningOn("vm:101") != sim.runningOn("vm:100"), "recovered away from its partner\n\(Self.events(sim))")
+    }
+
+    @Test func positiveResourceAffinityKeepsServicesTogether() {
+        var a = HAResource(sid: "ct:100", nodes: ["n2": 1]), b = HAResource(sid: "ct:101")
+        b.together = ["ct:100"]
+        a.together = ["ct:101"]
+        var sim = HASimulator(nodes: ["n1", "n2", "n3"])
+        sim.resources["ct:100"] = a
+        sim.run(seconds: 6)
+        sim.resources["ct:101"] = b
+        sim.run(seconds: 6)
+        #expect(sim.runningOn("ct:101") == ["n2"], "placed with its partner\n\(Self.events(sim))")
+    }
+
+    @Test func aNewServiceStartsWhereItsConfigIs() {
+        var resource = HAResource(sid: "ct:100")
+        resource.home = "n3"
+        let sim = Self.cluster([resource])
+        #expect(sim.runningOn("ct:100") == ["n3"])
+    }
+
+    @Test func statusFilesRoundTrip() {
+        var sim = Self.cluster([HAResource(sid: "ct:100"), HAResource(sid: "vm:101")])
+        sim.status.maintenance = ["n2"]
+        sim.run(seconds: 4)
+        let decoded = HAStatusFile.decode(HAStatusFile.encode(sim.status, now: sim.now))
+        #expect(decoded.status == sim.status && decoded.timestamp == sim.now)
+        let report = sim.lrm["n1"]!
+        let lrm = HAStatusFile.decodeLRM(HAStatusFile.encode(report, state: "active", now: 7))
+        #expect(lrm?.report == report && lrm?.state == "active" && lrm?.timestamp == 7)
+        #expect(HAStatusFile.decode(Array("garbage".utf8)).status == HAManagerStatus())
+        let commands = HAStatusFile.commands("migrate ct:100 n2\nbogus\nenable-node-maintenance n3\nrelocate vm:1 n1 extra\n")
+        #expect(commands == [.move(HAManager.Command(sid: "ct:100", target: "n2", relocate: false)), .maintenance(node: "n3", enable: true)])
+        #expect(commands.map(\.line) == ["migrate ct:100 n2", "enable-node-maintenance n3"])
+    }
 }

@@ -1,0 +1,114 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// HA on three real nodes (corosync in a namespace each, corrald each, a shared `dir` storage):
+/// the API and `ha-manager`, a start by the manager, a move by command, then the failover when the
+/// node running the container is cut (its corosync and corrald killed): the node's watchdog kills
+/// the container before another node starts it, within a minute, and the returning node does not
+/// start a duplicate.
+@Suite(.serialized) struct HAFailoverTests {
+    typealias S = SDNTests
+
+    static func service(_ node: NodeProcess, _ sid: String) -> [String: Any]? {
+        let rows = (try? S.data(node, "/cluster/ha/status/current")) as? [[String: Any]] ?? []
+        return rows.first { $0["sid"] as? String == sid }
+    }
+
+    static func running(_ node: NodeProcess, on name: String, _ vmid: Int) -> Bool {
+        (((try? S.data(node, "/nodes/\(name)/lxc/\(vmid)/status/current")) as? [String: Any])?["status"] as? String) == "running"
+    }
+
+    @Test(.enabled(if: TestCluster.available)) func failoverAfterACutAndNoDuplicateOnReturn() throws {
+        let cluster = try TestCluster(nodes: 3, ownSysfs: true)
+        let vmid = 390
+        defer {
+            for i in 1...3 { _ = try? S.sh("ip netns exec cfstn\(i) lxc-stop -k -P \(cluster.dir)/d\(i)/lxc -n \(vmid) 2>/dev/null") }
+            cluster.down()
+        }
+        let n1 = cluster.daemons[1]!
+        let shared = cluster.dir + "/shared-store"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        try S.ok(n1, "POST", "/storage", ["storage=shared", "type=dir", "path=\(shared)", "content=rootdir,images,vztmpl", "shared=1"])
+        #expect(try VMTests.task(n1, "POST", "/nodes/n1/aplinfo", ["storage=shared", "template=\(S.template)"]) == "OK")
+        let n3 = cluster.daemons[3]!
+        let created = try VMTests.task(
+            n3, "POST", "/nodes/n3/lxc", ["vmid=\(vmid)", "ostemplate=shared:vztmpl/\(S.template)", "rootfs=shared:0.1", "hostname=ha"])
+        #expect(created == "OK")
+
+        // bad input: named fields, nothing written
+        #expect(try S.refused(n1, "POST", "/cluster/ha/resources", ["sid=ct:999"], field: "sid"))
+        #expect(try S.refused(n1, "POST", "/cluster/ha/resources", ["sid=vm:\(vmid)"], field: "sid"))
+        #expect(
+            try S.refused(n1, "POST", "/cluster/ha/rules", ["rule=r1", "type=node-affinity", "resources=ct:\(vmid)", "nodes=n1"], field: "resources"))
+        let untouched = (try? String(contentsOfFile: cluster.path(1, "ha/resources.cfg"), encoding: .utf8)) ?? ""
+        #expect(untouched.isEmpty, "refusals write nothing: \(untouched)")
+
+        // under HA through ha-manager (the CLI of node 1): the manager starts it where its config is
+        let added = try BackupRestoreTests.tool(n1, "ha-manager", ["add", "ct:\(vmid)", "--max_restart", "1", "--comment", "failover test"])
+        #expect(added.status == 0, "\(added.stdout)\(added.stderr)")
+        #expect(try S.waitFor(40) { Self.running(n1, on: "n3", vmid) }, "HA started CT \(vmid) on n3")
+        #expect(try S.refused(n1, "POST", "/cluster/ha/resources/ct:\(vmid)/migrate", ["node=nosuch"], field: "node"))
+        let status = try BackupRestoreTests.tool(n1, "ha-manager", ["status"]).stdout
+        #expect(status.contains("quorum OK") && status.contains("master n") && status.contains("service ct:\(vmid) (n3, started)"), "\(status)")
+        #expect(status.contains("lrm n3 (active"), "\(status)")
+
+        // a move by command: stopped on n3, config to n2, started there by n2's manager
+        let moved = try BackupRestoreTests.tool(n1, "ha-manager", ["migrate", "ct:\(vmid)", "n2"])
+        #expect(moved.status == 0, "\(moved.stdout)\(moved.stderr)")
+        let arrived = try S.waitFor(60) { Self.running(n1, on: "n2", vmid) }
+        #expect(
+            arrived,
+            "moved to n2: \(String(describing: Self.service(n1, "ct:\(vmid)")))\nn1: \(n1.log.suffix(2000))\nn3: \(n3.log.suffix(2000))\nn2: \(cluster.daemons[2]!.log.suffix(2000))\nn2 start: \((try? GuestAgentTests.lastTaskLog(cluster.daemons[2]!, type: "vzstart")) ?? "")\nn3 migrate: \((try? GuestAgentTests.lastTaskLog(n3, type: "vzmigrate")) ?? "")"
+        )
+        #expect(FileManager.default.fileExists(atPath: cluster.path(1, "nodes/n2/lxc/\(vmid).conf")))
+
+        // the cut: node 2's corosync and corrald die; its container keeps running until the watchdog
+        let n2 = cluster.daemons[2]!
+        let oldPID = Int32(try S.pid(n2, vmid))
+        let cut = Date()
+        cluster.killDaemon(2)
+        try cluster.killCorosync(2)
+        var killedAt: Double?, recoveredAt: Double?, recoveredOn = ""
+        while Date().timeIntervalSince(cut) < 90 {
+            let now = Date().timeIntervalSince(cut)
+            if killedAt == nil, kill(oldPID, 0) != 0 { killedAt = now }
+            if let row = Self.service(n1, "ct:\(vmid)"), let node = row["node"] as? String, node != "n2", Self.running(n1, on: node, vmid) {
+                recoveredAt = now
+                recoveredOn = node
+                break
+            }
+            usleep(250_000)
+        }
+        print(
+            String(
+                format: "HA failover: watchdog killed the container after %.1f s, running on %@ after %.1f s", killedAt ?? -1, recoveredOn,
+                recoveredAt ?? -1))
+        #expect(
+            recoveredAt != nil && recoveredAt! < 60,
+            "recovered within a minute: \(n1.log.suffix(3000))\nn3: \(n3.log.suffix(3000))\nstatus: \((try? S.api(n1, "GET", "/cluster/ha/status/manager_status").body) ?? "")"
+        )
+        #expect(killedAt != nil && recoveredAt != nil && killedAt! < recoveredAt!, "the cut node's copy died first")
+
+        // node 2 comes back: its manager waits for its lock and runs nothing the status puts elsewhere
+        try cluster.startCorosync(2)
+        try cluster.startDaemon(2)
+        let back = cluster.daemons[2]!
+        _ = cluster.waitAgreed(timeout: 60)
+        let reporting = S.waitFor(60) {
+            let rows = (try? S.data(back, "/cluster/ha/status/current")) as? [[String: Any]] ?? []
+            return rows.contains { ($0["status"] as? String ?? "").hasPrefix("n2 (active") || ($0["status"] as? String ?? "").hasPrefix("n2 (idle") }
+        }
+        #expect(reporting, "n2's local manager reports again")
+        sleep(6)
+        let onN2 = try S.sh("ip netns exec cfstn2 lxc-info -P \(cluster.dir)/d2/lxc -n \(vmid) -s 2>&1 || true").stdout
+        #expect(!onN2.contains("RUNNING"), "no duplicate on the returning node: \(onN2)")
+        #expect(Self.running(n1, on: recoveredOn, vmid))
+
+        // out of HA: the resource goes, the guest stays where it is
+        let removed = try BackupRestoreTests.tool(n1, "ha-manager", ["remove", "ct:\(vmid)"])
+        #expect(removed.status == 0)
+        #expect(try S.waitFor(10) { Self.service(n1, "ct:\(vmid)") == nil })
+    }
+}
