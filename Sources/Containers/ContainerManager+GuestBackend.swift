@@ -40,7 +40,7 @@ extension ContainerManager: GuestBackend {
         return section
     }
 
-    public var resourceOmittedKeys: [String] { ["pid", "maxswap", "swap", "frozen"] }
+    public var resourceOmittedKeys: [String] { ["pid", "maxswap", "swap", "frozen", "ha"] }
 
     public func startLocked(_ vmid: Int, log: @escaping @Sendable (String) -> Void) throws { try startContainer(vmid, log: log) }
 

@@ -25,6 +25,7 @@ extension ContainerManager {
         if let lock = ct.lock { out["lock"] = .string(lock) }
         if ct.isTemplate { out["template"] = 1 }
         if !ct.tags.isEmpty { out["tags"] = .string(ct.tags.joined(separator: ";")) }
+        out["ha"] = GuestHA.shared.statusField(type: "lxc", vmid: vmid)
         guard running, let pid = container.initPID else { return out }
         if state == "FROZEN" { out["frozen"] = 1 }
         out["pid"] = .int(Int64(pid))

@@ -61,6 +61,10 @@ extension GuestBackends {
                 let backend = self[guest.type]
             else { continue }
             let noun = backend.noun
+            if GuestHA.shared.requested(type: guest.type, vmid: guest.vmid) != nil {
+                log("\(noun) \(guest.vmid) is managed by HA: left to the HA manager")
+                continue
+            }
             if backend.isRunning(guest.vmid) {
                 log("\(noun) \(guest.vmid) is already running")
                 continue

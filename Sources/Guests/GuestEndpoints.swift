@@ -125,6 +125,14 @@ public enum GuestEndpoints {
                 let vmid = Int(context.int("vmid") ?? 0)
                 try store.checkLocal(vmid)
                 _ = try checkSkiplock(context)
+                // an HA guest's start and stop are requests to the HA manager, which would undo them otherwise
+                if ["start", "stop", "shutdown"].contains(command), GuestHA.shared.requested(type: store.type, vmid: vmid) != nil {
+                    let state = command == "start" ? "started" : "stopped"
+                    return try task(context, command == "start" ? "hastart" : "hastop", vmid) { log in
+                        log("Requesting HA \(command == "start" ? "start" : "stop") for \(store.noun) \(vmid)")
+                        try GuestHA.shared.request(type: store.type, vmid: vmid, state: state)
+                    }
+                }
                 if needsRunning && !isRunning(vmid) { throw APIError(400, "\(store.noun) \(vmid) not running") }
                 return try task(context, type, vmid) { log in try await work(vmid, context, log) }
             })

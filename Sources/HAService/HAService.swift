@@ -54,6 +54,7 @@ public final class HAService: Sendable {
         if let data = try? Data(contentsOf: URL(fileURLWithPath: lockFile)), let json = try? JSONParser.parse(Array(data)) {
             renewals.withLock { $0 = (json.objectValue ?? [:]).compactMapValues(\.doubleValue) }
         }
+        installGuestHandlers()
     }
 
     public func start() {

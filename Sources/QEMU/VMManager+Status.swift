@@ -19,7 +19,7 @@ extension VMManager {
         var out: [String: JSON] = [
             "vmid": JSON(vmid), "name": .string(vm.name ?? "VM \(vmid)"), "status": "stopped", "qmpstatus": "stopped",
             "cpus": JSON(vm.vcpus), "maxmem": JSON(Int64(vm.memoryMiB) * 1_048_576), "mem": 0, "cpu": 0, "uptime": 0,
-            "disk": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0, "ha": ["managed": 0],
+            "disk": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0, "ha": GuestHA.shared.statusField(type: "qemu", vmid: vmid),
         ]
         let bootDisk = vm.bootOrder.compactMap { key in vm.drives.first { $0.key == key && !$0.isCDROM } }.first ?? vm.drives.first { !$0.isCDROM }
         out["maxdisk"] = JSON(bootDisk?.sizeText.flatMap(DiskSize.bytes) ?? 0)

@@ -96,15 +96,24 @@ import Testing
         try cluster.startDaemon(2)
         let back = cluster.daemons[2]!
         _ = cluster.waitAgreed(timeout: 60)
-        let reporting = S.waitFor(60) {
+        let reporting = S.waitFor(90) {
             let rows = (try? S.data(back, "/cluster/ha/status/current")) as? [[String: Any]] ?? []
-            return rows.contains { ($0["status"] as? String ?? "").hasPrefix("n2 (active") || ($0["status"] as? String ?? "").hasPrefix("n2 (idle") }
+            // a report written after the cut: n2 holds its agent lock again (once the master's hold expired)
+            return rows.contains { $0["id"] as? String == "lrm:n2" && Double($0["timestamp"] as? Int ?? 0) > cut.timeIntervalSince1970 + 1 }
         }
         #expect(reporting, "n2's local manager reports again")
         sleep(6)
         let onN2 = try S.sh("ip netns exec cfstn2 lxc-info -P \(cluster.dir)/d2/lxc -n \(vmid) -s 2>&1 || true").stdout
         #expect(!onN2.contains("RUNNING"), "no duplicate on the returning node: \(onN2)")
         #expect(Self.running(n1, on: recoveredOn, vmid))
+
+        // a stop through the guest API is a request to the manager (PVE's hastop), not undone by it
+        let ha = (try S.data(n1, "/nodes/\(recoveredOn)/lxc/\(vmid)/status/current") as? [String: Any])?["ha"] as? [String: Any]
+        #expect(ha?["managed"] as? Int == 1 && ha?["state"] as? String == "started", "\(String(describing: ha))")
+        #expect(try VMTests.task(n1, "POST", "/nodes/\(recoveredOn)/lxc/\(vmid)/status/stop") == "OK")
+        let config = try String(contentsOfFile: cluster.path(1, "ha/resources.cfg"), encoding: .utf8)
+        #expect(config.contains("state stopped"), "\(config)")
+        #expect(try S.waitFor(30) { !Self.running(n1, on: recoveredOn, vmid) && Self.service(n1, "ct:\(vmid)")?["state"] as? String == "stopped" })
 
         // out of HA: the resource goes, the guest stays where it is
         let removed = try BackupRestoreTests.tool(n1, "ha-manager", ["remove", "ct:\(vmid)"])
