@@ -684,6 +684,47 @@ def run(c, node):
 
     c.check("proxmoxer: lxc migrate precondition and refusals; startall/stopall of one container", ct_bulk_and_migrate)
 
+    def ct_ha():
+        need(ct)
+        ha = tapi.cluster.ha
+        expect({"resources", "rules", "groups", "status"} <= {d["id"] for d in ha.get()}, "ha index")
+        raises(lambda: ha.resources.post(sid="ct:99999"), 400, "sid")
+        ha.resources.post(sid=f"ct:{ct}", state="started", max_restart=2, comment="from proxmoxer")
+        raises(lambda: ha.resources.post(sid=f"ct:{ct}"), 400, "already defined")
+        row = ha.resources(f"ct:{ct}").get()
+        expect_eq((row.get("sid"), row.get("type"), row.get("state"), row.get("max_restart")), (f"ct:{ct}", "ct", "started", 2), "resource")
+
+        def service():
+            return next((r for r in ha.status.current.get() if r.get("sid") == f"ct:{ct}"), {})
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and tapi.nodes(N).lxc(ct).status.current.get().get("status") != "running":
+            time.sleep(0.5)
+        expect_eq(tapi.nodes(N).lxc(ct).status.current.get().get("status"), "running", "started by the HA manager")
+        expect_eq((service().get("node"), service().get("state")), (N, "started"), "status/current service row")
+        expect_eq(tapi.nodes(N).lxc(ct).status.current.get().get("ha", {}).get("managed"), 1, "ha.managed")
+        quorum = [r for r in ha.status.current.get() if r.get("type") == "quorum"]
+        expect(quorum and quorum[0].get("status") == "OK", f"quorum row {quorum}")
+        expect(ha.status.manager_status.get().get("manager_status", {}).get("master_node") == N, "manager_status master")
+        raises(lambda: ha.resources(f"ct:{ct}").migrate.post(node="nosuchnode"), 400, "node")
+        raises(lambda: ha.rules.post(rule="compat-r", type="node-affinity", resources="ct:99999", nodes=N), 400, "resources")
+        ha.rules.post(rule="compat-r", type="node-affinity", resources=f"ct:{ct}", nodes=f"{N}:2", strict=1)
+        expect_eq([(r["rule"], r.get("strict")) for r in ha.rules.get(resource=f"ct:{ct}")], [("compat-r", 1)], "rules filter")
+        ha.groups.post(group="compat-g", nodes=N)
+        expect("compat-g" in [g["group"] for g in ha.groups.get()], "group listed")
+        ha.groups("compat-g").delete()
+        # a stop through the guest API is a request to HA (hastop), which the manager carries out
+        task_ok(tapi, tapi.nodes(N).lxc(ct).status.stop.post(), "stop of an HA container")
+        expect_eq(ha.resources(f"ct:{ct}").get().get("state"), "stopped", "requested state")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and tapi.nodes(N).lxc(ct).status.current.get().get("status") != "stopped":
+            time.sleep(0.5)
+        expect_eq(tapi.nodes(N).lxc(ct).status.current.get().get("status"), "stopped", "stopped by the HA manager")
+        ha.resources(f"ct:{ct}").delete()
+        expect(not ha.rules.get(), "purge removed the rule naming it")
+
+    c.check("proxmoxer: HA resources, rules, groups, status; the manager starts and stops a container", ct_ha)
+
     def delete_ct():
         need(ct)
         task_ok(tapi, tapi.nodes(N).lxc(ct).delete(purge=1), "DELETE lxc")
