@@ -4,11 +4,11 @@ import Foundation
 import Schema
 import Storage
 
-/// Moving a guest to another cluster node while its volumes stay where they are: every volume (and
-/// CD-ROM image) must be on a shared storage the target can use. A stopped guest moves by renaming
-/// its config into the target's directory (one step in the cluster filesystem, so the guest is
-/// always on exactly one node); a running container is shut down, moved and started there
-/// (PVE's restart migration). What cannot move yet says why, and nothing changes.
+/// Moving a guest to another cluster node. Volumes on a storage the target shares stay where they
+/// are; the others are copied (GuestBackend+MigrateVolumes). The config moves by one rename into
+/// the target's directory (one step in the cluster filesystem, so the guest is always on exactly
+/// one node); a running container is shut down, moved and started there (PVE's restart
+/// migration). What cannot move says why, and nothing changes.
 extension GuestBackend {
     /// Online cluster members other than this node, from `.members` (none when not clustered).
     func memberStates() -> [String: Bool] { store.fs.clusterMembers().mapValues(\.online) }
@@ -42,8 +42,11 @@ extension GuestBackend {
         return out
     }
 
-    /// The precondition check: 400 naming the field for every reason the move cannot happen.
-    public func checkMigration(_ vmid: Int, target: String, online: Bool, restart: Bool) throws -> (config: GuestConfig, running: Bool) {
+    /// The precondition check: 400 naming the field for every reason the move cannot happen; the
+    /// volumes to copy (those not on a storage the target shares), mapped by `mapping`.
+    public func checkMigration(
+        _ vmid: Int, target: String, online: Bool, restart: Bool, mapping: String? = nil
+    ) throws -> (config: GuestConfig, running: Bool, copies: [VolumeCopy]) {
         let (config, _) = try load(vmid)
         try store.checkLock(config, vmid)
         if target == store.node { throw GuestError.parameter("target", "target is local node.") }
@@ -62,22 +65,18 @@ extension GuestBackend {
                 throw GuestError.parameter("online", "VM \(vmid) is running and live migration is not available yet: shut it down first")
             }
         }
-        let local = localVolumes(config, target: target)
-        if let first = local.first {
-            throw GuestError.parameter(
-                type == "qemu" ? "with-local-disks" : "target-storage",
-                "cannot migrate \(first.volid): \(first.reason)" + (local.count > 1 ? " (and \(local.count - 1) more)" : "")
-                    + "; copying local volumes is not available yet")
-        }
-        return (config, running)
+        let copies = try copyPlan(config, target: target, mapping: mapping, field: type == "qemu" ? "targetstorage" : "target-storage")
+        return (config, running, copies)
     }
 
-    /// Moves the guest; `start` starts it on the target when it ran here (a restart migration).
+    /// Moves the guest: shuts a running container down (restart mode), copies its local volumes,
+    /// moves the config, and starts it on the target when it ran here. `call` sends an API call to
+    /// the target node (the cluster forwarder).
     public func migrate(
-        _ vmid: Int, target: String, online: Bool, restart: Bool, timeout: Int, start: @escaping @Sendable () async throws -> Void,
-        log: @escaping @Sendable (String) -> Void
+        _ vmid: Int, target: String, online: Bool, restart: Bool, timeout: Int, mapping: String? = nil,
+        call: @escaping @Sendable (APICall) async throws -> JSON, log: @escaping @Sendable (String) -> Void
     ) async throws {
-        let (_, running) = try checkMigration(vmid, target: target, online: online, restart: restart)
+        let (_, running, copies) = try checkMigration(vmid, target: target, online: online, restart: restart, mapping: mapping)
         let began = Date()
         if running {
             log("shutting down \(noun) \(vmid) (timeout \(timeout) s)")
@@ -87,15 +86,42 @@ extension GuestBackend {
         let to = GuestStore(fs: store.fs, node: target, type: type).configPath(vmid)
         try await locks.with(vmid, timeout: 10, what: "migrate \(noun) \(vmid)") {
             guard !isRunning(vmid) else { throw GuestError(500, "\(noun) \(vmid) is running again; not moved") }
+            let (before, _) = try load(vmid)
+            var copied: [String: String] = [:]
+            if !copies.isEmpty {
+                try store.modify(vmid) { $0.current["lock"] = "migrate" }
+                do {
+                    copied = try await copyVolumes(copies, vmid: vmid, target: target, call: call, log: log)
+                } catch {
+                    try? store.save(vmid, before)
+                    throw error
+                }
+            }
             log("moving the config of \(noun) \(vmid) to node '\(target)'")
-            do { try store.fs.rename(from, to: to) } catch {
+            do {
+                var moved = before
+                for (key, volid) in copied { moved.current[key] = try replacingVolume(in: moved.current, key: key, with: volid) }
+                if !copied.isEmpty { try store.save(vmid, moved) }
+                try store.fs.rename(from, to: to)
+            } catch {
+                try? store.save(vmid, before)
+                await removeCopies(Array(copied.values), target: target, call: call, log: log)
                 throw GuestError(500, "cannot move \(from) to \(to): \(error)")
+            }
+            for copy in copies {
+                guard let id = VolumeID(copy.volid) else { continue }
+                do {
+                    try storage.plugin(id.storage).free(id.name)
+                    log("removed \(copy.volid) from this node")
+                } catch {
+                    log("WARN: could not remove \(copy.volid) from this node: \(error)")
+                }
             }
         }
         log("\(noun) \(vmid) is on node '\(target)' now")
         if running {
             log("starting \(noun) \(vmid) on node '\(target)'")
-            try await start()
+            _ = try await call(APICall(method: "POST", segments: ["nodes", target, type, "\(vmid)", "status", "start"]))
         }
         log(String(format: "migration finished in %.1f s", Date().timeIntervalSince(began)))
     }

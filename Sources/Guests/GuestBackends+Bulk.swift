@@ -1,3 +1,4 @@
+import API
 import Foundation
 import Schema
 
@@ -123,7 +124,7 @@ extension GuestBackends {
     /// Returns the VMIDs that did not move.
     public func migrateAll(
         only vms: Set<Int>?, target: String, workers: Int, allowed: (Int) -> Bool = { _ in true },
-        start: @escaping @Sendable (_ type: String, _ vmid: Int) async throws -> Void, log: @escaping @Sendable (String) -> Void
+        call: @escaping @Sendable (APICall) async throws -> JSON, log: @escaping @Sendable (String) -> Void
     ) async -> [Int] {
         let chosen = Self.startOrder(bulkGuests()).filter { guest in vms.map { $0.contains(guest.vmid) } ?? true && allowed(guest.vmid) }
         var failed: [Int] = []
@@ -136,8 +137,7 @@ extension GuestBackends {
                         log("Migrating \(backend.noun) \(guest.vmid) to \(target)")
                         do {
                             try await backend.migrate(
-                                guest.vmid, target: target, online: false, restart: true, timeout: guest.down ?? 180,
-                                start: { try await start(guest.type, guest.vmid) }, log: log)
+                                guest.vmid, target: target, online: false, restart: true, timeout: guest.down ?? 180, call: call, log: log)
                             return nil
                         } catch {
                             log("Migrating \(backend.noun) \(guest.vmid) failed: \(error)")

@@ -47,7 +47,8 @@ public struct GuestBulkDomain: Domain {
                         var allowed: [JSON] = [], notAllowed: [String: JSON] = [:]
                         for (node, up) in backend.memberStates().sorted(by: { $0.key < $1.key }) where node != context.services.nodeName {
                             let local = backend.localVolumes(config, target: node)
-                            if up && local.isEmpty && !(running && type == "qemu") {
+                            let copyable = (try? backend.copyPlan(config, target: node, mapping: nil, field: "target")) != nil
+                            if up && copyable && !(running && type == "qemu") {
                                 allowed.append(.string(node))
                             } else {
                                 var why: [String: JSON] = [:]
@@ -82,22 +83,31 @@ public struct GuestBulkDomain: Domain {
                         let online = context.bool("online") ?? false, restart = context.bool("restart") ?? false
                         let timeout = Int(context.int("timeout") ?? 180)
                         // checked before the task starts: a refusal is a 400 naming the field, and nothing moves
-                        _ = try backend.checkMigration(vmid, target: target, online: online, restart: restart)
-                        let user = context.user, forwarder = context.services.forwarder
-                        let startOnTarget: @Sendable () async throws -> Void = {
-                            guard let forwarder else { throw APIError(500, "not in a cluster: cannot start on '\(target)'") }
-                            let call = APICall(method: "POST", segments: ["nodes", target, type, "\(vmid)", "status", "start"])
-                            if case .failure(let error) = await forwarder.forward(call, to: target, user: user).result { throw error }
-                        }
+                        let mapping = context.parameters[type == "qemu" ? "targetstorage" : "target-storage"]?.plainText
+                        _ = try backend.checkMigration(vmid, target: target, online: online, restart: restart, mapping: mapping)
+                        let user = context.user
+                        let call = Self.caller(context.services.forwarder, target: target, user: user)
                         let upid = try context.services.tasks.start(type: type == "qemu" ? "qmigrate" : "vzmigrate", id: "\(vmid)", user: user) {
                             log in
                             try await backend.migrate(
-                                vmid, target: target, online: online, restart: restart, timeout: timeout, start: startOnTarget, log: { log.log($0) })
+                                vmid, target: target, online: online, restart: restart, timeout: timeout, mapping: mapping, call: call,
+                                log: { log.log($0) })
                         }
                         return .string(upid.description)
                     }))
         }
         return out
+    }
+
+    /// API calls to the migration's target node, as `user`, through the cluster forwarder.
+    static func caller(_ forwarder: (any Forwarder)?, target: String, user: String) -> @Sendable (APICall) async throws -> JSON {
+        { call in
+            guard let forwarder else { throw APIError(500, "not in a cluster: cannot reach '\(target)'") }
+            switch await forwarder.forward(call, to: target, user: user).result {
+            case .success(let data): return data
+            case .failure(let error): throw error
+            }
+        }
     }
 
     var bulkEndpoints: [Endpoint] {
@@ -115,11 +125,7 @@ public struct GuestBulkDomain: Domain {
                     let upid = try context.services.tasks.start(type: "migrateall", user: user) { log in
                         let left = await guests.migrateAll(
                             only: only, target: target, workers: workers, allowed: { context.has(["VM.Migrate"], on: "/vms/\($0)") },
-                            start: { type, vmid in
-                                guard let forwarder else { throw APIError(500, "not in a cluster") }
-                                let call = APICall(method: "POST", segments: ["nodes", target, type, "\(vmid)", "status", "start"])
-                                if case .failure(let error) = await forwarder.forward(call, to: target, user: user).result { throw error }
-                            }
+                            call: Self.caller(forwarder, target: target, user: user)
                         ) { log.log($0) }
                         if !left.isEmpty { throw APIError(500, "not moved: \(left.map(String.init).joined(separator: ", "))") }
                     }

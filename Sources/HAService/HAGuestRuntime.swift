@@ -130,7 +130,11 @@ final class HAGuestRuntime: HALRM.Runtime, @unchecked Sendable {
                 try await backend.shutdown(vmid, timeout: 60, forceStop: true) { log.log($0) }
             }
             // the target's local manager starts it once the manager says so
-            try await backend.migrate(vmid, target: target, online: false, restart: false, timeout: 60, start: {}) { log.log($0) }
+            // volumes on local storage are not copied for HA: an HA guest belongs on shared storage
+            try await backend.migrate(
+                vmid, target: target, online: false, restart: false, timeout: 60,
+                call: { _ in throw GuestError(500, "\(sid) has volumes on local storage: HA guests need shared storage") }
+            ) { log.log($0) }
         }
     }
 

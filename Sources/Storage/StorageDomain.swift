@@ -10,6 +10,6 @@ public struct StorageDomain: Domain {
     public var endpoints: [Endpoint] {
         StorageEndpoints.all(storage: storage) + StorageConfigEndpoints.all(storage: storage) + ScanEndpoints.all()
             + DownloadEndpoints.all(storage: storage) + BackupEndpoints.all(storage: storage)
-            + DedupEndpoints.all(storage: storage)
+            + DedupEndpoints.all(storage: storage) + VolumeImportEndpoint.all(storage: storage)
     }
 }

@@ -37,6 +37,29 @@ import Testing
             n3, "POST", "/nodes/n3/lxc", ["vmid=\(vmid)", "ostemplate=shared:vztmpl/\(S.template)", "rootfs=shared:0.1", "hostname=ha"])
         #expect(created == "OK")
 
+        // offline migration copies volumes on storages the target does not share, into the mapped storage
+        for i in 1...2 {
+            let path = cluster.dir + "/only\(i)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try S.ok(n1, "POST", "/storage", ["storage=only\(i)", "type=dir", "path=\(path)", "content=images", "nodes=n\(i)"])
+        }
+        #expect(try VMTests.task(n1, "POST", "/nodes/n1/qemu", ["vmid=391", "name=copied", "scsi0=only1:0.01,format=raw"]) == "OK")
+        let disk = cluster.dir + "/only1/images/391/vm-391-disk-0.raw"
+        try Data((0..<65536).map { UInt8($0 % 251) }).write(to: URL(fileURLWithPath: disk))
+        #expect(try S.refused(n1, "POST", "/nodes/n1/qemu/391/migrate", ["target=n2"], field: "targetstorage"), "only1 is not on n2")
+        #expect(try S.refused(n1, "POST", "/nodes/n1/qemu/391/migrate", ["target=n2", "targetstorage=nosuch"], field: "targetstorage"))
+        let copyCheck = try S.data(n1, "/nodes/n1/qemu/391/migrate?target=n2") as? [String: Any] ?? [:]
+        #expect((copyCheck["local_disks"] as? [[String: Any]])?.first?["volid"] as? String == "only1:391/vm-391-disk-0.raw", "\(copyCheck)")
+        let copiedStatus = try VMTests.task(n1, "POST", "/nodes/n1/qemu/391/migrate", ["target=n2", "targetstorage=only2"])
+        let copyLog = try GuestAgentTests.lastTaskLog(n1, type: "qmigrate")
+        #expect(copiedStatus == "OK" && copyLog.contains("copied only1:391/vm-391-disk-0.raw to only2:"), "\(copyLog)")
+        let movedConfig = (try? String(contentsOfFile: cluster.path(1, "nodes/n2/qemu-server/391.conf"), encoding: .utf8)) ?? ""
+        #expect(movedConfig.contains("scsi0: only2:391/vm-391-disk-0.raw") && !movedConfig.contains("lock"), "\(movedConfig)")
+        let arrivedDisk = FileManager.default.contents(atPath: cluster.dir + "/only2/images/391/vm-391-disk-0.raw")
+        #expect(arrivedDisk?.prefix(65536) == Data((0..<65536).map { UInt8($0 % 251) }), "the bytes arrived")
+        #expect(!FileManager.default.fileExists(atPath: disk), "the source volume is freed")
+        // (no libvirtd runs in these namespaces: the VM stays defined only in the configuration, removed with the cluster)
+
         // bad input: named fields, nothing written
         #expect(try S.refused(n1, "POST", "/cluster/ha/resources", ["sid=ct:999"], field: "sid"))
         #expect(try S.refused(n1, "POST", "/cluster/ha/resources", ["sid=vm:\(vmid)"], field: "sid"))
