@@ -52,12 +52,13 @@ extension GuestBackend {
             guard targetEntry.content.contains(content) else {
                 throw GuestError.parameter(field, "storage '\(targetID)' does not hold '\(content)' (for \(volume.volid))")
             }
-            guard let format = volume.plugin.exportFormats(volume.name).first,
-                let path = try? volume.plugin.path(volume.name), !isDirectory(path)
-            else {
-                throw GuestError.parameter(field, "\(volume.volid) cannot be copied yet (a directory volume); use a shared storage")
+            guard let format = volume.plugin.exportFormats(volume.name).first else {
+                throw GuestError.parameter(field, "\(volume.volid) cannot be exported")
             }
-            _ = format
+            // a directory volume travels as a tar and needs a storage of directories at the other end
+            if format == "tar+size", !["dir", "btrfs"].contains(targetEntry.type) {
+                throw GuestError.parameter(field, "\(volume.volid) is a directory volume; storage '\(targetID)' cannot hold one")
+            }
             plan.append(VolumeCopy(key: volume.key, volid: volume.volid, targetStorage: targetID))
         }
         let planned = Set(plan.map(\.volid))
@@ -65,11 +66,6 @@ extension GuestBackend {
             throw GuestError.parameter(field, "cannot migrate \(stuck): \(type == "qemu" ? "a local CD-ROM image" : "not a volume of the guest")")
         }
         return plan
-    }
-
-    func isDirectory(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
 
     /// Copies the planned volumes to `target`; the new volume ID per config key. `call` sends an API

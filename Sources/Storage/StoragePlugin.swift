@@ -148,7 +148,8 @@ extension StoragePlugin {
     /// File and block volumes export their bytes as they are: `raw+size` for raw images and devices,
     /// `qcow2+size` for qcow2 files.
     public func exportFormats(_ name: String) -> [String] {
-        name.hasSuffix(".qcow2") ? ["qcow2+size"] : name.hasSuffix(".vmdk") ? ["vmdk+size"] : ["raw+size"]
+        if name.hasSuffix(".subvol") { return ["tar+size"] }
+        return name.hasSuffix(".qcow2") ? ["qcow2+size"] : name.hasSuffix(".vmdk") ? ["vmdk+size"] : ["raw+size"]
     }
 
     public func export(_ name: String, format: String, to sink: any VolumeSink) throws(StorageError) {
@@ -158,10 +159,21 @@ extension StoragePlugin {
                 "volume '\(name)' of storage '\(entry.id)' cannot be exported as '\(format)' (only \(exportFormats(name).joined(separator: ", ")))")
         }
         try activateVolume(name)
+        if format == "tar+size" { return try VolumeStream.exportTree(path: try path(name), size: (try? size(name)) ?? 0, to: sink) }
         try VolumeStream.export(path: try path(name), to: sink)
     }
 
     public func importVolume(vmid: Int, format: String, name: String?, from source: any VolumeSource) throws(StorageError) -> String {
+        if format == "tar+size" {
+            guard formats.contains("subvol") else { throw StorageError(400, "storage '\(entry.id)' cannot import the stream format 'tar+size'") }
+            let size = try VolumeStream.readSize(source)
+            let volume = try allocate(vmid: vmid, format: "subvol", size: size, name: name)
+            do { try VolumeStream.importTree(from: source, to: try path(volume)) } catch {
+                try? free(volume)
+                throw error
+            }
+            return volume
+        }
         let imageFormat: String
         switch format {
         case "raw+size": imageFormat = "raw"

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// Where an exported volume goes, and where an imported one comes from: a file descriptor (a pipe
@@ -95,6 +96,57 @@ public enum VolumeStream {
         }
         if truncate { guard ftruncate(fd, off_t(size)) == 0 else { throw StorageError(500, "cannot size \(path)") } }
         guard fsync(fd) == 0 || errno == EINVAL else { throw StorageError(500, "cannot flush \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+extension VolumeStream {
+    /// PVE's `tar+size` for a directory volume (a container's `subvol`): the size header (its limit,
+    /// 0 for none), then a tar of the tree with numeric owners, ACLs and extended attributes.
+    public static func exportTree(path: String, size: Int64, to sink: any VolumeSink) throws(StorageError) {
+        let spool = NSTemporaryDirectory() + "corral-tree-\(UUID().uuidString).tar"
+        defer { unlink(spool) }
+        do {
+            _ = try Command.run(["tar", "-C", path, "--numeric-owner", "--acls", "--xattrs", "-cpf", spool, "."])
+        } catch { throw StorageError(500, "cannot archive \(path): \(error)") }
+        var header = UInt64(max(size, 0)).littleEndian
+        try withUnsafeBytes(of: &header) { (raw) throws(StorageError) in try sink.write(raw) }
+        let fd = open(spool, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError(500, "cannot read \(spool)") }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, chunk)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw StorageError(500, "reading \(spool) failed: \(String(cString: strerror(errno)))") }
+            if n == 0 { return }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    /// Unpacks the tar that follows a `tar+size` header into `path` (an empty directory).
+    public static func importTree(from source: any VolumeSource, to path: String) throws(StorageError) {
+        let spool = NSTemporaryDirectory() + "corral-tree-\(UUID().uuidString).tar"
+        defer { unlink(spool) }
+        let fd = open(spool, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StorageError(500, "cannot create \(spool)") }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        let out = FileDescriptorStream(fd: fd)
+        do {
+            while true {
+                let n = try source.read(into: buffer)
+                if n == 0 { break }
+                try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+            close(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        do {
+            _ = try Command.run(["tar", "-C", path, "--numeric-owner", "--acls", "--xattrs", "-xpf", spool])
+        } catch { throw StorageError(400, "cannot unpack the tree into \(path): \(error)") }
     }
 }
 

@@ -41,7 +41,7 @@ import Testing
         for i in 1...2 {
             let path = cluster.dir + "/only\(i)"
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            try S.ok(n1, "POST", "/storage", ["storage=only\(i)", "type=dir", "path=\(path)", "content=images", "nodes=n\(i)"])
+            try S.ok(n1, "POST", "/storage", ["storage=only\(i)", "type=dir", "path=\(path)", "content=images,rootdir", "nodes=n\(i)"])
         }
         #expect(try VMTests.task(n1, "POST", "/nodes/n1/qemu", ["vmid=391", "name=copied", "scsi0=only1:0.01,format=raw"]) == "OK")
         let disk = cluster.dir + "/only1/images/391/vm-391-disk-0.raw"
@@ -58,7 +58,20 @@ import Testing
         let arrivedDisk = FileManager.default.contents(atPath: cluster.dir + "/only2/images/391/vm-391-disk-0.raw")
         #expect(arrivedDisk?.prefix(65536) == Data((0..<65536).map { UInt8($0 % 251) }), "the bytes arrived")
         #expect(!FileManager.default.fileExists(atPath: disk), "the source volume is freed")
-        // (no libvirtd runs in these namespaces: the VM stays defined only in the configuration, removed with the cluster)
+        #expect(try VMTests.task(cluster.daemons[2]!, "DELETE", "/nodes/n2/qemu/391") == "OK")
+
+        // a container's directory volume (subvol) travels as PVE's tar+size
+        let made = try VMTests.task(
+            n1, "POST", "/nodes/n1/lxc", ["vmid=392", "ostemplate=shared:vztmpl/\(S.template)", "rootfs=only1:0", "hostname=copied"])
+        #expect(made == "OK")
+        let ctConfig = (try? String(contentsOfFile: cluster.path(1, "nodes/n1/lxc/392.conf"), encoding: .utf8)) ?? ""
+        #expect(ctConfig.contains("rootfs: only1:392/subvol-392-disk-0.subvol"), "\(ctConfig)")
+        #expect(try VMTests.task(n1, "POST", "/nodes/n1/lxc/392/migrate", ["target=n2", "target-storage=only2"]) == "OK")
+        let ctLog = try GuestAgentTests.lastTaskLog(n1, type: "vzmigrate")
+        let hostname = try? String(contentsOfFile: cluster.dir + "/only2/images/392/subvol-392-disk-0.subvol/etc/hostname", encoding: .utf8)
+        #expect(hostname?.contains("copied") == true && ctLog.contains("tar+size"), "\(ctLog)")
+        #expect(!FileManager.default.fileExists(atPath: cluster.dir + "/only1/images/392/subvol-392-disk-0.subvol"), "the source tree is freed")
+        #expect(try VMTests.task(cluster.daemons[2]!, "DELETE", "/nodes/n2/lxc/392") == "OK")
 
         // bad input: named fields, nothing written
         #expect(try S.refused(n1, "POST", "/cluster/ha/resources", ["sid=ct:999"], field: "sid"))
