@@ -73,7 +73,7 @@ extension GuestBackend {
     /// moves the config, and starts it on the target when it ran here. `call` sends an API call to
     /// the target node (the cluster forwarder).
     public func migrate(
-        _ vmid: Int, target: String, online: Bool, restart: Bool, timeout: Int, mapping: String? = nil,
+        _ vmid: Int, target: String, online: Bool, restart: Bool, timeout: Int, mapping: String? = nil, bwlimit: Int? = nil,
         call: @escaping @Sendable (APICall) async throws -> JSON, log: @escaping @Sendable (String) -> Void
     ) async throws {
         let (_, running, copies) = try checkMigration(vmid, target: target, online: online, restart: restart, mapping: mapping)
@@ -91,7 +91,7 @@ extension GuestBackend {
             if !copies.isEmpty {
                 try store.modify(vmid) { $0.current["lock"] = "migrate" }
                 do {
-                    copied = try await copyVolumes(copies, vmid: vmid, target: target, call: call, log: log)
+                    copied = try await copyVolumes(copies, vmid: vmid, target: target, bwlimit: bwlimit, call: call, log: log)
                 } catch {
                     try? store.save(vmid, before)
                     throw error

@@ -16,7 +16,7 @@ public struct VolumeCopy: Sendable {
 /// cluster forwarder's upload, verified by the cluster CA), imported there into the mapped storage
 /// (`targetstorage`/`target-storage`), and the config moves with the new volume IDs. A failure
 /// removes what was imported on the target and leaves the guest as it was; after success the
-/// source volumes are freed.
+/// source volumes are freed. `bwlimit` (KiB/s) bounds the export's rate.
 extension GuestBackend {
     /// `local-lvm:fast,local` → [local-lvm: fast, *: local]; one bare ID maps every storage.
     static func storageMap(_ text: String?) -> [String: String] {
@@ -71,7 +71,7 @@ extension GuestBackend {
     /// Copies the planned volumes to `target`; the new volume ID per config key. `call` sends an API
     /// call to the target node. On failure what was imported is removed again.
     public func copyVolumes(
-        _ plan: [VolumeCopy], vmid: Int, target: String, call: @escaping @Sendable (APICall) async throws -> JSON,
+        _ plan: [VolumeCopy], vmid: Int, target: String, bwlimit: Int? = nil, call: @escaping @Sendable (APICall) async throws -> JSON,
         log: @escaping @Sendable (String) -> Void
     ) async throws -> [String: String] {
         var copied: [String: String] = [:]
@@ -86,8 +86,10 @@ extension GuestBackend {
                 guard fd >= 0 else { throw GuestError(500, "cannot create \(spool): \(String(cString: strerror(errno)))") }
                 do {
                     defer { close(fd) }
-                    log("exporting \(copy.volid) (\(format))")
-                    try plugin.export(id.name, format: format, to: FileDescriptorStream(fd: fd))
+                    let sink: any VolumeSink =
+                        bwlimit.map { ThrottledSink(FileDescriptorStream(fd: fd), bytesPerSecond: Double($0) * 1024) } ?? FileDescriptorStream(fd: fd)
+                    log("exporting \(copy.volid) (\(format))" + (bwlimit.map { ", limited to \($0) KiB/s" } ?? ""))
+                    try plugin.export(id.name, format: format, to: sink)
                 } catch {
                     unlink(spool)
                     throw error

@@ -85,12 +85,14 @@ public struct GuestBulkDomain: Domain {
                         // checked before the task starts: a refusal is a 400 naming the field, and nothing moves
                         let mapping = context.parameters[type == "qemu" ? "targetstorage" : "target-storage"]?.plainText
                         _ = try backend.checkMigration(vmid, target: target, online: online, restart: restart, mapping: mapping)
+                        let bwlimit = context.int("bwlimit").map(Int.init).flatMap { $0 > 0 ? $0 : nil }
                         let user = context.user
                         let call = Self.caller(context.services.forwarder, target: target, user: user)
                         let upid = try context.services.tasks.start(type: type == "qemu" ? "qmigrate" : "vzmigrate", id: "\(vmid)", user: user) {
                             log in
                             try await backend.migrate(
-                                vmid, target: target, online: online, restart: restart, timeout: timeout, mapping: mapping, call: call,
+                                vmid, target: target, online: online, restart: restart, timeout: timeout, mapping: mapping, bwlimit: bwlimit,
+                                call: call,
                                 log: { log.log($0) })
                         }
                         return .string(upid.description)

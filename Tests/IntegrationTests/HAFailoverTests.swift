@@ -50,9 +50,14 @@ import Testing
         #expect(try S.refused(n1, "POST", "/nodes/n1/qemu/391/migrate", ["target=n2", "targetstorage=nosuch"], field: "targetstorage"))
         let copyCheck = try S.data(n1, "/nodes/n1/qemu/391/migrate?target=n2") as? [String: Any] ?? [:]
         #expect((copyCheck["local_disks"] as? [[String: Any]])?.first?["volid"] as? String == "only1:391/vm-391-disk-0.raw", "\(copyCheck)")
-        let copiedStatus = try VMTests.task(n1, "POST", "/nodes/n1/qemu/391/migrate", ["target=n2", "targetstorage=only2"])
+        let copiedStatus = try VMTests.task(n1, "POST", "/nodes/n1/qemu/391/migrate", ["target=n2", "targetstorage=only2", "bwlimit=5120"])
         let copyLog = try GuestAgentTests.lastTaskLog(n1, type: "qmigrate")
         #expect(copiedStatus == "OK" && copyLog.contains("copied only1:391/vm-391-disk-0.raw to only2:"), "\(copyLog)")
+        // bwlimit 5 MiB/s: the 10 MiB disk takes about two seconds
+        let rate = copyLog.split(separator: "\n").first { $0.contains("MiB/s") }.flatMap { line in
+            line.split(separator: " ").dropLast().last.flatMap { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "(,"))) }
+        }
+        #expect(copyLog.contains("limited to 5120 KiB/s") && rate != nil && rate! <= 5.2, "\(copyLog)")
         let movedConfig = (try? String(contentsOfFile: cluster.path(1, "nodes/n2/qemu-server/391.conf"), encoding: .utf8)) ?? ""
         #expect(movedConfig.contains("scsi0: only2:391/vm-391-disk-0.raw") && !movedConfig.contains("lock"), "\(movedConfig)")
         let arrivedDisk = FileManager.default.contents(atPath: cluster.dir + "/only2/images/391/vm-391-disk-0.raw")
