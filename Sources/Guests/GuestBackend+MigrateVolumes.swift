@@ -71,8 +71,8 @@ extension GuestBackend {
     /// Copies the planned volumes to `target`; the new volume ID per config key. `call` sends an API
     /// call to the target node. On failure what was imported is removed again.
     public func copyVolumes(
-        _ plan: [VolumeCopy], vmid: Int, target: String, bwlimit: Int? = nil, call: @escaping @Sendable (APICall) async throws -> JSON,
-        log: @escaping @Sendable (String) -> Void
+        _ plan: [VolumeCopy], vmid: Int, target: String, bwlimit: Int? = nil, listed: [String: String] = [:], into: [String: String] = [:],
+        call: @escaping @Sendable (APICall) async throws -> JSON, log: @escaping @Sendable (String) -> Void
     ) async throws -> [String: String] {
         var copied: [String: String] = [:]
         do {
@@ -89,7 +89,12 @@ extension GuestBackend {
                     let sink: any VolumeSink =
                         bwlimit.map { ThrottledSink(FileDescriptorStream(fd: fd), bytesPerSecond: Double($0) * 1024) } ?? FileDescriptorStream(fd: fd)
                     log("exporting \(copy.volid) (\(format))" + (bwlimit.map { ", limited to \($0) KiB/s" } ?? ""))
-                    try plugin.export(id.name, format: format, to: sink)
+                    if format == "tar+size", let state = listed[copy.key] {
+                        // a pre-copy pass: tar's snapshot file remembers what went, the next pass sends the changes
+                        try VolumeStream.exportTree(path: try plugin.path(id.name), size: (try? plugin.size(id.name)) ?? 0, listed: state, to: sink)
+                    } else {
+                        try plugin.export(id.name, format: format, to: sink)
+                    }
                 } catch {
                     unlink(spool)
                     throw error
@@ -100,7 +105,7 @@ extension GuestBackend {
                     method: "POST", segments: ["nodes", target, "storage", copy.targetStorage, "import-volume"],
                     parameters: [
                         "vmid": .text("\(vmid)"), "format": .text(format), "filename": .text(wanted), "tmpfilename": .text(spool),
-                    ])
+                    ].merging(into[copy.key].map { ["into": .text($0)] } ?? [:]) { a, _ in a })
                 // the forwarder streams the spooled file and removes it
                 let made = try await call(request)
                 guard let volid = made.stringValue else { throw GuestError(500, "node '\(target)' answered no volume for \(copy.volid)") }
@@ -112,7 +117,8 @@ extension GuestBackend {
                         Double(bytes) / 1_048_576, seconds, Double(bytes) / 1_048_576 / seconds))
             }
         } catch {
-            await removeCopies(Array(copied.values), target: target, call: call, log: log)
+            // a delta pass leaves the pre-copied volumes to its caller
+            await removeCopies(Array(copied.values.filter { !into.values.contains($0) }), target: target, call: call, log: log)
             throw error
         }
         return copied

@@ -18,6 +18,10 @@ enum VolumeImportEndpoint {
                     "format": Schema.string(description: "The stream format (`pvesm export`'s)."),
                     "filename": Schema.string(description: "The volume name wanted; another is taken when it is in use.").optional(),
                     "tmpfilename": Schema.string(description: "Where the upload was spooled (set by the server).").optional(),
+                    "into": Schema.string(
+                        description:
+                            "A directory volume of this storage an earlier `tar+size` stream made: the stream is the changes since (a pre-copy's delta)."
+                    ).optional(),
                 ], returns: .string(), permission: .privileges(path: "/storage/{storage}", ["Datastore.AllocateSpace"]), protected: true,
                 proxyTo: "node",
                 handler: .blocking { context in
@@ -32,6 +36,15 @@ enum VolumeImportEndpoint {
                     let fd = open(spooled, O_RDONLY | O_CLOEXEC)
                     guard fd >= 0 else { throw APIError(500, "cannot read the upload: \(String(cString: strerror(errno)))") }
                     defer { close(fd) }
+                    if let into = context.string("into") {
+                        let name = into.hasPrefix(id + ":") ? String(into.dropFirst(id.count + 1)) : into
+                        guard try context.require("format") == "tar+size", let target = try? plugin.path(name),
+                            FileManager.default.fileExists(atPath: target)
+                        else { throw APIError.parameters(["into": "'\(into)' is no directory volume of storage '\(id)'"]) }
+                        _ = try VolumeStream.readSize(FileDescriptorStream(fd: fd))
+                        try VolumeStream.importTree(from: FileDescriptorStream(fd: fd), to: target, incremental: true)
+                        return .string("\(id):\(name)")
+                    }
                     let made = try plugin.importVolume(
                         vmid: vmid, format: try context.require("format"), name: taken ? nil : wanted, from: FileDescriptorStream(fd: fd))
                     return .string("\(id):\(made)")

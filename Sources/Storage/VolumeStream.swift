@@ -102,11 +102,14 @@ public enum VolumeStream {
 extension VolumeStream {
     /// PVE's `tar+size` for a directory volume (a container's `subvol`): the size header (its limit,
     /// 0 for none), then a tar of the tree with numeric owners, ACLs and extended attributes.
-    public static func exportTree(path: String, size: Int64, to sink: any VolumeSink) throws(StorageError) {
+    /// With `listed` (GNU tar's snapshot file) only what changed since the run that wrote it goes,
+    /// with what was deleted: the pre-copy of a running container, then its delta.
+    public static func exportTree(path: String, size: Int64, listed: String? = nil, to sink: any VolumeSink) throws(StorageError) {
         let spool = NSTemporaryDirectory() + "corral-tree-\(UUID().uuidString).tar"
         defer { unlink(spool) }
         do {
-            _ = try Command.run(["tar", "-C", path, "--numeric-owner", "--acls", "--xattrs", "-cpf", spool, "."])
+            let incremental = listed.map { ["--listed-incremental=\($0)"] } ?? []
+            _ = try Command.run(["tar", "-C", path, "--numeric-owner", "--acls", "--xattrs"] + incremental + ["-cpf", spool, "."])
         } catch { throw StorageError(500, "cannot archive \(path): \(error)") }
         var header = UInt64(max(size, 0)).littleEndian
         try withUnsafeBytes(of: &header) { (raw) throws(StorageError) in try sink.write(raw) }
@@ -124,8 +127,9 @@ extension VolumeStream {
         }
     }
 
-    /// Unpacks the tar that follows a `tar+size` header into `path` (an empty directory).
-    public static func importTree(from source: any VolumeSource, to path: String) throws(StorageError) {
+    /// Unpacks the tar that follows a `tar+size` header into `path` (an empty directory; with
+    /// `incremental`, a tree an earlier stream made, where files deleted since are removed too).
+    public static func importTree(from source: any VolumeSource, to path: String, incremental: Bool = false) throws(StorageError) {
         let spool = NSTemporaryDirectory() + "corral-tree-\(UUID().uuidString).tar"
         defer { unlink(spool) }
         let fd = open(spool, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -145,7 +149,8 @@ extension VolumeStream {
             throw error
         }
         do {
-            _ = try Command.run(["tar", "-C", path, "--numeric-owner", "--acls", "--xattrs", "-xpf", spool])
+            let mode = incremental ? ["--listed-incremental=/dev/null"] : []
+            _ = try Command.run(["tar", "-C", path, "--numeric-owner", "--acls", "--xattrs"] + mode + ["-xpf", spool])
         } catch { throw StorageError(400, "cannot unpack the tree into \(path): \(error)") }
     }
 }
