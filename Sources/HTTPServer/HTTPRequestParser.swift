@@ -12,7 +12,7 @@ public struct HTTPParserLimits: Sendable {
     public var maxHeaderBytes: Int = 64 * 1024
     public var maxBodyBytes: Int = 16 * 1024 * 1024
     /// Paths whose bodies (with a Content-Length) go to a file in `spoolDirectory` instead of memory
-    /// (uploads of ISO images and templates), up to `maxSpoolBytes`.
+    /// (uploads of ISO images and templates, a migration's volumes), up to `maxSpoolBytes`.
     public var spoolPaths: [String] = []
     public var spoolDirectory = "/var/tmp"
     public var maxSpoolBytes: Int = 1 << 42
@@ -21,7 +21,9 @@ public struct HTTPParserLimits: Sendable {
         self.maxBodyBytes = maxBodyBytes
     }
 
-    func spools(_ path: String) -> Bool { spoolPaths.contains { path.hasPrefix($0) && path.hasSuffix("/upload") } }
+    func spools(_ path: String) -> Bool {
+        spoolPaths.contains { path.hasPrefix($0) && (path.hasSuffix("/upload") || path.hasSuffix("/import-volume")) }
+    }
 }
 
 public enum HTTPParseResult: Sendable {

@@ -13,7 +13,9 @@ creates it through the API, node 2 joins through its own API, node 3 with `corra
      cluster filesystem): 200 requests after 20 warm-up (target p99 < 50 ms);
   4. HA failover: a busybox container on a shared dir storage under HA runs on node 3; node 3's corrald
      and corosync are killed; measured from the kill until node 3's user-space watchdog has killed the
-     container, and until it runs on another node (target < 60 s; PVE's is about 120-180 s).
+     container, and until it runs on another node (target < 60 s; PVE's is about 120-180 s);
+  5. offline migration of a VM whose 256 MiB disk is on a storage of n1 alone, copied into a storage of n2
+     (export, HTTPS upload, import), against `cp` of the same image on this machine.
 It measures, it does not assert targets: the exit status is non-zero only if the cluster could not be
 formed or a figure could not be taken. Needs root, /dev/fuse and corosync; traffic stays inside the
 namespaces (and a veth from here into them). Creating and joining a cluster is root@pam only, so the
@@ -294,6 +296,31 @@ def ha_failover(nodes, base):
     return result
 
 
+def migration_copy(nodes, base):
+    """Step 5: seconds for `qm migrate` with the disk copied, and for `cp` of the same image."""
+    n1 = nodes[0]
+    for i in (1, 2):
+        os.makedirs(f"{base}/only{i}", exist_ok=True)
+        n1.call("POST", "/storage", {"storage": f"only{i}", "type": "dir", "path": f"{base}/only{i}", "content": "images", "nodes": f"n{i}"})
+    if n1.task_result(n1.call("POST", "/nodes/n1/qemu", {"vmid": 993, "name": "copy", "scsi0": "only1:0.25,format=raw"})) != "OK":
+        raise Fatal("VM create failed")
+    image = f"{base}/only1/images/993/vm-993-disk-0.raw"
+    with open(image, "r+b") as f:  # real bytes, not a sparse file
+        for _ in range(256):
+            f.write(os.urandom(1 << 20))
+    t = time.monotonic()
+    subprocess.run(["cp", "--sparse=never", image, f"{base}/cp-peer.raw"], check=True)
+    os.sync()
+    cp = time.monotonic() - t
+    os.unlink(f"{base}/cp-peer.raw")
+    t = time.monotonic()
+    upid = n1.call("POST", "/nodes/n1/qemu/993/migrate", {"target": "n2", "targetstorage": "only2"})
+    if n1.task_result(upid) != "OK":
+        lines = n1.call("GET", f"/nodes/n1/tasks/{urllib.parse.quote(upid, safe='')}/log", {"limit": 50})
+        raise Fatal("migration failed: " + " | ".join(line.get("t", "") for line in lines))
+    return {"migrate": time.monotonic() - t, "cp": cp}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", default=".build/release", help="directory with corrald and corral (default .build/release)")
@@ -404,6 +431,7 @@ def main():
                 pass
         written.clear()
         failover = ha_failover(nodes, base)
+        copy = migration_copy(nodes, base)
 
         load = os.getloadavg()
         print(f"\nCorral cluster-management benchmark: 3 nodes, binaries {args.bin}, {os.cpu_count()} CPUs, "
@@ -424,6 +452,9 @@ def main():
               f"   {verdict(failover['killed'] < failover['running'])}")
         print(f"   running on {failover['node']} after         {failover['running']:6.1f} s   target < 60 s (PVE: ~120-180 s)"
               f"   {verdict(failover['running'] < 60)}")
+        print("5. offline migration of a VM with a 256 MiB disk on a storage n2 lacks (copied into n2's)")
+        print(f"   qm migrate (export, HTTPS, import)   {copy['migrate']:6.2f} s   {256 / copy['migrate']:6.1f} MiB/s")
+        print(f"   cp of the same image (peer)           {copy['cp']:6.2f} s   {256 / copy['cp']:6.1f} MiB/s   ratio {copy['migrate'] / copy['cp']:.1f}x")
     except (Exception, KeyboardInterrupt) as error:
         failed = True
         print(f"cluster_bench: FAILED: {type(error).__name__}: {error}", file=sys.stderr)
