@@ -39,6 +39,7 @@ import { mountDcTfa } from './views/dc-tfa.js';
 import { mountDcFirewall, mountGuestFirewall, mountNodeFirewall } from './views/firewall.js';
 import { mountNodeNetwork } from './views/node-network.js';
 import { mountDcSdn } from './views/sdn.js';
+import { mountDcHa } from './views/ha.js';
 import { guestTitle } from './guests.js';
 import { sessionUser } from './login.js';
 
@@ -67,6 +68,7 @@ const VIEWS = {
       tab('backup', 'Backup', 'archive', mountDcBackup),
       tab('firewall', 'Firewall', 'firewall', mountDcFirewall),
       tab('sdn', 'SDN', 'network', mountDcSdn),
+      tab('ha', 'HA', 'reboot', mountDcHa),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),
       tab('roles', 'Roles', 'shield', mountDcRoles),

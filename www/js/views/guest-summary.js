@@ -1,6 +1,7 @@
 // Guest → Summary: live status, CPU, memory and I/O from …/status/current
-// (refreshed every 3 s), the power actions, and deletion; for a VM also what
-// its guest agent says (agent-summary.js, asked at most every 10 s).
+// (refreshed every 3 s; the HA state too, for an HA resource), the power actions,
+// and deletion; for a VM also what its guest agent says (agent-summary.js, asked
+// at most every 10 s).
 // Actions answer with a UPID; the feedback line follows the task to its end.
 
 import { api } from '../api.js';
@@ -68,6 +69,9 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
   const [upRow, upDd] = fact('Uptime');
   const [lockRow, lockDd] = fact('Lock');
   const [tagRow, tagDd] = fact('Tags');
+  const [haRow, haDd] = fact('HA State');
+  haRow.hidden = true; // shown for an HA resource only
+  haRow.dataset.role = 'ha-state';
   const cpu = gauge('CPU usage');
   const mem = gauge('Memory usage');
   // Containers also report swap and the root disk's use.
@@ -86,7 +90,7 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
     feedback.el,
     err.el,
     h('div', { class: 'cards cards-fit' },
-      card('Status', h('dl', { class: 'facts facts-first' }, stRow, nodeRow, upRow, lockRow, tagRow)),
+      card('Status', h('dl', { class: 'facts facts-first' }, stRow, nodeRow, upRow, lockRow, tagRow, haRow)),
       card('Resources', cpu.el, mem.el, swap?.el, disk?.el),
       card('I/O', h('dl', { class: 'facts facts-first' }, diskRow, netRow, ioRow)),
       agent?.el),
@@ -114,6 +118,9 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
       setText(nodeDd, guest.node);
       setText(upDd, s.status === 'running' ? formatDuration(s.uptime) : '–');
       setText(lockDd, s.lock || 'none');
+      const ha = s.ha && Number(s.ha.managed) ? s.ha : null;
+      haRow.hidden = !ha;
+      setText(haDd, ha ? ha.state || 'unknown' : '–');
       const tags = splitTags(s.tags);
       replaceChildren(tagDd, tags.length ? h('span', { class: 'tags' }, tags.map((t) => h('span', { class: 'tag', style: { '--tag-hue': tagHue(t) } }, t))) : 'none');
       const cpus = Number(s.cpus) || 0;
