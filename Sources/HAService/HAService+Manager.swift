@@ -5,13 +5,14 @@ import HA
 import Schema
 
 extension HAService {
-    /// The configured resources, each with the node its guest's config is on now.
-    func resources() -> [String: HAResource] {
+    /// The configured resources, each with the node its guest's config is on now; nil when a file
+    /// does not parse (the manager then waits rather than drop every service).
+    func resources() -> [String: HAResource]? {
         let text = { (path: String) in (try? self.tree.readString(path)) ?? "" }
         guard var resources = try? HAConfig.resources(resources: text(Self.resourcesFile), groups: text(Self.groupsFile), rules: text(Self.rulesFile))
         else {
-            log("HA: cannot read the HA configuration; the manager waits")
-            return [:]
+            log("HA: cannot parse the HA configuration; the manager waits")
+            return nil
         }
         let owners = GuestStore(fs: tree, node: node, type: "lxc")
         for sid in resources.keys {
@@ -23,14 +24,18 @@ extension HAService {
     /// Takes the commands queued in `ha/crm_commands` (and empties it).
     func takeCommands() -> [HAStatusFile.Command] {
         guard let text = try? tree.readString(Self.commandsFile), !text.isEmpty else { return [] }
-        try? tree.write(Self.commandsFile, [])
-        return HAStatusFile.commands(text)
+        // under the lock the API appends with, so no command slips in between the read and the truncation
+        let taken = try? tree.withLock("ha-config", timeout: 1) { () -> String in
+            let current = (try? tree.readString(Self.commandsFile)) ?? ""
+            try tree.write(Self.commandsFile, [])
+            return current
+        }
+        return HAStatusFile.commands(taken ?? "")
     }
 
     /// The CRM's round on the master.
     func manage(now: Double) {
-        let resources = resources()
-        guard !resources.isEmpty || tree.exists(Self.resourcesFile) else { return }
+        guard let resources = resources() else { return }
         let (nodes, online) = membership()
         var status = HAStatusFile.decode(try? tree.read(Self.managerStatusFile)).status
         var moves: [HAManager.Command] = []
