@@ -1,6 +1,7 @@
 import API
 import ClusterFS
 import Foundation
+import HA
 import Schema
 import TLS
 
@@ -13,7 +14,19 @@ struct HAConfigStore: Sendable {
     /// Options that are numbers or flags in the files (rows carry them as integers).
     static let integers: Set<String> = ["max_restart", "max_relocate", "failback", "strict", "disable", "restricted", "nofailback"]
 
+    /// The cluster lock every change of the HA files is made under (the master's reading of
+    /// `crm_commands` too).
+    static let lock = "ha-config"
+
     func text(_ file: String) -> String { (try? tree.readString(file)) ?? "" }
+
+    /// Queues a command for the master in `ha/crm_commands`.
+    func append(_ command: HAStatusFile.Command) throws {
+        try tree.withLock(Self.lock, timeout: 10) {
+            if !tree.exists("ha") { try? tree.mkdir("ha") }
+            try tree.write(HAService.commandsFile, Array((text(HAService.commandsFile) + command.line + "\n").utf8))
+        }
+    }
 
     func load(_ file: String) throws -> SectionConfig {
         do { return try SectionConfig.parse(text(file), file: file) } catch { throw APIError(500, "cannot parse \(file): \(error)") }
@@ -32,7 +45,7 @@ struct HAConfigStore: Sendable {
 
     /// Loads, changes and writes one file; a stale `digest` is refused as PVE refuses it.
     func modify(_ file: String, digest: String?, _ change: (inout SectionConfig) throws -> Void) throws {
-        try tree.withLock("ha-config", timeout: 10) {
+        try tree.withLock(Self.lock, timeout: 10) {
             let before = text(file)
             if let digest, !digest.isEmpty, digest != Self.digest(before) {
                 throw APIError(500, "detected modified configuration - file changed by other user? Try again.")

@@ -100,12 +100,7 @@ extension HAEndpoints {
                 handler: .blocking { context in
                     let node = try context.require("node")
                     guard service.membership().nodes.contains(node) else { throw APIError.parameters(["node": "no such cluster node '\(node)'"]) }
-                    let command = HAStatusFile.Command.maintenance(node: node, enable: context.bool("enable") ?? true)
-                    try tree.withLock("ha-config", timeout: 10) {
-                        let old = (try? tree.readString(HAService.commandsFile)) ?? ""
-                        if !tree.exists("ha") { try? tree.mkdir("ha") }
-                        try tree.write(HAService.commandsFile, Array((old + command.line + "\n").utf8))
-                    }
+                    try HAConfigStore(tree: tree).append(.maintenance(node: node, enable: context.bool("enable") ?? true))
                     return .null
                 }),
         ]

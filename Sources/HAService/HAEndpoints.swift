@@ -64,11 +64,7 @@ enum HAEndpoints {
             let members = service.membership()
             guard members.nodes.contains(target) else { throw APIError.parameters(["node": "no such cluster node '\(target)'"]) }
             guard members.online.contains(target) else { throw APIError.parameters(["node": "node '\(target)' is not online"]) }
-            let command = HAStatusFile.Command.move(.init(sid: sid, target: target, relocate: relocate))
-            try store.tree.withLock("ha-config", timeout: 10) {
-                let old = store.text(HAService.commandsFile)
-                try store.tree.write(HAService.commandsFile, Array((old + command.line + "\n").utf8))
-            }
+            try store.append(.move(.init(sid: sid, target: target, relocate: relocate)))
             return ["sid": .string(sid), "requested-node": .string(target)]
         }
         return [

@@ -25,7 +25,7 @@ extension HAService {
     func takeCommands() -> [HAStatusFile.Command] {
         guard let text = try? tree.readString(Self.commandsFile), !text.isEmpty else { return [] }
         // under the lock the API appends with, so no command slips in between the read and the truncation
-        let taken = try? tree.withLock("ha-config", timeout: 1) { () -> String in
+        let taken = try? tree.withLock(HAConfigStore.lock, timeout: 1) { () -> String in
             let current = (try? tree.readString(Self.commandsFile)) ?? ""
             try tree.write(Self.commandsFile, [])
             return current
