@@ -134,6 +134,11 @@ extension GuestBackends {
                 for guest in batch {
                     guard let backend = self[guest.type] else { continue }
                     tasks.addTask {
+                        if GuestHA.shared.requested(type: guest.type, vmid: guest.vmid) != nil {
+                            log("Requesting HA migration for \(backend.noun) \(guest.vmid) to \(target)")
+                            do { try GuestHA.shared.migrate(type: guest.type, vmid: guest.vmid, to: target) } catch { return guest.vmid }
+                            return nil
+                        }
                         log("Migrating \(backend.noun) \(guest.vmid) to \(target)")
                         do {
                             try await backend.migrate(

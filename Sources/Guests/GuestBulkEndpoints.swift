@@ -82,6 +82,16 @@ public struct GuestBulkDomain: Domain {
                         let target = try context.require("target")
                         let online = context.bool("online") ?? false, restart = context.bool("restart") ?? false
                         let timeout = Int(context.int("timeout") ?? 180)
+                        // an HA guest is moved by the HA manager (PVE's hamigrate), which would undo a move of its own
+                        if GuestHA.shared.requested(type: type, vmid: vmid) != nil {
+                            guard backend.memberStates()[target] == true else {
+                                throw GuestError.parameter("target", "node '\(target)' is not an online cluster member")
+                            }
+                            return try GuestEndpoints.task(context, "hamigrate", vmid) { log in
+                                log("Requesting HA migration for \(backend.noun) \(vmid) to node \(target)")
+                                try GuestHA.shared.migrate(type: type, vmid: vmid, to: target)
+                            }
+                        }
                         // checked before the task starts: a refusal is a 400 naming the field, and nothing moves
                         let mapping = context.parameters[type == "qemu" ? "targetstorage" : "target-storage"]?.plainText
                         _ = try backend.checkMigration(vmid, target: target, online: online, restart: restart, mapping: mapping)

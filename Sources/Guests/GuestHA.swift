@@ -3,8 +3,8 @@ import Synchronization
 
 /// What guest code needs of HA without depending on it: whether a guest is an HA resource, and a
 /// way to ask the HA manager for a state. A start or stop of an HA guest through the API becomes
-/// such a request (PVE's `hastart`/`hastop`), so the local manager does not undo it; bulk starts
-/// leave HA guests to the manager. The HA service fills it in corrald.
+/// such a request (PVE's `hastart`/`hastop`), and so is a migration, so the local manager does not
+/// undo it; bulk starts leave HA guests to the manager. The HA service fills it in.
 public final class GuestHA: Sendable {
     public static let shared = GuestHA()
 
@@ -13,10 +13,16 @@ public final class GuestHA: Sendable {
         public var requested: @Sendable (String) -> String?
         /// Sets the requested state (`started`, `stopped`).
         public var request: @Sendable (String, String) throws -> Void
+        /// Asks the manager to move the resource to a node (`ha-manager migrate`).
+        public var migrate: @Sendable (String, String) throws -> Void
 
-        public init(requested: @escaping @Sendable (String) -> String?, request: @escaping @Sendable (String, String) throws -> Void) {
+        public init(
+            requested: @escaping @Sendable (String) -> String?, request: @escaping @Sendable (String, String) throws -> Void,
+            migrate: @escaping @Sendable (String, String) throws -> Void
+        ) {
             self.requested = requested
             self.request = request
+            self.migrate = migrate
         }
     }
 
@@ -30,6 +36,10 @@ public final class GuestHA: Sendable {
 
     public func request(type: String, vmid: Int, state: String) throws {
         try handlers.withLock { $0 }?.request(Self.sid(type: type, vmid: vmid), state)
+    }
+
+    public func migrate(type: String, vmid: Int, to target: String) throws {
+        try handlers.withLock { $0 }?.migrate(Self.sid(type: type, vmid: vmid), target)
     }
 
     /// The `ha` field of `status/current`.

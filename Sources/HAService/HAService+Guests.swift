@@ -28,6 +28,7 @@ extension HAService {
                         changed["state"] = state
                         config[section.id] = changed
                     }
-                }))
+                },
+                migrate: { sid, target in try HAConfigStore(tree: tree).append(.move(.init(sid: sid, target: target, relocate: false))) }))
     }
 }

@@ -155,10 +155,18 @@ import Testing
         #expect(!onN2.contains("RUNNING"), "no duplicate on the returning node: \(onN2)")
         #expect(Self.running(n1, on: recoveredOn, vmid))
 
+        // so is a migration through the guest API (PVE's hamigrate): the manager moves it, and it stays moved
+        let owner = cluster.daemons[Int(recoveredOn.dropFirst()) ?? 1]!, other = recoveredOn == "n1" ? "n3" : "n1"
+        #expect(try VMTests.task(owner, "POST", "/nodes/\(recoveredOn)/lxc/\(vmid)/migrate", ["target=\(other)", "restart=1"]) == "OK")
+        #expect(try GuestAgentTests.lastTaskLog(owner, type: "hamigrate").contains("Requesting HA migration"))
+        #expect(try S.waitFor(60) { Self.running(n1, on: other, vmid) && Self.service(n1, "ct:\(vmid)")?["node"] as? String == other })
+        recoveredOn = other
+
         // a stop through the guest API is a request to the manager (PVE's hastop), not undone by it
         let ha = (try S.data(n1, "/nodes/\(recoveredOn)/lxc/\(vmid)/status/current") as? [String: Any])?["ha"] as? [String: Any]
         #expect(ha?["managed"] as? Int == 1 && ha?["state"] as? String == "started", "\(String(describing: ha))")
-        #expect(try VMTests.task(n1, "POST", "/nodes/\(recoveredOn)/lxc/\(vmid)/status/stop") == "OK")
+        let runner = cluster.daemons[Int(recoveredOn.dropFirst()) ?? 1]!
+        #expect(try VMTests.task(runner, "POST", "/nodes/\(recoveredOn)/lxc/\(vmid)/status/stop") == "OK")
         let config = try String(contentsOfFile: cluster.path(1, "ha/resources.cfg"), encoding: .utf8)
         #expect(config.contains("state stopped"), "\(config)")
         #expect(try S.waitFor(30) { !Self.running(n1, on: recoveredOn, vmid) && Self.service(n1, "ct:\(vmid)")?["state"] as? String == "stopped" })
