@@ -92,7 +92,9 @@ test: test-deps
 	$(SWIFT) build
 	bash Tests/Guest/libvirt-up.sh
 	# one test at a time: integration tests block threads of the shared pool while daemons start and die
-	$(SWIFT) test --no-parallel 2>&1 | tee .build/test.log; test $${PIPESTATUS[0]} -eq 0
+	# line-buffered, so a log cut short (a CI time limit) still shows the test that was running
+	# and bounded: a run that hangs fails here, naming its test, instead of running into CI's limit
+	timeout -k 30 3000 stdbuf -oL -eL $(SWIFT) test --no-parallel 2>&1 | tee .build/test.log; test $${PIPESTATUS[0]} -eq 0
 	# the release build is what `make run` installs: build it and smoke-test it too
 	$(SWIFT) build -c release
 	bash Tests/smoke.sh .build/release

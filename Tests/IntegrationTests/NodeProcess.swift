@@ -9,7 +9,6 @@ final class NodeProcess: @unchecked Sendable {
     let dataDirectory: String
     let nodeName: String
     private(set) var port: UInt16 = 0
-    private let errorPipe = Pipe()
 
     static var buildDirectory: String {
         var url = URL(fileURLWithPath: #filePath)
@@ -53,35 +52,29 @@ final class NodeProcess: @unchecked Sendable {
                         "mount --make-private /sys && mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"", corrald,
                     ] + arguments
             }
-            // a file, not a pipe: a pipe nobody drains would block the daemon's logging
-            let logPath = self.dataDirectory + ".log"
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            process.standardError = FileHandle(forWritingAtPath: logPath)
-            logFile = logPath
         } else {
             arguments.insert("--local", at: 0)
             process.executableURL = URL(fileURLWithPath: corrald)
             process.arguments = arguments
-            process.standardError = errorPipe
         }
+        // a file, not a pipe: a pipe nobody drains would block the daemon's logging once it is full
+        // (and with it every request of the test)
+        let logPath = self.dataDirectory + ".log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        logFile = logPath
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // corrald says "… (ports N)" once it listens
         var seen = ""
         let deadline = Date().addingTimeInterval(networkNamespace == nil ? 20 : 90)
         while port == 0 && Date() < deadline {
-            if let logFile {
-                seen = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-                if !process.isRunning { break }
-                usleep(20_000)
-            } else {
-                let data = errorPipe.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                seen += String(decoding: data, as: UTF8.self)
-            }
+            seen = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            if !process.isRunning { break }
             if let range = seen.range(of: "(ports "), let end = seen[range.upperBound...].firstIndex(of: ")") {
                 port = UInt16(seen[range.upperBound..<end]) ?? 0
             }
+            if port == 0 { usleep(20_000) }
         }
         guard port != 0 else { throw NSError(domain: "corrald did not start: \(seen)", code: 1) }
         if networkNamespace == nil || host != nil { try bootstrapAdmin() }
@@ -171,7 +164,8 @@ func curl(_ node: NodeProcess, _ path: String, _ extra: [String] = [], anonymous
     if !anonymous, let cookie = node.cookie, let csrf = node.csrf { auth = ["-b", cookie, "-H", "CSRFPreventionToken: \(csrf)"] }
     // a node on a namespace address presents a certificate for its name, not that address
     let trust = node.host == "127.0.0.1" ? ["--cacert", node.caFile] : ["-k"]
-    let r = try runCommand("/usr/bin/curl", ["-s", "-w", "\n%{http_code}"] + trust + auth + extra + [node.url + path])
+    // a bound on every request: a daemon that stops answering fails the test, not the whole run
+    let r = try runCommand("/usr/bin/curl", ["-s", "--max-time", "300", "-w", "\n%{http_code}"] + trust + auth + extra + [node.url + path])
     let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
     return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
 }

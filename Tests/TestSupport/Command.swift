@@ -47,23 +47,57 @@ public final class RunningCommand: @unchecked Sendable {
         }
     }
 
-    /// Waits on the calling thread (synchronous tests).
-    public func wait() -> CommandResult {
-        // stderr is read on its own thread, so neither pipe can fill up while the other is read
-        let errData = Mutex(Data())
-        let errDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let data = self.err.fileHandleForReading.readDataToEndOfFile()
-            errData.withLock { $0 = data }
-            errDone.signal()
+    /// Waits on the calling thread (synchronous tests). A command still running after `timeout`
+    /// seconds is killed and reported with status 124, so a stuck command fails its test instead of
+    /// stalling the whole run; and a daemon the command left behind holding its pipes (a forked
+    /// child) costs at most a few seconds, not a read that never ends.
+    public func wait(timeout: Double = 900) -> CommandResult {
+        let stdout = PipeDrain(out), stderr = PipeDrain(err)
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while process.isRunning {
+            if Date() > deadline {
+                timedOut = true
+                process.terminate()
+                usleep(2_000_000)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                break
+            }
+            usleep(10_000)
         }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
         process.waitUntilExit()
+        stdout.finish(within: 5)
+        stderr.finish(within: 5)
+        let note = timedOut ? "\n[test harness: \(process.executableURL?.path ?? "?") killed after \(Int(timeout)) s]" : ""
         return CommandResult(
-            status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-            stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
+            status: timedOut ? 124 : process.terminationStatus, stdout: String(decoding: stdout.data, as: UTF8.self),
+            stderr: String(decoding: stderr.data, as: UTF8.self) + note)
     }
+}
+
+/// Reads a pipe to its end on a thread of its own, so neither of a command's pipes can fill up
+/// while the other is read.
+final class PipeDrain: @unchecked Sendable {
+    private let buffer = Mutex(Data())
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                self.buffer.withLock { $0.append(chunk) }
+            }
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the end of the pipe, at most `seconds`: past that, a process the command started
+    /// still holds it open, and what was read so far is the command's output.
+    func finish(within seconds: Double) { _ = done.wait(timeout: .now() + seconds) }
+
+    var data: Data { buffer.withLock { $0 } }
 }
 
 /// Runs a command to its end (synchronous tests).
