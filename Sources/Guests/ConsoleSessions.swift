@@ -182,7 +182,10 @@ final class SocketTunnel: ByteTunnel, @unchecked Sendable {
         _ = ioctl(fd, UInt(TIOCSWINSZ), &size)
     }
 
-    private func writeAll(_ bytes: [UInt8]) {
+    private func writeAll(_ bytes: [UInt8]) { Self.writeAll(fd, bytes) }
+
+    /// Writes all of `bytes` to a blocking descriptor (gives up when it fails).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

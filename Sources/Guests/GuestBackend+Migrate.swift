@@ -10,6 +10,28 @@ import Storage
 /// one node); a running container is shut down, moved and started there (PVE's restart
 /// migration). What cannot move says why, and nothing changes.
 extension GuestBackend {
+    /// Frees the source volumes of copies that arrived on the target (a failure only warns: the
+    /// guest has moved).
+    public func freeSources(_ copies: [VolumeCopy], log: @escaping @Sendable (String) -> Void) {
+        for copy in copies {
+            guard let id = VolumeID(copy.volid) else { continue }
+            do {
+                try storage.plugin(id.storage).free(id.name)
+                log("removed \(copy.volid) from this node")
+            } catch {
+                log("WARN: could not remove \(copy.volid) from this node: \(error)")
+            }
+        }
+    }
+
+    /// Guests that cannot move while running (containers move by restart instead).
+    public func migrateRunning(
+        _ vmid: Int, target: String, copies: [VolumeCopy], bwlimit: Int?, call: @escaping @Sendable (APICall) async throws -> JSON,
+        tunnel: @escaping @Sendable (APICall) throws -> any ByteTunnel, log: @escaping @Sendable (String) -> Void
+    ) async throws {
+        throw GuestError.parameter("online", "\(noun) \(vmid) cannot move while it runs")
+    }
+
     /// Online cluster members other than this node, from `.members` (none when not clustered).
     func memberStates() -> [String: Bool] { store.fs.clusterMembers().mapValues(\.online) }
 
@@ -45,7 +67,7 @@ extension GuestBackend {
     /// The precondition check: 400 naming the field for every reason the move cannot happen; the
     /// volumes to copy (those not on a storage the target shares), mapped by `mapping`.
     public func checkMigration(
-        _ vmid: Int, target: String, online: Bool, restart: Bool, mapping: String? = nil
+        _ vmid: Int, target: String, online: Bool, restart: Bool, mapping: String? = nil, withLocalDisks: Bool = false
     ) throws -> (config: GuestConfig, running: Bool, copies: [VolumeCopy]) {
         let (config, _) = try load(vmid)
         try store.checkLock(config, vmid)
@@ -61,11 +83,16 @@ extension GuestBackend {
             if type == "lxc" && online && !restart {
                 throw GuestError.parameter("online", "containers cannot move while running: use restart mode")
             }
-            if type == "qemu" {
-                throw GuestError.parameter("online", "VM \(vmid) is running and live migration is not available yet: shut it down first")
+            if type == "qemu" && !online {
+                throw GuestError.parameter("online", "VM \(vmid) is running: migrate it online (or shut it down first)")
             }
         }
         let copies = try copyPlan(config, target: target, mapping: mapping, field: type == "qemu" ? "targetstorage" : "target-storage")
+        if running && type == "qemu" && !copies.isEmpty && !withLocalDisks {
+            throw GuestError.parameter(
+                "with-local-disks",
+                "VM \(vmid) has disks on local storage (\(copies.map(\.volid).joined(separator: ", "))): copy them with with-local-disks")
+        }
         return (config, running, copies)
     }
 
@@ -74,10 +101,18 @@ extension GuestBackend {
     /// the target node (the cluster forwarder).
     public func migrate(
         _ vmid: Int, target: String, online: Bool, restart: Bool, timeout: Int, mapping: String? = nil, bwlimit: Int? = nil,
-        call: @escaping @Sendable (APICall) async throws -> JSON, log: @escaping @Sendable (String) -> Void
+        withLocalDisks: Bool = false, call: @escaping @Sendable (APICall) async throws -> JSON,
+        tunnel: (@Sendable (APICall) throws -> any ByteTunnel)? = nil, log: @escaping @Sendable (String) -> Void
     ) async throws {
-        let (_, running, copies) = try checkMigration(vmid, target: target, online: online, restart: restart, mapping: mapping)
+        let (_, running, copies) = try checkMigration(
+            vmid, target: target, online: online, restart: restart, mapping: mapping, withLocalDisks: withLocalDisks)
         let began = Date()
+        if running && type == "qemu" {
+            guard let tunnel else { throw GuestError(500, "no tunnel to node '\(target)' for an online migration") }
+            try await migrateRunning(vmid, target: target, copies: copies, bwlimit: bwlimit, call: call, tunnel: tunnel, log: log)
+            log(String(format: "migration finished in %.1f s", Date().timeIntervalSince(began)))
+            return
+        }
         // beyond PVE: a running container's directory volumes are copied while it runs, and after it
         // stops only the changes go (its downtime)
         let precopy =
@@ -128,15 +163,7 @@ extension GuestBackend {
                 await removeCopies(Array(copied.values), target: target, call: call, log: log)
                 throw GuestError(500, "cannot move \(from) to \(to): \(error)")
             }
-            for copy in copies {
-                guard let id = VolumeID(copy.volid) else { continue }
-                do {
-                    try storage.plugin(id.storage).free(id.name)
-                    log("removed \(copy.volid) from this node")
-                } catch {
-                    log("WARN: could not remove \(copy.volid) from this node: \(error)")
-                }
-            }
+            freeSources(copies, log: log)
         }
         log("\(noun) \(vmid) is on node '\(target)' now")
         if running {

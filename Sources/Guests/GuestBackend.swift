@@ -1,3 +1,4 @@
+import API
 import Schema
 import Storage
 
@@ -63,6 +64,12 @@ public protocol GuestBackend: AnyObject, Sendable {
     /// taken meanwhile agree; `thaw` lets it go on.
     func freeze(_ vmid: Int) throws
     func thaw(_ vmid: Int) throws
+    /// Moves the guest to `target` while it keeps running (VMs: live migration), copying `copies`
+    /// on the way; `tunnel` opens a WebSocket on the target. Types that cannot say so (the default).
+    func migrateRunning(
+        _ vmid: Int, target: String, copies: [VolumeCopy], bwlimit: Int?, call: @escaping @Sendable (APICall) async throws -> JSON,
+        tunnel: @escaping @Sendable (APICall) throws -> any ByteTunnel, log: @escaping @Sendable (String) -> Void
+    ) async throws
 
     // MARK: snapshot hooks (defaults in GuestBackend+Snapshots: storage snapshots of every volume)
 

@@ -123,8 +123,9 @@ extension GuestBackends {
     /// Migrates the guests (running containers by restart), `workers` at a time, in start order.
     /// Returns the VMIDs that did not move.
     public func migrateAll(
-        only vms: Set<Int>?, target: String, workers: Int, allowed: (Int) -> Bool = { _ in true },
-        call: @escaping @Sendable (APICall) async throws -> JSON, log: @escaping @Sendable (String) -> Void
+        only vms: Set<Int>?, target: String, workers: Int, allowed: (Int) -> Bool = { _ in true }, withLocalDisks: Bool = false,
+        call: @escaping @Sendable (APICall) async throws -> JSON, tunnel: (@Sendable (APICall) throws -> any ByteTunnel)? = nil,
+        log: @escaping @Sendable (String) -> Void
     ) async -> [Int] {
         let chosen = Self.startOrder(bulkGuests()).filter { guest in vms.map { $0.contains(guest.vmid) } ?? true && allowed(guest.vmid) }
         var failed: [Int] = []
@@ -142,7 +143,8 @@ extension GuestBackends {
                         log("Migrating \(backend.noun) \(guest.vmid) to \(target)")
                         do {
                             try await backend.migrate(
-                                guest.vmid, target: target, online: false, restart: true, timeout: guest.down ?? 180, call: call, log: log)
+                                guest.vmid, target: target, online: true, restart: true, timeout: guest.down ?? 180,
+                                withLocalDisks: withLocalDisks, call: call, tunnel: tunnel, log: log)
                             return nil
                         } catch {
                             log("Migrating \(backend.noun) \(guest.vmid) failed: \(error)")

@@ -48,7 +48,7 @@ public struct GuestBulkDomain: Domain {
                         for (node, up) in backend.memberStates().sorted(by: { $0.key < $1.key }) where node != context.services.nodeName {
                             let local = backend.localVolumes(config, target: node)
                             let copyable = (try? backend.copyPlan(config, target: node, mapping: nil, field: "target")) != nil
-                            if up && copyable && !(running && type == "qemu") {
+                            if up && copyable {
                                 allowed.append(.string(node))
                             } else {
                                 var why: [String: JSON] = [:]
@@ -75,7 +75,8 @@ public struct GuestBulkDomain: Domain {
             out.append(
                 Endpoint(
                     pve: "POST \(base)",
-                    description: "Moves the guest to another node: stopped guests on shared storage, running containers by restart (a task).",
+                    description:
+                        "Moves the guest to another node: running VMs live, running containers by restart, stopped guests as they are (a task).",
                     returns: .string(), permission: permission,
                     handler: .blocking { context in
                         let vmid = Int(try context.require("vmid")) ?? 0
@@ -94,16 +95,18 @@ public struct GuestBulkDomain: Domain {
                         }
                         // checked before the task starts: a refusal is a 400 naming the field, and nothing moves
                         let mapping = context.parameters[type == "qemu" ? "targetstorage" : "target-storage"]?.plainText
-                        _ = try backend.checkMigration(vmid, target: target, online: online, restart: restart, mapping: mapping)
+                        let withLocalDisks = context.bool("with-local-disks") ?? false
+                        _ = try backend.checkMigration(
+                            vmid, target: target, online: online, restart: restart, mapping: mapping, withLocalDisks: withLocalDisks)
                         let bwlimit = context.int("bwlimit").map(Int.init).flatMap { $0 > 0 ? $0 : nil }
                         let user = context.user
                         let call = Self.caller(context.services.forwarder, target: target, user: user)
+                        let tunnel = Self.tunneler(context.services.forwarder, target: target)
                         let upid = try context.services.tasks.start(type: type == "qemu" ? "qmigrate" : "vzmigrate", id: "\(vmid)", user: user) {
                             log in
                             try await backend.migrate(
                                 vmid, target: target, online: online, restart: restart, timeout: timeout, mapping: mapping, bwlimit: bwlimit,
-                                call: call,
-                                log: { log.log($0) })
+                                withLocalDisks: withLocalDisks, call: call, tunnel: tunnel, log: { log.log($0) })
                         }
                         return .string(upid.description)
                     }))
@@ -122,6 +125,15 @@ public struct GuestBulkDomain: Domain {
         }
     }
 
+    /// WebSockets to the migration's target for its channels: the node's own doing, as root@pam
+    /// (PVE's nodes use SSH as root for them), whoever asked for the migration.
+    static func tunneler(_ forwarder: (any Forwarder)?, target: String) -> @Sendable (APICall) throws -> any ByteTunnel {
+        { call in
+            guard let forwarder else { throw APIError(500, "not in a cluster: cannot reach '\(target)'") }
+            return try forwarder.openTunnel(call, to: target, user: "root@pam")
+        }
+    }
+
     var bulkEndpoints: [Endpoint] {
         let guests = guests
         return [
@@ -137,7 +149,8 @@ public struct GuestBulkDomain: Domain {
                     let upid = try context.services.tasks.start(type: "migrateall", user: user) { log in
                         let left = await guests.migrateAll(
                             only: only, target: target, workers: workers, allowed: { context.has(["VM.Migrate"], on: "/vms/\($0)") },
-                            call: Self.caller(forwarder, target: target, user: user)
+                            withLocalDisks: context.bool("with-local-disks") ?? false, call: Self.caller(forwarder, target: target, user: user),
+                            tunnel: Self.tunneler(forwarder, target: target)
                         ) { log.log($0) }
                         if !left.isEmpty { throw APIError(500, "not moved: \(left.map(String.init).joined(separator: ", "))") }
                     }

@@ -77,7 +77,7 @@ public enum QemuEndpoints {
     public static func all(manager: VMManager, access: AccessControl? = nil) -> [Endpoint] {
         lifecycle(manager, access) + configEndpoints(manager) + SnapshotEndpoints.all(manager: manager) + CloneEndpoints.all(manager: manager)
             + ConsoleEndpoints.all(manager: manager, sessions: manager.consoles) + AgentEndpoints.all(manager: manager)
-            + CloudInitEndpoints.all(manager: manager)
+            + CloudInitEndpoints.all(manager: manager) + MigrationEndpoints.all(manager: manager)
     }
 
     static func lifecycle(_ m: VMManager, _ access: AccessControl?) -> [Endpoint] {

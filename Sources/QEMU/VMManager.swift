@@ -39,6 +39,15 @@ public final class VMManager: Sendable {
     public func configPath(_ vmid: Int) -> String { store.configPath(vmid) }
     public func domainName(_ vmid: Int) -> String { "\(domainPrefix)\(vmid)" }
 
+    /// The unix socket of this node's libvirtd: the `socket` of the libvirt URI, else the system one.
+    var libvirtSocket: String {
+        let query = hypervisor.uri.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+        for pair in query.split(separator: "&") where pair.hasPrefix("socket=") {
+            return String(pair.dropFirst("socket=".count)).removingPercentEncoding ?? String(pair.dropFirst("socket=".count))
+        }
+        return "/run/libvirt/libvirt-sock"
+    }
+
     // MARK: config (the shared guest store)
 
     public func load(_ vmid: Int) throws -> (config: GuestConfig, digest: String) { try store.load(vmid) }

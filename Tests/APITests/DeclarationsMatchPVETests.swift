@@ -16,6 +16,7 @@ import Testing
     static let beyondPVE: Set<String> = [
         "GET /", "GET /events", "POST /cluster/config/join-token", "POST /cluster/config/qdevice", "POST /cluster/ha/status/maintenance",
         "POST /nodes/{node}/storage/{storage}/import-volume",
+        "GET /nodes/{node}/qemu/{vmid}/migrate-target", "GET /nodes/{node}/qemu/{vmid}/migrate-tunnel",
         "DELETE /cluster/config/qdevice",
         "POST /nodes/{node}/storage/{storage}/gc", "POST /nodes/{node}/storage/{storage}/verify",
         "POST /nodes/{node}/storage/{storage}/export-backup", "GET /nodes/{node}/network/changes", "POST /nodes/{node}/network/trial",

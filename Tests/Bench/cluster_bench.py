@@ -15,7 +15,12 @@ creates it through the API, node 2 joins through its own API, node 3 with `corra
      and corosync are killed; measured from the kill until node 3's user-space watchdog has killed the
      container, and until it runs on another node (target < 60 s; PVE's is about 120-180 s);
   5. offline migration of a VM whose 256 MiB disk is on a storage of n1 alone, copied into a storage of n2
-     (export, HTTPS upload, import), against `cp` of the same image on this machine.
+     (export, HTTPS upload, import), against `cp` of the same image on this machine;
+  6. live migration of the running tiny VM (256 MiB, software emulation, counting on its serial console)
+     from n1 to n2 through Corral (libvirt peer to peer, its channels in the cluster's TLS), against bare
+     `virsh migrate --live --p2p` of the same domain back (plain TCP between the namespaces): total time,
+     and the downtime as the longest pause of the guest's count. Each node has a libvirtd of its own
+     (Tests/Guest/libvirt-node.sh).
 It measures, it does not assert targets: the exit status is non-zero only if the cluster could not be
 formed or a figure could not be taken. Needs root, /dev/fuse and corosync; traffic stays inside the
 namespaces (and a veth from here into them). Creating and joining a cluster is root@pam only, so the
@@ -30,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SCRIPT = os.path.join(REPO, "Tests", "Cluster", "cluster.sh")
 PREFIX, SUBNET = "cbench", "10.213.13"
+LIVE_VMID = 994
 ENV = dict(os.environ, CORRAL_CLUSTER_PREFIX=PREFIX, CORRAL_CLUSTER_SUBNET=SUBNET)
 CTX = ssl._create_unverified_context()
 
@@ -81,9 +87,11 @@ class Node:
         self.cookie = self.csrf = None
         self.proc = None
         os.makedirs(self.own, exist_ok=True)
+        self.libvirt = f"qemu:///system?socket={self.data}/libvirt/sock/libvirt-sock"
         with open(self.settings, "w") as f:
             f.write(f"corosync-conf: {self.own}/corosync.conf\ncorosync-authkey: {self.own}/authkey\ncorosync-start: direct\n"
-                    f"corosync-run-dir: {self.own}/run\ncorosync-state-dir: {self.own}/state\njoin-timeout: 60\n")
+                    f"corosync-run-dir: {self.own}/run\ncorosync-state-dir: {self.own}/state\njoin-timeout: 60\n"
+                    f"libvirt-uri: {self.libvirt}\ndomain-prefix: corral-cb-n{i}-\n")
 
     def start(self):
         with open(self.logfile, "w") as err:
@@ -321,6 +329,95 @@ def migration_copy(nodes, base):
     return {"migrate": time.monotonic() - t, "cp": cp}
 
 
+def count_watcher(logs):
+    """A thread that notes when each `CORRAL-COUNT n` line of the guest appears in any of `logs`."""
+    seen, stop = [], threading.Event()
+    def run():
+        offsets = {log: 0 for log in logs}
+        while not stop.is_set():
+            for log in logs:
+                try:
+                    with open(log, "rb") as f:
+                        f.seek(offsets[log])
+                        data = f.read()
+                except OSError:
+                    continue
+                end = data.rfind(b"\n")
+                if end < 0:
+                    continue
+                now = time.monotonic()
+                for line in data[:end].split(b"\n"):
+                    if b"CORRAL-COUNT " in line:
+                        digits = line.split(b"CORRAL-COUNT ")[1].split()[0]
+                        if digits.isdigit():
+                            seen.append((int(digits), now))
+                offsets[log] += end + 1
+            time.sleep(0.01)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return seen, stop
+
+
+def longest_pause(seen, since):
+    times = [t for _, t in seen if t >= since]
+    return max((b - a for a, b in zip(times, times[1:])), default=float("inf"))
+
+
+def live_migration(nodes, base):
+    """Step 6: Corral's live migration n1 -> n2 and bare virsh's n2 -> n1 of the same counting guest."""
+    n1, n2 = nodes[0], nodes[1]
+    for n in (n1, n2):
+        r = subprocess.run(["bash", f"{REPO}/Tests/Guest/libvirt-node.sh", "start", n.data, f"{PREFIX}n{n.i}"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Fatal(f"libvirtd of {n.name}: {r.stdout}{r.stderr}")
+    r = subprocess.run(["bash", f"{REPO}/Tests/Guest/tiny-guest.sh", f"{REPO}/.build/tiny-guest"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Fatal(f"tiny guest: {r.stdout}{r.stderr}")
+    shared = f"{base}/shared-store"
+    os.makedirs(f"{shared}/template/iso", exist_ok=True)
+    shutil.copy(f"{REPO}/.build/tiny-guest/tiny.iso", f"{shared}/template/iso/tiny.iso")
+    n1.call("PUT", "/storage/shared", {"content": "rootdir,vztmpl,images,iso"})
+    created = n1.call("POST", "/nodes/n1/qemu", {"vmid": LIVE_VMID, "memory": 256, "kvm": 0, "scsihw": "virtio-scsi-pci",
+                                                 "scsi0": "shared:0.0625,format=raw", "ide2": "shared:iso/tiny.iso,media=cdrom",
+                                                 "boot": "order=ide2", "serial0": "socket"})
+    if n1.task_result(created) != "OK":
+        raise Fatal("VM create failed")
+    with open(f"{shared}/images/{LIVE_VMID}/vm-{LIVE_VMID}-disk-0.raw", "r+b") as f:
+        f.write(b"CORRAL-COUNT-ME!")
+    if n1.task_result(n1.call("POST", f"/nodes/n1/qemu/{LIVE_VMID}/status/start")) != "OK":
+        raise Fatal("VM start failed")
+    logs = [f"{n.data}/log/{LIVE_VMID}.serial0.log" for n in (n1, n2)]
+    seen, stop = count_watcher(logs)
+    try:
+        wait(lambda: len(seen) >= 20, 120, "the guest counting on its console", interval=0.5)
+        time.sleep(2)
+        t = time.monotonic()
+        upid = n1.call("POST", f"/nodes/n1/qemu/{LIVE_VMID}/migrate", {"target": "n2", "online": 1})
+        if n1.task_result(upid, timeout=300) != "OK":
+            lines = n1.call("GET", f"/nodes/n1/tasks/{urllib.parse.quote(upid, safe='')}/log", {"limit": 80})
+            raise Fatal("live migration failed: " + " | ".join(line.get("t", "") for line in lines))
+        ours = time.monotonic() - t
+        wait(lambda: seen[-1][1] > time.monotonic() - 0.5 and seen[-1][1] > t + ours, 30, "the count going on on n2", interval=0.2)
+        ours_pause = longest_pause(seen, t)
+        time.sleep(2)
+        # the peer: bare virsh, peer to peer, its memory over plain TCP to n1's address
+        domain = f"corral-cb-n2-{LIVE_VMID}"
+        t = time.monotonic()
+        r = subprocess.run(["virsh", "-c", n2.libvirt, "migrate", "--live", "--p2p", "--unsafe", domain, n1.libvirt,
+                            "--migrateuri", f"tcp://{n1.address}:49300", "--listen-address", n1.address], capture_output=True, text=True)
+        peer = time.monotonic() - t
+        if r.returncode != 0:
+            raise Fatal(f"virsh migrate: {r.stdout}{r.stderr}")
+        wait(lambda: seen[-1][1] > t + peer, 30, "the count going on after virsh migrate", interval=0.2)
+        peer_pause = longest_pause(seen, t)
+        subprocess.run(["virsh", "-c", n1.libvirt, "destroy", domain], capture_output=True)
+    finally:
+        stop.set()
+        for n in (n1, n2):
+            subprocess.run(["bash", f"{REPO}/Tests/Guest/libvirt-node.sh", "stop", n.data], capture_output=True)
+    return {"ours": ours, "ours_pause": ours_pause, "peer": peer, "peer_pause": peer_pause}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", default=".build/release", help="directory with corrald and corral (default .build/release)")
@@ -432,6 +529,7 @@ def main():
         written.clear()
         failover = ha_failover(nodes, base)
         copy = migration_copy(nodes, base)
+        live = live_migration(nodes, base)
 
         load = os.getloadavg()
         print(f"\nCorral cluster-management benchmark: 3 nodes, binaries {args.bin}, {os.cpu_count()} CPUs, "
@@ -455,6 +553,10 @@ def main():
         print("5. offline migration of a VM with a 256 MiB disk on a storage n2 lacks (copied into n2's)")
         print(f"   qm migrate (export, HTTPS, import)   {copy['migrate']:6.2f} s   {256 / copy['migrate']:6.1f} MiB/s")
         print(f"   cp of the same image (peer)           {copy['cp']:6.2f} s   {256 / copy['cp']:6.1f} MiB/s   ratio {copy['migrate'] / copy['cp']:.1f}x")
+        print("6. live migration of the running tiny VM (256 MiB, TCG), shared disk; downtime = longest pause of its count")
+        print(f"   Corral, n1 -> n2 (TLS tunnels)   total {live['ours']:6.2f} s   downtime {live['ours_pause']:5.2f} s")
+        print(f"   bare virsh --live --p2p, n2 -> n1 (plain TCP)   total {live['peer']:6.2f} s   downtime {live['peer_pause']:5.2f} s"
+              f"   ratio total {live['ours'] / live['peer']:.2f}x")
     except (Exception, KeyboardInterrupt) as error:
         failed = True
         print(f"cluster_bench: FAILED: {type(error).__name__}: {error}", file=sys.stderr)

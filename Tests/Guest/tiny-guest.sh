@@ -16,6 +16,8 @@
 #   ACPI power button          -> poweroff -f (a press before the marker is lost: wait for it)
 #   a disk starting with "CORRAL-WRITE-ME!" -> "CORRAL-WRITER-STARTED sdX", blocks 1..256 (4 KiB) filled
 #                              with "CORRAL-BLOCK-k" lines over ~5 s, then "CORRAL-WRITER-DONE sdX"
+#   a disk starting with "CORRAL-COUNT-ME!" -> "CORRAL-COUNT n" every ~100 ms, n = 1, 2, … (a live
+#                              migration's test sees the guest go on counting, and its downtime)
 #   a disk starting with "CORRAL-MKFS-ME!!" -> formatted ext2 and mounted on /data (so the agent's
 #                              fs-freeze has a real file system to freeze), then "CORRAL-DATA-MOUNTED sdX"
 #   after READY, in the background (never delaying READY):
@@ -306,6 +308,19 @@ for b in $disks; do
             k=$((k + 1))
         done
         echo "CORRAL-WRITER-DONE $b"
+    ) &
+done
+
+# A disk starting with "CORRAL-COUNT-ME!" makes the guest count on its console until it stops.
+for b in $disks; do
+    [ "$(dd if=/dev/$b bs=16 count=1 2>/dev/null)" = "CORRAL-COUNT-ME!" ] || continue
+    (
+        n=0
+        while :; do
+            n=$((n + 1))
+            echo "CORRAL-COUNT $n"
+            usleep 100000
+        done
     ) &
 done
 

@@ -21,10 +21,15 @@ final class TestCluster: @unchecked Sendable {
     /// loses a node while corralds join) is retried once from scratch, its logs kept for a look.
     /// Daemons with a sysfs of their namespace's own (what containers on a node need).
     let ownSysfs: Bool
+    /// More corrald arguments for node i of the cluster in directory dir (its libvirt, say).
+    let extraArguments: @Sendable (_ i: Int, _ dir: String) -> [String]
 
-    init(nodes: Int, verifyInterval: Int = 60, ownSysfs: Bool = false) throws {
+    init(
+        nodes: Int, verifyInterval: Int = 60, ownSysfs: Bool = false, extraArguments: @escaping @Sendable (Int, String) -> [String] = { _, _ in [] }
+    ) throws {
         size = nodes
         self.ownSysfs = ownSysfs
+        self.extraArguments = extraArguments
         dir = NSTemporaryDirectory() + "corral-cluster-\(UUID().uuidString.prefix(8))"
         do {
             try start(verifyInterval: verifyInterval)
@@ -54,9 +59,11 @@ final class TestCluster: @unchecked Sendable {
         do {
             // together, as systemd starts them after a cluster-wide boot: a first start waits for a quorate group
             let started = Mutex<[Int: Result<NodeProcess, any Error>]>([:])
-            let dir = dir, ownSysfs = ownSysfs
+            let dir = dir, ownSysfs = ownSysfs, extra = extraArguments
             DispatchQueue.concurrentPerform(iterations: size) { index in
-                let result = Result { try Self.daemon(index + 1, dir: dir, verifyInterval: verifyInterval, ownSysfs: ownSysfs) }
+                let result = Result {
+                    try Self.daemon(index + 1, dir: dir, verifyInterval: verifyInterval, ownSysfs: ownSysfs, extra: extra(index + 1, dir))
+                }
                 started.withLock { $0[index + 1] = result }
             }
             for (i, result) in started.withLock({ $0 }) {
@@ -97,17 +104,17 @@ final class TestCluster: @unchecked Sendable {
     }
 
     func startDaemon(_ i: Int, verifyInterval: Int = 60) throws {
-        daemons[i] = try Self.daemon(i, dir: dir, verifyInterval: verifyInterval, ownSysfs: ownSysfs)
+        daemons[i] = try Self.daemon(i, dir: dir, verifyInterval: verifyInterval, ownSysfs: ownSysfs, extra: extraArguments(i, dir))
     }
 
-    private static func daemon(_ i: Int, dir: String, verifyInterval: Int, ownSysfs: Bool) throws -> NodeProcess {
+    private static func daemon(_ i: Int, dir: String, verifyInterval: Int, ownSysfs: Bool, extra: [String]) throws -> NodeProcess {
         try NodeProcess(
             name: "n\(i)", dataDirectory: "\(dir)/d\(i)", networkNamespace: "cfstn\(i)",
             host: ownSysfs ? "\(environment["CORRAL_CLUSTER_SUBNET"]!).\(i)" : nil,
             // cluster.sh runs corosync; the node's copy of its configuration is what puts corrald in cluster mode
             extraArguments: [
                 "--verify-interval", "\(verifyInterval)", "--set", "corosync-conf=\(dir)/n\(i)/corosync.conf", "--set", "corosync-start=none",
-            ], ownSysfs: ownSysfs)
+            ] + extra, ownSysfs: ownSysfs)
     }
 
     func stopDaemon(_ i: Int) { _ = daemons.removeValue(forKey: i)?.terminate() }
