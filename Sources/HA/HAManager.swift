@@ -55,11 +55,13 @@ public enum HAManager {
             var new = old
             if online.contains(node) {
                 status.lastSeen[node] = now
-                new = status.maintenance.contains(node) ? "maintenance" : "online"
+                // by command, or its local manager asks for it (the `migrate` shutdown policy)
+                new = status.maintenance.contains(node) || lrm[node]?.mode == "maintenance" ? "maintenance" : "online"
             } else if old == "online" || old == "maintenance" {
                 new = "unknown"
             }
-            if new == "unknown", status.services.values.contains(where: { $0.node == node && !["stopped", "error"].contains($0.state) }) {
+            // frozen services (their node's manager stopped cleanly) are not fenced: they run on, unwatched
+            if new == "unknown", status.services.values.contains(where: { $0.node == node && !["stopped", "error", "freeze"].contains($0.state) }) {
                 new = "fence"
             }
             if new != old {
@@ -111,8 +113,17 @@ public enum HAManager {
             let report = lrm[service.node]?.results[sid]
             let answered = report?.uid == service.uid
             let wantsRunning = resource.state == "started"
+            // the node's local manager is stopping for a while (corrald restarted, the host rebooting)
+            let restarting = lrm[service.node]?.mode == "restart"
 
             switch service.state {
+            case _ where ["started", "request_stop"].contains(service.state) && restarting && nodeState != "fence":
+                service.state = "freeze"
+            case "freeze":
+                if online.contains(service.node), let mode = lrm[service.node]?.mode, mode != "restart" {
+                    service.state = wantsRunning ? "started" : "request_stop"
+                    service.uid = newUID()
+                }
             case "started":
                 if nodeState == "fence" {
                     service.state = "fence"

@@ -12,6 +12,10 @@ public struct HASimulator {
         public var lostQuorumAt: Double?
         /// Services that fail to start here.
         public var broken: Set<String> = []
+        /// The mode its local manager reports while corrald stops (`restart`, `shutdown`, `maintenance`).
+        public var leavingMode: String?
+        /// corrald is stopped: the node is out of the membership, its guests run on, no watchdog.
+        public var managerStopped = false
     }
 
     struct Runtime: HALRM.Runtime {
@@ -53,6 +57,9 @@ public struct HASimulator {
     func index(_ name: String) -> Int { nodes.firstIndex { $0.name == name }! }
 
     /// Nodes alive in a partition holding a majority of all nodes.
+    /// Quorate nodes whose corrald runs (what the managers see as online).
+    public var members: Set<String> { quorate.filter { name in !nodes[index(name)].managerStopped } }
+
     public var quorate: Set<String> {
         var sizes: [Int: Int] = [:]
         for node in nodes where node.alive { sizes[node.partition, default: 0] += 1 }
@@ -97,6 +104,32 @@ public struct HASimulator {
 
     public mutating func breakService(_ sid: String, on name: String) { nodes[index(name)].broken.insert(sid) }
 
+    /// corrald begins to stop: its local manager reports `mode` (HAShutdownPolicy) from now on.
+    public mutating func leave(_ name: String, mode: String) {
+        nodes[index(name)].leavingMode = mode
+        log("simulation: corrald of node '\(name)' stopping, mode '\(mode)'")
+    }
+
+    /// corrald is gone (its guests keep running unless `stopGuests`): it gives up the manager lock,
+    /// and after a `shutdown` its agent lock too.
+    public mutating func managerGone(_ name: String, stopGuests: Bool = false) {
+        let i = index(name)
+        nodes[i].managerStopped = true
+        if stopGuests { nodes[i].running = [] }
+        if nodes[i].leavingMode == "shutdown" { locks["ha_agent_\(name)_lock"] = nil }
+        // a clean stop hands the master's role on at once
+        if locks["ha_manager_lock"]?.holder == name { locks["ha_manager_lock"] = nil }
+        log("simulation: corrald of node '\(name)' stopped")
+    }
+
+    /// corrald is back.
+    public mutating func managerBack(_ name: String) {
+        let i = index(name)
+        nodes[i].managerStopped = false
+        nodes[i].leavingMode = nil
+        log("simulation: corrald of node '\(name)' started")
+    }
+
     public func runningOn(_ sid: String) -> [String] { nodes.filter { $0.alive && $0.running.contains(sid) }.map(\.name) }
 
     // MARK: time
@@ -104,7 +137,8 @@ public struct HASimulator {
     public mutating func tick() {
         now += timing.tick
         let quorate = quorate
-        for i in nodes.indices where nodes[i].alive {
+        let members = members
+        for i in nodes.indices where nodes[i].alive && !nodes[i].managerStopped {
             let name = nodes[i].name
             if quorate.contains(name) {
                 nodes[i].lostQuorumAt = nil
@@ -118,23 +152,24 @@ public struct HASimulator {
             }
         }
         // the master: the first quorate node that holds or gets the manager lock
-        if let master = quorate.sorted().first(where: { acquire("ha_manager_lock", by: $0) }) {
+        if let master = members.sorted().first(where: { acquire("ha_manager_lock", by: $0) }) {
             let commands = pending
             pending = []
-            let visible = lrm.filter { quorate.contains($0.key) }
+            let visible = lrm.filter { members.contains($0.key) }
             var snapshot = self
             let new = HAManager.step(
-                &status, now: now, master: master, resources: resources, nodes: nodes.map(\.name), online: quorate, lrm: visible,
+                &status, now: now, master: master, resources: resources, nodes: nodes.map(\.name), online: members, lrm: visible,
                 commands: commands
             ) { node in snapshot.acquire("ha_agent_\(node)_lock", by: master) }
             locks = snapshot.locks
             events += new
         }
         // local managers of quorate nodes that hold their agent lock
-        for i in nodes.indices where nodes[i].alive && quorate.contains(nodes[i].name) {
+        for i in nodes.indices where nodes[i].alive && members.contains(nodes[i].name) {
             let name = nodes[i].name
             guard acquire("ha_agent_\(name)_lock", by: name) else { continue }
             var report = lrm[name] ?? HALRMStatus()
+            report.mode = nodes[i].leavingMode ?? (status.maintenance.contains(name) ? "maintenance" : "active")
             var runtime = Runtime(node: nodes[i])
             HALRM.step(node: name, status: status, report: &report, runtime: &runtime)
             nodes[i] = runtime.node

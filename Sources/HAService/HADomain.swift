@@ -15,5 +15,5 @@ public struct HADomain: Domain {
         service.start()
     }
 
-    public func stop() async { service.stop() }
+    public func stop() async { await service.shutdown() }
 }

@@ -38,6 +38,8 @@ public final class HAService: Sendable {
     /// When the LRM's previous round began (outcomes older than that are stale).
     let lastRound = Synchronization.Mutex<Double>(0)
     let timer = Synchronization.Mutex<DispatchSourceBox?>(nil)
+    /// The mode the local manager reports once corrald is on its way down (HAService+Shutdown).
+    let shutdownMode = Synchronization.Mutex<String?>(nil)
     let queue = DispatchQueue(label: "corral-ha")
 
     public init(
@@ -135,7 +137,7 @@ public final class HAService: Sendable {
     func localRound(now: Double) {
         let status = HAStatusFile.decode(try? tree.read(Self.managerStatusFile)).status
         var current = report.withLock { $0 }
-        current.mode = status.maintenance.contains(node) ? "maintenance" : "active"
+        current.mode = shutdownMode.withLock { $0 } ?? (status.maintenance.contains(node) ? "maintenance" : "active")
         var runtime = self.runtime
         runtime.sweep(roundStarted: lastRound.withLock { $0 })
         lastRound.withLock { $0 = now }

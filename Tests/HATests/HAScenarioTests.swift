@@ -297,4 +297,57 @@ import Testing
         #expect(commands == [.move(HAManager.Command(sid: "ct:100", target: "n2", relocate: false)), .maintenance(node: "n3", enable: true)])
         #expect(commands.map(\.line) == ["migrate ct:100 n2", "enable-node-maintenance n3"])
     }
+
+    // MARK: corrald stopping (shutdown policies)
+
+    @Test func aRestartedManagerFreezesItsServicesAndTheyRunOn() {
+        var sim = Self.cluster([HAResource(sid: "ct:100", nodes: ["n1": 1])])
+        #expect(sim.runningOn("ct:100") == ["n1"])
+        sim.leave("n1", mode: "restart")
+        #expect(sim.run(until: { $0.status.services["ct:100"]?.state == "freeze" }, limit: 10) != nil, "\(Self.events(sim))")
+        sim.managerGone("n1")
+        sim.run(seconds: 120)
+        #expect(sim.status.services["ct:100"]?.state == "freeze" && sim.runningOn("ct:100") == ["n1"], "not recovered elsewhere\n\(Self.events(sim))")
+        sim.managerBack("n1")
+        #expect(sim.run(until: { $0.status.services["ct:100"]?.state == "started" }, limit: 10) != nil, "thawed\n\(Self.events(sim))")
+        sim.run(seconds: 10)
+        #expect(sim.runningOn("ct:100") == ["n1"] && !Self.events(sim).contains("recover"))
+        #expect(sim.violations.isEmpty)
+    }
+
+    @Test func aShutdownHandsItsServicesOverWithoutWaitingForTheLease() {
+        var sim = Self.cluster([HAResource(sid: "ct:100", nodes: ["n1": 1])])
+        sim.leave("n1", mode: "shutdown")
+        sim.run(seconds: 4)
+        sim.managerGone("n1", stopGuests: true)
+        let took = sim.run(until: { !$0.runningOn("ct:100").isEmpty }, limit: 120)
+        #expect(took != nil && took! < sim.timing.lockLease, "recovered after \(took ?? -1) s\n\(Self.events(sim))")
+        #expect(sim.violations.isEmpty)
+    }
+
+    @Test func theMigratePolicyEmptiesTheNodeFirst() {
+        var sim = Self.cluster([HAResource(sid: "ct:100", nodes: ["n1": 1]), HAResource(sid: "vm:101", nodes: ["n1": 1])])
+        sim.leave("n1", mode: "maintenance")
+        let took = sim.run(
+            until: { s in ["ct:100", "vm:101"].allSatisfy { !s.runningOn($0).isEmpty && !s.runningOn($0).contains("n1") } }, limit: 60)
+        #expect(took != nil, "\(Self.events(sim))")
+        sim.managerGone("n1")
+        sim.run(seconds: 60)
+        #expect(["ct:100", "vm:101"].allSatisfy { !sim.runningOn($0).isEmpty && !sim.runningOn($0).contains("n1") })
+        #expect(sim.violations.isEmpty)
+    }
+
+    @Test func thePolicyPicksTheMode() {
+        #expect(HAShutdownPolicy.from(datacenterConfig: "keyboard: en-us\nha: shutdown_policy=migrate\n") == .migrate)
+        #expect(HAShutdownPolicy.from(datacenterConfig: "ha: shutdown_policy=bogus\n") == .conditional)
+        #expect(HAShutdownPolicy.from(datacenterConfig: "") == .conditional)
+        for policy in HAShutdownPolicy.allCases {
+            #expect(policy.mode(hostGoingDown: false, rebooting: false) == "restart", "a stop of corrald alone freezes")
+        }
+        #expect(HAShutdownPolicy.conditional.mode(hostGoingDown: true, rebooting: true) == "restart")
+        #expect(HAShutdownPolicy.conditional.mode(hostGoingDown: true, rebooting: false) == "shutdown")
+        #expect(HAShutdownPolicy.failover.mode(hostGoingDown: true, rebooting: true) == "shutdown")
+        #expect(HAShutdownPolicy.freeze.mode(hostGoingDown: true, rebooting: false) == "restart")
+        #expect(HAShutdownPolicy.migrate.mode(hostGoingDown: true, rebooting: false) == "maintenance")
+    }
 }

@@ -162,6 +162,26 @@ import Testing
         #expect(try S.waitFor(60) { Self.running(n1, on: other, vmid) && Self.service(n1, "ct:\(vmid)")?["node"] as? String == other })
         recoveredOn = other
 
+        // corrald of the node that runs it stops (a restart, an upgrade): the service freezes, the
+        // container runs on past the watchdog's deadline and the lock's lease, nobody recovers it,
+        // and corrald's return thaws it where it is
+        let ownerIndex = Int(recoveredOn.dropFirst()) ?? 1
+        let observer = cluster.daemons[ownerIndex == 2 ? 1 : 2]!
+        let frozenPID = Int32(try S.pid(cluster.daemons[ownerIndex]!, vmid))
+        cluster.stopDaemon(ownerIndex)
+        #expect(
+            S.waitFor(20) { Self.service(observer, "ct:\(vmid)")?["state"] as? String == "freeze" },
+            "\(String(describing: Self.service(observer, "ct:\(vmid)")))")
+        sleep(40)
+        #expect(kill(frozenPID, 0) == 0, "the container ran on while corrald was away")
+        let frozen = Self.service(observer, "ct:\(vmid)")
+        #expect(
+            frozen?["state"] as? String == "freeze" && frozen?["node"] as? String == recoveredOn,
+            "not recovered elsewhere: \(String(describing: frozen))")
+        try cluster.startDaemon(ownerIndex)
+        #expect(S.waitFor(60) { Self.service(observer, "ct:\(vmid)")?["state"] as? String == "started" }, "thawed")
+        #expect(kill(frozenPID, 0) == 0 && Self.running(observer, on: recoveredOn, vmid), "the same container, not a new start")
+
         // a stop through the guest API is a request to the manager (PVE's hastop), not undone by it
         let ha = (try S.data(n1, "/nodes/\(recoveredOn)/lxc/\(vmid)/status/current") as? [String: Any])?["ha"] as? [String: Any]
         #expect(ha?["managed"] as? Int == 1 && ha?["state"] as? String == "started", "\(String(describing: ha))")
