@@ -176,11 +176,16 @@ extension VMManager {
         } catch {
             throw QEMUError(500, "VM \(vmid) arrived on node '\(target)' but its config could not move there (\(error)); it stays paused there")
         }
-        try await BlockingExecutor.shared.run {
-            let remote = try LibvirtConnection(uri: planned.destinationURI)
-            defer { remote.close() }
-            guard let there = try remote.domain(named: targetName) else { throw QEMUError(500, "VM \(vmid) is not on node '\(target)'") }
-            try there.resume()
+        do {
+            try await BlockingExecutor.shared.run {
+                let remote = try LibvirtConnection(uri: planned.destinationURI)
+                defer { remote.close() }
+                guard let there = try remote.domain(named: targetName) else { throw QEMUError(500, "VM \(vmid) is not on node '\(target)'") }
+                try there.resume()
+            }
+        } catch {
+            let message = (error as? LibvirtError)?.message ?? "\(error)"
+            throw QEMUError(500, "VM \(vmid) and its config are on node '\(target)' now, but it did not resume there: \(message)")
         }
         log(String(format: "VM \(vmid) runs on node '\(target)' (%.0f ms from arrival to resume)", Date().timeIntervalSince(arrived) * 1000))
         freeSources(copies, log: log)

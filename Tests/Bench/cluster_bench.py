@@ -403,7 +403,9 @@ def live_migration(nodes, base):
         # the peer: bare virsh, peer to peer, its memory over plain TCP to n1's address
         domain = f"corral-cb-n2-{LIVE_VMID}"
         t = time.monotonic()
-        r = subprocess.run(["virsh", "-c", n2.libvirt, "migrate", "--live", "--p2p", "--unsafe", domain, n1.libvirt,
+        # an explicit transport: a bare qemu:/// URI opened inside libvirtd is libvirtd's own driver
+        desturi = n1.libvirt.replace("qemu://", "qemu+unix://")
+        r = subprocess.run(["virsh", "-c", n2.libvirt, "migrate", "--live", "--p2p", "--unsafe", domain, desturi,
                             "--migrateuri", f"tcp://{n1.address}:49300", "--listen-address", n1.address], capture_output=True, text=True)
         peer = time.monotonic() - t
         if r.returncode != 0:

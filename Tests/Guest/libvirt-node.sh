@@ -32,7 +32,10 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 EOF
-    : >"$base/qemu.conf"
+    # QEMU runs as root, as on PVE: the two nodes' libvirtds share one local file system here, and the
+    # source's restoring the image's owner after a migration (it cannot tell the storage is shared)
+    # would lock the target's QEMU out of it
+    printf 'user = "root"\ngroup = "root"\n' >"$base/qemu.conf"
     nsenter --net="/run/netns/$ns" unshare --mount --propagation private /bin/sh -c '
         set -e
         base=$1
