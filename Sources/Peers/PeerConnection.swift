@@ -43,6 +43,13 @@ final class PeerConnection {
 
     func setIOTimeout(_ seconds: Double) { Self.setTimeout(fd, seconds) }
 
+    /// Separate bounds for reads and writes: a tunnel polls with short reads, but a write must wait
+    /// for a slow receiver (cut short, it would lose the bytes of a stream).
+    func setIOTimeout(read: Double, write: Double) {
+        Self.setTimeout(fd, read, option: SO_RCVTIMEO)
+        Self.setTimeout(fd, write, option: SO_SNDTIMEO)
+    }
+
     /// Sends a request (optionally followed by a file's bytes and a trailer) and reads the whole response.
     func exchange(_ request: [UInt8], file: String? = nil, trailer: [UInt8] = []) throws(PeerError) -> PeerResponse {
         try writeAll(request)
@@ -204,9 +211,13 @@ final class PeerConnection {
     // MARK: sockets
 
     private static func setTimeout(_ fd: Int32, _ seconds: Double) {
+        setTimeout(fd, seconds, option: SO_RCVTIMEO)
+        setTimeout(fd, seconds, option: SO_SNDTIMEO)
+    }
+
+    private static func setTimeout(_ fd: Int32, _ seconds: Double, option: Int32) {
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// A connected TCP socket, or an error within `timeout` (a dead address must fail fast).

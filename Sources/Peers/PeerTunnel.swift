@@ -25,13 +25,18 @@ final class PeerTunnel: ByteTunnel, @unchecked Sendable {
         Thread.detachNewThread { [self] in
             do {
                 let connection = try connect()
-                connection.setIOTimeout(0.05)
-                let waiting = lock.withLock { () -> [[UInt8]] in
+                // short reads (the reader polls), but a write waits for a slow receiver: cut short, it would drop
+                // the bytes of a migration's stream or of a console's screen update
+                connection.setIOTimeout(read: 0.05, write: 60)
+                // what came before the connection goes first, under the lock: a byte received meanwhile
+                // must not overtake it (a migration's stream starts at once, and order is everything)
+                lock.withLock {
+                    for bytes in pending where !finished {
+                        if (try? connection.write(PeerFrame.encode(opcode: PeerFrame.binary, payload: bytes))) == nil { finished = true }
+                    }
+                    pending = []
                     self.connection = connection
-                    defer { pending = [] }
-                    return pending
                 }
-                for bytes in waiting { received(bytes) }
                 readLoop(connection)
             } catch {
                 client.sendText("error: \(error)")
