@@ -78,7 +78,7 @@ public struct GuestBulkDomain: Domain {
                     description:
                         "Moves the guest to another node: running VMs live, running containers by restart, stopped guests as they are (a task).",
                     returns: .string(), permission: permission,
-                    handler: .blocking { context in
+                    handler: .async { context in
                         let vmid = Int(try context.require("vmid")) ?? 0
                         let target = try context.require("target")
                         let online = context.bool("online") ?? false, restart = context.bool("restart") ?? false
@@ -96,8 +96,15 @@ public struct GuestBulkDomain: Domain {
                         // checked before the task starts: a refusal is a 400 naming the field, and nothing moves
                         let mapping = context.parameters[type == "qemu" ? "targetstorage" : "target-storage"]?.plainText
                         let withLocalDisks = context.bool("with-local-disks") ?? false
-                        _ = try backend.checkMigration(
+                        let (config, _, _) = try backend.checkMigration(
                             vmid, target: target, online: online, restart: restart, mapping: mapping, withLocalDisks: withLocalDisks)
+                        let missing = await Self.missingBridges(
+                            config, on: target, call: Self.caller(context.services.forwarder, target: target, user: "root@pam"))
+                        if !missing.isEmpty {
+                            throw GuestError.parameter(
+                                "target",
+                                "node '\(target)' has no bridge \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the guest's network needs it)")
+                        }
                         let bwlimit = context.int("bwlimit").map(Int.init).flatMap { $0 > 0 ? $0 : nil }
                         let user = context.user
                         let call = Self.caller(context.services.forwarder, target: target, user: user)
@@ -123,6 +130,18 @@ public struct GuestBulkDomain: Domain {
             case .failure(let error): throw error
             }
         }
+    }
+
+    /// The bridges the guest's NICs name that the target has neither in its network nor as an SDN
+    /// vnet. Asked of the target as root (a node's own check); when it cannot answer, none.
+    static func missingBridges(_ config: GuestConfig, on target: String, call: @escaping @Sendable (APICall) async throws -> JSON) async -> [String] {
+        let wanted = Set(config.current.values.filter { Schema.indexedFamily($0.key) == "net" }.compactMap { GuestVnetAccess.bridge($0.value) })
+        guard !wanted.isEmpty, let rows = try? await call(APICall(method: "GET", segments: ["nodes", target, "network"])) else { return [] }
+        var missing = wanted.subtracting((rows.arrayValue ?? []).compactMap { $0["iface"]?.stringValue })
+        if !missing.isEmpty, let vnets = try? await call(APICall(method: "GET", segments: ["cluster", "sdn", "vnets"])) {
+            missing.subtract((vnets.arrayValue ?? []).compactMap { $0["vnet"]?.stringValue })
+        }
+        return missing.sorted()
     }
 
     /// WebSockets to the migration's target for its channels: the node's own doing, as root@pam

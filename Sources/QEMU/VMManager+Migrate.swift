@@ -6,6 +6,7 @@ import Guests
 import Libvirt
 import Schema
 import Storage
+import Synchronization
 
 /// Live migration of a running VM: libvirt's peer-to-peer migration, its three channels (libvirt's
 /// control connection, QEMU's memory stream, the NBD stream of disks copied on the way) carried
@@ -127,11 +128,16 @@ extension VMManager {
             "starting online migration of VM \(vmid) to node '\(target)' through the cluster's TLS"
                 + (copiedTargets.isEmpty ? "" : " (copying \(copiedTargets.joined(separator: ", ")) on the way)")
                 + (bwlimit.map { ", limited to \($0) KiB/s" } ?? ""))
+        // the progress every second, and the moment the source stops the vCPUs (the downtime's start)
+        let pausedAt = Mutex<Date?>(nil)
+        let wasPaused = (try? domain.state().state) == .paused
         let progress = Task {
-            var last = 0.0
+            var last = 0.0, round = 0
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                guard let job = domain.jobProgress(), job.dataTotal > 0 else { continue }
+                try? await Task.sleep(for: .milliseconds(50))
+                round += 1
+                if !wasPaused, pausedAt.withLock({ $0 }) == nil, (try? domain.state().state) == .paused { pausedAt.withLock { $0 = Date() } }
+                guard round % 20 == 0, let job = domain.jobProgress(), job.dataTotal > 0 else { continue }
                 let done = Double(job.dataProcessed) / Double(job.dataTotal) * 100
                 if done - last >= 1 || job.dataRemaining == 0 {
                     last = done
@@ -187,7 +193,16 @@ extension VMManager {
             let message = (error as? LibvirtError)?.message ?? "\(error)"
             throw QEMUError(500, "VM \(vmid) and its config are on node '\(target)' now, but it did not resume there: \(message)")
         }
-        log(String(format: "VM \(vmid) runs on node '\(target)' (%.0f ms from arrival to resume)", Date().timeIntervalSince(arrived) * 1000))
+        let resumed = Date()
+        if let paused = pausedAt.withLock({ $0 }) {
+            log(
+                String(
+                    format:
+                        "VM \(vmid) runs on node '\(target)': downtime %.0f ms (%.0f ms until libvirt finished, %.0f ms to move the config and resume)",
+                    resumed.timeIntervalSince(paused) * 1000, arrived.timeIntervalSince(paused) * 1000, resumed.timeIntervalSince(arrived) * 1000))
+        } else {
+            log(String(format: "VM \(vmid) runs on node '\(target)' (%.0f ms from arrival to resume)", resumed.timeIntervalSince(arrived) * 1000))
+        }
         freeSources(copies, log: log)
     }
 

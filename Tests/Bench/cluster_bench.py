@@ -412,12 +412,25 @@ def live_migration(nodes, base):
             raise Fatal(f"virsh migrate: {r.stdout}{r.stderr}")
         wait(lambda: seen[-1][1] > t + peer, 30, "the count going on after virsh migrate", interval=0.2)
         peer_pause = longest_pause(seen, t)
-        subprocess.run(["virsh", "-c", n1.libvirt, "destroy", domain], capture_output=True)
+        time.sleep(2)
+        # the same, paused on arrival and resumed then (what Corral does so the config moves first)
+        t = time.monotonic()
+        r = subprocess.run(["virsh", "-c", n1.libvirt, "migrate", "--live", "--p2p", "--unsafe", "--suspend", domain,
+                            n2.libvirt.replace("qemu://", "qemu+unix://"), "--migrateuri", f"tcp://{n2.address}:49301",
+                            "--listen-address", n2.address], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Fatal(f"virsh migrate --suspend: {r.stdout}{r.stderr}")
+        subprocess.run(["virsh", "-c", n2.libvirt, "resume", domain], capture_output=True, check=True)
+        paused_peer = time.monotonic() - t
+        wait(lambda: seen[-1][1] > t + paused_peer, 30, "the count going on after virsh migrate --suspend", interval=0.2)
+        paused_peer_pause = longest_pause(seen, t)
+        subprocess.run(["virsh", "-c", n2.libvirt, "destroy", domain], capture_output=True)
     finally:
         stop.set()
         for n in (n1, n2):
             subprocess.run(["bash", f"{REPO}/Tests/Guest/libvirt-node.sh", "stop", n.data], capture_output=True)
-    return {"ours": ours, "ours_pause": ours_pause, "peer": peer, "peer_pause": peer_pause}
+    return {"ours": ours, "ours_pause": ours_pause, "peer": peer, "peer_pause": peer_pause, "paused_peer": paused_peer,
+            "paused_peer_pause": paused_peer_pause}
 
 
 def main():
@@ -559,6 +572,8 @@ def main():
         print(f"   Corral, n1 -> n2 (TLS tunnels)   total {live['ours']:6.2f} s   downtime {live['ours_pause']:5.2f} s")
         print(f"   bare virsh --live --p2p, n2 -> n1 (plain TCP)   total {live['peer']:6.2f} s   downtime {live['peer_pause']:5.2f} s"
               f"   ratio total {live['ours'] / live['peer']:.2f}x")
+        print(f"   bare virsh --suspend, then resume, n1 -> n2   total {live['paused_peer']:6.2f} s   downtime {live['paused_peer_pause']:5.2f} s"
+              f"   (paused on arrival, as Corral)")
     except (Exception, KeyboardInterrupt) as error:
         failed = True
         print(f"cluster_bench: FAILED: {type(error).__name__}: {error}", file=sys.stderr)

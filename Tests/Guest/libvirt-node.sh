@@ -30,6 +30,7 @@ unix_sock_dir = "$base/sock"
 unix_sock_rw_perms = "0700"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
+log_outputs = "3:file:$base/libvirtd.log"
 host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 EOF
     # QEMU runs as root, as on PVE: the two nodes' libvirtds share one local file system here, and the
