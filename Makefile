@@ -6,7 +6,7 @@ APT := apt-get -o DPkg::Lock::Timeout=600 install -y -q
 PORT ?= 8006
 
 BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev libpam0g-dev libcrypt-dev \
-	libquorum-dev libcmap-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
+	libquorum-dev libcmap-dev libssl-dev zlib1g-dev libzstd-dev librrd-dev pkg-config
 # what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages; liblxc,
 # newuidmap for the unprivileged shift, e2fsprogs for container volumes, busybox-static and debootstrap for templates)
 RUN_DEPS := corosync libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools btrfs-progs libiscsi-bin curl tzdata novnc \

@@ -33,6 +33,7 @@ let package = Package(
         system("COpenSSL", pkg: "openssl", apt: "libssl-dev"),
         system("CZlib", pkg: "zlib", apt: "zlib1g-dev"),
         system("CZstd", pkg: "libzstd", apt: "libzstd-dev"),
+        system("CRRD", pkg: "librrd", apt: "librrd-dev"),
         system("CPAM", pkg: nil, apt: "libpam0g-dev"),
         system("CCrypt", pkg: "libxcrypt", apt: "libcrypt-dev"),
         // compiled shims, one per library, so the web server compiles against neither OpenSSL nor liblxc
@@ -43,6 +44,7 @@ let package = Package(
         // 2. Thin wrappers, the only importers of their C module
         .target(name: "TLS", dependencies: ["COpenSSL", "CTLSShim"]),
         .target(name: "Zlib", dependencies: ["CZlib"]),
+        .target(name: "RRD", dependencies: ["CRRD"]),
         .target(name: "Zstd", dependencies: ["CZstd"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
@@ -66,7 +68,8 @@ let package = Package(
         .target(
             name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage", "Tasks"],
             exclude: ["README.md"]),
-        .target(name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS", "Archive"], exclude: ["README.md"]),
+        .target(
+            name: "Storage", dependencies: ["ClusterFS", "Errors", "Schema", "Access", "API", "Tasks", "TLS", "Archive"], exclude: ["README.md"]),
         .target(
             name: "QEMU",
             dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "Libvirt", "Access", "TLS", "Crypt", "Archive"]),
@@ -80,7 +83,8 @@ let package = Package(
             dependencies: ["ClusterFS", "Blocking", "API", "Schema", "Tasks", "Guests", "Storage", "LXC", "Access", "Crypt", "Archive"]),
 
         .target(
-            name: "Cluster", dependencies: ["API", "Access", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks", "SDN"],
+            name: "Cluster",
+            dependencies: ["API", "Access", "ClusterFS", "Errors", "Guests", "Nodes", "Peers", "Schema", "Storage", "TLS", "Tasks", "SDN"],
             exclude: ["README.md"]),
 
         // 5. Edges
@@ -94,6 +98,8 @@ let package = Package(
         .target(
             name: "HAService", dependencies: ["HA", "API", "Schema", "ClusterFS", "Guests", "Storage", "Tasks", "TLS"], exclude: ["README.md"]),
         .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
+        // history of the node's, guests' and storages' figures (RRD), and what serves it
+        .target(name: "Metrics", dependencies: ["API", "Schema", "Guests", "Nodes", "RRD", "Storage"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)
@@ -101,7 +107,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "API", "Schema", "Tasks", "TLS", "Nodes", "ClusterFS", "Access", "AccessAPI", "Guests", "Storage", "QEMU", "Containers", "Cluster",
-                "Peers", "Backup", "Firewall", "SDN", "HAService",
+                "Peers", "Backup", "Firewall", "SDN", "HAService", "Metrics",
             ]),
         .target(
             name: "Daemon",

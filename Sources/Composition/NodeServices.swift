@@ -9,6 +9,7 @@ import Firewall
 import Foundation
 import Guests
 import HAService
+import Metrics
 import Nodes
 import QEMU
 import SDN
@@ -39,6 +40,8 @@ public struct NodeServices: Sendable {
     public let sdn: SDNService?
     /// The node's HA managers (made once: they run every 2 s while the node does).
     public let ha: HAService?
+    /// The node's figures every 10 s into RRD files (made once: its timer runs while the node does).
+    public let metrics: MetricsService
 
     public init(
         settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
@@ -77,6 +80,8 @@ public struct NodeServices: Sendable {
                 run: settings.runDirectory)
         }
         let guests = GuestBackends(all)
+        metrics = MetricsService(
+            directory: settings.dataDirectory + "/rrd", node: settings.nodeName, guests: guests, storage: vms?.storage, cpu: sampler, log: log)
         ha = vms.map { vms in
             // what the watchdog runs to kill a guest without its manager (also one started after the last renewal)
             let lxcpath = settings.effectiveLXCPath, uri = settings.libvirtURI, prefix = settings.domainPrefix
@@ -127,6 +132,7 @@ public struct NodeServices: Sendable {
         if let firewall { all.append(FirewallDomain(service: firewall)) }
         if let sdn { all.append(SDNDomain(service: sdn)) }
         if let ha { all.append(HADomain(service: ha)) }
+        all.append(MetricsDomain(service: metrics))
         if vms != nil || cts != nil { all.append(GuestBulkDomain(guests: guests, tasks: tasks, runDirectory: settings.runDirectory)) }
         if let storage, let clusterState {
             let access = access

@@ -248,6 +248,24 @@ def run(c, node):
 
     c.check("proxmoxer: GET cluster/nextid?vmid=<taken> → 400", nextid_taken)
 
+    def rrddata():
+        need(vm)
+        # the node's and the VM's history as pvestatd's files give it: a row per step, `time` and the known values
+        deadline = time.time() + 25
+        rows, guest = [], []
+        while time.time() < deadline:
+            rows = [r for r in api.nodes(N).rrddata.get(timeframe="hour", cf="AVERAGE") if "memtotal" in r]
+            guest = [r for r in api.nodes(N).qemu(vm).rrddata.get(timeframe="hour") if "maxmem" in r]
+            if rows and guest:
+                break
+            time.sleep(1)
+        expect(rows and all("time" in r for r in rows) and rows[-1]["memtotal"] > 0, f"node rrddata {rows[-2:]}")
+        expect(guest and guest[-1]["maxmem"] == 128 * 1048576 and "cpu" not in guest[-1], f"VM rrddata {guest[-2:]}")
+        raises(lambda: api.nodes(N).rrddata.get(timeframe="fortnight"), 400, "timeframe")
+        return True
+
+    c.check("proxmoxer: GET nodes/{node}/rrddata and qemu/{vmid}/rrddata (history of a never-booted VM)", rrddata)
+
     def standalone_cluster():
         # a node no cluster was formed on, as PVE answers it: its own row with nodeid 0, no cluster row,
         # no join information; forming a cluster is root@pam's alone

@@ -154,6 +154,15 @@ import Testing
         #expect(arrived?.prefix(pattern.count) == pattern, "the local disk's bytes arrived")
         #expect(!FileManager.default.fileExists(atPath: local), "the source copy is freed")
 
+        // its figures since it runs on n2, asked of n1 (forwarded to n2, where its history is)
+        var history: [[String: Any]] = []
+        #expect(
+            S.waitFor(30) {
+                history = ((try? S.data(n1, "/nodes/n2/qemu/\(vmid)/rrddata?timeframe=hour")) as? [[String: Any]] ?? []).filter { $0["cpu"] != nil }
+                return !history.isEmpty
+            }, "rrddata of the running VM on n2")
+        #expect(history.last?["maxmem"] as? Double == 256 * 1_048_576 && (history.last?["mem"] as? Double ?? 0) > 0, "\(history.suffix(1))")
+
         // a migration that fails (node 1's libvirtd is down) leaves the VM running on n2 with its config
         Self.stopLibvirt(cluster, 1)
         let failed = try VMTests.task(

@@ -331,6 +331,10 @@ GET /nodes/{node}/sdn/zones/{zone}/bridges
 GET /nodes/{node}/sdn/vnets/{vnet}
 POST /nodes/{node}/startall
 POST /nodes/{node}/migrateall
+GET /nodes/{node}/rrddata
+GET /nodes/{node}/qemu/{vmid}/rrddata
+GET /nodes/{node}/lxc/{vmid}/rrddata
+GET /nodes/{node}/storage/{storage}/rrddata
 GET /nodes/{node}/qemu/{vmid}/migrate
 POST /nodes/{node}/qemu/{vmid}/migrate
 GET /nodes/{node}/lxc/{vmid}/migrate

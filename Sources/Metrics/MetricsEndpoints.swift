@@ -1,0 +1,42 @@
+import API
+import Foundation
+import Schema
+
+/// `rrddata` of the node, its guests and its storages (PVE's methods): the rows of one time frame
+/// and consolidation from this node's RRD files. Asked of another node, the call is forwarded there.
+public struct MetricsDomain: Domain {
+    public let service: MetricsService
+
+    public init(service: MetricsService) { self.service = service }
+
+    public var name: String { "metrics" }
+    public func start() throws { service.start() }
+    public func stop() async { service.stop() }
+
+    public var endpoints: [Endpoint] {
+        let service = service
+        @Sendable func answer(_ context: RequestContext, _ path: String) throws -> JSON {
+            let rows = try service.rows(path, timeframe: context.string("timeframe") ?? "hour", cf: context.string("cf") ?? "AVERAGE")
+            return .array(rows.map { row in .object(row.mapValues { .number($0) }) })
+        }
+        return [
+            Endpoint(
+                pve: "GET /nodes/{node}/rrddata", description: "The node's figures over a time frame (RRD, 10 s samples).",
+                returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/nodes/{node}", ["Sys.Audit"]),
+                handler: .blocking { context in try answer(context, service.nodeFile(try context.require("node"))) }),
+            Endpoint(
+                pve: "GET /nodes/{node}/qemu/{vmid}/rrddata", description: "The VM's figures over a time frame.",
+                returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/vms/{vmid}", ["VM.Audit"]),
+                handler: .blocking { context in try answer(context, service.guestFile(Int(context.int("vmid") ?? 0))) }),
+            Endpoint(
+                pve: "GET /nodes/{node}/lxc/{vmid}/rrddata", description: "The container's figures over a time frame.",
+                returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/vms/{vmid}", ["VM.Audit"]),
+                handler: .blocking { context in try answer(context, service.guestFile(Int(context.int("vmid") ?? 0))) }),
+            Endpoint(
+                pve: "GET /nodes/{node}/storage/{storage}/rrddata", description: "The storage's usage over a time frame.",
+                returns: .array(of: .object([:], additionalProperties: true)),
+                permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
+                handler: .blocking { context in try answer(context, service.storageFile(try context.require("storage"))) }),
+        ]
+    }
+}

@@ -1,0 +1,164 @@
+import Dispatch
+import Foundation
+import Guests
+import Nodes
+import RRD
+import Schema
+import Storage
+import Synchronization
+
+/// PVE's pvestatd inside corrald: every 10 s the node's, its guests' and its storages' figures go
+/// into RRD files in PVE's layout (`pve2-node/<node>`, `pve2-vm/<vmid>`, `pve2-storage/<node>/<id>`,
+/// PVE's data sources and archives), so `rrddata` answers with PVE's fields. The files are this
+/// node's; another node's history is asked of that node (the API forwards `/nodes/{node}/…`).
+public final class MetricsService: Sendable {
+    public let directory: String
+    let node: String
+    let guests: GuestBackends
+    let storage: Storage?
+    let cpu: CPUSampler
+    let interval: Double
+    let log: @Sendable (String) -> Void
+    private let queue = DispatchQueue(label: "corral-metrics")
+    private let timer = Mutex<TimerBox?>(nil)
+    /// What the last cycle cost (CPU seconds of this process, wall seconds), for the benchmark.
+    public let lastCycle = Mutex<(cpu: Double, wall: Double)>((0, 0))
+
+    public init(
+        directory: String, node: String, guests: GuestBackends, storage: Storage?, cpu: CPUSampler, interval: Double = 10,
+        log: @escaping @Sendable (String) -> Void
+    ) {
+        self.directory = directory
+        self.node = node
+        self.guests = guests
+        self.storage = storage
+        self.cpu = cpu
+        self.interval = interval
+        self.log = log
+    }
+
+    public func start() {
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now() + 1, repeating: interval)
+        source.setEventHandler { [weak self] in self?.sample() }
+        source.resume()
+        timer.withLock { $0 = TimerBox(source) }
+    }
+
+    public func stop() { timer.withLock { $0?.source.cancel() } }
+
+    // MARK: PVE's layout
+
+    /// PVE steps its files by the minute; Corral by its 10 s sample, so the hour shows every sample
+    /// (360 rows) and a new figure is in `rrddata` within one cycle. The longer frames are PVE's: 70
+    /// rows of 30 min, 3 h, 12 h and a week. Average and max of each.
+    static let step = 10
+    static let archives = ["AVERAGE", "MAX"].flatMap { cf in
+        ["RRA:\(cf):0.5:1:360"] + [180, 1080, 4320, 60480].map { "RRA:\(cf):0.5:\($0):70" }
+    }
+    static let nodeSources: [(String, String)] = [
+        ("loadavg", "GAUGE"), ("maxcpu", "GAUGE"), ("cpu", "GAUGE"), ("iowait", "GAUGE"), ("memtotal", "GAUGE"), ("memused", "GAUGE"),
+        ("swaptotal", "GAUGE"), ("swapused", "GAUGE"), ("roottotal", "GAUGE"), ("rootused", "GAUGE"), ("netin", "DERIVE"), ("netout", "DERIVE"),
+    ]
+    static let guestSources: [(String, String)] = [
+        ("maxcpu", "GAUGE"), ("cpu", "GAUGE"), ("maxmem", "GAUGE"), ("mem", "GAUGE"), ("maxdisk", "GAUGE"), ("disk", "GAUGE"),
+        ("netin", "DERIVE"), ("netout", "DERIVE"), ("diskread", "DERIVE"), ("diskwrite", "DERIVE"),
+    ]
+    static let storageSources: [(String, String)] = [("total", "GAUGE"), ("used", "GAUGE")]
+
+    public func nodeFile(_ name: String) -> String { "\(directory)/pve2-node/\(name)" }
+    public func guestFile(_ vmid: Int) -> String { "\(directory)/pve2-vm/\(vmid)" }
+    public func storageFile(_ id: String) -> String { "\(directory)/pve2-storage/\(node)/\(id)" }
+
+    /// The time frames `rrddata` takes: resolution and span in seconds.
+    public static let timeframes: [String: (resolution: Int, span: Int)] = [
+        "hour": (10, 3600), "day": (1800, 86_400), "week": (10_800, 604_800), "month": (43_200, 2_592_000),
+        "year": (604_800, 31_536_000), "decade": (604_800, 315_360_000),
+    ]
+
+    // MARK: the cycle
+
+    func sample() {
+        let began = Date(), cpuBefore = Self.processCPU()
+        let now = Int(Date().timeIntervalSince1970)
+        record(nodeFile(node), Self.nodeSources, now: now, values: nodeValues())
+        for backend in guests.all {
+            for vmid in backend.store.vmids() {
+                guard let status = try? backend.status(vmid, config: nil) else { continue }
+                let values = Self.guestSources.map { name, _ -> Double? in
+                    // a stopped guest has no usage: unknown, as PVE records it
+                    if status["status"]?.stringValue != "running", !["maxcpu", "maxmem", "maxdisk"].contains(name) { return nil }
+                    return status[name]?.doubleValue
+                }
+                record(guestFile(vmid), Self.guestSources, now: now, values: values)
+            }
+        }
+        if let storage, let config = try? storage.config() {
+            for entry in config.entries where entry.isAvailable(on: node) {
+                guard let plugin = try? storage.plugin(for: entry), let usage = try? plugin.status() else { continue }
+                record(storageFile(entry.id), Self.storageSources, now: now, values: [Double(usage.total), Double(usage.used)])
+            }
+        }
+        lastCycle.withLock { $0 = (Self.processCPU() - cpuBefore, Date().timeIntervalSince(began)) }
+    }
+
+    private func record(_ path: String, _ sources: [(String, String)], now: Int, values: [Double?]) {
+        do {
+            try RRDFile.create(
+                path, step: Self.step, sources: sources.map { "DS:\($0.0):\($0.1):30:0:U" }, archives: Self.archives)
+            try RRDFile.update(path, time: now, values: values)
+        } catch {
+            log("metrics: \(error)")
+        }
+    }
+
+    func nodeValues() -> [Double?] {
+        let memory = NodeStatus.memory(), swap = NodeStatus.swap(), root = NodeStatus.filesystem("/")
+        let (busy, wait) = cpu.fractions()
+        let net = Self.networkBytes()
+        return [
+            Double(NodeStatus.loadavg().first ?? ""), Double(NodeStatus.cpuCount), busy, wait, Double(memory.total), Double(memory.used),
+            Double(swap.total), Double(swap.used), Double(root.total), Double(root.used), Double(net.received), Double(net.sent),
+        ]
+    }
+
+    /// Bytes received and sent by the node's interfaces but loopback (`/proc/net/dev`).
+    static func networkBytes() -> (received: Int64, sent: Int64) {
+        guard let text = try? String(contentsOfFile: "/proc/net/dev", encoding: .utf8) else { return (0, 0) }
+        var received: Int64 = 0, sent: Int64 = 0
+        for line in text.split(separator: "\n").dropFirst(2) {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) != "lo" else { continue }
+            let fields = parts[1].split(separator: " ")
+            guard fields.count >= 9 else { continue }
+            received += Int64(fields[0]) ?? 0
+            sent += Int64(fields[8]) ?? 0
+        }
+        return (received, sent)
+    }
+
+    static func processCPU() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// `rrddata`'s answer: one object per row with its `time` and the known values.
+    public func rows(_ path: String, timeframe: String, cf: String) throws -> [[String: Double]] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let frame = Self.timeframes[timeframe] ?? Self.timeframes["hour"]!
+        let end = Int(Date().timeIntervalSince1970)
+        let series = try RRDFile.fetch(path, cf: cf, start: end - frame.span, end: end, resolution: frame.resolution)
+        return series.rows.enumerated().map { i, row in
+            var out: [String: Double] = ["time": Double(series.start + i * series.step)]
+            for (name, value) in zip(series.names, row) where value.isFinite { out[name] = value }
+            return out
+        }
+    }
+}
+
+/// A dispatch timer handed between threads (cancel is thread-safe).
+final class TimerBox: @unchecked Sendable {
+    let source: any DispatchSourceTimer
+    init(_ source: any DispatchSourceTimer) { self.source = source }
+}
