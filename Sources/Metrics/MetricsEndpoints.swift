@@ -1,5 +1,6 @@
 import API
 import Foundation
+import Guests
 import Schema
 
 /// `rrddata` of the node, its guests and its storages (PVE's methods): the rows of one time frame
@@ -19,24 +20,28 @@ public struct MetricsDomain: Domain {
             let rows = try service.rows(path, timeframe: context.string("timeframe") ?? "hour", cf: context.string("cf") ?? "AVERAGE")
             return .array(rows.map { row in .object(row.mapValues { .number($0) }) })
         }
-        return [
+        // a node without VMs, containers or storage does not list their paths
+        var endpoints = [
             Endpoint(
                 pve: "GET /nodes/{node}/rrddata", description: "The node's figures over a time frame (RRD, 10 s samples).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/nodes/{node}", ["Sys.Audit"]),
-                handler: .blocking { context in try answer(context, service.nodeFile(try context.require("node"))) }),
-            Endpoint(
-                pve: "GET /nodes/{node}/qemu/{vmid}/rrddata", description: "The VM's figures over a time frame.",
-                returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/vms/{vmid}", ["VM.Audit"]),
-                handler: .blocking { context in try answer(context, service.guestFile(Int(context.int("vmid") ?? 0))) }),
-            Endpoint(
-                pve: "GET /nodes/{node}/lxc/{vmid}/rrddata", description: "The container's figures over a time frame.",
-                returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/vms/{vmid}", ["VM.Audit"]),
-                handler: .blocking { context in try answer(context, service.guestFile(Int(context.int("vmid") ?? 0))) }),
-            Endpoint(
-                pve: "GET /nodes/{node}/storage/{storage}/rrddata", description: "The storage's usage over a time frame.",
-                returns: .array(of: .object([:], additionalProperties: true)),
-                permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
-                handler: .blocking { context in try answer(context, service.storageFile(try context.require("storage"))) }),
+                handler: .blocking { context in try answer(context, service.nodeFile(try context.require("node"))) })
         ]
+        for type in ["qemu", "lxc"] where service.guests[type] != nil {
+            endpoints.append(
+                Endpoint(
+                    pve: "GET /nodes/{node}/\(type)/{vmid}/rrddata", description: "The guest's figures over a time frame.",
+                    returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/vms/{vmid}", ["VM.Audit"]),
+                    handler: .blocking { context in try answer(context, service.guestFile(Int(context.int("vmid") ?? 0))) }))
+        }
+        if service.storage != nil {
+            endpoints.append(
+                Endpoint(
+                    pve: "GET /nodes/{node}/storage/{storage}/rrddata", description: "The storage's usage over a time frame.",
+                    returns: .array(of: .object([:], additionalProperties: true)),
+                    permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
+                    handler: .blocking { context in try answer(context, service.storageFile(try context.require("storage"))) }))
+        }
+        return endpoints
     }
 }
