@@ -96,10 +96,10 @@ let package = Package(
         .target(name: "HA", dependencies: ["Schema"], exclude: ["README.md"]),
         // ... and the service that runs them in corrald, their files, the `/cluster/ha` API and the watchdog
         .target(
-            name: "HAService", dependencies: ["HA", "API", "Schema", "ClusterFS", "Guests", "Storage", "Tasks", "TLS"], exclude: ["README.md"]),
+            name: "HAService", dependencies: ["HA", "API", "Blocking", "Schema", "ClusterFS", "Guests", "Storage", "Tasks", "TLS"], exclude: ["README.md"]),
         .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
         // history of the node's, guests' and storages' figures (RRD), and what serves it
-        .target(name: "Metrics", dependencies: ["API", "Schema", "Guests", "Nodes", "RRD", "Storage"], exclude: ["README.md"]),
+        .target(name: "Metrics", dependencies: ["API", "Blocking", "Schema", "Guests", "Nodes", "RRD", "Storage"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)

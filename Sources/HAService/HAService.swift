@@ -1,3 +1,4 @@
+import Blocking
 import ClusterFS
 import Dispatch
 import Foundation
@@ -37,7 +38,7 @@ public final class HAService: Sendable {
     let report = Synchronization.Mutex<HALRMStatus>(HALRMStatus())
     /// When the LRM's previous round began (outcomes older than that are stale).
     let lastRound = Synchronization.Mutex<Double>(0)
-    let timer = Synchronization.Mutex<DispatchSourceBox?>(nil)
+    let timer = Synchronization.Mutex<RepeatingTimer?>(nil)
     /// The mode the local manager reports once corrald is on its way down (HAService+Shutdown).
     let shutdownMode = Synchronization.Mutex<String?>(nil)
     let queue = DispatchQueue(label: "corral-ha")
@@ -60,14 +61,11 @@ public final class HAService: Sendable {
     }
 
     public func start() {
-        let source = DispatchSource.makeTimerSource(queue: queue)
-        source.schedule(deadline: .now() + 1, repeating: timing.tick)
-        source.setEventHandler { [weak self] in self?.tick() }
-        source.resume()
-        timer.withLock { $0 = DispatchSourceBox(source) }
+        let round = RepeatingTimer(queue: queue, after: 1, every: timing.tick) { [weak self] in self?.tick() }
+        timer.withLock { $0 = round }
     }
 
-    public func stop() { timer.withLock { $0?.source.cancel() } }
+    public func stop() { timer.withLock { $0?.cancel() } }
 
     var clusterFS: ClusterFS? { tree as? ClusterFS }
 
@@ -156,10 +154,4 @@ public final class HAService: Sendable {
         let stable = HAStatusFile.encode(current, state: "active", now: 0)
         publish(Self.lrmStatusFile(node), HAStatusFile.encode(current, state: "active", now: now), now: now, compare: stable)
     }
-}
-
-/// A dispatch timer handed between threads (cancel is thread-safe).
-final class DispatchSourceBox: @unchecked Sendable {
-    let source: any DispatchSourceTimer
-    init(_ source: any DispatchSourceTimer) { self.source = source }
 }

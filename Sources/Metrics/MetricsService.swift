@@ -1,3 +1,4 @@
+import Blocking
 import Dispatch
 import Foundation
 import Guests
@@ -20,7 +21,7 @@ public final class MetricsService: Sendable {
     let interval: Double
     let log: @Sendable (String) -> Void
     private let queue = DispatchQueue(label: "corral-metrics")
-    private let timer = Mutex<TimerBox?>(nil)
+    private let timer = Mutex<RepeatingTimer?>(nil)
     /// What the last cycle cost (CPU seconds of this process, wall seconds), for the benchmark.
     public let lastCycle = Mutex<(cpu: Double, wall: Double)>((0, 0))
 
@@ -38,14 +39,11 @@ public final class MetricsService: Sendable {
     }
 
     public func start() {
-        let source = DispatchSource.makeTimerSource(queue: queue)
-        source.schedule(deadline: .now() + 1, repeating: interval)
-        source.setEventHandler { [weak self] in self?.sample() }
-        source.resume()
-        timer.withLock { $0 = TimerBox(source) }
+        let cycle = RepeatingTimer(queue: queue, after: 1, every: interval) { [weak self] in self?.sample() }
+        timer.withLock { $0 = cycle }
     }
 
-    public func stop() { timer.withLock { $0?.source.cancel() } }
+    public func stop() { timer.withLock { $0?.cancel() } }
 
     // MARK: PVE's layout
 
@@ -155,10 +153,4 @@ public final class MetricsService: Sendable {
             return out
         }
     }
-}
-
-/// A dispatch timer handed between threads (cancel is thread-safe).
-final class TimerBox: @unchecked Sendable {
-    let source: any DispatchSourceTimer
-    init(_ source: any DispatchSourceTimer) { self.source = source }
 }
