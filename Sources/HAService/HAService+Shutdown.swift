@@ -12,8 +12,8 @@ import Synchronization
 /// - `shutdown` (the host powering off under `failover`/`conditional`): the guests are shut down
 ///   and the agent lock given up, so the master fences the node at once and recovers them
 ///   elsewhere (no lease to wait out).
-/// In every mode a node that was master gives the manager lock up, so another takes over at once.
 /// - `maintenance` (`migrate`): the services move to other nodes first (at most 10 minutes).
+/// In every mode a node that was master gives the manager lock up, so another takes over at once.
 extension HAService {
     public func shutdown() async {
         stop()
@@ -64,18 +64,19 @@ extension HAService {
                 }
                 _ = done.wait(timeout: .now() + 90)
             }
-            tree.unlock(Self.agentLock(node))
-            renewals.withLock { $0[Self.agentLock(node)] = nil }
-            saveRenewals()
+            giveUp(Self.agentLock(node))
         }
         // the master's role goes on at once, not after the lease
-        if renewals.withLock({ $0[Self.managerLock] }) != nil {
-            tree.unlock(Self.managerLock)
-            renewals.withLock { $0[Self.managerLock] = nil }
-            saveRenewals()
-        }
+        if renewals.withLock({ $0[Self.managerLock] }) != nil { giveUp(Self.managerLock) }
         watchdog.disarm()
         log("HA: the local manager stopped (mode '\(mode)')")
+    }
+
+    /// Releases a lock this node holds, and forgets having renewed it.
+    private func giveUp(_ lock: String) {
+        tree.unlock(lock)
+        renewals.withLock { $0[lock] = nil }
+        saveRenewals()
     }
 
     /// Whether systemd is taking the host down, and whether to reboot (no systemd: corrald alone stops).
