@@ -67,9 +67,16 @@ public struct Endpoint: Sendable {
 
 /// Pushes events to a streaming client.
 public protocol EventSink: Sendable {
-    func send(event: String, data: JSON)
+    /// Sends one event; `id` is its resume point (SSE's `id:` line).
+    func send(event: String, data: JSON, id: String?)
     /// Runs `handler` once the client has gone away.
     func onClose(_ handler: @escaping @Sendable () -> Void)
+    /// The resume point the client sent in `Last-Event-ID` (an EventSource reconnecting by itself).
+    var lastEventID: String? { get }
+}
+
+extension EventSink {
+    public func send(event: String, data: JSON) { send(event: event, data: data, id: nil) }
 }
 
 /// The far end of a byte tunnel (a VNC server, a serial console). Called on the connection's thread:

@@ -13,12 +13,15 @@ public struct ClusterDomain: Domain {
     public let poolOf: @Sendable (Int) -> String?
     public let membership: ClusterMembership?
     public let state: ClusterState
+    /// The resource changes for `/events`, compared while the domain runs.
+    public let events: ResourceEvents?
 
     public init(
         guests: GuestBackends, storage: Storage, sampler: CPUSampler, state: ClusterState, membership: ClusterMembership? = nil,
-        poolOf: @escaping @Sendable (Int) -> String? = { _ in nil }
+        events: ResourceEvents? = nil, poolOf: @escaping @Sendable (Int) -> String? = { _ in nil }
     ) {
         self.state = state
+        self.events = events
         self.guests = guests
         self.membership = membership
         self.storage = storage
@@ -35,10 +38,12 @@ public struct ClusterDomain: Domain {
     public func start() throws {
         membership?.startWatching()
         if membership?.clusterMode == true { state.start() }
+        events?.start()
     }
 
     public func stop() async {
         membership?.stopWatching()
         state.stop()
+        events?.stop()
     }
 }

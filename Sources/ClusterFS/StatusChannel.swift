@@ -13,9 +13,13 @@ public final class StatusChannel: @unchecked Sendable {
         var peers: [CPGMember: (name: String, values: [String: [UInt8]])] = [:]
     }
     private let state = Mutex(State())
+    private let observers = Mutex<[@Sendable () -> Void]>([])
     var transmit: (@Sendable ([UInt8]) throws -> Void)?
 
     public init(nodeName: String) { self.nodeName = nodeName }
+
+    /// Runs `observer` whenever another node's values arrive (on corosync's dispatch thread: keep it short).
+    public func addObserver(_ observer: @escaping @Sendable () -> Void) { observers.withLock { $0.append(observer) } }
 
     /// Sets one of this node's values and tells the other nodes.
     public func set(_ key: String, _ value: [UInt8]) {
@@ -73,6 +77,7 @@ public final class StatusChannel: @unchecked Sendable {
             peer.values.merge(values) { $1 }
             s.peers[sender] = peer
         }
+        for observer in observers.withLock({ $0 }) { observer() }
     }
 
     static func encode(nodeName: String, _ values: [String: [UInt8]]) -> [UInt8] {

@@ -5,13 +5,14 @@ import Tasks
 
 /// The API root, `/version`, and the event stream.
 public struct CoreDomain: Domain {
-    public init() {}
+    public let events: EventJournal
+    public init(events: EventJournal) { self.events = events }
     public var name: String { "core" }
-    public var endpoints: [Endpoint] { CoreEndpoints.all() }
+    public var endpoints: [Endpoint] { CoreEndpoints.all(events: events) }
 }
 
 enum CoreEndpoints {
-    static func all() -> [Endpoint] {
+    static func all(events: EventJournal) -> [Endpoint] {
         [
             .directory("/", key: "subdir", description: "Directory index."),
             Endpoint(
@@ -22,22 +23,51 @@ enum CoreEndpoints {
             Endpoint(
                 .GET, "/events", name: "events",
                 description:
-                    "Stream of task events (started, finished) as server-sent events, or as WebSocket messages when the request upgrades. Beyond PVE: clients stop polling UPIDs.",
+                    "The cluster's changes as server-sent events, or as WebSocket messages when the request upgrades (beyond PVE: clients stop polling): resource (a row of /cluster/resources whose state or configuration changed), resource-removed, task-started and task-finished, each with an id. A client that reconnects with that id (the since parameter, or Last-Event-ID) is given what it missed; ready names the resume point, and resync tells a client whose point is lost to reload.",
+                parameters: [
+                    "since": .string(
+                        pattern: "[0-9a-z]+-[0-9]+", maxLength: 64,
+                        description: "Resume after this event id (as Last-Event-ID does)."
+                    ).optional()
+                ],
                 returns: .string(), permission: .anyUser,
                 handler: .stream { context, sink in
-                    sink.send(event: "ready", data: ["node": .string(context.services.nodeName)])
-                    let token = context.services.tasks.addObserver { event in
-                        switch event {
-                        case .started(let upid):
-                            sink.send(event: "task-started", data: taskJSON(upid, nil))
-                        case .finished(let record):
-                            sink.send(event: "task-finished", data: taskJSON(record.upid, record))
+                    let since = context.string("since") ?? sink.lastEventID
+                    let token = events.subscribe(since: since) { start, last in
+                        var ready: [String: JSON] = ["node": .string(context.services.nodeName), "id": .string(last)]
+                        switch start {
+                        case .live: break
+                        case .resumed(let missed): ready["missed"] = JSON(missed)
+                        case .resync: ready["resync"] = 1
                         }
+                        sink.send(event: "ready", data: .object(ready), id: last)
+                    } _: { event in
+                        guard visible(event.scope, context) else { return }
+                        sink.send(event: event.name, data: event.data, id: events.id(event.sequence))
                     }
-                    let tasks = context.services.tasks
-                    sink.onClose { tasks.removeObserver(token) }
+                    sink.onClose { events.unsubscribe(token) }
                 }),
         ]
+    }
+
+    static func visible(_ scope: EventJournal.Scope, _ context: RequestContext) -> Bool {
+        switch scope {
+        case .everyone: return true
+        case .privileges(let path, let privileges, let any): return context.has(privileges, on: path, any: any)
+        case .task(let user, let node): return user == context.user || context.has(["Sys.Audit"], on: "/nodes/\(node)")
+        }
+    }
+
+    /// Puts this node's tasks on the journal as they start and end.
+    static func journal(tasks: TaskManager, into events: EventJournal) {
+        _ = tasks.addObserver { event in
+            switch event {
+            case .started(let upid):
+                events.append("task-started", taskJSON(upid, nil), scope: .task(user: upid.user, node: upid.node))
+            case .finished(let record):
+                events.append("task-finished", taskJSON(record.upid, record), scope: .task(user: record.upid.user, node: record.upid.node))
+            }
+        }
     }
 
     static func taskJSON(_ upid: UPID, _ record: TaskRecord?) -> JSON {

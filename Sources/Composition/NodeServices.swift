@@ -42,6 +42,10 @@ public struct NodeServices: Sendable {
     public let ha: HAService?
     /// The node's figures every 10 s into RRD files (made once: its timer runs while the node does).
     public let metrics: MetricsService
+    /// The node's recent events for `/events` (made once: clients resume from it).
+    public let events: EventJournal
+    /// The cluster's resource changes onto `events` (started with the cluster domain, in corrald only).
+    public let resourceEvents: ResourceEvents?
 
     public init(
         settings: Settings, tasks: TaskManager, access: AccessControl?, vms: VMManager?, cts: ContainerManager?, sampler: CPUSampler = CPUSampler(),
@@ -69,6 +73,14 @@ public struct NodeServices: Sendable {
                 localTasks: { TaskEndpoints.recentItems(tasks) })
         }
         clusterState?.watch(tasks: tasks)
+        let events = EventJournal()
+        self.events = events
+        CoreEndpoints.journal(tasks: tasks, into: events)
+        resourceEvents = clusterState.map { ResourceEvents(state: $0, journal: events) }
+        if let resourceEvents {
+            // a guest that started or stopped is in the list at once, not at the next second
+            _ = tasks.addObserver { event in if case .finished = event { resourceEvents.trigger() } }
+        }
         // the ports that stay open unless a rule closes them: the API's, the peers', SSH
         let ports = settings.listen.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }.filter { $0 > 0 }
         firewall = vms.map { vms in
@@ -111,7 +123,7 @@ public struct NodeServices: Sendable {
     /// The node's domains: the one list a new domain (backup, network, HA, metrics) joins.
     public var domains: [any Domain] {
         var all: [any Domain] = [
-            CoreDomain(),
+            CoreDomain(events: events),
             NodesDomain(
                 sampler: sampler, fingerprint: fingerprint, clusterNodes: nodeRows,
                 peerTasks: clusterState.map { state in { @Sendable in state.peerTasks() } },
@@ -138,7 +150,7 @@ public struct NodeServices: Sendable {
             let access = access
             all.append(
                 ClusterDomain(
-                    guests: guests, storage: storage, sampler: sampler, state: clusterState, membership: membership,
+                    guests: guests, storage: storage, sampler: sampler, state: clusterState, membership: membership, events: resourceEvents,
                     poolOf: { vmid in access?.userConfig.pools.values.first { $0.vms.contains(vmid) }?.id }))
         }
         return all

@@ -90,7 +90,7 @@ struct APIResponder: HTTPResponder {
                 writer.upgradeToWebSocket(sink)
                 body(context, sink)
             } else {
-                let sink = ServerSentEventSink()
+                let sink = ServerSentEventSink(lastEventID: writer.requestHeader("Last-Event-ID"))
                 var head = HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/event-stream;charset=UTF-8")]))
                 head.logUser = context.user
                 sink.attach(writer.startStream(head) { sink.closeSignal.fire() })

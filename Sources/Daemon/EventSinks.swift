@@ -29,14 +29,18 @@ final class CloseSignal: Sendable {
 final class ServerSentEventSink: EventSink {
     private let stream = Mutex<ResponseStream?>(nil)
     let closeSignal = CloseSignal()
+    let lastEventID: String?
+
+    init(lastEventID: String?) { self.lastEventID = lastEventID }
 
     func attach(_ stream: ResponseStream) {
         self.stream.withLock { $0 = stream }
         stream.write(Array(": connected\n\n".utf8))
     }
 
-    func send(event: String, data: JSON) {
-        stream.withLock { $0 }?.write(Array("event: \(event)\ndata: \(data.jsonString)\n\n".utf8))
+    func send(event: String, data: JSON, id: String?) {
+        let idLine = id.map { "id: \($0)\n" } ?? ""
+        stream.withLock { $0 }?.write(Array("\(idLine)event: \(event)\ndata: \(data.jsonString)\n\n".utf8))
     }
 
     func onClose(_ handler: @escaping @Sendable () -> Void) { closeSignal.add(handler) }
@@ -47,6 +51,7 @@ final class ServerSentEventSink: EventSink {
 final class WebSocketEventSink: EventSink, WebSocketHandler {
     private let state = Mutex<(socket: WebSocket?, pending: [String])>((nil, []))
     private let closeSignal = CloseSignal()
+    var lastEventID: String? { nil }
 
     func didOpen(_ socket: WebSocket) {
         let pending = state.withLock { s -> [String] in
@@ -61,8 +66,10 @@ final class WebSocketEventSink: EventSink, WebSocketHandler {
 
     func didClose(_ socket: WebSocket) { closeSignal.fire() }
 
-    func send(event: String, data: JSON) {
-        let text = JSON.object(["event": .string(event), "data": data]).jsonString
+    func send(event: String, data: JSON, id: String?) {
+        var message: [String: JSON] = ["event": .string(event), "data": data]
+        if let id { message["id"] = .string(id) }
+        let text = JSON.object(message).jsonString
         let socket = state.withLock { s -> WebSocket? in
             if s.socket == nil { s.pending.append(text) }
             return s.socket

@@ -38,6 +38,9 @@ public final class ResponseWriter: Sendable {
         return stream
     }
 
+    /// One of the request's headers (a stream's handler reads its resume point so).
+    public func requestHeader(_ name: String) -> String? { request.headers[name] }
+
     /// Whether the request asks for a WebSocket (RFC 6455 §4.2.1).
     public var isWebSocketRequest: Bool {
         request.method == "GET" && request.headers.hasToken("Connection", "upgrade")

@@ -37,7 +37,9 @@ Node → Disks lists GET …/disks/list's devices, a disk's S.M.A.R.T. values an
 Directory and ZFS lists; Node → Updates shows the updates (and a changelog), repositories and package
 versions (no Refresh: apt-get update reaches the internet); Node → Shell is offered to root@pam alone (logged in
 with a ticket signed by the node's authkey, as root on the node can) and answers `echo corral-$((6*7))`.
-VMs made through the API show the Summary's guest agent card and the Cloud-Init tab (rows, edits that
+Node → Summary draws the history graphs (GET …/rrddata: CPU after the daemon sampled, a hover readout, the
+dark theme, the Day time frame remembered); a storage's content view its usage history.
+VMs made through the API show the Summary's guest agent card, its graphs, and the Cloud-Init tab (rows, edits that
 land in GET …/config, pending marks as GET …/cloudinit has them, Regenerate Image, Add Cloud-Init drive).
 A VM's Backup tab backs it up with the dialog's defaults, shows the archived configuration, and the storage's
 content view restores the backup as a new VM.
@@ -1145,6 +1147,10 @@ def storage_views(c):
     c.wait(lambda: not c.q(f"#tabpanel {row}"), "the ISO to be deleted", 20)
     if c.q("#tabpanel .task-feedback[data-kind=error]"):
         raise Failure("deleting the ISO: " + c.q("#tabpanel .task-feedback").text)
+    # Below the list, the storage's usage history (sampled every 10 s): used and total.
+    c.wait(lambda: all(chart_path(c, "usage", k) for k in ("used", "total")), "the storage's usage graph", 25)
+    c.js("document.querySelector(arguments[0]).scrollIntoView()", GRAPHS)
+    c.shot("storage-graph")
     c.js("location.hash = '#dc/storage'")
     c.wait(lambda: c.q('#tabpanel tr[data-storage="local"]'), "the storage configuration", 20)
     c.shot("dc-storage")
@@ -2099,7 +2105,8 @@ def node_shell(c, daemon):
 
 def vm_agent_card(c, daemon, made):
     """VM → Summary's guest agent card: 'Guest agent not configured' for a VM without agent; once agent=1
-    is set through the API, 'The VM is not running' (a stopped VM's agent is not asked)."""
+    is set through the API, 'The VM is not running' (a stopped VM's agent is not asked). Its history graphs:
+    the four charts, asked of …/qemu/{vmid}/rrddata, the memory chart with the VM's 128 MiB total once sampled."""
     auth = daemon.login()
     vmid = int(daemon.call("GET", "/cluster/nextid", **auth))
     made.append(vmid)
@@ -2109,12 +2116,25 @@ def vm_agent_card(c, daemon, made):
         raise Failure(f"creating VM {vmid} failed: {status}")
     passed = False
     try:
+        c.js("performance.clearResourceTimings()")  # the graphs' request is looked for below
         c.js("location.hash = arguments[0]", f"#qemu/{vmid}")
         card = "#tabpanel .agent-card"
         c.wait(lambda: c.q(f'{card}[data-agent="off"]') and "Guest agent not configured" in c.q(card).text, "'Guest agent not configured'", 30)
         daemon.call("PUT", f"{base}/config", agent="1", **auth)
         c.wait(lambda: "The VM is not running" in c.q(card).text, "the card to see the agent configured", 15)
         c.shot("vm-agent-card")
+        # The history graphs: a stopped VM records its sizes only, so the memory chart has its total.
+        c.wait(lambda: c.q(f"{GRAPHS}[data-state=ready]"), "the VM's graphs", 20)
+        charts = c.js(f"return [...document.querySelectorAll('{GRAPHS} .chart')].map((e) => e.dataset.chart)")
+        if charts != ["cpu", "memory", "network", "diskio"]:
+            raise Failure(f"the VM's charts are {charts}")
+        if not rrd_requests(c, rf"/nodes/{NODE}/qemu/{vmid}/rrddata\?timeframe=hour&cf=AVERAGE"):
+            raise Failure("no request for the VM's hour")
+        total = f'{GRAPHS} .chart[data-chart="memory"] .chart-legend-item:nth-child(2) .chart-legend-value'
+        c.wait(lambda: chart_path(c, "memory", "maxmem", dots=True) and text_of(c, total) == "128 MiB",
+               "the VM's memory total in its graph", 30)
+        c.js("document.querySelector(arguments[0]).scrollIntoView()", GRAPHS)
+        c.shot("vm-graphs")
         passed = True
     finally:
         c.js("location.hash = arguments[0]", f"#node/{NODE}")
@@ -2558,6 +2578,51 @@ def node_bulk(c, daemon):
             raise Failure(f"GET /nodes/{NODE}/tasks has no {task_type} task that ended OK: {tasks[:1]}")
 
 
+def tree_follows_events(c, daemon):
+    """A VM started and stopped through the API (not the console) turns green, then grey, in the tree from the
+    event stream alone: no GET /cluster/resources runs between the call and the change; the stream's mode is live."""
+    auth = daemon.login()
+    vmid = 9393
+    status = daemon.wait_task(daemon.call("POST", f"/nodes/{NODE}/qemu", vmid=vmid, memory=64, kvm=0, name="event-test", **auth), auth)
+    if status != "OK":
+        raise Failure(f"creating VM {vmid}: {status}")
+    dot = f'#tree li[data-key="qemu/{vmid}"] .dot'
+    try:
+        goto(c, f"#node/{NODE}/summary", "#tab-summary")
+        c.wait(lambda: c.q(dot), f"VM {vmid} in the tree", 30)
+        c.wait(lambda: c.js("return document.getElementById('event-mode')?.dataset.mode") == "live",
+               "the event stream to be live", 30)
+        c.js("performance.setResourceTimingBufferSize(100000)")
+        for action, kind in (("start", "running"), ("stop", "stopped")):
+            for attempt in range(3):
+                c.js("""performance.clearResourceTimings(); window.__t0 = performance.now(); window.__changed = null;
+                        const sel = arguments[0], want = arguments[1];
+                        const check = () => { const d = document.querySelector(sel);
+                          if (d && d.classList.contains('dot-' + want) && window.__changed === null) window.__changed = performance.now(); };
+                        new MutationObserver(check).observe(document.getElementById('tree'), {subtree: true, childList: true, attributes: true});""",
+                     dot, kind)
+                status = daemon.wait_task(daemon.call("POST", f"/nodes/{NODE}/qemu/{vmid}/status/{action}", **auth), auth)
+                if status != "OK":
+                    raise Failure(f"{action} of VM {vmid}: {status}")
+                c.wait(lambda: c.js("return window.__changed") is not None, f"VM {vmid} {kind} in the tree", 15)
+                polls = c.js("""return performance.getEntriesByType('resource').filter((e) => e.name.includes('/cluster/resources')
+                                  && e.startTime >= window.__t0 && e.startTime <= window.__changed).length""")
+                if polls == 0:
+                    break
+                # the minute's safety-net reload happened to fall in the window: try again
+                daemon.wait_task(daemon.call("POST", f"/nodes/{NODE}/qemu/{vmid}/status/{'stop' if action == 'start' else 'start'}", **auth), auth)
+                time.sleep(2)
+            else:
+                raise Failure(f"the tree learned of the {action} only by reloading /cluster/resources")
+        c.shot("tree-events")
+    finally:
+        try:  # stopped already when all went well
+            daemon.wait_task(daemon.call("POST", f"/nodes/{NODE}/qemu/{vmid}/status/stop", **auth), auth)
+        except Exception:
+            pass
+        daemon.wait_task(daemon.call("DELETE", f"/nodes/{NODE}/qemu/{vmid}", **auth), auth)
+
+
 def guest_migrate(c, daemon):
     """A container's Migrate dialog on a node with no cluster: the precondition check leaves no node to
     go to, the dialog says so and Migrate is refused in the dialog; cancelled, nothing moved."""
@@ -2589,6 +2654,113 @@ def guest_migrate(c, daemon):
             raise Failure(f"a cancelled migration left a lock: {cfg}")
     finally:
         quietly("remove the migrate test CT", lambda: daemon.wait_task(daemon.call("DELETE", f"/nodes/{NODE}/lxc/{vmid}", **auth), auth))
+
+
+# --- history graphs ------------------------------------------------------------------------
+
+GRAPHS = "#tabpanel .rrd-graphs"
+
+
+def chart_path(c, chart, key, dots=False):
+    """The `d` of a chart's line for one series ('' when no two neighbouring rows have a value); with dots, also
+    the dots drawn for a value without a neighbour (the first sample)."""
+    return c.js("""const g = document.querySelector(arguments[0]);
+        return (g?.querySelector('.chart-line').getAttribute('d') || '') + (arguments[1] && g?.querySelector('.chart-points').getAttribute('d') || '')""",
+                f'{GRAPHS} .chart[data-chart="{chart}"] g.chart-series[data-key="{key}"]', dots)
+
+
+def rrd_requests(c, pattern):
+    """The rrddata requests the page made since the last performance.clearResourceTimings() matching pattern."""
+    names = c.js("return performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/rrddata'))")
+    return [n for n in names if re.search(pattern, n)]
+
+
+def rgb(css):
+    m = re.match(r"rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)", css or "")
+    if not m:
+        raise Failure(f"not an rgb colour: {css!r}")
+    return [float(x) / 255 for x in m.groups()]
+
+
+def contrast(a, b):
+    """WCAG contrast ratio of two rgb() colours."""
+    def lum(c):
+        return sum(w * (v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4) for w, v in zip((0.2126, 0.7152, 0.0722), c))
+    hi, lo = sorted((lum(rgb(a)), lum(rgb(b))), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def node_graphs(c):
+    """Node → Summary's history graphs (GET …/rrddata): the four charts, each an SVG with role=img; once the daemon
+    has sampled (every 10 s) the CPU chart has a line, a legend value and an aria-label with the latest figure; the
+    hover readout shows a cursor and the row's time; Day asks for timeframe=day and draws a day's span; the choice
+    survives leaving the view; in the dark theme the CPU line contrasts with its card."""
+    c.js("localStorage.removeItem('corral.rrd')")
+    goto(c, f"#node/{NODE}/summary", "#tab-summary")
+    c.wait(lambda: c.q(f"{GRAPHS}[data-state=ready]"), "the graphs to load", 20)
+    charts = c.js(f"return [...document.querySelectorAll('{GRAPHS} .chart')].map((e) => e.dataset.chart)")
+    if charts != ["cpu", "load", "memory", "network"]:
+        raise Failure(f"the node's charts are {charts}")
+    if c.js(f"return document.querySelectorAll('{GRAPHS} .chart svg[role=img][aria-label]').length") != 4:
+        raise Failure("not every chart is an SVG with role=img and an aria-label")
+    cpu = f'{GRAPHS} .chart[data-chart="cpu"]'
+    c.wait(lambda: re.match(r"M[\d.]+,[\d.]+L", chart_path(c, "cpu", "cpu")), "a CPU line after the daemon sampled twice", 35)
+    if not re.match(r"CPU usage, last hour, average: CPU usage [\d.]+%", c.q(f"{cpu} svg").get_attribute("aria-label")):
+        raise Failure("the CPU chart's aria-label: " + c.q(f"{cpu} svg").get_attribute("aria-label"))
+    if not re.search(r"\d%$", text_of(c, f"{cpu} .chart-legend-item:first-child .chart-legend-value")):
+        raise Failure("the CPU legend shows no value: " + text_of(c, f"{cpu} .chart-legend"))
+    ticks = c.js(f"return [...document.querySelectorAll('{cpu} text.chart-tick')].map((t) => t.textContent)")
+    if not any(t.endswith("%") for t in ticks) or not any(re.fullmatch(r"\d\d:\d\d|\d\d-\d\d", t) for t in ticks):
+        raise Failure(f"the CPU chart's ticks: {ticks}")
+    if not all(chart_path(c, "memory", k) for k in ("memused", "memtotal")):
+        raise Failure("the memory chart has no line for used or total")
+    # Hover near the right edge (the newest rows): a cursor line and the row's time in the readout.
+    hit = c.q(f"{cpu} rect.chart-hit")
+    c.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", hit)
+    webdriver.ActionChains(c.d).move_to_element_with_offset(hit, int(hit.size["width"] / 2) - 4, 0).perform()
+    c.wait(lambda: c.q(f"{cpu} .chart-cursor").get_attribute("visibility") == "visible"
+           and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text_of(c, f"{cpu} .chart-when")), "the hover readout")
+    c.shot("node-graphs-hover")
+    webdriver.ActionChains(c.d).move_to_element(c.q(f"{GRAPHS} .rrd-head h2")).perform()
+    c.wait(lambda: c.q(f"{cpu} .chart-cursor").get_attribute("visibility") == "hidden", "the cursor to go")
+
+    # The dark theme: the series keep their contrast with the card.
+    light = c.js("return document.documentElement.dataset.theme") != "dark"
+    if light:
+        c.click("#theme-toggle")
+        c.wait(lambda: c.js("return document.documentElement.dataset.theme") == "dark", "the dark theme")
+    try:
+        stroke, bg = c.js("""const p = document.querySelector(arguments[0]);
+            return [getComputedStyle(p).stroke, getComputedStyle(p.closest('.card')).backgroundColor]""",
+                          f'{cpu} path.chart-line[data-key="cpu"]')
+        if contrast(stroke, bg) < 3:
+            raise Failure(f"the dark theme's CPU line {stroke} hardly shows on {bg}")
+        c.shot("node-graphs-dark")
+    finally:
+        if light:
+            c.click("#theme-toggle")
+
+    # Day: a new request with timeframe=day, and a day's span drawn.
+    c.js("performance.clearResourceTimings()")
+    Select(c.q(f"{GRAPHS} select[name=timeframe]")).select_by_value("day")
+    c.wait(lambda: rrd_requests(c, rf"/nodes/{NODE}/rrddata\?timeframe=day&cf=AVERAGE"), "a request for the day")
+    c.wait(lambda: c.q(f"{GRAPHS}[data-state=ready][data-timeframe=day]"), "the day's graphs")
+    span = int(c.q(f"{cpu} svg").get_attribute("data-span") or 0)
+    if span < 20 * 3600:
+        raise Failure(f"the day's CPU chart spans {span} s")
+    if not (chart_path(c, "cpu", "cpu") or c.visible(f"{cpu} .chart-empty")):
+        raise Failure("the day's CPU chart shows neither a line nor 'No data yet'")
+    if "last day" not in c.q(f"{cpu} svg").get_attribute("aria-label"):
+        raise Failure("the day's CPU chart's aria-label: " + c.q(f"{cpu} svg").get_attribute("aria-label"))
+    c.shot("node-graphs-day")
+    # Remembered: back on the summary after another tab, still the day.
+    goto(c, f"#node/{NODE}/tasks", "#tab-tasks")
+    goto(c, f"#node/{NODE}/summary", "#tab-summary")
+    c.wait(lambda: c.q(f"{GRAPHS}[data-state=ready][data-timeframe=day]"), "the day's graphs again")
+    if c.q(f"{GRAPHS} select[name=timeframe]").get_attribute("value") != "day":
+        raise Failure("the time frame was not remembered")
+    Select(c.q(f"{GRAPHS} select[name=timeframe]")).select_by_value("hour")
+    c.wait(lambda: c.q(f"{GRAPHS}[data-state=ready][data-timeframe=hour]"), "the hour's graphs again")
 
 
 # --- HA --------------------------------------------------------------------------------------
@@ -3086,14 +3258,17 @@ def main():
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node bulk start and stop", lambda c: node_bulk(c, daemon))
+        ok = ok and step("node graphs", node_graphs)
         ok = ok and step("guest migrate dialog", lambda c: guest_migrate(c, daemon))
+        if args.guests:
+            ok = ok and step("tree follows the event stream", lambda c: tree_follows_events(c, daemon))
         if not args.mock_guests:  # the mock answers /cluster/resources itself: a VM made in corrald would not be offered
             ok = ok and step("datacenter HA", lambda c: ha_view(c, daemon))
         ok = ok and step("node disks", lambda c: node_disks(c, daemon))
         ok = ok and step("node updates", lambda c: node_updates(c, daemon))
         ok = ok and step("node shell as root@pam", lambda c: node_shell(c, daemon))
         if not args.mock_guests:  # the mock keeps guests of its own: one made in corrald would not show
-            ok = ok and step("VM summary: guest agent card", lambda c: vm_agent_card(c, daemon, leftover))
+            ok = ok and step("VM summary: guest agent card, graphs", lambda c: vm_agent_card(c, daemon, leftover))
             ok = ok and step("VM cloud-init", lambda c: vm_cloudinit(c, daemon, leftover))
             ok = ok and step("guest backup and restore", lambda c: guest_backup(c, daemon, leftover))
         if ok and guests and not args.mock_guests:

@@ -5,7 +5,7 @@
 import { api } from './api.js';
 
 /**
- * cachedList(path, {label, normalize, skip, fallback}) → {load, subscribe, cached, age}
+ * cachedList(path, {label, normalize, skip, fallback}) → {load, subscribe, cached, age, patch}
  * - normalize(array): the list to keep (filtered, sorted) from the answer (an array, [] for anything else)
  * - skip(): true while the path is known not to answer: load() then resolves to the cache (or []) unasked
  * - fallback(err): a list to keep in place of a failure, or null to fail
@@ -51,6 +51,12 @@ export function cachedList(path, { label, normalize = (list) => list, skip = () 
       subscribers.add(fn);
       if (cache) fn(cache, null);
       return () => subscribers.delete(fn);
+    },
+    /** Change the cached list in place of asking again (an event said what changed); no-op before the first list. */
+    patch(fn) {
+      if (!cache) return;
+      cache = fn(cache);
+      notify(cache, null);
     },
     /** The last list, or null before the first one (no request). */
     cached: () => cache,

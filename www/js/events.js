@@ -1,16 +1,20 @@
-// Live task notifications from GET /api2/json/events (server-sent events).
+// Live notifications from GET /api2/json/events (server-sent events), cluster-wide.
 //
 // Subscribers receive (kind, data):
 //   'task-started' / 'task-finished'  data = {upid, node, type, id, user, status?}
-//   'resync'  the stream (re)connected or a polling tick fired: refresh everything.
-// If the stream fails, we fall back to a 'resync' every 5 s and try the
-// stream again every 30 s.
+//   'resource'          data = a row of /cluster/resources whose state or configuration changed
+//   'resource-removed'  data = {id, type, node, vmid?, storage?}
+//   'resync'  the stream could not resume (or a polling tick fired): refresh everything.
+// Every event has an id; a stream that drops resumes after the last one seen
+// (the browser sends Last-Event-ID, and a new stream asks with ?since=), so
+// nothing is missed and nothing needs reloading. If the stream fails, we fall
+// back to a 'resync' every 5 s and try the stream again every 30 s.
 
 import { API_BASE } from './api.js';
 
 const POLL_MS = 5000;
 const RETRY_MS = 30000;
-const TASK_EVENTS = ['task-started', 'task-finished'];
+const EVENTS = ['task-started', 'task-finished', 'resource', 'resource-removed'];
 
 const listeners = new Set();
 const modeListeners = new Set();
@@ -19,6 +23,10 @@ let pollTimer = null;
 let retryTimer = null;
 let mode = 'connecting'; // 'connecting' | 'live' | 'polling'
 let missed = false;       // stopped meanwhile (logged out): resync when the stream opens again
+let lastId = null;        // the resume point: the id of the last event seen
+
+/** The connection mode now: 'connecting', 'live' or 'polling'. */
+export const eventMode = () => mode;
 
 export function onTaskEvent(fn) {
   listeners.add(fn);
@@ -61,7 +69,8 @@ function connect() {
   if (typeof EventSource === 'undefined') { startPolling(); return; }
   let es;
   try {
-    es = new EventSource(`${API_BASE}/events`, { withCredentials: true });
+    const since = lastId && !missed ? `?since=${encodeURIComponent(lastId)}` : '';
+    es = new EventSource(`${API_BASE}/events${since}`, { withCredentials: true });
   } catch {
     startPolling();
     scheduleRetry();
@@ -70,17 +79,26 @@ function connect() {
   source = es;
 
   es.addEventListener('open', () => {
-    const reconnected = mode !== 'connecting' || missed;
-    missed = false;
     stopPolling();
     setMode('live');
-    if (reconnected) emit('resync'); // catch up on anything missed meanwhile
   });
 
-  for (const name of TASK_EVENTS) {
+  // the server's first event: whether it resumed where we left off
+  es.addEventListener('ready', (ev) => {
+    let data = {};
+    try { data = JSON.parse(ev.data) || {}; } catch { /* treated as not resumed */ }
+    const resumed = data.missed !== undefined;
+    const first = lastId === null && !missed;
+    missed = false;
+    if (data.id) lastId = data.id;
+    if (data.resync || (!resumed && !first)) emit('resync'); // catch up on anything missed meanwhile
+  });
+
+  for (const name of EVENTS) {
     es.addEventListener(name, (ev) => {
       let data = null;
       try { data = JSON.parse(ev.data); } catch { return; }
+      if (ev.lastEventId) lastId = ev.lastEventId;
       if (data && typeof data === 'object') emit(name, data);
     });
   }
@@ -119,5 +137,6 @@ export function stopEvents() {
   retryTimer = null;
   stopPolling();
   missed = true;
+  lastId = null; // the next user starts afresh
   setMode('connecting');
 }

@@ -10,7 +10,7 @@ import { createContent } from './content.js';
 import { parseRoute, navigate } from './router.js';
 import { loadNodes, subscribeNodes } from './nodes.js';
 import { initTaskPanel } from './taskpanel.js';
-import { startEvents, stopEvents } from './events.js';
+import { startEvents, stopEvents, eventMode } from './events.js';
 import { poll, setPollingPaused } from './poll.js';
 import { initAuth } from './login.js';
 import { loadResources, subscribeResources } from './resources.js';
@@ -18,6 +18,7 @@ import { openCreateVm } from './create-vm.js';
 import { openCreateCt } from './create-ct.js';
 
 const NODE_REFRESH_MS = 10000;
+const LIVE_RELOAD_MS = 60000;
 const narrow = window.matchMedia('(max-width: 760px)');
 
 // --- header ----------------------------------------------------------------
@@ -123,7 +124,9 @@ function start() {
   if (!started) {
     started = true;
     poll(() => loadNodes({ maxAge: 1000 }).catch(() => { /* shown in the tree */ }), NODE_REFRESH_MS);
-    poll(() => loadResources({ maxAge: 1000 }).catch((err) => console.debug('resources:', err)), NODE_REFRESH_MS);
+    // while the event stream is live it keeps the list current: a full reload once a minute is the safety net
+    poll(() => loadResources({ maxAge: eventMode() === 'live' ? LIVE_RELOAD_MS : 1000 })
+      .catch((err) => console.debug('resources:', err)), NODE_REFRESH_MS);
     initTaskPanel({
       panel: $('#taskpanel'),
       toggle: $('#taskpanel-toggle'),

@@ -7,7 +7,7 @@
 // on upgrade is picked up without a reload.
 
 import { ApiError } from './api.js';
-import { onTaskEvent } from './events.js';
+import { onTaskEvent, eventMode } from './events.js';
 import { debounce } from './poll.js';
 import { cachedList } from './cached-list.js';
 
@@ -56,6 +56,24 @@ export async function findGuest(type, vmid, { maxAge = 10000 } = {}) {
 /** Every VMID in use (from the cache), for a fallback when /cluster/nextid is missing. */
 export const usedVmids = () => new Set((resources.cached() || []).filter(isGuest).map((r) => Number(r.vmid)));
 
-// Guests appear, vanish and change state through tasks: refresh soon after one ends.
+/** Apply a resource event to the cached list: the row replaces (merges into) its entry, or joins it. */
+function applyResource(kind, row) {
+  if (!row || typeof row.id !== 'string') return;
+  resources.patch((list) => {
+    const at = list.findIndex((r) => r.id === row.id);
+    if (kind === 'resource-removed') return at < 0 ? list : list.filter((_, i) => i !== at);
+    if (typeof row.type !== 'string') return list;
+    const next = list.slice();
+    if (at < 0) next.push(row);
+    else next[at] = { ...row, pool: row.pool ?? list[at].pool }; // the pool is the list's own addition
+    return next;
+  });
+}
+
+// While the stream is live, resource events keep the list current; when it is
+// not (polling, or a resync), refresh soon after a task ends.
 const soon = debounce(() => { if (resources.cached()) loadResources({ maxAge: 0 }).catch(() => { /* shown by subscribers */ }); }, 400);
-onTaskEvent((kind) => { if (kind === 'task-finished' || kind === 'resync') soon(); });
+onTaskEvent((kind, data) => {
+  if (kind === 'resource' || kind === 'resource-removed') applyResource(kind, data);
+  else if (kind === 'resync' || (kind === 'task-finished' && eventMode() !== 'live')) soon();
+});

@@ -1,7 +1,7 @@
 // Guest → Summary: live status, CPU, memory and I/O from …/status/current
 // (refreshed every 3 s; the HA state too, for an HA resource), the power actions,
 // and deletion; for a VM also what its guest agent says (agent-summary.js, asked
-// at most every 10 s).
+// at most every 10 s); below, the history graphs (rrd-graphs.js).
 // Actions answer with a UPID; the feedback line follows the task to its end.
 
 import { api } from '../api.js';
@@ -18,6 +18,7 @@ import { tagHue } from '../tree.js';
 import { card, fact, gauge, freshness } from './summary-parts.js';
 import { agentCard } from './agent-summary.js';
 import { migrateDialog } from './migrate-dialog.js';
+import { guestGraphs } from './rrd-graphs.js';
 
 const REFRESH_MS = 3000;
 
@@ -84,6 +85,7 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
   const updated = h('p', { class: 'muted small' }, 'Loading…');
   const live = freshness(panel, err, updated, REFRESH_MS);
   const agent = guest.type === 'qemu' ? agentCard(base, signal) : null;
+  const graphs = guestGraphs(base, `${noun} ${guest.vmid}`);
 
   panel.append(
     h('div', { class: 'panel-toolbar panel-toolbar-wrap' }, pill, actionBar),
@@ -94,7 +96,8 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
       card('Resources', cpu.el, mem.el, swap?.el, disk?.el),
       card('I/O', h('dl', { class: 'facts facts-first' }, diskRow, netRow, ioRow)),
       agent?.el),
-    updated);
+    updated,
+    graphs.el);
 
   function updateButtons() {
     for (const [id, , , states] of ACTIONS) {
@@ -219,5 +222,5 @@ export const mountGuestSummary = guestView((panel, guest, signal) => {
 
   updateButtons();
   const loop = poll(refresh, REFRESH_MS);
-  return () => loop.stop();
+  return () => { loop.stop(); graphs.stop(); };
 });

@@ -1,6 +1,7 @@
 // Node → Summary: live CPU, load, memory, swap, root fs, uptime and system
 // information from GET /nodes/{node}/status, refreshed every 3 s; Bulk start and
-// Bulk stop of the node's guests (startall/stopall, in their startup order).
+// Bulk stop of the node's guests (startall/stopall, in their startup order);
+// below, the history graphs (rrd-graphs.js).
 // The DOM is built once and updated in place, so refreshes never steal focus.
 
 import { api, seg } from '../api.js';
@@ -12,6 +13,7 @@ import { card, fact, gauge, freshness } from './summary-parts.js';
 import { confirmDialog } from '../dialog.js';
 import { taskFeedback } from '../taskrun.js';
 import { actionButton } from './firewall-parts.js';
+import { nodeGraphs } from './rrd-graphs.js';
 
 const REFRESH_MS = 3000;
 
@@ -50,6 +52,7 @@ export function mountNodeSummary(panel, route) {
 
   const ctrl = new AbortController();
   const feedback = taskFeedback({ signal: ctrl.signal });
+  const graphs = nodeGraphs(node);
 
   // startall (onboot guests, or all with force) and stopall, each after a confirmation
   async function bulk(kind) {
@@ -81,7 +84,8 @@ export function mountNodeSummary(panel, route) {
       card('Memory', mem.el, swap.el),
       card('Storage', rootfs.el),
       h('section', { class: 'card card-wide', 'aria-label': 'System' },
-        h('dl', { class: 'facts facts-grid' }, upRow, modelRow, kernRow, verRow))));
+        h('dl', { class: 'facts facts-grid' }, upRow, modelRow, kernRow, verRow))),
+    graphs.el);
 
   async function refresh() {
     try {
@@ -111,5 +115,5 @@ export function mountNodeSummary(panel, route) {
   }
 
   const loop = poll(refresh, REFRESH_MS);
-  return () => { loop.stop(); ctrl.abort(); };
+  return () => { loop.stop(); ctrl.abort(); graphs.stop(); };
 }

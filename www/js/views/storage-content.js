@@ -8,7 +8,8 @@
 // (DELETE …/content/{volume}). A deduplicating backup store (type dedup, as
 // …/status says) also offers garbage collection (POST …/gc), verifying every
 // chunk (POST …/verify) and a backup's export as a vzdump archive onto another
-// storage (POST …/export-backup).
+// storage (POST …/export-backup). Below the list, the storage's usage history
+// (rrd-graphs.js).
 
 import { api, seg, errorText } from '../api.js';
 import { h, icon, setText } from '../dom.js';
@@ -24,6 +25,7 @@ import { usageCell } from './node-storage.js';
 import { CHECKSUMS, downloadUrlDialog } from './download-url.js';
 import { rowButton } from './access-common.js';
 import { exportBackup, restoreBackup } from './backup-restore.js';
+import { storageGraphs } from './rrd-graphs.js';
 
 export function mountStorageContent(panel, node, id) {
   const ctrl = new AbortController();
@@ -43,6 +45,7 @@ export function mountStorageContent(panel, node, id) {
   const usage = h('div', { class: 'storage-usage' });
   const notesHead = h('th', { scope: 'col', class: 'optional', hidden: true }, 'Notes');
   const tbody = h('tbody');
+  const graphs = storageGraphs(node, id);
   let status = null;
 
   panel.append(
@@ -60,7 +63,8 @@ export function mountStorageContent(panel, node, id) {
           h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Type'), notesHead, h('th', { scope: 'col', class: 'optional' }, 'Format'),
           h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col', class: 'optional' }, 'Guest'), h('th', { scope: 'col', class: 'optional' }, 'Created'),
           h('th', { scope: 'col', class: 'actions-col' }, h('span', { class: 'sr-only' }, 'Actions')))),
-        tbody))));
+        tbody))),
+    graphs.el);
   filter.input.addEventListener('change', () => refresh());
 
   const holds = () => splitContent(status?.content);
@@ -248,5 +252,5 @@ export function mountStorageContent(panel, node, id) {
   }
 
   refresh();
-  return () => ctrl.abort();
+  return () => { ctrl.abort(); graphs.stop(); };
 }
