@@ -118,6 +118,7 @@ bench: deps
 	python3 Tests/Bench/backup_bench.py --bin .build/release
 	python3 Tests/Bench/firewall_bench.py --bin .build/release
 	python3 Tests/Bench/sdn_bench.py --bin .build/release
+	python3 Tests/Bench/event_bench.py --bin .build/release
 	python3 Tests/Bench/responsiveness_bench.py --bin .build/release
 	python3 Tests/Bench/console_bench.py --bin .build/release
 

@@ -24,6 +24,7 @@ public final class ResourceEvents: Sendable {
     private let peerTasks = Mutex<[String: Bool]?>(nil)
     private let timer = Mutex<RepeatingTimer?>(nil)
     private let queue = DispatchQueue(label: "corral.resource-events")
+    private let started = Atomic<Bool>(false)
     /// How many comparisons ran (the benchmark's and the tests' view of it).
     public let comparisons = Atomic<Int>(0)
 
@@ -35,6 +36,7 @@ public final class ResourceEvents: Sendable {
     /// Starts watching (once; the daemon only: a CLI never does).
     public func start(interval: Double = 1) {
         guard job.claim() else { return }
+        started.store(true, ordering: .releasing)
         if let fs = state.storage.fs as? ClusterFS {
             _ = fs.addObserver { [weak self] _ in self?.trigger() }
         }
@@ -43,14 +45,19 @@ public final class ResourceEvents: Sendable {
     }
 
     public func stop() {
+        started.store(false, ordering: .releasing)
         timer.withLock { timer in
             timer?.cancel()
             timer = nil
         }
     }
 
-    /// Compares the list again soon (coalesced: a burst of triggers is one or two comparisons).
-    public func trigger() { job.schedule { [weak self] in self?.compare() } }
+    /// Compares the list again soon (coalesced: a burst of triggers is one or two comparisons). Not
+    /// before `start`: a CLI's task ending must not set off a comparison while the process exits.
+    public func trigger() {
+        guard started.load(ordering: .acquiring) else { return }
+        job.schedule { [weak self] in self?.compare() }
+    }
 
     func compare() {
         comparisons.add(1, ordering: .relaxed)

@@ -88,6 +88,8 @@ import Testing
         let resumePoint = try #require(stream.events.last?.id)
         stream.close()
         #expect(try curl(node, "/api2/json/nodes/ev/qemu/973/config", ["-X", "PUT", "-d", "name=after"]).status == 200)
+        // the comparison after a config change is asynchronous; the every-second one has run by now
+        Thread.sleep(forTimeInterval: 1.5)
         let resumed = try Stream(node, query: "?since=\(resumePoint)")
         defer { resumed.close() }
         let renamed = try #require(resumed.wait { Self.isGuest($0, 973) { $0["name"] as? String == "after" } }?.0)
