@@ -99,7 +99,7 @@ let package = Package(
             name: "HAService", dependencies: ["HA", "API", "Blocking", "Schema", "ClusterFS", "Guests", "Storage", "Tasks", "TLS"], exclude: ["README.md"]),
         .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
         // history of the node's, guests' and storages' figures (RRD), and what serves it
-        .target(name: "Metrics", dependencies: ["API", "Blocking", "Schema", "Guests", "Nodes", "RRD", "Storage"], exclude: ["README.md"]),
+        .target(name: "Metrics", dependencies: ["API", "Blocking", "ClusterFS", "Schema", "Guests", "Nodes", "RRD", "Storage", "TLS"], exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)
@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "SchemaTests", dependencies: ["Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "HTTPServer", "TLS", "Zlib", "Peers"]),
         .testTarget(
-            name: "APITests", dependencies: ["TestSupport", "API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS"]),
+            name: "APITests", dependencies: ["TestSupport", "API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS", "Metrics", "Cluster"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "ClusterFSTests", dependencies: ["TestSupport", "ClusterFS", "SQLite", "FUSE", "Corosync"]),
         .testTarget(

@@ -8,6 +8,30 @@ import Storage
 
 /// `/cluster/resources`, `/cluster/status` and `/cluster/nextid`: the cluster-wide views that every domain contributes to.
 enum ClusterEndpoints {
+    /// `/cluster/resources`' rows the caller may see: each type asks its own privileges, and a guest
+    /// row carries its pool.
+    static func visibleRows(
+        _ context: RequestContext, state: ClusterState, type: String?, poolOf: @Sendable (Int) -> String?
+    ) -> [[String: JSON]] {
+        var out: [[String: JSON]] = []
+        for var row in state.rows(type: type) {
+            switch row["type"]?.stringValue {
+            case "node":
+                guard context.has(["Sys.Audit"], on: "/nodes/\(row["node"]?.stringValue ?? "")") else { continue }
+            case "storage":
+                guard context.has(["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(row["storage"]?.stringValue ?? "")", any: true)
+                else { continue }
+            case "sdn":
+                guard context.has(["SDN.Audit"], on: "/sdn/zones/\(row["sdn"]?.stringValue ?? "")") else { continue }
+            default:
+                guard let vmid = row["vmid"]?.intValue, context.has(["VM.Audit"], on: "/vms/\(vmid)") else { continue }
+                if let pool = poolOf(Int(vmid)) { row["pool"] = .string(pool) }
+            }
+            out.append(row)
+        }
+        return out
+    }
+
     static func all(
         guests: GuestBackends, storage: Storage, state: ClusterState, poolOf: @escaping @Sendable (Int) -> String?
     ) -> [Endpoint] {
@@ -16,26 +40,9 @@ enum ClusterEndpoints {
                 pve: "GET /cluster/resources", description: "Nodes, guests, storages and SDN zones in one list (what consoles poll).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
                 handler: .blocking { context in
-                    var out: [JSON] = []
-                    for var row in state.rows(type: context.string("type")) {
-                        switch row["type"]?.stringValue {
-                        case "node":
-                            guard context.has(["Sys.Audit"], on: "/nodes/\(row["node"]?.stringValue ?? "")") else { continue }
-                        case "storage":
-                            guard
-                                context.has(
-                                    ["Datastore.Audit", "Datastore.AllocateSpace"], on: "/storage/\(row["storage"]?.stringValue ?? "")", any: true)
-                            else { continue }
-                        case "sdn":
-                            guard context.has(["SDN.Audit"], on: "/sdn/zones/\(row["sdn"]?.stringValue ?? "")") else { continue }
-                        default:
-                            guard let vmid = row["vmid"]?.intValue, context.has(["VM.Audit"], on: "/vms/\(vmid)") else { continue }
-                            if let pool = poolOf(Int(vmid)) { row["pool"] = .string(pool) }
-                        }
-                        out.append(.object(row))
-                    }
-                    return .array(out)
+                    .array(visibleRows(context, state: state, type: context.string("type"), poolOf: poolOf).map { .object($0) })
                 }),
+            prometheus(state: state, poolOf: poolOf),
             Endpoint(
                 pve: "GET /cluster/status", description: "The cluster and its nodes, as corosync sees them; a standalone node lists itself.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/", ["Sys.Audit"]),

@@ -26,6 +26,10 @@ struct APIResponder: HTTPResponder {
             writer.send(HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/javascript;charset=UTF-8")]), body: apiDoc))
             return
         }
+        if path == "/api2/prometheus/metrics" {
+            prometheus(request, writer)
+            return
+        }
         for format in [ResponseFormat.json, .extjs] {
             let prefix = "/api2/\(format.rawValue)"
             if path == prefix || path.hasPrefix(prefix + "/") {
@@ -96,6 +100,37 @@ struct APIResponder: HTTPResponder {
                 sink.attach(writer.startStream(head) { sink.closeSignal.fire() })
                 body(context, sink)
             }
+        }
+    }
+
+    /// Prometheus' scrape URL: `/cluster/metrics/prometheus` with the caller's credentials (an API
+    /// token, as PVE takes it, `PVEAPIToken=…` or Prometheus' `PVEAPIToken …`), its text as the body.
+    private func prometheus(_ request: HTTPRequest, _ writer: ResponseWriter) {
+        var call: APICall
+        do { call = try makeCall(request, "/cluster/metrics/prometheus") } catch {
+            writer.send(render(APIOutcome(.failure(error)), .json))
+            return
+        }
+        call.parameters = [:]
+        let send: @Sendable (APIOutcome) -> Void = { outcome in
+            var response: HTTPResponse
+            switch outcome.result {
+            case .success(let data):
+                response = HTTPResponse(
+                    status: 200, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
+                    body: Array((data.stringValue ?? "").utf8))
+            case .failure(let error):
+                response = HTTPResponse(
+                    status: error.status, reason: error.message,
+                    headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: Array((error.message + "\n").utf8))
+            }
+            response.logUser = outcome.user
+            writer.send(response)
+        }
+        switch dispatcher.dispatch(call) {
+        case .done(let outcome): send(outcome)
+        case .pending(let run): Task { send(await run()) }
+        default: send(APIOutcome(.failure(APIError(500, "unexpected answer"))))
         }
     }
 

@@ -2,6 +2,7 @@ import API
 import Foundation
 import Guests
 import Schema
+import Storage
 
 /// `rrddata` of the node, its guests and its storages (PVE's methods): the rows of one time frame
 /// and consolidation from this node's RRD files. Asked of another node, the call is forwarded there.
@@ -42,6 +43,9 @@ public struct MetricsDomain: Domain {
                     permission: .privileges(path: "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true),
                     handler: .blocking { context in try answer(context, service.storageFile(try context.require("storage"))) }))
         }
+        endpoints.append(.directory("/cluster/metrics", key: "name", description: "The metric servers and the export of figures."))
+        endpoints.append(Self.export(service, tree: service.storage?.fs))
+        if let external = service.external { endpoints += MetricServerEndpoints.all(external.config) }
         return endpoints
     }
 }

@@ -22,6 +22,10 @@ public final class MetricsService: Sendable {
     let log: @Sendable (String) -> Void
     private let queue = DispatchQueue(label: "corral-metrics")
     private let timer = Mutex<RepeatingTimer?>(nil)
+    /// The last 30 minutes of cycles, for `/cluster/metrics/export`.
+    public let export = MetricExport()
+    /// The external metric servers of `status.cfg` (none without a cluster filesystem: a CLI).
+    public let external: ExternalMetrics?
     /// What the last cycle cost (CPU seconds of this process, wall seconds), for the benchmark.
     public let lastCycle = Mutex<(cpu: Double, wall: Double)>((0, 0))
 
@@ -36,6 +40,7 @@ public final class MetricsService: Sendable {
         self.cpu = cpu
         self.interval = interval
         self.log = log
+        external = storage.map { ExternalMetrics(config: MetricServerConfig(tree: $0.fs), log: log) }
     }
 
     public func start() {
@@ -79,7 +84,10 @@ public final class MetricsService: Sendable {
     func sample() {
         let began = Date(), cpuBefore = Self.processCPU()
         let now = Int(Date().timeIntervalSince1970)
-        record(nodeFile(node), Self.nodeSources, now: now, values: nodeValues())
+        let fractions = cpu.fractions()
+        var cycle = MetricCycle(time: now)
+        cycle.objects.append(.init(kind: .node(node), data: MetricCycle.nodeData(cpu: fractions)))
+        record(nodeFile(node), Self.nodeSources, now: now, values: nodeValues(fractions))
         for backend in guests.all {
             for vmid in backend.store.vmids() {
                 guard let status = try? backend.status(vmid, config: nil) else { continue }
@@ -89,14 +97,27 @@ public final class MetricsService: Sendable {
                     return status[name]?.doubleValue
                 }
                 record(guestFile(vmid), Self.guestSources, now: now, values: values)
+                var data = status
+                data["vmid"] = .int(Int64(vmid))
+                cycle.objects.append(.init(kind: .guest(type: backend.type, vmid: vmid, node: node), data: data))
             }
         }
         if let storage, let config = try? storage.config() {
             for entry in config.entries where entry.isAvailable(on: node) {
                 guard let plugin = try? storage.plugin(for: entry), let usage = try? plugin.status() else { continue }
                 record(storageFile(entry.id), Self.storageSources, now: now, values: [Double(usage.total), Double(usage.used)])
+                cycle.objects.append(
+                    .init(
+                        kind: .storage(node: node, id: entry.id),
+                        data: [
+                            "type": .string(entry.type), "total": .int(usage.total), "used": .int(usage.used), "avail": .int(usage.available),
+                            "active": .int(1), "enabled": .int(1), "shared": .int(entry["shared"] == "1" ? 1 : 0),
+                            "content": .string(entry.content.sorted().joined(separator: ",")),
+                        ]))
             }
         }
+        export.add(cycle)
+        external?.send(cycle)
         lastCycle.withLock { $0 = (Self.processCPU() - cpuBefore, Date().timeIntervalSince(began)) }
     }
 
@@ -110,9 +131,9 @@ public final class MetricsService: Sendable {
         }
     }
 
-    func nodeValues() -> [Double?] {
+    func nodeValues(_ fractions: (cpu: Double, wait: Double)) -> [Double?] {
         let memory = NodeStatus.memory(), swap = NodeStatus.swap(), root = NodeStatus.filesystem("/")
-        let (busy, wait) = cpu.fractions()
+        let (busy, wait) = fractions
         let net = Self.networkBytes()
         return [
             Double(NodeStatus.loadavg().first ?? ""), Double(NodeStatus.cpuCount), busy, wait, Double(memory.total), Double(memory.used),

@@ -98,6 +98,8 @@ public enum Formats {
             NamedFormat(name: "ip") { IPAddress.isIP($0) ? nil : "value '\($0)' is not a valid IP address" },
             list("ip-list") { IPAddress.isIP($0) ? nil : "value '\($0)' is not a valid IP address" },
             NamedFormat(name: "address") { Checks.address($0) },
+            // a Graphite metric prefix: dot-separated labels of letters, digits and inner hyphens
+            regex("graphite-path", "[A-Za-z0-9]([A-Za-z0-9\\-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9\\-]*[A-Za-z0-9])?)*", "Graphite path"),
             list("address-list", of: Checks.address),
             NamedFormat(name: "CIDR") { IPAddress.isCIDR($0, v4: true, v6: true) ? nil : "value '\($0)' is not a valid CIDR" },
             NamedFormat(name: "CIDRv4") { IPAddress.isCIDR($0, v4: true, v6: false) ? nil : "value '\($0)' is not a valid IPv4 CIDR" },

@@ -14,7 +14,7 @@ import Testing
 /// types, protected, proxyto and the permission check. Our additions beyond PVE are listed explicitly.
 @Suite struct DeclarationsMatchPVETests {
     static let beyondPVE: Set<String> = [
-        "GET /", "GET /events", "POST /cluster/config/join-token", "POST /cluster/config/qdevice", "POST /cluster/ha/status/maintenance",
+        "GET /", "GET /events", "GET /cluster/metrics/prometheus", "POST /cluster/config/join-token", "POST /cluster/config/qdevice", "POST /cluster/ha/status/maintenance",
         "POST /nodes/{node}/storage/{storage}/import-volume",
         "GET /nodes/{node}/qemu/{vmid}/migrate-target", "GET /nodes/{node}/qemu/{vmid}/migrate-tunnel",
         "DELETE /cluster/config/qdevice",

@@ -52,13 +52,16 @@ import Testing
         defer { cluster.down() }
         #expect(cluster.waitAgreed())
         let failures = Mutex<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: 3) { w in
-            let node = w + 1
-            for n in 0..<1000 {
-                // each writer has its own files and all share one, so order matters
-                let own = writeThroughFUSE(cluster.path(node, "w\(node)-\(n % 100).cfg"), "writer \(node) write \(n)\n")
-                let shared = n % 10 == 0 ? writeThroughFUSE(cluster.path(node, "shared.cfg"), "writer \(node) write \(n)\n") : 0
-                if own != 0 || shared != 0 { failures.withLock { $0.append("n\(node) #\(n): \(own) \(shared)") } }
+        // 3,000 writes take about 12 s here; a hang (once, on a CI machine) fails with the daemons' stacks
+        cluster.bounded(300, "the concurrent writers") {
+            DispatchQueue.concurrentPerform(iterations: 3) { w in
+                let node = w + 1
+                for n in 0..<1000 {
+                    // each writer has its own files and all share one, so order matters
+                    let own = writeThroughFUSE(cluster.path(node, "w\(node)-\(n % 100).cfg"), "writer \(node) write \(n)\n")
+                    let shared = n % 10 == 0 ? writeThroughFUSE(cluster.path(node, "shared.cfg"), "writer \(node) write \(n)\n") : 0
+                    if own != 0 || shared != 0 { failures.withLock { $0.append("n\(node) #\(n): \(own) \(shared)") } }
+                }
             }
         }
         #expect(failures.withLock { $0 }.isEmpty)

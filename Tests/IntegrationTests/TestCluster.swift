@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import TestSupport
+import Testing
 
 /// A real N-node cluster on this machine: corosync per network namespace (Tests/Cluster/cluster.sh)
 /// and one corrald per node, joined to its namespace's corosync, its filesystem mounted where the
@@ -115,6 +116,34 @@ final class TestCluster: @unchecked Sendable {
             extraArguments: [
                 "--verify-interval", "\(verifyInterval)", "--set", "corosync-conf=\(dir)/n\(i)/corosync.conf", "--set", "corosync-start=none",
             ] + extra, ownSysfs: ownSysfs)
+    }
+
+    /// Runs `body`, but a body still running after `seconds` fails the test instead of hanging the
+    /// run: the daemons' kernel stacks and log tails are printed, then they are killed, which ends
+    /// every FUSE call still waiting on them.
+    func bounded<T>(_ seconds: Double, _ what: String, _ body: () throws -> T) rethrows -> T {
+        let done = DispatchSemaphore(value: 0)
+        let pids = daemons.map { ($0.key, $0.value.process.processIdentifier, $0.value.logFile) }
+        let fired = Atomic<Bool>(false)
+        DispatchQueue.global().async {
+            guard done.wait(timeout: .now() + seconds) == .timedOut else { return }
+            fired.store(true, ordering: .sequentiallyConsistent)
+            print("\(what) still running after \(Int(seconds)) s: killing the daemons")
+            for (i, pid, log) in pids.sorted(by: { $0.0 < $1.0 }) {
+                let stacks =
+                    (try? runCommand(
+                        "/bin/sh", ["-c", "for t in /proc/\(pid)/task/*; do echo \"== $t $(cat $t/comm) $(cat $t/wchan)\"; cat $t/stack; done"]))?
+                    .stdout ?? ""
+                let tail = (try? runCommand("/usr/bin/tail", ["-n", "40", log ?? "/dev/null"]))?.stdout ?? ""
+                print("--- node \(i) (pid \(pid)) threads:\n\(stacks)\n--- node \(i) log:\n\(tail)")
+                kill(pid, SIGKILL)
+            }
+        }
+        defer {
+            done.signal()
+            if fired.load(ordering: .sequentiallyConsistent) { Issue.record("\(what) hung for \(Int(seconds)) s") }
+        }
+        return try body()
     }
 
     func stopDaemon(_ i: Int) { _ = daemons.removeValue(forKey: i)?.terminate() }

@@ -332,6 +332,13 @@ GET /nodes/{node}/sdn/vnets/{vnet}
 POST /nodes/{node}/startall
 POST /nodes/{node}/migrateall
 GET /nodes/{node}/rrddata
+GET /cluster/metrics
+GET /cluster/metrics/server
+GET /cluster/metrics/server/{id}
+POST /cluster/metrics/server/{id}
+PUT /cluster/metrics/server/{id}
+DELETE /cluster/metrics/server/{id}
+GET /cluster/metrics/export
 GET /nodes/{node}/qemu/{vmid}/rrddata
 GET /nodes/{node}/lxc/{vmid}/rrddata
 GET /nodes/{node}/storage/{storage}/rrddata
