@@ -68,13 +68,16 @@ public final class ClusterState: Sendable {
     }
 
     /// This node's guest rows, reused while fresh (see `localGuests`).
-    func cachedGuestRows() -> [[String: JSON]] {
+    func cachedGuestRows(maxAge: Double = 1) -> [[String: JSON]] {
         let current = generation.load(ordering: .acquiring)
-        if let cached = localGuests.withLock({ $0 }), cached.generation == current, Date().timeIntervalSince(cached.at) < 1 {
+        if let cached = localGuests.withLock({ $0 }), cached.generation == current, Date().timeIntervalSince(cached.at) < maxAge {
             return cached.rows
         }
         return guestRows()
     }
+
+    /// Makes the next rows fresh (a guest's state changed without a task or a config write).
+    public func invalidateGuests() { generation.add(1, ordering: .releasing) }
 
     /// Local changes that make cached rows stale: a config of this node written, a task ended.
     public func watch(tasks: TaskManager?) {
@@ -201,10 +204,12 @@ public final class ClusterState: Sendable {
 
     /// Every node's rows of `type` (node, vm, storage; nil for all): this node's live, the others'
     /// as they last published them, offline nodes from what the configuration says.
-    public func rows(type: String?) -> [[String: JSON]] {
+    /// `guestAge`: how old this node's guest rows may be while nothing marked them stale (a task's
+    /// end, a config write, libvirt's word): the moving figures age, the rest does not.
+    public func rows(type: String?, guestAge: Double = 1) -> [[String: JSON]] {
         var out: [[String: JSON]] = []
         if type == nil || type == "node" { out.append(nodeRow()) }
-        if type == nil || type == "vm" { out += cachedGuestRows() }
+        if type == nil || type == "vm" { out += cachedGuestRows(maxAge: guestAge) }
         if type == nil || type == "storage" { out += storageRows() }
         let members = members()
         if type == nil || type == "sdn" { out += sdnRows(nodes: members.count > 1 ? members.keys.sorted() : [nodeName]) }

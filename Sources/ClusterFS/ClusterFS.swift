@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// What a stat of a path returns.
 public struct FileInfo: Equatable, Sendable {
@@ -38,11 +39,17 @@ public final class ClusterFS: @unchecked Sendable {
     public let nodeID: UInt32
     public let limits: Limits
     public let startTime = UInt32(time(nil))
+    /// Unique in the process: what caches of parsed files key on (an address can be reused).
+    public let instance = ClusterFS.instances.add(1, ordering: .relaxed).newValue
+    private static let instances = Atomic<UInt64>(0)
     /// Per-node values shared with the other nodes and never stored (see StatusChannel).
     public let status: StatusChannel
     let memdb: MemDB
     private var mutex = pthread_mutex_t()
     private var observers: [Int: @Sendable ([ClusterFSChange]) -> Void] = [:]
+    /// `.vmlist` as last built, and the tree version it belongs to: every guest listing reads it, and
+    /// building it walks every node's config directories.
+    private var vmlistCache: (version: UInt64, text: String)?
     private var nextObserver = 0
     /// Whether writes are allowed (quorum); local mode is always quorate.
     public var isQuorate: @Sendable () -> Bool = { true }
@@ -480,10 +487,13 @@ public final class ClusterFS: @unchecked Sendable {
 
     private func vmlistJSON() -> String {
         locked {
+            if let cached = vmlistCache, cached.version == memdb.version { return cached.text }
             let items = guestConfigs().sorted { $0.0.vmid < $1.0.vmid }.map { g, _ in
                 "\"\(g.vmid)\": { \"node\": \"\(g.node)\", \"type\": \"\(g.type)\", \"version\": \(g.version) }"
             }
-            return "{\n\"version\": \(memdb.version),\n\"ids\": {\n" + items.joined(separator: ",\n") + "}\n\n}\n"
+            let text = "{\n\"version\": \(memdb.version),\n\"ids\": {\n" + items.joined(separator: ",\n") + "}\n\n}\n"
+            vmlistCache = (memdb.version, text)
+            return text
         }
     }
 }

@@ -80,6 +80,14 @@ public struct NodeServices: Sendable {
         if let resourceEvents {
             // a guest that started or stopped is in the list at once, not at the next second
             _ = tasks.addObserver { event in if case .finished = event { resourceEvents.trigger() } }
+            // and one that stopped by itself (shut down inside, crashed) at libvirt's word, not at the next second;
+            // libvirt's word can also come just after a task ended, which the rows cached then did not see
+            if let state = clusterState {
+                vms?.hypervisor.addListener { _ in
+                    state.invalidateGuests()
+                    resourceEvents.trigger()
+                }
+            }
         }
         // the ports that stay open unless a rule closes them: the API's, the peers', SSH
         let ports = settings.listen.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }.filter { $0 > 0 }

@@ -25,12 +25,20 @@ public struct GuestStore: Sendable {
 
     /// The config and its digest; 500 as PVE when the file does not exist on this node.
     public func load(_ vmid: Int) throws -> (config: GuestConfig, digest: String) {
-        guard let data = try? fs.read(configPath(vmid)) else {
-            throw GuestError(500, "Configuration file '\(configPath(vmid))' does not exist")
+        let path = configPath(vmid)
+        // the cluster filesystem's versions are exact: a config parsed at a version is that version's
+        // (asked before the read, so a change in between only makes the cached entry miss)
+        let exact = fs is ClusterFS
+        let version = exact ? (try? fs.stamp(path))?.version : nil
+        if let version, let hit = GuestStoreCache.config(fs, path, version) { return hit }
+        guard let data = try? fs.read(path) else {
+            throw GuestError(500, "Configuration file '\(path)' does not exist")
         }
         do {
-            return (try GuestConfig.parse(String(decoding: data, as: UTF8.self)), GuestConfig.digest(of: data))
-        } catch { throw GuestError(wrapping: error, "cannot parse \(configPath(vmid))") }
+            let loaded = (config: try GuestConfig.parse(String(decoding: data, as: UTF8.self)), digest: GuestConfig.digest(of: data))
+            if let version { GuestStoreCache.keep(fs, path, version, loaded) }
+            return loaded
+        } catch { throw GuestError(wrapping: error, "cannot parse \(path)") }
     }
 
     public func save(_ vmid: Int, _ config: GuestConfig) throws {
@@ -57,9 +65,9 @@ public struct GuestStore: Sendable {
 
     /// VMIDs of this node's guests of this type.
     public func vmids() -> [Int] {
-        guard let data = try? fs.read(".vmlist"), let ids = (try? JSONParser.parse(data))?["ids"]?.objectValue else { return [] }
+        guard let data = try? fs.read(".vmlist"), let ids = GuestStoreCache.vmlist(data) else { return [] }
         return ids.compactMap { id, entry in
-            entry["node"]?.stringValue == node && entry["type"]?.stringValue == type ? Int(id) : nil
+            entry.node == node && entry.type == type ? id : nil
         }.sorted()
     }
 

@@ -34,7 +34,7 @@ public enum Digest {
 
     /// HMAC-SHA256. Stands for `HMAC(EVP_sha256(), …)`.
     /// SHA-1 in lowercase hex: PVE's `digest` of config files.
-    public static func sha1Hex(_ data: [UInt8]) -> String { sha1(data).map { String(format: "%02x", $0) }.joined() }
+    public static func sha1Hex(_ data: [UInt8]) -> String { hex(sha1(data)) }
 
     /// HMAC-SHA1 (TOTP's default). Stands for `HMAC` with `EVP_sha1`.
     public static func hmacSHA1(key: [UInt8], data: [UInt8]) -> [UInt8] {

@@ -52,6 +52,10 @@ marked "new"), applies them (a task; the node then has the zone available), remo
 Datacenter → HA puts a VM made through the API under HA (stopped) and edits it, adds a node-affinity rule (refused
 first without resources), sees quorum, the service and the node's maintenance in and out under Status, and removes
 the rule and the resource through the views.
+Datacenter → Metric Server adds a Graphite entry (UDP; first refused for a bad host name, the server's 400 beside the
+field) and an InfluxDB entry over HTTP with a token (to a stand-in InfluxDB on 127.0.0.1) through its dialogs, edits
+both (one disabled, the other's token left "unchanged"), checks the list and GET /cluster/metrics/server/{id}, shows
+the view read only to an auditor and not at all without Sys.Audit on /, and removes both.
 
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
@@ -68,6 +72,7 @@ Needs: chromium, chromium-driver (Debian) and selenium (pip). Runs as root (FUSE
 import argparse
 import base64
 import hashlib
+import http.server
 import json
 import os
 import socket
@@ -81,6 +86,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -3177,6 +3183,291 @@ def sdn_leftovers(daemon, auth):
 
 # --- main ------------------------------------------------------------------------------------
 
+# --- metric servers --------------------------------------------------------------------------
+
+METRIC_GRAPHITE, METRIC_INFLUX = "bt-graphite", "bt-influx"
+METRIC_TOKEN = "bt-token-4711"
+METRIC_USER, METRIC_PASSWORD = "bt-metrics", "bt-metrics-password"
+
+
+class InfluxStub:
+    """InfluxDB's HTTP API as far as a metric server's connection test and writes need it, on 127.0.0.1: every GET
+    (…/health) is answered 200, every POST (…/api/v2/write) 204; the Authorization headers sent are kept."""
+
+    def __init__(self):
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self, code, body=b""):
+                seen.append((self.command, self.path, self.headers.get("Authorization")))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                self.send_response(code)
+                if code != 204:
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if code != 204:
+                    self.wfile.write(body)
+
+            def do_GET(self):  # noqa: N802 — BaseHTTPRequestHandler's naming
+                self.answer(200, b'{"status":"pass"}')
+
+            def do_POST(self):  # noqa: N802
+                self.answer(204)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def metric_servers(c, daemon):
+    """Datacenter → Metric Server. Add → Graphite is refused by the server for a bad host name (its 400 beside the
+    Server field), then makes bt-graphite (127.0.0.1, UDP: the API's connection test only opens a socket, the default
+    port 2003, path corral.bt, MTU 1400); its dialog has no InfluxDB options. Add → InfluxDB makes bt-influx over HTTP
+    to a stand-in InfluxDB on 127.0.0.1 (InfluxStub), with organization, bucket, max. body size and a token: the token
+    reaches the stand-in (or the node's metricserver/<id>.pw) and never GET …/server/{id}. Edit disables bt-graphite
+    and empties its MTU (sent as `delete`); Edit of bt-influx changes the bucket with the token field left empty
+    ("unchanged": the stored token stays). GET /cluster/metrics/server/{id} has each change; the list shows ID, type,
+    server, port and Enabled, also in the dark theme and at phone width. A user with PVEAuditor on / sees the list without
+    Add, Edit or Remove; with PVEVMUser on /vms only, the tab is not offered. Both entries are removed through the view."""
+    auth = daemon.login()
+    dlg = "dialog.form-dialog[open]"
+    base = "/cluster/metrics/server"
+    rows = "#tabpanel [data-role=metric-servers]"
+    gr_row, in_row = f'{rows} tr[data-metric="{METRIC_GRAPHITE}"]', f'{rows} tr[data-metric="{METRIC_INFLUX}"]'
+    userid = f"{METRIC_USER}@pve"
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def acl(**params):
+        """PUT /access/acl (its `path` parameter is call()'s own argument name)."""
+        req = urllib.request.Request(f"{daemon.url}api2/json/access/acl", data=urllib.parse.urlencode(params).encode(), method="PUT")
+        req.add_header("Cookie", "PVEAuthCookie=" + urllib.parse.quote(auth["ticket"], safe=""))
+        req.add_header("CSRFPreventionToken", auth["csrf"])
+        urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30).close()
+
+    def entry(mid):
+        return call("GET", f"{base}/{mid}")
+
+    def ours():
+        return {s.get("id"): s for s in call("GET", base) if s.get("id") in (METRIC_GRAPHITE, METRIC_INFLUX)}
+
+    def view():
+        goto(c, "#dc/metrics", "#tab-metrics")
+        c.wait(lambda: list_loaded(c), "the metric server list", 20)
+
+    def no_errors():
+        if c.visible("#tabpanel .notice-error"):
+            raise Failure("the metric server view says: " + c.q("#tabpanel .notice-error").text)
+
+    def add(kind):
+        c.click("#tabpanel [data-action=add]")
+        c.click(f'#tabpanel .menu-item[data-type="{kind}"]')
+        c.wait(lambda: c.visible(f"{dlg} input[name=server]"), f"the {kind} dialog")
+
+    def enabled(name):
+        return c.q(f'{dlg} [name="{name}"]').is_enabled()
+
+    def token_seen():
+        pw = daemon.data / "pve" / "priv" / "metricserver" / f"{METRIC_INFLUX}.pw"
+        try:
+            if pw.read_text() == METRIC_TOKEN:
+                return True
+        except OSError:
+            pass
+        return any(auth_header == f"Token {METRIC_TOKEN}" for _, _, auth_header in stub.seen)
+
+    def relog(user, realm, password):
+        if c.q("#session:not([hidden]) #logout"):
+            c.click("#logout")
+        log_in_as(c, user, realm, password)
+
+    if ours():
+        raise Failure(f"metric servers {sorted(ours())} exist before the test made them")
+    stub = InfluxStub()
+    stale = (401, re.compile(r"/api2/json/"))  # requests in flight when a session ends
+    refused = (400, re.compile(r"/api2/json/cluster/metrics/server/"))
+    forbidden = (403, re.compile(r"/api2/json/"))  # the user without Sys.Audit on / meets the views it may not read
+    c.expected.append(refused)
+    passed = False
+    try:
+        view()
+        no_errors()
+        c.shot("metrics-empty")
+
+        # Graphite: refused beside Server first, then made over UDP
+        add("graphite")
+        if c.q(f"{dlg} input[name=port]").get_attribute("value") != "2003":
+            raise Failure(f"the Graphite dialog starts with port {c.q(f'{dlg} input[name=port]').get_attribute('value')!r}")
+        for name in ("influxdbproto", "token", "bucket", "organization", "max-body-size", "verify-certificate"):
+            if c.q(f'{dlg} [name="{name}"]'):
+                raise Failure(f"the Graphite dialog offers InfluxDB's {name}")
+        if enabled("timeout") or not enabled("mtu"):
+            raise Failure("over UDP the Graphite dialog should take the MTU and not the TCP timeout")
+        fill(c, dlg, {"id": METRIC_GRAPHITE, "server": "not a host name", "path": "corral.bt", "mtu": "1400"})
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: field_error(c, dlg, "server")
+               or (c.visible(f"{dlg} .notice-error") and fail("the refusal is not beside Server: " + c.q(f"{dlg} .notice-error").text))
+               or (not c.q(dlg) and fail("a metric server with a bad host name was saved")), "the refusal of a bad host name", 20)
+        c.collect_logs()
+        c.shot("metrics-refused")
+        if ours():
+            raise Failure(f"the refused entry is in GET {base}: {ours()}")
+        fill(c, dlg, {"server": "127.0.0.1"})
+        c.shot("metrics-add-graphite")
+        form_submit(c, "Graphite")
+        c.wait(lambda: c.q(gr_row), f"{METRIC_GRAPHITE} in the list", 20)
+        got = entry(METRIC_GRAPHITE)
+        want = {"type": "graphite", "server": "127.0.0.1", "port": "2003", "path": "corral.bt", "mtu": "1400"}
+        if {k: str(got.get(k)) for k in want} != want or str(got.get("disable") or 0) != "0":
+            raise Failure(f"GET {base}/{METRIC_GRAPHITE} has {got}")
+
+        # InfluxDB over HTTP to the stand-in, with a token
+        add("influxdb")
+        if c.q(f"{dlg} input[name=port]").get_attribute("value") != "8089":
+            raise Failure(f"the InfluxDB dialog starts with port {c.q(f'{dlg} input[name=port]').get_attribute('value')!r}")
+        for name in ("proto", "path"):
+            if c.q(f'{dlg} [name="{name}"]'):
+                raise Failure(f"the InfluxDB dialog offers Graphite's {name}")
+        if enabled("token") or enabled("bucket") or not enabled("mtu"):
+            raise Failure("over UDP the InfluxDB dialog should take the MTU and not the HTTP options")
+        if c.q(f"{dlg} input[name=token]").get_attribute("type") != "password":
+            raise Failure("the token is not a password field")
+        fill(c, dlg, {"id": METRIC_INFLUX, "server": "127.0.0.1", "port": str(stub.port), "influxdbproto": "http"})
+        if not enabled("token") or enabled("mtu") or enabled("verify-certificate"):
+            raise Failure("over HTTP the InfluxDB dialog should take the token, not the MTU nor certificate checks")
+        fill(c, dlg, {"organization": "corral", "bucket": "bt", "token": METRIC_TOKEN, "max-body-size": "100000"})
+        c.shot("metrics-add-influxdb")
+        form_submit(c, "InfluxDB")
+        c.wait(lambda: c.q(in_row), f"{METRIC_INFLUX} in the list", 20)
+        got = entry(METRIC_INFLUX)
+        want = {"type": "influxdb", "server": "127.0.0.1", "port": str(stub.port), "influxdbproto": "http",
+                "organization": "corral", "bucket": "bt", "max-body-size": "100000"}
+        if {k: str(got.get(k)) for k in want} != want:
+            raise Failure(f"GET {base}/{METRIC_INFLUX} has {got}")
+        if "token" in got or METRIC_TOKEN in json.dumps(got) or METRIC_TOKEN in json.dumps(call("GET", base)):
+            raise Failure(f"GET {base} shows the token")
+        c.wait(token_seen, "the token at the InfluxDB stand-in (or in metricserver/<id>.pw)", 20)
+
+        # Edit: disable bt-graphite and empty its MTU
+        click_fresh(c, f"{gr_row} button[data-action=edit]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=path]"), "the Graphite Edit dialog")
+        if c.q(f"{dlg} input[name=id]").get_attribute("readonly") is None:
+            raise Failure("the Edit dialog lets the ID be changed")
+        if c.q(f"{dlg} input[name=mtu]").get_attribute("value") != "1400":
+            raise Failure("the Edit dialog does not show the stored MTU")
+        c.click(f"{dlg} input[name=disable]")
+        c.q(f"{dlg} input[name=mtu]").clear()
+        form_submit(c, "Graphite edit")
+        got = entry(METRIC_GRAPHITE)
+        if str(got.get("disable")) != "1" or "mtu" in got or got.get("path") != "corral.bt" or str(got.get("port")) != "2003":
+            raise Failure(f"after Edit GET {base}/{METRIC_GRAPHITE} has {got}")
+        c.wait(lambda: c.q(f"{gr_row}.is-disabled") and "No" in text_of(c, f"{gr_row} td:nth-of-type(4)"),
+               f"{METRIC_GRAPHITE} disabled in the list", 20)
+
+        # Edit bt-influx in the dark theme: the bucket changes, the token field stays empty ("unchanged")
+        c.click("#theme-toggle")
+        c.wait(lambda: c.js("return document.documentElement.dataset.theme") == "dark", "the dark theme")
+        click_fresh(c, f"{in_row} button[data-action=edit]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=bucket]"), "the InfluxDB Edit dialog")
+        tok = c.q(f"{dlg} input[name=token]")
+        if tok.get_attribute("value") or tok.get_attribute("placeholder") != "unchanged":
+            raise Failure(f"the Edit dialog's token field: value {tok.get_attribute('value')!r}, placeholder {tok.get_attribute('placeholder')!r}")
+        fill(c, dlg, {"bucket": "bt2"})
+        c.shot("metrics-edit-influxdb-dark")
+        form_submit(c, "InfluxDB edit")
+        got = entry(METRIC_INFLUX)
+        if got.get("bucket") != "bt2" or got.get("organization") != "corral" or "token" in got:
+            raise Failure(f"after Edit GET {base}/{METRIC_INFLUX} has {got}")
+        pw = daemon.data / "pve" / "priv" / "metricserver" / f"{METRIC_INFLUX}.pw"
+        if pw.exists() and pw.read_text() != METRIC_TOKEN:
+            raise Failure(f"the Edit without a token changed the stored token to {pw.read_text()!r}")
+
+        # The list
+        c.wait(lambda: "InfluxDB" in text_of(c, in_row) and str(stub.port) in text_of(c, in_row), f"{METRIC_INFLUX} in the list", 20)
+        cells = c.js("return [...document.querySelectorAll(arguments[0] + ' tr[data-metric^=\"bt-\"]')]"
+                     ".map((tr) => [...tr.cells].slice(0, 5).map((td) => td.textContent.trim()))", rows)
+        want_rows = [[METRIC_GRAPHITE, "Graphite", "127.0.0.1", "2003", "No"], [METRIC_INFLUX, "InfluxDB", "127.0.0.1", str(stub.port), "Yes"]]
+        if cells != want_rows:
+            raise Failure(f"the list shows {cells}, not {want_rows}")
+        no_errors()
+        c.shot("metrics-list-dark")
+        c.click("#theme-toggle")
+        c.wait(lambda: c.js("return document.documentElement.dataset.theme") != "dark", "the light theme")
+        c.shot("metrics-list")
+        c.size(*PHONE)
+        time.sleep(0.2)
+        c.shot("metrics-list")
+        wide = c.js("return document.documentElement.scrollWidth")
+        c.size(*DESKTOP)
+        if wide > PHONE[0]:
+            raise Failure(f"the metric server view is wider than the phone ({wide}px)")
+
+        # Sys.Audit on / without Sys.Modify: the list, no buttons; without Sys.Audit on /: no tab
+        c.expected.append(stale)
+        call("POST", "/access/users", userid=userid, password=METRIC_PASSWORD)
+        acl(path="/", roles="PVEAuditor", users=userid)
+        relog(METRIC_USER, "pve", METRIC_PASSWORD)
+        view()
+        c.wait(lambda: c.q(gr_row) and c.q(in_row), "both entries in the auditor's list", 20)
+        if c.q("#tabpanel [data-action=add]") or c.q(f"{rows} button"):
+            raise Failure("a user without Sys.Modify on / is offered Add, Edit or Remove")
+        if not c.visible("#tabpanel [data-role=read-only]"):
+            raise Failure("the auditor's view does not say it is read only")
+        c.shot("metrics-auditor")
+        acl(path="/", roles="PVEAuditor", users=userid, delete=1)
+        acl(path="/vms", roles="PVEVMUser", users=userid)
+        c.expected.append(forbidden)
+        relog(METRIC_USER, "pve", METRIC_PASSWORD)
+        c.js("location.hash = '#dc/metrics'")
+        c.wait(lambda: c.q("#tab-summary[aria-selected=true]"), "the datacenter's first tab instead of Metric Server", 20)
+        if c.q("#tab-metrics"):
+            raise Failure("a user without Sys.Audit on / is offered Metric Server")
+        relog(USER, REALM, PASSWORD)
+        c.collect_logs()
+        c.expected.remove(forbidden)
+        view()
+        c.wait(lambda: c.q(f"{gr_row} button[data-action=remove]"), "the administrator's buttons again", 20)
+
+        # Remove both through the view
+        for mid, row in ((METRIC_GRAPHITE, gr_row), (METRIC_INFLUX, in_row)):
+            click_fresh(c, f"{row} button[data-action=remove]")
+            c.click("dialog.confirm-dialog button[type=submit]")
+            c.wait(lambda: not c.q("dialog.confirm-dialog"), "the confirmation to close")
+            c.wait(lambda: not c.q(row), f"{mid} to leave the list", 20)
+        if ours():
+            raise Failure(f"after Remove GET {base} still has {sorted(ours())}")
+        no_errors()
+        passed = True
+    finally:
+        c.js("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+        if c.js("return document.documentElement.dataset.theme") == "dark":
+            quietly("light theme", lambda: c.click("#theme-toggle"))
+        c.size(*DESKTOP)
+        if c.q("#session-user") is None or c.q("#session-user").text != f"{USER}@{REALM}":
+            quietly("administrator's login", lambda: relog(USER, REALM, PASSWORD))
+        c.collect_logs()
+        for allowance in (stale, refused, forbidden):
+            if allowance in c.expected:
+                c.expected.remove(allowance)
+        quietly("metric server clean-up", lambda: [call("DELETE", f"{base}/{mid}") for mid in ours()])
+        quietly("metric test user", lambda: call("DELETE", f"/access/users/{userid}")
+                if any(u.get("userid") == userid for u in call("GET", "/access/users")) else None)
+        stub.stop()
+        if passed:
+            c.js("location.hash = '#dc'")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=".build/release", help="directory with corrald (default .build/release)")
@@ -3255,6 +3546,7 @@ def main():
         ok = ok and step("datacenter cluster (standalone)", dc_cluster_standalone)
         ok = ok and step("firewall datacenter", lambda c: firewall_datacenter(c, daemon))
         ok = ok and step("sdn", lambda c: sdn_view(c, daemon))
+        ok = ok and step("metric servers", lambda c: metric_servers(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node bulk start and stop", lambda c: node_bulk(c, daemon))

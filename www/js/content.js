@@ -2,7 +2,8 @@
 // (see router.js for routes). Each tab is a view module with
 // mount(panel, route) → cleanup(). New object types (storage, pools, …)
 // register in VIEWS. A tab with `when` shows only while when() holds (the
-// node's Shell is root@pam's); the strip is rebuilt when another user logs in.
+// node's Shell is root@pam's; Metric Server needs Sys.Audit on /); the strip
+// is rebuilt when another user logs in or the user's privileges change.
 
 import { h, icon, replaceChildren } from './dom.js';
 import { navigate } from './router.js';
@@ -40,11 +41,13 @@ import { mountDcFirewall, mountGuestFirewall, mountNodeFirewall } from './views/
 import { mountNodeNetwork } from './views/node-network.js';
 import { mountDcSdn } from './views/sdn.js';
 import { mountDcHa } from './views/ha.js';
+import { mountDcMetrics } from './views/dc-metrics.js';
 import { guestTitle } from './guests.js';
-import { sessionUser } from './login.js';
+import { hasCap, sessionStamp, sessionUser } from './login.js';
 
 const tab = (id, label, iconName, mount, when = null) => ({ id, label, icon: iconName, mount, when });
 const asRoot = () => sessionUser() === 'root@pam';
+const dcAudit = () => hasCap('dc', 'Sys.Audit'); // privileges on / (PVE's cap.dc)
 
 /** A guest's tabs: Summary and Console, the type's own, then Snapshots, Backup, Firewall and Permissions. */
 const guestTabs = (mountConsole, own = []) => [
@@ -69,6 +72,7 @@ const VIEWS = {
       tab('firewall', 'Firewall', 'firewall', mountDcFirewall),
       tab('sdn', 'SDN', 'network', mountDcSdn),
       tab('ha', 'HA', 'reboot', mountDcHa),
+      tab('metrics', 'Metric Server', 'metrics', mountDcMetrics, dcAudit),
       tab('users', 'Users', 'user', mountDcUsers),
       tab('groups', 'Groups', 'group', mountDcGroups),
       tab('roles', 'Roles', 'shield', mountDcRoles),
@@ -117,7 +121,7 @@ const VIEWS = {
 const visibleTabs = (view) => view.tabs.filter((t) => !t.when || t.when());
 
 export function createContent(main) {
-  let current = null;   // {key, user, route, tabButtons, panel, heading}
+  let current = null;   // {key, stamp (user and privileges), route, tabButtons, panel, heading}
   let cleanup = null;
 
   function unmount() {
@@ -182,7 +186,7 @@ export function createContent(main) {
         tablist),
       panel);
     document.title = `${view.title(route)} – Corral`;
-    current = { key: route.key, user: sessionUser(), route, tabButtons, panel, titleText };
+    current = { key: route.key, stamp: sessionStamp(), route, tabButtons, panel, titleText };
   }
 
   return {
@@ -199,7 +203,7 @@ export function createContent(main) {
       const view = VIEWS[route.type] || VIEWS.dc;
       const tabs = visibleTabs(view);
       if (!tabs.some((t) => t.id === route.tab)) route = { ...route, tab: tabs[0].id, sub: undefined };
-      if (!current || current.key !== route.key || current.user !== sessionUser()) buildObject(route);
+      if (!current || current.key !== route.key || current.stamp !== sessionStamp()) buildObject(route);
       mountTab(route);
     },
   };

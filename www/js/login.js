@@ -6,7 +6,8 @@
 // Tickets live 2 hours, so we trade the ticket for a fresh one every 15 min.
 //
 // The ticket itself lives only in the cookie; sessionStorage keeps the user
-// name and CSRF token so that a reload of this tab keeps the session while the
+// name, CSRF token and capabilities (the login answer's `cap`, which views and
+// buttons are offered by) so that a reload of this tab keeps the session while the
 // ticket is valid. While nobody is logged in, the modal login dialog covers the
 // (hidden) console and cannot be dismissed.
 
@@ -62,7 +63,8 @@ function clearTicket() {
 function loadStored() {
   try {
     const s = JSON.parse(sessionStorage.getItem(STORE_KEY));
-    return s && typeof s.username === 'string' && typeof s.csrf === 'string' ? s : null;
+    if (!s || typeof s.username !== 'string' || typeof s.csrf !== 'string') return null;
+    return { username: s.username, csrf: s.csrf, cap: s.cap && typeof s.cap === 'object' ? s.cap : null };
   } catch {
     return null; // storage disabled or garbage
   }
@@ -70,7 +72,7 @@ function loadStored() {
 
 function store(s) {
   try {
-    if (s) sessionStorage.setItem(STORE_KEY, JSON.stringify({ username: s.username, csrf: s.csrf }));
+    if (s) sessionStorage.setItem(STORE_KEY, JSON.stringify({ username: s.username, csrf: s.csrf, cap: s.cap }));
     else sessionStorage.removeItem(STORE_KEY);
   } catch {
     // storage disabled: the session lasts for this page view only
@@ -86,11 +88,12 @@ function ticketInfo(ticket) {
 
 // --- session -------------------------------------------------------------------
 
-/** Adopt a fresh ticket + CSRF token (login or renewal). */
+/** Adopt a fresh ticket + CSRF token (login or renewal), with what the user may do (`cap`). */
 function adopt(data) {
   writeTicket(data.ticket);
   setCsrfToken(data.CSRFPreventionToken);
-  session = { username: data.username || session?.username, csrf: data.CSRFPreventionToken };
+  const cap = data.cap && typeof data.cap === 'object' ? data.cap : session?.cap ?? null;
+  session = { username: data.username || session?.username, csrf: data.CSRFPreventionToken, cap };
   store(session);
 }
 
@@ -169,6 +172,26 @@ function expire() {
 
 /** The logged-in user ("root@pam"), or null while nobody is. */
 export const sessionUser = () => (session ? session.username : null);
+
+/**
+ * Whether the session holds privilege `priv` in group `group` of the login answer's `cap`, as PVE groups
+ * them: `dc` has Sys.Audit and Sys.Modify on / (`hasCap('dc', 'Sys.Audit')`), `nodes` the Sys.* of the nodes,
+ * and so on. A view or button offered by it is a convenience: the API checks every call itself. Unknown
+ * capabilities (a session resumed from an older console's storage) count as held until the next renewal.
+ */
+export function hasCap(group, priv) {
+  if (!session) return false;
+  if (!session.cap) return true;
+  return !!Number(session.cap[group]?.[priv]);
+}
+
+/** Changes when another user logs in or the user's capabilities change: content.js then rebuilds the tab strip. */
+export function sessionStamp() {
+  if (!session) return '';
+  const cap = session.cap || {};
+  const held = Object.keys(cap).sort().map((g) => `${g}:${Object.keys(cap[g] || {}).filter((p) => Number(cap[g][p])).sort().join(',')}`);
+  return `${session.username} ${held.join(';')}`;
+}
 
 /** The header's Log out button. Tickets are stateless: forgetting ours is all a logout takes. */
 export function logout() {
