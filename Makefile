@@ -12,7 +12,7 @@ BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-
 RUN_DEPS := corosync libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools btrfs-progs libiscsi-bin curl tzdata novnc \
 	lxc uidmap e2fsprogs xz-utils zstd busybox-static debootstrap genisoimage smartmontools nftables dnsmasq-base
 TEST_DEPS := curl openssl python3 python3-pip graphite-carbon influxdb prometheus corosync corosync-qnetd corosync-qdevice libnss3-tools tgt syslinux-utils iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
-BENCH_DEPS := nginx-light wrk curl openssl python3 python3-pip corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage \
+BENCH_DEPS := nginx-light wrk curl openssl python3 python3-pip rrdtool corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage \
 	chromium chromium-driver
 
 .PHONY: all build release deps test-deps run stop install deb test bench fuzz clean
@@ -110,7 +110,7 @@ bench: deps
 	bash Tests/Bench/bench.sh .build/release/corrald
 	python3 Tests/Bench/clusterfs_bench.py --corrald .build/release/corrald
 	bash Tests/Bench/replication_bench.sh .build/release
-	python3 Tests/Bench/cluster_bench.py --bin .build/release
+	python3 Tests/Bench/cluster_bench.py --bin .build/release --guests 1000
 	python3 Tests/Bench/vm_bench.py --bin .build/release
 	python3 Tests/Bench/ct_bench.py --bin .build/release
 	python3 Tests/Bench/storage_bench.py --bin .build/release
@@ -119,6 +119,7 @@ bench: deps
 	python3 Tests/Bench/firewall_bench.py --bin .build/release
 	python3 Tests/Bench/sdn_bench.py --bin .build/release
 	python3 Tests/Bench/event_bench.py --bin .build/release
+	python3 Tests/Bench/metrics_bench.py --bin .build/release
 	python3 Tests/Bench/responsiveness_bench.py --bin .build/release
 	python3 Tests/Bench/console_bench.py --bin .build/release
 

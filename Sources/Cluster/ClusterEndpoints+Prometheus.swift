@@ -38,12 +38,23 @@ enum PrometheusText {
 
     static func render(_ rows: [[String: JSON]], version: String, repoID: String) -> String {
         var out = ""
+        out.reserveCapacity(rows.count * 800)
         func family(_ name: String, _ help: String, _ type: String, _ samples: [(labels: [(String, String)], value: String)]) {
             guard !samples.isEmpty else { return }
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for sample in samples {
-                let labels = sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
-                out += "\(name){\(labels)} \(sample.value)\n"
+                out += name
+                out += "{"
+                for (i, label) in sample.labels.enumerated() {
+                    if i > 0 { out += "," }
+                    out += label.0
+                    out += "=\""
+                    out += escape(label.1)
+                    out += "\""
+                }
+                out += "} "
+                out += sample.value
+                out += "\n"
             }
         }
         let measured = rows.filter { ["node", "qemu", "lxc", "storage"].contains($0["type"]?.stringValue ?? "") }
@@ -100,6 +111,9 @@ enum PrometheusText {
     }
 
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        // most values need nothing: Foundation's replacing is the slow part of a thousand guests' text
+        guard text.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return text }
+        return text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(
+            of: "\n", with: "\\n")
     }
 }

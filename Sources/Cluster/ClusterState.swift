@@ -62,7 +62,7 @@ public final class ClusterState: Sendable {
 
     public func guestRows() -> [[String: JSON]] {
         let current = generation.load(ordering: .acquiring)
-        let rows = guests.all.flatMap { backend in backend.vmids().compactMap { backend.resourceRow($0) } }
+        let rows = guests.all.flatMap { backend in backend.resourceRows(backend.vmids()) }
         localGuests.withLock { $0 = (rows, Date(), current) }
         return rows
     }

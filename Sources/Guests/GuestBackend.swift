@@ -50,6 +50,9 @@ public protocol GuestBackend: AnyObject, Sendable {
     func isRunning(_ vmid: Int) -> Bool
     /// `status/current` of one guest (PVE's fields for its type).
     func status(_ vmid: Int, config: GuestConfig?) throws -> [String: JSON]
+    /// Many guests' status at once (the sampler, `/cluster/resources`): a type that can ask its
+    /// hypervisor once for all of them does; guests whose status fails are left out.
+    func statuses(_ vmids: [Int]) -> [Int: [String: JSON]]
     /// Keys of `status` that `/cluster/resources` leaves out for this type.
     var resourceOmittedKeys: [String] { get }
 

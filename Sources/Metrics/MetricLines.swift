@@ -27,7 +27,7 @@ enum MetricLines {
 
     private static func flatten(_ data: [String: JSON], _ prefix: String, time: Int, into lines: inout [String]) {
         for key in data.keys.sorted() where !skipped.contains(key) {
-            let name = prefix + "." + key.replacingOccurrences(of: ".", with: "-")
+            let name = prefix + "." + (key.contains(".") ? key.replacingOccurrences(of: ".", with: "-") : key)
             switch data[key]! {
             case .object(let inner): flatten(inner, name, time: time, into: &lines)
             case let value:
@@ -45,8 +45,16 @@ enum MetricLines {
         case .string(let s): text = s
         default: return nil
         }
-        let isNumber = text.range(of: "^[+-]?[0-9]*\\.?[0-9]+$", options: .regularExpression) != nil
-        return isNumber ? text : nil
+        return isPlainNumber(text) ? text : nil
+    }
+
+    /// `[+-]?[0-9]*\.?[0-9]+` by hand (called for every figure of every guest, every cycle).
+    static func isPlainNumber(_ text: String) -> Bool {
+        var bytes = Substring(text).utf8[...]
+        if let first = bytes.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        let parts = bytes.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        guard let last = parts.last, !last.isEmpty else { return false }
+        return parts.allSatisfy { $0.allSatisfy { (48...57).contains($0) } }
     }
 
     /// A double without an exponent, as short as it reads back exactly.
@@ -111,13 +119,15 @@ enum MetricLines {
         collect(fields)
         var parts: [String] = []
         for key in flat.keys.sorted() where !skipped.contains(key) {
-            let field = key.replacingOccurrences(of: " ", with: "\\ ").replacingOccurrences(of: ",", with: "\\,")
-                .replacingOccurrences(of: "=", with: "\\=")
+            let field = escapeTag(key)
             switch flat[key]! {
             case .int(let n): parts.append(key == "name" || key == "tags" ? "\(field)=\"\(n)\"" : "\(field)=\(n)")
             case .number(let d) where d.isFinite: parts.append("\(field)=\(decimal(d))")
             case .string(let s) where !s.isEmpty:
-                parts.append("\(field)=\"\(s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"")
+                let quoted =
+                    s.contains(where: { $0 == "\\" || $0 == "\"" })
+                    ? s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") : s
+                parts.append("\(field)=\"\(quoted)\"")
             default: continue
             }
         }
@@ -126,6 +136,7 @@ enum MetricLines {
 
     /// Tag values: whitespace, commas and `=` escaped (line protocol's rule).
     static func escapeTag(_ text: String) -> String {
+        guard text.contains(where: { $0 == " " || $0 == "," || $0 == "=" || $0.isWhitespace }) else { return text }
         var out = ""
         for c in text {
             if c == " " || c == "," || c == "=" { out.append("\\") }

@@ -1,4 +1,5 @@
 import API
+import Blocking
 import Foundation
 import Guests
 import Schema
@@ -13,7 +14,11 @@ public struct MetricsDomain: Domain {
 
     public var name: String { "metrics" }
     public func start() throws { service.start() }
-    public func stop() async { service.stop() }
+    public func stop() async {
+        let service = service
+        // the last samples go into their files: blocking work
+        await BlockingExecutor.shared.run { service.stop() }
+    }
 
     public var endpoints: [Endpoint] {
         let service = service

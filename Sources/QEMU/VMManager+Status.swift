@@ -11,26 +11,40 @@ final class CPUSamples: Sendable {
     static let shared = CPUSamples()
 }
 
+/// The config part of each VM's status by the config's digest (see `VMManager.configPart`).
+final class StatusCache: Sendable {
+    let parts = Mutex<[Int: (digest: String, part: [String: JSON])]>([:])
+    static let shared = StatusCache()
+}
+
 extension VMManager {
     /// `status/current` and the list entries: the config's view plus real counters from libvirt.
     public func status(_ vmid: Int, config: GuestConfig? = nil) throws -> [String: JSON] {
-        let config = try config ?? load(vmid).config
-        let vm = VMConfig(config.current)
-        var out: [String: JSON] = [
-            "vmid": JSON(vmid), "name": .string(vm.name ?? "VM \(vmid)"), "status": "stopped", "qmpstatus": "stopped",
-            "cpus": JSON(vm.vcpus), "maxmem": JSON(Int64(vm.memoryMiB) * 1_048_576), "mem": 0, "cpu": 0, "uptime": 0,
-            "disk": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0, "ha": GuestHA.shared.statusField(type: "qemu", vmid: vmid),
-        ]
-        let bootDisk = vm.bootOrder.compactMap { key in vm.drives.first { $0.key == key && !$0.isCDROM } }.first ?? vm.drives.first { !$0.isCDROM }
-        out["maxdisk"] = JSON(bootDisk?.sizeText.flatMap(DiskSize.bytes) ?? 0)
-        if vm.isTemplate { out["template"] = 1 }
-        if let lock = vm.lock { out["lock"] = .string(lock) }
-        if let tags = config.current["tags"] { out["tags"] = .string(tags) }
-        if vm.properties("agent")["enabled"]?.boolValue == true { out["agent"] = 1 }
-        guard let domain = try? domain(vmid), let (state, _) = try? domain.state(), state != .shutoff else {
+        try status(vmid, config: config, active: nil)
+    }
+
+    /// Every VM's status with one question to libvirt for the running ones: a lookup of a domain
+    /// that does not run costs libvirtd a round trip and an error, and a node lists a thousand of them
+    /// every few seconds. When libvirt cannot answer, each VM is asked on its own.
+    public func statuses(_ vmids: [Int]) -> [Int: [String: JSON]] {
+        let active = (try? hypervisor.with { try $0.activeDomainNames() }).map(Set.init)
+        var out: [Int: [String: JSON]] = [:]
+        for vmid in vmids { out[vmid] = try? status(vmid, config: nil, active: active) }
+        return out
+    }
+
+    /// `active`: the running domains' names, when known; a VM not among them is not looked up.
+    func status(_ vmid: Int, config given: GuestConfig?, active: Set<String>?) throws -> [String: JSON] {
+        let loaded = given == nil ? try load(vmid) : nil
+        let config = given ?? loaded!.config
+        var out = Self.configPart(vmid, config, digest: loaded?.digest)
+        out["ha"] = GuestHA.shared.statusField(type: "qemu", vmid: vmid)
+        let known = active.map { $0.contains(domainName(vmid)) } ?? true
+        guard known, let domain = try? domain(vmid), let (state, _) = try? domain.state(), state != .shutoff else {
             if config.current["lock"] == "suspended" { out["qmpstatus"] = "suspended" }
             return out
         }
+        let vm = VMConfig(config.current)
         out["status"] = "running"
         out["qmpstatus"] = .string(state == .paused ? "paused" : state == .running ? "running" : "\(state)")
         if let info = try? domain.info() {
@@ -69,6 +83,32 @@ extension VMManager {
         out["netin"] = JSON(netin)
         out["netout"] = JSON(netout)
         out["running-machine"] = .string(vm.properties("machine")["type"]?.plainText ?? "pc")
+        return out
+    }
+
+    /// What a stopped VM's status is: the config's view (name, sizes, template, lock, tags). Kept by
+    /// the config's digest, so a thousand stopped VMs listed every few seconds parse their drives once.
+    static func configPart(_ vmid: Int, _ config: GuestConfig, digest: String?) -> [String: JSON] {
+        if let digest, let hit = StatusCache.shared.parts.withLock({ $0[vmid] }), hit.digest == digest { return hit.part }
+        let vm = VMConfig(config.current)
+        var out: [String: JSON] = [
+            "vmid": JSON(vmid), "name": .string(vm.name ?? "VM \(vmid)"), "status": "stopped", "qmpstatus": "stopped",
+            "cpus": JSON(vm.vcpus), "maxmem": JSON(Int64(vm.memoryMiB) * 1_048_576), "mem": 0, "cpu": 0, "uptime": 0,
+            "disk": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
+        ]
+        let drives = vm.drives
+        let bootDisk = vm.bootOrder.compactMap { key in drives.first { $0.key == key && !$0.isCDROM } }.first ?? drives.first { !$0.isCDROM }
+        out["maxdisk"] = JSON(bootDisk?.sizeText.flatMap(DiskSize.bytes) ?? 0)
+        if vm.isTemplate { out["template"] = 1 }
+        if let lock = vm.lock { out["lock"] = .string(lock) }
+        if let tags = config.current["tags"] { out["tags"] = .string(tags) }
+        if vm.properties("agent")["enabled"]?.boolValue == true { out["agent"] = 1 }
+        if let digest {
+            StatusCache.shared.parts.withLock { parts in
+                if parts.count > 20_000 { parts.removeAll() }
+                parts[vmid] = (digest, out)
+            }
+        }
         return out
     }
 

@@ -25,13 +25,19 @@ public enum RRDFile {
 
     /// Adds one sample at `time`; nil values are unknown (`U`).
     public static func update(_ path: String, time: Int, values: [Double?]) throws(RRDError) {
+        try update(path, samples: [(time, values)])
+    }
+
+    /// Adds samples in time order with one open and write of the file (librrd takes many at once).
+    public static func update(_ path: String, samples: [(time: Int, values: [Double?])]) throws(RRDError) {
         // whole numbers as integers: DERIVE and COUNTER sources take nothing else
         func text(_ value: Double?) -> String {
             guard let value, value.isFinite else { return "U" }
             return value.rounded() == value && abs(value) < 9e18 ? String(Int64(value)) : String(value)
         }
-        let sample = "\(time):" + values.map(text).joined(separator: ":")
-        try call("update \(path)", arguments: [sample]) { arguments, count in rrd_update_r(path, nil, count, arguments) }
+        guard !samples.isEmpty else { return }
+        let arguments = samples.map { "\($0.time):" + $0.values.map(text).joined(separator: ":") }
+        try call("update \(path)", arguments: arguments) { arguments, count in rrd_update_r(path, nil, count, arguments) }
     }
 
     /// A consolidated series: `rows[i]` holds one value per name (NaN where unknown) for `start + i * step`.

@@ -54,16 +54,21 @@ public enum Checks {
 
     /// Parses PVE's sizes: a number with an optional K/M/G/T unit (binary), into bytes.
     public static func parseSize(_ s: String) -> UInt64? {
-        guard let match = s.firstMatch(of: /^(\d+(?:\.\d+)?)([KMGT])?$/) else { return nil }
-        guard let value = Double(match.1) else { return nil }
-        let shift: Double =
-            switch match.2 {
-            case "K": 1024
-            case "M": 1024 * 1024
-            case "G": 1024 * 1024 * 1024
-            case "T": 1024 * 1024 * 1024 * 1024
-            default: 1
-            }
+        // by hand: a regex literal is compiled on every call, and every disk of every listed guest has a size
+        var digits = Substring(s)
+        var shift: Double = 1
+        switch digits.last {
+        case "K": shift = 1024
+        case "M": shift = 1024 * 1024
+        case "G": shift = 1024 * 1024 * 1024
+        case "T": shift = 1024 * 1024 * 1024 * 1024
+        default: break
+        }
+        if shift != 1 { digits = digits.dropLast() }
+        let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+            let value = Double(digits)
+        else { return nil }
         let bytes = value * shift
         return bytes < 1.8e19 ? UInt64(bytes) : nil
     }
