@@ -40,10 +40,18 @@ public protocol Authorizer: Sendable {
     func authorize(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> Bool
     /// What failed, for the message (`/vms/100, VM.Audit`); nil when there is nothing to name.
     func denial(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> String?
+    func checker(_ caller: Caller) -> @Sendable (_ privileges: [String], _ path: String, _ any: Bool) -> Bool
 }
 
 extension Authorizer {
     public func denial(_ caller: Caller, _ permission: Permission, parameters: [String: JSON]) -> String? { nil }
+
+    /// A check of `privileges` on a path for one caller, made many times in one request (a list that
+    /// shows each row only to whom may see it). An authorizer may answer all of them from one
+    /// snapshot of the access configuration.
+    public func checker(_ caller: Caller) -> @Sendable (_ privileges: [String], _ path: String, _ any: Bool) -> Bool {
+        { privileges, path, any in authorize(caller, .privileges(path: path, privileges, any: any), parameters: [:]) }
+    }
 }
 
 /// Until access control lands, corrald listens on loopback only and every caller acts as root@pam

@@ -30,8 +30,16 @@ public final class RequestContext: Sendable {
     /// show each caller only what it may see. Without an authorizer only root@pam passes.
     public func has(_ privileges: [String], on path: String, any: Bool = false) -> Bool {
         guard let authorizer else { return user == "root@pam" }
-        return authorizer.authorize(Caller(user: user), .privileges(path: path, privileges, any: any), parameters: [:])
+        let box = checker.withLock { checker in
+            if let checker { return checker }
+            let made = CheckerBox(authorizer.checker(Caller(user: user)))
+            checker = made
+            return made
+        }
+        return box.check(privileges, path, any)
     }
+    /// The request's one view of the access configuration for `has` (made at its first use).
+    private let checker = Mutex<CheckerBox?>(nil)
 
     /// A parameter's value, or its declared default.
     public func value(_ name: String) -> JSON? {
@@ -90,4 +98,10 @@ public protocol Forwarder: Sendable {
 public enum ProxyHeaders {
     public static let user = "X-Corral-Proxy-User"
     public static let proof = "X-Corral-Proxy-Proof"
+}
+
+/// A request's permission check, held by reference (a list checks a thousand rows with it).
+final class CheckerBox: Sendable {
+    let check: @Sendable ([String], String, Bool) -> Bool
+    init(_ check: @escaping @Sendable ([String], String, Bool) -> Bool) { self.check = check }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Who is asking: a user, or one of a user's API tokens.
 public enum Identity: Equatable, Hashable, Sendable {
     case user(String)
@@ -39,6 +41,10 @@ public struct PermissionEvaluator: Sendable {
     private let entriesByPath: [String: [UserConfig.ACLEntry]]
     private let roleTable: [String: Set<String>]
 
+    /// Roles already worked out, by identity and path: the evaluator lives as long as its user.cfg,
+    /// and lists ask the same thousand paths on every request.
+    private let memo = RolesMemo()
+
     public init(_ config: UserConfig) {
         self.config = config
         entriesByPath = Dictionary(grouping: config.acl, by: \.path)
@@ -79,6 +85,17 @@ public struct PermissionEvaluator: Sendable {
 
     /// Roles on `path`, pools included.
     public func roles(_ identity: Identity, on path: String) -> [String: Bool] {
+        let key = "\(identity.name)\u{0}\(path)"
+        if let known = memo.roles.withLock({ $0[key] }) { return known }
+        let result = computeRoles(identity, on: path)
+        memo.roles.withLock { roles in
+            if roles.count > 100_000 { roles.removeAll() }
+            roles[key] = result
+        }
+        return result
+    }
+
+    private func computeRoles(_ identity: Identity, on path: String) -> [String: Bool] {
         var result = aclRoles(identity, path)
         let parts = UserConfig.pathComponents(path)
         guard parts.count == 2, result["NoAccess"] == nil else { return result }
@@ -114,7 +131,21 @@ public struct PermissionEvaluator: Sendable {
     }
 
     public func has(_ identity: Identity, _ privileges: [String], on path: String, any: Bool = false) -> Bool {
-        let granted = self.privileges(identity, on: path)
-        return any ? privileges.contains { granted.contains($0) } : privileges.allSatisfy { granted.contains($0) }
+        let grants: (String) -> Bool
+        if case .user(let user) = identity, user != "root@pam" {
+            // a user's roles asked once, each privilege looked up in them: building the union of an
+            // Administrator's privileges for every row of a thousand-guest list was most of the list
+            let roles = Array(roles(identity, on: path).keys)
+            grants = { privilege in roles.contains { roleTable[$0]?.contains(privilege) == true } }
+        } else {
+            let granted = self.privileges(identity, on: path)
+            grants = { granted.contains($0) }
+        }
+        return any ? privileges.contains(where: grants) : privileges.allSatisfy(grants)
     }
+}
+
+/// The evaluator's memo of roles (a class: the evaluator is a value shared between threads).
+final class RolesMemo: Sendable {
+    let roles = Mutex<[String: [String: Bool]]>([:])
 }

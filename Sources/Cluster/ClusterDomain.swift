@@ -10,7 +10,8 @@ public struct ClusterDomain: Domain {
     public let storage: Storage
     public let sampler: CPUSampler
     /// The pool a guest belongs to (from access control), for its resource row.
-    public let poolOf: @Sendable (Int) -> String?
+    /// Each guest's pool, asked once per list.
+    public let pools: @Sendable () -> [Int: String]
     public let membership: ClusterMembership?
     public let state: ClusterState
     /// The resource changes for `/events`, compared while the domain runs.
@@ -18,7 +19,7 @@ public struct ClusterDomain: Domain {
 
     public init(
         guests: GuestBackends, storage: Storage, sampler: CPUSampler, state: ClusterState, membership: ClusterMembership? = nil,
-        events: ResourceEvents? = nil, poolOf: @escaping @Sendable (Int) -> String? = { _ in nil }
+        events: ResourceEvents? = nil, pools: @escaping @Sendable () -> [Int: String] = { [:] }
     ) {
         self.state = state
         self.events = events
@@ -26,12 +27,12 @@ public struct ClusterDomain: Domain {
         self.membership = membership
         self.storage = storage
         self.sampler = sampler
-        self.poolOf = poolOf
+        self.pools = pools
     }
 
     public var name: String { "cluster" }
     public var endpoints: [Endpoint] {
-        ClusterEndpoints.all(guests: guests, storage: storage, state: state, poolOf: poolOf) + ClusterConfigEndpoints.all(tree: storage.fs)
+        ClusterEndpoints.all(guests: guests, storage: storage, state: state, pools: pools) + ClusterConfigEndpoints.all(tree: storage.fs)
             + (membership.map(ClusterMembershipEndpoints.all) ?? [])
     }
 

@@ -7,13 +7,13 @@ extension ClusterEndpoints {
     /// between): what `/cluster/resources` shows the caller, under prometheus-pve-exporter's metric
     /// names and `id` labels, so its dashboards and alerts work when Prometheus scrapes Corral
     /// directly. `/api2/prometheus/metrics` serves it as `text/plain; version=0.0.4`.
-    static func prometheus(state: ClusterState, poolOf: @escaping @Sendable (Int) -> String?) -> Endpoint {
+    static func prometheus(state: ClusterState, pools: @escaping @Sendable () -> [Int: String]) -> Endpoint {
         Endpoint(
             .GET, "/cluster/metrics/prometheus", name: "prometheus",
             description: "The cluster's figures in Prometheus' text format (what the caller may see of /cluster/resources).",
             returns: .string(), permission: .anyUser,
             handler: .blocking { context in
-                let rows = visibleRows(context, state: state, type: nil, poolOf: poolOf)
+                let rows = visibleRows(context, state: state, type: nil, pools: pools)
                 return .string(PrometheusText.render(rows, version: context.services.productVersion, repoID: context.services.repoID))
             })
     }

@@ -11,9 +11,10 @@ enum ClusterEndpoints {
     /// `/cluster/resources`' rows the caller may see: each type asks its own privileges, and a guest
     /// row carries its pool.
     static func visibleRows(
-        _ context: RequestContext, state: ClusterState, type: String?, poolOf: @Sendable (Int) -> String?
+        _ context: RequestContext, state: ClusterState, type: String?, pools: @Sendable () -> [Int: String]
     ) -> [[String: JSON]] {
         var out: [[String: JSON]] = []
+        let poolOf = pools()
         for var row in state.rows(type: type) {
             switch row["type"]?.stringValue {
             case "node":
@@ -25,7 +26,7 @@ enum ClusterEndpoints {
                 guard context.has(["SDN.Audit"], on: "/sdn/zones/\(row["sdn"]?.stringValue ?? "")") else { continue }
             default:
                 guard let vmid = row["vmid"]?.intValue, context.has(["VM.Audit"], on: "/vms/\(vmid)") else { continue }
-                if let pool = poolOf(Int(vmid)) { row["pool"] = .string(pool) }
+                if let pool = poolOf[Int(vmid)] { row["pool"] = .string(pool) }
             }
             out.append(row)
         }
@@ -33,16 +34,16 @@ enum ClusterEndpoints {
     }
 
     static func all(
-        guests: GuestBackends, storage: Storage, state: ClusterState, poolOf: @escaping @Sendable (Int) -> String?
+        guests: GuestBackends, storage: Storage, state: ClusterState, pools: @escaping @Sendable () -> [Int: String]
     ) -> [Endpoint] {
         [
             Endpoint(
                 pve: "GET /cluster/resources", description: "Nodes, guests, storages and SDN zones in one list (what consoles poll).",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .anyUser,
                 handler: .blocking { context in
-                    .array(visibleRows(context, state: state, type: context.string("type"), poolOf: poolOf).map { .object($0) })
+                    .array(visibleRows(context, state: state, type: context.string("type"), pools: pools).map { .object($0) })
                 }),
-            prometheus(state: state, poolOf: poolOf),
+            prometheus(state: state, pools: pools),
             Endpoint(
                 pve: "GET /cluster/status", description: "The cluster and its nodes, as corosync sees them; a standalone node lists itself.",
                 returns: .array(of: .object([:], additionalProperties: true)), permission: .privileges(path: "/", ["Sys.Audit"]),

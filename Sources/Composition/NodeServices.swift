@@ -159,7 +159,11 @@ public struct NodeServices: Sendable {
             all.append(
                 ClusterDomain(
                     guests: guests, storage: storage, sampler: sampler, state: clusterState, membership: membership, events: resourceEvents,
-                    poolOf: { vmid in access?.userConfig.pools.values.first { $0.vms.contains(vmid) }?.id }))
+                    pools: {
+                        var byVM: [Int: String] = [:]
+                        for pool in (access?.userConfig.pools.values).map(Array.init) ?? [] { for vmid in pool.vms { byVM[vmid] = pool.id } }
+                        return byVM
+                    }))
         }
         return all
     }

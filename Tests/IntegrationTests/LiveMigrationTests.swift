@@ -162,6 +162,17 @@ import Testing
                 return !history.isEmpty
             }, "rrddata of the running VM on n2")
         #expect(history.last?["maxmem"] as? Double == 256 * 1_048_576 && (history.last?["mem"] as? Double ?? 0) > 0, "\(history.suffix(1))")
+        // pull collectors ask any node for the cluster's figures: node 1 asks node 2 for its part
+        var exported: [[String: Any]] = []
+        #expect(
+            S.waitFor(30) {
+                exported = ((try? S.data(n1, "/cluster/metrics/export")) as? [String: Any])?["data"] as? [[String: Any]] ?? []
+                return exported.contains { $0["id"] as? String == "qemu/\(vmid)" && $0["metric"] as? String == "cpu_current" }
+            }, "the running VM on n2 in n1's /cluster/metrics/export")
+        #expect(exported.contains { $0["id"] as? String == "node/n1" } && exported.contains { $0["id"] as? String == "node/n2" })
+        // and Prometheus scraping node 1 sees the guest node 2 runs
+        let scraped = try curl(n1, "/api2/prometheus/metrics")
+        #expect(scraped.status == 200 && scraped.body.contains("pve_up{id=\"qemu/\(vmid)\"} 1\n"), "\(scraped.body.prefix(300))")
 
         // a migration that fails (node 1's libvirtd is down) leaves the VM running on n2 with its config
         Self.stopLibvirt(cluster, 1)
