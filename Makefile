@@ -5,13 +5,13 @@ PREFIX ?= /usr
 APT := apt-get -o DPkg::Lock::Timeout=600 install -y -q
 PORT ?= 8006
 
-BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev libpam0g-dev libcrypt-dev \
+BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-common-dev libcpg-dev libpam0g-dev libldap-dev libcrypt-dev \
 	libquorum-dev libcmap-dev libssl-dev zlib1g-dev libzstd-dev librrd-dev pkg-config
 # what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages; liblxc,
 # newuidmap for the unprivileged shift, e2fsprogs for container volumes, busybox-static and debootstrap for templates)
 RUN_DEPS := corosync libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools btrfs-progs libiscsi-bin curl tzdata novnc \
 	lxc uidmap e2fsprogs xz-utils zstd busybox-static debootstrap genisoimage smartmontools nftables dnsmasq-base
-TEST_DEPS := curl openssl python3 python3-pip graphite-carbon influxdb prometheus corosync corosync-qnetd corosync-qdevice libnss3-tools tgt syslinux-utils iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
+TEST_DEPS := curl openssl python3 python3-pip graphite-carbon influxdb prometheus slapd ldap-utils corosync corosync-qnetd corosync-qdevice libnss3-tools tgt syslinux-utils iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
 BENCH_DEPS := nginx-light wrk curl openssl python3 python3-pip rrdtool corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage \
 	chromium chromium-driver
 

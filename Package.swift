@@ -35,6 +35,7 @@ let package = Package(
         system("CZstd", pkg: "libzstd", apt: "libzstd-dev"),
         system("CRRD", pkg: "librrd", apt: "librrd-dev"),
         system("CPAM", pkg: nil, apt: "libpam0g-dev"),
+        system("CLDAP", pkg: nil, apt: "libldap-dev"),
         system("CCrypt", pkg: "libxcrypt", apt: "libcrypt-dev"),
         // compiled shims, one per library, so the web server compiles against neither OpenSSL nor liblxc
         .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
@@ -52,6 +53,7 @@ let package = Package(
         .target(name: "FUSE", dependencies: ["CFUSE"]),
         .target(name: "Corosync", dependencies: ["CCPG", "CQuorum", "CCmap"]),
         .target(name: "PAM", dependencies: ["CPAM"]),
+        .target(name: "LDAP", dependencies: ["CLDAP"]),
         .target(name: "Crypt", dependencies: ["CCrypt"]),
 
         // 3. Core services
@@ -60,7 +62,7 @@ let package = Package(
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema", "Blocking", "Errors"]),
         .target(name: "ClusterFS", dependencies: ["Errors", "SQLite", "FUSE", "Corosync"], exclude: ["README.md"]),
-        .target(name: "Access", dependencies: ["Errors", "Schema", "TLS", "Crypt", "PAM", "ClusterFS"], exclude: ["README.md"]),
+        .target(name: "Access", dependencies: ["Errors", "Schema", "TLS", "Crypt", "PAM", "LDAP", "ClusterFS"], exclude: ["README.md"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks", "TLS", "Storage", "ClusterFS", "Guests", "Blocking"]),
@@ -136,7 +138,7 @@ let package = Package(
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "ClusterFSTests", dependencies: ["TestSupport", "ClusterFS", "SQLite", "FUSE", "Corosync"]),
         .testTarget(
-            name: "AccessTests", dependencies: ["TestSupport", "Access", "TLS", "Crypt", "PAM", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
+            name: "AccessTests", dependencies: ["TestSupport", "Access", "TLS", "Crypt", "PAM", "LDAP", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
         .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),

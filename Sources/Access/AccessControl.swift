@@ -124,13 +124,26 @@ public final class AccessControl: @unchecked Sendable {
         return (String(userid[..<at]), String(userid[userid.index(after: at)...]))
     }
 
-    /// Checks a password in the user's realm: PAM for `pam`, priv/shadow.cfg for `pve`.
+    /// Checks a password in the user's realm: PAM for `pam`, priv/shadow.cfg for `pve`, a bind to
+    /// the directory server for `ldap` and `ad` (the user must be in user.cfg, added or synced, as PVE
+    /// has it).
     public func checkPassword(user: String, password: String) throws(AccessError) {
         try checkUsable(user, userConfig)
-        guard let (name, realm) = Self.split(user), let type = realms.first(where: { $0.id == realm })?.type else {
+        guard let (name, realm) = Self.split(user), let entry = realms.first(where: { $0.id == realm }) else {
             throw AccessError(401, "no such realm")
         }
-        switch type {
+        switch entry.type {
+        case "ldap", "ad":
+            do {
+                try DirectoryLogin.check(realm: entry, username: name, password: password, bindPassword: realmPassword(realm))
+            } catch let failure as DirectoryLogin.Failure {
+                // the caller learns only that it failed; why (a server down, a bad filter) is for the log
+                if !failure.wrongPassword { Self.log("login of \(user): realm \(realm): \(failure.message)") }
+                throw AccessError(401, failure.wrongPassword ? "invalid credentials" : "authentication failure")
+            } catch {
+                Self.log("login of \(user): realm \(realm): \(error)")
+                throw AccessError(401, "authentication failure")
+            }
         case "pam":
             do { try pam.authenticate(user: name, password: password) } catch {
                 throw AccessError(401, "PAM: \(error.description)")
@@ -140,9 +153,19 @@ public final class AccessControl: @unchecked Sendable {
                 throw AccessError(401, "invalid credentials")
             }
         default:
-            throw AccessError(401, "realm type '\(type)' is not supported yet")
+            throw AccessError(401, "realm type '\(entry.type)' is not supported yet")
         }
     }
+
+    /// A directory realm's bind password (`priv/realm/<realm>.pw`, PVE's place), if it has one.
+    public func realmPassword(_ realm: String) -> String? {
+        guard let text = try? fs.readString("priv/realm/\(realm).pw") else { return nil }
+        let trimmed = text.trimmingCharacters(in: .newlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// The daemon's log (its standard error): why a directory login failed other than by a wrong password.
+    static func log(_ line: String) { FileHandle.standardError.write(Data("corrald: \(line)\n".utf8)) }
 
     func shadow() -> [String: String] {
         var out: [String: String] = [:]

@@ -1,4 +1,5 @@
 import API
+import Blocking
 import ClusterFS
 import Foundation
 import Guests
@@ -70,11 +71,20 @@ public final class ClusterState: Sendable {
     /// This node's guest rows, reused while fresh (see `localGuests`).
     func cachedGuestRows(maxAge: Double = 1) -> [[String: JSON]] {
         let current = generation.load(ordering: .acquiring)
-        if let cached = localGuests.withLock({ $0 }), cached.generation == current, Date().timeIntervalSince(cached.at) < maxAge {
-            return cached.rows
+        if let cached = localGuests.withLock({ $0 }), cached.generation == current {
+            let age = Date().timeIntervalSince(cached.at)
+            if age < maxAge { return cached.rows }
+            // only the moving figures aged: answer with them and refresh behind, so no request waits
+            // for a thousand guests' status (what a changed config or an ended task makes stale is
+            // asked again at once, below)
+            if age < 10 {
+                refresh.schedule { [weak self] in _ = self?.guestRows() }
+                return cached.rows
+            }
         }
         return guestRows()
     }
+    private let refresh = CoalescedJob()
 
     /// Makes the next rows fresh (a guest's state changed without a task or a config write).
     public func invalidateGuests() { generation.add(1, ordering: .releasing) }

@@ -52,6 +52,41 @@ public enum Formats {
         return nil
     }
 
+    /// Formats of directory realms' options (domains.cfg).
+    static let realmFormats: [NamedFormat] = [
+        regex("ldap-simple-attr", "[A-Za-z0-9_][A-Za-z0-9_;-]*", "LDAP attribute name"),
+        list("ldap-simple-attr-list") { PatternCache.matches("[A-Za-z0-9_][A-Za-z0-9_;-]*", $0) ? nil : "invalid LDAP attribute name '\($0)'" },
+        NamedFormat(name: "pve-tfa-config") { text in
+            if let why = Formats.keyValues(text, allowed: ["type", "digits", "id", "key", "step", "url"], required: "type") { return why }
+            return ["oath", "yubico"].contains(Formats.keyValue(text, "type") ?? "") ? nil : "type must be 'oath' or 'yubico'"
+        },
+        NamedFormat(name: "realm-sync-options") { text in
+            Formats.keyValues(text, allowed: ["enable-new", "full", "purge", "remove-vanished", "scope"], required: nil)
+        },
+    ]
+
+    /// `key=value,…` with only `allowed` keys (and `required` present): why not, or nil.
+    static func keyValues(_ text: String, allowed: Set<String>, required: String?) -> String? {
+        var keys: Set<String> = []
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, allowed.contains(String(parts[0])) else {
+                return "value '\(text)' is not a list of \(allowed.sorted().joined(separator: ", ")) settings"
+            }
+            keys.insert(String(parts[0]))
+        }
+        if let required, !keys.contains(required) { return "value '\(text)' lacks '\(required)'" }
+        return nil
+    }
+
+    static func keyValue(_ text: String, _ key: String) -> String? {
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == key { return String(parts[1]) }
+        }
+        return nil
+    }
+
     /// A DNS name, a leading `*.` allowed (ACME wildcard certificates).
     static let acmeDomain = "(\\*\\.)?([a-zA-Z0-9]([a-zA-Z0-9\\-]*[a-zA-Z0-9])?\\.)*[a-zA-Z0-9]([a-zA-Z0-9\\-]*[a-zA-Z0-9])?"
 
@@ -199,6 +234,7 @@ public enum Formats {
             NamedFormat(name: "pve-calendar-event") { Checks.calendarEvent($0) },
         ]
         all += guestEntries
+        all += realmFormats
         for kind in ["zone", "vnet", "subnet", "controller", "ipam", "dns", "fabric"] {
             all.append(regex("pve-sdn-\(kind)-id", "[a-zA-Z][a-zA-Z0-9_\\-./:]*", "SDN \(kind) ID"))
         }

@@ -12,11 +12,13 @@ token, and drives the node with
   - prometheus-pve-exporter: the real exporter process, scraped for the cluster and node
     collectors, and each collector on its own to name the endpoint that breaks it;
   - Debian's graphite-carbon, influxdb and prometheus as the node's external metric servers and
-    scraper (metrics_checks.py).
+    scraper (metrics_checks.py);
+  - Debian's OpenLDAP slapd behind LDAP and AD-style realms: logins by bind, StartTLS, LDAPS
+    (realm_checks.py).
 Every check prints one PASS/FAIL/SKIP line; the script ends with "compat: N passed, N failed" and
 exits 1 if any check failed (or could not run because one it needs failed). Network: 127.0.0.1 only.
 
-    python3 Tests/Compat/compat_test.py --bin .build/debug [--only proxmoxer,ansible,exporter,metrics] [-v]
+    python3 Tests/Compat/compat_test.py --bin .build/debug [--only proxmoxer,ansible,exporter,metrics,realms] [-v]
 
 Needs root (FUSE mount), openssl, and pip's proxmoxer, requests, ansible (the package that bundles
 community.proxmox) and prometheus-pve-exporter.
@@ -34,7 +36,7 @@ sys.path.insert(0, str(HERE))
 
 from harness import Checks, Node, ensure_imports  # noqa: E402
 
-STAGES = ("proxmoxer", "ansible", "exporter", "metrics")
+STAGES = ("proxmoxer", "ansible", "exporter", "metrics", "realms")
 
 
 def main():
@@ -83,6 +85,9 @@ def main():
         if "metrics" in stages:
             import metrics_checks
             metrics_checks.run(checks, node, verbose=args.verbose)
+        if "realms" in stages:
+            import realm_checks
+            realm_checks.run(checks, node, verbose=args.verbose)
         checks.check("corrald still running after all clients", still_running, node)
     except KeyboardInterrupt as e:
         print(f"compat: interrupted ({e}); cleaning up", flush=True)

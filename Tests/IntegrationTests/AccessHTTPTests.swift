@@ -82,5 +82,19 @@ import Testing
         #expect(try pveum(["user", "delete", "carol@pve"]).status == 0)
         #expect(!(try String(contentsOfFile: node.mountpoint + "/user.cfg", encoding: .utf8)).contains("carol@pve"))
         #expect(try pveum(["nonsense"]).status == 2)
+        // directory realms: added, changed and removed by pveum, the bind password kept apart
+        #expect(
+            try pveum([
+                "realm", "add", "corp", "--type", "ldap", "--server1", "127.0.0.1", "--base_dn", "ou=people,dc=corral,dc=test",
+                "--user_attr", "uid", "--bind_dn", "cn=reader,dc=corral,dc=test", "--password", "reader-pw",
+            ]).status == 0)
+        #expect(try pveum(["realm", "modify", "corp", "--mode", "ldap+starttls", "--comment", "directory"]).status == 0)
+        let domains = (try? String(contentsOfFile: node.mountpoint + "/domains.cfg", encoding: .utf8)) ?? ""
+        #expect(domains.contains("ldap: corp") && domains.contains("\tmode ldap+starttls") && !domains.contains("reader-pw"), "\(domains)")
+        #expect((try? String(contentsOfFile: node.mountpoint + "/priv/realm/corp.pw", encoding: .utf8)) == "reader-pw")
+        let noBase = try pveum(["realm", "add", "bad", "--type", "ldap", "--server1", "127.0.0.1", "--user_attr", "uid"])
+        #expect(noBase.status != 0 && noBase.stderr.contains("base_dn"), "\(noBase.stderr)")
+        #expect(try pveum(["realm", "delete", "corp"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: node.mountpoint + "/priv/realm/corp.pw"))
     }
 }

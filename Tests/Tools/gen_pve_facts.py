@@ -60,6 +60,9 @@ GET /cluster/backup-info/not-backed-up
 GET /nodes/{node}/subscription
 GET /nodes/{node}/replication
 GET /access/domains/{realm}
+POST /access/domains
+PUT /access/domains/{realm}
+DELETE /access/domains/{realm}
 GET /storage
 GET /storage/{storage}
 POST /storage
