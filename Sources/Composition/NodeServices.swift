@@ -100,8 +100,15 @@ public struct NodeServices: Sendable {
                 run: settings.runDirectory)
         }
         let guests = GuestBackends(all)
-        metrics = MetricsService(
+        let metrics = MetricsService(
             directory: settings.dataDirectory + "/rrd", node: settings.nodeName, guests: guests, storage: vms?.storage, cpu: sampler, log: log)
+        self.metrics = metrics
+        _ = tasks.addObserver { event in
+            guard case .finished(let record) = event, ["qmdestroy", "vzdestroy"].contains(record.upid.type), let vmid = Int(record.upid.id),
+                guests.owner(of: vmid) == nil
+            else { return }
+            metrics.forget(vmid: vmid)
+        }
         ha = vms.map { vms in
             // what the watchdog runs to kill a guest without its manager (also one started after the last renewal)
             let lxcpath = settings.effectiveLXCPath, uri = settings.libvirtURI, prefix = settings.domainPrefix

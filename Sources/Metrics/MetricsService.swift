@@ -172,6 +172,19 @@ public final class MetricsService: Sendable {
     }
     private let writing = Mutex<Void>(())
 
+    /// A destroyed guest's history goes with it: a new guest that gets its VMID starts with none
+    /// (PVE keeps the old file, so a new guest shows its predecessor's graphs). On the cycle's queue,
+    /// so a cycle that sampled the guest just before it went cannot write the file again after.
+    public func forget(vmid: Int) {
+        let path = guestFile(vmid)
+        queue.async { [self] in
+            writing.withLock { _ in
+                pending.withLock { _ = $0.removeValue(forKey: path) }
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
+    }
+
     /// Writes every pending sample (a stop).
     func flushAll() {
         for path in pending.withLock({ Array($0.keys) }) { flush(path) }

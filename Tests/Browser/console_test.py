@@ -3588,7 +3588,7 @@ def main():
                 ok = step("phone: VM views", lambda c: vm_phone(c, holder["vmid"]))
                 console.size(*DESKTOP)
             ok = ok and step("VM stop and delete", lambda c: vm_stop_delete(c, holder["vmid"]))
-            if ok:
+            if ok and "vmid" in holder:
                 leftover.remove(int(holder["vmid"]))
             if args.mock_guests:
                 ok = ok and step("container wizard and views (mock)", ct_mock)
