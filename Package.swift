@@ -66,7 +66,7 @@ let package = Package(
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks", "TLS", "Storage", "ClusterFS", "Guests", "Blocking"]),
-        .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS", "Guests"]),
+        .target(name: "AccessAPI", dependencies: ["API", "Schema", "Access", "Blocking", "TLS", "Guests", "Tasks"]),
         .target(
             name: "Guests", dependencies: ["ClusterFS", "Errors", "Schema", "TLS", "Access", "API", "Blocking", "Storage", "Tasks"],
             exclude: ["README.md"]),

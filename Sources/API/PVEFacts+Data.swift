@@ -3,583 +3,592 @@
 extension PVEFacts {
     static let data = #"""
 {"methods":{"DELETE /access/domains/{realm}":{"name":"delete","parameters":{"realm":1},"protected":1,"proxyto":null},"DELETE /cluster/backup/{id}":{"name":"dele
-te_job","parameters":{"id":1},"protected":1,"proxyto":null},"DELETE /cluster/config/nodes/{node}":{"name":"delnode","parameters":{"node":1},"protected":1,"proxy
-to":null},"DELETE /cluster/firewall/aliases/{name}":{"name":"remove_alias","parameters":{"digest":1,"name":1},"protected":1,"proxyto":null},"DELETE /cluster/fir
-ewall/groups/{group}":{"name":"delete_security_group","parameters":{"group":1},"protected":1,"proxyto":null},"DELETE /cluster/firewall/groups/{group}/{pos}":{"n
-ame":"delete_rule","parameters":{"digest":1,"group":1,"pos":1},"protected":1,"proxyto":null},"DELETE /cluster/firewall/ipset/{name}":{"name":"delete_ipset","par
-ameters":{"force":1,"name":1},"protected":1,"proxyto":null},"DELETE /cluster/firewall/ipset/{name}/{cidr}":{"name":"remove_ip","parameters":{"cidr":1,"digest":1
-,"name":1},"protected":1,"proxyto":null},"DELETE /cluster/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":1,"pos":1},"protected":1,"proxyto":
-null},"DELETE /cluster/ha/groups/{group}":{"name":"delete","parameters":{"group":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":1,
-"proxyto":null},"DELETE /cluster/ha/resources/{sid}":{"name":"delete","parameters":{"purge":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"
-sid":1},"protected":1,"proxyto":null},"DELETE /cluster/ha/rules/{rule}":{"name":"delete_rule","parameters":{"rule":{"format":"pve-configid","type":"string","typ
-etext":"<string>"}},"protected":1,"proxyto":null},"DELETE /cluster/metrics/server/{id}":{"name":"delete","parameters":{"id":{"format":"pve-configid","type":"str
-ing","typetext":"<string>"}},"protected":1,"proxyto":null},"DELETE /cluster/sdn/lock":{"name":"release_lock","parameters":{"force":{"default":0,"optional":1,"ty
-pe":"boolean","typetext":"<boolean>"},"lock-token":1},"protected":1,"proxyto":null},"DELETE /cluster/sdn/vnets/{vnet}":{"name":"delete","parameters":{"lock-toke
-n":1,"vnet":1},"protected":1,"proxyto":null},"DELETE /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":1,"pos":1,"vne
-t":1},"protected":1,"proxyto":null},"DELETE /cluster/sdn/vnets/{vnet}/ips":{"name":"ipdelete","parameters":{"ip":1,"mac":1,"vnet":1,"zone":1},"protected":1,"pro
-xyto":null},"DELETE /cluster/sdn/vnets/{vnet}/subnets/{subnet}":{"name":"delete","parameters":{"lock-token":1,"subnet":1,"vnet":1},"protected":1,"proxyto":null}
-,"DELETE /cluster/sdn/zones/{zone}":{"name":"delete","parameters":{"lock-token":1,"zone":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/firewall/rules/{
-pos}":{"name":"delete_rule","parameters":{"digest":1,"node":1,"pos":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/lxc/{vmid}":{"name":"destroy_vm","p
-arameters":{"destroy-unreferenced-disks":{"optional":1,"type":"boolean","typetext":"<boolean>"},"force":{"default":0,"optional":1,"type":"boolean","typetext":"<
-boolean>"},"node":1,"purge":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/l
-xc/{vmid}/firewall/aliases/{name}":{"name":"remove_alias","parameters":{"digest":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{nod
-e}/lxc/{vmid}/firewall/ipset/{name}":{"name":"delete_ipset","parameters":{"force":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{no
-de}/lxc/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"remove_ip","parameters":{"cidr":1,"digest":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DE
-LETE /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":1,"node":1,"pos":1,"vmid":1},"protected":1,"proxyto":null},"DEL
-ETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}":{"name":"delsnapshot","parameters":{"force":1,"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},
-"DELETE /nodes/{node}/network":{"name":"revert_network_changes","parameters":{"node":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/network/{iface}":{
-"name":"delete_network","parameters":{"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":"string","typetext":"<string>"},"node":1},"protected":1,
-"proxyto":"node"},"DELETE /nodes/{node}/qemu/{vmid}":{"name":"destroy_vm","parameters":{"destroy-unreferenced-disks":{"default":0,"optional":1,"type":"boolean",
-"typetext":"<boolean>"},"node":1,"purge":{"optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"DELETE /
-nodes/{node}/qemu/{vmid}/firewall/aliases/{name}":{"name":"remove_alias","parameters":{"digest":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DEL
-ETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"delete_ipset","parameters":{"force":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"D
-ELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"remove_ip","parameters":{"cidr":1,"digest":1,"name":1,"node":1,"vmid":1},"protected":1,"p
-roxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":1,"node":1,"pos":1,"vmid":1},"protected":1,"p
-roxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}":{"name":"delsnapshot","parameters":{"force":1,"node":1,"snapname":1,"vmid":1},"protected":1
-,"proxyto":"node"},"DELETE /nodes/{node}/storage/{storage}/content/{volume}":{"name":"delete","parameters":{"delay":{"maximum":30,"minimum":1,"optional":1,"type
-":"integer","typetext":"<integer> (1 - 30)"},"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/storage/{storage}/prunebacku
-ps":{"name":"delete","parameters":{"node":1,"prune-backups":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"type":{"enum":["q
-emu","lxc"],"optional":1,"type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100
- - 999999999)"}},"protected":1,"proxyto":"node"},"DELETE /storage/{storage}":{"name":"delete","parameters":{"storage":{"format":"pve-storage-id","type":"string"
-,"typetext":"<storage ID>"}},"protected":1,"proxyto":null},"GET /access/domains/{realm}":{"name":"read","parameters":{"realm":1},"protected":0,"proxyto":null},"
-GET /cluster/backup":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/backup-info/not-backed-up":{"name":"get_guests_not_in_backup","
-parameters":{},"protected":1,"proxyto":null},"GET /cluster/backup/{id}":{"name":"read_job","parameters":{"id":1},"protected":0,"proxyto":null},"GET /cluster/bac
-kup/{id}/included_volumes":{"name":"get_volume_backup_included","parameters":{"id":1},"protected":1,"proxyto":null},"GET /cluster/config/apiversion":{"name":"jo
-in_api_version","parameters":{},"protected":0,"proxyto":null},"GET /cluster/config/join":{"name":"join_info","parameters":{"node":{"default":"current connected 
-node","format":"pve-node","optional":1,"type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/config/nodes":{"name":"nodes","parame
-ters":{},"protected":0,"proxyto":null},"GET /cluster/config/qdevice":{"name":"status","parameters":{},"protected":1,"proxyto":null},"GET /cluster/config/totem":
-{"name":"totem","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluste
-r/firewall/aliases":{"name":"get_aliases","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/aliases/{name}":{"name":"read_alias","parameters"
-:{"name":1},"protected":0,"proxyto":null},"GET /cluster/firewall/groups":{"name":"list_security_groups","parameters":{},"protected":0,"proxyto":null},"GET /clus
-ter/firewall/groups/{group}":{"name":"get_rules","parameters":{"group":1},"protected":0,"proxyto":null},"GET /cluster/firewall/groups/{group}/{pos}":{"name":"ge
-t_rule","parameters":{"group":1,"pos":1},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset":{"name":"ipset_index","parameters":{},"protected":0,"proxyt
-o":null},"GET /cluster/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset/{name}/{cid
-r}":{"name":"read_ip","parameters":{"cidr":1,"name":1},"protected":1,"proxyto":null},"GET /cluster/firewall/macros":{"name":"get_macros","parameters":{},"protec
-ted":0,"proxyto":null},"GET /cluster/firewall/options":{"name":"get_options","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/refs":{"name":
-"refs","parameters":{"type":{"enum":["alias","ipset"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/firewall/rules":{"name":"get_ru
-les","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/rules/{pos}":{"name":"get_rule","parameters":{"pos":1},"protected":0,"proxyto":null},"
-GET /cluster/ha":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/groups":{"name":"index","parameters":{},"protected":0,"proxyto":
-null},"GET /cluster/ha/groups/{group}":{"name":"read","parameters":{"group":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"prox
-yto":null},"GET /cluster/ha/resources":{"name":"index","parameters":{"type":{"enum":["ct","vm"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GE
-T /cluster/ha/resources/{sid}":{"name":"read","parameters":{"sid":1},"protected":0,"proxyto":null},"GET /cluster/ha/rules":{"name":"index","parameters":{"resour
-ce":{"optional":1,"type":"string","typetext":"<string>"},"type":{"enum":["node-affinity","resource-affinity"],"optional":1,"type":"string"}},"protected":0,"prox
-yto":null},"GET /cluster/ha/rules/{rule}":{"name":"read_rule","parameters":{"rule":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":
-0,"proxyto":null},"GET /cluster/ha/status":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/status/current":{"name":"status","para
-meters":{},"protected":0,"proxyto":null},"GET /cluster/ha/status/manager_status":{"name":"manager_status","parameters":{},"protected":0,"proxyto":null},"GET /cl
-uster/jobs/schedule-analyze":{"name":"schedule-analyze","parameters":{"iterations":{"default":10,"maximum":100,"minimum":1,"optional":1,"type":"integer","typete
-xt":"<integer> (1 - 100)"},"schedule":{"format":"pve-calendar-event","maxLength":128,"type":"string","typetext":"<string>"},"starttime":{"optional":1,"type":"in
-teger","typetext":"<integer>"}},"protected":0,"proxyto":null},"GET /cluster/metrics":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster
-/metrics/export":{"name":"export","parameters":{"history":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"local-only":{"default":0,"optional
-":1,"type":"boolean","typetext":"<boolean>"},"node-list":{"optional":1,"type":"string","typetext":"<string>"},"start-time":{"default":0,"optional":1,"type":"int
-eger","typetext":"<integer>"}},"protected":0,"proxyto":null},"GET /cluster/metrics/server":{"name":"server_index","parameters":{},"protected":0,"proxyto":null},
-"GET /cluster/metrics/server/{id}":{"name":"read","parameters":{"id":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"proxyto":nu
-ll},"GET /cluster/nextid":{"name":"nextid","parameters":{"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":
-"<integer> (100 - 999999999)"}},"protected":0,"proxyto":null},"GET /cluster/resources":{"name":"resources","parameters":{"type":{"enum":["vm","storage","node","
-sdn"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluste
-r/sdn/dry-run":{"name":"dry-run","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /cluster/sdn/ipams":{"name":"index","parameters":{"type":{"enum":[
-"netbox","phpipam","pve"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn/ipams/{ipam}":{"name":"read","parameters":{"ipam":{"for
-mat":"pve-sdn-ipam-id","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/sdn/ipams/{ipam}/status":{"name":"ipamindex","paramet
-ers":{"ipam":{"format":"pve-sdn-ipam-id","type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"GET /cluster/sdn/vnets":{"name":"index","paramet
-ers":{"pending":1,"running":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}":{"name":"read","parameters":{"pending":1,"running":1,"vnet":1},"pro
-tected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall":{"name":"index","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets
-/{vnet}/firewall/options":{"name":"get_options","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/rules":{"name":"ge
-t_rules","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"pos":1,"vn
-et":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/subnets":{"name":"index","parameters":{"pending":1,"running":1,"vnet":1},"protected":0,"prox
-yto":null},"GET /cluster/sdn/vnets/{vnet}/subnets/{subnet}":{"name":"read","parameters":{"pending":1,"running":1,"subnet":1,"vnet":1},"protected":0,"proxyto":nu
-ll},"GET /cluster/sdn/zones":{"name":"index","parameters":{"pending":1,"running":1,"type":{"enum":["evpn","faucet","qinq","simple","vlan","vxlan"],"optional":1,
-"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn/zones/{zone}":{"name":"read","parameters":{"pending":1,"running":1,"zone":1},"protected":0,"pr
-oxyto":null},"GET /cluster/status":{"name":"get_status","parameters":{},"protected":1,"proxyto":null},"GET /nodes/{node}/aplinfo":{"name":"aplinfo","parameters"
-:{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/changelog":{"name":"changelog","parameters":{"name":{"pattern":"(?:[a-z0-9][-+.a-z0-9:]+)","t
-ype":"string"},"node":1,"version":{"optional":1,"type":"string","typetext":"<string>"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/repositories":{"n
-ame":"repositories","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/update":{"name":"list_updates","parameters":{"node":1},"prote
-cted":1,"proxyto":"node"},"GET /nodes/{node}/apt/versions":{"name":"versions","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabil
-ities":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities/qemu":{"name":"qemu_caps_index","parameters":{"no
-de":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities/qemu/cpu":{"name":"index","parameters":{"arch":1,"node":1},"protected":0,"proxyto":null},
-"GET /nodes/{node}/capabilities/qemu/machines":{"name":"types","parameters":{"arch":1,"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/config":{"nam
-e":"get_config","parameters":{"node":1,"property":{"enum":["acme","acmedomain0","acmedomain1","acmedomain2","acmedomain3","acmedomain4","acmedomain5","balloonin
-g-target","description","startall-onboot-delay","wakeonlan"],"optional":1,"type":"string"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/disks/directory":
-{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/list":{"name":"list","parameters":{"include-partitions":{"defau
-lt":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"skipsmart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"type":{"enu
-m":["unused","journal_disks"],"optional":1,"type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/lvm":{"name":"index","parameters":{"node":
-1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/lvmthin":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/
-disks/smart":{"name":"smart","parameters":{"disk":{"pattern":"^/dev/[a-zA-Z0-9\\/]+$","type":"string"},"healthonly":{"optional":1,"type":"boolean","typetext":"<
-boolean>"},"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/zfs":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET 
-/nodes/{node}/dns":{"name":"dns","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall":{"name":"index","parameters":{"node":1},"p
-rotected":0,"proxyto":null},"GET /nodes/{node}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"optional":1,"type":"
-integer","typetext":"<integer> (0 - N)"},"until":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/firewall/options":{"name":"get_options","parameters":{"no
-de":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall/rules":{"name":"get_rules","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /node
-s/{node}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/hardware":{"name":"index","
-parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/hardware/pci":{"name":"pci_scan","parameters":{"node":1,"pci-class-blacklist":{"default"
-:"05;06;0b","format":"string-list","optional":1,"type":"string","typetext":"<string>"},"verbose":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean
->"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/hardware/usb":{"name":"usbscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{nod
-e}/hosts":{"name":"get_etc_hosts","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/journal":{"name":"journal","parameters":{"endcursor
-":{"optional":1,"type":"string","typetext":"<string>"},"lastentries":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"node":1,"since"
-:1,"startcursor":{"optional":1,"type":"string","typetext":"<string>"},"until":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc":{"name":"vmlist","param
-eters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/config":{"name":"vm_config","parameters":{"current":1,"node":1,"snapshot":1,"vmi
-d":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/feature":{"name":"vm_feature","parameters":{"feature":1,"node":1,"snapname":{"format":"pve-c
-onfigid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall":{"
-name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/aliases":{"name":"get_aliases","parameters":
-{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1,"node":1,"v
-mid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset":{"name":"ipset_index","parameters":{"node":1,"vmid":1},"protected":0,"proxyt
-o":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /
-nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"read_ip","parameters":{"cidr":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"GET /n
-odes/{node}/lxc/{vmid}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<in
-teger> (0 - N)"},"until":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall/options":{"name":"get_options","parameters":{"node":
-1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall/refs":{"name":"refs","parameters":{"node":1,"type":{"enum":["alias","ipset"],
-"optional":1,"type":"string"},"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/rules":{"name":"get_rules","parameters":{"node":1,"
-vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1,"vmid":1},"protecte
-d":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/interfaces":{"name":"ip","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/
-lxc/{vmid}/migrate":{"name":"migrate_vm_precondition","parameters":{"node":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/
-pending":{"name":"vm_pending","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/rrddata":{"name":"rrddata","paramet
-ers":{"cf":1,"node":1,"timeframe":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/snapshot":{"name":"list","parameters":{"node":1,"vmid"
-:1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config":{"name":"get_snapshot_config","parameters":{"node":1,"snapname":1,
-"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/status/current":{"name":"vm_status","parameters":{"node":1,"vmid":1},"protected":1,"prox
-yto":"node"},"GET /nodes/{node}/lxc/{vmid}/vncwebsocket":{"name":"vncwebsocket","parameters":{"node":1,"port":{"maximum":5999,"minimum":5900,"type":"integer","t
-ypetext":"<integer> (5900 - 5999)"},"vmid":1,"vncticket":1},"protected":0,"proxyto":null},"GET /nodes/{node}/netstat":{"name":"netstat","parameters":{"node":1},
-"protected":0,"proxyto":"node"},"GET /nodes/{node}/network":{"name":"index","parameters":{"node":1,"type":{"enum":["bridge","bond","eth","alias","vlan","fabric"
-,"OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","any_bridge","any_local_bridge","include_sdn"],"optional":1,"type":"string"}},"protected":0,"proxyto":"node
-"},"GET /nodes/{node}/network/{iface}":{"name":"network_config","parameters":{"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":"string","typete
-xt":"<string>"},"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu":{"name":"vmlist","parameters":{"full":1,"node":1},"protected":1,"proxyto":"no
-de"},"GET /nodes/{node}/qemu/{vmid}/agent":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent
-/exec-status":{"name":"exec-status","parameters":{"node":1,"pid":{"type":"integer","typetext":"<integer>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes
-/{node}/qemu/{vmid}/agent/file-read":{"name":"file-read","parameters":{"count":{"default":"16777216","maximum":"16777216","minimum":1,"optional":1,"type":"integ
-er","typetext":"<integer> (1 - 16777216)"},"decode":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"file":1,"node":1,"offset":{"default":0,"
-minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-fsin
-fo":{"name":"get-fsinfo","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-host-name":{"name":"get-host-
-name","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-memory-block-info":{"name":"get-memory-block-inf
-o","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-memory-blocks":{"name":"get-memory-blocks","paramet
-ers":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo":{"name":"get-osinfo","parameters":{"node":1,"vmid":1},
-"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-time":{"name":"get-time","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node
-"},"GET /nodes/{node}/qemu/{vmid}/agent/get-timezone":{"name":"get-timezone","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}
-/qemu/{vmid}/agent/get-users":{"name":"get-users","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-vcpu
-s":{"name":"get-vcpus","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/info":{"name":"info","parameters":{
-"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces":{"name":"network-get-interfaces","parameters":{"
-node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/cloudinit":{"name":"cloudinit_pending","parameters":{"node":1,"vmid":1},"protec
-ted":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/cloudinit/dump":{"name":"cloudinit_generated_config_dump","parameters":{"node":1,"type":{"enum":["user",
-"network","meta"],"type":"string"},"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/config":{"name":"vm_config","parameters":{"current":
-1,"node":1,"snapshot":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/feature":{"name":"vm_feature","parameters":{"feature":1,"node":
-1,"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{
-node}/qemu/{vmid}/firewall":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/aliases":{"na
-me":"get_aliases","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/aliases/{name}":{"name":"read_alias","p
-arameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset":{"name":"ipset_index","parameters":{"node":
-1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1,"node":1,"vmid":1},"p
-rotected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"read_ip","parameters":{"cidr":1,"name":1,"node":1,"vmid":1},"p
-rotected":1,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"optional
-":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewall/options":{"name
-":"get_options","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewall/refs":{"name":"refs","parameters":{"nod
-e":1,"type":{"enum":["alias","ipset"],"optional":1,"type":"string"},"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/rules":{"nam
-e":"get_rules","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}":{"name":"get_rule","parameter
-s":{"node":1,"pos":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/migrate":{"name":"migrate_vm_precondition","parameters":{"node":1,"t
-arget":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/pending":{"name":"vm_pending","parameters":{"node":1,"vmid":1},"protected":0,"
-proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":1,"vmid":1},"protected":1,"proxyto":null},"
-GET /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot_list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/
-snapshot/{snapname}/config":{"name":"get_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/
-{vmid}/status/current":{"name":"vm_status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/query-url-metadata":{"name":"quer
-y_url_metadata","parameters":{"node":1,"url":1,"verify-certificates":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/replication":{"name":"status","parame
-ters":{"guest":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"},"node":1},"protect
-ed":1,"proxyto":"node"},"GET /nodes/{node}/report":{"name":"report","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/rrddata":{"name":
-"rrddata","parameters":{"cf":1,"node":1,"timeframe":{"enum":["hour","day","week","month","year","decade"],"type":"string"}},"protected":1,"proxyto":null},"GET /
-nodes/{node}/scan":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/scan/cifs":{"name":"cifsscan","parameters":{"domain"
-:{"optional":1,"type":"string","typetext":"<string>"},"node":1,"password":1,"server":{"format":"pve-storage-server","type":"string","typetext":"<string>"},"user
-name":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/iscsi":{"name":"iscsiscan","parameters":{"node":1,"portal":{"format":"pve-storage-portal-dns","
-type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/lvm":{"name":"lvmscan","parameters":{"node":1},"protected":1,"pro
-xyto":"node"},"GET /nodes/{node}/scan/lvmthin":{"name":"lvmthinscan","parameters":{"node":1,"vg":{"maxLength":100,"pattern":"[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\
-+\\_\\-]+","type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/nfs":{"name":"nfsscan","parameters":{"node":1,"server":{"format":"pve-stora
-ge-server","type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/zfs":{"name":"zfsscan","parameters":{"node":1},"prote
-cted":1,"proxyto":"node"},"GET /nodes/{node}/sdn":{"name":"sdnindex","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/sdn/vnets/{vnet}
-":{"name":"diridx","parameters":{"node":1,"vnet":1},"protected":0,"proxyto":null},"GET /nodes/{node}/sdn/zones":{"name":"index","parameters":{"node":1},"protect
-ed":1,"proxyto":"node"},"GET /nodes/{node}/sdn/zones/{zone}":{"name":"diridx","parameters":{"node":1,"zone":1},"protected":0,"proxyto":null},"GET /nodes/{node}/
-sdn/zones/{zone}/bridges":{"name":"bridges","parameters":{"node":1,"zone":{"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{
-node}/sdn/zones/{zone}/content":{"name":"index","parameters":{"node":1,"zone":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/services":{"name":"index","p
-arameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage":{"name":"index","parameters":{"content":1,"enabled":{"default":0,"optional":1,
-"type":"boolean","typetext":"<boolean>"},"format":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"storage":1,"target":1},"protected
-":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/content":{"name":"index","parameters":{"content":{"format":"pve-storage-content","optional":1,"type":
-"string","typetext":"<string>"},"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"vmid":{"format":"pve-vmid","maximum":9
-99999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{stor
-age}/content/{volume}":{"name":"info","parameters":{"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/pruneb
-ackups":{"name":"dryrun","parameters":{"node":1,"prune-backups":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"type":{"enum"
-:["qemu","lxc"],"optional":1,"type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> 
-(100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"storage":{"f
-ormat":"pve-storage-id","type":"string","typetext":"<storage ID>"},"timeframe":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/status":{
-"name":"read_status","parameters":{"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":1,"proxyto":"node"},"GE
-T /nodes/{node}/subscription":{"name":"get","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/syslog":{"name":"syslog","parameters":{"l
-imit":1,"node":1,"service":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"since":{"optional":1,"pattern":"^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\
-\d{2}(:\\d{2})?)?$","type":"string"},"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":{"optional":1,"pattern":"^\\d{4}
--\\d{2}-\\d{2}( \\d{2}:\\d{2}(:\\d{2})?)?$","type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/vncwebsocket":{"name":"vncwebsocket","parameter
-s":{"node":1,"port":{"maximum":5999,"minimum":5900,"type":"integer","typetext":"<integer> (5900 - 5999)"},"vncticket":1},"protected":0,"proxyto":null},"GET /nod
-es/{node}/vzdump/defaults":{"name":"defaults","parameters":{"node":1,"storage":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/vzdump/extractconfig":{"nam
-e":"extractconfig","parameters":{"node":1,"volume":1},"protected":1,"proxyto":"node"},"GET /storage":{"name":"index","parameters":{"type":{"enum":["btrfs","ceph
-fs","cifs","dir","esxi","iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfspool"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"G
-ET /storage/{storage}":{"name":"read","parameters":{"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":0,"proxyto":nul
-l},"POST /access/domains":{"name":"create","parameters":{"acr-values":1,"autocreate":1,"base_dn":1,"bind_dn":1,"capath":1,"case-sensitive":1,"cert":1,"certkey":
-1,"check-connection":1,"client-id":1,"client-key":1,"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"default":1,"domain":1,"filt
-er":1,"group_classes":1,"group_dn":1,"group_filter":1,"group_name_attr":1,"groups-autocreate":1,"groups-claim":1,"groups-overwrite":1,"issuer-url":1,"mode":{"de
-fault":"ldap","enum":["ldap","ldaps","ldap+starttls"],"optional":1,"type":"string"},"password":1,"port":1,"prompt":1,"query-userinfo":1,"realm":1,"scopes":1,"se
-cure":1,"server1":1,"server2":1,"sslversion":1,"sync-defaults-options":1,"sync_attributes":1,"tfa":1,"type":{"enum":["ad","ldap","openid","pam","pve"],"type":"s
-tring"},"user_attr":1,"user_classes":1,"username-claim":{"optional":1,"type":"string","typetext":"<string>"},"verify":1},"protected":1,"proxyto":null},"POST /cl
-uster/backup":{"name":"create_job","parameters":{"all":1,"bwlimit":1,"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"compress":1
-,"dow":{"default":"mon,tue,wed,thu,fri,sat,sun","format":"pve-day-of-week-list","optional":1,"type":"string","typetext":"<string>"},"dumpdir":1,"enabled":1,"exc
-lude":1,"exclude-path":1,"fleecing":1,"id":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"ionice":1,"lockwait":1,"mailnotificatio
-n":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notification-mode":1,"
-pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","optional":1,"type
-":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"quiet
-":1,"remove":1,"repeat-missed":1,"schedule":1,"script":1,"starttime":1,"stdexcludes":1,"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-l
-ist","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":1,"proxyto":null},"POST /cluster/config":{"name":"create","parameters":{"clustern
-ame":{"format":"pve-node","maxLength":15,"type":"string","typetext":"<string>"},"link[n]":1,"nodeid":1,"token-coefficient":{"default":125,"minimum":0,"optional"
-:1,"type":"integer","typetext":"<integer> (0 - N)"},"votes":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"}},"protected":1,"proxyto":
-null},"POST /cluster/config/join":{"name":"join","parameters":{"fingerprint":{"pattern":"([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}","type":"string"},"force":1,"hostna
-me":{"type":"string","typetext":"<string>"},"link[n]":1,"nodeid":1,"password":{"maxLength":128,"type":"string","typetext":"<string>"},"votes":1},"protected":1,"
-proxyto":null},"POST /cluster/config/nodes/{node}":{"name":"addnode","parameters":{"apiversion":{"optional":1,"type":"integer","typetext":"<integer>"},"force":1
-,"link[n]":1,"new_node_ip":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"node":1,"nodeid":1,"votes":1},"protected":1,"proxyto":null},"POST
- /cluster/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"name":1},"prote
-cted":1,"proxyto":null},"POST /cluster/firewall/groups":{"name":"create_security_group","parameters":{"comment":1,"digest":1,"group":1,"rename":{"maxLength":18,
-"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"}},"protected":1,"proxyto":null},"POST /cluster/firewall/groups/{group}":{"name
-":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"group":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto
-":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":null},"POST /cluster/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest":1,"nam
-e":1,"rename":1},"protected":1,"proxyto":null},"POST /cluster/firewall/ipset/{name}":{"name":"create_ip","parameters":{"cidr":1,"comment":1,"name":1,"nomatch":1
-},"protected":1,"proxyto":null},"POST /cluster/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable"
-:1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":null},"POST /cluster/ha/groups":{"name":"c
-reate","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"group":{"format":"pve-configid","type":"string","typetext"
-:"<string>"},"nodes":{"format":"pve-ha-node-list","optional":0,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"nofailback":1,"restricted":1,"typ
-e":{"enum":["group"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"POST /cluster/ha/resources":{"name":"create","parameters":{"comment":{"maxLen
-gth":4096,"optional":1,"type":"string","typetext":"<string>"},"failback":1,"group":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},
-"max_relocate":1,"max_restart":1,"sid":1,"state":1,"type":{"enum":["ct","vm"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"POST /cluster/ha/res
-ources/{sid}/migrate":{"name":"migrate","parameters":{"node":1,"sid":1},"protected":1,"proxyto":null},"POST /cluster/ha/resources/{sid}/relocate":{"name":"reloc
-ate","parameters":{"node":1,"sid":1},"protected":1,"proxyto":null},"POST /cluster/ha/rules":{"name":"create_rule","parameters":{"affinity":{"enum":["positive","
-negative"],"optional":1,"type":"string"},"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"disable":1,"nodes":{"format":"pve-ha-n
-ode-list","optional":1,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"resources":{"format":"pve-ha-resource-id-list","optional":0,"type":"strin
-g","typetext":"<type>:<name>{,<type>:<name>}*"},"rule":1,"strict":1,"type":{"enum":["node-affinity","resource-affinity"],"type":"string"}},"protected":1,"proxyt
-o":null},"POST /cluster/metrics/server/{id}":{"name":"create","parameters":{"api-path-prefix":1,"bucket":1,"disable":1,"id":{"format":"pve-configid","type":"str
-ing","typetext":"<string>"},"influxdbproto":1,"max-body-size":1,"mtu":{"default":1500,"maximum":65536,"minimum":512,"optional":1,"type":"integer","typetext":"<i
-nteger> (512 - 65536)"},"organization":1,"otel-compression":1,"otel-headers":1,"otel-max-body-size":1,"otel-path":1,"otel-protocol":1,"otel-resource-attributes"
-:1,"otel-timeout":1,"otel-verify-ssl":1,"path":1,"port":{"maximum":65536,"minimum":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"proto":{"enum":["udp"
-,"tcp"],"optional":1,"type":"string"},"server":{"format":"address","type":"string","typetext":"<string>"},"timeout":{"default":1,"minimum":0,"optional":1,"type"
-:"integer","typetext":"<integer> (0 - N)"},"token":1,"type":{"enum":["graphite","influxdb","opentelemetry"],"format":"pve-configid","type":"string"},"verify-cer
-tificate":1},"protected":1,"proxyto":null},"POST /cluster/sdn/lock":{"name":"lock","parameters":{"allow-pending":{"default":0,"optional":1,"type":"boolean","typ
-etext":"<boolean>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/rollback":{"name":"rollback","parameters":{"lock-token":1,"release-lock":1},"protected":1,
-"proxyto":null},"POST /cluster/sdn/vnets":{"name":"create","parameters":{"alias":1,"isolate-ports":1,"lock-token":1,"tag":{"maximum":16777215,"minimum":1,"optio
-nal":1,"type":"integer","typetext":"<integer> (1 - 16777215)"},"type":{"enum":["vnet"],"optional":1,"type":"string"},"vlanaware":1,"vnet":1,"zone":{"optional":0
-,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/firewall/rules":{"name":"create_rule","parameters":{"acti
-on":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1,"vnet":1},"
-protected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/ips":{"name":"ipcreate","parameters":{"ip":1,"mac":1,"vnet":1,"zone":1},"protected":1,"proxyto":nul
-l},"POST /cluster/sdn/vnets/{vnet}/subnets":{"name":"create","parameters":{"dhcp-dns-server":1,"dhcp-range":1,"dnszoneprefix":1,"gateway":{"format":"ip","option
-al":1,"type":"string","typetext":"<string>"},"lock-token":1,"snat":1,"subnet":1,"type":{"enum":["subnet"],"type":"string"},"vnet":{"optional":0,"type":"string",
-"typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/zones":{"name":"create","parameters":{"advertise-subnets":1,"bridge":1,"bridge-disable-
-mac-learning":1,"controller":1,"dhcp":{"enum":["dnsmasq"],"optional":1,"type":"string"},"disable-arp-nd-suppression":1,"dns":1,"dnszone":1,"dp-id":1,"exitnodes"
-:1,"exitnodes-local-routing":1,"exitnodes-primary":1,"fabric":1,"ipam":1,"lock-token":1,"mac":{"format":"mac-addr","optional":1,"type":"string","typetext":"<str
-ing>"},"mtu":{"optional":1,"type":"integer","typetext":"<integer>"},"nodes":1,"peers":1,"reversedns":1,"rt-import":1,"tag":1,"type":{"enum":["evpn","faucet","qi
-nq","simple","vlan","vxlan"],"format":"pve-configid","type":"string"},"vlan-protocol":1,"vrf-vxlan":1,"vxlan-port":1,"zone":1},"protected":1,"proxyto":null},"PO
-ST /nodes/{node}/aplinfo":{"name":"apl_download","parameters":{"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"templat
-e":{"maxLength":255,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/apt/update":{"name":"update_database","parameter
-s":{"node":1,"notify":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"quiet":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/firewall
-/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"
-pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/hosts":{"name":"write_etc_hosts","parameters":{"data":{"type
-":"string","typetext":"<string>"},"digest":1,"node":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc":{"name":"create_vm","parameters":{"arch":{"defau
-lt":"amd64","enum":["amd64","i386","arm64","armhf","riscv32","riscv64"],"optional":1,"type":"string"},"bwlimit":{"default":"restore limit from datacenter or sto
-rage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"cmode":1,"console":1,"cores":{"maximum":8192,"minimum":1,"optional":1,"t
-ype":"integer","typetext":"<integer> (1 - 8192)"},"cpulimit":{"default":0,"maximum":8192,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 8192
-)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":500000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 500000)"},"deb
-ug":1,"dev[n]":1,"entrypoint":1,"env":1,"features":1,"force":1,"ha-managed":1,"hookscript":1,"hostname":1,"ignore-unpack-errors":{"optional":1,"type":"boolean",
-"typetext":"<boolean>"},"lock":{"enum":["backup","create","destroyed","disk","fstrim","migrate","mounted","rollback","snapshot","snapshot-delete"],"optional":1,
-"type":"string"},"memory":{"default":512,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - N)"},"mp[n]":1,"nameserver":{"format":"lxc-ip-wi
-th-ll-iface-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"optional":1,"pattern":"[-_.\\w\\d]+","type":"string"},"fire
-wall":{"optional":1,"type":"boolean"},"gw":{"format":"ipv4","optional":1,"type":"string"},"gw6":{"format":"ipv6","optional":1,"type":"string"},"host-managed":{"
-optional":1,"type":"boolean"},"hwaddr":{"format":"mac-addr","optional":1,"type":"string"},"ip":{"format":"pve-ipv4-config","optional":1,"type":"string"},"ip6":{
-"format":"pve-ipv6-config","optional":1,"type":"string"},"link_down":{"optional":1,"type":"boolean"},"mtu":{"maximum":65535,"minimum":64,"optional":1,"type":"in
-teger"},"name":{"pattern":"[-_.\\w\\d]+","type":"string"},"rate":{"optional":1,"type":"number"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"}
-,"trunks":{"optional":1,"pattern":"(?:\\d+(?:;\\d+)*)","type":"string"},"type":{"enum":["veth"],"optional":1,"type":"string"}},"optional":1,"type":"string","typ
-etext":"name=<string> [,bridge=<bridge>] [,firewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwaddr=<XX:XX:XX:XX:XX:XX>] [,ip=<(I
-Pv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|auto|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>]
- [,type=<veth>]"},"node":1,"onboot":1,"ostemplate":{"maxLength":255,"type":"string","typetext":"<string>"},"ostype":{"enum":["debian","devuan","ubuntu","centos"
-,"fedora","opensuse","archlinux","alpine","gentoo","nixos","unmanaged"],"optional":1,"type":"string"},"password":{"minLength":5,"optional":1,"type":"string","ty
-petext":"<string>"},"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"protection":1,"restore":{"optional":1,"type":"boolean","t
-ypetext":"<boolean>"},"rootfs":1,"searchdomain":{"format":"dns-name-list","optional":1,"type":"string","typetext":"<string>"},"ssh-public-keys":{"optional":1,"t
-ype":"string","typetext":"<string>"},"start":1,"startup":1,"storage":{"default":"local","format":"pve-storage-id","optional":1,"type":"string","typetext":"<stor
-age ID>"},"swap":1,"tags":1,"template":1,"timezone":1,"tty":1,"unique":1,"unprivileged":1,"unused[n]":{"format":{"volume":{"default_key":1,"format":"pve-volume-
-id","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/clon
-e":{"name":"clone_vm","parameters":{"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"
-<number> (0 - N)"},"full":1,"hostname":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"newid":1,"node":1,"pool":{"format":"pve-poolid"
-,"optional":1,"type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"sto
-rage":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"form
-at":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/firew
-all/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/
-lxc/{vmid}/firewall/ipset/{name}":{"name":"create_ip","parameters":{"cidr":1,"comment":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"
-POST /nodes/{node}/lxc/{vmid}/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,
-"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/migr
-ate":{"name":"migrate_vm","parameters":{"bwlimit":{"default":"migrate limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typet
-ext":"<number> (0 - N)"},"node":1,"online":1,"restart":{"optional":1,"type":"boolean","typetext":"<boolean>"},"target":{"format":"pve-node","type":"string","typ
-etext":"<string>"},"target-storage":{"format":"storage-pair-list","optional":1,"type":"string","typetext":"<string>"},"timeout":{"default":180,"optional":1,"typ
-e":"integer","typetext":"<integer>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/move_volume":{"name":"move_volume","parameters":{"
-bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"delete":{"default
-":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"node":1,"storage":1,"tar
-get-digest":1,"target-vmid":1,"target-volume":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","mp13","mp14","
-mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35","mp36","mp37",
-"mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58","mp59","mp60"
-,"mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81","mp82","mp83
-","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103","mp104","mp105
-","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123","mp124","mp125
-","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143","mp144","mp145
-","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163","mp164","mp165
-","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183","mp184","mp185
-","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203","mp204","mp205
-","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223","mp224","mp225
-","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243","mp244","mp245
-","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused5","unused6","unused7
-","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21","unuse
-d22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unused36","
-unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50","unused
-51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unused65","u
-nused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","unused8
-0","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused94","un
-used95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107","unused108",
-"unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused121","unu
-sed122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unused134","unused1
-35","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147","unused148",
-"unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused161","unu
-sed162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unused174","unused1
-75","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187","unused188",
-"unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused201","unu
-sed202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unused214","unused2
-15","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227","unused228",
-"unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused241","unu
-sed242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unused254","unused2
-55"],"optional":1,"type":"string"},"vmid":1,"volume":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","mp13","
-mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35","mp36",
-"mp37","mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58","mp59"
-,"mp60","mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81","mp82
-","mp83","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103","mp104"
-,"mp105","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123","mp124"
-,"mp125","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143","mp144"
-,"mp145","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163","mp164"
-,"mp165","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183","mp184"
-,"mp185","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203","mp204"
-,"mp205","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223","mp224"
-,"mp225","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243","mp244"
-,"mp245","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused5","unused6","
-unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21"
-,"unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unus
-ed36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50",
-"unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unuse
-d65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","
-unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused
-94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107","unus
-ed108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused12
-1","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unused134","
-unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147","unus
-ed148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused16
-1","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unused174","
-unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187","unus
-ed188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused20
-1","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unused214","
-unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227","unus
-ed228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused24
-1","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unused254","
-unused255"],"type":"string"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/snapshot":{"name":"snapshot","parameters":{"node":1,"snapname":1,"v
-mid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapname":1,"sta
-rt":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"vmid":1},"
-protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/resume":{"name":"vm_resume","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"
-},"POST /nodes/{node}/lxc/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":1,"node":1,"timeout":{"default":60,"minimum":0,"optional":1,"t
-ype":"integer","typetext":"<integer> (0 - N)"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/start":{"name":"vm_start","parame
-ters":{"debug":1,"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/stop":{"name":"vm_stop","parameters":{"no
-de":1,"overrule-shutdown":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/suspend":{"name":"vm_suspend","paramete
-rs":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/template":{"name":"template","parameters":{"node":1,"vmid":1},"protected"
-:1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/termproxy":{"name":"termproxy","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{
-node}/migrateall":{"name":"migrateall","parameters":{"max-workers":1,"maxworkers":{"maximum":64,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> 
-(1 - 64)"},"node":1,"target":{"format":"pve-node","type":"string","typetext":"<string>"},"vms":1,"with-local-disks":1},"protected":1,"proxyto":"node"},"POST /no
-des/{node}/network":{"name":"create_network","parameters":{"address":1,"address6":1,"autostart":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bond-pri
-mary":1,"bond_mode":1,"bond_xmit_hash_policy":1,"bridge_ports":1,"bridge_vids":1,"bridge_vlan_aware":1,"cidr":{"format":"CIDRv4","optional":1,"type":"string","t
-ypetext":"<string>"},"cidr6":1,"comments":1,"comments6":1,"gateway":1,"gateway6":1,"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":"string","t
-ypetext":"<string>"},"mtu":1,"netmask":1,"netmask6":1,"node":1,"ovs_bonds":1,"ovs_bridge":1,"ovs_options":1,"ovs_ports":1,"ovs_tag":1,"slaves":1,"type":{"enum":
-["bridge","bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","unknown"],"type":"string"},"vlan-id":1,"vlan-raw-device":1},
-"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu":{"name":"create_vm","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"
-archive":{"maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"args":1,"audio0":1,"autostart":1,"balloon":1,"bios":1,"boot":1,"bootdisk":1,"bwli
-mit":{"default":"restore limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"cdrom":1,"cicusto
-m":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"efidisk0":1,"force":1,"freeze":1,"ha-managed":1,"hookscript
-":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-working-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm
-":1,"live-restore":{"optional":1,"type":"boolean","typetext":"<boolean>"},"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"migrate_speed":1,"
-name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"ostype":1,"pa
-rallel[n]":1,"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"protection":1,"reboot":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsih
-w":1,"searchdomain":1,"serial[n]":1,"shares":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"start":1,"startdate":1,"startup":1,"storage":
-1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unique":1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":
-1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent":{"name":"agent","parameters":{"command":{"enum":["fsfr
-eeze-freeze","fsfreeze-status","fsfreeze-thaw","fstrim","get-fsinfo","get-host-name","get-memory-block-info","get-memory-blocks","get-osinfo","get-time","get-ti
-mezone","get-users","get-vcpus","info","network-get-interfaces","ping","shutdown","suspend-disk","suspend-hybrid","suspend-ram"],"type":"string"},"node":1,"vmid
-":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/exec":{"name":"exec","parameters":{"command":{"items":{"type":"string"},"type":"array
-","typetext":"<array>"},"input-data":{"maxLength":65536,"optional":1,"type":"string","typetext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"
-POST /nodes/{node}/qemu/{vmid}/agent/file-write":{"name":"file-write","parameters":{"content":{"maxLength":61440,"type":"string","typetext":"<string>"},"encode"
-:{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"file":1,"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/
-agent/fsfreeze-freeze":{"name":"fsfreeze-freeze","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze
--status":{"name":"fsfreeze-status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw":{"name"
-:"fsfreeze-thaw","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fstrim":{"name":"fstrim","parameters":{"
-node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/ping":{"name":"ping","parameters":{"node":1,"vmid":1},"protected":1,"pro
-xyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/set-user-password":{"name":"set-user-password","parameters":{"crypted":{"default":0,"optional":1,"type":"boo
-lean","typetext":"<boolean>"},"node":1,"password":{"maxLength":1024,"minLength":5,"type":"string","typetext":"<string>"},"username":{"type":"string","typetext":
-"<string>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/shutdown":{"name":"shutdown","parameters":{"node":1,"vmid":1},"prote
-cted":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/suspend-disk":{"name":"suspend-disk","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"n
-ode"},"POST /nodes/{node}/qemu/{vmid}/agent/suspend-hybrid":{"name":"suspend-hybrid","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nod
-es/{node}/qemu/{vmid}/agent/suspend-ram":{"name":"suspend-ram","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/
-clone":{"name":"clone_vm","parameters":{"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typete
-xt":"<integer> (0 - N)"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"full":1,"name":{"format":"dns-name","optional":1,"type":"string"
-,"typetext":"<string>"},"newid":1,"node":1,"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid"
-,"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"storage":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{v
-mid}/config":{"name":"update_vm_async","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"args":1,"audio0":1,"autostart":1,"backg
-round_delay":{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 30)"},"balloon":1,"bios":1,"boot":1,"bootdisk":1,"cdrom":1,"cicu
-stom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"delete":1,"digest":{"maxLength":40,"optional":1,"type":"
-string","typetext":"<string>"},"efidisk0":1,"force":1,"freeze":1,"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-working-storage":1,"
-intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"migrate_spee
-d":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"ostype"
-:1,"parallel[n]":1,"protection":1,"reboot":1,"revert":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"skiplock":1,"smbi
-os1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"startdate":1,"startup":1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unused[n]":1,"us
-b[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"POST /nodes/{node
-}/qemu/{vmid}/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"name":1,"no
-de":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest":1,"name"
-:1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"create_ip","parameters":{"cidr":1
-,"comment":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/rules":{"name":"create_rule","parame
-ters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1
-,"type":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/migrate":{"name":"migrate_vm","parameters":{"bwlimit":{"default":"migrate limi
-t from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"force":1,"migration_network":1,"migration_type
-":1,"node":1,"online":1,"target":{"format":"pve-node","type":"string","typetext":"<string>"},"targetstorage":1,"vmid":1,"with-conntrack-state":1,"with-local-dis
-ks":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/move_disk":{"name":"move_vm_disk","parameters":{"bwlimit":{"default":"move limit from dat
-acenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"delete":{"default":0,"optional":1,"type":"boolean","type
-text":"<boolean>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scs
-i2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","
-scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","
-virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmst
-ate0","unused0","unused1","unused2","unused3","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14"
-,"unused15","unused16","unused17","unused18","unused19","unused20","unused21","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unus
-ed29","unused30","unused31","unused32","unused33","unused34","unused35","unused36","unused37","unused38","unused39","unused40","unused41","unused42","unused43",
-"unused44","unused45","unused46","unused47","unused48","unused49","unused50","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unuse
-d58","unused59","unused60","unused61","unused62","unused63","unused64","unused65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","
-unused73","unused74","unused75","unused76","unused77","unused78","unused79","unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused
-87","unused88","unused89","unused90","unused91","unused92","unused93","unused94","unused95","unused96","unused97","unused98","unused99","unused100","unused101",
-"unused102","unused103","unused104","unused105","unused106","unused107","unused108","unused109","unused110","unused111","unused112","unused113","unused114","unu
-sed115","unused116","unused117","unused118","unused119","unused120","unused121","unused122","unused123","unused124","unused125","unused126","unused127","unused1
-28","unused129","unused130","unused131","unused132","unused133","unused134","unused135","unused136","unused137","unused138","unused139","unused140","unused141",
-"unused142","unused143","unused144","unused145","unused146","unused147","unused148","unused149","unused150","unused151","unused152","unused153","unused154","unu
-sed155","unused156","unused157","unused158","unused159","unused160","unused161","unused162","unused163","unused164","unused165","unused166","unused167","unused1
-68","unused169","unused170","unused171","unused172","unused173","unused174","unused175","unused176","unused177","unused178","unused179","unused180","unused181",
-"unused182","unused183","unused184","unused185","unused186","unused187","unused188","unused189","unused190","unused191","unused192","unused193","unused194","unu
-sed195","unused196","unused197","unused198","unused199","unused200","unused201","unused202","unused203","unused204","unused205","unused206","unused207","unused2
-08","unused209","unused210","unused211","unused212","unused213","unused214","unused215","unused216","unused217","unused218","unused219","unused220","unused221",
-"unused222","unused223","unused224","unused225","unused226","unused227","unused228","unused229","unused230","unused231","unused232","unused233","unused234","unu
-sed235","unused236","unused237","unused238","unused239","unused240","unused241","unused242","unused243","unused244","unused245","unused246","unused247","unused2
-48","unused249","unused250","unused251","unused252","unused253","unused254","unused255"],"type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"
-type":"string"},"node":1,"storage":1,"target-digest":1,"target-disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6
-","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24"
-,"scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virt
-io10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0","unused0","unused1","unused2
-","unused3","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17",
-"unused18","unused19","unused20","unused21","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unuse
-d32","unused33","unused34","unused35","unused36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","
-unused47","unused48","unused49","unused50","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused
-61","unused62","unused63","unused64","unused65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","u
-nused76","unused77","unused78","unused79","unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused9
-0","unused91","unused92","unused93","unused94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104
-","unused105","unused106","unused107","unused108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","u
-nused118","unused119","unused120","unused121","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unuse
-d131","unused132","unused133","unused134","unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144
-","unused145","unused146","unused147","unused148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","u
-nused158","unused159","unused160","unused161","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unuse
-d171","unused172","unused173","unused174","unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184
-","unused185","unused186","unused187","unused188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","u
-nused198","unused199","unused200","unused201","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unuse
-d211","unused212","unused213","unused214","unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224
-","unused225","unused226","unused227","unused228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","u
-nused238","unused239","unused240","unused241","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unuse
-d251","unused252","unused253","unused254","unused255"],"optional":1,"type":"string"},"target-vmid":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{nod
-e}/qemu/{vmid}/snapshot":{"name":"snapshot","parameters":{"node":1,"snapname":1,"vmid":1,"vmstate":{"optional":1,"type":"boolean","typetext":"<boolean>"}},"prot
-ected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapname":1,"start":1,"vmid"
-:1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"vmid":1},"protected":
-1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/reset":{"name":"vm_reset","parameters":{"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node
-"},"POST /nodes/{node}/qemu/{vmid}/status/resume":{"name":"vm_resume","parameters":{"nocheck":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"s
-kiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":1,"keepAct
-ive":1,"node":1,"skiplock":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/start":{"name":"vm_start","parameters"
-:{"force-cpu":{"optional":1,"type":"string","typetext":"<string>"},"machine":1,"migratedfrom":1,"migration_network":1,"migration_type":1,"nets-host-mtu":{"optio
-nal":1,"pattern":"net\\d+=\\d+(,net\\d+=\\d+)*","type":"string"},"node":1,"skiplock":1,"stateuri":{"maxLength":128,"optional":1,"type":"string","typetext":"<str
-ing>"},"targetstorage":1,"timeout":{"default":"max(30, vm memory in GiB)","minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1,"wi
-th-conntrack-state":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/stop":{"name":"vm_stop","parameters":{"keepActive":1,"migratedfrom
-":1,"node":1,"overrule-shutdown":1,"skiplock":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/suspend":{"name":"v
-m_suspend","parameters":{"node":1,"skiplock":1,"statestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"todisk":{"defa
-ult":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/template":{"name":"templa
-te","parameters":{"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11",
+te_job","parameters":{"id":{"maxLength":50,"pattern":"\\S+","type":"string"}},"protected":1,"proxyto":null},"DELETE /cluster/config/nodes/{node}":{"name":"delno
+de","parameters":{"node":1},"protected":1,"proxyto":null},"DELETE /cluster/firewall/aliases/{name}":{"name":"remove_alias","parameters":{"digest":1,"name":1},"p
+rotected":1,"proxyto":null},"DELETE /cluster/firewall/groups/{group}":{"name":"delete_security_group","parameters":{"group":1},"protected":1,"proxyto":null},"DE
+LETE /cluster/firewall/groups/{group}/{pos}":{"name":"delete_rule","parameters":{"digest":1,"group":1,"pos":1},"protected":1,"proxyto":null},"DELETE /cluster/fi
+rewall/ipset/{name}":{"name":"delete_ipset","parameters":{"force":1,"name":1},"protected":1,"proxyto":null},"DELETE /cluster/firewall/ipset/{name}/{cidr}":{"nam
+e":"remove_ip","parameters":{"cidr":1,"digest":1,"name":1},"protected":1,"proxyto":null},"DELETE /cluster/firewall/rules/{pos}":{"name":"delete_rule","parameter
+s":{"digest":1,"pos":1},"protected":1,"proxyto":null},"DELETE /cluster/ha/groups/{group}":{"name":"delete","parameters":{"group":{"format":"pve-configid","type"
+:"string","typetext":"<string>"}},"protected":1,"proxyto":null},"DELETE /cluster/ha/resources/{sid}":{"name":"delete","parameters":{"purge":{"default":1,"option
+al":1,"type":"boolean","typetext":"<boolean>"},"sid":1},"protected":1,"proxyto":null},"DELETE /cluster/ha/rules/{rule}":{"name":"delete_rule","parameters":{"rul
+e":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"DELETE /cluster/jobs/realm-sync/{id}":{"name":"delete_job","p
+arameters":{"id":1},"protected":1,"proxyto":null},"DELETE /cluster/metrics/server/{id}":{"name":"delete","parameters":{"id":1},"protected":1,"proxyto":null},"DE
+LETE /cluster/sdn/lock":{"name":"release_lock","parameters":{"force":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"lock-token":1},"protect
+ed":1,"proxyto":null},"DELETE /cluster/sdn/vnets/{vnet}":{"name":"delete","parameters":{"lock-token":1,"vnet":1},"protected":1,"proxyto":null},"DELETE /cluster/
+sdn/vnets/{vnet}/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":1,"pos":1,"vnet":1},"protected":1,"proxyto":null},"DELETE /cluster/sdn/vnets
+/{vnet}/ips":{"name":"ipdelete","parameters":{"ip":1,"mac":1,"vnet":1,"zone":1},"protected":1,"proxyto":null},"DELETE /cluster/sdn/vnets/{vnet}/subnets/{subnet}
+":{"name":"delete","parameters":{"lock-token":1,"subnet":1,"vnet":1},"protected":1,"proxyto":null},"DELETE /cluster/sdn/zones/{zone}":{"name":"delete","paramete
+rs":{"lock-token":1,"zone":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":1,"node":1,
+"pos":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/lxc/{vmid}":{"name":"destroy_vm","parameters":{"destroy-unreferenced-disks":{"optional":1,"type":
+"boolean","typetext":"<boolean>"},"force":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"purge":{"default":0,"optional":1,"type":"
+boolean","typetext":"<boolean>"},"vmid":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/lxc/{vmid}/firewall/aliases/{name}":{"name":"remove_alias","par
+ameters":{"digest":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}":{"name":"delete_ipset","p
+arameters":{"force":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"remove_i
+p","parameters":{"cidr":1,"digest":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}":{"name":"d
+elete_rule","parameters":{"digest":1,"node":1,"pos":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}":{"name":"del
+snapshot","parameters":{"force":1,"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/network":{"name":"revert_network_changes
+","parameters":{"node":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/network/{iface}":{"name":"delete_network","parameters":{"iface":{"format":"pve-i
+face","maxLength":20,"minLength":2,"type":"string","typetext":"<string>"},"node":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/qemu/{vmid}":{"name":"
+destroy_vm","parameters":{"destroy-unreferenced-disks":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"purge":1,"skiplock":1,"vmid"
+:1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/qemu/{vmid}/firewall/aliases/{name}":{"name":"remove_alias","parameters":{"digest":1,"name":1,"node":1
+,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"delete_ipset","parameters":{"force":1,"name":1,"node"
+:1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"remove_ip","parameters":{"cidr":1,"digest":1
+,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":
+1,"node":1,"pos":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}":{"name":"delsnapshot","parameters":{"force":1,
+"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/storage/{storage}/content/{volume}":{"name":"delete","parameters":{"delay"
+:{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 30)"},"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"DELE
+TE /nodes/{node}/storage/{storage}/prunebackups":{"name":"delete","parameters":{"node":1,"prune-backups":1,"storage":{"format":"pve-storage-id","type":"string",
+"typetext":"<storage ID>"},"type":{"enum":["qemu","lxc"],"optional":1,"type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":
+1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"DELETE /storage/{storage}":{"name":"delete","parameters":{"storag
+e":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":1,"proxyto":null},"GET /access/domains/{realm}":{"name":"read","parameters
+":{"realm":1},"protected":0,"proxyto":null},"GET /cluster/backup":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/backup-info/not-ba
+cked-up":{"name":"get_guests_not_in_backup","parameters":{},"protected":1,"proxyto":null},"GET /cluster/backup/{id}":{"name":"read_job","parameters":{"id":{"max
+Length":50,"pattern":"\\S+","type":"string"}},"protected":0,"proxyto":null},"GET /cluster/backup/{id}/included_volumes":{"name":"get_volume_backup_included","pa
+rameters":{"id":{"maxLength":50,"pattern":"\\S+","type":"string"}},"protected":1,"proxyto":null},"GET /cluster/config/apiversion":{"name":"join_api_version","pa
+rameters":{},"protected":0,"proxyto":null},"GET /cluster/config/join":{"name":"join_info","parameters":{"node":{"default":"current connected node","format":"pve
+-node","optional":1,"type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/config/nodes":{"name":"nodes","parameters":{},"protected
+":0,"proxyto":null},"GET /cluster/config/qdevice":{"name":"status","parameters":{},"protected":1,"proxyto":null},"GET /cluster/config/totem":{"name":"totem","pa
+rameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/aliases"
+:{"name":"get_aliases","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1},"protec
+ted":0,"proxyto":null},"GET /cluster/firewall/groups":{"name":"list_security_groups","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/groups
+/{group}":{"name":"get_rules","parameters":{"group":1},"protected":0,"proxyto":null},"GET /cluster/firewall/groups/{group}/{pos}":{"name":"get_rule","parameters
+":{"group":1,"pos":1},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset":{"name":"ipset_index","parameters":{},"protected":0,"proxyto":null},"GET /clus
+ter/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset/{name}/{cidr}":{"name":"read_i
+p","parameters":{"cidr":1,"name":1},"protected":1,"proxyto":null},"GET /cluster/firewall/macros":{"name":"get_macros","parameters":{},"protected":0,"proxyto":nu
+ll},"GET /cluster/firewall/options":{"name":"get_options","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/refs":{"name":"refs","parameters"
+:{"type":{"enum":["alias","ipset"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/firewall/rules":{"name":"get_rules","parameters":{
+},"protected":0,"proxyto":null},"GET /cluster/firewall/rules/{pos}":{"name":"get_rule","parameters":{"pos":1},"protected":0,"proxyto":null},"GET /cluster/ha":{"
+name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/groups":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster
+/ha/groups/{group}":{"name":"read","parameters":{"group":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cl
+uster/ha/resources":{"name":"index","parameters":{"type":{"enum":["ct","vm"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/ha/resou
+rces/{sid}":{"name":"read","parameters":{"sid":1},"protected":0,"proxyto":null},"GET /cluster/ha/rules":{"name":"index","parameters":{"resource":{"optional":1,"
+type":"string","typetext":"<string>"},"type":{"enum":["node-affinity","resource-affinity"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cl
+uster/ha/rules/{rule}":{"name":"read_rule","parameters":{"rule":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"
+GET /cluster/ha/status":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/status/current":{"name":"status","parameters":{},"protect
+ed":0,"proxyto":null},"GET /cluster/ha/status/manager_status":{"name":"manager_status","parameters":{},"protected":0,"proxyto":null},"GET /cluster/jobs/realm-sy
+nc":{"name":"syncjob_index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/jobs/realm-sync/{id}":{"name":"read_job","parameters":{"id":1},"protecte
+d":0,"proxyto":null},"GET /cluster/jobs/schedule-analyze":{"name":"schedule-analyze","parameters":{"iterations":{"default":10,"maximum":100,"minimum":1,"optiona
+l":1,"type":"integer","typetext":"<integer> (1 - 100)"},"schedule":1,"starttime":{"optional":1,"type":"integer","typetext":"<integer>"}},"protected":0,"proxyto"
+:null},"GET /cluster/metrics":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/metrics/export":{"name":"export","parameters":{"histor
+y":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"local-only":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node-list
+":{"optional":1,"type":"string","typetext":"<string>"},"start-time":{"default":0,"optional":1,"type":"integer","typetext":"<integer>"}},"protected":0,"proxyto":
+null},"GET /cluster/metrics/server":{"name":"server_index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/metrics/server/{id}":{"name":"read","para
+meters":{"id":1},"protected":0,"proxyto":null},"GET /cluster/nextid":{"name":"nextid","parameters":{"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":10
+0,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":0,"proxyto":null},"GET /cluster/resources":{"name":"resources","parameter
+s":{"type":{"enum":["vm","storage","node","sdn"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn":{"name":"index","parameters":{}
+,"protected":0,"proxyto":null},"GET /cluster/sdn/dry-run":{"name":"dry-run","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /cluster/sdn/ipams":{"n
+ame":"index","parameters":{"type":{"enum":["netbox","phpipam","pve"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn/ipams/{ipam}
+":{"name":"read","parameters":{"ipam":{"format":"pve-sdn-ipam-id","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/sdn/ipams/
+{ipam}/status":{"name":"ipamindex","parameters":{"ipam":{"format":"pve-sdn-ipam-id","type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"GET /
+cluster/sdn/vnets":{"name":"index","parameters":{"pending":1,"running":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}":{"name":"read","paramete
+rs":{"pending":1,"running":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall":{"name":"index","parameters":{"vnet":1},"protected
+":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/options":{"name":"get_options","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/s
+dn/vnets/{vnet}/firewall/rules":{"name":"get_rules","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}":{
+"name":"get_rule","parameters":{"pos":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/subnets":{"name":"index","parameters":{"pending":
+1,"running":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/subnets/{subnet}":{"name":"read","parameters":{"pending":1,"running":1,"sub
+net":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/zones":{"name":"index","parameters":{"pending":1,"running":1,"type":{"enum":["evpn","faucet","q
+inq","simple","vlan","vxlan"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn/zones/{zone}":{"name":"read","parameters":{"pending
+":1,"running":1,"zone":1},"protected":0,"proxyto":null},"GET /cluster/status":{"name":"get_status","parameters":{},"protected":1,"proxyto":null},"GET /nodes/{no
+de}/aplinfo":{"name":"aplinfo","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/changelog":{"name":"changelog","parameters":{"name
+":{"pattern":"(?:[a-z0-9][-+.a-z0-9:]+)","type":"string"},"node":1,"version":{"optional":1,"type":"string","typetext":"<string>"}},"protected":0,"proxyto":"node
+"},"GET /nodes/{node}/apt/repositories":{"name":"repositories","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/update":{"name":"l
+ist_updates","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/apt/versions":{"name":"versions","parameters":{"node":1},"protected":0,"
+proxyto":"node"},"GET /nodes/{node}/capabilities":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities/qemu":
+{"name":"qemu_caps_index","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities/qemu/cpu":{"name":"index","parameters":{"arch"
+:1,"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/capabilities/qemu/machines":{"name":"types","parameters":{"arch":1,"node":1},"protected":0,"proxyt
+o":"node"},"GET /nodes/{node}/config":{"name":"get_config","parameters":{"node":1,"property":{"enum":["acme","acmedomain0","acmedomain1","acmedomain2","acmedoma
+in3","acmedomain4","acmedomain5","ballooning-target","description","startall-onboot-delay","wakeonlan"],"optional":1,"type":"string"}},"protected":0,"proxyto":"
+node"},"GET /nodes/{node}/disks/directory":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/list":{"name":"list"
+,"parameters":{"include-partitions":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"skipsmart":{"default":0,"optional":1,"type":"bo
+olean","typetext":"<boolean>"},"type":{"enum":["unused","journal_disks"],"optional":1,"type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks
+/lvm":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/lvmthin":{"name":"index","parameters":{"node":1},"protect
+ed":1,"proxyto":"node"},"GET /nodes/{node}/disks/smart":{"name":"smart","parameters":{"disk":{"pattern":"^/dev/[a-zA-Z0-9\\/]+$","type":"string"},"healthonly":{
+"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/zfs":{"name":"index","parameters":{"nod
+e":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/dns":{"name":"dns","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall"
+:{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1
+,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/firewall/optio
+ns":{"name":"get_options","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall/rules":{"name":"get_rules","parameters":{"node":1}
+,"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1},"protected":0,"proxyto":"node"},"GE
+T /nodes/{node}/hardware":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/hardware/pci":{"name":"pci_scan","parameters"
+:{"node":1,"pci-class-blacklist":{"default":"05;06;0b","format":"string-list","optional":1,"type":"string","typetext":"<string>"},"verbose":{"default":1,"option
+al":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/hardware/usb":{"name":"usbscan","parameters":{"node":1},"prot
+ected":1,"proxyto":"node"},"GET /nodes/{node}/hosts":{"name":"get_etc_hosts","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/journal"
+:{"name":"journal","parameters":{"endcursor":{"optional":1,"type":"string","typetext":"<string>"},"lastentries":{"minimum":0,"optional":1,"type":"integer","type
+text":"<integer> (0 - N)"},"node":1,"since":1,"startcursor":{"optional":1,"type":"string","typetext":"<string>"},"until":1},"protected":1,"proxyto":"node"},"GET
+ /nodes/{node}/lxc":{"name":"vmlist","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/config":{"name":"vm_config","paramete
+rs":{"current":1,"node":1,"snapshot":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/feature":{"name":"vm_feature","parameters":{"feat
+ure":1,"node":1,"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid":1},"protected":1,"proxyto":"node"}
+,"GET /nodes/{node}/lxc/{vmid}/firewall":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/a
+liases":{"name":"get_aliases","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/aliases/{name}":{"name":"rea
+d_alias","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset":{"name":"ipset_index","parameters
+":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1,"node":1,"vm
+id":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"read_ip","parameters":{"cidr":1,"name":1,"node":1,"vmi
+d":1},"protected":1,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"o
+ptional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall/options":
+{"name":"get_options","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall/refs":{"name":"refs","parameters":
+{"node":1,"type":{"enum":["alias","ipset"],"optional":1,"type":"string"},"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/rules":{
+"name":"get_rules","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}":{"name":"get_rule","parame
+ters":{"node":1,"pos":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/interfaces":{"name":"ip","parameters":{"node":1,"vmid":1},"protect
+ed":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/migrate":{"name":"migrate_vm_precondition","parameters":{"node":1,"target":1,"vmid":1},"protected":1,"prox
+yto":"node"},"GET /nodes/{node}/lxc/{vmid}/pending":{"name":"vm_pending","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc
+/{vmid}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/snapshot":{
+"name":"list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config":{"name":"get_snapshot_c
+onfig","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/status/current":{"name":"vm_status","paramete
+rs":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/vncwebsocket":{"name":"vncwebsocket","parameters":{"node":1,"port":{"maxim
+um":5999,"minimum":5900,"type":"integer","typetext":"<integer> (5900 - 5999)"},"vmid":1,"vncticket":1},"protected":0,"proxyto":null},"GET /nodes/{node}/netstat"
+:{"name":"netstat","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/network":{"name":"index","parameters":{"node":1,"type":{"enum":["b
+ridge","bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","any_bridge","any_local_bridge","include_sdn"],"optional":1,"typ
+e":"string"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/network/{iface}":{"name":"network_config","parameters":{"iface":{"format":"pve-iface","maxLengt
+h":20,"minLength":2,"type":"string","typetext":"<string>"},"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu":{"name":"vmlist","parameters":{"fu
+ll":1,"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"
+node"},"GET /nodes/{node}/qemu/{vmid}/agent/exec-status":{"name":"exec-status","parameters":{"node":1,"pid":{"type":"integer","typetext":"<integer>"},"vmid":1},
+"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/file-read":{"name":"file-read","parameters":{"count":{"default":16777216,"maximum":"1677721
+6","minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 16777216)"},"decode":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},
+"file":1,"node":1,"offset":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1},"protected":1,"proxyto":"node"},"GET
+ /nodes/{node}/qemu/{vmid}/agent/get-fsinfo":{"name":"get-fsinfo","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid
+}/agent/get-host-name":{"name":"get-host-name","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-memory-
+block-info":{"name":"get-memory-block-info","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-memory-blo
+cks":{"name":"get-memory-blocks","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo":{"name":"get-
+osinfo","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-time":{"name":"get-time","parameters":{"node":
+1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-timezone":{"name":"get-timezone","parameters":{"node":1,"vmid":1},"protecte
+d":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-users":{"name":"get-users","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET
+ /nodes/{node}/qemu/{vmid}/agent/get-vcpus":{"name":"get-vcpus","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/
+agent/info":{"name":"info","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces":{"name"
+:"network-get-interfaces","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/cloudinit":{"name":"cloudinit_pending"
+,"parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/cloudinit/dump":{"name":"cloudinit_generated_config_dump","para
+meters":{"node":1,"type":{"enum":["user","network","meta"],"type":"string"},"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/config":{"n
+ame":"vm_config","parameters":{"current":1,"node":1,"snapshot":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/feature":{"name":"vm_f
+eature","parameters":{"feature":1,"node":1,"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid":1},"pro
+tected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewall":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/
+{node}/qemu/{vmid}/firewall/aliases":{"name":"get_aliases","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewal
+l/aliases/{name}":{"name":"read_alias","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset":{"
+name":"ipset_index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"get_ipset","pa
+rameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"read_ip","parameters"
+:{"cidr":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1
+,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{n
+ode}/qemu/{vmid}/firewall/options":{"name":"get_options","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewal
+l/refs":{"name":"refs","parameters":{"node":1,"type":{"enum":["alias","ipset"],"optional":1,"type":"string"},"vmid":1},"protected":0,"proxyto":null},"GET /nodes
+/{node}/qemu/{vmid}/firewall/rules":{"name":"get_rules","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/r
+ules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/migrate":{"name":"migrate_v
+m_precondition","parameters":{"node":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/pending":{"name":"vm_pending","parame
+ters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":1,
+"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot_list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto
+":"node"},"GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config":{"name":"get_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"
+proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/status/current":{"name":"vm_status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes
+/{node}/query-url-metadata":{"name":"query_url_metadata","parameters":{"node":1,"url":1,"verify-certificates":1},"protected":0,"proxyto":"node"},"GET /nodes/{no
+de}/replication":{"name":"status","parameters":{"guest":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<intege
+r> (100 - 999999999)"},"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/report":{"name":"report","parameters":{"node":1},"protected":1,"proxyto":"no
+de"},"GET /nodes/{node}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":{"enum":["hour","day","week","month","year","decade"],"type":"strin
+g"}},"protected":1,"proxyto":null},"GET /nodes/{node}/scan":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/scan/cifs":
+{"name":"cifsscan","parameters":{"domain":{"optional":1,"type":"string","typetext":"<string>"},"node":1,"password":1,"server":{"format":"pve-storage-server","ty
+pe":"string","typetext":"<string>"},"username":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/iscsi":{"name":"iscsiscan","parameters":{"node":1,"por
+tal":{"format":"pve-storage-portal-dns","type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/lvm":{"name":"lvmscan","
+parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/lvmthin":{"name":"lvmthinscan","parameters":{"node":1,"vg":{"maxLength":100,"patt
+ern":"[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]+","type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/nfs":{"name":"nfsscan","parameters
+":{"node":1,"server":{"format":"pve-storage-server","type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/zfs":{"name"
+:"zfsscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sdn":{"name":"sdnindex","parameters":{"node":1},"protected":0,"proxyto":"n
+ode"},"GET /nodes/{node}/sdn/vnets/{vnet}":{"name":"diridx","parameters":{"node":1,"vnet":1},"protected":0,"proxyto":null},"GET /nodes/{node}/sdn/zones":{"name"
+:"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sdn/zones/{zone}":{"name":"diridx","parameters":{"node":1,"zone":1},"protect
+ed":0,"proxyto":null},"GET /nodes/{node}/sdn/zones/{zone}/bridges":{"name":"bridges","parameters":{"node":1,"zone":{"type":"string","typetext":"<string>"}},"pro
+tected":1,"proxyto":"node"},"GET /nodes/{node}/sdn/zones/{zone}/content":{"name":"index","parameters":{"node":1,"zone":1},"protected":1,"proxyto":"node"},"GET /
+nodes/{node}/services":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage":{"name":"index","parameters":{"conten
+t":1,"enabled":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"format":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"n
+ode":1,"storage":1,"target":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/content":{"name":"index","parameters":{"content":{"format":"
+pve-storage-content","optional":1,"type":"string","typetext":"<string>"},"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"
+},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto"
+:"node"},"GET /nodes/{node}/storage/{storage}/content/{volume}":{"name":"info","parameters":{"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"G
+ET /nodes/{node}/storage/{storage}/prunebackups":{"name":"dryrun","parameters":{"node":1,"prune-backups":1,"storage":{"format":"pve-storage-id","type":"string",
+"typetext":"<storage ID>"},"type":{"enum":["qemu","lxc"],"optional":1,"type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":
+1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/rrddata":{"name":"rrddata","p
+arameters":{"cf":1,"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"timeframe":1},"protected":1,"proxyto":"node"},"GET 
+/nodes/{node}/storage/{storage}/status":{"name":"read_status","parameters":{"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage I
+D>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/subscription":{"name":"get","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/
+syslog":{"name":"syslog","parameters":{"limit":1,"node":1,"service":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"since":{"optional":1,"
+pattern":"^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\\d{2}(:\\d{2})?)?$","type":"string"},"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"}
+,"until":{"optional":1,"pattern":"^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\\d{2}(:\\d{2})?)?$","type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/vncweb
+socket":{"name":"vncwebsocket","parameters":{"node":1,"port":{"maximum":5999,"minimum":5900,"type":"integer","typetext":"<integer> (5900 - 5999)"},"vncticket":1
+},"protected":0,"proxyto":null},"GET /nodes/{node}/vzdump/defaults":{"name":"defaults","parameters":{"node":1,"storage":1},"protected":0,"proxyto":"node"},"GET 
+/nodes/{node}/vzdump/extractconfig":{"name":"extractconfig","parameters":{"node":1,"volume":1},"protected":1,"proxyto":"node"},"GET /storage":{"name":"index","p
+arameters":{"type":{"enum":["btrfs","cephfs","cifs","dir","esxi","iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfspool"],"optional":1,"type":"s
+tring"}},"protected":0,"proxyto":null},"GET /storage/{storage}":{"name":"read","parameters":{"storage":{"format":"pve-storage-id","type":"string","typetext":"<s
+torage ID>"}},"protected":0,"proxyto":null},"POST /access/domains":{"name":"create","parameters":{"acr-values":1,"autocreate":1,"base_dn":1,"bind_dn":1,"capath"
+:1,"case-sensitive":1,"cert":1,"certkey":1,"check-connection":1,"client-id":1,"client-key":1,"comment":{"maxLength":4096,"optional":1,"type":"string","typetext"
+:"<string>"},"default":1,"domain":1,"filter":1,"group_classes":1,"group_dn":1,"group_filter":1,"group_name_attr":1,"groups-autocreate":1,"groups-claim":1,"group
+s-overwrite":1,"issuer-url":1,"mode":{"default":"ldap","enum":["ldap","ldaps","ldap+starttls"],"optional":1,"type":"string"},"password":1,"port":1,"prompt":1,"q
+uery-userinfo":1,"realm":1,"scopes":1,"secure":1,"server1":1,"server2":1,"sslversion":1,"sync-defaults-options":1,"sync_attributes":1,"tfa":1,"type":{"enum":["a
+d","ldap","openid","pam","pve"],"type":"string"},"user_attr":1,"user_classes":1,"username-claim":{"optional":1,"type":"string","typetext":"<string>"},"verify":1
+},"protected":1,"proxyto":null},"POST /access/domains/{realm}/sync":{"name":"sync","parameters":{"dry-run":{"default":0,"optional":1,"type":"boolean","typetext"
+:"<boolean>"},"enable-new":1,"full":1,"purge":1,"realm":1,"remove-vanished":1,"scope":1},"protected":1,"proxyto":null},"POST /cluster/backup":{"name":"create_jo
+b","parameters":{"all":1,"bwlimit":1,"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"compress":1,"dow":{"default":"mon,tue,wed,t
+hu,fri,sat,sun","format":"pve-day-of-week-list","optional":1,"type":"string","typetext":"<string>"},"dumpdir":1,"enabled":1,"exclude":1,"exclude-path":1,"fleeci
+ng":1,"id":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"ionice":1,"lockwait":1,"mailnotification":1,"mailto":1,"maxfiles":1,"mo
+de":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notification-mode":1,"pbs-change-detection-mode":1,"pe
+rformance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all
+=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"quiet":1,"remove":1,"repeat-missed":1
+,"schedule":{"format":"pve-calendar-event","maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"script":1,"starttime":1,"stdexcludes":1,"stop":1
+,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":1,"proxyto":null
+},"POST /cluster/config":{"name":"create","parameters":{"clustername":{"format":"pve-node","maxLength":15,"type":"string","typetext":"<string>"},"link[n]":1,"no
+deid":1,"token-coefficient":{"default":125,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"votes":{"minimum":1,"optional":1,"type":"i
+nteger","typetext":"<integer> (1 - N)"}},"protected":1,"proxyto":null},"POST /cluster/config/join":{"name":"join","parameters":{"fingerprint":{"pattern":"([A-Fa
+-f0-9]{2}:){31}[A-Fa-f0-9]{2}","type":"string"},"force":1,"hostname":{"type":"string","typetext":"<string>"},"link[n]":1,"nodeid":1,"password":{"maxLength":128,
+"type":"string","typetext":"<string>"},"votes":1},"protected":1,"proxyto":null},"POST /cluster/config/nodes/{node}":{"name":"addnode","parameters":{"apiversion"
+:{"optional":1,"type":"integer","typetext":"<integer>"},"force":1,"link[n]":1,"new_node_ip":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"
+node":1,"nodeid":1,"votes":1},"protected":1,"proxyto":null},"POST /cluster/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","t
+ype":"string","typetext":"<string>"},"comment":1,"name":1},"protected":1,"proxyto":null},"POST /cluster/firewall/groups":{"name":"create_security_group","parame
+ters":{"comment":1,"digest":1,"group":1,"rename":{"maxLength":18,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"}},"protected"
+:1,"proxyto":null},"POST /cluster/firewall/groups/{group}":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"
+group":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":null},"POST /cluster/firewall/ipset"
+:{"name":"create_ipset","parameters":{"comment":1,"digest":1,"name":1,"rename":1},"protected":1,"proxyto":null},"POST /cluster/firewall/ipset/{name}":{"name":"c
+reate_ip","parameters":{"cidr":1,"comment":1,"name":1,"nomatch":1},"protected":1,"proxyto":null},"POST /cluster/firewall/rules":{"name":"create_rule","parameter
+s":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"
+protected":1,"proxyto":null},"POST /cluster/ha/groups":{"name":"create","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<stri
+ng>"},"group":{"format":"pve-configid","type":"string","typetext":"<string>"},"nodes":{"format":"pve-ha-node-list","optional":0,"type":"string","typetext":"<nod
+e>[:<pri>]{,<node>[:<pri>]}*"},"nofailback":1,"restricted":1,"type":{"enum":["group"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"POST /cluste
+r/ha/resources":{"name":"create","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"failback":1,"group":{"format":"p
+ve-configid","optional":1,"type":"string","typetext":"<string>"},"max_relocate":1,"max_restart":1,"sid":1,"state":1,"type":{"enum":["ct","vm"],"optional":1,"typ
+e":"string"}},"protected":1,"proxyto":null},"POST /cluster/ha/resources/{sid}/migrate":{"name":"migrate","parameters":{"node":1,"sid":1},"protected":1,"proxyto"
+:null},"POST /cluster/ha/resources/{sid}/relocate":{"name":"relocate","parameters":{"node":1,"sid":1},"protected":1,"proxyto":null},"POST /cluster/ha/rules":{"n
+ame":"create_rule","parameters":{"affinity":{"enum":["positive","negative"],"optional":1,"type":"string"},"comment":{"maxLength":4096,"optional":1,"type":"strin
+g","typetext":"<string>"},"disable":1,"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"resource
+s":{"format":"pve-ha-resource-id-list","optional":0,"type":"string","typetext":"<type>:<name>{,<type>:<name>}*"},"rule":1,"strict":1,"type":{"enum":["node-affin
+ity","resource-affinity"],"type":"string"}},"protected":1,"proxyto":null},"POST /cluster/jobs/realm-sync/{id}":{"name":"create_job","parameters":{"comment":{"ma
+xLength":512,"optional":1,"type":"string","typetext":"<string>"},"enable-new":1,"enabled":1,"id":{"format":"pve-configid","maxLength":64,"type":"string","typete
+xt":"<string>"},"realm":{"format":"pve-realm","maxLength":32,"optional":1,"type":"string","typetext":"<string>"},"remove-vanished":1,"schedule":1,"scope":1},"pr
+otected":1,"proxyto":null},"POST /cluster/metrics/server/{id}":{"name":"create","parameters":{"api-path-prefix":1,"bucket":1,"disable":1,"id":1,"influxdbproto":
+1,"max-body-size":1,"mtu":{"default":1500,"maximum":65536,"minimum":512,"optional":1,"type":"integer","typetext":"<integer> (512 - 65536)"},"organization":1,"ot
+el-compression":1,"otel-headers":1,"otel-max-body-size":1,"otel-path":1,"otel-protocol":1,"otel-resource-attributes":1,"otel-timeout":1,"otel-verify-ssl":1,"pat
+h":1,"port":{"maximum":65536,"minimum":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"proto":{"enum":["udp","tcp"],"optional":1,"type":"string"},"serve
+r":{"format":"address","type":"string","typetext":"<string>"},"timeout":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"
+token":1,"type":{"enum":["graphite","influxdb","opentelemetry"],"format":"pve-configid","type":"string"},"verify-certificate":1},"protected":1,"proxyto":null},"
+POST /cluster/sdn/lock":{"name":"lock","parameters":{"allow-pending":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto"
+:null},"POST /cluster/sdn/rollback":{"name":"rollback","parameters":{"lock-token":1,"release-lock":1},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets":{"
+name":"create","parameters":{"alias":1,"isolate-ports":1,"lock-token":1,"tag":{"maximum":16777215,"minimum":1,"optional":1,"type":"integer","typetext":"<integer
+> (1 - 16777215)"},"type":{"enum":["vnet"],"optional":1,"type":"string"},"vlanaware":1,"vnet":1,"zone":{"optional":0,"type":"string","typetext":"<string>"}},"pr
+otected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport
+":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1,"vnet":1},"protected":1,"proxyto":null},"POST /cluster/
+sdn/vnets/{vnet}/ips":{"name":"ipcreate","parameters":{"ip":1,"mac":1,"vnet":1,"zone":1},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/subnets":
+{"name":"create","parameters":{"dhcp-dns-server":1,"dhcp-range":1,"dnszoneprefix":1,"gateway":{"format":"ip","optional":1,"type":"string","typetext":"<string>"}
+,"lock-token":1,"snat":1,"subnet":1,"type":{"enum":["subnet"],"type":"string"},"vnet":{"optional":0,"type":"string","typetext":"<string>"}},"protected":1,"proxy
+to":null},"POST /cluster/sdn/zones":{"name":"create","parameters":{"advertise-subnets":1,"bridge":1,"bridge-disable-mac-learning":1,"controller":1,"dhcp":{"enum
+":["dnsmasq"],"optional":1,"type":"string"},"disable-arp-nd-suppression":1,"dns":1,"dnszone":1,"dp-id":1,"exitnodes":1,"exitnodes-local-routing":1,"exitnodes-pr
+imary":1,"fabric":1,"ipam":1,"lock-token":1,"mac":{"format":"mac-addr","optional":1,"type":"string","typetext":"<string>"},"mtu":{"optional":1,"type":"integer",
+"typetext":"<integer>"},"nodes":1,"peers":1,"reversedns":1,"rt-import":1,"tag":1,"type":{"enum":["evpn","faucet","qinq","simple","vlan","vxlan"],"format":"pve-c
+onfigid","type":"string"},"vlan-protocol":1,"vrf-vxlan":1,"vxlan-port":1,"zone":1},"protected":1,"proxyto":null},"POST /nodes/{node}/aplinfo":{"name":"apl_downl
+oad","parameters":{"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"template":{"maxLength":255,"type":"string","typetex
+t":"<string>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/apt/update":{"name":"update_database","parameters":{"node":1,"notify":{"default":0,"optional
+":1,"type":"boolean","typetext":"<boolean>"},"quiet":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/firewall/rules":{"name":"create_rule","parameters":{
+"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type"
+:1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/hosts":{"name":"write_etc_hosts","parameters":{"data":{"type":"string","typetext":"<string>"},"digest":1
+,"node":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc":{"name":"create_vm","parameters":{"arch":{"default":"amd64","enum":["amd64","i386","arm64","
+armhf","riscv32","riscv64"],"optional":1,"type":"string"},"bwlimit":{"default":"restore limit from datacenter or storage config","minimum":"0","optional":1,"typ
+e":"number","typetext":"<number> (0 - N)"},"cmode":1,"console":1,"cores":{"maximum":8192,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 81
+92)"},"cpulimit":{"default":0,"maximum":8192,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 8192)"},"cpuunits":{"default":"cgroup v1: 1024, 
+cgroup v2: 100","maximum":500000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 500000)"},"debug":1,"dev[n]":1,"entrypoint":1,"env":1,"fea
+tures":1,"force":1,"ha-managed":1,"hookscript":1,"hostname":1,"ignore-unpack-errors":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["bac
+kup","create","destroyed","disk","fstrim","migrate","mounted","rollback","snapshot","snapshot-delete"],"optional":1,"type":"string"},"memory":{"default":512,"mi
+nimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - N)"},"mp[n]":1,"nameserver":{"format":"lxc-ip-with-ll-iface-list","optional":1,"type":"strin
+g","typetext":"<string>"},"net[n]":{"format":{"bridge":{"optional":1,"pattern":"[-_.\\w\\d]+","type":"string"},"firewall":{"optional":1,"type":"boolean"},"gw":{
+"format":"ipv4","optional":1,"type":"string"},"gw6":{"format":"ipv6","optional":1,"type":"string"},"host-managed":{"optional":1,"type":"boolean"},"hwaddr":{"for
+mat":"mac-addr","optional":1,"type":"string"},"ip":{"format":"pve-ipv4-config","optional":1,"type":"string"},"ip6":{"format":"pve-ipv6-config","optional":1,"typ
+e":"string"},"link_down":{"optional":1,"type":"boolean"},"mtu":{"maximum":65535,"minimum":64,"optional":1,"type":"integer"},"name":{"pattern":"[-_.\\w\\d]+","ty
+pe":"string"},"rate":{"optional":1,"type":"number"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?
+:;\\d+)*)","type":"string"},"type":{"enum":["veth"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"name=<string> [,bridge=<bridge>] [,f
+irewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwaddr=<XX:XX:XX:XX:XX:XX>] [,ip=<(IPv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|au
+to|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,type=<veth>]"},"node":1,"onboot":1,"ostem
+plate":{"maxLength":255,"type":"string","typetext":"<string>"},"ostype":{"enum":["debian","devuan","ubuntu","centos","fedora","opensuse","archlinux","alpine","g
+entoo","nixos","unmanaged"],"optional":1,"type":"string"},"password":{"minLength":5,"optional":1,"type":"string","typetext":"<string>"},"pool":{"format":"pve-po
+olid","optional":1,"type":"string","typetext":"<string>"},"protection":1,"restore":{"optional":1,"type":"boolean","typetext":"<boolean>"},"rootfs":1,"searchdoma
+in":{"format":"dns-name-list","optional":1,"type":"string","typetext":"<string>"},"ssh-public-keys":{"optional":1,"type":"string","typetext":"<string>"},"start"
+:1,"startup":1,"storage":{"default":"local","format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"swap":1,"tags":1,"template":1,"ti
+mezone":1,"tty":1,"unique":1,"unprivileged":1,"unused[n]":{"format":{"volume":{"default_key":1,"format":"pve-volume-id","type":"string"}},"optional":1,"type":"s
+tring","typetext":"[volume=]<volume>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/clone":{"name":"clone_vm","parameters":{"bwlimit
+":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"full":1,"hostname":{"for
+mat":"dns-name","optional":1,"type":"string","typetext":"<string>"},"newid":1,"node":1,"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<s
+tring>"},"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"storage":1,"target":1,"vmid":1},"protected":1,"
+proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<
+string>"},"comment":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/firewall/ipset":{"name":"create_ipset","parameter
+s":{"comment":1,"digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}":{"name":"c
+reate_ip","parameters":{"cidr":1,"comment":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/firewall/rules
+":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1
+,"proto":1,"source":1,"sport":1,"type":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/migrate":{"name":"migrate_vm","parameters":{"bwl
+imit":{"default":"migrate limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"node":1,"online":1
+,"restart":{"optional":1,"type":"boolean","typetext":"<boolean>"},"target":{"format":"pve-node","type":"string","typetext":"<string>"},"target-storage":{"format
+":"storage-pair-list","optional":1,"type":"string","typetext":"<string>"},"timeout":{"default":180,"optional":1,"type":"integer","typetext":"<integer>"},"vmid":
+1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/move_volume":{"name":"move_volume","parameters":{"bwlimit":{"default":"clone limit from datace
+nter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"delete":{"default":0,"optional":1,"type":"boolean","typetext"
+:"<boolean>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"node":1,"storage":1,"target-digest":1,"target-vmid":1,"target-volume
+":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","mp13","mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp
+21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35","mp36","mp37","mp38","mp39","mp40","mp41","mp42","mp43","m
+p44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58","mp59","mp60","mp61","mp62","mp63","mp64","mp65","mp66","
+mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81","mp82","mp83","mp84","mp85","mp86","mp87","mp88","mp89",
+"mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103","mp104","mp105","mp106","mp107","mp108","mp109","mp110","m
+p111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123","mp124","mp125","mp126","mp127","mp128","mp129","mp130","m
+p131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143","mp144","mp145","mp146","mp147","mp148","mp149","mp150","m
+p151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163","mp164","mp165","mp166","mp167","mp168","mp169","mp170","m
+p171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183","mp184","mp185","mp186","mp187","mp188","mp189","mp190","m
+p191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203","mp204","mp205","mp206","mp207","mp208","mp209","mp210","m
+p211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223","mp224","mp225","mp226","mp227","mp228","mp229","mp230","m
+p231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243","mp244","mp245","mp246","mp247","mp248","mp249","mp250","m
+p251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unused11",
+"unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21","unused22","unused23","unused24","unused25","unuse
+d26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unused36","unused37","unused38","unused39","unused40","
+unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50","unused51","unused52","unused53","unused54","unused
+55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unused65","unused66","unused67","unused68","unused69","u
+nused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","unused80","unused81","unused82","unused83","unused8
+4","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused94","unused95","unused96","unused97","unused98","un
+used99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107","unused108","unused109","unused110","unused111","unused1
+12","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused121","unused122","unused123","unused124","unused125",
+"unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unused134","unused135","unused136","unused137","unused138","unu
+sed139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147","unused148","unused149","unused150","unused151","unused1
+52","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused161","unused162","unused163","unused164","unused165",
+"unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unused174","unused175","unused176","unused177","unused178","unu
+sed179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187","unused188","unused189","unused190","unused191","unused1
+92","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused201","unused202","unused203","unused204","unused205",
+"unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unused214","unused215","unused216","unused217","unused218","unu
+sed219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227","unused228","unused229","unused230","unused231","unused2
+32","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused241","unused242","unused243","unused244","unused245",
+"unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unused254","unused255"],"optional":1,"type":"string"},"vmid":1,
+"volume":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","mp13","mp14","mp15","mp16","mp17","mp18","mp19","mp
+20","mp21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35","mp36","mp37","mp38","mp39","mp40","mp41","mp42","m
+p43","mp44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58","mp59","mp60","mp61","mp62","mp63","mp64","mp65","
+mp66","mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81","mp82","mp83","mp84","mp85","mp86","mp87","mp88",
+"mp89","mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103","mp104","mp105","mp106","mp107","mp108","mp109","mp
+110","mp111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123","mp124","mp125","mp126","mp127","mp128","mp129","mp
+130","mp131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143","mp144","mp145","mp146","mp147","mp148","mp149","mp
+150","mp151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163","mp164","mp165","mp166","mp167","mp168","mp169","mp
+170","mp171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183","mp184","mp185","mp186","mp187","mp188","mp189","mp
+190","mp191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203","mp204","mp205","mp206","mp207","mp208","mp209","mp
+210","mp211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223","mp224","mp225","mp226","mp227","mp228","mp229","mp
+230","mp231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243","mp244","mp245","mp246","mp247","mp248","mp249","mp
+250","mp251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unu
+sed11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21","unused22","unused23","unused24","unused25"
+,"unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unused36","unused37","unused38","unused39","unus
+ed40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50","unused51","unused52","unused53","unused54",
+"unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unused65","unused66","unused67","unused68","unuse
+d69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","unused80","unused81","unused82","unused83","
+unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused94","unused95","unused96","unused97","unused
+98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107","unused108","unused109","unused110","unused111","
+unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused121","unused122","unused123","unused124","unus
+ed125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unused134","unused135","unused136","unused137","unused13
+8","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147","unused148","unused149","unused150","unused151","
+unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused161","unused162","unused163","unused164","unus
+ed165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unused174","unused175","unused176","unused177","unused17
+8","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187","unused188","unused189","unused190","unused191","
+unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused201","unused202","unused203","unused204","unus
+ed205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unused214","unused215","unused216","unused217","unused21
+8","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227","unused228","unused229","unused230","unused231","
+unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused241","unused242","unused243","unused244","unus
+ed245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unused254","unused255"],"type":"string"}},"protected":1,
+"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/snapshot":{"name":"snapshot","parameters":{"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"POS
+T /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapname":1,"start":1,"vmid":1},"protected":1,"proxyto":"nod
+e"},"POST /nodes/{node}/lxc/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/
+{node}/lxc/{vmid}/status/resume":{"name":"vm_resume","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/shut
+down":{"name":"vm_shutdown","parameters":{"forceStop":1,"node":1,"timeout":{"default":60,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)
+"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/start":{"name":"vm_start","parameters":{"debug":1,"node":1,"skiplock":1,"vmid
+":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/stop":{"name":"vm_stop","parameters":{"node":1,"overrule-shutdown":1,"skiplock":1,"vm
+id":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/suspend":{"name":"vm_suspend","parameters":{"node":1,"vmid":1},"protected":1,"proxy
+to":"node"},"POST /nodes/{node}/lxc/{vmid}/template":{"name":"template","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc
+/{vmid}/termproxy":{"name":"termproxy","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/migrateall":{"name":"migrateall","para
+meters":{"max-workers":1,"maxworkers":{"maximum":64,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 64)"},"node":1,"target":{"format":"pve-
+node","type":"string","typetext":"<string>"},"vms":1,"with-local-disks":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/network":{"name":"create_network"
+,"parameters":{"address":1,"address6":1,"autostart":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bond-primary":1,"bond_mode":1,"bond_xmit_hash_policy
+":1,"bridge_ports":1,"bridge_vids":1,"bridge_vlan_aware":1,"cidr":{"format":"CIDRv4","optional":1,"type":"string","typetext":"<string>"},"cidr6":1,"comments":1,
+"comments6":1,"gateway":1,"gateway6":1,"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":"string","typetext":"<string>"},"mtu":1,"netmask":1,"ne
+tmask6":1,"node":1,"ovs_bonds":1,"ovs_bridge":1,"ovs_options":1,"ovs_ports":1,"ovs_tag":1,"slaves":1,"type":{"enum":["bridge","bond","eth","alias","vlan","fabri
+c","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","unknown"],"type":"string"},"vlan-id":1,"vlan-raw-device":1},"protected":1,"proxyto":"node"},"POST /nodes
+/{node}/qemu":{"name":"create_vm","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"archive":{"maxLength":255,"optional":1,"type
+":"string","typetext":"<string>"},"args":1,"audio0":1,"autostart":1,"balloon":1,"bios":1,"boot":1,"bootdisk":1,"bwlimit":{"default":"restore limit from datacent
+er or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"cdrom":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1
+,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"efidisk0":1,"force":1,"freeze":1,"ha-managed":1,"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1
+,"ide[n]":1,"import-working-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"live-restore":{"optional":1,"type":"boo
+lean","typetext":"<boolean>"},"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"migrate_speed":1,"name":{"format":"dns-name","optional":1,"typ
+e":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"ostype":1,"parallel[n]":1,"pool":{"format":"pve-poolid","
+optional":1,"type":"string","typetext":"<string>"},"protection":1,"reboot":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares"
+:1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"start":1,"startdate":1,"startup":1,"storage":1,"tablet":1,"tags":1,"tdf":1,"template":1,"
+tpmstate0":1,"unique":1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protecte
+d":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent":{"name":"agent","parameters":{"command":{"enum":["fsfreeze-freeze","fsfreeze-status","fsfreeze-tha
+w","fstrim","get-fsinfo","get-host-name","get-memory-block-info","get-memory-blocks","get-osinfo","get-time","get-timezone","get-users","get-vcpus","info","netw
+ork-get-interfaces","ping","shutdown","suspend-disk","suspend-hybrid","suspend-ram"],"type":"string"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /
+nodes/{node}/qemu/{vmid}/agent/exec":{"name":"exec","parameters":{"command":{"items":{"type":"string"},"type":"array","typetext":"<array>"},"input-data":{"maxLe
+ngth":65536,"optional":1,"type":"string","typetext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/file-wr
+ite":{"name":"file-write","parameters":{"content":{"maxLength":61440,"type":"string","typetext":"<string>"},"encode":{"default":1,"optional":1,"type":"boolean",
+"typetext":"<boolean>"},"file":1,"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze":{"name":"fsfreeze-fre
+eze","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-status":{"name":"fsfreeze-status","paramete
+rs":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw":{"name":"fsfreeze-thaw","parameters":{"node":1,"vmi
+d":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fstrim":{"name":"fstrim","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"n
+ode"},"POST /nodes/{node}/qemu/{vmid}/agent/ping":{"name":"ping","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid
+}/agent/set-user-password":{"name":"set-user-password","parameters":{"crypted":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"pass
+word":{"maxLength":1024,"minLength":5,"type":"string","typetext":"<string>"},"username":{"type":"string","typetext":"<string>"},"vmid":1},"protected":1,"proxyto
+":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/shutdown":{"name":"shutdown","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node
+}/qemu/{vmid}/agent/suspend-disk":{"name":"suspend-disk","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/
+suspend-hybrid":{"name":"suspend-hybrid","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/suspend-ram":{"n
+ame":"suspend-ram","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/clone":{"name":"clone_vm","parameters":{"bwl
+imit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"format":{"enum":["
+raw","qcow2","vmdk"],"optional":1,"type":"string"},"full":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"newid":1,"node":1,"
+pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string"
+,"typetext":"<string>"},"storage":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/config":{"name":"update_vm_async","para
+meters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"args":1,"audio0":1,"autostart":1,"background_delay":{"maximum":30,"minimum":1,"opti
+onal":1,"type":"integer","typetext":"<integer> (1 - 30)"},"balloon":1,"bios":1,"boot":1,"bootdisk":1,"cdrom":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade
+":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"delete":1,"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":1,
+"force":1,"freeze":1,"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-working-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"ke
+ephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"migrate_speed":1,"name":{"format":"dns-name","optional":
+1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"ostype":1,"parallel[n]":1,"protection":1,"reboot":1
+,"revert":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"skiplock":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancemen
+ts":1,"sshkeys":1,"startdate":1,"startup":1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"vir
+tiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/firewall/aliases":{"name":"cre
+ate_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null
+},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected"
+:1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"create_ip","parameters":{"cidr":1,"comment":1,"name":1,"node":1,"nomatch":1,"
+vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"dige
+st":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1,"vmid":1},"protected":1,"proxyto":
+null},"POST /nodes/{node}/qemu/{vmid}/migrate":{"name":"migrate_vm","parameters":{"bwlimit":{"default":"migrate limit from datacenter or storage config","minimu
+m":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"force":1,"migration_network":1,"migration_type":1,"node":1,"online":1,"target":{"format":"
+pve-node","type":"string","typetext":"<string>"},"targetstorage":1,"vmid":1,"with-conntrack-state":1,"with-local-disks":1},"protected":1,"proxyto":"node"},"POST
+ /nodes/{node}/qemu/{vmid}/move_disk":{"name":"move_vm_disk","parameters":{"bwlimit":{"default":"move limit from datacenter or storage config","minimum":"0","op
+tional":1,"type":"integer","typetext":"<integer> (0 - N)"},"delete":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"digest":{"maxLength":40,
+"optional":1,"type":"string","typetext":"<string>"},"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7",
+"scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25",
+"scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","vir
+tio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0","unused0","unused1","unused2","unused3
+","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18"
+,"unused19","unused20","unused21","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unus
+ed33","unused34","unused35","unused36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47",
+"unused48","unused49","unused50","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unuse
+d62","unused63","unused64","unused65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","
+unused77","unused78","unused79","unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused
+91","unused92","unused93","unused94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused1
+05","unused106","unused107","unused108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118",
+"unused119","unused120","unused121","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unu
+sed132","unused133","unused134","unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused1
+45","unused146","unused147","unused148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158",
+"unused159","unused160","unused161","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unu
+sed172","unused173","unused174","unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused1
+85","unused186","unused187","unused188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198",
+"unused199","unused200","unused201","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unu
+sed212","unused213","unused214","unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused2
+25","unused226","unused227","unused228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238",
+"unused239","unused240","unused241","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unu
+sed252","unused253","unused254","unused255"],"type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"node":1,"storage":1,"target
+-digest":1,"target-disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11",
 "scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29
 ","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virt
-io14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"optional":1,"type":"string"},"node":1,"vmid":1},"protected":1,"proxyto
-":"node"},"POST /nodes/{node}/startall":{"name":"startall","parameters":{"force":{"default":"off","optional":1,"type":"boolean","typetext":"<boolean>"},"max-wor
-kers":1,"node":1,"vms":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/status":{"name":"node_cmd","parameters":{"command":{"enum":["reboot","shutdown"],"
-type":"string"},"node":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/stopall":{"name":"stopall","parameters":{"force-stop":{"default":1,"optional":1,"t
-ype":"boolean","typetext":"<boolean>"},"max-workers":1,"node":1,"timeout":{"default":180,"maximum":7200,"minimum":0,"optional":1,"type":"integer","typetext":"<i
-nteger> (0 - 7200)"},"vms":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/content":{"name":"create","parameters":{"filename":{"type":"
-string","typetext":"<string>"},"format":1,"node":1,"size":{"pattern":"\\d+[MG]?","type":"string"},"storage":{"format":"pve-storage-id","type":"string","typetext
-":"<storage ID>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/download-url":{"name":"download_url","parameters":{"checksum":
-1,"checksum-algorithm":1,"compression":{"enum":null,"optional":1,"type":"string","typetext":"<string>"},"content":{"enum":["iso","vztmpl","import"],"format":"pv
-e-storage-content","type":"string"},"filename":1,"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"url":1,"verify-certif
-icates":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/upload":{"name":"upload","parameters":{"checksum":1,"checksum-algorithm":1,"con
-tent":{"enum":["iso","vztmpl","import"],"format":"pve-storage-content","type":"string"},"filename":1,"node":1,"storage":{"format":"pve-storage-id","type":"strin
-g","typetext":"<storage ID>"},"tmpfilename":{"optional":1,"pattern":"/var/tmp/pveupload-[0-9a-f]+","type":"string"}},"protected":1,"proxyto":null},"POST /nodes/
-{node}/termproxy":{"name":"termproxy","parameters":{"cmd":1,"cmd-opts":1,"node":1},"protected":1,"proxyto":null},"POST /nodes/{node}/vncshell":{"name":"vncshell
-","parameters":{"cmd":1,"cmd-opts":1,"height":{"maximum":2160,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - 2160)"},"node":1,"websocket
-":{"optional":1,"type":"boolean","typetext":"<boolean>"},"width":{"maximum":4096,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - 4096)"}}
-,"protected":1,"proxyto":null},"POST /nodes/{node}/vzdump":{"name":"vzdump","parameters":{"all":1,"bwlimit":1,"compress":1,"dumpdir":1,"exclude":1,"exclude-path
-":1,"fleecing":1,"ionice":1,"job-id":{"maxLength":50,"optional":1,"pattern":"\\S+","type":"string"},"lockwait":1,"mailnotification":1,"mailto":1,"maxfiles":1,"m
-ode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notification-mode":1,"pbs-change-detection-mode":1,"p
-erformance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","optional":1,"type":"string","typetext":"[keep-al
-l=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"quiet":1,"remove":1,"script":1,"stde
-xcludes":1,"stdout":{"optional":1,"type":"boolean","typetext":"<boolean>"},"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-list","option
-al":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":1,"proxyto":"node"},"POST /storage":{"name":"create","parameters":{"authsupported":{"optional
-":1,"type":"string","typetext":"<string>"},"base":{"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"blocksize":1,"bwlimit":{"format
-":{"clone":{"minimum":"0","optional":1,"type":"number"},"default":{"minimum":"0","optional":1,"type":"number"},"migration":{"minimum":"0","optional":1,"type":"n
-umber"},"move":{"minimum":"0","optional":1,"type":"number"},"restore":{"minimum":"0","optional":1,"type":"number"}},"optional":1,"type":"string","typetext":"[cl
-one=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]"},"comstar_hg":1,"comstar_tg":1,"content":1,"content-dirs":1,"create-bas
-e-path":1,"create-subdirs":1,"data-pool":1,"datastore":{"optional":1,"type":"string","typetext":"<string>"},"disable":1,"domain":{"maxLength":256,"optional":1,"
-type":"string","typetext":"<string>"},"encryption-key":1,"export":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"fingerprint"
-:1,"format":1,"fs-name":1,"fuse":1,"is_mountpoint":1,"iscsiprovider":{"optional":1,"type":"string","typetext":"<string>"},"keyring":1,"krbd":1,"lio_tpg":1,"mast
-er-pubkey":1,"max-protected-backups":1,"mkdir":1,"monhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,"nowritecache":1,"options":1,"password":{"maxLengt
-h":256,"optional":1,"type":"string","typetext":"<string>"},"path":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"pool":1,"por
-t":1,"portal":{"format":"pve-storage-portal-dns","optional":1,"type":"string","typetext":"<string>"},"preallocation":1,"prune-backups":1,"saferemove":1,"saferem
-ove-stepsize":1,"saferemove_throughput":1,"server":1,"share":{"optional":1,"type":"string","typetext":"<string>"},"shared":1,"skip-cert-verification":1,"smbvers
-ion":1,"snapshot-as-volume-chain":1,"sparse":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"subdir":1,"tagged_only":1,"targe
-t":{"optional":1,"type":"string","typetext":"<string>"},"thinpool":{"format":"pve-storage-vgname","optional":1,"type":"string","typetext":"<string>"},"type":{"e
-num":["btrfs","cephfs","cifs","dir","esxi","iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfspool"],"type":"string"},"username":1,"vgname":{"for
-mat":"pve-storage-vgname","optional":1,"type":"string","typetext":"<string>"},"zfs-base-path":1},"protected":1,"proxyto":null},"PUT /access/domains/{realm}":{"n
-ame":"update","parameters":{"acr-values":1,"autocreate":1,"base_dn":1,"bind_dn":1,"capath":1,"case-sensitive":1,"cert":1,"certkey":1,"check-connection":1,"clien
-t-id":1,"client-key":1,"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"default":1,"delete":{"format":"pve-configid-list","maxLe
-ngth":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"domain":1,"filter":1,"group_classes":1,"group_dn":1,"group_filter":1,"group_name_attr
-":1,"groups-autocreate":1,"groups-claim":1,"groups-overwrite":1,"issuer-url":1,"mode":{"default":"ldap","enum":["ldap","ldaps","ldap+starttls"],"optional":1,"ty
-pe":"string"},"password":1,"port":1,"prompt":1,"query-userinfo":1,"realm":1,"scopes":1,"secure":1,"server1":1,"server2":1,"sslversion":1,"sync-defaults-options"
-:1,"sync_attributes":1,"tfa":1,"user_attr":1,"user_classes":1,"verify":1},"protected":1,"proxyto":null},"PUT /cluster/backup/{id}":{"name":"update_job","paramet
-ers":{"all":1,"bwlimit":1,"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"compress":1,"delete":1,"dow":{"format":"pve-day-of-wee
-k-list","optional":1,"type":"string","typetext":"<string>"},"dumpdir":1,"enabled":1,"exclude":1,"exclude-path":1,"fleecing":1,"id":1,"ionice":1,"lockwait":1,"ma
-ilnotification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notificat
-ion-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","opti
-onal":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=
-<N>]"},"quiet":1,"remove":1,"repeat-missed":1,"schedule":1,"script":1,"starttime":1,"stdexcludes":1,"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format
-":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/aliases/{name}":{"name":"up
-date_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"digest":1,"name":1,"rename":1},"protected":1,"proxyto"
-:null},"PUT /cluster/firewall/groups/{group}/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][
-A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"group":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto"
-:1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"PUT /clust
-er/firewall/ipset/{name}/{cidr}":{"name":"update_ip","parameters":{"cidr":1,"comment":1,"digest":1,"name":1,"nomatch":1},"protected":1,"proxyto":null},"PUT /clu
-ster/firewall/options":{"name":"set_options","parameters":{"delete":1,"digest":1,"ebtables":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"
-enable":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"log_ratelimit":{"format":{"burst":{"default":5,"minimum":0,"opti
-onal":1,"type":"integer"},"enable":{"default":"1","default_key":1,"type":"boolean"},"rate":{"default":"1/second","optional":1,"pattern":"[1-9][0-9]*\\/(second|m
-inute|hour|day)","type":"string"}},"optional":1,"type":"string","typetext":"[enable=]<1|0> [,burst=<integer>] [,rate=<rate>]"},"policy_forward":1,"policy_in":1,
-"policy_out":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/rules/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"op
-tional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":
-1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"string"}},"protected":1,"proxyt
-o":null},"PUT /cluster/ha/groups/{group}":{"name":"update","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"delete
-":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"group":{"format":"pve-configid","type":"string"
-,"typetext":"<string>"},"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"nofailback":1,"restric
-ted":1},"protected":1,"proxyto":null},"PUT /cluster/ha/resources/{sid}":{"name":"update","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string",
-"typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"failback":1,"grou
-p":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"max_relocate":1,"max_restart":1,"sid":1,"state":1},"protected":1,"proxyto":null
-},"PUT /cluster/ha/rules/{rule}":{"name":"update_rule","parameters":{"affinity":{"enum":["positive","negative"],"optional":1,"type":"string"},"comment":{"maxLen
-gth":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<
-string>"},"digest":1,"disable":1,"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"resources":{"
-format":"pve-ha-resource-id-list","optional":1,"type":"string","typetext":"<type>:<name>{,<type>:<name>}*"},"rule":1,"strict":1,"type":{"enum":["node-affinity",
-"resource-affinity"],"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/metrics/server/{id}":{"name":"update","parameters":{"api-path-prefix":1,"buck
-et":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"disable":1,"id":{"format":"pve-con
-figid","type":"string","typetext":"<string>"},"influxdbproto":1,"max-body-size":1,"mtu":{"default":1500,"maximum":65536,"minimum":512,"optional":1,"type":"integ
+io14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0","unused0","unused1","unused2","unused3","unused4","unused5","unused6","u
+nused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21",
+"unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unuse
+d36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50","
+unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unused
+65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","u
+nused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused9
+4","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107","unuse
+d108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused121
+","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unused134","u
+nused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147","unuse
+d148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused161
+","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unused174","u
+nused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187","unuse
+d188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused201
+","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unused214","u
+nused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227","unuse
+d228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused241
+","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unused254","u
+nused255"],"optional":1,"type":"string"},"target-vmid":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot",
+"parameters":{"node":1,"snapname":1,"vmid":1,"vmstate":{"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"POST /nodes/{nod
+e}/qemu/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapname":1,"start":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /n
+odes/{node}/qemu/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu
+/{vmid}/status/reset":{"name":"vm_reset","parameters":{"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/re
+sume":{"name":"vm_resume","parameters":{"nocheck":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto"
+:"node"},"POST /nodes/{node}/qemu/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":1,"keepActive":1,"node":1,"skiplock":1,"timeout":1,"vm
+id":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/start":{"name":"vm_start","parameters":{"force-cpu":{"optional":1,"type":"string",
+"typetext":"<string>"},"machine":1,"migratedfrom":1,"migration_network":1,"migration_type":1,"nets-host-mtu":{"optional":1,"pattern":"net\\d+=\\d+(,net\\d+=\\d+
+)*","type":"string"},"node":1,"skiplock":1,"stateuri":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"targetstorage":1,"timeout":{"default
+":"max(30, vm memory in GiB)","minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1,"with-conntrack-state":1},"protected":1,"proxyt
+o":"node"},"POST /nodes/{node}/qemu/{vmid}/status/stop":{"name":"vm_stop","parameters":{"keepActive":1,"migratedfrom":1,"node":1,"overrule-shutdown":1,"skiplock
+":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/suspend":{"name":"vm_suspend","parameters":{"node":1,"skiplock"
+:1,"statestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"todisk":{"default":0,"optional":1,"type":"boolean","typete
+xt":"<boolean>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/template":{"name":"template","parameters":{"disk":{"enum":["ide0","id
+e1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16"
+,"scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","vi
+rtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sa
+ta3","sata4","sata5","efidisk0","tpmstate0"],"optional":1,"type":"string"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/startall":{"na
+me":"startall","parameters":{"force":{"default":"off","optional":1,"type":"boolean","typetext":"<boolean>"},"max-workers":1,"node":1,"vms":1},"protected":1,"pro
+xyto":"node"},"POST /nodes/{node}/status":{"name":"node_cmd","parameters":{"command":{"enum":["reboot","shutdown"],"type":"string"},"node":1},"protected":1,"pro
+xyto":"node"},"POST /nodes/{node}/stopall":{"name":"stopall","parameters":{"force-stop":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"max-
+workers":1,"node":1,"timeout":{"default":180,"maximum":7200,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 7200)"},"vms":1},"protected":1,
+"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/content":{"name":"create","parameters":{"filename":{"type":"string","typetext":"<string>"},"format":1,"n
+ode":1,"size":{"pattern":"\\d+[MG]?","type":"string"},"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"vmid":1},"protected":1,"p
+roxyto":"node"},"POST /nodes/{node}/storage/{storage}/download-url":{"name":"download_url","parameters":{"checksum":1,"checksum-algorithm":1,"compression":{"enu
+m":null,"optional":1,"type":"string","typetext":"<string>"},"content":{"enum":["iso","vztmpl","import"],"format":"pve-storage-content","type":"string"},"filenam
+e":1,"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"url":1,"verify-certificates":1},"protected":1,"proxyto":"node"},"
+POST /nodes/{node}/storage/{storage}/upload":{"name":"upload","parameters":{"checksum":1,"checksum-algorithm":1,"content":{"enum":["iso","vztmpl","import"],"for
+mat":"pve-storage-content","type":"string"},"filename":1,"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"tmpfilename":
+{"optional":1,"pattern":"/var/tmp/pveupload-[0-9a-f]+","type":"string"}},"protected":1,"proxyto":null},"POST /nodes/{node}/termproxy":{"name":"termproxy","param
+eters":{"cmd":1,"cmd-opts":1,"node":1},"protected":1,"proxyto":null},"POST /nodes/{node}/vncshell":{"name":"vncshell","parameters":{"cmd":1,"cmd-opts":1,"height
+":{"maximum":2160,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - 2160)"},"node":1,"websocket":{"optional":1,"type":"boolean","typetext":
+"<boolean>"},"width":{"maximum":4096,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - 4096)"}},"protected":1,"proxyto":null},"POST /nodes/
+{node}/vzdump":{"name":"vzdump","parameters":{"all":1,"bwlimit":1,"compress":1,"dumpdir":1,"exclude":1,"exclude-path":1,"fleecing":1,"ionice":1,"job-id":{"maxLe
+ngth":50,"optional":1,"pattern":"\\S+","type":"string"},"lockwait":1,"mailnotification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional
+":1,"type":"string","typetext":"<string>"},"notes-template":1,"notification-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":
+1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>
+] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"quiet":1,"remove":1,"script":1,"stdexcludes":1,"stdout":{"optional":1,"type":"bo
+olean","typetext":"<boolean>"},"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"}
+,"zstd":1},"protected":1,"proxyto":"node"},"POST /storage":{"name":"create","parameters":{"authsupported":{"optional":1,"type":"string","typetext":"<string>"},"
+base":{"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"blocksize":1,"bwlimit":{"format":{"clone":{"minimum":"0","optional":1,"type
+":"number"},"default":{"minimum":"0","optional":1,"type":"number"},"migration":{"minimum":"0","optional":1,"type":"number"},"move":{"minimum":"0","optional":1,"
+type":"number"},"restore":{"minimum":"0","optional":1,"type":"number"}},"optional":1,"type":"string","typetext":"[clone=<LIMIT>] [,default=<LIMIT>] [,migration=
+<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]"},"comstar_hg":1,"comstar_tg":1,"content":1,"content-dirs":1,"create-base-path":1,"create-subdirs":1,"data-pool":1,"
+datastore":{"optional":1,"type":"string","typetext":"<string>"},"disable":1,"domain":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"encry
+ption-key":1,"export":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"fingerprint":1,"format":1,"fs-name":1,"fuse":1,"is_mount
+point":1,"iscsiprovider":{"optional":1,"type":"string","typetext":"<string>"},"keyring":1,"krbd":1,"lio_tpg":1,"master-pubkey":1,"max-protected-backups":1,"mkdi
+r":1,"monhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,"nowritecache":1,"options":1,"password":{"maxLength":256,"optional":1,"type":"string","typetex
+t":"<string>"},"path":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"pool":1,"port":1,"portal":{"format":"pve-storage-portal-
+dns","optional":1,"type":"string","typetext":"<string>"},"preallocation":1,"prune-backups":1,"saferemove":1,"saferemove-stepsize":1,"saferemove_throughput":1,"s
+erver":1,"share":{"optional":1,"type":"string","typetext":"<string>"},"shared":1,"skip-cert-verification":1,"smbversion":1,"snapshot-as-volume-chain":1,"sparse"
+:1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"subdir":1,"tagged_only":1,"target":{"optional":1,"type":"string","typetext":
+"<string>"},"thinpool":{"format":"pve-storage-vgname","optional":1,"type":"string","typetext":"<string>"},"type":{"enum":["btrfs","cephfs","cifs","dir","esxi","
+iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfspool"],"type":"string"},"username":1,"vgname":{"format":"pve-storage-vgname","optional":1,"type
+":"string","typetext":"<string>"},"zfs-base-path":1},"protected":1,"proxyto":null},"PUT /access/domains/{realm}":{"name":"update","parameters":{"acr-values":1,"
+autocreate":1,"base_dn":1,"bind_dn":1,"capath":1,"case-sensitive":1,"cert":1,"certkey":1,"check-connection":1,"client-id":1,"client-key":1,"comment":{"maxLength
+":4096,"optional":1,"type":"string","typetext":"<string>"},"default":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typ
+etext":"<string>"},"digest":1,"domain":1,"filter":1,"group_classes":1,"group_dn":1,"group_filter":1,"group_name_attr":1,"groups-autocreate":1,"groups-claim":1,"
+groups-overwrite":1,"issuer-url":1,"mode":{"default":"ldap","enum":["ldap","ldaps","ldap+starttls"],"optional":1,"type":"string"},"password":1,"port":1,"prompt"
+:1,"query-userinfo":1,"realm":1,"scopes":1,"secure":1,"server1":1,"server2":1,"sslversion":1,"sync-defaults-options":1,"sync_attributes":1,"tfa":1,"user_attr":1
+,"user_classes":1,"verify":1},"protected":1,"proxyto":null},"PUT /cluster/backup/{id}":{"name":"update_job","parameters":{"all":1,"bwlimit":1,"comment":{"maxLen
+gth":512,"optional":1,"type":"string","typetext":"<string>"},"compress":1,"delete":1,"dow":{"format":"pve-day-of-week-list","optional":1,"type":"string","typete
+xt":"<string>"},"dumpdir":1,"enabled":1,"exclude":1,"exclude-path":1,"fleecing":1,"id":{"maxLength":50,"pattern":"\\S+","type":"string"},"ionice":1,"lockwait":1
+,"mailnotification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notif
+ication-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","
+optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yea
+rly=<N>]"},"quiet":1,"remove":1,"repeat-missed":1,"schedule":{"format":"pve-calendar-event","maxLength":128,"optional":1,"type":"string","typetext":"<string>"},
+"script":1,"starttime":1,"stdexcludes":1,"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"
+<string>"},"zstd":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/aliases/{name}":{"name":"update_alias","parameters":{"cidr":{"format":"IPorCIDR","type
+":"string","typetext":"<string>"},"comment":1,"digest":1,"name":1,"rename":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/groups/{group}/{pos}":{"name"
+:"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,
+"dest":1,"digest":1,"dport":1,"enable":1,"group":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["
+in","out","forward","group"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/firewall/ipset/{name}/{cidr}":{"name":"update_ip","param
+eters":{"cidr":1,"comment":1,"digest":1,"name":1,"nomatch":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/options":{"name":"set_options","parameters":{
+"delete":1,"digest":1,"ebtables":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"enable":{"default":0,"minimum":0,"optional":1,"type":"integ
+er","typetext":"<integer> (0 - N)"},"log_ratelimit":{"format":{"burst":{"default":5,"minimum":0,"optional":1,"type":"integer"},"enable":{"default":1,"default_ke
+y":1,"type":"boolean"},"rate":{"default":"1/second","optional":1,"pattern":"[1-9][0-9]*\\/(second|minute|hour|day)","type":"string"}},"optional":1,"type":"strin
+g","typetext":"[enable=]<1|0> [,burst=<integer>] [,rate=<rate>]"},"policy_forward":1,"policy_in":1,"policy_out":1},"protected":1,"proxyto":null},"PUT /cluster/f
+irewall/rules/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"stri
+ng"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1
+,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/ha/groups/{group}":{"name":"update","p
+arameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1
+,"type":"string","typetext":"<string>"},"digest":1,"group":{"format":"pve-configid","type":"string","typetext":"<string>"},"nodes":{"format":"pve-ha-node-list",
+"optional":1,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"nofailback":1,"restricted":1},"protected":1,"proxyto":null},"PUT /cluster/ha/resour
+ces/{sid}":{"name":"update","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list"
+,"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"failback":1,"group":{"format":"pve-configid","optional":1,"type":"string","typ
+etext":"<string>"},"max_relocate":1,"max_restart":1,"sid":1,"state":1},"protected":1,"proxyto":null},"PUT /cluster/ha/rules/{rule}":{"name":"update_rule","param
+eters":{"affinity":{"enum":["positive","negative"],"optional":1,"type":"string"},"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"}
+,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"disable":1,"nodes":{"format":"pve-ha-no
+de-list","optional":1,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"resources":{"format":"pve-ha-resource-id-list","optional":1,"type":"string
+","typetext":"<type>:<name>{,<type>:<name>}*"},"rule":1,"strict":1,"type":{"enum":["node-affinity","resource-affinity"],"type":"string"}},"protected":1,"proxyto
+":null},"PUT /cluster/jobs/realm-sync/{id}":{"name":"update_job","parameters":{"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"d
+elete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"enable-new":1,"enabled":1,"id":{"format":"pve-configi
+d","maxLength":64,"type":"string","typetext":"<string>"},"remove-vanished":1,"schedule":1,"scope":1},"protected":1,"proxyto":null},"PUT /cluster/metrics/server/
+{id}":{"name":"update","parameters":{"api-path-prefix":1,"bucket":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typete
+xt":"<string>"},"digest":1,"disable":1,"id":1,"influxdbproto":1,"max-body-size":1,"mtu":{"default":1500,"maximum":65536,"minimum":512,"optional":1,"type":"integ
 er","typetext":"<integer> (512 - 65536)"},"organization":1,"otel-compression":1,"otel-headers":1,"otel-max-body-size":1,"otel-path":1,"otel-protocol":1,"otel-re
 source-attributes":1,"otel-timeout":1,"otel-verify-ssl":1,"path":1,"port":{"maximum":65536,"minimum":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"pro
 to":{"enum":["udp","tcp"],"optional":1,"type":"string"},"server":{"format":"address","type":"string","typetext":"<string>"},"timeout":{"default":1,"minimum":0,"
@@ -772,296 +781,299 @@ m-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cl
 solute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","enum":["2011","2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":
 {"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","
 typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},
-"enable":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"enabled":{"default":"1","optional":1,"type":"boolean","typetext":"<boolean>
-"},"encryption-key":{"optional":1,"type":"string","typetext":"<string>"},"entrypoint":{"default":"/sbin/init","optional":1,"pattern":"(?:[^\\x00-\\x08\\x10-\\x1
-F\\x7F]+)","type":"string"},"env":{"optional":1,"pattern":"(?:(?:\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)(?:\\0\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)*)","type":"str
-ing"},"exclude":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"exclude-path":{"items":{"type":"string"},"optional":1,"type":"arr
-ay","typetext":"<array>"},"exitnodes":{"format":"pve-node-list","optional":1,"type":"string","typetext":"<string>"},"exitnodes-local-routing":{"optional":1,"typ
-e":"boolean","typetext":"<boolean>"},"exitnodes-primary":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"fabric":{"format":"pve-sdn-fa
-bric-id","optional":1,"type":"string","typetext":"<string>"},"failback":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"feature":{"enum":["s
-napshot","clone","copy"],"type":"string"},"features":{"format":{"force_rw_sys":{"default":0,"optional":1,"type":"boolean"},"fuse":{"default":0,"optional":1,"typ
-e":"boolean"},"keyctl":{"default":0,"optional":1,"type":"boolean"},"mknod":{"default":0,"optional":1,"type":"boolean"},"mount":{"optional":1,"pattern":"(?:[a-zA
--Z0-9_; ]+)","type":"string"},"nesting":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[force_rw_sys=<1|0>] [,fuse=<1|0>]
- [,keyctl=<1|0>] [,mknod=<1|0>] [,mount=<fstype;fstype;...>] [,nesting=<1|0>]"},"file":{"type":"string","typetext":"<string>"},"filename":{"maxLength":255,"type
-":"string","typetext":"<string>"},"filter":{"maxLength":2048,"optional":1,"type":"string","typetext":"<string>"},"fingerprint":{"optional":1,"pattern":"([A-Fa-f
-0-9]{2}:){31}[A-Fa-f0-9]{2}","type":"string"},"fleecing":{"format":"backup-fleecing","optional":1,"type":"string","typetext":"[[enabled=]<1|0>] [,storage=<stora
-ge ID>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"forceStop":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"format"
-:{"enum":["raw","qcow2","subvol","vmdk"],"optional":1,"type":"string"},"freeze":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fs-name":{"format":"pve-
-configid","optional":1,"type":"string","typetext":"<string>"},"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fuse":{"optional":1,"type":"boolean
-","typetext":"<boolean>"},"gateway":{"format":"ipv4","optional":1,"type":"string","typetext":"<string>"},"gateway6":{"format":"ipv6","optional":1,"type":"string
-","typetext":"<string>"},"group":{"maxLength":18,"minLength":2,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"group_classes":{"default":"groupOfNames,
- group, univentionGroup, ipausergroup","format":"ldap-simple-attr-list","optional":1,"type":"string","typetext":"<string>"},"group_dn":{"maxLength":256,"optiona
-l":1,"type":"string","typetext":"<string>"},"group_filter":{"maxLength":2048,"optional":1,"type":"string","typetext":"<string>"},"group_name_attr":{"format":"ld
-ap-simple-attr","maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"groups-autocreate":{"default":0,"optional":1,"type":"boolean","typetext":"<
-boolean>"},"groups-claim":{"maxLength":256,"optional":1,"pattern":"(?:[A-Za-z0-9\\.\\-_]+)","type":"string"},"groups-overwrite":{"default":0,"optional":1,"type"
-:"boolean","typetext":"<boolean>"},"ha-managed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-volume-id","optio
-nal":1,"type":"string","typetext":"<string>"},"hostname":{"format":"dns-name","maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{
-"format":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd
-=<1|0>] [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-
-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugep
-ages":{"enum":["any","2","1024"],"optional":1,"type":"string"},"icmp-type":{"format":"pve-fw-icmp-type-spec","optional":1,"type":"string","typetext":"<string>"}
-,"id":{"maxLength":50,"pattern":"\\S+","type":"string"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup"
-:{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type
-":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"intege
-r"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeb
-ack","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":
-"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1
-,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"opt
-ional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"io
-ps_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type"
-:"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":
-"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,
-"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"option
-al":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rer
-ror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"de
-fault":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":
-1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"
-(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps
->] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|
-0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,io
-ps_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mb
-ps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|st
-op>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"iface":{"format":"pve-iface","maxLeng
-th":20,"minLength":2,"optional":1,"type":"string","typetext":"<string>"},"import-working-storage":{"format":"pve-storage-id","optional":1,"type":"string","typet
-ext":"<storage ID>"},"influxdbproto":{"default":"udp","enum":["udp","http","https"],"optional":1,"type":"string"},"intel-tdx":{"format":"pve-qemu-tdx-fmt","opti
-onal":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ionice":{"default":7,"maximum":8,"min
-imum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 8)"},"ip":{"format":"ip","type":"string","typetext":"<string>"},"ipam":{"optional":1,"type":"st
-ring","typetext":"<string>"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IP
-v4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ipfilter":{"optional":1,"type":"boolean","typetext":"<boolean>"},"is_mountpoint":{"default":"no","optional":1,"type"
-:"string","typetext":"<string>"},"isolate-ports":{"optional":1,"type":"boolean","typetext":"<boolean>"},"issuer-url":{"maxLength":256,"optional":1,"type":"strin
-g","typetext":"<string>"},"ivshmem":{"format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optiona
-l":1,"type":"string","typetext":"size=<integer> [,name=<string>]"},"keepActive":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keephugepage
-s":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-c
-h","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"keyring":{"optional":1,"type":"string","typetext":"<
-string>"},"krbd":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"li
-mit":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"link[n]":{"format":{"address":{"default_key":1,"format":"address","type":"strin
-g"},"priority":{"default":0,"maximum":255,"minimum":0,"optional":1,"type":"integer"}},"optional":1,"type":"string","typetext":"[address=]<IP> [,priority=<intege
-r>]"},"lio_tpg":{"optional":1,"type":"string","typetext":"<string>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup"
-,"clone","create","migrate","rollback","snapshot","snapshot-delete","suspending","suspended"],"optional":1,"type":"string"},"lock-token":{"optional":1,"type":"s
-tring","typetext":"<string>"},"lockwait":{"default":180,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"log":{"enum":["emerg","alert"
-,"crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"log_level_forward":{"enum":["emerg","alert","crit","err","warning","noti
-ce","info","debug","nolog"],"optional":1,"type":"string"},"log_level_in":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optio
-nal":1,"type":"string"},"log_level_out":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"mac":{"f
-ormat":"mac-addr","optional":1,"type":"string","typetext":"<XX:XX:XX:XX:XX:XX>"},"macfilter":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},
-"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"t
-ype":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\
-\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"t
-ype":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"macro":{"maxLength":128,
-"optional":1,"type":"string","typetext":"<string>"},"mailnotification":{"default":"always","enum":["always","failure"],"optional":1,"type":"string"},"mailto":{"
-format":"email-or-username-list","optional":1,"type":"string","typetext":"<string>"},"master-pubkey":{"optional":1,"type":"string","typetext":"<string>"},"max-b
-ody-size":{"default":25000000,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"max-protected-backups":{"default":"Unlimited for users 
-with Datastore.Allocate privilege, 5 for other users","minimum":-1,"optional":1,"type":"integer","typetext":"<integer> (-1 - N)"},"max-workers":{"maximum":64,"m
-inimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 64)"},"max_relocate":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<inte
-ger> (0 - N)"},"max_restart":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"maxfiles":{"minimum":1,"optional":1,"type":
-"integer","typetext":"<integer> (1 - N)"},"memory":{"format":{"current":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"type":"stri
-ng","typetext":"[current=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrate_speed":
-{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"migratedfrom":{"format":"pve-node","optional":1,"type":"string","typetex
-t":"<string>"},"migration_network":{"format":"CIDR","optional":1,"type":"string","typetext":"<string>"},"migration_type":{"enum":["secure","insecure"],"optional
-":1,"type":"string"},"mkdir":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"mode":{"default":"snapshot","enum":["snapshot","suspend","s
-top"],"optional":1,"type":"string"},"monhost":{"format":"pve-storage-portal-dns-list","optional":1,"type":"string","typetext":"<string>"},"mountpoint":{"format"
-:"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"moveto":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"mp[
-n]":{"format":{"acl":{"optional":1,"type":"boolean"},"backup":{"optional":1,"type":"boolean"},"keepattrs":{"default":0,"optional":1,"type":"boolean"},"mountopti
-ons":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"mp
-":{"format":"pve-lxc-mp-string","type":"string"},"quota":{"optional":1,"type":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional
-":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,
-"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume> ,mp=<Path> [,acl=<1|0>] [,backup=<1|0>] [,keepattrs=<1
-|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]"},"mtu":{"maximum":65520,"minimum":1280,"op
-tional":1,"type":"integer","typetext":"<integer> (1280 - 65520)"},"name":{"maxLength":64,"minLength":2,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"
-nameserver":{"format":"address-list","optional":1,"type":"string","typetext":"<string>"},"namespace":{"optional":1,"type":"string","typetext":"<string>"},"ndp":
-{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"net[n]":{"format":{"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},"e1000":
-{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr","keyAlias":"model"},"e1000-8254
-5em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":{"optional":1,"type":"boolean"},"i82551":{"alias":"macadd
-r","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link_down":{"optional":1,"type":"bool
-ean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1000","e1000-82540em","e1000-82544gc","e1000-82545em","e10
-00e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum":65520,"minimum":1,"optional":1,
-"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{"alias":"macaddr","keyAlias":"mod
-el"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl8139":{"alias":"macaddr","keyAlias"
-:"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"str
-ing"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":1,"type":"string","typetext":"[model=]<enum> 
-[,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,
-trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"netmask":{"format":"ipv4mask","optional":1,"type":"string","typetext":"<string>"},"netmask6":{"maximum":128
-,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 128)"},"newid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","ty
-petext":"<integer> (100 - 999999999)"},"nocow":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"string","t
-ypetext":"<string>"},"nodeid":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"nodes":{"format":"pve-node-list","optional":1,"type":"
-string","typetext":"<string>"},"nofailback":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"nomatch":{"optional":1,"type":"boolean","typetex
-t":"<boolean>"},"notes-template":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"notification-mode":{"default":"auto","enum":["auto","leg
-acy-sendmail","notification-system"],"optional":1,"type":"string"},"nowritecache":{"optional":1,"type":"boolean","typetext":"<boolean>"},"numa":{"default":0,"op
-tional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":
-{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","
-interleave"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<
-preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"online":{"optional":1,"type":"boolean","typetext":"<b
-oolean>"},"options":{"format":"pve-storage-options","optional":1,"type":"string","typetext":"<string>"},"organization":{"optional":1,"type":"string","typetext":
-"<string>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":1,"ty
-pe":"string"},"otel-compression":{"default":"gzip","enum":["none","gzip"],"optional":1,"type":"string"},"otel-headers":{"maxLength":1024,"optional":1,"type":"st
-ring","typetext":"<string>"},"otel-max-body-size":{"default":10000000,"minimum":1024,"optional":1,"type":"integer","typetext":"<integer> (1024 - N)"},"otel-path
-":{"default":"/v1/metrics","optional":1,"type":"string","typetext":"<string>"},"otel-protocol":{"default":"https","enum":["http","https"],"optional":1,"type":"s
-tring"},"otel-resource-attributes":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"otel-timeout":{"default":5,"maximum":10,"minimum":1,"o
-ptional":1,"type":"integer","typetext":"<integer> (1 - 10)"},"otel-verify-ssl":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"overrule-shut
-down":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ovs_bonds":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string
->"},"ovs_bridge":{"format":"pve-iface","optional":1,"type":"string","typetext":"<string>"},"ovs_options":{"maxLength":1024,"optional":1,"type":"string","typetex
-t":"<string>"},"ovs_ports":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"ovs_tag":{"maximum":4094,"minimum":1,"optional":1,"ty
-pe":"integer","typetext":"<integer> (1 - 4094)"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"password":{"optional
-":1,"type":"string","typetext":"<string>"},"path":{"format":"graphite-path","optional":1,"type":"string","typetext":"<string>"},"pbs-change-detection-mode":{"en
-um":["legacy","data","metadata"],"optional":1,"type":"string"},"peers":{"format":"ip-list","optional":1,"type":"string","typetext":"<string>"},"pending":{"optio
-nal":1,"type":"boolean","typetext":"<boolean>"},"performance":{"format":"backup-performance","optional":1,"type":"string","typetext":"[max-workers=<integer>] [,
-pbs-entries-max=<integer>]"},"pigz":{"default":0,"optional":1,"type":"integer","typetext":"<integer>"},"policy_forward":{"enum":["ACCEPT","DROP"],"optional":1,"
-type":"string"},"policy_in":{"enum":["ACCEPT","REJECT","DROP"],"optional":1,"type":"string"},"policy_out":{"enum":["ACCEPT","REJECT","DROP"],"optional":1,"type"
-:"string"},"pool":{"optional":1,"type":"string","typetext":"<string>"},"port":{"maximum":65535,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (
-1 - 65535)"},"pos":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"preallocation":{"default":"metadata","enum":["off","metadata","fa
-lloc","full"],"optional":1,"type":"string"},"prompt":{"optional":1,"pattern":"(?:none|login|consent|select_account|\\S+)","type":"string"},"protected":{"optiona
-l":1,"type":"boolean","typetext":"<boolean>"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"proto":{"format":"pve-fw-protocol
--spec","optional":1,"type":"string","typetext":"<string>"},"prune-backups":{"format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [
-,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"query-userinfo":{"default":1,"optional":1,"typ
-e":"boolean","typetext":"<boolean>"},"quiet":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"radv":{"optional":1,"type":"boolean","typetext"
-:"<boolean>"},"realm":{"format":"pve-realm","maxLength":32,"type":"string","typetext":"<string>"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext"
-:"<boolean>"},"release-lock":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"remove":{"default":1,"optional":1,"type":"boolean","typetext":"
-<boolean>"},"rename":{"maxLength":64,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"repeat-missed":{"default":0,"optional":
-1,"type":"boolean","typetext":"<boolean>"},"restricted":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"reversedns":{"optional":1,"type":"st
-ring","typetext":"<string>"},"revert":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng","optional"
-:1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"rootfs":{"format":{"acl":{"optional"
-:1,"type":"boolean"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime|noatime|nodev|noexec|no
-suid)))*)","type":"string"},"quota":{"optional":1,"type":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"}
-,"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-
-string","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0
->] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]"},"rt-import":{"format":"pve-sdn-bgp-rt-list","optional":1,"type":"string","typetext":"<string>"},"rule":{"for
-mat":"pve-configid","optional":0,"type":"string","typetext":"<string>"},"running":{"optional":1,"type":"boolean","typetext":"<boolean>"},"saferemove":{"optional
-":1,"type":"boolean","typetext":"<boolean>"},"saferemove-stepsize":{"enum":["1","2","4","8","16","32"],"optional":1,"type":"integer"},"saferemove_throughput":{"
-optional":1,"type":"string","typetext":"<string>"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"o
-ptional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"i
-nteger"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},
-"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback"
-,"unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"str
-ing"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"ty
-pe":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optiona
-l":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_r
-d_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"in
-teger"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"int
-eger"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"typ
-e":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":
-1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"
-format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1
-,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore"
-,"report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetex
-t":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,b
-ps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops
-=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max
-=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,med
-ia=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror
-=<enum>] [,wwn=<wwn>]"},"schedule":{"format":"pve-calendar-event","maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"scopes":{"default":"email
- profile","optional":1,"type":"string","typetext":"<string>"},"script":{"optional":1,"type":"string","typetext":"<string>"},"scsi[n]":{"format":{"aio":{"enum":[
-"native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"m
-inimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1
-,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optiona
-l":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"ty
-pe":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"for
-mat":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"ty
-pe":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"i
-ops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"min
-imum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"ty
-pe":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"}
-,"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":
-"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"
-pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"
-},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"b
-oolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"dis
-k-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z
-0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional
-":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1
-|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,de
-tect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_
-rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbp
-s=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues
-=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1
-|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single",
-"megasas","pvscsi"],"optional":1,"type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<string>"},"secure":{"optional":1,"type":"boolean","t
-ypetext":"<boolean>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","type":"string"},"server":{"format":"pve-storage-server","optional":1,"type":"strin
-g","typetext":"<string>"},"server1":{"format":"address","maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"server2":{"format":"address","maxLe
-ngth":256,"optional":1,"type":"string","typetext":"<string>"},"shared":{"optional":1,"type":"boolean","typetext":"<boolean>"},"shares":{"default":1000,"maximum"
-:50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000)"},"sid":{"format":"pve-ha-resource-or-vm-id","type":"string","typetext":"<typ
-e>:<name>"},"since":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"size":{"pattern":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"s
-kip-cert-verification":{"default":"false","optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"
-},"slaves":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"optional":1,"typ
-e":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 encoded string>] [,product=<Base64 encoded string>] [,serial=<Ba
-se64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smbversion":{"default":"default","enum":["default","2.
-0","2.1","3","3.0","3.11"],"optional":1,"type":"string"},"smp":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"snapname"
-:{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"snapshot":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string",
-"typetext":"<string>"},"snapshot-as-volume-chain":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"snat":{"optional":1,"type":"boolean","type
-text":"<boolean>"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"source":{"format":"pve-fw-addr-spec","maxLe
-ngth":512,"optional":1,"type":"string","typetext":"<string>"},"sparse":{"optional":1,"type":"boolean","typetext":"<boolean>"},"spice_enhancements":{"format":{"f
-oldersharing":{"default":"0","optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off","all","filter"],"optional":1,"type":"string"}},"opti
-onal":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sport":{"format":"pve-fw-sport-spec","optional":1,"type":"string
-","typetext":"<string>"},"sshkeys":{"format":"urlencoded","optional":1,"type":"string","typetext":"<string>"},"sslversion":{"enum":["tlsv1","tlsv1_1","tlsv1_2",
-"tlsv1_3"],"optional":1,"type":"string"},"start":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"startdate":{"default":"now","optional":1,"p
-attern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:MM:SS)"},"starttime":{"opti
-onal":1,"pattern":"\\d{1,2}:\\d{1,2}","type":"string","typetext":"HH:MM"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[ord
-er=]\\d+] [,up=\\d+] [,down=\\d+] "},"state":{"default":"started","enum":["started","stopped","enabled","disabled","ignored"],"optional":1,"type":"string"},"std
-excludes":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"stop":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"stopwait
-":{"default":10,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"storage":{"format":"pve-storage-id","optional":1,"type":"string","typ
-etext":"<storage ID>"},"strict":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"subdir":{"format":"pve-storage-path","optional":1,"type":"st
-ring","typetext":"<string>"},"subnet":{"format":"pve-sdn-subnet-id","type":"string","typetext":"<string>"},"swap":{"default":512,"minimum":0,"optional":1,"type"
-:"integer","typetext":"<integer> (0 - N)"},"sync-defaults-options":{"format":"realm-sync-options","optional":1,"type":"string","typetext":"[enable-new=<1|0>] [,
-full=<1|0>] [,purge=<1|0>] [,remove-vanished=([acl];[properties];[entry])|none] [,scope=<users|groups|both>]"},"sync_attributes":{"optional":1,"pattern":"\\w+=[
-^,]+(,\\s*\\w+=[^,]+)*","type":"string"},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"tag":{"minimum":0,"optional":1,"type":"int
-eger","typetext":"<integer> (0 - N)"},"tagged_only":{"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type":"
-string","typetext":"<string>"},"target":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"target-digest":{"maxLength":40,"optional":1,"t
-ype":"string","typetext":"<string>"},"target-vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (1
-00 - 999999999)"},"targetstorage":{"format":"storage-pair-list","optional":1,"type":"string","typetext":"<string>"},"tdf":{"default":0,"optional":1,"type":"bool
-ean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"tfa":{"format":"pve-tfa-config","maxLength":128,"opt
-ional":1,"type":"string","typetext":"type=<TFATYPE> [,digits=<COUNT>] [,id=<ID>] [,key=<KEY>] [,step=<SECONDS>] [,url=<URL>]"},"timeframe":{"enum":["hour","day"
-,"week","month","year"],"type":"string"},"timeout":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"timezone":{"format":"pve-ct-timez
-one","optional":1,"type":"string","typetext":"<string>"},"tmpdir":{"optional":1,"type":"string","typetext":"<string>"},"token":{"optional":1,"type":"string","ty
-petext":"<string>"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmdk"],
-"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional":1,"
-type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typete
-xt":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"tty":{"default":2,"maximum":6,"minim
-um":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 6)"},"type":{"enum":["in","out","forward","group"],"optional":0,"type":"string"},"unique":{"optio
-nal":1,"type":"boolean","typetext":"<boolean>"},"unprivileged":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"until":{"minimum":0,"optional
-":1,"type":"integer","typetext":"<integer> (0 - N)"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume-id","type":"string"},"volume":{"alias":
-"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"url":{"pattern":"https?://.*","type":"string"},"usb[n]":{"format":{"host":{"default_key":1,
-"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))","type":"string"},"ma
-pping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[[hos
-t=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"user_attr":{"maxLength":256,"optional":1,"pattern":"\\S{2,}","type":"string"},"user_classes":
-{"default":"inetorgperson, posixaccount, person, user","format":"ldap-simple-attr-list","optional":1,"type":"string","typetext":"<string>"},"username":{"optiona
-l":1,"type":"string","typetext":"<string>"},"vcpus":{"default":0,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"verify":{"default":0
-,"optional":1,"type":"boolean","typetext":"<boolean>"},"verify-certificate":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"verify-certifica
-tes":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"ma
-ximum":512,"minimum":4,"optional":1,"type":"integer"},"type":{"default":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","seri
-al1","serial2","serial3","std","virtio","virtio-gl","vmware"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboar
-d=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":
-"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_l
-ength":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"
-alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directs
-ync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"def
-ault_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"imp
-ort-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integ
-er"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"io
-ps_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_l
-ength":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":
-{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_r
-d_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["c
-drom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"ty
-pe":"string"},"ro":{"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional"
-:1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"
-enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring
->] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cach
-e=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<sec
-onds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothrea
-d=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|
-0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format
-":{"cache":{"default":"auto","enum":["auto","always","metadata","never"],"optional":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"
-dirid":{"default_key":1,"format":"pve-configid","type":"string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional"
-:1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]
-"},"vlan-id":{"maximum":4094,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 4094)"},"vlan-protocol":{"default":"802.1q","enum":["802.1q","
-802.1ad"],"optional":1,"type":"string"},"vlan-raw-device":{"format":"pve-iface","optional":1,"type":"string","typetext":"<string>"},"vlanaware":{"optional":1,"t
-ype":"boolean","typetext":"<boolean>"},"vmgenid":{"default":"1 (autogenerated)","optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|
-[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vms":{"format"
-:"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<stora
-ge ID>"},"vncticket":{"maxLength":512,"type":"string","typetext":"<string>"},"vnet":{"format":"pve-sdn-vnet-id","type":"string","typetext":"<string>"},"volume":
-{"type":"string","typetext":"<string>"},"votes":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vrf-vxlan":{"maximum":16777215,"mini
-mum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 16777215)"},"vxlan-port":{"default":4789,"maximum":65536,"minimum":1,"optional":1,"type":"intege
-r","typetext":"<integer> (1 - 65536)"},"watchdog":{"format":"pve-qm-watchdog","optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum
->]"},"with-conntrack-state":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"with-local-disks":{"optional":1,"type":"boolean","typetext":"<bo
-olean>"},"zfs-base-path":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"zone":{"format":"pve-sdn-zone-id","type":"string","ty
-petext":"<string>"},"zstd":{"default":1,"optional":1,"type":"integer","typetext":"<integer>"}}}
+"enable":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"enable-new":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean
+>"},"enabled":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"encryption-key":{"optional":1,"type":"string","typetext":"<string>"},"entrypoi
+nt":{"default":"/sbin/init","optional":1,"pattern":"(?:[^\\x00-\\x08\\x10-\\x1F\\x7F]+)","type":"string"},"env":{"optional":1,"pattern":"(?:(?:\\w+=[^\\x00-\\x0
+8\\x10-\\x1F\\x7F]*)(?:\\0\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)*)","type":"string"},"exclude":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":
+"<string>"},"exclude-path":{"items":{"type":"string"},"optional":1,"type":"array","typetext":"<array>"},"exitnodes":{"format":"pve-node-list","optional":1,"type
+":"string","typetext":"<string>"},"exitnodes-local-routing":{"optional":1,"type":"boolean","typetext":"<boolean>"},"exitnodes-primary":{"format":"pve-node","opt
+ional":1,"type":"string","typetext":"<string>"},"fabric":{"format":"pve-sdn-fabric-id","optional":1,"type":"string","typetext":"<string>"},"failback":{"default"
+:1,"optional":1,"type":"boolean","typetext":"<boolean>"},"feature":{"enum":["snapshot","clone","copy"],"type":"string"},"features":{"format":{"force_rw_sys":{"d
+efault":0,"optional":1,"type":"boolean"},"fuse":{"default":0,"optional":1,"type":"boolean"},"keyctl":{"default":0,"optional":1,"type":"boolean"},"mknod":{"defau
+lt":0,"optional":1,"type":"boolean"},"mount":{"optional":1,"pattern":"(?:[a-zA-Z0-9_; ]+)","type":"string"},"nesting":{"default":0,"optional":1,"type":"boolean"
+}},"optional":1,"type":"string","typetext":"[force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>] [,mount=<fstype;fstype;...>] [,nesting=<1|0>]"},"f
+ile":{"type":"string","typetext":"<string>"},"filename":{"maxLength":255,"type":"string","typetext":"<string>"},"filter":{"maxLength":2048,"optional":1,"type":"
+string","typetext":"<string>"},"fingerprint":{"optional":1,"pattern":"([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}","type":"string"},"fleecing":{"format":"backup-fleecin
+g","optional":1,"type":"string","typetext":"[[enabled=]<1|0>] [,storage=<storage ID>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"forceSto
+p":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"format":{"enum":["raw","qcow2","subvol","vmdk"],"optional":1,"type":"string"},"freeze":{"
+optional":1,"type":"boolean","typetext":"<boolean>"},"fs-name":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"full":{"optional":1
+,"type":"boolean","typetext":"<boolean>"},"fuse":{"optional":1,"type":"boolean","typetext":"<boolean>"},"gateway":{"format":"ipv4","optional":1,"type":"string",
+"typetext":"<string>"},"gateway6":{"format":"ipv6","optional":1,"type":"string","typetext":"<string>"},"group":{"maxLength":18,"minLength":2,"pattern":"[A-Za-z]
+[A-Za-z0-9\\-\\_]+","type":"string"},"group_classes":{"default":"groupOfNames, group, univentionGroup, ipausergroup","format":"ldap-simple-attr-list","optional"
+:1,"type":"string","typetext":"<string>"},"group_dn":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"group_filter":{"maxLength":2048,"opti
+onal":1,"type":"string","typetext":"<string>"},"group_name_attr":{"format":"ldap-simple-attr","maxLength":256,"optional":1,"type":"string","typetext":"<string>"
+},"groups-autocreate":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"groups-claim":{"maxLength":256,"optional":1,"pattern":"(?:[A-Za-z0-9\\
+.\\-_]+)","type":"string"},"groups-overwrite":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ha-managed":{"default":0,"optional":1,"type":"
+boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"hostname":{"format":"dns-name","max
+Length":255,"optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{"format":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPC
+IID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,r
+omfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pv
+e-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugepages":{"enum":["any","2","1024"],"optional":1,"type":"string"},"icmp-type":{"forma
+t":"pve-fw-icmp-type-spec","optional":1,"type":"string","typetext":"<string>"},"id":{"format":"pve-configid","type":"string","typetext":"<string>"},"ide[n]":{"f
+ormat":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer
+"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_m
+ax_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length
+":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_ze
+roes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path
+","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute
+-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional"
+:1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"io
+ps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr
+_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"option
+al":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_m
+ax":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"model":{"format":"urlencoded","maxLength":12
+0,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"
+},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size"
+,"optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["eno
+spc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"str
+ing","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<
+seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source vo
+lume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] 
+[,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=
+<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapsho
+t=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"optional":1,"type":"string","typetext":"<strin
+g>"},"import-working-storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"influxdbproto":{"default":"udp","enum":["udp",
+"http","https"],"optional":1,"type":"string"},"intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<
+1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ionice":{"default":7,"maximum":8,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 8)"
+},"ip":{"format":"ip","type":"string","typetext":"<string>"},"ipam":{"optional":1,"type":"string","typetext":"<string>"},"ipconfig[n]":{"format":"pve-qm-ipconfi
+g","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ipfilter":{"optional":1,
+"type":"boolean","typetext":"<boolean>"},"is_mountpoint":{"default":"no","optional":1,"type":"string","typetext":"<string>"},"isolate-ports":{"optional":1,"type
+":"boolean","typetext":"<boolean>"},"issuer-url":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"ivshmem":{"format":{"name":{"optional":1,
+"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optional":1,"type":"string","typetext":"size=<integer> [,name=<string>]"},"
+keepActive":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keephugepages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"
+},"keyboard":{"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","s
+l","tr"],"optional":1,"type":"string"},"keyring":{"optional":1,"type":"string","typetext":"<string>"},"krbd":{"default":0,"optional":1,"type":"boolean","typetex
+t":"<boolean>"},"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"limit":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer
+> (0 - N)"},"link[n]":{"format":{"address":{"default_key":1,"format":"address","type":"string"},"priority":{"default":0,"maximum":255,"minimum":0,"optional":1,"
+type":"integer"}},"optional":1,"type":"string","typetext":"[address=]<IP> [,priority=<integer>]"},"lio_tpg":{"optional":1,"type":"string","typetext":"<string>"}
+,"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","rollback","snapshot","snapshot-delete",
+"suspending","suspended"],"optional":1,"type":"string"},"lock-token":{"optional":1,"type":"string","typetext":"<string>"},"lockwait":{"default":180,"minimum":0,
+"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"log":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":
+1,"type":"string"},"log_level_forward":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"log_level
+_in":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"log_level_out":{"enum":["emerg","alert","cr
+it","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"mac":{"format":"mac-addr","optional":1,"type":"string","typetext":"<XX:XX:XX
+:XX:XX:XX>"},"macfilter":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional"
+:1,"type":"number"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,
+"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":
+"string"},"viommu":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>
+] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"macro":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"mailnotificatio
+n":{"default":"always","enum":["always","failure"],"optional":1,"type":"string"},"mailto":{"format":"email-or-username-list","optional":1,"type":"string","typet
+ext":"<string>"},"master-pubkey":{"optional":1,"type":"string","typetext":"<string>"},"max-body-size":{"default":25000000,"minimum":1,"optional":1,"type":"integ
+er","typetext":"<integer> (1 - N)"},"max-protected-backups":{"default":"Unlimited for users with Datastore.Allocate privilege, 5 for other users","minimum":-1,"
+optional":1,"type":"integer","typetext":"<integer> (-1 - N)"},"max-workers":{"maximum":64,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 6
+4)"},"max_relocate":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"max_restart":{"default":1,"minimum":0,"optional":1,"
+type":"integer","typetext":"<integer> (0 - N)"},"maxfiles":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"memory":{"format":{"curre
+nt":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"default":
+0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<
+integer> (0 - N)"},"migratedfrom":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"migration_network":{"format":"CIDR","optional":1,"ty
+pe":"string","typetext":"<string>"},"migration_type":{"enum":["secure","insecure"],"optional":1,"type":"string"},"mkdir":{"default":"yes","optional":1,"type":"b
+oolean","typetext":"<boolean>"},"mode":{"default":"snapshot","enum":["snapshot","suspend","stop"],"optional":1,"type":"string"},"monhost":{"format":"pve-storage
+-portal-dns-list","optional":1,"type":"string","typetext":"<string>"},"mountpoint":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string
+>"},"moveto":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"mp[n]":{"format":{"acl":{"optional":1,"type":"boolean"},"backup":{"opti
+onal":1,"type":"boolean"},"keepattrs":{"default":0,"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|
+noexec|nosuid))(;(?:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"mp":{"format":"pve-lxc-mp-string","type":"string"},"quota":{"optional"
+:1,"type":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boo
+lean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"
+string","typetext":"[volume=]<volume> ,mp=<Path> [,acl=<1|0>] [,backup=<1|0>] [,keepattrs=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>
+] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]"},"mtu":{"maximum":65520,"minimum":1280,"optional":1,"type":"integer","typetext":"<integer> (1280 - 65520)"},"n
+ame":{"maxLength":64,"minLength":2,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"nameserver":{"format":"address-list","optional":1,"type":"string","t
+ypetext":"<string>"},"namespace":{"optional":1,"type":"string","typetext":"<string>"},"ndp":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"
+net[n]":{"format":{"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"mac
+addr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macad
+dr","keyAlias":"model"},"firewall":{"optional":1,"type":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"mode
+l"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"
+model":{"default_key":1,"enum":["e1000","e1000-82540em","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rt
+l8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},
+"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer
+"},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"int
+eger"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"al
+ias":"macaddr","keyAlias":"model"}},"optional":1,"type":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<X
+X:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"netmask":{"form
+at":"ipv4mask","optional":1,"type":"string","typetext":"<string>"},"netmask6":{"maximum":128,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 
+- 128)"},"newid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"nocow":{"default":0,"optiona
+l":1,"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"},"nodeid":{"minimum":1,"optional":1,"type":"inte
+ger","typetext":"<integer> (1 - N)"},"nodes":{"format":"pve-node-list","optional":1,"type":"string","typetext":"<string>"},"nofailback":{"default":0,"optional":
+1,"type":"boolean","typetext":"<boolean>"},"nomatch":{"optional":1,"type":"boolean","typetext":"<boolean>"},"notes-template":{"maxLength":1024,"optional":1,"typ
+e":"string","typetext":"<string>"},"notification-mode":{"default":"auto","enum":["auto","legacy-sendmail","notification-system"],"optional":1,"type":"string"},"
+nowritecache":{"optional":1,"type":"boolean","typetext":"<boolean>"},"numa":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"forma
+t":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","ty
+pe":"string"},"memory":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"],"optional":1,"type":"string"}},"optional":1,"type":"str
+ing","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"ty
+pe":"boolean","typetext":"<boolean>"},"online":{"optional":1,"type":"boolean","typetext":"<boolean>"},"options":{"format":"pve-storage-options","optional":1,"ty
+pe":"string","typetext":"<string>"},"organization":{"optional":1,"type":"string","typetext":"<string>"},"ostype":{"default":"other","enum":["other","wxp","w2k",
+"w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":1,"type":"string"},"otel-compression":{"default":"gzip","enum":["none","g
+zip"],"optional":1,"type":"string"},"otel-headers":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"otel-max-body-size":{"default":1000000
+0,"minimum":1024,"optional":1,"type":"integer","typetext":"<integer> (1024 - N)"},"otel-path":{"default":"/v1/metrics","optional":1,"type":"string","typetext":"
+<string>"},"otel-protocol":{"default":"https","enum":["http","https"],"optional":1,"type":"string"},"otel-resource-attributes":{"maxLength":1024,"optional":1,"t
+ype":"string","typetext":"<string>"},"otel-timeout":{"default":5,"maximum":10,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 10)"},"otel-v
+erify-ssl":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"overrule-shutdown":{"default":0,"optional":1,"type":"boolean","typetext":"<boolea
+n>"},"ovs_bonds":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"ovs_bridge":{"format":"pve-iface","optional":1,"type":"string",
+"typetext":"<string>"},"ovs_options":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"ovs_ports":{"format":"pve-iface-list","optional":1,"
+type":"string","typetext":"<string>"},"ovs_tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 4094)"},"parallel[n]":{"opt
+ional":1,"pattern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"password":{"optional":1,"type":"string","typetext":"<string>"},"path":{"format":"graphit
+e-path","optional":1,"type":"string","typetext":"<string>"},"pbs-change-detection-mode":{"enum":["legacy","data","metadata"],"optional":1,"type":"string"},"peer
+s":{"format":"ip-list","optional":1,"type":"string","typetext":"<string>"},"pending":{"optional":1,"type":"boolean","typetext":"<boolean>"},"performance":{"form
+at":"backup-performance","optional":1,"type":"string","typetext":"[max-workers=<integer>] [,pbs-entries-max=<integer>]"},"pigz":{"default":0,"optional":1,"type"
+:"integer","typetext":"<integer>"},"policy_forward":{"enum":["ACCEPT","DROP"],"optional":1,"type":"string"},"policy_in":{"enum":["ACCEPT","REJECT","DROP"],"opti
+onal":1,"type":"string"},"policy_out":{"enum":["ACCEPT","REJECT","DROP"],"optional":1,"type":"string"},"pool":{"optional":1,"type":"string","typetext":"<string>
+"},"port":{"maximum":65535,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 65535)"},"pos":{"minimum":0,"optional":1,"type":"integer","typet
+ext":"<integer> (0 - N)"},"preallocation":{"default":"metadata","enum":["off","metadata","falloc","full"],"optional":1,"type":"string"},"prompt":{"optional":1,"
+pattern":"(?:none|login|consent|select_account|\\S+)","type":"string"},"protected":{"optional":1,"type":"boolean","typetext":"<boolean>"},"protection":{"default
+":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"proto":{"format":"pve-fw-protocol-spec","optional":1,"type":"string","typetext":"<string>"},"prune-ba
+ckups":{"format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=
+<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"purge":{"optional":1,"type":"boolean","typetext":"<boolean>"},"query-userinfo":{"default":1,"optional":1,"type":"b
+oolean","typetext":"<boolean>"},"quiet":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"radv":{"optional":1,"type":"boolean","typetext":"<bo
+olean>"},"realm":{"format":"pve-realm","maxLength":32,"type":"string","typetext":"<string>"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext":"<bo
+olean>"},"release-lock":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"remove":{"default":1,"optional":1,"type":"boolean","typetext":"<bool
+ean>"},"remove-vanished":{"default":"none","optional":1,"pattern":"(?:(?:(?:acl|properties|entry);)*(?:acl|properties|entry))|none","type":"string","typetext":"
+([acl];[properties];[entry])|none"},"rename":{"maxLength":64,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"repeat-missed":
+{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"restricted":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"reversedns":
+{"optional":1,"type":"string","typetext":"<string>"},"revert":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"rng0":{"format"
+:"pve-qm-rng","optional":1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"rootfs":{"fo
+rmat":{"acl":{"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime
+|noatime|nodev|noexec|nosuid)))*)","type":"string"},"quota":{"optional":1,"type":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optio
+nal":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key"
+:1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota
+=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]"},"rt-import":{"format":"pve-sdn-bgp-rt-list","optional":1,"type":"string","typetext":
+"<string>"},"rule":{"format":"pve-configid","optional":0,"type":"string","typetext":"<string>"},"running":{"optional":1,"type":"boolean","typetext":"<boolean>"}
+,"saferemove":{"optional":1,"type":"boolean","typetext":"<boolean>"},"saferemove-stepsize":{"enum":["1","2","4","8","16","32"],"optional":1,"type":"integer"},"s
+aferemove_throughput":{"optional":1,"type":"string","typetext":"<string>"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type
+":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd"
+:{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"option
+al":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","w
+ritethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],
+"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","
+cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"intege
+r"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_
+length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":
+{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,
+"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd
+_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cd
+rom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"typ
+e":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":
+"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"
+enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,
+"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_m
+ax_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from
+=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_
+wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,m
+bps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0
+>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"schedule":{"format":"pve-calendar-event","maxLength":128,"type":"string","typetext":"<string>"},"scope":{"enum"
+:["users","groups","both"],"optional":1,"type":"string"},"scopes":{"default":"email profile","optional":1,"type":"string","typetext":"<string>"},"script":{"opti
+onal":1,"type":"string","typetext":"<string>"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optio
+nal":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integ
+er"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps
+_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","un
+safe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"
+},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":
+"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1
+,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_ma
+x_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"intege
+r"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer
+"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"nu
+mber"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"di
+sk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"o
+ptional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"
+ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"
+string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolea
+n"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},"werror":{"enum"
+:["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type
+":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_le
+ngth=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<sou
+rce volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<i
+ops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_w
+r=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,s
+csiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw"
+:{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"searchdomain":{"optional":
+1,"type":"string","typetext":"<string>"},"secure":{"optional":1,"type":"boolean","typetext":"<boolean>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)",
+"type":"string"},"server":{"format":"pve-storage-server","optional":1,"type":"string","typetext":"<string>"},"server1":{"format":"address","maxLength":256,"opti
+onal":1,"type":"string","typetext":"<string>"},"server2":{"format":"address","maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"shared":{"opti
+onal":1,"type":"boolean","typetext":"<boolean>"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 5
+0000)"},"sid":{"format":"pve-ha-resource-or-vm-id","type":"string","typetext":"<type>:<name>"},"since":{"minimum":0,"optional":1,"type":"integer","typetext":"<i
+nteger> (0 - N)"},"size":{"pattern":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skip-cert-verification":{"default":"false","optional":1,"type":"boolean","type
+text":"<boolean>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"slaves":{"format":"pve-iface-list","optional":1,"type":"string","typetext"
+:"<string>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,ma
+nufacturer=<Base64 encoded string>] [,product=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version
+=<Base64 encoded string>]"},"smbversion":{"default":"default","enum":["default","2.0","2.1","3","3.0","3.11"],"optional":1,"type":"string"},"smp":{"default":1,"
+minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>
+"},"snapshot":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"snapshot-as-volume-chain":{"default":0,"optional":1,"
+type":"boolean","typetext":"<boolean>"},"snat":{"optional":1,"type":"boolean","typetext":"<boolean>"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"in
+teger","typetext":"<integer> (1 - N)"},"source":{"format":"pve-fw-addr-spec","maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"sparse":{"opti
+onal":1,"type":"boolean","typetext":"<boolean>"},"spice_enhancements":{"format":{"foldersharing":{"default":0,"optional":1,"type":"boolean"},"videostreaming":{"
+default":"off","enum":["off","all","filter"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off
+|all|filter>]"},"sport":{"format":"pve-fw-sport-spec","optional":1,"type":"string","typetext":"<string>"},"sshkeys":{"format":"urlencoded","optional":1,"type":"
+string","typetext":"<string>"},"sslversion":{"enum":["tlsv1","tlsv1_1","tlsv1_2","tlsv1_3"],"optional":1,"type":"string"},"start":{"default":0,"optional":1,"typ
+e":"boolean","typetext":"<boolean>"},"startdate":{"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"
+string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:MM:SS)"},"starttime":{"optional":1,"pattern":"\\d{1,2}:\\d{1,2}","type":"string","typetext":"HH:MM"},"star
+tup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"state":{"default":"started","enum":["star
+ted","stopped","enabled","disabled","ignored"],"optional":1,"type":"string"},"stdexcludes":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"s
+top":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"stopwait":{"default":10,"minimum":0,"optional":1,"type":"integer","typetext":"<integer>
+ (0 - N)"},"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"strict":{"default":0,"optional":1,"type":"boolean","typ
+etext":"<boolean>"},"subdir":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"subnet":{"format":"pve-sdn-subnet-id","type":"str
+ing","typetext":"<string>"},"swap":{"default":512,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"sync-defaults-options":{"format":"r
+ealm-sync-options","optional":1,"type":"string","typetext":"[enable-new=<1|0>] [,full=<1|0>] [,purge=<1|0>] [,remove-vanished=([acl];[properties];[entry])|none]
+ [,scope=<users|groups|both>]"},"sync_attributes":{"optional":1,"pattern":"\\w+=[^,]+(,\\s*\\w+=[^,]+)*","type":"string"},"tablet":{"default":1,"optional":1,"ty
+pe":"boolean","typetext":"<boolean>"},"tag":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"tagged_only":{"optional":1,"type":"boole
+an","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"target":{"format":"pve-node","optional":1,"type
+":"string","typetext":"<string>"},"target-digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"target-vmid":{"format":"pve-vmid","maximu
+m":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"},"targetstorage":{"format":"storage-pair-list","optional":1,"t
+ype":"string","typetext":"<string>"},"tdf":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boole
+an","typetext":"<boolean>"},"tfa":{"format":"pve-tfa-config","maxLength":128,"optional":1,"type":"string","typetext":"type=<TFATYPE> [,digits=<COUNT>] [,id=<ID>
+] [,key=<KEY>] [,step=<SECONDS>] [,url=<URL>]"},"timeframe":{"enum":["hour","day","week","month","year"],"type":"string"},"timeout":{"minimum":0,"optional":1,"t
+ype":"integer","typetext":"<integer> (0 - N)"},"timezone":{"format":"pve-ct-timezone","optional":1,"type":"string","typetext":"<string>"},"tmpdir":{"optional":1
+,"type":"string","typetext":"<string>"},"token":{"optional":1,"type":"string","typetext":"<string>"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pv
+e-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolut
+e-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1
+,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] 
+[,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"tty":{"default":2,"maximum":6,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 6)"},"type":{"en
+um":["in","out","forward","group"],"optional":0,"type":"string"},"unique":{"optional":1,"type":"boolean","typetext":"<boolean>"},"unprivileged":{"default":0,"op
+tional":1,"type":"boolean","typetext":"<boolean>"},"until":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"unused[n]":{"format":{"fi
+le":{"default_key":1,"format":"pve-volume-id","type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"url":{"pat
+tern":"https?://.*","type":"string"},"usb[n]":{"format":{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})
+))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default"
+:0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"user_attr":{
+"maxLength":256,"optional":1,"pattern":"\\S{2,}","type":"string"},"user_classes":{"default":"inetorgperson, posixaccount, person, user","format":"ldap-simple-at
+tr-list","optional":1,"type":"string","typetext":"<string>"},"username":{"optional":1,"type":"string","typetext":"<string>"},"vcpus":{"default":0,"minimum":1,"o
+ptional":1,"type":"integer","typetext":"<integer> (1 - N)"},"verify":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"verify-certificate":{"d
+efault":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"verify-certificates":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"vga":{
+"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer"},"type":{"default":"std","
+default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl","vmware"],"optional":1,"typ
+e":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":["native","
+threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,
+"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional
+":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type
+":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boole
+an"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enu
+m":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"strin
+g"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"
+optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"o
+ptional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integ
+er"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max
+":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},
+"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional"
+:1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"serial":{"format":"urlencod
+ed","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"}
+,"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"}},"optio
+nal":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,b
+ps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,impo
+rt-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] 
+[,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbp
+s>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0
+>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always","metadata","never"],"optio
+nal":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","type":"string"},"expose-acl":{
+"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[dirid=]<mapping
+-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vlan-id":{"maximum":4094,"minimum":1,"optional":1,"type":"integer","typetex
+t":"<integer> (1 - 4094)"},"vlan-protocol":{"default":"802.1q","enum":["802.1q","802.1ad"],"optional":1,"type":"string"},"vlan-raw-device":{"format":"pve-iface"
+,"optional":1,"type":"string","typetext":"<string>"},"vlanaware":{"optional":1,"type":"boolean","typetext":"<boolean>"},"vmgenid":{"default":"1 (autogenerated)"
+,"optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimu
+m":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vms":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"vmstatest
+orage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"vncticket":{"maxLength":512,"type":"string","typetext":"<string>"},"v
+net":{"format":"pve-sdn-vnet-id","type":"string","typetext":"<string>"},"volume":{"type":"string","typetext":"<string>"},"votes":{"minimum":0,"optional":1,"type
+":"integer","typetext":"<integer> (0 - N)"},"vrf-vxlan":{"maximum":16777215,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 16777215)"},"vx
+lan-port":{"default":4789,"maximum":65536,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"watchdog":{"format":"pve-qm-watchdog","
+optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"},"with-conntrack-state":{"default":0,"optional":1,"type":"boolean","typetex
+t":"<boolean>"},"with-local-disks":{"optional":1,"type":"boolean","typetext":"<boolean>"},"zfs-base-path":{"format":"pve-storage-path","optional":1,"type":"stri
+ng","typetext":"<string>"},"zone":{"format":"pve-sdn-zone-id","type":"string","typetext":"<string>"},"zstd":{"default":1,"optional":1,"type":"integer","typetext
+":"<integer>"}}}
 """#
 }

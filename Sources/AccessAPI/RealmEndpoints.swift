@@ -1,9 +1,11 @@
 import API
 import Access
+import Blocking
 import ClusterFS
 import Foundation
 import Schema
 import TLS
+import Tasks
 
 /// `POST /access/domains`, `PUT` and `DELETE /access/domains/{realm}`: directory realms in
 /// `domains.cfg` (PVE's format), changed one section at a time under the cluster lock `domains`.
@@ -88,7 +90,40 @@ enum RealmEndpoints {
                     }
                     return .null
                 }),
+            Endpoint(
+                pve: "POST /access/domains/{realm}/sync",
+                description: "Brings the directory's users and groups into user.cfg (or, as a dry run, lists what would change), as a task.",
+                returns: .string(), permission: syncPermission,
+                handler: .blocking { context in
+                    let id = try context.require("realm")
+                    let options = try syncOptions(access, realm: id, context.parameters)
+                    let upid = try context.services.tasks.start(
+                        type: options.dryRun ? "auth-realm-sync-test" : "auth-realm-sync", id: id, user: context.user
+                    ) { log in
+                        try await BlockingExecutor.shared.run { try access.syncRealm(id, options: options) { log.log($0) } }
+                    }
+                    return .string(upid.description)
+                }),
         ]
+    }
+
+    static let syncPermission = Permission.and([
+        .privileges(path: "/access/realm/{realm}", ["Realm.AllocateUser"]), .privileges(path: "/access/groups", ["User.Modify"]),
+    ])
+
+    /// A sync's options from its parameters (or a job's), checked before any task starts: an unknown
+    /// realm, a type that cannot sync or no scope anywhere is the caller's error, not a failed task.
+    static func syncOptions(_ access: AccessControl, realm id: String, _ parameters: [String: JSON]) throws -> RealmSync.Options {
+        guard let realm = access.realms.first(where: { $0.id == id }) else { throw APIError.parameters(["realm": "Realm does not exist."]) }
+        guard realm.type == "ldap" || realm.type == "ad" else {
+            throw APIError(400, "Cannot sync realm type '\(realm.type)'! Only LDAP/AD realms can be synced.")
+        }
+        do {
+            return try RealmSync.options(
+                realm: realm, scope: parameters["scope"]?.plainText, removeVanished: parameters["remove-vanished"]?.plainText,
+                enableNew: parameters["enable-new"].map { $0.plainText == "1" || $0.plainText == "true" },
+                dryRun: parameters["dry-run"]?.plainText == "1")
+        } catch { throw AccessEndpoints.fail(error) }
     }
 
     static func set(_ context: RequestContext, on section: inout SectionConfig.Section) {

@@ -36,6 +36,7 @@ public struct Pveum {
         Command(words: ["realm", "add"], verb: "create", path: "/access/domains", positionals: ["realm"]),
         Command(words: ["realm", "modify"], verb: "set", path: "/access/domains/{realm}", positionals: ["realm"]),
         Command(words: ["realm", "delete"], verb: "delete", path: "/access/domains/{realm}", positionals: ["realm"]),
+        Command(words: ["realm", "sync"], verb: "create", path: "/access/domains/{realm}/sync", positionals: ["realm"]),
         Command(words: ["pool", "add"], verb: "create", path: "/pools", positionals: ["poolid"]),
         Command(words: ["pool", "modify"], verb: "set", path: "/pools", positionals: ["poolid"]),
         Command(words: ["pool", "delete"], verb: "delete", path: "/pools", positionals: ["poolid"]),

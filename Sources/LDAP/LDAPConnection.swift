@@ -85,9 +85,11 @@ public final class LDAPConnection {
     public enum Scope: Sendable { case base, one, subtree }
 
     /// The entries below `base` matching `filter`, with `attributes` (all user attributes when
-    /// empty). Stands for `ldap_search_ext_s` and the entry and value walkers.
+    /// empty). With `pageSize`, asks page by page (RFC 2696's paged results), which servers that
+    /// cap an answer's size (Active Directory at 1,000) need for a directory of any size. Stands for
+    /// `ldap_search_ext_s`, the paging control's make and parse, and the entry and value walkers.
     public func search(
-        base: String, scope: Scope = .subtree, filter: String, attributes: [String] = [], sizeLimit: Int32 = 0
+        base: String, scope: Scope = .subtree, filter: String, attributes: [String] = [], sizeLimit: Int32 = 0, pageSize: Int32? = nil
     )
         throws(LDAPError) -> [Entry]
     {
@@ -99,15 +101,51 @@ public final class LDAPConnection {
             }
         var names = attributes.map { strdup($0) } + [nil]
         defer { names.forEach { free($0) } }
-        var result: OpaquePointer?
         let handle = handle
-        let rc = names.withUnsafeMutableBufferPointer { buffer in
-            ldap_search_ext_s(handle, base, scopeValue, filter, attributes.isEmpty ? nil : buffer.baseAddress, 0, nil, nil, nil, sizeLimit, &result)
-        }
-        defer { if let result { ldap_msgfree(result) } }
-        guard rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED else {
-            throw LDAPError(code: rc, operation: "search \(base) for \(filter)", detail: Self.diagnostic(handle))
-        }
+        var entries: [Entry] = []
+        var cookie = berval(bv_len: 0, bv_val: nil)
+        defer { if cookie.bv_val != nil { ber_memfree(cookie.bv_val) } }
+        repeat {
+            var page: UnsafeMutablePointer<LDAPControl>?
+            if let pageSize {
+                let rc = ldap_create_page_control(handle, pageSize, &cookie, 0, &page)
+                guard rc == LDAP_SUCCESS else { throw LDAPError(code: rc, operation: "paged search \(base)") }
+            }
+            defer { if let page { ldap_control_free(page) } }
+            var controls: [UnsafeMutablePointer<LDAPControl>?] = [page, nil]
+            var result: OpaquePointer?
+            let rc = names.withUnsafeMutableBufferPointer { buffer in
+                controls.withUnsafeMutableBufferPointer { serverControls in
+                    ldap_search_ext_s(
+                        handle, base, scopeValue, filter, attributes.isEmpty ? nil : buffer.baseAddress, 0,
+                        page == nil ? nil : serverControls.baseAddress, nil, nil, sizeLimit, &result)
+                }
+            }
+            defer { if let result { ldap_msgfree(result) } }
+            guard rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED else {
+                throw LDAPError(code: rc, operation: "search \(base) for \(filter)", detail: Self.diagnostic(handle))
+            }
+            entries += Self.entries(handle, result)
+            if cookie.bv_val != nil {
+                ber_memfree(cookie.bv_val)
+                cookie = berval(bv_len: 0, bv_val: nil)
+            }
+            guard page != nil, let result else { break }
+            // the next page's cookie: none (or an empty one) when this was the last page
+            var answered: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?
+            var code: Int32 = 0
+            guard ldap_parse_result(handle, result, &code, nil, nil, nil, &answered, 0) == LDAP_SUCCESS, let answered else { break }
+            defer { ldap_controls_free(answered) }
+            guard let response = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, answered, nil) else { break }
+            var count: ber_int_t = 0
+            guard ldap_parse_pageresponse_control(handle, response, &count, &cookie) == LDAP_SUCCESS else {
+                throw LDAPError(code: LDAP_DECODING_ERROR, operation: "paged search \(base): the server's page answer")
+            }
+        } while cookie.bv_len > 0
+        return entries
+    }
+
+    private static func entries(_ handle: OpaquePointer, _ result: OpaquePointer?) -> [Entry] {
         var entries: [Entry] = []
         var entry = ldap_first_entry(handle, result)
         while let current = entry {

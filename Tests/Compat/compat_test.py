@@ -13,8 +13,8 @@ token, and drives the node with
     collectors, and each collector on its own to name the endpoint that breaks it;
   - Debian's graphite-carbon, influxdb and prometheus as the node's external metric servers and
     scraper (metrics_checks.py);
-  - Debian's OpenLDAP slapd behind LDAP and AD-style realms: logins by bind, StartTLS, LDAPS
-    (realm_checks.py).
+  - Debian's OpenLDAP slapd behind LDAP and AD-style realms: logins by bind, StartTLS, LDAPS,
+    and realm sync (realm_checks.py, directory from ldap_server.py).
 Every check prints one PASS/FAIL/SKIP line; the script ends with "compat: N passed, N failed" and
 exits 1 if any check failed (or could not run because one it needs failed). Network: 127.0.0.1 only.
 

@@ -63,6 +63,12 @@ GET /access/domains/{realm}
 POST /access/domains
 PUT /access/domains/{realm}
 DELETE /access/domains/{realm}
+POST /access/domains/{realm}/sync
+GET /cluster/jobs/realm-sync
+GET /cluster/jobs/realm-sync/{id}
+POST /cluster/jobs/realm-sync/{id}
+PUT /cluster/jobs/realm-sync/{id}
+DELETE /cluster/jobs/realm-sync/{id}
 GET /storage
 GET /storage/{storage}
 POST /storage
@@ -377,7 +383,12 @@ def strip(schema):
             v = strip(v)
         elif k == "properties":
             v = {sk: strip(sv) for sk, sv in v.items()}
+        elif k == "optional" and isinstance(v, str):
+            v = int(v)  # PVE's dump has some as strings ("1"): the same fact
         out[k] = v
+    # the same for a boolean's or integer's default written as a string
+    if out.get("type") in ("boolean", "integer") and isinstance(out.get("default"), str) and out["default"].lstrip("-").isdigit():
+        out["default"] = int(out["default"])
     # PVE declares some defaults outside their own enum (GET /nodes/{node}/config's property: 'all');
     # a validator rightly rejects that, and the default means "no filter" anyway
     if "enum" in out and "default" in out and out["default"] not in out["enum"]:
