@@ -120,6 +120,7 @@ bench: deps
 	python3 Tests/Bench/sdn_bench.py --bin .build/release
 	python3 Tests/Bench/event_bench.py --bin .build/release
 	python3 Tests/Bench/metrics_bench.py --bin .build/release
+	python3 Tests/Bench/realm_bench.py --bin .build/release --members 50
 	python3 Tests/Bench/responsiveness_bench.py --bin .build/release
 	python3 Tests/Bench/console_bench.py --bin .build/release
 

@@ -26,7 +26,10 @@ public struct ClusterFSChange: Sendable, Equatable {
 /// with the same semantics. Thread-safe.
 public final class ClusterFS: @unchecked Sendable {
     public struct Limits: Sendable {
-        public var maxFileSize = 1024 * 1024
+        /// PVE's pmxcfs stops at 1 MiB, and a user.cfg synced from a large directory passes that (10,000
+        /// users in 1,000 groups of 50 is about 1.5 MiB): changes travel in 256 KiB fragments, so a
+        /// larger file costs only its bytes.
+        public var maxFileSize = 16 * 1024 * 1024
         public var maxNameLength = 255
         public var lockTimeout: UInt32 = 120
         /// The HA managers' locks (`ha_…`) expire sooner: the fencing argument in Sources/HA rests on it.

@@ -82,7 +82,7 @@ import Testing
             let fd = Glibc.open(root + "/big.cfg", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
             let chunk = [UInt8](repeating: 0, count: 256 * 1024)
             var failed = false
-            for _ in 0..<8 where !failed {
+            for _ in 0...(ClusterFS.Limits().maxFileSize / chunk.count) where !failed {
                 failed = chunk.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } < 0 && errno == EFBIG
             }
             close(fd)

@@ -301,6 +301,37 @@ def run(c, node, verbose=False):
 
     c.check("realms: pveum realm sync runs a sync and prints its log", pveum_sync)
 
+    def large_directory():
+        need(made)
+        import ldap_server
+        a = state["api"]
+        before = user_cfg()
+        big = ldap_server.LDAPServer(node.tmp / "ldap-big", seed=False, log_level="none")
+        started.append(big)
+        big.start()
+        big.bulk_add(10000, 1000, members_per_group=50, offline=True)
+        a.access.domains.post(realm="big", type="ldap", server1="127.0.0.1", port=big.port, base_dn=big.base_dn, user_attr="uid",
+                              bind_dn=big.reader_dn, password=big.reader_password,
+                              sync_attributes="email=mail,firstname=givenName,lastname=sn")
+        t0 = time.monotonic()
+        status, lines = sync(realm="big", scope="both")
+        took = time.monotonic() - t0
+        expect_eq(status, "OK", "\n".join(lines[-5:]))
+        text = user_cfg()
+        users = sum(1 for l in text.splitlines() if l.startswith("user:") and "@big:" in l)
+        groups = sum(1 for l in text.splitlines() if l.startswith("group:") and l.split(":")[1].endswith("-big"))
+        expect_eq((users, groups), (10000, 1000), "users and groups synced")
+        # past PVE's 1 MiB wall for files in /etc/pve, read back whole through the mount
+        expect(len(text.encode()) > 1024 * 1024, f"user.cfg is {len(text)} bytes")
+        expect_eq(a.access.groups("bulk-g0999-big").get()["members"][:2], ["bulk09950@big", "bulk09951@big"], "a group's members")
+        login("bulk04242@big", "bulk-secret")
+        a.access.domains("big").delete()
+        (node.mount / "user.cfg").write_text(before)
+        big.stop()
+        return f"{took:.1f} s, user.cfg {len(text.encode()) // 1024} KiB"
+
+    c.check("realms: 10,000 users in 1,000 groups of 50 synced; user.cfg past 1 MiB", large_directory)
+
     def remove():
         need(made)
         a = state["api"]
