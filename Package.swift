@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "FirewallTests", dependencies: ["Firewall"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SDNTests", dependencies: ["SDN", "ClusterFS"]),
         .testTarget(name: "HATests", dependencies: ["HA"]),
-        .testTarget(name: "BackupTests", dependencies: ["Archive", "Backup", "Zstd"]),
+        .testTarget(name: "BackupTests", dependencies: ["Archive", "Backup", "Zstd", "ClusterFS", "Access", "Tasks"]),
         .testTarget(name: "CorosyncConfigTests", dependencies: ["Cluster", "Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GuestsTests", dependencies: ["TestSupport", "Guests", "Storage", "ClusterFS", "Schema"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "TLS"]),

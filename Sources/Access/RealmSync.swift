@@ -124,6 +124,8 @@ public enum RealmSync {
                 break
             } catch let error as AccessError {
                 throw error
+            } catch let error as LDAPError {
+                lastError = AccessError(500, "\(url): \(error.message)" + (error.detail.map { " (\($0))" } ?? ""))
             } catch {
                 lastError = error
             }

@@ -111,16 +111,10 @@ enum RealmEndpoints {
         .privileges(path: "/access/realm/{realm}", ["Realm.AllocateUser"]), .privileges(path: "/access/groups", ["User.Modify"]),
     ])
 
-    /// A sync's options from its parameters (or a job's), checked before any task starts: an unknown
-    /// realm, a type that cannot sync or no scope anywhere is the caller's error, not a failed task.
     static func syncOptions(_ access: AccessControl, realm id: String, _ parameters: [String: JSON]) throws -> RealmSync.Options {
-        guard let realm = access.realms.first(where: { $0.id == id }) else { throw APIError.parameters(["realm": "Realm does not exist."]) }
-        guard realm.type == "ldap" || realm.type == "ad" else {
-            throw APIError(400, "Cannot sync realm type '\(realm.type)'! Only LDAP/AD realms can be synced.")
-        }
         do {
-            return try RealmSync.options(
-                realm: realm, scope: parameters["scope"]?.plainText, removeVanished: parameters["remove-vanished"]?.plainText,
+            return try access.syncOptions(
+                realm: id, scope: parameters["scope"]?.plainText, removeVanished: parameters["remove-vanished"]?.plainText,
                 enableNew: parameters["enable-new"].map { $0.plainText == "1" || $0.plainText == "true" },
                 dryRun: parameters["dry-run"]?.plainText == "1")
         } catch { throw AccessEndpoints.fail(error) }

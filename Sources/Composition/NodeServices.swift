@@ -156,6 +156,7 @@ public struct NodeServices: Sendable {
                     vzdump: VZDump(vms: vms, cts: cts, node: settings.nodeName, defaultsFile: defaults), tasks: tasks,
                     jobStateFile: settings.dataDirectory + "/backup-jobs.json"))
         }
+        if let access, vms != nil { all.append(RealmSyncDomain(access: access, tasks: tasks, node: settings.nodeName)) }
         if let firewall { all.append(FirewallDomain(service: firewall)) }
         if let sdn { all.append(SDNDomain(service: sdn)) }
         if let ha { all.append(HADomain(service: ha)) }

@@ -301,6 +301,50 @@ def run(c, node, verbose=False):
 
     c.check("realms: pveum realm sync runs a sync and prints its log", pveum_sync)
 
+    def sync_jobs():
+        need(made)
+        a = state["api"]
+        a.cluster.jobs("realm-sync")("nightly-corp").post(realm="corp", schedule="02:30", scope="both", comment="nightly",
+                                                           **{"remove-vanished": "acl;entry", "enable-new": 0})
+        text = (node.mount / "jobs.cfg").read_text()
+        expect("realm-sync: nightly-corp\n\tcomment nightly\n\trealm corp\n\tschedule 02:30\n\tscope both\n" in text, text)
+        expect("\tenabled 1\n" in text and "\tremove-vanished acl;entry\n" in text and "\tenable-new 0\n" in text, text)
+        rows = {r["id"]: r for r in a.cluster.jobs("realm-sync").get()}
+        row = rows.get("nightly-corp") or {}
+        expect_eq((row.get("realm"), row.get("scope"), row.get("enabled")), ("corp", "both", 1), f"index row {row}")
+        expect(row.get("next-run", 0) > time.time(), f"next-run {row}")
+        one = a.cluster.jobs("realm-sync")("nightly-corp").get()
+        expect_eq((one["schedule"], one["remove-vanished"], one["enable-new"]), ("02:30", "acl;entry", 0), "read back")
+        a.cluster.jobs("realm-sync")("nightly-corp").put(schedule="sat 03:00", delete="comment")
+        one = a.cluster.jobs("realm-sync")("nightly-corp").get()
+        expect(one["schedule"] == "sat 03:00" and "comment" not in one, f"after update {one}")
+        before = (node.mount / "jobs.cfg").read_text()
+        for label, call, status, text in [
+            ("duplicate", lambda: a.cluster.jobs("realm-sync")("nightly-corp").post(realm="corp", schedule="02:30", scope="both"), 500,
+             "already exists"),
+            ("unknown realm", lambda: a.cluster.jobs("realm-sync")("j2").post(realm="nowhere", schedule="02:30", scope="both"), 400,
+             "No such realm"),
+            ("pam realm", lambda: a.cluster.jobs("realm-sync")("j3").post(realm="pam", schedule="02:30", scope="both"), 400, "Only LDAP/AD"),
+            ("bad schedule", lambda: a.cluster.jobs("realm-sync")("j4").post(realm="corp", schedule="at noon-ish", scope="both"), 400,
+             "schedule"),
+            ("no scope", lambda: a.cluster.jobs("realm-sync")("j5").post(realm="corp", schedule="02:30"), 400, "scope"),
+            ("no schedule on update (PVE requires it)", lambda: a.cluster.jobs("realm-sync")("nightly-corp").put(), 400, "schedule"),
+            ("unknown job", lambda: a.cluster.jobs("realm-sync")("j6").delete(), 400, "No such job"),
+        ]:
+            try:
+                call()
+            except ResourceException as e:
+                expect_eq(e.status_code, status, label)
+                expect(text in f"{e.content} {e.errors}", f"{label}: {e.content} {e.errors}")
+            else:
+                raise AssertionError(f"{label}: accepted")
+        expect_eq((node.mount / "jobs.cfg").read_text(), before, "jobs.cfg after refused changes")
+        a.cluster.jobs("realm-sync")("nightly-corp").delete()
+        expect("nightly-corp" not in (node.mount / "jobs.cfg").read_text(), "job removed")
+        return True
+
+    c.check("realms: realm-sync jobs in jobs.cfg: add, list with next run, change, refuse bad ones, remove", sync_jobs)
+
     def large_directory():
         need(made)
         import ldap_server
