@@ -33,6 +33,7 @@ public struct ClusterDomain: Domain {
     public var name: String { "cluster" }
     public var endpoints: [Endpoint] {
         ClusterEndpoints.all(guests: guests, storage: storage, state: state, pools: pools) + ClusterConfigEndpoints.all(tree: storage.fs)
+            + DatacenterOptions.endpoints(tree: storage.fs)
             + (membership.map(ClusterMembershipEndpoints.all) ?? [])
     }
 

@@ -191,6 +191,8 @@ POST /cluster/backup
 GET /cluster/backup/{id}
 PUT /cluster/backup/{id}
 GET /cluster/jobs/schedule-analyze
+GET /cluster/options
+PUT /cluster/options
 GET /cluster/backup/{id}/included_volumes
 DELETE /cluster/backup/{id}
 GET /cluster/firewall
