@@ -892,3 +892,29 @@ def read_checks(c, node, label, api, raises):
         expect(isinstance(api.pools.get(), list), "pools")
 
     c.check(f"{p} GET pools", pools)
+
+    def cluster_options():
+        from proxmoxer.core import ResourceException
+        need(api)
+        cfg = node.mount / "datacenter.cfg"
+        before = cfg.read_text() if cfg.exists() else ""
+        cfg.write_text(before + "# kept by every change\n")
+        api.cluster.options.put(keyboard="de", ha="shutdown_policy=migrate",
+                                webauthn="rp=Corral,origin=https://127.0.0.1:8006,id=127.0.0.1")
+        got = api.cluster.options.get()
+        expect_eq((got.get("keyboard"), got.get("ha"), got.get("webauthn", {}).get("rp")),
+                  ("de", {"shutdown_policy": "migrate"}, "Corral"), "GET cluster/options parses property strings")
+        expect("# kept by every change" in cfg.read_text(), cfg.read_text())
+        for params, key in ((dict(keyboard="xx"), "keyboard"), (dict(webauthn="bogus=1"), "webauthn"),
+                            (dict(ha="shutdown_policy=sometimes"), "ha")):
+            try:
+                api.cluster.options.put(**params)
+            except ResourceException as e:
+                expect(e.status_code == 400 and key in (e.errors or {}), f"{params}: {e.status_code} {e.errors}")
+            else:
+                raise AssertionError(f"{params} accepted")
+        api.cluster.options.put(delete="keyboard,ha,webauthn")
+        expect_eq(cfg.read_text(), before + "# kept by every change\n", "datacenter.cfg after deleting what was set")
+        cfg.write_text(before)
+
+    c.check(f"{p} GET/PUT cluster/options (datacenter.cfg)", cluster_options)
