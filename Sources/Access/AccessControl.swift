@@ -124,6 +124,25 @@ public final class AccessControl: @unchecked Sendable {
         return (String(userid[..<at]), String(userid[userid.index(after: at)...]))
     }
 
+    /// The user ID as user.cfg spells it: a realm with `case-sensitive 0` (a directory that does not
+    /// tell `Alice` from `alice`) matches its users' names regardless of case, so the ticket names the
+    /// stored user; two stored spellings that both match are refused rather than guessed between.
+    public func storedUserID(_ user: String) throws(AccessError) -> String {
+        guard let (name, realm) = Self.split(user), realms.first(where: { $0.id == realm })?.options["case-sensitive"] == "0" else {
+            return user
+        }
+        let config = userConfig
+        if config.users[user] != nil { return user }
+        let matches = config.users.keys.filter { id in
+            Self.split(id).map { $0.realm == realm && $0.name.lowercased() == name.lowercased() } ?? false
+        }
+        guard matches.count <= 1 else {
+            Self.log("login of \(user): ambiguous case insensitive match of username '\(user)', cannot safely grant access")
+            throw AccessError.authenticationFailure
+        }
+        return matches.first ?? user
+    }
+
     /// Checks a password in the user's realm: PAM for `pam`, priv/shadow.cfg for `pve`, a bind to
     /// the directory server for `ldap` and `ad` (the user must be in user.cfg, added or synced, as PVE
     /// has it).

@@ -40,7 +40,9 @@ public enum WebAuthn {
     // MARK: options for the browser
 
     /// `PublicKeyCredentialCreationOptions` as JSON (binary values base64url).
-    public static func creationOptions(rp: RelyingParty, userID: [UInt8], userName: String, challenge: [UInt8], exclude: [[UInt8]])
+    public static func creationOptions(
+        rp: RelyingParty, userID: [UInt8], userName: String, challenge: [UInt8], exclude: [[UInt8]]
+    )
         -> [String: Any]
     {
         [
@@ -110,7 +112,9 @@ public enum WebAuthn {
     /// Checks `navigator.credentials.get`'s answer (JSON: `id`/`rawId`, `response.clientDataJSON`,
     /// `authenticatorData`, `signature`) against the credentials the user has; returns the one used
     /// with its new counter.
-    public static func authenticate(_ json: String, rp: RelyingParty, challenge: [UInt8], credentials: [Credential]) throws(Failure)
+    public static func authenticate(
+        _ json: String, rp: RelyingParty, challenge: [UInt8], credentials: [Credential]
+    ) throws(Failure)
         -> Credential
     {
         let object = try parse(json)

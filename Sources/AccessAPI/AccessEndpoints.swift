@@ -103,6 +103,7 @@ public enum AccessEndpoints {
         var user = try context.require("username")
         if let realm = context.string("realm"), !user.hasSuffix("@" + realm) { user += "@" + realm }
         guard UserConfig.isUserID(user) else { throw AccessError.authenticationFailure }
+        user = try access.storedUserID(user)
         let password = try context.require("password")
         let address = context.remoteAddress
         func throttled(_ body: () throws -> Void) throws {

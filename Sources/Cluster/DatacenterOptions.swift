@@ -68,7 +68,9 @@ public enum DatacenterOptions {
                 handler: .blocking { context in
                     let deleted = Formats.splitList(context.string("delete") ?? "")
                     var errors: [String: String] = [:]
-                    for key in deleted where schema[key] == nil || key == "delete" { errors["delete"] = "'\(key)' is not a setting of datacenter.cfg" }
+                    for key in deleted where schema[key] == nil || key == "delete" {
+                        errors["delete"] = "'\(key)' is not a setting of datacenter.cfg"
+                    }
                     for key in deleted where context.parameters[key] != nil { errors[key] = "cannot set and delete '\(key)' at once" }
                     if !errors.isEmpty { throw APIError.parameters(errors) }
                     var given: [String: String] = [:]
@@ -82,7 +84,11 @@ public enum DatacenterOptions {
                                 continue
                             }
                             if deleted.contains(key) { continue }
-                            if let value = pending.removeValue(forKey: key) { out.append("\(key): \(value)") } else { out.append("\(key): \(line.text)") }
+                            if let value = pending.removeValue(forKey: key) {
+                                out.append("\(key): \(value)")
+                            } else {
+                                out.append("\(key): \(line.text)")
+                            }
                         }
                         for key in pending.keys.sorted() { out.append("\(key): \(pending[key]!)") }
                         try tree.write(file, Array((out.joined(separator: "\n") + (out.isEmpty ? "" : "\n")).utf8))

@@ -20,7 +20,9 @@ public struct PublicKey: Sendable, Equatable {
 
     /// An RSA key from its modulus and public exponent (big-endian, unsigned).
     public static func rsa(modulus: [UInt8], exponent: [UInt8]) throws -> PublicKey {
-        guard modulus.count >= 128, !exponent.isEmpty else { throw TLSError(function: "PublicKey.rsa", message: "an RSA key needs a modulus of at least 1024 bits") }
+        guard modulus.count >= 128, !exponent.isEmpty else {
+            throw TLSError(function: "PublicKey.rsa", message: "an RSA key needs a modulus of at least 1024 bits")
+        }
         let algorithm = DER.sequence(DER.tlv(0x06, [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01]) + [0x05, 0x00])
         let key = DER.sequence(DER.integer(modulus) + DER.integer(exponent))
         return PublicKey(der: DER.sequence(algorithm + DER.tlv(0x03, [0x00] + key)))

@@ -84,6 +84,20 @@ def run(c, node, verbose=False):
         refused("bob@corp", "bob-secret")
         binds = [l for l in state["ldap"].ops() if 'BIND dn="uid=alice,' in l]
         expect(binds, "slapd saw no bind as alice's entry")
+        # case-sensitive 0: another spelling logs in as the stored user
+        a = state["api"]
+        try:
+            login("ALICE@corp", "alice-secret")
+        except Exception:  # noqa: BLE001 - expected: the realm is case-sensitive by default
+            pass
+        else:
+            raise AssertionError("ALICE@corp logged in to a case-sensitive realm")
+        a.access.domains("corp").put(**{"case-sensitive": 0})
+        import requests
+        answer = requests.post(f"{node.url}/api2/json/access/ticket", data={"username": "ALICE@corp", "password": "alice-secret"},
+                               verify=False, timeout=30).json()["data"]
+        expect_eq(answer.get("username"), "alice@corp", "the ticket's user")
+        a.access.domains("corp").put(delete="case-sensitive")
         return True
 
     c.check("realms: an LDAP user logs in by bind; a wrong password is 401", ldap_login)
