@@ -105,10 +105,7 @@ enum PrometheusText {
     static func id(_ row: [String: JSON]) -> String { row["id"]?.stringValue ?? "" }
 
     /// Prometheus' float text: integers without a fraction, no exponent surprises for byte counts.
-    static func number(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
-    }
+    static func number(_ value: Double) -> String { value.shortestText() ?? (value.isNaN ? "NaN" : value > 0 ? "+Inf" : "-Inf") }
 
     static func escape(_ text: String) -> String {
         // most values need nothing: Foundation's replacing is the slow part of a thousand guests' text

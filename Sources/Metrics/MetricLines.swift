@@ -58,12 +58,7 @@ enum MetricLines {
     }
 
     /// A double without an exponent, as short as it reads back exactly.
-    static func decimal(_ d: Double) -> String {
-        guard d.isFinite else { return "nan" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-        let text = "\(d)"
-        return text.contains("e") ? String(format: "%.12f", d).replacingOccurrences(of: "0+$", with: "", options: .regularExpression) : text
-    }
+    static func decimal(_ d: Double) -> String { d.shortestText(exponent: false) ?? "nan" }
 
     // MARK: InfluxDB
 

@@ -47,11 +47,7 @@ extension JSON {
         out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * 3))
     }
 
-    static func formatNumber(_ d: Double) -> String {
-        guard d.isFinite else { return "null" }  // JSON has no NaN or infinity
-        if d.rounded() == d && abs(d) < 1e15 { return String(Int64(d)) }
-        return String(d)
-    }
+    static func formatNumber(_ d: Double) -> String { d.shortestText() ?? "null" }  // JSON has no NaN or infinity
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
@@ -69,5 +65,22 @@ extension JSON {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension Double {
+    /// The number as JSON, Prometheus and the metric line protocols write it: integers without a
+    /// fraction, anything else as the shortest text that reads back exactly; with `exponent: false`,
+    /// spelled out without one (Graphite and InfluxDB take none). Nil when not finite: each format
+    /// has its own word for that.
+    public func shortestText(exponent: Bool = true) -> String? {
+        guard isFinite else { return nil }
+        if rounded() == self && abs(self) < 1e15 { return String(Int64(self)) }
+        let text = String(self)
+        guard !exponent, text.contains("e") else { return text }
+        var fixed = String(format: "%.12f", self)
+        while fixed.hasSuffix("0") { fixed.removeLast() }
+        if fixed.hasSuffix(".") { fixed.removeLast() }
+        return fixed
     }
 }
