@@ -56,6 +56,9 @@ Datacenter → Metric Server adds a Graphite entry (UDP; first refused for a bad
 field) and an InfluxDB entry over HTTP with a token (to a stand-in InfluxDB on 127.0.0.1) through its dialogs, edits
 both (one disabled, the other's token left "unchanged"), checks the list and GET /cluster/metrics/server/{id}, shows
 the view read only to an auditor and not at all without Sys.Audit on /, and removes both.
+Datacenter → Realms adds an LDAP realm against a real slapd (Tests/Compat/ldap_server.py; refused first for a bad
+user filter, the server's 400 beside it), edits it, finds it on the login form, previews and runs a sync of the
+directory's users and groups through the Sync dialog, and removes it.
 
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
@@ -66,7 +69,8 @@ is built to meet; with --guests the guest endpoints are no longer excused.
 
 --only TEXT (repeatable) runs just the steps whose name contains TEXT ("log in" always runs).
 
-Needs: chromium, chromium-driver (Debian) and selenium (pip). Runs as root (FUSE mount).
+Needs: chromium, chromium-driver (Debian) and selenium (pip); the realms step slapd and ldap-utils (apt-get installs
+them when missing). Runs as root (FUSE mount).
 """
 
 import argparse
@@ -3468,6 +3472,322 @@ def metric_servers(c, daemon):
             c.js("location.hash = '#dc'")
 
 
+# --- realms --------------------------------------------------------------------------------------
+
+REALM_LDAP, REALM_AD = "bt-ldap", "bt-ad"
+REALM_COMMENT = "Browser test directory"
+REALM_AUDITOR, REALM_AUDITOR_PASSWORD = "bt-realms", "bt-realms-password"
+
+
+def datacenter_realms(c, daemon):
+    """Datacenter → Realms against a real directory (Tests/Compat/ldap_server.py: slapd with the seeded users alice,
+    bob, carol, emile and dnull, plus zoe and a group bt-team added here). The list shows pam and pve, whose Remove and
+    Sync are disabled, and pam's Edit offers comment and default only. Add ▾ (opened with the keyboard) → LDAP server
+    is first refused by the server for an unbalanced user filter: its 400 shows beside the filter on the Sync Options
+    tab, which comes to the front, and GET /access/domains has no such realm. Fixed, the realm is made with the
+    connection checked against slapd: GET /access/domains/bt-ldap has every option typed (sync_attributes and
+    sync-defaults-options as the property strings PVE writes), never the bind password, which is in
+    priv/realm/bt-ldap.pw. Add → Active Directory server refuses to send without the domain (nothing stored). Edit
+    shows the password as "unchanged", changes the comment and empties the groups DN (sent as `delete`): GET has the
+    new comment, no group_dn, the other options and the password file as they were. After a logout the login form's
+    realm list offers bt-ldap with its comment; a user with PVEAuditor on / gets the list read only (no Add, Edit, Sync or
+    Remove: the view asks GET /access/permissions for Realm.Allocate). Sync (dark theme) starts from the realm's sync defaults; Preview (a dry
+    run) lists "adding user" lines for the directory's users and changes nothing in GET /access/users; Sync brings them
+    in (zoe with her e-mail and names, the group bt-team-bt-ldap with its members). A second Edit removes the stored
+    bind password (`delete=password`: the file goes, the options stay). Remove takes the realm away (GET /access/domains
+    and the password file); the synced users and groups are removed through the API after."""
+    sys.path.insert(0, str(REPO / "Tests" / "Compat"))
+    import ldap_server  # noqa: E402 — the directory the realm tests use
+    auth = daemon.login()
+    dlg = "dialog.form-dialog[open]"
+    sdlg = "dialog.realm-sync-dialog[open]"
+    rows = "#tabpanel [data-role=realms]"
+    row = f'{rows} tr[data-realm="{REALM_LDAP}"]'
+    base = "/access/domains"
+    pwfile = daemon.data / "pve" / "priv" / "realm" / f"{REALM_LDAP}.pw"
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def realms():
+        return {r["realm"]: r for r in call("GET", base)}
+
+    def users():
+        return sorted(u["userid"] for u in call("GET", "/access/users"))
+
+    def view():
+        goto(c, "#dc/realms", "#tab-realms")
+        c.wait(lambda: list_loaded(c) and c.q(f'{rows} tr[data-realm="pve"]'), "the realm list", 20)
+
+    def no_errors():
+        if c.visible("#tabpanel .notice-error"):
+            raise Failure("the realm view says: " + c.q("#tabpanel .notice-error").text)
+
+    def dialog_tab(key):
+        c.click(f'{dlg} .dialog-tabs [data-tab="{key}"]')
+        c.wait(lambda: c.q(f'{dlg} .dialog-tabs [data-tab="{key}"][aria-selected=true]'), f"the {key} tab")
+
+    def sub(name, part):
+        return c.q(f'{dlg} [name="{name}"][data-sub="{part}"]')
+
+    def ticked(css):
+        return c.js("return !!document.querySelector(arguments[0])?.checked", css)
+
+    def set_box(css, on):
+        if ticked(css) != on:
+            c.click(css)
+
+    def relog(user, realm, password):
+        if c.q("#session:not([hidden]) #logout"):
+            c.click("#logout")
+        log_in_as(c, user, realm, password)
+
+    def acl(**params):
+        """PUT /access/acl (its `path` parameter is call()'s own argument name)."""
+        req = urllib.request.Request(f"{daemon.url}api2/json/access/acl", data=urllib.parse.urlencode(params).encode(), method="PUT")
+        req.add_header("Cookie", "PVEAuthCookie=" + urllib.parse.quote(auth["ticket"], safe=""))
+        req.add_header("CSRFPreventionToken", auth["csrf"])
+        urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30).close()
+
+    auditor = f"{REALM_AUDITOR}@pve"
+    if REALM_LDAP in realms() or REALM_AD in realms():
+        raise Failure(f"realms {REALM_LDAP}/{REALM_AD} exist before the test made them")
+    ldap_server.ensure_installed()
+    ldap = ldap_server.LDAPServer(daemon.tmp / "ldap")
+    refused = (400, re.compile(r"/api2/json/access/domains\b"))
+    stale = (401, re.compile(r"/api2/json/"))  # requests in flight when the session ends
+    c.expected.append(refused)
+    passed = False
+    try:
+        ldap.start()
+        ldap.add_user("zoe", "zoe-secret", cn="Zoe Zebra", sn="Zebra", given_name="Zoe", mail="zoe@corral.test")
+        ldap.add_group("bt-team", ["zoe", "alice"])
+        view()
+        no_errors()
+
+        # pam and pve: always there, neither removed nor synced; pam's Edit has comment and default only
+        for fixed in ("pam", "pve"):
+            r = f'{rows} tr[data-realm="{fixed}"]'
+            for action in ("remove", "sync"):
+                b = c.q(f"{r} button[data-action={action}]")
+                if b is None or b.is_enabled():
+                    raise Failure(f"realm {fixed}'s {action} button is not there, disabled")
+        click_fresh(c, f'{rows} tr[data-realm="pam"] button[data-action=edit]')
+        c.wait(lambda: c.visible(f"{dlg} input[name=comment]"), "pam's Edit dialog")
+        if c.q(f"{dlg} [name=server1]") or c.q(f"{dlg} .dialog-tabs"):
+            raise Failure("pam's Edit dialog offers directory options")
+        c.click(f"{dlg} .dialog-foot .btn:not(.btn-primary)")
+        c.wait(lambda: not c.q(dlg), "pam's dialog to close")
+        c.shot("realms-list")
+
+        # Add ▾ → LDAP server, with the keyboard
+        c.q("#tabpanel [data-action=add]").send_keys(Keys.ARROW_DOWN)
+        c.wait(lambda: c.js("return document.activeElement?.dataset?.type") == "ldap", "the menu's LDAP item focused")
+        c.d.switch_to.active_element.send_keys(Keys.ENTER)
+        c.wait(lambda: c.visible(f"{dlg} input[name=server1]"), "the LDAP dialog")
+        if c.q(f"{dlg} [name=domain]"):
+            raise Failure("the LDAP dialog asks for an AD domain")
+        pw = c.q(f"{dlg} input[name=password]")
+        if pw.get_attribute("type") != "password" or pw.get_attribute("placeholder"):
+            raise Failure("the Add dialog's bind password is not an empty password field")
+        if not ticked(f"{dlg} input[name=check-connection]"):
+            raise Failure("Add does not check the connection by default")
+        fill(c, dlg, {"realm": REALM_LDAP, "server1": "127.0.0.1", "port": str(ldap.port), "base_dn": ldap.base_dn,
+                      "user_attr": "uid", "bind_dn": ldap.reader_dn, "password": ldap.reader_password, "comment": REALM_COMMENT})
+        c.shot("realms-add-ldap")
+        dialog_tab("sync")
+        for part, value in (("email", "mail"), ("firstname", "givenName"), ("lastname", "sn")):
+            sub("sync_attributes", part).send_keys(value)
+        fill(c, dlg, {"group_dn": ldap.groups_dn, "group_classes": "groupOfNames,groupOfUniqueNames", "filter": "(&(uid=*)"})
+        Select(sub("sync-defaults-options", "scope")).select_by_value("both")
+        for v in ("acl", "entry"):
+            set_box(f'{dlg} fieldset[name="sync-defaults-options"] input[value="{v}"]', True)
+        dialog_tab("general")
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: field_error(c, dlg, "filter")
+               or (c.visible(f"{dlg} .notice-error") and fail("the refusal is not beside the filter: " + c.q(f"{dlg} .notice-error").text))
+               or (not c.q(dlg) and fail("a realm with an unbalanced filter was saved")), "the refusal of the filter", 20)
+        if not c.visible(f"{dlg} input[name=filter]"):
+            raise Failure("the filter's error is on a tab that stayed hidden")
+        c.collect_logs()
+        c.shot("realms-refused")
+        if REALM_LDAP in realms() or pwfile.exists():
+            raise Failure(f"the refused realm was stored: {realms().get(REALM_LDAP)}")
+        c.q(f"{dlg} input[name=filter]").clear()
+        form_submit(c, "LDAP realm")
+        c.wait(lambda: c.q(row), f"{REALM_LDAP} in the list", 20)
+        got = call("GET", f"{base}/{REALM_LDAP}")
+        want = {"type": "ldap", "server1": "127.0.0.1", "port": str(ldap.port), "base_dn": ldap.base_dn, "user_attr": "uid",
+                "bind_dn": ldap.reader_dn, "comment": REALM_COMMENT, "group_dn": ldap.groups_dn,
+                "group_classes": "groupOfNames,groupOfUniqueNames", "sync_attributes": "email=mail,firstname=givenName,lastname=sn",
+                "sync-defaults-options": "remove-vanished=acl;entry,scope=both"}
+        if {k: str(got.get(k)) for k in want} != want:
+            raise Failure(f"GET {base}/{REALM_LDAP} has {got}, not {want}")
+        for unwanted in ("filter", "mode", "verify", "default", "case-sensitive", "password"):
+            if unwanted in got:
+                raise Failure(f"GET {base}/{REALM_LDAP} has {unwanted}: {got}")
+        if ldap.reader_password in json.dumps(got) or pwfile.read_text() != ldap.reader_password:
+            raise Failure("the bind password is shown, or not in priv/realm")
+        cells = c.js("return [...document.querySelector(arguments[0]).cells].slice(0, 5).map((td) => td.textContent.trim())", row)
+        if cells != [REALM_LDAP, "LDAP server", REALM_COMMENT, "", "–"]:
+            raise Failure(f"the list shows {cells}")
+
+        # Add → Active Directory server without its domain: not sent
+        c.click("#tabpanel [data-action=add]")
+        c.click('#tabpanel .menu-item[data-type="ad"]')
+        c.wait(lambda: c.visible(f"{dlg} input[name=domain]"), "the AD dialog")
+        fill(c, dlg, {"realm": REALM_AD, "server1": "127.0.0.1", "port": str(ldap.ad_port)})
+        set_box(f"{dlg} input[name=check-connection]", False)
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: field_error(c, dlg, "domain"), "the AD dialog's refusal without a domain")
+        if not c.q(dlg) or REALM_AD in realms():
+            raise Failure("an AD realm without a domain was saved")
+        c.shot("realms-ad-no-domain")
+        c.click(f"{dlg} .dialog-foot .btn:not(.btn-primary)")
+        c.wait(lambda: not c.q(dlg), "the AD dialog to close")
+
+        # Edit: a new comment, the groups DN emptied (delete), the password unchanged
+        click_fresh(c, f"{row} button[data-action=edit]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=server1]"), "the Edit dialog")
+        if c.q(f"{dlg} input[name=realm]").get_attribute("readonly") is None:
+            raise Failure("the Edit dialog lets the realm's name be changed")
+        pw = c.q(f"{dlg} input[name=password]")
+        if pw.get_attribute("value") or pw.get_attribute("placeholder") != "unchanged":
+            raise Failure(f"the Edit dialog's password: value {pw.get_attribute('value')!r}, placeholder {pw.get_attribute('placeholder')!r}")
+        if c.q(f"{dlg} input[name=base_dn]").get_attribute("value") != ldap.base_dn:
+            raise Failure("the Edit dialog does not show the stored base DN")
+        fill(c, dlg, {"comment": REALM_COMMENT + " (edited)"})
+        dialog_tab("sync")
+        if sub("sync_attributes", "firstname").get_attribute("value") != "givenName":
+            raise Failure("the Edit dialog does not show the stored sync attributes")
+        c.q(f"{dlg} input[name=group_dn]").clear()
+        c.shot("realms-edit-ldap")
+        form_submit(c, "LDAP realm edit")
+        got = call("GET", f"{base}/{REALM_LDAP}")
+        if (got.get("comment") != REALM_COMMENT + " (edited)" or "group_dn" in got or got.get("base_dn") != ldap.base_dn
+                or got.get("sync-defaults-options") != want["sync-defaults-options"] or got.get("sync_attributes") != want["sync_attributes"]):
+            raise Failure(f"after Edit GET {base}/{REALM_LDAP} has {got}")
+        if pwfile.read_text() != ldap.reader_password:
+            raise Failure("the Edit without a password changed the stored one")
+        c.wait(lambda: "(edited)" in text_of(c, row), "the new comment in the list", 20)
+        no_errors()
+
+        # the login form lists the new realm with its comment
+        c.expected.append(stale)
+        c.click("#logout")
+        c.wait(lambda: c.js("return [...document.querySelectorAll('#login-realm option')].find((o) => o.value === arguments[0])?.textContent",
+                            REALM_LDAP) == f"{REALM_LDAP} — {REALM_COMMENT} (edited)", "the new realm on the login form", 20)
+        c.shot("realms-login")
+
+        # PVEAuditor on /: the list, without Add, Edit, Sync or Remove
+        call("POST", "/access/users", userid=auditor, password=REALM_AUDITOR_PASSWORD)
+        acl(path="/", roles="PVEAuditor", users=auditor)
+        log_in_as(c, REALM_AUDITOR, "pve", REALM_AUDITOR_PASSWORD)
+        view()
+        c.wait(lambda: c.q(row) and c.visible("#tabpanel [data-role=read-only]"), "the auditor's read-only list", 20)
+        if c.visible("#tabpanel [data-action=add]") or c.q(f"{rows} button"):
+            raise Failure("a user without Realm.Allocate is offered Add, Edit, Sync or Remove")
+        c.shot("realms-auditor")
+        relog(USER, REALM, PASSWORD)
+        view()
+
+        # Sync, in the dark theme: the realm's defaults, a preview that writes nothing, then the sync
+        c.click("#theme-toggle")
+        c.wait(lambda: c.js("return document.documentElement.dataset.theme") == "dark", "the dark theme")
+        before = users()
+        click_fresh(c, f"{row} button[data-action=sync]")
+        c.wait(lambda: c.visible(f"{sdlg} select[name=scope]"), "the Sync dialog")
+        if unlabelled_inputs(c, sdlg):
+            raise Failure(f"Sync dialog inputs without a label: {unlabelled_inputs(c, sdlg)}")
+        prefill = (c.q(f"{sdlg} select[name=scope]").get_attribute("value"), ticked(f"{sdlg} input[name=enable-new]"),
+                   [v for v in ("acl", "entry", "properties") if ticked(f'{sdlg} fieldset[name="remove-vanished"] input[value="{v}"]')])
+        if prefill != ("both", True, ["acl", "entry"]):
+            raise Failure(f"the Sync dialog starts with {prefill}, not the realm's defaults")
+        c.click(f"{sdlg} [data-action=sync-preview]")
+        c.wait(lambda: c.visible(f"{sdlg} [data-role=sync-status]")
+               and c.q(f"{sdlg} [data-action=sync-preview]").is_enabled(), "the preview's end", 60)
+        status = c.q(f"{sdlg} [data-role=sync-status]").text
+        log = c.q(f"{sdlg} [data-role=sync-log]").text
+        if c.q(f"{sdlg} [data-role=sync-status]").get_attribute("data-kind") != "ok" or "Nothing was written" not in status:
+            raise Failure(f"the preview says {status!r}:\n{log}")
+        for line in [f"adding user '{u}@{REALM_LDAP}'" for u in ("alice", "bob", "carol", "emile", "zoe")] + [
+                f"adding group 'bt-team-{REALM_LDAP}'", "NOTE: Dry test run, changes were NOT written to the configuration."]:
+            if line not in log:
+                raise Failure(f"{line!r} is not in the preview:\n{log}")
+        if users() != before:
+            raise Failure(f"the preview changed the users: {users()}")
+        c.shot("realms-sync-preview-dark")
+        c.click(f"{sdlg} [data-action=sync-run]")
+        c.wait(lambda: "Synced" in (c.q(f"{sdlg} [data-role=sync-status]").text or "")
+               or (c.q(f"{sdlg} [data-role=sync-status]").get_attribute("data-kind") == "error"
+                   and fail("the sync failed: " + c.q(f"{sdlg} [data-role=sync-status]").text)), "the sync's end", 60)
+        synced = {u for u in users() if u.endswith(f"@{REALM_LDAP}")}
+        if synced != {f"{u}@{REALM_LDAP}" for u in ("alice", "bob", "carol", "emile", "zoe")}:
+            raise Failure(f"after Sync the realm's users are {sorted(synced)}")
+        zoe = call("GET", f"/access/users/zoe@{REALM_LDAP}")
+        if (zoe.get("email"), zoe.get("firstname"), zoe.get("lastname")) != ("zoe@corral.test", "Zoe", "Zebra"):
+            raise Failure(f"zoe@{REALM_LDAP} is {zoe}")
+        team = call("GET", f"/access/groups/bt-team-{REALM_LDAP}")
+        if sorted(team.get("members", [])) != [f"alice@{REALM_LDAP}", f"zoe@{REALM_LDAP}"]:
+            raise Failure(f"group bt-team-{REALM_LDAP} is {team}")
+        c.shot("realms-sync-dark")
+        c.q(sdlg).send_keys(Keys.ESCAPE)
+        c.wait(lambda: not c.q(sdlg), "the Sync dialog to close")
+        c.click("#theme-toggle")
+        c.wait(lambda: c.js("return document.documentElement.dataset.theme") != "dark", "the light theme")
+
+        # phone width
+        c.size(*PHONE)
+        time.sleep(0.2)
+        c.shot("realms-list")
+        wide = c.js("return document.documentElement.scrollWidth")
+        c.size(*DESKTOP)
+        if wide > PHONE[0]:
+            raise Failure(f"the realm view is wider than the phone ({wide}px)")
+
+        # Edit: forget the bind password (delete=password); the rest stays
+        click_fresh(c, f"{row} button[data-action=edit]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=forget-password]"), "the Edit dialog")
+        c.click(f"{dlg} input[name=forget-password]")
+        if c.q(f"{dlg} input[name=password]").is_enabled():
+            raise Failure("the password field stays open while the stored one is to be removed")
+        form_submit(c, "LDAP realm edit (password removed)")
+        c.wait(lambda: not pwfile.exists(), "priv/realm/bt-ldap.pw to go", 20)
+        after = call("GET", f"{base}/{REALM_LDAP}")
+        if after.get("bind_dn") != ldap.reader_dn or after.get("comment") != REALM_COMMENT + " (edited)":
+            raise Failure(f"removing the password changed the options: {after}")
+
+        # Remove
+        click_fresh(c, f"{row} button[data-action=remove]")
+        c.click("dialog.confirm-dialog button[type=submit]")
+        c.wait(lambda: not c.q("dialog.confirm-dialog"), "the confirmation to close")
+        c.wait(lambda: not c.q(row), f"{REALM_LDAP} to leave the list", 20)
+        if REALM_LDAP in realms() or pwfile.exists():
+            raise Failure(f"after Remove {REALM_LDAP} is still listed, or its password file is there")
+        no_errors()
+        passed = True
+    finally:
+        c.js("document.querySelectorAll('dialog[open]:not(#login-dialog)').forEach((d) => d.close())")
+        if c.js("return document.documentElement.dataset.theme") == "dark":
+            quietly("light theme", lambda: c.click("#theme-toggle"))
+        c.size(*DESKTOP)
+        if c.q("#session-user") is None or c.q("#session-user").text != f"{USER}@{REALM}":
+            quietly("administrator's login", lambda: relog(USER, REALM, PASSWORD))
+        c.collect_logs()
+        for allowance in (refused, stale):
+            if allowance in c.expected:
+                c.expected.remove(allowance)
+        for rid in (REALM_LDAP, REALM_AD):
+            quietly(f"realm {rid}", lambda rid=rid: call("DELETE", f"{base}/{rid}") if rid in realms() else None)
+        quietly("synced users", lambda: [call("DELETE", f"/access/users/{u}") for u in users() if u.endswith(f"@{REALM_LDAP}")])
+        quietly("synced groups", lambda: [call("DELETE", f"/access/groups/{g['groupid']}") for g in call("GET", "/access/groups")
+                                          if g["groupid"].endswith(f"-{REALM_LDAP}")])
+        quietly("realm test user", lambda: call("DELETE", f"/access/users/{auditor}") if auditor in users() else None)
+        ldap.stop()
+        if passed:
+            c.js("location.hash = '#dc'")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=".build/release", help="directory with corrald (default .build/release)")
@@ -3547,6 +3867,7 @@ def main():
         ok = ok and step("firewall datacenter", lambda c: firewall_datacenter(c, daemon))
         ok = ok and step("sdn", lambda c: sdn_view(c, daemon))
         ok = ok and step("metric servers", lambda c: metric_servers(c, daemon))
+        ok = ok and step("datacenter realms", lambda c: datacenter_realms(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node bulk start and stop", lambda c: node_bulk(c, daemon))

@@ -2,7 +2,7 @@
 // (see router.js for routes). Each tab is a view module with
 // mount(panel, route) → cleanup(). New object types (storage, pools, …)
 // register in VIEWS. A tab with `when` shows only while when() holds (the
-// node's Shell is root@pam's; Metric Server needs Sys.Audit on /); the strip
+// node's Shell is root@pam's; Metric Server and Realms need Sys.Audit on /); the strip
 // is rebuilt when another user logs in or the user's privileges change.
 
 import { h, icon, replaceChildren } from './dom.js';
@@ -42,6 +42,7 @@ import { mountNodeNetwork } from './views/node-network.js';
 import { mountDcSdn } from './views/sdn.js';
 import { mountDcHa } from './views/ha.js';
 import { mountDcMetrics } from './views/dc-metrics.js';
+import { mountDcRealms } from './views/dc-realms.js';
 import { guestTitle } from './guests.js';
 import { hasCap, sessionStamp, sessionUser } from './login.js';
 
@@ -79,6 +80,7 @@ const VIEWS = {
       tab('acl', 'Permissions', 'lock', mountDcAcl),
       tab('tokens', 'API Tokens', 'key', mountDcTokens),
       tab('tfa', 'Two-factor', 'phone-key', mountDcTfa),
+      tab('realms', 'Realms', 'realm', mountDcRealms, dcAudit),
     ],
   },
   node: {

@@ -90,6 +90,7 @@ const TASK_DESC = {
   reloadnetworkall: ['', 'Apply SDN configuration'],
   // Corral's deduplicating backup store (storage type dedup); the task's id is the storage.
   dedupgc: ['Storage', 'Garbage collection'], dedupverify: ['Storage', 'Verify'], dedupexport: ['Storage', 'Export backup'],
+  'auth-realm-sync': ['Realm', 'Sync'], 'auth-realm-sync-test': ['Realm', 'Sync Preview'],
 };
 
 /** Task type + id → "VM 100 - Start". */

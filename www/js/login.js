@@ -32,6 +32,7 @@ let loginAt = -Infinity; // performance.now() of the latest login: older request
 let renewTimer = null;
 let busy = false;
 let realmsLoaded = false;
+let realmsSeq = 0;       // the latest realm list request (an older answer is dropped)
 let wantedRealm = null;  // realm to preselect once the list is there
 let opener = null;       // focused before the dialog opened
 let challenge = null;    // {username, ticket}: the password was right, a second factor is due
@@ -234,7 +235,9 @@ function setBusy(on) {
 function fillRealms(list) {
   const realms = list.filter((r) => r && typeof r.realm === 'string');
   const usable = realms.length ? realms : FALLBACK_REALMS;
-  const preferred = usable.find((r) => r.realm === wantedRealm)
+  // After a logout the realm picked before stays picked (unless a realm is wanted, or it is gone).
+  const current = ui.realm.value;
+  const preferred = usable.find((r) => r.realm === wantedRealm) || usable.find((r) => r.realm === current)
     || usable.find((r) => r.default) || usable.find((r) => r.realm === 'pam') || usable[0];
   replaceChildren(ui.realm, usable.map((r) => h('option', {
     value: r.realm, selected: r === preferred,
@@ -242,13 +245,14 @@ function fillRealms(list) {
   ui.realm.value = preferred.realm;
 }
 
+/** GET /access/domains into the realm list, each time the form opens: realms come and go (Datacenter → Realms). */
 async function loadRealms() {
-  if (realmsLoaded) {
-    if (wantedRealm && [...ui.realm.options].some((o) => o.value === wantedRealm)) ui.realm.value = wantedRealm;
-    return;
-  }
+  if (realmsLoaded && wantedRealm && [...ui.realm.options].some((o) => o.value === wantedRealm)) ui.realm.value = wantedRealm;
+  const seq = ++realmsSeq;
   try {
     const list = await api('/access/domains', { quiet401: true });
+    // A newer load answers instead; a login under way (or done) keeps the list it was made with.
+    if (seq !== realmsSeq || ((busy || session) && ui.realm.options.length)) return;
     realmsLoaded = true;
     fillRealms(Array.isArray(list) ? list : []);
   } catch (err) {
