@@ -51,7 +51,7 @@ public enum PVEFacts {
         "POST /nodes/{node}/qemu/{vmid}/snapshot", "PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
         "POST /nodes/{node}/qemu/{vmid}/clone", "POST /nodes/{node}/lxc", "PUT /nodes/{node}/lxc/{vmid}/config",
         "POST /nodes/{node}/lxc/{vmid}/snapshot", "PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config", "POST /nodes/{node}/lxc/{vmid}/clone",
-        "PUT /nodes/{node}/config",
+        "PUT /nodes/{node}/config", "POST /access/tfa/{userid}", "PUT /access/tfa/{userid}/{id}",
     ]
 
     public static func meta(_ method: String) -> (name: String, protected: Bool, proxyTo: String?) {

@@ -28,6 +28,8 @@ public final class AccessControl: @unchecked Sendable {
 
     public var now: Int { clock() }
     public let throttle = LoginThrottle()
+    /// WebAuthn challenges handed out and not yet answered (this node's, as PVE keeps them in /run).
+    let webAuthnChallenges = WebAuthnChallenges()
 
     // MARK: configuration
 
@@ -334,6 +336,7 @@ public final class AccessControl: @unchecked Sendable {
         if let remaining = entry.recovery?.remaining, !remaining.isEmpty {
             parts.append("\"recovery\":[\(remaining.map(String.init).joined(separator: ","))]")
         }
+        if let options = try webAuthnLoginOptions(user: user, entry) { parts.append("\"webauthn\":" + options) }
         return try Ticket.assemble(data: "!tfa!{" + parts.joined(separator: ",") + "}", time: now, key: ticketKeys().current, aad: user)
     }
 
@@ -342,7 +345,7 @@ public final class AccessControl: @unchecked Sendable {
         guard let keys = try? ticketKeys(), let (data, _) = Ticket.verify(challenge, keys: keys, now: now, aad: user), data.hasPrefix("!tfa!") else {
             throw AccessError(401, "invalid or expired second-factor challenge")
         }
-        guard let colon = response.firstIndex(of: ":") else { throw AccessError(401, "expected totp:CODE or recovery:CODE") }
+        guard let colon = response.firstIndex(of: ":") else { throw AccessError(401, "expected totp:CODE, recovery:CODE or webauthn:ANSWER") }
         let kind = response[..<colon], code = String(response[response.index(after: colon)...])
         let time = now
         let ok: Bool
@@ -355,6 +358,11 @@ public final class AccessControl: @unchecked Sendable {
                 case "recovery":
                     guard var recovery = entry.recovery, recovery.consume(code) else { return false }
                     entry.recovery = recovery
+                    config.users[user] = entry
+                    return true
+                case "webauthn":
+                    guard let used = try webAuthnAnswer(user: user, entry, response: code) else { return false }
+                    if let index = entry.webauthn.firstIndex(where: { $0.credential.id == used.id }) { entry.webauthn[index].credential = used }
                     config.users[user] = entry
                     return true
                 default:

@@ -53,11 +53,73 @@ public struct TFAConfig: Sendable {
         }
     }
 
+    /// A WebAuthn credential in PVE's shape (`entry`: `cred_id`, `cred` with its key, `counter`).
+    public struct WebAuthnEntry: Equatable, Sendable {
+        public var id: String
+        public var description = ""
+        public var created: Int
+        public var enable = true
+        public var credential: WebAuthn.Credential
+
+        public init(id: String, description: String = "", created: Int, enable: Bool = true, credential: WebAuthn.Credential) {
+            self.id = id
+            self.description = description
+            self.created = created
+            self.enable = enable
+            self.credential = credential
+        }
+
+        init?(_ item: [String: Any]) {
+            guard let id = item["id"] as? String, let entry = item["entry"] as? [String: Any],
+                let credID = (entry["cred_id"] as? String).flatMap(WebAuthn.unbase64url), let cred = entry["cred"] as? [String: Any],
+                let key = cred["key"] as? [String: Any]
+            else { return nil }
+            let b = { (object: Any?, name: String) in ((object as? [String: Any])?[name] as? String).flatMap(WebAuthn.unbase64url) }
+            let parsed: WebAuthn.Key
+            if let x = b(key["EC_EC2"], "x"), let y = b(key["EC_EC2"], "y") {
+                parsed = .es256(x: x, y: y)
+            } else if let n = b(key["RSA"], "n"), let e = b(key["RSA"], "e") {
+                parsed = .rs256(n: n, e: e)
+            } else {
+                return nil
+            }
+            self.init(
+                id: id, description: item["description"] as? String ?? "", created: item["created"] as? Int ?? 0,
+                enable: item["enable"] as? Bool ?? true,
+                credential: .init(id: credID, key: parsed, counter: UInt32(clamping: entry["counter"] as? Int ?? 0)))
+        }
+
+        var json: [String: Any] {
+            let cred: [String: Any]
+            switch credential.key {
+            case .es256(let x, let y):
+                cred = ["type_": "ES256", "key": ["EC_EC2": ["curve": "SECP256R1", "x": WebAuthn.base64url(x), "y": WebAuthn.base64url(y)]]]
+            case .rs256(let n, let e):
+                cred = ["type_": "RS256", "key": ["RSA": ["n": WebAuthn.base64url(n), "e": WebAuthn.base64url(e)]]]
+            }
+            var item: [String: Any] = [
+                "id": id, "created": created,
+                "entry": [
+                    "cred_id": WebAuthn.base64url(credential.id), "cred": cred, "counter": Int(credential.counter), "backup_eligible": false,
+                    "backup_state": false,
+                ] as [String: Any],
+            ]
+            if !description.isEmpty { item["description"] = description }
+            if !enable { item["enable"] = false }
+            return item
+        }
+    }
+
     public struct User: Equatable, Sendable {
         public var totp: [Entry] = []
+        public var webauthn: [WebAuthnEntry] = []
+        /// WebAuthn entries with a key type Corral does not read (EdDSA, …), kept as they were.
+        var foreignWebAuthn: [Data] = []
         public var recovery: Recovery?
         public init() {}
-        public var hasSecondFactor: Bool { totp.contains { $0.enable } || !(recovery?.remaining.isEmpty ?? true) }
+        public var hasSecondFactor: Bool {
+            totp.contains { $0.enable } || webauthn.contains { $0.enable } || !(recovery?.remaining.isEmpty ?? true)
+        }
     }
 
     public var users: [String: User] = [:]
@@ -84,12 +146,19 @@ public struct TFAConfig: Sendable {
                         id: id, description: item["description"] as? String ?? "", created: item["created"] as? Int ?? 0,
                         enable: (item["enable"] as? Bool) ?? true, uri: uri))
             }
+            for item in object["webauthn"] as? [[String: Any]] ?? [] {
+                if let parsed = WebAuthnEntry(item) {
+                    entry.webauthn.append(parsed)
+                } else if let kept = freeze(item) {
+                    entry.foreignWebAuthn.append(kept)
+                }
+            }
             if let r = object["recovery"] as? [String: Any], let secret = r["secret"] as? String {
                 entry.recovery = Recovery(
                     secret: secret, entries: (r["entries"] as? [Any] ?? []).map { $0 as? String }, created: r["created"] as? Int ?? 0)
             }
             config.users[user] = entry
-            config.otherUserKeys[user] = object.filter { $0.key != "totp" && $0.key != "recovery" }.compactMapValues(freeze)
+            config.otherUserKeys[user] = object.filter { !["totp", "recovery", "webauthn"].contains($0.key) }.compactMapValues(freeze)
         }
         return config
     }
@@ -105,6 +174,8 @@ public struct TFAConfig: Sendable {
                     return item
                 }
             }
+            let webauthn: [Any] = entry.webauthn.map(\.json) + entry.foreignWebAuthn.compactMap(Self.thaw)
+            if !webauthn.isEmpty { object["webauthn"] = webauthn }
             if let r = entry.recovery {
                 object["recovery"] = ["secret": r.secret, "entries": r.entries.map { $0 as Any? ?? NSNull() }, "created": r.created] as [String: Any]
             }

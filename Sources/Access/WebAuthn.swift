@@ -12,22 +12,46 @@ public enum WebAuthn {
         public var name: String
         public var id: String
         public var origin: String
-        public init(name: String, id: String, origin: String) {
+        /// Origins of subdomains of `id` are taken too (same scheme and port as `origin`).
+        public var allowSubdomains: Bool
+        public init(name: String, id: String, origin: String, allowSubdomains: Bool = true) {
             self.name = name
             self.id = id
             self.origin = origin
+            self.allowSubdomains = allowSubdomains
+        }
+
+        func accepts(origin text: String) -> Bool {
+            if text == origin { return true }
+            guard allowSubdomains, let given = URLComponents(string: text), let mine = URLComponents(string: origin), let host = given.host
+            else { return false }
+            return given.scheme == mine.scheme && given.port == mine.port && host.hasSuffix("." + id)
         }
     }
 
-    /// A registered credential: its id, its public key (COSE, as the authenticator gave it) and the
-    /// signature counter last seen.
+    /// A credential's public key, as its parts.
+    public enum Key: Sendable, Equatable {
+        case es256(x: [UInt8], y: [UInt8])
+        case rs256(n: [UInt8], e: [UInt8])
+
+        func publicKey() throws(Failure) -> PublicKey {
+            do {
+                switch self {
+                case .es256(let x, let y): return try PublicKey.p256(x: x, y: y)
+                case .rs256(let n, let e): return try PublicKey.rsa(modulus: n, exponent: e)
+                }
+            } catch { throw Failure("the credential's key is malformed") }
+        }
+    }
+
+    /// A registered credential: its id, its public key and the signature counter last seen.
     public struct Credential: Sendable, Equatable {
         public var id: [UInt8]
-        public var publicKey: [UInt8]
+        public var key: Key
         public var counter: UInt32
-        public init(id: [UInt8], publicKey: [UInt8], counter: UInt32) {
+        public init(id: [UInt8], key: Key, counter: UInt32) {
             self.id = id
-            self.publicKey = publicKey
+            self.key = key
             self.counter = counter
         }
     }
@@ -51,9 +75,10 @@ public enum WebAuthn {
                 "user": ["id": base64url(userID), "name": userName, "displayName": userName],
                 "challenge": base64url(challenge),
                 "pubKeyCredParams": [["type": "public-key", "alg": -7], ["type": "public-key", "alg": -257]],
-                "timeout": 60000,
+                "timeout": 300_000,
                 "attestation": "none",
-                "authenticatorSelection": ["userVerification": "discouraged", "residentKey": "discouraged"],
+                "authenticatorSelection": ["userVerification": "discouraged", "residentKey": "discouraged", "requireResidentKey": false],
+                "hints": ["security-key"],
                 "excludeCredentials": exclude.map { ["type": "public-key", "id": base64url($0)] },
             ] as [String: Any]
         ]
@@ -63,7 +88,8 @@ public enum WebAuthn {
     public static func requestOptions(rp: RelyingParty, challenge: [UInt8], credentials: [[UInt8]]) -> [String: Any] {
         [
             "publicKey": [
-                "challenge": base64url(challenge), "rpId": rp.id, "timeout": 60000, "userVerification": "discouraged",
+                "challenge": base64url(challenge), "rpId": rp.id, "timeout": 300_000, "userVerification": "discouraged",
+                "hints": ["security-key"],
                 "allowCredentials": credentials.map { ["type": "public-key", "id": base64url($0)] },
             ] as [String: Any]
         ]
@@ -87,7 +113,8 @@ public enum WebAuthn {
         }
         let data = try AuthenticatorData(authData, rp: rp)
         guard let attested = data.attested else { throw Failure("the authenticator data holds no credential") }
-        let key = try publicKey(attested.publicKey)
+        let parts = try key(attested.publicKey)
+        let key = try parts.publicKey()
         switch format {
         case "none":
             break
@@ -106,7 +133,7 @@ public enum WebAuthn {
         if let rawID = object["rawId"] as? String ?? object["id"] as? String, unbase64url(rawID) != attested.credentialID {
             throw Failure("the credential id does not match the authenticator data")
         }
-        return Credential(id: attested.credentialID, publicKey: attested.publicKey, counter: data.counter)
+        return Credential(id: attested.credentialID, key: parts, counter: data.counter)
     }
 
     /// Checks `navigator.credentials.get`'s answer (JSON: `id`/`rawId`, `response.clientDataJSON`,
@@ -129,7 +156,7 @@ public enum WebAuthn {
         else { throw Failure("the answer lacks clientDataJSON, authenticatorData or signature") }
         try checkClientData(clientData, type: "webauthn.get", rp: rp, challenge: challenge)
         let data = try AuthenticatorData(authData, rp: rp)
-        guard try publicKey(credential.publicKey).verify(authData + Digest.sha256(clientData), signature: signature) else {
+        guard try credential.key.publicKey().verify(authData + Digest.sha256(clientData), signature: signature) else {
             throw Failure("the signature does not verify")
         }
         // a counter that does not grow means a cloned authenticator (both zero: one that keeps none)
@@ -153,7 +180,7 @@ public enum WebAuthn {
         }
         guard data["type"] as? String == type else { throw Failure("clientDataJSON is of type '\(data["type"] ?? "")', not '\(type)'") }
         guard (data["challenge"] as? String).flatMap(unbase64url) == challenge else { throw Failure("the challenge does not match") }
-        guard let origin = data["origin"] as? String, origin == rp.origin else {
+        guard let origin = data["origin"] as? String, rp.accepts(origin: origin) else {
             throw Failure("origin '\(data["origin"] ?? "")' is not the relying party's ('\(rp.origin)')")
         }
     }
@@ -180,21 +207,21 @@ public enum WebAuthn {
         }
     }
 
-    /// A COSE key (EC2 P-256 with ES256, or RSA with RS256) as a key OpenSSL checks with.
-    static func publicKey(_ cose: [UInt8]) throws(Failure) -> PublicKey {
+    /// A COSE key: EC2 P-256 with ES256, or RSA with RS256.
+    static func key(_ cose: [UInt8]) throws(Failure) -> Key {
         let key: CBOR
         do { key = try CBOR.decode(cose).value } catch { throw Failure("the credential's key is not CBOR: \(error)") }
         switch (key[1]?.intValue, key[3]?.intValue) {
         case (2, -7):
-            guard key[-1]?.intValue == 1, let x = key[-2]?.bytesValue, let y = key[-3]?.bytesValue, let k = try? PublicKey.p256(x: x, y: y) else {
+            guard key[-1]?.intValue == 1, let x = key[-2]?.bytesValue, let y = key[-3]?.bytesValue, x.count == 32, y.count == 32 else {
                 throw Failure("the credential's EC key is not a P-256 point")
             }
-            return k
+            return .es256(x: x, y: y)
         case (3, -257):
-            guard let n = key[-1]?.bytesValue, let e = key[-2]?.bytesValue, let k = try? PublicKey.rsa(modulus: n, exponent: e) else {
+            guard let n = key[-1]?.bytesValue, let e = key[-2]?.bytesValue, n.count >= 128, !e.isEmpty else {
                 throw Failure("the credential's RSA key is malformed")
             }
-            return k
+            return .rs256(n: n, e: e)
         default:
             throw Failure("the credential's key type is not taken (ES256 and RS256 are)")
         }

@@ -3,8 +3,8 @@ import Access
 import Foundation
 import Schema
 
-/// `/access/tfa…`: TOTP keys and recovery codes per user (WebAuthn, U2F and Yubico are refused
-/// with a clear message for now).
+/// `/access/tfa…`: TOTP keys, WebAuthn security keys and recovery codes per user (U2F and Yubico
+/// are refused with a clear message).
 public enum TFAEndpoints {
     static let userid = Schema.string(format: "pve-userid", maxLength: 64)
     static let selfOrAudit: Permission = .or([.selfUser, .useridGroup(["User.Modify", "Sys.Audit"])])
@@ -12,14 +12,18 @@ public enum TFAEndpoints {
     static let confirmation = Schema.string(maxLength: 64).optional()
 
     static func entries(_ user: TFAConfig.User) -> [JSON] {
-        var out: [JSON] = user.totp.map { e in
-            ["id": .string(e.id), "type": "totp", "description": .string(e.description), "created": JSON(e.created), "enable": JSON(e.enable)]
-        }
+        var out: [JSON] = []
         if let r = user.recovery {
             out.append([
                 "id": "recovery", "type": "recovery", "description": .string("\(r.remaining.count) of \(r.entries.count) codes left"),
                 "created": JSON(r.created), "enable": true,
             ])
+        }
+        out += user.totp.map { e in
+            ["id": .string(e.id), "type": "totp", "description": .string(e.description), "created": JSON(e.created), "enable": JSON(e.enable)]
+        }
+        out += user.webauthn.map { e in
+            ["id": .string(e.id), "type": "webauthn", "description": .string(e.description), "created": JSON(e.created), "enable": JSON(e.enable)]
         }
         return out
     }
@@ -56,13 +60,16 @@ public enum TFAEndpoints {
                 handler: .sync { context in .array(entries(access.tfa.users[try context.require("userid")] ?? TFAConfig.User())) }),
             Endpoint(
                 .POST, "/access/tfa/{userid}", name: "add_tfa_entry",
-                description: "Add a TOTP key (confirmed by a current code) or a set of recovery codes (shown once).",
+                description:
+                    "Add a TOTP key (confirmed by a current code), a WebAuthn security key (two calls: the challenge, then the key's answer) or a set of recovery codes (shown once).",
                 parameters: [
                     "userid": userid, "type": Schema.string(enum: ["totp", "u2f", "webauthn", "recovery", "yubico"]),
                     "totp": Schema.string().optional(), "value": Schema.string().optional(), "challenge": Schema.string().optional(),
-                    "password": confirmation,
+                    "password": confirmation, "description": Schema.string(maxLength: 255).optional(),
                 ],
-                returns: .object(["id": .string(), "recovery": Schema.array(of: .string()).optional(), "challenge": Schema.string().optional()]),
+                returns: .object([
+                    "id": Schema.string().optional(), "recovery": Schema.array(of: .string()).optional(), "challenge": Schema.string().optional(),
+                ]),
                 permission: selfOrAdmin, protected: true, allowToken: false,
                 handler: .blocking { context in
                     let user = try context.require("userid")
@@ -90,8 +97,18 @@ public enum TFAEndpoints {
                             return codes
                         }
                         return ["id": "recovery", "recovery": .array(codes.map { .string($0) })]
+                    case "webauthn":
+                        do {
+                            if let challenge = context.string("challenge"), let value = context.string("value") {
+                                let id = try access.finishWebAuthnRegistration(
+                                    user: user, challenge: challenge, answer: value, description: context.string("description"))
+                                return ["id": .string(id)]
+                            }
+                            let options = try access.startWebAuthnRegistration(user: user, description: context.string("description") ?? "")
+                            return ["challenge": .string(options), "id": .null]
+                        } catch let error as AccessError { throw AccessEndpoints.fail(error) }
                     case let other:
-                        throw APIError(400, "second factors of type '\(other)' are not supported yet (totp and recovery are)")
+                        throw APIError(400, "second factors of type '\(other)' are not supported yet (totp, webauthn and recovery are)")
                     }
                 }),
             Endpoint(
@@ -105,20 +122,31 @@ public enum TFAEndpoints {
                     return entry
                 }),
             Endpoint(
-                .PUT, "/access/tfa/{userid}/{id}", name: "update_tfa_entry", description: "Enable or disable a TOTP key.",
-                parameters: ["userid": userid, "id": Schema.string(), "enable": Schema.boolean().optional(), "password": confirmation],
+                .PUT, "/access/tfa/{userid}/{id}", name: "update_tfa_entry", description: "Enable, disable or describe a TOTP or WebAuthn key.",
+                parameters: [
+                    "userid": userid, "id": Schema.string(), "enable": Schema.boolean().optional(), "password": confirmation,
+                    "description": Schema.string(maxLength: 255).optional(),
+                ],
                 returns: .null, permission: selfOrAdmin, protected: true, allowToken: false,
                 handler: .blocking { context in
                     let user = try context.require("userid"), id = try context.require("id")
                     try confirm(access, context)
                     try access.updateTFA { config in
-                        guard let index = config.users[user]?.totp.firstIndex(where: { $0.id == id }) else { throw APIError(404, "no such entry") }
-                        if let enable = context.bool("enable") { config.users[user]!.totp[index].enable = enable }
+                        if let index = config.users[user]?.totp.firstIndex(where: { $0.id == id }) {
+                            if let enable = context.bool("enable") { config.users[user]!.totp[index].enable = enable }
+                            if let text = context.string("description") { config.users[user]!.totp[index].description = text }
+                        } else if let index = config.users[user]?.webauthn.firstIndex(where: { $0.id == id }) {
+                            if let enable = context.bool("enable") { config.users[user]!.webauthn[index].enable = enable }
+                            if let text = context.string("description") { config.users[user]!.webauthn[index].description = text }
+                        } else {
+                            throw APIError(404, "no such entry")
+                        }
                     }
                     return .null
                 }),
             Endpoint(
-                .DELETE, "/access/tfa/{userid}/{id}", name: "delete_tfa", description: "Delete a TOTP key, or the recovery codes (id 'recovery').",
+                .DELETE, "/access/tfa/{userid}/{id}", name: "delete_tfa",
+                description: "Delete a TOTP or WebAuthn key, or the recovery codes (id 'recovery').",
                 parameters: ["userid": userid, "id": Schema.string(), "password": confirmation], returns: .null,
                 permission: selfOrAdmin, protected: true, allowToken: false,
                 handler: .blocking { context in
@@ -130,8 +158,11 @@ public enum TFAEndpoints {
                             guard entry.recovery != nil else { throw APIError(404, "no such entry") }
                             entry.recovery = nil
                         } else {
-                            guard entry.totp.contains(where: { $0.id == id }) else { throw APIError(404, "no such entry") }
+                            guard entry.totp.contains(where: { $0.id == id }) || entry.webauthn.contains(where: { $0.id == id }) else {
+                                throw APIError(404, "no such entry")
+                            }
                             entry.totp.removeAll { $0.id == id }
+                            entry.webauthn.removeAll { $0.id == id }
                         }
                         config.users[user] = entry
                     }

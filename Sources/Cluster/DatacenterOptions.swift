@@ -56,7 +56,8 @@ public enum DatacenterOptions {
         [
             Endpoint(
                 pve: "GET /cluster/options", description: "The cluster-wide settings of datacenter.cfg.",
-                returns: .object([:], additionalProperties: true), permission: .privileges(path: "/", ["Sys.Audit"]),
+                // PVE's check admits every user (the console reads its keyboard and language here)
+                returns: .object([:], additionalProperties: true), permission: .anyUser,
                 handler: .blocking { _ in
                     var out: [String: JSON] = [:]
                     for (key, text) in values(tree) { out[key] = typed(key, text) }

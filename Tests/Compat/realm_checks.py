@@ -11,6 +11,7 @@ syncs that fail (wrong bind password, no scope, unknown realm, a pam realm) chan
 realm sync` runs one from the command line.
 """
 
+import json
 import os
 import subprocess
 import time
@@ -137,6 +138,78 @@ def run(c, node, verbose=False):
         return True
 
     c.check("realms: AD realms: by sAMAccountName, and by user principal name without a bind DN", ad_realms)
+
+    def webauthn():
+        need(made)
+        import requests
+        from soft_authenticator import SoftAuthenticator, tfa_options
+        a = state["api"]
+        origin = "https://localhost:8006"
+
+        def post(path, **data):
+            r = requests.post(f"{node.url}/api2/json{path}", data=data, verify=False, timeout=30, **state.get("alice_auth", {}))
+            return r.status_code, (r.json() if r.headers.get("content-type", "").startswith("application/json") else {})
+
+        # WebAuthn is refused until the datacenter names a relying party
+        status, body = post("/access/ticket", username="alice@corp", password="alice-secret")
+        expect_eq(status, 200, f"alice's login {body}")
+        auth = body["data"]
+        state["alice_auth"] = {"headers": {"CSRFPreventionToken": auth["CSRFPreventionToken"]}, "cookies": {"PVEAuthCookie": auth["ticket"]}}
+        status, body = post("/access/tfa/alice@corp", type="webauthn", description="key", password="alice-secret")
+        expect(status == 500 and "no webauthn configuration" in str(body), f"{status} {body}")
+        a.cluster.options.put(webauthn=f"rp=Corral,id=localhost,origin={origin}")
+        # registration: the challenge, then the key's answer (self-attested 'packed')
+        key = SoftAuthenticator(origin, attestation="packed")
+        status, body = post("/access/tfa/alice@corp", type="webauthn", description="yubikey", password="alice-secret")
+        expect_eq(status, 200, f"registration challenge {body}")
+        options = body["data"]["challenge"]
+        public = json.loads(options)["publicKey"]
+        expect_eq((public["rp"]["id"], public["user"]["name"], public["attestation"]), ("localhost", "alice@corp", "none"), "creation options")
+        # an answer from another origin is refused, and uses the challenge up
+        status, body = post("/access/tfa/alice@corp", type="webauthn", challenge=public["challenge"], password="alice-secret",
+                            value=json.dumps(key.create(options, origin="https://evil.example:8006")))
+        expect(status == 400 and "origin" in json.dumps(body), f"{status} {body}")
+        status, body = post("/access/tfa/alice@corp", type="webauthn", description="yubikey", password="alice-secret")
+        options = body["data"]["challenge"]
+        status, body = post("/access/tfa/alice@corp", type="webauthn", challenge=json.loads(options)["publicKey"]["challenge"],
+                            password="alice-secret", value=json.dumps(key.create(options)))
+        expect_eq(status, 200, f"registration {body}")
+        entries = a.access.tfa("alice@corp").get()
+        expect([(e["type"], e["description"]) for e in entries] == [("webauthn", "yubikey")], f"entries {entries}")
+        stored = json.loads((node.mount / "priv" / "tfa.cfg").read_text())["users"]["alice@corp"]["webauthn"][0]["entry"]
+        expect(stored["cred"]["type_"] == "ES256" and "EC_EC2" in stored["cred"]["key"] and stored["cred_id"], f"tfa.cfg entry {stored}")
+        # login: a partial ticket with the request options, then the key's assertion
+        state.pop("alice_auth")
+        status, body = post("/access/ticket", username="alice@corp", password="alice-secret")
+        expect(status == 200 and body["data"].get("NeedTFA") == 1, f"first step {body}")
+        partial = body["data"]["ticket"]
+        challenge = tfa_options(partial)["webauthn"]
+        expect_eq(challenge["publicKey"]["rpId"], "localhost", "request options")
+        answer = key.get(challenge)
+        status, body = post("/access/ticket", username="alice@corp", password="webauthn:" + json.dumps(answer), **{"tfa-challenge": partial})
+        expect(status == 200 and body["data"].get("ticket", "").startswith("PVE:alice@corp:"), f"second step {status} {body}")
+        full = body["data"]
+        # the same answer again: its challenge was used
+        status, _ = post("/access/ticket", username="alice@corp", password="webauthn:" + json.dumps(answer), **{"tfa-challenge": partial})
+        expect_eq(status, 401, "a replayed answer")
+        # a key whose counter went back (a clone) is refused
+        status, body = post("/access/ticket", username="alice@corp", password="alice-secret")
+        partial = body["data"]["ticket"]
+        answer = key.get(tfa_options(partial)["webauthn"], counter=1)
+        status, _ = post("/access/ticket", username="alice@corp", password="webauthn:" + json.dumps(answer), **{"tfa-challenge": partial})
+        expect_eq(status, 401, "a counter that went back")
+        # removing the key lets alice in with her password alone again
+        r = requests.delete(f"{node.url}/api2/json/access/tfa/alice@corp/{entries[0]['id']}", params={"password": "alice-secret"},
+                            headers={"CSRFPreventionToken": full["CSRFPreventionToken"]}, cookies={"PVEAuthCookie": full["ticket"]},
+                            verify=False, timeout=30)
+        expect_eq(r.status_code, 200, f"removing the key: {r.text}")
+        status, body = post("/access/ticket", username="alice@corp", password="alice-secret")
+        expect(status == 200 and "NeedTFA" not in body["data"], f"after removal {body}")
+        a.cluster.options.put(delete="webauthn")
+        return True
+
+    c.check("realms: WebAuthn second factor for a directory user (software ES256 key): register, log in, replay and clone refused",
+            webauthn)
 
     def bad_input():
         need(made)
