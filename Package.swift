@@ -98,10 +98,14 @@ let package = Package(
         .target(name: "HA", dependencies: ["Schema"], exclude: ["README.md"]),
         // ... and the service that runs them in corrald, their files, the `/cluster/ha` API and the watchdog
         .target(
-            name: "HAService", dependencies: ["HA", "API", "Blocking", "Schema", "ClusterFS", "Guests", "Storage", "Tasks", "TLS"], exclude: ["README.md"]),
+            name: "HAService", dependencies: ["HA", "API", "Blocking", "Schema", "ClusterFS", "Guests", "Storage", "Tasks", "TLS"],
+            exclude: ["README.md"]),
         .target(name: "SDN", dependencies: ["API", "Schema", "ClusterFS", "Blocking", "TLS", "Storage", "Tasks", "Guests"], exclude: ["README.md"]),
         // history of the node's, guests' and storages' figures (RRD), and what serves it
-        .target(name: "Metrics", dependencies: ["API", "Blocking", "ClusterFS", "Schema", "Guests", "Nodes", "RRD", "Storage", "TLS"], exclude: ["README.md"]),
+        .target(name: "WebClient", dependencies: ["TLS"]),
+        .target(
+            name: "Metrics", dependencies: ["API", "Blocking", "ClusterFS", "Schema", "Guests", "Nodes", "RRD", "Storage", "TLS", "WebClient"],
+            exclude: ["README.md"]),
         // calls between cluster members: pinned HTTPS, forwarding for `proxyto`
         .target(name: "Peers", dependencies: ["API", "Blocking", "ClusterFS", "Errors", "Schema", "TLS"], exclude: ["README.md"]),
         // the composition: a node built from its domains (corrald and the CLIs share it)
@@ -134,11 +138,13 @@ let package = Package(
         .testTarget(name: "SchemaTests", dependencies: ["Schema"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["TestSupport", "HTTPServer", "TLS", "Zlib", "Peers"]),
         .testTarget(
-            name: "APITests", dependencies: ["TestSupport", "API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS", "Metrics", "Cluster"]),
+            name: "APITests",
+            dependencies: ["TestSupport", "API", "Schema", "Tasks", "Nodes", "Daemon", "Composition", "Access", "ClusterFS", "Metrics", "Cluster"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "ClusterFSTests", dependencies: ["TestSupport", "ClusterFS", "SQLite", "FUSE", "Corosync"]),
         .testTarget(
-            name: "AccessTests", dependencies: ["TestSupport", "Access", "TLS", "Crypt", "PAM", "LDAP", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
+            name: "AccessTests",
+            dependencies: ["TestSupport", "Access", "TLS", "Crypt", "PAM", "LDAP", "ClusterFS", "API", "AccessAPI", "Schema", "Tasks"]),
         .testTarget(name: "WrapperTests", dependencies: ["SQLite", "Libvirt", "LXC", "FUSE", "Corosync", "Zlib", "TLS"]),
         .testTarget(name: "QEMUTests", dependencies: ["TestSupport", "QEMU", "Guests", "Schema", "Storage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "Guests", "Schema"], resources: [.copy("Fixtures")]),

@@ -19,11 +19,17 @@ public final class TLSClientContext: @unchecked Sendable {
     /// A context that checks the server's chain against the system's CAs (Debian's
     /// ca-certificates) and its name against the host it is given on `connect`: for services outside
     /// the cluster (an InfluxDB over HTTPS). With `verify` false it checks nothing, on request.
-    /// Stands for `SSL_CTX_set_default_verify_paths` and `SSL_VERIFY_PEER`.
-    public convenience init(verify: Bool) throws {
+    /// Stands for `SSL_CTX_set_default_verify_paths` (or `SSL_CTX_load_verify_locations` with
+    /// `caFile`) and `SSL_VERIFY_PEER`.
+    public convenience init(verify: Bool, caFile: String? = nil) throws {
         try self.init()
         if verify {
-            guard SSL_CTX_set_default_verify_paths(handle) == 1 else { throw TLSError.drain("SSL_CTX_set_default_verify_paths") }
+            if let caFile {
+                // a CA of the administrator's own (an OpenID provider's private CA), instead of the system's
+                guard SSL_CTX_load_verify_locations(handle, caFile, nil) == 1 else { throw TLSError.drain("SSL_CTX_load_verify_locations") }
+            } else {
+                guard SSL_CTX_set_default_verify_paths(handle) == 1 else { throw TLSError.drain("SSL_CTX_set_default_verify_paths") }
+            }
             SSL_CTX_set_verify(handle, SSL_VERIFY_PEER, nil)
         }
     }
