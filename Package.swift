@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "Schema"),
         .target(name: "Tasks", dependencies: ["Schema", "Blocking", "Errors"]),
         .target(name: "ClusterFS", dependencies: ["Errors", "SQLite", "FUSE", "Corosync"], exclude: ["README.md"]),
-        .target(name: "Access", dependencies: ["Errors", "Schema", "TLS", "Crypt", "PAM", "LDAP", "ClusterFS"], exclude: ["README.md"]),
+        .target(name: "Access", dependencies: ["Errors", "Schema", "TLS", "Crypt", "PAM", "LDAP", "ClusterFS", "WebClient"], exclude: ["README.md"]),
 
         // 4. Domains
         .target(name: "Nodes", dependencies: ["API", "Schema", "Tasks", "TLS", "Storage", "ClusterFS", "Guests", "Blocking"]),

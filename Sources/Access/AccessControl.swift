@@ -30,6 +30,8 @@ public final class AccessControl: @unchecked Sendable {
     public let throttle = LoginThrottle()
     /// WebAuthn challenges handed out and not yet answered (this node's, as PVE keeps them in /run).
     let webAuthnChallenges = WebAuthnChallenges()
+    /// OpenID Connect logins under way and the providers' documents.
+    public let openID = OpenID()
 
     // MARK: configuration
 

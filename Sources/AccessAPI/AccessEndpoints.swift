@@ -61,7 +61,7 @@ public enum AccessEndpoints {
                 returns: .object([:], additionalProperties: true), permission: .anyUser,
                 handler: .sync { context in try permissions(access, context) }),
         ] + users(access) + tokens(access) + groups(access) + roles(access) + acl(access) + PoolEndpoints.all(access: access)
-            + TFAEndpoints.all(access: access) + RealmEndpoints.all(access: access)
+            + TFAEndpoints.all(access: access) + RealmEndpoints.all(access: access) + OpenIDEndpoints.all(access: access)
     }
 
     // MARK: login

@@ -16,14 +16,21 @@ enum RealmEndpoints {
     static let permission = Permission.privileges(path: "/access/realm", ["Realm.Allocate"])
     /// Parameters that are no options of the section.
     static let bookkeeping: Set<String> = ["realm", "type", "password", "delete", "digest", "check-connection"]
-    /// What each type may hold (the rest of PVE's options are OpenID's, not offered yet).
+    /// What each type may hold.
     static let options: [String: Set<String>] = {
         let directory: Set<String> = [
             "server1", "server2", "port", "mode", "secure", "verify", "capath", "cert", "certkey", "sslversion", "base_dn", "bind_dn",
             "user_attr", "filter", "group_dn", "group_filter", "group_classes", "group_name_attr", "user_classes", "sync_attributes",
             "sync-defaults-options", "case-sensitive", "comment", "default", "tfa",
         ]
-        return ["ldap": directory, "ad": directory.union(["domain"]), "pam": ["comment", "default", "tfa"], "pve": ["comment", "default", "tfa"]]
+        let openid: Set<String> = [
+            "issuer-url", "client-id", "client-key", "username-claim", "autocreate", "groups-claim", "groups-autocreate", "groups-overwrite",
+            "scopes", "prompt", "acr-values", "query-userinfo", "comment", "default",
+        ]
+        return [
+            "ldap": directory, "ad": directory.union(["domain"]), "openid": openid, "pam": ["comment", "default", "tfa"],
+            "pve": ["comment", "default", "tfa"],
+        ]
     }()
 
     static func all(access: AccessControl) -> [Endpoint] {
@@ -33,9 +40,13 @@ enum RealmEndpoints {
                 handler: .blocking { context in
                     let id = try context.require("realm")
                     let type = try context.require("type")
-                    guard type == "ldap" || type == "ad" else {
-                        throw APIError.parameters(
-                            ["type": type == "openid" ? "OpenID Connect realms are not offered yet" : "there is exactly one realm of type '\(type)'"])
+                    guard type == "ldap" || type == "ad" || type == "openid" else {
+                        throw APIError.parameters(["type": "there is exactly one realm of type '\(type)'"])
+                    }
+                    if type == "openid", context.bool("check-connection") == true {
+                        throw APIError.parameters([
+                            "check-connection": "'check-connection' parameter can only be set for realms of type 'ldap' or 'ad'"
+                        ])
                     }
                     var section = SectionConfig.Section(type: type, id: id)
                     set(context, on: &section)
@@ -139,6 +150,13 @@ enum RealmEndpoints {
             if (section["user_attr"] ?? "").isEmpty { errors["user_attr"] = "an LDAP realm needs the attribute that holds user names" }
         }
         if section.type == "ad", (section["domain"] ?? "").isEmpty { errors["domain"] = "an Active Directory realm needs its domain" }
+        if section.type == "openid" {
+            let issuer = section["issuer-url"].flatMap { URLComponents(string: $0) }
+            if !["http", "https"].contains(issuer?.scheme ?? "") || issuer?.host == nil {
+                errors["issuer-url"] = "an OpenID realm needs its provider's issuer URL (http or https)"
+            }
+            if (section["client-id"] ?? "").isEmpty { errors["client-id"] = "an OpenID realm needs the client ID the provider gave" }
+        }
         if let filter = section["filter"], !filter.isEmpty, !balanced(filter) { errors["filter"] = "not an LDAP filter: '\(filter)'" }
         if !errors.isEmpty { throw APIError.parameters(errors) }
     }

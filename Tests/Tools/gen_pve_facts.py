@@ -64,6 +64,8 @@ POST /access/domains
 PUT /access/domains/{realm}
 DELETE /access/domains/{realm}
 POST /access/domains/{realm}/sync
+POST /access/openid/auth-url
+POST /access/openid/login
 GET /cluster/jobs/realm-sync
 GET /cluster/jobs/realm-sync/{id}
 POST /cluster/jobs/realm-sync/{id}
