@@ -52,8 +52,8 @@ public final class OpenID: Sendable {
         var acrValues: String?
         var usernameClaim: String?
         var queryUserinfo: Bool
-        /// A CA file for a provider with a private CA (Corral's addition; PVE uses the system's).
-        var caFile: String?
+        /// PVE checks a provider's certificate against the system's CAs only.
+        let caFile: String? = nil
 
         init(_ realm: Realm) throws(Failure) {
             let o = realm.options
@@ -70,7 +70,6 @@ public final class OpenID: Sendable {
             acrValues = o["acr-values"]
             usernameClaim = o["username-claim"]
             queryUserinfo = o["query-userinfo"] != "0"
-            caFile = o["capath"]
         }
     }
 

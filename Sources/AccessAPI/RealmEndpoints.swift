@@ -72,6 +72,10 @@ enum RealmEndpoints {
                         var section = config[id] ?? (["pam", "pve"].contains(id) ? SectionConfig.Section(type: id, id: id) : nil)
                         guard var section else { throw APIError(500, "domain '\(id)' does not exist") }
                         if let type = context.string("type"), type != section.type { throw APIError.parameters(["type": "a realm keeps its type"]) }
+                        // the user IDs made from it would change under existing users
+                        if section.type == "openid", context.parameters["username-claim"] != nil || deleted.contains("username-claim") {
+                            throw APIError.parameters(["username-claim": "can't change value of fixed parameter 'username-claim'"])
+                        }
                         for key in deleted where key != "password" { section[key] = nil }
                         set(context, on: &section)
                         try check(section)

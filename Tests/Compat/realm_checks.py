@@ -211,6 +211,87 @@ def run(c, node, verbose=False):
     c.check("realms: WebAuthn second factor for a directory user (software ES256 key): register, log in, replay and clone refused",
             webauthn)
 
+    def openid():
+        import requests
+        import urllib.parse
+        import oidc_provider
+        a = state["api"]
+        oidc_provider.ensure_installed()
+        op = oidc_provider.OIDCProvider(node.tmp / "oidc", redirect_uris=[node.url])
+        started.append(op)
+        op.start()
+        a.access.domains.post(realm="oidc", type="openid", **{"issuer-url": op.issuer, "client-id": op.client_id,
+                              "client-key": op.client_secret, "username-claim": "preferred_username", "autocreate": 1,
+                              "groups-claim": "groups", "groups-autocreate": 1}, comment="Glewlwyd")
+        listed = {r["realm"]: r for r in a.access.domains.get()}
+        expect_eq(listed.get("oidc", {}).get("type"), "openid", "the realm in the login list")
+
+        def begin(realm="oidc"):
+            r = requests.post(f"{node.url}/api2/json/access/openid/auth-url", data={"realm": realm, "redirect-url": node.url},
+                              verify=False, timeout=30)
+            expect_eq(r.status_code, 200, f"auth-url: {r.text}")
+            return r.json()["data"]
+
+        def finish(back, redirect=None):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)
+            r = requests.post(f"{node.url}/api2/json/access/openid/login", verify=False, timeout=30,
+                              data={"state": query["state"][0], "code": query["code"][0], "redirect-url": redirect or node.url})
+            return r.status_code, (r.json().get("data") if r.ok else r.text), query
+
+        url = begin()
+        parts = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        expect(parts.get("code_challenge_method") == ["S256"] and parts.get("nonce") and parts.get("redirect_uri") == [node.url], url)
+        status, answer, query = finish(op.login(url, "alice", "alice-secret"))
+        expect(status == 200 and answer["username"] == "alice@oidc" and answer["ticket"].startswith("PVE:alice@oidc:"),
+               f"login: {status} {answer}")
+        # the ticket works; the user and her groups were made from the claims
+        me = requests.get(f"{node.url}/api2/json/access/permissions", cookies={"PVEAuthCookie": answer["ticket"]}, verify=False, timeout=30)
+        expect_eq(me.status_code, 200, "a call with the OpenID ticket")
+        cfg = user_cfg()
+        expect("user:alice@oidc:1:0:" in cfg and "alice@corral.test" in cfg, cfg)
+        expect_eq(sorted(g["groupid"] for g in a.access.groups.get() if g["groupid"].endswith("-oidc")), ["admins-oidc", "devs-oidc"],
+                  "groups from the claim")
+        # the same code and state again: refused
+        r = requests.post(f"{node.url}/api2/json/access/openid/login", verify=False, timeout=30,
+                          data={"state": query["state"][0], "code": query["code"][0], "redirect-url": node.url})
+        expect_eq(r.status_code, 401, "a replayed login")
+        # groups follow the provider: alice leaves admins there, groups-overwrite takes her out here
+        a.access.domains("oidc").put(**{"groups-overwrite": 1})
+        op.set_groups("alice", ["devs"])
+        status, answer, _ = finish(op.login(begin(), "alice", "alice-secret"))
+        expect_eq(status, 200, f"second login {answer}")
+        expect_eq(a.access.groups("admins-oidc").get()["members"], [], "admins-oidc after the provider dropped alice")
+        # a different redirect than the login began with is refused
+        status, _, _ = finish(op.login(begin(), "bob", "bob-secret"), redirect=node.url + "/other")
+        expect_eq(status, 401, "a login with another redirect URL")
+        # without autocreate, an unknown user gets no ticket and no entry
+        a.access.domains("oidc").put(autocreate=0)
+        status, _, _ = finish(op.login(begin(), "bob", "bob-secret"))
+        expect_eq(status, 401, "bob without autocreate")
+        expect("bob@oidc" not in user_cfg(), "bob was created")
+        # the claim that names users cannot change under them
+        try:
+            a.access.domains("oidc").put(**{"username-claim": "email"})
+        except ResourceException as e:
+            expect(e.status_code == 400 and "username-claim" in str(e.errors), f"{e.status_code} {e.errors}")
+        else:
+            raise AssertionError("username-claim changed")
+        # a realm pointing at no provider: a clear error at auth-url
+        a.access.domains.post(realm="oidc-down", type="openid", **{"issuer-url": "http://127.0.0.1:1/x", "client-id": "c"})
+        r = requests.post(f"{node.url}/api2/json/access/openid/auth-url", data={"realm": "oidc-down", "redirect-url": node.url},
+                          verify=False, timeout=30)
+        expect(r.status_code == 500 and "cannot reach" in r.text, f"{r.status_code} {r.text}")
+        for realm in ("oidc", "oidc-down"):
+            a.access.domains(realm).delete()
+        for user in [u["userid"] for u in a.access.users.get() if u["userid"].endswith("@oidc")]:
+            a.access.users(user).delete()
+        for group in [g["groupid"] for g in a.access.groups.get() if g["groupid"].endswith("-oidc")]:
+            a.access.groups(group).delete()
+        op.stop()
+        return True
+
+    c.check("realms: OpenID Connect realm against Glewlwyd: code flow, autocreate, groups claim, replay and redirect checks", openid)
+
     def bad_input():
         need(made)
         a, ldap = state["api"], state["ldap"]
