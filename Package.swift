@@ -91,7 +91,7 @@ let package = Package(
 
         // 5. Edges
         .target(name: "HTTPServer", dependencies: ["TLS", "Zlib", "CSocketShim"]),
-        .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking"]),
+        .target(name: "API", dependencies: ["Errors", "Schema", "Tasks", "Blocking", "ClusterFS", "TLS"]),
         .target(
             name: "Firewall", dependencies: ["API", "Schema", "ClusterFS", "Errors", "Blocking", "TLS", "Storage"], exclude: ["README.md"]),
         // high availability: the cluster and local resource managers, pure, and their simulator

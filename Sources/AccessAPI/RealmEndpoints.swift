@@ -207,15 +207,6 @@ enum RealmEndpoints {
     }
 
     static func modify(_ access: AccessControl, digest: String?, _ change: (inout SectionConfig) throws -> Void) throws {
-        try access.fs.withLock("domains", timeout: 10) {
-            let before = access.domainsText
-            if let digest, !digest.isEmpty, digest != Digest.sha1Hex(Array(before.utf8)) {
-                throw APIError(500, "detected modified configuration - file changed by other user? Try again.")
-            }
-            var config: SectionConfig
-            do { config = try SectionConfig.parse(before, file: file) } catch { throw APIError(500, "cannot parse \(file): \(error)") }
-            try change(&config)
-            try access.fs.write(file, Array(config.serialized().utf8))
-        }
+        try SectionConfigFile(tree: access.fs, path: file, lock: "domains").modify(digest: digest, change)
     }
 }

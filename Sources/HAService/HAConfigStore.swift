@@ -32,7 +32,7 @@ struct HAConfigStore: Sendable {
         do { return try SectionConfig.parse(text(file), file: file) } catch { throw APIError(500, "cannot parse \(file): \(error)") }
     }
 
-    static func digest(_ text: String) -> String { Digest.sha1Hex(Array(text.utf8)) }
+    static func digest(_ text: String) -> String { SectionConfigFile.digest(text) }
 
     /// A section as an API row: its id under `idKey`, its type, its options, the file's digest.
     static func row(_ section: SectionConfig.Section, idKey: String, id: String, digest: String) -> [String: JSON] {
@@ -45,16 +45,7 @@ struct HAConfigStore: Sendable {
 
     /// Loads, changes and writes one file; a stale `digest` is refused as PVE refuses it.
     func modify(_ file: String, digest: String?, _ change: (inout SectionConfig) throws -> Void) throws {
-        try tree.withLock(Self.lock, timeout: 10) {
-            let before = text(file)
-            if let digest, !digest.isEmpty, digest != Self.digest(before) {
-                throw APIError(500, "detected modified configuration - file changed by other user? Try again.")
-            }
-            var config = try load(file)
-            try change(&config)
-            if !tree.exists("ha") { try? tree.mkdir("ha") }
-            try tree.write(file, Array(config.serialized().utf8))
-        }
+        try SectionConfigFile(tree: tree, path: file, lock: Self.lock).modify(digest: digest, change)
     }
 
     /// Sets the options a call gives (less the bookkeeping ones) and drops those `delete` names.

@@ -115,19 +115,11 @@ public struct MetricServerConfig: Sendable {
         }
     }
 
-    static func digest(_ text: String) -> String { Digest.sha1Hex(Array(text.utf8)) }
+    static func digest(_ text: String) -> String { SectionConfigFile.digest(text) }
 
     /// Loads, changes and writes the file under the cluster lock; a stale `digest` is refused.
     func modify(digest: String?, _ change: (inout SectionConfig) throws -> Void) throws {
-        try tree.withLock(Self.lock, timeout: 10) {
-            let before = text()
-            if let digest, !digest.isEmpty, digest != Self.digest(before) {
-                throw APIError(500, "detected modified configuration - file changed by other user? Try again.")
-            }
-            var config = try load()
-            try change(&config)
-            try tree.write(Self.file, Array(config.serialized().utf8))
-        }
+        try SectionConfigFile(tree: tree, path: Self.file, lock: Self.lock).modify(digest: digest, change)
     }
 
     /// A section in PVE's writer order: `disable` first, then the type's required options, then the
