@@ -58,7 +58,11 @@ both (one disabled, the other's token left "unchanged"), checks the list and GET
 the view read only to an auditor and not at all without Sys.Audit on /, and removes both.
 Datacenter → Realms adds an LDAP realm against a real slapd (Tests/Compat/ldap_server.py; refused first for a bad
 user filter, the server's 400 beside it), edits it, finds it on the login form, previews and runs a sync of the
-directory's users and groups through the Sync dialog, and removes it.
+directory's users and groups through the Sync dialog, and removes it. Its Sync jobs part adds a realm-sync job (first
+refused for a bad schedule, the server's 400 beside it), edits it and removes it (the API and jobs.cfg follow).
+Datacenter → Two-factor sets the WebAuthn relying party and registers a key of Chromium's virtual authenticator on
+https://localhost:<port>; the login form then asks for the key (at once when it is the only factor, on request beside a
+TOTP code), says so when the key does not answer or is refused; the key is disabled and deleted through the view.
 
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
@@ -76,6 +80,7 @@ them when missing). Runs as root (FUSE mount).
 import argparse
 import base64
 import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -3788,6 +3793,399 @@ def datacenter_realms(c, daemon):
             c.js("location.hash = '#dc'")
 
 
+# --- realm sync jobs -------------------------------------------------------------------------------
+
+SYNC_REALM, SYNC_JOB = "bt-sync", "bt-nightly"
+
+
+def realm_sync_jobs(c, daemon):
+    """Datacenter → Realms → Sync jobs, with an LDAP realm made through the API (no directory behind it: a job's
+    dialog and list need none). Add (Realm preselected by nothing, picked; scope, remove-vanished acl;entry, new users
+    disabled, a comment) is first sent with the schedule "at noon-ish": the server's 400 is beside the schedule, the
+    dialog stays, and neither GET /cluster/jobs/realm-sync nor jobs.cfg has the job. With "sun 01:00" the preview lists
+    its next runs (GET /cluster/jobs/schedule-analyze) and Add stores it: GET …/realm-sync/bt-nightly has every value,
+    jobs.cfg holds `realm-sync: bt-nightly`, and the row shows the schedule and a next run. Edit keeps ID and realm
+    fixed, changes the schedule, switches the job off and empties the comment (sent as `delete`): GET has the new
+    schedule, enabled 0 and no comment, the row says No and has no next run. Remove takes it out of the list, the API
+    and jobs.cfg."""
+    auth = daemon.login()
+    dlg = "dialog.realm-sync-job-dialog[open]"
+    part = "#tabpanel [data-role=sync-jobs]"
+    row = f'{part} tr[data-job="{SYNC_JOB}"]'
+    base = "/cluster/jobs/realm-sync"
+    jobs_cfg = daemon.data / "pve" / "jobs.cfg"
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def jobs():
+        return {j["id"]: j for j in call("GET", base)}
+
+    def cfg():
+        return jobs_cfg.read_text() if jobs_cfg.exists() else ""
+
+    def ticked(css):
+        return c.js("return !!document.querySelector(arguments[0])?.checked", css)
+
+    if SYNC_JOB in jobs():
+        raise Failure(f"sync job {SYNC_JOB} exists before the test made it")
+    call("POST", "/access/domains", realm=SYNC_REALM, type="ldap", server1="127.0.0.1", port="1", base_dn="dc=corral,dc=test",
+         user_attr="uid", comment="browser test: sync jobs")
+    refused = (400, re.compile(r"/api2/json/cluster/jobs/"))
+    c.expected.append(refused)
+    passed = False
+    try:
+        goto(c, "#dc/realms", "#tab-realms")
+        c.wait(lambda: c.q(f'#tabpanel [data-role=realms] tr[data-realm="{SYNC_REALM}"]'), "the realm list", 20)
+        c.wait(lambda: "No sync jobs" in text_of(c, part) or c.q(f"{part} tr[data-job]"), "the sync job list", 20)
+        c.shot("sync-jobs-empty")
+
+        # Add, first with a schedule the server refuses
+        c.click("#tabpanel [data-action=add-sync-job]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=id]"), "the Add sync job dialog")
+        if c.q(f"{dlg} select[name=realm]").get_attribute("value") != "":
+            raise Failure("the Add dialog picks a realm by itself")
+        fill(c, dlg, {"id": SYNC_JOB, "realm": SYNC_REALM, "scope": "both", "comment": "nightly from the browser"})
+        for v in ("acl", "entry"):
+            c.click(f'{dlg} fieldset[name="remove-vanished"] input[value="{v}"]')
+        if not ticked(f"{dlg} input[name=enable-new]") or not ticked(f"{dlg} input[name=enabled]"):
+            raise Failure("a new job does not start enabled, with new users enabled")
+        c.click(f"{dlg} input[name=enable-new]")
+        fill(c, dlg, {"schedule": "at noon-ish"})
+        c.wait(lambda: field_error(c, dlg, "schedule"), "the preview's refusal of the schedule")
+        before_submit = len(c.excused)
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: (c.collect_logs() or True) and any(f"{base}/{SYNC_JOB}" in m for m in c.excused[before_submit:]),
+               "the server's 400 to the Add", 20)
+        c.wait(lambda: field_error(c, dlg, "schedule") and c.q(f"{dlg} button[type=submit]").is_enabled(), "the refusal beside the schedule")
+        if c.visible(f"{dlg} .notice-error"):
+            raise Failure("the refusal is not (only) beside the schedule: " + c.q(f"{dlg} .notice-error").text)
+        if SYNC_JOB in jobs() or f"realm-sync: {SYNC_JOB}" in cfg():
+            raise Failure(f"the refused job was stored: {jobs().get(SYNC_JOB)}\n{cfg()}")
+        c.shot("sync-job-refused")
+
+        # a schedule that works: its next runs, then Add
+        fill(c, dlg, {"schedule": "sun 01:00"})
+        c.wait(lambda: c.js("return document.querySelectorAll(arguments[0]).length", f"{dlg} [data-role=schedule-preview] li[data-timestamp]") >= 1,
+               "the schedule's next runs")
+        if field_error(c, dlg, "schedule"):
+            raise Failure("the schedule's error stays: " + field_error(c, dlg, "schedule"))
+        c.shot("sync-job-add")
+        form_submit(c, "sync job")
+        c.wait(lambda: c.q(row), f"{SYNC_JOB} in the list", 20)
+        got = call("GET", f"{base}/{SYNC_JOB}")
+        want = {"realm": SYNC_REALM, "schedule": "sun 01:00", "scope": "both", "enable-new": "0", "remove-vanished": "acl;entry",
+                "comment": "nightly from the browser"}
+        if {k: str(got.get(k)) for k in want} != want or str(got.get("enabled", 1)) != "1":
+            raise Failure(f"GET {base}/{SYNC_JOB} has {got}, not {want}")
+        if f"realm-sync: {SYNC_JOB}\n" not in cfg():
+            raise Failure(f"jobs.cfg has no realm-sync: {SYNC_JOB}:\n{cfg()}")
+        listed = jobs()[SYNC_JOB]
+        cells = c.js("return [...document.querySelector(arguments[0]).cells].map((td) => td.textContent.trim())", row)
+        if cells[:5] != [SYNC_JOB, SYNC_REALM, "sun 01:00", "Users and groups", "Yes"] or cells[6] in ("", "–") or not listed.get("next-run"):
+            raise Failure(f"the row shows {cells}; the API lists {listed}")
+        if not cells[6].startswith("Sun"):
+            raise Failure(f"the next run {cells[6]!r} is not a Sunday")
+        c.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", c.q(row))
+        c.shot("sync-jobs-list")
+
+        # Edit: ID and realm fixed; another schedule, off, comment emptied
+        click_fresh(c, f"{row} button[data-action=edit]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=schedule]")
+               and c.q(f"{dlg} input[name=schedule]").get_attribute("value") == "sun 01:00", "the Edit dialog with the stored schedule")
+        if c.q(f"{dlg} input[name=id]").get_attribute("readonly") is None or c.q(f"{dlg} select[name=realm]").is_enabled():
+            raise Failure("the Edit dialog lets the ID or the realm be changed")
+        shown = ([v for v in ("acl", "entry", "properties") if ticked(f'{dlg} fieldset[name="remove-vanished"] input[value="{v}"]')],
+                 ticked(f"{dlg} input[name=enable-new]"), c.q(f"{dlg} select[name=scope]").get_attribute("value"))
+        if shown != (["acl", "entry"], False, "both"):
+            raise Failure(f"the Edit dialog shows {shown}")
+        fill(c, dlg, {"schedule": "mon..fri 06:00"})
+        c.click(f"{dlg} input[name=enabled]")
+        c.q(f"{dlg} input[name=comment]").clear()
+        c.shot("sync-job-edit")
+        form_submit(c, "sync job edit")
+        got = call("GET", f"{base}/{SYNC_JOB}")
+        if got.get("schedule") != "mon..fri 06:00" or str(got.get("enabled")) != "0" or "comment" in got or got.get("realm") != SYNC_REALM:
+            raise Failure(f"after Edit GET {base}/{SYNC_JOB} has {got}")
+        c.wait(lambda: c.js("return document.querySelector(arguments[0])?.textContent", f'{row} [data-role=enabled]') == "No",
+               "the job shown switched off", 20)
+        if text_of(c, f"{row} [data-role=next-run]") != "–":
+            raise Failure("a job switched off shows a next run")
+
+        # Remove
+        click_fresh(c, f"{row} button[data-action=remove]")
+        c.click("dialog.confirm-dialog button[type=submit]")
+        c.wait(lambda: not c.q("dialog.confirm-dialog"), "the confirmation to close")
+        c.wait(lambda: not c.q(row), f"{SYNC_JOB} to leave the list", 20)
+        if SYNC_JOB in jobs() or f"realm-sync: {SYNC_JOB}" in cfg():
+            raise Failure(f"after Remove the job is still there: {jobs().get(SYNC_JOB)}\n{cfg()}")
+        if c.visible("#tabpanel .notice-error"):
+            raise Failure("the realm view says: " + c.q("#tabpanel .notice-error").text)
+        passed = True
+    finally:
+        c.js("document.querySelectorAll('dialog[open]:not(#login-dialog)').forEach((d) => d.close())")
+        c.collect_logs()
+        if refused in c.expected:
+            c.expected.remove(refused)
+        quietly("sync job", lambda: call("DELETE", f"{base}/{SYNC_JOB}") if SYNC_JOB in jobs() else None)
+        quietly("sync realm", lambda: call("DELETE", f"/access/domains/{SYNC_REALM}"))
+        if passed:
+            c.js("location.hash = '#dc'")
+
+
+# --- WebAuthn --------------------------------------------------------------------------------------
+
+WEBAUTHN_KEY = "bt security key"
+
+
+def totp_code(secret, at=None):
+    """RFC 6238: the 6-digit code of `secret` (SHA-1, 30 s steps) at `at` (now)."""
+    digest = hmac.new(secret, struct.pack(">Q", int((time.time() if at is None else at) // 30)), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def webauthn(c, daemon):
+    """A security key as second factor, with Chromium's virtual authenticator (DevTools WebAuthn domain: CTAP2 over
+    USB, presence and verification answered at once). WebAuthn needs a domain as relying party ID, so this step opens
+    the console as https://localhost:<port> (the node certificate names localhost; the suite's browser already takes
+    the node's certificate) and logs in there. Datacenter → Two-factor says WebAuthn is not set up; Add WebAuthn then
+    fails with the server's 500 turned into a pointer to WebAuthn settings, and nothing is stored. WebAuthn settings
+    offers this page (rp and id localhost, origin https://localhost:<port>) and saves it: GET /cluster/options has it.
+    Add WebAuthn registers the virtual key: GET /access/tfa/{user} has one webauthn entry with the description, and the
+    authenticator holds a credential for rp localhost. After a logout the password alone is not enough: the form asks
+    the key at once (the only factor), and the user is logged in (the key's sign count went up). With a TOTP entry added
+    through the API the form offers the code field (labelled for the app) and "Use security key" without asking the key
+    by itself; a key that holds no credential gives "did not answer" and the choice stays; with the credential back the
+    button logs in. A key whose counter went back is refused by the server: "Security key refused", and the form is back
+    at an empty password. Without the relying party (datacenter.cfg's webauthn removed through the API) the form says no
+    factor of the user's can be used, and offers none. Edit disables the key (GET has enable false; the list says No) and the next login takes the
+    password alone (the key is not asked); Delete removes it. At the end the entries and datacenter.cfg's webauthn are
+    removed through the API and the browser returns to 127.0.0.1."""
+    auth = daemon.login()
+    user = f"{USER}@{REALM}"
+    local = f"https://localhost:{daemon.port}"
+    dlg = "dialog.form-dialog[open]"
+    rows = "#tabpanel tbody"
+    key_row = f'{rows} tr[data-userid="{user}"][data-type="webauthn"]'
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def entries():
+        return [e for e in call("GET", f"/access/tfa/{user}") if e["type"] == "webauthn"]
+
+    def credentials():
+        return c.d.execute_cdp_cmd("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+
+    def view():
+        goto(c, "#dc/tfa", "#tab-tfa")
+        c.wait(lambda: list_loaded(c), "the second factor list", 20)
+
+    def password_login():
+        c.wait(lambda: c.js("return !!document.querySelector('#login-dialog[open]')"), "the login dialog")
+        c.wait(lambda: c.js("return document.querySelector('#login-realm').options.length > 0"), "the realm list")
+        c.q("#login-username").clear()
+        c.q("#login-username").send_keys(USER)
+        c.js("const p = document.querySelector('#login-password'); p.value = arguments[0];", PASSWORD)
+        Select(c.q("#login-realm")).select_by_value(REALM)
+        c.click(".login-submit")
+
+    if entries() or call("GET", "/cluster/options").get("webauthn"):
+        raise Failure("a WebAuthn key or relying party exists before the test made one")
+    not_set = (500, re.compile(r"/api2/json/access/tfa/"))
+    stale = (401, re.compile(r"/api2/json/"))  # requests in flight when the session ends
+    c.expected.extend([not_set, stale])
+    authenticator = None
+    passed = False
+    try:
+        c.d.get(local + "/")
+        log_in_as(c, USER, REALM, PASSWORD)
+        if not c.js("return window.isSecureContext && !!window.PublicKeyCredential"):
+            raise Failure(f"{local} is no secure context with WebAuthn")
+        c.d.execute_cdp_cmd("WebAuthn.enable", {})
+        authenticator = c.d.execute_cdp_cmd("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": "usb", "hasResidentKey": False, "hasUserVerification": True,
+            "isUserVerified": True, "automaticPresenceSimulation": True}})["authenticatorId"]
+        view()
+        c.wait(lambda: c.q("#tabpanel [data-role=webauthn-note][data-configured='0']"), "the note that WebAuthn is not set up")
+
+        # not set up: Add WebAuthn points to the settings, stores nothing
+        c.click("#tabpanel [data-action=add-webauthn]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=description]"), "the Add WebAuthn dialog")
+        if c.q(f"{dlg} select[name=userid]").get_attribute("value") != user:
+            raise Failure("Add WebAuthn is not for the logged-in user")
+        fill(c, dlg, {"description": WEBAUTHN_KEY, "password": PASSWORD})
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: c.visible(f"{dlg} .notice-error") and "WebAuthn settings" in c.q(f"{dlg} .notice-error").text,
+               "the not-set-up message", 20)
+        if entries() or credentials():
+            raise Failure(f"a key was stored without a relying party: {entries()} {credentials()}")
+        c.shot("webauthn-not-set-up")
+        c.click(f"{dlg} .dialog-foot .btn:not(.btn-primary)")
+        c.wait(lambda: not c.q(dlg), "the dialog to close")
+
+        # WebAuthn settings: prefilled from this page
+        c.click("#tabpanel [data-action=webauthn-settings]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=rp]"), "the WebAuthn settings dialog")
+        shown = tuple(c.q(f"{dlg} input[name={n}]").get_attribute("value") for n in ("rp", "id", "origin"))
+        if shown != ("localhost", "localhost", local):
+            raise Failure(f"the settings start with {shown}")
+        c.shot("webauthn-settings")
+        form_submit(c, "WebAuthn settings")
+        got = call("GET", "/cluster/options").get("webauthn")
+        if not isinstance(got, dict) or {k: got.get(k) for k in ("rp", "id", "origin")} != {"rp": "localhost", "id": "localhost", "origin": local}:
+            raise Failure(f"GET /cluster/options has webauthn {got!r}")
+        c.wait(lambda: c.q("#tabpanel [data-role=webauthn-note][data-configured='1']"), "the note naming the relying party")
+
+        # register the key
+        c.click("#tabpanel [data-action=add-webauthn]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=description]"), "the Add WebAuthn dialog")
+        fill(c, dlg, {"description": WEBAUTHN_KEY, "password": PASSWORD})
+        form_submit(c, "Add WebAuthn")
+        listed = entries()
+        if [(e["description"], e.get("enable", 1)) for e in listed] != [(WEBAUTHN_KEY, 1)]:
+            raise Failure(f"GET /access/tfa/{user} has {listed}")
+        creds = credentials()
+        if len(creds) != 1 or creds[0]["rpId"] != "localhost":
+            raise Failure(f"the authenticator holds {[(x['rpId'], x.get('userName')) for x in creds]}")
+        count = creds[0]["signCount"]
+        c.wait(lambda: c.q(key_row) and WEBAUTHN_KEY in text_of(c, key_row), "the key in the list", 20)
+        c.shot("webauthn-registered")
+        c.size(*PHONE)
+        time.sleep(0.2)
+        c.shot("webauthn-registered")
+        wide = c.js("return document.documentElement.scrollWidth")
+        c.size(*DESKTOP)
+        if wide > PHONE[0]:
+            raise Failure(f"the two-factor view is wider than the phone ({wide}px)")
+
+        # log in again: password, then the key (asked at once: it is the only factor)
+        c.click("#logout")
+        password_login()
+        c.wait(lambda: c.q("#session-user").text == user
+               or (c.visible(".login-error") and fail("the login says: " + c.q(".login-error").text)), "the login with the key", 30)
+        if credentials()[0]["signCount"] <= count:
+            raise Failure("the login did not use the key (its sign count stayed)")
+
+        # with a TOTP app as well (added through the API): both offered, the key only when asked for
+        secret = b"browser-test-totp-key"
+        uri = f"otpauth://totp/corral:{user}?secret={base64.b32encode(secret).decode().rstrip('=')}&digits=6&period=30"
+        call("POST", f"/access/tfa/{user}", type="totp", totp=uri, value=totp_code(secret), password=PASSWORD, description="bt app")
+        signs = credentials()[0]["signCount"]
+        c.click("#logout")
+        password_login()
+        c.wait(lambda: c.visible("#login-webauthn-button") and c.visible("#login-otp"), "the key and the code both offered", 20)
+        if "authenticator app" not in c.q("#login-otp-field label").text:
+            raise Failure("the code field does not ask for the app's code: " + c.q("#login-otp-field label").text)
+        time.sleep(0.5)
+        stored = credentials()[0]
+        if stored["signCount"] != signs or c.q("#session-user").text:
+            raise Failure("the key was asked for though a code could be typed")
+        c.shot("webauthn-login-choice")
+        # the key does not answer (it holds no credential for us): a clear message, the choice stays
+        c.d.execute_cdp_cmd("WebAuthn.clearCredentials", {"authenticatorId": authenticator})
+        c.click("#login-webauthn-button")
+        c.wait(lambda: c.visible(".login-error") and "did not answer" in c.q(".login-error").text, "the message of a key that did not answer")
+        if not (c.visible("#login-webauthn-button") and c.visible("#login-otp")):
+            raise Failure("after the key failed the second factor is no longer offered")
+        c.shot("webauthn-login-no-answer")
+        c.d.execute_cdp_cmd("WebAuthn.addCredential", {"authenticatorId": authenticator, "credential": {
+            k: stored[k] for k in ("credentialId", "isResidentCredential", "rpId", "privateKey", "signCount")}})
+        c.click("#login-webauthn-button")
+        c.wait(lambda: c.q("#session-user").text == user
+               or (c.visible(".login-error") and "did not answer" not in c.q(".login-error").text
+                   and fail("the login says: " + c.q(".login-error").text)),
+               "the login with the key after the retry", 30)
+        # a key whose counter went back (a clone, to the server): refused, and the form is back at the password
+        c.click("#logout")
+        password_login()
+        c.wait(lambda: c.visible("#login-webauthn-button"), "the key offered", 20)
+        c.d.execute_cdp_cmd("WebAuthn.clearCredentials", {"authenticatorId": authenticator})
+        c.d.execute_cdp_cmd("WebAuthn.addCredential", {"authenticatorId": authenticator, "credential": {
+            **{k: stored[k] for k in ("credentialId", "isResidentCredential", "rpId", "privateKey")}, "signCount": 0}})
+        c.click("#login-webauthn-button")
+        c.wait(lambda: c.visible(".login-error") and "Security key refused" in c.q(".login-error").text
+               or (c.q("#session-user").text and fail("a key whose counter went back was taken")), "the refusal of the key", 20)
+        if c.visible("#login-otp") or c.visible("#login-webauthn-button") or c.q("#login-password").get_attribute("value"):
+            raise Failure("after the refusal the form is not back at an empty password")
+        c.shot("webauthn-login-refused")
+        c.d.execute_cdp_cmd("WebAuthn.clearCredentials", {"authenticatorId": authenticator})
+        c.d.execute_cdp_cmd("WebAuthn.addCredential", {"authenticatorId": authenticator, "credential": {
+            **{k: stored[k] for k in ("credentialId", "isResidentCredential", "rpId", "privateKey")}, "signCount": stored["signCount"] + 10}})
+        password_login()
+        c.wait(lambda: c.visible("#login-webauthn-button"), "the key offered", 20)
+        c.click("#login-webauthn-button")
+        c.wait(lambda: c.q("#session-user").text == user
+               or (c.visible(".login-error") and "refused" in c.q(".login-error").text and fail("the login says: " + c.q(".login-error").text)),
+               "the login with the key", 30)
+        for e in call("GET", f"/access/tfa/{user}"):
+            if e["type"] == "totp":
+                call("DELETE", f"/access/tfa/{user}/{e['id']}", password=PASSWORD)
+        # the relying party gone, the key cannot be asked for: the form says so and is back at the password
+        call("PUT", "/cluster/options", delete="webauthn")
+        c.click("#logout")
+        password_login()
+        c.wait(lambda: c.visible(".login-error") and "none of yours can be used" in c.q(".login-error").text, "the no-usable-factor message", 20)
+        if c.visible("#login-otp") or c.visible("#login-webauthn-button") or c.q("#session-user").text:
+            raise Failure("without a relying party the form offers a second factor, or logged in")
+        call("PUT", "/cluster/options", webauthn=f"rp=localhost,id=localhost,origin={local}")
+        password_login()
+        c.wait(lambda: c.q("#session-user").text == user
+               or (c.visible(".login-error") and "none of yours" not in c.q(".login-error").text
+                   and fail("the login says: " + c.q(".login-error").text)), "the login with the key", 30)
+        view()
+
+        # Edit: disable the key; the password alone logs in then
+        c.wait(lambda: c.q(key_row), "the key in the list", 20)
+        click_fresh(c, f"{key_row} button[data-action=edit]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=enable]"), "the Edit dialog")
+        if c.q(f"{dlg} input[name=description]").get_attribute("value") != WEBAUTHN_KEY or not c.q(f"{dlg} input[name=enable]").is_selected():
+            raise Failure("the Edit dialog does not show the key as stored")
+        c.click(f"{dlg} input[name=enable]")
+        fill(c, dlg, {"password": PASSWORD})
+        form_submit(c, "second factor edit")
+        if [e.get("enable", 1) in (0, False) for e in entries()] != [True]:
+            raise Failure(f"after disabling GET /access/tfa/{user} has {entries()}")
+        c.wait(lambda: text_of(c, f"{key_row} [data-role=enabled]") == "No", "the key shown disabled", 20)
+        signs = credentials()[0]["signCount"]
+        c.click("#logout")
+        password_login()
+        c.wait(lambda: c.q("#session-user").text == user
+               or (c.visible(".login-error") and fail("the login says: " + c.q(".login-error").text)), "the login with the password alone", 30)
+        if credentials()[0]["signCount"] != signs:
+            raise Failure("a disabled key was asked for")
+        view()
+
+        # Delete
+        c.wait(lambda: c.q(key_row), "the key in the list", 20)
+        click_fresh(c, f"{key_row} button[data-action=delete]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=password]"), "the Delete dialog")
+        fill(c, dlg, {"password": PASSWORD})
+        form_submit(c, "second factor delete")
+        c.wait(lambda: not c.q(key_row), "the key to leave the list", 20)
+        if entries():
+            raise Failure(f"after Delete GET /access/tfa/{user} has {entries()}")
+        passed = True
+    finally:
+        c.js("document.querySelectorAll('dialog[open]:not(#login-dialog)').forEach((d) => d.close())")
+        c.size(*DESKTOP)
+        c.collect_logs()
+        for allowance in (not_set, stale):
+            if allowance in c.expected:
+                c.expected.remove(allowance)
+        if authenticator:
+            quietly("virtual authenticator", lambda: c.d.execute_cdp_cmd("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator}))
+            quietly("WebAuthn off", lambda: c.d.execute_cdp_cmd("WebAuthn.disable", {}))
+        quietly("TFA entries", lambda: [call("DELETE", f"/access/tfa/{user}/{e['id']}", password=PASSWORD) for e in entries()])
+        quietly("webauthn settings", lambda: call("PUT", "/cluster/options", delete="webauthn"))
+        c.d.get(daemon.url + ("#dc" if passed else ""))
+        quietly("the console at 127.0.0.1", lambda: c.wait(lambda: c.q("#session-user").text == user
+                                                           or c.js("return !!document.querySelector('#login-dialog[open]')"), "the console", 20))
+        if c.js("return !!document.querySelector('#login-dialog[open]')"):
+            quietly("administrator's login", lambda: log_in_as(c, USER, REALM, PASSWORD))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=".build/release", help="directory with corrald (default .build/release)")
@@ -3868,6 +4266,8 @@ def main():
         ok = ok and step("sdn", lambda c: sdn_view(c, daemon))
         ok = ok and step("metric servers", lambda c: metric_servers(c, daemon))
         ok = ok and step("datacenter realms", lambda c: datacenter_realms(c, daemon))
+        ok = ok and step("realm sync jobs", lambda c: realm_sync_jobs(c, daemon))
+        ok = ok and step("webauthn", lambda c: webauthn(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node bulk start and stop", lambda c: node_bulk(c, daemon))

@@ -10,9 +10,16 @@
 // buttons are offered by) so that a reload of this tab keeps the session while the
 // ticket is valid. While nobody is logged in, the modal login dialog covers the
 // (hidden) console and cannot be dismissed.
+//
+// A user with second factors gets a partial ticket first (NeedTFA): it names what may follow —
+// an authenticator app code, a recovery key, a security key (WebAuthn, with the request options).
+// The form then offers those: the code field, and "Use security key", which starts at once when
+// the key is the only way on. A security key's challenge is good for one answer: after a refusal
+// the form goes back to the password.
 
 import { api, ApiError, errorText, setCsrfToken } from './api.js';
 import { h, setText, replaceChildren } from './dom.js';
+import { getAssertion, ticketChallenge, webauthnErrorText, webauthnUnavailable } from './webauthn.js';
 
 const COOKIE = 'PVEAuthCookie';
 const STORE_KEY = 'corral.session';
@@ -35,7 +42,9 @@ let realmsLoaded = false;
 let realmsSeq = 0;       // the latest realm list request (an older answer is dropped)
 let wantedRealm = null;  // realm to preselect once the list is there
 let opener = null;       // focused before the dialog opened
-let challenge = null;    // {username, ticket}: the password was right, a second factor is due
+let challenge = null;    // {username, ticket, offer}: the password was right, a second factor is due
+let keyRequest = null;   // AbortController of the security key request under way
+let keyHint = '';        // what the line below "Use security key" says while nothing runs
 
 // --- cookie and storage ------------------------------------------------------
 
@@ -227,6 +236,7 @@ function setBusy(on) {
   ui.username.readOnly = on;
   ui.password.readOnly = on;
   ui.realm.disabled = on;
+  ui.keyButton.disabled = on;
   replaceChildren(ui.submit, on
     ? [h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Logging in…']
     : 'Log in');
@@ -295,24 +305,59 @@ function finishLogin(data) {
   enter();
 }
 
-/** Ask for the second factor after a right password (the server answered NeedTFA). */
+const OTP_LABELS = {
+  both: 'Second factor: code from your authenticator app, or a recovery key',
+  totp: 'Second factor: code from your authenticator app',
+  recovery: 'Second factor: a recovery key',
+};
+
+/**
+ * Ask for the second factor after a right password (the server answered NeedTFA): what the partial
+ * ticket offers. A security key as the only way on is asked for at once.
+ */
 function askSecondFactor(username, ticket) {
-  challenge = { username, ticket };
+  const offer = ticketChallenge(ticket) || { totp: true, recovery: [], webauthn: null, yubico: false };
+  challenge = { username, ticket, offer };
+  const codes = offer.totp || offer.yubico ? (offer.recovery.length ? 'both' : 'totp') : (offer.recovery.length ? 'recovery' : null);
   const field = document.getElementById('login-otp-field');
-  field.hidden = false;
+  field.hidden = !codes;
+  if (codes) setText(field.querySelector('label'), OTP_LABELS[codes]);
   const input = document.getElementById('login-otp');
   input.value = '';
-  input.focus();
+  ui.keyBox.hidden = !offer.webauthn;
+  keyHint = offer.webauthn ? (codes ? 'Or use a security key registered for you.' : 'Use a security key registered for you.') : '';
+  setText(ui.keyStatus, keyHint);
+  if (!codes && !offer.webauthn) {
+    // PVE's case too: the user's factors are all of a kind this node cannot ask for (WebAuthn not set up).
+    restartLogin('A second factor is required, but none of yours can be used here (WebAuthn is not set up on this node?). '
+      + 'Ask an administrator.');
+    return;
+  }
+  if (codes) input.focus(); else ui.keyButton.focus();
+  if (offer.webauthn && !codes) useSecurityKey();
 }
 
 function forgetSecondFactor() {
   challenge = null;
+  keyRequest?.abort();
+  keyRequest = null;
   const field = document.getElementById('login-otp-field');
   if (field) field.hidden = true;
+  if (ui?.keyBox) { ui.keyBox.hidden = true; setText(ui.keyStatus, ''); }
+}
+
+/** Back to the password: a new partial ticket (and security key challenge) is needed. */
+function restartLogin(message) {
+  forgetSecondFactor();
+  setBusy(false);
+  setError(message);
+  ui.password.value = '';
+  ui.password.focus();
 }
 
 async function submitSecondFactor() {
   const code = document.getElementById('login-otp').value.trim();
+  if (!code && challenge.offer.webauthn) { await useSecurityKey(); return; }
   if (!code) { setError('Enter the code.'); return; }
   // recovery keys look like xxxx-xxxx-xxxx-xxxx; app codes are digits
   const answer = code.includes('-') ? `recovery:${code}` : `totp:${code}`;
@@ -328,6 +373,47 @@ async function submitSecondFactor() {
     setBusy(false);
     setError(`Second factor rejected: ${err instanceof ApiError && err.status ? err.message : errorText(err)}`);
     document.getElementById('login-otp').focus();
+  }
+}
+
+/** "Use security key": the browser asks the key (WebAuthn), the answer goes to POST /access/ticket. */
+async function useSecurityKey() {
+  if (!challenge?.offer.webauthn || busy) return;
+  const why = webauthnUnavailable();
+  if (why) { setError(why); return; }
+  const mine = challenge;
+  const ctrl = new AbortController();
+  keyRequest?.abort();
+  keyRequest = ctrl;
+  setError(null);
+  setBusy(true);
+  setText(ui.keyStatus, 'Touch your security key…');
+  let password;
+  try {
+    password = await getAssertion(mine.offer.webauthn, ctrl.signal);
+  } catch (err) {
+    if (ctrl.signal.aborted || challenge !== mine) return; // logged out, or a new login began
+    keyRequest = null;
+    setBusy(false);
+    setText(ui.keyStatus, keyHint);
+    setError(webauthnErrorText(err, mine.offer.webauthn.publicKey.rpId));
+    ui.keyButton.focus();
+    return;
+  }
+  keyRequest = null;
+  if (challenge !== mine) return;
+  setText(ui.keyStatus, 'Checking the key\'s answer…');
+  try {
+    const data = await api('/access/ticket', {
+      method: 'POST', quiet401: true,
+      body: { username: mine.username, 'tfa-challenge': mine.ticket, password },
+    });
+    if (challenge !== mine) return;
+    finishLogin(data);
+  } catch (err) {
+    if (challenge !== mine) return;
+    const why = err instanceof ApiError && err.status ? err.message : errorText(err);
+    restartLogin(`Security key refused: ${why}. Log in again with your password for a new challenge.`);
   }
 }
 
@@ -384,8 +470,12 @@ export async function initAuth(opts) {
     noticeText: q('.login-notice span'),
     error: q('.login-error'),
     errorText: q('.login-error span'),
+    keyBox: q('#login-webauthn'),
+    keyButton: q('#login-webauthn-button'),
+    keyStatus: q('#login-webauthn-status'),
   };
   ui.form.addEventListener('submit', submit);
+  ui.keyButton.addEventListener('click', () => useSecurityKey());
   ui.logoutBtn.addEventListener('click', logout);
 
   // No session → the dialog must stay: Esc neither cancels nor closes it. (Chromium may

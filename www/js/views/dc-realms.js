@@ -6,7 +6,9 @@
 // The tab is offered with Sys.Audit on /, as PVE's is. The login's `cap` holds no Realm.* privileges
 // (PVE's does not either), so the buttons follow GET /access/permissions on /access/realm: Add, Edit
 // and Remove need Realm.Allocate there, Sync Realm.AllocateUser and User.Modify (cap.access). The API
-// checks every call itself. The dialogs are realm-dialog.js and realm-sync-dialog.js.
+// checks every call itself. The dialogs are realm-dialog.js and realm-sync-dialog.js. Below the realms, the
+// scheduled syncs (realm-sync jobs, realm-sync-jobs.js): Add and Edit with the Sync privileges, Remove with
+// Sys.Modify on /.
 
 import { api, errorText, seg } from '../api.js';
 import { h, setText } from '../dom.js';
@@ -19,6 +21,7 @@ import { counter, rowAction, text, toolbar } from './firewall-parts.js';
 import { listTable, plural } from './list-view.js';
 import { REALM_TYPES, addRealmDialog, editRealmDialog, isDirectory, realmTypeLabel } from './realm-dialog.js';
 import { realmSyncDialog } from './realm-sync-dialog.js';
+import { directoryRealms, syncJobsPart } from './realm-sync-jobs.js';
 
 const FIXED = ['pam', 'pve'];
 
@@ -53,6 +56,8 @@ export const mountDcRealms = accessView((panel, signal) => {
   const readOnly = h('p', { class: 'muted small realm-note', dataset: { role: 'read-only' }, hidden: true },
     'Read only: changing the realms takes Realm.Allocate on /access/realm.');
   panel.append(toolbar(count, [add], () => refresh()), readOnly, err.el, actionErr.el, table.el);
+  let directories = [];  // the ldap/ad realms of the latest list, for the sync job dialog
+  const jobs = syncJobsPart(panel, signal, { realms: () => directories });
 
   function row(r) {
     const id = text(r.realm);
@@ -86,6 +91,7 @@ export const mountDcRealms = accessView((panel, signal) => {
         .sort((a, b) => String(a.realm).localeCompare(String(b.realm)));
       const focused = focusId ?? document.activeElement?.closest?.('tr[data-realm]')?.dataset.realm;
       table.fill(rows.map(row), 'No realms.');
+      directories = directoryRealms(rows);
       setText(count, plural(rows.length, 'realm'));
       err.set(null);
       if (focused) {
@@ -146,5 +152,6 @@ export const mountDcRealms = accessView((panel, signal) => {
     add.hidden = !may.allocate;
     readOnly.hidden = may.allocate;
     refresh();
+    jobs.setMay({ edit: may.sync, remove: hasCap('dc', 'Sys.Modify') });
   }).catch(() => { /* the view went away */ });
 });

@@ -1,22 +1,45 @@
-// Datacenter → Two-factor: every user's second factors (TOTP, WebAuthn,
-// recovery keys, …) from GET /access/tfa, with deleting an entry.
-// New factors are added by their owner at login, not here.
+// Datacenter → Two-factor: every user's second factors (TOTP, WebAuthn, recovery keys, …) from
+// GET /access/tfa, each with Edit (description, enabled; not for recovery keys) and Delete. Add WebAuthn
+// registers a security key in this browser; WebAuthn settings sets the datacenter's relying party
+// (datacenter.cfg `webauthn`), without which no key can be registered or used. A line above the list says
+// how WebAuthn is set up (GET /cluster/options, when the caller may read it). The dialogs are tfa-dialogs.js.
 
 import { api, seg } from '../api.js';
-import { h } from '../dom.js';
-import { field } from '../form.js';
+import { h, setText } from '../dom.js';
 import { formDialog } from '../dialog.js';
 import { formatTimestamp } from '../format.js';
-import { accessView, listPanel, rowButton, showError, toolButton, yesNo } from './access-common.js';
-
-const TYPE_LABEL = { totp: 'TOTP', webauthn: 'WebAuthn', u2f: 'U2F', recovery: 'Recovery keys', yubico: 'Yubico OTP' };
+import { sessionUser } from '../login.js';
+import { accessView, listPanel, showError, yesNo } from './access-common.js';
+import { actionButton, rowAction } from './firewall-parts.js';
+import { TYPE_LABEL, addWebauthnDialog, editTfaDialog, passwordField, webauthnConfig, webauthnSettingsDialog } from './tfa-dialogs.js';
 
 export const mountDcTfa = accessView((panel, signal) => {
+  let config;        // datacenter.cfg's webauthn ({rp, id, origin}), null when unset, undefined when unknown
+  const note = h('p', { class: 'muted small tfa-note', dataset: { role: 'webauthn-note' }, hidden: true });
   const list = listPanel(panel, {
     what: 'second factors', caption: 'Second factors',
     columns: ['User', 'Type', { label: 'Description', optional: true }, { label: 'Created', optional: true }, 'Enabled'],
-    buttons: [toolButton('Reload', 'refresh', () => refresh())],
+    buttons: [
+      actionButton('add-webauthn', 'Add WebAuthn', 'key', () => addKey(), true),
+      actionButton('webauthn-settings', 'WebAuthn settings', 'cog', () => settings()),
+      actionButton('reload', 'Reload', 'refresh', () => refresh()),
+    ],
+    before: [note],
   });
+
+  async function loadConfig() {
+    try {
+      config = webauthnConfig(await api('/cluster/options', { signal }));
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      config = undefined; // not ours to read (Sys.Audit on /): the dialogs find out from the server
+    }
+    note.hidden = config === undefined;
+    note.dataset.configured = config ? '1' : '0';
+    setText(note, config
+      ? `WebAuthn: relying party “${config.rp || '?'}”, ID ${config.id || '?'}${config.origin ? `, origin ${config.origin}` : ''}.`
+      : 'WebAuthn is not set up: security keys can be neither registered nor used until “WebAuthn settings” names the relying party.');
+  }
 
   async function refresh() {
     try {
@@ -26,14 +49,16 @@ export const mountDcTfa = accessView((panel, signal) => {
       for (const u of (Array.isArray(users) ? users : []).filter((x) => x && x.userid).sort((a, b) => a.userid.localeCompare(b.userid))) {
         if (Number(u['totp-locked']) || Number(u['tfa-locked-until']) * 1000 > Date.now()) locked += 1;
         for (const e of Array.isArray(u.entries) ? u.entries : []) {
-          rows.push(h('tr', { dataset: { userid: u.userid, tfaid: e.id } },
+          const label = TYPE_LABEL[e.type] || e.type || '?';
+          rows.push(h('tr', { dataset: { userid: u.userid, tfaid: e.id, type: e.type } },
             h('th', { scope: 'row' }, u.userid),
-            h('td', null, TYPE_LABEL[e.type] || e.type || '?'),
+            h('td', null, label),
             h('td', { class: 'optional desc-cell' }, e.description || ''),
             h('td', { class: 'optional nowrap' }, e.created ? formatTimestamp(e.created) : ''),
-            h('td', null, yesNo(e.enable)),
+            h('td', { dataset: { role: 'enabled' } }, yesNo(e.enable)),
             h('td', { class: 'row-actions' },
-              rowButton('Delete', 'trash', () => remove(u.userid, e), `Delete ${TYPE_LABEL[e.type] || e.type} of ${u.userid}`))));
+              e.type === 'recovery' ? null : rowAction('edit', 'Edit', 'edit', () => edit(u.userid, e), `Edit ${label} of ${u.userid}`),
+              rowAction('delete', 'Delete', 'trash', () => remove(u.userid, e), `Delete ${label} of ${u.userid}`))));
         }
       }
       list.show(rows, `${rows.length} second factor${rows.length === 1 ? '' : 's'}${locked ? `, ${locked} user${locked === 1 ? '' : 's'} locked out` : ''}`,
@@ -44,9 +69,29 @@ export const mountDcTfa = accessView((panel, signal) => {
     }
   }
 
+  async function addKey() {
+    let users = [];
+    try {
+      const all = await api('/access/users', { signal });
+      users = (Array.isArray(all) ? all : []).map((u) => u?.userid).filter(Boolean).sort();
+    } catch {
+      // only the caller's own key, then
+    }
+    if (signal.aborted) return;
+    if (await addWebauthnDialog({ users, configured: config === undefined ? null : !!config }) && !signal.aborted) refresh();
+  }
+
+  async function settings() {
+    if (await webauthnSettingsDialog(config || null) && !signal.aborted) loadConfig();
+  }
+
+  async function edit(userid, e) {
+    if (await editTfaDialog(userid, e) && !signal.aborted) refresh();
+  }
+
   function remove(userid, e) {
-    const password = field({ label: 'Your password', name: 'password', type: 'password', autocomplete: 'current-password',
-      hint: 'Needed when you delete one of your own factors.' });
+    const password = passwordField(userid === sessionUser() ? 'Your own password, as a confirmation.'
+      : `Your own password (not ${userid}'s), as a confirmation.`);
     return formDialog({
       title: `Delete a second factor of ${userid}?`, fields: [password], submitLabel: 'Delete', className: 'danger-dialog',
       intro: `The ${TYPE_LABEL[e.type] || e.type} entry${e.description ? ` "${e.description}"` : ''} of ${userid} is deleted; if it was the last one, ${userid} logs in with the password alone.`,
@@ -58,5 +103,6 @@ export const mountDcTfa = accessView((panel, signal) => {
     });
   }
 
+  loadConfig();
   refresh();
 });
