@@ -81,6 +81,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from harness import stop_process
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -447,20 +449,8 @@ class OIDCProvider:
     def stop(self, grace=5):
         proc, self.proc = self.proc, None
         _live.discard(self)
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
+        if proc is not None:
+            stop_process(proc, grace)
 
     def __enter__(self):
         return self.start()
