@@ -183,6 +183,22 @@ class Node:
             return ""
 
 
+def apt_install(packages, timeout=900):
+    """apt-get install `packages` without questions (waiting for the dpkg lock)."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", *packages],
+                   check=True, env=env, timeout=timeout, stdout=subprocess.DEVNULL)
+
+
+def keep_service_off(name):
+    """Stop and disable a system service a package started (the tests run daemons of their own)."""
+    if shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
+        subprocess.run(["systemctl", "disable", "--now", name], capture_output=True, timeout=60)
+    else:
+        subprocess.run(["service", name, "stop"], capture_output=True, timeout=60)
+        subprocess.run(["update-rc.d", name, "disable"], capture_output=True, timeout=60)
+
+
 def stop_process(proc, grace=5):
     """SIGTERM to the process group we started (start_new_session), then SIGKILL."""
     if proc.poll() is not None:

@@ -138,15 +138,10 @@ def ensure_installed(timeout=900):
     """Install slapd and ldap-utils with apt-get if missing; the system's slapd is left stopped and disabled."""
     if shutil.which("slapd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")) and shutil.which("ldapwhoami"):
         return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "slapd", "ldap-utils"],
-                   check=True, env=env, timeout=timeout, stdout=subprocess.DEVNULL)
-    # the package may have started its own slapd (where no policy-rc.d forbids it): stop and disable it
-    if shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
-        subprocess.run(["systemctl", "disable", "--now", "slapd"], capture_output=True, timeout=60)
-    else:
-        subprocess.run(["service", "slapd", "stop"], capture_output=True, timeout=60)
-        subprocess.run(["update-rc.d", "slapd", "disable"], capture_output=True, timeout=60)
+    from harness import apt_install, keep_service_off
+    apt_install(["slapd", "ldap-utils"], timeout)
+    # the package may have started its own slapd (where no policy-rc.d forbids it)
+    keep_service_off("slapd")
 
 
 def free_port():

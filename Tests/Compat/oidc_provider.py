@@ -82,7 +82,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import stop_process
+from harness import apt_install, keep_service_off, stop_process
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -164,17 +164,11 @@ def ensure_installed(timeout=900):
     installed = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "glewlwyd"], capture_output=True, text=True)
     if "ok installed" in installed.stdout and os.access(BINARY, os.X_OK) and Path(SCHEMA).is_file():
         return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     # "No configuration": the package then makes no database of its own and writes no db config
     subprocess.run(["debconf-set-selections"], input="glewlwyd glewlwyd/config_type select No configuration\n",
                    text=True, check=True, timeout=60)
-    subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "glewlwyd", "dbconfig-sqlite3"],
-                   check=True, env=env, timeout=timeout, stdout=subprocess.DEVNULL)
-    if shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
-        subprocess.run(["systemctl", "disable", "--now", "glewlwyd"], capture_output=True, timeout=60)
-    else:
-        subprocess.run(["service", "glewlwyd", "stop"], capture_output=True, timeout=60)
-        subprocess.run(["update-rc.d", "glewlwyd", "disable"], capture_output=True, timeout=60)
+    apt_install(["glewlwyd", "dbconfig-sqlite3"], timeout)
+    keep_service_off("glewlwyd")
 
 
 def free_port():
