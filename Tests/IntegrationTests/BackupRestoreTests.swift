@@ -15,12 +15,12 @@ import Testing
         ((try? FileManager.default.contentsOfDirectory(atPath: node.dataDirectory + "/vz/dump")) ?? []).sorted()
     }
 
-    static func tool(_ node: NodeProcess, _ name: String, _ arguments: [String]) throws -> CommandResult {
+    static func tool(_ node: NodeProcess, _ name: String, _ arguments: [String], timeout: Double = 900) throws -> CommandResult {
         let conf = node.dataDirectory + "/cli.conf"
         try "domain-prefix: \(prefix)\n".write(toFile: conf, atomically: true, encoding: .utf8)
         return try runCommand(
             NodeProcess.buildDirectory + "/corral", [name] + arguments,
-            environment: ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": node.nodeName, "CORRAL_CONFIG": conf])
+            environment: ["CORRAL_DATA_DIR": node.dataDirectory, "CORRAL_NODENAME": node.nodeName, "CORRAL_CONFIG": conf], timeout: timeout)
     }
 
     static func compare(_ a: String, _ b: String) throws -> CommandResult { try runCommand("/usr/bin/qemu-img", ["compare", "-U", a, b]) }

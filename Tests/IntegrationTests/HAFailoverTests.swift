@@ -16,6 +16,11 @@ import Testing
         return rows.first { $0["sid"] as? String == sid }
     }
 
+    /// `ha-manager` as root on the node; bounded well below the suite's limit.
+    static func haManager(_ node: NodeProcess, _ arguments: [String]) throws -> CommandResult {
+        try BackupRestoreTests.tool(node, "ha-manager", arguments, timeout: 120)
+    }
+
     static func running(_ node: NodeProcess, on name: String, _ vmid: Int) -> Bool {
         (((try? S.data(node, "/nodes/\(name)/lxc/\(vmid)/status/current")) as? [String: Any])?["status"] as? String) == "running"
     }
@@ -27,6 +32,11 @@ import Testing
             for i in 1...3 { _ = try? S.sh("ip netns exec cfstn\(i) lxc-stop -k -P \(cluster.dir)/d\(i)/lxc -n \(vmid) 2>/dev/null") }
             cluster.down()
         }
+        // a hang anywhere (a daemon, a CLI, a FUSE call) fails here with the daemons' stacks, not at CI's limit
+        try cluster.bounded(900, "the HA failover test") { try Self.scenario(cluster, vmid) }
+    }
+
+    static func scenario(_ cluster: TestCluster, _ vmid: Int) throws {
         let n1 = cluster.daemons[1]!
         let shared = cluster.dir + "/shared-store"
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
@@ -94,16 +104,16 @@ import Testing
         #expect(untouched.isEmpty, "refusals write nothing: \(untouched)")
 
         // under HA through ha-manager (the CLI of node 1): the manager starts it where its config is
-        let added = try BackupRestoreTests.tool(n1, "ha-manager", ["add", "ct:\(vmid)", "--max_restart", "1", "--comment", "failover test"])
+        let added = try Self.haManager(n1, ["add", "ct:\(vmid)", "--max_restart", "1", "--comment", "failover test"])
         #expect(added.status == 0, "\(added.stdout)\(added.stderr)")
         #expect(try S.waitFor(40) { Self.running(n1, on: "n3", vmid) }, "HA started CT \(vmid) on n3")
         #expect(try S.refused(n1, "POST", "/cluster/ha/resources/ct:\(vmid)/migrate", ["node=nosuch"], field: "node"))
-        let status = try BackupRestoreTests.tool(n1, "ha-manager", ["status"]).stdout
+        let status = try Self.haManager(n1, ["status"]).stdout
         #expect(status.contains("quorum OK") && status.contains("master n") && status.contains("service ct:\(vmid) (n3, started)"), "\(status)")
         #expect(status.contains("lrm n3 (active"), "\(status)")
 
         // a move by command: stopped on n3, config to n2, started there by n2's manager
-        let moved = try BackupRestoreTests.tool(n1, "ha-manager", ["migrate", "ct:\(vmid)", "n2"])
+        let moved = try Self.haManager(n1, ["migrate", "ct:\(vmid)", "n2"])
         #expect(moved.status == 0, "\(moved.stdout)\(moved.stderr)")
         let arrived = try S.waitFor(60) { Self.running(n1, on: "n2", vmid) }
         #expect(
@@ -192,7 +202,7 @@ import Testing
         #expect(try S.waitFor(30) { !Self.running(n1, on: recoveredOn, vmid) && Self.service(n1, "ct:\(vmid)")?["state"] as? String == "stopped" })
 
         // out of HA: the resource goes, the guest stays where it is
-        let removed = try BackupRestoreTests.tool(n1, "ha-manager", ["remove", "ct:\(vmid)"])
+        let removed = try Self.haManager(n1, ["remove", "ct:\(vmid)"])
         #expect(removed.status == 0)
         #expect(try S.waitFor(10) { Self.service(n1, "ct:\(vmid)") == nil })
     }

@@ -146,8 +146,19 @@ final class NodeProcess: @unchecked Sendable {
     var url: String { "https://\(host):\(port)" }
     var caFile: String { dataDirectory + "/pve/pve-root-ca.pem" }
 
-    func terminate() -> Int32 {
+    /// SIGTERM, and SIGKILL after `grace` seconds: a daemon that does not stop prints where it hung
+    /// instead of stalling the run.
+    func terminate(grace: Double = 60) -> Int32 {
         process.terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            print(
+                "[test harness] \(nodeName) did not stop within \(Int(grace)) s of SIGTERM; its threads:\n\(threadStacks(of: process.processIdentifier))"
+            )
+            print("--- \(nodeName) log:\n\(log.suffix(4000))")
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -98,7 +98,19 @@ final class TestCluster: @unchecked Sendable {
         let rc = posix_spawn(&pid, "/bin/bash", &actions, nil, &cArgs, &cEnv)
         guard rc == 0 else { throw NSError(domain: "posix_spawn failed: \(rc)", code: Int(rc)) }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // bounded like every command a test runs: a stuck corosync tool fails the test, with its stacks
+        let deadline = Date().addingTimeInterval(300)
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { break }
+            if Date() > deadline {
+                print("[test harness] cluster.sh \(arguments) still running after 300 s:\n\(threadStacks(of: pid))")
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                break
+            }
+            usleep(20_000)
+        }
         let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         let exited = status & 0x7f == 0
         return CommandResult(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout: output, stderr: "")
@@ -130,10 +142,7 @@ final class TestCluster: @unchecked Sendable {
             fired.store(true, ordering: .sequentiallyConsistent)
             print("\(what) still running after \(Int(seconds)) s: killing the daemons")
             for (i, pid, log) in pids.sorted(by: { $0.0 < $1.0 }) {
-                let stacks =
-                    (try? runCommand(
-                        "/bin/sh", ["-c", "for t in /proc/\(pid)/task/*; do echo \"== $t $(cat $t/comm) $(cat $t/wchan)\"; cat $t/stack; done"]))?
-                    .stdout ?? ""
+                let stacks = threadStacks(of: pid)
                 let tail = (try? runCommand("/usr/bin/tail", ["-n", "40", log ?? "/dev/null"]))?.stdout ?? ""
                 print("--- node \(i) (pid \(pid)) threads:\n\(stacks)\n--- node \(i) log:\n\(tail)")
                 kill(pid, SIGKILL)

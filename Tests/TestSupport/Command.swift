@@ -58,6 +58,9 @@ public final class RunningCommand: @unchecked Sendable {
         while process.isRunning {
             if Date() > deadline {
                 timedOut = true
+                // where it was stuck, for a log that is all a CI run leaves
+                print("[test harness] \(process.executableURL?.path ?? "?") \(process.arguments ?? []) still running after \(Int(timeout)) s")
+                print(threadStacks(of: process.processIdentifier))
                 process.terminate()
                 usleep(2_000_000)
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -101,8 +104,33 @@ final class PipeDrain: @unchecked Sendable {
 }
 
 /// Runs a command to its end (synchronous tests).
-public func runCommand(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-    try RunningCommand(path, arguments, environment: environment).wait()
+public func runCommand(
+    _ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 900
+) throws
+    -> CommandResult
+{
+    try RunningCommand(path, arguments, environment: environment).wait(timeout: timeout)
+}
+
+/// Each thread of a process and of its children: name, wait channel and kernel stack (what a hung
+/// test prints before it kills).
+public func threadStacks(of pid: Int32) -> String {
+    var text = ""
+    var pids = [pid]
+    if let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) {
+        pids += children.split(separator: " ").compactMap { Int32($0) }
+    }
+    for p in pids {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/task")) ?? []
+        for t in tasks.sorted() {
+            func read(_ name: String) -> String {
+                ((try? String(contentsOfFile: "/proc/\(p)/task/\(t)/\(name)", encoding: .utf8)) ?? "?").trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+            }
+            text += "== \(p)/\(t) \(read("comm")) wchan=\(read("wchan"))\n\(read("stack"))\n"
+        }
+    }
+    return text
 }
 
 /// `sh -c COMMAND`'s exit status.
