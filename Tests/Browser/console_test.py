@@ -63,6 +63,10 @@ refused for a bad schedule, the server's 400 beside it), edits it and removes it
 Datacenter → Two-factor sets the WebAuthn relying party and registers a key of Chromium's virtual authenticator on
 https://localhost:<port>; the login form then asks for the key (at once when it is the only factor, on request beside a
 TOTP code), says so when the key does not answer or is refused; the key is disabled and deleted through the view.
+Datacenter → Realms adds an OpenID Connect realm for a real provider (Tests/Compat/oidc_provider.py: Glewlwyd; refused
+first without a client ID and for an ftp:// issuer, the server's 400 beside it) and edits it; the login form's "Log in
+with <realm>" leads through Glewlwyd's own login page back to the console as the autocreated alice@<realm>; a replayed
+or forged return ends at the login form with the error.
 
 Fails on any SEVERE entry of the browser console and on any uncaught exception
 or unhandled rejection. The one exception: answers "501 not implemented" from
@@ -73,8 +77,8 @@ is built to meet; with --guests the guest endpoints are no longer excused.
 
 --only TEXT (repeatable) runs just the steps whose name contains TEXT ("log in" always runs).
 
-Needs: chromium, chromium-driver (Debian) and selenium (pip); the realms step slapd and ldap-utils (apt-get installs
-them when missing). Runs as root (FUSE mount).
+Needs: chromium, chromium-driver (Debian) and selenium (pip); the realms step slapd and ldap-utils, the OpenID step
+glewlwyd (apt-get installs them when missing). Runs as root (FUSE mount).
 """
 
 import argparse
@@ -207,6 +211,13 @@ class Daemon:
             req.add_header("CSRFPreventionToken", csrf)
         with urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30) as res:
             return json.load(res)["data"]
+
+    def put_acl(self, auth, **params):
+        """PUT /access/acl (its `path` parameter is call()'s own argument name)."""
+        req = urllib.request.Request(f"{self.url}api2/json/access/acl", data=urllib.parse.urlencode(params).encode(), method="PUT")
+        req.add_header("Cookie", "PVEAuthCookie=" + urllib.parse.quote(auth["ticket"], safe=""))
+        req.add_header("CSRFPreventionToken", auth["csrf"])
+        urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30).close()
 
     def login(self):
         """The test administrator's session: {ticket, csrf}, as call() takes them."""
@@ -1895,6 +1906,30 @@ def goto(c, route, *tabs):
         c.wait(lambda: c.q(f"{t}[aria-selected=true]"), f"{t} selected")
 
 
+def fits_phone(c, name, what):
+    """At phone width: a screenshot `name`, and the page no wider than the phone (`what` names it in the failure)."""
+    c.size(*PHONE)
+    try:
+        time.sleep(0.2)
+        c.shot(name)
+        wide = c.js("return document.documentElement.scrollWidth")
+    finally:
+        c.size(*DESKTOP)
+    if wide > PHONE[0]:
+        raise Failure(f"{what} is wider than the phone ({wide}px)")
+
+
+def wind_up(c, allowances):
+    """The end of a step, passed or not: its dialogs closed, desktop size, the browser's log read while the step's
+    expected failures (allowances, as in Console.expected) still count as expected, then those taken back."""
+    c.js("document.querySelectorAll('dialog[open]:not(#login-dialog)').forEach((d) => d.close())")
+    c.size(*DESKTOP)
+    c.collect_logs()
+    for allowance in allowances:
+        if allowance in c.expected:
+            c.expected.remove(allowance)
+
+
 def list_loaded(c):
     """The list view's count line says it loaded (not 'Loading…')."""
     t = c.q("#tabpanel .panel-toolbar .muted")
@@ -3258,13 +3293,6 @@ def metric_servers(c, daemon):
     def call(method, path, **params):
         return daemon.call(method, path, **auth, **params)
 
-    def acl(**params):
-        """PUT /access/acl (its `path` parameter is call()'s own argument name)."""
-        req = urllib.request.Request(f"{daemon.url}api2/json/access/acl", data=urllib.parse.urlencode(params).encode(), method="PUT")
-        req.add_header("Cookie", "PVEAuthCookie=" + urllib.parse.quote(auth["ticket"], safe=""))
-        req.add_header("CSRFPreventionToken", auth["csrf"])
-        urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30).close()
-
     def entry(mid):
         return call("GET", f"{base}/{mid}")
 
@@ -3414,18 +3442,12 @@ def metric_servers(c, daemon):
         c.click("#theme-toggle")
         c.wait(lambda: c.js("return document.documentElement.dataset.theme") != "dark", "the light theme")
         c.shot("metrics-list")
-        c.size(*PHONE)
-        time.sleep(0.2)
-        c.shot("metrics-list")
-        wide = c.js("return document.documentElement.scrollWidth")
-        c.size(*DESKTOP)
-        if wide > PHONE[0]:
-            raise Failure(f"the metric server view is wider than the phone ({wide}px)")
+        fits_phone(c, "metrics-list", "the metric server view")
 
         # Sys.Audit on / without Sys.Modify: the list, no buttons; without Sys.Audit on /: no tab
         c.expected.append(stale)
         call("POST", "/access/users", userid=userid, password=METRIC_PASSWORD)
-        acl(path="/", roles="PVEAuditor", users=userid)
+        daemon.put_acl(auth, path="/", roles="PVEAuditor", users=userid)
         relog(METRIC_USER, "pve", METRIC_PASSWORD)
         view()
         c.wait(lambda: c.q(gr_row) and c.q(in_row), "both entries in the auditor's list", 20)
@@ -3434,8 +3456,8 @@ def metric_servers(c, daemon):
         if not c.visible("#tabpanel [data-role=read-only]"):
             raise Failure("the auditor's view does not say it is read only")
         c.shot("metrics-auditor")
-        acl(path="/", roles="PVEAuditor", users=userid, delete=1)
-        acl(path="/vms", roles="PVEVMUser", users=userid)
+        daemon.put_acl(auth, path="/", roles="PVEAuditor", users=userid, delete=1)
+        daemon.put_acl(auth, path="/vms", roles="PVEVMUser", users=userid)
         c.expected.append(forbidden)
         relog(METRIC_USER, "pve", METRIC_PASSWORD)
         c.js("location.hash = '#dc/metrics'")
@@ -3484,6 +3506,22 @@ REALM_COMMENT = "Browser test directory"
 REALM_AUDITOR, REALM_AUDITOR_PASSWORD = "bt-realms", "bt-realms-password"
 
 
+def realm_list(daemon, auth):
+    """GET /access/domains as {realm: entry}."""
+    return {r["realm"]: r for r in daemon.call("GET", "/access/domains", **auth)}
+
+
+def user_ids(daemon, auth):
+    """GET /access/users' user IDs, sorted."""
+    return sorted(u["userid"] for u in daemon.call("GET", "/access/users", **auth))
+
+
+def realms_view(c):
+    """Datacenter → Realms, its list loaded."""
+    goto(c, "#dc/realms", "#tab-realms")
+    c.wait(lambda: list_loaded(c) and c.q('#tabpanel [data-role=realms] tr[data-realm="pve"]'), "the realm list", 20)
+
+
 def datacenter_realms(c, daemon):
     """Datacenter → Realms against a real directory (Tests/Compat/ldap_server.py: slapd with the seeded users alice,
     bob, carol, emile and dnull, plus zoe and a group bt-team added here). The list shows pam and pve, whose Remove and
@@ -3515,14 +3553,13 @@ def datacenter_realms(c, daemon):
         return daemon.call(method, path, **auth, **params)
 
     def realms():
-        return {r["realm"]: r for r in call("GET", base)}
+        return realm_list(daemon, auth)
 
     def users():
-        return sorted(u["userid"] for u in call("GET", "/access/users"))
+        return user_ids(daemon, auth)
 
     def view():
-        goto(c, "#dc/realms", "#tab-realms")
-        c.wait(lambda: list_loaded(c) and c.q(f'{rows} tr[data-realm="pve"]'), "the realm list", 20)
+        realms_view(c)
 
     def no_errors():
         if c.visible("#tabpanel .notice-error"):
@@ -3546,13 +3583,6 @@ def datacenter_realms(c, daemon):
         if c.q("#session:not([hidden]) #logout"):
             c.click("#logout")
         log_in_as(c, user, realm, password)
-
-    def acl(**params):
-        """PUT /access/acl (its `path` parameter is call()'s own argument name)."""
-        req = urllib.request.Request(f"{daemon.url}api2/json/access/acl", data=urllib.parse.urlencode(params).encode(), method="PUT")
-        req.add_header("Cookie", "PVEAuthCookie=" + urllib.parse.quote(auth["ticket"], safe=""))
-        req.add_header("CSRFPreventionToken", auth["csrf"])
-        urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=30).close()
 
     auditor = f"{REALM_AUDITOR}@pve"
     if REALM_LDAP in realms() or REALM_AD in realms():
@@ -3686,7 +3716,7 @@ def datacenter_realms(c, daemon):
 
         # PVEAuditor on /: the list, without Add, Edit, Sync or Remove
         call("POST", "/access/users", userid=auditor, password=REALM_AUDITOR_PASSWORD)
-        acl(path="/", roles="PVEAuditor", users=auditor)
+        daemon.put_acl(auth, path="/", roles="PVEAuditor", users=auditor)
         log_in_as(c, REALM_AUDITOR, "pve", REALM_AUDITOR_PASSWORD)
         view()
         c.wait(lambda: c.q(row) and c.visible("#tabpanel [data-role=read-only]"), "the auditor's read-only list", 20)
@@ -3742,13 +3772,7 @@ def datacenter_realms(c, daemon):
         c.wait(lambda: c.js("return document.documentElement.dataset.theme") != "dark", "the light theme")
 
         # phone width
-        c.size(*PHONE)
-        time.sleep(0.2)
-        c.shot("realms-list")
-        wide = c.js("return document.documentElement.scrollWidth")
-        c.size(*DESKTOP)
-        if wide > PHONE[0]:
-            raise Failure(f"the realm view is wider than the phone ({wide}px)")
+        fits_phone(c, "realms-list", "the realm view")
 
         # Edit: forget the bind password (delete=password); the rest stays
         click_fresh(c, f"{row} button[data-action=edit]")
@@ -4052,13 +4076,7 @@ def webauthn(c, daemon):
         count = creds[0]["signCount"]
         c.wait(lambda: c.q(key_row) and WEBAUTHN_KEY in text_of(c, key_row), "the key in the list", 20)
         c.shot("webauthn-registered")
-        c.size(*PHONE)
-        time.sleep(0.2)
-        c.shot("webauthn-registered")
-        wide = c.js("return document.documentElement.scrollWidth")
-        c.size(*DESKTOP)
-        if wide > PHONE[0]:
-            raise Failure(f"the two-factor view is wider than the phone ({wide}px)")
+        fits_phone(c, "webauthn-registered", "the two-factor view")
 
         # log in again: password, then the key (asked at once: it is the only factor)
         c.click("#logout")
@@ -4168,12 +4186,7 @@ def webauthn(c, daemon):
             raise Failure(f"after Delete GET /access/tfa/{user} has {entries()}")
         passed = True
     finally:
-        c.js("document.querySelectorAll('dialog[open]:not(#login-dialog)').forEach((d) => d.close())")
-        c.size(*DESKTOP)
-        c.collect_logs()
-        for allowance in (not_set, stale):
-            if allowance in c.expected:
-                c.expected.remove(allowance)
+        wind_up(c, (not_set, stale))
         if authenticator:
             quietly("virtual authenticator", lambda: c.d.execute_cdp_cmd("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator}))
             quietly("WebAuthn off", lambda: c.d.execute_cdp_cmd("WebAuthn.disable", {}))
@@ -4184,6 +4197,229 @@ def webauthn(c, daemon):
                                                            or c.js("return !!document.querySelector('#login-dialog[open]')"), "the console", 20))
         if c.js("return !!document.querySelector('#login-dialog[open]')"):
             quietly("administrator's login", lambda: log_in_as(c, USER, REALM, PASSWORD))
+
+
+# --- OpenID Connect realm ------------------------------------------------------------------------
+
+OIDC_REALM, OIDC_GROUP = "bt-oidc", "admins-bt-oidc"
+
+
+def provider_login(c, op, user, password):
+    """Glewlwyd's own login page (a single-page app at <provider>/login.html), as a person uses it: user name and
+    password, then the grant of the asked-for scopes when it asks, then Continue, until the browser leaves the
+    provider."""
+    c.wait(lambda: c.d.current_url.startswith(op.login_page) and c.visible("#username"), "the provider's login page", 20)
+    c.q("#username").send_keys(user)
+    c.q("#password").send_keys(password)
+    c.shot("openid-provider-login")
+    c.click("#loginbut")
+    grant = "#userCard input[id^=grant-]:not(:checked):not(:disabled)"
+    cont = "#userCard .card-footer button.btn-success"
+
+    def next_stop():
+        if not c.d.current_url.startswith(op.base_url):
+            return "left"
+        if c.visible(grant):
+            return "grant"
+        # Continue stands under the grant too: only without a scope left to grant is it the way on
+        if c.visible(cont) and not c.d.find_elements(By.CSS_SELECTOR, grant):
+            return "continue"
+        return None
+
+    for _ in range(4):
+        stop = c.wait(next_stop, "the provider's next page (grant, Continue or the way back)", 20)
+        if stop == "left":
+            return
+        if stop == "grant":
+            for box in c.d.find_elements(By.CSS_SELECTOR, grant):
+                box.click()
+            c.shot("openid-provider-grant")
+            c.click("#userCard .card-body button.btn-primary")
+            c.wait(lambda: not c.d.find_elements(By.CSS_SELECTOR, grant) or not c.d.current_url.startswith(op.base_url),
+                   "the grant to be taken")
+        else:
+            c.click(cont)
+            c.wait(lambda: not c.d.current_url.startswith(op.base_url) or not c.visible(cont), "the way back from the provider")
+    raise Failure(f"still at the provider: {c.d.current_url}")
+
+
+def openid_realm(c, daemon):
+    """An OpenID Connect realm against a real provider (Tests/Compat/oidc_provider.py: Glewlwyd on plain HTTP, seeded
+    users alice, bob and carol; the console's origin https://127.0.0.1:<port> registered as the client's redirect
+    URI). Add ▾ → OpenID Connect server offers query-userinfo ticked; without a client ID the dialog refuses to send;
+    an ftp:// issuer URL is refused by the server, its 400 beside the field; nothing is stored. Made with the provider's
+    issuer, client ID and key, preferred_username as username claim, autocreate and the groups claim: GET
+    /access/domains/bt-oidc has what was typed and nothing more. Edit shows the username claim read only, empties the
+    comment (`delete`) and unticks query-userinfo (0). After a logout the login form, with bt-oidc chosen, hides user
+    name and password and offers "Log in with bt-oidc"; it leads to Glewlwyd's login page, which is filled in as alice
+    (and the scopes granted when it asks); back at the console alice@bt-oidc is logged in (the header says so, the query
+    is gone from the address bar), GET /access/users has her autocreated with her e-mail, and she is in the group
+    admins-bt-oidc made beforehand (PVEAuditor on /), not in devs-bt-oidc (groups are not autocreated). The same return
+    address once more (a replayed state and code), a forged state and a refusal by the provider each end at the login
+    form with the error and nobody logged in, the realm still chosen. The realm is removed through the view; alice and
+    the group through the API."""
+    sys.path.insert(0, str(REPO / "Tests" / "Compat"))
+    import oidc_provider  # noqa: E402 — the provider the realm tests use
+    auth = daemon.login()
+    origin = daemon.url.rstrip("/")
+    dlg = "dialog.form-dialog[open]"
+    row = f'#tabpanel [data-role=realms] tr[data-realm="{OIDC_REALM}"]'
+    base = "/access/domains"
+    alice = f"alice@{OIDC_REALM}"
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def ticked(name):
+        return c.js("return !!document.querySelector(arguments[0])?.checked", f'{dlg} input[name="{name}"]')
+
+    def choose_realm(realm):
+        c.wait(lambda: c.js("return !!document.querySelector('#login-dialog[open]')"), "the login dialog")
+        c.wait(lambda: c.q(f'#login-realm option[value="{realm}"]'), f"{realm} on the login form", 20)
+        Select(c.q("#login-realm")).select_by_value(realm)
+
+    def refused_at_login(url, what):
+        c.d.get(url)
+        c.wait(lambda: c.visible(".login-error") or (c.q("#session-user").text and fail(f"{what} logged in")), f"the refusal of {what}", 20)
+        if c.q("#session-user").text or not c.js("return !!document.querySelector('#login-dialog[open]')"):
+            raise Failure(f"{what}: somebody is logged in")
+        if c.js("return location.search") or c.q("#login-realm").get_attribute("value") != OIDC_REALM:
+            raise Failure(f"{what}: the query stayed ({c.js('return location.search')!r}) or the realm is not chosen")
+        return c.q(".login-error").text
+
+    if OIDC_REALM in realm_list(daemon, auth) or alice in user_ids(daemon, auth):
+        raise Failure(f"realm {OIDC_REALM} or {alice} exists before the test made them")
+    oidc_provider.ensure_installed()
+    op = oidc_provider.OIDCProvider(daemon.tmp / "oidc", redirect_uris=[origin])
+    allowances = [(400, re.compile(r"/api2/json/access/domains\b")), (401, re.compile(r"/api2/json/access/openid/login\b")),
+                  (401, re.compile(r"/api2/json/"))]  # refusals, and requests in flight when a session ends
+    c.expected.extend(allowances)
+    passed = False
+    try:
+        op.start()
+        # the provider's own page asks for things it then does without (a translation, the session before the login)
+        at_provider = [(status, re.compile(re.escape(op.base_url + "/"))) for status in (401, 404)]
+        allowances.extend(at_provider)
+        c.expected.extend(at_provider)
+        call("POST", "/access/groups", groupid=OIDC_GROUP, comment="browser test: alice's group at the provider")
+        daemon.put_acl(auth, path="/", roles="PVEAuditor", groups=OIDC_GROUP)
+        realms_view(c)
+        c.click("#tabpanel [data-action=add]")
+        c.click('#tabpanel .menu-item[data-type="openid"]')
+        c.wait(lambda: c.visible(f'{dlg} input[name="issuer-url"]'), "the OpenID Connect dialog")
+        if not ticked("query-userinfo") or ticked("autocreate") or c.q(f'{dlg} input[name="username-claim"]').get_attribute("readonly"):
+            raise Failure("the Add dialog does not start with query-userinfo on, autocreate off, the username claim open")
+
+        # no client ID: not sent; an issuer URL that is no http(s) URL: the server's 400 beside it
+        fill(c, dlg, {"realm": OIDC_REALM, "issuer-url": "ftp://127.0.0.1/oidc"})
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: field_error(c, dlg, "client-id"), "the refusal without a client ID")
+        fill(c, dlg, {"client-id": op.client_id, "client-key": op.client_secret, "username-claim": "preferred_username",
+                      "comment": "Glewlwyd"})
+        c.click(f"{dlg} input[name=autocreate]")
+        c.click(f'{dlg} .dialog-tabs [data-tab="advanced"]')
+        fill(c, dlg, {"groups-claim": "groups"})
+        c.click(f'{dlg} .dialog-tabs [data-tab="general"]')
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: "http" in field_error(c, dlg, "issuer-url")
+               or (not c.q(dlg) and fail("a realm with an ftp issuer was saved")), "the server's refusal of the issuer URL", 20)
+        c.shot("openid-realm-refused")
+        if OIDC_REALM in realm_list(daemon, auth):
+            raise Failure(f"the refused realm was stored: {realm_list(daemon, auth)[OIDC_REALM]}")
+        fill(c, dlg, {"issuer-url": op.issuer})
+        form_submit(c, "OpenID Connect realm")
+        c.wait(lambda: c.q(row), f"{OIDC_REALM} in the list", 20)
+        got = {k: str(v) for k, v in call("GET", f"{base}/{OIDC_REALM}").items() if k != "digest"}
+        want = {"type": "openid", "issuer-url": op.issuer, "client-id": op.client_id, "client-key": op.client_secret,
+                "username-claim": "preferred_username", "autocreate": "1", "groups-claim": "groups", "comment": "Glewlwyd"}
+        if got != want:
+            raise Failure(f"GET {base}/{OIDC_REALM} has {got}, not {want}")
+        if text_of(c, f"{row} td") != "OpenID Connect server":
+            raise Failure(f"the list's type column says {text_of(c, f'{row} td')!r}")
+
+        # Edit: the username claim read only; the comment emptied (delete), userinfo off
+        click_fresh(c, f"{row} button[data-action=edit]")
+        c.wait(lambda: c.visible(f'{dlg} input[name="username-claim"]'), "the Edit dialog")
+        claim = c.q(f'{dlg} input[name="username-claim"]')
+        if claim.get_attribute("readonly") is None or claim.get_attribute("value") != "preferred_username":
+            raise Failure("the Edit dialog lets the username claim be changed, or does not show it")
+        c.q(f"{dlg} input[name=comment]").clear()
+        c.click(f'{dlg} .dialog-tabs [data-tab="advanced"]')
+        c.click(f'{dlg} input[name="query-userinfo"]')
+        c.shot("openid-realm-edit")
+        form_submit(c, "OpenID Connect realm edit")
+        got = call("GET", f"{base}/{OIDC_REALM}")
+        if "comment" in got or str(got.get("query-userinfo")) != "0" or got.get("username-claim") != "preferred_username":
+            raise Failure(f"after Edit GET {base}/{OIDC_REALM} has {got}")
+
+        # log in as alice through the provider
+        c.click("#logout")
+        choose_realm(OIDC_REALM)
+        c.wait(lambda: c.q(".login-submit").text == f"Log in with {OIDC_REALM}", "the provider's login button")
+        if c.visible("#login-username") or c.visible("#login-password"):
+            raise Failure("the login form asks for a password for an OpenID realm")
+        c.shot("openid-login-form")
+        fits_phone(c, "openid-login-form", "the login form")
+        c.click(".login-submit")
+        provider_login(c, op, "alice", op.passwords["alice"])
+        c.wait(lambda: c.q("#session-user").text == alice
+               or (c.visible(".login-error") and fail("the login says: " + c.q(".login-error").text)), f"{alice} logged in", 30)
+        if c.js("return location.search"):
+            raise Failure(f"the provider's answer stayed in the address bar: {c.js('return location.href')}")
+        back = c.js("return performance.getEntriesByType('navigation')[0].name")
+        if not back.startswith(origin + "/?") or "code=" not in back:
+            raise Failure(f"the provider sent the browser to {back}")
+        c.wait(lambda: c.q(f'#tree li[data-key="node/{NODE}"]'), "the node in alice's tree", 20)
+        c.shot("openid-logged-in")
+        if alice not in user_ids(daemon, auth) or call("GET", f"/access/users/{alice}").get("email") != "alice@corral.test":
+            raise Failure(f"{alice} was not autocreated with her e-mail: {user_ids(daemon, auth)}")
+        groups = {g["groupid"]: g for g in call("GET", "/access/groups")}
+        if alice not in groups.get(OIDC_GROUP, {}).get("users", "") or "devs-bt-oidc" in groups:
+            raise Failure(f"after the login the groups are {groups}")
+
+        # the same return address again, a forged state, the provider's refusal: the login form says so
+        c.click("#logout")
+        said = refused_at_login(back, "a replayed state and code")
+        if "authentication failure" not in said:
+            raise Failure(f"the replay is answered with {said!r}")
+        c.shot("openid-replay-refused")
+        forged = json.dumps({"csrf_token": "forged", "realm": OIDC_REALM})
+        said = refused_at_login(f"{origin}/?{urllib.parse.urlencode({'state': forged, 'code': 'forged'})}", "a forged state")
+        if "authentication failure" not in said:
+            raise Failure(f"the forged state is answered with {said!r}")
+        said = refused_at_login(f"{origin}/?error=access_denied&error_description=no+thanks&state=x", "the provider's refusal")
+        if "no thanks" not in said:
+            raise Failure(f"the provider's refusal is shown as {said!r}")
+        c.wait(lambda: c.q(".login-submit").text == f"Log in with {OIDC_REALM}", "the provider's login button again")
+
+        # the administrator removes the realm through the view
+        choose_realm(REALM)
+        log_in_as(c, USER, REALM, PASSWORD)
+        realms_view(c)
+        click_fresh(c, f"{row} button[data-action=remove]")
+        c.click("dialog.confirm-dialog button[type=submit]")
+        c.wait(lambda: not c.q(row), f"{OIDC_REALM} to leave the list", 20)
+        if OIDC_REALM in realm_list(daemon, auth):
+            raise Failure(f"after Remove {OIDC_REALM} is still listed")
+        passed = True
+    finally:
+        wind_up(c, allowances)
+        if not c.d.current_url.startswith(origin):
+            c.d.get(daemon.url)
+        if c.q("#session-user") is None or c.q("#session-user").text != f"{USER}@{REALM}":
+            def relog():
+                if c.q("#session:not([hidden]) #logout"):
+                    c.click("#logout")
+                choose_realm(REALM)
+                log_in_as(c, USER, REALM, PASSWORD)
+            quietly("administrator's login", relog)
+        quietly(f"realm {OIDC_REALM}", lambda: call("DELETE", f"{base}/{OIDC_REALM}") if OIDC_REALM in realm_list(daemon, auth) else None)
+        quietly("OpenID users", lambda: [call("DELETE", f"/access/users/{u}") for u in user_ids(daemon, auth) if u.endswith(f"@{OIDC_REALM}")])
+        quietly("OpenID groups", lambda: [call("DELETE", f"/access/groups/{g['groupid']}") for g in call("GET", "/access/groups")
+                                          if g["groupid"].endswith(f"-{OIDC_REALM}")])
+        op.stop()
+        if passed:
+            c.js("location.hash = '#dc'")
 
 
 def main():
@@ -4268,6 +4504,7 @@ def main():
         ok = ok and step("datacenter realms", lambda c: datacenter_realms(c, daemon))
         ok = ok and step("realm sync jobs", lambda c: realm_sync_jobs(c, daemon))
         ok = ok and step("webauthn", lambda c: webauthn(c, daemon))
+        ok = ok and step("openid connect realm", lambda c: openid_realm(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))
         ok = ok and step("node bulk start and stop", lambda c: node_bulk(c, daemon))

@@ -16,9 +16,14 @@
 // The form then offers those: the code field, and "Use security key", which starts at once when
 // the key is the only way on. A security key's challenge is good for one answer: after a refusal
 // the form goes back to the password.
+//
+// An OpenID Connect realm (type openid in the realm list) takes no password here: choosing one hides
+// user name and password, and "Log in with <realm>" sends the browser to the realm's provider, which
+// sends it back with a code in the query (openid-login.js). That answer is finished as a password's is.
 
 import { api, ApiError, errorText, setCsrfToken } from './api.js';
 import { h, setText, replaceChildren } from './dom.js';
+import { finishAtServer, goToProvider, pendingRealm, takeProviderAnswer } from './openid-login.js';
 import { getAssertion, ticketChallenge, webauthnErrorText, webauthnUnavailable } from './webauthn.js';
 
 const COOKIE = 'PVEAuthCookie';
@@ -41,6 +46,7 @@ let busy = false;
 let realmsLoaded = false;
 let realmsSeq = 0;       // the latest realm list request (an older answer is dropped)
 let wantedRealm = null;  // realm to preselect once the list is there
+let realmTypes = new Map(); // realm → type, from the list
 let opener = null;       // focused before the dialog opened
 let challenge = null;    // {username, ticket, offer}: the password was right, a second factor is due
 let keyRequest = null;   // AbortController of the security key request under way
@@ -228,7 +234,10 @@ function setNotice(text) {
   ui.notice.hidden = !text;
 }
 
-function setBusy(on) {
+/** Whether the chosen realm logs in through an OpenID Connect provider. */
+const openidChosen = () => realmTypes.get(ui.realm.value) === 'openid';
+
+function setBusy(on, what = 'Logging in…') {
   busy = on;
   ui.submit.disabled = on;
   ui.form.setAttribute('aria-busy', String(on));
@@ -238,8 +247,18 @@ function setBusy(on) {
   ui.realm.disabled = on;
   ui.keyButton.disabled = on;
   replaceChildren(ui.submit, on
-    ? [h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Logging in…']
-    : 'Log in');
+    ? [h('span', { class: 'spinner', 'aria-hidden': 'true' }), what]
+    : (openidChosen() ? `Log in with ${ui.realm.value}` : 'Log in'));
+}
+
+/** Show the form the chosen realm needs: user name and password, or the provider's button alone. */
+function applyRealmKind() {
+  const openid = openidChosen();
+  const hadFocus = document.activeElement === ui.username || document.activeElement === ui.password;
+  for (const input of [ui.username, ui.password]) input.closest('.field').hidden = openid;
+  ui.form.dataset.kind = openid ? 'openid' : 'password';
+  if (!busy) setBusy(false);
+  if (openid && hadFocus) ui.submit.focus();
 }
 
 function fillRealms(list) {
@@ -253,6 +272,8 @@ function fillRealms(list) {
     value: r.realm, selected: r === preferred,
   }, r.comment ? `${r.realm} — ${r.comment}` : r.realm))); // realm first: long comments get cut off
   ui.realm.value = preferred.realm;
+  realmTypes = new Map(usable.map((r) => [r.realm, r.type]));
+  applyRealmKind();
 }
 
 /** GET /access/domains into the realm list, each time the form opens: realms come and go (Datacenter → Realms). */
@@ -273,9 +294,9 @@ async function loadRealms() {
 
 /**
  * Open the login dialog (a no-op apart from the message while it is open).
- * username: prefill after an expiry ("alice@pve" → "alice" + realm pve).
+ * username: prefill after an expiry ("alice@pve" → "alice" + realm pve); realm: the realm to choose.
  */
-function showLogin({ message = null, username = null } = {}) {
+function showLogin({ message = null, username = null, realm = null } = {}) {
   document.body.classList.add('auth-locked');
   forgetSecondFactor();
   setNotice(message);
@@ -285,13 +306,24 @@ function showLogin({ message = null, username = null } = {}) {
   // Expiry: the same user will most likely log in again. Otherwise (logout) start empty.
   const at = username ? username.lastIndexOf('@') : -1;
   ui.username.value = at > 0 ? username.slice(0, at) : (username || '');
-  wantedRealm = at > 0 ? username.slice(at + 1) : null;
+  wantedRealm = at > 0 ? username.slice(at + 1) : realm;
   loadRealms();
   if (!ui.dialog.open) {
     if (!opener) opener = document.activeElement;
     ui.dialog.showModal();
   }
-  (ui.username.value ? ui.password : ui.username).focus();
+  if (openidChosen()) ui.submit.focus();
+  else (ui.username.value ? ui.password : ui.username).focus();
+}
+
+/** The answer of a first login step (password or OpenID): a partial ticket asks for the second factor. */
+function takeAnswer(data, username) {
+  if (data && data.NeedTFA && data.ticket) {
+    setBusy(false);
+    askSecondFactor(data.username || username, data.ticket);
+    return;
+  }
+  finishLogin(data);
 }
 
 /** A full ticket came back: take it and open the console (throws when there is none). */
@@ -417,10 +449,43 @@ async function useSecurityKey() {
   }
 }
 
+/** An OpenID login step failed: say why, with the provider's button ready again. */
+function providerFailed(err) {
+  setBusy(false);
+  setError(`Login failed: ${err instanceof ApiError && err.status ? err.message : errorText(err)}`);
+  ui.submit.focus();
+}
+
+/** "Log in with <realm>": off to the realm's provider (the page is left when that works). */
+async function loginWithProvider() {
+  setError(null);
+  setBusy(true, 'Opening the provider…');
+  try {
+    await goToProvider(ui.realm.value);
+  } catch (err) {
+    providerFailed(err);
+  }
+}
+
+/** The page was opened by the provider's redirect: the code (or its refusal) goes to the server. */
+async function returnFromProvider(answer) {
+  clearTicket(); // a ticket of an earlier session gives way to the one asked for
+  store(null);
+  showLogin({ realm: pendingRealm() });
+  if (answer.error) { setError(`Login failed: the provider says: ${answer.error}`); return; }
+  setBusy(true);
+  try {
+    takeAnswer(await finishAtServer(answer), '');
+  } catch (err) {
+    providerFailed(err);
+  }
+}
+
 async function submit(ev) {
   ev.preventDefault();
   if (busy) return;
   if (challenge) { await submitSecondFactor(); return; }
+  if (openidChosen()) { await loginWithProvider(); return; }
   const username = ui.username.value.trim();
   const password = ui.password.value;
   if (!username) { setError('Enter your user name.'); ui.username.focus(); return; }
@@ -433,13 +498,7 @@ async function submit(ev) {
   setBusy(true);
   try {
     // Failures are answered after ~3 s (brute-force brake) — hence the busy state.
-    const data = await api('/access/ticket', { method: 'POST', body, quiet401: true });
-    if (data && data.NeedTFA && data.ticket) {
-      setBusy(false);
-      askSecondFactor(data.username || username, data.ticket);
-      return;
-    }
-    finishLogin(data);
+    takeAnswer(await api('/access/ticket', { method: 'POST', body, quiet401: true }), username);
   } catch (err) {
     setBusy(false);
     setError(`Login failed: ${err instanceof ApiError && err.status ? err.message : errorText(err)}`);
@@ -475,6 +534,7 @@ export async function initAuth(opts) {
     keyStatus: q('#login-webauthn-status'),
   };
   ui.form.addEventListener('submit', submit);
+  ui.realm.addEventListener('change', applyRealmKind);
   ui.keyButton.addEventListener('click', () => useSecurityKey());
   ui.logoutBtn.addEventListener('click', logout);
 
@@ -495,6 +555,8 @@ export async function initAuth(opts) {
   document.body.classList.add('auth-locked');
   showUser();
 
+  const answer = takeProviderAnswer();
+  if (answer) { await returnFromProvider(answer); return; }
   const ticket = readTicket();
   const stored = loadStored();
   if (!ticket) {

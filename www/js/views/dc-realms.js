@@ -1,6 +1,6 @@
 // Datacenter → Realms (PVE's Authentication view): the realms users log in with (GET /access/domains) —
-// name, type, comment, the default mark and second factor — with Add (a menu: LDAP or Active Directory
-// server), and Edit, Sync and Remove on each row (a double-click edits too). pam and pve cannot be
+// name, type, comment, the default mark and second factor — with Add (a menu: LDAP, Active Directory or
+// OpenID Connect server), and Edit, Sync and Remove on each row (a double-click edits too). pam and pve cannot be
 // removed nor synced; their buttons stay, disabled, so the rows line up.
 //
 // The tab is offered with Sys.Audit on /, as PVE's is. The login's `cap` holds no Realm.* privileges
@@ -47,7 +47,7 @@ export const mountDcRealms = accessView((panel, signal) => {
   const actionErr = errorSlot();
   const add = menuButton({
     label: 'Add', iconName: 'plus', primary: true, data: { action: 'add' },
-    items: Object.entries(REALM_TYPES).filter(([, t]) => t.directory)
+    items: Object.entries(REALM_TYPES).filter(([, t]) => t.add)
       .map(([type, t]) => ({ label: t.label, data: { type }, onSelect: () => addOne(type) })),
   });
   add.hidden = true;
@@ -134,8 +134,8 @@ export const mountDcRealms = accessView((panel, signal) => {
     const id = text(r.realm);
     const ok = await confirmDialog({
       title: `Remove realm ${id}?`,
-      message: `Nobody can log in as …@${id} any more, and its stored bind password is deleted. Its users and groups stay `
-        + 'in the user configuration (with their permissions) until they are removed, or the realm is added again.',
+      message: `Nobody can log in as …@${id} any more${isDirectory(r.type) ? ', and its stored bind password is deleted' : ''}. `
+        + 'Its users and groups stay in the user configuration (with their permissions) until they are removed, or the realm is added again.',
       confirmLabel: 'Remove', danger: true,
     });
     if (!ok) return;

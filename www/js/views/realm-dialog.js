@@ -1,7 +1,8 @@
 // The Add and Edit dialog of Datacenter → Realms (POST /access/domains, PUT /access/domains/{realm}).
 // An LDAP or Active Directory realm has two tabs: General (servers, connection, bind account, login
 // behaviour) and Sync Options (what Sync reads from the directory, and the defaults the Sync dialog
-// starts with). pam and pve take a comment and the default mark only.
+// starts with). pam and pve take a comment and the default mark only. An OpenID Connect realm has a
+// dialog of its own (realm-openid.js), given the fields every realm has.
 //
 // Edit sends what changed against the dialog as it first showed the realm: an emptied option goes
 // into `delete`, the digest goes along. The bind password is write-only: the server never shows it, so
@@ -17,16 +18,21 @@ import { editBody, field } from '../form.js';
 import { formatPropString, parsePropString } from '../propstring.js';
 import { checkList } from './access-common.js';
 import { text } from './firewall-parts.js';
+import { openidRealmDialog } from './realm-openid.js';
 
 /** PVE's realm names (pve-realm). */
 const REALM_PATTERN = '[A-Za-z][A-Za-z0-9.\\-_]+';
 
-/** The realm types, as the list and the Add menu name them; `directory` ones are edited in full and can sync. */
+/**
+ * The realm types, as the list and the Add menu name them: `add` ones can be added (and are edited in
+ * full), `directory` ones can sync.
+ */
 export const REALM_TYPES = {
   pam: { label: 'Linux PAM', directory: false },
   pve: { label: 'Corral authentication server', directory: false },
-  ldap: { label: 'LDAP server', directory: true },
-  ad: { label: 'Active Directory server', directory: true },
+  ldap: { label: 'LDAP server', directory: true, add: true },
+  ad: { label: 'Active Directory server', directory: true, add: true },
+  openid: { label: 'OpenID Connect server', directory: false, add: true },
 };
 export const realmTypeLabel = (type) => REALM_TYPES[type]?.label || text(type) || '–';
 export const isDirectory = (type) => !!REALM_TYPES[type]?.directory;
@@ -46,7 +52,7 @@ const sortedKeys = (o) => Object.fromEntries(Object.keys(o).sort().map((k) => [k
 /** "acl;entry" (or "none") → ['acl', 'entry']. */
 export const vanishedList = (v) => String(v || '').split(/[;,\s]+/).filter((x) => VANISHED.some(([k]) => k === x));
 
-/** Add a realm of `type` (ldap or ad). Resolves to its name, or null when cancelled. */
+/** Add a realm of `type` (ldap, ad or openid). Resolves to its name, or null when cancelled. */
 export async function addRealmDialog(type) {
   let added = null;
   const done = await realmDialog(type, null, (id) => { added = id; });
@@ -75,6 +81,7 @@ function realmDialog(type, entry, saved) {
   const dflt = field({ label: 'Default realm', name: 'default', type: 'checkbox', value: isSet(e.default),
     hint: 'Preselected on the login form (there is one default realm).' });
 
+  if (type === 'openid') return openidRealmDialog(entry, { realm, typeField, comment, dflt }, saved);
   if (!directory) {
     const fields = [comment, dflt];
     const wanted = () => ({ comment: comment.get(), default: dflt.get() ? '1' : '' });
