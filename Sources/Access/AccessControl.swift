@@ -14,7 +14,7 @@ public final class AccessControl: @unchecked Sendable {
     let pam: PAMAuthenticator
     /// Seconds since the epoch; injectable so tests can move time.
     let clock: @Sendable () -> Int
-    private let cache = Mutex<(version: UInt64, evaluator: PermissionEvaluator)?>(nil)
+    private let cache = Mutex<(tree: UInt64?, version: UInt64, evaluator: PermissionEvaluator)?>(nil)
     /// Tickets whose signature was checked, with their issue time: an RSA verification per request
     /// would cost more than the request. Expiry and the user's state are still checked every time.
     private let verified = Mutex<[String: (user: String, time: Int)]>([:])
@@ -38,11 +38,18 @@ public final class AccessControl: @unchecked Sendable {
     private func version(_ path: String) -> UInt64 { (try? fs.stamp(path).version) ?? 0 }
 
     /// The parsed user.cfg and its evaluator, re-read only when the file changed.
+    /// Asked twice on every request: while nothing in the tree changed, not even the file is looked up.
     public var evaluator: PermissionEvaluator {
+        let tree = fs.treeVersion
+        let cached = cache.withLock { $0 }
+        if let cached, let tree, cached.tree == tree { return cached.evaluator }
         let v = version("user.cfg")
-        if let cached = cache.withLock({ $0 }), cached.version == v, v != 0 { return cached.evaluator }
+        if let cached, cached.version == v, v != 0 {
+            cache.withLock { $0 = (tree, v, cached.evaluator) }
+            return cached.evaluator
+        }
         let evaluator = PermissionEvaluator(UserConfig.parse((try? fs.readString("user.cfg")) ?? ""))
-        cache.withLock { $0 = (v, evaluator) }
+        cache.withLock { $0 = (tree, v, evaluator) }
         return evaluator
     }
 
@@ -237,19 +244,24 @@ public final class AccessControl: @unchecked Sendable {
     }
 
     /// The user a ticket was issued to, if it is valid now and the user may still log in.
-    public func verifyTicket(_ ticket: String) -> String? {
+    public func verifyTicket(_ ticket: String) -> String? { verifyTicket(cachedAs: ticket) { ticket } }
+
+    /// A ticket as the cookie carries it (percent-encoded): a ticket seen before is not decoded again.
+    public func verifyTicket(cookie: String) -> String? { verifyTicket(cachedAs: cookie) { UserConfig.decodeText(cookie) } }
+
+    private func verifyTicket(cachedAs key: String, _ decoded: () -> String) -> String? {
         let now = self.now
-        if let hit = verified.withLock({ $0[ticket] }) {
+        if let hit = verified.withLock({ $0[key] }) {
             let age = now - hit.time
             guard age > -Ticket.skew, age < Ticket.lifetime, (try? checkUsable(hit.user, userConfig)) != nil else { return nil }
             return hit.user
         }
-        guard let keys = try? ticketKeys(), let (user, time) = Ticket.verify(ticket, keys: keys, now: now),
+        guard let keys = try? ticketKeys(), let (user, time) = Ticket.verify(decoded(), keys: keys, now: now),
             !user.hasPrefix("!"), UserConfig.isUserID(user), (try? checkUsable(user, userConfig)) != nil
         else { return nil }
         verified.withLock { cache in
             if cache.count >= 10_000 { cache.removeAll(keepingCapacity: true) }
-            cache[ticket] = (user, time)
+            cache[key] = (user, time)
         }
         return user
     }

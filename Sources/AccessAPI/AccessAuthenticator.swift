@@ -33,7 +33,7 @@ public struct AccessAuthenticator: Authenticator {
             ticket = String(header[range.upperBound...].prefix { $0 != ";" && $0 != " " })
         }
         if let ticket {
-            guard let user = access.verifyTicket(UserConfig.decodeText(ticket)) else {
+            guard let user = access.verifyTicket(cookie: ticket) else {
                 if open { return .anonymous }
                 throw APIError(401, "authentication failure")
             }

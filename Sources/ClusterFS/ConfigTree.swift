@@ -9,6 +9,8 @@ public protocol ConfigTree: Sendable {
     func write(_ path: String, _ data: [UInt8], mtime: UInt32?) throws
     /// A number that changes whenever the file does (for caches), and its mtime.
     func stamp(_ path: String) throws -> (version: UInt64, mtime: UInt32)
+    /// A number that changes whenever any file does, where that is cheap to know (nil: ask `stamp`).
+    var treeVersion: UInt64? { get }
     func setMtime(_ path: String, _ mtime: UInt32) throws
     /// Takes the cluster lock `name` (mkdir of priv/lock/NAME); false while someone holds it.
     func tryLock(_ name: String) throws -> Bool
@@ -23,6 +25,7 @@ public protocol ConfigTree: Sendable {
 }
 
 extension ConfigTree {
+    public var treeVersion: UInt64? { nil }
     public func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
     public func write(_ path: String, _ data: [UInt8]) throws { try write(path, data, mtime: nil) }
     public func exists(_ path: String) -> Bool { (try? stamp(path)) != nil }
@@ -40,6 +43,8 @@ extension ConfigTree {
 }
 
 extension ClusterFS: ConfigTree {
+    public var treeVersion: UInt64? { version }
+
     public func stamp(_ path: String) throws -> (version: UInt64, mtime: UInt32) {
         let info = try stat(path)
         return (info.version, info.mtime)

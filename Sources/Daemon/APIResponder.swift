@@ -159,13 +159,8 @@ struct APIResponder: HTTPResponder {
                 throw APIError(415, "unsupported content type '\(type)'")
             }
         }
-        // on every request, so on UTF-8 bytes: Foundation's trimming bridges through UTF-16
-        let cookie = request.headers.all("Cookie").lazy.flatMap { $0.utf8.split(separator: UInt8(ascii: ";")) }
-            .map { $0.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") } }
-            .first { $0.starts(with: "PVEAuthCookie=".utf8) }
-            .map { String(decoding: $0.dropFirst("PVEAuthCookie=".utf8.count), as: UTF8.self) }
         var credentials = Credentials(
-            ticketCookie: cookie, authorization: request.headers["Authorization"],
+            ticketCookie: RequestDecoding.cookie("PVEAuthCookie", in: request.headers), authorization: request.headers["Authorization"],
             csrfToken: request.headers["CSRFPreventionToken"], remoteAddress: request.remoteAddress)
         credentials.proxiedUser = request.headers[ProxyHeaders.user]
         credentials.proxyProof = request.headers[ProxyHeaders.proof]

@@ -1,4 +1,5 @@
 import API
+import HTTPServer
 import Schema
 
 /// Turns URL paths, query strings and bodies into API parameters; every malformed input becomes an
@@ -6,6 +7,8 @@ import Schema
 enum RequestDecoding {
     /// Percent-decodes (and, for forms, turns '+' into space); nil for bad escapes or invalid UTF-8.
     static func percentDecode(_ text: Substring, plusIsSpace: Bool) -> String? {
+        // most names, values and path segments have nothing to decode
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || ($0 == UInt8(ascii: "+") && plusIsSpace) }) { return String(text) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()
@@ -38,6 +41,30 @@ enum RequestDecoding {
             }
             return s
         }
+    }
+
+    /// The value of cookie `name` in the Cookie headers. On every request, so one pass over UTF-8
+    /// bytes without splitting (Foundation's trimming would bridge through UTF-16).
+    static func cookie(_ name: String, in headers: HTTPHeaders) -> String? {
+        let prefix = Array((name + "=").utf8)
+        for header in headers.all("Cookie") {
+            var value = header
+            let found = value.withUTF8 { bytes -> String? in
+                var i = 0
+                while i < bytes.count {
+                    while i < bytes.count && (bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t")) { i += 1 }
+                    var end = i
+                    while end < bytes.count && bytes[end] != UInt8(ascii: ";") { end += 1 }
+                    if end - i >= prefix.count && prefix.indices.allSatisfy({ bytes[i + $0] == prefix[$0] }) {
+                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[(i + prefix.count)..<end]), as: UTF8.self)
+                    }
+                    i = end + 1
+                }
+                return nil
+            }
+            if let found { return found }
+        }
+        return nil
     }
 
     /// `a=1&b=2` into parameters; a name given twice becomes `.repeated`.

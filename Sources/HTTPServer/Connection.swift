@@ -237,21 +237,25 @@ final class Connection {
             output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
             outputStart = 0
         }
-        output.append(contentsOf: "HTTP/1.1 \(status) ".utf8)
-        output.append(contentsOf: reason.utf8)
-        output.append(contentsOf: "\r\nDate: ".utf8)
-        output.append(contentsOf: loop.dateHeader.utf8)
-        output.append(contentsOf: "\r\nServer: ".utf8)
-        output.append(contentsOf: loop.server.configuration.serverName.utf8)
-        output.append(contentsOf: keepAlive ? "\r\n".utf8 : "\r\nConnection: close\r\n".utf8)
-        for (name, value) in headers where !name.caseInsensitiveEquals("Connection") || value != "close" {
-            output.append(contentsOf: name.utf8)
-            output.append(contentsOf: ": ".utf8)
+        // appended to a local buffer: each append to the property would pay an exclusivity check
+        var out: [UInt8] = []
+        swap(&out, &output)
+        defer { swap(&out, &output) }
+        out.append(contentsOf: "HTTP/1.1 \(status) ".utf8)
+        out.append(contentsOf: reason.utf8)
+        out.append(contentsOf: "\r\nDate: ".utf8)
+        out.append(contentsOf: loop.dateHeader.utf8)
+        out.append(contentsOf: "\r\nServer: ".utf8)
+        out.append(contentsOf: loop.server.configuration.serverName.utf8)
+        out.append(contentsOf: keepAlive ? "\r\n".utf8 : "\r\nConnection: close\r\n".utf8)
+        for (name, value) in headers.fields where !name.caseInsensitiveEquals("Connection") || value != "close" {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
             // values reach the wire only without CR/LF: no handler can split a response
-            for byte in value.utf8 where byte != 13 && byte != 10 { output.append(byte) }
-            output.append(contentsOf: "\r\n".utf8)
+            for byte in value.utf8 where byte != 13 && byte != 10 { out.append(byte) }
+            out.append(contentsOf: "\r\n".utf8)
         }
-        output.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: "\r\n".utf8)
     }
 
     /// Starts a chunked response that stays open (server-sent events).

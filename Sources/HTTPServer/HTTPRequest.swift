@@ -20,13 +20,13 @@ public struct HTTPRequest: Sendable {
 
     /// The path part of the target, still percent-encoded.
     public var path: String {
-        if let q = target.firstIndex(of: "?") { return String(target[..<q]) }
+        if let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return String(Substring(target.utf8[..<q])) }
         return target
     }
 
     /// The query part without '?', still encoded; empty when absent.
     public var query: String {
-        if let q = target.firstIndex(of: "?") { return String(target[target.index(after: q)...]) }
+        if let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return String(Substring(target.utf8[target.utf8.index(after: q)...])) }
         return ""
     }
 

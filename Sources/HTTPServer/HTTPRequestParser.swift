@@ -218,6 +218,7 @@ public struct HTTPRequestParser: Sendable {
 
     private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, Framing), HTTPParseError> {
         var lines: [ArraySlice<UInt8>] = []
+        lines.reserveCapacity(16)
         var lineStart = bytes.startIndex
         var i = bytes.startIndex
         while i < bytes.endIndex {

@@ -40,6 +40,22 @@ import Testing
         let role = try curl(
             node, "/api2/json/access/roles", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "roleid=Mine"], anonymous: true)
         #expect(role.status == 403)
+        // the ticket is found among other cookies, and only under its own name
+        let listed = try curl(node, "/api2/json/access/groups", ["-b", "lang=en; \(cookie);theme=dark"], anonymous: true)
+        #expect(listed.status == 200 && listed.body.contains("team"), "\(listed)")
+        let lookalike = try curl(node, "/api2/json/access/groups", ["-b", "X" + cookie], anonymous: true)
+        #expect(lookalike.status == 401)
+        // a changed ACL counts from the next request on (the parsed user.cfg is cached between changes)
+        #expect(
+            try curl(
+                node, "/api2/json/access/acl",
+                ["-X", "PUT", "-d", "path=/access/groups", "-d", "users=op@pve", "-d", "roles=PVEUserAdmin", "-d", "delete=1"]
+            )
+            .status == 200)
+        let revoked = try curl(
+            node, "/api2/json/access/groups", ["-X", "POST", "-b", cookie, "-H", "CSRFPreventionToken: \(csrf)", "-d", "groupid=team2"],
+            anonymous: true)
+        #expect(revoked.status == 403, "\(revoked)")
         // a ticket that does not verify is refused, even from loopback
         let forged = try curl(node, "/api2/json/access/users", ["-b", "PVEAuthCookie=PVE:root@pam:6B49D200::Zm9v"], anonymous: true)
         #expect(forged.status == 401)
