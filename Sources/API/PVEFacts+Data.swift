@@ -37,1077 +37,1083 @@ destroy_vm","parameters":{"destroy-unreferenced-disks":{"default":0,"optional":1
 ,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}":{"name":"delete_rule","parameters":{"digest":
 1,"node":1,"pos":1,"vmid":1},"protected":1,"proxyto":null},"DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}":{"name":"delsnapshot","parameters":{"force":1,
 "node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/storage/{storage}/content/{volume}":{"name":"delete","parameters":{"delay"
-:{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 30)"},"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"DELE
-TE /nodes/{node}/storage/{storage}/prunebackups":{"name":"delete","parameters":{"node":1,"prune-backups":1,"storage":{"format":"pve-storage-id","type":"string",
-"typetext":"<storage ID>"},"type":{"enum":["qemu","lxc"],"optional":1,"type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":
-1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"DELETE /storage/{storage}":{"name":"delete","parameters":{"storag
-e":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":1,"proxyto":null},"GET /access/domains/{realm}":{"name":"read","parameters
-":{"realm":1},"protected":0,"proxyto":null},"GET /cluster/backup":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/backup-info/not-ba
-cked-up":{"name":"get_guests_not_in_backup","parameters":{},"protected":1,"proxyto":null},"GET /cluster/backup/{id}":{"name":"read_job","parameters":{"id":{"max
-Length":50,"pattern":"\\S+","type":"string"}},"protected":0,"proxyto":null},"GET /cluster/backup/{id}/included_volumes":{"name":"get_volume_backup_included","pa
-rameters":{"id":{"maxLength":50,"pattern":"\\S+","type":"string"}},"protected":1,"proxyto":null},"GET /cluster/config/apiversion":{"name":"join_api_version","pa
-rameters":{},"protected":0,"proxyto":null},"GET /cluster/config/join":{"name":"join_info","parameters":{"node":{"default":"current connected node","format":"pve
--node","optional":1,"type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/config/nodes":{"name":"nodes","parameters":{},"protected
-":0,"proxyto":null},"GET /cluster/config/qdevice":{"name":"status","parameters":{},"protected":1,"proxyto":null},"GET /cluster/config/totem":{"name":"totem","pa
-rameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/aliases"
-:{"name":"get_aliases","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1},"protec
-ted":0,"proxyto":null},"GET /cluster/firewall/groups":{"name":"list_security_groups","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/groups
-/{group}":{"name":"get_rules","parameters":{"group":1},"protected":0,"proxyto":null},"GET /cluster/firewall/groups/{group}/{pos}":{"name":"get_rule","parameters
-":{"group":1,"pos":1},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset":{"name":"ipset_index","parameters":{},"protected":0,"proxyto":null},"GET /clus
-ter/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset/{name}/{cidr}":{"name":"read_i
-p","parameters":{"cidr":1,"name":1},"protected":1,"proxyto":null},"GET /cluster/firewall/macros":{"name":"get_macros","parameters":{},"protected":0,"proxyto":nu
-ll},"GET /cluster/firewall/options":{"name":"get_options","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/refs":{"name":"refs","parameters"
-:{"type":{"enum":["alias","ipset"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/firewall/rules":{"name":"get_rules","parameters":{
-},"protected":0,"proxyto":null},"GET /cluster/firewall/rules/{pos}":{"name":"get_rule","parameters":{"pos":1},"protected":0,"proxyto":null},"GET /cluster/ha":{"
-name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/groups":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster
-/ha/groups/{group}":{"name":"read","parameters":{"group":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cl
-uster/ha/resources":{"name":"index","parameters":{"type":{"enum":["ct","vm"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/ha/resou
-rces/{sid}":{"name":"read","parameters":{"sid":1},"protected":0,"proxyto":null},"GET /cluster/ha/rules":{"name":"index","parameters":{"resource":{"optional":1,"
-type":"string","typetext":"<string>"},"type":{"enum":["node-affinity","resource-affinity"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cl
-uster/ha/rules/{rule}":{"name":"read_rule","parameters":{"rule":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"
-GET /cluster/ha/status":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/status/current":{"name":"status","parameters":{},"protect
-ed":0,"proxyto":null},"GET /cluster/ha/status/manager_status":{"name":"manager_status","parameters":{},"protected":0,"proxyto":null},"GET /cluster/jobs/realm-sy
-nc":{"name":"syncjob_index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/jobs/realm-sync/{id}":{"name":"read_job","parameters":{"id":1},"protecte
-d":0,"proxyto":null},"GET /cluster/jobs/schedule-analyze":{"name":"schedule-analyze","parameters":{"iterations":{"default":10,"maximum":100,"minimum":1,"optiona
-l":1,"type":"integer","typetext":"<integer> (1 - 100)"},"schedule":1,"starttime":{"optional":1,"type":"integer","typetext":"<integer>"}},"protected":0,"proxyto"
-:null},"GET /cluster/metrics":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/metrics/export":{"name":"export","parameters":{"histor
-y":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"local-only":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node-list
-":{"optional":1,"type":"string","typetext":"<string>"},"start-time":{"default":0,"optional":1,"type":"integer","typetext":"<integer>"}},"protected":0,"proxyto":
-null},"GET /cluster/metrics/server":{"name":"server_index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/metrics/server/{id}":{"name":"read","para
-meters":{"id":1},"protected":0,"proxyto":null},"GET /cluster/nextid":{"name":"nextid","parameters":{"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":10
-0,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":0,"proxyto":null},"GET /cluster/options":{"name":"get_options","parameter
-s":{},"protected":0,"proxyto":null},"GET /cluster/resources":{"name":"resources","parameters":{"type":{"enum":["vm","storage","node","sdn"],"optional":1,"type":
-"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/sdn/dry-run":{"name":"dr
-y-run","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /cluster/sdn/ipams":{"name":"index","parameters":{"type":{"enum":["netbox","phpipam","pve"],
-"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn/ipams/{ipam}":{"name":"read","parameters":{"ipam":{"format":"pve-sdn-ipam-id","ty
-pe":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/sdn/ipams/{ipam}/status":{"name":"ipamindex","parameters":{"ipam":{"format":"pv
-e-sdn-ipam-id","type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"GET /cluster/sdn/vnets":{"name":"index","parameters":{"pending":1,"running
-":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}":{"name":"read","parameters":{"pending":1,"running":1,"vnet":1},"protected":0,"proxyto":null},
-"GET /cluster/sdn/vnets/{vnet}/firewall":{"name":"index","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/options":
-{"name":"get_options","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/rules":{"name":"get_rules","parameters":{"vn
-et":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"pos":1,"vnet":1},"protected":0,"prox
-yto":null},"GET /cluster/sdn/vnets/{vnet}/subnets":{"name":"index","parameters":{"pending":1,"running":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/s
-dn/vnets/{vnet}/subnets/{subnet}":{"name":"read","parameters":{"pending":1,"running":1,"subnet":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/zone
-s":{"name":"index","parameters":{"pending":1,"running":1,"type":{"enum":["evpn","faucet","qinq","simple","vlan","vxlan"],"optional":1,"type":"string"}},"protect
-ed":0,"proxyto":null},"GET /cluster/sdn/zones/{zone}":{"name":"read","parameters":{"pending":1,"running":1,"zone":1},"protected":0,"proxyto":null},"GET /cluster
-/status":{"name":"get_status","parameters":{},"protected":1,"proxyto":null},"GET /nodes/{node}/aplinfo":{"name":"aplinfo","parameters":{"node":1},"protected":0,
-"proxyto":"node"},"GET /nodes/{node}/apt/changelog":{"name":"changelog","parameters":{"name":{"pattern":"(?:[a-z0-9][-+.a-z0-9:]+)","type":"string"},"node":1,"v
-ersion":{"optional":1,"type":"string","typetext":"<string>"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/repositories":{"name":"repositories","param
-eters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/update":{"name":"list_updates","parameters":{"node":1},"protected":1,"proxyto":"node"},
-"GET /nodes/{node}/apt/versions":{"name":"versions","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities":{"name":"index","pa
-rameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities/qemu":{"name":"qemu_caps_index","parameters":{"node":1},"protected":0,"prox
-yto":"node"},"GET /nodes/{node}/capabilities/qemu/cpu":{"name":"index","parameters":{"arch":1,"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/capabil
-ities/qemu/machines":{"name":"types","parameters":{"arch":1,"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/config":{"name":"get_config","parameter
-s":{"node":1,"property":{"enum":["acme","acmedomain0","acmedomain1","acmedomain2","acmedomain3","acmedomain4","acmedomain5","ballooning-target","description","s
-tartall-onboot-delay","wakeonlan"],"optional":1,"type":"string"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/disks/directory":{"name":"index","parameter
-s":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/list":{"name":"list","parameters":{"include-partitions":{"default":0,"optional":1,"type":
-"boolean","typetext":"<boolean>"},"node":1,"skipsmart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"type":{"enum":["unused","journal_disk
-s"],"optional":1,"type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/lvm":{"name":"index","parameters":{"node":1},"protected":1,"proxyto"
-:"node"},"GET /nodes/{node}/disks/lvmthin":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/smart":{"name":"smar
-t","parameters":{"disk":{"pattern":"^/dev/[a-zA-Z0-9\\/]+$","type":"string"},"healthonly":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1},"prot
-ected":1,"proxyto":"node"},"GET /nodes/{node}/disks/zfs":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/dns":{"name"
-:"dns","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null
-},"GET /nodes/{node}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<inte
-ger> (0 - N)"},"until":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/firewall/options":{"name":"get_options","parameters":{"node":1},"protected":0,"prox
-yto":"node"},"GET /nodes/{node}/firewall/rules":{"name":"get_rules","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall/rules/{p
-os}":{"name":"get_rule","parameters":{"node":1,"pos":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/hardware":{"name":"index","parameters":{"node":1},"pr
-otected":0,"proxyto":null},"GET /nodes/{node}/hardware/pci":{"name":"pci_scan","parameters":{"node":1,"pci-class-blacklist":{"default":"05;06;0b","format":"stri
-ng-list","optional":1,"type":"string","typetext":"<string>"},"verbose":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyt
-o":"node"},"GET /nodes/{node}/hardware/usb":{"name":"usbscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/hosts":{"name":"get_etc
-_hosts","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/journal":{"name":"journal","parameters":{"endcursor":{"optional":1,"type":"st
-ring","typetext":"<string>"},"lastentries":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"node":1,"since":1,"startcursor":{"optiona
-l":1,"type":"string","typetext":"<string>"},"until":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc":{"name":"vmlist","parameters":{"node":1},"protect
-ed":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/config":{"name":"vm_config","parameters":{"current":1,"node":1,"snapshot":1,"vmid":1},"protected":0,"proxy
-to":"node"},"GET /nodes/{node}/lxc/{vmid}/feature":{"name":"vm_feature","parameters":{"feature":1,"node":1,"snapname":{"format":"pve-configid","maxLength":40,"o
-ptional":1,"type":"string","typetext":"<string>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall":{"name":"index","parameters"
-:{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/aliases":{"name":"get_aliases","parameters":{"node":1,"vmid":1},"prote
-cted":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"pro
-xyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset":{"name":"ipset_index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node
-}/lxc/{vmid}/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/fi
-rewall/ipset/{name}/{cidr}":{"name":"read_ip","parameters":{"cidr":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/fir
-ewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1
-,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall/options":{"name":"get_options","parameters":{"node":1,"vmid":1},"protected":0,
-"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall/refs":{"name":"refs","parameters":{"node":1,"type":{"enum":["alias","ipset"],"optional":1,"type":"strin
-g"},"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/rules":{"name":"get_rules","parameters":{"node":1,"vmid":1},"protected":0,"pr
-oxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1,"vmid":1},"protected":0,"proxyto":null},"GET 
-/nodes/{node}/lxc/{vmid}/interfaces":{"name":"ip","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/migrate":{"name
-":"migrate_vm_precondition","parameters":{"node":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/pending":{"name":"vm_pendi
-ng","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"tim
-eframe":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/snapshot":{"name":"list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto
-":"node"},"GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config":{"name":"get_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"p
-roxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/status/current":{"name":"vm_status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{
-node}/lxc/{vmid}/vncwebsocket":{"name":"vncwebsocket","parameters":{"node":1,"port":{"maximum":5999,"minimum":5900,"type":"integer","typetext":"<integer> (5900 
-- 5999)"},"vmid":1,"vncticket":1},"protected":0,"proxyto":null},"GET /nodes/{node}/netstat":{"name":"netstat","parameters":{"node":1},"protected":0,"proxyto":"n
-ode"},"GET /nodes/{node}/network":{"name":"index","parameters":{"node":1,"type":{"enum":["bridge","bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OV
-SPort","OVSIntPort","vnet","any_bridge","any_local_bridge","include_sdn"],"optional":1,"type":"string"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/netw
-ork/{iface}":{"name":"network_config","parameters":{"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":"string","typetext":"<string>"},"node":1},
-"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu":{"name":"vmlist","parameters":{"full":1,"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qe
-mu/{vmid}/agent":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/exec-status":{"name":"exe
-c-status","parameters":{"node":1,"pid":{"type":"integer","typetext":"<integer>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/
-file-read":{"name":"file-read","parameters":{"count":{"default":16777216,"maximum":"16777216","minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1
- - 16777216)"},"decode":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"file":1,"node":1,"offset":{"default":0,"minimum":0,"optional":1,"typ
-e":"integer","typetext":"<integer> (0 - N)"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-fsinfo":{"name":"get-fsinfo","pa
-rameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-host-name":{"name":"get-host-name","parameters":{"node":1
-,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-memory-block-info":{"name":"get-memory-block-info","parameters":{"node":1,"v
-mid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-memory-blocks":{"name":"get-memory-blocks","parameters":{"node":1,"vmid":1},"pr
-otected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo":{"name":"get-osinfo","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"nod
-e"},"GET /nodes/{node}/qemu/{vmid}/agent/get-time":{"name":"get-time","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{
-vmid}/agent/get-timezone":{"name":"get-timezone","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-users
-":{"name":"get-users","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-vcpus":{"name":"get-vcpus","para
-meters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/info":{"name":"info","parameters":{"node":1,"vmid":1},"protecte
-d":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces":{"name":"network-get-interfaces","parameters":{"node":1,"vmid":1},"protected
-":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/cloudinit":{"name":"cloudinit_pending","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GE
-T /nodes/{node}/qemu/{vmid}/cloudinit/dump":{"name":"cloudinit_generated_config_dump","parameters":{"node":1,"type":{"enum":["user","network","meta"],"type":"st
-ring"},"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/config":{"name":"vm_config","parameters":{"current":1,"node":1,"snapshot":1,"vmi
-d":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/feature":{"name":"vm_feature","parameters":{"feature":1,"node":1,"snapname":{"format":"pve-
-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewall":
-{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/aliases":{"name":"get_aliases","parameter
-s":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1,"node":
-1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset":{"name":"ipset_index","parameters":{"node":1,"vmid":1},"protected":0,"p
-roxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"get_ipset","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},
-"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"read_ip","parameters":{"cidr":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},
-"GET /nodes/{node}/qemu/{vmid}/firewall/log":{"name":"log","parameters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typete
-xt":"<integer> (0 - N)"},"until":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewall/options":{"name":"get_options","parameters"
-:{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewall/refs":{"name":"refs","parameters":{"node":1,"type":{"enum":["alias"
-,"ipset"],"optional":1,"type":"string"},"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/rules":{"name":"get_rules","parameters":
-{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1,"vmid":
-1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/migrate":{"name":"migrate_vm_precondition","parameters":{"node":1,"target":1,"vmid":1},"protecte
-d":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/pending":{"name":"vm_pending","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes
-/{node}/qemu/{vmid}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/qemu/{vmid
-}/snapshot":{"name":"snapshot_list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config":
-{"name":"get_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/status/current":{"nam
-e":"vm_status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/query-url-metadata":{"name":"query_url_metadata","parameters"
-:{"node":1,"url":1,"verify-certificates":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/replication":{"name":"status","parameters":{"guest":{"format":"pv
-e-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"},"node":1},"protected":1,"proxyto":"node"},"GET
- /nodes/{node}/report":{"name":"report","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/rrddata":{"name":"rrddata","parameters":{"cf"
-:1,"node":1,"timeframe":{"enum":["hour","day","week","month","year","decade"],"type":"string"}},"protected":1,"proxyto":null},"GET /nodes/{node}/scan":{"name":"
-index","parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/scan/cifs":{"name":"cifsscan","parameters":{"domain":{"optional":1,"type":"strin
-g","typetext":"<string>"},"node":1,"password":1,"server":{"format":"pve-storage-server","type":"string","typetext":"<string>"},"username":1},"protected":1,"prox
-yto":"node"},"GET /nodes/{node}/scan/iscsi":{"name":"iscsiscan","parameters":{"node":1,"portal":{"format":"pve-storage-portal-dns","type":"string","typetext":"<
-string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/lvm":{"name":"lvmscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{n
-ode}/scan/lvmthin":{"name":"lvmthinscan","parameters":{"node":1,"vg":{"maxLength":100,"pattern":"[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]+","type":"string"}}
-,"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/nfs":{"name":"nfsscan","parameters":{"node":1,"server":{"format":"pve-storage-server","type":"string","
-typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/zfs":{"name":"zfsscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"G
-ET /nodes/{node}/sdn":{"name":"sdnindex","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/sdn/vnets/{vnet}":{"name":"diridx","paramete
-rs":{"node":1,"vnet":1},"protected":0,"proxyto":null},"GET /nodes/{node}/sdn/zones":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET
- /nodes/{node}/sdn/zones/{zone}":{"name":"diridx","parameters":{"node":1,"zone":1},"protected":0,"proxyto":null},"GET /nodes/{node}/sdn/zones/{zone}/bridges":{"
-name":"bridges","parameters":{"node":1,"zone":{"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sdn/zones/{zone}/conte
-nt":{"name":"index","parameters":{"node":1,"zone":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/services":{"name":"index","parameters":{"node":1},"prote
-cted":1,"proxyto":"node"},"GET /nodes/{node}/storage":{"name":"index","parameters":{"content":1,"enabled":{"default":0,"optional":1,"type":"boolean","typetext":
-"<boolean>"},"format":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"storage":1,"target":1},"protected":1,"proxyto":"node"},"GET /
-nodes/{node}/storage/{storage}/content":{"name":"index","parameters":{"content":{"format":"pve-storage-content","optional":1,"type":"string","typetext":"<string
->"},"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"opti
-onal":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/content/{volume}":{"nam
-e":"info","parameters":{"node":1,"storage":1,"volume":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/prunebackups":{"name":"dryrun","pa
-rameters":{"node":1,"prune-backups":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"type":{"enum":["qemu","lxc"],"optional":1
-,"type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protec
-ted":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"storage":{"format":"pve-storage-id","typ
-e":"string","typetext":"<storage ID>"},"timeframe":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/status":{"name":"read_status","parame
-ters":{"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/subscription
-":{"name":"get","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/syslog":{"name":"syslog","parameters":{"limit":1,"node":1,"service":{
-"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"since":{"optional":1,"pattern":"^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\\d{2}(:\\d{2})?)?$","type":"
-string"},"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":{"optional":1,"pattern":"^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\\d{2
-}(:\\d{2})?)?$","type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/vncwebsocket":{"name":"vncwebsocket","parameters":{"node":1,"port":{"maximu
-m":5999,"minimum":5900,"type":"integer","typetext":"<integer> (5900 - 5999)"},"vncticket":1},"protected":0,"proxyto":null},"GET /nodes/{node}/vzdump/defaults":{
-"name":"defaults","parameters":{"node":1,"storage":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/vzdump/extractconfig":{"name":"extractconfig","paramete
-rs":{"node":1,"volume":1},"protected":1,"proxyto":"node"},"GET /storage":{"name":"index","parameters":{"type":{"enum":["btrfs","cephfs","cifs","dir","esxi","isc
-si","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfspool"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /storage/{storage}":{"nam
-e":"read","parameters":{"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}},"protected":0,"proxyto":null},"POST /access/domains":{"
-name":"create","parameters":{"acr-values":1,"autocreate":1,"base_dn":1,"bind_dn":1,"capath":1,"case-sensitive":1,"cert":1,"certkey":1,"check-connection":1,"clie
-nt-id":1,"client-key":1,"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"default":1,"domain":1,"filter":1,"group_classes":1,"gro
-up_dn":1,"group_filter":1,"group_name_attr":1,"groups-autocreate":1,"groups-claim":1,"groups-overwrite":1,"issuer-url":1,"mode":{"default":"ldap","enum":["ldap"
-,"ldaps","ldap+starttls"],"optional":1,"type":"string"},"password":1,"port":1,"prompt":1,"query-userinfo":1,"realm":1,"scopes":1,"secure":1,"server1":1,"server2
-":1,"sslversion":1,"sync-defaults-options":1,"sync_attributes":1,"tfa":1,"type":{"enum":["ad","ldap","openid","pam","pve"],"type":"string"},"user_attr":1,"user_
-classes":1,"username-claim":{"optional":1,"type":"string","typetext":"<string>"},"verify":1},"protected":1,"proxyto":null},"POST /access/domains/{realm}/sync":{
-"name":"sync","parameters":{"dry-run":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"enable-new":1,"full":1,"purge":1,"realm":1,"remove-van
-ished":1,"scope":1},"protected":1,"proxyto":null},"POST /access/openid/auth-url":{"name":"auth_url","parameters":{"realm":1,"redirect-url":1},"protected":1,"pro
-xyto":null},"POST /access/openid/login":{"name":"login","parameters":{"code":{"maxLength":4096,"type":"string","typetext":"<string>"},"redirect-url":1,"state":{
-"maxLength":1024,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cluster/backup":{"name":"create_job","parameters":{"all":1,"bwlimi
-t":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<s
-tring>"},"compress":1,"dow":{"default":"mon,tue,wed,thu,fri,sat,sun","format":"pve-day-of-week-list","optional":1,"type":"string","typetext":"<string>"},"dumpdi
-r":1,"enabled":1,"exclude":1,"exclude-path":1,"fleecing":1,"id":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"ionice":1,"lockwai
-t":1,"mailnotification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"n
-otification-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backup
-s","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep
--yearly=<N>]"},"quiet":1,"remove":1,"repeat-missed":1,"schedule":{"format":"pve-calendar-event","maxLength":128,"optional":1,"type":"string","typetext":"<string
->"},"script":1,"starttime":1,"stdexcludes":1,"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetex
-t":"<string>"},"zstd":1},"protected":1,"proxyto":null},"POST /cluster/config":{"name":"create","parameters":{"clustername":{"format":"pve-node","maxLength":15,"
-type":"string","typetext":"<string>"},"link[n]":1,"nodeid":1,"token-coefficient":{"default":125,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> 
-(0 - N)"},"votes":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"}},"protected":1,"proxyto":null},"POST /cluster/config/join":{"name":
-"join","parameters":{"fingerprint":{"pattern":"([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}","type":"string"},"force":1,"hostname":{"type":"string","typetext":"<string>"
-},"link[n]":1,"nodeid":1,"password":{"maxLength":128,"type":"string","typetext":"<string>"},"votes":1},"protected":1,"proxyto":null},"POST /cluster/config/nodes
-/{node}":{"name":"addnode","parameters":{"apiversion":{"optional":1,"type":"integer","typetext":"<integer>"},"force":1,"link[n]":1,"new_node_ip":{"format":"ip",
-"optional":1,"type":"string","typetext":"<string>"},"node":1,"nodeid":1,"votes":1},"protected":1,"proxyto":null},"POST /cluster/firewall/aliases":{"name":"creat
-e_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"name":1},"protected":1,"proxyto":null},"POST /cluster/fir
-ewall/groups":{"name":"create_security_group","parameters":{"comment":1,"digest":1,"group":1,"rename":{"maxLength":18,"minLength":2,"optional":1,"pattern":"[A-Z
-a-z][A-Za-z0-9\\-\\_]+","type":"string"}},"protected":1,"proxyto":null},"POST /cluster/firewall/groups/{group}":{"name":"create_rule","parameters":{"action":1,"
-comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"group":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protec
-ted":1,"proxyto":null},"POST /cluster/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest":1,"name":1,"rename":1},"protected":1,"proxyto":n
-ull},"POST /cluster/firewall/ipset/{name}":{"name":"create_ip","parameters":{"cidr":1,"comment":1,"name":1,"nomatch":1},"protected":1,"proxyto":null},"POST /clu
-ster/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro"
-:1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":null},"POST /cluster/ha/groups":{"name":"create","parameters":{"comment":{"maxLength
-":4096,"optional":1,"type":"string","typetext":"<string>"},"group":{"format":"pve-configid","type":"string","typetext":"<string>"},"nodes":{"format":"pve-ha-nod
-e-list","optional":0,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"nofailback":1,"restricted":1,"type":{"enum":["group"],"optional":1,"type":"
-string"}},"protected":1,"proxyto":null},"POST /cluster/ha/resources":{"name":"create","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","ty
-petext":"<string>"},"failback":1,"group":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"max_relocate":1,"max_restart":1,"sid":1,"
-state":1,"type":{"enum":["ct","vm"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"POST /cluster/ha/resources/{sid}/migrate":{"name":"migrate","p
-arameters":{"node":1,"sid":1},"protected":1,"proxyto":null},"POST /cluster/ha/resources/{sid}/relocate":{"name":"relocate","parameters":{"node":1,"sid":1},"prot
-ected":1,"proxyto":null},"POST /cluster/ha/rules":{"name":"create_rule","parameters":{"affinity":{"enum":["positive","negative"],"optional":1,"type":"string"},"
-comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"disable":1,"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","ty
-petext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"resources":{"format":"pve-ha-resource-id-list","optional":0,"type":"string","typetext":"<type>:<name>{,<type>:<name
->}*"},"rule":1,"strict":1,"type":{"enum":["node-affinity","resource-affinity"],"type":"string"}},"protected":1,"proxyto":null},"POST /cluster/jobs/realm-sync/{i
-d}":{"name":"create_job","parameters":{"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"enable-new":1,"enabled":1,"id":{"format":
-"pve-configid","maxLength":64,"type":"string","typetext":"<string>"},"realm":{"format":"pve-realm","maxLength":32,"optional":1,"type":"string","typetext":"<stri
-ng>"},"remove-vanished":1,"schedule":1,"scope":1},"protected":1,"proxyto":null},"POST /cluster/metrics/server/{id}":{"name":"create","parameters":{"api-path-pre
-fix":1,"bucket":1,"disable":1,"id":1,"influxdbproto":1,"max-body-size":1,"mtu":{"default":1500,"maximum":65536,"minimum":512,"optional":1,"type":"integer","type
-text":"<integer> (512 - 65536)"},"organization":1,"otel-compression":1,"otel-headers":1,"otel-max-body-size":1,"otel-path":1,"otel-protocol":1,"otel-resource-at
-tributes":1,"otel-timeout":1,"otel-verify-ssl":1,"path":1,"port":{"maximum":65536,"minimum":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"proto":{"enu
-m":["udp","tcp"],"optional":1,"type":"string"},"server":{"format":"address","type":"string","typetext":"<string>"},"timeout":{"default":1,"minimum":0,"optional"
-:1,"type":"integer","typetext":"<integer> (0 - N)"},"token":1,"type":{"enum":["graphite","influxdb","opentelemetry"],"format":"pve-configid","type":"string"},"v
-erify-certificate":1},"protected":1,"proxyto":null},"POST /cluster/sdn/lock":{"name":"lock","parameters":{"allow-pending":{"default":0,"optional":1,"type":"bool
-ean","typetext":"<boolean>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/rollback":{"name":"rollback","parameters":{"lock-token":1,"release-lock":1},"prot
-ected":1,"proxyto":null},"POST /cluster/sdn/vnets":{"name":"create","parameters":{"alias":1,"isolate-ports":1,"lock-token":1,"tag":{"maximum":16777215,"minimum"
-:1,"optional":1,"type":"integer","typetext":"<integer> (1 - 16777215)"},"type":{"enum":["vnet"],"optional":1,"type":"string"},"vlanaware":1,"vnet":1,"zone":{"op
-tional":0,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/firewall/rules":{"name":"create_rule","parameter
-s":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1,"v
-net":1},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/ips":{"name":"ipcreate","parameters":{"ip":1,"mac":1,"vnet":1,"zone":1},"protected":1,"pro
-xyto":null},"POST /cluster/sdn/vnets/{vnet}/subnets":{"name":"create","parameters":{"dhcp-dns-server":1,"dhcp-range":1,"dnszoneprefix":1,"gateway":{"format":"ip
-","optional":1,"type":"string","typetext":"<string>"},"lock-token":1,"snat":1,"subnet":1,"type":{"enum":["subnet"],"type":"string"},"vnet":{"optional":0,"type":
-"string","typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/zones":{"name":"create","parameters":{"advertise-subnets":1,"bridge":1,"bridge
--disable-mac-learning":1,"controller":1,"dhcp":{"enum":["dnsmasq"],"optional":1,"type":"string"},"disable-arp-nd-suppression":1,"dns":1,"dnszone":1,"dp-id":1,"e
-xitnodes":1,"exitnodes-local-routing":1,"exitnodes-primary":1,"fabric":1,"ipam":1,"lock-token":1,"mac":{"format":"mac-addr","optional":1,"type":"string","typete
-xt":"<string>"},"mtu":{"optional":1,"type":"integer","typetext":"<integer>"},"nodes":1,"peers":1,"reversedns":1,"rt-import":1,"tag":1,"type":{"enum":["evpn","fa
-ucet","qinq","simple","vlan","vxlan"],"format":"pve-configid","type":"string"},"vlan-protocol":1,"vrf-vxlan":1,"vxlan-port":1,"zone":1},"protected":1,"proxyto":
-null},"POST /nodes/{node}/aplinfo":{"name":"apl_download","parameters":{"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"}
-,"template":{"maxLength":255,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/apt/update":{"name":"update_database","
-parameters":{"node":1,"notify":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"quiet":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}
-/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"
-node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/hosts":{"name":"write_etc_hosts","parameters":{"dat
-a":{"type":"string","typetext":"<string>"},"digest":1,"node":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc":{"name":"create_vm","parameters":{"arch
-":{"default":"amd64","enum":["amd64","i386","arm64","armhf","riscv32","riscv64"],"optional":1,"type":"string"},"bwlimit":{"default":"restore limit from datacent
-er or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"cmode":1,"console":1,"cores":{"maximum":8192,"minimum":1,"optio
-nal":1,"type":"integer","typetext":"<integer> (1 - 8192)"},"cpulimit":{"default":0,"maximum":8192,"minimum":0,"optional":1,"type":"number","typetext":"<number> 
-(0 - 8192)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":500000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000
-0)"},"debug":1,"dev[n]":1,"entrypoint":1,"env":1,"features":1,"force":1,"ha-managed":1,"hookscript":1,"hostname":1,"ignore-unpack-errors":{"optional":1,"type":"
-boolean","typetext":"<boolean>"},"lock":{"enum":["backup","create","destroyed","disk","fstrim","migrate","mounted","rollback","snapshot","snapshot-delete"],"opt
-ional":1,"type":"string"},"memory":{"default":512,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - N)"},"mp[n]":1,"nameserver":{"format":"
-lxc-ip-with-ll-iface-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"optional":1,"pattern":"[-_.\\w\\d]+","type":"strin
-g"},"firewall":{"optional":1,"type":"boolean"},"gw":{"format":"ipv4","optional":1,"type":"string"},"gw6":{"format":"ipv6","optional":1,"type":"string"},"host-ma
-naged":{"optional":1,"type":"boolean"},"hwaddr":{"format":"mac-addr","optional":1,"type":"string"},"ip":{"format":"pve-ipv4-config","optional":1,"type":"string"
-},"ip6":{"format":"pve-ipv6-config","optional":1,"type":"string"},"link_down":{"optional":1,"type":"boolean"},"mtu":{"maximum":65535,"minimum":64,"optional":1,"
-type":"integer"},"name":{"pattern":"[-_.\\w\\d]+","type":"string"},"rate":{"optional":1,"type":"number"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"
-integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:;\\d+)*)","type":"string"},"type":{"enum":["veth"],"optional":1,"type":"string"}},"optional":1,"type":"str
-ing","typetext":"name=<string> [,bridge=<bridge>] [,firewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwaddr=<XX:XX:XX:XX:XX:XX>]
- [,ip=<(IPv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|auto|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vla
-nid...]>] [,type=<veth>]"},"node":1,"onboot":1,"ostemplate":{"maxLength":255,"type":"string","typetext":"<string>"},"ostype":{"enum":["debian","devuan","ubuntu"
-,"centos","fedora","opensuse","archlinux","alpine","gentoo","nixos","unmanaged"],"optional":1,"type":"string"},"password":{"minLength":5,"optional":1,"type":"st
-ring","typetext":"<string>"},"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"protection":1,"restore":{"optional":1,"type":"bo
-olean","typetext":"<boolean>"},"rootfs":1,"searchdomain":{"format":"dns-name-list","optional":1,"type":"string","typetext":"<string>"},"ssh-public-keys":{"optio
-nal":1,"type":"string","typetext":"<string>"},"start":1,"startup":1,"storage":{"default":"local","format":"pve-storage-id","optional":1,"type":"string","typetex
-t":"<storage ID>"},"swap":1,"tags":1,"template":1,"timezone":1,"tty":1,"unique":1,"unprivileged":1,"unused[n]":{"format":{"volume":{"default_key":1,"format":"pv
-e-volume-id","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{v
-mid}/clone":{"name":"clone_vm","parameters":{"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","ty
-petext":"<number> (0 - N)"},"full":1,"hostname":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"newid":1,"node":1,"pool":{"format":"pv
-e-poolid","optional":1,"type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<strin
-g>"},"storage":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/firewall/aliases":{"name":"create_alias","parameters":{"cid
-r":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vm
-id}/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"POST /node
-s/{node}/lxc/{vmid}/firewall/ipset/{name}":{"name":"create_ip","parameters":{"cidr":1,"comment":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto
-":null},"POST /nodes/{node}/lxc/{vmid}/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp
--type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{v
-mid}/migrate":{"name":"migrate_vm","parameters":{"bwlimit":{"default":"migrate limit from datacenter or storage config","minimum":"0","optional":1,"type":"numbe
-r","typetext":"<number> (0 - N)"},"node":1,"online":1,"restart":{"optional":1,"type":"boolean","typetext":"<boolean>"},"target":{"format":"pve-node","type":"str
-ing","typetext":"<string>"},"target-storage":{"format":"storage-pair-list","optional":1,"type":"string","typetext":"<string>"},"timeout":{"default":180,"optiona
-l":1,"type":"integer","typetext":"<integer>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/move_volume":{"name":"move_volume","param
-eters":{"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"delete":
-{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"node":1,"storag
-e":1,"target-digest":1,"target-vmid":1,"target-volume":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","mp13"
-,"mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35","mp36
-","mp37","mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58","mp5
-9","mp60","mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81","mp
-82","mp83","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103","mp10
-4","mp105","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123","mp12
-4","mp125","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143","mp14
-4","mp145","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163","mp16
-4","mp165","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183","mp18
-4","mp185","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203","mp20
-4","mp205","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223","mp22
-4","mp225","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243","mp24
-4","mp245","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused5","unused6"
-,"unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused2
-1","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","un
-used36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50
-","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unu
-sed65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79"
-,"unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unus
-ed94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107","un
-used108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused
-121","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unused134"
-,"unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147","un
-used148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused
-161","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unused174"
-,"unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187","un
-used188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused
-201","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unused214"
-,"unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227","un
-used228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused
-241","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unused254"
-,"unused255"],"optional":1,"type":"string"},"vmid":1,"volume":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12"
-,"mp13","mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35
-","mp36","mp37","mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp5
-8","mp59","mp60","mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp
-81","mp82","mp83","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103
-","mp104","mp105","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123
-","mp124","mp125","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143
-","mp144","mp145","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163
-","mp164","mp165","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183
-","mp184","mp185","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203
-","mp204","mp205","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223
-","mp224","mp225","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243
-","mp244","mp245","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused5","u
-nused6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","
-unused21","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused
-35","unused36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","u
-nused50","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused6
-4","unused65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","un
-used79","unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93
-","unused94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused1
-07","unused108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120",
-"unused121","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unu
-sed134","unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused1
-47","unused148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160",
-"unused161","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unu
-sed174","unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused1
-87","unused188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200",
-"unused201","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unu
-sed214","unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused2
-27","unused228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240",
-"unused241","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unu
-sed254","unused255"],"type":"string"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/snapshot":{"name":"snapshot","parameters":{"node":1,"snapn
-ame":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapnam
-e":1,"start":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"v
-mid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/resume":{"name":"vm_resume","parameters":{"node":1,"vmid":1},"protected":1,"proxyt
-o":"node"},"POST /nodes/{node}/lxc/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":1,"node":1,"timeout":{"default":60,"minimum":0,"optio
-nal":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/start":{"name":"vm_start
-","parameters":{"debug":1,"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/stop":{"name":"vm_stop","paramet
-ers":{"node":1,"overrule-shutdown":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/suspend":{"name":"vm_suspend",
-"parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/template":{"name":"template","parameters":{"node":1,"vmid":1},"p
-rotected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/termproxy":{"name":"termproxy","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":null},"POST
- /nodes/{node}/migrateall":{"name":"migrateall","parameters":{"max-workers":1,"maxworkers":{"maximum":64,"minimum":1,"optional":1,"type":"integer","typetext":"<
-integer> (1 - 64)"},"node":1,"target":{"format":"pve-node","type":"string","typetext":"<string>"},"vms":1,"with-local-disks":1},"protected":1,"proxyto":"node"},
-"POST /nodes/{node}/network":{"name":"create_network","parameters":{"address":1,"address6":1,"autostart":{"optional":1,"type":"boolean","typetext":"<boolean>"},
-"bond-primary":1,"bond_mode":1,"bond_xmit_hash_policy":1,"bridge_ports":1,"bridge_vids":1,"bridge_vlan_aware":1,"cidr":{"format":"CIDRv4","optional":1,"type":"s
-tring","typetext":"<string>"},"cidr6":1,"comments":1,"comments6":1,"gateway":1,"gateway6":1,"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":"s
-tring","typetext":"<string>"},"mtu":1,"netmask":1,"netmask6":1,"node":1,"ovs_bonds":1,"ovs_bridge":1,"ovs_options":1,"ovs_ports":1,"ovs_tag":1,"slaves":1,"type"
-:{"enum":["bridge","bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","unknown"],"type":"string"},"vlan-id":1,"vlan-raw-de
-vice":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu":{"name":"create_vm","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"
-arch":1,"archive":{"maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"args":1,"audio0":1,"autostart":1,"balloon":1,"bios":1,"boot":1,"bootdisk
-":1,"bwlimit":{"default":"restore limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"cdrom":1
-,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"efidisk0":1,"force":1,"freeze":1,"ha-managed":1,"h
-ookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-working-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboar
-d":1,"kvm":1,"live-restore":{"optional":1,"type":"boolean","typetext":"<boolean>"},"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"migrate_s
-peed":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"osty
-pe":1,"parallel[n]":1,"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"protection":1,"reboot":1,"rng0":1,"sata[n]":1,"scsi[n]"
-:1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"start":1,"startdate":1,"startup":1,"
-storage":1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unique":1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":
-1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent":{"name":"agent","parameters":{"command":{"enu
-m":["fsfreeze-freeze","fsfreeze-status","fsfreeze-thaw","fstrim","get-fsinfo","get-host-name","get-memory-block-info","get-memory-blocks","get-osinfo","get-time
-","get-timezone","get-users","get-vcpus","info","network-get-interfaces","ping","shutdown","suspend-disk","suspend-hybrid","suspend-ram"],"type":"string"},"node
-":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/exec":{"name":"exec","parameters":{"command":{"items":{"type":"string"},"typ
-e":"array","typetext":"<array>"},"input-data":{"maxLength":65536,"optional":1,"type":"string","typetext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":
-"node"},"POST /nodes/{node}/qemu/{vmid}/agent/file-write":{"name":"file-write","parameters":{"content":{"maxLength":61440,"type":"string","typetext":"<string>"}
-,"encode":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"file":1,"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qem
-u/{vmid}/agent/fsfreeze-freeze":{"name":"fsfreeze-freeze","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent
-/fsfreeze-status":{"name":"fsfreeze-status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw
-":{"name":"fsfreeze-thaw","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fstrim":{"name":"fstrim","param
-eters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/ping":{"name":"ping","parameters":{"node":1,"vmid":1},"protecte
-d":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/set-user-password":{"name":"set-user-password","parameters":{"crypted":{"default":0,"optional":1,"t
-ype":"boolean","typetext":"<boolean>"},"node":1,"password":{"maxLength":1024,"minLength":5,"type":"string","typetext":"<string>"},"username":{"type":"string","t
-ypetext":"<string>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/shutdown":{"name":"shutdown","parameters":{"node":1,"vmid":
-1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/suspend-disk":{"name":"suspend-disk","parameters":{"node":1,"vmid":1},"protected":1,"pr
-oxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/suspend-hybrid":{"name":"suspend-hybrid","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"
-POST /nodes/{node}/qemu/{vmid}/agent/suspend-ram":{"name":"suspend-ram","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qem
-u/{vmid}/clone":{"name":"clone_vm","parameters":{"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer
-","typetext":"<integer> (0 - N)"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"full":1,"name":{"format":"dns-name","optional":1,"type"
-:"string","typetext":"<string>"},"newid":1,"node":1,"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"snapname":{"format":"pve-
-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"storage":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node
-}/qemu/{vmid}/config":{"name":"update_vm_async","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"args":1,"audio0":1,"autostart"
-:1,"background_delay":{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 30)"},"balloon":1,"bios":1,"boot":1,"bootdisk":1,"cdrom
-":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"delete":1,"digest":{"maxLength":40,"optional":1
-,"type":"string","typetext":"<string>"},"efidisk0":1,"force":1,"freeze":1,"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-working-sto
-rage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"mig
-rate_speed":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1
-,"ostype":1,"parallel[n]":1,"protection":1,"reboot":1,"revert":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"skiplock
-":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"startdate":1,"startup":1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unused[
-n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"POST /no
-des/{node}/qemu/{vmid}/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"na
-me":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest"
-:1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"create_ip","parameters":
-{"cidr":1,"comment":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/rules":{"name":"create_rule
-","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"source":1,
-"sport":1,"type":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/migrate":{"name":"migrate_vm","parameters":{"bwlimit":{"default":"mig
-rate limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"force":1,"migration_network":1,"migra
-tion_type":1,"node":1,"online":1,"target":{"format":"pve-node","type":"string","typetext":"<string>"},"targetstorage":1,"vmid":1,"with-conntrack-state":1,"with-
-local-disks":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/move_disk":{"name":"move_vm_disk","parameters":{"bwlimit":{"default":"move limit
- from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"delete":{"default":0,"optional":1,"type":"boole
-an","typetext":"<boolean>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","sc
-si1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","
-scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","v
-irtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk
-0","tpmstate0","unused0","unused1","unused2","unused3","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","
-unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21","unused22","unused23","unused24","unused25","unused26","unused27","unused
-28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unused36","unused37","unused38","unused39","unused40","unused41","unused42","u
-nused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50","unused51","unused52","unused53","unused54","unused55","unused56","unused5
-7","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unused65","unused66","unused67","unused68","unused69","unused70","unused71","un
-used72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","unused80","unused81","unused82","unused83","unused84","unused85","unused86
-","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused94","unused95","unused96","unused97","unused98","unused99","unused100","un
-used101","unused102","unused103","unused104","unused105","unused106","unused107","unused108","unused109","unused110","unused111","unused112","unused113","unused
-114","unused115","unused116","unused117","unused118","unused119","unused120","unused121","unused122","unused123","unused124","unused125","unused126","unused127"
-,"unused128","unused129","unused130","unused131","unused132","unused133","unused134","unused135","unused136","unused137","unused138","unused139","unused140","un
-used141","unused142","unused143","unused144","unused145","unused146","unused147","unused148","unused149","unused150","unused151","unused152","unused153","unused
-154","unused155","unused156","unused157","unused158","unused159","unused160","unused161","unused162","unused163","unused164","unused165","unused166","unused167"
-,"unused168","unused169","unused170","unused171","unused172","unused173","unused174","unused175","unused176","unused177","unused178","unused179","unused180","un
-used181","unused182","unused183","unused184","unused185","unused186","unused187","unused188","unused189","unused190","unused191","unused192","unused193","unused
-194","unused195","unused196","unused197","unused198","unused199","unused200","unused201","unused202","unused203","unused204","unused205","unused206","unused207"
-,"unused208","unused209","unused210","unused211","unused212","unused213","unused214","unused215","unused216","unused217","unused218","unused219","unused220","un
-used221","unused222","unused223","unused224","unused225","unused226","unused227","unused228","unused229","unused230","unused231","unused232","unused233","unused
-234","unused235","unused236","unused237","unused238","unused239","unused240","unused241","unused242","unused243","unused244","unused245","unused246","unused247"
-,"unused248","unused249","unused250","unused251","unused252","unused253","unused254","unused255"],"type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"opti
-onal":1,"type":"string"},"node":1,"storage":1,"target-digest":1,"target-disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi
-5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23"
-,"scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virti
-o9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0","unused0","unused1"
-,"unused2","unused3","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","u
-nused17","unused18","unused19","unused20","unused21","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused3
-1","unused32","unused33","unused34","unused35","unused36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","un
-used46","unused47","unused48","unused49","unused50","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60
-","unused61","unused62","unused63","unused64","unused65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unu
-sed75","unused76","unused77","unused78","unused79","unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89"
-,"unused90","unused91","unused92","unused93","unused94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","
-unused104","unused105","unused106","unused107","unused108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unus
-ed117","unused118","unused119","unused120","unused121","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused13
-0","unused131","unused132","unused133","unused134","unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","
-unused144","unused145","unused146","unused147","unused148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unus
-ed157","unused158","unused159","unused160","unused161","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused17
-0","unused171","unused172","unused173","unused174","unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","
-unused184","unused185","unused186","unused187","unused188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unus
-ed197","unused198","unused199","unused200","unused201","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused21
-0","unused211","unused212","unused213","unused214","unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","
-unused224","unused225","unused226","unused227","unused228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unus
-ed237","unused238","unused239","unused240","unused241","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused25
-0","unused251","unused252","unused253","unused254","unused255"],"optional":1,"type":"string"},"target-vmid":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /n
-odes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot","parameters":{"node":1,"snapname":1,"vmid":1,"vmstate":{"optional":1,"type":"boolean","typetext":"<boolean>
-"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapname":1,"start"
-:1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"vmid":1},"pr
-otected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/reset":{"name":"vm_reset","parameters":{"node":1,"skiplock":1,"vmid":1},"protected":1,"proxy
-to":"node"},"POST /nodes/{node}/qemu/{vmid}/status/resume":{"name":"vm_resume","parameters":{"nocheck":{"optional":1,"type":"boolean","typetext":"<boolean>"},"n
-ode":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":1
-,"keepActive":1,"node":1,"skiplock":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/start":{"name":"vm_start","pa
-rameters":{"force-cpu":{"optional":1,"type":"string","typetext":"<string>"},"machine":1,"migratedfrom":1,"migration_network":1,"migration_type":1,"nets-host-mtu
-":{"optional":1,"pattern":"net\\d+=\\d+(,net\\d+=\\d+)*","type":"string"},"node":1,"skiplock":1,"stateuri":{"maxLength":128,"optional":1,"type":"string","typete
-xt":"<string>"},"targetstorage":1,"timeout":{"default":"max(30, vm memory in GiB)","minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vm
-id":1,"with-conntrack-state":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/stop":{"name":"vm_stop","parameters":{"keepActive":1,"mig
-ratedfrom":1,"node":1,"overrule-shutdown":1,"skiplock":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/suspend":{
-"name":"vm_suspend","parameters":{"node":1,"skiplock":1,"statestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"todis
-k":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/template":{"name
-":"template","parameters":{"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10",
-"scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28
-","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio
-13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"optional":1,"type":"string"},"node":1,"vmid":1},"protected":1
-,"proxyto":"node"},"POST /nodes/{node}/startall":{"name":"startall","parameters":{"force":{"default":"off","optional":1,"type":"boolean","typetext":"<boolean>"}
-,"max-workers":1,"node":1,"vms":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/status":{"name":"node_cmd","parameters":{"command":{"enum":["reboot","shu
-tdown"],"type":"string"},"node":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/stopall":{"name":"stopall","parameters":{"force-stop":{"default":1,"optio
-nal":1,"type":"boolean","typetext":"<boolean>"},"max-workers":1,"node":1,"timeout":{"default":180,"maximum":7200,"minimum":0,"optional":1,"type":"integer","type
-text":"<integer> (0 - 7200)"},"vms":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/content":{"name":"create","parameters":{"filename":
-{"type":"string","typetext":"<string>"},"format":1,"node":1,"size":{"pattern":"\\d+[MG]?","type":"string"},"storage":{"format":"pve-storage-id","type":"string",
-"typetext":"<storage ID>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/download-url":{"name":"download_url","parameters":{"c
-hecksum":1,"checksum-algorithm":1,"compression":{"enum":null,"optional":1,"type":"string","typetext":"<string>"},"content":{"enum":["iso","vztmpl","import"],"fo
-rmat":"pve-storage-content","type":"string"},"filename":1,"node":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"url":1,"veri
-fy-certificates":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/upload":{"name":"upload","parameters":{"checksum":1,"checksum-algorith
-m":1,"content":{"enum":["iso","vztmpl","import"],"format":"pve-storage-content","type":"string"},"filename":1,"node":1,"storage":{"format":"pve-storage-id","typ
-e":"string","typetext":"<storage ID>"},"tmpfilename":{"optional":1,"pattern":"/var/tmp/pveupload-[0-9a-f]+","type":"string"}},"protected":1,"proxyto":null},"POS
-T /nodes/{node}/termproxy":{"name":"termproxy","parameters":{"cmd":1,"cmd-opts":1,"node":1},"protected":1,"proxyto":null},"POST /nodes/{node}/vncshell":{"name":
-"vncshell","parameters":{"cmd":1,"cmd-opts":1,"height":{"maximum":2160,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - 2160)"},"node":1,"
-websocket":{"optional":1,"type":"boolean","typetext":"<boolean>"},"width":{"maximum":4096,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 -
- 4096)"}},"protected":1,"proxyto":null},"POST /nodes/{node}/vzdump":{"name":"vzdump","parameters":{"all":1,"bwlimit":{"default":0,"minimum":0,"optional":1,"type
-":"integer","typetext":"<integer> (0 - N)"},"compress":1,"dumpdir":1,"exclude":1,"exclude-path":1,"fleecing":1,"ionice":1,"job-id":{"maxLength":50,"optional":1,
-"pattern":"\\S+","type":"string"},"lockwait":1,"mailnotification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","t
-ypetext":"<string>"},"notes-template":1,"notification-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"de
-fault":"keep-all=1","format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,k
-eep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"quiet":1,"remove":1,"script":1,"stdexcludes":1,"stdout":{"optional":1,"type":"boolean","typetext":"<bo
-olean>"},"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected"
-:1,"proxyto":"node"},"POST /storage":{"name":"create","parameters":{"authsupported":{"optional":1,"type":"string","typetext":"<string>"},"base":{"format":"pve-v
-olume-id","optional":1,"type":"string","typetext":"<string>"},"blocksize":1,"bwlimit":1,"comstar_hg":1,"comstar_tg":1,"content":1,"content-dirs":1,"create-base-
-path":1,"create-subdirs":1,"data-pool":1,"datastore":{"optional":1,"type":"string","typetext":"<string>"},"disable":1,"domain":{"maxLength":256,"optional":1,"ty
-pe":"string","typetext":"<string>"},"encryption-key":1,"export":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"fingerprint":1
-,"format":1,"fs-name":1,"fuse":1,"is_mountpoint":1,"iscsiprovider":{"optional":1,"type":"string","typetext":"<string>"},"keyring":1,"krbd":1,"lio_tpg":1,"master
--pubkey":1,"max-protected-backups":1,"mkdir":1,"monhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,"nowritecache":1,"options":1,"password":{"maxLength"
-:256,"optional":1,"type":"string","typetext":"<string>"},"path":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"pool":1,"port"
-:1,"portal":{"format":"pve-storage-portal-dns","optional":1,"type":"string","typetext":"<string>"},"preallocation":1,"prune-backups":1,"saferemove":1,"saferemov
-e-stepsize":1,"saferemove_throughput":1,"server":1,"share":{"optional":1,"type":"string","typetext":"<string>"},"shared":1,"skip-cert-verification":1,"smbversio
-n":1,"snapshot-as-volume-chain":1,"sparse":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"subdir":1,"tagged_only":1,"target"
-:{"optional":1,"type":"string","typetext":"<string>"},"thinpool":{"format":"pve-storage-vgname","optional":1,"type":"string","typetext":"<string>"},"type":{"enu
-m":["btrfs","cephfs","cifs","dir","esxi","iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfspool"],"type":"string"},"username":1,"vgname":{"forma
-t":"pve-storage-vgname","optional":1,"type":"string","typetext":"<string>"},"zfs-base-path":1},"protected":1,"proxyto":null},"PUT /access/domains/{realm}":{"nam
-e":"update","parameters":{"acr-values":1,"autocreate":1,"base_dn":1,"bind_dn":1,"capath":1,"case-sensitive":1,"cert":1,"certkey":1,"check-connection":1,"client-
-id":1,"client-key":1,"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"default":1,"delete":{"format":"pve-configid-list","maxLeng
-th":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"domain":1,"filter":1,"group_classes":1,"group_dn":1,"group_filter":1,"group_name_attr":
-1,"groups-autocreate":1,"groups-claim":1,"groups-overwrite":1,"issuer-url":1,"mode":{"default":"ldap","enum":["ldap","ldaps","ldap+starttls"],"optional":1,"type
-":"string"},"password":1,"port":1,"prompt":1,"query-userinfo":1,"realm":1,"scopes":1,"secure":1,"server1":1,"server2":1,"sslversion":1,"sync-defaults-options":1
-,"sync_attributes":1,"tfa":1,"user_attr":1,"user_classes":1,"verify":1},"protected":1,"proxyto":null},"PUT /cluster/backup/{id}":{"name":"update_job","parameter
-s":{"all":1,"bwlimit":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"comment":{"maxLength":512,"optional":1,"type":"str
-ing","typetext":"<string>"},"compress":1,"delete":1,"dow":{"format":"pve-day-of-week-list","optional":1,"type":"string","typetext":"<string>"},"dumpdir":1,"enab
-led":1,"exclude":1,"exclude-path":1,"fleecing":1,"id":{"maxLength":50,"pattern":"\\S+","type":"string"},"ionice":1,"lockwait":1,"mailnotification":1,"mailto":1,
-"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notification-mode":1,"pbs-change-detec
-tion-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","optional":1,"type":"string","type
-text":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"quiet":1,"remove":1,"
-repeat-missed":1,"schedule":{"format":"pve-calendar-event","maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"script":1,"starttime":1,"stdexcl
-udes":1,"stop":1,"stopwait":1,"storage":1,"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":
-1,"proxyto":null},"PUT /cluster/firewall/aliases/{name}":{"name":"update_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"}
-,"comment":1,"digest":1,"name":1,"rename":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/groups/{group}/{pos}":{"name":"update_rule","parameters":{"act
-ion":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"en
-able":1,"group":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"opt
-ional":1,"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/firewall/ipset/{name}/{cidr}":{"name":"update_ip","parameters":{"cidr":1,"comment":1,"dig
-est":1,"name":1,"nomatch":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/options":{"name":"set_options","parameters":{"delete":1,"digest":1,"ebtables":
-{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"enable":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)
-"},"log_ratelimit":{"format":{"burst":{"default":5,"minimum":0,"optional":1,"type":"integer"},"enable":{"default":1,"default_key":1,"type":"boolean"},"rate":{"d
-efault":"1/second","optional":1,"pattern":"[1-9][0-9]*\\/(second|minute|hour|day)","type":"string"}},"optional":1,"type":"string","typetext":"[enable=]<1|0> [,b
-urst=<integer>] [,rate=<rate>]"},"policy_forward":1,"policy_in":1,"policy_out":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/rules/{pos}":{"name":"upd
-ate_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest
-":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forw
-ard","group"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/ha/groups/{group}":{"name":"update","parameters":{"comment":{"maxLength
-":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<str
-ing>"},"digest":1,"group":{"format":"pve-configid","type":"string","typetext":"<string>"},"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","typ
-etext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"nofailback":1,"restricted":1},"protected":1,"proxyto":null},"PUT /cluster/ha/resources/{sid}":{"name":"update","para
-meters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"t
-ype":"string","typetext":"<string>"},"digest":1,"failback":1,"group":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"max_relocate"
-:1,"max_restart":1,"sid":1,"state":1},"protected":1,"proxyto":null},"PUT /cluster/ha/rules/{rule}":{"name":"update_rule","parameters":{"affinity":{"enum":["posi
-tive","negative"],"optional":1,"type":"string"},"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid
--list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"disable":1,"nodes":{"format":"pve-ha-node-list","optional":1,"type":"str
-ing","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"resources":{"format":"pve-ha-resource-id-list","optional":1,"type":"string","typetext":"<type>:<name>{,<typ
-e>:<name>}*"},"rule":1,"strict":1,"type":{"enum":["node-affinity","resource-affinity"],"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/jobs/realm-
-sync/{id}":{"name":"update_job","parameters":{"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-li
-st","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"enable-new":1,"enabled":1,"id":{"format":"pve-configid","maxLength":64,"type":"string"
-,"typetext":"<string>"},"remove-vanished":1,"schedule":1,"scope":1},"protected":1,"proxyto":null},"PUT /cluster/metrics/server/{id}":{"name":"update","parameter
-s":{"api-path-prefix":1,"bucket":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"disab
-le":1,"id":1,"influxdbproto":1,"max-body-size":1,"mtu":{"default":1500,"maximum":65536,"minimum":512,"optional":1,"type":"integer","typetext":"<integer> (512 - 
-65536)"},"organization":1,"otel-compression":1,"otel-headers":1,"otel-max-body-size":1,"otel-path":1,"otel-protocol":1,"otel-resource-attributes":1,"otel-timeou
-t":1,"otel-verify-ssl":1,"path":1,"port":{"maximum":65536,"minimum":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"proto":{"enum":["udp","tcp"],"option
-al":1,"type":"string"},"server":{"format":"address","type":"string","typetext":"<string>"},"timeout":{"default":1,"minimum":0,"optional":1,"type":"integer","typ
-etext":"<integer> (0 - N)"},"token":1,"verify-certificate":1},"protected":1,"proxyto":null},"PUT /cluster/options":{"name":"set_options","parameters":{"bwlimit"
-:1,"consent-text":{"maxLength":65536,"optional":1,"type":"string","typetext":"<string>"},"console":{"enum":["applet","vv","html5","xtermjs"],"optional":1,"type"
-:"string"},"crs":{"format":{"ha":{"default":"basic","enum":["basic","static","dynamic"],"optional":1,"type":"string"},"ha-auto-rebalance":{"default":0,"optional
-":1,"type":"boolean"},"ha-auto-rebalance-hold-duration":{"default":3,"minimum":0,"optional":1,"type":"number"},"ha-auto-rebalance-margin":{"default":0.1,"minimu
-m":0,"optional":1,"type":"number"},"ha-auto-rebalance-method":{"default":"bruteforce","enum":["bruteforce","topsis"],"optional":1,"type":"string"},"ha-auto-reba
-lance-threshold":{"default":0.3,"minimum":0,"optional":1,"type":"number"},"ha-rebalance-on-start":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"typ
-e":"string","typetext":"[ha=<basic|static|dynamic>] [,ha-auto-rebalance=<1|0>] [,ha-auto-rebalance-hold-duration=<number>] [,ha-auto-rebalance-margin=<number>] 
-[,ha-auto-rebalance-method=<bruteforce|topsis>] [,ha-auto-rebalance-threshold=<number>] [,ha-rebalance-on-start=<1|0>]"},"delete":1,"email_from":{"format":"emai
-l-opt","optional":1,"type":"string","typetext":"<string>"},"fencing":{"default":"watchdog","enum":["watchdog","hardware","both"],"optional":1,"type":"string"},"
-ha":{"format":{"shutdown_policy":{"default":"conditional","enum":["freeze","failover","conditional","migrate"],"type":"string"}},"optional":1,"type":"string","t
-ypetext":"shutdown_policy=<enum>"},"http_proxy":{"optional":1,"pattern":"http://.*","type":"string"},"keyboard":1,"language":{"enum":["ar","ca","da","de","en","
-es","eu","fa","fr","hr","he","it","ja","ka","kr","nb","nl","nn","pl","pt_BR","ru","sl","sv","tr","ukr","zh_CN","zh_TW"],"optional":1,"type":"string"},"mac_prefi
-x":{"default":"BC:24:11","format":"mac-prefix","optional":1,"type":"string","typetext":"<string>"},"max_workers":{"minimum":1,"optional":1,"type":"integer","typ
-etext":"<integer> (1 - N)"},"migration":{"format":{"network":{"format":"CIDR","optional":1,"type":"string"},"type":{"default":"secure","default_key":1,"enum":["
-secure","insecure"],"type":"string"}},"optional":1,"type":"string","typetext":"[type=]<secure|insecure> [,network=<CIDR>]"},"migration_unsecure":{"optional":1,"
-type":"boolean","typetext":"<boolean>"},"next-id":{"format":{"lower":{"default":100,"optional":1,"type":"integer"},"upper":{"default":1000000,"optional":1,"type
-":"integer"}},"optional":1,"type":"string","typetext":"[lower=<integer>] [,upper=<integer>]"},"notify":{"format":{"fencing":{"enum":["always","never"],"optional
-":1,"type":"string"},"package-updates":{"default":"auto","enum":["auto","always","never"],"optional":1,"type":"string"},"replication":{"enum":["always","never"]
-,"optional":1,"type":"string"},"target-fencing":{"optional":1,"type":"string"},"target-package-updates":{"optional":1,"type":"string"},"target-replication":{"op
-tional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[fencing=<always|never>] [,package-updates=<auto|always|never>] [,replication=<always|never
->] [,target-fencing=<TARGET>] [,target-package-updates=<TARGET>] [,target-replication=<TARGET>]"},"registered-tags":{"optional":1,"pattern":"(?:(?i:[a-z0-9_][a-
-z0-9_\\-\\+\\.]*);)*(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*)","type":"string","typetext":"<tag>[;<tag>...]"},"replication":{"format":{"network":{"format":"CIDR","optio
-nal":1,"type":"string"},"type":{"default":"secure","default_key":1,"enum":["secure","insecure"],"type":"string"}},"optional":1,"type":"string","typetext":"[type
-=]<secure|insecure> [,network=<CIDR>]"},"tag-style":{"format":{"case-sensitive":{"default":0,"optional":1,"type":"boolean"},"color-map":{"optional":1,"pattern":
-"(?:(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*):[0-9a-fA-F]{6}(?::[0-9a-fA-F]{6})?)(?:;(?:(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*):[0-9a-fA-F]{6}(?::[0-9a-fA-F]{6})?))*","type":
-"string","typetext":"<tag>:<hex-color>[:<hex-color-for-text>][;<tag>=...]"},"ordering":{"default":"alphabetical","enum":["config","alphabetical"],"optional":1,"
-type":"string"},"shape":{"default":"circle","enum":["full","circle","dense","none"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[cas
-e-sensitive=<1|0>] [,color-map=<tag>:<hex-color>[:<hex-color-for-text>][;<tag>=...]] [,ordering=<config|alphabetical>] [,shape=<enum>]"},"u2f":{"format":{"appid
-":{"optional":1,"type":"string"},"origin":{"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[appid=<APPID>] [,origin=<URL>]"},"user-tag-a
-ccess":{"format":{"user-allow":{"default":"free","enum":["none","list","existing","free"],"optional":1,"type":"string"},"user-allow-list":{"optional":1,"pattern
-":"(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*)(?:;(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*))*","type":"string","typetext":"<tag>[;<tag>...]"}},"optional":1,"type":"string","typet
-ext":"[user-allow=<enum>] [,user-allow-list=<tag>[;<tag>...]]"},"webauthn":{"format":{"allow-subdomains":{"default":1,"optional":1,"type":"boolean"},"id":{"opti
-onal":1,"type":"string"},"origin":{"optional":1,"type":"string"},"rp":{"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[allow-subdomains
-=<1|0>] [,id=<DOMAINNAME>] [,origin=<URL>] [,rp=<RELYING_PARTY>]"}},"protected":1,"proxyto":null},"PUT /cluster/sdn":{"name":"reload","parameters":{"lock-token"
-:1,"release-lock":1},"protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}":{"name":"update","parameters":{"alias":1,"delete":{"format":"pve-configid-lis
-t","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"isolate-ports":1,"lock-token":1,"tag":{"maximum":16777215,"minimum":1,"optio
-nal":1,"type":"integer","typetext":"<integer> (1 - 16777215)"},"vlanaware":1,"vnet":1,"zone":{"optional":1,"type":"string","typetext":"<string>"}},"protected":1
-,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}/firewall/options":{"name":"set_options","parameters":{"delete":1,"digest":1,"enable":{"default":0,"optional":1,"
-type":"boolean","typetext":"<boolean>"},"log_level_forward":1,"policy_forward":1,"vnet":1},"protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}/firewall
-/rules/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"c
-omment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type"
-:{"enum":["in","out","forward","group"],"optional":1,"type":"string"},"vnet":1},"protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}/ips":{"name":"ipupd
-ate","parameters":{"ip":1,"mac":1,"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 99999
-9999)"},"vnet":1,"zone":1},"protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}/subnets/{subnet}":{"name":"update","parameters":{"delete":{"format":"pve
--configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"dhcp-dns-server":1,"dhcp-range":1,"digest":1,"dnszoneprefix":1,"gateway":{
-"format":"ip","optional":1,"type":"string","typetext":"<string>"},"lock-token":1,"snat":1,"subnet":1,"vnet":{"optional":1,"type":"string","typetext":"<string>"}
-},"protected":1,"proxyto":null},"PUT /cluster/sdn/zones/{zone}":{"name":"update","parameters":{"advertise-subnets":1,"bridge":1,"bridge-disable-mac-learning":1,
-"controller":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"dhcp":{"enum":["dnsmasq"],"optional"
-:1,"type":"string"},"digest":1,"disable-arp-nd-suppression":1,"dns":1,"dnszone":1,"dp-id":1,"exitnodes":1,"exitnodes-local-routing":1,"exitnodes-primary":1,"fab
-ric":1,"ipam":1,"lock-token":1,"mac":{"format":"mac-addr","optional":1,"type":"string","typetext":"<string>"},"mtu":{"optional":1,"type":"integer","typetext":"<
-integer>"},"nodes":1,"peers":1,"reversedns":1,"rt-import":1,"tag":1,"vlan-protocol":1,"vrf-vxlan":1,"vxlan-port":1,"zone":1},"protected":1,"proxyto":null},"PUT 
-/nodes/{node}/config":{"name":"set_options","parameters":{"acme":{"format":{"account":{"default":"default","format":"pve-configid","optional":1,"type":"string"}
-,"domains":{"format":"pve-acme-domain-list","optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[account=<name>] [,domains=<domain[;domain;.
-..]>]"},"acmedomain[n]":{"format":{"alias":{"format":"pve-acme-alias","optional":1,"type":"string"},"domain":{"default_key":1,"format":"pve-acme-domain","type":
-"string"},"plugin":{"default":"standalone","format":"pve-configid","optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[domain=]<domain> [,a
-lias=<domain>] [,plugin=<name of the plugin configuration>]"},"ballooning-target":{"default":80,"maximum":100,"minimum":0,"optional":1,"type":"integer","typetex
-t":"<integer> (0 - 100)"},"delete":1,"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"node":1,"startall-onboot-delay":{"default":0,
-"maximum":300,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 300)"},"wakeonlan":{"format":{"bind-interface":{"default":"The interface carr
-ying the default route","format":"pve-iface","optional":1,"type":"string"},"broadcast-address":{"default":"255.255.255.255","format":"ipv4","optional":1,"type":
-"string"},"mac":{"default_key":1,"format":"mac-addr","type":"string"}},"optional":1,"type":"string","typetext":"[mac=]<MAC address> [,bind-interface=<bind inter
-face>] [,broadcast-address=<IPv4 broadcast address>]"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/dns":{"name":"update_dns","parameters":{"dns1":{"form
-at":"ip","optional":1,"type":"string","typetext":"<string>"},"dns2":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"dns3":{"format":"ip","op
-tional":1,"type":"string","typetext":"<string>"},"node":1,"search":{"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/f
-irewall/options":{"name":"set_options","parameters":{"delete":1,"digest":1,"enable":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"log_leve
-l_forward":1,"log_level_in":1,"log_level_out":1,"log_nf_conntrack":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ndp":1,"nf_conntrack_allo
-w_invalid":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"nf_conntrack_helpers":{"default":"","format":"pve-fw-conntrack-helper","optional"
-:1,"type":"string","typetext":"<string>"},"nf_conntrack_max":{"default":262144,"minimum":32768,"optional":1,"type":"integer","typetext":"<integer> (32768 - N)"}
-,"nf_conntrack_tcp_timeout_established":{"default":432000,"minimum":7875,"optional":1,"type":"integer","typetext":"<integer> (7875 - N)"},"nf_conntrack_tcp_time
-out_syn_recv":{"default":60,"maximum":60,"minimum":30,"optional":1,"type":"integer","typetext":"<integer> (30 - 60)"},"nftables":{"default":0,"optional":1,"type
-":"boolean","typetext":"<boolean>"},"node":1,"nosmurfs":{"optional":1,"type":"boolean","typetext":"<boolean>"},"protection_synflood":{"default":0,"optional":1,"
-type":"boolean","typetext":"<boolean>"},"protection_synflood_burst":{"default":1000,"optional":1,"type":"integer","typetext":"<integer>"},"protection_synflood_r
-ate":{"default":200,"optional":1,"type":"integer","typetext":"<integer>"},"smurf_log_level":{"enum":["emerg","alert","crit","err","warning","notice","info","deb
-ug","nolog"],"optional":1,"type":"string"},"tcp_flags_log_level":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"
-type":"string"},"tcpflags":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/firewall/rules
-/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment
-":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"ty
-pe":{"enum":["in","out","forward","group"],"optional":1,"type":"string"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/lxc/{vmid}/config":{"name":"update_
-vm","parameters":{"arch":{"default":"amd64","enum":["amd64","i386","arm64","armhf","riscv32","riscv64"],"optional":1,"type":"string"},"cmode":1,"console":1,"cor
-es":{"maximum":8192,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 8192)"},"cpulimit":{"default":0,"maximum":8192,"minimum":0,"optional":1
-,"type":"number","typetext":"<number> (0 - 8192)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":500000,"minimum":0,"optional":1,"type":"int
-eger","typetext":"<integer> (0 - 500000)"},"debug":1,"delete":1,"dev[n]":1,"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"entrypo
-int":1,"env":1,"features":1,"hookscript":1,"hostname":1,"lock":{"enum":["backup","create","destroyed","disk","fstrim","migrate","mounted","rollback","snapshot",
-"snapshot-delete"],"optional":1,"type":"string"},"memory":{"default":512,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - N)"},"mp[n]":1,"
-nameserver":{"format":"lxc-ip-with-ll-iface-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"optional":1,"pattern":"[-_.
-\\w\\d]+","type":"string"},"firewall":{"optional":1,"type":"boolean"},"gw":{"format":"ipv4","optional":1,"type":"string"},"gw6":{"format":"ipv6","optional":1,"t
-ype":"string"},"host-managed":{"optional":1,"type":"boolean"},"hwaddr":{"format":"mac-addr","optional":1,"type":"string"},"ip":{"format":"pve-ipv4-config","opti
-onal":1,"type":"string"},"ip6":{"format":"pve-ipv6-config","optional":1,"type":"string"},"link_down":{"optional":1,"type":"boolean"},"mtu":{"maximum":65535,"min
-imum":64,"optional":1,"type":"integer"},"name":{"pattern":"[-_.\\w\\d]+","type":"string"},"rate":{"optional":1,"type":"number"},"tag":{"maximum":4094,"minimum":
-1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:;\\d+)*)","type":"string"},"type":{"enum":["veth"],"optional":1,"type":"string"}},"
-optional":1,"type":"string","typetext":"name=<string> [,bridge=<bridge>] [,firewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwad
-dr=<XX:XX:XX:XX:XX:XX>] [,ip=<(IPv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|auto|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>
-] [,trunks=<vlanid[;vlanid...]>] [,type=<veth>]"},"node":1,"onboot":1,"ostype":{"enum":["debian","devuan","ubuntu","centos","fedora","opensuse","archlinux","alp
-ine","gentoo","nixos","unmanaged"],"optional":1,"type":"string"},"protection":1,"revert":1,"rootfs":1,"searchdomain":{"format":"dns-name-list","optional":1,"typ
-e":"string","typetext":"<string>"},"startup":1,"swap":1,"tags":1,"template":1,"timezone":1,"tty":1,"unprivileged":1,"unused[n]":{"format":{"volume":{"default_ke
-y":1,"format":"pve-volume-id","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume>"},"vmid":1},"protected":1,"proxyto":"node"},"PUT /nod
-es/{node}/lxc/{vmid}/firewall/aliases/{name}":{"name":"update_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":
-1,"digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"update_ip
-","parameters":{"cidr":1,"comment":1,"digest":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/lxc/{vmid}/firewall/opt
-ions":{"name":"set_options","parameters":{"delete":1,"dhcp":1,"digest":1,"enable":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ipfilter":
-1,"log_level_in":1,"log_level_out":1,"macfilter":1,"ndp":1,"node":1,"policy_in":1,"policy_out":1,"radv":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/
-{node}/lxc/{vmid}/firewall/rules/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-
-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"node":1,"pos":1,"p
-roto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"string"},"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{no
-de}/lxc/{vmid}/resize":{"name":"resize_vm","parameters":{"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":{"enum":["rootfs","
-mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","mp13","mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp
-24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35","mp36","mp37","mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","m
-p47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58","mp59","mp60","mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","
-mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81","mp82","mp83","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92",
-"mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103","mp104","mp105","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113"
-,"mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123","mp124","mp125","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133"
-,"mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143","mp144","mp145","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153"
-,"mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163","mp164","mp165","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173"
-,"mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183","mp184","mp185","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193"
-,"mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203","mp204","mp205","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213"
-,"mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223","mp224","mp225","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233"
-,"mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243","mp244","mp245","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253"
-,"mp254","mp255"],"type":"string"},"node":1,"size":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config":{"name"
-:"update_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/network":{"name":"reload_network_conf
-ig","parameters":{"node":1,"regenerate-frr":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"PUT /nodes/{nod
-e}/network/{iface}":{"name":"update_network","parameters":{"address":1,"address6":1,"autostart":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bond-pri
-mary":1,"bond_mode":1,"bond_xmit_hash_policy":1,"bridge_ports":1,"bridge_vids":1,"bridge_vlan_aware":1,"cidr":{"format":"CIDRv4","optional":1,"type":"string","t
-ypetext":"<string>"},"cidr6":1,"comments":1,"comments6":1,"delete":1,"gateway":1,"gateway6":1,"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":
-"string","typetext":"<string>"},"mtu":1,"netmask":1,"netmask6":1,"node":1,"ovs_bonds":1,"ovs_bridge":1,"ovs_options":1,"ovs_ports":1,"ovs_tag":1,"slaves":1,"typ
-e":{"enum":["bridge","bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","unknown"],"type":"string"},"vlan-id":1,"vlan-raw-
-device":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/cloudinit":{"name":"cloudinit_update","parameters":{"node":1,"vmid":1},"protected":1,"
-proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/config":{"name":"update_vm","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"ar
-gs":1,"audio0":1,"autostart":1,"balloon":1,"bios":1,"boot":1,"bootdisk":1,"cdrom":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"c
-pu":1,"cpulimit":1,"cpuunits":1,"delete":1,"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":1,"force":1,"freeze":1,"hooks
-cript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"loc
-k":1,"machine":1,"memory":1,"migrate_downtime":1,"migrate_speed":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":
-1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,"ostype":1,"parallel[n]":1,"protection":1,"reboot":1,"revert":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":
-1,"searchdomain":1,"serial[n]":1,"shares":1,"skiplock":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"startdate":1,"startup":1,"tablet":1
-,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"w
-atchdog":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/firewall/aliases/{name}":{"name":"update_alias","parameters":{"cidr":{"format":"IPorC
-IDR","type":"string","typetext":"<string>"},"comment":1,"digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/qemu/
-{vmid}/firewall/ipset/{name}/{cidr}":{"name":"update_ip","parameters":{"cidr":1,"comment":1,"digest":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"pr
-oxyto":null},"PUT /nodes/{node}/qemu/{vmid}/firewall/options":{"name":"set_options","parameters":{"delete":1,"dhcp":1,"digest":1,"enable":{"default":0,"optional
-":1,"type":"boolean","typetext":"<boolean>"},"ipfilter":1,"log_level_in":1,"log_level_out":1,"macfilter":1,"ndp":1,"node":1,"policy_in":1,"policy_out":1,"radv":
-1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"m
-inLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"
-iface":1,"log":1,"macro":1,"moveto":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"string"
-},"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/qemu/{vmid}/resize":{"name":"resize_vm","parameters":{"digest":{"maxLength":40,"optional":1,"type":
-"string","typetext":"<string>"},"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scs
-i10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","s
-csi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","v
-irtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"type":"string"},"node":1,"size":1,"skiplock":1,"vmid":1}
-,"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config":{"name":"update_snapshot_config","parameters":{"node":1,"snapname":1
-,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/unlink":{"name":"unlink","parameters":{"force":1,"idlist":{"format":"pve-configid-list
-","type":"string","typetext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/storage/{storage}/content/{volume}":{"name":"upda
-teattributes","parameters":{"node":1,"notes":{"optional":1,"type":"string","typetext":"<string>"},"protected":1,"storage":1,"volume":1},"protected":1,"proxyto":
-"node"},"PUT /nodes/{node}/time":{"name":"set_timezone","parameters":{"node":1,"timezone":{"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node
-"},"PUT /storage/{storage}":{"name":"update","parameters":{"blocksize":1,"bwlimit":1,"comstar_hg":1,"comstar_tg":1,"content":1,"content-dirs":1,"create-base-pat
-h":1,"create-subdirs":1,"data-pool":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"di
-sable":1,"domain":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"encryption-key":1,"fingerprint":1,"format":1,"fs-name":1,"fuse":1,"is_mo
-untpoint":1,"keyring":1,"krbd":1,"lio_tpg":1,"master-pubkey":1,"max-protected-backups":1,"mkdir":1,"monhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,
-"nowritecache":1,"options":1,"password":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"pool":1,"port":1,"preallocation":1,"prune-backups"
-:1,"saferemove":1,"saferemove-stepsize":1,"saferemove_throughput":1,"server":1,"shared":1,"skip-cert-verification":1,"smbversion":1,"snapshot-as-volume-chain":1
-,"sparse":1,"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"subdir":1,"tagged_only":1,"username":1,"zfs-base-path":1},"protecte
-d":1,"proxyto":null}},"shared":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"acr-values":{"optional":1,"pattern":"^[^\\x00-\\x1F\\
-x7F <>#\"]*$","type":"string"},"action":{"maxLength":20,"minLength":2,"optional":0,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"address":{"format":"
-ipv4","optional":1,"type":"string","typetext":"<string>"},"address6":{"format":"ipv6","optional":1,"type":"string","typetext":"<string>"},"advertise-subnets":{"
-optional":1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1,"type":"string","typetext":"<string>"},"agent":{"format":{"e
-nabled":{"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type":"boolean"},"freeze-fs-on-backup":{"alias":"freeze-fs"},"fstr
-im_cloned_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"},"type":{"default":"virtio","enum":["virtio","isa"],"optional
-":1,"type":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]"},"alias":{"
-maxLength":256,"optional":1,"pattern":"(?i:[\\(\\)-_.\\w\\d\\s]{0,256})","type":"string"},"all":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>
-"},"allow-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-sev-fmt","optional":1,"type":"string","typetext"
-:"[type=]<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"api-path-prefix":{"optional":1,"type":"string","typet
-ext":"<string>"},"arch":{"enum":["x86_64","aarch64"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format
-":{"device":{"enum":["ich9-intel-hda","intel-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"o
-ptional":1,"type":"string","typetext":"device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autocreate":{"default":0,"optional":1,"type":"boolean","
-typetext":"<boolean>"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"balloon":{"minimum":0,"optional":1,"type":"integer","type
-text":"<integer> (0 - N)"},"base_dn":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"bind_dn":{"maxLength":256,"optional":1,"type":"string
-","typetext":"<string>"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":1,"type":"string"},"blocksize":{"optional":1,"type":"string","typetext
-":"<string>"},"bond-primary":{"format":"pve-iface","optional":1,"type":"string","typetext":"<string>"},"bond_mode":{"enum":["balance-rr","active-backup","balanc
-e-xor","broadcast","802.3ad","balance-tlb","balance-alb","balance-slb","lacp-balance-slb","lacp-balance-tcp"],"optional":1,"type":"string"},"bond_xmit_hash_poli
-cy":{"enum":["layer2","layer2+3","layer3+4"],"optional":1,"type":"string"},"boot":{"format":"pve-qm-boot","optional":1,"type":"string","typetext":"[[legacy=]<[a
-cdn]{1,4}>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","optional":1,"pattern":"(ide|sata|scsi|virtio)\\d+","type":"string"},"bridge"
-:{"optional":1,"type":"string","typetext":"<string>"},"bridge-disable-mac-learning":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bridge_ports":{"form
-at":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"bridge_vids":{"format":"pve-vlan-id-or-range-list","optional":1,"type":"string","typet
-ext":"<string>"},"bridge_vlan_aware":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bucket":{"optional":1,"type":"string","typetext":"<string>"},"bwlim
-it":{"format":{"clone":{"minimum":"0","optional":1,"type":"number"},"default":{"minimum":"0","optional":1,"type":"number"},"migration":{"minimum":"0","optional"
-:1,"type":"number"},"move":{"minimum":"0","optional":1,"type":"number"},"restore":{"minimum":"0","optional":1,"type":"number"}},"optional":1,"type":"string","ty
-petext":"[clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]"},"capath":{"default":"/etc/ssl/certs","optional":1,"type":"
-string","typetext":"<string>"},"case-sensitive":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"cdrom":{"format":"pve-qm-ide","optional":1,"
-type":"string","typetext":"<volume>"},"cert":{"optional":1,"type":"string","typetext":"<string>"},"certkey":{"optional":1,"type":"string","typetext":"<string>"}
-,"cf":{"enum":["AVERAGE","MAX"],"optional":1,"type":"string"},"check-connection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"checksum":{
-"optional":1,"type":"string","typetext":"<string>"},"checksum-algorithm":{"enum":["md5","sha1","sha224","sha256","sha384","sha512"],"optional":1,"type":"string"
-},"cicustom":{"format":"pve-qm-cicustom","optional":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cid
-r":{"format":"IPorCIDRorAlias","type":"string","typetext":"<string>"},"cidr6":{"format":"CIDRv6","optional":1,"type":"string","typetext":"<string>"},"cipassword
-":{"optional":1,"type":"string","typetext":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"defa
-ult":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"client-id":{"maxLength":256,"optiona
-l":1,"type":"string","typetext":"<string>"},"client-key":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"cmd":{"default":"login","enum":["
-ceph_install","login","upgrade"],"optional":1,"type":"string"},"cmd-opts":{"default":"","optional":1,"type":"string","typetext":"<string>"},"cmode":{"default":"
-tty","enum":["shell","console","tty"],"optional":1,"type":"string"},"comment":{"optional":1,"type":"string","typetext":"<string>"},"comments":{"optional":1,"typ
-e":"string","typetext":"<string>"},"comments6":{"optional":1,"type":"string","typetext":"<string>"},"compress":{"default":"0","enum":["0","1","gzip","lzo","zstd
-"],"optional":1,"type":"string"},"comstar_hg":{"optional":1,"type":"string","typetext":"<string>"},"comstar_tg":{"optional":1,"type":"string","typetext":"<strin
-g>"},"console":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"content":{"format":"pve-storage-content-list","optional":1,"type":"string","t
-ypetext":"<string>"},"content-dirs":{"format":"pve-dir-override-list","optional":1,"type":"string","typetext":"<string>"},"controller":{"optional":1,"type":"str
-ing","typetext":"<string>"},"cores":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","op
-tional":1,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLAG[;-FLAG...]>] [,guest-phys-bits=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] 
-[,phys-bits=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default":0,"maximum":128,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 128
-)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":262144,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 262144)"},"cre
-ate-base-path":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"create-subdirs":{"default":"yes","optional":1,"type":"boolean","typetext"
-:"<boolean>"},"current":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"data-pool":{"optional":1,"type":"string","typetext":"<string>"},"deb
-ug":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"default":{"optional":1,"type":"boolean","typetext":"<boolean>"},"delete":{"format":"pve-
-configid-list","optional":1,"type":"string","typetext":"<string>"},"dest":{"format":"pve-fw-addr-spec","maxLength":512,"optional":1,"type":"string","typetext":"
-<string>"},"dev[n]":{"format":{"deny-write":{"default":0,"optional":1,"type":"boolean"},"gid":{"minimum":0,"optional":1,"type":"integer"},"mode":{"optional":1,"
-pattern":"0[0-7]{3}","type":"string"},"path":{"default_key":1,"format":"pve-lxc-dev-string","optional":1,"type":"string"},"uid":{"minimum":0,"optional":1,"type"
-:"integer"}},"optional":1,"type":"string","typetext":"[[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mode=<Octal access mode>] [,uid=<integer>]"},"dhcp"
-:{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"dhcp-dns-server":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"dhcp-r
-ange":{"items":{"format":"pve-sdn-dhcp-range","type":"string"},"optional":1,"type":"array","typetext":"<array>"},"digest":{"maxLength":64,"optional":1,"type":"s
-tring","typetext":"<string>"},"disable":{"optional":1,"type":"boolean","typetext":"<boolean>"},"disable-arp-nd-suppression":{"optional":1,"type":"boolean","type
-text":"<boolean>"},"dns":{"optional":1,"type":"string","typetext":"<string>"},"dnszone":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"}
-,"dnszoneprefix":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"domain":{"maxLength":256,"optional":1,"pattern":"\\S+","type":"string
-"},"dp-id":{"optional":1,"type":"integer","typetext":"<integer>"},"dport":{"format":"pve-fw-dport-spec","optional":1,"type":"string","typetext":"<string>"},"dum
-pdir":{"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"default":"2m","enum":["2m","4m"],"optional":1,"type":"string"},"fil
-e":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"strin
-g"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-cert":{"default":"2011","enum":["2011","2023","2023w","2023k"],"o
-ptional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":
-{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source volume>] [,ms-cert=<enum>] 
-[,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"enable":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"enable-new":{"default":1,"o
-ptional":1,"type":"boolean","typetext":"<boolean>"},"enabled":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"encryption-key":{"optional":1,
-"type":"string","typetext":"<string>"},"entrypoint":{"default":"/sbin/init","optional":1,"pattern":"(?:[^\\x00-\\x08\\x10-\\x1F\\x7F]+)","type":"string"},"env":
-{"optional":1,"pattern":"(?:(?:\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)(?:\\0\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)*)","type":"string"},"exclude":{"format":"pve-vmi
-d-list","optional":1,"type":"string","typetext":"<string>"},"exclude-path":{"items":{"type":"string"},"optional":1,"type":"array","typetext":"<array>"},"exitnod
-es":{"format":"pve-node-list","optional":1,"type":"string","typetext":"<string>"},"exitnodes-local-routing":{"optional":1,"type":"boolean","typetext":"<boolean>
-"},"exitnodes-primary":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"fabric":{"format":"pve-sdn-fabric-id","optional":1,"type":"stri
-ng","typetext":"<string>"},"failback":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"feature":{"enum":["snapshot","clone","copy"],"type":"s
-tring"},"features":{"format":{"force_rw_sys":{"default":0,"optional":1,"type":"boolean"},"fuse":{"default":0,"optional":1,"type":"boolean"},"keyctl":{"default":
-0,"optional":1,"type":"boolean"},"mknod":{"default":0,"optional":1,"type":"boolean"},"mount":{"optional":1,"pattern":"(?:[a-zA-Z0-9_; ]+)","type":"string"},"nes
-ting":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>] [,
-mount=<fstype;fstype;...>] [,nesting=<1|0>]"},"file":{"type":"string","typetext":"<string>"},"filename":{"maxLength":255,"type":"string","typetext":"<string>"},
-"filter":{"maxLength":2048,"optional":1,"type":"string","typetext":"<string>"},"fingerprint":{"optional":1,"pattern":"([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}","type
-":"string"},"fleecing":{"format":"backup-fleecing","optional":1,"type":"string","typetext":"[[enabled=]<1|0>] [,storage=<storage ID>]"},"force":{"optional":1,"t
-ype":"boolean","typetext":"<boolean>"},"forceStop":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"format":{"enum":["raw","qcow2","subvol","
-vmdk"],"optional":1,"type":"string"},"freeze":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fs-name":{"format":"pve-configid","optional":1,"type":"str
-ing","typetext":"<string>"},"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fuse":{"optional":1,"type":"boolean","typetext":"<boolean>"},"gateway
-":{"format":"ipv4","optional":1,"type":"string","typetext":"<string>"},"gateway6":{"format":"ipv6","optional":1,"type":"string","typetext":"<string>"},"group":{
-"maxLength":18,"minLength":2,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"group_classes":{"default":"groupOfNames, group, univentionGroup, ipausergr
-oup","format":"ldap-simple-attr-list","optional":1,"type":"string","typetext":"<string>"},"group_dn":{"maxLength":256,"optional":1,"type":"string","typetext":"<
-string>"},"group_filter":{"maxLength":2048,"optional":1,"type":"string","typetext":"<string>"},"group_name_attr":{"format":"ldap-simple-attr","maxLength":256,"o
-ptional":1,"type":"string","typetext":"<string>"},"groups-autocreate":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"groups-claim":{"maxLen
-gth":256,"optional":1,"pattern":"(?:[A-Za-z0-9\\.\\-_]+)","type":"string"},"groups-overwrite":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}
-,"ha-managed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{"format":"pve-volume-id","optional":1,"type":"string","typetext":
-"<string>"},"hostname":{"format":"dns-name","maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"hostpci[n]":{"format":"pve-qm-hostpci","optiona
-l":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,driver=<vfio|keep>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,
-mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,sub-vendor-id=<hex id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hot
-plug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string","typetext":"<string>"},"hugepages":{"enum":["any","2","1024"],"
-optional":1,"type":"string"},"icmp-type":{"format":"pve-fw-icmp-type-spec","optional":1,"type":"string","typetext":"<string>"},"id":{"format":"pve-configid","ty
-pe":"string","typetext":"<string>"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type
-":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd
-_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":
-{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","direc
-tsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"d
-efault_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"i
-mport-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"int
-eger"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"
-iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr
-_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"
-optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mb
-ps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string
-"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignor
-e","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":
-1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},
-"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{
-16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=
-<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignor
-e|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,
-iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps
-_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<seria
-l>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"iface":{"format":"pve-iface","maxLength":20,"minLength":2
-,"optional":1,"type":"string","typetext":"<string>"},"import-working-storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"}
-,"influxdbproto":{"default":"udp","enum":["udp","http","https"],"optional":1,"type":"string"},"intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"stri
-ng","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integer>]"},"ionice":{"default":7,"maximum":8,"minimum":0,"optional":1
-,"type":"integer","typetext":"<integer> (0 - 8)"},"ip":{"format":"ip","type":"string","typetext":"<string>"},"ipam":{"optional":1,"type":"string","typetext":"<s
-tring>"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"type":"string","typetext":"[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip
-6=<IPv6Format/CIDR>]"},"ipfilter":{"optional":1,"type":"boolean","typetext":"<boolean>"},"is_mountpoint":{"default":"no","optional":1,"type":"string","typetext"
-:"<string>"},"isolate-ports":{"optional":1,"type":"boolean","typetext":"<boolean>"},"issuer-url":{"maxLength":256,"optional":1,"type":"string","typetext":"<stri
-ng>"},"ivshmem":{"format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"size":{"minimum":1,"type":"integer"}},"optional":1,"type":"string"
-,"typetext":"size=<integer> [,name=<string>]"},"keepActive":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keephugepages":{"default":0,"opt
-ional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"enum":["de","de-ch","da","en-gb","en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","j
-a","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"keyring":{"optional":1,"type":"string","typetext":"<string>"},"krbd":{"d
-efault":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"kvm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"limit":{"minimum":0,"o
-ptional":1,"type":"integer","typetext":"<integer> (0 - N)"},"link[n]":{"format":{"address":{"default_key":1,"format":"address","type":"string"},"priority":{"def
-ault":0,"maximum":255,"minimum":0,"optional":1,"type":"integer"}},"optional":1,"type":"string","typetext":"[address=]<IP> [,priority=<integer>]"},"lio_tpg":{"op
-tional":1,"type":"string","typetext":"<string>"},"localtime":{"optional":1,"type":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","clone","create","m
-igrate","rollback","snapshot","snapshot-delete","suspending","suspended"],"optional":1,"type":"string"},"lock-token":{"optional":1,"type":"string","typetext":"<
-string>"},"lockwait":{"default":180,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"log":{"enum":["emerg","alert","crit","err","warni
-ng","notice","info","debug","nolog"],"optional":1,"type":"string"},"log_level_forward":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","
-nolog"],"optional":1,"type":"string"},"log_level_in":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"strin
-g"},"log_level_out":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"mac":{"format":"mac-addr","o
-ptional":1,"type":"string","typetext":"<XX:XX:XX:XX:XX:XX>"},"macfilter":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"machine":{"format":
-{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-s3":{"optional":1,"type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"typ
-e":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?
-|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":["intel","virtio"],"optional":1,"type":"string"}},"optional":1,"type":"string","typet
-ext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]"},"macro":{"maxLength":128,"optional":1,"type":
-"string","typetext":"<string>"},"mailnotification":{"default":"always","enum":["always","failure"],"optional":1,"type":"string"},"mailto":{"format":"email-or-us
-ername-list","optional":1,"type":"string","typetext":"<string>"},"master-pubkey":{"optional":1,"type":"string","typetext":"<string>"},"max-body-size":{"default"
-:25000000,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"max-protected-backups":{"default":"Unlimited for users with Datastore.Alloc
-ate privilege, 5 for other users","minimum":-1,"optional":1,"type":"integer","typetext":"<integer> (-1 - N)"},"max-workers":{"maximum":64,"minimum":1,"optional"
-:1,"type":"integer","typetext":"<integer> (1 - 64)"},"max_relocate":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"max_
-restart":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"maxfiles":{"minimum":1,"optional":1,"type":"integer","typetext"
-:"<integer> (1 - N)"},"memory":{"format":{"current":{"default":512,"default_key":1,"minimum":16,"type":"integer"}},"optional":1,"type":"string","typetext":"[cur
-rent=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimu
-m":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"migratedfrom":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"migr
-ation_network":{"format":"CIDR","optional":1,"type":"string","typetext":"<string>"},"migration_type":{"enum":["secure","insecure"],"optional":1,"type":"string"}
-,"mkdir":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"mode":{"default":"snapshot","enum":["snapshot","suspend","stop"],"optional":1,"
-type":"string"},"monhost":{"format":"pve-storage-portal-dns-list","optional":1,"type":"string","typetext":"<string>"},"mountpoint":{"format":"pve-storage-path",
-"optional":1,"type":"string","typetext":"<string>"},"moveto":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"mp[n]":{"format":{"acl"
-:{"optional":1,"type":"boolean"},"backup":{"optional":1,"type":"boolean"},"keepattrs":{"default":0,"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"
-pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"mp":{"format":"pve-lxc
--mp-string","type":"string"},"quota":{"optional":1,"type":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"
-},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp
--string","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume> ,mp=<Path> [,acl=<1|0>] [,backup=<1|0>] [,keepattrs=<1|0>] [,mountoptions=
-<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]"},"mtu":{"maximum":65520,"minimum":1280,"optional":1,"type":"in
-teger","typetext":"<integer> (1280 - 65520)"},"name":{"maxLength":64,"minLength":2,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"nameserver":{"format
-":"address-list","optional":1,"type":"string","typetext":"<string>"},"namespace":{"optional":1,"type":"string","typetext":"<string>"},"ndp":{"default":1,"option
-al":1,"type":"boolean","typetext":"<boolean>"},"net[n]":{"format":{"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},"e1000":{"alias":"macaddr","
-keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"alias":"macaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macad
-dr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":{"optional":1,"type":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model
-"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"model"},"link_down":{"optional":1,"type":"boolean"},"macaddr":{"fo
-rmat":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1000","e1000-82540em","e1000-82544gc","e1000-82545em","e1000e","i82551","i8255
-7b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},"n
-e2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model"},"pcnet":{"alias":"macaddr","keyAlias":"model"},"queues":{"maxi
-mum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1,"type":"number"},"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"ma
-ximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"ali
-as":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":1,"type":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [
-,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlan
-id...]>] [,<model>=<macaddr>]"},"netmask":{"format":"ipv4mask","optional":1,"type":"string","typetext":"<string>"},"netmask6":{"maximum":128,"minimum":0,"option
-al":1,"type":"integer","typetext":"<integer> (0 - 128)"},"newid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<integer> (
-100 - 999999999)"},"nocow":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":{"format":"pve-node","type":"string","typetext":"<string>"}
-,"nodeid":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"nodes":{"format":"pve-node-list","optional":1,"type":"string","typetext":"
-<string>"},"nofailback":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"nomatch":{"optional":1,"type":"boolean","typetext":"<boolean>"},"not
-es-template":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"notification-mode":{"default":"auto","enum":["auto","legacy-sendmail","notif
-ication-system"],"optional":1,"type":"string"},"nowritecache":{"optional":1,"type":"boolean","typetext":"<boolean>"},"numa":{"default":0,"optional":1,"type":"bo
-olean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"patte
-rn":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"number"},"policy":{"enum":["preferred","bind","interleave"],"option
-al":1,"type":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|inter
-leave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"online":{"optional":1,"type":"boolean","typetext":"<boolean>"},"options":
-{"format":"pve-storage-options","optional":1,"type":"string","typetext":"<string>"},"organization":{"optional":1,"type":"string","typetext":"<string>"},"ostype"
-:{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","win11","l24","l26","solaris"],"optional":1,"type":"string"},"otel-
-compression":{"default":"gzip","enum":["none","gzip"],"optional":1,"type":"string"},"otel-headers":{"maxLength":1024,"optional":1,"type":"string","typetext":"<s
-tring>"},"otel-max-body-size":{"default":10000000,"minimum":1024,"optional":1,"type":"integer","typetext":"<integer> (1024 - N)"},"otel-path":{"default":"/v1/me
-trics","optional":1,"type":"string","typetext":"<string>"},"otel-protocol":{"default":"https","enum":["http","https"],"optional":1,"type":"string"},"otel-resour
-ce-attributes":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"otel-timeout":{"default":5,"maximum":10,"minimum":1,"optional":1,"type":"i
-nteger","typetext":"<integer> (1 - 10)"},"otel-verify-ssl":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"overrule-shutdown":{"default":0,"
-optional":1,"type":"boolean","typetext":"<boolean>"},"ovs_bonds":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"ovs_bridge":{"f
-ormat":"pve-iface","optional":1,"type":"string","typetext":"<string>"},"ovs_options":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"ovs_
-ports":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"ovs_tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer","typet
-ext":"<integer> (1 - 4094)"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/dev/usb/lp\\d+","type":"string"},"password":{"optional":1,"type":"string",
-"typetext":"<string>"},"path":{"format":"graphite-path","optional":1,"type":"string","typetext":"<string>"},"pbs-change-detection-mode":{"enum":["legacy","data"
-,"metadata"],"optional":1,"type":"string"},"peers":{"format":"ip-list","optional":1,"type":"string","typetext":"<string>"},"pending":{"optional":1,"type":"boole
-an","typetext":"<boolean>"},"performance":{"format":"backup-performance","optional":1,"type":"string","typetext":"[max-workers=<integer>] [,pbs-entries-max=<int
-eger>]"},"pigz":{"default":0,"optional":1,"type":"integer","typetext":"<integer>"},"policy_forward":{"enum":["ACCEPT","DROP"],"optional":1,"type":"string"},"pol
-icy_in":{"enum":["ACCEPT","REJECT","DROP"],"optional":1,"type":"string"},"policy_out":{"enum":["ACCEPT","REJECT","DROP"],"optional":1,"type":"string"},"pool":{"
-optional":1,"type":"string","typetext":"<string>"},"port":{"maximum":65535,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 65535)"},"pos":{
-"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"preallocation":{"default":"metadata","enum":["off","metadata","falloc","full"],"optio
-nal":1,"type":"string"},"prompt":{"optional":1,"pattern":"(?:none|login|consent|select_account|\\S+)","type":"string"},"protected":{"optional":1,"type":"boolean
-","typetext":"<boolean>"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"proto":{"format":"pve-fw-protocol-spec","optional":1,
-"type":"string","typetext":"<string>"},"prune-backups":{"format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,k
-eep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"purge":{"optional":1,"type":"boolean","typetext":"<boolean>"},"que
-ry-userinfo":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"quiet":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"radv
-":{"optional":1,"type":"boolean","typetext":"<boolean>"},"realm":{"format":"pve-realm","maxLength":32,"type":"string","typetext":"<string>"},"reboot":{"default"
-:1,"optional":1,"type":"boolean","typetext":"<boolean>"},"redirect-url":{"maxLength":255,"type":"string","typetext":"<string>"},"release-lock":{"default":1,"opt
-ional":1,"type":"boolean","typetext":"<boolean>"},"remove":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"remove-vanished":{"default":"none
-","optional":1,"pattern":"(?:(?:(?:acl|properties|entry);)*(?:acl|properties|entry))|none","type":"string","typetext":"([acl];[properties];[entry])|none"},"rena
-me":{"maxLength":64,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"repeat-missed":{"default":0,"optional":1,"type":"boolean
-","typetext":"<boolean>"},"restricted":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"reversedns":{"optional":1,"type":"string","typetext":
-"<string>"},"revert":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<string>"},"rng0":{"format":"pve-qm-rng","optional":1,"type":"string
-","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<integer>]"},"rootfs":{"format":{"acl":{"optional":1,"type":"boolea
-n"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type"
-:"string"},"quota":{"optional":1,"type":"boolean"},"replicate":{"default":1,"optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"defau
-lt":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"s
-tring"}},"optional":1,"type":"string","typetext":"[volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,
-shared=<1|0>] [,size=<DiskSize>]"},"rt-import":{"format":"pve-sdn-bgp-rt-list","optional":1,"type":"string","typetext":"<string>"},"rule":{"format":"pve-configi
-d","optional":0,"type":"string","typetext":"<string>"},"running":{"optional":1,"type":"boolean","typetext":"<boolean>"},"saferemove":{"optional":1,"type":"boole
-an","typetext":"<boolean>"},"saferemove-stepsize":{"enum":["1","2","4","8","16","32"],"optional":1,"type":"integer"},"saferemove_throughput":{"optional":1,"type
-":"string","typetext":"<string>"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type"
-:"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_
-length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{
-"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","direct
-sync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"de
-fault_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"im
-port-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"inte
-ger"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"i
-ops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_
-length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"o
-ptional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbp
-s_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"
-},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencod
-ed","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"}
-,"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"]
-,"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volum
-e> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bp
-s_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_m
-ax=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_w
-r_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] 
+:{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 30)"},"node":1,"storage":{"format":"pve-storage-id","optional":1,"type":"str
+ing","typetext":"<storage ID>"},"volume":1},"protected":1,"proxyto":"node"},"DELETE /nodes/{node}/storage/{storage}/prunebackups":{"name":"delete","parameters":
+{"node":1,"prune-backups":1,"storage":1,"type":{"enum":["qemu","lxc"],"optional":1,"type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":10
+0,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"DELETE /storage/{storage}":{"name":"delete","paramet
+ers":{"storage":1},"protected":1,"proxyto":null},"GET /access/domains/{realm}":{"name":"read","parameters":{"realm":1},"protected":0,"proxyto":null},"GET /clust
+er/backup":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/backup-info/not-backed-up":{"name":"get_guests_not_in_backup","parameters
+":{},"protected":1,"proxyto":null},"GET /cluster/backup/{id}":{"name":"read_job","parameters":{"id":{"maxLength":50,"pattern":"\\S+","type":"string"}},"protecte
+d":0,"proxyto":null},"GET /cluster/backup/{id}/included_volumes":{"name":"get_volume_backup_included","parameters":{"id":{"maxLength":50,"pattern":"\\S+","type"
+:"string"}},"protected":1,"proxyto":null},"GET /cluster/config/apiversion":{"name":"join_api_version","parameters":{},"protected":0,"proxyto":null},"GET /cluste
+r/config/join":{"name":"join_info","parameters":{"node":{"default":"current connected node","format":"pve-node","optional":1,"type":"string","typetext":"<string
+>"}},"protected":0,"proxyto":null},"GET /cluster/config/nodes":{"name":"nodes","parameters":{},"protected":0,"proxyto":null},"GET /cluster/config/qdevice":{"nam
+e":"status","parameters":{},"protected":1,"proxyto":null},"GET /cluster/config/totem":{"name":"totem","parameters":{},"protected":0,"proxyto":null},"GET /cluste
+r/firewall":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/aliases":{"name":"get_aliases","parameters":{},"protected":0,"p
+roxyto":null},"GET /cluster/firewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1},"protected":0,"proxyto":null},"GET /cluster/firewall/groups":{
+"name":"list_security_groups","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/groups/{group}":{"name":"get_rules","parameters":{"group":1},
+"protected":0,"proxyto":null},"GET /cluster/firewall/groups/{group}/{pos}":{"name":"get_rule","parameters":{"group":1,"pos":1},"protected":0,"proxyto":null},"GE
+T /cluster/firewall/ipset":{"name":"ipset_index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset/{name}":{"name":"get_ipset","paramet
+ers":{"name":1},"protected":0,"proxyto":null},"GET /cluster/firewall/ipset/{name}/{cidr}":{"name":"read_ip","parameters":{"cidr":1,"name":1},"protected":1,"prox
+yto":null},"GET /cluster/firewall/macros":{"name":"get_macros","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/options":{"name":"get_option
+s","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/refs":{"name":"refs","parameters":{"type":{"enum":["alias","ipset"],"optional":1,"type":
+"string"}},"protected":0,"proxyto":null},"GET /cluster/firewall/rules":{"name":"get_rules","parameters":{},"protected":0,"proxyto":null},"GET /cluster/firewall/
+rules/{pos}":{"name":"get_rule","parameters":{"pos":1},"protected":0,"proxyto":null},"GET /cluster/ha":{"name":"index","parameters":{},"protected":0,"proxyto":n
+ull},"GET /cluster/ha/groups":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/groups/{group}":{"name":"read","parameters":{"group
+":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/ha/resources":{"name":"index","parameters":{"type
+":{"enum":["ct","vm"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/ha/resources/{sid}":{"name":"read","parameters":{"sid":1},"prot
+ected":0,"proxyto":null},"GET /cluster/ha/rules":{"name":"index","parameters":{"resource":{"optional":1,"type":"string","typetext":"<string>"},"type":{"enum":["
+node-affinity","resource-affinity"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/ha/rules/{rule}":{"name":"read_rule","parameters"
+:{"rule":{"format":"pve-configid","type":"string","typetext":"<string>"}},"protected":0,"proxyto":null},"GET /cluster/ha/status":{"name":"index","parameters":{}
+,"protected":0,"proxyto":null},"GET /cluster/ha/status/current":{"name":"status","parameters":{},"protected":0,"proxyto":null},"GET /cluster/ha/status/manager_s
+tatus":{"name":"manager_status","parameters":{},"protected":0,"proxyto":null},"GET /cluster/jobs/realm-sync":{"name":"syncjob_index","parameters":{},"protected"
+:0,"proxyto":null},"GET /cluster/jobs/realm-sync/{id}":{"name":"read_job","parameters":{"id":1},"protected":0,"proxyto":null},"GET /cluster/jobs/schedule-analyz
+e":{"name":"schedule-analyze","parameters":{"iterations":{"default":10,"maximum":100,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 100)"}
+,"schedule":1,"starttime":{"optional":1,"type":"integer","typetext":"<integer>"}},"protected":0,"proxyto":null},"GET /cluster/metrics":{"name":"index","paramete
+rs":{},"protected":0,"proxyto":null},"GET /cluster/metrics/export":{"name":"export","parameters":{"history":{"default":0,"optional":1,"type":"boolean","typetext
+":"<boolean>"},"local-only":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node-list":{"optional":1,"type":"string","typetext":"<string>"},
+"start-time":{"default":0,"optional":1,"type":"integer","typetext":"<integer>"}},"protected":0,"proxyto":null},"GET /cluster/metrics/server":{"name":"server_ind
+ex","parameters":{},"protected":0,"proxyto":null},"GET /cluster/metrics/server/{id}":{"name":"read","parameters":{"id":1},"protected":0,"proxyto":null},"GET /cl
+uster/nextid":{"name":"nextid","parameters":{"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (
+100 - 999999999)"}},"protected":0,"proxyto":null},"GET /cluster/options":{"name":"get_options","parameters":{},"protected":0,"proxyto":null},"GET /cluster/resou
+rces":{"name":"resources","parameters":{"type":{"enum":["vm","storage","node","sdn"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/
+sdn":{"name":"index","parameters":{},"protected":0,"proxyto":null},"GET /cluster/sdn/dry-run":{"name":"dry-run","parameters":{"node":1},"protected":1,"proxyto":
+"node"},"GET /cluster/sdn/ipams":{"name":"index","parameters":{"type":{"enum":["netbox","phpipam","pve"],"optional":1,"type":"string"}},"protected":0,"proxyto":
+null},"GET /cluster/sdn/ipams/{ipam}":{"name":"read","parameters":{"ipam":{"format":"pve-sdn-ipam-id","type":"string","typetext":"<string>"}},"protected":0,"pro
+xyto":null},"GET /cluster/sdn/ipams/{ipam}/status":{"name":"ipamindex","parameters":{"ipam":{"format":"pve-sdn-ipam-id","type":"string","typetext":"<string>"}},
+"protected":1,"proxyto":null},"GET /cluster/sdn/vnets":{"name":"index","parameters":{"pending":1,"running":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vn
+ets/{vnet}":{"name":"read","parameters":{"pending":1,"running":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall":{"name":"index
+","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/options":{"name":"get_options","parameters":{"vnet":1},"protecte
+d":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/firewall/rules":{"name":"get_rules","parameters":{"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/
+vnets/{vnet}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"pos":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/subnets":{"na
+me":"index","parameters":{"pending":1,"running":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/vnets/{vnet}/subnets/{subnet}":{"name":"read","param
+eters":{"pending":1,"running":1,"subnet":1,"vnet":1},"protected":0,"proxyto":null},"GET /cluster/sdn/zones":{"name":"index","parameters":{"pending":1,"running":
+1,"type":{"enum":["evpn","faucet","qinq","simple","vlan","vxlan"],"optional":1,"type":"string"}},"protected":0,"proxyto":null},"GET /cluster/sdn/zones/{zone}":{
+"name":"read","parameters":{"pending":1,"running":1,"zone":1},"protected":0,"proxyto":null},"GET /cluster/status":{"name":"get_status","parameters":{},"protecte
+d":1,"proxyto":null},"GET /nodes/{node}/aplinfo":{"name":"aplinfo","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/changelog":{"n
+ame":"changelog","parameters":{"name":{"pattern":"(?:[a-z0-9][-+.a-z0-9:]+)","type":"string"},"node":1,"version":{"optional":1,"type":"string","typetext":"<stri
+ng>"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/apt/repositories":{"name":"repositories","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET 
+/nodes/{node}/apt/update":{"name":"list_updates","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/apt/versions":{"name":"versions","pa
+rameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":"node"},"G
+ET /nodes/{node}/capabilities/qemu":{"name":"qemu_caps_index","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/capabilities/qemu/cpu":
+{"name":"index","parameters":{"arch":1,"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/capabilities/qemu/machines":{"name":"types","parameters":{"arc
+h":1,"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/config":{"name":"get_config","parameters":{"node":1,"property":{"enum":["acme","acmedomain0","
+acmedomain1","acmedomain2","acmedomain3","acmedomain4","acmedomain5","ballooning-target","description","startall-onboot-delay","wakeonlan"],"optional":1,"type":
+"string"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/disks/directory":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nod
+es/{node}/disks/list":{"name":"list","parameters":{"include-partitions":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"skipsmart":
+{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"type":{"enum":["unused","journal_disks"],"optional":1,"type":"string"}},"protected":1,"proxy
+to":"node"},"GET /nodes/{node}/disks/lvm":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/lvmthin":{"name":"ind
+ex","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/smart":{"name":"smart","parameters":{"disk":{"pattern":"^/dev/[a-zA-Z0-9\\/
+]+$","type":"string"},"healthonly":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/disks/zfs
+":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/dns":{"name":"dns","parameters":{"node":1},"protected":0,"proxyto":
+"node"},"GET /nodes/{node}/firewall":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/firewall/log":{"name":"log","param
+eters":{"limit":1,"node":1,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1},"protected":1,"proxyto":"node
+"},"GET /nodes/{node}/firewall/options":{"name":"get_options","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall/rules":{"name"
+:"get_rules","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1}
+,"protected":0,"proxyto":"node"},"GET /nodes/{node}/hardware":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null},"GET /nodes/{node}/hardware/
+pci":{"name":"pci_scan","parameters":{"node":1,"pci-class-blacklist":{"default":"05;06;0b","format":"string-list","optional":1,"type":"string","typetext":"<stri
+ng>"},"verbose":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/hardware/usb":{"name":"us
+bscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/hosts":{"name":"get_etc_hosts","parameters":{"node":1},"protected":1,"proxyto"
+:"node"},"GET /nodes/{node}/journal":{"name":"journal","parameters":{"endcursor":{"optional":1,"type":"string","typetext":"<string>"},"lastentries":{"minimum":0
+,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"node":1,"since":1,"startcursor":{"optional":1,"type":"string","typetext":"<string>"},"until":1},
+"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc":{"name":"vmlist","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/c
+onfig":{"name":"vm_config","parameters":{"current":1,"node":1,"snapshot":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/feature":{"na
+me":"vm_feature","parameters":{"feature":1,"node":1,"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"vmid
+":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewall":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET
+ /nodes/{node}/lxc/{vmid}/firewall/aliases":{"name":"get_aliases","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/f
+irewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipse
+t":{"name":"ipset_index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}":{"name":"get_ipset"
+,"parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"read_ip","paramete
+rs":{"cidr":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/log":{"name":"log","parameters":{"limit":1,"node"
+:1,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/
+{node}/lxc/{vmid}/firewall/options":{"name":"get_options","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/firewal
+l/refs":{"name":"refs","parameters":{"node":1,"type":{"enum":["alias","ipset"],"optional":1,"type":"string"},"vmid":1},"protected":0,"proxyto":null},"GET /nodes
+/{node}/lxc/{vmid}/firewall/rules":{"name":"get_rules","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/firewall/rul
+es/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/lxc/{vmid}/interfaces":{"name":"ip","para
+meters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/migrate":{"name":"migrate_vm_precondition","parameters":{"node":1,"tar
+get":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/pending":{"name":"vm_pending","parameters":{"node":1,"vmid":1},"protected":0,"pro
+xyto":"node"},"GET /nodes/{node}/lxc/{vmid}/rrd":{"name":"rrd","parameters":{"cf":1,"ds":1,"node":1,"timeframe":1,"vmid":1},"protected":1,"proxyto":null},"GET /
+nodes/{node}/lxc/{vmid}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/lxc/{v
+mid}/snapshot":{"name":"list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config":{"name"
+:"get_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/status/current":{"name":"vm_s
+tatus","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/lxc/{vmid}/vncwebsocket":{"name":"vncwebsocket","parameters":{"node":
+1,"port":{"maximum":5999,"minimum":5900,"type":"integer","typetext":"<integer> (5900 - 5999)"},"vmid":1,"vncticket":1},"protected":0,"proxyto":null},"GET /nodes
+/{node}/netstat":{"name":"netstat","parameters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/network":{"name":"index","parameters":{"node":1,"t
+ype":{"enum":["bridge","bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","any_bridge","any_local_bridge","include_sdn"],"
+optional":1,"type":"string"}},"protected":0,"proxyto":"node"},"GET /nodes/{node}/network/{iface}":{"name":"network_config","parameters":{"iface":{"format":"pve-
+iface","maxLength":20,"minLength":2,"type":"string","typetext":"<string>"},"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu":{"name":"vmlist","
+parameters":{"full":1,"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent":{"name":"index","parameters":{"node":1,"vmid":1},"protecte
+d":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/exec-status":{"name":"exec-status","parameters":{"node":1,"pid":{"type":"integer","typetext":"<integ
+er>"},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/file-read":{"name":"file-read","parameters":{"count":{"default":16777216,"m
+aximum":"16777216","minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 16777216)"},"decode":{"default":1,"optional":1,"type":"boolean","typetex
+t":"<boolean>"},"file":1,"node":1,"offset":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1},"protected":1,"proxy
+to":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-fsinfo":{"name":"get-fsinfo","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{
+node}/qemu/{vmid}/agent/get-host-name":{"name":"get-host-name","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/a
+gent/get-memory-block-info":{"name":"get-memory-block-info","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agen
+t/get-memory-blocks":{"name":"get-memory-blocks","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-osinf
+o":{"name":"get-osinfo","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-time":{"name":"get-time","para
+meters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-timezone":{"name":"get-timezone","parameters":{"node":1,"vm
+id":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-users":{"name":"get-users","parameters":{"node":1,"vmid":1},"protected":1,"proxy
+to":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/get-vcpus":{"name":"get-vcpus","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{no
+de}/qemu/{vmid}/agent/info":{"name":"info","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/agent/network-get-int
+erfaces":{"name":"network-get-interfaces","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/cloudinit":{"name":"cl
+oudinit_pending","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/cloudinit/dump":{"name":"cloudinit_generated_co
+nfig_dump","parameters":{"node":1,"type":{"enum":["user","network","meta"],"type":"string"},"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{v
+mid}/config":{"name":"vm_config","parameters":{"current":1,"node":1,"snapshot":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/featur
+e":{"name":"vm_feature","parameters":{"feature":1,"node":1,"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"
+},"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/firewall":{"name":"index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":nu
+ll},"GET /nodes/{node}/qemu/{vmid}/firewall/aliases":{"name":"get_aliases","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qem
+u/{vmid}/firewall/aliases/{name}":{"name":"read_alias","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/fi
+rewall/ipset":{"name":"ipset_index","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name"
+:"get_ipset","parameters":{"name":1,"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"read_
+ip","parameters":{"cidr":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/firewall/log":{"name":"log","parameters":{"l
+imit":1,"node":1,"since":1,"start":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":1,"vmid":1},"protected":1,"proxyto":"node"
+},"GET /nodes/{node}/qemu/{vmid}/firewall/options":{"name":"get_options","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qem
+u/{vmid}/firewall/refs":{"name":"refs","parameters":{"node":1,"type":{"enum":["alias","ipset"],"optional":1,"type":"string"},"vmid":1},"protected":0,"proxyto":n
+ull},"GET /nodes/{node}/qemu/{vmid}/firewall/rules":{"name":"get_rules","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{
+vmid}/firewall/rules/{pos}":{"name":"get_rule","parameters":{"node":1,"pos":1,"vmid":1},"protected":0,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/migrate":{"
+name":"migrate_vm_precondition","parameters":{"node":1,"target":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/pending":{"name":"vm_
+pending","parameters":{"node":1,"vmid":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/qemu/{vmid}/rrd":{"name":"rrd","parameters":{"cf":1,"ds":1,"node":1
+,"timeframe":1,"vmid":1},"protected":1,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":1,"vm
+id":1},"protected":1,"proxyto":null},"GET /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot_list","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"
+node"},"GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config":{"name":"get_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected":0,"pro
+xyto":"node"},"GET /nodes/{node}/qemu/{vmid}/status/current":{"name":"vm_status","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"GET /nodes/{n
+ode}/query-url-metadata":{"name":"query_url_metadata","parameters":{"node":1,"url":1,"verify-certificates":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}
+/replication":{"name":"status","parameters":{"guest":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> 
+(100 - 999999999)"},"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/report":{"name":"report","parameters":{"node":1},"protected":1,"proxyto":"node"
+},"GET /nodes/{node}/rrd":{"name":"rrd","parameters":{"cf":1,"ds":1,"node":1,"timeframe":{"enum":["hour","day","week","month","year","decade"],"type":"string"}}
+,"protected":1,"proxyto":null},"GET /nodes/{node}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"timeframe":{"enum":["hour","day","week","month","yea
+r","decade"],"type":"string"}},"protected":1,"proxyto":null},"GET /nodes/{node}/scan":{"name":"index","parameters":{"node":1},"protected":0,"proxyto":null},"GET
+ /nodes/{node}/scan/cifs":{"name":"cifsscan","parameters":{"domain":{"optional":1,"type":"string","typetext":"<string>"},"node":1,"password":1,"server":{"format
+":"pve-storage-server","type":"string","typetext":"<string>"},"username":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/iscsi":{"name":"iscsiscan","
+parameters":{"node":1,"portal":{"format":"pve-storage-portal-dns","type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sca
+n/lvm":{"name":"lvmscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/lvmthin":{"name":"lvmthinscan","parameters":{"node":1,"
+vg":{"maxLength":100,"pattern":"[a-zA-Z0-9\\.\\+\\_][a-zA-Z0-9\\.\\+\\_\\-]+","type":"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/scan/nfs":{"n
+ame":"nfsscan","parameters":{"node":1,"server":{"format":"pve-storage-server","type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /node
+s/{node}/scan/zfs":{"name":"zfsscan","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sdn":{"name":"sdnindex","parameters":{"node":1},
+"protected":0,"proxyto":"node"},"GET /nodes/{node}/sdn/vnets/{vnet}":{"name":"diridx","parameters":{"node":1,"vnet":1},"protected":0,"proxyto":null},"GET /nodes
+/{node}/sdn/zones":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sdn/zones/{zone}":{"name":"diridx","parameters":{"
+node":1,"zone":1},"protected":0,"proxyto":null},"GET /nodes/{node}/sdn/zones/{zone}/bridges":{"name":"bridges","parameters":{"node":1,"zone":{"type":"string","t
+ypetext":"<string>"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sdn/zones/{zone}/content":{"name":"index","parameters":{"node":1,"zone":1},"protected":
+1,"proxyto":"node"},"GET /nodes/{node}/services":{"name":"index","parameters":{"node":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage":{"name":"in
+dex","parameters":{"content":1,"enabled":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"format":{"default":0,"optional":1,"type":"boolean",
+"typetext":"<boolean>"},"node":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"target":1},"protected":1,"proxyto
+":"node"},"GET /nodes/{node}/storage/{storage}/content":{"name":"index","parameters":{"content":{"format":"pve-storage-content","optional":1,"type":"string","ty
+petext":"<string>"},"node":1,"storage":1,"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 
+- 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/content/{volume}":{"name":"info","parameters":{"node":1,"storage":{"format"
+:"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"volume":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{storage}/prune
+backups":{"name":"dryrun","parameters":{"node":1,"prune-backups":1,"storage":1,"type":{"enum":["qemu","lxc"],"optional":1,"type":"string"},"vmid":{"format":"pve
+-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"}},"protected":1,"proxyto":"node"},"GET /nodes/{n
+ode}/storage/{storage}/rrd":{"name":"rrd","parameters":{"cf":1,"ds":1,"node":1,"storage":1,"timeframe":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/sto
+rage/{storage}/rrddata":{"name":"rrddata","parameters":{"cf":1,"node":1,"storage":1,"timeframe":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/storage/{s
+torage}/status":{"name":"read_status","parameters":{"node":1,"storage":1},"protected":1,"proxyto":"node"},"GET /nodes/{node}/subscription":{"name":"get","parame
+ters":{"node":1},"protected":0,"proxyto":"node"},"GET /nodes/{node}/syslog":{"name":"syslog","parameters":{"limit":1,"node":1,"service":{"maxLength":128,"option
+al":1,"type":"string","typetext":"<string>"},"since":{"optional":1,"pattern":"^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\\d{2}(:\\d{2})?)?$","type":"string"},"start":{"mini
+mum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"until":{"optional":1,"pattern":"^\\d{4}-\\d{2}-\\d{2}( \\d{2}:\\d{2}(:\\d{2})?)?$","type":
+"string"}},"protected":1,"proxyto":"node"},"GET /nodes/{node}/vncwebsocket":{"name":"vncwebsocket","parameters":{"node":1,"port":{"maximum":5999,"minimum":5900,
+"type":"integer","typetext":"<integer> (5900 - 5999)"},"vncticket":1},"protected":0,"proxyto":null},"GET /nodes/{node}/vzdump/defaults":{"name":"defaults","para
+meters":{"node":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"}},"protected":0,"proxyto":"node"},"GET /nodes/{nod
+e}/vzdump/extractconfig":{"name":"extractconfig","parameters":{"node":1,"volume":1},"protected":1,"proxyto":"node"},"GET /storage":{"name":"index","parameters":
+{"type":{"enum":["btrfs","cephfs","cifs","dir","esxi","iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs","zfspool"],"optional":1,"type":"string"}},"p
+rotected":0,"proxyto":null},"GET /storage/{storage}":{"name":"read","parameters":{"storage":1},"protected":0,"proxyto":null},"POST /access/domains":{"name":"cre
+ate","parameters":{"acr-values":1,"autocreate":1,"base_dn":1,"bind_dn":1,"capath":1,"case-sensitive":1,"cert":1,"certkey":1,"check-connection":1,"client-id":1,"
+client-key":1,"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"default":1,"domain":1,"filter":1,"group_classes":1,"group_dn":1,"
+group_filter":1,"group_name_attr":1,"groups-autocreate":1,"groups-claim":1,"groups-overwrite":1,"issuer-url":1,"mode":{"default":"ldap","enum":["ldap","ldaps","
+ldap+starttls"],"optional":1,"type":"string"},"password":1,"port":1,"prompt":1,"query-userinfo":1,"realm":1,"scopes":1,"secure":1,"server1":1,"server2":1,"sslve
+rsion":1,"sync-defaults-options":1,"sync_attributes":1,"tfa":1,"type":{"enum":["ad","ldap","openid","pam","pve"],"type":"string"},"user_attr":1,"user_classes":1
+,"username-claim":{"optional":1,"type":"string","typetext":"<string>"},"verify":1},"protected":1,"proxyto":null},"POST /access/domains/{realm}/sync":{"name":"sy
+nc","parameters":{"dry-run":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"enable-new":1,"full":1,"purge":1,"realm":1,"remove-vanished":1,"
+scope":1},"protected":1,"proxyto":null},"POST /access/openid/auth-url":{"name":"auth_url","parameters":{"realm":1,"redirect-url":1},"protected":1,"proxyto":null
+},"POST /access/openid/login":{"name":"login","parameters":{"code":{"maxLength":4096,"type":"string","typetext":"<string>"},"redirect-url":1,"state":{"maxLength
+":1024,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cluster/backup":{"name":"create_job","parameters":{"all":1,"bwlimit":{"defau
+lt":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"
+compress":1,"dow":{"default":"mon,tue,wed,thu,fri,sat,sun","format":"pve-day-of-week-list","optional":1,"type":"string","typetext":"<string>"},"dumpdir":1,"enab
+led":1,"exclude":1,"exclude-path":1,"fleecing":1,"id":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"ionice":1,"lockwait":1,"mail
+notification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notificatio
+n-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","option
+al":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N
+>]"},"quiet":1,"remove":1,"repeat-missed":1,"schedule":{"format":"pve-calendar-event","maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"scrip
+t":1,"starttime":1,"stdexcludes":1,"stop":1,"stopwait":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"tmpdir":1
+,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":1,"proxyto":null},"POST /cluster/config":{"name":"cr
+eate","parameters":{"clustername":{"format":"pve-node","maxLength":15,"type":"string","typetext":"<string>"},"link[n]":1,"nodeid":1,"token-coefficient":{"defaul
+t":125,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"votes":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N
+)"}},"protected":1,"proxyto":null},"POST /cluster/config/join":{"name":"join","parameters":{"fingerprint":{"pattern":"([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}","type
+":"string"},"force":1,"hostname":{"type":"string","typetext":"<string>"},"link[n]":1,"nodeid":1,"password":{"maxLength":128,"type":"string","typetext":"<string>
+"},"votes":1},"protected":1,"proxyto":null},"POST /cluster/config/nodes/{node}":{"name":"addnode","parameters":{"apiversion":{"optional":1,"type":"integer","typ
+etext":"<integer>"},"force":1,"link[n]":1,"new_node_ip":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"node":1,"nodeid":1,"votes":1},"prote
+cted":1,"proxyto":null},"POST /cluster/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"}
+,"comment":1,"name":1},"protected":1,"proxyto":null},"POST /cluster/firewall/groups":{"name":"create_security_group","parameters":{"comment":1,"digest":1,"group
+":1,"rename":{"maxLength":18,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"}},"protected":1,"proxyto":null},"POST /cluster/fi
+rewall/groups/{group}":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"group":1,"icmp-type":1,"iface":1,"lo
+g":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":null},"POST /cluster/firewall/ipset":{"name":"create_ipset","parameters"
+:{"comment":1,"digest":1,"name":1,"rename":1},"protected":1,"proxyto":null},"POST /cluster/firewall/ipset/{name}":{"name":"create_ip","parameters":{"cidr":1,"co
+mment":1,"name":1,"nomatch":1},"protected":1,"proxyto":null},"POST /cluster/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,
+"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":null},"POST /
+cluster/ha/groups":{"name":"create","parameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"group":{"format":"pve-configi
+d","type":"string","typetext":"<string>"},"nodes":{"format":"pve-ha-node-list","optional":0,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"nofa
+ilback":1,"restricted":1,"type":{"enum":["group"],"optional":1,"type":"string"}},"protected":1,"proxyto":null},"POST /cluster/ha/resources":{"name":"create","pa
+rameters":{"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"failback":1,"group":{"format":"pve-configid","optional":1,"type":"st
+ring","typetext":"<string>"},"max_relocate":1,"max_restart":1,"sid":1,"state":1,"type":{"enum":["ct","vm"],"optional":1,"type":"string"}},"protected":1,"proxyto
+":null},"POST /cluster/ha/resources/{sid}/migrate":{"name":"migrate","parameters":{"node":1,"sid":1},"protected":1,"proxyto":null},"POST /cluster/ha/resources/{
+sid}/relocate":{"name":"relocate","parameters":{"node":1,"sid":1},"protected":1,"proxyto":null},"POST /cluster/ha/rules":{"name":"create_rule","parameters":{"af
+finity":{"enum":["positive","negative"],"optional":1,"type":"string"},"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"disable":
+1,"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","typetext":"<node>[:<pri>]{,<node>[:<pri>]}*"},"resources":{"format":"pve-ha-resource-id-lis
+t","optional":0,"type":"string","typetext":"<type>:<name>{,<type>:<name>}*"},"rule":1,"strict":1,"type":{"enum":["node-affinity","resource-affinity"],"type":"st
+ring"}},"protected":1,"proxyto":null},"POST /cluster/jobs/realm-sync/{id}":{"name":"create_job","parameters":{"comment":{"maxLength":512,"optional":1,"type":"st
+ring","typetext":"<string>"},"enable-new":1,"enabled":1,"id":{"format":"pve-configid","maxLength":64,"type":"string","typetext":"<string>"},"realm":{"format":"p
+ve-realm","maxLength":32,"optional":1,"type":"string","typetext":"<string>"},"remove-vanished":1,"schedule":1,"scope":1},"protected":1,"proxyto":null},"POST /cl
+uster/metrics/server/{id}":{"name":"create","parameters":{"api-path-prefix":1,"bucket":1,"disable":1,"id":1,"influxdbproto":1,"max-body-size":1,"mtu":{"default"
+:1500,"maximum":65536,"minimum":512,"optional":1,"type":"integer","typetext":"<integer> (512 - 65536)"},"organization":1,"otel-compression":1,"otel-headers":1,"
+otel-max-body-size":1,"otel-path":1,"otel-protocol":1,"otel-resource-attributes":1,"otel-timeout":1,"otel-verify-ssl":1,"path":1,"port":{"maximum":65536,"minimu
+m":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"proto":{"enum":["udp","tcp"],"optional":1,"type":"string"},"server":{"format":"address","type":"strin
+g","typetext":"<string>"},"timeout":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"token":1,"type":{"enum":["graphite",
+"influxdb","opentelemetry"],"format":"pve-configid","type":"string"},"verify-certificate":1},"protected":1,"proxyto":null},"POST /cluster/sdn/lock":{"name":"loc
+k","parameters":{"allow-pending":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/rollback":
+{"name":"rollback","parameters":{"lock-token":1,"release-lock":1},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets":{"name":"create","parameters":{"alias"
+:1,"isolate-ports":1,"lock-token":1,"tag":{"maximum":16777215,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 16777215)"},"type":{"enum":["
+vnet"],"optional":1,"type":"string"},"vlanaware":1,"vnet":1,"zone":{"optional":0,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cl
+uster/sdn/vnets/{vnet}/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface"
+:1,"log":1,"macro":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1,"vnet":1},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/ips":{"name":"ipcre
+ate","parameters":{"ip":1,"mac":1,"vnet":1,"zone":1},"protected":1,"proxyto":null},"POST /cluster/sdn/vnets/{vnet}/subnets":{"name":"create","parameters":{"dhcp
+-dns-server":1,"dhcp-range":1,"dnszoneprefix":1,"gateway":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"lock-token":1,"snat":1,"subnet":1,
+"type":{"enum":["subnet"],"type":"string"},"vnet":{"optional":0,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"POST /cluster/sdn/zones":
+{"name":"create","parameters":{"advertise-subnets":1,"bridge":1,"bridge-disable-mac-learning":1,"controller":1,"dhcp":{"enum":["dnsmasq"],"optional":1,"type":"s
+tring"},"disable-arp-nd-suppression":1,"dns":1,"dnszone":1,"dp-id":1,"exitnodes":1,"exitnodes-local-routing":1,"exitnodes-primary":1,"fabric":1,"ipam":1,"lock-t
+oken":1,"mac":{"format":"mac-addr","optional":1,"type":"string","typetext":"<string>"},"mtu":{"optional":1,"type":"integer","typetext":"<integer>"},"nodes":1,"p
+eers":1,"reversedns":1,"rt-import":1,"tag":1,"type":{"enum":["evpn","faucet","qinq","simple","vlan","vxlan"],"format":"pve-configid","type":"string"},"vlan-prot
+ocol":1,"vrf-vxlan":1,"vxlan-port":1,"zone":1},"protected":1,"proxyto":null},"POST /nodes/{node}/aplinfo":{"name":"apl_download","parameters":{"node":1,"storage
+":1,"template":{"maxLength":255,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/apt/update":{"name":"update_database
+","parameters":{"node":1,"notify":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"quiet":1},"protected":1,"proxyto":"node"},"POST /nodes/{no
+de}/firewall/rules":{"name":"create_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":
+1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/hosts":{"name":"write_etc_hosts","parameters":{"
+data":{"type":"string","typetext":"<string>"},"digest":1,"node":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc":{"name":"create_vm","parameters":{"a
+rch":{"default":"amd64","enum":["amd64","i386","arm64","armhf","riscv32","riscv64"],"optional":1,"type":"string"},"bwlimit":{"default":"restore limit from datac
+enter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"cmode":1,"console":1,"cores":{"maximum":8192,"minimum":1,"op
+tional":1,"type":"integer","typetext":"<integer> (1 - 8192)"},"cpulimit":{"default":0,"maximum":8192,"minimum":0,"optional":1,"type":"number","typetext":"<numbe
+r> (0 - 8192)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":500000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50
+0000)"},"debug":1,"dev[n]":1,"entrypoint":1,"env":1,"features":1,"force":1,"ha-managed":1,"hookscript":1,"hostname":1,"ignore-unpack-errors":{"optional":1,"type
+":"boolean","typetext":"<boolean>"},"lock":{"enum":["backup","create","destroyed","disk","fstrim","migrate","mounted","rollback","snapshot","snapshot-delete"],"
+optional":1,"type":"string"},"memory":{"default":512,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - N)"},"mp[n]":1,"nameserver":{"format
+":"lxc-ip-with-ll-iface-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"optional":1,"pattern":"[-_.\\w\\d]+","type":"st
+ring"},"firewall":{"optional":1,"type":"boolean"},"gw":{"format":"ipv4","optional":1,"type":"string"},"gw6":{"format":"ipv6","optional":1,"type":"string"},"host
+-managed":{"optional":1,"type":"boolean"},"hwaddr":{"format":"mac-addr","optional":1,"type":"string"},"ip":{"format":"pve-ipv4-config","optional":1,"type":"stri
+ng"},"ip6":{"format":"pve-ipv6-config","optional":1,"type":"string"},"link_down":{"optional":1,"type":"boolean"},"mtu":{"maximum":65535,"minimum":64,"optional":
+1,"type":"integer"},"name":{"pattern":"[-_.\\w\\d]+","type":"string"},"rate":{"optional":1,"type":"number"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type
+":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:;\\d+)*)","type":"string"},"type":{"enum":["veth"],"optional":1,"type":"string"}},"optional":1,"type":"
+string","typetext":"name=<string> [,bridge=<bridge>] [,firewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwaddr=<XX:XX:XX:XX:XX:X
+X>] [,ip=<(IPv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|auto|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;
+vlanid...]>] [,type=<veth>]"},"node":1,"onboot":1,"ostemplate":{"maxLength":255,"type":"string","typetext":"<string>"},"ostype":{"enum":["debian","devuan","ubun
+tu","centos","fedora","opensuse","archlinux","alpine","gentoo","nixos","unmanaged"],"optional":1,"type":"string"},"password":{"minLength":5,"optional":1,"type":
+"string","typetext":"<string>"},"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"protection":1,"restore":{"optional":1,"type":
+"boolean","typetext":"<boolean>"},"rootfs":1,"searchdomain":{"format":"dns-name-list","optional":1,"type":"string","typetext":"<string>"},"ssh-public-keys":{"op
+tional":1,"type":"string","typetext":"<string>"},"start":1,"startup":1,"storage":{"default":"local","format":"pve-storage-id","optional":1,"type":"string","type
+text":"<storage ID>"},"swap":1,"tags":1,"template":1,"timezone":1,"tty":1,"unique":1,"unprivileged":1,"unused[n]":{"format":{"volume":{"default_key":1,"format":
+"pve-volume-id","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc
+/{vmid}/clone":{"name":"clone_vm","parameters":{"bwlimit":{"default":"clone limit from datacenter or storage config","minimum":"0","optional":1,"type":"number",
+"typetext":"<number> (0 - N)"},"full":1,"hostname":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"newid":1,"node":1,"pool":{"format":
+"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<st
+ring>"},"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST 
+/nodes/{node}/lxc/{vmid}/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"
+name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"digest
+":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}":{"name":"create_ip","parameters":
+{"cidr":1,"comment":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/firewall/rules":{"name":"create_rule"
+,"parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"source":1,"
+sport":1,"type":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/lxc/{vmid}/migrate":{"name":"migrate_vm","parameters":{"bwlimit":{"default":"migra
+te limit from datacenter or storage config","minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"node":1,"online":1,"restart":{"optional":
+1,"type":"boolean","typetext":"<boolean>"},"target":{"format":"pve-node","type":"string","typetext":"<string>"},"target-storage":{"format":"storage-pair-list","
+optional":1,"type":"string","typetext":"<string>"},"timeout":{"default":180,"optional":1,"type":"integer","typetext":"<integer>"},"vmid":1},"protected":1,"proxy
+to":"node"},"POST /nodes/{node}/lxc/{vmid}/move_volume":{"name":"move_volume","parameters":{"bwlimit":{"default":"clone limit from datacenter or storage config"
+,"minimum":"0","optional":1,"type":"number","typetext":"<number> (0 - N)"},"delete":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"digest":
+{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"node":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<stor
+age ID>"},"target-digest":1,"target-vmid":1,"target-volume":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","
+mp13","mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35",
+"mp36","mp37","mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58"
+,"mp59","mp60","mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81
+","mp82","mp83","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103",
+"mp104","mp105","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","mp123",
+"mp124","mp125","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","mp143",
+"mp144","mp145","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","mp163",
+"mp164","mp165","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","mp183",
+"mp184","mp185","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","mp203",
+"mp204","mp205","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","mp223",
+"mp224","mp225","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","mp243",
+"mp244","mp245","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused5","unu
+sed6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","un
+used21","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35
+","unused36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unu
+sed50","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64"
+,"unused65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unus
+ed79","unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93",
+"unused94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107
+","unused108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","u
+nused121","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unuse
+d134","unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147
+","unused148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","u
+nused161","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unuse
+d174","unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187
+","unused188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","u
+nused201","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unuse
+d214","unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227
+","unused228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","u
+nused241","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unuse
+d254","unused255"],"optional":1,"type":"string"},"vmid":1,"volume":{"enum":["rootfs","mp0","mp1","mp2","mp3","mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","
+mp12","mp13","mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp24","mp25","mp26","mp27","mp28","mp29","mp30","mp31","mp32","mp33","mp34",
+"mp35","mp36","mp37","mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","mp47","mp48","mp49","mp50","mp51","mp52","mp53","mp54","mp55","mp56","mp57"
+,"mp58","mp59","mp60","mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","mp70","mp71","mp72","mp73","mp74","mp75","mp76","mp77","mp78","mp79","mp80
+","mp81","mp82","mp83","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92","mp93","mp94","mp95","mp96","mp97","mp98","mp99","mp100","mp101","mp102","
+mp103","mp104","mp105","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113","mp114","mp115","mp116","mp117","mp118","mp119","mp120","mp121","mp122","
+mp123","mp124","mp125","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133","mp134","mp135","mp136","mp137","mp138","mp139","mp140","mp141","mp142","
+mp143","mp144","mp145","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153","mp154","mp155","mp156","mp157","mp158","mp159","mp160","mp161","mp162","
+mp163","mp164","mp165","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173","mp174","mp175","mp176","mp177","mp178","mp179","mp180","mp181","mp182","
+mp183","mp184","mp185","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193","mp194","mp195","mp196","mp197","mp198","mp199","mp200","mp201","mp202","
+mp203","mp204","mp205","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213","mp214","mp215","mp216","mp217","mp218","mp219","mp220","mp221","mp222","
+mp223","mp224","mp225","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233","mp234","mp235","mp236","mp237","mp238","mp239","mp240","mp241","mp242","
+mp243","mp244","mp245","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253","mp254","mp255","unused0","unused1","unused2","unused3","unused4","unused
+5","unused6","unused7","unused8","unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused
+20","unused21","unused22","unused23","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","u
+nused35","unused36","unused37","unused38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused4
+9","unused50","unused51","unused52","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","un
+used64","unused65","unused66","unused67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78
+","unused79","unused80","unused81","unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unu
+sed93","unused94","unused95","unused96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","un
+used107","unused108","unused109","unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused
+120","unused121","unused122","unused123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133"
+,"unused134","unused135","unused136","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","un
+used147","unused148","unused149","unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused
+160","unused161","unused162","unused163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173"
+,"unused174","unused175","unused176","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","un
+used187","unused188","unused189","unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused
+200","unused201","unused202","unused203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213"
+,"unused214","unused215","unused216","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","un
+used227","unused228","unused229","unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused
+240","unused241","unused242","unused243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253"
+,"unused254","unused255"],"type":"string"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/snapshot":{"name":"snapshot","parameters":{"node":1,"
+snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"sn
+apname":1,"start":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout"
+:1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/resume":{"name":"vm_resume","parameters":{"node":1,"vmid":1},"protected":1,"p
+roxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":1,"node":1,"timeout":{"default":60,"minimum":0,"
+optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/start":{"name":"vm_
+start","parameters":{"debug":1,"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/stop":{"name":"vm_stop","pa
+rameters":{"node":1,"overrule-shutdown":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/status/suspend":{"name":"vm_susp
+end","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/template":{"name":"template","parameters":{"node":1,"vmid":
+1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/lxc/{vmid}/termproxy":{"name":"termproxy","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":null},
+"POST /nodes/{node}/migrateall":{"name":"migrateall","parameters":{"max-workers":1,"maxworkers":{"maximum":64,"minimum":1,"optional":1,"type":"integer","typetex
+t":"<integer> (1 - 64)"},"node":1,"target":{"format":"pve-node","type":"string","typetext":"<string>"},"vms":1,"with-local-disks":1},"protected":1,"proxyto":"no
+de"},"POST /nodes/{node}/network":{"name":"create_network","parameters":{"address":1,"address6":1,"autostart":{"optional":1,"type":"boolean","typetext":"<boolea
+n>"},"bond-primary":1,"bond_mode":1,"bond_xmit_hash_policy":1,"bridge_ports":1,"bridge_vids":1,"bridge_vlan_aware":1,"cidr":{"format":"CIDRv4","optional":1,"typ
+e":"string","typetext":"<string>"},"cidr6":1,"comments":1,"comments6":1,"gateway":1,"gateway6":1,"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"typ
+e":"string","typetext":"<string>"},"mtu":1,"netmask":1,"netmask6":1,"node":1,"ovs_bonds":1,"ovs_bridge":1,"ovs_options":1,"ovs_ports":1,"ovs_tag":1,"slaves":1,"
+type":{"enum":["bridge","bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","unknown"],"type":"string"},"vlan-id":1,"vlan-r
+aw-device":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu":{"name":"create_vm","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev
+":1,"arch":1,"archive":{"maxLength":255,"optional":1,"type":"string","typetext":"<string>"},"args":1,"audio0":1,"autostart":1,"balloon":1,"bios":1,"boot":1,"boo
+tdisk":1,"bwlimit":{"default":"restore limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"cdr
+om":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"efidisk0":1,"force":1,"freeze":1,"ha-managed"
+:1,"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-working-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"ke
+yboard":1,"kvm":1,"live-restore":{"optional":1,"type":"boolean","typetext":"<boolean>"},"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime":1,"migr
+ate_speed":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"onboot":1,
+"ostype":1,"parallel[n]":1,"pool":{"format":"pve-poolid","optional":1,"type":"string","typetext":"<string>"},"protection":1,"reboot":1,"rng0":1,"sata[n]":1,"scs
+i[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"start":1,"startdate":1,"startup
+":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"unique"
+:1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"
+},"POST /nodes/{node}/qemu/{vmid}/agent":{"name":"agent","parameters":{"command":{"enum":["fsfreeze-freeze","fsfreeze-status","fsfreeze-thaw","fstrim","get-fsin
+fo","get-host-name","get-memory-block-info","get-memory-blocks","get-osinfo","get-time","get-timezone","get-users","get-vcpus","info","network-get-interfaces","
+ping","shutdown","suspend-disk","suspend-hybrid","suspend-ram"],"type":"string"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vm
+id}/agent/exec":{"name":"exec","parameters":{"command":{"items":{"type":"string"},"type":"array","typetext":"<array>"},"input-data":{"maxLength":65536,"optional
+":1,"type":"string","typetext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/file-write":{"name":"file-wr
+ite","parameters":{"content":{"maxLength":61440,"type":"string","typetext":"<string>"},"encode":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>
+"},"file":1,"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze":{"name":"fsfreeze-freeze","parameters":{"n
+ode":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-status":{"name":"fsfreeze-status","parameters":{"node":1,"vmid":
+1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw":{"name":"fsfreeze-thaw","parameters":{"node":1,"vmid":1},"protected":1,"
+proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/fstrim":{"name":"fstrim","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{n
+ode}/qemu/{vmid}/agent/ping":{"name":"ping","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/set-user-pass
+word":{"name":"set-user-password","parameters":{"crypted":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"password":{"maxLength":10
+24,"minLength":5,"type":"string","typetext":"<string>"},"username":{"type":"string","typetext":"<string>"},"vmid":1},"protected":1,"proxyto":"node"},"POST /node
+s/{node}/qemu/{vmid}/agent/shutdown":{"name":"shutdown","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/s
+uspend-disk":{"name":"suspend-disk","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/suspend-hybrid":{"nam
+e":"suspend-hybrid","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/agent/suspend-ram":{"name":"suspend-ram","p
+arameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/clone":{"name":"clone_vm","parameters":{"bwlimit":{"default":"clo
+ne limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"format":{"enum":["raw","qcow2","vmdk"],
+"optional":1,"type":"string"},"full":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"newid":1,"node":1,"pool":{"format":"pve-
+poolid","optional":1,"type":"string","typetext":"<string>"},"snapname":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>
+"},"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"target":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /node
+s/{node}/qemu/{vmid}/config":{"name":"update_vm_async","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"args":1,"audio0":1,"aut
+ostart":1,"background_delay":{"maximum":30,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 30)"},"balloon":1,"bios":1,"boot":1,"bootdisk":1
+,"cdrom":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cpuunits":1,"delete":1,"digest":{"maxLength":40,"opti
+onal":1,"type":"string","typetext":"<string>"},"efidisk0":1,"force":1,"freeze":1,"hookscript":1,"hostpci[n]":1,"hotplug":1,"hugepages":1,"ide[n]":1,"import-work
+ing-storage":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"lock":1,"machine":1,"memory":1,"migrate_downtime"
+:1,"migrate_speed":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,"numa":1,"numa[n]":1,"on
+boot":1,"ostype":1,"parallel[n]":1,"protection":1,"reboot":1,"revert":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"serial[n]":1,"shares":1,"s
+kiplock":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"startdate":1,"startup":1,"tablet":1,"tags":1,"tdf":1,"template":1,"tpmstate0":1,"
+unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected":1,"proxyto":"node"},"P
+OST /nodes/{node}/qemu/{vmid}/firewall/aliases":{"name":"create_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment
+":1,"name":1,"node":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset":{"name":"create_ipset","parameters":{"comment":1,"
+digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}":{"name":"create_ip","param
+eters":{"cidr":1,"comment":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/firewall/rules":{"name":"crea
+te_rule","parameters":{"action":1,"comment":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"node":1,"pos":1,"proto":1,"sou
+rce":1,"sport":1,"type":1,"vmid":1},"protected":1,"proxyto":null},"POST /nodes/{node}/qemu/{vmid}/migrate":{"name":"migrate_vm","parameters":{"bwlimit":{"defaul
+t":"migrate limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"force":1,"migration_network":1
+,"migration_type":1,"node":1,"online":1,"target":{"format":"pve-node","type":"string","typetext":"<string>"},"targetstorage":1,"vmid":1,"with-conntrack-state":1
+,"with-local-disks":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/move_disk":{"name":"move_vm_disk","parameters":{"bwlimit":{"default":"mov
+e limit from datacenter or storage config","minimum":"0","optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"delete":{"default":0,"optional":1,"type"
+:"boolean","typetext":"<boolean>"},"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":{"enum":["ide0","ide1","ide2","ide3","scs
+i0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","sc
+si19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","virt
+io5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5","
+efidisk0","tpmstate0","unused0","unused1","unused2","unused3","unused4","unused5","unused6","unused7","unused8","unused9","unused10","unused11","unused12","unus
+ed13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21","unused22","unused23","unused24","unused25","unused26","unused27",
+"unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unused36","unused37","unused38","unused39","unused40","unused41","unuse
+d42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50","unused51","unused52","unused53","unused54","unused55","unused56","
+unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unused65","unused66","unused67","unused68","unused69","unused70","unused
+71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","unused80","unused81","unused82","unused83","unused84","unused85","u
+nused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused94","unused95","unused96","unused97","unused98","unused99","unused1
+00","unused101","unused102","unused103","unused104","unused105","unused106","unused107","unused108","unused109","unused110","unused111","unused112","unused113",
+"unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused121","unused122","unused123","unused124","unused125","unused126","unu
+sed127","unused128","unused129","unused130","unused131","unused132","unused133","unused134","unused135","unused136","unused137","unused138","unused139","unused1
+40","unused141","unused142","unused143","unused144","unused145","unused146","unused147","unused148","unused149","unused150","unused151","unused152","unused153",
+"unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused161","unused162","unused163","unused164","unused165","unused166","unu
+sed167","unused168","unused169","unused170","unused171","unused172","unused173","unused174","unused175","unused176","unused177","unused178","unused179","unused1
+80","unused181","unused182","unused183","unused184","unused185","unused186","unused187","unused188","unused189","unused190","unused191","unused192","unused193",
+"unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused201","unused202","unused203","unused204","unused205","unused206","unu
+sed207","unused208","unused209","unused210","unused211","unused212","unused213","unused214","unused215","unused216","unused217","unused218","unused219","unused2
+20","unused221","unused222","unused223","unused224","unused225","unused226","unused227","unused228","unused229","unused230","unused231","unused232","unused233",
+"unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused241","unused242","unused243","unused244","unused245","unused246","unu
+sed247","unused248","unused249","unused250","unused251","unused252","unused253","unused254","unused255"],"type":"string"},"format":{"enum":["raw","qcow2","vmdk"
+],"optional":1,"type":"string"},"node":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"target-digest":1,"target-
+disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","
+scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0
+","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","s
+ata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0","unused0","unused1","unused2","unused3","unused4","unused5","unused6","unused7","unused8","
+unused9","unused10","unused11","unused12","unused13","unused14","unused15","unused16","unused17","unused18","unused19","unused20","unused21","unused22","unused2
+3","unused24","unused25","unused26","unused27","unused28","unused29","unused30","unused31","unused32","unused33","unused34","unused35","unused36","unused37","un
+used38","unused39","unused40","unused41","unused42","unused43","unused44","unused45","unused46","unused47","unused48","unused49","unused50","unused51","unused52
+","unused53","unused54","unused55","unused56","unused57","unused58","unused59","unused60","unused61","unused62","unused63","unused64","unused65","unused66","unu
+sed67","unused68","unused69","unused70","unused71","unused72","unused73","unused74","unused75","unused76","unused77","unused78","unused79","unused80","unused81"
+,"unused82","unused83","unused84","unused85","unused86","unused87","unused88","unused89","unused90","unused91","unused92","unused93","unused94","unused95","unus
+ed96","unused97","unused98","unused99","unused100","unused101","unused102","unused103","unused104","unused105","unused106","unused107","unused108","unused109","
+unused110","unused111","unused112","unused113","unused114","unused115","unused116","unused117","unused118","unused119","unused120","unused121","unused122","unus
+ed123","unused124","unused125","unused126","unused127","unused128","unused129","unused130","unused131","unused132","unused133","unused134","unused135","unused13
+6","unused137","unused138","unused139","unused140","unused141","unused142","unused143","unused144","unused145","unused146","unused147","unused148","unused149","
+unused150","unused151","unused152","unused153","unused154","unused155","unused156","unused157","unused158","unused159","unused160","unused161","unused162","unus
+ed163","unused164","unused165","unused166","unused167","unused168","unused169","unused170","unused171","unused172","unused173","unused174","unused175","unused17
+6","unused177","unused178","unused179","unused180","unused181","unused182","unused183","unused184","unused185","unused186","unused187","unused188","unused189","
+unused190","unused191","unused192","unused193","unused194","unused195","unused196","unused197","unused198","unused199","unused200","unused201","unused202","unus
+ed203","unused204","unused205","unused206","unused207","unused208","unused209","unused210","unused211","unused212","unused213","unused214","unused215","unused21
+6","unused217","unused218","unused219","unused220","unused221","unused222","unused223","unused224","unused225","unused226","unused227","unused228","unused229","
+unused230","unused231","unused232","unused233","unused234","unused235","unused236","unused237","unused238","unused239","unused240","unused241","unused242","unus
+ed243","unused244","unused245","unused246","unused247","unused248","unused249","unused250","unused251","unused252","unused253","unused254","unused255"],"optiona
+l":1,"type":"string"},"target-vmid":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snapshot":{"name":"snapshot","parameters":{"node
+":1,"snapname":1,"vmid":1,"vmstate":{"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/snap
+shot/{snapname}/rollback":{"name":"rollback","parameters":{"node":1,"snapname":1,"start":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{v
+mid}/status/reboot":{"name":"vm_reboot","parameters":{"node":1,"timeout":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/rese
+t":{"name":"vm_reset","parameters":{"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/resume":{"name":"vm_r
+esume","parameters":{"nocheck":{"optional":1,"type":"boolean","typetext":"<boolean>"},"node":1,"skiplock":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nod
+es/{node}/qemu/{vmid}/status/shutdown":{"name":"vm_shutdown","parameters":{"forceStop":1,"keepActive":1,"node":1,"skiplock":1,"timeout":1,"vmid":1},"protected":
+1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/start":{"name":"vm_start","parameters":{"force-cpu":{"optional":1,"type":"string","typetext":"<string
+>"},"machine":1,"migratedfrom":1,"migration_network":1,"migration_type":1,"nets-host-mtu":{"optional":1,"pattern":"net\\d+=\\d+(,net\\d+=\\d+)*","type":"string"
+},"node":1,"skiplock":1,"stateuri":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"targetstorage":1,"timeout":{"default":"max(30, vm memor
+y in GiB)","minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"vmid":1,"with-conntrack-state":1},"protected":1,"proxyto":"node"},"POST /n
+odes/{node}/qemu/{vmid}/status/stop":{"name":"vm_stop","parameters":{"keepActive":1,"migratedfrom":1,"node":1,"overrule-shutdown":1,"skiplock":1,"timeout":1,"vm
+id":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/status/suspend":{"name":"vm_suspend","parameters":{"node":1,"skiplock":1,"statestorage":{
+"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"todisk":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"v
+mid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/qemu/{vmid}/template":{"name":"template","parameters":{"disk":{"enum":["ide0","ide1","ide2","ide3","
+scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12","scsi13","scsi14","scsi15","scsi16","scsi17","scsi18",
+"scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi30","virtio0","virtio1","virtio2","virtio3","virtio4","v
+irtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","virtio15","sata0","sata1","sata2","sata3","sata4","sata5
+","efidisk0","tpmstate0"],"optional":1,"type":"string"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/startall":{"name":"startall","par
+ameters":{"force":{"default":"off","optional":1,"type":"boolean","typetext":"<boolean>"},"max-workers":1,"node":1,"vms":1},"protected":1,"proxyto":"node"},"POST
+ /nodes/{node}/status":{"name":"node_cmd","parameters":{"command":{"enum":["reboot","shutdown"],"type":"string"},"node":1},"protected":1,"proxyto":"node"},"POST
+ /nodes/{node}/stopall":{"name":"stopall","parameters":{"force-stop":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"max-workers":1,"node":1
+,"timeout":{"default":180,"maximum":7200,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 7200)"},"vms":1},"protected":1,"proxyto":"node"},"
+POST /nodes/{node}/storage/{storage}/content":{"name":"create","parameters":{"filename":{"type":"string","typetext":"<string>"},"format":1,"node":1,"size":{"pat
+tern":"\\d+[MG]?","type":"string"},"storage":1,"vmid":1},"protected":1,"proxyto":"node"},"POST /nodes/{node}/storage/{storage}/download-url":{"name":"download_u
+rl","parameters":{"checksum":1,"checksum-algorithm":1,"compression":{"enum":null,"optional":1,"type":"string","typetext":"<string>"},"content":{"enum":["iso","v
+ztmpl","import"],"format":"pve-storage-content","type":"string"},"filename":1,"node":1,"storage":1,"url":1,"verify-certificates":1},"protected":1,"proxyto":"nod
+e"},"POST /nodes/{node}/storage/{storage}/upload":{"name":"upload","parameters":{"checksum":1,"checksum-algorithm":1,"content":{"enum":["iso","vztmpl","import"]
+,"format":"pve-storage-content","type":"string"},"filename":1,"node":1,"storage":1,"tmpfilename":{"optional":1,"pattern":"/var/tmp/pveupload-[0-9a-f]+","type":"
+string"}},"protected":1,"proxyto":null},"POST /nodes/{node}/termproxy":{"name":"termproxy","parameters":{"cmd":1,"cmd-opts":1,"node":1},"protected":1,"proxyto":
+null},"POST /nodes/{node}/vncshell":{"name":"vncshell","parameters":{"cmd":1,"cmd-opts":1,"height":{"maximum":2160,"minimum":16,"optional":1,"type":"integer","t
+ypetext":"<integer> (16 - 2160)"},"node":1,"websocket":{"optional":1,"type":"boolean","typetext":"<boolean>"},"width":{"maximum":4096,"minimum":16,"optional":1,
+"type":"integer","typetext":"<integer> (16 - 4096)"}},"protected":1,"proxyto":null},"POST /nodes/{node}/vzdump":{"name":"vzdump","parameters":{"all":1,"bwlimit"
+:{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"compress":1,"dumpdir":1,"exclude":1,"exclude-path":1,"fleecing":1,"ioni
+ce":1,"job-id":{"maxLength":50,"optional":1,"pattern":"\\S+","type":"string"},"lockwait":1,"mailnotification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format
+":"pve-node","optional":1,"type":"string","typetext":"<string>"},"notes-template":1,"notification-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1
+,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","format":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=
+<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"quiet":1,"remove":1,"script":1,"stdexcludes":1,"stdout":{"
+optional":1,"type":"boolean","typetext":"<boolean>"},"stop":1,"stopwait":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storag
+e ID>"},"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":1,"proxyto":"node"},"POST /storage
+":{"name":"create","parameters":{"authsupported":{"optional":1,"type":"string","typetext":"<string>"},"base":{"format":"pve-volume-id","optional":1,"type":"stri
+ng","typetext":"<string>"},"blocksize":1,"bwlimit":1,"comstar_hg":1,"comstar_tg":1,"content":1,"content-dirs":1,"create-base-path":1,"create-subdirs":1,"data-po
+ol":1,"datastore":{"optional":1,"type":"string","typetext":"<string>"},"disable":1,"domain":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"}
+,"encryption-key":1,"export":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"fingerprint":1,"format":1,"fs-name":1,"fuse":1,"i
+s_mountpoint":1,"iscsiprovider":{"optional":1,"type":"string","typetext":"<string>"},"keyring":1,"krbd":1,"lio_tpg":1,"master-pubkey":1,"max-protected-backups":
+1,"mkdir":1,"monhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,"nowritecache":1,"options":1,"password":{"maxLength":256,"optional":1,"type":"string","
+typetext":"<string>"},"path":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"pool":1,"port":1,"portal":{"format":"pve-storage-
+portal-dns","optional":1,"type":"string","typetext":"<string>"},"preallocation":1,"prune-backups":1,"saferemove":1,"saferemove-stepsize":1,"saferemove_throughpu
+t":1,"server":1,"share":{"optional":1,"type":"string","typetext":"<string>"},"shared":1,"skip-cert-verification":1,"smbversion":1,"snapshot-as-volume-chain":1,"
+sparse":1,"storage":1,"subdir":1,"tagged_only":1,"target":{"optional":1,"type":"string","typetext":"<string>"},"thinpool":{"format":"pve-storage-vgname","option
+al":1,"type":"string","typetext":"<string>"},"type":{"enum":["btrfs","cephfs","cifs","dir","esxi","iscsi","iscsidirect","lvm","lvmthin","nfs","pbs","rbd","zfs",
+"zfspool"],"type":"string"},"username":1,"vgname":{"format":"pve-storage-vgname","optional":1,"type":"string","typetext":"<string>"},"zfs-base-path":1},"protect
+ed":1,"proxyto":null},"PUT /access/domains/{realm}":{"name":"update","parameters":{"acr-values":1,"autocreate":1,"base_dn":1,"bind_dn":1,"capath":1,"case-sensit
+ive":1,"cert":1,"certkey":1,"check-connection":1,"client-id":1,"client-key":1,"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"d
+efault":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"domain":1,"filter":1,"group_cl
+asses":1,"group_dn":1,"group_filter":1,"group_name_attr":1,"groups-autocreate":1,"groups-claim":1,"groups-overwrite":1,"issuer-url":1,"mode":{"default":"ldap","
+enum":["ldap","ldaps","ldap+starttls"],"optional":1,"type":"string"},"password":1,"port":1,"prompt":1,"query-userinfo":1,"realm":1,"scopes":1,"secure":1,"server
+1":1,"server2":1,"sslversion":1,"sync-defaults-options":1,"sync_attributes":1,"tfa":1,"user_attr":1,"user_classes":1,"verify":1},"protected":1,"proxyto":null},"
+PUT /cluster/backup/{id}":{"name":"update_job","parameters":{"all":1,"bwlimit":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 -
+ N)"},"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"compress":1,"delete":1,"dow":{"format":"pve-day-of-week-list","optional":1
+,"type":"string","typetext":"<string>"},"dumpdir":1,"enabled":1,"exclude":1,"exclude-path":1,"fleecing":1,"id":{"maxLength":50,"pattern":"\\S+","type":"string"}
+,"ionice":1,"lockwait":1,"mailnotification":1,"mailto":1,"maxfiles":1,"mode":1,"node":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"
+notes-template":1,"notification-mode":1,"pbs-change-detection-mode":1,"performance":1,"pigz":1,"pool":1,"protected":1,"prune-backups":{"default":"keep-all=1","f
+ormat":"prune-backups","optional":1,"type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,kee
+p-weekly=<N>] [,keep-yearly=<N>]"},"quiet":1,"remove":1,"repeat-missed":1,"schedule":{"format":"pve-calendar-event","maxLength":128,"optional":1,"type":"string"
+,"typetext":"<string>"},"script":1,"starttime":1,"stdexcludes":1,"stop":1,"stopwait":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typete
+xt":"<storage ID>"},"tmpdir":1,"vmid":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"zstd":1},"protected":1,"proxyto":null},"PUT
+ /cluster/firewall/aliases/{name}":{"name":"update_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"digest":
+1,"name":1,"rename":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/groups/{group}/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"
+minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"group":1,"icm
+p-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"strin
+g"}},"protected":1,"proxyto":null},"PUT /cluster/firewall/ipset/{name}/{cidr}":{"name":"update_ip","parameters":{"cidr":1,"comment":1,"digest":1,"name":1,"nomat
+ch":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/options":{"name":"set_options","parameters":{"delete":1,"digest":1,"ebtables":{"default":1,"optional
+":1,"type":"boolean","typetext":"<boolean>"},"enable":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"log_ratelimit":{"f
+ormat":{"burst":{"default":5,"minimum":0,"optional":1,"type":"integer"},"enable":{"default":1,"default_key":1,"type":"boolean"},"rate":{"default":"1/second","op
+tional":1,"pattern":"[1-9][0-9]*\\/(second|minute|hour|day)","type":"string"}},"optional":1,"type":"string","typetext":"[enable=]<1|0> [,burst=<integer>] [,rate
+=<rate>]"},"policy_forward":1,"policy_in":1,"policy_out":1},"protected":1,"proxyto":null},"PUT /cluster/firewall/rules/{pos}":{"name":"update_rule","parameters"
+:{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport"
+:1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"optiona
+l":1,"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/ha/groups/{group}":{"name":"update","parameters":{"comment":{"maxLength":4096,"optional":1,"t
+ype":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"gro
+up":{"format":"pve-configid","type":"string","typetext":"<string>"},"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","typetext":"<node>[:<pri>]
+{,<node>[:<pri>]}*"},"nofailback":1,"restricted":1},"protected":1,"proxyto":null},"PUT /cluster/ha/resources/{sid}":{"name":"update","parameters":{"comment":{"m
+axLength":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetex
+t":"<string>"},"digest":1,"failback":1,"group":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"max_relocate":1,"max_restart":1,"si
+d":1,"state":1},"protected":1,"proxyto":null},"PUT /cluster/ha/rules/{rule}":{"name":"update_rule","parameters":{"affinity":{"enum":["positive","negative"],"opt
+ional":1,"type":"string"},"comment":{"maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":409
+6,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"disable":1,"nodes":{"format":"pve-ha-node-list","optional":1,"type":"string","typetext":"<node
+>[:<pri>]{,<node>[:<pri>]}*"},"resources":{"format":"pve-ha-resource-id-list","optional":1,"type":"string","typetext":"<type>:<name>{,<type>:<name>}*"},"rule":1
+,"strict":1,"type":{"enum":["node-affinity","resource-affinity"],"type":"string"}},"protected":1,"proxyto":null},"PUT /cluster/jobs/realm-sync/{id}":{"name":"up
+date_job","parameters":{"comment":{"maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"delete":{"format":"pve-configid-list","maxLength":4096,"
+optional":1,"type":"string","typetext":"<string>"},"enable-new":1,"enabled":1,"id":{"format":"pve-configid","maxLength":64,"type":"string","typetext":"<string>"
+},"remove-vanished":1,"schedule":1,"scope":1},"protected":1,"proxyto":null},"PUT /cluster/metrics/server/{id}":{"name":"update","parameters":{"api-path-prefix":
+1,"bucket":1,"delete":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"digest":1,"disable":1,"id":1,"influxdb
+proto":1,"max-body-size":1,"mtu":{"default":1500,"maximum":65536,"minimum":512,"optional":1,"type":"integer","typetext":"<integer> (512 - 65536)"},"organization
+":1,"otel-compression":1,"otel-headers":1,"otel-max-body-size":1,"otel-path":1,"otel-protocol":1,"otel-resource-attributes":1,"otel-timeout":1,"otel-verify-ssl"
+:1,"path":1,"port":{"maximum":65536,"minimum":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"proto":{"enum":["udp","tcp"],"optional":1,"type":"string"}
+,"server":{"format":"address","type":"string","typetext":"<string>"},"timeout":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 -
+ N)"},"token":1,"verify-certificate":1},"protected":1,"proxyto":null},"PUT /cluster/options":{"name":"set_options","parameters":{"bwlimit":1,"consent-text":{"ma
+xLength":65536,"optional":1,"type":"string","typetext":"<string>"},"console":{"enum":["applet","vv","html5","xtermjs"],"optional":1,"type":"string"},"crs":{"for
+mat":{"ha":{"default":"basic","enum":["basic","static","dynamic"],"optional":1,"type":"string"},"ha-auto-rebalance":{"default":0,"optional":1,"type":"boolean"},
+"ha-auto-rebalance-hold-duration":{"default":3,"minimum":0,"optional":1,"type":"number"},"ha-auto-rebalance-margin":{"default":0.1,"minimum":0,"optional":1,"typ
+e":"number"},"ha-auto-rebalance-method":{"default":"bruteforce","enum":["bruteforce","topsis"],"optional":1,"type":"string"},"ha-auto-rebalance-threshold":{"def
+ault":0.3,"minimum":0,"optional":1,"type":"number"},"ha-rebalance-on-start":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext"
+:"[ha=<basic|static|dynamic>] [,ha-auto-rebalance=<1|0>] [,ha-auto-rebalance-hold-duration=<number>] [,ha-auto-rebalance-margin=<number>] [,ha-auto-rebalance-me
+thod=<bruteforce|topsis>] [,ha-auto-rebalance-threshold=<number>] [,ha-rebalance-on-start=<1|0>]"},"delete":1,"email_from":{"format":"email-opt","optional":1,"t
+ype":"string","typetext":"<string>"},"fencing":{"default":"watchdog","enum":["watchdog","hardware","both"],"optional":1,"type":"string"},"ha":{"format":{"shutdo
+wn_policy":{"default":"conditional","enum":["freeze","failover","conditional","migrate"],"type":"string"}},"optional":1,"type":"string","typetext":"shutdown_pol
+icy=<enum>"},"http_proxy":{"optional":1,"pattern":"http://.*","type":"string"},"keyboard":1,"language":{"enum":["ar","ca","da","de","en","es","eu","fa","fr","hr
+","he","it","ja","ka","kr","nb","nl","nn","pl","pt_BR","ru","sl","sv","tr","ukr","zh_CN","zh_TW"],"optional":1,"type":"string"},"mac_prefix":{"default":"BC:24:1
+1","format":"mac-prefix","optional":1,"type":"string","typetext":"<string>"},"max_workers":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 -
+ N)"},"migration":{"format":{"network":{"format":"CIDR","optional":1,"type":"string"},"type":{"default":"secure","default_key":1,"enum":["secure","insecure"],"t
+ype":"string"}},"optional":1,"type":"string","typetext":"[type=]<secure|insecure> [,network=<CIDR>]"},"migration_unsecure":{"optional":1,"type":"boolean","typet
+ext":"<boolean>"},"next-id":{"format":{"lower":{"default":100,"optional":1,"type":"integer"},"upper":{"default":1000000,"optional":1,"type":"integer"}},"optiona
+l":1,"type":"string","typetext":"[lower=<integer>] [,upper=<integer>]"},"notify":{"format":{"fencing":{"enum":["always","never"],"optional":1,"type":"string"},"
+package-updates":{"default":"auto","enum":["auto","always","never"],"optional":1,"type":"string"},"replication":{"enum":["always","never"],"optional":1,"type":"
+string"},"target-fencing":{"optional":1,"type":"string"},"target-package-updates":{"optional":1,"type":"string"},"target-replication":{"optional":1,"type":"stri
+ng"}},"optional":1,"type":"string","typetext":"[fencing=<always|never>] [,package-updates=<auto|always|never>] [,replication=<always|never>] [,target-fencing=<T
+ARGET>] [,target-package-updates=<TARGET>] [,target-replication=<TARGET>]"},"registered-tags":{"optional":1,"pattern":"(?:(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*);)*(?
+i:[a-z0-9_][a-z0-9_\\-\\+\\.]*)","type":"string","typetext":"<tag>[;<tag>...]"},"replication":{"format":{"network":{"format":"CIDR","optional":1,"type":"string"
+},"type":{"default":"secure","default_key":1,"enum":["secure","insecure"],"type":"string"}},"optional":1,"type":"string","typetext":"[type=]<secure|insecure> [,
+network=<CIDR>]"},"tag-style":{"format":{"case-sensitive":{"default":0,"optional":1,"type":"boolean"},"color-map":{"optional":1,"pattern":"(?:(?i:[a-z0-9_][a-z0
+-9_\\-\\+\\.]*):[0-9a-fA-F]{6}(?::[0-9a-fA-F]{6})?)(?:;(?:(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*):[0-9a-fA-F]{6}(?::[0-9a-fA-F]{6})?))*","type":"string","typetext":"<
+tag>:<hex-color>[:<hex-color-for-text>][;<tag>=...]"},"ordering":{"default":"alphabetical","enum":["config","alphabetical"],"optional":1,"type":"string"},"shape
+":{"default":"circle","enum":["full","circle","dense","none"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[case-sensitive=<1|0>] [,c
+olor-map=<tag>:<hex-color>[:<hex-color-for-text>][;<tag>=...]] [,ordering=<config|alphabetical>] [,shape=<enum>]"},"u2f":{"format":{"appid":{"optional":1,"type"
+:"string"},"origin":{"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[appid=<APPID>] [,origin=<URL>]"},"user-tag-access":{"format":{"use
+r-allow":{"default":"free","enum":["none","list","existing","free"],"optional":1,"type":"string"},"user-allow-list":{"optional":1,"pattern":"(?i:[a-z0-9_][a-z0-
+9_\\-\\+\\.]*)(?:;(?i:[a-z0-9_][a-z0-9_\\-\\+\\.]*))*","type":"string","typetext":"<tag>[;<tag>...]"}},"optional":1,"type":"string","typetext":"[user-allow=<enu
+m>] [,user-allow-list=<tag>[;<tag>...]]"},"webauthn":{"format":{"allow-subdomains":{"default":1,"optional":1,"type":"boolean"},"id":{"optional":1,"type":"string
+"},"origin":{"optional":1,"type":"string"},"rp":{"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[allow-subdomains=<1|0>] [,id=<DOMAINNA
+ME>] [,origin=<URL>] [,rp=<RELYING_PARTY>]"}},"protected":1,"proxyto":null},"PUT /cluster/sdn":{"name":"reload","parameters":{"lock-token":1,"release-lock":1},"
+protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}":{"name":"update","parameters":{"alias":1,"delete":{"format":"pve-configid-list","maxLength":4096,"o
+ptional":1,"type":"string","typetext":"<string>"},"digest":1,"isolate-ports":1,"lock-token":1,"tag":{"maximum":16777215,"minimum":1,"optional":1,"type":"integer
+","typetext":"<integer> (1 - 16777215)"},"vlanaware":1,"vnet":1,"zone":{"optional":1,"type":"string","typetext":"<string>"}},"protected":1,"proxyto":null},"PUT 
+/cluster/sdn/vnets/{vnet}/firewall/options":{"name":"set_options","parameters":{"delete":1,"digest":1,"enable":{"default":0,"optional":1,"type":"boolean","typet
+ext":"<boolean>"},"log_level_forward":1,"policy_forward":1,"vnet":1},"protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}":{"name":
+"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"
+dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","
+forward","group"],"optional":1,"type":"string"},"vnet":1},"protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}/ips":{"name":"ipupdate","parameters":{"ip
+":1,"mac":1,"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vnet":1,"zone
+":1},"protected":1,"proxyto":null},"PUT /cluster/sdn/vnets/{vnet}/subnets/{subnet}":{"name":"update","parameters":{"delete":{"format":"pve-configid-list","maxLe
+ngth":4096,"optional":1,"type":"string","typetext":"<string>"},"dhcp-dns-server":1,"dhcp-range":1,"digest":1,"dnszoneprefix":1,"gateway":{"format":"ip","optiona
+l":1,"type":"string","typetext":"<string>"},"lock-token":1,"snat":1,"subnet":1,"vnet":{"optional":1,"type":"string","typetext":"<string>"}},"protected":1,"proxy
+to":null},"PUT /cluster/sdn/zones/{zone}":{"name":"update","parameters":{"advertise-subnets":1,"bridge":1,"bridge-disable-mac-learning":1,"controller":1,"delete
+":{"format":"pve-configid-list","maxLength":4096,"optional":1,"type":"string","typetext":"<string>"},"dhcp":{"enum":["dnsmasq"],"optional":1,"type":"string"},"d
+igest":1,"disable-arp-nd-suppression":1,"dns":1,"dnszone":1,"dp-id":1,"exitnodes":1,"exitnodes-local-routing":1,"exitnodes-primary":1,"fabric":1,"ipam":1,"lock-
+token":1,"mac":{"format":"mac-addr","optional":1,"type":"string","typetext":"<string>"},"mtu":{"optional":1,"type":"integer","typetext":"<integer>"},"nodes":1,"
+peers":1,"reversedns":1,"rt-import":1,"tag":1,"vlan-protocol":1,"vrf-vxlan":1,"vxlan-port":1,"zone":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/config":
+{"name":"set_options","parameters":{"acme":{"format":{"account":{"default":"default","format":"pve-configid","optional":1,"type":"string"},"domains":{"format":"
+pve-acme-domain-list","optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[account=<name>] [,domains=<domain[;domain;...]>]"},"acmedomain[n]
+":{"format":{"alias":{"format":"pve-acme-alias","optional":1,"type":"string"},"domain":{"default_key":1,"format":"pve-acme-domain","type":"string"},"plugin":{"d
+efault":"standalone","format":"pve-configid","optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[domain=]<domain> [,alias=<domain>] [,plugi
+n=<name of the plugin configuration>]"},"ballooning-target":{"default":80,"maximum":100,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 100
+)"},"delete":1,"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"node":1,"startall-onboot-delay":{"default":0,"maximum":300,"minimum
+":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 300)"},"wakeonlan":{"format":{"bind-interface":{"default":"The interface carrying the default route
+","format":"pve-iface","optional":1,"type":"string"},"broadcast-address":{"default":"255.255.255.255","format":"ipv4","optional":1,"type":"string"},"mac":{"defa
+ult_key":1,"format":"mac-addr","type":"string"}},"optional":1,"type":"string","typetext":"[mac=]<MAC address> [,bind-interface=<bind interface>] [,broadcast-add
+ress=<IPv4 broadcast address>]"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/dns":{"name":"update_dns","parameters":{"dns1":{"format":"ip","optional":1,
+"type":"string","typetext":"<string>"},"dns2":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"dns3":{"format":"ip","optional":1,"type":"stri
+ng","typetext":"<string>"},"node":1,"search":{"type":"string","typetext":"<string>"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/firewall/options":{"nam
+e":"set_options","parameters":{"delete":1,"digest":1,"enable":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"log_level_forward":1,"log_leve
+l_in":1,"log_level_out":1,"log_nf_conntrack":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ndp":1,"nf_conntrack_allow_invalid":{"default":
+0,"optional":1,"type":"boolean","typetext":"<boolean>"},"nf_conntrack_helpers":{"default":"","format":"pve-fw-conntrack-helper","optional":1,"type":"string","ty
+petext":"<string>"},"nf_conntrack_max":{"default":262144,"minimum":32768,"optional":1,"type":"integer","typetext":"<integer> (32768 - N)"},"nf_conntrack_tcp_tim
+eout_established":{"default":432000,"minimum":7875,"optional":1,"type":"integer","typetext":"<integer> (7875 - N)"},"nf_conntrack_tcp_timeout_syn_recv":{"defaul
+t":60,"maximum":60,"minimum":30,"optional":1,"type":"integer","typetext":"<integer> (30 - 60)"},"nftables":{"default":0,"optional":1,"type":"boolean","typetext"
+:"<boolean>"},"node":1,"nosmurfs":{"optional":1,"type":"boolean","typetext":"<boolean>"},"protection_synflood":{"default":0,"optional":1,"type":"boolean","typet
+ext":"<boolean>"},"protection_synflood_burst":{"default":1000,"optional":1,"type":"integer","typetext":"<integer>"},"protection_synflood_rate":{"default":200,"o
+ptional":1,"type":"integer","typetext":"<integer>"},"smurf_log_level":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional
+":1,"type":"string"},"tcp_flags_log_level":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"tcpfl
+ags":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/firewall/rules/{pos}":{"name":"updat
+e_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":
+1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out
+","forward","group"],"optional":1,"type":"string"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/lxc/{vmid}/config":{"name":"update_vm","parameters":{"arc
+h":{"default":"amd64","enum":["amd64","i386","arm64","armhf","riscv32","riscv64"],"optional":1,"type":"string"},"cmode":1,"console":1,"cores":{"maximum":8192,"m
+inimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 8192)"},"cpulimit":{"default":0,"maximum":8192,"minimum":0,"optional":1,"type":"number","type
+text":"<number> (0 - 8192)"},"cpuunits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":500000,"minimum":0,"optional":1,"type":"integer","typetext":"<int
+eger> (0 - 500000)"},"debug":1,"delete":1,"dev[n]":1,"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"entrypoint":1,"env":1,"featur
+es":1,"hookscript":1,"hostname":1,"lock":{"enum":["backup","create","destroyed","disk","fstrim","migrate","mounted","rollback","snapshot","snapshot-delete"],"op
+tional":1,"type":"string"},"memory":{"default":512,"minimum":16,"optional":1,"type":"integer","typetext":"<integer> (16 - N)"},"mp[n]":1,"nameserver":{"format":
+"lxc-ip-with-ll-iface-list","optional":1,"type":"string","typetext":"<string>"},"net[n]":{"format":{"bridge":{"optional":1,"pattern":"[-_.\\w\\d]+","type":"stri
+ng"},"firewall":{"optional":1,"type":"boolean"},"gw":{"format":"ipv4","optional":1,"type":"string"},"gw6":{"format":"ipv6","optional":1,"type":"string"},"host-m
+anaged":{"optional":1,"type":"boolean"},"hwaddr":{"format":"mac-addr","optional":1,"type":"string"},"ip":{"format":"pve-ipv4-config","optional":1,"type":"string
+"},"ip6":{"format":"pve-ipv6-config","optional":1,"type":"string"},"link_down":{"optional":1,"type":"boolean"},"mtu":{"maximum":65535,"minimum":64,"optional":1,
+"type":"integer"},"name":{"pattern":"[-_.\\w\\d]+","type":"string"},"rate":{"optional":1,"type":"number"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":
+"integer"},"trunks":{"optional":1,"pattern":"(?:\\d+(?:;\\d+)*)","type":"string"},"type":{"enum":["veth"],"optional":1,"type":"string"}},"optional":1,"type":"st
+ring","typetext":"name=<string> [,bridge=<bridge>] [,firewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwaddr=<XX:XX:XX:XX:XX:XX>
+] [,ip=<(IPv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|auto|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vl
+anid...]>] [,type=<veth>]"},"node":1,"onboot":1,"ostype":{"enum":["debian","devuan","ubuntu","centos","fedora","opensuse","archlinux","alpine","gentoo","nixos",
+"unmanaged"],"optional":1,"type":"string"},"protection":1,"revert":1,"rootfs":1,"searchdomain":{"format":"dns-name-list","optional":1,"type":"string","typetext"
+:"<string>"},"startup":1,"swap":1,"tags":1,"template":1,"timezone":1,"tty":1,"unprivileged":1,"unused[n]":{"format":{"volume":{"default_key":1,"format":"pve-vol
+ume-id","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume>"},"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/lxc/{vmid}/f
+irewall/aliases/{name}":{"name":"update_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","typetext":"<string>"},"comment":1,"digest":1,"name":1,
+"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr}":{"name":"update_ip","parameters":{"cidr"
+:1,"comment":1,"digest":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/lxc/{vmid}/firewall/options":{"name":"set_opt
+ions","parameters":{"delete":1,"dhcp":1,"digest":1,"enable":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ipfilter":1,"log_level_in":1,"lo
+g_level_out":1,"macfilter":1,"ndp":1,"node":1,"policy_in":1,"policy_out":1,"radv":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/lxc/{vmid}/fire
+wall/rules/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"
+},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macro":1,"moveto":1,"node":1,"pos":1,"proto":1,"source":1,"sp
+ort":1,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"string"},"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/lxc/{vmid}/resize"
+:{"name":"resize_vm","parameters":{"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"disk":{"enum":["rootfs","mp0","mp1","mp2","mp3"
+,"mp4","mp5","mp6","mp7","mp8","mp9","mp10","mp11","mp12","mp13","mp14","mp15","mp16","mp17","mp18","mp19","mp20","mp21","mp22","mp23","mp24","mp25","mp26","mp2
+7","mp28","mp29","mp30","mp31","mp32","mp33","mp34","mp35","mp36","mp37","mp38","mp39","mp40","mp41","mp42","mp43","mp44","mp45","mp46","mp47","mp48","mp49","mp
+50","mp51","mp52","mp53","mp54","mp55","mp56","mp57","mp58","mp59","mp60","mp61","mp62","mp63","mp64","mp65","mp66","mp67","mp68","mp69","mp70","mp71","mp72","m
+p73","mp74","mp75","mp76","mp77","mp78","mp79","mp80","mp81","mp82","mp83","mp84","mp85","mp86","mp87","mp88","mp89","mp90","mp91","mp92","mp93","mp94","mp95","
+mp96","mp97","mp98","mp99","mp100","mp101","mp102","mp103","mp104","mp105","mp106","mp107","mp108","mp109","mp110","mp111","mp112","mp113","mp114","mp115","mp11
+6","mp117","mp118","mp119","mp120","mp121","mp122","mp123","mp124","mp125","mp126","mp127","mp128","mp129","mp130","mp131","mp132","mp133","mp134","mp135","mp13
+6","mp137","mp138","mp139","mp140","mp141","mp142","mp143","mp144","mp145","mp146","mp147","mp148","mp149","mp150","mp151","mp152","mp153","mp154","mp155","mp15
+6","mp157","mp158","mp159","mp160","mp161","mp162","mp163","mp164","mp165","mp166","mp167","mp168","mp169","mp170","mp171","mp172","mp173","mp174","mp175","mp17
+6","mp177","mp178","mp179","mp180","mp181","mp182","mp183","mp184","mp185","mp186","mp187","mp188","mp189","mp190","mp191","mp192","mp193","mp194","mp195","mp19
+6","mp197","mp198","mp199","mp200","mp201","mp202","mp203","mp204","mp205","mp206","mp207","mp208","mp209","mp210","mp211","mp212","mp213","mp214","mp215","mp21
+6","mp217","mp218","mp219","mp220","mp221","mp222","mp223","mp224","mp225","mp226","mp227","mp228","mp229","mp230","mp231","mp232","mp233","mp234","mp235","mp23
+6","mp237","mp238","mp239","mp240","mp241","mp242","mp243","mp244","mp245","mp246","mp247","mp248","mp249","mp250","mp251","mp252","mp253","mp254","mp255"],"typ
+e":"string"},"node":1,"size":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config":{"name":"update_snapshot_conf
+ig","parameters":{"node":1,"snapname":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/network":{"name":"reload_network_config","parameters":{"nod
+e":1,"regenerate-frr":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"}},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/network/{iface}":{"
+name":"update_network","parameters":{"address":1,"address6":1,"autostart":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bond-primary":1,"bond_mode":1,
+"bond_xmit_hash_policy":1,"bridge_ports":1,"bridge_vids":1,"bridge_vlan_aware":1,"cidr":{"format":"CIDRv4","optional":1,"type":"string","typetext":"<string>"},"
+cidr6":1,"comments":1,"comments6":1,"delete":1,"gateway":1,"gateway6":1,"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"type":"string","typetext":"<
+string>"},"mtu":1,"netmask":1,"netmask6":1,"node":1,"ovs_bonds":1,"ovs_bridge":1,"ovs_options":1,"ovs_ports":1,"ovs_tag":1,"slaves":1,"type":{"enum":["bridge","
+bond","eth","alias","vlan","fabric","OVSBridge","OVSBond","OVSPort","OVSIntPort","vnet","unknown"],"type":"string"},"vlan-id":1,"vlan-raw-device":1},"protected"
+:1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/cloudinit":{"name":"cloudinit_update","parameters":{"node":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT 
+/nodes/{node}/qemu/{vmid}/config":{"name":"update_vm","parameters":{"acpi":1,"affinity":1,"agent":1,"allow-ksm":1,"amd-sev":1,"arch":1,"args":1,"audio0":1,"auto
+start":1,"balloon":1,"bios":1,"boot":1,"bootdisk":1,"cdrom":1,"cicustom":1,"cipassword":1,"citype":1,"ciupgrade":1,"ciuser":1,"cores":1,"cpu":1,"cpulimit":1,"cp
+uunits":1,"delete":1,"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"efidisk0":1,"force":1,"freeze":1,"hookscript":1,"hostpci[n]":
+1,"hotplug":1,"hugepages":1,"ide[n]":1,"intel-tdx":1,"ipconfig[n]":1,"ivshmem":1,"keephugepages":1,"keyboard":1,"kvm":1,"localtime":1,"lock":1,"machine":1,"memo
+ry":1,"migrate_downtime":1,"migrate_speed":1,"name":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"nameserver":1,"net[n]":1,"node":1,
+"numa":1,"numa[n]":1,"onboot":1,"ostype":1,"parallel[n]":1,"protection":1,"reboot":1,"revert":1,"rng0":1,"sata[n]":1,"scsi[n]":1,"scsihw":1,"searchdomain":1,"se
+rial[n]":1,"shares":1,"skiplock":1,"smbios1":1,"smp":1,"sockets":1,"spice_enhancements":1,"sshkeys":1,"startdate":1,"startup":1,"tablet":1,"tags":1,"tdf":1,"tem
+plate":1,"tpmstate0":1,"unused[n]":1,"usb[n]":1,"vcpus":1,"vga":1,"virtio[n]":1,"virtiofs[n]":1,"vmgenid":1,"vmid":1,"vmstatestorage":1,"watchdog":1},"protected
+":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/firewall/aliases/{name}":{"name":"update_alias","parameters":{"cidr":{"format":"IPorCIDR","type":"string","
+typetext":"<string>"},"comment":1,"digest":1,"name":1,"node":1,"rename":1,"vmid":1},"protected":1,"proxyto":null},"PUT /nodes/{node}/qemu/{vmid}/firewall/ipset/
+{name}/{cidr}":{"name":"update_ip","parameters":{"cidr":1,"comment":1,"digest":1,"name":1,"node":1,"nomatch":1,"vmid":1},"protected":1,"proxyto":null},"PUT /nod
+es/{node}/qemu/{vmid}/firewall/options":{"name":"set_options","parameters":{"delete":1,"dhcp":1,"digest":1,"enable":{"default":0,"optional":1,"type":"boolean","
+typetext":"<boolean>"},"ipfilter":1,"log_level_in":1,"log_level_out":1,"macfilter":1,"ndp":1,"node":1,"policy_in":1,"policy_out":1,"radv":1,"vmid":1},"protected
+":1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}":{"name":"update_rule","parameters":{"action":{"maxLength":20,"minLength":2,"optional"
+:1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"comment":1,"delete":1,"dest":1,"digest":1,"dport":1,"enable":1,"icmp-type":1,"iface":1,"log":1,"macr
+o":1,"moveto":1,"node":1,"pos":1,"proto":1,"source":1,"sport":1,"type":{"enum":["in","out","forward","group"],"optional":1,"type":"string"},"vmid":1},"protected
+":1,"proxyto":null},"PUT /nodes/{node}/qemu/{vmid}/resize":{"name":"resize_vm","parameters":{"digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<
+string>"},"disk":{"enum":["ide0","ide1","ide2","ide3","scsi0","scsi1","scsi2","scsi3","scsi4","scsi5","scsi6","scsi7","scsi8","scsi9","scsi10","scsi11","scsi12"
+,"scsi13","scsi14","scsi15","scsi16","scsi17","scsi18","scsi19","scsi20","scsi21","scsi22","scsi23","scsi24","scsi25","scsi26","scsi27","scsi28","scsi29","scsi3
+0","virtio0","virtio1","virtio2","virtio3","virtio4","virtio5","virtio6","virtio7","virtio8","virtio9","virtio10","virtio11","virtio12","virtio13","virtio14","v
+irtio15","sata0","sata1","sata2","sata3","sata4","sata5","efidisk0","tpmstate0"],"type":"string"},"node":1,"size":1,"skiplock":1,"vmid":1},"protected":1,"proxyt
+o":"node"},"PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config":{"name":"update_snapshot_config","parameters":{"node":1,"snapname":1,"vmid":1},"protected"
+:1,"proxyto":"node"},"PUT /nodes/{node}/qemu/{vmid}/unlink":{"name":"unlink","parameters":{"force":1,"idlist":{"format":"pve-configid-list","type":"string","typ
+etext":"<string>"},"node":1,"vmid":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/storage/{storage}/content/{volume}":{"name":"updateattributes","paramet
+ers":{"node":1,"notes":{"optional":1,"type":"string","typetext":"<string>"},"protected":1,"storage":{"format":"pve-storage-id","optional":1,"type":"string","typ
+etext":"<storage ID>"},"volume":1},"protected":1,"proxyto":"node"},"PUT /nodes/{node}/time":{"name":"set_timezone","parameters":{"node":1,"timezone":{"type":"st
+ring","typetext":"<string>"}},"protected":1,"proxyto":"node"},"PUT /storage/{storage}":{"name":"update","parameters":{"blocksize":1,"bwlimit":1,"comstar_hg":1,"
+comstar_tg":1,"content":1,"content-dirs":1,"create-base-path":1,"create-subdirs":1,"data-pool":1,"delete":{"format":"pve-configid-list","maxLength":4096,"option
+al":1,"type":"string","typetext":"<string>"},"digest":1,"disable":1,"domain":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"encryption-ke
+y":1,"fingerprint":1,"format":1,"fs-name":1,"fuse":1,"is_mountpoint":1,"keyring":1,"krbd":1,"lio_tpg":1,"master-pubkey":1,"max-protected-backups":1,"mkdir":1,"m
+onhost":1,"mountpoint":1,"namespace":1,"nocow":1,"nodes":1,"nowritecache":1,"options":1,"password":{"maxLength":256,"optional":1,"type":"string","typetext":"<st
+ring>"},"pool":1,"port":1,"preallocation":1,"prune-backups":1,"saferemove":1,"saferemove-stepsize":1,"saferemove_throughput":1,"server":1,"shared":1,"skip-cert-
+verification":1,"smbversion":1,"snapshot-as-volume-chain":1,"sparse":1,"storage":1,"subdir":1,"tagged_only":1,"username":1,"zfs-base-path":1},"protected":1,"pro
+xyto":null}},"shared":{"acpi":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"acr-values":{"optional":1,"pattern":"^[^\\x00-\\x1F\\x7F <>#\"
+]*$","type":"string"},"action":{"maxLength":20,"minLength":2,"optional":0,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"address":{"format":"ipv4","op
+tional":1,"type":"string","typetext":"<string>"},"address6":{"format":"ipv6","optional":1,"type":"string","typetext":"<string>"},"advertise-subnets":{"optional"
+:1,"type":"boolean","typetext":"<boolean>"},"affinity":{"format":"pve-cpuset","optional":1,"type":"string","typetext":"<string>"},"agent":{"format":{"enabled":{
+"default":0,"default_key":1,"type":"boolean"},"freeze-fs":{"default":1,"optional":1,"type":"boolean"},"freeze-fs-on-backup":{"alias":"freeze-fs"},"fstrim_cloned
+_disks":{"default":0,"optional":1,"type":"boolean"},"guest-fsfreeze":{"alias":"freeze-fs"},"type":{"default":"virtio","enum":["virtio","isa"],"optional":1,"type
+":"string"}},"optional":1,"type":"string","typetext":"[enabled=]<1|0> [,freeze-fs=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]"},"alias":{"maxLength
+":256,"optional":1,"pattern":"(?i:[\\(\\)-_.\\w\\d\\s]{0,256})","type":"string"},"all":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"allow
+-ksm":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"amd-sev":{"format":"pve-qemu-sev-fmt","optional":1,"type":"string","typetext":"[type=]
+<sev-type> [,allow-smt=<1|0>] [,kernel-hashes=<1|0>] [,no-debug=<1|0>] [,no-key-sharing=<1|0>]"},"api-path-prefix":{"optional":1,"type":"string","typetext":"<st
+ring>"},"arch":{"enum":["x86_64","aarch64"],"optional":1,"type":"string"},"args":{"optional":1,"type":"string","typetext":"<string>"},"audio0":{"format":{"devic
+e":{"enum":["ich9-intel-hda","intel-hda","AC97"],"type":"string"},"driver":{"default":"spice","enum":["spice","none"],"optional":1,"type":"string"}},"optional":
+1,"type":"string","typetext":"device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]"},"autocreate":{"default":0,"optional":1,"type":"boolean","typetext"
+:"<boolean>"},"autostart":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"balloon":{"minimum":0,"optional":1,"type":"integer","typetext":"<i
+nteger> (0 - N)"},"base_dn":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"bind_dn":{"maxLength":256,"optional":1,"type":"string","typete
+xt":"<string>"},"bios":{"default":"seabios","enum":["seabios","ovmf"],"optional":1,"type":"string"},"blocksize":{"optional":1,"type":"string","typetext":"<strin
+g>"},"bond-primary":{"format":"pve-iface","optional":1,"type":"string","typetext":"<string>"},"bond_mode":{"enum":["balance-rr","active-backup","balance-xor","b
+roadcast","802.3ad","balance-tlb","balance-alb","balance-slb","lacp-balance-slb","lacp-balance-tcp"],"optional":1,"type":"string"},"bond_xmit_hash_policy":{"enu
+m":["layer2","layer2+3","layer3+4"],"optional":1,"type":"string"},"boot":{"format":"pve-qm-boot","optional":1,"type":"string","typetext":"[[legacy=]<[acdn]{1,4}
+>] [,order=<device[;device...]>]"},"bootdisk":{"format":"pve-qm-bootdisk","optional":1,"pattern":"(ide|sata|scsi|virtio)\\d+","type":"string"},"bridge":{"option
+al":1,"type":"string","typetext":"<string>"},"bridge-disable-mac-learning":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bridge_ports":{"format":"pve-
+iface-list","optional":1,"type":"string","typetext":"<string>"},"bridge_vids":{"format":"pve-vlan-id-or-range-list","optional":1,"type":"string","typetext":"<st
+ring>"},"bridge_vlan_aware":{"optional":1,"type":"boolean","typetext":"<boolean>"},"bucket":{"optional":1,"type":"string","typetext":"<string>"},"bwlimit":{"for
+mat":{"clone":{"minimum":"0","optional":1,"type":"number"},"default":{"minimum":"0","optional":1,"type":"number"},"migration":{"minimum":"0","optional":1,"type"
+:"number"},"move":{"minimum":"0","optional":1,"type":"number"},"restore":{"minimum":"0","optional":1,"type":"number"}},"optional":1,"type":"string","typetext":"
+[clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]"},"capath":{"default":"/etc/ssl/certs","optional":1,"type":"string","
+typetext":"<string>"},"case-sensitive":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"cdrom":{"format":"pve-qm-ide","optional":1,"type":"st
+ring","typetext":"<volume>"},"cert":{"optional":1,"type":"string","typetext":"<string>"},"certkey":{"optional":1,"type":"string","typetext":"<string>"},"cf":{"e
+num":["AVERAGE","MAX"],"optional":1,"type":"string"},"check-connection":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"checksum":{"optional
+":1,"type":"string","typetext":"<string>"},"checksum-algorithm":{"enum":["md5","sha1","sha224","sha256","sha384","sha512"],"optional":1,"type":"string"},"cicust
+om":{"format":"pve-qm-cicustom","optional":1,"type":"string","typetext":"[meta=<volume>] [,network=<volume>] [,user=<volume>] [,vendor=<volume>]"},"cidr":{"form
+at":"IPorCIDRorAlias","type":"string","typetext":"<string>"},"cidr6":{"format":"CIDRv6","optional":1,"type":"string","typetext":"<string>"},"cipassword":{"optio
+nal":1,"type":"string","typetext":"<string>"},"citype":{"enum":["configdrive2","nocloud","opennebula"],"optional":1,"type":"string"},"ciupgrade":{"default":1,"o
+ptional":1,"type":"boolean","typetext":"<boolean>"},"ciuser":{"optional":1,"type":"string","typetext":"<string>"},"client-id":{"maxLength":256,"optional":1,"typ
+e":"string","typetext":"<string>"},"client-key":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"cmd":{"default":"login","enum":["ceph_inst
+all","login","upgrade"],"optional":1,"type":"string"},"cmd-opts":{"default":"","optional":1,"type":"string","typetext":"<string>"},"cmode":{"default":"tty","enu
+m":["shell","console","tty"],"optional":1,"type":"string"},"comment":{"optional":1,"type":"string","typetext":"<string>"},"comments":{"optional":1,"type":"strin
+g","typetext":"<string>"},"comments6":{"optional":1,"type":"string","typetext":"<string>"},"compress":{"default":"0","enum":["0","1","gzip","lzo","zstd"],"optio
+nal":1,"type":"string"},"comstar_hg":{"optional":1,"type":"string","typetext":"<string>"},"comstar_tg":{"optional":1,"type":"string","typetext":"<string>"},"con
+sole":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"content":{"format":"pve-storage-content-list","optional":1,"type":"string","typetext":
+"<string>"},"content-dirs":{"format":"pve-dir-override-list","optional":1,"type":"string","typetext":"<string>"},"controller":{"optional":1,"type":"string","typ
+etext":"<string>"},"cores":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"cpu":{"format":"pve-vm-cpu-conf","optional":1
+,"type":"string","typetext":"[[cputype=]<string>] [,flags=<+FLAG[;-FLAG...]>] [,guest-phys-bits=<integer>] [,hidden=<1|0>] [,hv-vendor-id=<vendor-id>] [,phys-bi
+ts=<8-64|host>] [,reported-model=<enum>]"},"cpulimit":{"default":0,"maximum":128,"minimum":0,"optional":1,"type":"number","typetext":"<number> (0 - 128)"},"cpuu
+nits":{"default":"cgroup v1: 1024, cgroup v2: 100","maximum":262144,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 262144)"},"create-base-
+path":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"create-subdirs":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolea
+n>"},"current":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"data-pool":{"optional":1,"type":"string","typetext":"<string>"},"debug":{"def
+ault":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"default":{"optional":1,"type":"boolean","typetext":"<boolean>"},"delete":{"format":"pve-configid-
+list","optional":1,"type":"string","typetext":"<string>"},"dest":{"format":"pve-fw-addr-spec","maxLength":512,"optional":1,"type":"string","typetext":"<string>"
+},"dev[n]":{"format":{"deny-write":{"default":0,"optional":1,"type":"boolean"},"gid":{"minimum":0,"optional":1,"type":"integer"},"mode":{"optional":1,"pattern":
+"0[0-7]{3}","type":"string"},"path":{"default_key":1,"format":"pve-lxc-dev-string","optional":1,"type":"string"},"uid":{"minimum":0,"optional":1,"type":"integer
+"}},"optional":1,"type":"string","typetext":"[[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mode=<Octal access mode>] [,uid=<integer>]"},"dhcp":{"defaul
+t":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"dhcp-dns-server":{"format":"ip","optional":1,"type":"string","typetext":"<string>"},"dhcp-range":{"i
+tems":{"format":"pve-sdn-dhcp-range","type":"string"},"optional":1,"type":"array","typetext":"<array>"},"digest":{"maxLength":64,"optional":1,"type":"string","t
+ypetext":"<string>"},"disable":{"optional":1,"type":"boolean","typetext":"<boolean>"},"disable-arp-nd-suppression":{"optional":1,"type":"boolean","typetext":"<b
+oolean>"},"dns":{"optional":1,"type":"string","typetext":"<string>"},"dnszone":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"dnszone
+prefix":{"format":"dns-name","optional":1,"type":"string","typetext":"<string>"},"domain":{"maxLength":256,"optional":1,"pattern":"\\S+","type":"string"},"dp-id
+":{"optional":1,"type":"integer","typetext":"<integer>"},"dport":{"format":"pve-fw-dport-spec","optional":1,"type":"string","typetext":"<string>"},"ds":{"format
+":"pve-configid-list","type":"string","typetext":"<string>"},"dumpdir":{"optional":1,"type":"string","typetext":"<string>"},"efidisk0":{"format":{"efitype":{"de
+fault":"2m","enum":["2m","4m"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw
+","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"ms-
+cert":{"default":"2011","enum":["2011","2023","2023w","2023k"],"optional":1,"type":"string"},"pre-enrolled-keys":{"default":0,"optional":1,"type":"boolean"},"si
+ze":{"format":"disk-size","optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,efitype=<2m|4m>] [
+,format=<enum>] [,import-from=<source volume>] [,ms-cert=<enum>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]"},"enable":{"minimum":0,"optional":1,"type":"inte
+ger","typetext":"<integer> (0 - N)"},"enable-new":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"enabled":{"default":1,"optional":1,"type":
+"boolean","typetext":"<boolean>"},"encryption-key":{"optional":1,"type":"string","typetext":"<string>"},"entrypoint":{"default":"/sbin/init","optional":1,"patte
+rn":"(?:[^\\x00-\\x08\\x10-\\x1F\\x7F]+)","type":"string"},"env":{"optional":1,"pattern":"(?:(?:\\w+=[^\\x00-\\x08\\x10-\\x1F\\x7F]*)(?:\\0\\w+=[^\\x00-\\x08\\x
+10-\\x1F\\x7F]*)*)","type":"string"},"exclude":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"exclude-path":{"items":{"type":"st
+ring"},"optional":1,"type":"array","typetext":"<array>"},"exitnodes":{"format":"pve-node-list","optional":1,"type":"string","typetext":"<string>"},"exitnodes-lo
+cal-routing":{"optional":1,"type":"boolean","typetext":"<boolean>"},"exitnodes-primary":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"}
+,"fabric":{"format":"pve-sdn-fabric-id","optional":1,"type":"string","typetext":"<string>"},"failback":{"default":1,"optional":1,"type":"boolean","typetext":"<b
+oolean>"},"feature":{"enum":["snapshot","clone","copy"],"type":"string"},"features":{"format":{"force_rw_sys":{"default":0,"optional":1,"type":"boolean"},"fuse"
+:{"default":0,"optional":1,"type":"boolean"},"keyctl":{"default":0,"optional":1,"type":"boolean"},"mknod":{"default":0,"optional":1,"type":"boolean"},"mount":{"
+optional":1,"pattern":"(?:[a-zA-Z0-9_; ]+)","type":"string"},"nesting":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[fo
+rce_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>] [,mount=<fstype;fstype;...>] [,nesting=<1|0>]"},"file":{"type":"string","typetext":"<string>"},"f
+ilename":{"maxLength":255,"type":"string","typetext":"<string>"},"filter":{"maxLength":2048,"optional":1,"type":"string","typetext":"<string>"},"fingerprint":{"
+optional":1,"pattern":"([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}","type":"string"},"fleecing":{"format":"backup-fleecing","optional":1,"type":"string","typetext":"[[e
+nabled=]<1|0>] [,storage=<storage ID>]"},"force":{"optional":1,"type":"boolean","typetext":"<boolean>"},"forceStop":{"default":0,"optional":1,"type":"boolean","
+typetext":"<boolean>"},"format":{"enum":["raw","qcow2","subvol","vmdk"],"optional":1,"type":"string"},"freeze":{"optional":1,"type":"boolean","typetext":"<boole
+an>"},"fs-name":{"format":"pve-configid","optional":1,"type":"string","typetext":"<string>"},"full":{"optional":1,"type":"boolean","typetext":"<boolean>"},"fuse
+":{"optional":1,"type":"boolean","typetext":"<boolean>"},"gateway":{"format":"ipv4","optional":1,"type":"string","typetext":"<string>"},"gateway6":{"format":"ip
+v6","optional":1,"type":"string","typetext":"<string>"},"group":{"maxLength":18,"minLength":2,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"group_cla
+sses":{"default":"groupOfNames, group, univentionGroup, ipausergroup","format":"ldap-simple-attr-list","optional":1,"type":"string","typetext":"<string>"},"grou
+p_dn":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"group_filter":{"maxLength":2048,"optional":1,"type":"string","typetext":"<string>"},
+"group_name_attr":{"format":"ldap-simple-attr","maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"groups-autocreate":{"default":0,"optional":1
+,"type":"boolean","typetext":"<boolean>"},"groups-claim":{"maxLength":256,"optional":1,"pattern":"(?:[A-Za-z0-9\\.\\-_]+)","type":"string"},"groups-overwrite":{
+"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ha-managed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"hookscript":{
+"format":"pve-volume-id","optional":1,"type":"string","typetext":"<string>"},"hostname":{"format":"dns-name","maxLength":255,"optional":1,"type":"string","typet
+ext":"<string>"},"hostpci[n]":{"format":"pve-qm-hostpci","optional":1,"type":"string","typetext":"[[host=]<HOSTPCIID[;HOSTPCIID2...]>] [,device-id=<hex id>] [,d
+river=<vfio|keep>] [,legacy-igd=<1|0>] [,mapping=<mapping-id>] [,mdev=<string>] [,pcie=<1|0>] [,rombar=<1|0>] [,romfile=<string>] [,sub-device-id=<hex id>] [,su
+b-vendor-id=<hex id>] [,vendor-id=<hex id>] [,x-vga=<1|0>]"},"hotplug":{"default":"network,disk,usb","format":"pve-hotplug-features","optional":1,"type":"string
+","typetext":"<string>"},"hugepages":{"enum":["any","2","1024"],"optional":1,"type":"string"},"icmp-type":{"format":"pve-fw-icmp-type-spec","optional":1,"type":
+"string","typetext":"<string>"},"id":{"format":"pve-configid","type":"string","typetext":"<string>"},"ide[n]":{"format":{"aio":{"enum":["native","threads","io_u
+ring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"
+type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"in
+teger"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"
+cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard"
+:{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qco
+w","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"o
+ptional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"t
+ype":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"ty
+pe":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_
+max_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,
+"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"de
+fault":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"model":{"format":"urlencoded","maxLength":120,"optional":1,"type":"string"},"replicate":{"d
+efault":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":6
+0,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"opt
+ional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"ty
+pe":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|
+threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<
+seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops
+_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<sec
+onds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] 
 [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<w
-wn>]"},"schedule":{"format":"pve-calendar-event","maxLength":128,"type":"string","typetext":"<string>"},"scope":{"enum":["users","groups","both"],"optional":1,"
-type":"string"},"scopes":{"default":"email profile","optional":1,"type":"string","typetext":"<string>"},"script":{"optional":1,"type":"string","typetext":"<stri
-ng>"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional
-":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max
-_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"}
-,"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"
-string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-v
-olume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-vo
-lume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"mi
-nimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"t
-ype":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_ma
-x_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boole
-an"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type"
-:"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,
-"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},"queues":{"minimum":2,"optional":1,"type":"integer"},"replicate":
-{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"scsi
-block":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional"
-:1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"}
-,"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"opt
-ional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,
-aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_
-max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<i
-ops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max
-_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<
-cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shar
-ed=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c81
-0","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"searchdomain":{"optional":1,"type":"string","typetext":"<string>"},
-"secure":{"optional":1,"type":"boolean","typetext":"<boolean>"},"serial[n]":{"optional":1,"pattern":"(/dev/.+|socket)","type":"string"},"server":{"format":"pve-
-storage-server","optional":1,"type":"string","typetext":"<string>"},"server1":{"format":"address","maxLength":256,"optional":1,"type":"string","typetext":"<stri
-ng>"},"server2":{"format":"address","maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"shared":{"optional":1,"type":"boolean","typetext":"<boo
-lean>"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 50000)"},"sid":{"format":"pve-ha-resource-
-or-vm-id","type":"string","typetext":"<type>:<name>"},"since":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"size":{"pattern":"\\+?
-\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skip-cert-verification":{"default":"false","optional":1,"type":"boolean","typetext":"<boolean>"},"skiplock":{"optional"
-:1,"type":"boolean","typetext":"<boolean>"},"slaves":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"smbios1":{"format":"pve-qm-
-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base64 encoded string>] [,manufacturer=<Base64 encoded string>] [,pro
-duct=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] [,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smbversion":
-{"default":"default","enum":["default","2.0","2.1","3","3.0","3.11"],"optional":1,"type":"string"},"smp":{"default":1,"minimum":1,"optional":1,"type":"integer",
-"typetext":"<integer> (1 - N)"},"snapname":{"format":"pve-configid","maxLength":40,"type":"string","typetext":"<string>"},"snapshot":{"format":"pve-configid","m
-axLength":40,"optional":1,"type":"string","typetext":"<string>"},"snapshot-as-volume-chain":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"
-snat":{"optional":1,"type":"boolean","typetext":"<boolean>"},"sockets":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"s
-ource":{"format":"pve-fw-addr-spec","maxLength":512,"optional":1,"type":"string","typetext":"<string>"},"sparse":{"optional":1,"type":"boolean","typetext":"<boo
-lean>"},"spice_enhancements":{"format":{"foldersharing":{"default":0,"optional":1,"type":"boolean"},"videostreaming":{"default":"off","enum":["off","all","filte
-r"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]"},"sport":{"format":"pve-fw
--sport-spec","optional":1,"type":"string","typetext":"<string>"},"sshkeys":{"format":"urlencoded","optional":1,"type":"string","typetext":"<string>"},"sslversio
-n":{"enum":["tlsv1","tlsv1_1","tlsv1_2","tlsv1_3"],"optional":1,"type":"string"},"start":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"sta
-rtdate":{"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | Y
-YYY-MM-DDTHH:MM:SS)"},"starttime":{"optional":1,"pattern":"\\d{1,2}:\\d{1,2}","type":"string","typetext":"HH:MM"},"startup":{"format":"pve-startup-order","optio
-nal":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"state":{"default":"started","enum":["started","stopped","enabled","disabled","igno
-red"],"optional":1,"type":"string"},"stdexcludes":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"stop":{"default":0,"optional":1,"type":"bo
-olean","typetext":"<boolean>"},"stopwait":{"default":10,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"storage":{"format":"pve-stora
-ge-id","optional":1,"type":"string","typetext":"<storage ID>"},"strict":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"subdir":{"format":"p
-ve-storage-path","optional":1,"type":"string","typetext":"<string>"},"subnet":{"format":"pve-sdn-subnet-id","type":"string","typetext":"<string>"},"swap":{"defa
-ult":512,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"sync-defaults-options":{"format":"realm-sync-options","optional":1,"type":"s
-tring","typetext":"[enable-new=<1|0>] [,full=<1|0>] [,purge=<1|0>] [,remove-vanished=([acl];[properties];[entry])|none] [,scope=<users|groups|both>]"},"sync_att
-ributes":{"optional":1,"pattern":"\\w+=[^,]+(,\\s*\\w+=[^,]+)*","type":"string"},"tablet":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"ta
-g":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"tagged_only":{"optional":1,"type":"boolean","typetext":"<boolean>"},"tags":{"form
-at":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"target":{"format":"pve-node","optional":1,"type":"string","typetext":"<string>"},"target
--digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"target-vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"optional":1,"
-type":"integer","typetext":"<integer> (100 - 999999999)"},"targetstorage":{"format":"storage-pair-list","optional":1,"type":"string","typetext":"<string>"},"tdf
-":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"tfa":{"forma
-t":"pve-tfa-config","maxLength":128,"optional":1,"type":"string","typetext":"type=<TFATYPE> [,digits=<COUNT>] [,id=<ID>] [,key=<KEY>] [,step=<SECONDS>] [,url=<U
-RL>]"},"timeframe":{"enum":["hour","day","week","month","year"],"type":"string"},"timeout":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 -
- N)"},"timezone":{"format":"pve-ct-timezone","optional":1,"type":"string","typetext":"<string>"},"tmpdir":{"optional":1,"type":"string","typetext":"<string>"},"
-token":{"optional":1,"type":"string","typetext":"<string>"},"tpmstate0":{"format":{"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},
-"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"si
-ze":{"format":"disk-size","optional":1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"optional":1,"type":"string"},"volume":{"alias":"file
-"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]
-"},"tty":{"default":2,"maximum":6,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 6)"},"type":{"enum":["in","out","forward","group"],"optio
-nal":0,"type":"string"},"unique":{"optional":1,"type":"boolean","typetext":"<boolean>"},"unprivileged":{"default":0,"optional":1,"type":"boolean","typetext":"<b
-oolean>"},"until":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"unused[n]":{"format":{"file":{"default_key":1,"format":"pve-volume
--id","type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},"url":{"pattern":"https?://.*","type":"string"},"usb
-[n]":{"format":{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss]
-[Pp][Ii][Cc][Ee]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3":{"default":0,"optional":1,"type":"boolean"}},"optio
-nal":1,"type":"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"user_attr":{"maxLength":256,"optional":1,"pattern":"\
-\S{2,}","type":"string"},"user_classes":{"default":"inetorgperson, posixaccount, person, user","format":"ldap-simple-attr-list","optional":1,"type":"string","ty
-petext":"<string>"},"username":{"optional":1,"type":"string","typetext":"<string>"},"vcpus":{"default":0,"minimum":1,"optional":1,"type":"integer","typetext":"<
-integer> (1 - N)"},"verify":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"verify-certificate":{"default":1,"optional":1,"type":"boolean","
-typetext":"<boolean>"},"verify-certificates":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"vga":{"format":{"clipboard":{"enum":["vnc"],"op
-tional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer"},"type":{"default":"std","default_key":1,"enum":["cirrus","qxl","qx
-l2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl","vmware"],"optional":1,"type":"string"}},"optional":1,"type":"string
-","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":
-"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{
-"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional
-":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","wri
-tethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"o
-ptional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cl
-oop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"
-},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_le
-ngth":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"
-optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"o
-ptional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd
-":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"numbe
-r"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["i
-gnore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"s
-tring"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean
-"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[file=
-]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps
->] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [
-,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [
-,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps
->] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [
-,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always","metadata","never"],"optional":1,"type":"string"},"direct-io":{"def
-ault":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","type":"string"},"expose-acl":{"default":0,"optional":1,"type":"boolean"
-},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [
-,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vlan-id":{"maximum":4094,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 4094)"},"vlan-protocol
-":{"default":"802.1q","enum":["802.1q","802.1ad"],"optional":1,"type":"string"},"vlan-raw-device":{"format":"pve-iface","optional":1,"type":"string","typetext":
-"<string>"},"vlanaware":{"optional":1,"type":"boolean","typetext":"<boolean>"},"vmgenid":{"default":"1 (autogenerated)","optional":1,"pattern":"(?:[a-fA-F0-9]{8
-}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999999,"minimum":100,"type":"integer","typetext":"<inte
-ger> (100 - 999999999)"},"vms":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"},"vmstatestorage":{"format":"pve-storage-id","option
-al":1,"type":"string","typetext":"<storage ID>"},"vncticket":{"maxLength":512,"type":"string","typetext":"<string>"},"vnet":{"format":"pve-sdn-vnet-id","type":"
-string","typetext":"<string>"},"volume":{"type":"string","typetext":"<string>"},"votes":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)
-"},"vrf-vxlan":{"maximum":16777215,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 16777215)"},"vxlan-port":{"default":4789,"maximum":65536
-,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"watchdog":{"format":"pve-qm-watchdog","optional":1,"type":"string","typetext":"[
-[model=]<i6300esb|ib700>] [,action=<enum>]"},"with-conntrack-state":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"with-local-disks":{"opti
-onal":1,"type":"boolean","typetext":"<boolean>"},"zfs-base-path":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"zone":{"forma
-t":"pve-sdn-zone-id","type":"string","typetext":"<string>"},"zstd":{"default":1,"optional":1,"type":"integer","typetext":"<integer>"}}}
+wn>]"},"iface":{"format":"pve-iface","maxLength":20,"minLength":2,"optional":1,"type":"string","typetext":"<string>"},"import-working-storage":{"format":"pve-st
+orage-id","optional":1,"type":"string","typetext":"<storage ID>"},"influxdbproto":{"default":"udp","enum":["udp","http","https"],"optional":1,"type":"string"},"
+intel-tdx":{"format":"pve-qemu-tdx-fmt","optional":1,"type":"string","typetext":"[type=]<tdx-type> ,attestation=<1|0> [,vsock-cid=<integer>] [,vsock-port=<integ
+er>]"},"ionice":{"default":7,"maximum":8,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 8)"},"ip":{"format":"ip","type":"string","typetext
+":"<string>"},"ipam":{"optional":1,"type":"string","typetext":"<string>"},"ipconfig[n]":{"format":"pve-qm-ipconfig","optional":1,"type":"string","typetext":"[gw
+=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]"},"ipfilter":{"optional":1,"type":"boolean","typetext":"<boolean>"},"is_mo
+untpoint":{"default":"no","optional":1,"type":"string","typetext":"<string>"},"isolate-ports":{"optional":1,"type":"boolean","typetext":"<boolean>"},"issuer-url
+":{"maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"ivshmem":{"format":{"name":{"optional":1,"pattern":"[a-zA-Z0-9\\-]+","type":"string"},"s
+ize":{"minimum":1,"type":"integer"}},"optional":1,"type":"string","typetext":"size=<integer> [,name=<string>]"},"keepActive":{"default":0,"optional":1,"type":"b
+oolean","typetext":"<boolean>"},"keephugepages":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"keyboard":{"enum":["de","de-ch","da","en-gb"
+,"en-us","es","fi","fr","fr-be","fr-ca","fr-ch","hu","is","it","ja","lt","mk","nl","no","pl","pt","pt-br","sv","sl","tr"],"optional":1,"type":"string"},"keyring
+":{"optional":1,"type":"string","typetext":"<string>"},"krbd":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"kvm":{"default":1,"optional":1
+,"type":"boolean","typetext":"<boolean>"},"limit":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"link[n]":{"format":{"address":{"de
+fault_key":1,"format":"address","type":"string"},"priority":{"default":0,"maximum":255,"minimum":0,"optional":1,"type":"integer"}},"optional":1,"type":"string",
+"typetext":"[address=]<IP> [,priority=<integer>]"},"lio_tpg":{"optional":1,"type":"string","typetext":"<string>"},"localtime":{"optional":1,"type":"boolean","ty
+petext":"<boolean>"},"lock":{"enum":["backup","clone","create","migrate","rollback","snapshot","snapshot-delete","suspending","suspended"],"optional":1,"type":"
+string"},"lock-token":{"optional":1,"type":"string","typetext":"<string>"},"lockwait":{"default":180,"minimum":0,"optional":1,"type":"integer","typetext":"<inte
+ger> (0 - N)"},"log":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"log_level_forward":{"enum":
+["emerg","alert","crit","err","warning","notice","info","debug","nolog"],"optional":1,"type":"string"},"log_level_in":{"enum":["emerg","alert","crit","err","war
+ning","notice","info","debug","nolog"],"optional":1,"type":"string"},"log_level_out":{"enum":["emerg","alert","crit","err","warning","notice","info","debug","no
+log"],"optional":1,"type":"string"},"mac":{"format":"mac-addr","optional":1,"type":"string","typetext":"<XX:XX:XX:XX:XX:XX>"},"macfilter":{"default":1,"optional
+":1,"type":"boolean","typetext":"<boolean>"},"machine":{"format":{"aw-bits":{"maximum":64,"minimum":32,"optional":1,"type":"number"},"enable-s3":{"optional":1,"
+type":"boolean"},"enable-s4":{"optional":1,"type":"boolean"},"type":{"default_key":1,"maxLength":40,"optional":1,"pattern":"(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+p
+ve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)","type":"string"},"viommu":{"enum":["intel","virtio"],"
+optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viomm
+u=<intel|virtio>]"},"macro":{"maxLength":128,"optional":1,"type":"string","typetext":"<string>"},"mailnotification":{"default":"always","enum":["always","failur
+e"],"optional":1,"type":"string"},"mailto":{"format":"email-or-username-list","optional":1,"type":"string","typetext":"<string>"},"master-pubkey":{"optional":1,
+"type":"string","typetext":"<string>"},"max-body-size":{"default":25000000,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"max-protec
+ted-backups":{"default":"Unlimited for users with Datastore.Allocate privilege, 5 for other users","minimum":-1,"optional":1,"type":"integer","typetext":"<integ
+er> (-1 - N)"},"max-workers":{"maximum":64,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 64)"},"max_relocate":{"default":1,"minimum":0,"o
+ptional":1,"type":"integer","typetext":"<integer> (0 - N)"},"max_restart":{"default":1,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"}
+,"maxfiles":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"memory":{"format":{"current":{"default":512,"default_key":1,"minimum":16
+,"type":"integer"}},"optional":1,"type":"string","typetext":"[current=]<integer>"},"migrate_downtime":{"default":0.1,"minimum":0,"optional":1,"type":"number","t
+ypetext":"<number> (0 - N)"},"migrate_speed":{"default":0,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"migratedfrom":{"format":"pv
+e-node","optional":1,"type":"string","typetext":"<string>"},"migration_network":{"format":"CIDR","optional":1,"type":"string","typetext":"<string>"},"migration_
+type":{"enum":["secure","insecure"],"optional":1,"type":"string"},"mkdir":{"default":"yes","optional":1,"type":"boolean","typetext":"<boolean>"},"mode":{"defaul
+t":"snapshot","enum":["snapshot","suspend","stop"],"optional":1,"type":"string"},"monhost":{"format":"pve-storage-portal-dns-list","optional":1,"type":"string",
+"typetext":"<string>"},"mountpoint":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"moveto":{"minimum":0,"optional":1,"type":"
+integer","typetext":"<integer> (0 - N)"},"mp[n]":{"format":{"acl":{"optional":1,"type":"boolean"},"backup":{"optional":1,"type":"boolean"},"keepattrs":{"default
+":0,"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?:(discard|lazytime|noatime|n
+odev|noexec|nosuid)))*)","type":"string"},"mp":{"format":"pve-lxc-mp-string","type":"string"},"quota":{"optional":1,"type":"boolean"},"replicate":{"default":1,"
+optional":1,"type":"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":
+1,"type":"string"},"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume> ,mp=<Path
+> [,acl=<1|0>] [,backup=<1|0>] [,keepattrs=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>
+]"},"mtu":{"maximum":65520,"minimum":1280,"optional":1,"type":"integer","typetext":"<integer> (1280 - 65520)"},"name":{"maxLength":64,"minLength":2,"pattern":"[
+A-Za-z][A-Za-z0-9\\-\\_]+","type":"string"},"nameserver":{"format":"address-list","optional":1,"type":"string","typetext":"<string>"},"namespace":{"optional":1,
+"type":"string","typetext":"<string>"},"ndp":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"net[n]":{"format":{"bridge":{"format":"pve-brid
+ge-id","optional":1,"type":"string"},"e1000":{"alias":"macaddr","keyAlias":"model"},"e1000-82540em":{"alias":"macaddr","keyAlias":"model"},"e1000-82544gc":{"ali
+as":"macaddr","keyAlias":"model"},"e1000-82545em":{"alias":"macaddr","keyAlias":"model"},"e1000e":{"alias":"macaddr","keyAlias":"model"},"firewall":{"optional":
+1,"type":"boolean"},"i82551":{"alias":"macaddr","keyAlias":"model"},"i82557b":{"alias":"macaddr","keyAlias":"model"},"i82559er":{"alias":"macaddr","keyAlias":"m
+odel"},"link_down":{"optional":1,"type":"boolean"},"macaddr":{"format":"mac-addr","optional":1,"type":"string"},"model":{"default_key":1,"enum":["e1000","e1000-
+82540em","e1000-82544gc","e1000-82545em","e1000e","i82551","i82557b","i82559er","ne2k_isa","ne2k_pci","pcnet","rtl8139","virtio","vmxnet3"],"type":"string"},"mt
+u":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},"ne2k_isa":{"alias":"macaddr","keyAlias":"model"},"ne2k_pci":{"alias":"macaddr","keyAlias":"model
+"},"pcnet":{"alias":"macaddr","keyAlias":"model"},"queues":{"maximum":64,"minimum":0,"optional":1,"type":"integer"},"rate":{"minimum":0,"optional":1,"type":"num
+ber"},"rtl8139":{"alias":"macaddr","keyAlias":"model"},"tag":{"maximum":4094,"minimum":1,"optional":1,"type":"integer"},"trunks":{"optional":1,"pattern":"(?:\\d
++(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"virtio":{"alias":"macaddr","keyAlias":"model"},"vmxnet3":{"alias":"macaddr","keyAlias":"model"}},"optional":
+1,"type":"string","typetext":"[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<i
+nteger>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]"},"netmask":{"format":"ipv4mask","optional":1,"type":"string","ty
+petext":"<string>"},"netmask6":{"maximum":128,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 128)"},"newid":{"format":"pve-vmid","maximum"
+:999999999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"nocow":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"
+node":{"format":"pve-node","type":"string","typetext":"<string>"},"nodeid":{"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"nodes":{"
+format":"pve-node-list","optional":1,"type":"string","typetext":"<string>"},"nofailback":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"nom
+atch":{"optional":1,"type":"boolean","typetext":"<boolean>"},"notes-template":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"notificatio
+n-mode":{"default":"auto","enum":["auto","legacy-sendmail","notification-system"],"optional":1,"type":"string"},"nowritecache":{"optional":1,"type":"boolean","t
+ypetext":"<boolean>"},"numa":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"numa[n]":{"format":{"cpus":{"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d
++(?:-\\d+)?)*)","type":"string"},"hostnodes":{"optional":1,"pattern":"(?:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)","type":"string"},"memory":{"optional":1,"type":"nu
+mber"},"policy":{"enum":["preferred","bind","interleave"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"cpus=<id[-id];...> [,hostnodes
+=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]"},"onboot":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"online":
+{"optional":1,"type":"boolean","typetext":"<boolean>"},"options":{"format":"pve-storage-options","optional":1,"type":"string","typetext":"<string>"},"organizati
+on":{"optional":1,"type":"string","typetext":"<string>"},"ostype":{"default":"other","enum":["other","wxp","w2k","w2k3","w2k8","wvista","win7","win8","win10","w
+in11","l24","l26","solaris"],"optional":1,"type":"string"},"otel-compression":{"default":"gzip","enum":["none","gzip"],"optional":1,"type":"string"},"otel-heade
+rs":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"otel-max-body-size":{"default":10000000,"minimum":1024,"optional":1,"type":"integer",
+"typetext":"<integer> (1024 - N)"},"otel-path":{"default":"/v1/metrics","optional":1,"type":"string","typetext":"<string>"},"otel-protocol":{"default":"https","
+enum":["http","https"],"optional":1,"type":"string"},"otel-resource-attributes":{"maxLength":1024,"optional":1,"type":"string","typetext":"<string>"},"otel-time
+out":{"default":5,"maximum":10,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 10)"},"otel-verify-ssl":{"default":1,"optional":1,"type":"bo
+olean","typetext":"<boolean>"},"overrule-shutdown":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"ovs_bonds":{"format":"pve-iface-list","op
+tional":1,"type":"string","typetext":"<string>"},"ovs_bridge":{"format":"pve-iface","optional":1,"type":"string","typetext":"<string>"},"ovs_options":{"maxLengt
+h":1024,"optional":1,"type":"string","typetext":"<string>"},"ovs_ports":{"format":"pve-iface-list","optional":1,"type":"string","typetext":"<string>"},"ovs_tag"
+:{"maximum":4094,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 4094)"},"parallel[n]":{"optional":1,"pattern":"/dev/parport\\d+|/dev/usb/l
+p\\d+","type":"string"},"password":{"optional":1,"type":"string","typetext":"<string>"},"path":{"format":"graphite-path","optional":1,"type":"string","typetext"
+:"<string>"},"pbs-change-detection-mode":{"enum":["legacy","data","metadata"],"optional":1,"type":"string"},"peers":{"format":"ip-list","optional":1,"type":"str
+ing","typetext":"<string>"},"pending":{"optional":1,"type":"boolean","typetext":"<boolean>"},"performance":{"format":"backup-performance","optional":1,"type":"s
+tring","typetext":"[max-workers=<integer>] [,pbs-entries-max=<integer>]"},"pigz":{"default":0,"optional":1,"type":"integer","typetext":"<integer>"},"policy_forw
+ard":{"enum":["ACCEPT","DROP"],"optional":1,"type":"string"},"policy_in":{"enum":["ACCEPT","REJECT","DROP"],"optional":1,"type":"string"},"policy_out":{"enum":[
+"ACCEPT","REJECT","DROP"],"optional":1,"type":"string"},"pool":{"optional":1,"type":"string","typetext":"<string>"},"port":{"maximum":65535,"minimum":1,"optiona
+l":1,"type":"integer","typetext":"<integer> (1 - 65535)"},"pos":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"preallocation":{"def
+ault":"metadata","enum":["off","metadata","falloc","full"],"optional":1,"type":"string"},"prompt":{"optional":1,"pattern":"(?:none|login|consent|select_account|
+\\S+)","type":"string"},"protected":{"optional":1,"type":"boolean","typetext":"<boolean>"},"protection":{"default":0,"optional":1,"type":"boolean","typetext":"<
+boolean>"},"proto":{"format":"pve-fw-protocol-spec","optional":1,"type":"string","typetext":"<string>"},"prune-backups":{"format":"prune-backups","optional":1,"
+type":"string","typetext":"[keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>] [,keep-monthly=<N>] [,keep-weekly=<N>] [,keep-yearly=<N>]"},"p
+urge":{"optional":1,"type":"boolean","typetext":"<boolean>"},"query-userinfo":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"quiet":{"defau
+lt":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"radv":{"optional":1,"type":"boolean","typetext":"<boolean>"},"realm":{"format":"pve-realm","maxLeng
+th":32,"type":"string","typetext":"<string>"},"reboot":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"redirect-url":{"maxLength":255,"type"
+:"string","typetext":"<string>"},"release-lock":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"remove":{"default":1,"optional":1,"type":"bo
+olean","typetext":"<boolean>"},"remove-vanished":{"default":"none","optional":1,"pattern":"(?:(?:(?:acl|properties|entry);)*(?:acl|properties|entry))|none","typ
+e":"string","typetext":"([acl];[properties];[entry])|none"},"rename":{"maxLength":64,"minLength":2,"optional":1,"pattern":"[A-Za-z][A-Za-z0-9\\-\\_]+","type":"s
+tring"},"repeat-missed":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"restricted":{"default":0,"optional":1,"type":"boolean","typetext":"<
+boolean>"},"reversedns":{"optional":1,"type":"string","typetext":"<string>"},"revert":{"format":"pve-configid-list","optional":1,"type":"string","typetext":"<st
+ring>"},"rng0":{"format":"pve-qm-rng","optional":1,"type":"string","typetext":"[source=]</dev/urandom|/dev/random|/dev/hwrng> [,max_bytes=<integer>] [,period=<i
+nteger>]"},"rootfs":{"format":{"acl":{"optional":1,"type":"boolean"},"mountoptions":{"optional":1,"pattern":"(?:(?:(discard|lazytime|noatime|nodev|noexec|nosuid
+))(;(?:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)","type":"string"},"quota":{"optional":1,"type":"boolean"},"replicate":{"default":1,"optional":1,"type"
+:"boolean"},"ro":{"optional":1,"type":"boolean"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"}
+,"volume":{"default_key":1,"format":"pve-lxc-mp-string","type":"string"}},"optional":1,"type":"string","typetext":"[volume=]<volume> [,acl=<1|0>] [,mountoptions
+=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]"},"rt-import":{"format":"pve-sdn-bgp-rt-list","optional":1,"ty
+pe":"string","typetext":"<string>"},"rule":{"format":"pve-configid","optional":0,"type":"string","typetext":"<string>"},"running":{"optional":1,"type":"boolean"
+,"typetext":"<boolean>"},"saferemove":{"optional":1,"type":"boolean","typetext":"<boolean>"},"saferemove-stepsize":{"enum":["1","2","4","8","16","32"],"optional
+":1,"type":"integer"},"saferemove_throughput":{"optional":1,"type":"string","typetext":"<string>"},"sata[n]":{"format":{"aio":{"enum":["native","threads","io_ur
+ing"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"t
+ype":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"int
+eger"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"c
+ache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":
+{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow
+","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"op
+tional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"ty
+pe":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"typ
+e":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_m
+ax_length":{"minimum":1,"optional":1,"type":"integer"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"
+type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"def
+ault":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","
+stop"],"optional":1,"type":"string"},"serial":{"format":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boo
+lean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"optional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"volume":{"al
+ias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":
+"string"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,
+bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,form
+at=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_l
+ength=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps
+>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<Di
+skSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]"},"schedule":{"format":"pve-calendar-event","maxLength":128,"type":"string","typetext":"<s
+tring>"},"scope":{"enum":["users","groups","both"],"optional":1,"type":"string"},"scopes":{"default":"email profile","optional":1,"type":"string","typetext":"<s
+tring>"},"script":{"optional":1,"type":"string","typetext":"<string>"},"scsi[n]":{"format":{"aio":{"enum":["native","threads","io_uring"],"optional":1,"type":"s
+tring"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_rd":{"o
+ptional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"bps_wr":{"optional":
+1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"cache":{"enum":["none","write
+through","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"type":"boolean"},"discard":{"enum":["ignore","on"],"opt
+ional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow","qed","qcow2","vmdk","cloo
+p"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"type":"string"},"iops":{"optional":1,"type":"integer"},
+"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_rd":{"optional":1,"type":"integer"},"iops_rd_leng
+th":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"minimum":1,"optional":1,"type":"integer"},"iops_wr":{"op
+tional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"type":"integer"},"iops_wr_max_length":{"minimum":1,"opt
+ional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":
+{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type":"number"},"mbps_wr_max":{"optional":1,"type":"number"
+},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"product":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,16}","type":"string"},
+"queues":{"minimum":2,"optional":1,"type":"integer"},"replicate":{"default":1,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"option
+al":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"scsiblock":{"default":0,"optional":1,"type":"boolean"},"serial":{"format":"urlencoded","maxLength":
+60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type":"string"},"snapshot":{"op
+tional":1,"type":"boolean"},"ssd":{"optional":1,"type":"boolean"},"vendor":{"optional":1,"pattern":"[A-Za-z0-9\\-_\\s]{0,8}","type":"string"},"volume":{"alias":
+"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"string"},"wwn":{"optional":1,"pattern":"(?:^(0x)[0-9a-fA-F]{16})","type":"stri
+ng"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_r
+d=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<e
+num>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length
+=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps
+_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|repor
+t|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>]
+ [,wwn=<wwn>]"},"scsihw":{"default":"lsi","enum":["lsi","lsi53c810","virtio-scsi-pci","virtio-scsi-single","megasas","pvscsi"],"optional":1,"type":"string"},"se
+archdomain":{"optional":1,"type":"string","typetext":"<string>"},"secure":{"optional":1,"type":"boolean","typetext":"<boolean>"},"serial[n]":{"optional":1,"patt
+ern":"(/dev/.+|socket)","type":"string"},"server":{"format":"pve-storage-server","optional":1,"type":"string","typetext":"<string>"},"server1":{"format":"addres
+s","maxLength":256,"optional":1,"type":"string","typetext":"<string>"},"server2":{"format":"address","maxLength":256,"optional":1,"type":"string","typetext":"<s
+tring>"},"shared":{"optional":1,"type":"boolean","typetext":"<boolean>"},"shares":{"default":1000,"maximum":50000,"minimum":0,"optional":1,"type":"integer","typ
+etext":"<integer> (0 - 50000)"},"sid":{"format":"pve-ha-resource-or-vm-id","type":"string","typetext":"<type>:<name>"},"since":{"minimum":0,"optional":1,"type":
+"integer","typetext":"<integer> (0 - N)"},"size":{"pattern":"\\+?\\d+(\\.\\d+)?[KMGT]?","type":"string"},"skip-cert-verification":{"default":"false","optional":
+1,"type":"boolean","typetext":"<boolean>"},"skiplock":{"optional":1,"type":"boolean","typetext":"<boolean>"},"slaves":{"format":"pve-iface-list","optional":1,"t
+ype":"string","typetext":"<string>"},"smbios1":{"format":"pve-qm-smbios1","maxLength":512,"optional":1,"type":"string","typetext":"[base64=<1|0>] [,family=<Base
+64 encoded string>] [,manufacturer=<Base64 encoded string>] [,product=<Base64 encoded string>] [,serial=<Base64 encoded string>] [,sku=<Base64 encoded string>] 
+[,uuid=<UUID>] [,version=<Base64 encoded string>]"},"smbversion":{"default":"default","enum":["default","2.0","2.1","3","3.0","3.11"],"optional":1,"type":"strin
+g"},"smp":{"default":1,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"snapname":{"format":"pve-configid","maxLength":40,"type":"stri
+ng","typetext":"<string>"},"snapshot":{"format":"pve-configid","maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"snapshot-as-volume-chain":{"d
+efault":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"snat":{"optional":1,"type":"boolean","typetext":"<boolean>"},"sockets":{"default":1,"minimum":1
+,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"source":{"format":"pve-fw-addr-spec","maxLength":512,"optional":1,"type":"string","typetext":"<s
+tring>"},"sparse":{"optional":1,"type":"boolean","typetext":"<boolean>"},"spice_enhancements":{"format":{"foldersharing":{"default":0,"optional":1,"type":"boole
+an"},"videostreaming":{"default":"off","enum":["off","all","filter"],"optional":1,"type":"string"}},"optional":1,"type":"string","typetext":"[foldersharing=<1|0
+>] [,videostreaming=<off|all|filter>]"},"sport":{"format":"pve-fw-sport-spec","optional":1,"type":"string","typetext":"<string>"},"sshkeys":{"format":"urlencode
+d","optional":1,"type":"string","typetext":"<string>"},"sslversion":{"enum":["tlsv1","tlsv1_1","tlsv1_2","tlsv1_3"],"optional":1,"type":"string"},"start":{"defa
+ult":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"startdate":{"default":"now","optional":1,"pattern":"(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,
+2}:\\d{1,2})?)","type":"string","typetext":"(now | YYYY-MM-DD | YYYY-MM-DDTHH:MM:SS)"},"starttime":{"optional":1,"pattern":"\\d{1,2}:\\d{1,2}","type":"string","
+typetext":"HH:MM"},"startup":{"format":"pve-startup-order","optional":1,"type":"string","typetext":"[[order=]\\d+] [,up=\\d+] [,down=\\d+] "},"state":{"default"
+:"started","enum":["started","stopped","enabled","disabled","ignored"],"optional":1,"type":"string"},"stdexcludes":{"default":1,"optional":1,"type":"boolean","t
+ypetext":"<boolean>"},"stop":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"stopwait":{"default":10,"minimum":0,"optional":1,"type":"intege
+r","typetext":"<integer> (0 - N)"},"storage":{"format":"pve-storage-id","type":"string","typetext":"<storage ID>"},"strict":{"default":0,"optional":1,"type":"bo
+olean","typetext":"<boolean>"},"subdir":{"format":"pve-storage-path","optional":1,"type":"string","typetext":"<string>"},"subnet":{"format":"pve-sdn-subnet-id",
+"type":"string","typetext":"<string>"},"swap":{"default":512,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"sync-defaults-options":{
+"format":"realm-sync-options","optional":1,"type":"string","typetext":"[enable-new=<1|0>] [,full=<1|0>] [,purge=<1|0>] [,remove-vanished=([acl];[properties];[en
+try])|none] [,scope=<users|groups|both>]"},"sync_attributes":{"optional":1,"pattern":"\\w+=[^,]+(,\\s*\\w+=[^,]+)*","type":"string"},"tablet":{"default":1,"opti
+onal":1,"type":"boolean","typetext":"<boolean>"},"tag":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"tagged_only":{"optional":1,"t
+ype":"boolean","typetext":"<boolean>"},"tags":{"format":"pve-tag-list","optional":1,"type":"string","typetext":"<string>"},"target":{"format":"pve-node","option
+al":1,"type":"string","typetext":"<string>"},"target-digest":{"maxLength":40,"optional":1,"type":"string","typetext":"<string>"},"target-vmid":{"format":"pve-vm
+id","maximum":999999999,"minimum":100,"optional":1,"type":"integer","typetext":"<integer> (100 - 999999999)"},"targetstorage":{"format":"storage-pair-list","opt
+ional":1,"type":"string","typetext":"<string>"},"tdf":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"template":{"default":0,"optional":1,"t
+ype":"boolean","typetext":"<boolean>"},"tfa":{"format":"pve-tfa-config","maxLength":128,"optional":1,"type":"string","typetext":"type=<TFATYPE> [,digits=<COUNT>
+] [,id=<ID>] [,key=<KEY>] [,step=<SECONDS>] [,url=<URL>]"},"timeframe":{"enum":["hour","day","week","month","year"],"type":"string"},"timeout":{"minimum":0,"opt
+ional":1,"type":"integer","typetext":"<integer> (0 - N)"},"timezone":{"format":"pve-ct-timezone","optional":1,"type":"string","typetext":"<string>"},"tmpdir":{"
+optional":1,"type":"string","typetext":"<string>"},"token":{"optional":1,"type":"string","typetext":"<string>"},"tpmstate0":{"format":{"file":{"default_key":1,"
+format":"pve-volume-id-or-qm-path","type":"string"},"format":{"enum":["raw","qcow2","vmdk"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id
+-or-absolute-path","optional":1,"type":"string"},"size":{"format":"disk-size","optional":1,"type":"string"},"version":{"default":"v1.2","enum":["v1.2","v2.0"],"
+optional":1,"type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<sourc
+e volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]"},"tty":{"default":2,"maximum":6,"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - 6)"},
+"type":{"enum":["in","out","forward","group"],"optional":0,"type":"string"},"unique":{"optional":1,"type":"boolean","typetext":"<boolean>"},"unprivileged":{"def
+ault":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"until":{"minimum":0,"optional":1,"type":"integer","typetext":"<integer> (0 - N)"},"unused[n]":{"f
+ormat":{"file":{"default_key":1,"format":"pve-volume-id","type":"string"},"volume":{"alias":"file"}},"optional":1,"type":"string","typetext":"[file=]<volume>"},
+"url":{"pattern":"https?://.*","type":"string"},"usb[n]":{"format":{"host":{"default_key":1,"optional":1,"pattern":"(?:(?:(?:(?:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9
+A-Fa-f]{4})))|(?:(?:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))","type":"string"},"mapping":{"format":"pve-configid","optional":1,"type":"string"},"usb3"
+:{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]"},"u
+ser_attr":{"maxLength":256,"optional":1,"pattern":"\\S{2,}","type":"string"},"user_classes":{"default":"inetorgperson, posixaccount, person, user","format":"lda
+p-simple-attr-list","optional":1,"type":"string","typetext":"<string>"},"username":{"optional":1,"type":"string","typetext":"<string>"},"vcpus":{"default":0,"mi
+nimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - N)"},"verify":{"default":0,"optional":1,"type":"boolean","typetext":"<boolean>"},"verify-certi
+ficate":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean>"},"verify-certificates":{"default":1,"optional":1,"type":"boolean","typetext":"<boolean
+>"},"vga":{"format":{"clipboard":{"enum":["vnc"],"optional":1,"type":"string"},"memory":{"maximum":512,"minimum":4,"optional":1,"type":"integer"},"type":{"defau
+lt":"std","default_key":1,"enum":["cirrus","qxl","qxl2","qxl3","qxl4","none","serial0","serial1","serial2","serial3","std","virtio","virtio-gl","vmware"],"optio
+nal":1,"type":"string"}},"optional":1,"type":"string","typetext":"[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]"},"virtio[n]":{"format":{"aio":{"enum":
+["native","threads","io_uring"],"optional":1,"type":"string"},"backup":{"optional":1,"type":"boolean"},"bps":{"optional":1,"type":"integer"},"bps_max_length":{"
+minimum":1,"optional":1,"type":"integer"},"bps_rd":{"optional":1,"type":"integer"},"bps_rd_length":{"alias":"bps_rd_max_length"},"bps_rd_max_length":{"minimum":
+1,"optional":1,"type":"integer"},"bps_wr":{"optional":1,"type":"integer"},"bps_wr_length":{"alias":"bps_wr_max_length"},"bps_wr_max_length":{"minimum":1,"option
+al":1,"type":"integer"},"cache":{"enum":["none","writethrough","writeback","unsafe","directsync"],"optional":1,"type":"string"},"detect_zeroes":{"optional":1,"t
+ype":"boolean"},"discard":{"enum":["ignore","on"],"optional":1,"type":"string"},"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},"fo
+rmat":{"enum":["raw","qcow","qed","qcow2","vmdk","cloop"],"optional":1,"type":"string"},"import-from":{"format":"pve-volume-id-or-absolute-path","optional":1,"t
+ype":"string"},"iops":{"optional":1,"type":"integer"},"iops_max":{"optional":1,"type":"integer"},"iops_max_length":{"minimum":1,"optional":1,"type":"integer"},"
+iops_rd":{"optional":1,"type":"integer"},"iops_rd_length":{"alias":"iops_rd_max_length"},"iops_rd_max":{"optional":1,"type":"integer"},"iops_rd_max_length":{"mi
+nimum":1,"optional":1,"type":"integer"},"iops_wr":{"optional":1,"type":"integer"},"iops_wr_length":{"alias":"iops_wr_max_length"},"iops_wr_max":{"optional":1,"t
+ype":"integer"},"iops_wr_max_length":{"minimum":1,"optional":1,"type":"integer"},"iothread":{"optional":1,"type":"boolean"},"mbps":{"optional":1,"type":"number"
+},"mbps_max":{"optional":1,"type":"number"},"mbps_rd":{"optional":1,"type":"number"},"mbps_rd_max":{"optional":1,"type":"number"},"mbps_wr":{"optional":1,"type"
+:"number"},"mbps_wr_max":{"optional":1,"type":"number"},"media":{"default":"disk","enum":["cdrom","disk"],"optional":1,"type":"string"},"replicate":{"default":1
+,"optional":1,"type":"boolean"},"rerror":{"enum":["ignore","report","stop"],"optional":1,"type":"string"},"ro":{"optional":1,"type":"boolean"},"serial":{"format
+":"urlencoded","maxLength":60,"optional":1,"type":"string"},"shared":{"default":0,"optional":1,"type":"boolean"},"size":{"format":"disk-size","optional":1,"type
+":"string"},"snapshot":{"optional":1,"type":"boolean"},"volume":{"alias":"file"},"werror":{"enum":["enospc","ignore","report","stop"],"optional":1,"type":"strin
+g"}},"optional":1,"type":"string","typetext":"[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd
+=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<en
+um>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=
+<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_
+rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,
+shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]"},"virtiofs[n]":{"format":{"cache":{"default":"auto","enum":["auto","always","metadata","nev
+er"],"optional":1,"type":"string"},"direct-io":{"default":0,"optional":1,"type":"boolean"},"dirid":{"default_key":1,"format":"pve-configid","type":"string"},"ex
+pose-acl":{"default":0,"optional":1,"type":"boolean"},"expose-xattr":{"default":0,"optional":1,"type":"boolean"}},"optional":1,"type":"string","typetext":"[diri
+d=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]"},"vlan-id":{"maximum":4094,"minimum":1,"optional":1,"type":"intege
+r","typetext":"<integer> (1 - 4094)"},"vlan-protocol":{"default":"802.1q","enum":["802.1q","802.1ad"],"optional":1,"type":"string"},"vlan-raw-device":{"format":
+"pve-iface","optional":1,"type":"string","typetext":"<string>"},"vlanaware":{"optional":1,"type":"boolean","typetext":"<boolean>"},"vmgenid":{"default":"1 (auto
+generated)","optional":1,"pattern":"(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])","type":"string"},"vmid":{"format":"pve-vmid","maximum":999999
+999,"minimum":100,"type":"integer","typetext":"<integer> (100 - 999999999)"},"vms":{"format":"pve-vmid-list","optional":1,"type":"string","typetext":"<string>"}
+,"vmstatestorage":{"format":"pve-storage-id","optional":1,"type":"string","typetext":"<storage ID>"},"vncticket":{"maxLength":512,"type":"string","typetext":"<s
+tring>"},"vnet":{"format":"pve-sdn-vnet-id","type":"string","typetext":"<string>"},"volume":{"type":"string","typetext":"<string>"},"votes":{"minimum":0,"option
+al":1,"type":"integer","typetext":"<integer> (0 - N)"},"vrf-vxlan":{"maximum":16777215,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 1677
+7215)"},"vxlan-port":{"default":4789,"maximum":65536,"minimum":1,"optional":1,"type":"integer","typetext":"<integer> (1 - 65536)"},"watchdog":{"format":"pve-qm-
+watchdog","optional":1,"type":"string","typetext":"[[model=]<i6300esb|ib700>] [,action=<enum>]"},"with-conntrack-state":{"default":0,"optional":1,"type":"boolea
+n","typetext":"<boolean>"},"with-local-disks":{"optional":1,"type":"boolean","typetext":"<boolean>"},"zfs-base-path":{"format":"pve-storage-path","optional":1,"
+type":"string","typetext":"<string>"},"zone":{"format":"pve-sdn-zone-id","type":"string","typetext":"<string>"},"zstd":{"default":1,"optional":1,"type":"integer
+","typetext":"<integer>"}}}
 """#
 }

@@ -30,6 +30,10 @@ struct APIResponder: HTTPResponder {
             prometheus(request, writer)
             return
         }
+        if path.hasPrefix("/api2/png/") {
+            png(request, Substring(path.dropFirst("/api2/png".count)), writer)
+            return
+        }
         for format in [ResponseFormat.json, .extjs] {
             let prefix = "/api2/\(format.rawValue)"
             if path == prefix || path.hasPrefix(prefix + "/") {
@@ -103,6 +107,45 @@ struct APIResponder: HTTPResponder {
         }
     }
 
+    /// PVE's `/api2/png/…`: an `rrd` call whose answer names the PNG it drew; the image is the
+    /// response, and the file goes once sent. Only `…/rrd` answers are sent this way.
+    private func png(_ request: HTTPRequest, _ subpath: Substring, _ writer: ResponseWriter) {
+        let call: APICall
+        do {
+            call = try makeCall(request, subpath)
+            guard call.segments.last == "rrd" else { throw APIError(400, "only the rrd methods answer as PNG images") }
+        } catch {
+            writer.send(render(APIOutcome(.failure(APIError.from(error))), .json))
+            return
+        }
+        let send: @Sendable (APIOutcome) -> Void = { outcome in
+            guard case .success(let data) = outcome.result, let file = data["filename"]?.stringValue, file.hasSuffix(".png") else {
+                writer.send(render(outcome, .json))
+                return
+            }
+            let image = FileManager.default.contents(atPath: file)
+            unlink(file)
+            guard let image else {
+                writer.send(render(APIOutcome(.failure(APIError(500, "the graph is gone")), user: outcome.user), .json))
+                return
+            }
+            var response = HTTPResponse(
+                status: 200, headers: HTTPHeaders([("Content-Type", "image/png"), ("Cache-Control", "max-age=0")]), body: [UInt8](image))
+            response.logUser = outcome.user
+            writer.send(response)
+        }
+        outcome(of: call, otherwise: APIError(400, "this method has no PNG answer"), send)
+    }
+
+    /// A call whose answer is one outcome (not a stream or a tunnel), handed to `send` when known.
+    private func outcome(of call: APICall, otherwise: APIError, _ send: @escaping @Sendable (APIOutcome) -> Void) {
+        switch dispatcher.dispatch(call) {
+        case .done(let outcome): send(outcome)
+        case .pending(let run): Task { send(await run()) }
+        default: send(APIOutcome(.failure(otherwise)))
+        }
+    }
+
     /// Prometheus' scrape URL: `/cluster/metrics/prometheus` with the caller's credentials (an API
     /// token, as PVE takes it, `PVEAPIToken=…` or Prometheus' `PVEAPIToken …`), its text as the body.
     private func prometheus(_ request: HTTPRequest, _ writer: ResponseWriter) {
@@ -127,11 +170,7 @@ struct APIResponder: HTTPResponder {
             response.logUser = outcome.user
             writer.send(response)
         }
-        switch dispatcher.dispatch(call) {
-        case .done(let outcome): send(outcome)
-        case .pending(let run): Task { send(await run()) }
-        default: send(APIOutcome(.failure(APIError(500, "unexpected answer"))))
-        }
+        outcome(of: call, otherwise: APIError(500, "unexpected answer"), send)
     }
 
     private func makeCall(_ request: HTTPRequest, _ subpath: Substring) throws(APIError) -> APICall {

@@ -71,6 +71,19 @@ public enum RRDFile {
         }
     }
 
+    /// Draws a PNG graph into `output` with `rrdtool graph`'s arguments (`DEF:…`, `LINE2:…`, options).
+    public static func graph(_ output: String, arguments: [String]) throws(RRDError) {
+        try call("graph \(output)", arguments: ["graph", output] + arguments) { arguments, count in
+            // rrd_graph_v wants the writable argv of a command line; it does not keep it
+            guard
+                let info = rrd_graph_v(
+                    count, UnsafeMutablePointer(mutating: UnsafeRawPointer(arguments).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self)))
+            else { return -1 }
+            rrd_info_free(info)
+            return 0
+        }
+    }
+
     private static func call(
         _ what: String, arguments: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>, Int32) -> Int32
     ) throws(RRDError) {

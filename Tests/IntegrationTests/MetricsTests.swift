@@ -44,6 +44,26 @@ import Testing
         let bad = try curl(n, "/api2/json/nodes/rrd/rrddata?timeframe=fortnight")
         #expect(bad.status == 400 && bad.body.contains("timeframe"), "\(bad.body)")
 
+        // the PNG graphs (rrd): the JSON answer names the file, /api2/png sends the image and removes it
+        let drawn = VMTests.json(try curl(n, "/api2/json/nodes/rrd/rrd?ds=cpu,memused&timeframe=hour").body)["data"] as? [String: Any]
+        let file = drawn?["filename"] as? String ?? ""
+        #expect(FileManager.default.contents(atPath: file)?.starts(with: [0x89, 0x50, 0x4E, 0x47]) == true, "\(String(describing: drawn))")
+        let image = try runCommand(
+            "/bin/sh",
+            [
+                "-c",
+                "curl -s --cacert \(n.caFile) -b '\(n.cookie ?? "")' '\(n.url)/api2/png/nodes/rrd/qemu/971/rrd?ds=maxmem&timeframe=day&cf=MAX' | head -c 8 | od -An -tx1",
+            ])
+        #expect(image.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "89 50 4e 47 0d 0a 1a 0a", "\(image.stdout)")
+        let png = try curl(n, "/api2/png/nodes/rrd/storage/local/rrd?ds=total,used&timeframe=week", ["-o", "/dev/null", "-D", "-"])
+        #expect(png.body.lowercased().contains("content-type: image/png"), "\(png.body)")
+        let unknown = try curl(n, "/api2/json/nodes/rrd/rrd?ds=cpu,nosuch&timeframe=hour")
+        #expect(unknown.status == 400 && unknown.body.contains("nosuch") && unknown.body.contains("\"ds\""), "\(unknown.body)")
+        #expect(try curl(n, "/api2/json/nodes/rrd/rrd?timeframe=hour").status == 400, "ds is required")
+        #expect(try curl(n, "/api2/png/nodes/rrd/status").status == 400, "only rrd answers as an image")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: data + "/rrd/png")) ?? []
+        #expect(left == [(file as NSString).lastPathComponent], "only the graph nobody fetched is left: \(left)")
+
         // history is in files: a restarted corrald answers with what it recorded before
         let recorded = nodeRows.compactMap { $0["time"] as? Double }.min() ?? 0
         #expect(node?.terminate() == 0)

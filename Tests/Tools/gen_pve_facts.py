@@ -355,6 +355,10 @@ GET /cluster/metrics/export
 GET /nodes/{node}/qemu/{vmid}/rrddata
 GET /nodes/{node}/lxc/{vmid}/rrddata
 GET /nodes/{node}/storage/{storage}/rrddata
+GET /nodes/{node}/rrd
+GET /nodes/{node}/qemu/{vmid}/rrd
+GET /nodes/{node}/lxc/{vmid}/rrd
+GET /nodes/{node}/storage/{storage}/rrd
 GET /nodes/{node}/qemu/{vmid}/migrate
 POST /nodes/{node}/qemu/{vmid}/migrate
 GET /nodes/{node}/lxc/{vmid}/migrate
