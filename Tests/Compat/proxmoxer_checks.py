@@ -262,9 +262,15 @@ def run(c, node):
         expect(rows and all("time" in r for r in rows) and rows[-1]["memtotal"] > 0, f"node rrddata {rows[-2:]}")
         expect(guest and guest[-1]["maxmem"] == 128 * 1048576 and "cpu" not in guest[-1], f"VM rrddata {guest[-2:]}")
         raises(lambda: api.nodes(N).rrddata.get(timeframe="fortnight"), 400, "timeframe")
+        # the older PNG methods: the answer names the drawn file, as PVE's
+        drawn = api.nodes(N).qemu(vm).rrd.get(ds="maxmem,mem", timeframe="hour", cf="MAX")
+        expect(set(drawn) == {"filename"} and drawn["filename"].endswith(".png"), f"rrd {drawn}")
+        with open(drawn["filename"], "rb") as f:
+            expect(f.read(8) == b"\x89PNG\r\n\x1a\n", "a PNG")
+        raises(lambda: api.nodes(N).rrd.get(ds="nosuch", timeframe="hour"), 400, "ds")
         return True
 
-    c.check("proxmoxer: GET nodes/{node}/rrddata and qemu/{vmid}/rrddata (history of a never-booted VM)", rrddata)
+    c.check("proxmoxer: GET nodes/{node}/rrddata, qemu/{vmid}/rrddata (history of a never-booted VM) and rrd", rrddata)
 
     def standalone_cluster():
         # a node no cluster was formed on, as PVE answers it: its own row with nodeid 0, no cluster row,
