@@ -139,7 +139,19 @@ final class NodeProcess: @unchecked Sendable {
 
     func kill9() {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        awaitExit("SIGKILL")
+    }
+
+    /// Waits for the process to end, at most 60 s: one stuck in the kernel (a FUSE request nobody
+    /// answers) gets its stacks printed and is left behind, so the test goes on to fail, not hang.
+    private func awaitExit(_ after: String) {
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            print("[test harness] \(nodeName) still there 60 s after \(after); its threads:\n\(threadStacks(of: process.processIdentifier))")
+        } else {
+            process.waitUntilExit()
+        }
     }
 
     let host: String
@@ -159,8 +171,8 @@ final class NodeProcess: @unchecked Sendable {
             print("--- \(nodeName) log:\n\(log.suffix(4000))")
             kill(process.processIdentifier, SIGKILL)
         }
-        process.waitUntilExit()
-        return process.terminationStatus
+        awaitExit("SIGTERM and SIGKILL")
+        return process.isRunning ? -1 : process.terminationStatus
     }
 
     deinit {
