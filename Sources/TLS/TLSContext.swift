@@ -18,6 +18,9 @@ public final class TLSContext: @unchecked Sendable {
         // each), and allow partial writes from a buffer that moves between retries.
         _ = corral_ssl_ctx_set_mode(
             ctx, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        // read whatever the socket holds in one read(2), not a record header and then its body: one
+        // system call less per request. Stands for `SSL_CTX_set_read_ahead`.
+        _ = SSL_CTX_ctrl(ctx, SSL_CTRL_SET_READ_AHEAD, 1, nil)
         _ = corral_ssl_ctx_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
         _ = corral_ssl_ctx_set_ecdh_auto(ctx)
         // one TLS 1.3 ticket is enough to resume; OpenSSL's default of two doubles the work of every

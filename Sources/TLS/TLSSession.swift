@@ -38,8 +38,9 @@ public final class TLSSession {
         return rc > 0 ? .done(Int(rc)) : classify(rc, "SSL_write")
     }
 
-    /// Whether decrypted bytes are buffered inside OpenSSL (epoll cannot see them). Stands for `SSL_pending`.
-    public var hasPendingBytes: Bool { SSL_pending(ssl) > 0 }
+    /// Whether bytes are buffered inside OpenSSL, decrypted or not yet (read-ahead takes whole
+    /// records from the socket, which epoll then cannot see). Stands for `SSL_has_pending`.
+    public var hasPendingBytes: Bool { SSL_has_pending(ssl) == 1 }
 
     /// Sends close_notify without waiting for the peer's. Stands for `SSL_shutdown`.
     public func shutdown() {
