@@ -63,6 +63,9 @@ refused for a bad schedule, the server's 400 beside it), edits it and removes it
 Datacenter → Two-factor sets the WebAuthn relying party and registers a key of Chromium's virtual authenticator on
 https://localhost:<port>; the login form then asks for the key (at once when it is the only factor, on request beside a
 TOTP code), says so when the key does not answer or is refused; the key is disabled and deleted through the view.
+As a user without privileges, Datacenter → Two-factor adds a TOTP key (the secret read from the dialog, a wrong code
+refused beside the field, the right one computed here) and recovery keys (shown once; a second set refused); the login
+then takes the app's code, and a recovery key once.
 Datacenter → Realms adds an OpenID Connect realm for a real provider (Tests/Compat/oidc_provider.py: Glewlwyd; refused
 first without a client ID and for an ftp:// issuer, the server's 400 beside it) and edits it; the login form's "Log in
 with <realm>" leads through Glewlwyd's own login page back to the console as the autocreated alice@<realm>; a replayed
@@ -2106,7 +2109,8 @@ def root_ticket(daemon):
     return plain + "::" + base64.b64encode(signed).decode()
 
 
-def log_in_as(c, user, realm, password):
+def submit_login(c, user, realm, password):
+    """The login form filled and sent; what follows (the console, a second factor, an error) is the caller's to wait for."""
     c.wait(lambda: c.js("return !!document.querySelector('#login-dialog[open]')"), "the login dialog")
     c.wait(lambda: c.js("return document.querySelector('#login-realm').options.length > 0"), "the realm list")
     c.q("#login-username").clear()
@@ -2115,6 +2119,10 @@ def log_in_as(c, user, realm, password):
          "p.dispatchEvent(new Event('input', {bubbles: true}));", password)
     Select(c.q("#login-realm")).select_by_value(realm)
     c.click(".login-submit")
+
+
+def log_in_as(c, user, realm, password):
+    submit_login(c, user, realm, password)
     c.wait(lambda: c.q("#session-user").text == f"{user}@{realm}", f"{user}@{realm} logged in", 20)
 
 
@@ -4007,13 +4015,7 @@ def webauthn(c, daemon):
         c.wait(lambda: list_loaded(c), "the second factor list", 20)
 
     def password_login():
-        c.wait(lambda: c.js("return !!document.querySelector('#login-dialog[open]')"), "the login dialog")
-        c.wait(lambda: c.js("return document.querySelector('#login-realm').options.length > 0"), "the realm list")
-        c.q("#login-username").clear()
-        c.q("#login-username").send_keys(USER)
-        c.js("const p = document.querySelector('#login-password'); p.value = arguments[0];", PASSWORD)
-        Select(c.q("#login-realm")).select_by_value(REALM)
-        c.click(".login-submit")
+        submit_login(c, USER, REALM, PASSWORD)
 
     if entries() or call("GET", "/cluster/options").get("webauthn"):
         raise Failure("a WebAuthn key or relying party exists before the test made one")
@@ -4197,6 +4199,168 @@ def webauthn(c, daemon):
                                                            or c.js("return !!document.querySelector('#login-dialog[open]')"), "the console", 20))
         if c.js("return !!document.querySelector('#login-dialog[open]')"):
             quietly("administrator's login", lambda: log_in_as(c, USER, REALM, PASSWORD))
+
+
+
+TFA_USER, TFA_PASSWORD = "bt-tfa", "bt-tfa-password"
+
+
+def two_factor_codes(c, daemon):
+    """TOTP and recovery keys through Datacenter → Two-factor, as a user made through the API (no privileges) who adds
+    their own. Add TOTP offers the user logged in, a base32 secret of 20 bytes and its otpauth URI; a wrong code is
+    refused with the server's message beside the code field and nothing is stored; the code computed here (RFC 6238)
+    adds the key: GET /access/tfa/{user} has one totp entry and the list shows it. Add recovery keys shows the
+    server's keys once (ten, xxxx-xxxx-xxxx-xxxx); a second Add is refused with the server's message. Then the login
+    takes the password and the app's code; the next one a recovery key, which is used up (the entry says 9 of 10
+    left, and the same key is refused the next time). At the end the user and its factors are removed through the
+    API."""
+    auth = daemon.login()
+    user = f"{TFA_USER}@pve"
+    dlg = "dialog.form-dialog[open]"
+    keys_dlg = "dialog.recovery-keys-dialog[open]"
+    rows = "#tabpanel tbody"
+
+    def call(method, path, **params):
+        return daemon.call(method, path, **auth, **params)
+
+    def entries(kind):
+        return [e for e in call("GET", f"/access/tfa/{user}") if e["type"] == kind]
+
+    def view():
+        goto(c, "#dc/tfa", "#tab-tfa")
+        c.wait(lambda: list_loaded(c), "the second factor list", 20)
+
+    def field_error(name):
+        return c.js("const f = document.querySelector(arguments[0])?.closest('.field');"
+                    "const e = f?.querySelector('.field-error:not([hidden])'); return e ? e.textContent : '';",
+                    f'{dlg} [name="{name}"]')
+
+    def second_factor(answer, logged_in=True):
+        """Log out, the password, then `answer` (a callable, read when the code field is there) in the code field."""
+        if c.q("#session:not([hidden]) #logout"):
+            c.click("#logout")
+        submit_login(c, TFA_USER, "pve", TFA_PASSWORD)
+        c.wait(lambda: c.visible("#login-otp"), "the second-factor field", 20)
+        if "recovery key" not in c.q("#login-otp-field label").text:
+            raise Failure("the code field does not offer recovery keys: " + c.q("#login-otp-field label").text)
+        c.q("#login-otp").send_keys(answer())
+        c.click(".login-submit")
+        if logged_in:
+            c.wait(lambda: c.q("#session-user").text == user
+                   or (c.visible(".login-error") and fail("the login says: " + c.q(".login-error").text)), f"{user} logged in", 20)
+
+    def current_code(key):
+        """The app's code now, from a fresh 30-s window when this one is about to end."""
+        if time.time() % 30 > 25:
+            time.sleep(30.5 - time.time() % 30)
+        return totp_code(key)
+
+    def relog_admin(c):
+        c.wait(lambda: c.q("#session-user").text or c.js("return !!document.querySelector('#login-dialog[open]')"), "the console", 20)
+        if c.q("#session-user").text == f"{USER}@{REALM}":
+            return
+        if c.q("#session:not([hidden]) #logout"):
+            c.click("#logout")
+        log_in_as(c, USER, REALM, PASSWORD)
+
+    if any(u.get("userid") == user for u in call("GET", "/access/users")):
+        raise Failure(f"{user} exists before the test made it")
+    stale = (401, re.compile(r"/api2/json/"))  # requests in flight when a session ends; the refused recovery key
+    refused = (400, re.compile(r"/api2/json/access/tfa/"))
+    forbidden = (403, re.compile(r"/api2/json/"))  # the user without privileges meets lists it may not read
+    allowances = (stale, refused, forbidden)
+    c.expected.extend(allowances)
+    passed = False
+    try:
+        call("POST", "/access/users", userid=user, password=TFA_PASSWORD)
+        if c.q("#session:not([hidden]) #logout"):
+            c.click("#logout")
+        log_in_as(c, TFA_USER, "pve", TFA_PASSWORD)
+        view()
+
+        # Add TOTP: the secret and URI made in the browser
+        c.click("#tabpanel [data-action=add-totp]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=secret]"), "the Add TOTP dialog")
+        if c.q(f"{dlg} select[name=userid]").get_attribute("value") != user:
+            raise Failure("Add TOTP is not for the logged-in user")
+        secret = c.q(f"{dlg} input[name=secret]").get_attribute("value")
+        uri = c.q(f"{dlg} input[name=totp]").get_attribute("value")
+        key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        if len(key) != 20:
+            raise Failure(f"the secret {secret!r} is {len(key)} bytes, not 20")
+        parsed = urllib.parse.urlsplit(uri)
+        query = urllib.parse.parse_qs(parsed.query)
+        if (parsed.scheme, parsed.netloc) != ("otpauth", "totp") or urllib.parse.unquote(parsed.path) != f"/Corral:{user}" \
+                or query.get("secret") != [secret] or query.get("issuer") != ["Corral"]:
+            raise Failure(f"the key URI is {uri!r}")
+        c.shot("tfa-totp-add")
+        # a code that is none of the three the server takes (one window back, now, one ahead)
+        near = {totp_code(key, time.time() + d) for d in (-60, -30, 0, 30, 60)}
+        wrong = next(x for x in ("000000", "111111", "222222") if x not in near)
+        fill(c, dlg, {"description": "bt phone app", "value": wrong, "password": TFA_PASSWORD})
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: field_error("value") or (c.visible(f"{dlg} .notice-error") and fail(
+            "the wrong code is refused above the fields: " + c.q(f"{dlg} .notice-error").text)), "the refusal beside the code", 20)
+        if "code" not in field_error("value") or entries("totp"):
+            raise Failure(f"after a wrong code: {field_error('value')!r} beside the field, GET has {entries('totp')}")
+        c.js("document.querySelector(arguments[0]).closest('.field').scrollIntoView({block: 'nearest'})", f'{dlg} [name="value"]')
+        c.shot("tfa-totp-wrong-code")
+        fill(c, dlg, {"value": current_code(key)})
+        form_submit(c, "Add TOTP")
+        if len(entries("totp")) != 1:
+            raise Failure(f"after Add TOTP GET /access/tfa/{user} has {call('GET', f'/access/tfa/{user}')}")
+        c.wait(lambda: c.q(f'{rows} tr[data-userid="{user}"][data-type="totp"]'), "the TOTP entry in the list", 20)
+
+        # Add recovery keys: shown once
+        c.click("#tabpanel [data-action=add-recovery]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=password]"), "the Add recovery keys dialog")
+        fill(c, dlg, {"password": TFA_PASSWORD})
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: c.visible(keys_dlg) or (c.visible(f"{dlg} .notice-error") and fail(
+            "Add recovery keys says: " + c.q(f"{dlg} .notice-error").text)), "the recovery keys", 20)
+        keys = c.q(f"{keys_dlg} textarea").get_attribute("value").split("\n")
+        if len(keys) != 10 or not all(re.fullmatch(r"[0-9a-f]{4}(-[0-9a-f]{4}){3}", k) for k in keys):
+            raise Failure(f"the recovery keys shown: {keys}")
+        if "only this once" not in c.q(f"{keys_dlg} .notice-warn").text or not c.visible(f"{keys_dlg} [data-copy=recovery]"):
+            raise Failure("the recovery keys come without the shown-once note or the Copy button")
+        c.shot("tfa-recovery-keys")
+        c.click(f"{keys_dlg} button[type=submit]")
+        c.wait(lambda: not c.q(keys_dlg), "the recovery keys to close")
+        c.wait(lambda: c.q(f'{rows} tr[data-userid="{user}"][data-type="recovery"]'), "the recovery entry in the list", 20)
+        if [e["description"] for e in entries("recovery")] != ["10 of 10 codes left"]:
+            raise Failure(f"GET /access/tfa/{user} has recovery {entries('recovery')}")
+        c.shot("tfa-totp-recovery-listed")
+        # a second set is refused while keys are left
+        c.click("#tabpanel [data-action=add-recovery]")
+        c.wait(lambda: c.visible(f"{dlg} input[name=password]"), "the Add recovery keys dialog")
+        fill(c, dlg, {"password": TFA_PASSWORD})
+        c.click(f"{dlg} button[type=submit]")
+        c.wait(lambda: c.visible(f"{dlg} .notice-error") and "already has recovery" in c.q(f"{dlg} .notice-error").text
+               or (c.visible(keys_dlg) and fail("a second set of recovery keys was made")), "the refusal of a second set", 20)
+        c.shot("tfa-recovery-refused")
+        c.click(f"{dlg} .dialog-foot .btn:not(.btn-primary)")
+        c.wait(lambda: not c.q(dlg), "the dialog to close")
+
+        # log in with the app's code, then with a recovery key (used up by it)
+        second_factor(lambda: current_code(key))
+        second_factor(lambda: keys[0])
+        if [e["description"] for e in entries("recovery")] != ["9 of 10 codes left"]:
+            raise Failure(f"after a login with a recovery key GET /access/tfa/{user} has {entries('recovery')}")
+        second_factor(lambda: keys[0], logged_in=False)
+        c.wait(lambda: c.visible(".login-error") and "rejected" in c.q(".login-error").text
+               or (c.q("#session-user").text and fail("a used recovery key logged in again")), "the refusal of the used key", 20)
+        c.shot("tfa-recovery-key-used")
+        passed = True
+    finally:
+        c.js("document.querySelectorAll('dialog[open]:not(#login-dialog)').forEach((d) => d.close())")
+        c.js("location.hash = '#dc'")
+        c.d.refresh()  # a new page: the login form left at a second factor starts again at the password
+        quietly("administrator's login", lambda: relog_admin(c))
+        wind_up(c, allowances)
+        quietly("TFA entries", lambda: [call("DELETE", f"/access/tfa/{user}/{e['id']}", password=PASSWORD)
+                                        for e in call("GET", f"/access/tfa/{user}")])
+        quietly("TFA test user", lambda: call("DELETE", f"/access/users/{user}")
+                if any(u.get("userid") == user for u in call("GET", "/access/users")) else None)
 
 
 # --- OpenID Connect realm ------------------------------------------------------------------------
@@ -4504,6 +4668,7 @@ def main():
         ok = ok and step("datacenter realms", lambda c: datacenter_realms(c, daemon))
         ok = ok and step("realm sync jobs", lambda c: realm_sync_jobs(c, daemon))
         ok = ok and step("webauthn", lambda c: webauthn(c, daemon))
+        ok = ok and step("two-factor: TOTP and recovery keys", lambda c: two_factor_codes(c, daemon))
         ok = ok and step("openid connect realm", lambda c: openid_realm(c, daemon))
         ok = ok and step("node system: DNS, hosts, time, syslog, services", lambda c: node_system(c, daemon))
         ok = ok and step("node network", lambda c: node_network(c, daemon))

@@ -1,6 +1,7 @@
 // Datacenter → Two-factor: every user's second factors (TOTP, WebAuthn, recovery keys, …) from
-// GET /access/tfa, each with Edit (description, enabled; not for recovery keys) and Delete. Add WebAuthn
-// registers a security key in this browser; WebAuthn settings sets the datacenter's relying party
+// GET /access/tfa, each with Edit (description, enabled; not for recovery keys) and Delete. Add TOTP
+// confirms a key made here with the authenticator app's code; Add recovery keys shows the server's new
+// keys once; Add WebAuthn registers a security key in this browser; WebAuthn settings sets the datacenter's relying party
 // (datacenter.cfg `webauthn`), without which no key can be registered or used. A line above the list says
 // how WebAuthn is set up (GET /cluster/options, when the caller may read it). The dialogs are tfa-dialogs.js.
 
@@ -11,7 +12,7 @@ import { formatTimestamp } from '../format.js';
 import { sessionUser } from '../login.js';
 import { accessView, listPanel, showError, yesNo } from './access-common.js';
 import { actionButton, rowAction } from './firewall-parts.js';
-import { TYPE_LABEL, addWebauthnDialog, editTfaDialog, passwordField, webauthnConfig, webauthnSettingsDialog } from './tfa-dialogs.js';
+import { TYPE_LABEL, addRecoveryDialog, addTotpDialog, addWebauthnDialog, editTfaDialog, passwordField, webauthnConfig, webauthnSettingsDialog } from './tfa-dialogs.js';
 
 export const mountDcTfa = accessView((panel, signal) => {
   let config;        // datacenter.cfg's webauthn ({rp, id, origin}), null when unset, undefined when unknown
@@ -20,7 +21,9 @@ export const mountDcTfa = accessView((panel, signal) => {
     what: 'second factors', caption: 'Second factors',
     columns: ['User', 'Type', { label: 'Description', optional: true }, { label: 'Created', optional: true }, 'Enabled'],
     buttons: [
-      actionButton('add-webauthn', 'Add WebAuthn', 'key', () => addKey(), true),
+      actionButton('add-totp', 'Add TOTP', 'phone-key', () => add(addTotpDialog), true),
+      actionButton('add-recovery', 'Add recovery keys', 'lock', () => add(addRecoveryDialog)),
+      actionButton('add-webauthn', 'Add WebAuthn', 'key', () => add((o) => addWebauthnDialog({ ...o, configured: config === undefined ? null : !!config }))),
       actionButton('webauthn-settings', 'WebAuthn settings', 'cog', () => settings()),
       actionButton('reload', 'Reload', 'refresh', () => refresh()),
     ],
@@ -69,16 +72,17 @@ export const mountDcTfa = accessView((panel, signal) => {
     }
   }
 
-  async function addKey() {
+  /** Open an Add dialog with the users the caller may choose from (the caller alone when the list is not theirs to read). */
+  async function add(dialog) {
     let users = [];
     try {
       const all = await api('/access/users', { signal });
       users = (Array.isArray(all) ? all : []).map((u) => u?.userid).filter(Boolean).sort();
     } catch {
-      // only the caller's own key, then
+      // only the caller's own factors, then
     }
     if (signal.aborted) return;
-    if (await addWebauthnDialog({ users, configured: config === undefined ? null : !!config }) && !signal.aborted) refresh();
+    if (await dialog({ users }) && !signal.aborted) refresh();
   }
 
   async function settings() {

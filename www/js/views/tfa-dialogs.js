@@ -1,17 +1,19 @@
-// The dialogs of Datacenter → Two-factor: Add WebAuthn (register a security key: POST /access/tfa/{userid}
-// twice — the server's creation options, then the key's answer), WebAuthn settings (datacenter.cfg's
-// `webauthn` relying party through PUT /cluster/options) and Edit (description and enabled, PUT
-// /access/tfa/{userid}/{id}).
+// The dialogs of Datacenter → Two-factor: Add TOTP (a secret made in this browser, confirmed by the app's
+// current code: POST /access/tfa/{userid} type=totp), Add recovery keys (type=recovery; the keys are shown
+// once), Add WebAuthn (register a security key: POST /access/tfa/{userid} twice — the server's creation
+// options, then the key's answer), WebAuthn settings (datacenter.cfg's `webauthn` relying party through PUT
+// /cluster/options) and Edit (description and enabled, PUT /access/tfa/{userid}/{id}).
 //
 // Changing anybody's second factors takes the caller's own password (PVE re-authenticates every such
 // call), except for root@pam; the dialogs ask for it as the Delete confirmation does.
 
 import { api, ApiError, seg } from '../api.js';
-import { h } from '../dom.js';
-import { formDialog } from '../dialog.js';
+import { h, icon, setText } from '../dom.js';
+import { formDialog, modal } from '../dialog.js';
 import { field, rule } from '../form.js';
 import { sessionUser } from '../login.js';
 import { formatPropString, parsePropString } from '../propstring.js';
+import { copyValue, nextId } from '../ui.js';
 import { createCredential, webauthnErrorText, webauthnUnavailable } from '../webauthn.js';
 
 export const TYPE_LABEL = { totp: 'TOTP', webauthn: 'WebAuthn', u2f: 'U2F', recovery: 'Recovery keys', yubico: 'Yubico OTP' };
@@ -91,10 +93,7 @@ export function webauthnSettingsDialog(current) {
  * party (null: unknown). Resolves to true when registered.
  */
 export function addWebauthnDialog({ users = [], configured = null } = {}) {
-  const me = sessionUser();
-  const offered = [...new Set([me, ...users].filter(Boolean))];
-  const user = field({ label: 'User', name: 'userid', type: 'select', options: offered, value: me,
-    hint: 'Whose key this is; the key is asked for in this browser.' });
+  const user = userField(users, 'Whose key this is; the key is asked for in this browser.');
   const description = field({ label: 'Description', name: 'description', required: true, placeholder: 'e.g. YubiKey on my keyring',
     hint: 'Shown in this list, to tell the keys apart.' });
   description.input.maxLength = 255;
@@ -155,5 +154,127 @@ export function editTfaDialog(userid, entry) {
       await api(`/access/tfa/${seg(userid)}/${seg(entry.id)}`, { method: 'PUT',
         body: withPassword({ description: description.get(), enable: enable.get() ? 1 : 0 }, password) });
     },
+  });
+}
+
+/** Whose factor a dialog adds: the caller first and chosen, then `users` (those an administrator may pick). */
+function userField(users, hint) {
+  const me = sessionUser();
+  return field({ label: 'User', name: 'userid', type: 'select', options: [...new Set([me, ...users].filter(Boolean))], value: me, hint });
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** A fresh TOTP secret: 20 random bytes (160 bits, RFC 4226's recommendation) as RFC 4648 base32 without padding. */
+export function newTotpSecret() {
+  let bits = '';
+  for (const b of crypto.getRandomValues(new Uint8Array(20))) bits += b.toString(2).padStart(8, '0');
+  return bits.match(/.{5}/g).map((five) => BASE32[parseInt(five, 2)]).join('');
+}
+
+/** The key as authenticator apps take it: otpauth://totp/<issuer>:<user>?secret=…&issuer=… (SHA-1, 6 digits, 30 s). */
+export function totpUri(issuer, userid, secret) {
+  const i = encodeURIComponent(issuer);
+  return `otpauth://totp/${i}:${encodeURIComponent(userid)}?secret=${secret}&issuer=${i}`;
+}
+
+/** A read-only field with a Copy button beside its input (the text stays selected when the browser may not copy). */
+function copyable(f, what) {
+  f.input.readOnly = true;
+  f.input.classList.add('mono');
+  const text = h('span', null, 'Copy');
+  const copy = h('button', { type: 'button', class: 'btn', 'aria-label': `Copy the ${what}`, dataset: { copy: f.name } }, icon('copy'), text);
+  copy.addEventListener('click', async () => setText(text, (await copyValue(f.input)) ? 'Copied' : 'Selected'));
+  const row = h('div', { class: 'secret-row' });
+  f.input.replaceWith(row);
+  row.append(f.input, copy);
+  return f;
+}
+
+/**
+ * Add TOTP: whose app (`users` as for WebAuthn), a description, the issuer the app shows, the secret made
+ * here (as text and as the otpauth URI; no QR code), the app's current code and the caller's password.
+ * The server keeps the key only when the code matches it. Resolves to true when added.
+ */
+export function addTotpDialog({ users = [] } = {}) {
+  const user = userField(users, 'Whose authenticator app this is.');
+  const description = field({ label: 'Description', name: 'description', placeholder: 'e.g. phone app', wide: true });
+  description.input.maxLength = 255;
+  const issuer = field({ label: 'Issuer', name: 'issuer', required: true, value: 'Corral', hint: 'The name the app shows with the code.' });
+  const secret = copyable(field({ label: 'Secret', name: 'secret', value: newTotpSecret(), wide: true,
+    hint: 'Type this key into the app (time-based, 6 digits, every 30 seconds)…' }), 'secret');
+  const uri = copyable(field({ label: 'Key URI', name: 'totp', wide: true, hint: '…or give the app this address, where it takes one.' }), 'key URI');
+  const code = field({ label: 'Current code', name: 'value', required: true, inputmode: 'numeric', autocomplete: 'one-time-code',
+    pattern: '\\s*\\d{6}\\s*', placeholder: '123456', hint: 'The 6 digits the app shows now: they prove it holds the key.' });
+  const password = passwordField('Your own password, as a confirmation.');
+  const update = () => uri.set(totpUri(issuer.get() || 'Corral', user.get(), secret.get()));
+  user.input.addEventListener('change', update);
+  issuer.input.addEventListener('input', update);
+  update();
+  const fields = [user, issuer, description, secret, uri, code, password];
+  return formDialog({
+    title: 'Add TOTP',
+    className: 'totp-add-dialog',
+    intro: 'Add the key to an authenticator app, then enter the code it shows. The key is kept only when the code matches.',
+    fields,
+    submitLabel: 'Add',
+    onSubmit: async () => {
+      const body = { type: 'totp', totp: uri.get(), value: code.get(), ...(description.get() ? { description: description.get() } : {}) };
+      await api(`/access/tfa/${seg(user.get())}`, { method: 'POST', body: withPassword(body, password) });
+    },
+  });
+}
+
+/**
+ * Add recovery keys: whose, and the caller's password; the server makes the keys (refused while the user
+ * still has some left) and they are shown once. Resolves to true when made.
+ */
+export async function addRecoveryDialog({ users = [] } = {}) {
+  const user = userField(users, 'Whose recovery keys these are.');
+  const password = passwordField('Your own password, as a confirmation.');
+  let made = null;
+  const done = await formDialog({
+    title: 'Add recovery keys',
+    className: 'recovery-add-dialog',
+    intro: 'A set of one-time keys, each good for one login when no other second factor is at hand. They are shown '
+      + 'once, right after they are made.',
+    fields: [user, password],
+    submitLabel: 'Make keys',
+    onSubmit: async () => {
+      const answer = await api(`/access/tfa/${seg(user.get())}`, { method: 'POST', body: withPassword({ type: 'recovery' }, password) });
+      made = { userid: user.get(), keys: Array.isArray(answer?.recovery) ? answer.recovery : [] };
+    },
+  });
+  if (done && made) await recoveryKeysDialog(made.userid, made.keys);
+  return done;
+}
+
+/** The one time the recovery keys are visible: a monospace list, a Copy button, a warning. */
+function recoveryKeysDialog(userid, keys) {
+  return new Promise((resolve) => {
+    const id = nextId('recovery');
+    const list = h('textarea', { id, readonly: true, spellcheck: 'false', rows: Math.max(keys.length, 1), class: 'mono recovery-keys' });
+    list.value = keys.join('\n');
+    const status = h('span', { class: 'dialog-status muted', 'aria-live': 'polite' });
+    const copy = h('button', { type: 'button', class: 'btn', dataset: { copy: 'recovery' } }, icon('copy'), 'Copy');
+    copy.addEventListener('click', async () => {
+      setText(status, (await copyValue(list)) ? 'Copied.' : 'Copy them by hand: they are selected.');
+    });
+    const done = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Done');
+    const m = modal({
+      title: `Recovery keys of ${userid}`,
+      className: 'secret-dialog recovery-keys-dialog',
+      body: [
+        h('div', { class: 'notice notice-warn', role: 'alert' }, icon('alert'),
+          h('span', null, 'Keep these keys somewhere safe now: they are shown only this once. Each logs in once in place of '
+            + 'the app\'s code; when they run out, delete the entry and make new ones.')),
+        h('div', { class: 'field' }, h('label', { for: id }, `${keys.length} recovery keys`), h('div', { class: 'secret-row' }, list, copy)),
+      ],
+      foot: [status, h('span', { class: 'spacer' }), done],
+      onSubmit: () => m.close(),
+      onClose: () => { list.value = ''; resolve(); },
+    });
+    list.focus();
+    list.select();
   });
 }
