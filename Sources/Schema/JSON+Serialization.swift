@@ -14,7 +14,7 @@ extension JSON {
     public func write(into out: inout [UInt8], pretty: Bool = false, indent: Int = 0) {
         switch self {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        case .bool(let b): out.append(contentsOf: b ? "true".utf8 : "false".utf8)
         case .int(let i): out.append(contentsOf: String(i).utf8)
         case .number(let d): out.append(contentsOf: JSON.formatNumber(d).utf8)
         case .string(let s): JSON.writeString(s, into: &out)
@@ -29,13 +29,14 @@ extension JSON {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            for (index, key) in fields.keys.sorted().enumerated() {
+            // the pairs sorted, not the keys: no hash lookup per field
+            for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 if pretty { newline(&out, indent + 1) }
-                JSON.writeString(key, into: &out)
+                JSON.writeString(field.key, into: &out)
                 out.append(UInt8(ascii: ":"))
                 if pretty { out.append(UInt8(ascii: " ")) }
-                fields[key]!.write(into: &out, pretty: pretty, indent: indent + 1)
+                field.value.write(into: &out, pretty: pretty, indent: indent + 1)
             }
             if pretty && !fields.isEmpty { newline(&out, indent) }
             out.append(UInt8(ascii: "}"))
@@ -51,6 +52,12 @@ extension JSON {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // most strings need no escape: one copy
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
