@@ -10,8 +10,8 @@ BUILD_DEPS := libvirt-dev lxc-dev libsqlite3-dev libfuse3-dev fuse3 libcorosync-
 # what running guests needs on a node (libvirt's daemons, QEMU, qemu-img, LVM for lvmthin storages; liblxc,
 # newuidmap for the unprivileged shift, e2fsprogs for container volumes, busybox-static and debootstrap for templates)
 RUN_DEPS := corosync libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils lvm2 thin-provisioning-tools btrfs-progs libiscsi-bin curl tzdata novnc \
-	lxc uidmap e2fsprogs xz-utils zstd busybox-static debootstrap genisoimage smartmontools nftables dnsmasq-base
-TEST_DEPS := curl openssl python3 python3-pip graphite-carbon influxdb prometheus slapd ldap-utils glewlwyd dbconfig-sqlite3 corosync corosync-qnetd corosync-qdevice libnss3-tools tgt syslinux-utils iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
+	lxc uidmap e2fsprogs xz-utils zstd busybox-static debootstrap genisoimage smartmontools nftables dnsmasq-base node-qrcode-generator
+TEST_DEPS := curl openssl python3 python3-pip zbar-tools graphite-carbon influxdb prometheus slapd ldap-utils glewlwyd dbconfig-sqlite3 corosync corosync-qnetd corosync-qdevice libnss3-tools tgt syslinux-utils iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage chromium chromium-driver
 BENCH_DEPS := nginx-light wrk curl openssl python3 python3-pip rrdtool corosync iproute2 $(RUN_DEPS) busybox-static cpio isolinux syslinux-common genisoimage \
 	chromium chromium-driver
 

@@ -84,7 +84,7 @@ public enum TFAEndpoints {
                             throw APIError.parameters(["value": "the code does not match the key: enter the current code from the app"])
                         }
                         let id = UUID().uuidString.lowercased()
-                        let entry = TFAConfig.Entry(id: id, created: access.now, uri: uri)
+                        let entry = TFAConfig.Entry(id: id, description: context.string("description") ?? "", created: access.now, uri: uri)
                         try access.updateTFA { $0.users[user, default: TFAConfig.User()].totp.append(entry) }
                         return ["id": .string(id)]
                     case "recovery":

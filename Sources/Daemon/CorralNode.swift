@@ -118,7 +118,8 @@ public final class CorralNode: Sendable {
         let openAPI = OpenAPIDocument.generate(registry, version: BuildInfo.version).serialized()
         var responder = APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI)
         responder.apiDoc = APIDoc.script(registry)
-        for (prefix, root) in [("/novnc/", "/usr/share/novnc")] where fm.fileExists(atPath: root) {
+        for (prefix, root) in [("/novnc/", "/usr/share/novnc"), ("/qrcode-generator/", "/usr/share/javascript/qrcode-generator")]
+        where fm.fileExists(atPath: root) {
             responder.libraries.append((prefix, StaticFiles(root: root)))
         }
         server = try HTTPServer(configuration: configuration, responder: responder)

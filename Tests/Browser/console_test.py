@@ -4293,6 +4293,14 @@ def two_factor_codes(c, daemon):
         if (parsed.scheme, parsed.netloc) != ("otpauth", "totp") or urllib.parse.unquote(parsed.path) != f"/Corral:{user}" \
                 or query.get("secret") != [secret] or query.get("issuer") != ["Corral"]:
             raise Failure(f"the key URI is {uri!r}")
+        # the QR code (Debian's qrcode-generator) carries exactly that URI: zbarimg reads it off the screen
+        qr = f"{dlg} [data-role=totp-qr] svg"
+        c.wait(lambda: c.visible(qr), "the key's QR code")
+        shot = daemon.tmp / "totp-qr.png"
+        shot.write_bytes(c.q(qr).screenshot_as_png)
+        read = subprocess.run(["zbarimg", "--raw", "-q", str(shot)], capture_output=True, text=True)
+        if read.stdout.strip() != uri:
+            raise Failure(f"the QR code reads {read.stdout.strip()!r} ({read.stderr.strip()}), the URI is {uri!r}")
         c.shot("tfa-totp-add")
         # a code that is none of the three the server takes (one window back, now, one ahead)
         near = {totp_code(key, time.time() + d) for d in (-60, -30, 0, 30, 60)}
@@ -4307,7 +4315,7 @@ def two_factor_codes(c, daemon):
         c.shot("tfa-totp-wrong-code")
         fill(c, dlg, {"value": current_code(key)})
         form_submit(c, "Add TOTP")
-        if len(entries("totp")) != 1:
+        if [e["description"] for e in entries("totp")] != ["bt phone app"]:
             raise Failure(f"after Add TOTP GET /access/tfa/{user} has {call('GET', f'/access/tfa/{user}')}")
         c.wait(lambda: c.q(f'{rows} tr[data-userid="{user}"][data-type="totp"]'), "the TOTP entry in the list", 20)
 

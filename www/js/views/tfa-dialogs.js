@@ -191,9 +191,32 @@ function copyable(f, what) {
   return f;
 }
 
+/** Debian's qrcode-generator as the node serves it (/qrcode-generator/), loaded once; null where it is missing. */
+let qrLibrary = null;
+function loadQrLibrary() {
+  qrLibrary ??= new Promise((resolve) => {
+    const script = h('script', { src: '/qrcode-generator/qrcode.js' });
+    script.addEventListener('load', () => resolve(window.qrcode || null));
+    script.addEventListener('error', () => resolve(null));
+    document.head.append(script);
+  });
+  return qrLibrary;
+}
+
+/** The key URI as a QR code for the app's camera; the box stays hidden without the library. */
+async function drawQr(box, text) {
+  const make = await loadQrLibrary();
+  if (!make) return;
+  const code = make(0, 'M');
+  code.addData(text);
+  code.make();
+  box.innerHTML = code.createSvgTag({ cellSize: 4, margin: 8, scalable: true, alt: 'QR code of the key URI' });
+  box.hidden = false;
+}
+
 /**
  * Add TOTP: whose app (`users` as for WebAuthn), a description, the issuer the app shows, the secret made
- * here (as text and as the otpauth URI; no QR code), the app's current code and the caller's password.
+ * here (as text, as the otpauth URI and as its QR code), the app's current code and the caller's password.
  * The server keeps the key only when the code matches it. Resolves to true when added.
  */
 export function addTotpDialog({ users = [] } = {}) {
@@ -203,11 +226,16 @@ export function addTotpDialog({ users = [] } = {}) {
   const issuer = field({ label: 'Issuer', name: 'issuer', required: true, value: 'Corral', hint: 'The name the app shows with the code.' });
   const secret = copyable(field({ label: 'Secret', name: 'secret', value: newTotpSecret(), wide: true,
     hint: 'Type this key into the app (time-based, 6 digits, every 30 seconds)…' }), 'secret');
-  const uri = copyable(field({ label: 'Key URI', name: 'totp', wide: true, hint: '…or give the app this address, where it takes one.' }), 'key URI');
+  const uri = copyable(field({ label: 'Key URI', name: 'totp', wide: true, hint: '…or scan the code below with it, or give it this address.' }), 'key URI');
   const code = field({ label: 'Current code', name: 'value', required: true, inputmode: 'numeric', autocomplete: 'one-time-code',
     pattern: '\\s*\\d{6}\\s*', placeholder: '123456', hint: 'The 6 digits the app shows now: they prove it holds the key.' });
   const password = passwordField('Your own password, as a confirmation.');
-  const update = () => uri.set(totpUri(issuer.get() || 'Corral', user.get(), secret.get()));
+  const qr = h('div', { class: 'totp-qr', dataset: { role: 'totp-qr' }, hidden: true });
+  uri.el.append(qr);
+  const update = () => {
+    uri.set(totpUri(issuer.get() || 'Corral', user.get(), secret.get()));
+    drawQr(qr, uri.get());
+  };
   user.input.addEventListener('change', update);
   issuer.input.addEventListener('input', update);
   update();
