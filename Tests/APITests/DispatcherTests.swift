@@ -66,7 +66,7 @@ func call(_ d: Dispatcher, _ method: String, _ path: String, _ params: [String: 
         let node = try await call(d, "GET", "/nodes/t1").result.get()
         #expect(
             node.arrayValue?.compactMap { $0["name"]?.stringValue } == [
-                "apt", "capabilities", "disks", "dns", "hardware", "hosts", "journal", "netstat", "network", "replication", "report", "rrddata",
+                "apt", "capabilities", "disks", "dns", "hardware", "hosts", "journal", "netstat", "network", "replication", "report", "rrd", "rrddata",
                 "services", "status",
                 "subscription", "syslog", "tasks", "termproxy", "time", "version", "vncwebsocket",
             ])
