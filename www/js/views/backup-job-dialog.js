@@ -9,12 +9,11 @@ import { api, ApiError, errorText, seg } from '../api.js';
 import { h, setText } from '../dom.js';
 import { dialogTabs, formDialog, onTab } from '../dialog.js';
 import { field } from '../form.js';
-import { formatTimestamp } from '../format.js';
 import { formatPropString, parsePropString } from '../propstring.js';
-import { debounce } from '../poll.js';
 import { isGuest, loadResources } from '../resources.js';
 import { isOnline, loadNodes } from '../nodes.js';
 import { listStorages, storageLabel } from '../storage.js';
+import { schedulePreview } from '../schedule-preview.js';
 import { nextId } from '../ui.js';
 import { checkList, splitList } from './access-common.js';
 import { COMPRESS } from './backup-restore.js';
@@ -27,7 +26,6 @@ const KEEP = [
   ['keep-weekly', 'Keep weekly'], ['keep-monthly', 'Keep monthly'], ['keep-yearly', 'Keep yearly'],
 ];
 const PREVIEW_RUNS = 5;
-const PREVIEW_DELAY_MS = 300;
 
 /** "101,100, 102" → "100,101,102" ('' when empty). */
 const idList = (v) => [...new Set(splitList(v))].sort((a, b) => Number(a) - Number(b) || a.localeCompare(b)).join(',');
@@ -40,9 +38,6 @@ function retentionText(all, counts) {
   return formatPropString(kept);
 }
 
-/** "Sat 2026-12-05 02:00" in local time: the weekday matters to a schedule, seconds do not. */
-export const runTime = (epoch) => `${new Date(Number(epoch) * 1000).toLocaleDateString(undefined, { weekday: 'short' })} `
-  + formatTimestamp(epoch).slice(0, 16);
 
 /**
  * Radio buttons in a <fieldset> with the field interface of form.js: one choice of `options`
@@ -181,37 +176,11 @@ export async function backupJobDialog(job) {
   syncSelection();
   await offerStorages();
 
-  // The schedule's next runs, asked for as one types (the latest answer wins).
-  const preview = h('ol', { class: 'schedule-preview', 'aria-live': 'polite', dataset: { role: 'schedule-preview' } });
-  const previewLabel = nextId('runs');
-  preview.setAttribute('aria-labelledby', previewLabel);
-  let asking = null;
-  async function showRuns() {
-    asking?.abort();
-    const text = schedule.get();
-    if (!text || signal.aborted) { preview.replaceChildren(h('li', { class: 'muted' }, '–')); return; }
-    const mine = new AbortController();
-    asking = mine;
-    try {
-      const runs = await api('/cluster/jobs/schedule-analyze', { params: { schedule: text, iterations: PREVIEW_RUNS }, signal: mine.signal });
-      preview.replaceChildren(...((Array.isArray(runs) && runs.length)
-        ? runs.map((r) => h('li', { dataset: { timestamp: r.timestamp }, title: `${r.utc} UTC` }, runTime(r.timestamp)))
-        : [h('li', { class: 'muted' }, 'It never runs.')]));
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      preview.replaceChildren(h('li', { class: 'muted' }, '–'));
-      if (e instanceof ApiError && e.errors?.schedule) schedule.setError(String(e.errors.schedule));
-      else preview.replaceChildren(h('li', { class: 'muted' }, `Could not check the schedule: ${errorText(e)}`));
-    }
-  }
-  const showRunsSoon = debounce(showRuns, PREVIEW_DELAY_MS);
-  schedule.input.addEventListener('input', showRunsSoon);
-  schedule.input.addEventListener('change', showRunsSoon); // a pick from the suggestions
-  showRuns();
+  const runs = schedulePreview(schedule, { runs: PREVIEW_RUNS, signal });
 
   const general = h('div', { class: 'form-grid' },
     node.el, storage.el, schedule.el,
-    h('div', { class: 'field schedule-runs' }, h('p', { class: 'field-label', id: previewLabel }, 'Next runs'), preview),
+    runs,
     selection.el, picked.el, pool.el, exclude.el, mode.el, compress.el, enabled.el, comment.el);
   const tabs = dialogTabs([
     { key: 'general', label: 'General', body: general },
@@ -276,5 +245,5 @@ export async function backupJobDialog(job) {
       if (remove.length) body.delete = remove.join(',');
       await api(`/cluster/backup/${seg(job.id)}`, { method: 'PUT', body });
     },
-  }).finally(() => { ctl.abort(); asking?.abort(); });
+  }).finally(() => ctl.abort());
 }

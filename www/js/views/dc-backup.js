@@ -16,7 +16,8 @@ import { isOnline, loadNodes } from '../nodes.js';
 import { taskFeedback } from '../taskrun.js';
 import { errorSlot } from '../ui.js';
 import { accessView, listPanel, showError, splitList, toolButton } from './access-common.js';
-import { backupJobDialog, MODES, runTime } from './backup-job-dialog.js';
+import { backupJobDialog, MODES } from './backup-job-dialog.js';
+import { runTime } from '../schedule-preview.js';
 import { listTable } from './list-view.js';
 
 /** The options of a job that Run now passes on to vzdump (the rest is about the schedule). */

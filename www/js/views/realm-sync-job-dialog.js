@@ -5,14 +5,12 @@
 // cannot change later. Edit sends the schedule always (PVE's update requires it) and of the rest only
 // what changed; an emptied comment goes into `delete`.
 
-import { api, ApiError, errorText, seg } from '../api.js';
+import { api, seg } from '../api.js';
 import { h } from '../dom.js';
 import { formDialog } from '../dialog.js';
 import { editBody, field } from '../form.js';
-import { debounce } from '../poll.js';
-import { nextId } from '../ui.js';
 import { checkList } from './access-common.js';
-import { runTime } from './backup-job-dialog.js';
+import { schedulePreview } from '../schedule-preview.js';
 import { text } from './firewall-parts.js';
 import { SCOPES, VANISHED, VANISHED_HINT, vanishedList } from './realm-dialog.js';
 
@@ -20,7 +18,6 @@ import { SCOPES, VANISHED, VANISHED_HINT, vanishedList } from './realm-dialog.js
 const ID_PATTERN = '[A-Za-z][A-Za-z0-9_\\-]+';
 const PRESETS = ['daily', 'sun 01:00', 'mon..fri 06:00', 'hourly', '*/15', '02:30'];
 const PREVIEW_RUNS = 3;
-const PREVIEW_DELAY_MS = 300;
 
 const isOn = (v, dflt) => (v === undefined || v === null || v === '' ? dflt : Number(v) === 1 || v === true);
 
@@ -56,32 +53,7 @@ export async function realmSyncJobDialog({ job = null, realms = [], realm = '' }
   const comment = field({ label: 'Comment', name: 'comment', value: text(j.comment), wide: true });
   comment.input.maxLength = 512;
 
-  // The schedule's next runs, asked for as one types (the latest answer wins).
-  const previewLabel = nextId('runs');
-  const preview = h('ol', { class: 'schedule-preview', 'aria-live': 'polite', 'aria-labelledby': previewLabel, dataset: { role: 'schedule-preview' } });
-  let asking = null;
-  async function showRuns() {
-    asking?.abort();
-    const want = schedule.get();
-    if (!want || ctrl.signal.aborted) { preview.replaceChildren(h('li', { class: 'muted' }, '–')); return; }
-    const mine = new AbortController();
-    asking = mine;
-    try {
-      const runs = await api('/cluster/jobs/schedule-analyze', { params: { schedule: want, iterations: PREVIEW_RUNS }, signal: mine.signal });
-      preview.replaceChildren(...((Array.isArray(runs) && runs.length)
-        ? runs.map((r) => h('li', { dataset: { timestamp: r.timestamp }, title: `${r.utc} UTC` }, runTime(r.timestamp)))
-        : [h('li', { class: 'muted' }, 'It never runs.')]));
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      preview.replaceChildren(h('li', { class: 'muted' }, '–'));
-      if (e instanceof ApiError && e.errors?.schedule) schedule.setError(String(e.errors.schedule));
-      else preview.replaceChildren(h('li', { class: 'muted' }, `Could not check the schedule: ${errorText(e)}`));
-    }
-  }
-  const showRunsSoon = debounce(showRuns, PREVIEW_DELAY_MS);
-  schedule.input.addEventListener('input', showRunsSoon);
-  schedule.input.addEventListener('change', showRunsSoon); // a pick from the suggestions
-  showRuns();
+  const runs = schedulePreview(schedule, { runs: PREVIEW_RUNS, signal: ctrl.signal });
 
   /** The options as the dialog has them, as text ('' = not set). */
   const wanted = () => ({
@@ -97,7 +69,7 @@ export async function realmSyncJobDialog({ job = null, realms = [], realm = '' }
     className: 'realm-sync-job-dialog dialog-wide',
     fields,
     body: h('div', { class: 'form-grid' }, id.el, realmField.el, schedule.el,
-      h('div', { class: 'field schedule-runs' }, h('p', { class: 'field-label', id: previewLabel }, 'Next runs'), preview),
+      runs,
       scope.el, enableNew.el, vanished.el, enabled.el, comment.el),
     submitLabel: editing ? 'Save' : 'Add',
     onSubmit: async () => {
@@ -114,6 +86,5 @@ export async function realmSyncJobDialog({ job = null, realms = [], realm = '' }
     },
   });
   ctrl.abort();
-  asking?.abort();
   return done ? saved : null;
 }

@@ -8,7 +8,7 @@ import { api, errorText, seg } from '../api.js';
 import { h, setText } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
 import { errorSlot } from '../ui.js';
-import { runTime } from './backup-job-dialog.js';
+import { runTime } from '../schedule-preview.js';
 import { actionButton, counter, rowAction, text, toolbar } from './firewall-parts.js';
 import { listTable, plural } from './list-view.js';
 import { SCOPES, isDirectory } from './realm-dialog.js';
