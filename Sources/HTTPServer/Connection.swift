@@ -149,8 +149,11 @@ final class Connection {
             }
             guard state == .idle else { break }
             if inputStart == input.count && transport.hasPendingBytes {
+                // TLS holds bytes epoll cannot see; readAvailable's own processInput is a no-op while this
+                // one runs, so what it read is parsed here
                 readAvailable()
-                break
+                if inputStart == input.count { break }
+                continue
             }
             if parser.isMidRequest || inputStart < input.count {
                 if requestStarted == 0 { requestStarted = loop.now }
