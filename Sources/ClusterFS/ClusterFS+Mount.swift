@@ -1,24 +1,28 @@
 import FUSE
 
 extension ClusterFS {
-    /// Mounts the tree through FUSE. The kernel caches attributes for a second; every change not made
-    /// through the mount (the daemon's own writes, later replication) invalidates what it touched, so
-    /// readers never see a stale size or mode.
+    /// Mounts the tree through FUSE. The kernel keeps names and attributes for 60 s (the virtual files'
+    /// attributes for 1 s: nothing announces their changes); every change not made through the mount (the daemon's own writes, replication) invalidates the names and
+    /// attributes it touched, and the daemon's own writes return only once the kernel has dropped them,
+    /// so readers never see a stale name, size or mode.
     public func mount(at mountpoint: String, options: [String]) throws -> FUSEMount {
-        let mount = try FUSEMount(fileSystem: ClusterFSFuse(self), mountpoint: mountpoint, options: options, attributeTimeout: 1)
+        let mount = try FUSEMount(
+            fileSystem: ClusterFSFuse(self), mountpoint: mountpoint, options: options, attributeTimeout: 60,
+            volatileAttributeTimeout: 1, entryTimeout: 60, maxThreads: 4)
         _ = addObserver { [weak mount] changes in
-            guard let mount else { return }
+            // a change a request made through the mount is known to the kernel already
+            guard let mount, !FUSERequest.onLoopThread else { return }
             for change in changes {
-                var paths = [change.path]
-                if case .renamed(let from) = change.kind { paths.append(from) }
-                for path in paths {
-                    mount.invalidate("/" + path)
-                    // the parent's size and mtime changed too
-                    let parent = path.split(separator: "/").dropLast().joined(separator: "/")
-                    mount.invalidate("/" + parent)
+                switch change.kind {
+                case .written: mount.invalidate("/" + change.path)
+                case .created, .deleted: mount.invalidate("/" + change.path, name: true)
+                case .renamed(let from):
+                    mount.invalidate("/" + from, name: true)
+                    mount.invalidate("/" + change.path, name: true)
                 }
             }
         }
+        locked { writeBarrier = { [weak mount] in mount?.settle() } }
         mount.start()
         return mount
     }

@@ -60,6 +60,9 @@ public final class ClusterFS: @unchecked Sendable {
     var replicator: Replicator?
     /// Set in cluster mode: the `.members` file from the cluster's view.
     var membersProvider: (@Sendable () -> String?)?
+    /// Runs on the writer's thread after each change it made, once observers have seen it: the mount
+    /// waits there until the kernel dropped what it cached of the change.
+    var writeBarrier: (@Sendable () -> Void)?
     /// Set in cluster mode: replication fields for `.clusterfs-status`.
     var replicationStatusProvider: (@Sendable () -> String)?
 
@@ -148,6 +151,18 @@ public final class ClusterFS: @unchecked Sendable {
             guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
             guard entry.kind == .file else { throw ClusterFSError.isDirectory(path) }
             return entry.data
+        }
+    }
+
+    /// A file's content with the version of the change that wrote it, read at once; virtual files have
+    /// no version (their content changes without one).
+    public func readVersioned(_ path: String) throws -> (data: [UInt8], version: UInt64?) {
+        let parts = try Self.components(path)
+        if parts.count == 1, let virtual = virtualFile(parts[0]) { return (virtual, nil) }
+        return try locked {
+            guard let entry = memdb.lookup(parts) else { throw ClusterFSError.notFound(path) }
+            guard entry.kind == .file else { throw ClusterFSError.isDirectory(path) }
+            return (entry.data, entry.version)
         }
     }
 
@@ -259,6 +274,7 @@ public final class ClusterFS: @unchecked Sendable {
     }
 
     private func perform(_ operation: ClusterFSOperation) throws {
+        defer { locked { writeBarrier }?() }
         if let replicator = locked({ self.replicator }) {
             try replicator.submit(operation)
             return

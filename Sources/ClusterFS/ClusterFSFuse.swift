@@ -57,17 +57,35 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         if let pending, pending.pendingCreate || fh != nil {
             return .success(FUSEAttributes(kind: .file, mode: 0o100640, size: pending.data.count, mtime: Int(time(nil)), inode: 1, gid: gid))
         }
+        // through a handle, the size is that of the copy its reads see (the kernel asks with the reader's
+        // handle before reading past the size it knows)
+        let own = fh.flatMap { fh in locked { openFiles[fh] } }
         do {
             let info = try fs.stat(path)
             let kind: FUSEAttributes.Kind = info.kind == .directory ? .directory : info.kind == .symlink ? .symlink : .file
             var size = info.size
             if let pending, pending.dirty { size = pending.data.count }
-            return .success(FUSEAttributes(kind: kind, mode: info.mode, size: size, mtime: Int(info.mtime), inode: info.inode + 1, gid: gid))
-        } catch { return .failure(errno(error)) }
+            if let own { size = own.data.count }
+            // the virtual files (.members, .vmlist, …) are generated: no change announces theirs
+            let volatile = info.mode == 0o100440
+            return .success(
+                FUSEAttributes(kind: kind, mode: info.mode, size: size, mtime: Int(info.mtime), inode: info.inode + 1, gid: gid, volatile: volatile))
+        } catch {
+            if let own {
+                return .success(FUSEAttributes(kind: .file, mode: 0o100640, size: own.data.count, mtime: Int(time(nil)), inode: 1, gid: gid))
+            }
+            return .failure(errno(error))
+        }
     }
 
-    public func readdir(_ path: String) -> Result<[String], FUSEErrno> {
-        do { return .success(try fs.list(path).map(\.name)) } catch { return .failure(errno(error)) }
+    public func readdir(_ path: String) -> Result<[FUSEDirectoryEntry], FUSEErrno> {
+        do {
+            return .success(
+                try fs.list(path).map {
+                    FUSEDirectoryEntry(
+                        name: $0.name, kind: $0.kind == .directory ? .directory : $0.kind == .symlink ? .symlink : .file, inode: $0.inode + 1)
+                })
+        } catch { return .failure(errno(error)) }
     }
 
     public func readlink(_ path: String) -> Result<String, FUSEErrno> {
@@ -120,22 +138,25 @@ public final class ClusterFSFuse: FUSEFileSystem, @unchecked Sendable {
         }
     }
 
-    public func open(_ path: String, flags: Int32) -> Result<UInt64, FUSEErrno> {
+    public func open(_ path: String, flags: Int32) -> Result<FUSEOpenFile, FUSEErrno> {
         let writing = flags & O_ACCMODE != O_RDONLY
         if writing && !callerIsRoot { return .failure(FUSEErrno(EACCES)) }
         do {
             let info = try fs.stat(path)
             guard info.kind == .file else { return .failure(FUSEErrno(EISDIR)) }
-            let data = flags & O_TRUNC != 0 ? [] : try fs.read(path)
-            return .success(register(OpenFile(path: path, data: data, dirty: flags & O_TRUNC != 0, pendingCreate: false)))
+            let (data, version) = flags & O_TRUNC != 0 ? ([], nil) : try fs.readVersioned(path)
+            let fh = register(OpenFile(path: path, data: data, dirty: flags & O_TRUNC != 0, pendingCreate: false))
+            // reads through the handle see this copy, whatever happens to the file meanwhile
+            return .success(FUSEOpenFile(handle: fh, size: data.count, version: writing ? nil : version))
         } catch { return .failure(errno(error)) }
     }
 
-    public func create(_ path: String, flags: Int32) -> Result<UInt64, FUSEErrno> {
+    public func create(_ path: String, flags: Int32) -> Result<FUSEOpenFile, FUSEErrno> {
         guard callerIsRoot else { return .failure(FUSEErrno(EACCES)) }
         do {
             try fs.checkCreate(path)
-            return .success(register(OpenFile(path: path, data: [], dirty: true, pendingCreate: true, exclusive: flags & O_EXCL != 0)))
+            let fh = register(OpenFile(path: path, data: [], dirty: true, pendingCreate: true, exclusive: flags & O_EXCL != 0))
+            return .success(FUSEOpenFile(handle: fh, size: 0, version: nil))
         } catch let error as ClusterFSError where error.errno == EEXIST && flags & O_EXCL == 0 && (try? fs.stat(path))?.kind == .file {
             // another node made the file between the kernel's lookup and this create: without O_EXCL,
             // open(O_CREAT) opens what is there (a VMID taken under another node stays EEXIST)

@@ -1,8 +1,7 @@
 internal import CFUSE
 import Glibc
 
-/// Facts about the libfuse3 this process links. The mount loop and operations table arrive with the
-/// cluster-filesystem issue, which runs them on their own threads.
+/// Facts about the libfuse3 this process links (the mount itself is `FUSEMount`).
 public enum FUSELibrary {
     /// The libfuse version as an integer (major * 100 + minor, e.g. 314). Stands for `fuse_version`.
     public static var version: Int { Int(fuse_version()) }
