@@ -12,6 +12,8 @@ final class FUSEBox: Sendable {
     /// Directory listings by handle, taken at opendir so offsets stay meaningful while the tree changes.
     let listings = Mutex<(next: UInt64, open: [UInt64: [FUSEDirectoryEntry]])>((1, [:]))
 
+    /// The session, once made (the page cache is filled through it).
+    let session = Atomic<UInt>(0)
     /// Handles reading through the page cache, and their node.
     let pageHandles = Mutex<[UInt64: UInt64]>([:])
 

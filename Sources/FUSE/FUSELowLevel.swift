@@ -181,20 +181,38 @@ func corral_ll_rename(
 
 /// Direct I/O for writers (their bytes collect in the handle until the commit), for virtual files, and
 /// for readers whose file changed size since the kernel last heard or whose version differs from other
-/// readers still open; other readers share the page cache, which keeps its pages while they hold the
-/// version being opened, so an unchanged file is read without any read request.
-private func chooseCaching(_ fi: UnsafeMutablePointer<fuse_file_info>, _ b: FUSEBox, _ ino: fuse_ino_t, _ opened: FUSEOpenFile) {
+/// readers still open. Other readers share the page cache: an open keeps the cached pages when they
+/// hold the version being opened, and otherwise fills them with that version before it replies, so a
+/// whole small file is read without any read request.
+private func chooseCaching(_ fi: UnsafeMutablePointer<fuse_file_info>, _ b: FUSEBox, _ ino: fuse_ino_t, _ path: String, _ opened: FUSEOpenFile) {
     fi.pointee.direct_io = 1
     fi.pointee.keep_cache = 0
     let reading = fi.pointee.flags & O_ACCMODE == O_RDONLY
     // a reader has nothing to commit: its close needs no flush round trip
     if reading { fi.pointee.noflush = 1 }
-    guard reading, let version = opened.version else { return }
+    guard reading else { return }
+    if b.nodes.reportedSize(ino) != opened.size, let session = OpaquePointer(bitPattern: b.session.load(ordering: .acquiring)) {
+        // the kernel's size is older than this copy (a change it has not been told of yet): drop its
+        // attributes, so fstat on this descriptor asks (with the handle) and gets the copy's size.
+        // Attributes only: no page lock is taken, so this cannot wait for another request.
+        fuse_lowlevel_notify_inval_inode(session, ino, -1, 0)
+    }
+    guard let version = opened.version else { return }
     let admission = b.nodes.admitPageReader(ino, version: version, size: opened.size)
     guard admission.admitted else { return }
     b.pageHandles.withLock { $0[opened.handle] = ino }
     fi.pointee.direct_io = 0
-    fi.pointee.keep_cache = admission.keepCache ? 1 : 0
+    fi.pointee.keep_cache = admission.keepCache || (admission.alone && fillPages(b, ino, path, opened)) ? 1 : 0
+}
+
+/// Stores the handle's copy in the node's page cache (up to 1 MiB; larger files are read on demand).
+/// Only while no other page reader is open: then no read request holds a page of this node, and the
+/// store cannot wait for a loop thread that is busy.
+private func fillPages(_ b: FUSEBox, _ ino: fuse_ino_t, _ path: String, _ opened: FUSEOpenFile) -> Bool {
+    guard opened.size > 0, opened.size <= 1 << 20, let session = OpaquePointer(bitPattern: b.session.load(ordering: .acquiring)),
+        case .success(let bytes) = b.fileSystem.read(path, fh: opened.handle, size: opened.size, offset: 0), bytes.count == opened.size
+    else { return false }
+    return bytes.withUnsafeBytes { corral_fuse_notify_store(session, ino, $0.baseAddress, $0.count) } == 0
 }
 
 func corral_ll_open(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
@@ -207,7 +225,7 @@ func corral_ll_open(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ fi: UnsafeMutablePo
         fi.pointee.fh = opened.handle
         // with O_TRUNC the kernel sets its size to 0 itself (atomic_o_trunc)
         if fi.pointee.flags & O_TRUNC != 0 && fi.pointee.flags & O_ACCMODE != O_RDONLY { b.nodes.report(ino, size: 0) }
-        chooseCaching(fi, b, ino, opened)
+        chooseCaching(fi, b, ino, node.path, opened)
         if fuse_reply_open(req, fi) != 0 { release(b, ino, node.path, opened.handle) }
     }
 }

@@ -1,6 +1,7 @@
 internal import CFUSE
 import Foundation
 import Glibc
+import Synchronization
 
 /// A filesystem mounted through libfuse3's low-level API, served by libfuse's multi-threaded loop.
 ///
@@ -68,6 +69,7 @@ public final class FUSEMount: @unchecked Sendable {
             throw FUSEErrno(EINVAL)
         }
         session = created
+        box.takeUnretainedValue().session.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(created))), ordering: .releasing)
         guard fuse_session_mount(session, mountpoint) == 0 else {
             let code = errno == 0 ? EIO : errno
             fuse_session_destroy(session)

@@ -113,19 +113,21 @@ final class FUSENodeTable: Sendable {
     /// Whether a reader of `version` (`size` bytes) may read through the page cache, and whether the
     /// pages cached now already hold that version (then the open keeps them and no read is sent at all).
     /// Every page reader of a node reads the same version, so pages never mix two versions; a reader of
-    /// another version reads directly until they are all closed.
-    func admitPageReader(_ id: UInt64, version: UInt64, size: Int) -> (admitted: Bool, keepCache: Bool) {
+    /// another version reads directly until they are all closed. `alone`: no other page reader is open,
+    /// so no read request of this node is in flight and the pages can be filled without waiting for one.
+    func admitPageReader(_ id: UInt64, version: UInt64, size: Int) -> (admitted: Bool, keepCache: Bool, alone: Bool) {
         state.withLock { s in
             guard var node = s.nodes[id], node.reportedSize == size, node.pageReaders == 0 || node.pageVersion == version else {
-                return (false, false)
+                return (false, false, false)
             }
             let keep = node.cachedVersion == version
+            let alone = node.pageReaders == 0
             node.pageReaders += 1
             node.pageVersion = version
             // an open without keep_cache empties the cache; from here on only this version fills it
             node.cachedVersion = version
             s.nodes[id] = node
-            return (true, keep)
+            return (true, keep, alone)
         }
     }
 
@@ -134,6 +136,8 @@ final class FUSENodeTable: Sendable {
             if let readers = s.nodes[id]?.pageReaders, readers > 0 { s.nodes[id]!.pageReaders = readers - 1 }
         }
     }
+
+    func reportedSize(_ id: UInt64) -> Int? { state.withLock { $0.nodes[id]?.reportedSize } }
 
     func report(_ id: UInt64, size: Int) { state.withLock { $0.nodes[id]?.reportedSize = size } }
 
