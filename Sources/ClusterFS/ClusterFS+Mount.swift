@@ -2,9 +2,10 @@ import FUSE
 
 extension ClusterFS {
     /// Mounts the tree through FUSE. The kernel keeps names and attributes for 60 s (the virtual files'
-    /// attributes for 1 s: nothing announces their changes); every change not made through the mount (the daemon's own writes, replication) invalidates the names and
-    /// attributes it touched, and the daemon's own writes return only once the kernel has dropped them,
-    /// so readers never see a stale name, size or mode.
+    /// attributes for 1 s: nothing announces their changes). Every change not made through the mount
+    /// (the daemon's own writes, replication) invalidates the names and attributes it touched, and the
+    /// daemon's own writes return only once the kernel has dropped them, so readers never see a stale
+    /// name, size or mode.
     public func mount(at mountpoint: String, options: [String]) throws -> FUSEMount {
         let mount = try FUSEMount(
             fileSystem: ClusterFSFuse(self), mountpoint: mountpoint, options: options, attributeTimeout: 60,
