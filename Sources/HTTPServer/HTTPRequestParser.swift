@@ -79,10 +79,10 @@ public struct HTTPRequestParser: Sendable {
                 if end - start > limits.maxHeaderBytes {
                     return .error(HTTPParseError(status: 431, message: "request line and headers exceed \(limits.maxHeaderBytes) bytes"))
                 }
-                let headBytes = buffer[start..<end]
+                let headRange = start..<end
                 start = end + 4
                 announcedContinue = false
-                switch parseHead(headBytes) {
+                switch parseHead(buffer, headRange) {
                 case .failure(let error): return .error(error)
                 case .success(let (request, framing)):
                     switch framing {
@@ -216,37 +216,55 @@ public struct HTTPRequestParser: Sendable {
 
     private enum Framing { case none, length(Int), chunked }
 
-    private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, Framing), HTTPParseError> {
-        var lines: [ArraySlice<UInt8>] = []
-        lines.reserveCapacity(16)
-        var lineStart = bytes.startIndex
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            if bytes[i] == 13 {
-                guard i + 1 < bytes.endIndex, bytes[i + 1] == 10 else { return .failure(bad("bare CR in request head")) }
-                lines.append(bytes[lineStart..<i])
-                i += 2
-                lineStart = i
-                continue
-            }
+    /// Bytes allowed in a method or header name (RFC 9110 §5.6.2 tchar).
+    private static let tokenBytes: [Bool] = (0..<256).map { b in
+        switch UInt8(b) {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(UInt8(b))
+        }
+    }
+
+    /// One pass over the head in place: lines are found, checked and turned into strings without
+    /// copying slices of the buffer (each slice would hold a reference to it).
+    private func parseHead(_ buffer: [UInt8], _ range: Range<Int>) -> Result<(HTTPRequest, Framing), HTTPParseError> {
+        buffer.withUnsafeBufferPointer { all in
+            parseHead(UnsafeBufferPointer(rebasing: all[range]))
+        }
+    }
+
+    private func parseHead(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<(HTTPRequest, Framing), HTTPParseError> {
+        let token = Self.tokenBytes
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
+        // the request line
+        var i = 0
+        let n = bytes.count
+        while i < n && bytes[i] != 13 {
             if bytes[i] == 10 { return .failure(bad("bare LF in request head")) }
             if bytes[i] == 0 { return .failure(bad("NUL byte in request head")) }
             i += 1
         }
-        lines.append(bytes[lineStart..<bytes.endIndex])
-        guard let requestLine = lines.first else { return .failure(bad("empty request")) }
-
-        let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
-        guard parts.count == 3 else { return .failure(bad("malformed request line")) }
-        let method = parts[0], target = parts[1], version = parts[2]
-        guard !method.isEmpty, method.allSatisfy(isTokenByte) else { return .failure(bad("invalid method")) }
-        guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+        if i < n && (i + 1 >= n || bytes[i + 1] != 10) { return .failure(bad("bare CR in request head")) }
+        let lineEnd = i
+        guard lineEnd > 0 else { return .failure(bad("malformed request line")) }
+        var spaces: [Int] = []
+        for j in 0..<lineEnd where bytes[j] == 0x20 {
+            spaces.append(j)
+            if spaces.count > 2 { break }
+        }
+        guard spaces.count == 2 else { return .failure(bad("malformed request line")) }
+        let methodRange = 0..<spaces[0], targetRange = spaces[0] + 1..<spaces[1], versionRange = spaces[1] + 1..<lineEnd
+        guard !methodRange.isEmpty, methodRange.allSatisfy({ token[Int(bytes[$0])] }) else { return .failure(bad("invalid method")) }
+        guard !targetRange.isEmpty, targetRange.allSatisfy({ bytes[$0] > 0x20 && bytes[$0] < 0x7F }) else {
             return .failure(bad("invalid request target"))
         }
-        guard target.first == UInt8(ascii: "/") || Array(target) == [UInt8(ascii: "*")] || target.starts(with: Array("http".utf8)) else {
+        let first = bytes[targetRange.lowerBound]
+        let isHTTP =
+            targetRange.count >= 4 && bytes[targetRange.lowerBound] == UInt8(ascii: "h") && bytes[targetRange.lowerBound + 1] == UInt8(ascii: "t")
+            && bytes[targetRange.lowerBound + 2] == UInt8(ascii: "t") && bytes[targetRange.lowerBound + 3] == UInt8(ascii: "p")
+        guard first == UInt8(ascii: "/") || (targetRange.count == 1 && first == UInt8(ascii: "*")) || isHTTP else {
             return .failure(bad("invalid request target"))
         }
-        let versionText = String(decoding: version, as: UTF8.self)
+        let versionText = text(versionRange)
         let minor: Int
         switch versionText {
         case "HTTP/1.1": minor = 1
@@ -257,24 +275,36 @@ public struct HTTPRequestParser: Sendable {
         }
 
         var headers = HTTPHeaders()
-        for line in lines.dropFirst() {
-            guard let first = line.first else { continue }
-            if first == 0x20 || first == 0x09 { return .failure(bad("obsolete header line folding")) }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return .failure(bad("header line without ':'")) }
-            let name = line[line.startIndex..<colon]
-            guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return .failure(bad("invalid header name")) }
-            var value = line[(colon + 1)...]
-            while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
-            while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
-            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                return .failure(bad("invalid character in header value"))
+        i = lineEnd + 2
+        while i < n {
+            let start = i
+            var colon = -1
+            while i < n && bytes[i] != 13 {
+                let b = bytes[i]
+                if b == 10 { return .failure(bad("bare LF in request head")) }
+                if b == 0 { return .failure(bad("NUL byte in request head")) }
+                if colon < 0 && b == UInt8(ascii: ":") { colon = i }
+                i += 1
             }
-            headers.add(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+            if i < n && (i + 1 >= n || bytes[i + 1] != 10) { return .failure(bad("bare CR in request head")) }
+            let end = i
+            i += 2
+            if end == start { continue }
+            if bytes[start] == 0x20 || bytes[start] == 0x09 { return .failure(bad("obsolete header line folding")) }
+            guard colon >= 0 else { return .failure(bad("header line without ':'")) }
+            guard colon > start, (start..<colon).allSatisfy({ token[Int(bytes[$0])] }) else { return .failure(bad("invalid header name")) }
+            var valueStart = colon + 1, valueEnd = end
+            while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            for j in valueStart..<valueEnd {
+                let b = bytes[j]
+                guard b == 0x09 || (b >= 0x20 && b != 0x7F) else { return .failure(bad("invalid character in header value")) }
+            }
+            headers.add(text(start..<colon), text(valueStart..<valueEnd))
         }
+        let method = text(methodRange), target = text(targetRange)
 
-        let request = HTTPRequest(
-            method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
-            version: (1, minor), headers: headers)
+        let request = HTTPRequest(method: method, target: target, version: (1, minor), headers: headers)
 
         let transferEncodings = headers.all("Transfer-Encoding")
         let lengths = headers.all("Content-Length")
@@ -302,22 +332,19 @@ public struct HTTPRequestParser: Sendable {
 
     private func bad(_ message: String) -> HTTPParseError { HTTPParseError(status: 400, message: message) }
 
-    private func isTokenByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(b)
-        }
-    }
-
     private func findHeadEnd(_ buffer: [UInt8], from start: Int, scanFrom: Int) -> Int? {
-        var i = start + scanFrom
-        while i + 3 < buffer.count {
-            if buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { return i }
-            i += 1
+        buffer.withUnsafeBufferPointer { b in
+            var i = start + scanFrom
+            let n = b.count
+            while i + 3 < n {
+                // jump to the next CR (memchr is vectorised); most bytes of a head are not one
+                guard let base = b.baseAddress, let cr = memchr(base + i, 13, n - 3 - i) else { return nil }
+                i = base.distance(to: cr.assumingMemoryBound(to: UInt8.self))
+                if b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i }
+                i += 1
+            }
+            return nil
         }
-        return nil
     }
 
     private func findCRLF(_ buffer: [UInt8], from start: Int) -> Int? {

@@ -147,6 +147,23 @@ fd_count() { # PID: open fds of PID plus all its descendants
     echo "$total"
 }
 
+cpu_ticks() { # PID: user+system clock ticks of PID plus all its descendants (all threads)
+    local total=0 p v
+    for p in "$1" $(descendants "$1"); do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+wrk_requests() { # FILE -> requests completed
+    awk '$2 == "requests" && $3 == "in" {print $1}' "$1"
+}
+
+cpu_us_per_request() { # TICKS REQUESTS -> server CPU microseconds per request
+    awk -v t="$1" -v r="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (r > 0) printf "%.1f", t * 1000000 / hz / r; else print "n/a" }'
+}
+
 kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 run_wrk() { # NAME URL [extra wrk args]: output in $TMP/wrk-NAME.txt
@@ -416,8 +433,14 @@ log "TLS corrald: $C_TLS, resumes sessions: $C_RESUMES; nginx: $N_TLS, resumes s
 [[ $C_CLOSES == yes ]] || NOTES+=("corrald kept the connection open after answering a 'Connection: close' request: wrk then keeps it alive, so the wrk handshake figure is NOT a handshake rate")
 [[ $N_RESUMES != yes ]] || NOTES+=("nginx unexpectedly resumed a TLS session: its handshakes/s may not be full handshakes")
 [[ $C_TLS == "$N_TLS" ]] || NOTES+=("corrald and nginx negotiate different TLS parameters: corrald '$C_TLS', nginx '$N_TLS'")
+# server CPU time per request: steadier than req/s on a small machine, where wrk and the server share
+# the cores and the scheduler's placement moves throughput by a third from run to run
+T0=$(cpu_ticks "$CORRALD_PID")
 run_wrk corrald-keepalive "$CORRALD_URL" -H "Cookie: $COOKIE"
+C_CPU_US=$(cpu_us_per_request $(($(cpu_ticks "$CORRALD_PID") - T0)) "$(wrk_requests "$TMP/wrk-corrald-keepalive.txt")")
+T0=$(cpu_ticks "$NGINX_PID")
 run_wrk nginx-keepalive "$NGINX_URL" -H "Cookie: $COOKIE"
+N_CPU_US=$(cpu_us_per_request $(($(cpu_ticks "$NGINX_PID") - T0)) "$(wrk_requests "$TMP/wrk-nginx-keepalive.txt")")
 run_wrk corrald-handshake "$CORRALD_URL" -H 'Connection: close' -H "Cookie: $COOKIE"
 run_wrk nginx-handshake "$NGINX_URL" -H 'Connection: close' -H "Cookie: $COOKIE"
 
@@ -474,6 +497,7 @@ echo "handshakes measured with: $HS_TOOL"
 echo
 row metric corrald nginx ratio target
 row "https keep-alive req/s" "$C_RPS" "$N_RPS" "$RPS_RATIO" ">= 0.50"
+row "  server CPU us per request" "$C_CPU_US" "$N_CPU_US" "$(ratio "$N_CPU_US" "$C_CPU_US")" "(nginx's / ours)"
 row "p50 latency ms" "$C_P50" "$N_P50" "" ""
 row "p99 latency ms" "$C_P99" "$N_P99" "" "< 5"
 row "full handshakes/s" "$C_HS" "$N_HS" "$HS_RATIO" ">= 0.70"
