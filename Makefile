@@ -90,6 +90,7 @@ stop:
 
 test: test-deps
 	$(SWIFT) build
+	bash Tests/Tools/clean_test_data.sh
 	bash Tests/Guest/libvirt-up.sh
 	# one test at a time: integration tests block threads of the shared pool while daemons start and die
 	# line-buffered, so a log cut short (a CI time limit) still shows the test that was running
