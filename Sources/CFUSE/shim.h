@@ -45,6 +45,9 @@ static inline long corral_fuse_now_ns(void) {
 static inline int corral_fuse_may_block(const struct fuse_buf *buf) {
     if (buf->size < 8 || (buf->flags & FUSE_BUF_IS_FD)) return 1;
     uint32_t opcode = ((const uint32_t *)buf->mem)[1];
+    // RELEASE of a handle opened read-only has nothing to commit (fuse_release_in after the 40-byte
+    // header: fh, then the open flags)
+    if (opcode == 18 /* RELEASE */ && buf->size >= 52) return (((const uint32_t *)buf->mem)[12] & O_ACCMODE) != O_RDONLY;
     switch (opcode) {
     case 1: /* LOOKUP */ case 2: /* FORGET */ case 3: /* GETATTR */ case 5: /* READLINK */ case 14: /* OPEN */
     case 15: /* READ */ case 16: /* WRITE (buffered in the handle) */ case 17: /* STATFS */ case 27: /* OPENDIR */
@@ -60,9 +63,16 @@ static void *corral_fuse_worker(void *arg) {
     struct fuse_buf buf;
     memset(&buf, 0, sizeof(buf));
     int fd = fuse_session_fd(loop->se);
+    // only a thread that has just served a request spins: its CPU is awake anyway. One that slept as a
+    // follower goes straight to poll, or on a 2-CPU machine it would take the CPU from the process
+    // whose requests it waits for.
+    int hot = 0;
     for (;;) {
         pthread_mutex_lock(&loop->lock);
-        while (loop->leader && !fuse_session_exited(loop->se)) pthread_cond_wait(&loop->followers, &loop->lock);
+        while (loop->leader && !fuse_session_exited(loop->se)) {
+            hot = 0;
+            pthread_cond_wait(&loop->followers, &loop->lock);
+        }
         if (fuse_session_exited(loop->se)) {
             pthread_cond_broadcast(&loop->followers);
             pthread_mutex_unlock(&loop->lock);
@@ -71,13 +81,13 @@ static void *corral_fuse_worker(void *arg) {
         loop->leader = 1;
         pthread_mutex_unlock(&loop->lock);
 
-        long until = corral_fuse_now_ns() + loop->spin_ns;
+        long until = hot ? corral_fuse_now_ns() + loop->spin_ns : 0;
         int res;
         for (;;) {
             res = fuse_session_receive_buf(loop->se, &buf);
             if (res != -EAGAIN && res != -EINTR) break;
             if (fuse_session_exited(loop->se)) { res = 0; break; }
-            if (corral_fuse_now_ns() < until) continue;
+            if (until && corral_fuse_now_ns() < until) continue;
             struct pollfd p = { .fd = fd, .events = POLLIN };
             poll(&p, 1, 1000);
         }
@@ -102,6 +112,7 @@ static void *corral_fuse_worker(void *arg) {
             loop->leader = 0;
             pthread_mutex_unlock(&loop->lock);
         }
+        hot = 1;
     }
     free(buf.mem);
     return NULL;

@@ -81,8 +81,9 @@ public final class FUSEMount: @unchecked Sendable {
         mounted = true
     }
 
-    /// Starts serving requests on `maxThreads` threads. The waiting thread spins 50 µs on the device
-    /// before it sleeps: waking a thread whose virtual CPU went idle costs more than a request.
+    /// Starts serving requests on `maxThreads` threads. A thread that has just answered a request spins
+    /// 50 µs on the device before it sleeps: waking a thread whose virtual CPU went idle costs more than
+    /// a request.
     public func start() {
         let session = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(self.session)))
         let done = self.done
