@@ -144,7 +144,8 @@ public final class Dispatcher: Sendable {
         }
         let caller: Caller
         var credentials = call.credentials
-        credentials.requestLine = "\(call.method) \(call.displayPath)"
+        // only a forwarded call's proof covers it
+        if credentials.proxiedUser != nil { credentials.requestLine = "\(call.method) \(call.displayPath)" }
         do {
             caller = try authenticator.authenticate(credentials, endpoint: endpoint, method: endpoint.method)
         } catch {

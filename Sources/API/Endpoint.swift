@@ -27,22 +27,59 @@ public enum EndpointHandler: Sendable {
 /// One API method, declared once. Validation, permission checks, routing, `pvesh`, the schema dump
 /// and the OpenAPI document all read this declaration.
 public struct Endpoint: Sendable {
-    public let method: HTTPMethodName
-    public let path: String
+    /// The declaration lives in one object: every call passes its endpoint along (route, dispatch,
+    /// context), and a copy is then one reference instead of one per field.
+    private let declaration: Declaration
+
+    public var method: HTTPMethodName { declaration.method }
+    public var path: String { declaration.path }
     /// PVE's handler name (`index`, `node_tasks`, …), kept for the schema dump and comparison.
-    public let name: String
-    public let description: String
-    public let parameters: Schema
-    public let returns: Schema
-    public let permission: Permission
+    public var name: String { declaration.name }
+    public var description: String { declaration.description }
+    public var parameters: Schema { declaration.parameters }
+    public var returns: Schema { declaration.returns }
+    public var permission: Permission { declaration.permission }
     /// Changes state on the node: runs in the privileged context (PVE's `protected`).
-    public let protected: Bool
+    public var protected: Bool { declaration.protected }
     /// The parameter naming the node that must run the call (PVE's `proxyto`).
-    public let proxyTo: String?
-    public let allowToken: Bool
+    public var proxyTo: String? { declaration.proxyTo }
+    public var allowToken: Bool { declaration.allowToken }
     /// For directory-like GETs: the item key that names each child (PVE's `links` href).
-    public let childKey: String?
-    public let handler: EndpointHandler
+    public var childKey: String? { declaration.childKey }
+    public var handler: EndpointHandler { declaration.handler }
+
+    private final class Declaration: Sendable {
+        let method: HTTPMethodName
+        let path: String
+        let name: String
+        let description: String
+        let parameters: Schema
+        let returns: Schema
+        let permission: Permission
+        let protected: Bool
+        let proxyTo: String?
+        let allowToken: Bool
+        let childKey: String?
+        let handler: EndpointHandler
+
+        init(
+            method: HTTPMethodName, path: String, name: String, description: String, parameters: Schema, returns: Schema,
+            permission: Permission, protected: Bool, proxyTo: String?, allowToken: Bool, childKey: String?, handler: EndpointHandler
+        ) {
+            self.method = method
+            self.path = path
+            self.name = name
+            self.description = description
+            self.parameters = parameters
+            self.returns = returns
+            self.permission = permission
+            self.protected = protected
+            self.proxyTo = proxyTo
+            self.allowToken = allowToken
+            self.childKey = childKey
+            self.handler = handler
+        }
+    }
 
     public init(
         _ method: HTTPMethodName, _ path: String, name: String, description: String,
@@ -50,18 +87,9 @@ public struct Endpoint: Sendable {
         protected: Bool = false, proxyTo: String? = nil, allowToken: Bool = true, childKey: String? = nil,
         handler: EndpointHandler
     ) {
-        self.method = method
-        self.path = path
-        self.name = name
-        self.description = description
-        self.parameters = .object(parameters)
-        self.returns = returns
-        self.permission = permission
-        self.protected = protected
-        self.proxyTo = proxyTo
-        self.allowToken = allowToken
-        self.childKey = childKey
-        self.handler = handler
+        declaration = Declaration(
+            method: method, path: path, name: name, description: description, parameters: .object(parameters), returns: returns,
+            permission: permission, protected: protected, proxyTo: proxyTo, allowToken: allowToken, childKey: childKey, handler: handler)
     }
 }
 

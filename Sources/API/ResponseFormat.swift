@@ -7,6 +7,15 @@ public enum ResponseFormat: String, Sendable {
 
     /// Status, reason phrase and body for an outcome.
     public func render(_ outcome: APIOutcome) -> (status: Int, reason: String?, body: [UInt8]) {
+        if self == .json, outcome.attributes.isEmpty, case .success(let data) = outcome.result {
+            // most answers: `{"data":…}` written straight, without an envelope to build and sort
+            var body: [UInt8] = []
+            body.reserveCapacity(256)
+            body.append(contentsOf: #"{"data":"#.utf8)
+            data.write(into: &body)
+            body.append(UInt8(ascii: "}"))
+            return (200, nil, body)
+        }
         var envelope: [String: JSON] = [:]
         for (key, value) in outcome.attributes { envelope[key] = value }
         switch outcome.result {

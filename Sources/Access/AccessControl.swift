@@ -253,7 +253,7 @@ public final class AccessControl: @unchecked Sendable {
         let now = self.now
         if let hit = verified.withLock({ $0[key] }) {
             let age = now - hit.time
-            guard age > -Ticket.skew, age < Ticket.lifetime, (try? checkUsable(hit.user, userConfig)) != nil else { return nil }
+            guard age > -Ticket.skew, age < Ticket.lifetime, (try? checkUsable(hit.user, evaluator.tables.config)) != nil else { return nil }
             return hit.user
         }
         guard let keys = try? ticketKeys(), let (user, time) = Ticket.verify(decoded(), keys: keys, now: now),

@@ -37,19 +37,31 @@ public enum Identity: Equatable, Hashable, Sendable {
 /// - root@pam has every privilege; a privilege-separated token gets the intersection of its own
 ///   privileges and its user's.
 public struct PermissionEvaluator: Sendable {
-    public let config: UserConfig
-    private let entriesByPath: [String: [UserConfig.ACLEntry]]
-    private let roleTable: [String: Set<String>]
+    /// Everything in one object: every API call takes the evaluator, and copying it is then one
+    /// reference, not one per table.
+    let tables: Tables
 
-    /// Roles already worked out, by identity and path: the evaluator lives as long as its user.cfg,
-    /// and lists ask the same thousand paths on every request.
-    private let memo = RolesMemo()
+    public var config: UserConfig { tables.config }
+    private var entriesByPath: [String: [UserConfig.ACLEntry]] { tables.entriesByPath }
+    private var roleTable: [String: Set<String>] { tables.roleTable }
+    private var memo: RolesMemo { tables.memo }
 
-    public init(_ config: UserConfig) {
-        self.config = config
-        entriesByPath = Dictionary(grouping: config.acl, by: \.path)
-        roleTable = config.roles
+    final class Tables: Sendable {
+        let config: UserConfig
+        let entriesByPath: [String: [UserConfig.ACLEntry]]
+        let roleTable: [String: Set<String>]
+        /// Roles already worked out, by identity and path: the evaluator lives as long as its user.cfg,
+        /// and lists ask the same thousand paths on every request.
+        let memo = RolesMemo()
+
+        init(_ config: UserConfig) {
+            self.config = config
+            entriesByPath = Dictionary(grouping: config.acl, by: \.path)
+            roleTable = config.roles
+        }
     }
+
+    public init(_ config: UserConfig) { tables = Tables(config) }
 
     /// The roles `ugidSet` has on `path` by the ACL tree alone (no pools), with their propagate flags.
     private func aclRoles(_ identity: Identity, _ path: String) -> [String: Bool] {

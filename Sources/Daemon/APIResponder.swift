@@ -16,6 +16,8 @@ struct APIResponder: HTTPResponder {
     /// Where spooled uploads and their extracted files live.
     var spoolDirectory = "/var/tmp"
 
+    private static let formats: [(String, ResponseFormat)] = [("/api2/json", .json), ("/api2/extjs", .extjs)]
+
     func respond(to request: HTTPRequest, writer: ResponseWriter) {
         let path = request.path
         if path == "/api2/openapi.json" {
@@ -34,10 +36,9 @@ struct APIResponder: HTTPResponder {
             png(request, Substring(path.dropFirst("/api2/png".count)), writer)
             return
         }
-        for format in [ResponseFormat.json, .extjs] {
-            let prefix = "/api2/\(format.rawValue)"
-            if path == prefix || path.hasPrefix(prefix + "/") {
-                api(request, Substring(path.dropFirst(prefix.count)), format, writer)
+        for (prefix, format) in Self.formats {
+            if path.hasPrefix(prefix) && (path.utf8.count == prefix.utf8.count || path.utf8.dropFirst(prefix.utf8.count).first == UInt8(ascii: "/")) {
+                api(request, Substring(path.utf8.dropFirst(prefix.utf8.count)), format, writer)
                 return
             }
         }
@@ -175,7 +176,9 @@ struct APIResponder: HTTPResponder {
 
     private func makeCall(_ request: HTTPRequest, _ subpath: Substring) throws(APIError) -> APICall {
         let method = request.method == "HEAD" ? "GET" : request.method
-        guard ["GET", "POST", "PUT", "DELETE"].contains(method) else {
+        switch method {
+        case "GET", "POST", "PUT", "DELETE": break
+        default:
             throw APIError.notImplemented(request.method, String(subpath))
         }
         var parameters: [String: RawParameter] = [:]

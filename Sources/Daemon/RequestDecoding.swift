@@ -35,7 +35,22 @@ enum RequestDecoding {
     }
 
     static func pathSegments(_ path: Substring) throws(APIError) -> [String] {
-        try path.split(separator: "/").map { segment throws(APIError) in
+        // on every call: a path of plain segments is split in one pass over its bytes
+        var text = String(path)
+        let plain = text.withUTF8 { bytes -> [String]? in
+            var segments: [String] = []
+            var start = 0
+            for i in 0...bytes.count {
+                let byte = i < bytes.count ? bytes[i] : UInt8(ascii: "/")
+                if byte == UInt8(ascii: "%") || byte == 0 { return nil }
+                guard byte == UInt8(ascii: "/") else { continue }
+                if i > start { segments.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)) }
+                start = i + 1
+            }
+            return segments
+        }
+        if let plain { return plain }
+        return try path.split(separator: "/").map { segment throws(APIError) in
             guard let s = percentDecode(segment, plusIsSpace: false), !s.contains("\0") else {
                 throw APIError(400, "invalid percent-encoding in the request path")
             }

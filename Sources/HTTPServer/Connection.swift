@@ -17,7 +17,8 @@ final class Connection {
 
     let fd: Int32
     let id: UInt64
-    unowned let loop: EventLoop
+    // the loop owns its connections and outlives them: no reference counting on each use
+    unowned(unsafe) let loop: EventLoop
     let transport: Transport
     let remote: String
     private(set) var state: State
@@ -222,8 +223,7 @@ final class Connection {
             headers.set("Content-Encoding", "gzip")
             headers.add("Vary", "Accept-Encoding")
         }
-        headers.set("Content-Length", String(body.count))
-        writeHead(response.status, response.reasonPhrase, headers, keepAlive: keepAlive)
+        writeHead(response.status, response.reasonPhrase, headers, keepAlive: keepAlive, contentLength: body.count)
         if !isHead { append(body) }
         loop.server.accessLog?.record(
             remote: remote, user: response.logUser, method: currentMethod, target: currentTarget, version: currentVersion,
@@ -235,7 +235,8 @@ final class Connection {
         if !closed { updateInterest() }
     }
 
-    private func writeHead(_ status: Int, _ reason: String, _ headers: HTTPHeaders, keepAlive: Bool) {
+    /// `contentLength` replaces any Content-Length the handler set.
+    private func writeHead(_ status: Int, _ reason: String, _ headers: HTTPHeaders, keepAlive: Bool, contentLength: Int? = nil) {
         if outputStart == output.count {
             output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
             outputStart = 0
@@ -251,11 +252,22 @@ final class Connection {
         out.append(contentsOf: "\r\nServer: ".utf8)
         out.append(contentsOf: loop.server.configuration.serverName.utf8)
         out.append(contentsOf: keepAlive ? "\r\n".utf8 : "\r\nConnection: close\r\n".utf8)
-        for (name, value) in headers.fields where !name.caseInsensitiveEquals("Connection") || value != "close" {
+        for (name, value) in headers.fields {
+            if name.caseInsensitiveEquals("Connection") && value == "close" { continue }
+            if contentLength != nil && name.caseInsensitiveEquals("Content-Length") { continue }
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: ": ".utf8)
             // values reach the wire only without CR/LF: no handler can split a response
-            for byte in value.utf8 where byte != 13 && byte != 10 { out.append(byte) }
+            if value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+                for byte in value.utf8 where byte != 13 && byte != 10 { out.append(byte) }
+            } else {
+                out.append(contentsOf: value.utf8)
+            }
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        if let contentLength {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            out.append(contentsOf: String(contentLength).utf8)
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)

@@ -11,7 +11,9 @@ public struct HTTPHeaders: Sendable, Sequence {
     }
 
     public func all(_ name: String) -> [String] {
-        fields.filter { $0.name.caseInsensitiveEquals(name) }.map(\.value)
+        var values: [String] = []
+        for field in fields where field.name.caseInsensitiveEquals(name) { values.append(field.value) }
+        return values
     }
 
     public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
@@ -27,11 +29,16 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// Whether a comma-separated header (Connection, Accept-Encoding, …) lists `token`.
     public func hasToken(_ name: String, _ token: String) -> Bool {
-        all(name).contains { value in
-            value.split(separator: ",").contains {
-                $0.split(separator: ";").first.map { $0.trimmingSpaces().caseInsensitiveEquals(token) } ?? false
+        // asked on every request (Connection, Accept-Encoding): no copies of the value
+        for field in fields where field.name.caseInsensitiveEquals(name) {
+            for item in field.value.utf8.split(separator: UInt8(ascii: ",")) {
+                var word = item.prefix { $0 != UInt8(ascii: ";") }
+                while let first = word.first, first == 0x20 || first == 0x09 { word = word.dropFirst() }
+                while let last = word.last, last == 0x20 || last == 0x09 { word = word.dropLast() }
+                if Substring(word).caseInsensitiveEquals(token) { return true }
             }
         }
+        return false
     }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
@@ -41,7 +48,14 @@ extension StringProtocol {
     func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
         let a = self.utf8, b = other.utf8
         guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) }
+        var i = a.startIndex, j = b.startIndex
+        while i != a.endIndex {
+            let x = a[i], y = b[j]
+            if x != y && !(x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) { return false }
+            a.formIndex(after: &i)
+            b.formIndex(after: &j)
+        }
+        return true
     }
 
     func trimmingSpaces() -> String {

@@ -246,13 +246,13 @@ public struct HTTPRequestParser: Sendable {
         if i < n && (i + 1 >= n || bytes[i + 1] != 10) { return .failure(bad("bare CR in request head")) }
         let lineEnd = i
         guard lineEnd > 0 else { return .failure(bad("malformed request line")) }
-        var spaces: [Int] = []
+        var spaces = (-1, -1), spaceCount = 0
         for j in 0..<lineEnd where bytes[j] == 0x20 {
-            spaces.append(j)
-            if spaces.count > 2 { break }
+            spaceCount += 1
+            if spaceCount == 1 { spaces.0 = j } else if spaceCount == 2 { spaces.1 = j } else { break }
         }
-        guard spaces.count == 2 else { return .failure(bad("malformed request line")) }
-        let methodRange = 0..<spaces[0], targetRange = spaces[0] + 1..<spaces[1], versionRange = spaces[1] + 1..<lineEnd
+        guard spaceCount == 2 else { return .failure(bad("malformed request line")) }
+        let methodRange = 0..<spaces.0, targetRange = spaces.0 + 1..<spaces.1, versionRange = spaces.1 + 1..<lineEnd
         guard !methodRange.isEmpty, methodRange.allSatisfy({ token[Int(bytes[$0])] }) else { return .failure(bad("invalid method")) }
         guard !targetRange.isEmpty, targetRange.allSatisfy({ bytes[$0] > 0x20 && bytes[$0] < 0x7F }) else {
             return .failure(bad("invalid request target"))
@@ -279,10 +279,15 @@ public struct HTTPRequestParser: Sendable {
         while i < n {
             let start = i
             var colon = -1
+            // control bytes are rare: only a line with one gets the value checked byte by byte below
+            var control = false
             while i < n && bytes[i] != 13 {
                 let b = bytes[i]
-                if b == 10 { return .failure(bad("bare LF in request head")) }
-                if b == 0 { return .failure(bad("NUL byte in request head")) }
+                if b < 0x20 || b == 0x7F {
+                    if b == 10 { return .failure(bad("bare LF in request head")) }
+                    if b == 0 { return .failure(bad("NUL byte in request head")) }
+                    if b != 0x09 { control = true }
+                }
                 if colon < 0 && b == UInt8(ascii: ":") { colon = i }
                 i += 1
             }
@@ -296,7 +301,7 @@ public struct HTTPRequestParser: Sendable {
             var valueStart = colon + 1, valueEnd = end
             while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
             while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
-            for j in valueStart..<valueEnd {
+            for j in valueStart..<valueEnd where control {
                 let b = bytes[j]
                 guard b == 0x09 || (b >= 0x20 && b != 0x7F) else { return .failure(bad("invalid character in header value")) }
             }

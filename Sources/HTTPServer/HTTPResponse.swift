@@ -26,6 +26,7 @@ public struct HTTPResponse: Sendable {
     /// The status line's phrase: header-safe (no CR/LF, printable) and bounded.
     var reasonPhrase: String {
         let raw = reason ?? HTTPResponse.standardReason(status)
+        if raw.utf8.count <= 512 && raw.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) { return raw }
         let cleaned = raw.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : String($0) }.joined()
         return cleaned.count > 512 ? String(cleaned.prefix(512)) : cleaned
     }
