@@ -17,7 +17,7 @@ public final class AccessControl: @unchecked Sendable {
     private let cache = Mutex<(tree: UInt64?, version: UInt64, evaluator: PermissionEvaluator)?>(nil)
     /// Tickets whose signature was checked, with their issue time: an RSA verification per request
     /// would cost more than the request. Expiry and the user's state are still checked every time.
-    private let verified = Mutex<[String: (user: String, time: Int)]>([:])
+    private let verified = Mutex(VerifiedTickets())
 
     public init(fs: any ConfigTree, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) })
     {
@@ -251,7 +251,7 @@ public final class AccessControl: @unchecked Sendable {
 
     private func verifyTicket(cachedAs key: String, _ decoded: () -> String) -> String? {
         let now = self.now
-        if let hit = verified.withLock({ $0[key] }) {
+        if let hit = verified.withLock({ $0.lookup(key) }) {
             let age = now - hit.time
             guard age > -Ticket.skew, age < Ticket.lifetime, (try? checkUsable(hit.user, evaluator.tables.config)) != nil else { return nil }
             return hit.user
@@ -259,10 +259,7 @@ public final class AccessControl: @unchecked Sendable {
         guard let keys = try? ticketKeys(), let (user, time) = Ticket.verify(decoded(), keys: keys, now: now),
             !user.hasPrefix("!"), UserConfig.isUserID(user), (try? checkUsable(user, userConfig)) != nil
         else { return nil }
-        verified.withLock { cache in
-            if cache.count >= 10_000 { cache.removeAll(keepingCapacity: true) }
-            cache[key] = (user, time)
-        }
+        verified.withLock { $0.remember(key, user: user, time: time) }
         return user
     }
 
@@ -420,5 +417,39 @@ public final class AccessControl: @unchecked Sendable {
             }
         }
         return cap
+    }
+}
+
+/// Tickets already verified, by the cookie that carried them. A client sends the same ticket on
+/// every call: the last few are compared whole (a length check, then memcmp) before the dictionary
+/// would hash some 400 bytes.
+struct VerifiedTickets {
+    private var byTicket: [String: (user: String, time: Int)] = [:]
+    private var recent: [(ticket: String, user: String, time: Int)] = []
+    private var next = 0
+
+    mutating func lookup(_ ticket: String) -> (user: String, time: Int)? {
+        for entry in recent where entry.ticket.utf8.count == ticket.utf8.count && entry.ticket == ticket { return (entry.user, entry.time) }
+        guard let hit = byTicket[ticket] else { return nil }
+        keepRecent(ticket, hit.user, hit.time)
+        return hit
+    }
+
+    mutating func remember(_ ticket: String, user: String, time: Int) {
+        if byTicket.count >= 10_000 {
+            byTicket.removeAll(keepingCapacity: true)
+            recent.removeAll(keepingCapacity: true)
+        }
+        byTicket[ticket] = (user, time)
+        keepRecent(ticket, user, time)
+    }
+
+    private mutating func keepRecent(_ ticket: String, _ user: String, _ time: Int) {
+        if recent.count < 8 {
+            recent.append((ticket, user, time))
+        } else {
+            recent[next] = (ticket, user, time)
+            next = (next + 1) % recent.count
+        }
     }
 }

@@ -278,18 +278,31 @@ public struct HTTPRequestParser: Sendable {
         i = lineEnd + 2
         while i < n {
             let start = i
-            var colon = -1
-            // control bytes are rare: only a line with one gets the value checked byte by byte below
+            // the line ends at the next CR (memchr is vectorised; a cookie makes lines long)
+            if let base = bytes.baseAddress, let cr = memchr(base + i, 13, n - i) {
+                i = base.distance(to: cr.assumingMemoryBound(to: UInt8.self))
+            } else {
+                i = n
+            }
+            // control bytes (tab, LF, NUL, DEL, …) are rare: a branch-free pass finds whether the line
+            // has any, and only such a line is checked byte by byte
+            var flagged: UInt8 = 0
+            for j in start..<i {
+                let b = bytes[j]
+                flagged |= (b < 0x20 ? 1 : 0) | (b == 0x7F ? 1 : 0)
+            }
             var control = false
-            while i < n && bytes[i] != 13 {
-                let b = bytes[i]
-                if b < 0x20 || b == 0x7F {
+            if flagged != 0 {
+                for j in start..<i {
+                    let b = bytes[j]
                     if b == 10 { return .failure(bad("bare LF in request head")) }
                     if b == 0 { return .failure(bad("NUL byte in request head")) }
-                    if b != 0x09 { control = true }
+                    if (b < 0x20 && b != 0x09) || b == 0x7F { control = true }
                 }
-                if colon < 0 && b == UInt8(ascii: ":") { colon = i }
-                i += 1
+            }
+            var colon = -1
+            if i > start, let base = bytes.baseAddress, let found = memchr(base + start, Int32(UInt8(ascii: ":")), i - start) {
+                colon = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
             }
             if i < n && (i + 1 >= n || bytes[i + 1] != 10) { return .failure(bad("bare CR in request head")) }
             let end = i
@@ -301,9 +314,11 @@ public struct HTTPRequestParser: Sendable {
             var valueStart = colon + 1, valueEnd = end
             while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
             while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
-            for j in valueStart..<valueEnd where control {
-                let b = bytes[j]
-                guard b == 0x09 || (b >= 0x20 && b != 0x7F) else { return .failure(bad("invalid character in header value")) }
+            if control {
+                for j in valueStart..<valueEnd {
+                    let b = bytes[j]
+                    guard b == 0x09 || (b >= 0x20 && b != 0x7F) else { return .failure(bad("invalid character in header value")) }
+                }
             }
             headers.add(text(start..<colon), text(valueStart..<valueEnd))
         }

@@ -496,7 +496,7 @@ echo "TLS: corrald $C_TLS (resumes sessions: $C_RESUMES); nginx $N_TLS (resumpti
 echo "handshakes measured with: $HS_TOOL"
 echo
 row metric corrald nginx ratio target
-row "https keep-alive req/s" "$C_RPS" "$N_RPS" "$RPS_RATIO" ">= 0.50"
+row "https keep-alive req/s" "$C_RPS" "$N_RPS" "$RPS_RATIO" ">= 0.80"
 row "  server CPU us per request" "$C_CPU_US" "$N_CPU_US" "$(ratio "$N_CPU_US" "$C_CPU_US")" "(nginx's / ours)"
 row "p50 latency ms" "$C_P50" "$N_P50" "" ""
 row "p99 latency ms" "$C_P99" "$N_P99" "" "< 5"
@@ -513,7 +513,7 @@ row "  corrald open fds while held" "$C_FDS" "" "" ""
 row "peak RSS (VmHWM, whole run) MB" "$(kb_to_mb "$C_HWM_KB")" "" "" ""
 echo
 echo "targets (informational):"
-echo "  $(pf ge "$RPS_RATIO" 0.50)  keep-alive req/s ratio $RPS_RATIO >= 0.50"
+echo "  $(pf ge "$RPS_RATIO" 0.80)  keep-alive req/s ratio $RPS_RATIO >= 0.80"
 echo "  $(pf lt "$C_P99" 5)  p99 latency ${C_P99} ms < 5"
 echo "  $(pf ge "$HS_RATIO" 0.70)  full handshakes/s ratio $HS_RATIO >= 0.70"
 idle_ok() { ((C_HELD == BENCH_IDLE)) && lt "$C_IDLE_MB" 200; }

@@ -74,6 +74,11 @@ import Testing
         ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", 400),
         ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", 400),
         ("GET /x HTTP/1.1\r\nX: a\u{0}b\r\n\r\n", 400),
+        ("GET /x HTTP/1.1\r\nX: a\u{1}b\r\n\r\n", 400),
+        ("GET /x HTTP/1.1\r\nX: a\u{7F}b\r\n\r\n", 400),
+        ("GET /x HTTP/1.1\r\nX: a\nY: b\r\n\r\n", 400),
+        ("GET /x HTTP/1.1\r\nX\u{1}: a\r\n\r\n", 400),
+        ("GET /x HTTP/1.1\r\nNoColon\r\n\r\n", 400),
     ])
     func rejectsBadFraming(_ text: String, _ status: Int) {
         #expect(error(parseAll(text))?.status == status, "\(text.debugDescription)")
@@ -87,6 +92,17 @@ import Testing
         let limits = HTTPParserLimits(maxHeaderBytes: 65536, maxBodyBytes: 10)
         #expect(error(parseAll("POST /x HTTP/1.1\r\nContent-Length: 11\r\n\r\n", limits: limits))?.status == 413)
         #expect(error(parseAll("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n", limits: limits))?.status == 413)
+    }
+
+    /// Values are found by their line's CR and checked for control bytes in bulk: what a browser or
+    /// a client sends (tabs, UTF-8, a long cookie, colons in the value) comes through unchanged.
+    @Test func headerValuesKeepTabsUTF8AndColons() {
+        let cookie = "PVEAuthCookie=" + String(repeating: "A%3A", count: 100) + "; other=1"
+        let r = requests(parseAll("GET / HTTP/1.1\r\nX-Tab: \ta\tb\t\r\nX-UTF8: grüße\r\nCookie: \(cookie)\r\nX-Time: 12:30:01\r\n\r\n"))[0]
+        #expect(r.headers["X-Tab"] == "a\tb")
+        #expect(r.headers["X-UTF8"] == "grüße")
+        #expect(r.headers["Cookie"] == cookie)
+        #expect(r.headers["X-Time"] == "12:30:01")
     }
 
     @Test func headersAreCaseInsensitiveAndTokenized() {
