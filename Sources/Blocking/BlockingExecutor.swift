@@ -20,6 +20,7 @@ public final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var ready = pthread_cond_t()
     private var queue: [@Sendable () -> Void] = []
+    private static let taken: @Sendable () -> Void = {}
     private var head = 0
     private var threads = 0
     private var idle = 0
@@ -98,8 +99,14 @@ public final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
         while true {
             if head < queue.count {
                 let work = queue[head]
+                // the slot lets go of the work at once: what it captured (a task's log, its open
+                // descriptor) must not live on until the queue is next compacted
+                queue[head] = Self.taken
                 head += 1
-                if head > 1024 && head * 2 > queue.count {
+                if head == queue.count {
+                    queue.removeAll(keepingCapacity: queue.count <= 1024)
+                    head = 0
+                } else if head > 1024 && head * 2 > queue.count {
                     queue.removeFirst(head)
                     head = 0
                 }

@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Testing
 
@@ -30,6 +31,35 @@ struct Boom: Error, CustomStringConvertible { var description: String { "boom ha
         let listed = tasks.list()
         #expect(listed.active.isEmpty)
         #expect(Set(listed.archive.map(\.upid)) == [ok, warn, fail])
+    }
+
+    /// A daemon runs tasks for months: a finished task keeps no descriptor of its log open.
+    @Test func finishedTasksCloseTheirLogs() async throws {
+        let tasks = try manager()
+        func openLogs() -> Int {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return fds.filter { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "").hasPrefix(directory) }
+                .count
+        }
+        #expect(openLogs() == 0)
+        for round in 0..<20 {
+            let upid = try tasks.start(type: "fdtest", id: "\(round)", user: "root@pam") { log in log.log("round \(round)") }
+            #expect(await tasks.wait(upid).exit == .ok)
+        }
+        // as the API starts them: from a handler on the blocking executor, with work handed to it
+        // (its queue once kept each closure, and with it the log, until it was compacted)
+        for round in 20..<40 {
+            let upid = try await withTaskExecutorPreference(BlockingExecutor.shared) {
+                try tasks.start(type: "fdtest", id: "\(round)", user: "root@pam") { log in
+                    try await BlockingExecutor.shared.run { log.log("round \(round)") }
+                }
+            }
+            #expect(await tasks.wait(upid).exit == .ok)
+        }
+        // the worker's last references go a moment after its record is out
+        let deadline = Date().addingTimeInterval(5)
+        while openLogs() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(openLogs() == 0)
     }
 
     @Test func runningTaskIsListedAndCanBeStopped() async throws {
