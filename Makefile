@@ -46,7 +46,7 @@ release: deps
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/corral/www $(DESTDIR)/etc/corral $(DESTDIR)/var/lib/corral $(DESTDIR)/var/log/corral
-	install -m 0755 .build/release/corrald .build/release/corral $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 .build/release/corrald .build/release/corral .build/release/corral-lxc-start $(DESTDIR)$(PREFIX)/bin/
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pvesh
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/pveum
 	ln -sf corral $(DESTDIR)$(PREFIX)/bin/qm

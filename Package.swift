@@ -16,6 +16,8 @@ let package = Package(
     products: [
         .executable(name: "corrald", targets: ["corrald"]),
         .executable(name: "corral", targets: ["corral"]),
+        // what corrald runs to start a container through liblxc (see its main.c)
+        .executable(name: "corral-lxc-start", targets: ["corral-lxc-start"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,6 +43,7 @@ let package = Package(
         .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
         .target(name: "CLXCShim", dependencies: ["CLXC"]),
         .target(name: "CSocketShim"),
+        .executableTarget(name: "corral-lxc-start", dependencies: ["CLXC"]),
 
         // 2. Thin wrappers, the only importers of their C module
         .target(name: "TLS", dependencies: ["COpenSSL", "CTLSShim"]),

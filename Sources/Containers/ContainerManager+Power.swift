@@ -37,7 +37,13 @@ extension ContainerManager {
         try GuestStartHooks.shared.run(vmid: vmid, log: log)
         let hook = config.current["hookscript"]
         try GuestHookScript.run(hook, vmid: vmid, phase: "pre-start", storage: storage, log: log)
-        do { try container.start() } catch {
+        do {
+            if let helper = LXCStartHelper.path {
+                try LXCStartHelper.start(helper, name: "\(vmid)", lxcpath: lxcpath)
+            } else {
+                try container.start()
+            }
+        } catch {
             let detail = lastLogErrors(vmid, since: offset)
             throw GuestError(500, "startup for container '\(vmid)' failed" + (detail.isEmpty ? ": \(error)" : ": \(detail)"))
         }
