@@ -19,6 +19,11 @@ public final class ResponseWriter: Sendable {
 
     public func send(_ response: HTTPResponse) {
         guard claim() else { return }
+        // most answers are computed on the loop thread itself: no closures to allocate and queue
+        if handle.loop.isCurrent {
+            handle.loop.connection(handle.fd, handle.id)?.complete(response)
+            return
+        }
         handle.run { $0.complete(response) }
     }
 
