@@ -1,4 +1,5 @@
 import Foundation
+import Guests
 import Storage
 
 /// `corral-lxc-start`, the small C program next to corrald that starts a container through liblxc
@@ -18,13 +19,7 @@ enum LXCStartHelper {
         let (status, _, stderr) = try Command.execute([program, lxcpath, name])
         guard status == 0 else {
             let reason = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw GuestStartFailure(reason.isEmpty ? "corral-lxc-start exited with \(status)" : reason)
+            throw GuestError(500, reason.isEmpty ? "corral-lxc-start exited with \(status)" : reason)
         }
     }
-}
-
-/// Why `corral-lxc-start` could not start a container (liblxc's own words).
-struct GuestStartFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
