@@ -19,8 +19,7 @@ public final class AccessControl: @unchecked Sendable {
     /// would cost more than the request. Expiry and the user's state are still checked every time.
     private let verified = Mutex(VerifiedTickets())
 
-    public init(fs: any ConfigTree, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) })
-    {
+    public init(fs: any ConfigTree, pamService: String = "corral-auth", clock: @escaping @Sendable () -> Int = { Int(time(nil)) }) {
         self.fs = fs
         pam = PAMAuthenticator(service: pamService)
         self.clock = clock

@@ -71,16 +71,16 @@ struct APIResponder: HTTPResponder {
             return
         }
         // an upload's spooled body and extracted file go once the call is done (the handler moved what it keeps)
-        let leftovers = [request.bodyFile, call.parameters["tmpfilename"].flatMap { if case .text(let t) = $0 { t } else { nil } }].compactMap { $0 }
-        let cleanup: @Sendable () -> Void = { for path in leftovers { unlink(path) } }
+        let upload = call.parameters.isEmpty ? nil : call.parameters["tmpfilename"].flatMap { if case .text(let t) = $0 { t } else { nil } }
+        let spooled = request.bodyFile
         switch dispatcher.dispatch(call) {
         case .done(let outcome):
-            cleanup()
+            Self.remove(spooled, upload)
             writer.send(render(outcome, format))
         case .pending(let run):
             Task {
                 let outcome = await run()
-                cleanup()
+                Self.remove(spooled, upload)
                 writer.send(render(outcome, format))
             }
         case .tunnel(let context, let open):
@@ -106,6 +106,11 @@ struct APIResponder: HTTPResponder {
                 body(context, sink)
             }
         }
+    }
+
+    private static func remove(_ spooled: String?, _ upload: String?) {
+        if let spooled { unlink(spooled) }
+        if let upload { unlink(upload) }
     }
 
     /// PVE's `/api2/png/…`: an `rrd` call whose answer names the PNG it drew; the image is the
@@ -184,7 +189,7 @@ struct APIResponder: HTTPResponder {
         var parameters: [String: RawParameter] = [:]
         try RequestDecoding.form(request.query, into: &parameters)
         // only the server names an upload's temporary file
-        parameters["tmpfilename"] = nil
+        if !parameters.isEmpty { parameters["tmpfilename"] = nil }
         if let spooled = request.bodyFile, request.headers["Content-Type"]?.lowercased().hasPrefix("multipart/form-data") == true {
             try multipart(request, spooled: spooled, into: &parameters)
         } else if !request.body.isEmpty {
@@ -235,11 +240,11 @@ struct APIResponder: HTTPResponder {
 
     private func render(_ outcome: APIOutcome, _ format: ResponseFormat) -> HTTPResponse {
         let (status, reason, body) = format.render(outcome)
-        var response = HTTPResponse(
-            status: status, reason: reason,
-            headers: HTTPHeaders([("Content-Type", "application/json;charset=UTF-8"), ("Cache-Control", "max-age=0")]),
-            body: body)
+        var response = HTTPResponse(status: status, reason: reason, headers: Self.jsonHeaders, body: body)
         response.logUser = outcome.user
         return response
     }
+
+    /// Every API answer's headers, made once (a copy is a reference).
+    private static let jsonHeaders = HTTPHeaders([("Content-Type", "application/json;charset=UTF-8"), ("Cache-Control", "max-age=0")])
 }

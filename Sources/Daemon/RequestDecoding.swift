@@ -62,9 +62,9 @@ enum RequestDecoding {
     /// The value of cookie `name` in the Cookie headers. On every request, so one pass over UTF-8
     /// bytes without splitting (Foundation's trimming would bridge through UTF-16).
     static func cookie(_ name: String, in headers: HTTPHeaders) -> String? {
-        let prefix = Array((name + "=").utf8)
-        for header in headers.all("Cookie") {
-            var value = header
+        var wanted = name + "="
+        for field in headers.fields where field.name.caseInsensitiveEquals("Cookie") {
+            var value = field.value
             let found = value.withUTF8 { bytes -> String? in
                 var i = 0
                 while i < bytes.count {
@@ -74,8 +74,12 @@ enum RequestDecoding {
                     if i < bytes.count, let base = bytes.baseAddress, let semicolon = memchr(base + i, Int32(UInt8(ascii: ";")), bytes.count - i) {
                         end = base.distance(to: semicolon.assumingMemoryBound(to: UInt8.self))
                     }
-                    if end - i >= prefix.count && prefix.indices.allSatisfy({ bytes[i + $0] == prefix[$0] }) {
-                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[(i + prefix.count)..<end]), as: UTF8.self)
+                    let matched = wanted.withUTF8 { prefix in
+                        end - i >= prefix.count && memcmp(bytes.baseAddress! + i, prefix.baseAddress!, prefix.count) == 0
+                    }
+                    if matched {
+                        let start = i + wanted.utf8.count
+                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
                     }
                     i = end + 1
                 }

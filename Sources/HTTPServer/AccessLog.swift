@@ -1,12 +1,12 @@
 import Glibc
-import Synchronization
 
 /// An access log in the common shape PVE's daemon writes:
 /// `ADDRESS - USER [DD/MM/YYYY:HH:MM:SS +0000] "METHOD TARGET VERSION" STATUS BYTES`.
-/// Lines are buffered and written once a second (or when 32 KiB collect), not per request.
+/// Each loop collects its own lines (`AccessLogBuffer`, no lock shared between loops) and writes
+/// them with one append once a second or when 32 KiB collect, not per request. Lines of one loop
+/// keep their order; lines of different loops interleave by those writes.
 final class AccessLog: Sendable {
     private let fd: Int32
-    private let buffer = Mutex<(bytes: [UInt8], second: Int, stamp: String)>(([], -1, ""))
 
     init(path: String) throws(HTTPServerError) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
@@ -15,45 +15,96 @@ final class AccessLog: Sendable {
 
     deinit { close(fd) }
 
-    func record(remote: String, user: String?, method: String, target: String, version: String, status: Int, bytes: Int) {
-        let now = time(nil)
-        let full = buffer.withLock { b -> Bool in
-            if b.second != now {
-                b.second = now
-                b.stamp = Self.timestamp(now)
-            }
-            b.bytes.append(contentsOf: remote.utf8)
-            b.bytes.append(contentsOf: " - ".utf8)
-            b.bytes.append(contentsOf: (user ?? "-").utf8)
-            b.bytes.append(contentsOf: " [".utf8)
-            b.bytes.append(contentsOf: b.stamp.utf8)
-            b.bytes.append(contentsOf: "] \"".utf8)
-            b.bytes.append(contentsOf: method.utf8)
-            b.bytes.append(0x20)
-            b.bytes.append(contentsOf: target.utf8.prefix(2048))
-            b.bytes.append(0x20)
-            b.bytes.append(contentsOf: version.utf8)
-            b.bytes.append(contentsOf: "\" \(status) \(bytes)\n".utf8)
-            return b.bytes.count > 32 * 1024
-        }
-        if full { flush() }
-    }
-
-    func flush() {
-        let bytes = buffer.withLock { b -> [UInt8] in
-            defer { b.bytes.removeAll(keepingCapacity: true) }
-            return b.bytes
-        }
+    func write(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+}
+
+/// One loop's access-log lines not yet written.
+struct AccessLogBuffer {
+    private var bytes: [UInt8] = []
+    private var second: Int64 = -1
+    private var stamp: [UInt8] = []
+
+    var isFull: Bool { bytes.count > 32 * 1024 }
+
+    mutating func record(
+        now: Int64, remote: String, user: String?, method: String, target: String, version: String, status: Int, bytes count: Int
+    ) {
+        if second != now {
+            second = now
+            stamp = Self.timestamp(now)
+        }
+        append(remote)
+        bytes.append(contentsOf: " - ".utf8)
+        append(user ?? "-")
+        bytes.append(contentsOf: " [".utf8)
+        bytes.append(contentsOf: stamp)
+        bytes.append(contentsOf: "] \"".utf8)
+        append(method)
+        bytes.append(0x20)
+        if target.utf8.count <= 2048 { append(target) } else { bytes.append(contentsOf: target.utf8.prefix(2048)) }
+        bytes.append(0x20)
+        append(version)
+        bytes.append(contentsOf: "\" ".utf8)
+        bytes.appendDecimal(status)
+        bytes.append(0x20)
+        bytes.appendDecimal(count)
+        bytes.append(0x0A)
     }
 
-    private static func timestamp(_ now: time_t) -> String {
-        var seconds = now
+    /// The collected lines; the buffer keeps its capacity for the next ones.
+    mutating func take() -> [UInt8] {
+        let taken = bytes
+        bytes = []
+        bytes.reserveCapacity(min(taken.capacity, 40 * 1024))
+        return taken
+    }
+
+    private mutating func append(_ text: String) { bytes.appendUTF8(text) }
+
+    private static func timestamp(_ now: Int64) -> [UInt8] {
+        var seconds = time_t(now)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         var out = [CChar](repeating: 0, count: 40)
         let n = strftime(&out, out.count, "%d/%m/%Y:%H:%M:%S +0000", &parts)
-        return String(decoding: out[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return out[0..<n].map { UInt8(bitPattern: $0) }
+    }
+}
+
+extension [UInt8] {
+    /// A string's UTF-8 bytes in one copy (the generic append walks a String's view byte by byte).
+    mutating func appendUTF8(_ text: String) {
+        var text = text
+        text.withUTF8 { append(contentsOf: $0) }
+    }
+
+    /// Same, leaving out two byte values (CR and LF from a header value).
+    mutating func appendUTF8(_ text: String, dropping a: UInt8, _ b: UInt8) {
+        var text = text
+        text.withUTF8 { bytes in
+            if !bytes.contains(where: { $0 == a || $0 == b }) {
+                append(contentsOf: bytes)
+            } else {
+                for byte in bytes where byte != a && byte != b { append(byte) }
+            }
+        }
+    }
+
+    /// A non-negative number's digits, without making a String of it.
+    mutating func appendDecimal(_ value: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        Swift.withUnsafeMutableBytes(of: &digits) { buffer in
+            var n = UInt(Swift.max(0, value))
+            var i = buffer.count
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+            } while n > 0
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[i...]))
+        }
     }
 }

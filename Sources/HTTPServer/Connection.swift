@@ -199,11 +199,11 @@ final class Connection {
         state = .processing
         currentMethod = request.method
         currentTarget = request.target
-        currentVersion = "HTTP/1.\(request.version.minor)"
+        currentVersion = request.version.minor == 0 ? "HTTP/1.0" : "HTTP/1.1"
         currentAcceptsGzip = request.acceptsGzip
         currentKeepAlive = request.keepAlive
         let writer = ResponseWriter(handle: ConnectionHandle(loop: loop, fd: fd, id: id), request: request)
-        loop.server.responder.respond(to: request, writer: writer)
+        loop.responder.respond(to: request, writer: writer)
     }
 
     // MARK: responding
@@ -225,7 +225,7 @@ final class Connection {
         }
         writeHead(response.status, response.reasonPhrase, headers, keepAlive: keepAlive, contentLength: body.count)
         if !isHead { append(body) }
-        loop.server.accessLog?.record(
+        loop.logAccess(
             remote: remote, user: response.logUser, method: currentMethod, target: currentTarget, version: currentVersion,
             status: response.status, bytes: isHead ? 0 : body.count)
         state = closeAfterWrite ? .closing : .idle
@@ -245,29 +245,24 @@ final class Connection {
         var out: [UInt8] = []
         swap(&out, &output)
         defer { swap(&out, &output) }
-        out.append(contentsOf: "HTTP/1.1 \(status) ".utf8)
-        out.append(contentsOf: reason.utf8)
-        out.append(contentsOf: "\r\nDate: ".utf8)
-        out.append(contentsOf: loop.dateHeader.utf8)
-        out.append(contentsOf: "\r\nServer: ".utf8)
-        out.append(contentsOf: loop.server.configuration.serverName.utf8)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.appendDecimal(status)
+        out.append(UInt8(ascii: " "))
+        out.appendUTF8(reason)
+        out.append(contentsOf: loop.dateAndServerHeaders)
         out.append(contentsOf: keepAlive ? "\r\n".utf8 : "\r\nConnection: close\r\n".utf8)
         for (name, value) in headers.fields {
             if name.caseInsensitiveEquals("Connection") && value == "close" { continue }
             if contentLength != nil && name.caseInsensitiveEquals("Content-Length") { continue }
-            out.append(contentsOf: name.utf8)
+            out.appendUTF8(name)
             out.append(contentsOf: ": ".utf8)
             // values reach the wire only without CR/LF: no handler can split a response
-            if value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
-                for byte in value.utf8 where byte != 13 && byte != 10 { out.append(byte) }
-            } else {
-                out.append(contentsOf: value.utf8)
-            }
+            out.appendUTF8(value, dropping: 13, 10)
             out.append(contentsOf: "\r\n".utf8)
         }
         if let contentLength {
             out.append(contentsOf: "Content-Length: ".utf8)
-            out.append(contentsOf: String(contentLength).utf8)
+            out.appendDecimal(contentLength)
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
@@ -281,7 +276,7 @@ final class Connection {
         headers.set("Transfer-Encoding", "chunked")
         headers.set("Cache-Control", "no-cache")
         writeHead(response.status, response.reasonPhrase, headers, keepAlive: true)
-        loop.server.accessLog?.record(
+        loop.logAccess(
             remote: remote, user: response.logUser, method: currentMethod, target: currentTarget, version: currentVersion,
             status: response.status, bytes: 0)
         state = .streaming
@@ -317,7 +312,7 @@ final class Connection {
         var head = "HTTP/1.1 101 Switching Protocols\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         append(Array((head + "\r\n").utf8))
-        loop.server.accessLog?.record(
+        loop.logAccess(
             remote: remote, user: nil, method: currentMethod, target: currentTarget, version: currentVersion, status: 101, bytes: 0)
         state = .websocket
         let session = WebSocketSession(handle: WebSocket(handle: ConnectionHandle(loop: loop, fd: fd, id: id)), handler: handler)

@@ -16,18 +16,26 @@ final class EventLoop: @unchecked Sendable {
     private var threadID = pthread_t()
     private let running = Atomic<Bool>(true)
     unowned let server: HTTPServer
+    /// The server's, held here: read on every request without going through `server`.
+    let responder: any HTTPResponder
     let index: Int
     /// Reused by every read on this loop: idle connections hold no read buffer of their own.
     var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     private(set) var now: Int64 = Int64(time(nil))
     private var dateHeaderSecond: Int64 = 0
     private(set) var dateHeader = ""
+    /// `\r\nDate: …\r\nServer: …` as every response head carries it, remade once a second.
+    private(set) var dateAndServerHeaders: [UInt8] = []
     var draining = false
     private var reportedDrained = false
+    private let accessLog: AccessLog?
+    private var accessLines = AccessLogBuffer()
 
     init(server: HTTPServer, index: Int) throws(HTTPServerError) {
         self.server = server
         self.index = index
+        self.accessLog = server.accessLog
+        self.responder = server.responder
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epfd >= 0 else { throw HTTPServerError.errno("epoll_create1") }
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -101,6 +109,18 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         for connection in Array(connections.values) { connection.close() }
+        flushAccessLog()
+    }
+
+    /// One access-log line for a request this loop answered.
+    func logAccess(remote: String, user: String?, method: String, target: String, version: String, status: Int, bytes: Int) {
+        guard let accessLog else { return }
+        accessLines.record(now: now, remote: remote, user: user, method: method, target: target, version: version, status: status, bytes: bytes)
+        if accessLines.isFull { accessLog.write(accessLines.take()) }
+    }
+
+    private func flushAccessLog() {
+        accessLog?.write(accessLines.take())
     }
 
     private func runQueued() {
@@ -120,6 +140,7 @@ final class EventLoop: @unchecked Sendable {
         if now != dateHeaderSecond {
             dateHeaderSecond = now
             dateHeader = HTTPDate.format(now)
+            dateAndServerHeaders = Array("\r\nDate: \(dateHeader)\r\nServer: \(server.configuration.serverName)".utf8)
         }
     }
 
@@ -174,6 +195,7 @@ final class EventLoop: @unchecked Sendable {
     private func reportDrained() {
         guard !reportedDrained else { return }
         reportedDrained = true
+        flushAccessLog()
         server.loopDrained(self)
     }
 
@@ -185,7 +207,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func sweep() {
         for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
-        if index == 0 { server.accessLog?.flush() }
+        flushAccessLog()
     }
 
     /// Starts a graceful shutdown of this loop's connections: idle ones close now, busy ones after their response.

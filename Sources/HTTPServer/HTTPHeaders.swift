@@ -6,6 +6,9 @@ public struct HTTPHeaders: Sendable, Sequence {
         self.fields = fields.map { (name: $0.0, value: $0.1) }
     }
 
+    /// Room for `capacity` fields in one allocation (a parsed head's fields are appended one by one).
+    init(capacity: Int) { fields.reserveCapacity(capacity) }
+
     public subscript(name: String) -> String? {
         fields.first { $0.name.caseInsensitiveEquals(name) }?.value
     }
@@ -45,7 +48,8 @@ public struct HTTPHeaders: Sendable, Sequence {
 }
 
 extension StringProtocol {
-    func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
+    @inlinable
+    public func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
         let a = self.utf8, b = other.utf8
         guard a.count == b.count else { return false }
         var i = a.startIndex, j = b.startIndex

@@ -274,7 +274,7 @@ public struct HTTPRequestParser: Sendable {
             return .failure(bad("malformed HTTP version"))
         }
 
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(capacity: 8)
         i = lineEnd + 2
         while i < n {
             let start = i

@@ -59,7 +59,6 @@ public final class HTTPServer: @unchecked Sendable {
             DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in self.releaseDrainWaiters() }
         }
         for loop in loops { loop.stop() }
-        accessLog?.flush()
     }
 
     func loopDrained(_ loop: EventLoop) {

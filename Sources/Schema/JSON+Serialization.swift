@@ -29,14 +29,37 @@ extension JSON {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            // the pairs sorted, not the keys: no hash lookup per field
-            for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
+            let writeField = { (position: Int, field: (key: String, value: JSON), out: inout [UInt8]) in
+                if position > 0 { out.append(UInt8(ascii: ",")) }
                 if pretty { newline(&out, indent + 1) }
                 JSON.writeString(field.key, into: &out)
                 out.append(UInt8(ascii: ":"))
                 if pretty { out.append(UInt8(ascii: " ")) }
                 field.value.write(into: &out, pretty: pretty, indent: indent + 1)
+            }
+            if fields.isEmpty {
+                // nothing to write between the braces
+            } else if fields.count <= 32 {
+                // most objects are small: their indices sorted by key in a buffer on the stack, no
+                // copy of the pairs
+                withUnsafeTemporaryAllocation(of: [String: JSON].Index.self, capacity: fields.count) { order in
+                    let base = order.baseAddress!
+                    var count = 0
+                    for index in fields.indices {
+                        let key = fields[index].key
+                        var slot = count
+                        while slot > 0 && key < fields[base[slot - 1]].key {
+                            (base + slot).moveInitialize(from: base + slot - 1, count: 1)
+                            slot -= 1
+                        }
+                        (base + slot).initialize(to: index)
+                        count += 1
+                    }
+                    for position in 0..<count { writeField(position, fields[base[position]], &out) }
+                    base.deinitialize(count: count)
+                }
+            } else {
+                for (position, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() { writeField(position, field, &out) }
             }
             if pretty && !fields.isEmpty { newline(&out, indent) }
             out.append(UInt8(ascii: "}"))
@@ -52,9 +75,14 @@ extension JSON {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // most strings need no escape: one copy
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: s.utf8)
+        // most strings need no escape: one scan of the contiguous bytes, one copy
+        var text = s
+        let copied = text.withUTF8 { bytes in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied {
             out.append(UInt8(ascii: "\""))
             return
         }

@@ -12,13 +12,15 @@
 # Targets are informational: the exit status is 0 when every measurement was
 # taken, whether or not the targets are met, and non-zero otherwise.
 #
-# Environment: BENCH_SECONDS (10) length of each wrk run; BENCH_IDLE (10000)
+# Environment: BENCH_SECONDS (10) length of each wrk run; BENCH_ROUNDS (3) keep-alive rounds per
+# server, alternating, each server's median round counts; BENCH_IDLE (10000)
 # idle connections; BENCH_PORT (18006) corrald port, nginx uses BENCH_PORT+1;
 # BENCH_KEEP=1 keeps the temporary directory (logs, wrk output) for a look.
 set -euo pipefail
 
 CORRALD=${1:-.build/release/corrald}
 BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_IDLE=${BENCH_IDLE:-10000}
 BENCH_PORT=${BENCH_PORT:-18006}
 BENCH_KEEP=${BENCH_KEEP:-0}
@@ -30,6 +32,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
 [[ $BENCH_SECONDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer (got '$BENCH_SECONDS')"
+[[ $BENCH_ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer (got '$BENCH_ROUNDS')"
 [[ $BENCH_IDLE =~ ^[1-9][0-9]*$ ]] || die "BENCH_IDLE must be a positive integer (got '$BENCH_IDLE')"
 [[ $BENCH_PORT =~ ^[1-9][0-9]*$ ]] && ((BENCH_PORT < 65535)) || die "BENCH_PORT must be a port number below 65535 (got '$BENCH_PORT')"
 CORRALD_PORT=$BENCH_PORT
@@ -383,7 +386,9 @@ events {
     worker_connections $NG_CONNS;
 }
 http {
-    access_log off;
+    # the same access log corrald keeps: a line per request, written in 32 KiB batches or once a second
+    log_format corral '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent';
+    access_log $NG/logs/access.log corral buffer=32k flush=1s;
     client_body_temp_path $NG/tmp/client_body;
     proxy_temp_path $NG/tmp/proxy;
     fastcgi_temp_path $NG/tmp/fastcgi;
@@ -435,12 +440,29 @@ log "TLS corrald: $C_TLS, resumes sessions: $C_RESUMES; nginx: $N_TLS, resumes s
 [[ $C_TLS == "$N_TLS" ]] || NOTES+=("corrald and nginx negotiate different TLS parameters: corrald '$C_TLS', nginx '$N_TLS'")
 # server CPU time per request: steadier than req/s on a small machine, where wrk and the server share
 # the cores and the scheduler's placement moves throughput by a third from run to run
-T0=$(cpu_ticks "$CORRALD_PID")
-run_wrk corrald-keepalive "$CORRALD_URL" -H "Cookie: $COOKIE"
-C_CPU_US=$(cpu_us_per_request $(($(cpu_ticks "$CORRALD_PID") - T0)) "$(wrk_requests "$TMP/wrk-corrald-keepalive.txt")")
-T0=$(cpu_ticks "$NGINX_PID")
-run_wrk nginx-keepalive "$NGINX_URL" -H "Cookie: $COOKIE"
-N_CPU_US=$(cpu_us_per_request $(($(cpu_ticks "$NGINX_PID") - T0)) "$(wrk_requests "$TMP/wrk-nginx-keepalive.txt")")
+# keep-alive rounds alternate between the servers; each server's figure is its median round (the
+# round itself is kept as wrk-NAME-keepalive.txt for its latencies), CPU per request is over all rounds
+C_TICKS=0 C_REQS=0 N_TICKS=0 N_REQS=0
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+    T0=$(cpu_ticks "$CORRALD_PID")
+    run_wrk "corrald-keepalive-$round" "$CORRALD_URL" -H "Cookie: $COOKIE"
+    C_TICKS=$((C_TICKS + $(cpu_ticks "$CORRALD_PID") - T0))
+    C_REQS=$((C_REQS + $(wrk_requests "$TMP/wrk-corrald-keepalive-$round.txt")))
+    T0=$(cpu_ticks "$NGINX_PID")
+    run_wrk "nginx-keepalive-$round" "$NGINX_URL" -H "Cookie: $COOKIE"
+    N_TICKS=$((N_TICKS + $(cpu_ticks "$NGINX_PID") - T0))
+    N_REQS=$((N_REQS + $(wrk_requests "$TMP/wrk-nginx-keepalive-$round.txt")))
+done
+C_CPU_US=$(cpu_us_per_request "$C_TICKS" "$C_REQS")
+N_CPU_US=$(cpu_us_per_request "$N_TICKS" "$N_REQS")
+median_round() { # NAME -> the round file with the median req/s
+    local f
+    for f in "$TMP"/wrk-"$1"-keepalive-*.txt; do echo "$(wrk_rps "$f") $f"; done | sort -n | awk '{a[NR] = $2} END {print a[int((NR + 1) / 2)]}'
+}
+cp "$(median_round corrald)" "$TMP/wrk-corrald-keepalive.txt"
+cp "$(median_round nginx)" "$TMP/wrk-nginx-keepalive.txt"
+C_ROUNDS=$(for ((r = 1; r <= BENCH_ROUNDS; r++)); do printf '%.0f ' "$(wrk_rps "$TMP/wrk-corrald-keepalive-$r.txt")"; done)
+N_ROUNDS=$(for ((r = 1; r <= BENCH_ROUNDS; r++)); do printf '%.0f ' "$(wrk_rps "$TMP/wrk-nginx-keepalive-$r.txt")"; done)
 run_wrk corrald-handshake "$CORRALD_URL" -H 'Connection: close' -H "Cookie: $COOKIE"
 run_wrk nginx-handshake "$NGINX_URL" -H 'Connection: close' -H "Cookie: $COOKIE"
 
@@ -494,6 +516,7 @@ echo "host: $(nproc) CPUs, $(uname -r); load generator and servers share the CPU
 echo "corrald: $CORRALD; nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'); certificate key: ${CERT_KEY:-unknown}"
 echo "TLS: corrald $C_TLS (resumes sessions: $C_RESUMES); nginx $N_TLS (resumption disabled)"
 echo "handshakes measured with: $HS_TOOL"
+echo "keep-alive rounds (req/s, alternating, median counts): corrald $C_ROUNDS; nginx $N_ROUNDS"
 echo
 row metric corrald nginx ratio target
 row "https keep-alive req/s" "$C_RPS" "$N_RPS" "$RPS_RATIO" ">= 0.80"

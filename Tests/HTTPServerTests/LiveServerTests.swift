@@ -43,9 +43,10 @@ struct EchoSocket: WebSocketHandler {
 }
 
 func startServer(
-    keepAlive: Int = 60, requestTimeout: Int = 30, tls: TLSContext? = nil, maxBody: Int = 1 << 20
+    keepAlive: Int = 60, requestTimeout: Int = 30, tls: TLSContext? = nil, maxBody: Int = 1 << 20, accessLog: String? = nil
 ) throws -> (HTTPServer, UInt16) {
     var configuration = HTTPServerConfiguration(listenAddresses: ["127.0.0.1:0"], tls: tls)
+    configuration.accessLogPath = accessLog
     configuration.workers = 2
     configuration.keepAliveTimeout = keepAlive
     configuration.requestTimeout = requestTimeout
@@ -63,6 +64,36 @@ func startServer(
         let bodies = (0..<3).compactMap { _ in client.readResponse()?.text }
         #expect(bodies == ["slow 300", "fast", "slow 10"])
         await server.shutdown(grace: 1)
+    }
+
+    /// Each loop keeps its own lines: every answered request is in the log, within a couple of
+    /// seconds while the server runs and at once after a shutdown, each line whole.
+    @Test func accessLogHasEveryRequestFromEveryLoop() async throws {
+        let path = NSTemporaryDirectory() + "corral-access-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        defer { unlink(path) }
+        let (server, port) = try startServer(accessLog: path)
+        let clients = try (0..<8).map { _ in try RawClient(port: port) }
+        for (index, client) in clients.enumerated() {
+            client.send("GET /fast?c=\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(client.readResponse()?.text == "fast")
+        }
+        var lines: [Substring] = []
+        for _ in 0..<40 where lines.count < 8 {
+            try await Task.sleep(for: .milliseconds(100))
+            lines = (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n") ?? []
+        }
+        #expect(lines.count == 8, "written while running: \(lines)")
+        for (index, client) in clients.enumerated() {
+            client.send("GET /missing?c=\(index) HTTP/1.0\r\nHost: x\r\n\r\n")
+            #expect(client.readResponse()?.status == 404)
+        }
+        await server.shutdown(grace: 1)
+        lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 16)
+        for index in 0..<8 {
+            #expect(lines.contains { $0.hasPrefix("127.0.0.1 - - [") && $0.hasSuffix("] \"GET /fast?c=\(index) HTTP/1.1\" 200 4") })
+            #expect(lines.contains { $0.hasSuffix("] \"GET /missing?c=\(index) HTTP/1.0\" 404 2") })
+        }
     }
 
     @Test func expectContinueHeadAndGzip() async throws {

@@ -10,6 +10,17 @@ import Testing
         #expect(text == #"{"a":[1,2.5,"x",true,null],"b":{"nested":"é\n\"q\""},"c":-9223372036854775807}"#)
     }
 
+    /// Small objects are ordered on the stack, large ones by a sort: both give the keys in order.
+    @Test(arguments: [0, 1, 2, 7, 32, 33, 200])
+    func objectKeysComeOutSorted(count: Int) throws {
+        var fields: [String: JSON] = [:]
+        for i in 0..<count { fields["k\((i * 7919) % 1000)-\(i)"] = .int(Int64(i)) }
+        let text = JSON.object(fields).jsonString
+        let keys = fields.keys.sorted()
+        #expect(text == "{" + keys.map { "\"\($0)\":\(fields[$0]!.jsonString)" }.joined(separator: ",") + "}")
+        #expect(try JSONParser.parse(text) == .object(fields))
+    }
+
     @Test(arguments: [
         "", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"\\x\"", "\"\u{01}\"", "[1] 2", "{\"a\" 1}",
         "\"\\ud800\"", "1e999", "{\"a\":1,\"a\":2}",
