@@ -143,11 +143,15 @@ public final class Dispatcher: Sendable {
             raw[name] = .text(value)
         }
         let caller: Caller
-        var credentials = call.credentials
-        // only a forwarded call's proof covers it
-        if credentials.proxiedUser != nil { credentials.requestLine = "\(call.method) \(call.displayPath)" }
         do {
-            caller = try authenticator.authenticate(credentials, endpoint: endpoint, method: endpoint.method)
+            if call.credentials.proxiedUser != nil {
+                // only a forwarded call's proof covers it
+                var credentials = call.credentials
+                credentials.requestLine = "\(call.method) \(call.displayPath)"
+                caller = try authenticator.authenticate(credentials, endpoint: endpoint, method: endpoint.method)
+            } else {
+                caller = try authenticator.authenticate(call.credentials, endpoint: endpoint, method: endpoint.method)
+            }
         } catch {
             return .done(APIOutcome(.failure(error)))
         }

@@ -77,19 +77,20 @@ struct AccessLogBuffer {
 extension [UInt8] {
     /// A string's UTF-8 bytes in one copy (the generic append walks a String's view byte by byte).
     mutating func appendUTF8(_ text: String) {
-        var text = text
-        text.withUTF8 { append(contentsOf: $0) }
+        if text.utf8.withContiguousStorageIfAvailable({ append(contentsOf: $0) }) == nil { append(contentsOf: text.utf8) }
     }
 
     /// Same, leaving out two byte values (CR and LF from a header value).
     mutating func appendUTF8(_ text: String, dropping a: UInt8, _ b: UInt8) {
-        var text = text
-        text.withUTF8 { bytes in
+        let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
             if !bytes.contains(where: { $0 == a || $0 == b }) {
                 append(contentsOf: bytes)
             } else {
                 for byte in bytes where byte != a && byte != b { append(byte) }
             }
+        }
+        if copied == nil {
+            for byte in text.utf8 where byte != a && byte != b { append(byte) }
         }
     }
 

@@ -251,13 +251,15 @@ final class Connection {
         out.appendUTF8(reason)
         out.append(contentsOf: loop.dateAndServerHeaders)
         out.append(contentsOf: keepAlive ? "\r\n".utf8 : "\r\nConnection: close\r\n".utf8)
-        for (name, value) in headers.fields {
-            if name.caseInsensitiveEquals("Connection") && value == "close" { continue }
-            if contentLength != nil && name.caseInsensitiveEquals("Content-Length") { continue }
-            out.appendUTF8(name)
+        // by index: the fields are read in place, not copied out one by one
+        let fields = headers.fields
+        for i in fields.indices {
+            if fields[i].name.caseInsensitiveEquals("Connection") && fields[i].value == "close" { continue }
+            if contentLength != nil && fields[i].name.caseInsensitiveEquals("Content-Length") { continue }
+            out.appendUTF8(fields[i].name)
             out.append(contentsOf: ": ".utf8)
             // values reach the wire only without CR/LF: no handler can split a response
-            out.appendUTF8(value, dropping: 13, 10)
+            out.appendUTF8(fields[i].value, dropping: 13, 10)
             out.append(contentsOf: "\r\n".utf8)
         }
         if let contentLength {
