@@ -162,7 +162,7 @@ public final class Dispatcher: Sendable {
         }
         // proxy-to step: a call for another node is checked here and runs there
         var remote: String?
-        if let nodeParameter = endpoint.proxyTo ?? (endpoint.path.hasPrefix("/nodes/{node}") ? "node" : nil),
+        if let nodeParameter = endpoint.nodeParameter,
             let node = parameters[nodeParameter]?.stringValue, node != services.nodeName, node != "localhost"
         {
             guard let forwarder = services.forwarder, forwarder.isMember(node) else {

@@ -43,6 +43,9 @@ public struct Endpoint: Sendable {
     public var protected: Bool { declaration.protected }
     /// The parameter naming the node that must run the call (PVE's `proxyto`).
     public var proxyTo: String? { declaration.proxyTo }
+    /// The parameter naming the node that runs the call: `proxyTo`, or `node` for a path under
+    /// `/nodes/{node}` (worked out once, asked on every call).
+    public var nodeParameter: String? { declaration.nodeParameter }
     public var allowToken: Bool { declaration.allowToken }
     /// For directory-like GETs: the item key that names each child (PVE's `links` href).
     public var childKey: String? { declaration.childKey }
@@ -58,6 +61,7 @@ public struct Endpoint: Sendable {
         let permission: Permission
         let protected: Bool
         let proxyTo: String?
+        let nodeParameter: String?
         let allowToken: Bool
         let childKey: String?
         let handler: EndpointHandler
@@ -75,6 +79,7 @@ public struct Endpoint: Sendable {
             self.permission = permission
             self.protected = protected
             self.proxyTo = proxyTo
+            self.nodeParameter = proxyTo ?? (path.hasPrefix("/nodes/{node}") ? "node" : nil)
             self.allowToken = allowToken
             self.childKey = childKey
             self.handler = handler

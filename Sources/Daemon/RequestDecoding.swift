@@ -63,9 +63,8 @@ enum RequestDecoding {
     /// bytes without splitting (Foundation's trimming would bridge through UTF-16).
     static func cookie(_ name: String, in headers: HTTPHeaders) -> String? {
         var wanted = name + "="
-        for field in headers.fields where field.name.caseInsensitiveEquals("Cookie") {
-            var value = field.value
-            let found = value.withUTF8 { bytes -> String? in
+        return headers.firstResult("Cookie") { header -> String? in
+            header.utf8.withContiguousStorageIfAvailable { bytes -> String? in
                 var i = 0
                 while i < bytes.count {
                     while i < bytes.count && (bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t")) { i += 1 }
@@ -84,10 +83,8 @@ enum RequestDecoding {
                     i = end + 1
                 }
                 return nil
-            }
-            if let found { return found }
+            } ?? nil
         }
-        return nil
     }
 
     /// `a=1&b=2` into parameters; a name given twice becomes `.repeated`.

@@ -304,11 +304,11 @@ final class Connection {
     }
 
     /// Answers 101 and turns the connection into a WebSocket driven by `handler`.
-    func beginWebSocket(_ request: HTTPRequest, handler: any WebSocketHandler) -> Bool {
-        guard state == .processing, let key = request.headers["Sec-WebSocket-Key"] else { return false }
+    func beginWebSocket(_ requestHeaders: HTTPHeaders, handler: any WebSocketHandler) -> Bool {
+        guard state == .processing, let key = requestHeaders["Sec-WebSocket-Key"] else { return false }
         var headers = HTTPHeaders([("Upgrade", "websocket"), ("Connection", "Upgrade")])
         headers.add("Sec-WebSocket-Accept", WebSocketFrame.acceptValue(for: key))
-        if let proto = request.headers["Sec-WebSocket-Protocol"]?.split(separator: ",").first?.trimmingSpaces() {
+        if let proto = requestHeaders["Sec-WebSocket-Protocol"]?.split(separator: ",").first?.trimmingSpaces() {
             headers.add("Sec-WebSocket-Protocol", proto)
         }
         var head = "HTTP/1.1 101 Switching Protocols\r\n"

@@ -9,13 +9,17 @@ public struct HTTPHeaders: Sendable, Sequence {
     /// Room for `capacity` fields in one allocation (a parsed head's fields are appended one by one).
     init(capacity: Int) { fields.reserveCapacity(capacity) }
 
+    // Lookups walk the fields by index: a field read in place costs no reference counting, one
+    // copied out by an iterator costs two (its name and its value), and every request makes a dozen.
+
     public subscript(name: String) -> String? {
-        fields.first { $0.name.caseInsensitiveEquals(name) }?.value
+        for i in fields.indices where fields[i].name.caseInsensitiveEquals(name) { return fields[i].value }
+        return nil
     }
 
     public func all(_ name: String) -> [String] {
         var values: [String] = []
-        for field in fields where field.name.caseInsensitiveEquals(name) { values.append(field.value) }
+        for i in fields.indices where fields[i].name.caseInsensitiveEquals(name) { values.append(fields[i].value) }
         return values
     }
 
@@ -26,15 +30,20 @@ public struct HTTPHeaders: Sendable, Sequence {
         fields.append((name, value))
     }
 
-    public mutating func remove(_ name: String) { fields.removeAll { $0.name.caseInsensitiveEquals(name) } }
+    public mutating func remove(_ name: String) {
+        if contains(name) { fields.removeAll { $0.name.caseInsensitiveEquals(name) } }
+    }
 
-    public func contains(_ name: String) -> Bool { self[name] != nil }
+    public func contains(_ name: String) -> Bool {
+        for i in fields.indices where fields[i].name.caseInsensitiveEquals(name) { return true }
+        return false
+    }
 
     /// Whether a comma-separated header (Connection, Accept-Encoding, …) lists `token`.
     public func hasToken(_ name: String, _ token: String) -> Bool {
         // asked on every request (Connection, Accept-Encoding): no copies of the value
-        for field in fields where field.name.caseInsensitiveEquals(name) {
-            for item in field.value.utf8.split(separator: UInt8(ascii: ",")) {
+        for i in fields.indices where fields[i].name.caseInsensitiveEquals(name) {
+            for item in fields[i].value.utf8.split(separator: UInt8(ascii: ",")) {
                 var word = item.prefix { $0 != UInt8(ascii: ";") }
                 while let first = word.first, first == 0x20 || first == 0x09 { word = word.dropFirst() }
                 while let last = word.last, last == 0x20 || last == 0x09 { word = word.dropLast() }
@@ -42,6 +51,15 @@ public struct HTTPHeaders: Sendable, Sequence {
             }
         }
         return false
+    }
+
+    /// Calls `body` with each value of header `name`, read in place, until it returns a result.
+    @inlinable
+    public func firstResult<T>(_ name: String, _ body: (String) -> T?) -> T? {
+        for i in fields.indices where fields[i].name.caseInsensitiveEquals(name) {
+            if let result = body(fields[i].value) { return result }
+        }
+        return nil
     }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }

@@ -5,12 +5,15 @@ import Synchronization
 /// from elsewhere the loop picks it up on its next turn.
 public final class ResponseWriter: Sendable {
     private let handle: ConnectionHandle
-    private let request: HTTPRequest
+    // what the writer needs of the request, not all of it (it lives as long as the answer takes)
+    private let method: String
+    private let requestHeaders: HTTPHeaders
     private let answered = Atomic<Bool>(false)
 
     init(handle: ConnectionHandle, request: HTTPRequest) {
         self.handle = handle
-        self.request = request
+        self.method = request.method
+        self.requestHeaders = request.headers
     }
 
     private func claim() -> Bool {
@@ -44,13 +47,13 @@ public final class ResponseWriter: Sendable {
     }
 
     /// One of the request's headers (a stream's handler reads its resume point so).
-    public func requestHeader(_ name: String) -> String? { request.headers[name] }
+    public func requestHeader(_ name: String) -> String? { requestHeaders[name] }
 
     /// Whether the request asks for a WebSocket (RFC 6455 §4.2.1).
     public var isWebSocketRequest: Bool {
-        request.method == "GET" && request.headers.hasToken("Connection", "upgrade")
-            && request.headers["Upgrade"]?.caseInsensitiveEquals("websocket") == true
-            && request.headers["Sec-WebSocket-Key"] != nil && request.headers["Sec-WebSocket-Version"] == "13"
+        method == "GET" && requestHeaders.hasToken("Connection", "upgrade")
+            && requestHeaders["Upgrade"]?.caseInsensitiveEquals("websocket") == true
+            && requestHeaders["Sec-WebSocket-Key"] != nil && requestHeaders["Sec-WebSocket-Version"] == "13"
     }
 
     /// Completes the upgrade and hands the connection to `handler`; answers 400 when the request is no
@@ -61,8 +64,8 @@ public final class ResponseWriter: Sendable {
             return
         }
         guard claim() else { return }
-        let request = request
-        handle.run { _ = $0.beginWebSocket(request, handler: handler) }
+        let headers = requestHeaders
+        handle.run { _ = $0.beginWebSocket(headers, handler: handler) }
     }
 }
 
