@@ -36,6 +36,8 @@ final class Connection {
     private var requestStarted: Int64 = 0
     private var writeBlockedSince: Int64 = 0
     private var tlsWriteWantsRead = false
+    /// An answer waits in `output` for the loop's batch to end (see `EventLoop.deferFlush`).
+    private var awaitingBatchFlush = false
     // the request being answered, for the response and the access log
     private var currentMethod = ""
     private var currentTarget = ""
@@ -230,9 +232,24 @@ final class Connection {
             status: response.status, bytes: isHead ? 0 : body.count)
         state = closeAfterWrite ? .closing : .idle
         lastActivity = loop.now
-        flush()
+        if loop.inBatch {
+            // written with the batch's other answers (and any pipelined ones that follow)
+            if !awaitingBatchFlush {
+                awaitingBatchFlush = true
+                loop.deferFlush(self)
+            }
+        } else {
+            flush()
+        }
         if !closed && state == .idle && !inProcessInput { processInput() }
         if !closed { updateInterest() }
+    }
+
+    /// Writes what `complete` left for the end of the loop's batch.
+    func flushDeferred() {
+        guard awaitingBatchFlush else { return }
+        awaitingBatchFlush = false
+        if !closed { flush() }
     }
 
     /// `contentLength` replaces any Content-Length the handler set.
@@ -412,7 +429,8 @@ final class Connection {
         default: readable = true
         }
         if readable { wanted |= EPOLLIN.rawValue }
-        if outputStart < output.count || tlsWriteWantsRead { wanted |= EPOLLOUT.rawValue }
+        // output the batch will write is not waiting for the socket
+        if (outputStart < output.count && !awaitingBatchFlush) || tlsWriteWantsRead { wanted |= EPOLLOUT.rawValue }
         setInterest(wanted)
     }
 

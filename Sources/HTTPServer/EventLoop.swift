@@ -88,6 +88,7 @@ final class EventLoop: @unchecked Sendable {
         while running.load(ordering: .acquiring) {
             let count = epoll_wait(epfd, &events, Int32(events.count), 1000)
             refreshClock()
+            inBatch = true
             if count > 0 {
                 for i in 0..<Int(count) {
                     let fd = corral_epoll_event_fd(&events[i])
@@ -103,6 +104,8 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
             runQueued()
+            inBatch = false
+            flushBatch()
             if now != lastSweep {
                 lastSweep = now
                 sweep()
@@ -110,6 +113,20 @@ final class EventLoop: @unchecked Sendable {
         }
         for connection in Array(connections.values) { connection.close() }
         flushAccessLog()
+    }
+
+    /// While the loop works through one batch of events, answers collect and are written when the
+    /// batch is done: a client with many connections is woken once for all of them instead of once
+    /// per answer, and on a loaded machine each wake-up is a context switch the loop pays for.
+    private(set) var inBatch = false
+    private var pendingFlush: [Connection] = []
+
+    func deferFlush(_ connection: Connection) { pendingFlush.append(connection) }
+
+    private func flushBatch() {
+        guard !pendingFlush.isEmpty else { return }
+        for connection in pendingFlush { connection.flushDeferred() }
+        pendingFlush.removeAll(keepingCapacity: true)
     }
 
     /// One access-log line for a request this loop answered.

@@ -96,6 +96,26 @@ func startServer(
         }
     }
 
+    /// Answers made in one batch of events are written together when the batch ends: every
+    /// connection still gets its own answers, in order, and a `Connection: close` one is closed
+    /// after its answer is out.
+    @Test func answersOfOneBatchAllArriveInOrder() async throws {
+        let (server, port) = try startServer()
+        let clients = try (0..<24).map { _ in try RawClient(port: port) }
+        for (index, client) in clients.enumerated() {
+            let last = index % 3 == 0 ? "Connection: close\r\n" : ""
+            client.send(
+                "GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n\(index % 10)!"
+                    + "GET /slow?ms=5 HTTP/1.1\r\nHost: x\r\n\(last)\r\n")
+        }
+        for (index, client) in clients.enumerated() {
+            let bodies = (0..<3).compactMap { _ in client.readResponse()?.text }
+            #expect(bodies == ["fast", "\(index % 10)!", "slow 5"], "connection \(index)")
+            if index % 3 == 0 { #expect(client.isClosedByServer(), "connection \(index)") }
+        }
+        await server.shutdown(grace: 1)
+    }
+
     @Test func expectContinueHeadAndGzip() async throws {
         let (server, port) = try startServer()
         let client = try RawClient(port: port)
