@@ -126,7 +126,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Composition", "API", "Schema", "Tasks", "HTTPServer", "TLS", "Nodes", "ClusterFS", "FUSE", "Access", "AccessAPI", "Guests",
-                "Storage", "QEMU", "Containers", "Cluster",
+                "Storage", "QEMU", "Containers", "Cluster", "Blocking",
             ]),
         .target(
             name: "CLI",

@@ -8,9 +8,9 @@ import Schema
 struct APIResponder: HTTPResponder {
     let dispatcher: Dispatcher
     let staticFiles: StaticFiles?
-    let openAPI: [UInt8]
+    let openAPI: OnDemandDocument
     /// PVE's API-viewer data (`/pve-docs/api-viewer/apidoc.js`), from the same declarations.
-    var apiDoc: [UInt8] = []
+    var apiDoc = OnDemandDocument { [] }
     /// Debian's packaged browser libraries the console uses, by URL prefix (`/novnc/` → /usr/share/novnc).
     var libraries: [(prefix: String, files: StaticFiles)] = []
     /// Where spooled uploads and their extracted files live.
@@ -21,11 +21,11 @@ struct APIResponder: HTTPResponder {
     func respond(to request: HTTPRequest, writer: ResponseWriter) {
         let path = request.path
         if path == "/api2/openapi.json" {
-            writer.send(HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json;charset=UTF-8")]), body: openAPI))
+            send(openAPI, type: "application/json;charset=UTF-8", writer)
             return
         }
         if path == "/pve-docs/api-viewer/apidoc.js" {
-            writer.send(HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/javascript;charset=UTF-8")]), body: apiDoc))
+            send(apiDoc, type: "application/javascript;charset=UTF-8", writer)
             return
         }
         if path == "/api2/prometheus/metrics" {
@@ -59,6 +59,15 @@ struct APIResponder: HTTPResponder {
         }
         let outcome = APIOutcome(.failure(APIError(404, "Not Found: \(path.prefix(200))")))
         writer.send(render(outcome, .json))
+    }
+
+    private func send(_ document: OnDemandDocument, type: String, _ writer: ResponseWriter) {
+        let answer = { (body: [UInt8]) in HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", type)]), body: body) }
+        if let ready = document.ready {
+            writer.send(answer(ready))
+            return
+        }
+        Task { writer.send(answer(await document.bytes)) }
     }
 
     private func api(_ request: HTTPRequest, _ subpath: Substring, _ format: ResponseFormat, _ writer: ResponseWriter) {

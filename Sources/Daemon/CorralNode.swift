@@ -115,9 +115,9 @@ public final class CorralNode: Sendable {
         configuration.serverName = "corrald/\(BuildInfo.version)"
         let www = fm.fileExists(atPath: settings.wwwDirectory) ? StaticFiles(root: settings.wwwDirectory) : nil
         if www == nil { log("no web console at \(settings.wwwDirectory); serving the API only") }
-        let openAPI = OpenAPIDocument.generate(registry, version: BuildInfo.version).serialized()
+        let openAPI = OnDemandDocument { OpenAPIDocument.generate(registry, version: BuildInfo.version).serialized() }
         var responder = APIResponder(dispatcher: dispatcher, staticFiles: www, openAPI: openAPI)
-        responder.apiDoc = APIDoc.script(registry)
+        responder.apiDoc = OnDemandDocument { APIDoc.script(registry) }
         for (prefix, root) in [("/novnc/", "/usr/share/novnc"), ("/qrcode-generator/", "/usr/share/javascript/qrcode-generator")]
         where fm.fileExists(atPath: root) {
             responder.libraries.append((prefix, StaticFiles(root: root)))
