@@ -23,7 +23,6 @@ final class EventLoop: @unchecked Sendable {
     var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     private(set) var now: Int64 = Int64(time(nil))
     private var dateHeaderSecond: Int64 = 0
-    private(set) var dateHeader = ""
     /// `\r\nDate: …\r\nServer: …` as every response head carries it, remade once a second.
     private(set) var dateAndServerHeaders: [UInt8] = []
     var draining = false
@@ -156,8 +155,7 @@ final class EventLoop: @unchecked Sendable {
         now = Int64(time(nil))
         if now != dateHeaderSecond {
             dateHeaderSecond = now
-            dateHeader = HTTPDate.format(now)
-            dateAndServerHeaders = Array("\r\nDate: \(dateHeader)\r\nServer: \(server.configuration.serverName)".utf8)
+            dateAndServerHeaders = Array("\r\nDate: \(HTTPDate.format(now))\r\nServer: \(server.configuration.serverName)".utf8)
         }
     }
 
